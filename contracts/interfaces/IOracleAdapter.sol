@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+/// @title IOracleAdapter
+/// @notice Validated reads of Chainlink AggregatorV3Interface feeds, normalised to WAD, plus an
+///         on-chain volatility estimate (EWMA of squared log returns over the feed's rounds).
+interface IOracleAdapter {
+    /// @notice Configuration of one feed. Packed in one slot.
+    struct FeedConfig {
+        address aggregator; // AggregatorV3Interface (a proxy on live networks)
+        uint32 heartbeat; // seconds after which an answer is stale
+        uint8 decimals; // the aggregator's decimals, cached at registration
+        uint32 volHalfLife; // seconds: half-life of the EWMA weight
+    }
+
+    /// @notice Volatility state of one feed. Two slots.
+    struct VolatilityState {
+        uint80 lastRoundId; // last round folded into the estimate
+        uint40 lastTimestamp; // its updatedAt
+        uint128 lastPriceWad; // its answer, in WAD
+        uint128 varianceWad; // annualised variance of log returns (WAD)
+        uint128 sigmaWad; // sqrt(variance): annualised volatility (WAD), what consumers read
+    }
+
+    error FeedNotFound(bytes32 feedId);
+    error FeedAlreadyExists(bytes32 feedId);
+    error InvalidAggregator(address aggregator);
+    error NonPositiveAnswer(bytes32 feedId, int256 answer);
+    error IncompleteRound(bytes32 feedId, uint80 roundId, uint80 answeredInRound, uint256 updatedAt);
+    error StaleAnswer(bytes32 feedId, uint256 updatedAt, uint256 heartbeat, uint256 currentTime);
+    error AnswerFromTheFuture(bytes32 feedId, uint256 updatedAt, uint256 currentTime);
+    error SequencerDown(address sequencerFeed);
+    error SequencerGracePeriodNotOver(uint256 upSince, uint256 gracePeriod, uint256 currentTime);
+    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+
+    event FeedSet(bytes32 indexed feedId, address aggregator, uint32 heartbeat, uint8 decimals, uint32 volHalfLife);
+    event SequencerFeedSet(address sequencerFeed, uint32 gracePeriod);
+    event VolatilityUpdated(bytes32 indexed feedId, uint80 roundId, uint256 priceWad, uint256 sigmaWad, uint256 rounds);
+    event VolatilityReset(bytes32 indexed feedId, uint256 sigmaWad);
+
+    /// @notice Latest validated price in WAD and its timestamp. Reverts on a non-positive, incomplete,
+    ///         stale or future answer, and while the L2 sequencer is down or in its grace period.
+    function getPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt);
+
+    /// @notice getPrice plus the current volatility estimate, in one call (the engine's hot path).
+    function getPriceAndVolatility(bytes32 feedId) external view returns (uint256 priceWad, uint256 sigmaWad);
+
+    /// @notice Latest answer validated for sign and completeness but NOT for staleness or the
+    ///         sequencer. For callers that apply their own staleness policy (liquidations).
+    function latestPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt);
+
+    /// @notice Current annualised volatility estimate of a feed (WAD).
+    function volatility(bytes32 feedId) external view returns (uint256 sigmaWad);
+
+    /// @notice Folds up to `maxRounds` new rounds into the EWMA. Permissionless; bounded loop.
+    /// @return processed the number of rounds folded in
+    function updateVolatility(bytes32 feedId, uint256 maxRounds) external returns (uint256 processed);
+
+    function feedConfig(bytes32 feedId) external view returns (FeedConfig memory);
+    function volatilityState(bytes32 feedId) external view returns (VolatilityState memory);
+}

@@ -1,0 +1,45 @@
+import { createRequire } from "node:module";
+
+import hardhatToolboxMochaEthersPlugin from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { defineConfig } from "hardhat/config";
+
+// Offline compilation: Hardhat never downloads a compiler whose profile has a
+// `path`, so point it at the solcjs (WASM) build of the `solc` npm package.
+const require = createRequire(import.meta.url);
+const SOLC_VERSION: string = require("solc/package.json").version;
+const SOLC_PATH = require.resolve("solc/soljson.js");
+
+const optimized = {
+  version: SOLC_VERSION,
+  path: SOLC_PATH,
+  settings: { optimizer: { enabled: true, runs: 1000 }, evmVersion: "prague" },
+};
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthersPlugin],
+  test: {
+    solidity: {
+      fuzz: { runs: 256 },
+      invariant: { runs: 64, depth: 40 },
+    },
+    mocha: { timeout: 120_000 },
+  },
+  // Forking a local `hardhat node` (chain 31337) needs its hardfork history.
+  chainDescriptors: {
+    31337: {
+      name: "Local Hardhat node",
+      chainType: "l1",
+      hardforkHistory: { osaka: { blockNumber: 0 } },
+    },
+  },
+  networks: {
+    localhost: { type: "http", url: "http://127.0.0.1:8545" },
+  },
+  solidity: {
+    npmFilesToBuild: ["@chainlink/contracts/src/v0.8/shared/mocks/MockV3Aggregator.sol"],
+    // Gas figures are only meaningful with the optimizer on, so the default
+    // profile is the one that ships (no viaIR: solcjs is single-threaded and
+    // viaIR doubles compile time).
+    profiles: { default: optimized, production: optimized },
+  },
+});
