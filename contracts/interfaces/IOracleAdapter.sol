@@ -10,7 +10,7 @@ interface IOracleAdapter {
         address aggregator; // AggregatorV3Interface (a proxy on live networks)
         uint32 heartbeat; // seconds after which an answer is stale
         uint8 decimals; // the aggregator's decimals, cached at registration
-        uint32 volHalfLife; // seconds: half-life of the EWMA weight
+        uint32 volWindow; // seconds: EWMA time constant (weight of a round = dt / (dt + volWindow))
     }
 
     /// @notice Volatility state of one feed. Two slots.
@@ -33,7 +33,7 @@ interface IOracleAdapter {
     error SequencerGracePeriodNotOver(uint256 upSince, uint256 gracePeriod, uint256 currentTime);
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
-    event FeedSet(bytes32 indexed feedId, address aggregator, uint32 heartbeat, uint8 decimals, uint32 volHalfLife);
+    event FeedSet(bytes32 indexed feedId, address aggregator, uint32 heartbeat, uint8 decimals, uint32 volWindow);
     event SequencerFeedSet(address sequencerFeed, uint32 gracePeriod);
     event VolatilityUpdated(bytes32 indexed feedId, uint80 roundId, uint256 priceWad, uint256 sigmaWad, uint256 rounds);
     event VolatilityReset(bytes32 indexed feedId, uint256 sigmaWad);

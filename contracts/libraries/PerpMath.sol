@@ -16,17 +16,19 @@ library PerpMath {
 
     /// @notice fill = index * (1 + (skewBefore + skewAfter) / 2 / skewScale), where
     ///         skewAfter = skewBefore + sizeDelta. Trades that reduce skew get the better price.
-    function fillPrice(uint256 indexPrice, int256 skew, int256 sizeDelta, uint256 skewScale)
-        internal
-        pure
-        returns (uint256)
-    {
+    function fillPrice(
+        uint256 indexPrice,
+        int256 skew,
+        int256 sizeDelta,
+        uint256 skewScale
+    ) internal pure returns (uint256) {
         int256 num = 2 * skew + sizeDelta;
         uint256 denom = 2 * skewScale;
         // A buy rounds the fill up, a sell down.
-        int256 adjustment = sizeDelta > 0
-            ? FixedPoint.mulDivCeil(num, indexPrice, denom)
-            : FixedPoint.mulDivFloor(num, indexPrice, denom);
+        int256 adjustment =
+            sizeDelta > 0
+                ? FixedPoint.mulDivCeil(num, indexPrice, denom)
+                : FixedPoint.mulDivFloor(num, indexPrice, denom);
         int256 fill = int256(indexPrice) + adjustment;
         if (fill <= 0) revert NonPositiveFillPrice(fill);
         return uint256(fill);
@@ -34,11 +36,11 @@ library PerpMath {
 
     /// @notice Funding rate per second, proportional to skew and clamped:
     ///         clamp(skew / skewScale, -1, 1) * maxFundingRatePerSecond. Positive: longs pay shorts.
-    function fundingRate(int256 skew, uint256 skewScale, uint256 maxFundingRatePerSecond)
-        internal
-        pure
-        returns (int256)
-    {
+    function fundingRate(
+        int256 skew,
+        uint256 skewScale,
+        uint256 maxFundingRatePerSecond
+    ) internal pure returns (int256) {
         int256 proportion = FixedPoint.mulDivFloor(skew, WAD, skewScale);
         if (proportion > int256(WAD)) proportion = int256(WAD);
         if (proportion < -int256(WAD)) proportion = -int256(WAD);
@@ -47,11 +49,11 @@ library PerpMath {
 
     /// @notice Change of the cumulative funding index (quote owed per unit of long size) over
     ///         `elapsed` seconds at `indexPrice`.
-    function fundingIndexDelta(int256 ratePerSecond, uint256 indexPrice, uint256 elapsed)
-        internal
-        pure
-        returns (int256)
-    {
+    function fundingIndexDelta(
+        int256 ratePerSecond,
+        uint256 indexPrice,
+        uint256 elapsed
+    ) internal pure returns (int256) {
         return FixedPoint.mulDivFloor(ratePerSecond * int256(elapsed), indexPrice, WAD);
     }
 
@@ -75,11 +77,12 @@ library PerpMath {
     /// @dev Increasing: size-weighted average entry, rounded against the trader (longs up, shorts
     ///      down). Reducing: entry unchanged. Flipping: the old side is realised in full and the
     ///      remainder opens at the fill.
-    function applyTrade(int256 oldSize, uint256 entryPrice, int256 sizeDelta, uint256 fill)
-        internal
-        pure
-        returns (uint256 newEntryPrice, int256 realisedPnl)
-    {
+    function applyTrade(
+        int256 oldSize,
+        uint256 entryPrice,
+        int256 sizeDelta,
+        uint256 fill
+    ) internal pure returns (uint256 newEntryPrice, int256 realisedPnl) {
         int256 newSize = oldSize + sizeDelta;
         if (oldSize == 0 || (oldSize > 0) == (sizeDelta > 0)) {
             uint256 absOld = FixedPoint.abs(oldSize);

@@ -37,11 +37,12 @@ library RiskModel {
     ///         `rampPerSecond * elapsed`. A zero `current` means "never set" and jumps to target.
     /// @dev Raising maintenance margin at once in a crash would itself push accounts under water;
     ///      the ramp gives traders time to add margin while initial margin already reflects sigma.
-    function rampVolatilityTerm(uint256 current, uint256 target, uint256 elapsed, uint256 rampPerSecond)
-        internal
-        pure
-        returns (uint256)
-    {
+    function rampVolatilityTerm(
+        uint256 current,
+        uint256 target,
+        uint256 elapsed,
+        uint256 rampPerSecond
+    ) internal pure returns (uint256) {
         if (current == 0) return target;
         uint256 step = rampPerSecond * elapsed;
         if (target > current) return target - current > step ? current + step : target;
@@ -49,20 +50,17 @@ library RiskModel {
     }
 
     /// @notice Extra margin ratio for large positions: sizePremium * |size| / skewScale, rounded up.
-    function sizePremiumRatio(RiskParams memory p, uint256 absSize, uint256 skewScale)
-        internal
-        pure
-        returns (uint256)
-    {
+    function sizePremiumRatio(RiskParams memory p, uint256 absSize, uint256 skewScale) internal pure returns (uint256) {
         return uint256(p.sizePremium).mulDivUp(absSize, skewScale);
     }
 
     /// @notice Maintenance margin ratio of a position, given the market's ramped volatility term.
-    function maintenanceMarginRatio(RiskParams memory p, uint256 rampedTerm, uint256 absSize, uint256 skewScale)
-        internal
-        pure
-        returns (uint256)
-    {
+    function maintenanceMarginRatio(
+        RiskParams memory p,
+        uint256 rampedTerm,
+        uint256 absSize,
+        uint256 skewScale
+    ) internal pure returns (uint256) {
         return (rampedTerm + sizePremiumRatio(p, absSize, skewScale)).min(WAD);
     }
 
@@ -88,11 +86,11 @@ library RiskModel {
 
     /// @notice Fee ratio charged on the risk-adding part of a trade:
     ///         baseFee * (1 + kFee * sigma) * levelFeeMultiplier, rounded up.
-    function riskFeeRate(RiskParams memory p, uint256 sigmaWad, uint256 levelFeeMultiplier)
-        internal
-        pure
-        returns (uint256)
-    {
+    function riskFeeRate(
+        RiskParams memory p,
+        uint256 sigmaWad,
+        uint256 levelFeeMultiplier
+    ) internal pure returns (uint256) {
         uint256 surcharge = WAD + uint256(p.kFee).mulWadUp(sigmaWad);
         return uint256(p.baseFee).mulWadUp(surcharge).mulWadUp(levelFeeMultiplier);
     }
