@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
+import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IVault} from "./interfaces/IVault.sol";
+import {IPerpEngine} from "./interfaces/IPerpEngine.sol";
+import {FixedPoint} from "./libraries/FixedPoint.sol";
+import {Roles} from "./libraries/Roles.sol";
+
+/// @title Vault
+/// @notice Holds every token of the protocol. The books always balance to the wei:
+///         token balance * SCALE == sum(trader margin) + lpPool + protocolFees,
+///         because every internal move is a transfer between two of these three ledgers.
+/// @dev LP shares are ERC-4626 with a decimals offset (virtual shares) against the inflation attack;
+///      totalAssets() is book value (not balanceOf), so a donation cannot move the share price either.
+contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using FixedPoint for uint256;
+
+    uint256 public constant MIN_LP_FEE_SHARE = 0;
+    uint256 public constant MAX_LP_FEE_SHARE = 1e18;
+    uint256 public constant MIN_LP_LOCK_RATIO = 0.05e18;
+    uint256 public constant MAX_LP_LOCK_RATIO = 1e18;
+
+    /// @inheritdoc IVault
+    uint256 public immutable SCALE;
+
+    /// @inheritdoc IVault
+    address public engine;
+    /// @notice Share of trading fees credited to the LP pool (WAD); the rest accrues to the protocol.
+    uint256 public lpFeeShare;
+    /// @notice Fraction of the open skew's notional the pool must keep (WAD), read by the engine.
+    uint256 public lpLockRatio;
+
+    mapping(uint256 accountId => uint256 marginWad) internal _margin;
+    uint256 internal _lpPool;
+    uint256 internal _protocolFees;
+
+    modifier onlyEngine() {
+        if (msg.sender != engine) revert NotEngine(msg.sender);
+        _;
+    }
+
+    constructor(IERC20Metadata collateral, address admin, address governor)
+        ERC20("Cascade LP", "cLP")
+        ERC4626(collateral)
+    {
+        if (admin == address(0) || governor == address(0)) revert ZeroAddress();
+        uint8 dec = collateral.decimals();
+        if (dec > 18) revert UnsupportedDecimals(dec);
+        SCALE = 10 ** (18 - dec);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(Roles.GOVERNOR, governor);
+        lpFeeShare = 0.7e18;
+        lpLockRatio = 0.2e18;
+        emit LpFeeShareSet(0.7e18);
+        emit LpLockRatioSet(0.2e18);
+    }
+
+    // ------------------------------------------------------------------ admin
+
+    /// @notice Wires the engine once; it can never be replaced (it is the only mover of balances).
+    function setEngine(address engine_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (engine_ == address(0)) revert ZeroAddress();
+        if (engine != address(0)) revert EngineAlreadySet(engine);
+        engine = engine_;
+        emit EngineSet(engine_);
+    }
+
+    function setLpFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("lpFeeShare", shareWad, MIN_LP_FEE_SHARE, MAX_LP_FEE_SHARE);
+        lpFeeShare = shareWad;
+        emit LpFeeShareSet(shareWad);
+    }
+
+    function setLpLockRatio(uint256 ratioWad) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("lpLockRatio", ratioWad, MIN_LP_LOCK_RATIO, MAX_LP_LOCK_RATIO);
+        lpLockRatio = ratioWad;
+        emit LpLockRatioSet(ratioWad);
+    }
+
+    /// @notice Sends the protocol's accrued fees (whole token units) to `to`.
+    function claimProtocolFees(address to) external onlyRole(Roles.GOVERNOR) nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert ZeroAddress();
+        amount = _protocolFees / SCALE;
+        if (amount == 0) revert ZeroAmount();
+        _protocolFees -= amount * SCALE;
+        emit ProtocolFeesClaimed(to, amount);
+        IERC20(asset()).safeTransfer(to, amount);
+    }
+
+    // ------------------------------------------------------------------ engine
+
+    /// @inheritdoc IVault
+    function depositMargin(uint256 accountId, address from, uint256 amount) external onlyEngine nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        _margin[accountId] += amount * SCALE;
+        emit MarginDeposited(accountId, from, amount);
+        _pullExact(from, amount);
+    }
+
+    /// @inheritdoc IVault
+    function withdrawMargin(uint256 accountId, address to, uint256 amount) external onlyEngine nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        if (to == address(0)) revert ZeroAddress();
+        uint256 amountWad = amount * SCALE;
+        uint256 margin = _margin[accountId];
+        if (amountWad > margin) revert InsufficientMargin(accountId, amountWad, margin);
+        _margin[accountId] = margin - amountWad;
+        emit MarginWithdrawn(accountId, to, amount);
+        IERC20(asset()).safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IVault
+    function settle(uint256 accountId, int256 pnlWad, uint256 feeWad)
+        external
+        onlyEngine
+        returns (uint256 marginWad, uint256 shortfallWad)
+    {
+        marginWad = _margin[accountId];
+        uint256 pool = _lpPool;
+        if (pnlWad > 0) {
+            uint256 owed = uint256(pnlWad);
+            uint256 paid = owed.min(pool);
+            if (paid < owed) emit ProfitShortfall(accountId, owed, paid);
+            pool -= paid;
+            marginWad += paid;
+        } else if (pnlWad < 0) {
+            uint256 loss = uint256(-pnlWad);
+            uint256 taken = loss.min(marginWad);
+            marginWad -= taken;
+            pool += taken;
+            shortfallWad = loss - taken;
+        }
+        if (feeWad != 0) {
+            // A fee the margin cannot pay is forgone, never turned into debt.
+            uint256 fee = feeWad.min(marginWad);
+            marginWad -= fee;
+            uint256 toPool = fee.mulWadDown(lpFeeShare);
+            pool += toPool;
+            _protocolFees += fee - toPool;
+        }
+        _margin[accountId] = marginWad;
+        _lpPool = pool;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IVault
+    function marginOf(uint256 accountId) external view returns (uint256) {
+        return _margin[accountId];
+    }
+
+    /// @inheritdoc IVault
+    function lpPoolWad() external view returns (uint256) {
+        return _lpPool;
+    }
+
+    /// @inheritdoc IVault
+    function protocolFeesWad() external view returns (uint256) {
+        return _protocolFees;
+    }
+
+    /// @notice LP book value: the pool less what traders have won and not yet realised (plus what
+    ///         they have lost), floored at zero, in token units rounded down.
+    function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
+        (int256 traderNet,) = _exposure();
+        int256 nav = int256(_lpPool) - traderNet;
+        return nav <= 0 ? 0 : uint256(nav) / SCALE;
+    }
+
+    /// @inheritdoc IVault
+    function lockedLiquidity() public view returns (uint256) {
+        (, uint256 skewNotional) = _exposure();
+        return skewNotional.mulWadUp(lpLockRatio).mulDivUp(1, SCALE);
+    }
+
+    /// @notice Assets LPs can take out now: book value (never more than the pool's realised cash) less
+    ///         locked liquidity.
+    function availableLiquidity() public view returns (uint256) {
+        uint256 assets = totalAssets().min(_lpPool / SCALE);
+        uint256 locked = lockedLiquidity();
+        return assets > locked ? assets - locked : 0;
+    }
+
+    function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
+        return super.maxWithdraw(owner).min(availableLiquidity());
+    }
+
+    function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
+        return super.maxRedeem(owner).min(_convertToShares(availableLiquidity(), Math.Rounding.Floor));
+    }
+
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return super.supportsInterface(interfaceId);
+    }
+
+    // ------------------------------------------------------------------ LP entry points
+
+    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+        return super.deposit(assets, receiver);
+    }
+
+    function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+        return super.mint(shares, receiver);
+    }
+
+    function withdraw(uint256 assets, address receiver, address owner)
+        public
+        override(ERC4626, IERC4626)
+        nonReentrant
+        returns (uint256)
+    {
+        uint256 available = availableLiquidity();
+        if (assets > available) revert LiquidityLocked(assets, available);
+        return super.withdraw(assets, receiver, owner);
+    }
+
+    function redeem(uint256 shares, address receiver, address owner)
+        public
+        override(ERC4626, IERC4626)
+        nonReentrant
+        returns (uint256)
+    {
+        uint256 assets = previewRedeem(shares);
+        uint256 available = availableLiquidity();
+        if (assets > available) revert LiquidityLocked(assets, available);
+        return super.redeem(shares, receiver, owner);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
+        if (assets == 0 || shares == 0) revert ZeroAmount();
+        _lpPool += assets * SCALE;
+        super._deposit(caller, receiver, assets, shares);
+    }
+
+    function _withdraw(address caller, address receiver, address owner, uint256 assets, uint256 shares)
+        internal
+        override
+    {
+        if (assets == 0 || shares == 0) revert ZeroAmount();
+        _lpPool -= assets * SCALE;
+        super._withdraw(caller, receiver, owner, assets, shares);
+    }
+
+    function _transferIn(address from, uint256 assets) internal override {
+        _pullExact(from, assets);
+    }
+
+    /// @dev Rejects fee-on-transfer and other tokens whose transfers do not move exactly `amount`.
+    function _pullExact(address from, uint256 amount) internal {
+        IERC20 token = IERC20(asset());
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(from, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != amount) revert BalanceChangingToken(amount, received);
+    }
+
+    function _exposure() internal view returns (int256 traderNet, uint256 skewNotional) {
+        address e = engine;
+        if (e == address(0)) return (0, 0);
+        return IPerpEngine(e).lpExposure();
+    }
+
+    function _decimalsOffset() internal pure override returns (uint8) {
+        return 6;
+    }
+
+    function _checkBounds(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
+        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
+    }
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {RiskParams} from "../libraries/RiskModel.sol";
+
+/// @title IPerpEngine
+/// @notice Many perpetual markets in one contract, cross-margined accounts (an address may hold
+///         several accounts to isolate risk), oracle-priced fills with a skew premium, funding
+///         proportional to skew accrued per second, volatility-adjusted margin and fees.
+interface IPerpEngine {
+    /// @notice Static configuration of a market (governor, bounded).
+    struct MarketConfig {
+        bytes32 feedId; // oracle adapter feed
+        uint128 skewScale; // depth, in base units (WAD): skew premium = skew / skewScale
+        uint128 maxOpenInterest; // per side, base units (WAD)
+        uint128 maxTradeSize; // per trade, base units (WAD)
+        uint64 maxFundingRatePerSecond; // WAD, reached at |skew| >= skewScale
+        bool listed;
+        bool reduceOnly; // set by the guardian (safer), cleared by the governor
+        RiskParams risk;
+    }
+
+    /// @notice Mutable state of a market.
+    struct MarketState {
+        uint128 longOpenInterest; // base units (WAD)
+        uint128 shortOpenInterest;
+        int128 fundingIndex; // cumulative funding per unit of long size (quote WAD)
+        uint64 lastAccrualTime;
+        uint64 maintenanceTerm; // ramped volatility term of maintenance margin (WAD)
+        int128 entryNotionalSum; // sum of floor(size * entryPrice) over positions
+        int128 fundingBaseSum; // sum of floor(size * lastFundingIndex) over positions
+    }
+
+    struct Position {
+        int128 size; // base units (WAD), positive long
+        uint128 entryPrice; // WAD, size-weighted average
+        int128 lastFundingIndex; // market funding index when funding was last settled
+    }
+
+    /// @notice Cross-margin totals of an account at current prices (all WAD).
+    struct AccountSummary {
+        uint256 margin; // collateral balance in the vault
+        int256 equity; // margin + unrealised PnL - funding owed
+        uint256 maintenanceMargin;
+        uint256 initialMargin;
+        uint256 notional;
+    }
+
+    /// @notice Everything about one position at current prices.
+    struct PositionView {
+        int256 size;
+        uint256 entryPrice;
+        uint256 indexPrice;
+        int256 unrealisedPnl;
+        int256 fundingOwed;
+        uint256 notional;
+        uint256 maintenanceMarginRatio;
+        uint256 initialMarginRatio;
+    }
+
+    error AccountNotFound(uint256 accountId);
+    error NotAccountOwner(uint256 accountId, address caller);
+    error MarketNotFound(uint256 marketId);
+    error MarketAlreadyListed(uint256 marketId);
+    error ZeroAmount();
+    error ZeroAddress();
+    error ZeroSizeDelta();
+    error NoPosition(uint256 accountId, uint256 marketId);
+    error TradeSizeTooLarge(uint256 marketId, uint256 size, uint256 maxTradeSize);
+    error LimitPriceMissed(uint256 fillPrice, uint256 limitPrice, bool isBuy);
+    error OpenInterestCapExceeded(uint256 marketId, uint256 openInterest, uint256 cap);
+    error MarginBelowInitial(uint256 accountId, int256 equity, uint256 initialMargin);
+    error InsufficientFreeMargin(uint256 accountId, uint256 requestedWad, uint256 availableWad);
+    error LeverageAboveCap(uint256 accountId, uint256 leverageWad, uint256 maxLeverageWad);
+    error MarketReduceOnly(uint256 marketId);
+    error TradingHalted(uint256 marketId);
+    error TooManyPositions(uint256 accountId, uint256 max);
+    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+    error GuardianCanOnlyTighten(uint256 marketId);
+
+    event AccountCreated(uint256 indexed accountId, address indexed owner);
+    event MarketListed(uint256 indexed marketId, bytes32 feedId);
+    event MarketConfigSet(uint256 indexed marketId, MarketConfig config);
+    event MarketReduceOnlySet(uint256 indexed marketId, bool reduceOnly, address by);
+    event CircuitBreakerSet(address breaker);
+    event MarketAccrued(uint256 indexed marketId, int256 fundingIndex, int256 fundingRatePerSecond, uint256 term);
+    event PositionModified(
+        uint256 indexed accountId,
+        uint256 indexed marketId,
+        int256 sizeDelta,
+        int256 newSize,
+        uint256 fillPrice,
+        uint256 fee,
+        int256 realisedPnl,
+        int256 fundingPaid
+    );
+    event BadDebtIncurred(uint256 indexed accountId, uint256 indexed marketId, uint256 amountWad);
+
+    // ----- accounts and margin -----
+    function createAccount() external returns (uint256 accountId);
+    /// @notice Adds margin (token units). Anyone may add margin to any account; never restricted.
+    function deposit(uint256 accountId, uint256 amount) external;
+    /// @notice Withdraws margin (token units) if the account still meets initial margin after it.
+    function withdraw(uint256 accountId, uint256 amount, address to) external;
+
+    // ----- trading -----
+    /// @notice Changes a position by `sizeDelta` (positive buys). A buy fails if the fill is above
+    ///         `limitPrice`, a sell if it is below.
+    function modifyPosition(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 limitPrice) external;
+    function closePosition(uint256 accountId, uint256 marketId, uint256 limitPrice) external;
+    /// @notice Accrues funding and the maintenance-margin ramp of a market. Permissionless.
+    function accrue(uint256 marketId) external;
+
+    // ----- views -----
+    function accountSummary(uint256 accountId) external view returns (AccountSummary memory);
+    /// @notice equity / maintenance margin (WAD); type(uint256).max without positions, 0 if equity <= 0.
+    function health(uint256 accountId) external view returns (uint256);
+    function isLiquidatable(uint256 accountId) external view returns (bool);
+    function positionView(uint256 accountId, uint256 marketId) external view returns (PositionView memory);
+    function quoteTrade(uint256 marketId, int256 sizeDelta, int256 currentSize)
+        external
+        view
+        returns (uint256 fillPrice, uint256 fee);
+    /// @notice Unrealised PnL of all traders net of funding they owe (the LP pool's liability), and the
+    ///         notional of the open skew summed over markets (the vault locks a ratio of it), both WAD.
+    function lpExposure() external view returns (int256 traderNetPnl, uint256 skewNotional);
+}

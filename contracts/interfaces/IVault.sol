@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
+
+/// @title IVault
+/// @notice Custody of the one collateral token. Keeps trader margin per account and the LP pool,
+///         which is the counterparty to the net skew (ERC-4626 shares). Amounts crossing the edge are
+///         in token units; every internal balance is WAD. Only the engine moves internal balances.
+interface IVault is IERC4626 {
+    error NotEngine(address caller);
+    error EngineAlreadySet(address engine);
+    error ZeroAddress();
+    error ZeroAmount();
+    error BalanceChangingToken(uint256 expected, uint256 received);
+    error InsufficientMargin(uint256 accountId, uint256 requestedWad, uint256 availableWad);
+    error LiquidityLocked(uint256 requestedAssets, uint256 availableAssets);
+    error UnsupportedDecimals(uint8 decimals);
+    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+
+    event EngineSet(address engine);
+    event MarginDeposited(uint256 indexed accountId, address indexed from, uint256 amount);
+    event MarginWithdrawn(uint256 indexed accountId, address indexed to, uint256 amount);
+    /// @notice Emitted when a trader's profit exceeded the LP pool and was paid only in part.
+    event ProfitShortfall(uint256 indexed accountId, uint256 owedWad, uint256 paidWad);
+    event ProtocolFeesClaimed(address indexed to, uint256 amount);
+    event LpFeeShareSet(uint256 shareWad);
+    event LpLockRatioSet(uint256 ratioWad);
+
+    /// @notice Pulls `amount` tokens from `from` and credits account margin. Engine only.
+    function depositMargin(uint256 accountId, address from, uint256 amount) external;
+
+    /// @notice Debits account margin and sends `amount` tokens to `to`. Engine only; the engine has
+    ///         already checked initial margin.
+    function withdrawMargin(uint256 accountId, address to, uint256 amount) external;
+
+    /// @notice Settles realised PnL (positive: the pool pays the trader) and a fee against an account.
+    ///         A loss larger than the margin leaves the margin at zero and returns the rest as
+    ///         `shortfallWad` (bad debt) for the engine to route. Engine only.
+    function settle(uint256 accountId, int256 pnlWad, uint256 feeWad)
+        external
+        returns (uint256 marginWad, uint256 shortfallWad);
+
+    function marginOf(uint256 accountId) external view returns (uint256 marginWad);
+    function lpPoolWad() external view returns (uint256);
+    function protocolFeesWad() external view returns (uint256);
+    /// @notice Liquidity the LPs cannot withdraw because open positions need it (token units).
+    function lockedLiquidity() external view returns (uint256 assets);
+    function engine() external view returns (address);
+    /// @notice 10 ** (18 - token decimals): token units -> WAD.
+    function SCALE() external view returns (uint256);
+}
