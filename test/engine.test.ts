@@ -1,0 +1,212 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { DEFAULT_RISK, WAD } from "../deploy/params.js";
+import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units, type World } from "./helpers/fixture.js";
+
+const { ethers, networkHelpers } = await network.create();
+
+const SCALE = 10n ** 12n;
+const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
+const ETH_SKEW_SCALE = 1_000_000n * WAD;
+const SIGMA = (6n * WAD) / 10n; // the ETH feed's initial volatility estimate
+
+/** fill = index * (1 + (2 * skew + delta) / (2 * skewScale)), buys rounded up, sells down. */
+function expectedFill(index: bigint, skew: bigint, delta: bigint, skewScale: bigint): bigint {
+  const num = (2n * skew + delta) * index;
+  const den = 2n * skewScale;
+  const floor = num >= 0n ? num / den : -ceilDiv(-num, den);
+  const ceil = num >= 0n ? ceilDiv(num, den) : -(-num / den);
+  return index + (delta > 0n ? ceil : floor);
+}
+const riskFeeRate = ceilDiv(DEFAULT_RISK.baseFee * (WAD + (DEFAULT_RISK.kFee * SIGMA) / WAD), WAD);
+
+describe("PerpEngine: trading flows", function () {
+  async function world() {
+    const w = await deployWorld(ethers);
+    const alice = await openAccount(w, w.alice, 10_000n * USDC);
+    const bob = await openAccount(w, w.bob, 10_000n * USDC);
+    return { w, alice, bob };
+  }
+
+  it("deposits margin into the vault and emits MarginDeposited", async function () {
+    const { w, alice } = await networkHelpers.loadFixture(world);
+    await expect(w.engine.connect(w.stranger).deposit(alice, 5n * USDC))
+      .to.emit(w.vault, "MarginDeposited")
+      .withArgs(alice, w.stranger.address, 5n * USDC);
+    expect(await w.vault.marginOf(alice)).to.equal(10_005n * USDC * SCALE);
+  });
+
+  it("opens, adds to, reduces, flips and closes a position with exact fills, fees and PnL", async function () {
+    const { w, alice } = await networkHelpers.loadFixture(world);
+    const e = w.engine.connect(w.alice);
+    const index = 2000n * WAD;
+
+    // open 10 long
+    const fill1 = expectedFill(index, 0n, units(10), ETH_SKEW_SCALE);
+    expect(fill1).to.equal(2000n * WAD + WAD / 100n);
+    const fee1 = ceilDiv(ceilDiv(units(10) * fill1, WAD) * riskFeeRate, WAD);
+    await expect(e.modifyPosition(alice, ETH, units(10), MAX_PRICE))
+      .to.emit(w.engine, "PositionModified")
+      .withArgs(alice, ETH, units(10), units(10), fill1, fee1, 0n, 0n);
+    let pos = await w.engine.position(alice, ETH);
+    expect(pos.size).to.equal(units(10));
+    expect(pos.entryPrice).to.equal(fill1);
+    expect(await w.vault.marginOf(alice)).to.equal(10_000n * USDC * SCALE - fee1);
+
+    // add 5: size-weighted entry, rounded up for a long
+    const fill2 = expectedFill(index, units(10), units(5), ETH_SKEW_SCALE);
+    await e.modifyPosition(alice, ETH, units(5), MAX_PRICE);
+    pos = await w.engine.position(alice, ETH);
+    const entry2 = ceilDiv(10n * fill1 + 5n * fill2, 15n);
+    expect(pos.entryPrice).to.equal(entry2);
+    expect((await w.engine.marketState(ETH)).longOpenInterest).to.equal(units(15));
+
+    // reduce 5: realises (fill - entry) * 5, pays the base fee only
+    const fill3 = expectedFill(index, units(15), -units(5), ETH_SKEW_SCALE);
+    const pnl3 = ((fill3 - entry2) * units(5)) / WAD;
+    const fee3 = ceilDiv(ceilDiv(units(5) * fill3, WAD) * DEFAULT_RISK.baseFee, WAD);
+    const marginBefore = await w.vault.marginOf(alice);
+    await expect(e.modifyPosition(alice, ETH, -units(5), 0n))
+      .to.emit(w.engine, "PositionModified")
+      .withArgs(alice, ETH, -units(5), units(10), fill3, fee3, pnl3, 0n);
+    expect(await w.vault.marginOf(alice)).to.equal(marginBefore + pnl3 - fee3);
+    expect((await w.engine.position(alice, ETH)).entryPrice).to.equal(entry2);
+
+    // flip: sell 15 from +10 -> -5; the old side is realised in full, the new side enters at the fill
+    const fill4 = expectedFill(index, units(10), -units(15), ETH_SKEW_SCALE);
+    await e.modifyPosition(alice, ETH, -units(15), 0n);
+    pos = await w.engine.position(alice, ETH);
+    expect(pos.size).to.equal(-units(5));
+    expect(pos.entryPrice).to.equal(fill4);
+    const st = await w.engine.marketState(ETH);
+    expect(st.longOpenInterest).to.equal(0n);
+    expect(st.shortOpenInterest).to.equal(units(5));
+
+    // close
+    await e.closePosition(alice, ETH, MAX_PRICE);
+    pos = await w.engine.position(alice, ETH);
+    expect(pos.size).to.equal(0n);
+    expect(await w.engine.accountMarkets(alice)).to.deep.equal([]);
+    const st2 = await w.engine.marketState(ETH);
+    expect(st2.shortOpenInterest).to.equal(0n);
+    expect(st2.entryNotionalSum).to.equal(0n);
+  });
+
+  it("settles PnL against the LP pool: LPs are the counterparty of the net skew", async function () {
+    const { w, alice } = await networkHelpers.loadFixture(world);
+    await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(20), MAX_PRICE);
+    const poolBefore = await w.vault.lpPoolWad();
+    const navBefore = await w.vault.totalAssets();
+    await setPrice(w, ETH, 2200n);
+
+    // Unrealised: the LP book value already carries the traders' gain.
+    const pv = await w.engine.positionView(alice, ETH);
+    const [traderNet] = await w.engine.lpExposure();
+    expect(traderNet).to.equal(pv.unrealisedPnl - pv.fundingOwed);
+    expect(await w.vault.totalAssets()).to.equal((poolBefore - traderNet) / SCALE);
+    expect(await w.vault.totalAssets()).to.be.lessThan(navBefore);
+
+    const marginBefore = await w.vault.marginOf(alice);
+    const tx = await w.engine.connect(w.alice).closePosition(alice, ETH, 0n);
+    const ev = (await tx.wait())!.logs
+      .map((l) => w.engine.interface.parseLog(l))
+      .find((l) => l?.name === "PositionModified")!;
+    const [, , , , , fee, realised, fundingPaid] = ev.args;
+    expect(realised).to.be.greaterThan(units(3900)); // ~ 20 * (2200 - 2000)
+    const marginAfter = await w.vault.marginOf(alice);
+    expect(marginAfter).to.equal(marginBefore + realised - fundingPaid - fee);
+    // The pool paid the PnL (net of funding) and earned its share of the fee.
+    const lpShare = (fee * (await w.vault.lpFeeShare())) / WAD;
+    expect(await w.vault.lpPoolWad()).to.equal(poolBefore - realised + fundingPaid + lpShare);
+  });
+
+  it("accrues funding per second on the skew; longs pay shorts and the LP pool earns the net", async function () {
+    const { w, alice, bob } = await networkHelpers.loadFixture(world);
+    await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(100), MAX_PRICE);
+    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(20), 0n);
+    const rate = await w.engine.fundingRate(ETH);
+    const maxRate = (await w.engine.marketConfig(ETH)).maxFundingRatePerSecond;
+    expect(rate).to.equal((((units(80) * WAD) / ETH_SKEW_SCALE) * maxRate) / WAD);
+    const startIndex = (await w.engine.marketState(ETH)).fundingIndex;
+
+    await networkHelpers.time.increase(3600);
+    await setPrice(w, ETH, 2000n); // keep the feed fresh
+    await w.engine.accrue(ETH);
+    const st = await w.engine.marketState(ETH);
+    const delta = st.fundingIndex - startIndex;
+    expect(delta).to.be.greaterThan(0n);
+
+    const a = await w.engine.positionView(alice, ETH);
+    const b = await w.engine.positionView(bob, ETH);
+    expect(a.fundingOwed).to.equal(ceilDiv(units(100) * delta, WAD));
+    expect(b.fundingOwed).to.equal(-((units(20) * delta) / WAD));
+    expect(a.fundingOwed).to.be.greaterThan(0n);
+    expect(b.fundingOwed).to.be.lessThan(0n);
+
+    // Settled lazily on the next touch of the position.
+    const marginBefore = await w.vault.marginOf(bob);
+    await w.engine.connect(w.bob).closePosition(bob, ETH, MAX_PRICE);
+    const ev = await w.engine.queryFilter(w.engine.filters.PositionModified(bob, ETH));
+    const last = ev[ev.length - 1].args;
+    expect(last.fundingPaid).to.be.lessThanOrEqual(b.fundingOwed);
+    expect(await w.vault.marginOf(bob)).to.equal(marginBefore + last.realisedPnl - last.fundingPaid - last.fee);
+  });
+
+  it("withdraws free margin and refuses to go below initial margin", async function () {
+    const { w, alice } = await networkHelpers.loadFixture(world);
+    await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(40), MAX_PRICE); // ~80k notional
+    const s = await w.engine.accountSummary(alice);
+    const free = s.equity - s.initialMargin;
+    expect(free).to.be.greaterThan(0n);
+    const tooMuch = free / SCALE + 1n;
+    await expect(w.engine.connect(w.alice).withdraw(alice, tooMuch, w.alice.address))
+      .to.be.revertedWithCustomError(w.engine, "InsufficientFreeMargin")
+      .withArgs(alice, tooMuch * SCALE, free);
+    const ok = free / SCALE;
+    await expect(w.engine.connect(w.alice).withdraw(alice, ok, w.alice.address)).to.changeTokenBalances(
+      ethers,
+      w.usdc,
+      [w.alice, w.vault],
+      [ok, -ok],
+    );
+    const after = await w.engine.accountSummary(alice);
+    expect(after.equity).to.be.greaterThanOrEqual(after.initialMargin);
+  });
+
+  it("cross-margins positions in several markets of one account and isolates separate accounts", async function () {
+    const { w, alice } = await networkHelpers.loadFixture(world);
+    const second = await openAccount(w, w.alice, 1_000n * USDC);
+    await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(10), MAX_PRICE);
+    await w.engine.connect(w.alice).modifyPosition(alice, BTC, -units(1), 0n);
+    expect(await w.engine.accountMarkets(alice)).to.deep.equal([0n, 1n]);
+    const s = await w.engine.accountSummary(alice);
+    const e = await w.engine.positionView(alice, ETH);
+    const b = await w.engine.positionView(alice, BTC);
+    expect(s.notional).to.equal(e.notional + b.notional);
+    expect(s.equity).to.equal(
+      (await w.vault.marginOf(alice)) + e.unrealisedPnl - e.fundingOwed + b.unrealisedPnl - b.fundingOwed,
+    );
+    // the second account is untouched by the first one's positions
+    const s2 = await w.engine.accountSummary(second);
+    expect(s2.maintenanceMargin).to.equal(0n);
+    expect(s2.equity).to.equal(1_000n * USDC * SCALE);
+    expect(await w.engine.health(second)).to.equal(2n ** 256n - 1n);
+  });
+
+  it("LP withdrawals cannot take liquidity that open positions need", async function () {
+    const { w, alice, bob } = await networkHelpers.loadFixture(world);
+    // A large skew locks part of the pool.
+    await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(50), MAX_PRICE);
+    await w.engine.connect(w.bob).modifyPosition(bob, BTC, units(3), MAX_PRICE);
+    const locked = await w.vault.lockedLiquidity();
+    expect(locked).to.be.greaterThan(0n);
+    const available = await w.vault.availableLiquidity();
+    expect(await w.vault.maxWithdraw(w.lp.address)).to.equal(available);
+    await expect(w.vault.connect(w.lp).withdraw(available + 1n, w.lp.address, w.lp.address))
+      .to.be.revertedWithCustomError(w.vault, "LiquidityLocked")
+      .withArgs(available + 1n, available);
+    await w.vault.connect(w.lp).withdraw(available, w.lp.address, w.lp.address);
+    expect(await w.vault.availableLiquidity()).to.be.lessThanOrEqual(1n);
+  });
+});

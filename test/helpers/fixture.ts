@@ -1,0 +1,81 @@
+import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+
+import { deployProtocol, type Protocol } from "../../deploy/protocol.js";
+import { WAD } from "../../deploy/params.js";
+
+export const USDC = 10n ** 6n;
+export const ETH = 0;
+export const BTC = 1;
+
+export type World = Protocol & {
+  admin: HardhatEthersSigner;
+  governor: HardhatEthersSigner;
+  guardian: HardhatEthersSigner;
+  lp: HardhatEthersSigner;
+  alice: HardhatEthersSigner;
+  bob: HardhatEthersSigner;
+  carol: HardhatEthersSigner;
+  stranger: HardhatEthersSigner;
+};
+
+/** Protocol with the default ETH and BTC markets, 1M USDC of LP liquidity and funded traders. */
+export async function deployWorld(ethers: HardhatEthers): Promise<World> {
+  const [admin, governor, guardian, lp, alice, bob, carol, stranger] = await ethers.getSigners();
+  const p = await deployProtocol(ethers, {
+    admin: admin.address,
+    governor: governor.address,
+    guardian: guardian.address,
+  });
+  const vaultAddress = await p.vault.getAddress();
+  for (const s of [lp, alice, bob, carol, stranger]) {
+    await p.usdc.mint(s.address, 10_000_000n * USDC);
+    await p.usdc.connect(s).approve(vaultAddress, 2n ** 256n - 1n);
+  }
+  await p.vault.connect(lp).deposit(1_000_000n * USDC, lp.address);
+  return { ...p, admin, governor, guardian, lp, alice, bob, carol, stranger };
+}
+
+/** Creates an account for `owner` and deposits `amount` (token units) into it. */
+export async function openAccount(w: World, owner: HardhatEthersSigner, amount: bigint): Promise<bigint> {
+  const id = await w.engine.nextAccountId();
+  await w.engine.connect(owner).createAccount();
+  if (amount > 0n) await w.engine.connect(owner).deposit(id, amount);
+  return id;
+}
+
+/** Pushes a new round to a market's mock feed at the current block time (8-decimal feeds). */
+export async function setPrice(w: World, marketId: number, priceUsd: bigint, decimals = 8): Promise<void> {
+  const feed = w.feeds.get(marketId);
+  if (!feed) throw new Error(`no feed for market ${marketId}`);
+  await feed.updateAnswer(priceUsd * 10n ** BigInt(decimals));
+}
+
+export const MAX_PRICE = 2n ** 256n - 1n;
+export const units = (n: bigint | number) => BigInt(n) * WAD;
+
+/** Pushes a round with a WAD price to an 8-decimal mock feed. */
+export async function setPriceWad(w: World, marketId: number, priceWad: bigint): Promise<void> {
+  const feed = w.feeds.get(marketId);
+  if (!feed) throw new Error(`no feed for market ${marketId}`);
+  await feed.updateAnswer(priceWad / 10n ** 10n);
+}
+
+/** Everything a bad call could change: balances, margins, positions and market state. */
+export async function snapshotState(w: World, accountIds: bigint[]): Promise<string> {
+  const parts: unknown[] = [
+    await w.usdc.balanceOf(await w.vault.getAddress()),
+    await w.vault.lpPoolWad(),
+    await w.vault.protocolFeesWad(),
+    await w.vault.totalSupply(),
+    await w.engine.nextAccountId(),
+  ];
+  for (const m of w.markets) {
+    parts.push((await w.engine.marketState(m.id)).toArray());
+    parts.push((await w.engine.marketConfig(m.id)).toArray());
+  }
+  for (const id of accountIds) {
+    parts.push(await w.vault.marginOf(id));
+    for (const m of w.markets) parts.push((await w.engine.position(id, m.id)).toArray());
+  }
+  return JSON.stringify(parts, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
