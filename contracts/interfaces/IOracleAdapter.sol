@@ -37,6 +37,8 @@ interface IOracleAdapter {
     event SequencerFeedSet(address sequencerFeed, uint32 gracePeriod);
     event VolatilityUpdated(bytes32 indexed feedId, uint80 roundId, uint256 priceWad, uint256 sigmaWad, uint256 rounds);
     event VolatilityReset(bytes32 indexed feedId, uint256 sigmaWad);
+    /// @notice The volatility state was (re)anchored at `roundId` by setFeed.
+    event VolatilityAnchored(bytes32 indexed feedId, uint80 roundId, uint256 priceWad, uint256 sigmaWad);
 
     /// @notice Latest validated price in WAD and its timestamp. Reverts on a non-positive, incomplete,
     ///         stale or future answer, and while the L2 sequencer is down or in its grace period.
@@ -53,9 +55,39 @@ interface IOracleAdapter {
     function volatility(bytes32 feedId) external view returns (uint256 sigmaWad);
 
     /// @notice Folds up to `maxRounds` new rounds into the EWMA. Permissionless; bounded loop.
+    /// @dev Visits at most min(maxRounds, MAX_ROUNDS_PER_UPDATE) round ids after the anchor. When the
+    ///      next sequential round is missing or invalid (a phase change, a reverting or zeroed id),
+    ///      the latest round is folded in as one return over the whole gap and the walk stops. Rounds
+    ///      not newer than the anchor are stepped over without folding. Reverts with the read errors
+    ///      if the latest round itself is invalid; does not check staleness or the sequencer.
     /// @return processed the number of rounds folded in
     function updateVolatility(bytes32 feedId, uint256 maxRounds) external returns (uint256 processed);
 
     function feedConfig(bytes32 feedId) external view returns (FeedConfig memory);
     function volatilityState(bytes32 feedId) external view returns (VolatilityState memory);
+
+    /// @notice The L2 sequencer-uptime feed (address(0) when disabled) and its grace period in seconds.
+    function sequencerConfig() external view returns (address sequencerFeed, uint32 gracePeriod);
+
+    /// @notice Registers or re-points a feed. GOVERNOR only. Reads and caches the aggregator's
+    ///         decimals, validates its current answer (sign, completeness, not from the future) and
+    ///         anchors the volatility state at its latest round. A new feed starts at
+    ///         `initialSigmaWad`; re-setting an existing feed keeps its current sigma (the argument
+    ///         is still bound-checked but ignored), since the market it prices has not changed.
+    function setFeed(
+        bytes32 feedId,
+        address aggregator,
+        uint32 heartbeat,
+        uint32 volWindow,
+        uint256 initialSigmaWad
+    ) external;
+
+    /// @notice Sets the Chainlink L2 sequencer-uptime feed (answer 0 = up, 1 = down; startedAt = time
+    ///         of the last status change) and the grace period after it comes back up. address(0)
+    ///         disables the check (L1). GOVERNOR only.
+    function setSequencerFeed(address sequencerFeed, uint32 gracePeriod) external;
+
+    /// @notice Overwrites a feed's volatility estimate, e.g. after an outage left it meaningless.
+    ///         The round anchor is kept. GOVERNOR only.
+    function resetVolatility(bytes32 feedId, uint256 sigmaWad) external;
 }

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+
+import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {VolatilityMath} from "../libraries/VolatilityMath.sol";
+
+/// @title OracleAdapter
+/// @notice Validated, WAD-normalised Chainlink reads and a permissionlessly updated EWMA volatility
+///         estimate per feed. Read by the engine on every trade, so the hot path touches one config
+///         slot, the sequencer slot, one volatility slot and the aggregator.
+contract OracleAdapter is IOracleAdapter, AccessControl {
+    using SafeCast for uint256;
+
+    uint256 public constant MIN_HEARTBEAT = 60;
+    uint256 public constant MAX_HEARTBEAT = 3 days;
+    uint256 public constant MIN_VOL_WINDOW = 5 minutes;
+    uint256 public constant MAX_VOL_WINDOW = 30 days;
+    uint256 public constant MIN_SIGMA = 0;
+    uint256 public constant MAX_SIGMA = VolatilityMath.MAX_SIGMA;
+    uint256 public constant MIN_SEQUENCER_GRACE = 0;
+    uint256 public constant MAX_SEQUENCER_GRACE = 1 days;
+    /// @dev Chainlink feeds use at most 18; far beyond that an int192 answer can no longer express
+    ///      ordinary prices, so such an aggregator is misconfigured rather than exotic.
+    uint256 public constant MAX_DECIMALS = 36;
+    /// @dev Caps the gas of one updateVolatility call (each round is an external call plus a ln).
+    uint256 public constant MAX_ROUNDS_PER_UPDATE = 64;
+
+    /// @dev Answers above this are treated as invalid rounds by the volatility walk: Chainlink's
+    ///      OCR answers are int192, and the bound keeps answer * 10^18 far from overflow.
+    uint256 private constant MAX_ANSWER = type(uint192).max;
+
+    struct SequencerConfig {
+        address feed;
+        uint32 gracePeriod;
+    }
+
+    /// @dev Working copy of the anchor while updateVolatility walks rounds (memory, one write at the end).
+    struct Anchor {
+        uint80 roundId;
+        uint256 timestamp;
+        uint256 priceWad;
+        uint256 varianceWad;
+        uint256 folded;
+    }
+
+    /// @dev One round as read from the aggregator, already normalised.
+    struct Observation {
+        bool valid;
+        uint80 roundId;
+        uint256 priceWad;
+        uint256 updatedAt;
+    }
+
+    mapping(bytes32 feedId => FeedConfig) private _feeds;
+    mapping(bytes32 feedId => VolatilityState) private _volatility;
+    SequencerConfig private _sequencer;
+
+    constructor(address admin, address governor) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(Roles.GOVERNOR, governor);
+    }
+
+    // ---------------------------------------------------------------- governance
+
+    /// @inheritdoc IOracleAdapter
+    function setFeed(
+        bytes32 feedId,
+        address aggregator,
+        uint32 heartbeat,
+        uint32 volWindow,
+        uint256 initialSigmaWad
+    ) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("heartbeat", heartbeat, MIN_HEARTBEAT, MAX_HEARTBEAT);
+        _checkBounds("volWindow", volWindow, MIN_VOL_WINDOW, MAX_VOL_WINDOW);
+        _checkBounds("sigma", initialSigmaWad, MIN_SIGMA, MAX_SIGMA);
+        if (aggregator.code.length == 0) revert InvalidAggregator(aggregator);
+        // Reading the aggregator before writing is safe: both calls are STATICCALLs (view).
+        uint8 decimals = _readDecimals(aggregator);
+        _checkBounds("decimals", decimals, 0, MAX_DECIMALS);
+        VolatilityState memory anchor = _newAnchor(feedId, aggregator, decimals, initialSigmaWad);
+
+        _feeds[feedId] = FeedConfig({
+            aggregator: aggregator,
+            heartbeat: heartbeat,
+            decimals: decimals,
+            volWindow: volWindow
+        });
+        _volatility[feedId] = anchor;
+
+        emit FeedSet(feedId, aggregator, heartbeat, decimals, volWindow);
+        emit VolatilityAnchored(feedId, anchor.lastRoundId, anchor.lastPriceWad, anchor.sigmaWad);
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function setSequencerFeed(address sequencerFeed, uint32 gracePeriod) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("sequencerGrace", gracePeriod, MIN_SEQUENCER_GRACE, MAX_SEQUENCER_GRACE);
+        if (sequencerFeed != address(0) && sequencerFeed.code.length == 0) revert InvalidAggregator(sequencerFeed);
+
+        _sequencer = SequencerConfig({feed: sequencerFeed, gracePeriod: gracePeriod});
+
+        emit SequencerFeedSet(sequencerFeed, gracePeriod);
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function resetVolatility(bytes32 feedId, uint256 sigmaWad) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("sigma", sigmaWad, MIN_SIGMA, MAX_SIGMA);
+        _loadFeed(feedId);
+
+        uint256 varianceWad = VolatilityMath.varianceFromSigma(sigmaWad);
+
+        VolatilityState storage vol = _volatility[feedId];
+        vol.varianceWad = varianceWad.toUint128();
+        vol.sigmaWad = sigmaWad.toUint128();
+
+        emit VolatilityReset(feedId, sigmaWad);
+    }
+
+    // ---------------------------------------------------------------- volatility
+
+    /// @inheritdoc IOracleAdapter
+    function updateVolatility(bytes32 feedId, uint256 maxRounds) external returns (uint256 processed) {
+        FeedConfig memory cfg = _loadFeed(feedId);
+        VolatilityState memory state = _volatility[feedId];
+        Observation memory latest;
+        (latest.roundId, latest.priceWad, latest.updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals);
+        uint256 budget = Math.min(maxRounds, MAX_ROUNDS_PER_UPDATE);
+        if (latest.roundId <= state.lastRoundId || budget == 0) return 0;
+
+        Anchor memory anchor = Anchor({
+            roundId: state.lastRoundId,
+            timestamp: state.lastTimestamp,
+            priceWad: state.lastPriceWad,
+            varianceWad: state.varianceWad,
+            folded: 0
+        });
+        _walk(cfg, anchor, latest, budget);
+        processed = anchor.folded;
+        uint256 sigmaWad = processed == 0 ? state.sigmaWad : VolatilityMath.sigmaFromVariance(anchor.varianceWad);
+
+        _volatility[feedId] = VolatilityState({
+            lastRoundId: anchor.roundId,
+            lastTimestamp: anchor.timestamp.toUint40(),
+            lastPriceWad: anchor.priceWad.toUint128(),
+            varianceWad: anchor.varianceWad.toUint128(),
+            sigmaWad: sigmaWad.toUint128()
+        });
+
+        // Emitted whenever the anchor moved, including a walk that only stepped over rounds that
+        // were not newer (processed == 0), so every state change is visible off-chain.
+        emit VolatilityUpdated(feedId, anchor.roundId, anchor.priceWad, sigmaWad, processed);
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// @inheritdoc IOracleAdapter
+    function getPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt) {
+        (priceWad, updatedAt) = _readFresh(feedId, _loadFeed(feedId));
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function getPriceAndVolatility(bytes32 feedId) external view returns (uint256 priceWad, uint256 sigmaWad) {
+        (priceWad, ) = _readFresh(feedId, _loadFeed(feedId));
+        // Only the second slot of the state is read: sigma is stored, never derived on the hot path.
+        sigmaWad = _volatility[feedId].sigmaWad;
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function latestPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt) {
+        FeedConfig memory cfg = _loadFeed(feedId);
+        (, priceWad, updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals);
+    }
+
+    /// @inheritdoc IOracleAdapter
+    /// @dev Reverts for an unknown feed rather than returning 0, which a caller could take for calm.
+    function volatility(bytes32 feedId) external view returns (uint256 sigmaWad) {
+        _loadFeed(feedId);
+        sigmaWad = _volatility[feedId].sigmaWad;
+    }
+
+    /// @inheritdoc IOracleAdapter
+    /// @dev Returns an all-zero struct for an unknown feed (aggregator == address(0)); does not revert.
+    function feedConfig(bytes32 feedId) external view returns (FeedConfig memory) {
+        return _feeds[feedId];
+    }
+
+    /// @inheritdoc IOracleAdapter
+    /// @dev Returns an all-zero struct for an unknown feed; does not revert.
+    function volatilityState(bytes32 feedId) external view returns (VolatilityState memory) {
+        return _volatility[feedId];
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function sequencerConfig() external view returns (address sequencerFeed, uint32 gracePeriod) {
+        SequencerConfig memory seq = _sequencer;
+        return (seq.feed, seq.gracePeriod);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    /// @dev Validates the aggregator's latest answer and builds the volatility state anchored on it.
+    function _newAnchor(
+        bytes32 feedId,
+        address aggregator,
+        uint8 decimals,
+        uint256 initialSigmaWad
+    ) internal view returns (VolatilityState memory anchor) {
+        (uint80 roundId, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, aggregator, decimals);
+        anchor.lastRoundId = roundId;
+        anchor.lastTimestamp = updatedAt.toUint40();
+        anchor.lastPriceWad = priceWad.toUint128();
+        if (_feeds[feedId].aggregator != address(0)) {
+            // Re-pointing a feed (new proxy, new heartbeat) does not change how volatile the market
+            // is, so the estimate survives; only the anchor moves, since round ids are per aggregator.
+            VolatilityState storage previous = _volatility[feedId];
+            anchor.varianceWad = previous.varianceWad;
+            anchor.sigmaWad = previous.sigmaWad;
+        } else {
+            anchor.varianceWad = VolatilityMath.varianceFromSigma(initialSigmaWad).toUint128();
+            anchor.sigmaWad = initialSigmaWad.toUint128();
+        }
+    }
+
+    function _loadFeed(bytes32 feedId) internal view returns (FeedConfig memory cfg) {
+        cfg = _feeds[feedId];
+        if (cfg.aggregator == address(0)) revert FeedNotFound(feedId);
+    }
+
+    /// @dev The sequencer is checked first: while an L2 is down every answer is suspect, fresh or not.
+    function _readFresh(bytes32 feedId, FeedConfig memory cfg) internal view returns (uint256, uint256) {
+        _checkSequencer();
+        (, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals);
+        // updatedAt <= block.timestamp was checked by _readLatest, so the subtraction cannot underflow.
+        if (block.timestamp - updatedAt > cfg.heartbeat) {
+            revert StaleAnswer(feedId, updatedAt, cfg.heartbeat, block.timestamp);
+        }
+        return (priceWad, updatedAt);
+    }
+
+    function _checkSequencer() internal view {
+        SequencerConfig memory seq = _sequencer;
+        if (seq.feed == address(0)) return;
+        (, int256 status, uint256 startedAt, , ) = AggregatorV3Interface(seq.feed).latestRoundData();
+        // startedAt == 0 is an uninitialised round (Arbitrum before its first update): the status is
+        // unknown, and unknown must be treated as down.
+        if (status != 0 || startedAt == 0) revert SequencerDown(seq.feed);
+        // Written as an addition so a startedAt in the future reads as "not up long enough" rather
+        // than underflowing.
+        if (block.timestamp < startedAt + seq.gracePeriod) {
+            revert SequencerGracePeriodNotOver(startedAt, seq.gracePeriod, block.timestamp);
+        }
+    }
+
+    function _readLatest(
+        bytes32 feedId,
+        address aggregator,
+        uint8 decimals
+    ) internal view returns (uint80 roundId, uint256 priceWad, uint256 updatedAt) {
+        int256 answer;
+        uint80 answeredInRound;
+        (roundId, answer, , updatedAt, answeredInRound) = AggregatorV3Interface(aggregator).latestRoundData();
+        if (answer <= 0) revert NonPositiveAnswer(feedId, answer);
+        if (updatedAt == 0 || answeredInRound < roundId) {
+            revert IncompleteRound(feedId, roundId, answeredInRound, updatedAt);
+        }
+        if (updatedAt > block.timestamp) revert AnswerFromTheFuture(feedId, updatedAt, block.timestamp);
+        priceWad = _toWad(uint256(answer), decimals);
+        // With more than 18 decimals a tiny answer floors to 0; a zero price is as unusable as a
+        // zero answer.
+        if (priceWad == 0) revert NonPositiveAnswer(feedId, answer);
+    }
+
+    /// @dev Visits round ids after the anchor, at most `budget` of them, folding each into `anchor`.
+    function _walk(
+        FeedConfig memory cfg,
+        Anchor memory anchor,
+        Observation memory latest,
+        uint256 budget
+    ) internal view {
+        for (uint256 visited = 0; visited < budget && anchor.roundId < latest.roundId; ++visited) {
+            // Proxy round ids are (phaseId << 64) | aggregatorRoundId, so +1 stays within a phase;
+            // crossing a phase (or any hole) shows up as a missing round and takes the gap path.
+            Observation memory next = _tryReadRound(cfg, anchor.roundId + 1);
+            // One return over the whole gap still measures the move, where walking on could mean
+            // billions of ids. The latest round was validated by the caller.
+            _advance(anchor, next.valid ? next : latest, cfg.volWindow);
+        }
+    }
+
+    /// @dev Never reverts on a bad round (the walk must be able to step around it), only reports it.
+    function _tryReadRound(FeedConfig memory cfg, uint80 roundId) internal view returns (Observation memory round) {
+        try AggregatorV3Interface(cfg.aggregator).getRoundData(roundId) returns (
+            uint80 returnedId,
+            int256 answer,
+            uint256,
+            uint256 updatedAt,
+            uint80 answeredInRound
+        ) {
+            if (
+                returnedId != roundId ||
+                answer <= 0 ||
+                uint256(answer) > MAX_ANSWER ||
+                updatedAt == 0 ||
+                answeredInRound < roundId ||
+                updatedAt > block.timestamp
+            ) return round;
+            uint256 priceWad = _toWad(uint256(answer), cfg.decimals);
+            if (priceWad == 0 || priceWad > type(uint128).max) return round;
+            round = Observation({valid: true, roundId: roundId, priceWad: priceWad, updatedAt: updatedAt});
+        } catch {
+            // A proxy reverts for ids it never had (e.g. across a phase change): report, do not revert.
+        }
+    }
+
+    /// @dev Moves the anchor to `round`; folds the return only when the round is strictly newer,
+    ///      since a return over zero or negative time says nothing about variance per second.
+    function _advance(Anchor memory anchor, Observation memory round, uint256 window) internal pure {
+        anchor.roundId = round.roundId;
+        if (round.updatedAt <= anchor.timestamp) return;
+        uint256 absReturnWad = VolatilityMath.absLogReturn(anchor.priceWad, round.priceWad);
+        anchor.varianceWad = VolatilityMath.fold(
+            anchor.varianceWad,
+            absReturnWad,
+            round.updatedAt - anchor.timestamp,
+            window
+        );
+        anchor.timestamp = round.updatedAt;
+        anchor.priceWad = round.priceWad;
+        ++anchor.folded;
+    }
+
+    function _readDecimals(address aggregator) internal view returns (uint8) {
+        try AggregatorV3Interface(aggregator).decimals() returns (uint8 decimals) {
+            return decimals;
+        } catch {
+            revert InvalidAggregator(aggregator);
+        }
+    }
+
+    /// @dev Scaling down (decimals > 18) truncates: the lost digits are below 1e-18 of a unit.
+    function _toWad(uint256 answer, uint8 decimals) internal pure returns (uint256) {
+        if (decimals <= 18) return answer * 10 ** (18 - decimals);
+        return answer / 10 ** (decimals - 18);
+    }
+
+    function _checkBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max) internal pure {
+        if (value < min || value > max) revert ParameterOutOfBounds(parameter, value, min, max);
+    }
+}
