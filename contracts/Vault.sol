@@ -193,7 +193,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     }
 
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
-        return super.maxWithdraw(owner).min(availableLiquidity());
+        // Not super.maxWithdraw: in OpenZeppelin 5.7 it goes through maxRedeem and would round twice.
+        return previewRedeem(balanceOf(owner)).min(availableLiquidity());
     }
 
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {

@@ -1,29 +1,30 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {FixedPointMathLib as M} from "solady/utils/FixedPointMathLib.sol";
 
 /// @title FixedPoint
-/// @notice WAD helpers with an explicit rounding direction on every operation. Signed variants
+/// @notice WAD helpers with an explicit rounding direction on every operation. Full 512-bit precision
+///         (solady fullMulDiv: same results as OpenZeppelin Math.mulDiv, with a cheap 256-bit fast path). Signed variants
 ///         round toward negative infinity ("floor") or positive infinity ("ceil"), so callers pick
 ///         the direction that favours the protocol rather than truncating toward zero.
 library FixedPoint {
     uint256 internal constant WAD = 1e18;
 
     function mulWadDown(uint256 a, uint256 b) internal pure returns (uint256) {
-        return Math.mulDiv(a, b, WAD);
+        return M.fullMulDiv(a, b, WAD);
     }
 
     function mulWadUp(uint256 a, uint256 b) internal pure returns (uint256) {
-        return Math.mulDiv(a, b, WAD, Math.Rounding.Ceil);
+        return M.fullMulDivUp(a, b, WAD);
     }
 
     function mulDivDown(uint256 a, uint256 b, uint256 c) internal pure returns (uint256) {
-        return Math.mulDiv(a, b, c);
+        return M.fullMulDiv(a, b, c);
     }
 
     function mulDivUp(uint256 a, uint256 b, uint256 c) internal pure returns (uint256) {
-        return Math.mulDiv(a, b, c, Math.Rounding.Ceil);
+        return M.fullMulDivUp(a, b, c);
     }
 
     function abs(int256 x) internal pure returns (uint256) {
@@ -32,14 +33,14 @@ library FixedPoint {
 
     /// @dev floor(a * b / c) for signed a; b, c > 0.
     function mulDivFloor(int256 a, uint256 b, uint256 c) internal pure returns (int256) {
-        if (a >= 0) return int256(Math.mulDiv(uint256(a), b, c));
-        return -int256(Math.mulDiv(uint256(-a), b, c, Math.Rounding.Ceil));
+        if (a >= 0) return int256(M.fullMulDiv(uint256(a), b, c));
+        return -int256(M.fullMulDivUp(uint256(-a), b, c));
     }
 
     /// @dev ceil(a * b / c) for signed a; b, c > 0.
     function mulDivCeil(int256 a, uint256 b, uint256 c) internal pure returns (int256) {
-        if (a >= 0) return int256(Math.mulDiv(uint256(a), b, c, Math.Rounding.Ceil));
-        return -int256(Math.mulDiv(uint256(-a), b, c));
+        if (a >= 0) return int256(M.fullMulDivUp(uint256(a), b, c));
+        return -int256(M.fullMulDiv(uint256(-a), b, c));
     }
 
     /// @dev floor(a * b / WAD) where both factors may be negative.
