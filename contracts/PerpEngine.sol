@@ -82,20 +82,21 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     struct Trade {
         int256 oldSize;
         int256 newSize;
-        uint256 oldEntry;
-        uint256 newEntry;
+        int256 oldBasis;
+        int256 newBasis;
         uint256 fill;
         uint256 fee;
         int256 realisedPnl;
-        int256 fundingPaid;
-        int256 oldLastIndex;
         bool addsRisk;
     }
 
     constructor(IVault vault_, IOracleAdapter oracle_, address admin, address governor, address guardian) {
         if (
-            address(vault_) == address(0) || address(oracle_) == address(0) || admin == address(0)
-                || governor == address(0) || guardian == address(0)
+            address(vault_) == address(0) ||
+            address(oracle_) == address(0) ||
+            admin == address(0) ||
+            governor == address(0) ||
+            guardian == address(0)
         ) revert ZeroAddress();
         vault = vault_;
         oracle = oracle_;
@@ -140,10 +141,12 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     // ================================================================== trading
 
     /// @inheritdoc IPerpEngine
-    function modifyPosition(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 limitPrice)
-        external
-        nonReentrant
-    {
+    function modifyPosition(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 limitPrice
+    ) external nonReentrant {
         AccountData memory acct = _ownedAccount(accountId);
         _trade(accountId, acct, marketId, sizeDelta, limitPrice);
     }
@@ -163,15 +166,20 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         _accrue(marketId, cfg, _states[marketId], price, sigma);
     }
 
-    function _trade(uint256 accountId, AccountData memory acct, uint256 marketId, int256 sizeDelta, uint256 limitPrice)
-        internal
-    {
+    function _trade(
+        uint256 accountId,
+        AccountData memory acct,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 limitPrice
+    ) internal {
         // ---- validate
         if (sizeDelta == 0) revert ZeroSizeDelta();
         MarketConfig storage cfg = _listedConfig(marketId);
         Position storage pos = _positions[accountId][marketId];
         Trade memory t;
         t.oldSize = pos.size;
+        t.oldBasis = pos.basis;
         t.newSize = t.oldSize + sizeDelta;
         t.addsRisk = _addsRisk(t.oldSize, t.newSize);
         ICircuitBreaker.TradePolicy memory policy = _policy(marketId);
@@ -191,24 +199,20 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
             revert LimitPriceMissed(t.fill, limitPrice, sizeDelta > 0);
         }
         t.fee = RiskModel.tradeFee(cfg.risk, t.oldSize, sizeDelta, t.fill, c.sigma, policy.feeMultiplier);
-        t.oldEntry = pos.entryPrice;
-        t.oldLastIndex = pos.lastFundingIndex;
-        (t.newEntry, t.realisedPnl) = PerpMath.applyTrade(t.oldSize, t.oldEntry, sizeDelta, t.fill);
-        t.fundingPaid = PerpMath.fundingOwed(t.oldSize, c.fundingIndex, t.oldLastIndex);
+        (t.newBasis, t.realisedPnl) = PerpMath.applyTrade(t.oldSize, t.oldBasis, sizeDelta, t.fill, c.fundingIndex);
 
         // ---- write
-        _writeMarket(cfg, st, marketId, t, c.fundingIndex);
+        _writeMarket(cfg, st, marketId, t);
         pos.size = t.newSize.toInt128();
-        pos.entryPrice = t.newEntry.toUint128();
-        pos.lastFundingIndex = c.fundingIndex.toInt128();
+        pos.basis = t.newBasis.toInt128();
         uint96 markets = _writeAccountMarkets(accountId, acct.markets, marketId, t.newSize);
 
         // ---- settle with the vault, then check the margin of a risk-adding trade
-        (uint256 margin, uint256 shortfall) = vault.settle(accountId, t.realisedPnl - t.fundingPaid, t.fee);
+        (uint256 margin, uint256 shortfall) = vault.settle(accountId, t.realisedPnl, t.fee);
         if (shortfall != 0) emit BadDebtIncurred(accountId, marketId, shortfall);
         if (t.addsRisk) _checkInitialMargin(accountId, markets, margin, c, policy.maxLeverage);
 
-        emit PositionModified(accountId, marketId, sizeDelta, t.newSize, t.fill, t.fee, t.realisedPnl, t.fundingPaid);
+        emit PositionModified(accountId, marketId, sizeDelta, t.newSize, t.fill, t.fee, t.realisedPnl, c.fundingIndex);
     }
 
     function _checkRiskAllowed(
@@ -225,13 +229,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     /// @dev Open interest per side, the cap on the side a risk-adding trade grew, and the aggregates the
     ///      LP pool's book value is computed from.
-    function _writeMarket(
-        MarketConfig storage cfg,
-        MarketState storage st,
-        uint256 marketId,
-        Trade memory t,
-        int256 index
-    ) internal {
+    function _writeMarket(MarketConfig storage cfg, MarketState storage st, uint256 marketId, Trade memory t) internal {
         uint256 longOi = st.longOpenInterest;
         uint256 shortOi = st.shortOpenInterest;
         if (t.oldSize > 0) longOi -= uint256(t.oldSize);
@@ -244,16 +242,17 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         }
         st.longOpenInterest = longOi.toUint128();
         st.shortOpenInterest = shortOi.toUint128();
-        st.entryNotionalSum = (int256(st.entryNotionalSum) + _entryTerm(t.newSize, t.newEntry)
-                - _entryTerm(t.oldSize, t.oldEntry)).toInt128();
-        st.fundingBaseSum = (int256(st.fundingBaseSum) + FixedPoint.mulWadFloorSigned(t.newSize, index)
-                - FixedPoint.mulWadFloorSigned(t.oldSize, t.oldLastIndex)).toInt128();
+        st.basisSum = (int256(st.basisSum) +
+            FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
+            FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128();
     }
 
-    function _writeAccountMarkets(uint256 accountId, uint96 markets, uint256 marketId, int256 newSize)
-        internal
-        returns (uint96 updated)
-    {
+    function _writeAccountMarkets(
+        uint256 accountId,
+        uint96 markets,
+        uint256 marketId,
+        int256 newSize
+    ) internal returns (uint96 updated) {
         uint96 bit = uint96(uint256(1) << marketId);
         updated = markets;
         if (newSize == 0) {
@@ -378,19 +377,20 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         (c.fundingIndex, c.term) = _pendingAccrual(cfg, _states[marketId], c.price, c.sigma);
         c.imMultiplier = _policy(marketId).imMultiplier;
         v.size = p.size;
-        v.entryPrice = p.entryPrice;
+        v.basis = p.basis;
+        v.breakEvenPrice = p.size == 0 ? int256(0) : p.basis + c.fundingIndex;
         v.indexPrice = c.price;
-        v.unrealisedPnl = PerpMath.pnl(p.size, p.entryPrice, c.price);
-        v.fundingOwed = PerpMath.fundingOwed(p.size, c.fundingIndex, p.lastFundingIndex);
+        v.fundingIndex = c.fundingIndex;
+        v.unrealisedPnl = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
         v.notional = PerpMath.notional(p.size, c.price);
         (v.maintenanceMarginRatio, v.initialMarginRatio) = _marginRatios(cfg, c, FixedPoint.abs(p.size));
     }
 
-    function _marginRatios(MarketConfig storage cfg, MarketCache memory c, uint256 absSize)
-        internal
-        view
-        returns (uint256 mmr, uint256 imr)
-    {
+    function _marginRatios(
+        MarketConfig storage cfg,
+        MarketCache memory c,
+        uint256 absSize
+    ) internal view returns (uint256 mmr, uint256 imr) {
         RiskParams memory risk = cfg.risk;
         uint256 skewScale = cfg.skewScale;
         mmr = RiskModel.maintenanceMarginRatio(risk, c.term, absSize, skewScale);
@@ -398,11 +398,11 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPerpEngine
-    function quoteTrade(uint256 marketId, int256 sizeDelta, int256 currentSize)
-        external
-        view
-        returns (uint256 fillPrice, uint256 fee)
-    {
+    function quoteTrade(
+        uint256 marketId,
+        int256 sizeDelta,
+        int256 currentSize
+    ) external view returns (uint256 fillPrice, uint256 fee) {
         MarketConfig storage cfg = _listedConfig(marketId);
         (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
         fillPrice = PerpMath.fillPrice(price, _skew(_states[marketId]), sizeDelta, cfg.skewScale);
@@ -422,11 +422,9 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
             if (longOi == 0 && shortOi == 0) continue;
             MarketConfig storage cfg = _configs[m];
             (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
-            (int256 index,) = _pendingAccrual(cfg, st, price, sigma);
+            (int256 index, ) = _pendingAccrual(cfg, st, price, sigma);
             int256 skew = int256(longOi) - int256(shortOi);
-            int256 pnl = FixedPoint.mulWadFloorSigned(skew, int256(price)) - st.entryNotionalSum;
-            int256 funding = FixedPoint.mulWadFloorSigned(skew, index) - st.fundingBaseSum;
-            traderNetPnl += pnl - funding;
+            traderNetPnl += FixedPoint.mulWadFloorSigned(skew, int256(price) - index) - st.basisSum;
             skewNotional += PerpMath.notional(skew, price);
         }
     }
@@ -465,11 +463,12 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     // ================================================================== internals
 
     /// @dev Cross-margin totals. `cached` carries the traded market's values already read this call.
-    function _summary(uint256 accountId, uint96 markets, uint256 margin, MarketCache memory cached)
-        internal
-        view
-        returns (AccountSummary memory s)
-    {
+    function _summary(
+        uint256 accountId,
+        uint96 markets,
+        uint256 margin,
+        MarketCache memory cached
+    ) internal view returns (AccountSummary memory s) {
         s.margin = margin;
         s.equity = int256(margin);
         MarketCache memory other;
@@ -484,10 +483,9 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
                 (c.fundingIndex, c.term) = _pendingAccrual(cfg, _states[m], c.price, c.sigma);
                 c.imMultiplier = _policy(m).imMultiplier;
             }
-            Position storage p = _positions[accountId][m];
+            Position memory p = _positions[accountId][m];
             int256 size = p.size;
-            s.equity += PerpMath.pnl(size, p.entryPrice, c.price)
-                - PerpMath.fundingOwed(size, c.fundingIndex, p.lastFundingIndex);
+            s.equity += PerpMath.positionValue(size, p.basis, c.price, c.fundingIndex);
             uint256 notional = PerpMath.notional(size, c.price);
             (uint256 mmr, uint256 imr) = _marginRatios(cfg, c, FixedPoint.abs(size));
             s.maintenanceMargin += RiskModel.marginRequirement(notional, mmr);
@@ -512,11 +510,12 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         emit MarketAccrued(marketId, index, _rate(cfg, st), term);
     }
 
-    function _pendingAccrual(MarketConfig storage cfg, MarketState storage st, uint256 price, uint256 sigma)
-        internal
-        view
-        returns (int256 index, uint256 term)
-    {
+    function _pendingAccrual(
+        MarketConfig storage cfg,
+        MarketState storage st,
+        uint256 price,
+        uint256 sigma
+    ) internal view returns (int256 index, uint256 term) {
         uint256 elapsed = block.timestamp - st.lastAccrualTime;
         index = st.fundingIndex;
         term = st.maintenanceTerm;
@@ -524,7 +523,10 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         index += PerpMath.fundingIndexDelta(_rate(cfg, st), price, elapsed);
         RiskParams memory risk = cfg.risk;
         term = RiskModel.rampVolatilityTerm(
-            term, RiskModel.volatilityTerm(risk, sigma), elapsed, risk.mmrRampPerSecond
+            term,
+            RiskModel.volatilityTerm(risk, sigma),
+            elapsed,
+            risk.mmrRampPerSecond
         );
     }
 
@@ -539,9 +541,14 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     function _policy(uint256 marketId) internal view returns (ICircuitBreaker.TradePolicy memory) {
         ICircuitBreaker breaker = circuitBreaker;
         if (address(breaker) == address(0)) {
-            return ICircuitBreaker.TradePolicy({
-                feeMultiplier: uint64(WAD), imMultiplier: uint64(WAD), maxLeverage: 0, newRiskAllowed: true, tradingOpen: true
-            });
+            return
+                ICircuitBreaker.TradePolicy({
+                    feeMultiplier: uint64(WAD),
+                    imMultiplier: uint64(WAD),
+                    maxLeverage: 0,
+                    newRiskAllowed: true,
+                    tradingOpen: true
+                });
         }
         return breaker.tradePolicy(marketId);
     }
@@ -567,10 +574,6 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         if (oldSize == 0) return true;
         if ((oldSize > 0) != (newSize > 0)) return true;
         return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
-    }
-
-    function _entryTerm(int256 size, uint256 entry) internal pure returns (int256) {
-        return FixedPoint.mulWadFloorSigned(size, int256(entry));
     }
 
     function _writeConfig(MarketConfig storage cfg, MarketConfig calldata c) internal {

@@ -10,6 +10,7 @@ import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.so
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IVault} from "./interfaces/IVault.sol";
 import {IPerpEngine} from "./interfaces/IPerpEngine.sol";
@@ -25,6 +26,7 @@ import {Roles} from "./libraries/Roles.sol";
 contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using FixedPoint for uint256;
+    using SafeCast for uint256;
 
     uint256 public constant MIN_LP_FEE_SHARE = 0;
     uint256 public constant MAX_LP_FEE_SHARE = 1e18;
@@ -34,26 +36,29 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IVault
     uint256 public immutable SCALE;
 
+    // Slot layout matters on the trade path: engine + lpFeeShare share a slot, and so do the two
+    // ledgers that settle() touches besides the margin.
     /// @inheritdoc IVault
     address public engine;
     /// @notice Share of trading fees credited to the LP pool (WAD); the rest accrues to the protocol.
-    uint256 public lpFeeShare;
-    /// @notice Fraction of the open skew's notional the pool must keep (WAD), read by the engine.
+    uint64 public lpFeeShare;
+    uint128 internal _lpPool;
+    uint128 internal _protocolFees;
+    /// @notice Fraction of the open skew's notional the pool must keep (WAD).
     uint256 public lpLockRatio;
 
     mapping(uint256 accountId => uint256 marginWad) internal _margin;
-    uint256 internal _lpPool;
-    uint256 internal _protocolFees;
 
     modifier onlyEngine() {
         if (msg.sender != engine) revert NotEngine(msg.sender);
         _;
     }
 
-    constructor(IERC20Metadata collateral, address admin, address governor)
-        ERC20("Cascade LP", "cLP")
-        ERC4626(collateral)
-    {
+    constructor(
+        IERC20Metadata collateral,
+        address admin,
+        address governor
+    ) ERC20("Cascade LP", "cLP") ERC4626(collateral) {
         if (admin == address(0) || governor == address(0)) revert ZeroAddress();
         uint8 dec = collateral.decimals();
         if (dec > 18) revert UnsupportedDecimals(dec);
@@ -78,7 +83,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     function setLpFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
         _checkBounds("lpFeeShare", shareWad, MIN_LP_FEE_SHARE, MAX_LP_FEE_SHARE);
-        lpFeeShare = shareWad;
+        lpFeeShare = uint64(shareWad);
         emit LpFeeShareSet(shareWad);
     }
 
@@ -93,7 +98,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (to == address(0)) revert ZeroAddress();
         amount = _protocolFees / SCALE;
         if (amount == 0) revert ZeroAmount();
-        _protocolFees -= amount * SCALE;
+        _protocolFees -= (amount * SCALE).toUint128();
         emit ProtocolFeesClaimed(to, amount);
         IERC20(asset()).safeTransfer(to, amount);
     }
@@ -121,11 +126,11 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IVault
-    function settle(uint256 accountId, int256 pnlWad, uint256 feeWad)
-        external
-        onlyEngine
-        returns (uint256 marginWad, uint256 shortfallWad)
-    {
+    function settle(
+        uint256 accountId,
+        int256 pnlWad,
+        uint256 feeWad
+    ) external onlyEngine returns (uint256 marginWad, uint256 shortfallWad) {
         marginWad = _margin[accountId];
         uint256 pool = _lpPool;
         if (pnlWad > 0) {
@@ -147,10 +152,10 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
             marginWad -= fee;
             uint256 toPool = fee.mulWadDown(lpFeeShare);
             pool += toPool;
-            _protocolFees += fee - toPool;
+            _protocolFees += (fee - toPool).toUint128();
         }
         _margin[accountId] = marginWad;
-        _lpPool = pool;
+        _lpPool = pool.toUint128();
     }
 
     // ------------------------------------------------------------------ views
@@ -173,8 +178,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @notice LP book value: the pool less what traders have won and not yet realised (plus what
     ///         they have lost), floored at zero, in token units rounded down.
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
-        (int256 traderNet,) = _exposure();
-        int256 nav = int256(_lpPool) - traderNet;
+        (int256 traderNet, ) = _exposure();
+        int256 nav = int256(uint256(_lpPool)) - traderNet;
         return nav <= 0 ? 0 : uint256(nav) / SCALE;
     }
 
@@ -207,7 +212,10 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ LP entry points
 
-    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+    function deposit(
+        uint256 assets,
+        address receiver
+    ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         return super.deposit(assets, receiver);
     }
 
@@ -215,23 +223,21 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return super.mint(shares, receiver);
     }
 
-    function withdraw(uint256 assets, address receiver, address owner)
-        public
-        override(ERC4626, IERC4626)
-        nonReentrant
-        returns (uint256)
-    {
+    function withdraw(
+        uint256 assets,
+        address receiver,
+        address owner
+    ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         uint256 available = availableLiquidity();
         if (assets > available) revert LiquidityLocked(assets, available);
         return super.withdraw(assets, receiver, owner);
     }
 
-    function redeem(uint256 shares, address receiver, address owner)
-        public
-        override(ERC4626, IERC4626)
-        nonReentrant
-        returns (uint256)
-    {
+    function redeem(
+        uint256 shares,
+        address receiver,
+        address owner
+    ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         uint256 assets = previewRedeem(shares);
         uint256 available = availableLiquidity();
         if (assets > available) revert LiquidityLocked(assets, available);
@@ -242,16 +248,19 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
         if (assets == 0 || shares == 0) revert ZeroAmount();
-        _lpPool += assets * SCALE;
+        _lpPool += (assets * SCALE).toUint128();
         super._deposit(caller, receiver, assets, shares);
     }
 
-    function _withdraw(address caller, address receiver, address owner, uint256 assets, uint256 shares)
-        internal
-        override
-    {
+    function _withdraw(
+        address caller,
+        address receiver,
+        address owner,
+        uint256 assets,
+        uint256 shares
+    ) internal override {
         if (assets == 0 || shares == 0) revert ZeroAmount();
-        _lpPool -= assets * SCALE;
+        _lpPool -= (assets * SCALE).toUint128();
         super._withdraw(caller, receiver, owner, assets, shares);
     }
 

@@ -48,44 +48,44 @@ describe("PerpEngine: trading flows", function () {
     const fee1 = ceilDiv(ceilDiv(units(10) * fill1, WAD) * riskFeeRate, WAD);
     await expect(e.modifyPosition(alice, ETH, units(10), MAX_PRICE))
       .to.emit(w.engine, "PositionModified")
-      .withArgs(alice, ETH, units(10), units(10), fill1, fee1, 0n, 0n);
+      .withArgs(alice, ETH, units(10), units(10), fill1, fee1, 0n, (i: bigint) => i >= 0n);
     let pos = await w.engine.position(alice, ETH);
+    let index1 = (await w.engine.marketState(ETH)).fundingIndex;
     expect(pos.size).to.equal(units(10));
-    expect(pos.entryPrice).to.equal(fill1);
+    // basis = fill - funding index at entry
+    expect(pos.basis).to.equal(fill1 - index1);
     expect(await w.vault.marginOf(alice)).to.equal(10_000n * USDC * SCALE - fee1);
 
-    // add 5: size-weighted entry, rounded up for a long
+    // add 5: size-weighted basis, rounded up for a long
     const fill2 = expectedFill(index, units(10), units(5), ETH_SKEW_SCALE);
     await e.modifyPosition(alice, ETH, units(5), MAX_PRICE);
     pos = await w.engine.position(alice, ETH);
-    const entry2 = ceilDiv(10n * fill1 + 5n * fill2, 15n);
-    expect(pos.entryPrice).to.equal(entry2);
+    const index2 = (await w.engine.marketState(ETH)).fundingIndex;
+    expect(index2).to.be.greaterThan(index1); // a second of funding on a long skew
+    const basis2 = ceilDiv(10n * (fill1 - index1) + 5n * (fill2 - index2), 15n);
+    expect(pos.basis).to.equal(basis2);
     expect((await w.engine.marketState(ETH)).longOpenInterest).to.equal(units(15));
 
-    // reduce 5: realises (fill - entry) * 5, pays the base fee only
-    const lastIndex = (await w.engine.position(alice, ETH)).lastFundingIndex;
+    // reduce 5: realises 5 * (fill - index - basis) (PnL net of funding), pays the base fee only
     const fill3 = expectedFill(index, units(15), -units(5), ETH_SKEW_SCALE);
-    const pnl3 = ((fill3 - entry2) * units(5)) / WAD;
     const fee3 = ceilDiv(ceilDiv(units(5) * fill3, WAD) * DEFAULT_RISK.baseFee, WAD);
     const marginBefore = await w.vault.marginOf(alice);
-    const tx = e.modifyPosition(alice, ETH, -units(5), 0n);
-    await expect(tx).to.emit(w.engine, "PositionModified");
-    // One second passed per block, so the long paid a little funding on its 15 units.
+    const tx = await e.modifyPosition(alice, ETH, -units(5), 0n);
     const index3 = (await w.engine.marketState(ETH)).fundingIndex;
-    const funding3 = ceilDiv(units(15) * (index3 - lastIndex), WAD);
-    expect(funding3).to.be.greaterThan(0n);
+    const num = units(5) * (fill3 - index3 - basis2);
+    const realised3 = num >= 0n ? num / WAD : -ceilDiv(-num, WAD);
     await expect(tx)
       .to.emit(w.engine, "PositionModified")
-      .withArgs(alice, ETH, -units(5), units(10), fill3, fee3, pnl3, funding3);
-    expect(await w.vault.marginOf(alice)).to.equal(marginBefore + pnl3 - funding3 - fee3);
-    expect((await w.engine.position(alice, ETH)).entryPrice).to.equal(entry2);
+      .withArgs(alice, ETH, -units(5), units(10), fill3, fee3, realised3, index3);
+    expect(await w.vault.marginOf(alice)).to.equal(marginBefore + realised3 - fee3);
+    expect((await w.engine.position(alice, ETH)).basis).to.equal(basis2);
 
     // flip: sell 15 from +10 -> -5; the old side is realised in full, the new side enters at the fill
     const fill4 = expectedFill(index, units(10), -units(15), ETH_SKEW_SCALE);
     await e.modifyPosition(alice, ETH, -units(15), 0n);
     pos = await w.engine.position(alice, ETH);
     expect(pos.size).to.equal(-units(5));
-    expect(pos.entryPrice).to.equal(fill4);
+    expect(pos.basis).to.equal(fill4 - (await w.engine.marketState(ETH)).fundingIndex);
     const st = await w.engine.marketState(ETH);
     expect(st.longOpenInterest).to.equal(0n);
     expect(st.shortOpenInterest).to.equal(units(5));
@@ -97,7 +97,7 @@ describe("PerpEngine: trading flows", function () {
     expect(await w.engine.accountMarkets(alice)).to.deep.equal([]);
     const st2 = await w.engine.marketState(ETH);
     expect(st2.shortOpenInterest).to.equal(0n);
-    expect(st2.entryNotionalSum).to.equal(0n);
+    expect(st2.basisSum).to.equal(0n);
   });
 
   it("settles PnL against the LP pool: LPs are the counterparty of the net skew", async function () {
@@ -110,7 +110,7 @@ describe("PerpEngine: trading flows", function () {
     // Unrealised: the LP book value already carries the traders' gain.
     const pv = await w.engine.positionView(alice, ETH);
     const [traderNet] = await w.engine.lpExposure();
-    expect(traderNet).to.equal(pv.unrealisedPnl - pv.fundingOwed);
+    expect(traderNet).to.equal(pv.unrealisedPnl);
     expect(await w.vault.totalAssets()).to.equal((poolBefore - traderNet) / SCALE);
     expect(await w.vault.totalAssets()).to.be.lessThan(navBefore);
 
@@ -119,13 +119,13 @@ describe("PerpEngine: trading flows", function () {
     const ev = (await tx.wait())!.logs
       .map((l) => w.engine.interface.parseLog(l))
       .find((l) => l?.name === "PositionModified")!;
-    const [, , , , , fee, realised, fundingPaid] = ev.args;
-    expect(realised).to.be.greaterThan(units(3900)); // ~ 20 * (2200 - 2000)
+    const [, , , , , fee, realised] = ev.args;
+    expect(realised).to.be.greaterThan(units(3900)); // ~ 20 * (2200 - 2000), less skew premium and funding
     const marginAfter = await w.vault.marginOf(alice);
-    expect(marginAfter).to.equal(marginBefore + realised - fundingPaid - fee);
+    expect(marginAfter).to.equal(marginBefore + realised - fee);
     // The pool paid the PnL (net of funding) and earned its share of the fee.
     const lpShare = (fee * (await w.vault.lpFeeShare())) / WAD;
-    expect(await w.vault.lpPoolWad()).to.equal(poolBefore - realised + fundingPaid + lpShare);
+    expect(await w.vault.lpPoolWad()).to.equal(poolBefore - realised + lpShare);
   });
 
   it("accrues funding per second on the skew; longs pay shorts and the LP pool earns the net", async function () {
@@ -144,23 +144,33 @@ describe("PerpEngine: trading flows", function () {
     const delta = st.fundingIndex - startIndex;
     expect(delta).to.be.greaterThan(0n);
 
+    // Net value = size * (index price - funding index - basis): funding moved both values by
+    // exactly size * delta, longs down, shorts up.
     const a = await w.engine.positionView(alice, ETH);
     const b = await w.engine.positionView(bob, ETH);
-    // Alice last settled at her own trade, one block before Bob's, when the skew was 100.
-    const aliceDelta = st.fundingIndex - (await w.engine.position(alice, ETH)).lastFundingIndex;
-    expect(aliceDelta).to.be.greaterThan(delta);
-    expect(a.fundingOwed).to.equal(ceilDiv(units(100) * aliceDelta, WAD));
-    expect(b.fundingOwed).to.equal(-((units(20) * delta) / WAD));
-    expect(a.fundingOwed).to.be.greaterThan(0n);
-    expect(b.fundingOwed).to.be.lessThan(0n);
+    const pa = await w.engine.position(alice, ETH);
+    const pb = await w.engine.position(bob, ETH);
+    const value = (size: bigint, basis: bigint, price: bigint, idx: bigint) => {
+      const n = size * (price - idx - basis);
+      return n >= 0n ? n / WAD : -ceilDiv(-n, WAD);
+    };
+    const price = 2000n * WAD;
+    expect(a.fundingIndex).to.equal(st.fundingIndex);
+    expect(a.unrealisedPnl).to.equal(value(pa.size, pa.basis, price, st.fundingIndex));
+    expect(b.unrealisedPnl).to.equal(value(pb.size, pb.basis, price, st.fundingIndex));
+    const aliceFunding = value(pa.size, pa.basis, price, startIndex) - a.unrealisedPnl;
+    const bobFunding = value(pb.size, pb.basis, price, startIndex) - b.unrealisedPnl;
+    expect(aliceFunding).to.be.closeTo((units(100) * delta) / WAD, 1n);
+    expect(bobFunding).to.be.closeTo(-(units(20) * delta) / WAD, 1n);
 
-    // Settled lazily on the next touch of the position.
+    // Settled lazily when the position is realised.
     const marginBefore = await w.vault.marginOf(bob);
     await w.engine.connect(w.bob).closePosition(bob, ETH, MAX_PRICE);
     const ev = await w.engine.queryFilter(w.engine.filters.PositionModified(bob, ETH));
     const last = ev[ev.length - 1].args;
-    expect(last.fundingPaid).to.be.lessThanOrEqual(b.fundingOwed);
-    expect(await w.vault.marginOf(bob)).to.equal(marginBefore + last.realisedPnl - last.fundingPaid - last.fee);
+    expect(await w.vault.marginOf(bob)).to.equal(marginBefore + last.realisedPnl - last.fee);
+    const closeIndex = last.fundingIndex;
+    expect(last.realisedPnl).to.equal(value(pb.size, pb.basis, last.fillPrice, closeIndex));
   });
 
   it("withdraws free margin and refuses to go below initial margin", async function () {
@@ -195,9 +205,7 @@ describe("PerpEngine: trading flows", function () {
     const e = await w.engine.positionView(alice, ETH);
     const b = await w.engine.positionView(alice, BTC);
     expect(s.notional).to.equal(e.notional + b.notional);
-    expect(s.equity).to.equal(
-      (await w.vault.marginOf(alice)) + e.unrealisedPnl - e.fundingOwed + b.unrealisedPnl - b.fundingOwed,
-    );
+    expect(s.equity).to.equal((await w.vault.marginOf(alice)) + e.unrealisedPnl + b.unrealisedPnl);
     // the second account is untouched by the first one's positions
     const s2 = await w.engine.accountSummary(second);
     expect(s2.maintenanceMargin).to.equal(0n);

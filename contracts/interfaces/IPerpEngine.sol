@@ -27,20 +27,20 @@ interface IPerpEngine {
         int128 fundingIndex; // cumulative funding per unit of long size (quote WAD)
         uint64 lastAccrualTime;
         uint64 maintenanceTerm; // ramped volatility term of maintenance margin (WAD)
-        int128 entryNotionalSum; // sum of floor(size * entryPrice) over positions
-        int128 fundingBaseSum; // sum of floor(size * lastFundingIndex) over positions
+        int128 basisSum; // sum of floor(size * basis) over positions: the LP pool's book value uses it
     }
 
+    /// @notice One storage slot. Net value = size * (price - fundingIndex - basis): the basis is the entry
+    ///         price less the funding index at entry (size-weighted), so funding settles lazily.
     struct Position {
         int128 size; // base units (WAD), positive long
-        uint128 entryPrice; // WAD, size-weighted average
-        int128 lastFundingIndex; // market funding index when funding was last settled
+        int128 basis; // WAD
     }
 
     /// @notice Cross-margin totals of an account at current prices (all WAD).
     struct AccountSummary {
         uint256 margin; // collateral balance in the vault
-        int256 equity; // margin + unrealised PnL - funding owed
+        int256 equity; // margin + unrealised PnL net of funding
         uint256 maintenanceMargin;
         uint256 initialMargin;
         uint256 notional;
@@ -49,10 +49,11 @@ interface IPerpEngine {
     /// @notice Everything about one position at current prices.
     struct PositionView {
         int256 size;
-        uint256 entryPrice;
+        int256 basis;
+        int256 breakEvenPrice; // the index price at which the position's net value is zero
         uint256 indexPrice;
-        int256 unrealisedPnl;
-        int256 fundingOwed;
+        int256 fundingIndex; // the market's, accrued to now
+        int256 unrealisedPnl; // net of funding owed
         uint256 notional;
         uint256 maintenanceMarginRatio;
         uint256 initialMarginRatio;
@@ -92,7 +93,7 @@ interface IPerpEngine {
         uint256 fillPrice,
         uint256 fee,
         int256 realisedPnl,
-        int256 fundingPaid
+        int256 fundingIndex
     );
     event BadDebtIncurred(uint256 indexed accountId, uint256 indexed marketId, uint256 amountWad);
 
@@ -117,10 +118,11 @@ interface IPerpEngine {
     function health(uint256 accountId) external view returns (uint256);
     function isLiquidatable(uint256 accountId) external view returns (bool);
     function positionView(uint256 accountId, uint256 marketId) external view returns (PositionView memory);
-    function quoteTrade(uint256 marketId, int256 sizeDelta, int256 currentSize)
-        external
-        view
-        returns (uint256 fillPrice, uint256 fee);
+    function quoteTrade(
+        uint256 marketId,
+        int256 sizeDelta,
+        int256 currentSize
+    ) external view returns (uint256 fillPrice, uint256 fee);
     /// @notice Unrealised PnL of all traders net of funding they owe (the LP pool's liability), and the
     ///         notional of the open skew summed over markets (the vault locks a ratio of it), both WAD.
     function lpExposure() external view returns (int256 traderNetPnl, uint256 skewNotional);

@@ -37,9 +37,11 @@ interface IVault is IERC4626 {
     /// @notice Settles realised PnL (positive: the pool pays the trader) and a fee against an account.
     ///         A loss larger than the margin leaves the margin at zero and returns the rest as
     ///         `shortfallWad` (bad debt) for the engine to route. Engine only.
-    function settle(uint256 accountId, int256 pnlWad, uint256 feeWad)
-        external
-        returns (uint256 marginWad, uint256 shortfallWad);
+    function settle(
+        uint256 accountId,
+        int256 pnlWad,
+        uint256 feeWad
+    ) external returns (uint256 marginWad, uint256 shortfallWad);
 
     function marginOf(uint256 accountId) external view returns (uint256 marginWad);
     function lpPoolWad() external view returns (uint256);

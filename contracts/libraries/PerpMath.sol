@@ -4,9 +4,9 @@ pragma solidity ^0.8.30;
 import {FixedPoint} from "./FixedPoint.sol";
 
 /// @title PerpMath
-/// @notice Pure math of fills, funding and PnL. Mirrored to the wei in scripts/lib/math/perpMath.ts.
-/// @dev Rounding always favours the protocol: buyers fill higher, sellers lower; PnL rounds
-///      toward negative infinity; funding owed rounds up.
+/// @notice Pure math of fills, funding and position value. Mirrored to the wei in scripts/lib/math/perpMath.ts.
+/// @dev Rounding always favours the protocol: buyers fill higher, sellers lower; position value
+///      rounds toward negative infinity.
 library PerpMath {
     using FixedPoint for uint256;
 
@@ -57,14 +57,18 @@ library PerpMath {
         return FixedPoint.mulDivFloor(ratePerSecond * int256(elapsed), indexPrice, WAD);
     }
 
-    /// @notice Funding a position owes since it last settled (negative: it receives). Rounded up.
-    function fundingOwed(int256 size, int256 fundingIndex, int256 lastFundingIndex) internal pure returns (int256) {
-        return FixedPoint.mulWadCeilSigned(size, fundingIndex - lastFundingIndex);
-    }
-
-    /// @notice PnL of `size` from `entryPrice` to `price`, rounded toward negative infinity.
-    function pnl(int256 size, uint256 entryPrice, uint256 price) internal pure returns (int256) {
-        return FixedPoint.mulWadFloorSigned(size, int256(price) - int256(entryPrice));
+    /// @notice Net value of a position at `price` and cumulative funding `fundingIndex`:
+    ///         size * (price - fundingIndex - basis), rounded toward negative infinity.
+    /// @dev basis = entryPrice - fundingIndexAtEntry, so this is pnl(size, entry, price) minus the funding
+    ///      owed since entry, in one number: a position fits one storage slot (size, basis) and its
+    ///      funding settles lazily, whenever any part of it is realised.
+    function positionValue(
+        int256 size,
+        int256 basis,
+        uint256 price,
+        int256 fundingIndex
+    ) internal pure returns (int256) {
+        return FixedPoint.mulWadFloorSigned(size, int256(price) - fundingIndex - basis);
     }
 
     /// @notice Notional |size| * price, rounded up (margin is owed on it).
@@ -72,33 +76,35 @@ library PerpMath {
         return FixedPoint.abs(size).mulWadUp(price);
     }
 
-    /// @notice Applies a trade to a position. Returns the new entry price and the PnL realised by
-    ///         the part of the trade that closes the existing position.
-    /// @dev Increasing: size-weighted average entry, rounded against the trader (longs up, shorts
-    ///      down). Reducing: entry unchanged. Flipping: the old side is realised in full and the
-    ///      remainder opens at the fill.
+    /// @notice Applies a trade of `sizeDelta` at `fill` (funding index `fundingIndex`) to a position.
+    ///         Returns the new basis and the value realised by the part of the trade that closes the
+    ///         existing position (PnL net of the funding that part owes).
+    /// @dev Increasing: size-weighted average of the old basis and (fill - fundingIndex), rounded against
+    ///      the trader (a long's basis up, a short's down). Reducing: basis unchanged. Flipping: the old
+    ///      side is realised in full and the remainder opens at (fill - fundingIndex).
     function applyTrade(
         int256 oldSize,
-        uint256 entryPrice,
+        int256 basis,
         int256 sizeDelta,
-        uint256 fill
-    ) internal pure returns (uint256 newEntryPrice, int256 realisedPnl) {
+        uint256 fill,
+        int256 fundingIndex
+    ) internal pure returns (int256 newBasis, int256 realised) {
         int256 newSize = oldSize + sizeDelta;
+        int256 mark = int256(fill) - fundingIndex;
         if (oldSize == 0 || (oldSize > 0) == (sizeDelta > 0)) {
             uint256 absOld = FixedPoint.abs(oldSize);
-            uint256 absDelta = FixedPoint.abs(sizeDelta);
-            uint256 absNew = absOld + absDelta;
-            uint256 weighted = absOld * entryPrice + absDelta * fill;
-            newEntryPrice = newSize > 0 ? weighted.mulDivUp(1, absNew) : weighted / absNew;
-            return (newEntryPrice, 0);
+            uint256 absNew = absOld + FixedPoint.abs(sizeDelta);
+            int256 weighted = int256(absOld) * basis + int256(FixedPoint.abs(sizeDelta)) * mark;
+            newBasis =
+                newSize > 0 ? FixedPoint.mulDivCeil(weighted, 1, absNew) : FixedPoint.mulDivFloor(weighted, 1, absNew);
+            return (newBasis, 0);
         }
         if (FixedPoint.abs(sizeDelta) <= FixedPoint.abs(oldSize)) {
             // reduce or close: the closed part is -sizeDelta, on the side of oldSize
-            realisedPnl = pnl(-sizeDelta, entryPrice, fill);
-            newEntryPrice = newSize == 0 ? 0 : entryPrice;
-            return (newEntryPrice, realisedPnl);
+            realised = positionValue(-sizeDelta, basis, fill, fundingIndex);
+            return (newSize == 0 ? int256(0) : basis, realised);
         }
-        realisedPnl = pnl(oldSize, entryPrice, fill);
-        newEntryPrice = fill;
+        realised = positionValue(oldSize, basis, fill, fundingIndex);
+        newBasis = mark;
     }
 }

@@ -1,0 +1,59 @@
+/**
+ * Canonical operations, each measured once from its receipt, in the state a user usually meets
+ * (markets already have open interest, accounts already hold margin). `bash scripts/gas-snapshot.sh`
+ * runs this file with --gas-stats and writes gas-snapshot.txt. Gas is deterministic for a given
+ * compiler and inputs, so the budgets below are asserted, not timed.
+ */
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units } from "./helpers/fixture.js";
+
+const { ethers, networkHelpers } = await network.create();
+
+const BUDGET = { open: 150_000n, modify: 150_000n, deposit: 80_000n };
+
+describe("Gas scenarios", function () {
+  const figures: Record<string, bigint> = {};
+  after(function () {
+    console.log("\n    gas used (receipts):");
+    for (const [k, v] of Object.entries(figures)) console.log(`      ${k.padEnd(44)} ${v}`);
+  });
+
+  async function measure(label: string, tx: Promise<{ wait(): Promise<unknown> }>): Promise<bigint> {
+    const receipt = (await (await tx).wait()) as { gasUsed: bigint };
+    figures[label] = receipt.gasUsed;
+    return receipt.gasUsed;
+  }
+
+  it("measures deposit, open, modify, close, withdraw and a volatility update", async function () {
+    const w = await deployWorld(ethers);
+    const a = await openAccount(w, w.alice, 10_000n * USDC);
+    const b = await openAccount(w, w.bob, 10_000n * USDC);
+    const c = await openAccount(w, w.carol, 0n);
+    await w.engine.connect(w.alice).modifyPosition(a, ETH, units(5), MAX_PRICE); // the market has OI
+
+    const deposit = await measure("deposit (first into an account)", w.engine.connect(w.carol).deposit(c, 500n * USDC));
+    await measure("deposit (top-up)", w.engine.connect(w.carol).deposit(c, 500n * USDC));
+    const open = await measure(
+      "open (no position yet, market has OI)",
+      w.engine.connect(w.bob).modifyPosition(b, ETH, units(2), MAX_PRICE),
+    );
+    const modify = await measure("modify (add)", w.engine.connect(w.bob).modifyPosition(b, ETH, units(1), MAX_PRICE));
+    await measure("modify (reduce)", w.engine.connect(w.bob).modifyPosition(b, ETH, -units(1), 0n));
+    await measure("open second market", w.engine.connect(w.bob).modifyPosition(b, BTC, units(1) / 10n, MAX_PRICE));
+    await measure("modify with 2 markets held", w.engine.connect(w.bob).modifyPosition(b, ETH, units(1), MAX_PRICE));
+    await measure("close", w.engine.connect(w.alice).closePosition(a, ETH, 0n));
+    await measure("withdraw (with positions)", w.engine.connect(w.bob).withdraw(b, 100n * USDC, w.bob.address));
+    await measure("withdraw (no positions)", w.engine.connect(w.alice).withdraw(a, 100n * USDC, w.alice.address));
+    await networkHelpers.time.increase(60);
+    await setPrice(w, ETH, 2010n);
+    const feedId = (await w.engine.marketConfig(ETH)).feedId;
+    await measure("volatility update (1 round)", w.oracle.updateVolatility(feedId, 64));
+    await measure("accrue (permissionless poke)", w.engine.accrue(ETH));
+
+    expect(deposit, "deposit budget").to.be.lessThanOrEqual(BUDGET.deposit);
+    expect(open, "open budget").to.be.lessThanOrEqual(BUDGET.open);
+    expect(modify, "modify budget").to.be.lessThanOrEqual(BUDGET.modify);
+  });
+});
