@@ -59,7 +59,9 @@ async function report(label: string) {
   const feedId = (await p.engine.marketConfig(ETH_MARKET)).feedId;
   const [price] = await p.oracle.getPrice(feedId);
   const sigma = await p.oracle.volatility(feedId);
-  console.log(`\n${label}: ETH ${fmt(price)}  sigma ${fmt(sigma, 3)}  LP book value ${await p.vault.totalAssets() / USDC} USDC`);
+  console.log(
+    `\n${label}: ETH ${fmt(price)}  sigma ${fmt(sigma, 3)}  LP book value ${(await p.vault.totalAssets()) / USDC} USDC`,
+  );
   const rows = [];
   for (const a of accounts) {
     const s = await p.engine.accountSummary(a.id);
