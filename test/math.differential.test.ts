@@ -13,10 +13,9 @@ import * as math from "../scripts/lib/math/index.js";
 import type { MathHarness } from "../types/ethers-contracts/index.js";
 import * as arb from "./helpers/arbitraries.js";
 import { chainOutcome, describeOutcome, mirrorOutcome } from "./helpers/outcome.js";
+import { fcSeed, seedBanner } from "./helpers/seed.js";
 
-const DEFAULT_SEED = 20_251_121;
-const seed = process.env.FC_SEED === undefined ? DEFAULT_SEED : Number(process.env.FC_SEED);
-if (!Number.isSafeInteger(seed)) throw new Error(`FC_SEED must be an integer, got ${process.env.FC_SEED}`);
+const seed = fcSeed;
 const numRuns = 300;
 
 const { ethers } = await network.create();
@@ -26,7 +25,7 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
   const reverts = new Map<string, number>();
 
   before(async function () {
-    console.log(`      fast-check seed ${seed} (reproduce with FC_SEED=${seed}), ${numRuns} cases per function`);
+    console.log(seedBanner(numRuns));
     harness = await ethers.deployContract("MathHarness");
   });
 

@@ -125,3 +125,29 @@ export const trade = (): fc.Arbitrary<[bigint, bigint]> =>
     },
     { weight: 1, arbitrary: fc.constant<[bigint, bigint]>([0n, 0n]) },
   );
+
+/** Risk parameters a governor could set: mmrMin <= mmrMax, multipliers >= 1. */
+export const saneRiskParams = (): fc.Arbitrary<RiskParams> =>
+  fc
+    .record({
+      mmrBase: ratio(),
+      mmrMin: ratio(),
+      mmrMax: ratio(),
+      kMm: ratio(),
+      imMultiplier: uintIn(WAD, BOUNDS.maxRatio),
+      sizePremium: ratio(),
+      mmrRampPerSecond: ratio(),
+      baseFee: ratio(),
+      kFee: ratio(),
+    })
+    .map((p) => (p.mmrMin <= p.mmrMax ? p : { ...p, mmrMin: p.mmrMax, mmrMax: p.mmrMin }));
+
+/** A position as a keeper reads it; indices are consistent with a funding index of either sign. */
+export const positionSnapshot = () =>
+  fc.record({
+    size: size(),
+    entryPrice: price(),
+    lastFundingIndex: fundingIndex(),
+    fundingIndex: fundingIndex(),
+    price: price(),
+  });
