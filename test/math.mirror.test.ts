@@ -8,6 +8,7 @@ import {
   ArithmeticOverflowError,
   DivisionByZeroError,
   InputOutOfRangeError,
+  MAX_INT256,
   MAX_UINT64,
   MIN_INT256,
   MathError,
@@ -19,7 +20,10 @@ import {
   applyTrade,
   fillPrice,
   fundingOwed,
+  fundingRate,
+  mulDivCeil,
   mulDivDown,
+  mulDivFloor,
   pnl,
   tradeFee,
   volatilityTerm,
@@ -120,5 +124,19 @@ describe("math mirror: typed errors where the libraries revert", function () {
     const error = thrown(() => volatilityTerm({ ...params, kMm: MAX_UINT64 + 1n }, 0n));
     expect(error).to.be.instanceOf(InputOutOfRangeError);
     expect((error as InputOutOfRangeError).parameter).to.equal("RiskParams.kMm");
+  });
+});
+
+describe("math mirror: known library behaviour, mirrored on purpose (see test/solidity/*.t.sol)", function () {
+  it("KNOWN BUG: mulDivFloor / mulDivCeil wrap a quotient >= 2^255 instead of reverting", function () {
+    // The library casts with an unchecked int256(...); the mirror must agree with the chain. When
+    // FixedPoint switches to SafeCast.toInt256, change the mirror and this test together.
+    expect(mulDivFloor(MAX_INT256, 2n, 1n)).to.equal(-2n);
+    expect(mulDivCeil(MAX_INT256, 2n, 1n)).to.equal(-2n);
+  });
+
+  it("fundingRate floors: a one-wei short skew pays, a one-wei long skew does not", function () {
+    expect(fundingRate(-1n, 10n ** 21n, 10n ** 12n)).to.equal(-1n);
+    expect(fundingRate(1n, 10n ** 21n, 10n ** 12n)).to.equal(0n);
   });
 });

@@ -96,6 +96,14 @@ contract PerpMathTest is MathTestBase {
         if (skewB <= 0) assertLe(rateB, 0, "shorts received funding on a short skew");
     }
 
+    /// KNOWN BEHAVIOUR (reported, harmless): both steps of fundingRate floor, so any short skew,
+    /// however tiny, charges shorts at least one wei per second, while a tiny long skew charges
+    /// nothing. Rounding toward zero would be symmetric; the amounts are ~1e-18 of a unit.
+    function test_Known_FundingRateFloorsATinyShortSkewToMinusOneWei() public pure {
+        assertEq(PerpMath.fundingRate(-1, 1e21, 1e12), -1);
+        assertEq(PerpMath.fundingRate(1, 1e21, 1e12), 0);
+    }
+
     /// The index moves by floor(rate * elapsed * price), exactly to the wei below.
     function testFuzz_FundingIndexDeltaIsFloor(int256 rate, uint256 indexPrice, uint256 elapsed) public pure {
         rate = bound(rate, -int256(MAX_FUNDING_RATE), int256(MAX_FUNDING_RATE));
