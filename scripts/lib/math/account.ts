@@ -2,9 +2,10 @@
  * Account health off chain: the library functions composed the way the engine composes them.
  *
  * Pure functions over bigint only. Each helper inherits the library's rounding: margins round up
- * and equity rounds down (PnL floors, funding owed ceils), so a keeper that liquidates on
- * `accountEquity < sum(positionMaintenanceMargin)` never targets an account the chain finds healthy
- * because of rounding.
+ * and equity rounds down (PnL floors, funding owed ceils). No engine contract exists yet: once it
+ * does, check these against its preview views (same inputs, same wei), since a keeper comparing
+ * `accountEquity` with the sum of `positionMaintenanceMargin` is only right if the engine composes
+ * the libraries exactly this way.
  */
 import { abs } from "./fixedPoint.js";
 import { fundingOwed, notional, pnl } from "./perpMath.js";

@@ -116,8 +116,9 @@ export function riskFeeRate(p: RiskParams, sigmaWad: bigint, levelFeeMultiplier:
 /**
  * Fee of a trade from `oldSize` by `sizeDelta` at `fillPrice`. The part that reduces the position
  * pays baseFee only; the part that opens or adds pays riskFeeRate. Each part's notional and fee
- * round up on their own, so a flip can cost up to two wei more than one combined rounding.
- * riskFeeRate is evaluated only when something is added, like the library (its panics too).
+ * round up on their own, so a flip costs exactly a close plus an open (no rounding to gain by
+ * splitting it). riskFeeRate is evaluated only when something is added, like the library, so its
+ * panics surface only then.
  */
 export function tradeFee(
   p: RiskParams,
