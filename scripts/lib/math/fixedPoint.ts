@@ -1,0 +1,113 @@
+/**
+ * Mirror of contracts/libraries/FixedPoint.sol: WAD helpers with an explicit rounding direction.
+ *
+ * Unsigned helpers delegate to OpenZeppelin `Math.mulDiv`, which computes the exact 512-bit product
+ * before dividing, so `a * b` never overflows on its own; only a quotient that leaves uint256 does.
+ * Signed helpers round toward negative ("floor") or positive ("ceil") infinity, never toward zero,
+ * so that the caller can always pick the direction that favours the protocol.
+ */
+import { ArithmeticOverflowError, DivisionByZeroError } from "./errors.js";
+import { MAX_UINT256, addUint, assertInt256, assertUint256, negInt, uint256ToInt256 } from "./solidityIntegers.js";
+
+/** 1.0 in 18-decimal fixed point: prices, ratios and rates are WAD-scaled. */
+export const WAD = 10n ** 18n;
+
+/**
+ * OpenZeppelin `Math.mulDiv(a, b, c[, rounding])`. A zero divisor is panic 0x12 and a quotient
+ * above uint256 is panic 0x11 (OZ checks `c <= high`, which is the same condition). Rounding up
+ * adds one in checked arithmetic, so a floor of exactly MAX_UINT256 with a remainder overflows too.
+ */
+function openZeppelinMulDiv(a: bigint, b: bigint, c: bigint, roundUp: boolean, operation: string): bigint {
+  if (c === 0n) throw new DivisionByZeroError(operation);
+  const product = a * b;
+  const quotient = product / c;
+  if (quotient > MAX_UINT256) throw new ArithmeticOverflowError(operation);
+  return roundUp && product % c !== 0n ? addUint(quotient, 1n, operation) : quotient;
+}
+
+/** floor(a * b / WAD): what the protocol pays out or credits. */
+export function mulWadDown(a: bigint, b: bigint): bigint {
+  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), WAD, false, "mulWadDown");
+}
+
+/** ceil(a * b / WAD): what a user owes (margin, fees). */
+export function mulWadUp(a: bigint, b: bigint): bigint {
+  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), WAD, true, "mulWadUp");
+}
+
+/** floor(a * b / c). */
+export function mulDivDown(a: bigint, b: bigint, c: bigint): bigint {
+  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), assertUint256("c", c), false, "mulDivDown");
+}
+
+/** ceil(a * b / c). */
+export function mulDivUp(a: bigint, b: bigint, c: bigint): bigint {
+  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), assertUint256("c", c), true, "mulDivUp");
+}
+
+/** |x|. Negating type(int256).min is a checked-arithmetic panic in Solidity, so it throws here. */
+export function abs(x: bigint): bigint {
+  assertInt256("x", x);
+  return x >= 0n ? x : negInt(x, "abs");
+}
+
+/**
+ * floor(a * b / c) for a signed `a` (b, c meant > 0). A negative `a` is floored by rounding its
+ * magnitude up and negating. The cast of the unsigned quotient to int256 is unchecked in the
+ * library, so a quotient above type(int256).max wraps here exactly as on chain.
+ */
+export function mulDivFloor(a: bigint, b: bigint, c: bigint): bigint {
+  assertInt256("a", a);
+  assertUint256("b", b);
+  assertUint256("c", c);
+  if (a >= 0n) return uint256ToInt256(openZeppelinMulDiv(a, b, c, false, "mulDivFloor"));
+  const magnitude = openZeppelinMulDiv(negInt(a, "mulDivFloor"), b, c, true, "mulDivFloor");
+  return negInt(uint256ToInt256(magnitude), "mulDivFloor");
+}
+
+/** ceil(a * b / c) for a signed `a`: the magnitude of a negative `a` rounds down. */
+export function mulDivCeil(a: bigint, b: bigint, c: bigint): bigint {
+  assertInt256("a", a);
+  assertUint256("b", b);
+  assertUint256("c", c);
+  if (a >= 0n) return uint256ToInt256(openZeppelinMulDiv(a, b, c, true, "mulDivCeil"));
+  const magnitude = openZeppelinMulDiv(negInt(a, "mulDivCeil"), b, c, false, "mulDivCeil");
+  return negInt(uint256ToInt256(magnitude), "mulDivCeil");
+}
+
+/** floor(a * b / WAD) for signed a and b: a negative `b` flips the sign, so the ceil is negated. */
+export function mulWadFloorSigned(a: bigint, b: bigint): bigint {
+  assertInt256("a", a);
+  assertInt256("b", b);
+  return b >= 0n ? mulDivFloor(a, b, WAD) : negInt(mulDivCeil(a, abs(b), WAD), "mulWadFloorSigned");
+}
+
+/** ceil(a * b / WAD) for signed a and b: a negative `b` flips the sign, so the floor is negated. */
+export function mulWadCeilSigned(a: bigint, b: bigint): bigint {
+  assertInt256("a", a);
+  assertInt256("b", b);
+  return b >= 0n ? mulDivCeil(a, abs(b), WAD) : negInt(mulDivFloor(a, abs(b), WAD), "mulWadCeilSigned");
+}
+
+export function min(a: bigint, b: bigint): bigint {
+  assertUint256("a", a);
+  assertUint256("b", b);
+  return a < b ? a : b;
+}
+
+export function max(a: bigint, b: bigint): bigint {
+  assertUint256("a", a);
+  assertUint256("b", b);
+  return a > b ? a : b;
+}
+
+/**
+ * `lo` if x < lo, else `hi` if x > hi, else x. Checks `lo` first, like the library: with lo > hi
+ * (a misconfiguration callers must prevent) the result is not monotonic in x.
+ */
+export function clamp(x: bigint, lo: bigint, hi: bigint): bigint {
+  assertUint256("x", x);
+  assertUint256("lo", lo);
+  assertUint256("hi", hi);
+  return x < lo ? lo : x > hi ? hi : x;
+}
