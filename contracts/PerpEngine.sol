@@ -129,7 +129,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         uint256 margin = vault.marginOf(accountId);
         uint256 available = margin;
         if (acct.markets != 0) {
-            AccountSummary memory s = _summary(accountId, acct.markets, margin, _noCache());
+            AccountSummary memory s = _summary(accountId, acct.markets, margin, _noCache(), _noPositions());
             int256 free = s.equity - int256(s.initialMargin);
             available = free <= 0 ? 0 : uint256(free).min(margin);
         }
@@ -164,6 +164,37 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         MarketConfig storage cfg = _listedConfig(marketId);
         (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
         _accrue(marketId, cfg, _states[marketId], price, sigma);
+    }
+
+    /// @inheritdoc IPerpEngine
+    function forceReduce(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 priceWad)
+        external
+        onlyRole(Roles.LIQUIDATOR)
+        nonReentrant
+        returns (int256, uint256 shortfall, uint256)
+    {
+        MarketConfig storage cfg = _listedConfig(marketId);
+        Position storage pos = _positions[accountId][marketId];
+        Trade memory t;
+        t.oldSize = pos.size;
+        t.newSize = t.oldSize + sizeDelta;
+        if (sizeDelta == 0 || t.oldSize == 0 || _addsRisk(t.oldSize, t.newSize)) {
+            revert NotAReduction(accountId, marketId, t.oldSize, sizeDelta);
+        }
+        MarketCache memory c;
+        (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
+        (c.fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], c.price, c.sigma);
+        t.fill = priceWad == 0 ? c.price : priceWad;
+        t.oldBasis = pos.basis;
+        (t.newBasis, t.realisedPnl) = PerpMath.applyTrade(t.oldSize, t.oldBasis, sizeDelta, t.fill, c.fundingIndex);
+        _writeMarket(cfg, _states[marketId], marketId, t);
+        pos.size = t.newSize.toInt128();
+        pos.basis = t.newBasis.toInt128();
+        _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
+        (, shortfall) = vault.settle(accountId, t.realisedPnl, 0);
+        if (shortfall != 0) emit BadDebtIncurred(accountId, marketId, shortfall);
+        emit PositionModified(accountId, marketId, sizeDelta, t.newSize, t.fill, 0, t.realisedPnl, c.fundingIndex);
+        return (t.realisedPnl, shortfall, t.fill);
     }
 
     function _trade(
@@ -273,7 +304,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         MarketCache memory c,
         uint256 maxLeverage
     ) internal view {
-        AccountSummary memory s = _summary(accountId, markets, margin, c);
+        AccountSummary memory s = _summary(accountId, markets, margin, c, _noPositions());
         if (s.equity < int256(s.initialMargin)) revert MarginBelowInitial(accountId, s.equity, s.initialMargin);
         if (maxLeverage != 0 && s.notional > uint256(s.equity).mulWadDown(maxLeverage)) {
             revert LeverageAboveCap(accountId, s.notional.mulDivUp(WAD, uint256(s.equity)), maxLeverage);
@@ -351,7 +382,33 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     function accountSummary(uint256 accountId) public view returns (AccountSummary memory) {
         AccountData memory acct = _accounts[accountId];
         if (acct.owner == address(0)) revert AccountNotFound(accountId);
-        return _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache());
+        return _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), _noPositions());
+    }
+
+    /// @inheritdoc IPerpEngine
+    function liquidationSnapshot(uint256 accountId)
+        external
+        view
+        returns (AccountSummary memory summary, PositionSnapshot[] memory positions)
+    {
+        AccountData memory acct = _accounts[accountId];
+        if (acct.owner == address(0)) revert AccountNotFound(accountId);
+        positions = new PositionSnapshot[](LibBit.popCount(acct.markets));
+        summary = _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), positions);
+    }
+
+    /// @inheritdoc IPerpEngine
+    function openNotional() external view returns (uint256 total) {
+        uint96 bits = listedMarkets;
+        while (bits != 0) {
+            uint256 m = LibBit.ffs(bits);
+            bits &= bits - 1;
+            MarketState storage st = _states[m];
+            uint256 oi = uint256(st.longOpenInterest) + st.shortOpenInterest;
+            if (oi == 0) continue;
+            (uint256 price, ) = oracle.latestPrice(_configs[m].feedId);
+            total += oi.mulWadUp(price);
+        }
     }
 
     /// @inheritdoc IPerpEngine
@@ -463,16 +520,18 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     // ================================================================== internals
 
     /// @dev Cross-margin totals. `cached` carries the traded market's values already read this call.
+    ///      When `out` is non-empty (one slot per position), each position is also reported in it.
     function _summary(
         uint256 accountId,
         uint96 markets,
         uint256 margin,
-        MarketCache memory cached
+        MarketCache memory cached,
+        PositionSnapshot[] memory out
     ) internal view returns (AccountSummary memory s) {
         s.margin = margin;
         s.equity = int256(margin);
         MarketCache memory other;
-        while (markets != 0) {
+        for (uint256 i; markets != 0; ++i) {
             uint256 m = LibBit.ffs(markets);
             markets &= markets - 1;
             MarketConfig storage cfg = _configs[m];
@@ -484,13 +543,15 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
                 c.imMultiplier = _policy(m).imMultiplier;
             }
             Position memory p = _positions[accountId][m];
-            int256 size = p.size;
-            s.equity += PerpMath.positionValue(size, p.basis, c.price, c.fundingIndex);
-            uint256 notional = PerpMath.notional(size, c.price);
-            (uint256 mmr, uint256 imr) = _marginRatios(cfg, c, FixedPoint.abs(size));
-            s.maintenanceMargin += RiskModel.marginRequirement(notional, mmr);
+            int256 value = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
+            uint256 notional = PerpMath.notional(p.size, c.price);
+            (uint256 mmr, uint256 imr) = _marginRatios(cfg, c, FixedPoint.abs(p.size));
+            uint256 mm = RiskModel.marginRequirement(notional, mmr);
+            s.equity += value;
+            s.maintenanceMargin += mm;
             s.initialMargin += RiskModel.marginRequirement(notional, imr);
             s.notional += notional;
+            if (out.length != 0) out[i] = PositionSnapshot(m, p.size, c.price, value, notional, mm);
         }
     }
 
@@ -566,6 +627,10 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     function _noCache() internal pure returns (MarketCache memory c) {
         c.marketId = type(uint256).max;
+    }
+
+    function _noPositions() internal pure returns (PositionSnapshot[] memory) {
+        return new PositionSnapshot[](0);
     }
 
     /// @dev A trade adds risk when the position grows or flips; shrinking toward zero never does.

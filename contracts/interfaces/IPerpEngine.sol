@@ -59,7 +59,18 @@ interface IPerpEngine {
         uint256 initialMarginRatio;
     }
 
+    /// @notice One position as the liquidation engine sees it, at current prices.
+    struct PositionSnapshot {
+        uint256 marketId;
+        int256 size;
+        uint256 price; // index price
+        int256 value; // net value: size * (price - fundingIndex - basis), what closing at price realises
+        uint256 notional;
+        uint256 maintenanceMargin;
+    }
+
     error AccountNotFound(uint256 accountId);
+    error NotAReduction(uint256 accountId, uint256 marketId, int256 size, int256 sizeDelta);
     error NotAccountOwner(uint256 accountId, address caller);
     error MarketNotFound(uint256 marketId);
     error MarketAlreadyListed(uint256 marketId);
@@ -112,8 +123,25 @@ interface IPerpEngine {
     /// @notice Accrues funding and the maintenance-margin ramp of a market. Permissionless.
     function accrue(uint256 marketId) external;
 
+    /// @notice Reduces (or closes) a position with no margin check, fee, stress-level or size limit, at
+    ///         the oracle index price, or at `priceWad` when non-zero (auto-deleveraging fills at the
+    ///         bankrupt account's price). Liquidator role only; it can never add risk.
+    /// @return realised value realised into margin (PnL net of funding)
+    /// @return shortfall the part of a realised loss the margin could not pay (bad debt)
+    /// @return fillPrice the price used
+    function forceReduce(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 priceWad)
+        external
+        returns (int256 realised, uint256 shortfall, uint256 fillPrice);
+
     // ----- views -----
     function accountSummary(uint256 accountId) external view returns (AccountSummary memory);
+    /// @notice accountSummary plus every position, in one pass (one oracle read per market).
+    function liquidationSnapshot(uint256 accountId)
+        external
+        view
+        returns (AccountSummary memory summary, PositionSnapshot[] memory positions);
+    /// @notice Sum over markets of (long + short open interest) * index price (WAD).
+    function openNotional() external view returns (uint256);
     /// @notice equity / maintenance margin (WAD); type(uint256).max without positions, 0 if equity <= 0.
     function health(uint256 accountId) external view returns (uint256);
     function isLiquidatable(uint256 accountId) external view returns (bool);
