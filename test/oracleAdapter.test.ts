@@ -206,7 +206,7 @@ describe("OracleAdapter (ethers, TypeChain)", function () {
     });
 
     it("measures gas: reads, updateVolatility for 1 and 64 rounds", async function () {
-      const { adapter, feed } = await networkHelpers.loadFixture(deployOracle);
+      const { adapter, feed, governor } = await networkHelpers.loadFixture(deployOracle);
       const priceData = adapter.interface.encodeFunctionData("getPrice", [ETH]);
       const bothData = adapter.interface.encodeFunctionData("getPriceAndVolatility", [ETH]);
 
@@ -215,7 +215,14 @@ describe("OracleAdapter (ethers, TypeChain)", function () {
       const priceGas = readPrice!.gasUsed - intrinsicGas(priceData);
       const bothGas = readBoth!.gasUsed - intrinsicGas(bothData);
 
-      await feed.updateAnswer(2010n * 10n ** 8n);
+      // Same read on an L2 with a sequencer-uptime feed (grace 0, so it passes).
+      const sequencer: MockAggregator = await ethers.deployContract("MockAggregator", [0, 0n, "sequencer"]);
+      await adapter.connect(governor).setSequencerFeed(await sequencer.getAddress(), 0n);
+      const readL2 = await (await adapter.getPriceAndVolatility.send(ETH)).wait();
+      const l2Gas = readL2!.gasUsed - intrinsicGas(bothData);
+      await adapter.connect(governor).setSequencerFeed(ethers.ZeroAddress, 0n);
+
+      const push = await (await feed.updateAnswer(2010n * 10n ** 8n)).wait();
       const one = await (await adapter.updateVolatility(ETH, 64n)).wait();
 
       // Rounds must be newer than the anchor and not from the future: step the clock past them.
@@ -224,14 +231,15 @@ describe("OracleAdapter (ethers, TypeChain)", function () {
       const answers = Array.from({ length: 64 }, (_, i) => PRICE0 + BigInt((i * 37) % 41) * 10n ** 8n);
       const times = Array.from({ length: 64 }, (_, i) => now + 1n + BigInt(i));
       const base = await feed.latestRound();
-      await feed.pushRounds(answers, times);
+      const bulk = await (await feed.pushRounds(answers, times)).wait();
       expect(await adapter.updateVolatility.staticCall(ETH, 64n)).to.equal(64n);
       const many = await (await adapter.updateVolatility(ETH, 64n)).wait();
       expect((await adapter.volatilityState(ETH)).lastRoundId).to.equal(base + 64n);
 
       console.log(
         `      gas: getPrice ${priceGas} (tx ${readPrice!.gasUsed}), getPriceAndVolatility ${bothGas} ` +
-          `(tx ${readBoth!.gasUsed}), updateVolatility 1 round ${one!.gasUsed}, 64 rounds ${many!.gasUsed}`,
+          `(tx ${readBoth!.gasUsed}), with sequencer ${l2Gas}, updateVolatility 1 round ${one!.gasUsed}, 64 rounds ${many!.gasUsed}; ` +
+          `MockAggregator.updateAnswer ${push!.gasUsed}, pushRounds(64) ${bulk!.gasUsed}`,
       );
       // Ceilings with headroom, so a regression in the hot path or the loop shows up here.
       expect(bothGas < 25_000n).to.equal(true);
