@@ -32,6 +32,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     uint256 public constant MAX_LP_FEE_SHARE = 1e18;
     uint256 public constant MIN_LP_LOCK_RATIO = 0.05e18;
     uint256 public constant MAX_LP_LOCK_RATIO = 1e18;
+    uint256 public constant MAX_INSURANCE_FEE_SHARE = 1e18;
 
     /// @inheritdoc IVault
     uint256 public immutable SCALE;
@@ -46,11 +47,24 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     uint128 internal _protocolFees;
     /// @notice Fraction of the open skew's notional the pool must keep (WAD).
     uint256 public lpLockRatio;
+    /// @notice Set once, together: the contract that charges penalties and the fund that covers bad debt.
+    address public liquidationEngine;
+    address public insuranceFund;
+    /// @notice Share of protocol fees owed to the insurance fund (WAD).
+    uint256 public insuranceFeeShare;
+    /// @dev Penalty shares owed to the insurance fund, not yet sent.
+    uint256 internal _insurancePending;
 
     mapping(uint256 accountId => uint256 marginWad) internal _margin;
+    mapping(address keeper => uint256 rewardsWad) internal _keeperRewards;
 
     modifier onlyEngine() {
         if (msg.sender != engine) revert NotEngine(msg.sender);
+        _;
+    }
+
+    modifier onlyLiquidationEngine() {
+        if (msg.sender != liquidationEngine || msg.sender == address(0)) revert NotLiquidationEngine(msg.sender);
         _;
     }
 
@@ -67,8 +81,10 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         _grantRole(Roles.GOVERNOR, governor);
         lpFeeShare = 0.7e18;
         lpLockRatio = 0.2e18;
+        insuranceFeeShare = 0.5e18;
         emit LpFeeShareSet(0.7e18);
         emit LpLockRatioSet(0.2e18);
+        emit InsuranceFeeShareSet(0.5e18);
     }
 
     // ------------------------------------------------------------------ admin
@@ -79,6 +95,24 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (engine != address(0)) revert EngineAlreadySet(engine);
         engine = engine_;
         emit EngineSet(engine_);
+    }
+
+    /// @notice Wires the liquidation engine and the insurance fund, once.
+    function wireLiquidation(address liquidationEngine_, address insuranceFund_)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (liquidationEngine_ == address(0) || insuranceFund_ == address(0)) revert ZeroAddress();
+        if (liquidationEngine != address(0)) revert AlreadySet();
+        liquidationEngine = liquidationEngine_;
+        insuranceFund = insuranceFund_;
+        emit LiquidationWired(liquidationEngine_, insuranceFund_);
+    }
+
+    function setInsuranceFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("insuranceFeeShare", shareWad, 0, MAX_INSURANCE_FEE_SHARE);
+        insuranceFeeShare = shareWad;
+        emit InsuranceFeeShareSet(shareWad);
     }
 
     function setLpFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
@@ -93,9 +127,11 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         emit LpLockRatioSet(ratioWad);
     }
 
-    /// @notice Sends the protocol's accrued fees (whole token units) to `to`.
+    /// @notice Sends the protocol's accrued fees (whole token units) to `to`, after setting aside the
+    ///         insurance fund's share.
     function claimProtocolFees(address to) external onlyRole(Roles.GOVERNOR) nonReentrant returns (uint256 amount) {
         if (to == address(0)) revert ZeroAddress();
+        _setAsideInsuranceFees();
         amount = _protocolFees / SCALE;
         if (amount == 0) revert ZeroAmount();
         _protocolFees -= (amount * SCALE).toUint128();
@@ -158,7 +194,75 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         _lpPool = pool.toUint128();
     }
 
+    // ------------------------------------------------------------------ liquidations
+
+    /// @inheritdoc IVault
+    function chargePenalty(uint256 accountId, address keeper, uint256 keeperWad, uint256 insuranceWad)
+        external
+        onlyLiquidationEngine
+        returns (uint256 keeperPaidWad, uint256 insurancePaidWad)
+    {
+        uint256 margin = _margin[accountId];
+        keeperPaidWad = keeperWad.min(margin);
+        insurancePaidWad = insuranceWad.min(margin - keeperPaidWad);
+        _margin[accountId] = margin - keeperPaidWad - insurancePaidWad;
+        if (keeperPaidWad != 0) _keeperRewards[keeper] += keeperPaidWad;
+        if (insurancePaidWad != 0) _insurancePending += insurancePaidWad;
+        emit PenaltyCharged(accountId, keeper, keeperPaidWad, insurancePaidWad);
+    }
+
+    /// @inheritdoc IVault
+    function receiveCover(uint256 amount) external nonReentrant {
+        address fund = insuranceFund;
+        if (msg.sender != fund || fund == address(0)) revert NotInsuranceFund(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        _lpPool += (amount * SCALE).toUint128();
+        emit CoverReceived(amount);
+        _pullExact(fund, amount);
+    }
+
+    /// @inheritdoc IVault
+    function claimKeeperRewards(address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert ZeroAddress();
+        amount = _keeperRewards[msg.sender] / SCALE;
+        if (amount == 0) revert ZeroAmount();
+        _keeperRewards[msg.sender] -= amount * SCALE;
+        emit KeeperRewardsClaimed(msg.sender, to, amount);
+        IERC20(asset()).safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IVault
+    function flushInsurance() external nonReentrant returns (uint256 amount) {
+        address fund = insuranceFund;
+        if (fund == address(0)) revert ZeroAddress();
+        _setAsideInsuranceFees();
+        amount = _insurancePending / SCALE;
+        if (amount == 0) return 0;
+        _insurancePending -= amount * SCALE;
+        emit InsuranceFlushed(fund, amount);
+        IERC20(asset()).safeTransfer(fund, amount);
+    }
+
+    function _setAsideInsuranceFees() internal {
+        if (insuranceFund == address(0)) return;
+        uint256 share = uint256(_protocolFees).mulWadDown(insuranceFeeShare);
+        if (share == 0) return;
+        _protocolFees -= share.toUint128();
+        _insurancePending += share;
+    }
+
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IVault
+    function keeperRewardsOf(address keeper) external view returns (uint256) {
+        return _keeperRewards[keeper];
+    }
+
+    /// @inheritdoc IVault
+    function insurancePendingWad() external view returns (uint256) {
+        if (insuranceFund == address(0)) return _insurancePending;
+        return _insurancePending + uint256(_protocolFees).mulWadDown(insuranceFeeShare);
+    }
 
     /// @inheritdoc IVault
     function marginOf(uint256 accountId) external view returns (uint256) {

@@ -9,6 +9,9 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 ///         in token units; every internal balance is WAD. Only the engine moves internal balances.
 interface IVault is IERC4626 {
     error NotEngine(address caller);
+    error NotLiquidationEngine(address caller);
+    error NotInsuranceFund(address caller);
+    error AlreadySet();
     error EngineAlreadySet(address engine);
     error ZeroAddress();
     error ZeroAmount();
@@ -26,6 +29,15 @@ interface IVault is IERC4626 {
     event ProtocolFeesClaimed(address indexed to, uint256 amount);
     event LpFeeShareSet(uint256 shareWad);
     event LpLockRatioSet(uint256 ratioWad);
+    event LiquidationWired(address liquidationEngine, address insuranceFund);
+    event InsuranceFeeShareSet(uint256 shareWad);
+    /// @notice A liquidation penalty taken from an account: part credited to the keeper, part owed to
+    ///         the insurance fund.
+    event PenaltyCharged(uint256 indexed accountId, address indexed keeper, uint256 keeperWad, uint256 insuranceWad);
+    event KeeperRewardsClaimed(address indexed keeper, address indexed to, uint256 amount);
+    event InsuranceFlushed(address indexed insuranceFund, uint256 amount);
+    /// @notice The insurance fund paid `amount` tokens into the LP pool to cover bad debt.
+    event CoverReceived(uint256 amount);
 
     /// @notice Pulls `amount` tokens from `from` and credits account margin. Engine only.
     function depositMargin(uint256 accountId, address from, uint256 amount) external;
@@ -43,7 +55,28 @@ interface IVault is IERC4626 {
         uint256 feeWad
     ) external returns (uint256 marginWad, uint256 shortfallWad);
 
+    /// @notice Takes a liquidation penalty from an account's margin: `keeperWad` credited to the keeper's
+    ///         claimable rewards, `insuranceWad` owed to the insurance fund (flushed lazily). Takes what
+    ///         the margin holds, keeper first. Liquidation engine only.
+    function chargePenalty(uint256 accountId, address keeper, uint256 keeperWad, uint256 insuranceWad)
+        external
+        returns (uint256 keeperPaidWad, uint256 insurancePaidWad);
+
+    /// @notice Pulls `amount` tokens from the insurance fund into the LP pool (bad-debt cover).
+    ///         Insurance fund only.
+    function receiveCover(uint256 amount) external;
+
+    /// @notice Sends the caller's accrued keeper rewards (whole token units) to `to`.
+    function claimKeeperRewards(address to) external returns (uint256 amount);
+
+    /// @notice Moves the insurance fund's share of protocol fees and the penalties owed to it into the
+    ///         fund (whole token units). Permissionless.
+    function flushInsurance() external returns (uint256 amount);
+
     function marginOf(uint256 accountId) external view returns (uint256 marginWad);
+    function keeperRewardsOf(address keeper) external view returns (uint256 rewardsWad);
+    /// @notice What the insurance fund is owed and has not been sent yet, including its fee share (WAD).
+    function insurancePendingWad() external view returns (uint256);
     function lpPoolWad() external view returns (uint256);
     function protocolFeesWad() external view returns (uint256);
     /// @notice Liquidity the LPs cannot withdraw because open positions need it (token units).
