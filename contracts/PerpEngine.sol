@@ -29,6 +29,8 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     uint256 internal constant WAD = 1e18;
 
     uint256 public constant MAX_MARKETS = 96;
+    /// @dev Positions are stored as int128; no single trade can be larger.
+    int256 internal constant MAX_SIZE = int256(type(int128).max);
     uint256 public constant MAX_POSITIONS_PER_ACCOUNT = 8;
 
     uint256 public constant MIN_SKEW_SCALE = 1e18;
@@ -129,11 +131,11 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         uint256 margin = vault.marginOf(accountId);
         uint256 available = margin;
         if (acct.markets != 0) {
-            AccountSummary memory s = _summary(accountId, acct.markets, margin, _noCache(), _noPositions());
+            AccountSummary memory s = _summary(accountId, acct.markets, margin, _noCache(), _noPositions(), true);
             int256 free = s.equity - int256(s.initialMargin);
             available = free <= 0 ? 0 : uint256(free).min(margin);
         }
-        uint256 amountWad = amount * SCALE;
+        uint256 amountWad = amount > type(uint256).max / SCALE ? type(uint256).max : amount * SCALE;
         if (amountWad > available) revert InsufficientFreeMargin(accountId, amountWad, available);
         vault.withdrawMargin(accountId, to, amount);
     }
@@ -191,7 +193,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         pos.size = t.newSize.toInt128();
         pos.basis = t.newBasis.toInt128();
         _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
-        (, shortfall) = vault.settle(accountId, t.realisedPnl, 0);
+        (, shortfall, ) = vault.settle(accountId, t.realisedPnl, 0);
         if (shortfall != 0) emit BadDebtIncurred(accountId, marketId, shortfall);
         emit PositionModified(accountId, marketId, sizeDelta, t.newSize, t.fill, 0, t.realisedPnl, c.fundingIndex);
         return (t.realisedPnl, shortfall, t.fill);
@@ -207,13 +209,20 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         // ---- validate
         if (sizeDelta == 0) revert ZeroSizeDelta();
         MarketConfig storage cfg = _listedConfig(marketId);
+        // Before any arithmetic on it: a delta beyond int128 can never be a valid trade, and
+        // int256.min cannot even be negated.
+        if (sizeDelta > MAX_SIZE || sizeDelta < -MAX_SIZE) {
+            revert TradeSizeTooLarge(marketId, _absUnchecked(sizeDelta), cfg.maxTradeSize);
+        }
         Position storage pos = _positions[accountId][marketId];
         Trade memory t;
         t.oldSize = pos.size;
         t.oldBasis = pos.basis;
         t.newSize = t.oldSize + sizeDelta;
         t.addsRisk = _addsRisk(t.oldSize, t.newSize);
-        ICircuitBreaker.TradePolicy memory policy = _policy(marketId);
+        // A trade that only reduces never consults the breaker: nothing it could say applies to it, and
+        // a broken breaker must not be able to block it.
+        ICircuitBreaker.TradePolicy memory policy = t.addsRisk ? _policy(marketId) : _neutralPolicy();
         if (t.addsRisk) _checkRiskAllowed(cfg, policy, marketId, sizeDelta);
 
         // ---- accrue
@@ -239,7 +248,10 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         uint96 markets = _writeAccountMarkets(accountId, acct.markets, marketId, t.newSize);
 
         // ---- settle with the vault, then check the margin of a risk-adding trade
-        (uint256 margin, uint256 shortfall) = vault.settle(accountId, t.realisedPnl, t.fee);
+        // The fee actually charged replaces the quoted one: a margin that cannot pay it forgoes it.
+        uint256 margin;
+        uint256 shortfall;
+        (margin, shortfall, t.fee) = vault.settle(accountId, t.realisedPnl, t.fee);
         if (shortfall != 0) emit BadDebtIncurred(accountId, marketId, shortfall);
         if (t.addsRisk) _checkInitialMargin(accountId, markets, margin, c, policy.maxLeverage);
 
@@ -304,7 +316,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         MarketCache memory c,
         uint256 maxLeverage
     ) internal view {
-        AccountSummary memory s = _summary(accountId, markets, margin, c, _noPositions());
+        AccountSummary memory s = _summary(accountId, markets, margin, c, _noPositions(), true);
         if (s.equity < int256(s.initialMargin)) revert MarginBelowInitial(accountId, s.equity, s.initialMargin);
         if (maxLeverage != 0 && s.notional > uint256(s.equity).mulWadDown(maxLeverage)) {
             revert LeverageAboveCap(accountId, s.notional.mulDivUp(WAD, uint256(s.equity)), maxLeverage);
@@ -371,7 +383,9 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         emit MarketConfigSet(marketId, cfg);
     }
 
+    /// @notice Sets (or, with address(0), removes) the circuit breaker consulted by risk-adding trades.
     function setCircuitBreaker(ICircuitBreaker breaker) external onlyRole(Roles.GOVERNOR) {
+        if (address(breaker) != address(0) && address(breaker).code.length == 0) revert ZeroAddress();
         circuitBreaker = breaker;
         emit CircuitBreakerSet(address(breaker));
     }
@@ -380,9 +394,13 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IPerpEngine
     function accountSummary(uint256 accountId) public view returns (AccountSummary memory) {
+        return _accountSummary(accountId, true);
+    }
+
+    function _accountSummary(uint256 accountId, bool withInitial) internal view returns (AccountSummary memory) {
         AccountData memory acct = _accounts[accountId];
         if (acct.owner == address(0)) revert AccountNotFound(accountId);
-        return _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), _noPositions());
+        return _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), _noPositions(), withInitial);
     }
 
     /// @inheritdoc IPerpEngine
@@ -394,7 +412,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         AccountData memory acct = _accounts[accountId];
         if (acct.owner == address(0)) revert AccountNotFound(accountId);
         positions = new PositionSnapshot[](LibBit.popCount(acct.markets));
-        summary = _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), positions);
+        summary = _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), positions, false);
     }
 
     /// @inheritdoc IPerpEngine
@@ -413,7 +431,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IPerpEngine
     function health(uint256 accountId) external view returns (uint256) {
-        AccountSummary memory s = accountSummary(accountId);
+        AccountSummary memory s = _accountSummary(accountId, false);
         if (s.maintenanceMargin == 0) return type(uint256).max;
         if (s.equity <= 0) return 0;
         return uint256(s.equity).mulDivDown(WAD, s.maintenanceMargin);
@@ -421,7 +439,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IPerpEngine
     function isLiquidatable(uint256 accountId) external view returns (bool) {
-        AccountSummary memory s = accountSummary(accountId);
+        AccountSummary memory s = _accountSummary(accountId, false);
         return s.maintenanceMargin != 0 && s.equity < int256(s.maintenanceMargin);
     }
 
@@ -521,12 +539,15 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     /// @dev Cross-margin totals. `cached` carries the traded market's values already read this call.
     ///      When `out` is non-empty (one slot per position), each position is also reported in it.
+    ///      Without `withInitial`, initial margin is left at zero and the circuit breaker is not read:
+    ///      liquidation and health views must not depend on the breaker answering.
     function _summary(
         uint256 accountId,
         uint96 markets,
         uint256 margin,
         MarketCache memory cached,
-        PositionSnapshot[] memory out
+        PositionSnapshot[] memory out,
+        bool withInitial
     ) internal view returns (AccountSummary memory s) {
         s.margin = margin;
         s.equity = int256(margin);
@@ -540,7 +561,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
                 c = other;
                 (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
                 (c.fundingIndex, c.term) = _pendingAccrual(cfg, _states[m], c.price, c.sigma);
-                c.imMultiplier = _policy(m).imMultiplier;
+                c.imMultiplier = withInitial ? _policy(m).imMultiplier : WAD;
             }
             Position memory p = _positions[accountId][m];
             int256 value = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
@@ -549,7 +570,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
             uint256 mm = RiskModel.marginRequirement(notional, mmr);
             s.equity += value;
             s.maintenanceMargin += mm;
-            s.initialMargin += RiskModel.marginRequirement(notional, imr);
+            if (withInitial) s.initialMargin += RiskModel.marginRequirement(notional, imr);
             s.notional += notional;
             if (out.length != 0) out[i] = PositionSnapshot(m, p.size, c.price, value, notional, mm);
         }
@@ -601,17 +622,15 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     function _policy(uint256 marketId) internal view returns (ICircuitBreaker.TradePolicy memory) {
         ICircuitBreaker breaker = circuitBreaker;
-        if (address(breaker) == address(0)) {
-            return
-                ICircuitBreaker.TradePolicy({
-                    feeMultiplier: uint64(WAD),
-                    imMultiplier: uint64(WAD),
-                    maxLeverage: 0,
-                    newRiskAllowed: true,
-                    tradingOpen: true
-                });
-        }
+        if (address(breaker) == address(0)) return _neutralPolicy();
         return breaker.tradePolicy(marketId);
+    }
+
+    function _neutralPolicy() internal pure returns (ICircuitBreaker.TradePolicy memory p) {
+        p.feeMultiplier = uint64(WAD);
+        p.imMultiplier = uint64(WAD);
+        p.newRiskAllowed = true;
+        p.tradingOpen = true;
     }
 
     function _ownedAccount(uint256 accountId) internal view returns (AccountData memory acct) {
@@ -623,6 +642,12 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     function _listedConfig(uint256 marketId) internal view returns (MarketConfig storage cfg) {
         cfg = _configs[marketId];
         if (!cfg.listed) revert MarketNotFound(marketId);
+    }
+
+    function _absUnchecked(int256 x) internal pure returns (uint256) {
+        unchecked {
+            return x >= 0 ? uint256(x) : uint256(-x); // -int256.min wraps to itself: 2^255 as uint
+        }
     }
 
     function _noCache() internal pure returns (MarketCache memory c) {

@@ -33,6 +33,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     uint256 public constant MIN_LP_LOCK_RATIO = 0.05e18;
     uint256 public constant MAX_LP_LOCK_RATIO = 1e18;
     uint256 public constant MAX_INSURANCE_FEE_SHARE = 1e18;
+    /// @notice Largest single deposit, in token units: keeps every WAD ledger far from overflow.
+    uint256 public constant MAX_DEPOSIT = type(uint96).max;
 
     /// @inheritdoc IVault
     uint256 public immutable SCALE;
@@ -144,6 +146,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IVault
     function depositMargin(uint256 accountId, address from, uint256 amount) external onlyEngine nonReentrant {
         if (amount == 0) revert ZeroAmount();
+        if (amount > MAX_DEPOSIT) revert AmountTooLarge(amount, MAX_DEPOSIT);
         _margin[accountId] += amount * SCALE;
         emit MarginDeposited(accountId, from, amount);
         _pullExact(from, amount);
@@ -166,7 +169,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 accountId,
         int256 pnlWad,
         uint256 feeWad
-    ) external onlyEngine returns (uint256 marginWad, uint256 shortfallWad) {
+    ) external onlyEngine nonReentrant returns (uint256 marginWad, uint256 shortfallWad, uint256 feePaidWad) {
         marginWad = _margin[accountId];
         uint256 pool = _lpPool;
         if (pnlWad > 0) {
@@ -184,11 +187,11 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         }
         if (feeWad != 0) {
             // A fee the margin cannot pay is forgone, never turned into debt.
-            uint256 fee = feeWad.min(marginWad);
-            marginWad -= fee;
-            uint256 toPool = fee.mulWadDown(lpFeeShare);
+            feePaidWad = feeWad.min(marginWad);
+            marginWad -= feePaidWad;
+            uint256 toPool = feePaidWad.mulWadDown(lpFeeShare);
             pool += toPool;
-            _protocolFees += (fee - toPool).toUint128();
+            _protocolFees += (feePaidWad - toPool).toUint128();
         }
         _margin[accountId] = marginWad;
         _lpPool = pool.toUint128();
@@ -200,6 +203,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     function chargePenalty(uint256 accountId, address keeper, uint256 keeperWad, uint256 insuranceWad)
         external
         onlyLiquidationEngine
+        nonReentrant
         returns (uint256 keeperPaidWad, uint256 insurancePaidWad)
     {
         uint256 margin = _margin[accountId];
@@ -299,6 +303,14 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 assets = totalAssets().min(_lpPool / SCALE);
         uint256 locked = lockedLiquidity();
         return assets > locked ? assets - locked : 0;
+    }
+
+    function maxDeposit(address) public pure override(ERC4626, IERC4626) returns (uint256) {
+        return MAX_DEPOSIT;
+    }
+
+    function maxMint(address) public view override(ERC4626, IERC4626) returns (uint256) {
+        return _convertToShares(MAX_DEPOSIT, Math.Rounding.Floor);
     }
 
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {

@@ -135,7 +135,8 @@ interface IPerpEngine {
 
     // ----- views -----
     function accountSummary(uint256 accountId) external view returns (AccountSummary memory);
-    /// @notice accountSummary plus every position, in one pass (one oracle read per market).
+    /// @notice accountSummary plus every position, in one pass (one oracle read per market). Initial
+    ///         margin is not computed (zero): liquidations never depend on the circuit breaker answering.
     function liquidationSnapshot(uint256 accountId)
         external
         view

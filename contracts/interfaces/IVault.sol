@@ -15,6 +15,7 @@ interface IVault is IERC4626 {
     error EngineAlreadySet(address engine);
     error ZeroAddress();
     error ZeroAmount();
+    error AmountTooLarge(uint256 amount, uint256 max);
     error BalanceChangingToken(uint256 expected, uint256 received);
     error InsufficientMargin(uint256 accountId, uint256 requestedWad, uint256 availableWad);
     error LiquidityLocked(uint256 requestedAssets, uint256 availableAssets);
@@ -48,12 +49,13 @@ interface IVault is IERC4626 {
 
     /// @notice Settles realised PnL (positive: the pool pays the trader) and a fee against an account.
     ///         A loss larger than the margin leaves the margin at zero and returns the rest as
-    ///         `shortfallWad` (bad debt) for the engine to route. Engine only.
+    ///         `shortfallWad` (bad debt) for the engine to route. A fee the remaining margin cannot pay
+    ///         is forgone: `feePaidWad` is what was charged. Engine only.
     function settle(
         uint256 accountId,
         int256 pnlWad,
         uint256 feeWad
-    ) external returns (uint256 marginWad, uint256 shortfallWad);
+    ) external returns (uint256 marginWad, uint256 shortfallWad, uint256 feePaidWad);
 
     /// @notice Takes a liquidation penalty from an account's margin: `keeperWad` credited to the keeper's
     ///         claimable rewards, `insuranceWad` owed to the insurance fund (flushed lazily). Takes what

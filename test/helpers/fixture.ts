@@ -61,6 +61,9 @@ export async function setPriceWad(w: World, marketId: number, priceWad: bigint):
 }
 
 /** Everything a bad call could change: balances, margins, positions and market state. */
+/** ethers Results are arrays at runtime; the generated struct types do not say so. */
+const plain = (r: unknown): unknown[] => Array.from(r as ArrayLike<unknown>);
+
 export async function snapshotState(w: World, accountIds: bigint[]): Promise<string> {
   const parts: unknown[] = [
     await w.usdc.balanceOf(await w.vault.getAddress()),
@@ -70,12 +73,12 @@ export async function snapshotState(w: World, accountIds: bigint[]): Promise<str
     await w.engine.nextAccountId(),
   ];
   for (const m of w.markets) {
-    parts.push((await w.engine.marketState(m.id)).toArray());
-    parts.push((await w.engine.marketConfig(m.id)).toArray());
+    parts.push(plain(await w.engine.marketState(m.id)));
+    parts.push(plain(await w.engine.marketConfig(m.id)));
   }
   for (const id of accountIds) {
     parts.push(await w.vault.marginOf(id));
-    for (const m of w.markets) parts.push((await w.engine.position(id, m.id)).toArray());
+    for (const m of w.markets) parts.push(plain(await w.engine.position(id, m.id)));
   }
   return JSON.stringify(parts, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }

@@ -1,6 +1,6 @@
 /**
- * Findings: absurd inputs that revert with an arithmetic panic (0x11) where the engine should refuse
- * them with a custom error. These tests describe the intended behaviour and fail until it is fixed.
+ * Regressions: absurd inputs that once reverted with an arithmetic panic (0x11) and are now refused
+ * with custom errors (found by the bad-input review; fixed by bounding sizes and amounts first).
  */
 import { expect } from "chai";
 import { network } from "hardhat";
@@ -35,7 +35,7 @@ async function revertSelector(call: Promise<unknown>): Promise<string> {
   expect.fail("the call did not revert");
 }
 
-describe("Findings: panics instead of custom errors", function () {
+describe("Regressions: custom errors, not panics, on absurd inputs", function () {
   // PerpEngine._checkRiskAllowed: FixedPoint.abs(type(int256).min) negates int256.min.
   it("modifyPosition(type(int256).min) is refused with TradeSizeTooLarge, not panic 0x11", async function () {
     const { w, alice, ids } = await networkHelpers.loadFixture(world);
