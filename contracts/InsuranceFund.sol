@@ -113,7 +113,10 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         emit WithdrawalCancelled(msg.sender);
     }
 
-    function deposit(uint256 assets, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+    function deposit(
+        uint256 assets,
+        address receiver
+    ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         return super.deposit(assets, receiver);
     }
 
@@ -121,24 +124,22 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         return super.mint(shares, receiver);
     }
 
-    function withdraw(uint256 assets, address receiver, address owner)
-        public
-        override(ERC4626, IERC4626)
-        nonReentrant
-        returns (uint256 shares)
-    {
+    function withdraw(
+        uint256 assets,
+        address receiver,
+        address owner
+    ) public override(ERC4626, IERC4626) nonReentrant returns (uint256 shares) {
         shares = previewWithdraw(assets);
         _consumeRequest(owner, shares);
         _flushIfShort(assets);
         _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
-    function redeem(uint256 shares, address receiver, address owner)
-        public
-        override(ERC4626, IERC4626)
-        nonReentrant
-        returns (uint256 assets)
-    {
+    function redeem(
+        uint256 shares,
+        address receiver,
+        address owner
+    ) public override(ERC4626, IERC4626) nonReentrant returns (uint256 assets) {
         _consumeRequest(owner, shares);
         assets = previewRedeem(shares);
         _flushIfShort(assets);
@@ -172,12 +173,10 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
     }
 
     /// @inheritdoc IInsuranceFund
-    function payKeeper(address keeper, uint256 amountWad)
-        external
-        onlyLiquidationEngine
-        nonReentrant
-        returns (uint256 paidWad)
-    {
+    function payKeeper(
+        address keeper,
+        uint256 amountWad
+    ) external onlyLiquidationEngine nonReentrant returns (uint256 paidWad) {
         vault.flushInsurance();
         IERC20 token = IERC20(asset());
         uint256 amount = (amountWad / SCALE).min(token.balanceOf(address(this)));

@@ -169,12 +169,12 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPerpEngine
-    function forceReduce(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 priceWad)
-        external
-        onlyRole(Roles.LIQUIDATOR)
-        nonReentrant
-        returns (int256, uint256 shortfall, uint256)
-    {
+    function forceReduce(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 priceWad
+    ) external onlyRole(Roles.LIQUIDATOR) nonReentrant returns (int256, uint256 shortfall, uint256) {
         MarketConfig storage cfg = _listedConfig(marketId);
         Position storage pos = _positions[accountId][marketId];
         Trade memory t;
@@ -404,11 +404,9 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPerpEngine
-    function liquidationSnapshot(uint256 accountId)
-        external
-        view
-        returns (AccountSummary memory summary, PositionSnapshot[] memory positions)
-    {
+    function liquidationSnapshot(
+        uint256 accountId
+    ) external view returns (AccountSummary memory summary, PositionSnapshot[] memory positions) {
         AccountData memory acct = _accounts[accountId];
         if (acct.owner == address(0)) revert AccountNotFound(accountId);
         positions = new PositionSnapshot[](LibBit.popCount(acct.markets));
@@ -572,7 +570,8 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
             s.maintenanceMargin += mm;
             if (withInitial) s.initialMargin += RiskModel.marginRequirement(notional, imr);
             s.notional += notional;
-            if (out.length != 0) out[i] = PositionSnapshot(m, p.size, c.price, value, notional, mm);
+            if (out.length != 0)
+                out[i] = PositionSnapshot(m, p.size, p.basis, c.fundingIndex, c.price, value, notional, mm);
         }
     }
 

@@ -100,10 +100,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @notice Wires the liquidation engine and the insurance fund, once.
-    function wireLiquidation(address liquidationEngine_, address insuranceFund_)
-        external
-        onlyRole(DEFAULT_ADMIN_ROLE)
-    {
+    function wireLiquidation(address liquidationEngine_, address insuranceFund_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (liquidationEngine_ == address(0) || insuranceFund_ == address(0)) revert ZeroAddress();
         if (liquidationEngine != address(0)) revert AlreadySet();
         liquidationEngine = liquidationEngine_;
@@ -200,12 +197,12 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ liquidations
 
     /// @inheritdoc IVault
-    function chargePenalty(uint256 accountId, address keeper, uint256 keeperWad, uint256 insuranceWad)
-        external
-        onlyLiquidationEngine
-        nonReentrant
-        returns (uint256 keeperPaidWad, uint256 insurancePaidWad)
-    {
+    function chargePenalty(
+        uint256 accountId,
+        address keeper,
+        uint256 keeperWad,
+        uint256 insuranceWad
+    ) external onlyLiquidationEngine nonReentrant returns (uint256 keeperPaidWad, uint256 insurancePaidWad) {
         uint256 margin = _margin[accountId];
         keeperPaidWad = keeperWad.min(margin);
         insurancePaidWad = insuranceWad.min(margin - keeperPaidWad);

@@ -156,11 +156,12 @@ contract MathHarness {
         return PerpMath.fundingIndexDelta(ratePerSecond, indexPrice, elapsed);
     }
 
-    function positionValue(int256 size, int256 basis, uint256 price, int256 fundingIndex)
-        external
-        pure
-        returns (int256)
-    {
+    function positionValue(
+        int256 size,
+        int256 basis,
+        uint256 price,
+        int256 fundingIndex
+    ) external pure returns (int256) {
         return PerpMath.positionValue(size, basis, price, fundingIndex);
     }
 
@@ -168,11 +169,13 @@ contract MathHarness {
         return PerpMath.notional(size, price);
     }
 
-    function applyTrade(int256 oldSize, int256 basis, int256 sizeDelta, uint256 fill, int256 fundingIndex)
-        external
-        pure
-        returns (int256 newBasis, int256 realised)
-    {
+    function applyTrade(
+        int256 oldSize,
+        int256 basis,
+        int256 sizeDelta,
+        uint256 fill,
+        int256 fundingIndex
+    ) external pure returns (int256 newBasis, int256 realised) {
         return PerpMath.applyTrade(oldSize, basis, sizeDelta, fill, fundingIndex);
     }
 }

@@ -63,6 +63,8 @@ interface IPerpEngine {
     struct PositionSnapshot {
         uint256 marketId;
         int256 size;
+        int256 basis;
+        int256 fundingIndex; // the market's, accrued to now
         uint256 price; // index price
         int256 value; // net value: size * (price - fundingIndex - basis), what closing at price realises
         uint256 notional;
@@ -129,18 +131,22 @@ interface IPerpEngine {
     /// @return realised value realised into margin (PnL net of funding)
     /// @return shortfall the part of a realised loss the margin could not pay (bad debt)
     /// @return fillPrice the price used
-    function forceReduce(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 priceWad)
-        external
-        returns (int256 realised, uint256 shortfall, uint256 fillPrice);
+    function forceReduce(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 priceWad
+    ) external returns (int256 realised, uint256 shortfall, uint256 fillPrice);
 
     // ----- views -----
     function accountSummary(uint256 accountId) external view returns (AccountSummary memory);
     /// @notice accountSummary plus every position, in one pass (one oracle read per market). Initial
     ///         margin is not computed (zero): liquidations never depend on the circuit breaker answering.
-    function liquidationSnapshot(uint256 accountId)
-        external
-        view
-        returns (AccountSummary memory summary, PositionSnapshot[] memory positions);
+    function liquidationSnapshot(
+        uint256 accountId
+    ) external view returns (AccountSummary memory summary, PositionSnapshot[] memory positions);
+    function marketConfig(uint256 marketId) external view returns (MarketConfig memory);
+    function nextAccountId() external view returns (uint256);
     /// @notice Sum over markets of (long + short open interest) * index price (WAD).
     function openNotional() external view returns (uint256);
     /// @notice equity / maintenance margin (WAD); type(uint256).max without positions, 0 if equity <= 0.

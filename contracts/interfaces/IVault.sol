@@ -60,9 +60,12 @@ interface IVault is IERC4626 {
     /// @notice Takes a liquidation penalty from an account's margin: `keeperWad` credited to the keeper's
     ///         claimable rewards, `insuranceWad` owed to the insurance fund (flushed lazily). Takes what
     ///         the margin holds, keeper first. Liquidation engine only.
-    function chargePenalty(uint256 accountId, address keeper, uint256 keeperWad, uint256 insuranceWad)
-        external
-        returns (uint256 keeperPaidWad, uint256 insurancePaidWad);
+    function chargePenalty(
+        uint256 accountId,
+        address keeper,
+        uint256 keeperWad,
+        uint256 insuranceWad
+    ) external returns (uint256 keeperPaidWad, uint256 insurancePaidWad);
 
     /// @notice Pulls `amount` tokens from the insurance fund into the LP pool (bad-debt cover).
     ///         Insurance fund only.
