@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+
+import {PerpEngine} from "../../../contracts/PerpEngine.sol";
+import {Vault} from "../../../contracts/Vault.sol";
+import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
+import {RiskParams} from "../../../contracts/libraries/RiskModel.sol";
+import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
+import {MockUSDC} from "../../../contracts/mocks/MockUSDC.sol";
+import {OracleAdapter} from "../../../contracts/oracle/OracleAdapter.sol";
+
+/// @notice Deploys and wires the protocol the way deploy/protocol.ts does, with the parameters of
+///         deploy/params.ts (DEFAULT_MARKETS, DEFAULT_RISK), for Solidity tests.
+abstract contract ProtocolFixture is Test {
+    uint256 internal constant WAD = 1e18;
+    /// @dev One whole MockUSDC (6 decimals).
+    uint256 internal constant USDC = 1e6;
+    uint8 internal constant FEED_DECIMALS = 8;
+
+    uint256 internal constant ETH = 0;
+    uint256 internal constant BTC = 1;
+    bytes32 internal constant ETH_FEED = bytes32("ETH/USD");
+    bytes32 internal constant BTC_FEED = bytes32("BTC/USD");
+    int256 internal constant ETH_INITIAL_ANSWER = 2_000e8;
+    int256 internal constant BTC_INITIAL_ANSWER = 30_000e8;
+
+    uint32 internal constant HEARTBEAT = 1 hours;
+    uint32 internal constant VOL_WINDOW = 6 hours;
+    /// @dev 0.1% per hour at |skew| >= skewScale (DEFAULT_MAX_FUNDING_RATE).
+    uint64 internal constant MAX_FUNDING_RATE = uint64(WAD / 1000 / 3600);
+
+    /// @dev A realistic clock: the feeds' first rounds are stamped with it.
+    uint256 internal constant START_TIME = 1_700_000_000;
+
+    MockUSDC internal usdc;
+    MockAggregator internal ethFeed;
+    MockAggregator internal btcFeed;
+    OracleAdapter internal oracle;
+    Vault internal vault;
+    PerpEngine internal engine;
+
+    address internal admin;
+    address internal governor;
+    address internal guardian;
+
+    function _deployProtocol() internal {
+        admin = makeAddr("admin");
+        governor = makeAddr("governor");
+        guardian = makeAddr("guardian");
+        vm.warp(START_TIME);
+
+        usdc = new MockUSDC();
+        ethFeed = new MockAggregator(FEED_DECIMALS, ETH_INITIAL_ANSWER, "ETH / USD");
+        btcFeed = new MockAggregator(FEED_DECIMALS, BTC_INITIAL_ANSWER, "BTC / USD");
+        oracle = new OracleAdapter(admin, governor);
+        vault = new Vault(usdc, admin, governor);
+        engine = new PerpEngine(vault, oracle, admin, governor, guardian);
+
+        vm.prank(admin);
+        vault.setEngine(address(engine));
+
+        vm.startPrank(governor);
+        oracle.setFeed(ETH_FEED, address(ethFeed), HEARTBEAT, VOL_WINDOW, 0.6e18);
+        oracle.setFeed(BTC_FEED, address(btcFeed), HEARTBEAT, VOL_WINDOW, 0.5e18);
+        engine.listMarket(ETH, _marketConfig(ETH_FEED, 1_000_000e18, 100_000e18, 10_000e18));
+        engine.listMarket(BTC, _marketConfig(BTC_FEED, 50_000e18, 5_000e18, 1_000e18));
+        vm.stopPrank();
+    }
+
+    function _marketConfig(
+        bytes32 feedId,
+        uint128 skewScale,
+        uint128 maxOpenInterest,
+        uint128 maxTradeSize
+    ) internal pure returns (IPerpEngine.MarketConfig memory) {
+        return
+            IPerpEngine.MarketConfig({
+                feedId: feedId,
+                skewScale: skewScale,
+                maxOpenInterest: maxOpenInterest,
+                maxTradeSize: maxTradeSize,
+                maxFundingRatePerSecond: MAX_FUNDING_RATE,
+                listed: true,
+                reduceOnly: false,
+                risk: _defaultRisk()
+            });
+    }
+
+    /// @dev DEFAULT_RISK of deploy/params.ts.
+    function _defaultRisk() internal pure returns (RiskParams memory) {
+        return
+            RiskParams({
+                mmrBase: 0.01e18,
+                mmrMin: 0.005e18,
+                mmrMax: 0.2e18,
+                kMm: 0.01e18,
+                imMultiplier: 2e18,
+                sizePremium: 0.1e18,
+                mmrRampPerSecond: uint64(WAD / 100 / 3600),
+                baseFee: 0.0005e18,
+                kFee: 0.5e18
+            });
+    }
+
+    function _feedOf(uint256 marketId) internal view returns (MockAggregator) {
+        return marketId == ETH ? ethFeed : btcFeed;
+    }
+
+    /// @dev Sum of trader margin, LP pool and protocol fees: every claim on the vault's tokens (WAD).
+    function _ledgerTotal(uint256[] memory accountIds) internal view returns (uint256 total) {
+        for (uint256 i = 0; i < accountIds.length; ++i) {
+            total += vault.marginOf(accountIds[i]);
+        }
+        total += vault.lpPoolWad() + vault.protocolFeesWad();
+    }
+}
