@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+// solhint-disable-next-line max-line-length
 import {AutomationCompatibleInterface} from "@chainlink/contracts/src/v0.8/automation/interfaces/AutomationCompatibleInterface.sol";
 
 import {ILiquidationEngine} from "./interfaces/ILiquidationEngine.sol";
@@ -175,12 +176,11 @@ contract LiquidationEngine is
     // ================================================================== liquidation
 
     /// @inheritdoc ILiquidationEngine
-    function liquidate(uint256 accountId) external nonReentrant returns (Plan memory plan) {
-        Status status;
-        bytes memory reason;
-        (plan, status, reason) = _plan(accountId);
+    function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
+        (Plan memory plan, Status status, bytes memory reason) = _plan(accountId);
         if (status != Status.Ok) _revertFor(plan, status, reason);
         _execute(plan, msg.sender);
+        return plan.trancheNotional;
     }
 
     /// @inheritdoc ILiquidationEngine
@@ -208,7 +208,7 @@ contract LiquidationEngine is
     /// @inheritdoc ILiquidationEngine
     function flag(uint256 accountId) external {
         if (accountState[accountId].liquidatableSince != 0) return;
-        IPerpEngine.AccountSummary memory s = engine.accountSummary(accountId);
+        (IPerpEngine.AccountSummary memory s, ) = engine.liquidationSnapshot(accountId);
         if (s.maintenanceMargin == 0 || s.equity >= int256(s.maintenanceMargin)) {
             revert AccountHealthy(accountId, s.equity, s.maintenanceMargin);
         }
@@ -407,7 +407,7 @@ contract LiquidationEngine is
         uint256 fraction
     ) internal view returns (uint256, uint256 blockedMarket) {
         for (uint256 i; i < ps.length; ++i) {
-            uint256 capacity = _capacity(c, ps[i].marketId, ps[i].price);
+            uint256 capacity = ps[i].skewScale.mulWadDown(c.capacityDepthFactor).mulWadDown(ps[i].price);
             Window memory w = _rolled(capacityWindow[ps[i].marketId], c.capacityWindow);
             uint256 room = capacity > w.used ? capacity - w.used : 0;
             uint256 allowed = room.mulDivDown(WAD, ps[i].notional);
@@ -439,6 +439,8 @@ contract LiquidationEngine is
                 shortfall: 0,
                 bankruptLong: p.size > 0
             });
+            if (closeAbs < absSize)
+                plan.remainingMaintenance += p.maintenanceMargin.mulDivUp(absSize - closeAbs, absSize);
             // insertion by realised value, descending
             uint256 j = i;
             while (j > 0 && plan.legs[j - 1].realised < leg.realised) {
@@ -479,6 +481,11 @@ contract LiquidationEngine is
         plan.keeperFromPenalty = fromPenalty.min(marginLeft);
         plan.insuranceShare = (penalty - fromPenalty).min(marginLeft - plan.keeperFromPenalty);
 
+        // The fund is only read when it has to pay: bad debt, or a reward the penalty cannot cover.
+        if (plan.badDebt == 0 && reward <= plan.keeperFromPenalty) {
+            plan.keeperReward = plan.keeperFromPenalty;
+            return;
+        }
         uint256 available = collateral.balanceOf(address(insuranceFund)) + vault.insurancePendingWad() / SCALE;
         if (plan.badDebt != 0) {
             uint256 tokens = plan.badDebt.mulDivUp(1, SCALE).min(available);
@@ -506,10 +513,8 @@ contract LiquidationEngine is
     function _execute(Plan memory plan, address keeper) internal {
         uint256 accountId = plan.accountId;
         AccountState memory a = accountState[accountId];
-        if (a.liquidatableSince == 0) {
-            a.liquidatableSince = uint40(block.timestamp);
-            emit AccountFlagged(accountId, block.timestamp);
-        }
+        if (a.liquidatableSince == 0) a.liquidatableSince = uint40(block.timestamp);
+        uint256 since = a.liquidatableSince;
         a.lastTrancheAt = uint40(block.timestamp);
 
         Config memory c = config;
@@ -537,7 +542,15 @@ contract LiquidationEngine is
         if (healthAfter >= WAD) a.liquidatableSince = 0;
         accountState[accountId] = a;
         _emitLegs(plan, keeper);
-        emit LiquidationSettled(accountId, keeper, plan.backstop, plan.fraction, plan.trancheNotional, healthAfter);
+        emit LiquidationSettled(
+            accountId,
+            keeper,
+            plan.backstop,
+            plan.fraction,
+            plan.trancheNotional,
+            healthAfter,
+            since
+        );
     }
 
     function _routeBadDebt(Plan memory plan) internal {
@@ -561,10 +574,18 @@ contract LiquidationEngine is
         }
     }
 
-    /// @dev Every tranche leaves the account healthier or closed.
-    function _checkImproved(Plan memory plan) internal view returns (uint256 healthAfter) {
-        healthAfter = engine.health(plan.accountId);
-        if (healthAfter == type(uint256).max) return healthAfter; // no positions left
+    /// @dev Every tranche leaves the account healthier or closed. Execution has already matched the
+    ///      plan to the wei (realised values and shortfalls), so equity after is exact: equity before,
+    ///      less what the penalty took, less the rounding of splitting each position (floor of the parts
+    ///      <= the whole). Maintenance after is bounded above by each position's maintenance scaled to
+    ///      what remains (the size premium only falls with size), plus a wei per leg. The health this
+    ///      yields is a lower bound of the true one, so asserting it improved is the stricter check.
+    function _checkImproved(Plan memory plan) internal pure returns (uint256 healthAfter) {
+        if (plan.fraction == WAD) return type(uint256).max; // closed
+        int256 equityAfter =
+            plan.equity - int256(plan.keeperFromPenalty + plan.insuranceShare) - int256(plan.legs.length);
+        uint256 mmAfter = plan.remainingMaintenance + plan.legs.length;
+        healthAfter = equityAfter <= 0 ? 0 : uint256(equityAfter).mulDivDown(WAD, mmAfter);
         uint256 before = plan.equity <= 0 ? 0 : uint256(plan.equity).mulDivDown(WAD, plan.maintenanceMargin);
         if (healthAfter <= before) revert TrancheDidNotImproveHealth(plan.accountId, before, healthAfter);
     }
@@ -601,11 +622,6 @@ contract LiquidationEngine is
     }
 
     // ================================================================== helpers
-
-    function _capacity(Config memory c, uint256 marketId, uint256 price) internal view returns (uint256) {
-        uint256 skewScale = engine.marketConfig(marketId).skewScale;
-        return skewScale.mulWadDown(c.capacityDepthFactor).mulWadDown(price);
-    }
 
     function _rolled(Window memory w, uint256 length) internal view returns (Window memory) {
         if (block.timestamp >= uint256(w.start) + length) return Window(uint40(block.timestamp), 0);

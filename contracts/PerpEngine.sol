@@ -571,7 +571,17 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
             if (withInitial) s.initialMargin += RiskModel.marginRequirement(notional, imr);
             s.notional += notional;
             if (out.length != 0)
-                out[i] = PositionSnapshot(m, p.size, p.basis, c.fundingIndex, c.price, value, notional, mm);
+                out[i] = PositionSnapshot(
+                    m,
+                    p.size,
+                    p.basis,
+                    c.fundingIndex,
+                    c.price,
+                    value,
+                    notional,
+                    mm,
+                    cfg.skewScale
+                );
         }
     }
 

@@ -7,7 +7,15 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { keccak256, toUtf8Bytes } from "ethers";
 
-import type { MockAggregator, MockUSDC, OracleAdapter, PerpEngine, Vault } from "../types/ethers-contracts/index.js";
+import type {
+  InsuranceFund,
+  LiquidationEngine,
+  MockAggregator,
+  MockUSDC,
+  OracleAdapter,
+  PerpEngine,
+  Vault,
+} from "../types/ethers-contracts/index.js";
 import { type MarketSpec, DEFAULT_MARKETS, feedId, marketConfig } from "./params.js";
 
 export type Protocol = {
@@ -15,6 +23,8 @@ export type Protocol = {
   oracle: OracleAdapter;
   vault: Vault;
   engine: PerpEngine;
+  insuranceFund: InsuranceFund;
+  liquidationEngine: LiquidationEngine;
   feeds: Map<number, MockAggregator>;
   markets: MarketSpec[];
 };
@@ -50,6 +60,24 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
     opts.guardian,
   ])) as unknown as PerpEngine;
   await (await vault.setEngine(await engine.getAddress())).wait();
+  const insuranceFund = (await ethers.deployContract("InsuranceFund", [
+    await usdc.getAddress(),
+    await vault.getAddress(),
+    await engine.getAddress(),
+    deployerAddress,
+    deployerAddress,
+  ])) as unknown as InsuranceFund;
+  const liquidationEngine = (await ethers.deployContract("LiquidationEngine", [
+    await engine.getAddress(),
+    await vault.getAddress(),
+    await insuranceFund.getAddress(),
+    deployerAddress,
+    deployerAddress,
+  ])) as unknown as LiquidationEngine;
+  const liquidationAddress = await liquidationEngine.getAddress();
+  await (await vault.wireLiquidation(liquidationAddress, await insuranceFund.getAddress())).wait();
+  await (await insuranceFund.setLiquidationEngine(liquidationAddress)).wait();
+  await (await engine.grantRole(LIQUIDATOR_ROLE, liquidationAddress)).wait();
 
   const feeds = new Map<number, MockAggregator>();
   for (const m of markets) {
@@ -66,8 +94,8 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
     await (await engine.listMarket(m.id, marketConfig(m))).wait();
   }
 
-  await handOverRoles([oracle, vault, engine], deployerAddress, opts);
-  return { usdc, oracle, vault, engine, feeds, markets };
+  await handOverRoles([oracle, vault, engine, insuranceFund, liquidationEngine], deployerAddress, opts);
+  return { usdc, oracle, vault, engine, insuranceFund, liquidationEngine, feeds, markets };
 }
 
 type RoleHolder = {

@@ -355,7 +355,10 @@ describe("Access: one-time wiring and fee claims", function () {
     const v = w.vault.connect(w.governor);
     await expect(v.claimProtocolFees(ethers.ZeroAddress)).to.be.revertedWithCustomError(w.vault, "ZeroAddress");
     const feesWad = await w.vault.protocolFeesWad();
-    const amount = feesWad / SCALE;
+    // The insurance fund's share is set aside first; the rest is paid in whole token units.
+    const insuranceShare = (feesWad * (await w.vault.insuranceFeeShare())) / WAD;
+    const pendingBefore = await w.vault.insurancePendingWad();
+    const amount = (feesWad - insuranceShare) / SCALE;
     expect(amount).to.be.greaterThan(0n);
     await expect(v.claimProtocolFees(w.stranger.address)).to.changeTokenBalances(
       ethers,
@@ -363,8 +366,9 @@ describe("Access: one-time wiring and fee claims", function () {
       [w.stranger, w.vault],
       [amount, -amount],
     );
-    // The sub-unit remainder stays booked.
-    expect(await w.vault.protocolFeesWad()).to.equal(feesWad % SCALE);
+    // The sub-unit remainder stays booked; the set-aside share is owed to the insurance fund.
+    expect(await w.vault.protocolFeesWad()).to.equal((feesWad - insuranceShare) % SCALE);
+    expect(await w.vault.insurancePendingWad()).to.be.greaterThanOrEqual(pendingBefore);
     const before = await adminState(w, [alice]);
     await expect(v.claimProtocolFees(w.stranger.address)).to.be.revertedWithCustomError(w.vault, "ZeroAmount");
     expect(await adminState(w, [alice])).to.equal(before);

@@ -20,10 +20,10 @@ interface ILiquidationEngine {
     /// @notice Keeper reward: clamp(flat + share * notional, min, max) * escalation, where escalation
     ///         rises from 1 with the time since the account was first seen liquidatable.
     struct RewardConfig {
-        uint128 flat; // quote (WAD): covers gas
+        uint96 flat; // quote (WAD): covers gas
+        uint96 min; // quote (WAD)
         uint64 shareOfNotional; // WAD
-        uint128 min; // quote (WAD)
-        uint128 max; // quote (WAD)
+        uint96 max; // quote (WAD)
         uint64 escalationPerSecond; // WAD added to the multiplier per second
         uint64 maxMultiplier; // WAD
     }
@@ -61,6 +61,7 @@ interface ILiquidationEngine {
         uint256 badDebt;
         uint256 badDebtCovered; // by the insurance fund
         uint256 badDebtSocialised; // queued for auto-deleveraging
+        uint256 remainingMaintenance; // upper bound of the maintenance margin left after the tranche
     }
 
     enum Status {
@@ -89,6 +90,7 @@ interface ILiquidationEngine {
     event RewardConfigSet(RewardConfig config);
     event AdlConfigSet(AdlConfig config);
     event AccountFlagged(uint256 indexed accountId, uint256 since);
+    /// @notice One call's outcome; `liquidatableSince` is when the reward-escalation clock started.
     /// @notice One position's part of a tranche, with its share of the penalty, the keeper reward
     ///         and the bad debt covered by the fund or socialised.
     event TrancheLiquidated(
@@ -108,7 +110,8 @@ interface ILiquidationEngine {
         bool backstop,
         uint256 fraction,
         uint256 trancheNotional,
-        uint256 healthAfter
+        uint256 healthAfter,
+        uint256 liquidatableSince
     );
     event LiquidationSkipped(uint256 indexed accountId, Status status);
     event DeficitQueued(uint256 indexed marketId, bool bankruptLong, uint256 amount);
@@ -121,7 +124,7 @@ interface ILiquidationEngine {
     );
 
     /// @notice Liquidates one tranche of `accountId`. Permissionless; the caller is the keeper.
-    function liquidate(uint256 accountId) external returns (Plan memory plan);
+    function liquidate(uint256 accountId) external returns (uint256 trancheNotional);
 
     /// @notice Liquidates one tranche of each account that can be liquidated now; the others are
     ///         skipped with LiquidationSkipped, never reverted.

@@ -69,6 +69,7 @@ interface IPerpEngine {
         int256 value; // net value: size * (price - fundingIndex - basis), what closing at price realises
         uint256 notional;
         uint256 maintenanceMargin;
+        uint256 skewScale; // the market's depth (liquidation capacity is sized from it)
     }
 
     error AccountNotFound(uint256 accountId);

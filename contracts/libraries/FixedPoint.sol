@@ -5,7 +5,8 @@ import {FixedPointMathLib as M} from "solady/utils/FixedPointMathLib.sol";
 
 /// @title FixedPoint
 /// @notice WAD helpers with an explicit rounding direction on every operation. Full 512-bit precision
-///         (solady fullMulDiv: same results as OpenZeppelin Math.mulDiv, with a cheap 256-bit fast path). Signed variants
+///         (solady fullMulDiv: same results as OpenZeppelin Math.mulDiv, with a cheap 256-bit fast
+///         path). Signed variants
 ///         round toward negative infinity ("floor") or positive infinity ("ceil"), so callers pick
 ///         the direction that favours the protocol rather than truncating toward zero.
 library FixedPoint {

@@ -30,6 +30,7 @@ contract ReentrantToken is ERC20 {
         address t = hookTarget;
         if (t == address(0) || from == address(0)) return;
         hookTarget = address(0); // one shot
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory ret) = t.call(callData);
         if (!ok) {
             assembly ("memory-safe") {
