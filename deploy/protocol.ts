@@ -8,6 +8,7 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { keccak256, toUtf8Bytes } from "ethers";
 
 import type {
+  CircuitBreaker,
   InsuranceFund,
   LiquidationEngine,
   MockAggregator,
@@ -25,6 +26,9 @@ export type Protocol = {
   engine: PerpEngine;
   insuranceFund: InsuranceFund;
   liquidationEngine: LiquidationEngine;
+  /** undefined when deployed with `breaker: false` */
+  breaker?: CircuitBreaker;
+  triggers: Record<string, string>;
   feeds: Map<number, MockAggregator>;
   markets: MarketSpec[];
 };
@@ -33,7 +37,11 @@ export type DeployOptions = {
   admin: string;
   governor: string;
   guardian: string;
+  /** holder of the bounded risk-oracle role on the breaker (optional) */
+  riskOracle?: string;
   markets?: MarketSpec[];
+  /** deploy the circuit breaker and its five triggers and wire it into the engine (default true) */
+  breaker?: boolean;
 };
 
 export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions): Promise<Protocol> {
@@ -94,8 +102,37 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
     await (await engine.listMarket(m.id, marketConfig(m))).wait();
   }
 
-  await handOverRoles([oracle, vault, engine, insuranceFund, liquidationEngine], deployerAddress, opts);
-  return { usdc, oracle, vault, engine, insuranceFund, liquidationEngine, feeds, markets };
+  const roleHolders: RoleHolder[] = [oracle, vault, engine, insuranceFund, liquidationEngine];
+  let breaker: CircuitBreaker | undefined;
+  const triggers: Record<string, string> = {};
+  if (opts.breaker ?? true) {
+    breaker = (await ethers.deployContract("CircuitBreaker", [
+      deployerAddress,
+      deployerAddress,
+      opts.guardian,
+    ])) as unknown as CircuitBreaker;
+    const engineAddress = await engine.getAddress();
+    const oracleAddress = await oracle.getAddress();
+    const specs: [string, string, unknown[]][] = [
+      ["price-move", "PriceMoveTrigger", [engineAddress, oracleAddress]],
+      ["volatility", "VolatilityTrigger", [engineAddress, oracleAddress]],
+      ["oracle-health", "OracleHealthTrigger", [engineAddress, oracleAddress]],
+      ["liquidation-pressure", "LiquidationPressureTrigger", [engineAddress, oracleAddress, liquidationAddress]],
+      ["insurance-coverage", "InsuranceCoverageTrigger", [await insuranceFund.getAddress()]],
+    ];
+    for (const [name, contract, args] of specs) {
+      const t = await ethers.deployContract(contract, [...args, deployerAddress, deployerAddress]);
+      triggers[name] = await t.getAddress();
+      await (await breaker.addTrigger(triggers[name])).wait();
+      roleHolders.push(t as unknown as RoleHolder);
+    }
+    if (opts.riskOracle) await (await breaker.grantRole(RISK_ORACLE_ROLE, opts.riskOracle)).wait();
+    await (await engine.setCircuitBreaker(await breaker.getAddress())).wait();
+    roleHolders.push(breaker);
+  }
+
+  await handOverRoles(roleHolders, deployerAddress, opts);
+  return { usdc, oracle, vault, engine, insuranceFund, liquidationEngine, breaker, triggers, feeds, markets };
 }
 
 type RoleHolder = {

@@ -11,7 +11,9 @@ import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units } 
 
 const { ethers, networkHelpers } = await network.create();
 
-const BUDGET = { open: 150_000n, modify: 150_000n, deposit: 80_000n };
+// Core budgets (issue 2) are measured without a circuit breaker; the breaker's own budget (issue 4)
+// is the extra gas a trade pays to consult it, at level 0 with its five triggers registered.
+const BUDGET = { open: 150_000n, modify: 150_000n, deposit: 80_000n, breakerConsult: 10_000n };
 
 describe("Gas scenarios", function () {
   const figures: Record<string, bigint> = {};
@@ -27,7 +29,7 @@ describe("Gas scenarios", function () {
   }
 
   it("measures deposit, open, modify, close, withdraw and a volatility update", async function () {
-    const w = await deployWorld(ethers);
+    const w = await deployWorld(ethers, { breaker: false });
     const a = await openAccount(w, w.alice, 10_000n * USDC);
     const b = await openAccount(w, w.bob, 10_000n * USDC);
     const c = await openAccount(w, w.carol, 0n);
@@ -53,7 +55,37 @@ describe("Gas scenarios", function () {
     await measure("accrue (permissionless poke)", w.engine.accrue(ETH));
 
     expect(deposit, "deposit budget").to.be.lessThanOrEqual(BUDGET.deposit);
+    figures["open, no breaker (for the delta)"] = open;
+    figures["modify, no breaker (for the delta)"] = modify;
     expect(open, "open budget").to.be.lessThanOrEqual(BUDGET.open);
     expect(modify, "modify budget").to.be.lessThanOrEqual(BUDGET.modify);
+  });
+
+  it("measures what consulting the circuit breaker adds to a trade, and a poke", async function () {
+    const w = await deployWorld(ethers); // breaker with its five triggers
+    expect((await w.breaker!.triggers()).length).to.equal(5);
+    const a = await openAccount(w, w.alice, 10_000n * USDC);
+    const b = await openAccount(w, w.bob, 10_000n * USDC);
+    await w.engine.connect(w.alice).modifyPosition(a, ETH, units(5), MAX_PRICE);
+    await openAccount(w, w.carol, 0n);
+    const open = await measure(
+      "open with breaker (level 0, 5 triggers)",
+      w.engine.connect(w.bob).modifyPosition(b, ETH, units(2), MAX_PRICE),
+    );
+    const modify = await measure(
+      "modify with breaker (level 0, 5 triggers)",
+      w.engine.connect(w.bob).modifyPosition(b, ETH, units(1), MAX_PRICE),
+    );
+    const openDelta = open - figures["open, no breaker (for the delta)"];
+    const modifyDelta = modify - figures["modify, no breaker (for the delta)"];
+    figures["breaker consult: extra gas on open"] = openDelta;
+    figures["breaker consult: extra gas on modify"] = modifyDelta;
+    expect(openDelta, "breaker budget (open)").to.be.lessThanOrEqual(BUDGET.breakerConsult);
+    expect(modifyDelta, "breaker budget (modify)").to.be.lessThanOrEqual(BUDGET.breakerConsult);
+    await measure("breaker poke (5 triggers, no change)", w.breaker!.poke(ETH));
+    await networkHelpers.time.increase(60);
+    await setPrice(w, ETH, 2160n); // +8% in one round: price move proposes 1, the round-to-round jump 2
+    await measure("breaker poke (5 triggers, escalation)", w.breaker!.poke(ETH));
+    expect((await w.breaker!.marketLevel(ETH)).level).to.equal(2n);
   });
 });

@@ -1,18 +1,73 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {ITrigger} from "./ITrigger.sol";
+
 /// @title ICircuitBreaker
-/// @notice What the engine asks on every trade: the policy of the market's current stress level.
+/// @notice Graded stress levels per market: 0 normal, 1 caution, 2 restricted, 3 reduce-only,
+///         4 halted. The engine asks for the policy of the current level on every risk-adding trade.
+///         Triggers propose levels; anyone may poke a market to apply them. Escalation is immediate,
+///         de-escalation waits out a cooldown and goes down one level at a time.
 interface ICircuitBreaker {
     /// @notice Restrictions of one stress level. Multipliers are WAD (1e18 = unchanged).
     struct TradePolicy {
         uint64 feeMultiplier; // applied to the risk-adding fee rate
         uint64 imMultiplier; // applied to the initial margin ratio
-        uint64 maxLeverage; // WAD; account notional / equity after a risk-adding trade; 0 = no cap
+        uint96 maxLeverage; // WAD; account notional / equity after a risk-adding trade; 0 = no cap
         bool newRiskAllowed; // false: only trades that reduce a position
         bool tradingOpen; // false: halted; still, reducing and liquidations are never refused
     }
 
+    /// @notice Per-market level state. One slot.
+    struct MarketLevel {
+        uint8 level; // in force
+        uint8 guardianLevel; // floor set by the guardian, until governance lowers it
+        uint8 riskOracleLevel; // floor set by the risk oracle, until riskOracleExpiry
+        uint40 riskOracleExpiry;
+        uint40 lastChange; // when the level last moved (de-escalation cooldown)
+        uint8 overrideLevel; // governance cap on escalation, until overrideExpiry
+        uint40 overrideExpiry;
+    }
+
+    /// @notice Who moved a level.
+    enum Source {
+        Trigger,
+        Cooldown,
+        Guardian,
+        RiskOracle,
+        Governance
+    }
+
+    error UnknownLevel(uint8 level);
+    error LevelsNotMonotonic(uint8 level, bytes32 field);
+    error TriggerAlreadyAdded(address trigger);
+    error TriggerNotFound(address trigger);
+    error TooManyTriggers(uint256 max);
+    error GuardianCanOnlyRaise(uint256 marketId, uint8 current, uint8 requested);
+    error RiskOracleLevelTooHigh(uint8 requested, uint8 max);
+    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+
+    event LevelChanged(uint256 indexed marketId, uint8 from, uint8 to, Source source, address by);
+    event PolicySet(uint8 indexed level, TradePolicy policy);
+    event TriggerAdded(address indexed trigger, string name);
+    event TriggerRemoved(address indexed trigger);
+    event TriggerFailed(address indexed trigger, uint256 indexed marketId);
+    event DeescalationCooldownSet(uint32 cooldown);
+    event RiskOracleBoundsSet(uint8 maxLevel, uint32 maxDuration);
+    event GovernanceOverride(uint256 indexed marketId, uint8 level, uint256 expiry);
+    event RiskOracleRaise(uint256 indexed marketId, uint8 level, uint256 expiry);
+
     /// @notice Policy in force for `marketId` now.
     function tradePolicy(uint256 marketId) external view returns (TradePolicy memory);
+
+    /// @notice Applies the triggers' proposals (and the guardian's and risk oracle's floors) to a market.
+    ///         Permissionless. Returns the level in force afterwards.
+    function poke(uint256 marketId) external returns (uint8 level);
+
+    /// @notice Highest level the triggers and floors propose now, and the trigger behind it
+    ///         (address(0) when a floor or nothing is behind it).
+    function proposedLevel(uint256 marketId) external view returns (uint8 level, address source);
+
+    function marketLevel(uint256 marketId) external view returns (MarketLevel memory);
+    function triggers() external view returns (ITrigger[] memory);
 }

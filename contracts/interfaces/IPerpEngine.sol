@@ -147,6 +147,7 @@ interface IPerpEngine {
         uint256 accountId
     ) external view returns (AccountSummary memory summary, PositionSnapshot[] memory positions);
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory);
+    function marketState(uint256 marketId) external view returns (MarketState memory);
     function nextAccountId() external view returns (uint256);
     /// @notice Sum over markets of (long + short open interest) * index price (WAD).
     function openNotional() external view returns (uint256);

@@ -19,12 +19,13 @@ export type World = Protocol & {
 };
 
 /** Protocol with the default ETH and BTC markets, 1M USDC of LP liquidity and funded traders. */
-export async function deployWorld(ethers: HardhatEthers): Promise<World> {
+export async function deployWorld(ethers: HardhatEthers, opts: { breaker?: boolean } = {}): Promise<World> {
   const [admin, governor, guardian, lp, alice, bob, carol, stranger] = await ethers.getSigners();
   const p = await deployProtocol(ethers, {
     admin: admin.address,
     governor: governor.address,
     guardian: guardian.address,
+    breaker: opts.breaker,
   });
   const vaultAddress = await p.vault.getAddress();
   for (const s of [lp, alice, bob, carol, stranger]) {

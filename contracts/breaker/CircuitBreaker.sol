@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
+import {ITrigger} from "../interfaces/ITrigger.sol";
+import {Roles} from "../libraries/Roles.sol";
+
+/// @title CircuitBreaker
+/// @notice The protocol's negative feedback loop: as stress rises, restrictions on new risk rise step by
+///         step; reducing risk stays open at every level (the engine never consults the breaker for a
+///         trade that only reduces, nor for liquidations).
+/// @dev Trades read one market slot and one policy slot. Triggers are evaluated only by `poke`, which
+///      anyone may call; keepers poke on every oracle round.
+contract CircuitBreaker is ICircuitBreaker, AccessControl {
+    uint8 public constant MAX_LEVEL = 4;
+    uint256 public constant MAX_TRIGGERS = 8;
+    uint256 public constant MIN_MULTIPLIER = 1e18;
+    uint256 public constant MAX_MULTIPLIER = 10e18;
+    uint256 public constant MIN_LEVERAGE = 1e18;
+    uint256 public constant MAX_LEVERAGE = 200e18;
+    uint32 public constant MIN_COOLDOWN = 1 minutes;
+    uint32 public constant MAX_COOLDOWN = 1 days;
+    uint32 public constant MAX_RISK_ORACLE_DURATION = 1 days;
+    uint32 public constant MAX_OVERRIDE_DURATION = 1 days;
+
+    /// @notice Policy of each level 0..4; monotonic: a higher level is never laxer.
+    TradePolicy[5] internal _policies;
+    ITrigger[] internal _triggers;
+    mapping(uint256 marketId => MarketLevel) internal _markets;
+
+    /// @notice Time a level must hold before it may step down one level.
+    uint32 public deescalationCooldown = 30 minutes;
+    /// @notice Highest level the risk oracle may set, and for how long at most.
+    uint8 public riskOracleMaxLevel = 2;
+    uint32 public riskOracleMaxDuration = 6 hours;
+
+    constructor(address admin, address governor, address guardian) {
+        if (admin == address(0) || governor == address(0) || guardian == address(0)) {
+            revert ParameterOutOfBounds("address", 0, 1, type(uint160).max);
+        }
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(Roles.GOVERNOR, governor);
+        _grantRole(Roles.GUARDIAN, guardian);
+        TradePolicy[5] memory p;
+        p[0] = TradePolicy(1e18, 1e18, 0, true, true);
+        p[1] = TradePolicy(1.5e18, 1.25e18, 50e18, true, true);
+        p[2] = TradePolicy(2.5e18, 2e18, 20e18, true, true);
+        p[3] = TradePolicy(4e18, 3e18, 10e18, false, true);
+        p[4] = TradePolicy(5e18, 4e18, 5e18, false, false);
+        _setPolicies(p);
+        emit DeescalationCooldownSet(30 minutes);
+        emit RiskOracleBoundsSet(2, 6 hours);
+    }
+
+    // ================================================================== the engine's view
+
+    /// @inheritdoc ICircuitBreaker
+    function tradePolicy(uint256 marketId) external view returns (TradePolicy memory) {
+        return _policies[_markets[marketId].level];
+    }
+
+    // ================================================================== poke
+
+    /// @inheritdoc ICircuitBreaker
+    function poke(uint256 marketId) external returns (uint8) {
+        MarketLevel memory m = _markets[marketId];
+        (uint8 proposed, address source, bool fromTrigger, uint256 failed) = _proposed(marketId, m);
+        for (uint256 i; failed != 0; ++i) {
+            if (failed & 1 != 0) emit TriggerFailed(address(_triggers[i]), marketId);
+            failed >>= 1;
+        }
+        uint8 current = m.level;
+        if (proposed > current) {
+            _move(marketId, m, proposed, fromTrigger ? Source.Trigger : _floorSource(m, proposed), source);
+        } else if (proposed < current && block.timestamp >= uint256(m.lastChange) + deescalationCooldown) {
+            // Hysteresis: one level per cooldown, so a price hovering at a threshold cannot flap.
+            _move(marketId, m, current - 1, Source.Cooldown, address(0));
+        }
+        return _markets[marketId].level;
+    }
+
+    /// @inheritdoc ICircuitBreaker
+    function proposedLevel(uint256 marketId) external view returns (uint8 level, address source) {
+        (level, source, , ) = _proposed(marketId, _markets[marketId]);
+    }
+
+    // ================================================================== guardian, risk oracle, governance
+
+    /// @notice Raises a market's level by hand; it stays at least there until governance lowers it.
+    function raiseLevel(uint256 marketId, uint8 level) external onlyRole(Roles.GUARDIAN) {
+        if (level > MAX_LEVEL) revert UnknownLevel(level);
+        MarketLevel memory m = _markets[marketId];
+        // A floor at or below what is already in force and already floored changes nothing.
+        if (level <= m.guardianLevel || (level <= m.level && m.guardianLevel >= m.level)) {
+            revert GuardianCanOnlyRaise(marketId, m.level, level);
+        }
+        m.guardianLevel = level;
+        if (level > m.level) {
+            _move(marketId, m, level, Source.Guardian, msg.sender);
+        } else {
+            _markets[marketId] = m;
+            emit LevelChanged(marketId, m.level, m.level, Source.Guardian, msg.sender);
+        }
+    }
+
+    /// @notice Raises a market to at most `riskOracleMaxLevel` for at most `riskOracleMaxDuration`; the
+    ///         raise expires by itself.
+    function riskOracleRaise(uint256 marketId, uint8 level, uint32 duration) external onlyRole(Roles.RISK_ORACLE) {
+        if (level > riskOracleMaxLevel) revert RiskOracleLevelTooHigh(level, riskOracleMaxLevel);
+        _checkBounds("duration", duration, 1, riskOracleMaxDuration);
+        MarketLevel memory m = _markets[marketId];
+        m.riskOracleLevel = level;
+        m.riskOracleExpiry = uint40(block.timestamp + duration);
+        emit RiskOracleRaise(marketId, level, m.riskOracleExpiry);
+        if (level > m.level) _move(marketId, m, level, Source.RiskOracle, msg.sender);
+        else _markets[marketId] = m;
+    }
+
+    /// @notice Sets a market's level, below what the triggers propose if need be, and caps escalation
+    ///         by triggers at `level` for `duration` (0 ends an override). Clears the guardian's floor.
+    function overrideLevel(uint256 marketId, uint8 level, uint32 duration) external onlyRole(Roles.GOVERNOR) {
+        if (level > MAX_LEVEL) revert UnknownLevel(level);
+        _checkBounds("duration", duration, 0, MAX_OVERRIDE_DURATION);
+        MarketLevel memory m = _markets[marketId];
+        m.guardianLevel = 0;
+        m.riskOracleLevel = 0;
+        m.riskOracleExpiry = 0;
+        m.overrideLevel = level;
+        m.overrideExpiry = uint40(block.timestamp + duration);
+        emit GovernanceOverride(marketId, level, m.overrideExpiry);
+        _move(marketId, m, level, Source.Governance, msg.sender);
+    }
+
+    function setPolicies(TradePolicy[5] calldata policies) external onlyRole(Roles.GOVERNOR) {
+        _setPolicies(policies);
+    }
+
+    function addTrigger(ITrigger trigger) external onlyRole(Roles.GOVERNOR) {
+        if (address(trigger).code.length == 0) revert TriggerNotFound(address(trigger));
+        uint256 n = _triggers.length;
+        if (n >= MAX_TRIGGERS) revert TooManyTriggers(MAX_TRIGGERS);
+        for (uint256 i; i < n; ++i) {
+            if (_triggers[i] == trigger) revert TriggerAlreadyAdded(address(trigger));
+        }
+        _triggers.push(trigger);
+        emit TriggerAdded(address(trigger), trigger.name());
+    }
+
+    function removeTrigger(ITrigger trigger) external onlyRole(Roles.GOVERNOR) {
+        uint256 n = _triggers.length;
+        for (uint256 i; i < n; ++i) {
+            if (_triggers[i] == trigger) {
+                _triggers[i] = _triggers[n - 1];
+                _triggers.pop();
+                emit TriggerRemoved(address(trigger));
+                return;
+            }
+        }
+        revert TriggerNotFound(address(trigger));
+    }
+
+    function setDeescalationCooldown(uint32 cooldown) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("deescalationCooldown", cooldown, MIN_COOLDOWN, MAX_COOLDOWN);
+        deescalationCooldown = cooldown;
+        emit DeescalationCooldownSet(cooldown);
+    }
+
+    function setRiskOracleBounds(uint8 maxLevel, uint32 maxDuration) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("riskOracleMaxLevel", maxLevel, 0, MAX_LEVEL);
+        _checkBounds("riskOracleMaxDuration", maxDuration, 1, MAX_RISK_ORACLE_DURATION);
+        riskOracleMaxLevel = maxLevel;
+        riskOracleMaxDuration = maxDuration;
+        emit RiskOracleBoundsSet(maxLevel, maxDuration);
+    }
+
+    // ================================================================== views
+
+    function policy(uint8 level) external view returns (TradePolicy memory) {
+        if (level > MAX_LEVEL) revert UnknownLevel(level);
+        return _policies[level];
+    }
+
+    /// @inheritdoc ICircuitBreaker
+    function marketLevel(uint256 marketId) external view returns (MarketLevel memory) {
+        return _markets[marketId];
+    }
+
+    /// @inheritdoc ICircuitBreaker
+    function triggers() external view returns (ITrigger[] memory) {
+        return _triggers;
+    }
+
+    // ================================================================== internals
+
+    /// @dev Highest of: every trigger (capped by a live governance override), the guardian's floor, the
+    ///      risk oracle's unexpired floor. A trigger that reverts proposes nothing, and `poke` reports it:
+    ///      a broken trigger must not be able to halt a market.
+    function _proposed(
+        uint256 marketId,
+        MarketLevel memory m
+    ) internal view returns (uint8 level, address source, bool fromTrigger, uint256 failed) {
+        uint256 n = _triggers.length;
+        for (uint256 i; i < n; ++i) {
+            ITrigger t = _triggers[i];
+            try t.proposeLevel(marketId) returns (uint8 proposal) {
+                if (proposal > MAX_LEVEL) proposal = MAX_LEVEL;
+                if (proposal > level) (level, source) = (proposal, address(t));
+            } catch {
+                failed |= 1 << i;
+            }
+        }
+        if (block.timestamp < m.overrideExpiry && level > m.overrideLevel) level = m.overrideLevel;
+        fromTrigger = level != 0;
+        if (m.guardianLevel > level) (level, source, fromTrigger) = (m.guardianLevel, address(0), false);
+        if (block.timestamp < m.riskOracleExpiry && m.riskOracleLevel > level) {
+            (level, source, fromTrigger) = (m.riskOracleLevel, address(0), false);
+        }
+    }
+
+    function _floorSource(MarketLevel memory m, uint8 level) internal view returns (Source) {
+        if (m.guardianLevel == level) return Source.Guardian;
+        if (block.timestamp < m.riskOracleExpiry && m.riskOracleLevel == level) return Source.RiskOracle;
+        return Source.Trigger;
+    }
+
+    function _move(uint256 marketId, MarketLevel memory m, uint8 to, Source source, address by) internal {
+        uint8 from = m.level;
+        m.level = to;
+        m.lastChange = uint40(block.timestamp);
+        _markets[marketId] = m;
+        emit LevelChanged(marketId, from, to, source, by);
+    }
+
+    function _setPolicies(TradePolicy[5] memory p) internal {
+        for (uint8 lv; lv <= MAX_LEVEL; ++lv) {
+            _checkBounds("feeMultiplier", p[lv].feeMultiplier, MIN_MULTIPLIER, MAX_MULTIPLIER);
+            _checkBounds("imMultiplier", p[lv].imMultiplier, MIN_MULTIPLIER, MAX_MULTIPLIER);
+            if (p[lv].maxLeverage != 0) _checkBounds("maxLeverage", p[lv].maxLeverage, MIN_LEVERAGE, MAX_LEVERAGE);
+            if (lv != 0) {
+                TradePolicy memory lower = p[lv - 1];
+                if (p[lv].feeMultiplier < lower.feeMultiplier) revert LevelsNotMonotonic(lv, "feeMultiplier");
+                if (p[lv].imMultiplier < lower.imMultiplier) revert LevelsNotMonotonic(lv, "imMultiplier");
+                // 0 means "no cap", the laxest value
+                if (lower.maxLeverage != 0 && (p[lv].maxLeverage == 0 || p[lv].maxLeverage > lower.maxLeverage)) {
+                    revert LevelsNotMonotonic(lv, "maxLeverage");
+                }
+                if (p[lv].newRiskAllowed && !lower.newRiskAllowed) revert LevelsNotMonotonic(lv, "newRiskAllowed");
+                if (p[lv].tradingOpen && !lower.tradingOpen) revert LevelsNotMonotonic(lv, "tradingOpen");
+            }
+        }
+        // Halting trading must also stop new risk; reduce-only and halted must actually restrict.
+        for (uint8 lv; lv <= MAX_LEVEL; ++lv) {
+            if (!p[lv].tradingOpen && p[lv].newRiskAllowed) revert LevelsNotMonotonic(lv, "tradingOpen");
+            _policies[lv] = p[lv];
+            emit PolicySet(lv, p[lv]);
+        }
+    }
+
+    function _checkBounds(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
+        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
+    }
+}
