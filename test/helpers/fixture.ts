@@ -33,6 +33,9 @@ export async function deployWorld(ethers: HardhatEthers, opts: { breaker?: boole
     await p.usdc.connect(s).approve(vaultAddress, 2n ** 256n - 1n);
   }
   await p.vault.connect(lp).deposit(1_000_000n * USDC, lp.address);
+  // A deployment seeds its insurance fund; an empty one reads as no coverage at all.
+  await p.usdc.connect(lp).approve(await p.insuranceFund.getAddress(), 2n ** 256n - 1n);
+  await p.insuranceFund.connect(lp).deposit(100_000n * USDC, lp.address);
   return { ...p, admin, governor, guardian, lp, alice, bob, carol, stranger };
 }
 

@@ -14,7 +14,7 @@ contract InsuranceCoverageTrigger is ThresholdTrigger {
         IInsuranceFund fund_,
         address admin,
         address governor
-    ) ThresholdTrigger(admin, governor, false, 0.01e18, 100e18, [uint256(2e18), 1e18, 0.5e18, 0.25e18]) {
+    ) ThresholdTrigger(admin, governor, false, 0.01e18, 100e18, [uint256(2e18), 1e18, 0.5e18, 0.25e18], 2) {
         fund = fund_;
     }
 

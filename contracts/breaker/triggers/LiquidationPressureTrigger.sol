@@ -30,7 +30,7 @@ contract LiquidationPressureTrigger is ThresholdTrigger, MarketFeed {
         address admin,
         address governor
     )
-        ThresholdTrigger(admin, governor, true, 0.0001e18, 10e18, [uint256(0.005e18), 0.01e18, 0.02e18, 0.04e18])
+        ThresholdTrigger(admin, governor, true, 0.0001e18, 10e18, [uint256(0.005e18), 0.01e18, 0.02e18, 0.04e18], 3)
         MarketFeed(engine_, oracle_)
     {
         liquidations = liquidations_;

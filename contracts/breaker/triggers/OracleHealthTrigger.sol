@@ -15,6 +15,8 @@ import {ThresholdTrigger} from "./ThresholdTrigger.sol";
 contract OracleHealthTrigger is ThresholdTrigger, MarketFeed {
     event StaleLevelSet(uint8 level);
 
+    uint256 internal constant STALE = type(uint256).max;
+
     uint8 public staleLevel = 3;
 
     constructor(
@@ -23,7 +25,7 @@ contract OracleHealthTrigger is ThresholdTrigger, MarketFeed {
         address admin,
         address governor
     )
-        ThresholdTrigger(admin, governor, true, 0.001e18, 1e18, [uint256(0.03e18), 0.06e18, 0.1e18, 0.15e18])
+        ThresholdTrigger(admin, governor, true, 0.001e18, 1e18, [uint256(0.03e18), 0.06e18, 0.1e18, 0.15e18], 4)
         MarketFeed(engine_, oracle_)
     {
         emit StaleLevelSet(3);
@@ -39,13 +41,20 @@ contract OracleHealthTrigger is ThresholdTrigger, MarketFeed {
         emit StaleLevelSet(level);
     }
 
+    /// @notice A stale answer proposes `staleLevel`; otherwise the jump is measured against the thresholds.
+    function proposeLevel(uint256 marketId) external view override returns (uint8) {
+        uint256 jump = measure(marketId);
+        if (jump == STALE) return staleLevel;
+        return levelFor(marketId, jump);
+    }
+
     /// @notice Jump of the latest round from the one before (WAD); type(uint256).max when stale.
     function measure(uint256 marketId) public view override returns (uint256) {
         bytes32 feedId = _feedId(marketId);
         IOracleAdapter.FeedConfig memory cfg = oracle.feedConfig(feedId);
         AggregatorV3Interface agg = AggregatorV3Interface(cfg.aggregator);
         (uint80 roundId, int256 latest, , uint256 updatedAt, ) = agg.latestRoundData();
-        if (latest <= 0 || updatedAt == 0 || block.timestamp > updatedAt + cfg.heartbeat) return type(uint256).max;
+        if (latest <= 0 || updatedAt == 0 || block.timestamp > updatedAt + cfg.heartbeat) return STALE;
         if (roundId <= 1) return 0;
         try agg.getRoundData(roundId - 1) returns (uint80, int256 previous, uint256, uint256 at, uint80) {
             if (previous <= 0 || at == 0) return 0;

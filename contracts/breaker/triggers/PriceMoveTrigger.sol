@@ -30,7 +30,7 @@ contract PriceMoveTrigger is ThresholdTrigger, MarketFeed {
         address admin,
         address governor
     )
-        ThresholdTrigger(admin, governor, true, 0.001e18, 1e18, [uint256(0.05e18), 0.1e18, 0.2e18, 0.3e18])
+        ThresholdTrigger(admin, governor, true, 0.001e18, 1e18, [uint256(0.05e18), 0.1e18, 0.2e18, 0.3e18], 4)
         MarketFeed(engine_, oracle_)
     {
         emit WindowSet(1 hours, 48);

@@ -14,11 +14,15 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event ThresholdsSet(uint256 indexed marketId, bool isDefault, uint256[4] thresholds);
+    event MaxLevelSet(uint8 maxLevel);
 
     /// @dev true: a higher value is worse (thresholds ascending); false: lower is worse (descending).
     bool internal immutable HIGHER_IS_WORSE;
     uint256 internal immutable MIN_THRESHOLD;
     uint256 internal immutable MAX_THRESHOLD;
+
+    /// @notice Highest level this trigger may propose (1..4).
+    uint8 public maxLevel;
 
     uint256[4] internal _default;
     mapping(uint256 marketId => uint256[4]) internal _perMarket;
@@ -30,7 +34,8 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
         bool higherIsWorse,
         uint256 minThreshold,
         uint256 maxThreshold,
-        uint256[4] memory defaults
+        uint256[4] memory defaults,
+        uint8 maxLevel_
     ) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(Roles.GOVERNOR, governor);
@@ -40,6 +45,15 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
         _checkThresholds(defaults);
         _default = defaults;
         emit ThresholdsSet(type(uint256).max, true, defaults);
+        _checkBounds("maxLevel", maxLevel_, 1, 4);
+        maxLevel = maxLevel_;
+        emit MaxLevelSet(maxLevel_);
+    }
+
+    function setMaxLevel(uint8 maxLevel_) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("maxLevel", maxLevel_, 1, 4);
+        maxLevel = maxLevel_;
+        emit MaxLevelSet(maxLevel_);
     }
 
     function setDefaultThresholds(uint256[4] calldata t) external onlyRole(Roles.GOVERNOR) {
@@ -60,7 +74,7 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
     }
 
     /// @inheritdoc ITrigger
-    function proposeLevel(uint256 marketId) external view returns (uint8) {
+    function proposeLevel(uint256 marketId) external view virtual returns (uint8) {
         return levelFor(marketId, measure(marketId));
     }
 
@@ -73,6 +87,7 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
         for (uint256 i; i < 4; ++i) {
             if (HIGHER_IS_WORSE ? value >= t[i] : value <= t[i]) level = uint8(i + 1);
         }
+        if (level > maxLevel) level = maxLevel;
     }
 
     function _checkThresholds(uint256[4] memory t) internal view {

@@ -15,7 +15,7 @@ contract VolatilityTrigger is ThresholdTrigger, MarketFeed {
         address admin,
         address governor
     )
-        ThresholdTrigger(admin, governor, true, 0.05e18, 50e18, [uint256(1.2e18), 2e18, 3e18, 5e18])
+        ThresholdTrigger(admin, governor, true, 0.05e18, 50e18, [uint256(1.2e18), 2e18, 3e18, 5e18], 3)
         MarketFeed(engine_, oracle_)
     {}
 
