@@ -9,7 +9,7 @@ import { network } from "hardhat";
 
 import { DEFAULT_MARKETS, marketConfig, feedId } from "../deploy/params.js";
 import type { MockAggregator, MockUSDC } from "../types/ethers-contracts/index.js";
-import { ETH, MAX_PRICE, USDC, snapshotState, units, type World } from "./helpers/fixture.js";
+import { ETH, MAX_PRICE, USDC, snapshotState, units } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;
@@ -57,7 +57,7 @@ async function reentrantWorld() {
 
   // snapshotState only calls balanceOf on the collateral, which every ERC-20 has.
   const usdc = token as unknown as MockUSDC;
-  const w: World = {
+  const w = {
     usdc,
     oracle,
     vault,

@@ -68,7 +68,10 @@ export async function setPriceWad(w: World, marketId: number, priceWad: bigint):
 /** ethers Results are arrays at runtime; the generated struct types do not say so. */
 const plain = (r: unknown): unknown[] => Array.from(r as ArrayLike<unknown>);
 
-export async function snapshotState(w: World, accountIds: bigint[]): Promise<string> {
+/** What snapshotState reads: a protocol built by hand (e.g. with another collateral) can pass this. */
+export type Books = Pick<World, "usdc" | "vault" | "engine" | "markets">;
+
+export async function snapshotState(w: Books, accountIds: bigint[]): Promise<string> {
   const parts: unknown[] = [
     await w.usdc.balanceOf(await w.vault.getAddress()),
     await w.vault.lpPoolWad(),
