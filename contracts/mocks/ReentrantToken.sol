@@ -7,7 +7,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 ///         token (or an ERC-777 hook) would. Tests arm it with a call into the protocol and expect the
 ///         reentrancy guard to refuse it; the revert data of the inner call is bubbled up.
 contract ReentrantToken is ERC20 {
-    address public target;
+    address public hookTarget;
     bytes public callData;
 
     constructor() ERC20("Reentrant Token", "REENT") {}
@@ -21,15 +21,17 @@ contract ReentrantToken is ERC20 {
     }
 
     function arm(address target_, bytes calldata callData_) external {
-        target = target_;
+        hookTarget = target_;
         callData = callData_;
     }
 
     function _update(address from, address to, uint256 value) internal override {
         super._update(from, to, value);
-        address t = target;
+        address t = hookTarget;
         if (t == address(0) || from == address(0)) return;
-        target = address(0); // one shot
+        hookTarget = address(0); // one shot
+        // Calling arbitrary code is this mock's purpose.
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory ret) = t.call(callData);
         if (!ok) {
             assembly ("memory-safe") {

@@ -70,12 +70,12 @@ export async function snapshotState(w: World, accountIds: bigint[]): Promise<str
     await w.engine.nextAccountId(),
   ];
   for (const m of w.markets) {
-    parts.push((await w.engine.marketState(m.id)).toArray());
-    parts.push((await w.engine.marketConfig(m.id)).toArray());
+    parts.push([...(await w.engine.marketState(m.id))]);
+    parts.push([...(await w.engine.marketConfig(m.id))]);
   }
   for (const id of accountIds) {
     parts.push(await w.vault.marginOf(id));
-    for (const m of w.markets) parts.push((await w.engine.position(id, m.id)).toArray());
+    for (const m of w.markets) parts.push([...(await w.engine.position(id, m.id))]);
   }
   return JSON.stringify(parts, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
