@@ -156,12 +156,13 @@ contract MathHarness {
         return PerpMath.fundingIndexDelta(ratePerSecond, indexPrice, elapsed);
     }
 
-    function fundingOwed(int256 size, int256 fundingIndex, int256 lastFundingIndex) external pure returns (int256) {
-        return PerpMath.fundingOwed(size, fundingIndex, lastFundingIndex);
-    }
-
-    function pnl(int256 size, uint256 entryPrice, uint256 price) external pure returns (int256) {
-        return PerpMath.pnl(size, entryPrice, price);
+    function positionValue(
+        int256 size,
+        int256 basis,
+        uint256 price,
+        int256 fundingIndex
+    ) external pure returns (int256) {
+        return PerpMath.positionValue(size, basis, price, fundingIndex);
     }
 
     function notional(int256 size, uint256 price) external pure returns (uint256) {
@@ -170,10 +171,11 @@ contract MathHarness {
 
     function applyTrade(
         int256 oldSize,
-        uint256 entryPrice,
+        int256 basis,
         int256 sizeDelta,
-        uint256 fill
-    ) external pure returns (uint256 newEntryPrice, int256 realisedPnl) {
-        return PerpMath.applyTrade(oldSize, entryPrice, sizeDelta, fill);
+        uint256 fill,
+        int256 fundingIndex
+    ) external pure returns (int256 newBasis, int256 realised) {
+        return PerpMath.applyTrade(oldSize, basis, sizeDelta, fill, fundingIndex);
     }
 }
