@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 import {PerpMath} from "../../contracts/libraries/PerpMath.sol";
 import {MathHarness} from "../../contracts/harness/MathHarness.sol";
 import {MathTestBase} from "./MathTestBase.sol";
@@ -237,5 +239,26 @@ contract PerpMathTest is MathTestBase {
             assertGe(newBasis, t.basis < mark ? t.basis : mark, "basis below both the old basis and the mark");
             assertLe(newBasis, t.basis > mark ? t.basis : mark, "basis above both the old basis and the mark");
         }
+    }
+
+    // ---------------------------------------------------------------- regressions
+
+    /// REGRESSION: PerpMath converted its uint256 inputs (index price, price, fill, elapsed) with an
+    /// unchecked int256(...), so a value above type(int256).max turned negative and gave a wrong
+    /// result or an unrelated revert (a panic, NonPositiveFillPrice). They now go through
+    /// SafeCast.toInt256 and revert SafeCastOverflowedUintToInt(value).
+    function test_Regression_UintInputsAboveInt256MaxRevertSafeCast() public {
+        uint256 big = uint256(type(int256).max) + 1;
+        bytes memory overflow = abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintToInt.selector, big);
+        vm.expectRevert(overflow);
+        harness.positionValue(1, 0, big, 0);
+        vm.expectRevert(overflow);
+        harness.fillPrice(big, 0, 0, 1);
+        vm.expectRevert(overflow);
+        harness.fundingIndexDelta(0, 1, big);
+        vm.expectRevert(overflow);
+        harness.applyTrade(0, 0, 1, big, 0);
+        // the largest value that converts still does
+        assertEq(harness.positionValue(0, 0, big - 1, 0), 0);
     }
 }
