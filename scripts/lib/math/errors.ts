@@ -110,3 +110,19 @@ export class InputOutOfRangeError extends MathError {
     this.solidityType = solidityType;
   }
 }
+
+/**
+ * The snapshot handed to the engine mirror lacks data the engine would read: a position in a
+ * market whose config, state and oracle values are not in the snapshot. Not a MathError: the
+ * chain would not revert, the caller's snapshot is incomplete; read every market the account
+ * holds (engine.accountMarkets) before computing its summary.
+ */
+export class IncompleteSnapshotError extends Error {
+  readonly marketId: number;
+
+  constructor(marketId: number) {
+    super(`the snapshot has a position in market ${marketId} but no data for that market; read it first`);
+    this.name = new.target.name;
+    this.marketId = marketId;
+  }
+}

@@ -9,17 +9,30 @@
 import { ArithmeticOverflowError, InputOutOfRangeError, SafeCastOverflowedUintToIntError } from "./errors.js";
 
 export const MAX_UINT256 = (1n << 256n) - 1n;
+export const MAX_UINT128 = (1n << 128n) - 1n;
 export const MAX_UINT64 = (1n << 64n) - 1n;
 export const MAX_INT256 = (1n << 255n) - 1n;
 export const MIN_INT256 = -(1n << 255n);
+export const MAX_INT128 = (1n << 127n) - 1n;
+export const MIN_INT128 = -(1n << 127n);
 
 export function assertUint256(parameter: string, x: bigint): bigint {
   if (x < 0n || x > MAX_UINT256) throw new InputOutOfRangeError(parameter, x, "uint256");
   return x;
 }
 
+export function assertUint128(parameter: string, x: bigint): bigint {
+  if (x < 0n || x > MAX_UINT128) throw new InputOutOfRangeError(parameter, x, "uint128");
+  return x;
+}
+
 export function assertUint64(parameter: string, x: bigint): bigint {
   if (x < 0n || x > MAX_UINT64) throw new InputOutOfRangeError(parameter, x, "uint64");
+  return x;
+}
+
+export function assertInt128(parameter: string, x: bigint): bigint {
+  if (x < MIN_INT128 || x > MAX_INT128) throw new InputOutOfRangeError(parameter, x, "int128");
   return x;
 }
 
