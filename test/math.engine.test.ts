@@ -4,8 +4,9 @@
  * reducing, flipping, closing), time jumps and price moves (with volatility updates, so sigma and
  * the maintenance ramp move) runs on the real contracts. After every step the test reads only what
  * a keeper can read through plain getters (marketConfig, marketState, position, vault.marginOf,
- * oracle.getPriceAndVolatility, the block timestamp), computes every account's summary, health and
- * liquidatability with the mirror, and requires the engine's views to return the same, to the wei.
+ * oracle.getPriceAndVolatility, the circuit breaker's tradePolicy when one is set, the block
+ * timestamp), computes every account's summary, health and liquidatability with the mirror, and
+ * requires the engine's views to return the same, to the wei.
  *
  * Every read of a check is pinned to one block (blockTag), and the mirror is given that block's
  * timestamp. Each check also asserts that the views really execute at that timestamp, by reading
@@ -24,6 +25,7 @@ import { network } from "hardhat";
 
 import { WAD } from "../deploy/params.js";
 import * as math from "../scripts/lib/math/index.js";
+import type { ICircuitBreaker } from "../types/ethers-contracts/index.js";
 import { MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "./helpers/fixture.js";
 import { fcSeed } from "./helpers/seed.js";
 
@@ -162,10 +164,16 @@ describe("engine mirror vs PerpEngine views (seeded random sequence)", function 
     if (block === null) throw new Error("no latest block");
     const blockTag = block.number;
     const at = { blockTag };
-    // No circuit breaker in this world: the level multipliers are WAD.
-    expect(await w.engine.circuitBreaker(at)).to.equal(ZeroAddress);
+    // The stress level's initial-margin multiplier, as the engine's _policy reads it: WAD without a
+    // breaker (this world has none), else the breaker's policy for the market at this block.
+    const breakerAddress = await w.engine.circuitBreaker(at);
+    const breaker =
+      breakerAddress === ZeroAddress
+        ? undefined
+        : ((await ethers.getContractAt("ICircuitBreaker", breakerAddress)) as unknown as ICircuitBreaker);
     const markets = new Map<number, math.MarketSnapshot>();
     for (const m of w.markets) {
+      const levelImMultiplier = breaker === undefined ? WAD : (await breaker.tradePolicy(m.id, at)).imMultiplier;
       const config = await w.engine.marketConfig(m.id, at);
       const state = await w.engine.marketState(m.id, at);
       const [price, sigma] = await w.oracle.getPriceAndVolatility(config.feedId, at);
@@ -195,7 +203,7 @@ describe("engine mirror vs PerpEngine views (seeded random sequence)", function 
         },
         price,
         sigma,
-        levelImMultiplier: WAD,
+        levelImMultiplier,
       });
     }
     const accounts: math.AccountSnapshot[] = [];
@@ -263,7 +271,10 @@ describe("engine mirror vs PerpEngine views (seeded random sequence)", function 
     for (const m of w.markets) await w.oracle.updateVolatility((await w.engine.marketConfig(m.id)).feedId, 64);
   }
 
-  /** Sends a trade; a refusal the engine is meant to make (margin, caps) is counted, anything else fails. */
+  /**
+   * Sends a trade; a refusal the engine is meant to make (margin, caps, and a stress level's
+   * restrictions should a breaker be wired) is counted, anything else fails the test.
+   */
   async function trade(owner: (typeof OWNERS)[number], id: bigint, market: number, sizeDelta: bigint): Promise<void> {
     if (sizeDelta === 0n) return;
     try {
@@ -271,7 +282,14 @@ describe("engine mirror vs PerpEngine views (seeded random sequence)", function 
     } catch (error) {
       const data = (error as { data?: unknown }).data;
       const parsed = typeof data === "string" ? w.engine.interface.parseError(data) : null;
-      const expected = ["MarginBelowInitial", "OpenInterestCapExceeded", "TradeSizeTooLarge"];
+      const expected = [
+        "MarginBelowInitial",
+        "OpenInterestCapExceeded",
+        "TradeSizeTooLarge",
+        "LeverageAboveCap",
+        "MarketReduceOnly",
+        "TradingHalted",
+      ];
       if (parsed === null || !expected.includes(parsed.name)) throw error;
       stats.tradesRejected.set(parsed.name, (stats.tradesRejected.get(parsed.name) ?? 0) + 1);
     }
