@@ -54,12 +54,10 @@ function expectedInitial(
   return ceilDiv(expectedNotional(size, price) * ratio, W);
 }
 
+/** Each position floors on its own: margin + sum(floor(size * (price - index - basis) / WAD)). */
 function expectedEquity(margin: bigint, positions: readonly PositionSnapshot[]): bigint {
   let equity = margin;
-  for (const q of positions) {
-    equity += floorDiv(q.size * (q.price - q.entryPrice), W);
-    equity -= ceilDiv(q.size * (q.fundingIndex - q.lastFundingIndex), W);
-  }
+  for (const q of positions) equity += floorDiv(q.size * (q.price - q.fundingIndex - q.basis), W);
   return equity;
 }
 
@@ -117,17 +115,19 @@ describe("account-health helpers vs an independent computation", function () {
     );
   });
 
-  it("accountEquity is margin + sum(pnl - funding owed), rounded against the account", function () {
+  it("accountEquity is margin + sum(positionValue), rounded against the account", function () {
     fc.assert(
       fc.property(arb.intIn(10n ** 40n), fc.array(arb.positionSnapshot(), { maxLength: 6 }), (margin, positions) => {
         const equity = accountEquity(margin, positions);
         expect(equity).to.equal(expectedEquity(margin, positions));
-        // Rounding only ever lowers equity: never above the exact rational value.
+        // Rounding only ever lowers equity: never above the exact rational value, and by under
+        // one wei per position.
         const exactTimesWad = positions.reduce(
-          (sum, q) => sum + q.size * (q.price - q.entryPrice) - q.size * (q.fundingIndex - q.lastFundingIndex),
+          (sum, q) => sum + q.size * (q.price - q.fundingIndex - q.basis),
           margin * W,
         );
         expect(equity * W <= exactTimesWad).to.equal(true);
+        expect(exactTimesWad - equity * W <= BigInt(positions.length) * (W - 1n)).to.equal(true);
       }),
       { seed: fcSeed, numRuns },
     );

@@ -1,7 +1,8 @@
 /**
  * Differential test: every function of FixedPoint, RiskModel and PerpMath, called through
  * MathHarness on chain and through the bigint mirror in scripts/lib/math/, must agree to the wei,
- * and must revert (throw) on exactly the same inputs, with the same panic code or custom error.
+ * and must revert (throw) on exactly the same inputs, with the same panic code or custom error
+ * (FullMulDivFailed(), SafeCastOverflowedUintToInt(value), NonPositiveFillPrice(fill)).
  *
  * Reproduce a failure with the seed printed at the start: FC_SEED=<seed> npx hardhat test mocha.
  */
@@ -22,7 +23,8 @@ const { ethers } = await network.create();
 
 describe("math mirror vs Solidity libraries (differential, fast-check)", function () {
   let harness: MathHarness;
-  const reverts = new Map<string, number>();
+  /** Per function, how many generated cases reverted, by error name: evidence that each revert path is reached. */
+  const reverts = new Map<string, Map<string, number>>();
 
   before(async function () {
     console.log(seedBanner(numRuns));
@@ -30,8 +32,12 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
   });
 
   after(function () {
-    const summary = [...reverts].map(([name, count]) => `${name} ${count}`).join(", ");
-    console.log(`      reverting cases (of ${numRuns}): ${summary}`);
+    console.log(`      reverting cases (of ${numRuns}), by error:`);
+    for (const [name, kinds] of reverts) {
+      const total = [...kinds.values()].reduce((a, b) => a + b, 0);
+      const detail = [...kinds].map(([kind, count]) => `${kind} ${count}`).join(", ");
+      console.log(`        ${name} ${total}${total === 0 ? "" : ` (${detail})`}`);
+    }
   });
 
   /** Both sides on every generated input; the mocha test title names the function. */
@@ -42,17 +48,20 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
     inMirror: (...args: T) => unknown,
   ): void {
     it(name, async function () {
-      let reverted = 0;
+      const kinds = new Map<string, number>();
       const property = fc.asyncProperty(inputs, async (args) => {
         const chain = await chainOutcome(harness.interface, () => onChain(...args));
         const mirror = mirrorOutcome(() => inMirror(...args));
         expect(describeOutcome(mirror), `mirror vs chain for ${name}${fc.stringify(args)}`).to.equal(
           describeOutcome(chain),
         );
-        if ("revert" in chain) reverted++;
+        if ("revert" in chain) {
+          const kind = chain.revert.startsWith("Panic") ? chain.revert : chain.revert.replace(/\(.*$/, "");
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        }
       });
       await fc.assert(property, { seed, numRuns });
-      reverts.set(name, reverted);
+      reverts.set(name, kinds);
     });
   }
 
@@ -140,7 +149,7 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
   describe("PerpMath", function () {
     differential(
       "fillPrice",
-      fc.tuple(arb.price(), arb.size(), arb.size(), arb.skewScale()),
+      fc.tuple(arb.orCastEdge(arb.price()), arb.size(), arb.size(), arb.skewScale()),
       (index, skew, sizeDelta, skewScale) => harness.fillPrice(index, skew, sizeDelta, skewScale),
       math.fillPrice,
     );
@@ -152,21 +161,15 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
     );
     differential(
       "fundingIndexDelta",
-      fc.tuple(arb.fundingRatePerSecond(), arb.price(), arb.elapsed()),
+      fc.tuple(arb.fundingRatePerSecond(), arb.price(), arb.orCastEdge(arb.elapsed())),
       (rate, index, elapsed) => harness.fundingIndexDelta(rate, index, elapsed),
       math.fundingIndexDelta,
     );
     differential(
-      "fundingOwed",
-      fc.tuple(arb.size(), arb.fundingIndex(), arb.fundingIndex()),
-      (size, index, last) => harness.fundingOwed(size, index, last),
-      math.fundingOwed,
-    );
-    differential(
-      "pnl",
-      fc.tuple(arb.size(), arb.price(), arb.price()),
-      (size, entry, price) => harness.pnl(size, entry, price),
-      math.pnl,
+      "positionValue",
+      fc.tuple(arb.size(), arb.basis(), arb.orCastEdge(arb.price()), arb.fundingIndex()),
+      (size, basis, price, index) => harness.positionValue(size, basis, price, index),
+      math.positionValue,
     );
     differential(
       "notional",
@@ -177,10 +180,91 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
     differential(
       "applyTrade",
       fc
-        .tuple(arb.trade(), arb.price(), arb.price())
-        .map(([[oldSize, sizeDelta], entry, fill]) => [oldSize, entry, sizeDelta, fill] as const),
-      (oldSize, entry, sizeDelta, fill) => harness.applyTrade(oldSize, entry, sizeDelta, fill),
+        .tuple(arb.trade(), arb.basis(), arb.orCastEdge(arb.price()), arb.fundingIndex())
+        .map(([[oldSize, sizeDelta], basis, fill, index]) => [oldSize, basis, sizeDelta, fill, index] as const),
+      (oldSize, basis, sizeDelta, fill, index) => harness.applyTrade(oldSize, basis, sizeDelta, fill, index),
       math.applyTrade,
     );
+  });
+
+  /** Fixed inputs that once behaved differently, through both sides; the chain's revert is spelled out. */
+  describe("regressions", function () {
+    async function expectBoth(call: () => Promise<unknown>, mirror: () => unknown, revert: string): Promise<void> {
+      const chain = await chainOutcome(harness.interface, call);
+      expect(describeOutcome(chain), "chain").to.equal(`revert ${revert}`);
+      expect(describeOutcome(mirrorOutcome(mirror)), "mirror").to.equal(`revert ${revert}`);
+    }
+
+    it("regression: mulDivFloor / mulDivCeil revert SafeCastOverflowedUintToInt above int256 max (they wrapped to -2)", async function () {
+      const twiceMax = 2n * math.MAX_INT256;
+      const revert = `SafeCastOverflowedUintToInt(${twiceMax})`;
+      await expectBoth(
+        () => harness.mulDivFloor(math.MAX_INT256, 2n, 1n),
+        () => math.mulDivFloor(math.MAX_INT256, 2n, 1n),
+        revert,
+      );
+      await expectBoth(
+        () => harness.mulDivCeil(math.MAX_INT256, 2n, 1n),
+        () => math.mulDivCeil(math.MAX_INT256, 2n, 1n),
+        revert,
+      );
+      await expectBoth(
+        () => harness.mulDivFloor(-math.MAX_INT256, 2n, 1n),
+        () => math.mulDivFloor(-math.MAX_INT256, 2n, 1n),
+        revert,
+      );
+    });
+
+    it("regression: PerpMath's uint256 inputs above int256 max revert SafeCastOverflowedUintToInt (they wrapped negative)", async function () {
+      const big = math.MAX_INT256 + 1n;
+      const revert = `SafeCastOverflowedUintToInt(${big})`;
+      await expectBoth(
+        () => harness.positionValue(1n, 0n, big, 0n),
+        () => math.positionValue(1n, 0n, big, 0n),
+        revert,
+      );
+      await expectBoth(
+        () => harness.fillPrice(big, 0n, 0n, 1n),
+        () => math.fillPrice(big, 0n, 0n, 1n),
+        revert,
+      );
+      await expectBoth(
+        () => harness.fundingIndexDelta(0n, 1n, big),
+        () => math.fundingIndexDelta(0n, 1n, big),
+        revert,
+      );
+      await expectBoth(
+        () => harness.applyTrade(0n, 0n, 1n, big, 0n),
+        () => math.applyTrade(0n, 0n, 1n, big, 0n),
+        revert,
+      );
+    });
+
+    it("solady: a zero divisor or a quotient above uint256 reverts FullMulDivFailed(), not a Panic", async function () {
+      await expectBoth(
+        () => harness.mulDivDown(1n, 1n, 0n),
+        () => math.mulDivDown(1n, 1n, 0n),
+        "FullMulDivFailed()",
+      );
+      await expectBoth(
+        () => harness.mulWadUp(math.MAX_UINT256, 2n * math.WAD),
+        () => math.mulWadUp(math.MAX_UINT256, 2n * math.WAD),
+        "FullMulDivFailed()",
+      );
+      await expectBoth(
+        () => harness.fundingRate(1n, 0n, 1n),
+        () => math.fundingRate(1n, 0n, 1n),
+        "FullMulDivFailed()",
+      );
+      // floor(x * (WAD + 1) / WAD) is exactly type(uint256).max with a remainder: only rounding up fails
+      const x = 0xffffffffffffffed8da22e2dbc54606ce862ed069eb19350550de6906b1de3b1n;
+      expect(await harness.mulWadDown(x, math.WAD + 1n)).to.equal(math.MAX_UINT256);
+      expect(math.mulWadDown(x, math.WAD + 1n)).to.equal(math.MAX_UINT256);
+      await expectBoth(
+        () => harness.mulWadUp(x, math.WAD + 1n),
+        () => math.mulWadUp(x, math.WAD + 1n),
+        "FullMulDivFailed()",
+      );
+    });
   });
 });

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {FixedPointMathLib as M} from "solady/utils/FixedPointMathLib.sol";
 
 /// @title FixedPoint
 /// @notice WAD helpers with an explicit rounding direction on every operation. Full 512-bit precision
 ///         (solady fullMulDiv: same results as OpenZeppelin Math.mulDiv, with a cheap 256-bit fast
-///         path). Signed variants
+///         path; a zero divisor or a result above uint256 reverts FullMulDivFailed()). Signed variants
 ///         round toward negative infinity ("floor") or positive infinity ("ceil"), so callers pick
 ///         the direction that favours the protocol rather than truncating toward zero.
 library FixedPoint {
@@ -32,16 +33,18 @@ library FixedPoint {
         return x >= 0 ? uint256(x) : uint256(-x);
     }
 
-    /// @dev floor(a * b / c) for signed a; b, c > 0.
+    /// @dev floor(a * b / c) for signed a; b, c > 0. Reverts SafeCastOverflowedUintToInt when the
+    ///      magnitude of the quotient exceeds type(int256).max.
     function mulDivFloor(int256 a, uint256 b, uint256 c) internal pure returns (int256) {
-        if (a >= 0) return int256(M.fullMulDiv(uint256(a), b, c));
-        return -int256(M.fullMulDivUp(uint256(-a), b, c));
+        if (a >= 0) return SafeCast.toInt256(M.fullMulDiv(uint256(a), b, c));
+        return -SafeCast.toInt256(M.fullMulDivUp(uint256(-a), b, c));
     }
 
-    /// @dev ceil(a * b / c) for signed a; b, c > 0.
+    /// @dev ceil(a * b / c) for signed a; b, c > 0. Reverts SafeCastOverflowedUintToInt when the
+    ///      magnitude of the quotient exceeds type(int256).max.
     function mulDivCeil(int256 a, uint256 b, uint256 c) internal pure returns (int256) {
-        if (a >= 0) return int256(M.fullMulDivUp(uint256(a), b, c));
-        return -int256(M.fullMulDiv(uint256(-a), b, c));
+        if (a >= 0) return SafeCast.toInt256(M.fullMulDivUp(uint256(a), b, c));
+        return -SafeCast.toInt256(M.fullMulDiv(uint256(-a), b, c));
     }
 
     /// @dev floor(a * b / WAD) where both factors may be negative.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 import {FixedPoint} from "./FixedPoint.sol";
 
 /// @title PerpMath
@@ -29,7 +31,7 @@ library PerpMath {
             sizeDelta > 0
                 ? FixedPoint.mulDivCeil(num, indexPrice, denom)
                 : FixedPoint.mulDivFloor(num, indexPrice, denom);
-        int256 fill = int256(indexPrice) + adjustment;
+        int256 fill = SafeCast.toInt256(indexPrice) + adjustment;
         if (fill <= 0) revert NonPositiveFillPrice(fill);
         return uint256(fill);
     }
@@ -54,7 +56,7 @@ library PerpMath {
         uint256 indexPrice,
         uint256 elapsed
     ) internal pure returns (int256) {
-        return FixedPoint.mulDivFloor(ratePerSecond * int256(elapsed), indexPrice, WAD);
+        return FixedPoint.mulDivFloor(ratePerSecond * SafeCast.toInt256(elapsed), indexPrice, WAD);
     }
 
     /// @notice Net value of a position at `price` and cumulative funding `fundingIndex`:
@@ -68,7 +70,7 @@ library PerpMath {
         uint256 price,
         int256 fundingIndex
     ) internal pure returns (int256) {
-        return FixedPoint.mulWadFloorSigned(size, int256(price) - fundingIndex - basis);
+        return FixedPoint.mulWadFloorSigned(size, SafeCast.toInt256(price) - fundingIndex - basis);
     }
 
     /// @notice Notional |size| * price, rounded up (margin is owed on it).
@@ -90,7 +92,7 @@ library PerpMath {
         int256 fundingIndex
     ) internal pure returns (int256 newBasis, int256 realised) {
         int256 newSize = oldSize + sizeDelta;
-        int256 mark = int256(fill) - fundingIndex;
+        int256 mark = SafeCast.toInt256(fill) - fundingIndex;
         if (oldSize == 0 || (oldSize > 0) == (sizeDelta > 0)) {
             uint256 absOld = FixedPoint.abs(oldSize);
             uint256 absNew = absOld + FixedPoint.abs(sizeDelta);

@@ -4,7 +4,8 @@ pragma solidity ^0.8.30;
 import {FixedPoint} from "./FixedPoint.sol";
 
 /// @notice Risk parameters of one market, all WAD ratios unless named otherwise.
-/// @dev Packed into two slots; uint64 holds ratios up to 18.4 (1840%), far above any bound.
+/// @dev Nine uint64 fields: three storage slots (4 + 4 + 1). uint64 holds ratios up to 18.4 (1840%), far
+///      above any bound.
 struct RiskParams {
     uint64 mmrBase; // maintenance margin ratio before the volatility term
     uint64 mmrMin; // floor of (mmrBase + kMm * sigma)

@@ -22,6 +22,8 @@ export const BOUNDS = {
   maxFundingRatePerSecond: WAD,
   /** |rate| * elapsed * price / WAD at the bounds above. */
   maxFundingIndex: 10n ** 40n,
+  /** basis = fill - funding index at entry: a price less an index of either sign. */
+  maxBasis: 10n ** 40n + 10n ** 30n,
 } as const;
 
 const digits = (x: bigint): number => x.toString().length;
@@ -59,12 +61,26 @@ export const price = (): fc.Arbitrary<bigint> =>
     { weight: 9, arbitrary: uintIn(BOUNDS.minPrice, BOUNDS.maxPrice) },
   );
 
+/**
+ * A uint256 that the libraries convert to int256 (a price, a fill, an elapsed time): mostly `base`,
+ * one case in twenty at the conversion's edge (2^255 - 1 converts, 2^255 and above revert
+ * SafeCastOverflowedUintToInt), so the differential test reaches those reverts too.
+ */
+export function orCastEdge(base: fc.Arbitrary<bigint>): fc.Arbitrary<bigint> {
+  return fc.oneof(
+    { weight: 19, arbitrary: base },
+    { weight: 1, arbitrary: fc.constantFrom(MAX_INT256, MAX_INT256 + 1n, MAX_UINT256) },
+  );
+}
+
 export const size = (): fc.Arbitrary<bigint> => intIn(BOUNDS.maxSize);
 export const absSize = (): fc.Arbitrary<bigint> => uintIn(0n, BOUNDS.maxSize);
 export const ratio = (): fc.Arbitrary<bigint> => uintIn(0n, BOUNDS.maxRatio);
 export const sigma = (): fc.Arbitrary<bigint> => uintIn(0n, BOUNDS.maxSigma);
 export const elapsed = (): fc.Arbitrary<bigint> => uintIn(0n, BOUNDS.maxElapsed);
 export const fundingIndex = (): fc.Arbitrary<bigint> => intIn(BOUNDS.maxFundingIndex);
+/** A position's basis (entry price less the funding index at entry): either sign. */
+export const basis = (): fc.Arbitrary<bigint> => intIn(BOUNDS.maxBasis);
 export const fundingRatePerSecond = (): fc.Arbitrary<bigint> => intIn(BOUNDS.maxFundingRatePerSecond);
 
 /** A skew scale; a rare zero checks that both sides fail on the division by zero. */
@@ -142,12 +158,11 @@ export const saneRiskParams = (): fc.Arbitrary<RiskParams> =>
     })
     .map((p) => (p.mmrMin <= p.mmrMax ? p : { ...p, mmrMin: p.mmrMax, mmrMax: p.mmrMin }));
 
-/** A position as a keeper reads it; indices are consistent with a funding index of either sign. */
+/** A position as a keeper reads it: size, basis, and the market's current index and price. */
 export const positionSnapshot = () =>
   fc.record({
     size: size(),
-    entryPrice: price(),
-    lastFundingIndex: fundingIndex(),
+    basis: basis(),
     fundingIndex: fundingIndex(),
     price: price(),
   });

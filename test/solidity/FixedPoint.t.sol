@@ -1,13 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+
 import {FixedPoint} from "../../contracts/libraries/FixedPoint.sol";
+import {MathHarness} from "../../contracts/harness/MathHarness.sol";
 import {MathTestBase} from "./MathTestBase.sol";
 
 /// @notice Properties of FixedPoint: each helper rounds the way its name says, by under one unit,
 ///         for magnitudes where the exact product fits int256 (|a|, b, c up to 1e36).
 contract FixedPointTest is MathTestBase {
     int256 internal constant MAX_OPERAND = 1e36;
+
+    MathHarness internal harness;
+
+    function setUp() public {
+        // Only to observe reverts (vm.expectRevert needs an external call); properties use the library.
+        harness = new MathHarness();
+    }
 
     function testFuzz_MulDivFloorAndCeilBracketTheExactQuotient(int256 a, uint256 b, uint256 c) public pure {
         a = bound(a, -MAX_OPERAND, MAX_OPERAND);
@@ -54,15 +65,56 @@ contract FixedPointTest is MathTestBase {
         if (x >= lo && x <= hi) assertEq(y, x);
     }
 
-    /// KNOWN BUG, reported to the lead, not fixed here (the libraries are out of this branch's
-    /// scope): mulDivFloor and mulDivCeil cast the unsigned quotient with an unchecked
-    /// `int256(...)`, so a quotient of 2^255 or more wraps to a wrong-signed value instead of
-    /// reverting. Unreachable from PerpMath within realistic bounds (quotients there stay below
-    /// ~1e53, against 2^255 ~ 5.8e76), but FixedPoint is a general helper. The fix is SafeCast.toInt256; when it lands,
-    /// replace these assertions with vm.expectRevert(SafeCast.SafeCastOverflowedUintToInt.selector).
-    function test_KnownBug_MulDivFloorAndCeilWrapAboveInt256Max() public pure {
-        assertEq(FixedPoint.mulDivFloor(type(int256).max, 2, 1), -2, "floor(MAX_INT * 2) wraps to -2");
-        assertEq(FixedPoint.mulDivCeil(type(int256).max, 2, 1), -2, "ceil(MAX_INT * 2) wraps to -2");
-        assertEq(FixedPoint.mulDivFloor(-type(int256).max, 2, 1), 2, "floor(-MAX_INT * 2) wraps to +2");
+    /// solady's fullMulDiv reverts with the custom error FullMulDivFailed() (0xae47f702), not a
+    /// Panic, when the divisor is zero or the quotient does not fit uint256; fullMulDivUp also when
+    /// rounding up a quotient of type(uint256).max. The TypeScript mirror throws
+    /// FullMulDivFailedError on exactly these inputs.
+    function test_ZeroDivisorAndOverflowRevertFullMulDivFailed() public {
+        bytes memory failed = abi.encodeWithSelector(FixedPointMathLib.FullMulDivFailed.selector);
+        assertEq(FixedPointMathLib.FullMulDivFailed.selector, bytes4(0xae47f702));
+        vm.expectRevert(failed);
+        harness.mulDivDown(1, 1, 0);
+        vm.expectRevert(failed);
+        harness.mulDivUp(0, 0, 0);
+        vm.expectRevert(failed);
+        harness.mulDivFloor(-1, 1, 0);
+        vm.expectRevert(failed);
+        harness.mulWadDown(type(uint256).max, WAD + 1);
+        // floor(x * (WAD + 1) / WAD) is exactly type(uint256).max, with a remainder: only rounding up overflows
+        uint256 x = 0xffffffffffffffed8da22e2dbc54606ce862ed069eb19350550de6906b1de3b1;
+        assertEq(harness.mulWadDown(x, WAD + 1), type(uint256).max);
+        vm.expectRevert(failed);
+        harness.mulWadUp(x, WAD + 1);
+    }
+
+    /// REGRESSION (was a known bug): mulDivFloor and mulDivCeil cast the unsigned quotient with an
+    /// unchecked int256(...), so a quotient of 2^255 or more wrapped to a wrong-signed value
+    /// (floor(MAX_INT * 2) was -2). They now use SafeCast.toInt256 and revert
+    /// SafeCastOverflowedUintToInt(magnitude of the quotient).
+    function test_Regression_MulDivFloorAndCeilRevertAboveInt256Max() public {
+        uint256 twiceMax = 2 * uint256(type(int256).max);
+        bytes memory overflow = abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintToInt.selector, twiceMax);
+        vm.expectRevert(overflow);
+        harness.mulDivFloor(type(int256).max, 2, 1);
+        vm.expectRevert(overflow);
+        harness.mulDivCeil(type(int256).max, 2, 1);
+        vm.expectRevert(overflow);
+        harness.mulDivFloor(-type(int256).max, 2, 1);
+        vm.expectRevert(overflow);
+        harness.mulWadFloorSigned(type(int256).max, 2e18);
+    }
+
+    /// The boundary of the regression: a quotient magnitude of type(int256).max converts, one more
+    /// reverts, for either sign. So these helpers never return type(int256).min: its magnitude,
+    /// 2^255, does not fit int256 before the negation.
+    function test_Regression_SafeCastBoundaryIsInt256Max() public {
+        assertEq(harness.mulDivFloor(type(int256).max, 1, 1), type(int256).max);
+        assertEq(harness.mulDivCeil(-type(int256).max, 1, 1), -type(int256).max);
+        uint256 twoTo255 = uint256(type(int256).max) + 1;
+        bytes memory overflow = abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintToInt.selector, twoTo255);
+        vm.expectRevert(overflow);
+        harness.mulDivFloor(2 ** 254, 2, 1);
+        vm.expectRevert(overflow);
+        harness.mulDivCeil(-(2 ** 254), 2, 1);
     }
 }

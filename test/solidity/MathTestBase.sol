@@ -8,8 +8,10 @@ import {RiskParams} from "../../contracts/libraries/RiskModel.sol";
 
 /// @notice Realistic bounds shared by the math fuzz tests, the same as the TypeScript differential
 ///         test's: prices 1e6..1e30 (WAD), sizes up to 1e30, ratios up to 18e18, sigma up to 50e18,
-///         elapsed up to 1e8 s, skewScale 1e15..1e30. Within them every exact product a property
-///         needs stays far inside int256, so the properties compare against exact integers.
+///         elapsed up to 1e8 s, skewScale 1e15..1e30, funding index up to 1e40 either sign, and a
+///         position's basis (fill - funding index) up to 1e40 + 1e30 either sign. Within them every
+///         exact product a property needs stays far inside int256, so the properties compare against
+///         exact integers.
 abstract contract MathTestBase is Test {
     uint256 internal constant WAD = 1e18;
     int256 internal constant SIGNED_WAD = 1e18;
@@ -23,6 +25,7 @@ abstract contract MathTestBase is Test {
     uint256 internal constant MAX_SKEW_SCALE = 1e30;
     uint256 internal constant MAX_FUNDING_RATE = 1e18;
     int256 internal constant MAX_FUNDING_INDEX = 1e40;
+    int256 internal constant MAX_BASIS = 1e40 + 1e30;
 
     function _price(uint256 x) internal pure returns (uint256) {
         return bound(x, MIN_PRICE, MAX_PRICE);
@@ -39,6 +42,14 @@ abstract contract MathTestBase is Test {
     function _nonZeroSize(int256 x) internal pure returns (int256) {
         x = _size(x);
         return x == 0 ? int256(1) : x;
+    }
+
+    function _fundingIndex(int256 x) internal pure returns (int256) {
+        return bound(x, -MAX_FUNDING_INDEX, MAX_FUNDING_INDEX);
+    }
+
+    function _basis(int256 x) internal pure returns (int256) {
+        return bound(x, -MAX_BASIS, MAX_BASIS);
     }
 
     function _ratio(uint256 x) internal pure returns (uint256) {

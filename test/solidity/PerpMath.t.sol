@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 import {PerpMath} from "../../contracts/libraries/PerpMath.sol";
 import {MathHarness} from "../../contracts/harness/MathHarness.sol";
 import {MathTestBase} from "./MathTestBase.sol";
 
 /// @notice Properties of PerpMath, fuzzed within realistic bounds: every rounding favours the
-///         protocol, by at most one wei, and applyTrade conserves PnL.
+///         protocol, by at most one wei, and applyTrade realises a position's net value (PnL less the
+///         funding it owes, through its basis = entry price - funding index at entry) without
+///         leaving rounding to harvest.
 contract PerpMathTest is MathTestBase {
     MathHarness internal harness;
 
@@ -115,27 +119,24 @@ contract PerpMathTest is MathTestBase {
         assertGt(delta * SIGNED_WAD + SIGNED_WAD, exactScaled);
     }
 
-    /// Funding owed is never below the exact amount (longs and shorts alike), by under one wei.
-    function testFuzz_FundingOwedNeverBelowExact(int256 size, int256 index, int256 lastIndex) public pure {
-        size = _size(size);
-        index = bound(index, -MAX_FUNDING_INDEX, MAX_FUNDING_INDEX);
-        lastIndex = bound(lastIndex, -MAX_FUNDING_INDEX, MAX_FUNDING_INDEX);
-        int256 exactScaled = size * (index - lastIndex);
-        int256 owed = PerpMath.fundingOwed(size, index, lastIndex);
-        assertGe(owed * SIGNED_WAD, exactScaled, "funding owed rounded down");
-        assertLt(owed * SIGNED_WAD, exactScaled + SIGNED_WAD, "funding owed more than one wei above");
-    }
+    // ---------------------------------------------------------------- position value and notional
 
-    // ---------------------------------------------------------------- pnl and notional
-
-    function testFuzz_PnlNeverAboveExact(int256 size, uint256 entryPrice, uint256 price) public pure {
+    /// Net value floor(size * (price - fundingIndex - basis) / WAD): never above the exact value, and
+    /// under one wei below it, for longs and shorts, and either sign of index and basis.
+    function testFuzz_PositionValueRoundsTowardNegativeInfinity(
+        int256 size,
+        int256 basis,
+        uint256 price,
+        int256 fundingIndex
+    ) public pure {
         size = _size(size);
-        entryPrice = _price(entryPrice);
+        basis = _basis(basis);
         price = _price(price);
-        int256 exactScaled = size * (int256(price) - int256(entryPrice));
-        int256 result = PerpMath.pnl(size, entryPrice, price);
-        assertLe(result * SIGNED_WAD, exactScaled, "pnl rounded up");
-        assertGt(result * SIGNED_WAD + SIGNED_WAD, exactScaled, "pnl more than one wei below");
+        fundingIndex = _fundingIndex(fundingIndex);
+        int256 exactScaled = size * (int256(price) - fundingIndex - basis);
+        int256 value = PerpMath.positionValue(size, basis, price, fundingIndex);
+        assertLe(value * SIGNED_WAD, exactScaled, "position value rounded up");
+        assertGt(value * SIGNED_WAD + SIGNED_WAD, exactScaled, "position value more than one wei below");
     }
 
     function testFuzz_NotionalNeverBelowExact(int256 size, uint256 price) public pure {
@@ -149,83 +150,115 @@ contract PerpMathTest is MathTestBase {
 
     // ---------------------------------------------------------------- applyTrade
 
-    function testFuzz_FullCloseRealisesPnlOfOldSize(int256 oldSize, uint256 entryPrice, uint256 fill) public pure {
-        oldSize = _nonZeroSize(oldSize);
-        entryPrice = _price(entryPrice);
-        fill = _price(fill);
-        (uint256 newEntry, int256 realised) = PerpMath.applyTrade(oldSize, entryPrice, -oldSize, fill);
-        assertEq(realised, PerpMath.pnl(oldSize, entryPrice, fill), "close did not realise pnl(oldSize)");
-        assertEq(newEntry, 0, "a flat position kept an entry price");
+    /// A position and the market it trades in, grouped to keep fuzzed functions within the stack.
+    struct TradeCase {
+        int256 oldSize;
+        int256 basis;
+        uint256 fill;
+        int256 fundingIndex;
     }
 
-    /// A trade opposite to and larger than the position realises all of it and opens the rest at
-    /// the fill.
-    function testFuzz_FlipRealisesWholeOldPosition(
-        int256 oldSize,
-        uint256 beyond,
-        uint256 entryPrice,
-        uint256 fill
-    ) public pure {
-        oldSize = _nonZeroSize(oldSize);
+    /// An open position (non-zero size) at bounded prices.
+    function _open(TradeCase memory t) internal pure returns (TradeCase memory) {
+        t.oldSize = _nonZeroSize(t.oldSize);
+        t.basis = _basis(t.basis);
+        t.fill = _price(t.fill);
+        t.fundingIndex = _fundingIndex(t.fundingIndex);
+        return t;
+    }
+
+    function _apply(TradeCase memory t, int256 sizeDelta) internal pure returns (int256, int256) {
+        return PerpMath.applyTrade(t.oldSize, t.basis, sizeDelta, t.fill, t.fundingIndex);
+    }
+
+    function _valueAtFill(TradeCase memory t) internal pure returns (int256) {
+        return PerpMath.positionValue(t.oldSize, t.basis, t.fill, t.fundingIndex);
+    }
+
+    /// Closing a position realises exactly its net value at the fill and the current index (PnL and
+    /// funding owed, settled together), and leaves no basis behind.
+    function testFuzz_FullCloseRealisesPositionValue(TradeCase memory t) public pure {
+        t = _open(t);
+        (int256 newBasis, int256 realised) = _apply(t, -t.oldSize);
+        assertEq(realised, _valueAtFill(t), "close did not realise positionValue(oldSize, basis, fill, index)");
+        assertEq(newBasis, 0, "a flat position kept a basis");
+    }
+
+    /// A trade opposite to and larger than the position realises all of it, and the rest opens at
+    /// basis fill - fundingIndex, exactly.
+    function testFuzz_FlipRealisesWholeOldSideAndOpensAtTheMark(TradeCase memory t, uint256 beyond) public pure {
+        t = _open(t);
         int256 extra = int256(bound(beyond, 1, MAX_SIZE));
-        int256 sizeDelta = oldSize > 0 ? -oldSize - extra : -oldSize + extra;
-        entryPrice = _price(entryPrice);
-        fill = _price(fill);
-        (uint256 newEntry, int256 realised) = PerpMath.applyTrade(oldSize, entryPrice, sizeDelta, fill);
-        assertEq(realised, PerpMath.pnl(oldSize, entryPrice, fill), "flip did not realise the whole position");
-        assertEq(newEntry, fill, "the new side did not open at the fill");
+        int256 sizeDelta = t.oldSize > 0 ? -t.oldSize - extra : -t.oldSize + extra;
+        (int256 newBasis, int256 realised) = _apply(t, sizeDelta);
+        assertEq(realised, _valueAtFill(t), "flip did not realise the whole old side");
+        assertEq(newBasis, int256(t.fill) - t.fundingIndex, "the new side did not open at fill - index");
     }
 
     /// Closing in two steps never realises more than closing at once (no rounding to harvest), and
-    /// a partial close leaves the entry price alone.
-    function testFuzz_SplitCloseNeverRealisesMore(
-        int256 oldSize,
-        uint256 firstPart,
-        uint256 entryPrice,
-        uint256 fill
-    ) public pure {
-        oldSize = _nonZeroSize(oldSize);
-        int256 first = int256(bound(firstPart, 0, _abs(oldSize)));
-        if (oldSize < 0) first = -first;
-        entryPrice = _price(entryPrice);
-        fill = _price(fill);
-        (uint256 entryAfterFirst, int256 realisedFirst) = PerpMath.applyTrade(oldSize, entryPrice, -first, fill);
-        int256 rest = oldSize - first;
+    /// a partial close leaves the basis alone.
+    function testFuzz_SplitCloseNeverRealisesMore(TradeCase memory t, uint256 firstPart) public pure {
+        t = _open(t);
+        int256 first = int256(bound(firstPart, 0, _abs(t.oldSize)));
+        if (t.oldSize < 0) first = -first;
+        (int256 basisAfterFirst, int256 realisedFirst) = _apply(t, -first);
+        int256 rest = t.oldSize - first;
         int256 realisedRest;
         if (rest != 0) {
-            assertEq(entryAfterFirst, entryPrice, "a partial close moved the entry price");
-            (, realisedRest) = PerpMath.applyTrade(rest, entryAfterFirst, -rest, fill);
+            assertEq(basisAfterFirst, t.basis, "a partial close moved the basis");
+            (, realisedRest) = PerpMath.applyTrade(rest, basisAfterFirst, -rest, t.fill, t.fundingIndex);
         }
-        assertLe(realisedFirst + realisedRest, PerpMath.pnl(oldSize, entryPrice, fill));
+        assertLe(realisedFirst + realisedRest, _valueAtFill(t), "splitting the close realised more");
     }
 
-    /// Adding to a position averages the entry against the trader (longs up, shorts down) by under
-    /// one wei, and never outside [min(entry, fill), max(entry, fill)].
-    function testFuzz_IncreaseAveragesEntryAgainstTheTrader(
-        int256 oldSize,
-        uint256 addition,
-        uint256 entryPrice,
-        uint256 fill
-    ) public pure {
-        oldSize = _size(oldSize);
-        int256 sizeDelta = int256(bound(addition, 1, MAX_SIZE));
-        if (oldSize < 0) sizeDelta = -sizeDelta;
-        entryPrice = oldSize == 0 ? 0 : _price(entryPrice);
-        fill = _price(fill);
-        (uint256 newEntry, int256 realised) = PerpMath.applyTrade(oldSize, entryPrice, sizeDelta, fill);
-        assertEq(realised, 0, "an increase realised pnl");
-        uint256 absNew = _abs(oldSize) + _abs(sizeDelta);
-        uint256 weighted = _abs(oldSize) * entryPrice + _abs(sizeDelta) * fill;
+    /// Opening or adding realises nothing; the new basis is the size-weighted average of the old
+    /// basis and the mark (fill - fundingIndex), rounded against the trader (a long's up, a short's
+    /// down) by under one wei, so it lies between the two. From flat it is the mark exactly.
+    function testFuzz_IncreaseAveragesBasisAgainstTheTrader(TradeCase memory t, int256 addition) public pure {
+        t.oldSize = _size(t.oldSize);
+        t.basis = t.oldSize == 0 ? int256(0) : _basis(t.basis);
+        t.fill = _price(t.fill);
+        t.fundingIndex = _fundingIndex(t.fundingIndex);
+        int256 sizeDelta = _nonZeroSize(addition);
+        if (t.oldSize != 0 && (t.oldSize > 0) != (sizeDelta > 0)) sizeDelta = -sizeDelta;
+        (int256 newBasis, int256 realised) = _apply(t, sizeDelta);
+        assertEq(realised, 0, "an increase realised value");
+        int256 mark = int256(t.fill) - t.fundingIndex;
+        int256 absNew = int256(_abs(t.oldSize) + _abs(sizeDelta));
+        int256 weighted = int256(_abs(t.oldSize)) * t.basis + int256(_abs(sizeDelta)) * mark;
         if (sizeDelta > 0) {
-            assertGe(newEntry * absNew, weighted, "long entry rounded down");
-            assertLt(newEntry * absNew, weighted + absNew, "long entry more than one wei up");
+            assertGe(newBasis * absNew, weighted, "long basis rounded down");
+            assertLt(newBasis * absNew, weighted + absNew, "long basis more than one wei up");
         } else {
-            assertLe(newEntry * absNew, weighted, "short entry rounded up");
-            assertGt(newEntry * absNew + absNew, weighted, "short entry more than one wei down");
+            assertLe(newBasis * absNew, weighted, "short basis rounded up");
+            assertGt(newBasis * absNew + absNew, weighted, "short basis more than one wei down");
         }
-        if (oldSize != 0) {
-            assertGe(newEntry, entryPrice < fill ? entryPrice : fill);
-            assertLe(newEntry, entryPrice > fill ? entryPrice : fill);
+        if (t.oldSize == 0) {
+            assertEq(newBasis, mark, "a position opened from flat not at the mark");
+        } else {
+            assertGe(newBasis, t.basis < mark ? t.basis : mark, "basis below both the old basis and the mark");
+            assertLe(newBasis, t.basis > mark ? t.basis : mark, "basis above both the old basis and the mark");
         }
+    }
+
+    // ---------------------------------------------------------------- regressions
+
+    /// REGRESSION: PerpMath converted its uint256 inputs (index price, price, fill, elapsed) with an
+    /// unchecked int256(...), so a value above type(int256).max turned negative and gave a wrong
+    /// result or an unrelated revert (a panic, NonPositiveFillPrice). They now go through
+    /// SafeCast.toInt256 and revert SafeCastOverflowedUintToInt(value).
+    function test_Regression_UintInputsAboveInt256MaxRevertSafeCast() public {
+        uint256 big = uint256(type(int256).max) + 1;
+        bytes memory overflow = abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintToInt.selector, big);
+        vm.expectRevert(overflow);
+        harness.positionValue(1, 0, big, 0);
+        vm.expectRevert(overflow);
+        harness.fillPrice(big, 0, 0, 1);
+        vm.expectRevert(overflow);
+        harness.fundingIndexDelta(0, 1, big);
+        vm.expectRevert(overflow);
+        harness.applyTrade(0, 0, 1, big, 0);
+        // the largest value that converts still does
+        assertEq(harness.positionValue(0, 0, big - 1, 0), 0);
     }
 }

@@ -2,27 +2,24 @@
  * Account health off chain: the library functions composed the way the engine composes them.
  *
  * Pure functions over bigint only. Each helper inherits the library's rounding: margins round up
- * and equity rounds down (PnL floors, funding owed ceils). No engine contract exists yet: once it
- * does, check these against its preview views (same inputs, same wei), since a keeper comparing
- * `accountEquity` with the sum of `positionMaintenanceMargin` is only right if the engine composes
- * the libraries exactly this way.
+ * and equity rounds down (each position's value floors). For the engine's views themselves
+ * (funding accrued to now, the ramped maintenance term, the stress level's multiplier), use
+ * engine.ts, which builds on these same library functions and is tested against PerpEngine.
  */
 import { abs } from "./fixedPoint.js";
-import { fundingOwed, notional, pnl } from "./perpMath.js";
+import { notional, positionValue } from "./perpMath.js";
 import { type RiskParams, initialMarginRatio, maintenanceMarginRatio, marginRequirement } from "./riskModel.js";
-import { addInt, assertInt256, subInt } from "./solidityIntegers.js";
+import { addInt, assertInt256 } from "./solidityIntegers.js";
 
-/** What the equity of one position depends on, as read from the engine and the oracle. */
+/** What the value of one position depends on, as read from the engine and the oracle. */
 export interface PositionSnapshot {
   /** signed size, WAD (positive: long) */
   readonly size: bigint;
-  /** average entry price, WAD */
-  readonly entryPrice: bigint;
-  /** market funding index when the position last settled */
-  readonly lastFundingIndex: bigint;
+  /** entry price less the funding index at entry (size-weighted), WAD; may be negative */
+  readonly basis: bigint;
   /** current market funding index (accrued up to now) */
   readonly fundingIndex: bigint;
-  /** current mark price, WAD */
+  /** current index price, WAD */
   readonly price: bigint;
 }
 
@@ -58,16 +55,16 @@ export function positionInitialMargin(
 }
 
 /**
- * margin + sum(pnl(size, entry, price) - fundingOwed(size, index, lastIndex)), in checked int256
- * like the engine would sum it. `marginWad` is signed so a balance left negative by settled losses
- * is representable; the result is negative when the account is under water.
+ * margin + sum(positionValue(size, basis, price, fundingIndex)), in checked int256 like the engine
+ * sums it: PnL and funding owed are one number per position, so there is no separate funding
+ * term. The vault's margin is a uint256 (a loss beyond it becomes bad debt, never a negative
+ * balance); `marginWad` takes any int256 so a caller may pass an adjusted figure. The result is
+ * negative when the account is under water.
  */
 export function accountEquity(marginWad: bigint, positions: readonly PositionSnapshot[]): bigint {
   let equity = assertInt256("marginWad", marginWad);
-  for (const position of positions) {
-    const unrealised = pnl(position.size, position.entryPrice, position.price);
-    const owed = fundingOwed(position.size, position.fundingIndex, position.lastFundingIndex);
-    equity = addInt(equity, subInt(unrealised, owed, "accountEquity"), "accountEquity");
+  for (const p of positions) {
+    equity = addInt(equity, positionValue(p.size, p.basis, p.price, p.fundingIndex), "accountEquity");
   }
   return equity;
 }

@@ -30,7 +30,10 @@ export abstract class SolidityPanicError extends MathError {
   }
 }
 
-/** Panic 0x11: an addition, subtraction, multiplication or negation left its type's range. */
+/**
+ * Panic 0x11: an addition, subtraction, multiplication or negation left its type's range. The only
+ * panic the libraries can raise: every division goes through solady (FullMulDivFailedError).
+ */
 export class ArithmeticOverflowError extends SolidityPanicError {
   static readonly CODE = 0x11n;
 
@@ -39,12 +42,40 @@ export class ArithmeticOverflowError extends SolidityPanicError {
   }
 }
 
-/** Panic 0x12: division or modulo by zero (e.g. a zero skewScale). */
-export class DivisionByZeroError extends SolidityPanicError {
-  static readonly CODE = 0x12n;
+/**
+ * Mirrors solady's `FixedPointMathLib.FullMulDivFailed()`, which every FixedPoint multiply-divide
+ * reverts with (no Panic): the divisor is zero (e.g. a zero skewScale), the exact quotient does
+ * not fit uint256, or, when rounding up, the quotient is type(uint256).max with a remainder.
+ */
+export class FullMulDivFailedError extends MathError {
+  /** The 4-byte revert data, `bytes4(keccak256("FullMulDivFailed()"))`. */
+  static readonly SELECTOR = "0xae47f702";
+  /** The mirrored library function that failed. */
+  readonly operation: string;
 
   constructor(operation: string) {
-    super(DivisionByZeroError.CODE, operation, "division by zero");
+    super(`FullMulDivFailed() in ${operation}: zero divisor, or a quotient that does not fit uint256`);
+    this.operation = operation;
+  }
+}
+
+/**
+ * Mirrors OpenZeppelin `SafeCast.SafeCastOverflowedUintToInt(uint256 value)`: a uint256 above
+ * type(int256).max was converted to int256 (a signed quotient too large, or a price, fill or
+ * elapsed time beyond 2^255 - 1).
+ */
+export class SafeCastOverflowedUintToIntError extends MathError {
+  /** `bytes4(keccak256("SafeCastOverflowedUintToInt(uint256)"))`. */
+  static readonly SELECTOR = "0x24775e06";
+  /** The value that did not fit, as in the revert argument. */
+  readonly value: bigint;
+  /** The mirrored library function that failed. */
+  readonly operation: string;
+
+  constructor(value: bigint, operation: string) {
+    super(`SafeCastOverflowedUintToInt(${value}) in ${operation}: the value does not fit int256`);
+    this.value = value;
+    this.operation = operation;
   }
 }
 
@@ -77,5 +108,21 @@ export class InputOutOfRangeError extends MathError {
     this.parameter = parameter;
     this.value = value;
     this.solidityType = solidityType;
+  }
+}
+
+/**
+ * The snapshot handed to the engine mirror lacks data the engine would read: a position in a
+ * market whose config, state and oracle values are not in the snapshot. Not a MathError: the
+ * chain would not revert, the caller's snapshot is incomplete; read every market the account
+ * holds (engine.accountMarkets) before computing its summary.
+ */
+export class IncompleteSnapshotError extends Error {
+  readonly marketId: number;
+
+  constructor(marketId: number) {
+    super(`the snapshot has a position in market ${marketId} but no data for that market; read it first`);
+    this.name = new.target.name;
+    this.marketId = marketId;
   }
 }

@@ -1,48 +1,53 @@
 /**
  * Mirror of contracts/libraries/FixedPoint.sol: WAD helpers with an explicit rounding direction.
  *
- * Unsigned helpers delegate to OpenZeppelin `Math.mulDiv`, which computes the exact 512-bit product
- * before dividing, so `a * b` never overflows on its own; only a quotient that leaves uint256 does.
- * Signed helpers round toward negative ("floor") or positive ("ceil") infinity, never toward zero,
- * so that the caller can always pick the direction that favours the protocol.
+ * Unsigned helpers delegate to solady `FixedPointMathLib.fullMulDiv` / `fullMulDivUp`, which
+ * compute the exact 512-bit product before dividing, so `a * b` never overflows on its own; they
+ * give the same results as OpenZeppelin `Math.mulDiv`, but fail with the custom error
+ * `FullMulDivFailed()` rather than a Panic. Signed helpers round toward negative ("floor") or
+ * positive ("ceil") infinity, never toward zero, so that the caller can always pick the direction
+ * that favours the protocol, and convert the quotient with SafeCast.
  */
-import { ArithmeticOverflowError, DivisionByZeroError } from "./errors.js";
-import { MAX_UINT256, addUint, assertInt256, assertUint256, negInt, uint256ToInt256 } from "./solidityIntegers.js";
+import { FullMulDivFailedError } from "./errors.js";
+import { MAX_UINT256, assertInt256, assertUint256, negInt, toInt256 } from "./solidityIntegers.js";
 
 /** 1.0 in 18-decimal fixed point: prices, ratios and rates are WAD-scaled. */
 export const WAD = 10n ** 18n;
 
 /**
- * OpenZeppelin `Math.mulDiv(a, b, c[, rounding])`. A zero divisor is panic 0x12 and a quotient
- * above uint256 is panic 0x11 (OZ checks `c <= high`, which is the same condition). Rounding up
- * adds one in checked arithmetic, so a floor of exactly MAX_UINT256 with a remainder overflows too.
+ * solady `fullMulDiv(a, b, c)` (floor) and `fullMulDivUp(a, b, c)` (ceil). Both revert
+ * FullMulDivFailed() when c is zero or floor(a * b / c) does not fit uint256 (solady checks
+ * `c > high word of a * b`, which is the same condition); the rounding-up variant also when the
+ * floor is exactly type(uint256).max and there is a remainder (its `z + 1` would wrap to zero).
  */
-function openZeppelinMulDiv(a: bigint, b: bigint, c: bigint, roundUp: boolean, operation: string): bigint {
-  if (c === 0n) throw new DivisionByZeroError(operation);
+function fullMulDiv(a: bigint, b: bigint, c: bigint, roundUp: boolean, operation: string): bigint {
+  if (c === 0n) throw new FullMulDivFailedError(operation);
   const product = a * b;
   const quotient = product / c;
-  if (quotient > MAX_UINT256) throw new ArithmeticOverflowError(operation);
-  return roundUp && product % c !== 0n ? addUint(quotient, 1n, operation) : quotient;
+  if (quotient > MAX_UINT256) throw new FullMulDivFailedError(operation);
+  if (!roundUp || product % c === 0n) return quotient;
+  if (quotient === MAX_UINT256) throw new FullMulDivFailedError(operation);
+  return quotient + 1n;
 }
 
 /** floor(a * b / WAD): what the protocol pays out or credits. */
 export function mulWadDown(a: bigint, b: bigint): bigint {
-  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), WAD, false, "mulWadDown");
+  return fullMulDiv(assertUint256("a", a), assertUint256("b", b), WAD, false, "mulWadDown");
 }
 
 /** ceil(a * b / WAD): what a user owes (margin, fees). */
 export function mulWadUp(a: bigint, b: bigint): bigint {
-  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), WAD, true, "mulWadUp");
+  return fullMulDiv(assertUint256("a", a), assertUint256("b", b), WAD, true, "mulWadUp");
 }
 
 /** floor(a * b / c). */
 export function mulDivDown(a: bigint, b: bigint, c: bigint): bigint {
-  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), assertUint256("c", c), false, "mulDivDown");
+  return fullMulDiv(assertUint256("a", a), assertUint256("b", b), assertUint256("c", c), false, "mulDivDown");
 }
 
 /** ceil(a * b / c). */
 export function mulDivUp(a: bigint, b: bigint, c: bigint): bigint {
-  return openZeppelinMulDiv(assertUint256("a", a), assertUint256("b", b), assertUint256("c", c), true, "mulDivUp");
+  return fullMulDiv(assertUint256("a", a), assertUint256("b", b), assertUint256("c", c), true, "mulDivUp");
 }
 
 /** |x|. Negating type(int256).min is a checked-arithmetic panic in Solidity, so it throws here. */
@@ -53,26 +58,28 @@ export function abs(x: bigint): bigint {
 
 /**
  * floor(a * b / c) for a signed `a` (b, c meant > 0). A negative `a` is floored by rounding its
- * magnitude up and negating. The cast of the unsigned quotient to int256 is unchecked in the
- * library, so a quotient above type(int256).max wraps here exactly as on chain.
+ * magnitude up and negating. The magnitude goes through SafeCast.toInt256 before the sign, so it
+ * must fit int256: a result of type(int256).min, or anything beyond, throws
+ * SafeCastOverflowedUintToIntError with that magnitude, as on chain. `-a` of type(int256).min is
+ * a checked-arithmetic panic first.
  */
 export function mulDivFloor(a: bigint, b: bigint, c: bigint): bigint {
   assertInt256("a", a);
   assertUint256("b", b);
   assertUint256("c", c);
-  if (a >= 0n) return uint256ToInt256(openZeppelinMulDiv(a, b, c, false, "mulDivFloor"));
-  const magnitude = openZeppelinMulDiv(negInt(a, "mulDivFloor"), b, c, true, "mulDivFloor");
-  return negInt(uint256ToInt256(magnitude), "mulDivFloor");
+  if (a >= 0n) return toInt256(fullMulDiv(a, b, c, false, "mulDivFloor"), "mulDivFloor");
+  const magnitude = fullMulDiv(negInt(a, "mulDivFloor"), b, c, true, "mulDivFloor");
+  return -toInt256(magnitude, "mulDivFloor");
 }
 
-/** ceil(a * b / c) for a signed `a`: the magnitude of a negative `a` rounds down. */
+/** ceil(a * b / c) for a signed `a`: the magnitude of a negative `a` rounds down. Same casts as mulDivFloor. */
 export function mulDivCeil(a: bigint, b: bigint, c: bigint): bigint {
   assertInt256("a", a);
   assertUint256("b", b);
   assertUint256("c", c);
-  if (a >= 0n) return uint256ToInt256(openZeppelinMulDiv(a, b, c, true, "mulDivCeil"));
-  const magnitude = openZeppelinMulDiv(negInt(a, "mulDivCeil"), b, c, false, "mulDivCeil");
-  return negInt(uint256ToInt256(magnitude), "mulDivCeil");
+  if (a >= 0n) return toInt256(fullMulDiv(a, b, c, true, "mulDivCeil"), "mulDivCeil");
+  const magnitude = fullMulDiv(negInt(a, "mulDivCeil"), b, c, false, "mulDivCeil");
+  return -toInt256(magnitude, "mulDivCeil");
 }
 
 /** floor(a * b / WAD) for signed a and b: a negative `b` flips the sign, so the ceil is negated. */

@@ -6,20 +6,33 @@
  * value; the mirror must throw at the same inputs or a keeper would compute a number the chain
  * can never produce.
  */
-import { ArithmeticOverflowError, DivisionByZeroError, InputOutOfRangeError } from "./errors.js";
+import { ArithmeticOverflowError, InputOutOfRangeError, SafeCastOverflowedUintToIntError } from "./errors.js";
 
 export const MAX_UINT256 = (1n << 256n) - 1n;
+export const MAX_UINT128 = (1n << 128n) - 1n;
 export const MAX_UINT64 = (1n << 64n) - 1n;
 export const MAX_INT256 = (1n << 255n) - 1n;
 export const MIN_INT256 = -(1n << 255n);
+export const MAX_INT128 = (1n << 127n) - 1n;
+export const MIN_INT128 = -(1n << 127n);
 
 export function assertUint256(parameter: string, x: bigint): bigint {
   if (x < 0n || x > MAX_UINT256) throw new InputOutOfRangeError(parameter, x, "uint256");
   return x;
 }
 
+export function assertUint128(parameter: string, x: bigint): bigint {
+  if (x < 0n || x > MAX_UINT128) throw new InputOutOfRangeError(parameter, x, "uint128");
+  return x;
+}
+
 export function assertUint64(parameter: string, x: bigint): bigint {
   if (x < 0n || x > MAX_UINT64) throw new InputOutOfRangeError(parameter, x, "uint64");
+  return x;
+}
+
+export function assertInt128(parameter: string, x: bigint): bigint {
+  if (x < MIN_INT128 || x > MAX_INT128) throw new InputOutOfRangeError(parameter, x, "int128");
   return x;
 }
 
@@ -47,16 +60,20 @@ export const mulInt = (a: bigint, b: bigint, operation: string): bigint => check
 /** `-x` on int256 panics only for type(int256).min. */
 export const negInt = (x: bigint, operation: string): bigint => checkInt(-x, operation);
 
-/** Checked `a / b` on uint256: truncates (floor for non-negative), panics on a zero divisor. */
-export function divUint(a: bigint, b: bigint, operation: string): bigint {
-  if (b === 0n) throw new DivisionByZeroError(operation);
-  return a / b;
+/**
+ * OpenZeppelin `SafeCast.toInt256(x)` for a uint256 x: the libraries convert every uint256 that
+ * may exceed type(int256).max this way, and revert rather than wrap.
+ */
+export function toInt256(x: bigint, operation: string): bigint {
+  if (x > MAX_INT256) throw new SafeCastOverflowedUintToIntError(x, operation);
+  return x;
 }
 
 /**
  * `int256(x)` for a uint256 x. Solidity does not check this conversion: values above
- * type(int256).max come back negative (two's complement). Mirrored as is, so that the mirror
- * agrees with the chain even where the library would silently wrap.
+ * type(int256).max come back negative (two's complement). Only where the contracts still use it
+ * (PerpEngine's `int256(margin)` and the like), so the mirror agrees with them even where they
+ * would wrap.
  */
 export const uint256ToInt256 = (x: bigint): bigint => BigInt.asIntN(256, x);
 
