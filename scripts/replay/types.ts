@@ -1,0 +1,28 @@
+/**
+ * Shared types of the crash replays. Prices are WAD bigints parsed exactly from the decimal text of
+ * the data files: no floating point touches a price that reaches the chain.
+ */
+
+/** One observation of a price path: the price in force from `t` until the next point. */
+export type PricePoint = {
+  /** unix seconds (UTC) */
+  t: number;
+  /** price in WAD (1e18 = 1.0 quote unit) */
+  priceWad: bigint;
+};
+
+export type PricePath = {
+  /** event id, e.g. "black-thursday-2020" */
+  event: string;
+  /** market symbol the path drives, e.g. "BTC" */
+  symbol: string;
+  /** where it came from: a file under CRASH_DATA_DIR, a fetched archive, or "stylised" */
+  source: string;
+  /** true for the project's own small paths written from public key figures */
+  stylised: boolean;
+  /** quote currency of the source (USDT pairs are not USD) */
+  quote: string;
+  /** seconds between points as sampled (bars) or "irregular" (oracle rounds) */
+  resolution: number | "irregular";
+  points: PricePoint[];
+};
