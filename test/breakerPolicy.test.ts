@@ -15,6 +15,7 @@ import {
   type BreakerWorld,
   DEFAULT_POLICIES,
   LEVELS,
+  type Policies,
   type Policy,
   asPolicy,
   defaultPolicies,
@@ -274,7 +275,7 @@ describe("CircuitBreaker.setPolicies", function () {
     for (const level of LEVELS) expect(asPolicy(await w.breaker.policy(level))).to.deep.equal(p[level]);
   });
 
-  const notMonotonic: [string, (p: Policy[]) => void, number, string][] = [
+  const notMonotonic: [string, (p: Policies) => void, number, string][] = [
     ["a lower fee multiplier above", (p) => (p[2].feeMultiplier = p[1].feeMultiplier - 1n), 2, "feeMultiplier"],
     ["a lower IM multiplier above", (p) => (p[3].imMultiplier = p[2].imMultiplier - 1n), 3, "imMultiplier"],
     ["a higher leverage cap above", (p) => (p[2].maxLeverage = p[1].maxLeverage + 1n), 2, "maxLeverage"],

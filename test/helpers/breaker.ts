@@ -46,8 +46,11 @@ export const policy = (fee: bigint, im: bigint, lev: bigint, newRisk: boolean, o
   tradingOpen: open,
 });
 
+/** One policy per level 0..4, the shape setPolicies takes. */
+export type Policies = [Policy, Policy, Policy, Policy, Policy];
+
 /** What the CircuitBreaker constructor sets, level 0..4. */
-export const DEFAULT_POLICIES: Policy[] = [
+export const DEFAULT_POLICIES: Policies = [
   policy(WAD, WAD, 0n, true, true),
   policy((15n * WAD) / 10n, (125n * WAD) / 100n, 50n * WAD, true, true),
   policy((25n * WAD) / 10n, 2n * WAD, 20n * WAD, true, true),
@@ -56,7 +59,7 @@ export const DEFAULT_POLICIES: Policy[] = [
 ];
 
 /** A fresh copy of the default policies, to edit one field in a test. */
-export const defaultPolicies = (): Policy[] => DEFAULT_POLICIES.map((p) => ({ ...p }));
+export const defaultPolicies = (): Policies => DEFAULT_POLICIES.map((p) => ({ ...p })) as Policies;
 
 /** An ethers struct Result as a plain Policy. */
 export const asPolicy = (r: {
