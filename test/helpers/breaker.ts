@@ -183,3 +183,34 @@ export function initialMarginRatio(
 /** |size| * price, rounded up (what the engine's notional and margin requirements use). */
 export const notionalUp = (size: bigint, price: bigint) => mulWadUp(abs(size), price);
 export { mulWadUp };
+
+/** What a poke-per-round run recorded: the level after each round and how many times it moved. */
+export type LevelPath = { levels: number[]; changes: number };
+
+/**
+ * Pushes `rounds` rounds to ETH's feed, cycling through `pathUsd` (whole dollars), one every
+ * `spacing` seconds at exact block times, and pokes `breaker` one second after each.
+ */
+export async function runOscillation(
+  w: World,
+  breaker: CircuitBreaker,
+  time: { latest(): Promise<number>; setNextBlockTimestamp(t: bigint): Promise<void> },
+  pathUsd: bigint[],
+  rounds: number,
+  spacing: bigint,
+): Promise<LevelPath> {
+  const feed = w.feeds.get(0);
+  if (!feed) throw new Error("no ETH feed");
+  const levels: number[] = [];
+  let changes = 0;
+  let t = BigInt(await time.latest()) + 10n;
+  for (let i = 0; i < rounds; i++) {
+    await time.setNextBlockTimestamp(t);
+    await feed.updateAnswer(pathUsd[i % pathUsd.length] * 10n ** 8n);
+    await time.setNextBlockTimestamp(t + 1n);
+    changes += levelChanges(breaker, await (await breaker.poke(0)).wait()).length;
+    levels.push(await levelOf(breaker, 0));
+    t += spacing;
+  }
+  return { levels, changes };
+}
