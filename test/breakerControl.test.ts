@@ -431,6 +431,16 @@ describe("CircuitBreaker: governance override", function () {
     ]);
   });
 
+  it("is a cap, not a floor: an override up to 4 steps down after a cooldown when nothing proposes 4", async function () {
+    const { w, breaker } = await loadFixture(controlled);
+    const t = (await now()) + 10n;
+    await callAt(t, () => breaker.connect(w.governor).overrideLevel(ETH, 4, Number(DAY)));
+    await pokeAt(breaker, t + COOLDOWN - 1n);
+    expect(await levelOf(breaker, ETH)).to.equal(4);
+    await pokeAt(breaker, t + COOLDOWN);
+    expect(await levelOf(breaker, ETH)).to.equal(3);
+  });
+
   it("clears the guardian's and the risk oracle's floors; caps only the triggers", async function () {
     const { w, breaker } = await loadFixture(controlled);
     await breaker.connect(w.guardian).raiseLevel(ETH, 3);
