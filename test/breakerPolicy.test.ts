@@ -30,6 +30,8 @@ const { loadFixture } = networkHelpers;
 
 const ETH_FEED = feedId("ETH");
 const field = encodeBytes32String;
+/** A WAD multiplier as "1.25x", for test names. */
+const x = (m: bigint) => `${Number(m) / 1e18}x`;
 
 /**
  * alice long 10 ETH and bob short 10 ETH on 10k each; carol long 10 ETH on 1k (about 20x), which a
@@ -79,7 +81,7 @@ async function expectedInitialMargin(w: BreakerWorld, accountId: bigint, levelIm
 describe("Breaker levels as a trader meets them", function () {
   describe("fee multiplier", function () {
     for (const level of LEVELS) {
-      it(`level ${level}: quoteTrade charges ${DEFAULT_POLICIES[level].feeMultiplier} on adding, base fee on reducing`, async function () {
+      it(`level ${level}: quoteTrade charges ${x(DEFAULT_POLICIES[level].feeMultiplier)} on adding, base fee on reducing`, async function () {
         const { w } = await atLevel(level);
         const mult = DEFAULT_POLICIES[level].feeMultiplier;
         const sigma = await w.oracle.volatility(ETH_FEED);
@@ -113,7 +115,7 @@ describe("Breaker levels as a trader meets them", function () {
 
   describe("initial-margin multiplier", function () {
     for (const level of LEVELS) {
-      it(`level ${level}: accountSummary's initial margin uses ${DEFAULT_POLICIES[level].imMultiplier}`, async function () {
+      it(`level ${level}: accountSummary's initial margin uses ${x(DEFAULT_POLICIES[level].imMultiplier)}`, async function () {
         const { w, alice } = await atLevel(level);
         const im = (await w.engine.accountSummary(alice)).initialMargin;
         expect(im).to.equal(await expectedInitialMargin(w, alice, DEFAULT_POLICIES[level].imMultiplier));
