@@ -195,3 +195,85 @@ export class PathJoinError extends CrashDataError {
     super(`cannot join path segments: ${problem}`);
   }
 }
+
+/** A zip archive the reader cannot use: truncated, corrupt, encrypted, or not one CSV. */
+export class BadZipError extends CrashDataError {
+  readonly source: string;
+
+  constructor(source: string, problem: string) {
+    super(`${source}: bad zip archive: ${problem}. Delete it and fetch again; if it persists, the archive is broken`);
+    this.source = source;
+  }
+}
+
+/** The archive server answered 404: there is no file for that symbol, market, interval and date. */
+export class ArchiveNotFoundError extends CrashDataError {
+  readonly url: string;
+
+  constructor(url: string) {
+    super(
+      `no archive at ${url} (HTTP 404). Check the symbol (e.g. BTCUSDT), the market (futures = USDⓈ-M ` +
+        "perpetuals, spot), the interval and the date: daily files appear the day after, and none exist " +
+        "before the symbol was listed",
+    );
+    this.url = url;
+  }
+}
+
+/** Any other HTTP failure of the archive server. */
+export class HttpError extends CrashDataError {
+  readonly url: string;
+  readonly status: number;
+
+  constructor(url: string, status: number, statusText: string) {
+    super(`GET ${url} failed with HTTP ${status} ${statusText}. Retry later, or check --base-url`);
+    this.url = url;
+    this.status = status;
+  }
+}
+
+/** The request did not get an HTTP answer at all (DNS, connection, timeout). */
+export class DownloadError extends CrashDataError {
+  readonly url: string;
+
+  constructor(url: string, cause: unknown) {
+    super(
+      `GET ${url} failed: ${cause instanceof Error ? cause.message : String(cause)}. Check the network or --base-url`,
+    );
+    this.url = url;
+  }
+}
+
+/** The archive's sha256 differs from its published .CHECKSUM. */
+export class ChecksumMismatchError extends CrashDataError {
+  readonly url: string;
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(url: string, expected: string, actual: string) {
+    super(
+      `checksum mismatch for ${url}: .CHECKSUM says sha256 ${expected}, the download hashes to ${actual}. ` +
+        "Nothing was written; fetch again (a truncated or altered download)",
+    );
+    this.url = url;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A .CHECKSUM file that is not `<sha256 hex>  <file name>` for the archive fetched. */
+export class BadChecksumFileError extends CrashDataError {
+  readonly url: string;
+
+  constructor(url: string, problem: string) {
+    super(`${url}: ${problem}; expected "<64 hex digits>  <archive file name>"`);
+    this.url = url;
+  }
+}
+
+/** Fetch options that fail validation (bad symbol, interval, date, market or URL). */
+export class InvalidFetchOptionsError extends CrashDataError {
+  constructor(problems: string) {
+    super(`invalid fetch options:\n${problems}`);
+  }
+}
