@@ -55,7 +55,7 @@ import { STYLISED_SCENARIOS, interpolateAnchors, stylisedPaths } from "../script
 import type { PricePath, PricePoint } from "../scripts/replay/types.js";
 
 const E18 = 10n ** 18n;
-/** `units` whole quote units plus `cents`/100, built without the parser under test */
+/** a price given in hundredths (362181n = 3621.81), as WAD, built without the parser under test */
 const cents = (hundredths: bigint): bigint => (hundredths * E18) / 100n;
 const at = (iso: string): number => Date.parse(iso) / 1000;
 
