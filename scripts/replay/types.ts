@@ -25,4 +25,28 @@ export type PricePath = {
   /** seconds between points as sampled (bars) or "irregular" (oracle rounds) */
   resolution: number | "irregular";
   points: PricePoint[];
+  /**
+   * Stretches with no observation, where the price in force at `from` is held until `to` (a gap
+   * between two source files, missing bars, or a path that ends before its event's window). Absent
+   * or empty: the path is observed throughout.
+   */
+  gaps?: PathGap[];
+  /** how the points were drawn from the source (see scripts/replay/data/loaders.ts) */
+  sampling?: PathSampling;
 };
+
+/** A stretch of a price path with no observation: the price in force at `from` is held to `to`. */
+export type PathGap = {
+  /** unix seconds: first second without an observation */
+  from: number;
+  /** unix seconds: the next observation (or the end of the event window) */
+  to: number;
+  /** why there is no data, in words a report can print */
+  reason: string;
+};
+
+/**
+ * "close": one point per bar close; "low-inclusive": open, both wicks and close of every bar;
+ * "oracle-rounds": Chainlink rounds as they landed; "stylised": interpolated from anchors.
+ */
+export type PathSampling = "close" | "low-inclusive" | "oracle-rounds" | "stylised";
