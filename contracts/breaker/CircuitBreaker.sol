@@ -24,6 +24,8 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     uint32 public constant MAX_COOLDOWN = 1 days;
     uint32 public constant MAX_RISK_ORACLE_DURATION = 1 days;
     uint32 public constant MAX_OVERRIDE_DURATION = 1 days;
+    /// @notice Gas one trigger may use per question; a price-move walk of 64 rounds needs ~350k.
+    uint256 public constant TRIGGER_GAS = 1_000_000;
 
     /// @notice Policy of each level 0..4; monotonic: a higher level is never laxer.
     TradePolicy[5] internal _policies;
@@ -73,10 +75,20 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         }
         uint8 current = m.level;
         if (proposed > current) {
+            m.lastHeld = uint40(block.timestamp);
             _move(marketId, m, proposed, fromTrigger ? Source.Trigger : _floorSource(m, proposed), source);
-        } else if (proposed < current && block.timestamp >= uint256(m.lastChange) + deescalationCooldown) {
-            // Hysteresis: one level per cooldown, so a price hovering at a threshold cannot flap.
-            _move(marketId, m, current - 1, Source.Cooldown, address(0));
+        } else if (proposed == current) {
+            m.lastHeld = uint40(block.timestamp);
+            _markets[marketId] = m;
+        } else {
+            // Hysteresis: step down one level only once the proposal has stayed below the level for a
+            // whole cooldown (counted from the last poke that still proposed it, not from the last
+            // change), so a price hovering at a threshold does not flap the level.
+            uint256 quietSince = m.lastHeld > m.lastChange ? m.lastHeld : m.lastChange;
+            if (block.timestamp >= quietSince + deescalationCooldown) {
+                m.lastHeld = uint40(block.timestamp);
+                _move(marketId, m, current - 1, Source.Cooldown, address(0));
+            }
         }
         return _markets[marketId].level;
     }
@@ -203,19 +215,41 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     ) internal view returns (uint8 level, address source, bool fromTrigger, uint256 failed) {
         uint256 n = _triggers.length;
         for (uint256 i; i < n; ++i) {
-            ITrigger t = _triggers[i];
-            try t.proposeLevel(marketId) returns (uint8 proposal) {
-                if (proposal > MAX_LEVEL) proposal = MAX_LEVEL;
-                if (proposal > level) (level, source) = (proposal, address(t));
-            } catch {
+            (bool ok, uint256 proposal) = _ask(_triggers[i], marketId);
+            if (!ok) {
                 failed |= 1 << i;
+                continue;
             }
+            if (proposal > MAX_LEVEL) proposal = MAX_LEVEL;
+            if (proposal > level) (level, source) = (uint8(proposal), address(_triggers[i]));
         }
         if (block.timestamp < m.overrideExpiry && level > m.overrideLevel) level = m.overrideLevel;
         fromTrigger = level != 0;
         if (m.guardianLevel > level) (level, source, fromTrigger) = (m.guardianLevel, address(0), false);
         if (block.timestamp < m.riskOracleExpiry && m.riskOracleLevel > level) {
             (level, source, fromTrigger) = (m.riskOracleLevel, address(0), false);
+        }
+    }
+
+    /// @dev Asks one trigger, tolerating anything it might do: a revert, running out of the gas it is
+    ///      given, returning nothing or a word that is not a uint8 (all read as a failure, never as stress).
+    ///      Only 32 bytes of its answer are ever copied, so it cannot grief with return data.
+    function _ask(ITrigger trigger, uint256 marketId) internal view returns (bool ok, uint256 proposal) {
+        bytes memory data = abi.encodeCall(ITrigger.proposeLevel, (marketId));
+        uint256 gasCap = TRIGGER_GAS;
+        assembly ("memory-safe") {
+            ok := staticcall(gasCap, trigger, add(data, 32), mload(data), 0, 0)
+            if lt(returndatasize(), 32) {
+                ok := 0
+            }
+            if ok {
+                returndatacopy(0, 0, 32)
+                proposal := mload(0)
+                // not an ABI-encoded uint8: a broken trigger, not a signal of stress
+                if gt(proposal, 255) {
+                    ok := 0
+                }
+            }
         }
     }
 

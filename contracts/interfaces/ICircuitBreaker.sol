@@ -24,7 +24,8 @@ interface ICircuitBreaker {
         uint8 guardianLevel; // floor set by the guardian, until governance lowers it
         uint8 riskOracleLevel; // floor set by the risk oracle, until riskOracleExpiry
         uint40 riskOracleExpiry;
-        uint40 lastChange; // when the level last moved (de-escalation cooldown)
+        uint40 lastChange; // when the level last moved
+        uint40 lastHeld; // last poke at which the proposal was at or above the level in force
         uint8 overrideLevel; // governance cap on escalation, until overrideExpiry
         uint40 overrideExpiry;
     }

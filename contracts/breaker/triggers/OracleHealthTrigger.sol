@@ -44,7 +44,7 @@ contract OracleHealthTrigger is ThresholdTrigger, MarketFeed {
     /// @notice A stale answer proposes `staleLevel`; otherwise the jump is measured against the thresholds.
     function proposeLevel(uint256 marketId) external view override returns (uint8) {
         uint256 jump = measure(marketId);
-        if (jump == STALE) return staleLevel;
+        if (jump == STALE) return staleLevel < maxLevel ? staleLevel : maxLevel;
         return levelFor(marketId, jump);
     }
 

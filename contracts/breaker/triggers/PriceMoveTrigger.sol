@@ -53,13 +53,16 @@ contract PriceMoveTrigger is ThresholdTrigger, MarketFeed {
         (uint80 roundId, int256 latest, , uint256 updatedAt, ) = agg.latestRoundData();
         if (latest <= 0 || updatedAt == 0) return 0;
         uint256 since = block.timestamp > window ? block.timestamp - window : 0;
+        // The rounds that mattered in the window are the latest and every older one until the first
+        // that was already in force at the window's start: stop once the newer round is at or before it.
+        uint256 newerAt = updatedAt;
         uint256 n = maxRounds;
-        for (uint256 i = 1; i <= n && roundId > i; ++i) {
+        for (uint256 i = 1; i <= n && roundId > i && newerAt > since; ++i) {
             try agg.getRoundData(uint80(roundId - i)) returns (uint80, int256 answer, uint256, uint256 at, uint80) {
                 if (at == 0 || answer <= 0) break;
                 uint256 m = _relativeMove(uint256(latest), uint256(answer));
                 if (m > move) move = m;
-                if (at < since) break; // this round was in force at the window's start
+                newerAt = at;
             } catch {
                 break;
             }
