@@ -101,6 +101,28 @@ describe("Liquidation findings (failing until fixed)", function () {
     expect(plan.keeperReward).to.equal(base);
   });
 
+  it("F6: a cross-margined account cannot be liquidated while the LP pool cannot pay its gain leg (ExecutionDiverged)", async function () {
+    // Inputs: the LP pool holds ~2,000 USDC (the LP withdrew the rest before any position); alice holds 10 ETH
+    //         long and 1 BTC short on 3,000 USDC; ETH 2000 -> 2500 (+~5,000), BTC 30,000 -> 38,000 (-~8,000):
+    //         below the backstop ratio.
+    // Expected: the liquidation closes both legs; what the pool could not pay shows up as bad debt and is
+    //         routed to the fund / the deficit queue.
+    // Actual: the plan assumes the gain leg is paid in full (Vault.settle pays min(gain, pool) and emits
+    //         ProfitShortfall); the loss leg's shortfall then differs from the plan and execution reverts
+    //         ExecutionDiverged(account, BTC): the account stays open while the pool is short.
+    const w = await deployWorld(ethers);
+    await w.vault.connect(w.lp).withdraw(998_000n * USDC, w.lp.address, w.lp.address);
+    const a = await openAccount(w, w.alice, 3_000n * USDC);
+    await w.engine.connect(w.alice).modifyPosition(a, ETH, units(10), MAX_PRICE);
+    await w.engine.connect(w.alice).modifyPosition(a, 1, -units(1), 0n);
+    await setPriceWad(w, ETH, 2_500n * WAD);
+    await setPriceWad(w, 1, 38_000n * WAD);
+    const s = await w.engine.accountSummary(a);
+    expect(s.equity).to.be.lessThan((s.maintenanceMargin * 2n) / 3n);
+    expect((await w.engine.positionView(a, ETH)).unrealisedPnl).to.be.greaterThan(await w.vault.lpPoolWad());
+    await expect(w.liquidationEngine.liquidate(a)).to.emit(w.liquidationEngine, "LiquidationSettled");
+  });
+
   it("F5: MAX_CAPACITY_DEPTH_FACTOR (1e24) cannot be reached: Config.capacityDepthFactor is a uint64", async function () {
     // Expected: every MAX_ constant is a value the setter can accept. Actual: the field tops out at ~18.4e18.
     const { w } = await loadFixture(world);
