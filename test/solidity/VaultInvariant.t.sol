@@ -3,10 +3,13 @@ pragma solidity ^0.8.30;
 
 import {IPerpEngine} from "../../contracts/interfaces/IPerpEngine.sol";
 import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
+import {LiquidationHandler} from "./handlers/LiquidationHandler.sol";
 import {ProtocolHandler} from "./handlers/ProtocolHandler.sol";
 
 /// @notice Stateful fuzzing of the vault's books, open interest and LP shares under random trading,
-///         price moves, time, LP flows, fee claims and donations (see ProtocolHandler for the actions).
+///         price moves, time, LP flows, fee claims and donations, and of the liquidation layer under
+///         crashes, liquidations (single and batched), auto-deleveraging and insurance staking (see
+///         ProtocolHandler for the actions).
 contract VaultInvariantTest is ProtocolFixture {
     uint256 internal constant TRADERS = 4;
     uint256 internal constant ACCOUNTS_PER_TRADER = 2;
@@ -21,10 +24,12 @@ contract VaultInvariantTest is ProtocolFixture {
     uint256 internal constant MIN_TRADE_SUCCESS_RATIO = 4;
 
     ProtocolHandler internal handler;
+    LiquidationHandler internal liqHandler;
     uint256 internal SCALE;
 
     function setUp() public {
         _deployProtocol();
+        _deployLiquidation();
         SCALE = vault.SCALE();
 
         ProtocolHandler.Market[] memory markets = new ProtocolHandler.Market[](2);
@@ -65,6 +70,20 @@ contract VaultInvariantTest is ProtocolFixture {
             INITIAL_LIQUIDITY
         );
 
+        address[] memory stakers = new address[](2);
+        stakers[0] = makeAddr("staker0");
+        stakers[1] = makeAddr("staker1");
+        liqHandler = new LiquidationHandler(
+            usdc,
+            vault,
+            engine,
+            liquidationEngine,
+            insuranceFund,
+            markets,
+            handler.accountIds(),
+            stakers
+        );
+
         bytes4[] memory selectors = new bytes4[](handler.ACTION_COUNT());
         selectors[0] = ProtocolHandler.depositMargin.selector;
         selectors[1] = ProtocolHandler.withdrawMargin.selector;
@@ -83,17 +102,36 @@ contract VaultInvariantTest is ProtocolFixture {
         selectors[14] = ProtocolHandler.donate.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+
+        bytes4[] memory liquidationSelectors = new bytes4[](liqHandler.ACTION_COUNT());
+        liquidationSelectors[0] = LiquidationHandler.liquidate.selector;
+        liquidationSelectors[1] = LiquidationHandler.liquidateBatch.selector;
+        liquidationSelectors[2] = LiquidationHandler.autoDeleverage.selector;
+        liquidationSelectors[3] = LiquidationHandler.crash.selector;
+        liquidationSelectors[4] = LiquidationHandler.insuranceStake.selector;
+        liquidationSelectors[5] = LiquidationHandler.insuranceRequest.selector;
+        liquidationSelectors[6] = LiquidationHandler.insuranceWithdraw.selector;
+        liquidationSelectors[7] = LiquidationHandler.claimKeeperRewards.selector;
+        liquidationSelectors[8] = LiquidationHandler.flushInsurance.selector;
+        targetContract(address(liqHandler));
+        targetSelector(FuzzSelector({addr: address(liqHandler), selectors: liquidationSelectors}));
     }
 
     // ================================================================== invariants
 
-    /// @notice token balance * SCALE == sum(margin) + lpPool + protocolFees, to the wei, once direct
-    ///         transfers (donations: nobody's claim, never credited to a ledger) are set aside.
+    /// @notice token balance * SCALE == sum(margin) + lpPool + protocolFees + keeper rewards + insurance
+    ///         ledger, to the wei, once direct transfers (donations: nobody's claim, never credited to a
+    ///         ledger) are set aside. The insurance ledger is the vault's own (penalty shares and the fee
+    ///         share already set aside), not insurancePendingWad(), which also counts the fund's share of the
+    ///         protocol fees still inside protocolFees.
     function invariant_vaultBooksBalance() public view {
         assertEq(
             usdc.balanceOf(address(vault)) * SCALE,
-            _ledgerTotal(_allAccounts()) + handler.ghost_donated() * SCALE,
-            "vault balance != margin + LP pool + protocol fees + donations"
+            _ledgerTotal(_allAccounts()) +
+                vault.keeperRewardsOf(liqHandler.keeper()) +
+                _insuranceLedger() +
+                handler.ghost_donated() * SCALE,
+            "vault balance != margin + LP pool + protocol fees + keeper rewards + insurance + donations"
         );
     }
 
@@ -109,14 +147,17 @@ contract VaultInvariantTest is ProtocolFixture {
     /// @notice Every token that entered or left the vault went through a path the handler counted, and
     ///         reached the right wallet.
     function invariant_tokenFlowsReconcile() public view {
-        uint256 expected =
-            handler.ghost_marginDeposited() +
-                handler.ghost_lpDeposited() +
-                handler.ghost_donated() -
-                handler.ghost_marginWithdrawn() -
-                handler.ghost_lpWithdrawn() -
-                handler.ghost_feesClaimed();
-        assertEq(usdc.balanceOf(address(vault)), expected, "vault balance != ghost token flows");
+        int256 expected =
+            int256(
+                handler.ghost_marginDeposited() +
+                    handler.ghost_lpDeposited() +
+                    handler.ghost_donated() -
+                    handler.ghost_marginWithdrawn() -
+                    handler.ghost_lpWithdrawn() -
+                    handler.ghost_feesClaimed() -
+                    liqHandler.ghost_keeperClaimed()
+            ) + liqHandler.ghost_netFundToVault();
+        assertEq(int256(usdc.balanceOf(address(vault))), expected, "vault balance != ghost token flows");
         assertEq(usdc.balanceOf(handler.treasury()), handler.ghost_feesClaimed(), "treasury != fees claimed");
 
         int256 netDeposits;
@@ -223,9 +264,84 @@ contract VaultInvariantTest is ProtocolFixture {
         assertApproxEqAbs(sumUnrealised, traderNetPnl, tolerance, "lpExposure != sum of account PnL");
     }
 
+    // ------------------------------------------------------------------ liquidation layer
+
+    /// @notice Every claim on the vault's tokens is backed: margins, LP pool, protocol fees, keeper rewards
+    ///         and what is owed to the insurance fund.
+    function invariant_claimsCovered() public view {
+        assertGe(
+            usdc.balanceOf(address(vault)) * SCALE,
+            _ledgerTotal(_allAccounts()) + vault.keeperRewardsOf(liqHandler.keeper()) + _insuranceLedger(),
+            "vault balance below margin + LP pool + fees + keeper rewards + insurance"
+        );
+    }
+
+    /// @notice incurred == covered + socialised + pending, and pending is exactly the queued deficits.
+    function invariant_badDebtAccounted() public view {
+        assertEq(
+            liquidationEngine.badDebtIncurred(),
+            liquidationEngine.badDebtCovered() +
+                liquidationEngine.badDebtSocialised() +
+                liquidationEngine.badDebtPending(),
+            "bad debt incurred != covered + socialised + pending"
+        );
+        uint256 queued;
+        uint256[] memory markets = handler.marketIds();
+        for (uint256 k = 0; k < markets.length; ++k) {
+            queued +=
+                liquidationEngine.pendingDeficit(markets[k], true) +
+                liquidationEngine.pendingDeficit(markets[k], false);
+        }
+        assertEq(queued, liquidationEngine.badDebtPending(), "queued deficits != bad debt pending");
+        assertEq(liqHandler.ghost_adlRecovered(), liquidationEngine.badDebtSocialised(), "ADL recovered != socialised");
+    }
+
+    /// @notice Every successful tranche (single or batched) found the account below maintenance just before.
+    function invariant_noHealthyAccountLiquidated() public view {
+        assertEq(liqHandler.ghost_healthyLiquidated(), 0, "a healthy account was liquidated");
+    }
+
+    /// @notice After every tranche the account is closed or strictly healthier.
+    function invariant_trancheImprovesHealthOrCloses() public view {
+        assertEq(liqHandler.ghost_trancheWorsened(), 0, "a tranche left the account open and no healthier");
+    }
+
+    /// @notice Auto-deleveraging closes at break-even: no account's margin ever moves in it.
+    function invariant_adlNeverTakesPrincipal() public view {
+        assertEq(liqHandler.ghost_adlTookPrincipal(), 0, "auto-deleveraging moved an account's margin");
+    }
+
+    /// @notice The fund's tokens are stakes in, less redemptions, covers and keeper top-ups, plus flushes;
+    ///         the keeper's wallet is what it claimed from the vault plus what the fund paid it.
+    function invariant_insuranceTokensReconcile() public view {
+        assertEq(
+            int256(usdc.balanceOf(address(insuranceFund))),
+            int256(liqHandler.ghost_staked()) -
+                int256(liqHandler.ghost_unstaked()) -
+                liqHandler.ghost_netFundToVault() -
+                int256(liqHandler.ghost_keeperPaidByFund()),
+            "fund balance != stakes - redemptions - net to vault - keeper top-ups"
+        );
+        assertEq(
+            usdc.balanceOf(liqHandler.keeper()),
+            liqHandler.ghost_keeperClaimed() + liqHandler.ghost_keeperPaidByFund(),
+            "keeper wallet != claimed + paid by the fund"
+        );
+    }
+
     /// @notice Only the refusals listed in ProtocolHandler._isExpected happen. The message carries the
     ///         action and the raw revert data of the last unexpected one (invariant runs print no logs).
     function invariant_noUnexpectedReverts() public view {
+        assertEq(
+            liqHandler.ghost_unexpectedReverts(),
+            0,
+            string.concat(
+                "unexpected revert in ",
+                liqHandler.actionName(liqHandler.lastUnexpectedAction()),
+                ": ",
+                vm.toString(liqHandler.lastUnexpectedRevert())
+            )
+        );
         assertEq(
             handler.ghost_unexpectedReverts(),
             0,

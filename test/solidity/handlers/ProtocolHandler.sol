@@ -361,7 +361,10 @@ contract ProtocolHandler is CommonBase, StdUtils {
 
     function claimProtocolFees() external {
         _countCall(Action.ClaimProtocolFees);
-        if (vault.protocolFeesWad() < SCALE) return _countSkip(Action.ClaimProtocolFees);
+        // With an insurance fund wired, the claim first sets aside the fund's share of the fees.
+        uint256 fees = vault.protocolFeesWad();
+        if (vault.insuranceFund() != address(0)) fees -= Math.mulDiv(fees, vault.insuranceFeeShare(), WAD);
+        if (fees < SCALE) return _countSkip(Action.ClaimProtocolFees);
 
         vm.prank(governor);
         try vault.claimProtocolFees(treasury) returns (uint256 amount) {

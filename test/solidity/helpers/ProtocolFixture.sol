@@ -3,10 +3,13 @@ pragma solidity ^0.8.30;
 
 import {Test} from "forge-std/Test.sol";
 
+import {InsuranceFund} from "../../../contracts/InsuranceFund.sol";
+import {LiquidationEngine} from "../../../contracts/LiquidationEngine.sol";
 import {PerpEngine} from "../../../contracts/PerpEngine.sol";
 import {Vault} from "../../../contracts/Vault.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
 import {RiskParams} from "../../../contracts/libraries/RiskModel.sol";
+import {Roles} from "../../../contracts/libraries/Roles.sol";
 import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
 import {MockUSDC} from "../../../contracts/mocks/MockUSDC.sol";
 import {OracleAdapter} from "../../../contracts/oracle/OracleAdapter.sol";
@@ -40,6 +43,8 @@ abstract contract ProtocolFixture is Test {
     OracleAdapter internal oracle;
     Vault internal vault;
     PerpEngine internal engine;
+    InsuranceFund internal insuranceFund;
+    LiquidationEngine internal liquidationEngine;
 
     address internal admin;
     address internal governor;
@@ -67,6 +72,24 @@ abstract contract ProtocolFixture is Test {
         engine.listMarket(ETH, _marketConfig(ETH_FEED, 1_000_000e18, 100_000e18, 10_000e18));
         engine.listMarket(BTC, _marketConfig(BTC_FEED, 50_000e18, 5_000e18, 1_000e18));
         vm.stopPrank();
+    }
+
+    /// @dev The insurance fund and the liquidation engine, wired as deploy/protocol.ts wires them.
+    function _deployLiquidation() internal {
+        insuranceFund = new InsuranceFund(usdc, vault, engine, admin, governor);
+        liquidationEngine = new LiquidationEngine(engine, vault, insuranceFund, admin, governor);
+        vm.startPrank(admin);
+        vault.wireLiquidation(address(liquidationEngine), address(insuranceFund));
+        insuranceFund.setLiquidationEngine(address(liquidationEngine));
+        engine.grantRole(Roles.LIQUIDATOR, address(liquidationEngine));
+        vm.stopPrank();
+    }
+
+    /// @dev Penalty shares and fee share owed to the fund and not yet sent: the vault's own ledger, without
+    ///      the view's share of the protocol fees still held (that part is still inside protocolFees).
+    function _insuranceLedger() internal view returns (uint256) {
+        if (vault.insuranceFund() == address(0)) return vault.insurancePendingWad();
+        return vault.insurancePendingWad() - (vault.protocolFeesWad() * vault.insuranceFeeShare()) / WAD;
     }
 
     function _marketConfig(
