@@ -44,7 +44,7 @@ contract LiquidationEngine is
     uint256 public constant MAX_CAPACITY_WINDOW = 1 days;
     uint256 public constant MIN_CAPACITY_DEPTH_FACTOR = 0.001e18;
     /// @dev Large enough that a baseline configuration is effectively uncapped.
-    uint256 public constant MAX_CAPACITY_DEPTH_FACTOR = 1_000_000e18;
+    uint256 public constant MAX_CAPACITY_DEPTH_FACTOR = 18e18;
     uint256 public constant MAX_DUST_NOTIONAL = 10_000e18;
     uint256 public constant MAX_REWARD = 10_000e18;
     uint256 public constant MAX_REWARD_SHARE = 0.01e18;
@@ -68,6 +68,7 @@ contract LiquidationEngine is
     struct AccountState {
         uint40 lastTrancheAt;
         uint40 liquidatableSince;
+        uint128 marginAtFlag; // margin when flagged: more margin since means the owner acted, clock restarts
     }
 
     struct Window {
@@ -213,7 +214,19 @@ contract LiquidationEngine is
             revert AccountHealthy(accountId, s.equity, s.maintenanceMargin);
         }
         accountState[accountId].liquidatableSince = uint40(block.timestamp);
+        accountState[accountId].marginAtFlag = s.margin.toUint128();
         emit AccountFlagged(accountId, block.timestamp);
+    }
+
+    /// @notice Stops the reward-escalation clock of an account that is healthy again. Permissionless.
+    function clearFlag(uint256 accountId) external {
+        if (accountState[accountId].liquidatableSince == 0) return;
+        (IPerpEngine.AccountSummary memory s, ) = engine.liquidationSnapshot(accountId);
+        if (s.maintenanceMargin != 0 && s.equity < int256(s.maintenanceMargin)) {
+            revert TrancheCoolingDown(accountId, 0);
+        }
+        accountState[accountId].liquidatableSince = 0;
+        emit AccountFlagged(accountId, 0);
     }
 
     // ================================================================== Chainlink Automation
@@ -273,15 +286,16 @@ contract LiquidationEngine is
         st.previousScore = type(uint256).max;
         for (uint256 i; i < candidates.length && deficit != 0; ++i) {
             st.room = uint256(ac.maxNotionalPerWindow) - w.used;
-            if (st.room == 0) revert AdlCapacityExhausted(marketId, uint256(w.start) + ac.window);
             st.accountId = candidates[i];
             st.deficit = deficit;
-            _deleverageOne(st);
+            // The window's bound ends the round: what is done so far stands, the rest waits.
+            if (!_deleverageOne(st)) break;
             st.previousScore = st.score;
             deficit -= st.recovered;
             recovered += st.recovered;
             w.used = (uint256(w.used) + st.notional).min(ac.maxNotionalPerWindow).toUint128();
         }
+        if (recovered == 0) revert AdlCapacityExhausted(marketId, uint256(w.start) + ac.window);
         adlWindow[marketId] = w;
         pendingDeficit[marketId][bankruptLong] = deficit;
         badDebtPending -= recovered;
@@ -305,7 +319,8 @@ contract LiquidationEngine is
         uint256 score;
     }
 
-    function _deleverageOne(AdlStep memory st) internal {
+    /// @return done false when the window has no room for any of this candidate's size
+    function _deleverageOne(AdlStep memory st) internal returns (bool done) {
         (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) = engine.liquidationSnapshot(
             st.accountId
         );
@@ -316,12 +331,14 @@ contract LiquidationEngine is
         }
         st.score = uint256(p.value).mulDivDown(s.notional, uint256(s.equity));
         if (st.score > st.previousScore) revert AdlCandidatesNotRanked(st.accountId, st.score, st.previousScore);
-        (int256 closed, uint256 fill, int256 valueAtIndex) = _adlClose(p, st.deficit, st.room, st.marketId);
+        (int256 closed, uint256 fill, int256 valueAtIndex) = _adlClose(p, st.deficit, st.room);
+        if (closed == 0) return false;
         (int256 realised, , ) = engine.forceReduce(st.accountId, st.marketId, -closed, fill);
         int256 gained = valueAtIndex - realised;
         st.recovered = gained <= 0 ? 0 : uint256(gained).min(st.deficit);
         st.notional = PerpMath.notional(closed, p.price);
         emit AutoDeleveraged(st.marketId, st.accountId, -closed, fill, st.recovered);
+        return true;
     }
 
     /// @dev How much of a candidate's position to close (the part whose profit covers the deficit,
@@ -329,13 +346,12 @@ contract LiquidationEngine is
     function _adlClose(
         IPerpEngine.PositionSnapshot memory p,
         uint256 deficit,
-        uint256 room,
-        uint256 marketId
+        uint256 room
     ) internal pure returns (int256 closed, uint256 fill, int256 valueAtIndex) {
         uint256 absSize = FixedPoint.abs(p.size);
         uint256 closeAbs = uint256(p.value) <= deficit ? absSize : absSize.mulDivUp(deficit, uint256(p.value));
         closeAbs = closeAbs.min(room.mulDivDown(WAD, p.price));
-        if (closeAbs == 0) revert AdlCapacityExhausted(marketId, 0);
+        if (closeAbs == 0) return (0, 0, 0);
         closed = p.size > 0 ? int256(closeAbs) : -int256(closeAbs);
         valueAtIndex = PerpMath.positionValue(closed, p.basis, p.price, p.fundingIndex);
         int256 breakEven = p.basis + p.fundingIndex;
@@ -360,6 +376,7 @@ contract LiquidationEngine is
         if (ps.length == 0) return (plan, Status.NoPositions, reason);
         plan.equity = s.equity;
         plan.maintenanceMargin = s.maintenanceMargin;
+        plan.marginBefore = s.margin;
         if (s.equity >= int256(s.maintenanceMargin)) return (plan, Status.Healthy, reason);
 
         Config memory c = config;
@@ -381,7 +398,15 @@ contract LiquidationEngine is
                 return (plan, Status.NoCapacity, reason);
             }
         }
-        _planLegs(plan, ps, s.margin);
+        // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
+        uint256 pool = type(uint256).max;
+        for (uint256 i; i < ps.length; ++i) {
+            if (ps[i].value > 0) {
+                pool = vault.lpPoolWad();
+                break;
+            }
+        }
+        _planLegs(plan, ps, s.margin, pool);
         _planMoney(plan, s);
         return (plan, Status.Ok, reason);
     }
@@ -422,7 +447,12 @@ contract LiquidationEngine is
     /// @dev The legs, ordered gains first so a cross-margined account never shows a spurious shortfall
     ///      on one leg while another leg's gain is still unrealised; and the vault's settlement replayed
     ///      to find the shortfall of each.
-    function _planLegs(Plan memory plan, IPerpEngine.PositionSnapshot[] memory ps, uint256 margin) internal pure {
+    function _planLegs(
+        Plan memory plan,
+        IPerpEngine.PositionSnapshot[] memory ps,
+        uint256 margin,
+        uint256 pool
+    ) internal pure {
         uint256 n = ps.length;
         plan.legs = new Leg[](n);
         for (uint256 i; i < n; ++i) {
@@ -450,14 +480,18 @@ contract LiquidationEngine is
             plan.legs[j] = leg;
             plan.trancheNotional += leg.notional;
         }
+        // Replays Vault.settle: a gain is paid up to the pool, a loss is taken from margin into the pool.
         for (uint256 i; i < n; ++i) {
             int256 r = plan.legs[i].realised;
             if (r >= 0) {
-                margin += uint256(r);
+                uint256 paid = uint256(r).min(pool);
+                pool -= paid;
+                margin += paid;
             } else {
                 uint256 loss = uint256(-r);
                 uint256 taken = loss.min(margin);
                 margin -= taken;
+                if (pool != type(uint256).max) pool += taken;
                 plan.legs[i].shortfall = loss - taken;
                 plan.badDebt += loss - taken;
             }
@@ -476,10 +510,11 @@ contract LiquidationEngine is
         uint256 penalty = plan.trancheNotional.mulWadUp(c.penaltyRate);
         uint256 cap = s.equity > 0 ? uint256(s.equity).mulWadDown(plan.fraction) / 2 : 0;
         penalty = penalty.min(cap);
-        uint256 reward = _reward(plan.accountId, plan.trancheNotional);
+        uint256 reward = _reward(plan.accountId, plan.trancheNotional, s.margin);
         uint256 fromPenalty = reward.min(penalty);
         plan.keeperFromPenalty = fromPenalty.min(marginLeft);
         plan.insuranceShare = (penalty - fromPenalty).min(marginLeft - plan.keeperFromPenalty);
+        plan.marginAfter = marginLeft - plan.keeperFromPenalty - plan.insuranceShare;
 
         // The fund is only read when it has to pay: bad debt, or a reward the penalty cannot cover.
         if (plan.badDebt == 0 && reward <= plan.keeperFromPenalty) {
@@ -499,10 +534,12 @@ contract LiquidationEngine is
         plan.keeperReward = plan.keeperFromPenalty + plan.keeperFromFund;
     }
 
-    function _reward(uint256 accountId, uint256 notional) internal view returns (uint256) {
+    function _reward(uint256 accountId, uint256 notional, uint256 margin) internal view returns (uint256) {
         RewardConfig memory r = rewardConfig;
         uint256 base = (uint256(r.flat) + notional.mulWadDown(r.shareOfNotional)).clamp(r.min, r.max);
-        uint256 since = accountState[accountId].liquidatableSince;
+        AccountState memory a = accountState[accountId];
+        // An owner who added margin since the flag acted on it: the clock starts again.
+        uint256 since = margin > a.marginAtFlag ? 0 : a.liquidatableSince;
         uint256 elapsed = since == 0 ? 0 : block.timestamp - since;
         uint256 multiplier = (WAD + elapsed * r.escalationPerSecond).min(r.maxMultiplier);
         return base.mulWadDown(multiplier);
@@ -513,7 +550,9 @@ contract LiquidationEngine is
     function _execute(Plan memory plan, address keeper) internal {
         uint256 accountId = plan.accountId;
         AccountState memory a = accountState[accountId];
-        if (a.liquidatableSince == 0) a.liquidatableSince = uint40(block.timestamp);
+        if (a.liquidatableSince == 0 || plan.marginBefore > a.marginAtFlag) {
+            a.liquidatableSince = uint40(block.timestamp);
+        }
         uint256 since = a.liquidatableSince;
         a.lastTrancheAt = uint40(block.timestamp);
 
@@ -540,6 +579,7 @@ contract LiquidationEngine is
         uint256 healthAfter = _checkImproved(plan);
         // A healthy or closed account starts a fresh escalation clock next time.
         if (healthAfter >= WAD) a.liquidatableSince = 0;
+        a.marginAtFlag = plan.marginAfter.toUint128();
         accountState[accountId] = a;
         _emitLegs(plan, keeper);
         emit LiquidationSettled(

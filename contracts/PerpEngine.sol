@@ -252,7 +252,9 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         uint256 margin;
         uint256 shortfall;
         (margin, shortfall, t.fee) = vault.settle(accountId, t.realisedPnl, t.fee);
-        if (shortfall != 0) emit BadDebtIncurred(accountId, marketId, shortfall);
+        // A voluntary trade may not leave bad debt behind: that is the liquidation engine's job, which
+        // routes it to the insurance fund and auto-deleveraging. Close gains first, or be liquidated.
+        if (shortfall != 0) revert AccountUnderwater(accountId, shortfall);
         if (t.addsRisk) _checkInitialMargin(accountId, markets, margin, c, policy.maxLeverage);
 
         emit PositionModified(accountId, marketId, sizeDelta, t.newSize, t.fill, t.fee, t.realisedPnl, c.fundingIndex);

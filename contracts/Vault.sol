@@ -56,6 +56,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     uint256 public insuranceFeeShare;
     /// @dev Penalty shares owed to the insurance fund, not yet sent.
     uint256 internal _insurancePending;
+    /// @dev The part of _protocolFees already split with the insurance fund: the share applies once.
+    uint256 internal _protocolFeesSplit;
 
     mapping(uint256 accountId => uint256 marginWad) internal _margin;
     mapping(address keeper => uint256 rewardsWad) internal _keeperRewards;
@@ -134,6 +136,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         amount = _protocolFees / SCALE;
         if (amount == 0) revert ZeroAmount();
         _protocolFees -= (amount * SCALE).toUint128();
+        _protocolFeesSplit = _protocolFees;
         emit ProtocolFeesClaimed(to, amount);
         IERC20(asset()).safeTransfer(to, amount);
     }
@@ -244,12 +247,22 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         IERC20(asset()).safeTransfer(fund, amount);
     }
 
+    /// @dev Splits the protocol fees accrued since the last split; what was split before stays the
+    ///      protocol's.
     function _setAsideInsuranceFees() internal {
         if (insuranceFund == address(0)) return;
-        uint256 share = uint256(_protocolFees).mulWadDown(insuranceFeeShare);
-        if (share == 0) return;
-        _protocolFees -= share.toUint128();
-        _insurancePending += share;
+        uint256 share = _unsplitFeeShare();
+        if (share != 0) {
+            _protocolFees -= share.toUint128();
+            _insurancePending += share;
+        }
+        _protocolFeesSplit = _protocolFees;
+    }
+
+    function _unsplitFeeShare() internal view returns (uint256) {
+        uint256 fees = _protocolFees;
+        uint256 split = _protocolFeesSplit;
+        return fees > split ? (fees - split).mulWadDown(insuranceFeeShare) : 0;
     }
 
     // ------------------------------------------------------------------ views
@@ -262,7 +275,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IVault
     function insurancePendingWad() external view returns (uint256) {
         if (insuranceFund == address(0)) return _insurancePending;
-        return _insurancePending + uint256(_protocolFees).mulWadDown(insuranceFeeShare);
+        return _insurancePending + _unsplitFeeShare();
     }
 
     /// @inheritdoc IVault

@@ -237,8 +237,9 @@ describe("CircuitBreaker: hysteresis", function () {
     const breaker = await deploySoloBreaker(ethers, w, [w.triggers["price-move"]]);
     await runOscillation(w, breaker, time, [2000n, 2120n], 12, 300n);
     const calm = await runOscillation(w, breaker, time, [2120n], 24, 300n);
-    // the last 6% move leaves the 1 h window after 12 rounds; the level had held for over 30 min
-    expect(calm.levels.indexOf(0)).to.equal(12);
+    // the last 6% move leaves the 1 h window after 12 rounds (round 11 is the last poke that still
+    // proposes 1); the level steps down a full cooldown (6 rounds) after that poke
+    expect(calm.levels.indexOf(0)).to.equal(17);
     expect(calm.changes).to.equal(1);
   });
 });
@@ -352,11 +353,15 @@ describe("CircuitBreaker: risk oracle", function () {
     await pokeAt(breaker, t + COOLDOWN);
     await pokeAt(breaker, t + 3599n);
     expect(await levelOf(breaker, ETH)).to.equal(2);
-    const due = await pokeAt(breaker, t + 3600n);
+    // expired at t + 3600, but the floor still held the level at the poke of t + 3599: the cooldown
+    // counts from that poke
+    const expired = await pokeAt(breaker, t + 3600n);
+    expect(levelChanges(breaker, expired)).to.deep.equal([]);
+    const due = await pokeAt(breaker, t + 3599n + COOLDOWN);
     expect(levelChanges(breaker, due)).to.deep.equal([{ from: 2, to: 1, source: SOURCE.Cooldown, by: ZeroAddress }]);
-    await pokeAt(breaker, t + 3600n + COOLDOWN - 1n);
+    await pokeAt(breaker, t + 3599n + 2n * COOLDOWN - 1n);
     expect(await levelOf(breaker, ETH)).to.equal(1);
-    await pokeAt(breaker, t + 3600n + COOLDOWN);
+    await pokeAt(breaker, t + 3599n + 2n * COOLDOWN);
     expect(await levelOf(breaker, ETH)).to.equal(0);
   });
 

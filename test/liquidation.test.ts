@@ -95,7 +95,7 @@ function closedSize(size: bigint, fraction: bigint): bigint {
 type LiqWorld = World & { keeper: HardhatEthersSigner; funder: HardhatEthersSigner; staker: HardhatEthersSigner };
 
 async function world(): Promise<LiqWorld> {
-  const w = await deployWorld(ethers);
+  const w = await deployWorld(ethers, { insurance: 0n }); // written for an empty fund
   const signers = await ethers.getSigners();
   const [keeper, funder, staker] = [signers[8], signers[9], signers[10]];
   for (const s of [w.alice, w.bob, w.carol, funder, staker]) {
@@ -638,14 +638,11 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
       .to.emit(w.vault, "InsuranceFlushed")
       .withArgs(fund, units_);
     expect(await w.usdc.balanceOf(fund)).to.equal(fundTokens + units_);
-    // what is left: the sub-unit rest, plus the fee share of the protocol fees left after the set-aside
-    // (the view applies insuranceFeeShare again to fees already split: see liquidationFindings.test.ts)
-    const feeShare = mulWadDown(await w.vault.protocolFeesWad(), await w.vault.insuranceFeeShare());
-    expect(await w.vault.insurancePendingWad()).to.equal(owed - units_ * SCALE + feeShare);
+    // what is left: the sub-unit rest; the protocol fees left were split already, so the fund's share
+    // is not applied to them again
+    expect(await w.vault.insurancePendingWad()).to.equal(owed - units_ * SCALE);
     expect(await w.insuranceFund.convertToAssets(shares)).to.be.greaterThanOrEqual(valueAfter);
-    expect(await w.insuranceFund.totalAssets()).to.equal(
-      10_000n * USDC + units_ + (owed - units_ * SCALE + feeShare) / SCALE,
-    );
+    expect(await w.insuranceFund.totalAssets()).to.equal(10_000n * USDC + units_ + (owed - units_ * SCALE) / SCALE);
   });
 });
 
@@ -1054,22 +1051,18 @@ describe("LiquidationEngine: governance", function () {
       ["penaltyRate", "penaltyRate", 0n, WAD / 20n],
       ["cooldown", "cooldown", 0n, 3_600n],
       ["capacityWindow", "capacityWindow", 1n, 86_400n],
-      // MAX_CAPACITY_DEPTH_FACTOR (1e24) does not fit the uint64 field: the type is the real upper bound
-      ["capacityDepthFactor", "capacityDepthFactor", WAD / 1000n, 2n ** 64n - 1n],
+      ["capacityDepthFactor", "capacityDepthFactor", WAD / 1000n, 18n * WAD],
       ["dustNotional", "dustNotional", 0n, 10_000n * WAD],
     ];
     for (const [field, name, lo, hi] of bounds) {
-      const max = field === "capacityDepthFactor" ? await w.liquidationEngine.MAX_CAPACITY_DEPTH_FACTOR() : hi;
       if (lo > 0n) {
         await expect(le.setConfig({ ...base, [field]: lo - 1n }))
           .to.be.revertedWithCustomError(w.liquidationEngine, "ParameterOutOfBounds")
-          .withArgs(n(name), lo - 1n, lo, max);
+          .withArgs(n(name), lo - 1n, lo, hi);
       }
-      if (field !== "capacityDepthFactor") {
-        await expect(le.setConfig({ ...base, [field]: hi + 1n }))
-          .to.be.revertedWithCustomError(w.liquidationEngine, "ParameterOutOfBounds")
-          .withArgs(n(name), hi + 1n, lo, hi);
-      }
+      await expect(le.setConfig({ ...base, [field]: hi + 1n }))
+        .to.be.revertedWithCustomError(w.liquidationEngine, "ParameterOutOfBounds")
+        .withArgs(n(name), hi + 1n, lo, hi);
       for (const v of [lo, hi]) {
         await expect(le.setConfig({ ...base, [field]: v })).to.emit(w.liquidationEngine, "ConfigSet");
         expect((await cfg(w))[field]).to.equal(v);

@@ -62,6 +62,8 @@ interface ILiquidationEngine {
         uint256 badDebtCovered; // by the insurance fund
         uint256 badDebtSocialised; // queued for auto-deleveraging
         uint256 remainingMaintenance; // upper bound of the maintenance margin left after the tranche
+        uint256 marginBefore;
+        uint256 marginAfter;
     }
 
     enum Status {

@@ -92,6 +92,7 @@ interface IPerpEngine {
     error TooManyPositions(uint256 accountId, uint256 max);
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
     error GuardianCanOnlyTighten(uint256 marketId);
+    error AccountUnderwater(uint256 accountId, uint256 shortfall);
 
     event AccountCreated(uint256 indexed accountId, address indexed owner);
     event MarketListed(uint256 indexed marketId, bytes32 feedId);

@@ -19,7 +19,14 @@ export type World = Protocol & {
 };
 
 /** Protocol with the default ETH and BTC markets, 1M USDC of LP liquidity and funded traders. */
-export async function deployWorld(ethers: HardhatEthers, opts: { breaker?: boolean } = {}): Promise<World> {
+/**
+ * `insurance`: the stake seeded into the insurance fund (token units, default 100k USDC, as a
+ * deployment would); 0 for tests about an empty or thin fund.
+ */
+export async function deployWorld(
+  ethers: HardhatEthers,
+  opts: { breaker?: boolean; insurance?: bigint } = {},
+): Promise<World> {
   const [admin, governor, guardian, lp, alice, bob, carol, stranger] = await ethers.getSigners();
   const p = await deployProtocol(ethers, {
     admin: admin.address,
@@ -34,8 +41,9 @@ export async function deployWorld(ethers: HardhatEthers, opts: { breaker?: boole
   }
   await p.vault.connect(lp).deposit(1_000_000n * USDC, lp.address);
   // A deployment seeds its insurance fund; an empty one reads as no coverage at all.
+  const insurance = opts.insurance ?? 100_000n * USDC;
   await p.usdc.connect(lp).approve(await p.insuranceFund.getAddress(), 2n ** 256n - 1n);
-  await p.insuranceFund.connect(lp).deposit(100_000n * USDC, lp.address);
+  if (insurance > 0n) await p.insuranceFund.connect(lp).deposit(insurance, lp.address);
   return { ...p, admin, governor, guardian, lp, alice, bob, carol, stranger };
 }
 

@@ -53,7 +53,7 @@ async function world() {
   };
 }
 
-describe("Breaker findings (expected to fail until fixed)", function () {
+describe("Breaker regressions (bugs found in review, fixed)", function () {
   describe("1. hysteresis flaps once per cooldown", function () {
     it("default price-move trigger, price swinging +6% / +4% around the 5% threshold for 4 h: one level change", async function () {
       const { w } = await loadFixture(world);
