@@ -240,7 +240,10 @@ describe("replay report", function () {
     it("finds a font on this machine, and draws text with it", async function () {
       const fonts = findFonts();
       console.log(`      font: ${fonts.source} ${fonts.files.join(", ")}`);
-      expect(fonts.files.length, "no font found: the PNGs would have no text").to.be.greaterThan(0);
+      expect(
+        fonts.files.length,
+        "no font found, so the PNGs would have no text: install fonts-dejavu-core or set REPORT_FONT_FILES",
+      ).to.be.greaterThan(0);
       const svg = await specToSvg(runFigure(fixtureReport().runs[0]).spec);
       const withText = svgToPng(svg, { fonts, zoom: 1 });
       const withoutText = svgToPng(svg, { fonts: { files: [], source: "none" }, zoom: 1 });

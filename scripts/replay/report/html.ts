@@ -42,7 +42,7 @@ th:first-child, td:first-child { text-align: left; }
 td.indent { padding-left: 2rem; }
 .pass { color: #17703a; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
 .stylised { color: #8a5a00; font-weight: bold; } .real { color: #17703a; }
-figure { margin: 1.5rem 0; } figure svg { max-width: 100%; height: auto; }
+figure { margin: 1.5rem 0; } figure svg { width: 100%; max-width: 1000px; height: auto; }
 figcaption { font-size: 0.9rem; color: #555; }
 .note { font-size: 0.9rem; color: #555; }
 `;
