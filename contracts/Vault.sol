@@ -273,6 +273,16 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IVault
+    function insuranceLedgerWad() external view returns (uint256) {
+        return _insurancePending;
+    }
+
+    /// @inheritdoc IVault
+    function claimableProtocolFees() external view returns (uint256) {
+        return (_protocolFees - (insuranceFund == address(0) ? 0 : _unsplitFeeShare())) / SCALE;
+    }
+
+    /// @inheritdoc IVault
     function insurancePendingWad() external view returns (uint256) {
         if (insuranceFund == address(0)) return _insurancePending;
         return _insurancePending + _unsplitFeeShare();

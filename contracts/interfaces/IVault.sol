@@ -82,6 +82,11 @@ interface IVault is IERC4626 {
     function keeperRewardsOf(address keeper) external view returns (uint256 rewardsWad);
     /// @notice What the insurance fund is owed and has not been sent yet, including its fee share (WAD).
     function insurancePendingWad() external view returns (uint256);
+    /// @notice The insurance ledger alone (penalty shares and fee shares already set aside), WAD: with
+    ///         margins, the LP pool, protocol fees and keeper rewards, what the vault's tokens back.
+    function insuranceLedgerWad() external view returns (uint256);
+    /// @notice Whole token units claimProtocolFees would pay now.
+    function claimableProtocolFees() external view returns (uint256);
     function lpPoolWad() external view returns (uint256);
     function protocolFeesWad() external view returns (uint256);
     /// @notice Liquidity the LPs cannot withdraw because open positions need it (token units).

@@ -13,7 +13,8 @@ import {RevertingTrigger, SettableTrigger} from "./helpers/BreakerMocks.sol";
 ///         risk-oracle raises and governance overrides, with a trigger that always reverts among its
 ///         triggers. After every step: the proposal is the maximum of the (clamped, override-capped)
 ///         trigger proposals and the live floors; a poke escalates straight to a higher proposal,
-///         steps down exactly one level once a cooldown has passed since the last change, and
+///         steps down exactly one level once a cooldown has passed since the last change or the last poke
+///         that still proposed the level (whichever is later), and
 ///         otherwise changes nothing; the level never sits below the guardian's floor or a live
 ///         risk-oracle floor; and poke never reverts.
 contract BreakerStateMachineTest is Test {
@@ -110,6 +111,12 @@ contract BreakerStateMachineTest is Test {
         }
     }
 
+    /// @dev De-escalation waits a cooldown from the later of the last change and the last poke at which
+    ///      the proposal still reached the level (so a proposal dipping between pokes does not flap it).
+    function _quietSince(ICircuitBreaker.MarketLevel memory m) internal pure returns (uint256) {
+        return m.lastHeld > m.lastChange ? m.lastHeld : m.lastChange;
+    }
+
     function _pokeStep(uint256 r) internal {
         // proposals 0..5 (5 reads as 4); time from none to two cooldowns
         a.set(MARKET, uint8((r >> 8) % 6));
@@ -129,13 +136,15 @@ contract BreakerStateMachineTest is Test {
             assertEq(level, expected, "escalates straight to the proposal");
             assertEq(afterPoke.lastChange, block.timestamp, "escalation restarts the cooldown");
             ++escalations;
-        } else if (expected < before.level && block.timestamp >= uint256(before.lastChange) + COOLDOWN) {
+        } else if (expected < before.level && block.timestamp >= _quietSince(before) + COOLDOWN) {
             assertEq(level, before.level - 1, "one level down per cooldown");
             assertEq(afterPoke.lastChange, block.timestamp, "a step restarts the cooldown");
             ++stepsDown;
         } else {
             assertEq(level, before.level, "holds");
             assertEq(afterPoke.lastChange, before.lastChange, "a hold keeps the clock");
+            // a poke whose proposal reaches the level in force records that it still held
+            if (expected == before.level) assertEq(afterPoke.lastHeld, block.timestamp, "held now");
             ++holds;
         }
         // floors and the override are never touched by a poke

@@ -361,10 +361,8 @@ contract ProtocolHandler is CommonBase, StdUtils {
 
     function claimProtocolFees() external {
         _countCall(Action.ClaimProtocolFees);
-        // With an insurance fund wired, the claim first sets aside the fund's share of the fees.
-        uint256 fees = vault.protocolFeesWad();
-        if (vault.insuranceFund() != address(0)) fees -= Math.mulDiv(fees, vault.insuranceFeeShare(), WAD);
-        if (fees < SCALE) return _countSkip(Action.ClaimProtocolFees);
+        // With an insurance fund wired, the claim first sets aside the fund's share of new fees.
+        if (vault.claimableProtocolFees() == 0) return _countSkip(Action.ClaimProtocolFees);
 
         vm.prank(governor);
         try vault.claimProtocolFees(treasury) returns (uint256 amount) {
@@ -548,7 +546,12 @@ contract ProtocolHandler is CommonBase, StdUtils {
         if (action == Action.OpenPosition || action == Action.ModifyPosition) {
             return
                 selector == IPerpEngine.MarginBelowInitial.selector ||
-                selector == IPerpEngine.OpenInterestCapExceeded.selector;
+                selector == IPerpEngine.OpenInterestCapExceeded.selector ||
+                selector == IPerpEngine.AccountUnderwater.selector;
+        }
+        // A voluntary trade may not leave bad debt: an underwater account is left to the liquidation engine.
+        if (action == Action.ReducePosition || action == Action.ClosePosition) {
+            return selector == IPerpEngine.AccountUnderwater.selector;
         }
         // Deposits and redemptions so small that they round to zero shares or assets.
         if (action == Action.LpDeposit || action == Action.LpRedeem) return selector == IVault.ZeroAmount.selector;

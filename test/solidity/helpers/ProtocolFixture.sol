@@ -88,8 +88,7 @@ abstract contract ProtocolFixture is Test {
     /// @dev Penalty shares and fee share owed to the fund and not yet sent: the vault's own ledger, without
     ///      the view's share of the protocol fees still held (that part is still inside protocolFees).
     function _insuranceLedger() internal view returns (uint256) {
-        if (vault.insuranceFund() == address(0)) return vault.insurancePendingWad();
-        return vault.insurancePendingWad() - (vault.protocolFeesWad() * vault.insuranceFeeShare()) / WAD;
+        return vault.insuranceLedgerWad();
     }
 
     function _marketConfig(
