@@ -240,7 +240,11 @@ export function parseParams(json: unknown, source = "params"): NetworkParams {
   if (!result.success) {
     throw new ParamsError(
       source,
-      result.error.issues.map((i) => `${fieldName(i.path)}: ${i.message}`),
+      result.error.issues.flatMap((i) =>
+        i.code === "unrecognized_keys"
+          ? i.keys.map((k) => `${fieldName([...i.path, k])}: unknown field (misspelt?)`)
+          : [`${fieldName(i.path)}: ${i.message}`],
+      ),
     );
   }
   return result.data;

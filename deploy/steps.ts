@@ -11,7 +11,7 @@
  * steps in tests and replays, with no bookkeeping cost.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
-import type { BaseContract, TransactionReceipt, TransactionResponse } from "ethers";
+import { type BaseContract, type TransactionReceipt, type TransactionResponse, decodeBytes32String } from "ethers";
 
 export type Journal = {
   steps: Record<string, string>;
@@ -99,7 +99,7 @@ export class Steps {
 
   /**
    * Settles a transaction left in flight by an interrupted run: records it when mined, waits for
-   * it when pending, forgets it when the chain dropped it (its step then runs again).
+   * it when pending, forgets it when the chain dropped it or it reverted (its step then runs again).
    */
   async settleInFlight(): Promise<void> {
     const pending = this.journal.inFlight;
@@ -115,13 +115,14 @@ export class Steps {
         return;
       }
       this.opts.log?.(`step ${pending.step}: waiting for transaction ${pending.hash} sent by the interrupted run`);
-      receipt = await tx.wait(this.opts.confirmations ?? 1);
+      receipt = await waitMined(tx, this.opts.confirmations ?? 1);
     }
     if (receipt === null || receipt.status !== 1) {
-      throw new StepFailed(
-        `step ${pending.step}: transaction ${pending.hash} sent by the interrupted run reverted; ` +
-          `inspect it, then remove "inFlight" from the record to retry the step`,
-      );
+      // A reverted transaction changed nothing: forget it and let its step run (and explain) again.
+      this.opts.log?.(`step ${pending.step}: transaction ${pending.hash} sent by the interrupted run reverted`);
+      delete this.journal.inFlight;
+      this.save();
+      return;
     }
     this.opts.log?.(`step ${pending.step}: adopted transaction ${pending.hash} sent by the interrupted run`);
     this.noteBlock(receipt);
@@ -135,14 +136,24 @@ export class Steps {
     if (this.journal.inFlight) {
       throw new StepFailed(`step ${key}: step ${this.journal.inFlight.step} is still in flight`);
     }
-    const tx = await send();
+    let tx: TransactionResponse;
+    try {
+      tx = await send();
+    } catch (e) {
+      throw new StepFailed(`step ${key} failed: ${describeError(e)}`, { cause: e });
+    }
     if (persist) {
       this.journal.inFlight = { step: key, hash: tx.hash };
       this.save();
     }
     if (stopping) throw new DeployInterrupted(this.executed, key, true);
-    const receipt = await tx.wait(this.opts.confirmations ?? 1);
-    if (receipt === null || receipt.status !== 1) throw new StepFailed(`step ${key}: transaction ${tx.hash} failed`);
+    // Any error but a revert (the RPC went away...) leaves the step in flight for the next run.
+    const receipt = await waitMined(tx, this.opts.confirmations ?? 1);
+    if (receipt === null || receipt.status !== 1) {
+      delete this.journal.inFlight;
+      this.save();
+      throw new StepFailed(`step ${key}: transaction ${tx.hash} reverted`);
+    }
     this.noteBlock(receipt);
     this.executed++;
     this.opts.log?.(`  ${key}  (block ${receipt.blockNumber})`);
@@ -175,4 +186,36 @@ export class Steps {
       );
     }
   }
+}
+
+/** The receipt of a mined transaction, reverted or not (ethers' wait() throws on a revert). */
+async function waitMined(tx: TransactionResponse, confirmations: number): Promise<TransactionReceipt | null> {
+  try {
+    return await tx.wait(confirmations);
+  } catch (e) {
+    const receipt = (e as { receipt?: TransactionReceipt | null }).receipt;
+    if (receipt === undefined) throw e;
+    return receipt;
+  }
+}
+
+/** One line for an ethers or provider error: the custom error with its arguments when decoded. */
+export function describeError(e: unknown): string {
+  const err = e as { revert?: { name: string; args: unknown[] }; shortMessage?: string; message?: string };
+  if (err.revert) {
+    const args = err.revert.args.map((a) => {
+      // ParameterOutOfBounds and friends name the parameter in a bytes32.
+      if (typeof a === "string" && /^0x[0-9a-f]{64}$/i.test(a)) {
+        try {
+          const text = decodeBytes32String(a);
+          if (/^[\x20-\x7e]+$/.test(text)) return JSON.stringify(text);
+        } catch {
+          // not a string
+        }
+      }
+      return String(a);
+    });
+    return `${err.revert.name}(${args.join(", ")})`;
+  }
+  return err.shortMessage ?? err.message ?? String(e);
 }
