@@ -18,7 +18,7 @@ import { network } from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
 import { type Deployment, DeploymentIncompleteError, readDeployment } from "../deploy/deployment.js";
-import { deployNetwork } from "../deploy/network.js";
+import { PreflightError, deployNetwork } from "../deploy/network.js";
 import { ParamsError, parseParams } from "../deploy/networkParams.js";
 import { GOVERNOR_ROLE, GUARDIAN_ROLE, LIQUIDATOR_ROLE, RISK_ORACLE_ROLE } from "../deploy/protocol.js";
 import type {
@@ -431,28 +431,54 @@ describe("Deployment parameter files (deploy/networkParams.ts)", function () {
   });
 });
 
-describe("Deploying with a timelock (in-process)", function () {
+describe("Deploying deploy/params/sepolia.json in-process (Chainlink proxies stood in for by mock code)", function () {
   it("the timelock governs: a scheduled call executes after the delay, a direct call is refused", async function () {
     const { ethers, networkHelpers } = await network.create();
-    const [deployer, governor, guardian, , stranger] = await ethers.getSigners();
-    const json = JSON.parse(readFileSync(LOCALHOST_PARAMS, "utf8"));
-    json.timelock = { minDelay: 3600 };
-    json.roles.guardian = { configVariable: "TEST_GUARDIAN" };
-    delete json.seed.accounts;
+    const [deployer, governor, guardian, riskOracle, stranger] = await ethers.getSigners();
+    const json = JSON.parse(readFileSync(SEPOLIA_PARAMS, "utf8"));
+    delete json.chainId; // this is chain 31337
+    json.confirmations = 1; // automine: a second confirmation would never come
+    // The Sepolia proxies, stood in for by MockAggregator code at their addresses, one fresh round each.
+    const stand = (await ethers.deployContract("MockAggregator", [8, 1n, "stand-in"])) as unknown as MockAggregator;
+    const code = await ethers.provider.getCode(await stand.getAddress());
+    for (const [m, usd] of [
+      [json.markets[0], 2000n],
+      [json.markets[1], 30_000n],
+    ] as const) {
+      await networkHelpers.setCode(m.feed.address, code);
+      const proxy = (await ethers.getContractAt("MockAggregator", m.feed.address)) as unknown as MockAggregator;
+      await proxy.startPhase(1);
+      await proxy.updateAnswer(usd * 10n ** 8n);
+    }
+    const variables: Record<string, string> = {
+      SEPOLIA_GOVERNOR: governor.address,
+      SEPOLIA_GUARDIAN: guardian.address,
+      SEPOLIA_RISK_ORACLE: riskOracle.address,
+    };
     const dir = mkdtempSync(join(tmpdir(), "cascade-timelock-"));
     try {
       const r = await deployNetwork(ethers, "hardhat", {
-        params: parseParams(json, "timelock.json"),
-        source: "timelock.json",
+        params: parseParams(json, "sepolia.json"),
+        source: "sepolia.json",
         recordPath: join(dir, "hardhat-31337.json"),
         lookup: async (name) => {
-          if (name === "TEST_GUARDIAN") return guardian.address;
-          throw new Error(`unexpected configuration variable ${name}`);
+          const value = variables[name];
+          if (value === undefined) throw new Error(`unexpected configuration variable ${name}`);
+          return value;
         },
       });
       const c = r.record.contracts;
       expect(c.timelock).to.be.a("string");
-      expect(r.record.roles).to.deep.include({ admin: c.timelock, governor: c.timelock, guardian: guardian.address });
+      expect(r.record.roles).to.deep.equal({
+        admin: c.timelock,
+        governor: c.timelock,
+        guardian: guardian.address,
+        riskOracle: riskOracle.address,
+      });
+      expect(c.feeds).to.deep.equal({ ETH: json.markets[0].feed.address, BTC: json.markets[1].feed.address });
+      expect(r.record.mocks).to.deep.equal({ collateral: true, feeds: [] });
+      const oracle = (await ethers.getContractAt("OracleAdapter", c.oracle)) as unknown as OracleAdapter;
+      expect((await oracle.getPrice(r.record.markets[1].feedId))[0]).to.equal(30_000n * WAD);
 
       const timelock = (await ethers.getContractAt("Timelock", c.timelock!)) as unknown as Timelock;
       const vault = (await ethers.getContractAt("Vault", c.vault)) as unknown as Vault;
@@ -494,6 +520,49 @@ describe("Deploying with a timelock (in-process)", function () {
         .to.emit(vault, "LpLockRatioSet")
         .withArgs(WAD / 2n);
       expect(await vault.lpLockRatio()).to.equal(WAD / 2n);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses before any transaction: a stale Chainlink feed, the deployer named as a role holder", async function () {
+    const { ethers, networkHelpers } = await network.create();
+    const [deployer, , guardian] = await ethers.getSigners();
+    const json = JSON.parse(readFileSync(SEPOLIA_PARAMS, "utf8"));
+    delete json.chainId;
+    json.confirmations = 1;
+    const stand = (await ethers.deployContract("MockAggregator", [8, 1n, "stand-in"])) as unknown as MockAggregator;
+    const code = await ethers.provider.getCode(await stand.getAddress());
+    const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+    for (const m of json.markets) {
+      await networkHelpers.setCode(m.feed.address, code);
+      const proxy = (await ethers.getContractAt("MockAggregator", m.feed.address)) as unknown as MockAggregator;
+      await proxy.startPhase(1);
+      await proxy.pushRound(2000n * 10n ** 8n, now - 5000n); // older than the 4500 s heartbeat
+    }
+    const variables: Record<string, string> = {
+      SEPOLIA_GOVERNOR: deployer.address,
+      SEPOLIA_GUARDIAN: guardian.address,
+      SEPOLIA_RISK_ORACLE: guardian.address,
+    };
+    const dir = mkdtempSync(join(tmpdir(), "cascade-preflight-"));
+    const nonce = await ethers.provider.getTransactionCount(deployer.address);
+    try {
+      const error = await deployNetwork(ethers, "hardhat", {
+        params: parseParams(json, "sepolia.json"),
+        source: "sepolia.json",
+        recordPath: join(dir, "hardhat-31337.json"),
+        lookup: async (name) => variables[name],
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(PreflightError);
+      const message = (error as Error).message;
+      expect(message).to.include("roles.governor is the deployer");
+      expect(message).to.match(/market ETH: feed 0x694A\S* was last updated \d+ s ago, more than its heartbeat 4500 s/);
+      expect(message).to.match(/market BTC: feed 0x1b44\S* was last updated/);
+      expect(await ethers.provider.getTransactionCount(deployer.address)).to.equal(nonce);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
