@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 
 import hardhatToolboxMochaEthersPlugin from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import type { HardhatPlugin } from "hardhat/types/plugins";
 
 // Offline compilation: Hardhat never downloads a compiler whose profile has a
@@ -59,6 +59,16 @@ export default defineConfig({
   },
   networks: {
     localhost: { type: "http", url: "http://127.0.0.1:8545" },
+    // Test network: keys from the keystore (`npx hardhat keystore set SEPOLIA_PRIVATE_KEY`) or the
+    // environment, never from the repo.
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
+    },
+    // A hardhat node on any port, for tests that start their own (test/deploy.test.ts).
+    localTest: { type: "http", url: configVariable("LOCAL_TEST_URL") },
   },
   solidity: {
     npmFilesToBuild: ["@chainlink/contracts/src/v0.8/shared/mocks/MockV3Aggregator.sol"],

@@ -27,8 +27,25 @@ export type Deployment = {
     feeds: Record<string, string>;
   };
   markets: { id: number; symbol: string; feedId: string }[];
-  /** steps done, for resumable deployments */
+  /** steps done, for resumable deployments: step key -> deployed address or transaction hash */
   steps?: Record<string, string>;
+
+  // Optional fields written by deploy/deploy.ts (records written by other code may omit them).
+
+  /** "partial" while a deployment is under way or was interrupted; readers refuse it by default */
+  status?: "partial" | "complete";
+  /** a transaction sent but not yet recorded as a step: a resumed deployment adopts it */
+  inFlight?: { step: string; hash: string };
+  /** sender of every deployment transaction; holds no role once status is "complete" */
+  deployer?: string;
+  /** who holds what (governor and admin are the timelock when there is one) */
+  roles?: { admin: string; governor: string; guardian: string; riskOracle?: string };
+  /** contracts that are local mocks anyone can drive: the collateral and these market feeds */
+  mocks?: { collateral: boolean; feeds: string[] };
+  /** sha256 of the validated parameters: a resumed deployment refuses different ones */
+  paramsHash?: string;
+  /** local chains only: funded trader accounts, derived from a public test mnemonic */
+  seedAccounts?: { mnemonic: string; firstIndex: number; addresses: string[] };
 };
 
 export const DEPLOYMENTS_DIR = "deployments";
@@ -39,15 +56,31 @@ export function deploymentPath(network: string, chainId: number | bigint, root =
 
 export class DeploymentNotFoundError extends Error {
   constructor(readonly path: string) {
-    super(`no deployment record at ${path}: deploy first (see README, "A local node"), or pass the right --network`);
+    super(`no deployment record at ${path}: deploy first (see README, "Deploying"), or pass the right --network`);
   }
 }
 
-export function readDeployment(path: string): Deployment {
+export class DeploymentIncompleteError extends Error {
+  constructor(
+    readonly path: string,
+    readonly steps: number,
+  ) {
+    super(`the deployment at ${path} is incomplete (${steps} steps done): re-run the deploy command to finish it`);
+  }
+}
+
+/**
+ * Reads a record. A deployment that is still under way or was interrupted (status "partial") is
+ * refused unless `allowPartial`: its addresses may be missing (empty strings) and roles not handed over.
+ */
+export function readDeployment(path: string, opts: { allowPartial?: boolean } = {}): Deployment {
   if (!existsSync(path)) throw new DeploymentNotFoundError(path);
   const d = JSON.parse(readFileSync(path, "utf8")) as Deployment;
   if (d.version !== 1 || typeof d.chainId !== "number" || typeof d.contracts?.engine !== "string") {
     throw new Error(`${path} is not a deployment record of this project (version 1)`);
+  }
+  if (d.status === "partial" && !opts.allowPartial) {
+    throw new DeploymentIncompleteError(path, Object.keys(d.steps ?? {}).length);
   }
   return d;
 }

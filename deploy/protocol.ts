@@ -1,11 +1,15 @@
 /**
  * Deploys the whole protocol with ethers: collateral (a mock USDC unless an address is given),
- * mock Chainlink feeds (unless given), the oracle adapter, the vault and the engine, then wires
- * roles and lists the markets. Used by tests, the demo and the crash replays, so that everything
- * runs the same deploy code.
+ * mock Chainlink feeds (unless given), the oracle adapter, the vault and the engine, the insurance
+ * fund and the liquidation engine, the circuit breaker and its triggers, then wires roles and lists
+ * the markets.
+ *
+ * One code path for every use: deployProtocol() runs the steps in memory for tests, the demo and
+ * the crash replays; deploy/deploy.ts runs the very same steps through a journal written to the
+ * deployment record, so a network deployment resumes where it stopped (deploy/steps.ts).
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { Contract, ZeroAddress, ZeroHash, keccak256, toUtf8Bytes, type TransactionResponse } from "ethers";
 
 import type {
   CircuitBreaker,
@@ -18,6 +22,7 @@ import type {
   Vault,
 } from "../types/ethers-contracts/index.js";
 import { type MarketSpec, DEFAULT_MARKETS, feedId, marketConfig } from "./params.js";
+import { Steps } from "./steps.js";
 
 export type Protocol = {
   usdc: MockUSDC;
@@ -46,101 +51,305 @@ export type DeployOptions = {
 
 export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions): Promise<Protocol> {
   const markets = opts.markets ?? DEFAULT_MARKETS;
-  const [deployer] = await ethers.getSigners();
-  const deployerAddress = await deployer.getAddress();
-
-  const usdc = (await ethers.deployContract("MockUSDC")) as unknown as MockUSDC;
-  // The deployer governs while wiring, then hands its roles over.
-  const oracle = (await ethers.deployContract("OracleAdapter", [
-    deployerAddress,
-    deployerAddress,
-  ])) as unknown as OracleAdapter;
-  const vault = (await ethers.deployContract("Vault", [
-    await usdc.getAddress(),
-    deployerAddress,
-    deployerAddress,
-  ])) as unknown as Vault;
-  const engine = (await ethers.deployContract("PerpEngine", [
-    await vault.getAddress(),
-    await oracle.getAddress(),
-    deployerAddress,
-    deployerAddress,
-    opts.guardian,
-  ])) as unknown as PerpEngine;
-  await (await vault.setEngine(await engine.getAddress())).wait();
-  const insuranceFund = (await ethers.deployContract("InsuranceFund", [
-    await usdc.getAddress(),
-    await vault.getAddress(),
-    await engine.getAddress(),
-    deployerAddress,
-    deployerAddress,
-  ])) as unknown as InsuranceFund;
-  const liquidationEngine = (await ethers.deployContract("LiquidationEngine", [
-    await engine.getAddress(),
-    await vault.getAddress(),
-    await insuranceFund.getAddress(),
-    deployerAddress,
-    deployerAddress,
-  ])) as unknown as LiquidationEngine;
-  const liquidationAddress = await liquidationEngine.getAddress();
-  await (await vault.wireLiquidation(liquidationAddress, await insuranceFund.getAddress())).wait();
-  await (await insuranceFund.setLiquidationEngine(liquidationAddress)).wait();
-  await (await engine.grantRole(LIQUIDATOR_ROLE, liquidationAddress)).wait();
-
+  const steps = new Steps(ethers, { steps: {} });
+  const a = await deploySystem(
+    ethers,
+    {
+      governance: { admin: opts.admin, governor: opts.governor },
+      guardian: opts.guardian,
+      riskOracle: opts.riskOracle,
+      markets,
+      breaker: opts.breaker ?? true,
+    },
+    steps,
+  );
+  const at = <T>(name: string, address: string) => steps.contract(name, address) as Promise<unknown> as Promise<T>;
   const feeds = new Map<number, MockAggregator>();
-  for (const m of markets) {
-    const answer = m.initialPriceUsd * 10n ** BigInt(m.feedDecimals);
-    const feed = (await ethers.deployContract("MockAggregator", [
-      m.feedDecimals,
-      answer,
-      `${m.symbol} / USD`,
-    ])) as unknown as MockAggregator;
-    feeds.set(m.id, feed);
-    await (
-      await oracle.setFeed(feedId(m.symbol), await feed.getAddress(), m.heartbeat, m.volWindow, m.initialSigma)
-    ).wait();
-    await (await engine.listMarket(m.id, marketConfig(m))).wait();
-  }
-
-  const roleHolders: RoleHolder[] = [oracle, vault, engine, insuranceFund, liquidationEngine];
-  let breaker: CircuitBreaker | undefined;
-  const triggers: Record<string, string> = {};
-  if (opts.breaker ?? true) {
-    breaker = (await ethers.deployContract("CircuitBreaker", [
-      deployerAddress,
-      deployerAddress,
-      opts.guardian,
-    ])) as unknown as CircuitBreaker;
-    const engineAddress = await engine.getAddress();
-    const oracleAddress = await oracle.getAddress();
-    const specs: [string, string, unknown[]][] = [
-      ["price-move", "PriceMoveTrigger", [engineAddress, oracleAddress]],
-      ["volatility", "VolatilityTrigger", [engineAddress, oracleAddress]],
-      ["oracle-health", "OracleHealthTrigger", [engineAddress, oracleAddress]],
-      ["liquidation-pressure", "LiquidationPressureTrigger", [engineAddress, oracleAddress, liquidationAddress]],
-      ["insurance-coverage", "InsuranceCoverageTrigger", [await insuranceFund.getAddress()]],
-    ];
-    for (const [name, contract, args] of specs) {
-      const t = await ethers.deployContract(contract, [...args, deployerAddress, deployerAddress]);
-      triggers[name] = await t.getAddress();
-      await (await breaker.addTrigger(triggers[name])).wait();
-      roleHolders.push(t as unknown as RoleHolder);
-    }
-    if (opts.riskOracle) await (await breaker.grantRole(RISK_ORACLE_ROLE, opts.riskOracle)).wait();
-    await (await engine.setCircuitBreaker(await breaker.getAddress())).wait();
-    roleHolders.push(breaker);
-  }
-
-  await handOverRoles(roleHolders, deployerAddress, opts);
-  return { usdc, oracle, vault, engine, insuranceFund, liquidationEngine, breaker, triggers, feeds, markets };
+  for (const m of markets) feeds.set(m.id, await at<MockAggregator>("MockAggregator", a.feeds[m.symbol]));
+  return {
+    usdc: await at<MockUSDC>("MockUSDC", a.usdc),
+    oracle: await at<OracleAdapter>("OracleAdapter", a.oracle),
+    vault: await at<Vault>("Vault", a.vault),
+    engine: await at<PerpEngine>("PerpEngine", a.engine),
+    insuranceFund: await at<InsuranceFund>("InsuranceFund", a.insuranceFund),
+    liquidationEngine: await at<LiquidationEngine>("LiquidationEngine", a.liquidationEngine),
+    breaker: a.breaker === undefined ? undefined : await at<CircuitBreaker>("CircuitBreaker", a.breaker),
+    triggers: a.triggers,
+    feeds,
+    markets,
+  };
 }
 
-type RoleHolder = {
-  DEFAULT_ADMIN_ROLE(): Promise<string>;
-  hasRole(role: string, account: string): Promise<boolean>;
-  grantRole(role: string, account: string): Promise<{ wait(): Promise<unknown> }>;
-  renounceRole(role: string, account: string): Promise<{ wait(): Promise<unknown> }>;
+// ---------------------------------------------------------------------------------------------
+// The steps, shared with deploy/deploy.ts
+
+/** A market to list; `feed` is an existing Chainlink-compatible aggregator (a mock is deployed when absent). */
+export type MarketPlan = MarketSpec & { feed?: string };
+
+export type Governance =
+  /** GOVERNOR and DEFAULT_ADMIN_ROLE go to these addresses */
+  | { admin: string; governor: string }
+  /** a Timelock is deployed and holds both; proposers (and cancellers) and executors as given */
+  | { timelock: { minDelay: bigint; proposers: string[]; executors: string[] } };
+
+export type SystemPlan = {
+  governance: Governance;
+  guardian: string;
+  riskOracle?: string;
+  /** existing collateral token; a MockUSDC is deployed when absent */
+  collateral?: string;
+  markets: MarketPlan[];
+  breaker: boolean;
+  /** funds moved by the deployer after wiring; amounts in token units / wei */
+  seed?: {
+    lpLiquidity: bigint;
+    insuranceStake: bigint;
+    accounts?: { addresses: string[]; collateralEach: bigint; weiEach: bigint };
+  };
 };
+
+export type SystemAddresses = {
+  usdc: string;
+  oracle: string;
+  vault: string;
+  engine: string;
+  insuranceFund: string;
+  liquidationEngine: string;
+  breaker?: string;
+  timelock?: string;
+  triggers: Record<string, string>;
+  /** aggregator per market symbol */
+  feeds: Record<string, string>;
+};
+
+/** The circuit breaker's triggers, in the order they are deployed and added. */
+export const TRIGGERS = [
+  "price-move",
+  "volatility",
+  "oracle-health",
+  "liquidation-pressure",
+  "insurance-coverage",
+] as const;
+
+/** Journal keys of the deployment steps that create contracts. */
+export const DEPLOY_STEP = {
+  usdc: "deploy:usdc",
+  oracle: "deploy:oracle",
+  vault: "deploy:vault",
+  engine: "deploy:engine",
+  insuranceFund: "deploy:insuranceFund",
+  liquidationEngine: "deploy:liquidationEngine",
+  breaker: "deploy:breaker",
+  timelock: "deploy:timelock",
+  feed: (symbol: string) => `deploy:feed:${symbol}`,
+  trigger: (name: string) => `deploy:trigger:${name}`,
+};
+
+/** Addresses known so far from a journal (empty strings for contracts not deployed yet). */
+export function addressesFromSteps(steps: Record<string, string>, plan: SystemPlan): SystemAddresses {
+  const triggers: Record<string, string> = {};
+  if (plan.breaker) {
+    for (const t of TRIGGERS) {
+      const addr = steps[DEPLOY_STEP.trigger(t)];
+      if (addr) triggers[t] = addr;
+    }
+  }
+  const feeds: Record<string, string> = {};
+  for (const m of plan.markets) {
+    const addr = m.feed ?? steps[DEPLOY_STEP.feed(m.symbol)];
+    if (addr) feeds[m.symbol] = addr;
+  }
+  return {
+    usdc: plan.collateral ?? steps[DEPLOY_STEP.usdc] ?? "",
+    oracle: steps[DEPLOY_STEP.oracle] ?? "",
+    vault: steps[DEPLOY_STEP.vault] ?? "",
+    engine: steps[DEPLOY_STEP.engine] ?? "",
+    insuranceFund: steps[DEPLOY_STEP.insuranceFund] ?? "",
+    liquidationEngine: steps[DEPLOY_STEP.liquidationEngine] ?? "",
+    breaker: steps[DEPLOY_STEP.breaker],
+    timelock: steps[DEPLOY_STEP.timelock],
+    triggers,
+    feeds,
+  };
+}
+
+/** The calls the steps make, typed loosely: each contract is used through a few functions only. */
+type Callable = Record<string, (...args: unknown[]) => Promise<TransactionResponse>>;
+
+/** OpenZeppelin AccessControl, which every role holder is; DEFAULT_ADMIN_ROLE is 0x00 there. */
+const ACCESS_CONTROL_ABI = [
+  "function grantRole(bytes32 role, address account)",
+  "function renounceRole(bytes32 role, address callerConfirmation)",
+];
+const ERC20_ABI = ["function approve(address spender, uint256 value) returns (bool)"];
+
+/**
+ * Runs every step of a deployment through `steps` (each one skipped when the journal has it).
+ * The order of transactions for a plan without collateral, feeds, timelock or seed is exactly the
+ * order deployProtocol() always had, so in-process deployments keep their addresses.
+ */
+export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, steps: Steps): Promise<SystemAddresses> {
+  const [deployer] = await ethers.getSigners();
+  const me = await deployer.getAddress();
+  const guardian = plan.guardian;
+  const at = (name: string, address: string) => steps.contract(name, address);
+  const call = (key: string, contract: unknown, fn: string, ...args: unknown[]) =>
+    steps.send(key, () => (contract as Callable)[fn](...args));
+
+  const usdc = plan.collateral ?? (await steps.deploy(DEPLOY_STEP.usdc, "MockUSDC", []));
+  // The deployer governs while wiring, then hands its roles over.
+  const oracle = await steps.deploy(DEPLOY_STEP.oracle, "OracleAdapter", [me, me]);
+  const vault = await steps.deploy(DEPLOY_STEP.vault, "Vault", [usdc, me, me]);
+  const engine = await steps.deploy(DEPLOY_STEP.engine, "PerpEngine", [vault, oracle, me, me, guardian]);
+  const vaultC = await at("Vault", vault);
+  const engineC = await at("PerpEngine", engine);
+  const oracleC = await at("OracleAdapter", oracle);
+  await call("call:vault.setEngine", vaultC, "setEngine", engine);
+  const insuranceFund = await steps.deploy(DEPLOY_STEP.insuranceFund, "InsuranceFund", [usdc, vault, engine, me, me]);
+  const liquidationEngine = await steps.deploy(DEPLOY_STEP.liquidationEngine, "LiquidationEngine", [
+    engine,
+    vault,
+    insuranceFund,
+    me,
+    me,
+  ]);
+  const fundC = await at("InsuranceFund", insuranceFund);
+  await call("call:vault.wireLiquidation", vaultC, "wireLiquidation", liquidationEngine, insuranceFund);
+  await call("call:insuranceFund.setLiquidationEngine", fundC, "setLiquidationEngine", liquidationEngine);
+  await call("call:engine.grantRole(LIQUIDATOR)", engineC, "grantRole", LIQUIDATOR_ROLE, liquidationEngine);
+
+  const feeds: Record<string, string> = {};
+  for (const m of plan.markets) {
+    const answer = m.initialPriceUsd * 10n ** BigInt(m.feedDecimals);
+    const feed =
+      m.feed ??
+      (await steps.deploy(DEPLOY_STEP.feed(m.symbol), "MockAggregator", [m.feedDecimals, answer, `${m.symbol} / USD`]));
+    feeds[m.symbol] = feed;
+    const id = feedId(m.symbol);
+    await call(
+      `call:oracle.setFeed:${m.symbol}`,
+      oracleC,
+      "setFeed",
+      id,
+      feed,
+      m.heartbeat,
+      m.volWindow,
+      m.initialSigma,
+    );
+    await call(`call:engine.listMarket:${m.symbol}`, engineC, "listMarket", m.id, marketConfig(m));
+  }
+
+  const roleHolders: [name: string, address: string][] = [
+    ["oracle", oracle],
+    ["vault", vault],
+    ["engine", engine],
+    ["insuranceFund", insuranceFund],
+    ["liquidationEngine", liquidationEngine],
+  ];
+  let breaker: string | undefined;
+  const triggers: Record<string, string> = {};
+  if (plan.breaker) {
+    breaker = await steps.deploy(DEPLOY_STEP.breaker, "CircuitBreaker", [me, me, guardian]);
+    const breakerC = await at("CircuitBreaker", breaker);
+    const args: Record<(typeof TRIGGERS)[number], [string, unknown[]]> = {
+      "price-move": ["PriceMoveTrigger", [engine, oracle]],
+      volatility: ["VolatilityTrigger", [engine, oracle]],
+      "oracle-health": ["OracleHealthTrigger", [engine, oracle]],
+      "liquidation-pressure": ["LiquidationPressureTrigger", [engine, oracle, liquidationEngine]],
+      "insurance-coverage": ["InsuranceCoverageTrigger", [insuranceFund]],
+    };
+    for (const name of TRIGGERS) {
+      const [contract, a] = args[name];
+      triggers[name] = await steps.deploy(DEPLOY_STEP.trigger(name), contract, [...a, me, me]);
+      await call(`call:breaker.addTrigger:${name}`, breakerC, "addTrigger", triggers[name]);
+      roleHolders.push([`trigger:${name}`, triggers[name]]);
+    }
+    if (plan.riskOracle) {
+      await call("call:breaker.grantRole(RISK_ORACLE)", breakerC, "grantRole", RISK_ORACLE_ROLE, plan.riskOracle);
+    }
+    await call("call:engine.setCircuitBreaker", engineC, "setCircuitBreaker", breaker);
+    roleHolders.push(["breaker", breaker]);
+  }
+
+  let admin: string;
+  let governor: string;
+  let timelock: string | undefined;
+  if ("timelock" in plan.governance) {
+    const t = plan.governance.timelock;
+    // admin = address(0): the timelock administers itself only.
+    timelock = await steps.deploy(DEPLOY_STEP.timelock, "Timelock", [
+      t.minDelay,
+      t.proposers,
+      t.executors,
+      ZeroAddress,
+    ]);
+    admin = governor = timelock;
+  } else {
+    ({ admin, governor } = plan.governance);
+  }
+
+  if (plan.seed) {
+    const mock = plan.collateral === undefined;
+    await seed(ethers, plan.seed, { usdc, vault, insuranceFund, mock }, steps);
+  }
+
+  // Hand over: grant each role to its holder, then the deployer renounces its own copy.
+  for (const [name, address] of roleHolders) {
+    const c = new Contract(address, ACCESS_CONTROL_ABI, deployer) as unknown as Callable;
+    if (!sameAddress(governor, me)) {
+      await call(`roles:${name}:grant(GOVERNOR)`, c, "grantRole", GOVERNOR_ROLE, governor);
+      await call(`roles:${name}:renounce(GOVERNOR)`, c, "renounceRole", GOVERNOR_ROLE, me);
+    }
+    if (!sameAddress(admin, me)) {
+      await call(`roles:${name}:grant(ADMIN)`, c, "grantRole", DEFAULT_ADMIN_ROLE, admin);
+      await call(`roles:${name}:renounce(ADMIN)`, c, "renounceRole", DEFAULT_ADMIN_ROLE, me);
+    }
+  }
+
+  return { usdc, oracle, vault, engine, insuranceFund, liquidationEngine, breaker, timelock, triggers, feeds };
+}
+
+/** The deployer funds the LP pool and the insurance fund, and seeded accounts get gas and collateral. */
+async function seed(
+  ethers: HardhatEthers,
+  s: NonNullable<SystemPlan["seed"]>,
+  a: { usdc: string; vault: string; insuranceFund: string; mock: boolean },
+  steps: Steps,
+): Promise<void> {
+  const [deployer] = await ethers.getSigners();
+  const me = await deployer.getAddress();
+  const token = (a.mock
+    ? await steps.contract("MockUSDC", a.usdc)
+    : new Contract(a.usdc, ERC20_ABI, deployer)) as unknown as Callable;
+  const vault = (await steps.contract("Vault", a.vault)) as unknown as Callable;
+  const fund = (await steps.contract("InsuranceFund", a.insuranceFund)) as unknown as Callable;
+  const total = s.lpLiquidity + s.insuranceStake;
+  if (a.mock && total > 0n) await steps.send("seed:mint", () => token.mint(me, total));
+  if (s.lpLiquidity > 0n) {
+    await steps.send("seed:approve(vault)", () => token.approve(a.vault, s.lpLiquidity));
+    await steps.send("seed:vault.deposit", () => vault.deposit(s.lpLiquidity, me));
+  }
+  if (s.insuranceStake > 0n) {
+    await steps.send("seed:approve(insuranceFund)", () => token.approve(a.insuranceFund, s.insuranceStake));
+    await steps.send("seed:insuranceFund.deposit", () => fund.deposit(s.insuranceStake, me));
+  }
+  for (const account of s.accounts?.addresses ?? []) {
+    if (s.accounts!.weiEach > 0n) {
+      await steps.send(`seed:eth:${account}`, () =>
+        deployer.sendTransaction({ to: account, value: s.accounts!.weiEach }),
+      );
+    }
+    if (s.accounts!.collateralEach > 0n) {
+      await steps.send(`seed:mint:${account}`, () => token.mint(account, s.accounts!.collateralEach));
+    }
+  }
+}
+
+const DEFAULT_ADMIN_ROLE = ZeroHash;
+
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
 
 export const GOVERNOR_ROLE = roleId("cascade.role.governor");
 export const GUARDIAN_ROLE = roleId("cascade.role.guardian");
@@ -150,18 +359,4 @@ export const RISK_ORACLE_ROLE = roleId("cascade.role.risk-oracle");
 /** keccak256 of the UTF-8 name, as Roles.sol computes it. */
 function roleId(name: string): string {
   return keccak256(toUtf8Bytes(name));
-}
-
-async function handOverRoles(contracts: RoleHolder[], deployer: string, opts: DeployOptions): Promise<void> {
-  for (const c of contracts) {
-    const admin = await c.DEFAULT_ADMIN_ROLE();
-    if (opts.governor.toLowerCase() !== deployer.toLowerCase()) {
-      await (await c.grantRole(GOVERNOR_ROLE, opts.governor)).wait();
-      await (await c.renounceRole(GOVERNOR_ROLE, deployer)).wait();
-    }
-    if (opts.admin.toLowerCase() !== deployer.toLowerCase()) {
-      await (await c.grantRole(admin, opts.admin)).wait();
-      await (await c.renounceRole(admin, deployer)).wait();
-    }
-  }
 }
