@@ -47,6 +47,8 @@ export type DeployOptions = {
   markets?: MarketSpec[];
   /** deploy the circuit breaker and its five triggers and wire it into the engine (default true) */
   breaker?: boolean;
+  /** an existing collateral token (tests use hostile ones); a MockUSDC is deployed when absent */
+  collateral?: string;
 };
 
 export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions): Promise<Protocol> {
@@ -60,6 +62,7 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
       riskOracle: opts.riskOracle,
       markets,
       breaker: opts.breaker ?? true,
+      collateral: opts.collateral,
     },
     steps,
   );

@@ -8,6 +8,7 @@ import { network } from "hardhat";
 
 import { DEFAULT_MARKETS, WAD, feedId, marketConfig, type MarketSpec } from "../deploy/params.js";
 import type { MockAggregator, MockUSDC } from "../types/ethers-contracts/index.js";
+import { deployProtocol } from "../deploy/protocol.js";
 import {
   BTC,
   ETH,
@@ -541,25 +542,12 @@ describe("Bad input: fee-on-transfer collateral", function () {
   it("the engine refuses margin deposits in it with BalanceChangingToken; nothing moves", async function () {
     const { token, signers } = await loadFixture(feeToken);
     const { admin, governor, guardian, alice } = signers;
-    // Wired as deploy/protocol.ts does, with the roles given to their holders directly.
-    const oracle = await ethers.deployContract("OracleAdapter", [admin.address, governor.address]);
-    const vault = await ethers.deployContract("Vault", [token, admin.address, governor.address]);
-    const engine = await ethers.deployContract("PerpEngine", [
-      vault,
-      oracle,
-      admin.address,
-      governor.address,
-      guardian.address,
-    ]);
-    await vault.connect(admin).setEngine(engine);
-    const feeds = new Map<number, MockAggregator>();
-    for (const m of DEFAULT_MARKETS) {
-      const answer = m.initialPriceUsd * 10n ** BigInt(m.feedDecimals);
-      const feed = await ethers.deployContract("MockAggregator", [m.feedDecimals, answer, `${m.symbol} / USD`]);
-      feeds.set(m.id, feed);
-      await oracle.connect(governor).setFeed(feedId(m.symbol), feed, m.heartbeat, m.volWindow, m.initialSigma);
-      await engine.connect(governor).listMarket(m.id, marketConfig(m));
-    }
+    const { vault, engine } = await deployProtocol(ethers, {
+      admin: admin.address,
+      governor: governor.address,
+      guardian: guardian.address,
+      collateral: await token.getAddress(),
+    });
     await token.connect(alice).approve(vault, 2n ** 256n - 1n);
     await engine.connect(alice).createAccount();
     const account = 1n;

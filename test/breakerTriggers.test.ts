@@ -18,14 +18,7 @@ import type {
 } from "../types/ethers-contracts/index.js";
 import { WAD, feedId } from "../deploy/params.js";
 import { ETH, MAX_PRICE, USDC, openAccount, units } from "./helpers/fixture.js";
-import {
-  type BreakerWorld,
-  SOURCE,
-  deployBreakerWorld,
-  deployProbe,
-  deploySoloBreaker,
-  levelOf,
-} from "./helpers/breaker.js";
+import { SOURCE, deployBreakerWorld, deployProbe, deploySoloBreaker, levelOf } from "./helpers/breaker.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;

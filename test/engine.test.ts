@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { DEFAULT_RISK, WAD } from "../deploy/params.js";
-import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units, type World } from "./helpers/fixture.js";
+import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 

@@ -336,6 +336,7 @@ describe("LiquidationEngine: tranches", function () {
     expect((await w.engine.position(a, ETH)).size).to.equal(units(15) - closed);
     const healthAfter = await w.engine.health(a);
     expect(healthAfter).to.be.greaterThanOrEqual((11n * WAD) / 10n);
+    expect(healthAfter).to.be.greaterThan(healthBefore);
     expect(await w.engine.isLiquidatable(a)).to.equal(false);
     // healthy again: the escalation clock is reset
     expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.equal(0n);

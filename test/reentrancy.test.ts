@@ -7,35 +7,24 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { DEFAULT_MARKETS, marketConfig, feedId } from "../deploy/params.js";
-import type { MockAggregator, MockUSDC } from "../types/ethers-contracts/index.js";
+import { DEFAULT_MARKETS } from "../deploy/params.js";
+import type { MockUSDC } from "../types/ethers-contracts/index.js";
+import { deployProtocol } from "../deploy/protocol.js";
 import { ETH, MAX_PRICE, USDC, snapshotState, units } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;
 
-/** Oracle, vault and engine on ReentrantToken, wired as deploy/protocol.ts wires them. */
+/** The protocol on ReentrantToken, deployed by the same code as every other test world. */
 async function reentrantWorld() {
   const [admin, governor, guardian, lp, alice, bob, carol, stranger] = await ethers.getSigners();
   const token = await ethers.deployContract("ReentrantToken");
-  const oracle = await ethers.deployContract("OracleAdapter", [admin.address, governor.address]);
-  const vault = await ethers.deployContract("Vault", [token, admin.address, governor.address]);
-  const engine = await ethers.deployContract("PerpEngine", [
-    vault,
-    oracle,
-    admin.address,
-    governor.address,
-    guardian.address,
-  ]);
-  await vault.connect(admin).setEngine(engine);
-  const feeds = new Map<number, MockAggregator>();
-  for (const m of DEFAULT_MARKETS) {
-    const answer = m.initialPriceUsd * 10n ** BigInt(m.feedDecimals);
-    const feed = await ethers.deployContract("MockAggregator", [m.feedDecimals, answer, `${m.symbol} / USD`]);
-    feeds.set(m.id, feed);
-    await oracle.connect(governor).setFeed(feedId(m.symbol), feed, m.heartbeat, m.volWindow, m.initialSigma);
-    await engine.connect(governor).listMarket(m.id, marketConfig(m));
-  }
+  const { oracle, vault, engine, feeds } = await deployProtocol(ethers, {
+    admin: admin.address,
+    governor: governor.address,
+    guardian: guardian.address,
+    collateral: await token.getAddress(),
+  });
   for (const s of [lp, alice, bob]) {
     await token.mint(s.address, 10_000_000n * USDC);
     await token.connect(s).approve(vault, 2n ** 256n - 1n);
