@@ -145,7 +145,7 @@ export class Book {
 
   /**
    * Ids with positions whose equity is below maintenance margin (the engine's `isLiquidatable`),
-   * ascending. The same mirror functions in the same order as `accountSummary`, with each market's
+   * worst first: by health (equity / maintenance) ascending, then by id. The same mirror functions in the same order as `accountSummary`, with each market's
    * accrual computed once per snapshot instead of once per position, and without the initial margin:
    * this runs over every account twice a tick. test/replay.engine.test.ts checks it against
    * `accountSummary` account by account.
@@ -153,7 +153,7 @@ export class Book {
   belowMaintenance(snapshot: EngineSnapshot): bigint[] {
     const prepared = new Map<number, { m: MarketSnapshot; fundingIndex: bigint; term: bigint }>();
     for (const [id, m] of snapshot.markets) prepared.set(id, { m, ...pendingAccrual(m, snapshot.timestamp) });
-    const out: bigint[] = [];
+    const out: { id: bigint; health: bigint }[] = [];
     for (const [id, acct] of this.accounts) {
       if (acct.positions.size === 0) continue;
       let equity = acct.margin;
@@ -164,9 +164,10 @@ export class Book {
         const mmr = maintenanceMarginRatio(m.config.risk, term, abs(p.size), m.config.skewScale);
         mm += marginRequirement(notional(p.size, m.price), mmr);
       }
-      if (mm !== 0n && equity < mm) out.push(id);
+      if (mm !== 0n && equity < mm) out.push({ id, health: equity <= 0n ? 0n : (equity * WAD) / mm });
     }
-    return out.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    out.sort((x, y) => (x.health < y.health ? -1 : x.health > y.health ? 1 : x.id < y.id ? -1 : 1));
+    return out.map((x) => x.id);
   }
 
   /** The funding index of a market accrued to the snapshot's time. */

@@ -96,6 +96,8 @@ export type ReplayHandle = {
   pushedRounds: PushedRound[];
   /** the feed each market's oracle reads (after re-pointing) */
   feeds: string[];
+  /** the engine's off-chain copy of the accounts, as at the end of the run */
+  book: Book;
   close(): Promise<void>;
 };
 
@@ -340,11 +342,18 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
     await send(trader, addr.usdc, I.usdc, "approve", [addr.vault, MAX_UINT]);
     const firstId = (await call(addr.engine, I.engine, "nextAccountId"))[0] as bigint;
     const accountOf = (t: TraderSpec) => firstId + BigInt(t.index);
-    for (const t of traders) {
-      await send(trader, addr.engine, I.engine, "createAccount", [], 200_000);
-      await send(trader, addr.engine, I.engine, "deposit", [accountOf(t), t.margin], 300_000);
-      book.accounts.set(accountOf(t), { margin: t.margin * SCALE, positions: new Map() });
-    }
+    const setupTxs = traders.flatMap((t) => [
+      { from: trader, to: addr.engine, data: I.engine.encodeFunctionData("createAccount"), gas: 200_000 },
+      {
+        from: trader,
+        to: addr.engine,
+        data: I.engine.encodeFunctionData("deposit", [accountOf(t), t.margin]),
+        gas: 300_000,
+      },
+    ]);
+    const setupResults = await chain.sendBatch(setupTxs);
+    if (setupResults.some((r) => !r.ok)) throw new Error("replay setup: an account creation or deposit reverted");
+    for (const t of traders) book.accounts.set(accountOf(t), { margin: t.margin * SCALE, positions: new Map() });
     const nextId = (await call(addr.engine, I.engine, "nextAccountId"))[0] as bigint;
     if (nextId !== firstId + BigInt(traders.length)) throw new Error("replay: account ids are not the expected ones");
 
@@ -553,13 +562,21 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
         ...(keeperStats ?? {}),
       },
     };
+    const failures = (keeperImpl as { failures?: Map<string, string[]> }).failures;
+    if (failures?.size) {
+      run.notes = [...failures].map(
+        ([reason, at]) =>
+          `liquidation reverted ${at.length}x with ${reason} (account@time: ${at.slice(0, 5).join(", ")}${at.length > 5 ? ", ..." : ""})`,
+      );
+    }
+    if (c.adlFailures) run.notes = [...(run.notes ?? []), `${c.adlFailures} autoDeleverage transaction(s) reverted`];
     if (!opts.keepOpen) {
       await close();
       return { run };
     }
     return {
       run,
-      handle: { connection, ethers, chain, protocol, pushedRounds, feeds: markets.map((m) => m.feed), close },
+      handle: { connection, ethers, chain, protocol, pushedRounds, feeds: markets.map((m) => m.feed), book, close },
     };
 
     // ================================================================ tick helpers (closures)

@@ -19,9 +19,12 @@
  *     its bigint mirror of the engine's views finds below maintenance margin), over the id ranges
  *     holding those ids only; the scan still decides, the hint only narrows where it looks. Every
  *     `fullScanEvery` ticks it scans everything and counts hint misses (tests run it every tick);
- *  3. liquidates them with `liquidateBatch` in chunks of at most `batchSize` (<= 100, the contract's
- *     cap; ~104k gas a tranche, under the 16.7M transaction cap); a chunk that runs out of gas is split
- *     in two and retried;
+ *  3. liquidates them worst first (the hint's order: health ascending) with `liquidateBatch` in chunks
+ *     of at most `batchSize` (<= 100, the contract's cap; ~104k gas a tranche, under the 16.7M
+ *     transaction cap). A chunk that reverts is split in two and retried; one account whose own
+ *     liquidation reverts is skipped and its revert reason recorded (`failures`): liquidateBatch skips
+ *     accounts its plan rejects, but an execution revert (e.g. TrancheDidNotImproveHealth) reverts the
+ *     whole batch;
  *  4. flags (`flag`) accounts below maintenance that the scan did not return (cooldown or capacity
  *     held them back), once per episode, so their keeper reward escalation starts.
  */
@@ -40,6 +43,8 @@ export type KeeperStats = {
   /** ids the full scan found liquidatable that the hint did not name */
   hintMisses: number;
   pokes: number;
+  /** single-account liquidateBatch calls that reverted (see ScanKeeper.failures for why) */
+  failedLiquidations: number;
 };
 
 export type KeeperContext = {
@@ -57,7 +62,9 @@ export type KeeperContext = {
 export type KeeperFactory = (ctx: KeeperContext) => KeeperAdapter & { stats?: KeeperStats };
 
 export class ScanKeeper implements KeeperAdapter {
-  readonly stats: KeeperStats = { scans: 0, batches: 0, flags: 0, hintMisses: 0, pokes: 0 };
+  readonly stats: KeeperStats = { scans: 0, batches: 0, flags: 0, hintMisses: 0, pokes: 0, failedLiquidations: 0 };
+  /** liquidations that reverted on their own: reason -> "account@time" */
+  readonly failures = new Map<string, string[]>();
   private ticks = 0;
   /** ids flagged and not liquidated since */
   private readonly flagged = new Set<bigint>();
@@ -92,6 +99,13 @@ export class ScanKeeper implements KeeperAdapter {
       ids = await this.scanRanges(hinted!);
     }
 
+    // Worst first: in the hint's order (health ascending), so that when capacity runs short it goes
+    // to the accounts nearest bankruptcy; ids the hint did not name go last.
+    if (hinted) {
+      const rank = new Map(hinted.map((id, k) => [id, k]));
+      const at = (id: bigint) => rank.get(id) ?? hinted.length;
+      ids.sort((x, y) => at(x) - at(y) || (x < y ? -1 : 1));
+    }
     let tranches = 0;
     const size = this.ctx.options.batchSize;
     for (let k = 0; k < ids.length; k += size) tranches += await this.liquidate(ids.slice(k, k + size));
@@ -159,9 +173,33 @@ export class ScanKeeper implements KeeperAdapter {
     const data = i.liquidationEngine.encodeFunctionData("liquidateBatch", [ids]);
     const r: TxResult = await chain.send(keeper, a.liquidationEngine, data, TX_GAS_CAP);
     if (r.ok) return this.countSettled(r);
-    if (ids.length === 1) throw new Error(`liquidateBatch([${ids[0]}]) reverted at t=${chain.time}`);
+    if (ids.length === 1) {
+      // A liquidation that reverts on its own: a protocol finding. Record why and go on (a keeper would).
+      this.stats.failedLiquidations++;
+      const reason = await this.revertReason(data);
+      const key = `${reason}`;
+      this.failures.set(key, [...(this.failures.get(key) ?? []), `${ids[0]}@${chain.time}`]);
+      return 0;
+    }
     const half = Math.ceil(ids.length / 2);
     return (await this.liquidate(ids.slice(0, half))) + (await this.liquidate(ids.slice(half)));
+  }
+
+  /** The decoded revert of a liquidateBatch call, replayed as an eth_call. */
+  private async revertReason(data: string): Promise<string> {
+    const { chain, keeper, addresses: a, interfaces: i } = this.ctx;
+    try {
+      await chain.rpc("eth_call", [
+        { from: keeper, to: a.liquidationEngine, data, gas: "0x" + TX_GAS_CAP.toString(16) },
+        "latest",
+      ]);
+      return "reverted as a transaction only (out of gas?)";
+    } catch (e) {
+      const raw = (e as { data?: unknown }).data;
+      if (typeof raw !== "string") return (e as Error).message.split("\n")[0];
+      const parsed = i.liquidationEngine.parseError(raw) ?? i.engine.parseError(raw);
+      return parsed ? `${parsed.name}(${parsed.args.map(String).join(", ")})` : raw.slice(0, 10);
+    }
   }
 
   private countSettled(r: TxResult): number {

@@ -92,6 +92,8 @@ export type ReplayRun = {
   markets?: ReplayMarket[];
   /** transactions, calls and gas of the run, and the keeper's own counters */
   stats?: Record<string, number | string>;
+  /** what went wrong on the chain during the run, in words (e.g. a liquidation that reverted, and why) */
+  notes?: string[];
 };
 
 export type ReplayReport = {
