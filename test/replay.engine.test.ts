@@ -20,6 +20,7 @@ import { generatePopulation } from "../scripts/replay/population.js";
 import { loadParamsFile, loadPreset, withOverrides } from "../scripts/replay/presets.js";
 import type { ReplayRun } from "../scripts/replay/result.js";
 import { DataModuleMissingError, pathsFor } from "../scripts/replay/sources.js";
+import { syntheticCrash } from "../scripts/replay/synthetic.js";
 import type { PricePath } from "../scripts/replay/types.js";
 
 /** Synthetic, not historic: calm 40 steps, -40% over 100 steps (S-curve), 10 at the trough, half back. */
@@ -296,6 +297,36 @@ describe("Crash replay engine (synthetic path)", function () {
     const bad = join(dir, "bad.json");
     writeFileSync(bad, JSON.stringify({ liquidation: { tranchFraction: 0.5 } }));
     expect(() => loadParamsFile(bad)).to.throw(/tranchFraction/);
+  });
+
+  it("socialises what the insurance fund cannot pay through ADL, candidates ranked off-chain", async function () {
+    // An empty fund and no penalty income: bad debt has nowhere to go but the other side's profits.
+    // A faster synthetic crash (-40% in 40 minutes: scripts/replay/synthetic.ts) so that the baseline
+    // has bad debt with 60 traders.
+    const { run, handle } = await runReplay({
+      network,
+      event: "synthetic",
+      paths: [syntheticCrash({ steps: 200, drop: 0.4, crashShare: 0.2 })],
+      params: params("baseline", { funds: { insuranceToNotional: 0 }, liquidation: { penaltyRate: 0 } }),
+      keepOpen: true,
+    });
+    try {
+      const m = run.metrics;
+      expect(m.adlRuns).to.be.greaterThan(0);
+      expect(m.adlFailures, "every ranked candidate list was accepted").to.equal(0);
+      expect(BigInt(m.badDebtSocialised)).to.be.greaterThan(0n);
+      expect(BigInt(m.badDebtIncurred)).to.equal(
+        BigInt(m.badDebtCoveredByInsurance) + BigInt(m.badDebtSocialised) + BigInt(m.badDebtUncovered),
+      );
+      const le = handle!.protocol.liquidationEngine;
+      const adl = await le.queryFilter(le.filters.AutoDeleveraged());
+      expect(adl.length).to.be.greaterThan(0);
+      expect(sum(adl.map((e) => e.args.recovered))).to.equal(BigInt(m.badDebtSocialised));
+      for (const e of adl)
+        expect(e.args.sizeDelta > 0n, "a short reduced (buys back) against bankrupt longs").to.equal(true);
+    } finally {
+      await handle!.close();
+    }
   });
 
   it("sources: the synthetic crash is always there; missing data loaders are explained", async function () {
