@@ -36,7 +36,7 @@ async function benchPath(): Promise<{ path: PricePath; why: string }> {
     } catch (e) {
       return {
         path: syntheticCrash({ steps: o.steps, stepSeconds: 60 }),
-        why: `SYNTHETIC path (not historic data), ${o.steps} x 1 min: the real one is not reachable (${(e as Error).message.split(".")[0]})`,
+        why: `SYNTHETIC path (not historic data), ${o.steps} x 1 min: the real one is not reachable (${(e as Error).message.split(". ")[0]})`,
       };
     }
   }

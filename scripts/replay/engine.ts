@@ -421,6 +421,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
     let baseDone = 0;
     let prevT = tSetup;
     let backstops = 0;
+    let backstopNotional = 0n;
     let touchedSinceHint = 0;
 
     for (let k = 0; k < times.length; k++) {
@@ -552,6 +553,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
         ticks: steps.length,
         feedbackTicks: isFeedback.size,
         backstopTranches: backstops,
+        backstopNotional: backstopNotional.toString(),
         txs: chain.txs,
         failedTxs: chain.failedTxs,
         calls: chain.calls,
@@ -605,7 +607,10 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
           const e = I.liquidationEngine.decodeEventLog(ev.settled, l.data, l.topics);
           tranches++;
           c.tranches++;
-          if (e.backstop as boolean) backstops++;
+          if (e.backstop as boolean) {
+            backstops++;
+            backstopNotional += e.trancheNotional as bigint;
+          }
           liquidated.add(e.accountId as bigint);
           if ((e.fraction as bigint) === WAD) closed.add(e.accountId as bigint);
         } else if (topic === ev.adl.topicHash) {

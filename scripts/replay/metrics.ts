@@ -157,7 +157,7 @@ export function summaryTable(report: ReplayReport): string {
   for (const event of events) {
     const runs = report.runs.filter((r) => r.event === event);
     const first = runs[0];
-    const stylised = first.paths.some((p) => p.stylised) ? " (stylised)" : "";
+    const stylised = first.paths.some((p) => p.stylised) ? " (stylised path, not the real series)" : "";
     lines.push(
       "",
       `${event}: ${first.title}${stylised}, ${first.population.accounts} accounts, seed ${first.population.seed}`,
