@@ -132,7 +132,9 @@ export function tickSchedule(paths: readonly PricePath[], maxTick: number): numb
 
 function checkPaths(paths: readonly PricePath[]): void {
   if (paths.length === 0) throw new Error("replay: no price path");
-  if (paths.length > 8) throw new Error("replay: at most 8 paths (an account holds at most 8 positions)");
+  // One market per path; each trader holds one market, so the engine's 8-positions-per-account limit
+  // does not bind, only its 96 markets.
+  if (paths.length > 96) throw new Error("replay: at most 96 paths (the engine lists at most 96 markets)");
   for (const p of paths) {
     if (p.points.length === 0) throw new Error(`replay: path ${p.event}/${p.symbol} has no points`);
     for (let k = 0; k < p.points.length; k++) {
