@@ -152,9 +152,6 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
   const started = Date.now();
   const { paths, params } = opts;
   checkPaths(paths);
-  const schedule = tickSchedule(paths, params.replay.maxTickSeconds);
-  const t0 = schedule[0];
-  const tEnd = schedule[schedule.length - 1];
   const population = withPopulationOverrides(opts.population ?? defaultPopulation(), params.population);
 
   // Symbols must give distinct feed ids: a second path of the same symbol gets a suffix.
@@ -164,6 +161,13 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
     for (let k = 2; symbols.includes(s); k++) s = `${p.symbol}-${k}`;
     symbols.push(s);
   }
+  // A tick at least every half heartbeat too: the engine refreshes each feed then, so that a held
+  // price never goes stale (a stale oracle stops liquidations).
+  const minHeartbeat = Math.min(...symbols.map((sym) => marketSettings(params, sym).heartbeat));
+  const maxTick = Math.max(1, Math.min(params.replay.maxTickSeconds, Math.floor(minHeartbeat / 2)));
+  const schedule = tickSchedule(paths, maxTick);
+  const t0 = schedule[0];
+  const tEnd = schedule[schedule.length - 1];
   const traders = generatePopulation(population, symbols, t0, tEnd);
 
   // ---------------------------------------------------------------- markets sized from the population
@@ -302,7 +306,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
       adl: await applyStruct("adlConfig", "setAdlConfig", params.adl, ["window"]),
     };
     async function applyStruct(getter: string, setter: string, overrides: object, ints: string[]) {
-      const [current] = [await call(addr.liquidationEngine, I.liquidationEngine, getter)];
+      const current = await call(addr.liquidationEngine, I.liquidationEngine, getter);
       const fields = I.liquidationEngine.getFunction(getter)!.outputs.map((o) => o.name);
       const struct: Record<string, bigint> = {};
       fields.forEach((f, k) => (struct[f] = current[k] as bigint));
@@ -313,7 +317,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
       if (Object.keys(o).length) {
         await send(governor, addr.liquidationEngine, I.liquidationEngine, setter, [{ ...struct, ...o }]);
       }
-      const [after] = [await call(addr.liquidationEngine, I.liquidationEngine, getter)];
+      const after = await call(addr.liquidationEngine, I.liquidationEngine, getter);
       const out: Record<string, string> = {};
       fields.forEach((f, k) => (out[f] = (after[k] as bigint).toString()));
       return out;
@@ -442,7 +446,8 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
         pathNow.push(pathPrice);
         const answer = impact.apply(m.id, pathPrice);
         if (answer !== m.lastAnswer || t - m.lastPushAt >= m.heartbeat / 2 || k === 0) {
-          const r = await chain.send(keeper, m.feed, I.feed.encodeFunctionData("pushRound", [answer, t]), 200_000);
+          // the feed's own operator writes the round (the admin account here), not the keeper
+          const r = await chain.send(admin, m.feed, I.feed.encodeFunctionData("pushRound", [answer, t]), 200_000);
           if (!r.ok) throw new Error(`replay: pushRound reverted at t=${t}`);
           const log = r.logs.find((l) => l.topics[0] === ev.answer.topicHash)!;
           pushedRounds.push({ market: m.id, roundId: BigInt(log.topics[2]), answer, t });
@@ -459,9 +464,8 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
       // 3. keeper, 4. auto-deleveraging
       touchedSinceHint = 0;
       await keeperImpl.tick();
-      let fromLogs = fromBlock;
-      const tickLiquidations = await digest(fromLogs);
-      fromLogs = (await chain.blockNumber()) + 1;
+      const tickLiquidations = await digest(fromBlock);
+      const fromLogs = (await chain.blockNumber()) + 1;
       const pending = (await call(addr.liquidationEngine, I.liquidationEngine, "badDebtPending"))[0] as bigint;
       if (pending > 0n) {
         await autoDeleverage();
