@@ -19,6 +19,10 @@ export type ReplayStep = {
   insuranceAssets: WadString;
   /** accounts below maintenance margin after the step */
   liquidatable: number;
+  /** per market, when the run drives more than one path (the fields above then follow the first) */
+  markets?: { symbol: string; pathPrice: WadString; oraclePrice: WadString; level: number }[];
+  /** true for a tick the engine inserted after liquidations (impact feedback), not one of the path's */
+  feedback?: boolean;
 };
 
 export type ReplayMetrics = {
@@ -41,6 +45,35 @@ export type ReplayMetrics = {
   maxLevel: number;
   /** seconds spent at each level 0..4 */
   secondsAtLevel: number[];
+  /** total quote notional liquidated (the sum of liquidatedPerWindow) */
+  liquidatedNotional?: WadString;
+  /** max over the run of (oraclePrice - pathPrice) / pathPrice, WAD: the extra rise when shorts were liquidated */
+  maxExtraRise?: WadString;
+  /** insurance fund assets before the first tick (token units as WAD) */
+  insuranceStart?: WadString;
+  /** autoDeleverage transactions sent, and those that reverted */
+  adlRuns?: number;
+  adlFailures?: number;
+  /** traders whose position was opened, and those the protocol refused at any size (initial margin, breaker) */
+  positionsOpened?: number;
+  positionsRefused?: number;
+  /** traders whose wanted leverage the protocol's initial margin (or the breaker's cap) clamped */
+  leverageClamped?: number;
+};
+
+/** One market of a run: how it was sized. */
+export type ReplayMarket = {
+  symbol: string;
+  marketId: number;
+  /** first price of the path (WAD) */
+  initialPrice: WadString;
+  /** the population's wanted notional in it (USD, WAD) */
+  wantedNotional: WadString;
+  /** skewScale * initial price (USD, WAD): sets the skew premium and the liquidation capacity */
+  depthUsd: WadString;
+  /** the impact model's depth (USD, WAD) */
+  impactDepthUsd: WadString;
+  skewScale: WadString;
 };
 
 export type ReplayRun = {
@@ -54,6 +87,13 @@ export type ReplayRun = {
   seconds: number;
   steps: ReplayStep[];
   metrics: ReplayMetrics;
+  /** the parameters in force: the preset's files and overrides, and the configuration read back from the chain */
+  params?: unknown;
+  markets?: ReplayMarket[];
+  /** transactions, calls and gas of the run, and the keeper's own counters */
+  stats?: Record<string, number | string>;
+  /** what went wrong on the chain during the run, in words (e.g. a liquidation that reverted, and why) */
+  notes?: string[];
 };
 
 export type ReplayReport = {
@@ -65,5 +105,10 @@ export type ReplayReport = {
     noUncoveredBadDebt: boolean;
     extraDropAtMostHalf: boolean;
     fewerWipeouts: boolean;
+    /** the runs compared (absent: "protected" against "baseline") */
+    preset?: string;
+    baseline?: string;
+    /** the figures behind each target, candidate against baseline */
+    figures?: Record<string, { baseline: WadString | number; candidate: WadString | number }>;
   }[];
 };

@@ -1,0 +1,86 @@
+/**
+ * Crash-replay benchmark: a ~960-step one-minute path with 1,000 traders, baseline then protected.
+ * Prints wall time per preset, steps (ticks) per second, transactions, calls and gas, and the outcome
+ * metrics. Reports, does not assert (target on the development machine: both presets under 2 minutes).
+ *
+ *   npm run bench:replay [-- --accounts 1000 --steps 960]
+ *
+ * The path: Black Thursday's BTCUSDT perpetual 1m series through sources.ts when the crash-data loaders
+ * and CRASH_DATA_DIR are there (its two legs are ~960 one-minute bars), otherwise a SYNTHETIC crash of
+ * the same length (scripts/replay/synthetic.ts, not historic data).
+ */
+import { Command } from "commander";
+
+import { formatPct, formatUsd } from "../replay/decimal.js";
+import { runReplay } from "../replay/engine.js";
+import { compare } from "../replay/metrics.js";
+import { loadPreset, withOverrides } from "../replay/presets.js";
+import type { ReplayRun } from "../replay/result.js";
+import { pathsFor } from "../replay/sources.js";
+import { syntheticCrash } from "../replay/synthetic.js";
+import type { PricePath } from "../replay/types.js";
+
+const o = new Command()
+  .option("--accounts <n>", "traders", (v) => Number(v), 1000)
+  .option("--steps <n>", "steps of the synthetic path (when the real one is not reachable)", (v) => Number(v), 960)
+  .option("--synthetic", "use the synthetic path even when the real one is reachable")
+  .parse()
+  .opts<{ accounts: number; steps: number; synthetic?: boolean }>();
+
+async function benchPath(): Promise<{ path: PricePath; why: string }> {
+  if (!o.synthetic) {
+    try {
+      const ev = await pathsFor("black-thursday-2020", { dataDir: process.env.CRASH_DATA_DIR });
+      const path = ev.paths[0];
+      return { path, why: `real series: ${path.source} (${path.points.length} points)` };
+    } catch (e) {
+      return {
+        path: syntheticCrash({ steps: o.steps, stepSeconds: 60 }),
+        why: `SYNTHETIC path (not historic data), ${o.steps} x 1 min: the real one is not reachable (${(e as Error).message.split(". ")[0]})`,
+      };
+    }
+  }
+  return { path: syntheticCrash({ steps: o.steps, stepSeconds: 60 }), why: `SYNTHETIC path, ${o.steps} x 1 min` };
+}
+
+const { default: hre } = await import("hardhat");
+await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+const { path, why } = await benchPath();
+console.log(`replay bench: ${o.accounts} accounts; ${why}`);
+
+const runs: ReplayRun[] = [];
+const started = Date.now();
+for (const name of ["baseline", "protected"]) {
+  const params = withOverrides(loadPreset(name), { population: { accounts: o.accounts } });
+  const { run } = await runReplay({ network: hre.network, event: "bench", paths: [path], params });
+  runs.push(run);
+  const s = run.stats ?? {};
+  const m = run.metrics;
+  console.log(
+    `\n${name}: ${run.seconds.toFixed(1)} s wall, ${run.steps.length} steps (${s.feedbackTicks} feedback), ` +
+      `${(run.steps.length / run.seconds).toFixed(1)} steps/s`,
+  );
+  console.log(
+    `  chain: ${s.txs} txs (${s.failedTxs} reverted), ${s.calls} calls, ${(Number(s.gasUsed) / 1e6).toFixed(0)} Mgas; ` +
+      `time in txs ${((s.sendMs as number) / 1000).toFixed(1)} s, in calls ${((s.callMs as number) / 1000).toFixed(1)} s, ` +
+      `rest (setup, mirror, JS) ${(run.seconds - ((s.sendMs as number) + (s.callMs as number)) / 1000).toFixed(1)} s`,
+  );
+  console.log(
+    `  keeper: ${s.scans} scans, ${s.batches} batches, ${s.flags} flags, ${s.failedLiquidations} reverted liquidations`,
+  );
+  console.log(
+    `  outcome: bad debt $${formatUsd(BigInt(m.badDebtIncurred))} (insurance $${formatUsd(BigInt(m.badDebtCoveredByInsurance))}, ` +
+      `ADL $${formatUsd(BigInt(m.badDebtSocialised))}, uncovered $${formatUsd(BigInt(m.badDebtUncovered))}); ` +
+      `extra drop ${formatPct(BigInt(m.maxExtraDrop))}; liquidated ${m.accountsLiquidated}, wiped out ${m.accountsWipedOut}; ` +
+      `${m.tranches} tranches, $${formatUsd(BigInt(m.liquidatedNotional ?? 0))}; insurance drawdown $${formatUsd(BigInt(m.insuranceDrawdown))}; ` +
+      `max level ${m.maxLevel}`,
+  );
+  for (const note of run.notes ?? []) console.log(`  note: ${note}`);
+}
+const c = compare(runs[0], runs[1]);
+console.log(
+  `\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s (target < 120 s, reported, not asserted)` +
+    `\ntargets (protected vs baseline): no uncovered bad debt ${c.noUncoveredBadDebt}, ` +
+    `extra drop <= half ${c.extraDropAtMostHalf}, fewer wipe-outs ${c.fewerWipeouts}`,
+);
+process.exit(0);

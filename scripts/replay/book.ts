@@ -1,0 +1,177 @@
+/**
+ * The replay's off-chain copy of every account (margin and positions), refreshed from the chain after
+ * each transaction that touches it, and evaluated with the project's bigint mirror of PerpEngine's
+ * views (scripts/lib/math/engine.ts, equal to the engine to the wei). It answers, without one eth_call
+ * per account per tick: which accounts are below maintenance margin (the keeper's hint and the
+ * step's `liquidatable` count), each account's equity and notional (ADL ranking), and the initial
+ * margin a new position would need (so the population's wanted leverage is clamped to what the
+ * protocol accepts instead of reverting).
+ */
+import type { Interface } from "ethers";
+
+import {
+  type AccountSnapshot,
+  type AccountSummary,
+  type EnginePosition,
+  type EngineSnapshot,
+  type MarketConfigSnapshot,
+  type MarketSnapshot,
+  abs,
+  accountSummary,
+  maintenanceMarginRatio,
+  marginRequirement,
+  notional,
+  pendingAccrual,
+  positionValue,
+} from "../lib/math/index.js";
+import type { Chain } from "./chain.js";
+import { WAD } from "./decimal.js";
+
+export type BookAccount = { margin: bigint; positions: Map<number, EnginePosition> };
+
+export type BookContext = {
+  chain: Chain;
+  addresses: { engine: string; vault: string; oracle: string; breaker?: string };
+  interfaces: { engine: Interface; vault: Interface; oracle: Interface; breaker?: Interface };
+  markets: { id: number; feedId: string }[];
+};
+
+export class Book {
+  readonly accounts = new Map<bigint, BookAccount>();
+  private readonly configs = new Map<number, MarketConfigSnapshot>();
+
+  constructor(private readonly ctx: BookContext) {}
+
+  private async view(to: string, iface: Interface, fn: string, args: unknown[] = []) {
+    const ret = await this.ctx.chain.call(to, iface.encodeFunctionData(fn, args));
+    return iface.decodeFunctionResult(fn, ret);
+  }
+
+  /** Reads the static part of every market (once). */
+  async init(): Promise<void> {
+    const { addresses: a, interfaces: i } = this.ctx;
+    for (const m of this.ctx.markets) {
+      const [c] = await this.view(a.engine, i.engine, "marketConfig", [m.id]);
+      this.configs.set(m.id, {
+        skewScale: c.skewScale,
+        maxFundingRatePerSecond: c.maxFundingRatePerSecond,
+        risk: {
+          mmrBase: c.risk.mmrBase,
+          mmrMin: c.risk.mmrMin,
+          mmrMax: c.risk.mmrMax,
+          kMm: c.risk.kMm,
+          imMultiplier: c.risk.imMultiplier,
+          sizePremium: c.risk.sizePremium,
+          mmrRampPerSecond: c.risk.mmrRampPerSecond,
+          baseFee: c.risk.baseFee,
+          kFee: c.risk.kFee,
+        },
+      });
+    }
+  }
+
+  config(marketId: number): MarketConfigSnapshot {
+    return this.configs.get(marketId)!;
+  }
+
+  /** Re-reads margin and every position of the given accounts. */
+  async refresh(ids: Iterable<bigint>): Promise<void> {
+    const { addresses: a, interfaces: i } = this.ctx;
+    for (const id of new Set(ids)) {
+      const [margin] = await this.view(a.vault, i.vault, "marginOf", [id]);
+      const positions = new Map<number, EnginePosition>();
+      for (const m of this.ctx.markets) {
+        const [p] = await this.view(a.engine, i.engine, "position", [id, m.id]);
+        if (p.size !== 0n) positions.set(m.id, { size: p.size, basis: p.basis });
+      }
+      this.accounts.set(id, { margin, positions });
+    }
+  }
+
+  /**
+   * A liquidation or ADL leg closed `sizeDelta` of a position: a reduction keeps the basis (zero once
+   * flat), so the new position follows from the event; the margin is re-read (refreshMargins).
+   */
+  applyReduction(id: bigint, marketId: number, sizeDelta: bigint): void {
+    const acct = this.accounts.get(id)!;
+    const p = acct.positions.get(marketId);
+    if (p === undefined) throw new Error(`book: account ${id} has no position in market ${marketId}`);
+    const size = p.size + sizeDelta;
+    if (size === 0n) acct.positions.delete(marketId);
+    else acct.positions.set(marketId, { size, basis: p.basis });
+  }
+
+  /** Re-reads the margin of the given accounts. */
+  async refreshMargins(ids: Iterable<bigint>): Promise<void> {
+    const { addresses: a, interfaces: i } = this.ctx;
+    for (const id of new Set(ids)) {
+      const [margin] = await this.view(a.vault, i.vault, "marginOf", [id]);
+      this.accounts.get(id)!.margin = margin;
+    }
+  }
+
+  /** Market state, price, volatility and level multiplier of every market now (the tick's time). */
+  async snapshot(timestamp: number): Promise<EngineSnapshot> {
+    const { addresses: a, interfaces: i } = this.ctx;
+    const markets = new Map<number, MarketSnapshot>();
+    for (const m of this.ctx.markets) {
+      const [st] = await this.view(a.engine, i.engine, "marketState", [m.id]);
+      const [price, sigma] = await this.view(a.oracle, i.oracle, "getPriceAndVolatility", [m.feedId]);
+      let levelImMultiplier = WAD;
+      if (a.breaker && i.breaker) {
+        const [policy] = await this.view(a.breaker, i.breaker, "tradePolicy", [m.id]);
+        levelImMultiplier = policy.imMultiplier;
+      }
+      markets.set(m.id, {
+        config: this.configs.get(m.id)!,
+        state: {
+          longOpenInterest: st.longOpenInterest,
+          shortOpenInterest: st.shortOpenInterest,
+          fundingIndex: st.fundingIndex,
+          lastAccrualTime: st.lastAccrualTime,
+          maintenanceTerm: st.maintenanceTerm,
+        },
+        price,
+        sigma,
+        levelImMultiplier,
+      });
+    }
+    return { timestamp: BigInt(timestamp), markets };
+  }
+
+  summary(snapshot: EngineSnapshot, id: bigint): AccountSummary {
+    return accountSummary(snapshot, this.accounts.get(id) as AccountSnapshot);
+  }
+
+  /**
+   * Ids with positions whose equity is below maintenance margin (the engine's `isLiquidatable`),
+   * worst first: by health (equity / maintenance) ascending, then by id. The same mirror functions in the same order as `accountSummary`, with each market's
+   * accrual computed once per snapshot instead of once per position, and without the initial margin:
+   * this runs over every account twice a tick. test/replay.engine.test.ts checks it against
+   * `accountSummary` account by account.
+   */
+  belowMaintenance(snapshot: EngineSnapshot): bigint[] {
+    const prepared = new Map<number, { m: MarketSnapshot; fundingIndex: bigint; term: bigint }>();
+    for (const [id, m] of snapshot.markets) prepared.set(id, { m, ...pendingAccrual(m, snapshot.timestamp) });
+    const out: { id: bigint; health: bigint }[] = [];
+    for (const [id, acct] of this.accounts) {
+      if (acct.positions.size === 0) continue;
+      let equity = acct.margin;
+      let mm = 0n;
+      for (const [marketId, p] of acct.positions) {
+        const { m, fundingIndex, term } = prepared.get(marketId)!;
+        equity += positionValue(p.size, p.basis, m.price, fundingIndex);
+        const mmr = maintenanceMarginRatio(m.config.risk, term, abs(p.size), m.config.skewScale);
+        mm += marginRequirement(notional(p.size, m.price), mmr);
+      }
+      if (mm !== 0n && equity < mm) out.push({ id, health: equity <= 0n ? 0n : (equity * WAD) / mm });
+    }
+    out.sort((x, y) => (x.health < y.health ? -1 : x.health > y.health ? 1 : x.id < y.id ? -1 : 1));
+    return out.map((x) => x.id);
+  }
+
+  /** The funding index of a market accrued to the snapshot's time. */
+  fundingIndex(snapshot: EngineSnapshot, marketId: number): bigint {
+    return pendingAccrual(snapshot.markets.get(marketId)!, snapshot.timestamp).fundingIndex;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Metrics of a run from its steps and the chain's counters, the outcome targets (protected against
+ * baseline), and the terminal summary table. Pure functions; bigint throughout.
+ */
+import { WAD, formatPct, formatUsd } from "./decimal.js";
+import type { ReplayMetrics, ReplayReport, ReplayRun, ReplayStep } from "./result.js";
+
+/** What the engine counted during a run, besides the steps. */
+export type RunCounters = {
+  /** LiquidationEngine's own bad-debt ledgers at the end of the run (WAD) */
+  badDebtIncurred: bigint;
+  badDebtCovered: bigint;
+  badDebtSocialised: bigint;
+  badDebtPending: bigint;
+  accountsLiquidated: number;
+  accountsWipedOut: number;
+  tranches: number;
+  keeperRewards: bigint;
+  /** insurance fund assets before the first tick (WAD) */
+  insuranceStart: bigint;
+  adlRuns: number;
+  adlFailures: number;
+  positionsOpened: number;
+  positionsRefused: number;
+  leverageClamped: number;
+};
+
+/** Per-market prices of a step, for the extra-drop metric (the step's own fields follow market 0). */
+export type StepPrices = { path: bigint; oracle: bigint }[];
+
+export function computeMetrics(
+  steps: readonly ReplayStep[],
+  prices: readonly StepPrices[],
+  c: RunCounters,
+  windowSeconds: number,
+): ReplayMetrics {
+  const t0 = steps.length ? steps[0].t : 0;
+  const windows = new Map<number, bigint>();
+  if (steps.length) {
+    const last = steps[steps.length - 1].t;
+    for (let w = t0; w <= last; w += windowSeconds) windows.set(w, 0n);
+  }
+  let total = 0n;
+  let maxDrop = 0n;
+  let maxRise = 0n;
+  let peak = c.insuranceStart;
+  let drawdown = 0n;
+  let maxLevel = 0;
+  const secondsAtLevel = [0, 0, 0, 0, 0];
+  steps.forEach((s, i) => {
+    const n = BigInt(s.liquidatedNotional);
+    total += n;
+    const w = t0 + Math.floor((s.t - t0) / windowSeconds) * windowSeconds;
+    windows.set(w, (windows.get(w) ?? 0n) + n);
+    for (const { path, oracle } of prices[i]) {
+      if (path <= 0n) continue;
+      const drop = ((path - oracle) * WAD) / path;
+      if (drop > maxDrop) maxDrop = drop;
+      if (-drop > maxRise) maxRise = -drop;
+    }
+    const ins = BigInt(s.insuranceAssets);
+    if (ins > peak) peak = ins;
+    if (peak - ins > drawdown) drawdown = peak - ins;
+    if (s.level > maxLevel) maxLevel = s.level;
+    if (i + 1 < steps.length) secondsAtLevel[s.level] += steps[i + 1].t - s.t;
+  });
+  return {
+    badDebtIncurred: c.badDebtIncurred.toString(),
+    badDebtCoveredByInsurance: c.badDebtCovered.toString(),
+    badDebtSocialised: c.badDebtSocialised.toString(),
+    badDebtUncovered: c.badDebtPending.toString(),
+    insuranceDrawdown: drawdown.toString(),
+    accountsLiquidated: c.accountsLiquidated,
+    accountsWipedOut: c.accountsWipedOut,
+    tranches: c.tranches,
+    keeperRewardsPaid: c.keeperRewards.toString(),
+    maxExtraDrop: maxDrop.toString(),
+    liquidatedPerWindow: [...windows].sort((a, b) => a[0] - b[0]).map(([t, v]) => ({ t, notional: v.toString() })),
+    windowSeconds,
+    maxLevel,
+    secondsAtLevel,
+    liquidatedNotional: total.toString(),
+    maxExtraRise: maxRise.toString(),
+    insuranceStart: c.insuranceStart.toString(),
+    adlRuns: c.adlRuns,
+    adlFailures: c.adlFailures,
+    positionsOpened: c.positionsOpened,
+    positionsRefused: c.positionsRefused,
+    leverageClamped: c.leverageClamped,
+  };
+}
+
+export type Comparison = ReplayReport["comparisons"][number];
+
+/**
+ * The outcome targets of a candidate (protected) against the baseline on the same event: no bad debt
+ * left uncovered by the insurance fund (read strictly: every unit incurred was covered by the fund, so
+ * nothing was socialised through ADL and nothing is still pending), at most half the baseline's extra
+ * price drop, and strictly fewer accounts wiped out.
+ */
+export function compare(baseline: ReplayRun, candidate: ReplayRun): Comparison {
+  const b = baseline.metrics;
+  const c = candidate.metrics;
+  return {
+    event: candidate.event,
+    noUncoveredBadDebt: BigInt(c.badDebtCoveredByInsurance) === BigInt(c.badDebtIncurred),
+    extraDropAtMostHalf: 2n * BigInt(c.maxExtraDrop) <= BigInt(b.maxExtraDrop),
+    fewerWipeouts: c.accountsWipedOut < b.accountsWipedOut,
+    preset: candidate.preset,
+    baseline: baseline.preset,
+    figures: {
+      badDebtIncurred: { baseline: b.badDebtIncurred, candidate: c.badDebtIncurred },
+      badDebtCoveredByInsurance: { baseline: b.badDebtCoveredByInsurance, candidate: c.badDebtCoveredByInsurance },
+      badDebtSocialised: { baseline: b.badDebtSocialised, candidate: c.badDebtSocialised },
+      badDebtUncovered: { baseline: b.badDebtUncovered, candidate: c.badDebtUncovered },
+      maxExtraDrop: { baseline: b.maxExtraDrop, candidate: c.maxExtraDrop },
+      accountsWipedOut: { baseline: b.accountsWipedOut, candidate: c.accountsWipedOut },
+    },
+  };
+}
+
+/** Comparisons of every non-baseline run against the baseline run of its event. */
+export function comparisons(runs: readonly ReplayRun[], baselineName = "baseline"): Comparison[] {
+  const out: Comparison[] = [];
+  for (const run of runs) {
+    if (run.preset === baselineName) continue;
+    const base = runs.find((r) => r.event === run.event && r.preset === baselineName);
+    if (base) out.push(compare(base, run));
+  }
+  return out;
+}
+
+const ROWS: [string, (m: ReplayMetrics) => string][] = [
+  ["bad debt incurred ($)", (m) => formatUsd(BigInt(m.badDebtIncurred))],
+  ["  covered by insurance ($)", (m) => formatUsd(BigInt(m.badDebtCoveredByInsurance))],
+  ["  socialised by ADL ($)", (m) => formatUsd(BigInt(m.badDebtSocialised))],
+  ["  uncovered ($)", (m) => formatUsd(BigInt(m.badDebtUncovered))],
+  ["insurance drawdown ($)", (m) => formatUsd(BigInt(m.insuranceDrawdown))],
+  ["accounts liquidated", (m) => String(m.accountsLiquidated)],
+  ["accounts wiped out", (m) => String(m.accountsWipedOut)],
+  ["tranches", (m) => String(m.tranches)],
+  ["liquidated notional ($)", (m) => formatUsd(BigInt(m.liquidatedNotional ?? 0))],
+  ["max liquidated / window ($)", (m) => formatUsd(maxWindow(m))],
+  ["extra price drop (max)", (m) => formatPct(BigInt(m.maxExtraDrop))],
+  ["keeper rewards ($)", (m) => formatUsd(BigInt(m.keeperRewardsPaid))],
+  ["max breaker level", (m) => String(m.maxLevel)],
+];
+
+function maxWindow(m: ReplayMetrics): bigint {
+  return m.liquidatedPerWindow.reduce((a, w) => (BigInt(w.notional) > a ? BigInt(w.notional) : a), 0n);
+}
+
+/** A plain-text table per event: one column per run, then the targets. */
+export function summaryTable(report: ReplayReport): string {
+  const lines: string[] = [];
+  const events = [...new Set(report.runs.map((r) => r.event))];
+  for (const event of events) {
+    const runs = report.runs.filter((r) => r.event === event);
+    const first = runs[0];
+    const stylised = first.paths.some((p) => p.stylised) ? " (stylised path, not the real series)" : "";
+    lines.push(
+      "",
+      `${event}: ${first.title}${stylised}, ${first.population.accounts} accounts, seed ${first.population.seed}`,
+    );
+    const header = ["", ...runs.map((r) => r.preset)];
+    const body = ROWS.map(([label, f]) => [label, ...runs.map((r) => f(r.metrics))]);
+    body.push(["wall time (s)", ...runs.map((r) => r.seconds.toFixed(1))]);
+    const widths = header.map((_, k) => Math.max(...[header, ...body].map((row) => row[k].length)));
+    const fmt = (row: string[]) =>
+      row.map((cell, k) => (k === 0 ? cell.padEnd(widths[k]) : cell.padStart(widths[k]))).join("  ");
+    lines.push(fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(fmt));
+    for (const c of report.comparisons.filter((x) => x.event === event)) {
+      const mark = (ok: boolean) => (ok ? "met" : "NOT met");
+      lines.push(
+        `targets, ${c.preset ?? "protected"} vs ${c.baseline ?? "baseline"}: no uncovered bad debt ${mark(c.noUncoveredBadDebt)}; ` +
+          `extra drop <= half ${mark(c.extraDropAtMostHalf)}; fewer wipe-outs ${mark(c.fewerWipeouts)}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}

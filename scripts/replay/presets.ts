@@ -1,0 +1,356 @@
+/**
+ * Replay parameter sets. A parameter file is a JSON object of overrides (validated with zod): market
+ * risk parameters, liquidation / reward / ADL configuration, breaker on or off, impact model, fund
+ * sizes, keeper and replay settings, population. It may `extends` a named preset; the chain of
+ * overrides is applied on top of the protocol's own defaults (deploy/params.ts for markets, the
+ * LiquidationEngine constructor for liquidation, reward and ADL: those are read back from the chain,
+ * so "protected" is literally what deploys by default).
+ *
+ * Named presets live in scripts/replay/presets/<name>.json: `baseline` (naive mechanisms) and
+ * `protected` (everything on, the defaults), and examples of what lies in between.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { basename } from "node:path";
+
+import { z } from "zod";
+
+import { DEFAULT_MAX_FUNDING_RATE, DEFAULT_RISK, type RiskParams } from "../../deploy/params.js";
+import { WAD, parseDecimal } from "./decimal.js";
+import { type PopulationOverrides, PopulationOverridesSchema } from "./population.js";
+
+const PRESET_DIR = new URL("./presets/", import.meta.url);
+
+/** A decimal as a JSON number or a string ("0.25", "1e-4"); parsed exactly. */
+const Dec = z.union([z.number(), z.string()]).refine((v) => {
+  try {
+    parseDecimal(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, "a decimal number with at most 18 decimals");
+type Dec = z.infer<typeof Dec>;
+const Int = z.number().int().nonnegative();
+
+const RiskSchema = z
+  .object({
+    mmrBase: Dec,
+    mmrMin: Dec,
+    mmrMax: Dec,
+    kMm: Dec,
+    imMultiplier: Dec,
+    sizePremium: Dec,
+    mmrRampPerSecond: Dec,
+    baseFee: Dec,
+    kFee: Dec,
+  })
+  .partial()
+  .strict();
+
+const MarketSchema = z
+  .object({
+    risk: RiskSchema,
+    /** oracle heartbeat (s) */
+    heartbeat: Int,
+    /** EWMA time constant of the oracle's volatility (s) */
+    volWindow: Int,
+    /** annualised volatility the oracle starts from */
+    initialSigma: Dec,
+    maxFundingRatePerSecond: Dec,
+    /** market depth (skewScale * price, USD) as a multiple of the population's wanted notional in it */
+    depthToNotional: z.number().positive(),
+    /** market depth in USD; wins over depthToNotional */
+    depthUsd: Dec,
+  })
+  .partial()
+  .strict();
+
+const LiquidationSchema = z
+  .object({
+    trancheFraction: Dec,
+    healthBuffer: Dec,
+    backstopRatio: Dec,
+    penaltyRate: Dec,
+    cooldown: Int,
+    capacityWindow: Int,
+    capacityDepthFactor: Dec,
+    dustNotional: Dec,
+  })
+  .partial()
+  .strict();
+
+const RewardSchema = z
+  .object({
+    flat: Dec,
+    min: Dec,
+    shareOfNotional: Dec,
+    max: Dec,
+    escalationPerSecond: Dec,
+    maxMultiplier: Dec,
+  })
+  .partial()
+  .strict();
+
+const AdlSchema = z.object({ window: Int, maxNotionalPerWindow: Dec }).partial().strict();
+
+const ImpactSchema = z
+  .object({
+    /** impact depth as a multiple of the market depth (default 1: the depth the protocol assumes) */
+    depthToMarket: z.number().positive(),
+    /** impact depth in USD per market symbol; wins over depthToMarket */
+    depthUsd: z.record(z.string(), Dec),
+    halfLifeSeconds: z.number().positive(),
+    /** cap of the displacement, a fraction in (0, 1) */
+    maxImpact: Dec,
+    /** after a tick with liquidations, another tick this many seconds later (0: none) */
+    feedbackSeconds: Int,
+    /** at most this many such ticks between two ticks of the schedule */
+    maxFeedbackTicks: Int,
+  })
+  .partial()
+  .strict();
+
+const FundsSchema = z
+  .object({
+    /** insurance fund seeded with this multiple of the population's wanted notional */
+    insuranceToNotional: z.number().nonnegative(),
+    /** LP pool seeded with this multiple of the population's wanted notional */
+    lpToNotional: z.number().positive(),
+  })
+  .partial()
+  .strict();
+
+const KeeperSchema = z
+  .object({
+    /** accounts per liquidateBatch (the contract takes at most 100) */
+    batchSize: z.number().int().min(1).max(100),
+    /** accounts per liquidatableAccounts call (the contract scans at most 500) */
+    pageSize: z.number().int().min(1).max(500),
+    /** every n-th tick, scan every account and count what the off-chain hint missed (0: never) */
+    fullScanEvery: Int,
+    /** flag liquidatable accounts held back by cooldown or capacity (starts their reward escalation) */
+    flag: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+const ReplaySchema = z
+  .object({
+    /** longest stretch without a tick (s); the last price is held over it */
+    maxTickSeconds: z.number().int().min(1),
+    /** width of the liquidated-notional windows in the metrics (s) */
+    windowSeconds: z.number().int().min(1),
+  })
+  .partial()
+  .strict();
+
+export const ParamsFileSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+    description: z.string(),
+    /** a named preset (scripts/replay/presets/<name>.json) these overrides apply on top of */
+    extends: z.string(),
+    /** deploy the circuit breaker and its triggers */
+    breaker: z.boolean(),
+    /** every market */
+    market: MarketSchema,
+    /** per market symbol, on top of `market` */
+    markets: z.record(z.string(), MarketSchema),
+    liquidation: LiquidationSchema,
+    reward: RewardSchema,
+    adl: AdlSchema,
+    impact: ImpactSchema,
+    funds: FundsSchema,
+    keeper: KeeperSchema,
+    replay: ReplaySchema,
+    population: PopulationOverridesSchema,
+  })
+  .partial()
+  .strict();
+
+export type ParamsFile = z.infer<typeof ParamsFileSchema>;
+type MarketOverrides = z.infer<typeof MarketSchema>;
+
+/** Everything a run needs, defaults filled in. WAD quantities are bigint. */
+export type ResolvedParams = {
+  name: string;
+  description: string;
+  /** the files applied, base first */
+  files: string[];
+  breaker: boolean;
+  market: MarketOverrides;
+  markets: Record<string, MarketOverrides>;
+  /** overrides of the deployed LiquidationEngine configuration (absent fields keep the default) */
+  liquidation: z.infer<typeof LiquidationSchema>;
+  reward: z.infer<typeof RewardSchema>;
+  adl: z.infer<typeof AdlSchema>;
+  impact: {
+    depthToMarket: number;
+    depthUsd: Record<string, Dec>;
+    halfLifeSeconds: number;
+    maxImpact: bigint;
+    feedbackSeconds: number;
+    maxFeedbackTicks: number;
+  };
+  funds: { insuranceToNotional: number; lpToNotional: number };
+  keeper: { batchSize: number; pageSize: number; fullScanEvery: number; flag: boolean };
+  replay: { maxTickSeconds: number; windowSeconds: number };
+  population: PopulationOverrides;
+};
+
+/** The protocol's defaults plus the replay's own: the "protected" preset with no overrides. */
+function defaults(): ResolvedParams {
+  return {
+    name: "protected",
+    description: "",
+    files: [],
+    breaker: true,
+    market: {},
+    markets: {},
+    liquidation: {},
+    reward: {},
+    adl: {},
+    impact: {
+      depthToMarket: 1,
+      depthUsd: {},
+      halfLifeSeconds: 600,
+      maxImpact: (9n * WAD) / 10n,
+      feedbackSeconds: 20,
+      maxFeedbackTicks: 2,
+    },
+    funds: { insuranceToNotional: 0.05, lpToNotional: 1 },
+    keeper: { batchSize: 100, pageSize: 200, fullScanEvery: 0, flag: true },
+    replay: { maxTickSeconds: 300, windowSeconds: 300 },
+    population: {},
+  };
+}
+
+/** Market-level defaults of the replay (deploy/params.ts gives the risk parameters). */
+export const MARKET_DEFAULTS = {
+  heartbeat: 3600,
+  volWindow: 6 * 3600,
+  initialSigma: "0.5",
+  depthToNotional: 10,
+} as const;
+
+/** Names of the presets shipped in scripts/replay/presets/. */
+export function presetNames(): string[] {
+  return readdirSync(PRESET_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+function readParamsFile(file: string | URL): ParamsFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`cannot read parameter file ${String(file)}: ${(e as Error).message}`);
+  }
+  const parsed = ParamsFileSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`parameter file ${String(file)}:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+function presetFile(name: string): URL {
+  if (!presetNames().includes(name)) {
+    throw new Error(`unknown preset "${name}" (known: ${presetNames().join(", ")})`);
+  }
+  return new URL(`${name}.json`, PRESET_DIR);
+}
+
+/** A named preset from scripts/replay/presets/. */
+export function loadPreset(name: string): ResolvedParams {
+  return resolve(presetFile(name), name);
+}
+
+/** A parameter file anywhere (its `extends` names a preset; without it, it applies to the defaults). */
+export function loadParamsFile(path: string): ResolvedParams {
+  return resolve(path, basename(path).replace(/\.json$/, ""));
+}
+
+/** Applies inline overrides (tests, CLI flags) on top of resolved params. */
+export function withOverrides(base: ResolvedParams, o: ParamsFile): ResolvedParams {
+  const parsed = ParamsFileSchema.safeParse(o);
+  if (!parsed.success) throw new Error(`parameter overrides:\n${z.prettifyError(parsed.error)}`);
+  return apply(structuredClone(base), parsed.data, "(inline)");
+}
+
+function resolve(file: string | URL, fallbackName: string, seen: string[] = []): ResolvedParams {
+  const key = String(file);
+  if (seen.includes(key))
+    throw new Error(`parameter files extend each other in a loop: ${[...seen, key].join(" -> ")}`);
+  const p = readParamsFile(file);
+  const base = p.extends === undefined ? defaults() : resolve(presetFile(p.extends), p.extends, [...seen, key]);
+  const out = apply(base, p, file instanceof URL ? `presets/${basename(file.pathname)}` : key);
+  out.name = p.name ?? fallbackName;
+  return out;
+}
+
+function apply(base: ResolvedParams, p: ParamsFile, label: string): ResolvedParams {
+  const out = base;
+  out.files = [...base.files, label];
+  if (p.name !== undefined) out.name = p.name;
+  if (p.description !== undefined) out.description = p.description;
+  if (p.breaker !== undefined) out.breaker = p.breaker;
+  if (p.market) out.market = mergeMarket(out.market, p.market);
+  for (const [sym, m] of Object.entries(p.markets ?? {})) out.markets[sym] = mergeMarket(out.markets[sym] ?? {}, m);
+  out.liquidation = { ...out.liquidation, ...p.liquidation };
+  out.reward = { ...out.reward, ...p.reward };
+  out.adl = { ...out.adl, ...p.adl };
+  if (p.impact) {
+    const { depthUsd, maxImpact, ...rest } = p.impact;
+    out.impact = { ...out.impact, ...rest, depthUsd: { ...out.impact.depthUsd, ...depthUsd } };
+    if (maxImpact !== undefined) out.impact.maxImpact = parseDecimal(maxImpact);
+  }
+  out.funds = { ...out.funds, ...p.funds };
+  out.keeper = { ...out.keeper, ...p.keeper };
+  out.replay = { ...out.replay, ...p.replay };
+  if (p.population) {
+    const { leverage, marginUsd, ...rest } = p.population;
+    out.population = {
+      ...out.population,
+      ...rest,
+      ...(leverage ? { leverage: { ...out.population.leverage, ...leverage } } : {}),
+      ...(marginUsd ? { marginUsd: { ...out.population.marginUsd, ...marginUsd } } : {}),
+    };
+  }
+  return out;
+}
+
+function mergeMarket(a: MarketOverrides, b: MarketOverrides): MarketOverrides {
+  return { ...a, ...b, risk: { ...a.risk, ...b.risk } };
+}
+
+/** The market settings of one symbol, defaults filled in. */
+export function marketSettings(p: ResolvedParams, symbol: string) {
+  const m = mergeMarket(p.market, p.markets[symbol] ?? {});
+  const risk: RiskParams = { ...DEFAULT_RISK };
+  for (const [k, v] of Object.entries(m.risk ?? {})) risk[k as keyof RiskParams] = parseDecimal(v as Dec);
+  return {
+    risk,
+    heartbeat: m.heartbeat ?? MARKET_DEFAULTS.heartbeat,
+    volWindow: m.volWindow ?? MARKET_DEFAULTS.volWindow,
+    initialSigma: parseDecimal(m.initialSigma ?? MARKET_DEFAULTS.initialSigma),
+    maxFundingRatePerSecond:
+      m.maxFundingRatePerSecond === undefined ? DEFAULT_MAX_FUNDING_RATE : parseDecimal(m.maxFundingRatePerSecond),
+    depthToNotional: m.depthToNotional ?? MARKET_DEFAULTS.depthToNotional,
+    depthUsd: m.depthUsd === undefined ? undefined : parseDecimal(m.depthUsd),
+  };
+}
+
+/** Converts the overrides of one contract struct to its bigint fields (integers stay numbers' bigints). */
+export function structOverrides(o: Record<string, Dec | number | undefined>, integerFields: readonly string[]) {
+  const out: Record<string, bigint> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) continue;
+    out[k] = integerFields.includes(k) ? BigInt(v as number) : parseDecimal(v);
+  }
+  return out;
+}
+
+/** A JSON view of resolved params (bigints as decimal strings), for the report. */
+export function paramsJson(p: ResolvedParams): unknown {
+  return JSON.parse(JSON.stringify(p, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+}
