@@ -193,9 +193,23 @@ contract LiquidationEngine is
                 emit LiquidationSkipped(accountIds[i], status);
                 continue;
             }
-            _execute(plan, msg.sender);
-            ++liquidated;
+            // Executed through a self-call so that one account whose execution reverts is skipped (and
+            // reported) instead of undoing every other tranche of the batch.
+            try this.executeForBatch(accountIds[i], msg.sender) {
+                ++liquidated;
+            } catch (bytes memory reason) {
+                emit LiquidationFailed(accountIds[i], reason);
+            }
         }
+    }
+
+    /// @notice One account of a batch, re-planned and executed. Callable only by this contract (the batch
+    ///         holds the reentrancy lock).
+    function executeForBatch(uint256 accountId, address keeper) external {
+        if (msg.sender != address(this)) revert NotSelf(msg.sender);
+        (Plan memory plan, Status status, bytes memory reason) = _plan(accountId);
+        if (status != Status.Ok) _revertFor(plan, status, reason);
+        _execute(plan, keeper);
     }
 
     /// @inheritdoc ILiquidationEngine

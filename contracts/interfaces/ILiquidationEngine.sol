@@ -86,6 +86,7 @@ interface ILiquidationEngine {
     error AdlCandidatesNotRanked(uint256 accountId, uint256 score, uint256 previousScore);
     error AdlCapacityExhausted(uint256 marketId, uint256 windowEndsAt);
     error BatchTooLarge(uint256 size, uint256 max);
+    error NotSelf(address caller);
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event ConfigSet(Config config);
@@ -116,6 +117,8 @@ interface ILiquidationEngine {
         uint256 liquidatableSince
     );
     event LiquidationSkipped(uint256 indexed accountId, Status status);
+    /// @notice An account of a batch whose execution reverted; the rest of the batch went on.
+    event LiquidationFailed(uint256 indexed accountId, bytes reason);
     event DeficitQueued(uint256 indexed marketId, bool bankruptLong, uint256 amount);
     event AutoDeleveraged(
         uint256 indexed marketId,
