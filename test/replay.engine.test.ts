@@ -236,7 +236,7 @@ describe("Crash replay engine (synthetic path)", function () {
     expect(b.liquidation.trancheFraction).to.equal(WAD.toString());
     expect(b.liquidation.backstopRatio).to.equal(WAD.toString());
     expect(b.liquidation.cooldown).to.equal("0");
-    expect(b.liquidation.capacityDepthFactor).to.equal((2n ** 64n - 1n).toString());
+    expect(b.liquidation.capacityDepthFactor).to.equal((18n * WAD).toString()); // MAX_CAPACITY_DEPTH_FACTOR
     expect(p.breaker).to.equal(true);
     expect(p.liquidation.trancheFraction).to.equal((WAD / 4n).toString());
     expect(p.liquidation.cooldown).to.equal("30");
