@@ -1,0 +1,121 @@
+/**
+ * From confirmed tranches to transactions: what the contract's preview said about each candidate,
+ * which tranches the markets' liquidation capacity lets through now (worst first), and how they pack
+ * into liquidateBatch transactions under the per-transaction gas cap. Pure functions.
+ */
+import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/LiquidationEngine.js";
+import { decodeRevert } from "./contracts.js";
+
+export type TranchePlan = {
+  accountId: bigint;
+  backstop: boolean;
+  /** quote WAD */
+  trancheNotional: bigint;
+  /** quote WAD, what this keeper would be paid */
+  keeperReward: bigint;
+  legs: { marketId: number; notional: bigint }[];
+};
+
+/** What previewLiquidation said about an account. */
+export type Preview =
+  | { kind: "ready"; plan: TranchePlan }
+  | { kind: "healthy" }
+  | { kind: "no-positions" }
+  | { kind: "cooling-down"; readyAt: bigint }
+  | { kind: "no-capacity"; marketId: number; windowEndsAt: bigint }
+  | { kind: "failed"; reason: string };
+
+type PlanStruct = Awaited<ReturnType<LiquidationEngine["previewLiquidation"]>>;
+
+export function planFromPreview(p: PlanStruct): TranchePlan {
+  return {
+    accountId: p.accountId,
+    backstop: p.backstop,
+    trancheNotional: p.trancheNotional,
+    keeperReward: p.keeperReward,
+    legs: p.legs.map((l) => ({ marketId: Number(l.marketId), notional: l.notional })),
+  };
+}
+
+/** A reverted preview: the normal answers (healthy, cooling down, no capacity) and real failures. */
+export function previewFromRevert(e: unknown): Preview {
+  const err = decodeRevert(e);
+  if (!err) return { kind: "failed", reason: (e as { shortMessage?: string }).shortMessage ?? String(e) };
+  switch (err.name) {
+    case "AccountHealthy":
+    case "AccountNotFound":
+      return { kind: "healthy" };
+    case "NoPositions":
+      return { kind: "no-positions" };
+    case "TrancheCoolingDown":
+      return { kind: "cooling-down", readyAt: err.args.readyAt as bigint };
+    case "LiquidationCapacityExhausted":
+      return {
+        kind: "no-capacity",
+        marketId: Number(err.args.marketId),
+        windowEndsAt: err.args.windowEndsAt as bigint,
+      };
+    default:
+      return { kind: "failed", reason: err.name };
+  }
+}
+
+/**
+ * Walks the tranches worst first and keeps those the markets' remaining capacity allows, counting
+ * each one's notional against every market it closes in. A backstop tranche bypasses the cap (the
+ * contract still counts it). A tranche whose market has some room but less than its notional still
+ * goes: the contract scales it down to the room.
+ */
+export function fitCapacity(
+  plans: readonly TranchePlan[],
+  rooms: ReadonlyMap<number, bigint>,
+): { selected: TranchePlan[]; heldBack: TranchePlan[] } {
+  const room = new Map(rooms);
+  const selected: TranchePlan[] = [];
+  const heldBack: TranchePlan[] = [];
+  for (const p of plans) {
+    if (!p.backstop && p.legs.some((l) => (room.get(l.marketId) ?? 0n) === 0n)) {
+      heldBack.push(p);
+      continue;
+    }
+    for (const l of p.legs) {
+      const r = room.get(l.marketId) ?? 0n;
+      room.set(l.marketId, r > l.notional ? r - l.notional : 0n);
+    }
+    selected.push(p);
+  }
+  return { selected, heldBack };
+}
+
+export type BatchLimits = {
+  maxBatch: number;
+  gasPerLeg: number;
+  batchGasOverhead: number;
+  txGasCap: number;
+  gasLimitMarginPercent: number;
+};
+
+/** Largest gas one batch may be estimated at, so that estimate plus margin stays under the cap. */
+export function batchGasBudget(l: BatchLimits): number {
+  return Math.floor((l.txGasCap * 100) / (100 + l.gasLimitMarginPercent));
+}
+
+/** Packs tranches, in order, into batches of at most maxBatch accounts and the gas budget. */
+export function packBatches(plans: readonly TranchePlan[], l: BatchLimits): TranchePlan[][] {
+  const budget = batchGasBudget(l);
+  const batches: TranchePlan[][] = [];
+  let current: TranchePlan[] = [];
+  let gas = l.batchGasOverhead;
+  for (const p of plans) {
+    const cost = Math.max(1, p.legs.length) * l.gasPerLeg;
+    if (current.length > 0 && (current.length >= l.maxBatch || gas + cost > budget)) {
+      batches.push(current);
+      current = [];
+      gas = l.batchGasOverhead;
+    }
+    current.push(p);
+    gas += cost;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
