@@ -22,7 +22,13 @@ import { ConfigError, keeperSettings, resolveConfig } from "../scripts/keeper/co
 import { bumpFees, initialFees } from "../scripts/keeper/fees.js";
 import { EventFollower } from "../scripts/keeper/follower.js";
 import { silentLogger } from "../scripts/keeper/logger.js";
-import { type TranchePlan, fitCapacity, packBatches, previewFromRevert } from "../scripts/keeper/planner.js";
+import {
+  type TranchePlan,
+  batchGasLimit,
+  fitCapacity,
+  packBatches,
+  previewFromRevert,
+} from "../scripts/keeper/planner.js";
 import { scanAccounts, worstFirst } from "../scripts/keeper/scanner.js";
 import { TxManager, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
 import { LiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
@@ -387,9 +393,10 @@ describe("keeper scan and plans", () => {
     expect(scan).to.deep.include({ unpriced: 1, liquidatable: [] });
   });
 
-  const plan = (id: bigint, legs: [number, bigint][], backstop = false): TranchePlan => ({
+  const plan = (id: bigint, legs: [number, bigint][], backstop = false, touchesFund = false): TranchePlan => ({
     accountId: id,
     backstop,
+    touchesFund,
     trancheNotional: legs.reduce((s, [, n]) => s + n, 0n),
     keeperReward: 0n,
     legs: legs.map(([marketId, notional]) => ({ marketId, notional })),
@@ -435,22 +442,30 @@ describe("keeper scan and plans", () => {
   it("packs batches under the account limit and the gas cap", () => {
     const limits = {
       maxBatch: 100,
-      gasPerLeg: 125_000,
-      batchGasOverhead: 60_000,
+      gasPerTranche: 110_000,
+      gasPerExtraLeg: 60_000,
+      gasPerFundCall: 70_000,
+      batchGasOverhead: 400_000,
       txGasCap: 16_777_216,
-      gasLimitMarginPercent: 25,
     };
     const single = Array.from({ length: 250 }, (_, i) => plan(BigInt(i + 1), [[0, 1n]]));
-    // 13.4M of budget at 125k per leg: 106 legs fit, so the 100-account limit binds
+    // 16.7M less 400k at 110k a tranche: 148 fit, so the 100-account limit binds
     expect(packBatches(single, limits).map((b) => b.length)).to.deep.equal([100, 100, 50]);
+    // two positions and bad debt for the fund to cover: 110k + 60k + 70k each, 68 fit
     const cross = Array.from({ length: 120 }, (_, i) =>
-      plan(BigInt(i + 1), [
-        [0, 1n],
-        [1, 1n],
-      ]),
+      plan(
+        BigInt(i + 1),
+        [
+          [0, 1n],
+          [1, 1n],
+        ],
+        true,
+        true,
+      ),
     );
     const batches = packBatches(cross, limits);
-    expect(batches.map((b) => b.length)).to.deep.equal([53, 53, 14]);
+    expect(batches.map((b) => b.length)).to.deep.equal([68, 52]);
+    expect(batchGasLimit(batches[0], limits)).to.equal(400_000n + 68n * 240_000n);
     expect(batches.flat().map((p) => p.accountId)).to.deep.equal(cross.map((p) => p.accountId));
   });
 

@@ -23,10 +23,15 @@ export type TrackedAccount = {
   positions: Map<number, EnginePosition>;
   /** set when an event did not fit: re-read from the chain before trusting it */
   stale: boolean;
+  /** a tranche of it was ever settled (its cooldown must be read); false: it never was */
+  liquidatedBefore: boolean;
 };
 
-/** One account as the checkpoint stores it: [id, owner, margin, [[market, size, basis], ...], stale]. */
-export type SerializedAccount = [string, string, string, [number, string, string][], boolean?];
+/**
+ * One account as the checkpoint stores it:
+ * [id, owner, margin, [[market, size, basis], ...], stale, liquidatedBefore].
+ */
+export type SerializedAccount = [string, string, string, [number, string, string][], boolean?, boolean?];
 
 export class AccountBook {
   private readonly accounts = new Map<bigint, TrackedAccount>();
@@ -68,7 +73,7 @@ export class AccountBook {
       known.owner = owner;
       return;
     }
-    this.accounts.set(id, { id, owner, margin: 0n, positions: new Map(), stale: false });
+    this.accounts.set(id, { id, owner, margin: 0n, positions: new Map(), stale: false, liquidatedBefore: false });
   }
 
   marginDeposited(id: bigint, amountTokens: bigint): void {
@@ -129,6 +134,11 @@ export class AccountBook {
     a.stale = false;
   }
 
+  /** A tranche of the account was settled (LiquidationSettled). */
+  settled(id: bigint): void {
+    this.touch(id).liquidatedBefore = true;
+  }
+
   markStale(id: bigint): void {
     this.touch(id).stale = true;
   }
@@ -140,15 +150,24 @@ export class AccountBook {
       a.margin.toString(),
       [...a.positions].map(([m, p]) => [m, p.size.toString(), p.basis.toString()] as [number, string, string]),
       a.stale,
+      a.liquidatedBefore,
     ]);
   }
 
   static deserialize(scale: bigint, rows: SerializedAccount[]): AccountBook {
     const book = new AccountBook(scale);
-    for (const [id, owner, margin, positions, stale] of rows) {
+    for (const [id, owner, margin, positions, stale, liquidatedBefore] of rows) {
       const pos = new Map<number, EnginePosition>();
       for (const [m, size, basis] of positions) pos.set(m, { size: BigInt(size), basis: BigInt(basis) });
-      book.accounts.set(BigInt(id), { id: BigInt(id), owner, margin: BigInt(margin), positions: pos, stale: !!stale });
+      book.accounts.set(BigInt(id), {
+        id: BigInt(id),
+        owner,
+        margin: BigInt(margin),
+        positions: pos,
+        stale: !!stale,
+        // unknown in a checkpoint without the field: read the cooldown rather than assume none
+        liquidatedBefore: liquidatedBefore ?? true,
+      });
     }
     return book;
   }
@@ -157,7 +176,7 @@ export class AccountBook {
   private touch(id: bigint): TrackedAccount {
     let a = this.accounts.get(id);
     if (!a) {
-      a = { id, owner: "", margin: 0n, positions: new Map(), stale: true };
+      a = { id, owner: "", margin: 0n, positions: new Map(), stale: true, liquidatedBefore: true };
       this.accounts.set(id, a);
     }
     return a;

@@ -128,6 +128,7 @@ export class EventFollower {
         book.penaltyCharged(a.accountId, a.keeperWad, a.insuranceWad);
         break;
       case "LiquidationSettled":
+        book.settled(a.accountId as bigint);
         this.o.onSettled?.(a.accountId as bigint, log.blockNumber);
         break;
     }

@@ -58,9 +58,10 @@ export type TickReport = {
   /** accounts re-read from the chain because an event or a preview contradicted the book */
   resynced: number;
   pendingTxs: number;
-  /** milliseconds: market reads, off-chain health of every account, the whole tick */
+  /** milliseconds: market reads, off-chain health of every account, pokes, the whole tick */
   readMs: number;
   scanMs: number;
+  pokeMs: number;
   tickMs: number;
   /** JSON-RPC calls made by this tick (when the provider counts them) */
   rpcCalls?: number;
@@ -239,6 +240,7 @@ export class Keeper {
       tx,
       settings,
       address,
+      liquidatedBefore: (id) => book.get(id)?.liquidatedBefore ?? true,
       logger: logger.child({ module: "liquidator" }),
       metrics,
     });
@@ -313,6 +315,7 @@ export class Keeper {
       pendingTxs: tx.count(),
       readMs: 0,
       scanMs: 0,
+      pokeMs: 0,
       tickMs: 0,
       dryRun: this.o.config.dryRun,
     };
@@ -350,7 +353,9 @@ export class Keeper {
     const { report: liquidation, contradicted } = await this.liquidator!.act(scan, view, fees);
     for (const id of contradicted) book.markStale(id);
     report.liquidation = liquidation;
+    const pokeStarted = performance.now();
     report.pokes = await this.pokers!.run(view, fees);
+    report.pokeMs = performance.now() - pokeStarted;
     report.pendingTxs = tx.count();
     this.metrics.pendingTransactions.set(tx.count());
     this.lastScannedBlock = head.number;

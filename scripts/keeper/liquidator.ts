@@ -14,6 +14,8 @@
  * An account another keeper got to first is normal: the preview says healthy or cooling down, or
  * the mined batch skips it (LiquidationSkipped). Neither is an error.
  */
+import { performance } from "node:perf_hooks";
+
 import type { Log } from "ethers";
 
 import type { KeeperSettings } from "./config.js";
@@ -26,6 +28,7 @@ import type { KeeperMetrics } from "./metrics.js";
 import {
   type Preview,
   type TranchePlan,
+  batchGasLimit,
   fitCapacity,
   packBatches,
   planFromPreview,
@@ -39,7 +42,6 @@ export type BatchReport = {
   accounts: bigint[];
   /** liquidations the simulation (eth_call) said the batch would make */
   simulated: number;
-  gasEstimate: bigint;
   gasLimit: bigint;
   hash?: string;
   nonce?: number;
@@ -58,6 +60,10 @@ export type LiquidationReport = {
   heldBackByCapacity: number;
   previewFailed: number;
   batches: BatchReport[];
+  /** milliseconds spent confirming (cooldown reads and previews) and simulating batches */
+  confirmMs: number;
+  simulateMs: number;
+  sendMs: number;
 };
 
 export type MinedLiquidation = { hash: string; liquidated: bigint[]; skipped: bigint[]; rewardWad: bigint };
@@ -76,6 +82,8 @@ export class Liquidator {
       tx: TxManager;
       settings: KeeperSettings;
       address: string;
+      /** the book's word on whether a tranche of the account was ever settled */
+      liquidatedBefore: (accountId: bigint) => boolean;
       logger: Logger;
       metrics: KeeperMetrics;
     },
@@ -107,6 +115,9 @@ export class Liquidator {
       heldBackByCapacity: 0,
       previewFailed: 0,
       batches: [],
+      confirmMs: 0,
+      simulateMs: 0,
+      sendMs: 0,
     };
     const contradicted: bigint[] = [];
     if (scan.liquidatable.length === 0) return { report, contradicted };
@@ -119,6 +130,7 @@ export class Liquidator {
       else if (until !== undefined && view.blockNumber < until) report.backedOff++;
       else open.push(c);
     }
+    const confirmStarted = performance.now();
     await this.learnCooldowns(open, view);
     const due: AccountHealth[] = [];
     for (const c of open) {
@@ -158,54 +170,78 @@ export class Liquidator {
       }
     });
     report.ready = ready.length;
+    report.confirmMs = performance.now() - confirmStarted;
 
     const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
     const { selected, heldBack } = fitCapacity(ready, rooms);
     report.heldBackByCapacity += heldBack.length;
     const batches = packBatches(selected, s).slice(0, slots);
 
-    const simulated = (await Promise.all(batches.map((b) => this.simulate(b, view.blockNumber)))).flat();
-    const feesNow = simulated.length && !s.dryRun ? await fees() : undefined;
-    if (simulated.length && !s.dryRun && !feesNow) {
-      this.o.logger.warn({ baseFee: view.baseFeePerGas }, "fees above the configured cap; not sending");
-    }
-    for (const b of simulated) {
-      const r: BatchReport = { ...b, sent: false };
-      report.batches.push(r);
-      if (s.dryRun || !feesNow) continue;
-      const data = this.o.contracts.liquidationEngine.interface.encodeFunctionData("liquidateBatch", [b.accounts]);
-      const tx = await this.o.tx.submit(
-        {
-          kind: "liquidation",
-          key: `liquidation:${view.blockNumber}:${b.accounts[0]}`,
-          to: this.o.contracts.liquidationEngine.target as string,
-          data,
-          gasLimit: b.gasLimit,
-          accounts: b.accounts,
-        },
-        feesNow,
-        view.blockNumber,
-      );
-      if (!tx) {
-        this.o.metrics.transactions.inc({ kind: "liquidation", outcome: "refused" });
-        continue;
+    // One batch at a time, simulated then sent at once, so the first (worst) batch is on its way
+    // while the next is still being simulated. Fees are read once, alongside the first simulation.
+    const feesNow = batches.length && !s.dryRun ? fees() : Promise.resolve(undefined);
+    feesNow.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+    for (const batch of batches) {
+      const simulateStarted = performance.now();
+      const simulated = await this.simulate(batch, view.blockNumber);
+      report.simulateMs += performance.now() - simulateStarted;
+      const sendStarted = performance.now();
+      for (const b of simulated) {
+        const r: BatchReport = { ...b, sent: false };
+        report.batches.push(r);
+        if (s.dryRun) continue;
+        const f = await feesNow;
+        if (!f) {
+          this.o.logger.warn({ baseFee: view.baseFeePerGas }, "fees above the configured cap; not sending");
+          continue;
+        }
+        await this.send(r, f, view.blockNumber);
       }
-      r.sent = true;
-      r.hash = tx.hashes[0];
-      r.nonce = tx.nonce;
-      this.o.metrics.tranchesSent.inc(b.accounts.length);
-      this.o.metrics.transactions.inc({ kind: "liquidation", outcome: "sent" });
-      this.o.logger.info(
-        { nonce: tx.nonce, hash: r.hash, accounts: b.accounts.length, simulated: b.simulated, gasLimit: b.gasLimit },
-        "liquidation batch sent",
-      );
+      report.sendMs += performance.now() - sendStarted;
     }
     return { report, contradicted };
   }
 
-  /** Reads the last tranche time of candidates whose cooldown is not known yet (one call each, batched). */
+  private async send(r: BatchReport, fees: Fees, blockNumber: number): Promise<void> {
+    const engine = this.o.contracts.liquidationEngine;
+    const tx = await this.o.tx.submit(
+      {
+        kind: "liquidation",
+        key: `liquidation:${blockNumber}:${r.accounts[0]}`,
+        to: engine.target as string,
+        data: engine.interface.encodeFunctionData("liquidateBatch", [r.accounts]),
+        gasLimit: r.gasLimit,
+        accounts: r.accounts,
+      },
+      fees,
+      blockNumber,
+    );
+    if (!tx) {
+      this.o.metrics.transactions.inc({ kind: "liquidation", outcome: "refused" });
+      return;
+    }
+    r.sent = true;
+    r.hash = tx.hashes[0];
+    r.nonce = tx.nonce;
+    this.o.metrics.tranchesSent.inc(r.accounts.length);
+    this.o.metrics.transactions.inc({ kind: "liquidation", outcome: "sent" });
+    this.o.logger.info(
+      { nonce: tx.nonce, hash: r.hash, accounts: r.accounts.length, simulated: r.simulated, gasLimit: r.gasLimit },
+      "liquidation batch sent",
+    );
+  }
+
+  /**
+   * Reads the last tranche time of candidates whose cooldown is not known yet (one call each,
+   * batched). An account the book has never seen liquidated has none: no call.
+   */
   private async learnCooldowns(candidates: AccountHealth[], view: ChainView): Promise<void> {
-    const unknown = candidates.filter((c) => !c.backstop && !this.readyAt.has(c.accountId));
+    const unknown: AccountHealth[] = [];
+    for (const c of candidates) {
+      if (c.backstop || this.readyAt.has(c.accountId)) continue;
+      if (!this.o.liquidatedBefore(c.accountId)) this.readyAt.set(c.accountId, 0n);
+      else unknown.push(c);
+    }
     const states = await Promise.all(
       unknown.map((c) => this.o.contracts.liquidationEngine.accountState(c.accountId, { blockTag: view.blockNumber })),
     );
@@ -226,9 +262,11 @@ export class Liquidator {
   }
 
   /**
-   * eth_call (how many it would liquidate) and eth_estimateGas (its gas) of one batch, at the latest
-   * block. A batch that would revert is split in halves until the account at fault is alone; that
-   * one is left for `failedBackoffBlocks`. A batch that would liquidate nothing is dropped.
+   * Simulates one batch at the latest block: eth_call with the gas limit it will be sent with,
+   * which returns how many tranches it would liquidate and proves the limit is enough. A batch that
+   * would fail is split in halves until the account at fault is alone; for that one the node's
+   * eth_estimateGas decides between "needs more gas" (sent with the estimate) and a real revert (the
+   * account is left for `failedBackoffBlocks`). A batch that would liquidate nothing is dropped.
    */
   private async simulate(
     batch: TranchePlan[],
@@ -237,19 +275,25 @@ export class Liquidator {
     const s = this.o.settings;
     const ids = batch.map((p) => p.accountId);
     const engine = this.o.contracts.liquidationEngine;
+    const from = this.o.address;
+    const gasLimit = batchGasLimit(batch, s);
     try {
-      const [count, gas] = await Promise.all([
-        engine.liquidateBatch.staticCall(ids, { from: this.o.address }),
-        engine.liquidateBatch.estimateGas(ids, { from: this.o.address }),
-      ]);
-      if (count === 0n) return [];
-      const gasLimit = (gas * BigInt(100 + s.gasLimitMarginPercent)) / 100n;
-      if (gasLimit > BigInt(s.txGasCap) && ids.length > 1) return this.split(batch, blockNumber);
-      const capped = gasLimit > BigInt(s.txGasCap) ? BigInt(s.txGasCap) : gasLimit;
-      return [{ accounts: ids, simulated: Number(count), gasEstimate: gas, gasLimit: capped }];
+      const count = await engine.liquidateBatch.staticCall(ids, { from, gasLimit });
+      return count === 0n ? [] : [{ accounts: ids, simulated: Number(count), gasLimit }];
     } catch (e) {
       if (isTransportError(e)) throw e;
       if (ids.length > 1) return this.split(batch, blockNumber);
+    }
+    try {
+      const [count, gas] = await Promise.all([
+        engine.liquidateBatch.staticCall(ids, { from }),
+        this.o.tx.estimate(engine.target as string, engine.interface.encodeFunctionData("liquidateBatch", [ids])),
+      ]);
+      const margin = (gas * BigInt(100 + s.gasLimitMarginPercent)) / 100n;
+      const limit = margin > BigInt(s.txGasCap) ? BigInt(s.txGasCap) : margin;
+      return count === 0n ? [] : [{ accounts: ids, simulated: Number(count), gasLimit: limit }];
+    } catch (e) {
+      if (isTransportError(e)) throw e;
       const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
       this.backoffUntil.set(ids[0], blockNumber + s.failedBackoffBlocks);
       this.o.metrics.tranchesFailed.inc();

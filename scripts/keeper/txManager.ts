@@ -122,9 +122,12 @@ export class TxManager {
     return false;
   }
 
-  /** Simulates a call from the keeper's address: its gas, or the revert it would hit. */
+  /**
+   * Simulates a call from the keeper's address on the latest block: its gas, or the revert it
+   * would hit. ("pending", some nodes' default, would first execute everything in the mempool.)
+   */
   estimate(to: string, data: string): Promise<bigint> {
-    return this.o.provider.estimateGas({ from: this.o.address, to, data });
+    return this.o.provider.estimateGas({ from: this.o.address, to, data, blockTag: "latest" });
   }
 
   /** Accounts covered by liquidation batches not yet mined. */
