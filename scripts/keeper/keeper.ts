@@ -281,6 +281,17 @@ export class Keeper {
     const tx = this.tx!;
     const head = await this.o.provider.getBlock("latest");
     if (!head) throw new Error("the node returned no latest block");
+    if (head.number < this.follower!.lastBlock) {
+      // A node that forgot blocks (a restarted dev node, a deep reorg): start over, from the
+      // checkpoint if its block is still there, else from the deployment's startBlock.
+      const processed = this.follower!.lastBlock;
+      this.book = undefined;
+      this.lastScannedBlock = -1;
+      throw new Error(
+        `the node's head ${head.number} is behind block ${processed}, already processed: the node was reset or ` +
+          `reorganised; the keeper starts over`,
+      );
+    }
     const follow = await this.follower!.advance(head.number);
     if (follow) {
       this.metrics.logBlocksScanned.inc(follow.toBlock - follow.fromBlock + 1);
