@@ -191,6 +191,16 @@ describe("keeper, end to end on a hardhat node", function () {
     ).to.equal(true);
     expect(await w.protocol.vault.keeperRewardsOf(key.address)).to.be.greaterThan(0n);
 
+    // the pokes: every new round folded into the volatility estimate, the breaker raised
+    for (const m of w.deployment.markets) {
+      const feed = w.protocol.feeds.get(m.id)!;
+      const [round] = await feed.latestRoundData();
+      expect((await w.protocol.oracle.volatilityState(m.feedId)).lastRoundId, `${m.symbol} rounds folded`).to.equal(
+        round,
+      );
+      expect((await w.protocol.breaker!.marketLevel(m.id)).level, `${m.symbol} breaker raised`).to.be.greaterThan(0n);
+    }
+
     const port = listening.port as number;
     // the keeper counts a tranche when it collects the receipt, a tick after the block
     await waitUntil(async () => (await metric(port, "keeper_tranches_mined_total")) === ours.length, 5_000);
@@ -313,7 +323,10 @@ describe("keeper, end to end on a hardhat node", function () {
     const { w, dir, ids } = await newWorld(60, 23);
     const keys = [await fundedKey(), await fundedKey()];
     const args = ["--rpc", node.url, "--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"];
-    const ks = keys.map((k) => keeper([...args, "--poll-interval-ms", "150"], k.privateKey));
+    // the first claims its rewards as soon as it has one token's worth
+    const ks = keys.map((k, i) =>
+      keeper([...args, "--poll-interval-ms", "150", "--claim-threshold", i === 0 ? "1" : "1000000"], k.privateKey),
+    );
     await Promise.all(ks.map((k) => k.waitForLog((l) => l.msg === "keeper ready")));
     const hit = await crash(w, ids);
     await driveUntilHealthy(w, ids);
@@ -330,6 +343,12 @@ describe("keeper, end to end on a hardhat node", function () {
     }
     const byKeeper = keys.map((k) => settled.filter((s) => s.keeper === k.address).length);
     expect(byKeeper[0] + byKeeper[1]).to.equal(settled.length);
+    const vault = w.protocol.vault.connect(w.rpc);
+    const claims = await vault.queryFilter(
+      vault.filters.KeeperRewardsClaimed(keys[0].address),
+      w.deployment.startBlock,
+    );
+    if (byKeeper[0] > 0) expect(claims.length, "the first keeper claimed its rewards").to.be.greaterThan(0);
     for (const k of keys) {
       expect(await rpc.getTransactionCount(k.address, "pending"), "no transaction left pending").to.equal(
         await rpc.getTransactionCount(k.address, "latest"),
