@@ -93,6 +93,8 @@ export class Keeper {
   private failures = 0;
   private lastError: string | undefined;
   private lastBlock = -1;
+  /** hash of the last block whose events are in the book (stored with the checkpoint) */
+  private lastHash = "";
 
   constructor(private readonly o: KeeperOptions) {
     this.metrics = o.metrics ?? new KeeperMetrics();
@@ -182,8 +184,6 @@ export class Keeper {
     });
     this.lastCheckpointAt = Date.now();
   }
-
-  private lastHash = "";
 
   private async init(): Promise<void> {
     const [scale, address] = await Promise.all([this.contracts.vault.SCALE(), this.o.signer.getAddress()]);
