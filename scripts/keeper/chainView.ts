@@ -1,0 +1,162 @@
+/**
+ * What one scan reads from the chain, all pinned to one block and sent together (one JSON-RPC
+ * batch): per market its config, state, oracle price and sigma and liquidation-capacity window, and
+ * the liquidation engine's config. The number of calls depends on the number of markets, never on
+ * the number of accounts: every account is then evaluated off chain with the mirror.
+ */
+import type { BigNumberish } from "ethers";
+
+import { WAD, mulWadDown } from "../lib/math/fixedPoint.js";
+import { type EngineSnapshot, type MarketSnapshot, pendingAccrual } from "../lib/math/engine.js";
+import { decodeRevert, type ProtocolContracts } from "./contracts.js";
+
+export type LiquidationParams = {
+  trancheFraction: bigint;
+  healthBuffer: bigint;
+  backstopRatio: bigint;
+  penaltyRate: bigint;
+  /** seconds */
+  cooldown: bigint;
+  /** seconds */
+  capacityWindow: bigint;
+  capacityDepthFactor: bigint;
+  dustNotional: bigint;
+};
+
+/** A market's liquidation capacity in the current window (quote WAD). */
+export type CapacityRoom = { capacity: bigint; used: bigint; room: bigint };
+
+export type ChainView = {
+  blockNumber: number;
+  /** the block's timestamp: eth_call at this block runs at it */
+  timestamp: bigint;
+  baseFeePerGas: bigint | null;
+  /** for the mirror, with every market's funding and maintenance ramp already accrued to `timestamp` */
+  engine: EngineSnapshot;
+  capacity: Map<number, CapacityRoom>;
+  /** markets whose oracle read failed (stale, down): accounts in them cannot be liquidated now */
+  unpriced: Map<number, string>;
+  liquidation: LiquidationParams;
+};
+
+export type BlockRef = { number: number; timestamp: number; baseFeePerGas: bigint | null };
+
+/**
+ * Reads the chain at `block`. `feedIds` maps each market to its oracle feed (from the deployment
+ * record); a market whose config names another feed is re-read with that one.
+ */
+export async function readChainView(
+  c: ProtocolContracts,
+  feedIds: ReadonlyMap<number, string>,
+  block: BlockRef,
+): Promise<ChainView> {
+  const at = { blockTag: block.number };
+  const ids = [...feedIds.keys()];
+  const priceOf = (feedId: string) =>
+    c.oracle.getPriceAndVolatility(feedId, at).then(
+      ([price, sigma]) => ({ price, sigma }),
+      (e: unknown) => ({ error: decodeRevert(e)?.name ?? (e as Error).message }),
+    );
+  const [liq, ...perMarket] = await Promise.all([
+    c.liquidationEngine.config(at),
+    ...ids.map((id) =>
+      Promise.all([
+        c.engine.marketConfig(id, at),
+        c.engine.marketState(id, at),
+        priceOf(feedIds.get(id)!),
+        c.liquidationEngine.capacityWindow(id, at),
+      ]),
+    ),
+  ]);
+  const liquidation: LiquidationParams = {
+    trancheFraction: liq.trancheFraction,
+    healthBuffer: liq.healthBuffer,
+    backstopRatio: liq.backstopRatio,
+    penaltyRate: liq.penaltyRate,
+    cooldown: liq.cooldown,
+    capacityWindow: liq.capacityWindow,
+    capacityDepthFactor: liq.capacityDepthFactor,
+    dustNotional: liq.dustNotional,
+  };
+  const timestamp = BigInt(block.timestamp);
+  const markets = new Map<number, MarketSnapshot>();
+  const capacity = new Map<number, CapacityRoom>();
+  const unpriced = new Map<number, string>();
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    const [config, state, quoted, window] = perMarket[i];
+    if (!config.listed) continue;
+    let read = quoted;
+    if (config.feedId !== feedIds.get(id)) read = await priceOf(config.feedId);
+    if ("error" in read) {
+      unpriced.set(id, read.error);
+      continue;
+    }
+    const r = config.risk;
+    const snapshot: MarketSnapshot = {
+      config: {
+        skewScale: config.skewScale,
+        maxFundingRatePerSecond: config.maxFundingRatePerSecond,
+        risk: {
+          mmrBase: r.mmrBase,
+          mmrMin: r.mmrMin,
+          mmrMax: r.mmrMax,
+          kMm: r.kMm,
+          imMultiplier: r.imMultiplier,
+          sizePremium: r.sizePremium,
+          mmrRampPerSecond: r.mmrRampPerSecond,
+          baseFee: r.baseFee,
+          kFee: r.kFee,
+        },
+      },
+      state: {
+        longOpenInterest: state.longOpenInterest,
+        shortOpenInterest: state.shortOpenInterest,
+        fundingIndex: state.fundingIndex,
+        lastAccrualTime: state.lastAccrualTime,
+        maintenanceTerm: state.maintenanceTerm,
+      },
+      price: read.price,
+      sigma: read.sigma,
+      // Liquidation views never consult the breaker (liquidationSnapshot leaves initial margin at
+      // zero); the keeper only uses maintenance margin, so the neutral multiplier is exact for it.
+      levelImMultiplier: WAD,
+    };
+    markets.set(id, accrued(snapshot, timestamp));
+    capacity.set(id, capacityRoom(liquidation, config.skewScale, read.price, window, timestamp));
+  }
+  return {
+    blockNumber: block.number,
+    timestamp,
+    baseFeePerGas: block.baseFeePerGas,
+    engine: { timestamp, markets },
+    capacity,
+    unpriced,
+    liquidation,
+  };
+}
+
+/**
+ * The market with its pending accrual written in, as the engine would write it at `now`. The
+ * mirror's `pendingAccrual` returns the stored values unchanged when no time has elapsed, so every
+ * account summary computed on this snapshot equals one computed on the original, while the accrual
+ * is computed once per market instead of once per position.
+ */
+export function accrued(market: MarketSnapshot, now: bigint): MarketSnapshot {
+  const { fundingIndex, term } = pendingAccrual(market, now);
+  return { ...market, state: { ...market.state, fundingIndex, maintenanceTerm: term, lastAccrualTime: now } };
+}
+
+/** LiquidationEngine._fitCapacity's room: depth * factor * price, less what the window used. */
+export function capacityRoom(
+  p: Pick<LiquidationParams, "capacityDepthFactor" | "capacityWindow">,
+  skewScale: bigint,
+  price: bigint,
+  window: { start: BigNumberish; used: BigNumberish },
+  now: bigint,
+): CapacityRoom {
+  const capacity = mulWadDown(mulWadDown(skewScale, p.capacityDepthFactor), price);
+  const rolled = now >= BigInt(window.start) + p.capacityWindow;
+  const used = rolled ? 0n : BigInt(window.used);
+  return { capacity, used, room: capacity > used ? capacity - used : 0n };
+}

@@ -1,0 +1,98 @@
+/**
+ * The protocol's contracts as the keeper uses them, bound from a deployment record, and the
+ * decoding of their revert data (a revert is often a normal answer here: "already healthy",
+ * "cooling down").
+ */
+import { Contract, Interface, type ContractRunner, type ErrorDescription } from "ethers";
+
+import type { Deployment } from "../../deploy/deployment.js";
+import type { CircuitBreaker } from "../../types/ethers-contracts/contracts/breaker/CircuitBreaker.js";
+import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/LiquidationEngine.js";
+import type { OracleAdapter } from "../../types/ethers-contracts/contracts/oracle/OracleAdapter.js";
+import type { PerpEngine } from "../../types/ethers-contracts/contracts/PerpEngine.js";
+import type { Vault } from "../../types/ethers-contracts/contracts/Vault.js";
+import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
+import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
+import { OracleAdapter__factory } from "../../types/ethers-contracts/factories/contracts/oracle/OracleAdapter__factory.js";
+import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/PerpEngine__factory.js";
+import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/Vault__factory.js";
+
+/** Chainlink's AggregatorV3Interface, the one read the keeper makes of a feed. */
+export const AGGREGATOR_ABI = [
+  "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
+];
+
+export type Feed = { marketId: number; symbol: string; feedId: string; aggregator: Contract };
+
+export type ProtocolContracts = {
+  engine: PerpEngine;
+  vault: Vault;
+  liquidationEngine: LiquidationEngine;
+  oracle: OracleAdapter;
+  breaker?: CircuitBreaker;
+  /** one per market of the deployment record that has a feed address */
+  feeds: Feed[];
+};
+
+export function bindContracts(d: Deployment, runner: ContractRunner): ProtocolContracts {
+  const c = d.contracts;
+  const feeds: Feed[] = [];
+  for (const m of d.markets) {
+    const address = c.feeds[m.symbol];
+    if (address) feeds.push({ ...m, marketId: m.id, aggregator: new Contract(address, AGGREGATOR_ABI, runner) });
+  }
+  return {
+    engine: PerpEngine__factory.connect(c.engine, runner),
+    vault: Vault__factory.connect(c.vault, runner),
+    liquidationEngine: LiquidationEngine__factory.connect(c.liquidationEngine, runner),
+    oracle: OracleAdapter__factory.connect(c.oracle, runner),
+    breaker: c.breaker ? CircuitBreaker__factory.connect(c.breaker, runner) : undefined,
+    feeds,
+  };
+}
+
+let errorInterface: Interface | undefined;
+
+/** Every custom error a keeper call can surface: the liquidation engine's, the engine's, the oracle's. */
+function errors(): Interface {
+  if (!errorInterface) {
+    const seen = new Set<string>();
+    const fragments = [
+      ...LiquidationEngine__factory.createInterface().fragments,
+      ...PerpEngine__factory.createInterface().fragments,
+      ...OracleAdapter__factory.createInterface().fragments,
+      ...Vault__factory.createInterface().fragments,
+    ].filter((f) => {
+      if (f.type !== "error") return false;
+      const key = f.format("sighash");
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    errorInterface = new Interface(fragments);
+  }
+  return errorInterface;
+}
+
+/** Revert data of a failed call, where ethers put it (CallExceptionError.data, or nested). */
+export function revertData(e: unknown): string | undefined {
+  const err = e as { data?: unknown; info?: { error?: { data?: unknown } }; error?: { data?: unknown } };
+  for (const d of [err?.data, err?.info?.error?.data, err?.error?.data]) {
+    if (typeof d === "string" && d.startsWith("0x") && d.length >= 10) return d;
+    if (typeof d === "object" && d !== null && typeof (d as { data?: unknown }).data === "string") {
+      return (d as { data: string }).data;
+    }
+  }
+  return undefined;
+}
+
+/** The protocol error behind a failed call, or undefined when it is not one of ours (or no revert). */
+export function decodeRevert(e: unknown): ErrorDescription | undefined {
+  const data = revertData(e);
+  if (!data) return undefined;
+  try {
+    return errors().parseError(data) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Follows the protocol's events into the account book: one eth_getLogs per bounded block range
+ * (three contracts, seven event kinds, one request), from the block after the last one processed up
+ * to the head. A node that refuses a range as too large gets it halved until it answers.
+ */
+import type { Log, LogDescription, Provider } from "ethers";
+
+import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
+import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/PerpEngine__factory.js";
+import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/Vault__factory.js";
+import type { AccountBook } from "./book.js";
+import type { Logger } from "./logger.js";
+import { isTransportError } from "./rpc.js";
+
+const engineEvents = PerpEngine__factory.createInterface();
+const vaultEvents = Vault__factory.createInterface();
+const liquidationEvents = LiquidationEngine__factory.createInterface();
+
+/** The events that change what the book holds, and the liquidation outcome (cooldown restarts). */
+export const FOLLOWED_TOPICS: string[] = [
+  engineEvents.getEvent("AccountCreated").topicHash,
+  engineEvents.getEvent("PositionModified").topicHash,
+  vaultEvents.getEvent("MarginDeposited").topicHash,
+  vaultEvents.getEvent("MarginWithdrawn").topicHash,
+  vaultEvents.getEvent("ProfitShortfall").topicHash,
+  vaultEvents.getEvent("PenaltyCharged").topicHash,
+  liquidationEvents.getEvent("LiquidationSettled").topicHash,
+];
+
+export type FollowerAddresses = { engine: string; vault: string; liquidationEngine: string };
+
+export type FollowReport = { fromBlock: number; toBlock: number; logs: number; requests: number };
+
+export type FollowerOptions = {
+  provider: Pick<Provider, "getLogs">;
+  addresses: FollowerAddresses;
+  book: AccountBook;
+  /** first block that can hold the protocol's events (the deployment's startBlock) */
+  startBlock: number;
+  rangeBlocks: number;
+  logger: Logger;
+  /** an account's tranche was liquidated (by anyone): its cooldown restarted */
+  onSettled?: (accountId: bigint, blockNumber: number) => void;
+};
+
+export class EventFollower {
+  /** last block whose events are in the book */
+  lastBlock: number;
+  private range: number;
+  private readonly byAddress: Map<string, typeof engineEvents | typeof vaultEvents | typeof liquidationEvents>;
+
+  constructor(private readonly o: FollowerOptions) {
+    this.lastBlock = o.startBlock - 1;
+    this.range = o.rangeBlocks;
+    this.byAddress = new Map<string, typeof engineEvents | typeof vaultEvents | typeof liquidationEvents>([
+      [o.addresses.engine.toLowerCase(), engineEvents],
+      [o.addresses.vault.toLowerCase(), vaultEvents],
+      [o.addresses.liquidationEngine.toLowerCase(), liquidationEvents],
+    ]);
+  }
+
+  /** Applies every followed event in (lastBlock, head] to the book. */
+  async advance(head: number): Promise<FollowReport | undefined> {
+    if (head <= this.lastBlock) return undefined;
+    const report: FollowReport = { fromBlock: this.lastBlock + 1, toBlock: head, logs: 0, requests: 0 };
+    while (this.lastBlock < head) {
+      const from = this.lastBlock + 1;
+      const to = Math.min(head, from + this.range - 1);
+      let logs: Log[];
+      try {
+        report.requests += 1;
+        logs = await this.o.provider.getLogs({
+          address: [this.o.addresses.engine, this.o.addresses.vault, this.o.addresses.liquidationEngine],
+          topics: [FOLLOWED_TOPICS],
+          fromBlock: from,
+          toBlock: to,
+        });
+      } catch (e) {
+        if (isTransportError(e) || this.range === 1) throw e;
+        this.range = Math.max(1, Math.floor(this.range / 2));
+        this.o.logger.warn({ from, to, range: this.range, err: (e as Error).message }, "log range refused; halving");
+        continue;
+      }
+      for (const log of logs) this.apply(log);
+      report.logs += logs.length;
+      this.lastBlock = to;
+    }
+    return report;
+  }
+
+  private apply(log: Log): void {
+    const iface = this.byAddress.get(log.address.toLowerCase());
+    let ev: LogDescription | null = null;
+    try {
+      ev = iface?.parseLog({ topics: [...log.topics], data: log.data }) ?? null;
+    } catch {
+      ev = null;
+    }
+    if (!ev) return;
+    const a = ev.args;
+    const book = this.o.book;
+    switch (ev.name) {
+      case "AccountCreated":
+        book.accountCreated(a.accountId as bigint, a.owner as string);
+        break;
+      case "PositionModified":
+        book.positionModified({
+          accountId: a.accountId,
+          marketId: Number(a.marketId),
+          sizeDelta: a.sizeDelta,
+          newSize: a.newSize,
+          fillPrice: a.fillPrice,
+          fee: a.fee,
+          realisedPnl: a.realisedPnl,
+          fundingIndex: a.fundingIndex,
+        });
+        break;
+      case "MarginDeposited":
+        book.marginDeposited(a.accountId, a.amount);
+        break;
+      case "MarginWithdrawn":
+        book.marginWithdrawn(a.accountId, a.amount);
+        break;
+      case "ProfitShortfall":
+        book.profitShortfall(a.accountId, a.owedWad, a.paidWad);
+        break;
+      case "PenaltyCharged":
+        book.penaltyCharged(a.accountId, a.keeperWad, a.insuranceWad);
+        break;
+      case "LiquidationSettled":
+        book.settled(a.accountId as bigint);
+        this.o.onSettled?.(a.accountId as bigint, log.blockNumber);
+        break;
+    }
+  }
+}

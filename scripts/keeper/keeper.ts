@@ -1,0 +1,474 @@
+/**
+ * The liquidation keeper. `tick()` is one pass: follow the protocol's events into the account book,
+ * collect the outcomes of sent transactions, read the markets once, evaluate every account off chain,
+ * confirm the liquidatable ones with the contract, send liquidation batches worst first, then the
+ * pokes that are due. It never sleeps or sets a timer, so a simulation (the crash replay) can call it
+ * once per simulated step. `start()` runs ticks until `stop()`, pausing between them and backing off
+ * after failures (an RPC outage, a node restart); state survives in memory and in the checkpoint.
+ */
+import { performance } from "node:perf_hooks";
+
+import type { Block, Provider, Signer } from "ethers";
+
+import type { Deployment } from "../../deploy/deployment.js";
+import { AccountBook } from "./book.js";
+import { readChainView } from "./chainView.js";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import type { KeeperSettings } from "./config.js";
+import { type ProtocolContracts, bindContracts } from "./contracts.js";
+import { type Fees, initialFees } from "./fees.js";
+import { EventFollower, type FollowReport } from "./follower.js";
+import { type LiquidationReport, Liquidator, type MinedLiquidation } from "./liquidator.js";
+import type { Logger } from "./logger.js";
+import { KeeperMetrics } from "./metrics.js";
+import { type PokeReport, Pokers } from "./pokers.js";
+import { type RpcStats, isTransportError } from "./rpc.js";
+import { scanAccounts } from "./scanner.js";
+import type { HealthReport } from "./server.js";
+import { TxManager } from "./txManager.js";
+
+export type KeeperOptions = {
+  provider: Provider;
+  /** the keeper's account: an ethers Wallet (signs locally) or any Signer of the provider's node */
+  signer: Signer;
+  deployment: Deployment;
+  config: KeeperSettings;
+  logger: Logger;
+  /** defaults to a fresh registry */
+  metrics?: KeeperMetrics;
+  /** request and error counts of the provider (CountingJsonRpcProvider.stats), for the metrics */
+  rpcStats?: RpcStats;
+};
+
+export type TickReport = {
+  block: number;
+  timestamp: number;
+  /** false when no block was mined since the last scan: nothing was scanned or sent */
+  fresh: boolean;
+  follow?: FollowReport;
+  accountsTracked: number;
+  accountsWithPositions: number;
+  liquidatable: number;
+  /** the five worst accounts (health WAD) */
+  worst: { accountId: bigint; health: bigint; backstop: boolean }[];
+  liquidation?: LiquidationReport;
+  /** outcomes of this keeper's liquidation batches mined since the last tick */
+  mined: MinedLiquidation[];
+  pokes: PokeReport[];
+  /** accounts re-read from the chain because an event or a preview contradicted the book */
+  resynced: number;
+  pendingTxs: number;
+  /** milliseconds: market reads, off-chain health of every account, pokes, the whole tick */
+  readMs: number;
+  scanMs: number;
+  pokeMs: number;
+  tickMs: number;
+  /** JSON-RPC calls made by this tick (when the provider counts them) */
+  rpcCalls?: number;
+  dryRun: boolean;
+};
+
+const RESYNC_PER_TICK = 200;
+
+export class Keeper {
+  readonly metrics: KeeperMetrics;
+  readonly contracts: ProtocolContracts;
+  private readonly log: Logger;
+  private readonly feedIds: Map<number, string>;
+
+  private address = "";
+  private book: AccountBook | undefined;
+  private follower: EventFollower | undefined;
+  private tx: TxManager | undefined;
+  private liquidator: Liquidator | undefined;
+  private pokers: Pokers | undefined;
+
+  private ticking = false;
+  private lastScannedBlock = -1;
+  private lastCheckpointAt = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private lastOkAt = 0;
+  private failures = 0;
+  private lastError: string | undefined;
+  private lastBlock = -1;
+  /** hash of the last block whose events are in the book (stored with the checkpoint) */
+  private lastHash = "";
+
+  constructor(private readonly o: KeeperOptions) {
+    this.metrics = o.metrics ?? new KeeperMetrics();
+    this.log = o.logger.child({ module: "keeper" });
+    this.contracts = bindContracts(o.deployment, o.provider);
+    this.feedIds = new Map(o.deployment.markets.map((m) => [m.id, m.feedId]));
+  }
+
+  /** One scan and its actions. Throws on an RPC failure; the next call carries on from where it was. */
+  async tick(): Promise<TickReport> {
+    if (this.ticking) throw new Error("Keeper.tick() called while a tick is still running");
+    this.ticking = true;
+    const started = performance.now();
+    const rpcBefore = this.o.rpcStats ? { ...this.o.rpcStats } : undefined;
+    try {
+      if (!this.book) await this.init();
+      const report = await this.pass(started);
+      if (rpcBefore && this.o.rpcStats) {
+        report.rpcCalls = this.o.rpcStats.requests - rpcBefore.requests;
+        this.metrics.rpcCallsLastTick.set(report.rpcCalls);
+      }
+      this.metrics.tickSeconds.observe(report.tickMs / 1000);
+      this.lastOkAt = Date.now();
+      this.failures = 0;
+      this.lastError = undefined;
+      return report;
+    } catch (e) {
+      this.failures++;
+      this.lastError = (e as Error).message;
+      this.metrics.tickFailures.inc();
+      if (!this.o.rpcStats && isTransportError(e)) this.metrics.rpcErrors.inc();
+      throw e;
+    } finally {
+      if (rpcBefore && this.o.rpcStats) {
+        this.metrics.rpcRequests.inc(this.o.rpcStats.requests - rpcBefore.requests);
+        this.metrics.rpcErrors.inc(this.o.rpcStats.errors - rpcBefore.errors);
+      }
+      this.ticking = false;
+    }
+  }
+
+  /** Runs ticks until stop(); resolves when the loop has ended and the checkpoint is written. */
+  start(): Promise<void> {
+    if (!this.loop) {
+      this.running = true;
+      this.loop = this.run();
+    }
+    return this.loop;
+  }
+
+  /** Asks the loop to end after the current tick and waits for it. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** For /health: fine while ticks succeed and are recent. */
+  health(): HealthReport {
+    const staleAfter = Math.max(30_000, 10 * this.o.config.pollIntervalMs);
+    const recent = this.lastOkAt > 0 && Date.now() - this.lastOkAt < staleAfter;
+    return {
+      ok: recent && this.failures < 5,
+      lastBlock: this.lastBlock,
+      lastTickOkAt: this.lastOkAt ? new Date(this.lastOkAt).toISOString() : null,
+      consecutiveFailures: this.failures,
+      lastError: this.lastError ?? null,
+      accountsTracked: this.book?.size ?? 0,
+      pendingTxs: this.tx?.count() ?? 0,
+      dryRun: this.o.config.dryRun,
+    };
+  }
+
+  /** Writes the checkpoint now (when one is configured and something is known). */
+  writeCheckpoint(blockHash?: string): void {
+    const file = this.o.config.checkpointFile;
+    if (!file || !this.book || !this.follower || this.follower.lastBlock < this.o.deployment.startBlock) return;
+    saveCheckpoint(file, {
+      version: 1,
+      chainId: this.o.deployment.chainId,
+      engine: this.o.deployment.contracts.engine,
+      lastBlock: this.follower.lastBlock,
+      lastBlockHash: blockHash ?? this.lastHash,
+      savedAt: new Date().toISOString(),
+      accounts: this.book.serialize(),
+    });
+    this.lastCheckpointAt = Date.now();
+  }
+
+  private async init(): Promise<void> {
+    const [scale, address] = await Promise.all([this.contracts.vault.SCALE(), this.o.signer.getAddress()]);
+    const d = this.o.deployment;
+    let book = new AccountBook(scale);
+    let lastBlock = d.startBlock - 1;
+    const file = this.o.config.checkpointFile;
+    if (file) {
+      const loaded = loadCheckpoint(file, { chainId: d.chainId, engine: d.contracts.engine });
+      if (loaded.ok) {
+        const cp = loaded.checkpoint;
+        const block = await this.o.provider.getBlock(cp.lastBlock);
+        if (block?.hash === cp.lastBlockHash) {
+          book = AccountBook.deserialize(scale, cp.accounts);
+          lastBlock = cp.lastBlock;
+          this.lastHash = cp.lastBlockHash;
+          this.log.info(
+            { checkpoint: file, fromBlock: lastBlock + 1, startBlock: d.startBlock, accounts: book.size },
+            "resuming from checkpoint",
+          );
+        } else {
+          this.log.warn(
+            { checkpoint: file, lastBlock: cp.lastBlock, startBlock: d.startBlock },
+            "checkpoint does not match the chain (node reset or reorg); rescanning from startBlock",
+          );
+        }
+      } else if (loaded.reason !== "missing") {
+        this.log.warn({ checkpoint: file, reason: loaded.reason, detail: loaded.detail }, "checkpoint ignored");
+      }
+    }
+    if (lastBlock < d.startBlock) {
+      this.log.info({ startBlock: d.startBlock }, "scanning events from the deployment's startBlock");
+    }
+    this.metrics.resumedFromBlock.set(lastBlock + 1);
+    const metrics = this.metrics;
+    const logger = this.o.logger;
+    const settings = this.o.config;
+    const tx = new TxManager({
+      provider: this.o.provider,
+      signer: this.o.signer,
+      address,
+      chainId: BigInt(d.chainId),
+      policy: {
+        maxFee: settings.maxFeeGwei,
+        maxPriorityFee: settings.maxPriorityFeeGwei,
+        feeBumpPercent: settings.feeBumpPercent,
+        stuckBlocks: settings.stuckBlocks,
+      },
+      logger: logger.child({ module: "tx" }),
+    });
+    await tx.sync();
+    this.liquidator = new Liquidator({
+      contracts: this.contracts,
+      tx,
+      settings,
+      address,
+      liquidatedBefore: (id) => book.get(id)?.liquidatedBefore ?? true,
+      logger: logger.child({ module: "liquidator" }),
+      metrics,
+    });
+    this.pokers = new Pokers({
+      contracts: this.contracts,
+      tx,
+      settings,
+      address,
+      scale,
+      logger: logger.child({ module: "pokers" }),
+      metrics,
+    });
+    this.follower = new EventFollower({
+      provider: this.o.provider,
+      addresses: {
+        engine: d.contracts.engine,
+        vault: d.contracts.vault,
+        liquidationEngine: d.contracts.liquidationEngine,
+      },
+      book,
+      startBlock: d.startBlock,
+      rangeBlocks: settings.logRangeBlocks,
+      logger: logger.child({ module: "follower" }),
+      onSettled: (id) => this.liquidator?.settled(id),
+    });
+    this.follower.lastBlock = lastBlock;
+    this.tx = tx;
+    this.address = address;
+    this.book = book;
+    this.log.info(
+      { address, chainId: d.chainId, dryRun: settings.dryRun, markets: [...this.feedIds.keys()] },
+      "keeper ready",
+    );
+  }
+
+  private async pass(started: number): Promise<TickReport> {
+    const book = this.book!;
+    const tx = this.tx!;
+    const head = await this.o.provider.getBlock("latest");
+    if (!head) throw new Error("the node returned no latest block");
+    if (head.number < this.follower!.lastBlock) {
+      // A node that forgot blocks (a restarted dev node, a deep reorg): start over, from the
+      // checkpoint if its block is still there, else from the deployment's startBlock.
+      const processed = this.follower!.lastBlock;
+      this.book = undefined;
+      this.lastScannedBlock = -1;
+      throw new Error(
+        `the node's head ${head.number} is behind block ${processed}, already processed: the node was reset or ` +
+          `reorganised; the keeper starts over`,
+      );
+    }
+    const follow = await this.follower!.advance(head.number);
+    if (follow) {
+      this.metrics.logBlocksScanned.inc(follow.toBlock - follow.fromBlock + 1);
+      this.lastHash = head.hash ?? this.lastHash;
+    }
+    this.lastBlock = this.follower!.lastBlock;
+    this.metrics.lastBlock.set(this.lastBlock);
+
+    const fees = this.feeSource(head);
+    const mined: MinedLiquidation[] = [];
+    for (const outcome of await tx.poll(head.number, fees)) {
+      if (outcome.tx.kind === "liquidation") {
+        const m = this.liquidator!.outcome(outcome);
+        if (m) mined.push(m);
+      } else {
+        this.pokers!.outcome(outcome);
+      }
+    }
+
+    const report: TickReport = {
+      block: head.number,
+      timestamp: head.timestamp,
+      fresh: false,
+      follow,
+      accountsTracked: book.size,
+      accountsWithPositions: 0,
+      liquidatable: 0,
+      worst: [],
+      mined,
+      pokes: [],
+      resynced: 0,
+      pendingTxs: tx.count(),
+      readMs: 0,
+      scanMs: 0,
+      pokeMs: 0,
+      tickMs: 0,
+      dryRun: this.o.config.dryRun,
+    };
+    if (head.number === this.lastScannedBlock && book.stale().length === 0) {
+      report.tickMs = performance.now() - started;
+      return report;
+    }
+    report.fresh = true;
+    report.resynced = await this.resync(head.number);
+    await this.learnMarkets();
+
+    const readStarted = performance.now();
+    const view = await readChainView(this.contracts, this.feedIds, {
+      number: head.number,
+      timestamp: head.timestamp,
+      baseFeePerGas: head.baseFeePerGas,
+    });
+    const scanStarted = performance.now();
+    const scan = scanAccounts(book, view);
+    report.readMs = scanStarted - readStarted;
+    report.scanMs = performance.now() - scanStarted;
+    this.metrics.scanSeconds.observe(report.scanMs / 1000);
+    report.accountsWithPositions = scan.withPositions;
+    report.liquidatable = scan.liquidatable.length;
+    report.worst = scan.liquidatable
+      .slice(0, 5)
+      .map((a) => ({ accountId: a.accountId, health: a.health, backstop: a.backstop }));
+    this.metrics.accountsTracked.set(book.size);
+    this.metrics.accountsWithPositions.set(scan.withPositions);
+    this.metrics.accountsLiquidatable.set(scan.liquidatable.length);
+    this.metrics.accountsUnpriced.set(scan.unpriced);
+    if (view.unpriced.size)
+      this.log.warn({ markets: Object.fromEntries(view.unpriced) }, "markets without a usable price");
+
+    const { report: liquidation, contradicted } = await this.liquidator!.act(scan, view, fees);
+    for (const id of contradicted) book.markStale(id);
+    report.liquidation = liquidation;
+    const pokeStarted = performance.now();
+    report.pokes = await this.pokers!.run(view, fees);
+    report.pokeMs = performance.now() - pokeStarted;
+    report.pendingTxs = tx.count();
+    this.metrics.pendingTransactions.set(tx.count());
+    this.lastScannedBlock = head.number;
+
+    if (scan.liquidatable.length || liquidation.batches.length) {
+      this.log.info(
+        {
+          block: head.number,
+          liquidatable: scan.liquidatable.length,
+          previewed: liquidation.previewed,
+          ready: liquidation.ready,
+          coolingDown: liquidation.coolingDown,
+          inFlight: liquidation.inFlight,
+          heldBackByCapacity: liquidation.heldBackByCapacity,
+          batches: liquidation.batches.length,
+          scanMs: Math.round(report.scanMs * 10) / 10,
+        },
+        "scan",
+      );
+    }
+    const every = this.o.config.checkpointIntervalMs;
+    if (follow && Date.now() - this.lastCheckpointAt >= every) this.writeCheckpoint(head.hash ?? undefined);
+    report.tickMs = performance.now() - started;
+    return report;
+  }
+
+  /** Fees for a new transaction at this head, read from the node at most once per tick. */
+  private feeSource(head: Block): () => Promise<Fees | undefined> {
+    let memo: Promise<Fees | undefined> | undefined;
+    const s = this.o.config;
+    return () =>
+      (memo ??= this.o.provider.getFeeData().then((fd) =>
+        initialFees(head.baseFeePerGas, fd.maxPriorityFeePerGas, {
+          maxFee: s.maxFeeGwei,
+          maxPriorityFee: s.maxPriorityFeeGwei,
+          feeBumpPercent: s.feeBumpPercent,
+        }),
+      ));
+  }
+
+  /** Re-reads accounts the book cannot vouch for, at the block the book has reached. */
+  private async resync(blockTag: number): Promise<number> {
+    const stale = this.book!.stale().slice(0, RESYNC_PER_TICK);
+    if (!stale.length) return 0;
+    const { engine, vault } = this.contracts;
+    const at = { blockTag };
+    await Promise.all(
+      stale.map(async (a) => {
+        const [owner, margin, markets] = await Promise.all([
+          engine.accountOwner(a.id, at),
+          vault.marginOf(a.id, at),
+          engine.accountMarkets(a.id, at),
+        ]);
+        const sizes = await Promise.all(markets.map((m) => engine.position(a.id, m, at)));
+        const positions = new Map(markets.map((m, i) => [Number(m), { size: sizes[i].size, basis: sizes[i].basis }]));
+        this.book!.replace(a.id, owner, margin, positions);
+      }),
+    );
+    this.log.info({ accounts: stale.length, block: blockTag }, "re-read accounts from the chain");
+    return stale.length;
+  }
+
+  /** A market the deployment record does not list but an account trades: learn its feed once. */
+  private async learnMarkets(): Promise<void> {
+    const unknown = new Set<number>();
+    for (const a of this.book!.withPositions())
+      for (const m of a.positions.keys()) if (!this.feedIds.has(m)) unknown.add(m);
+    for (const m of unknown) {
+      const config = await this.contracts.engine.marketConfig(m);
+      this.feedIds.set(m, config.feedId);
+      this.log.info({ marketId: m, feedId: config.feedId }, "market not in the deployment record; following it");
+    }
+  }
+
+  private async run(): Promise<void> {
+    const s = this.o.config;
+    while (this.running) {
+      let delay = s.pollIntervalMs;
+      try {
+        await this.tick();
+      } catch (e) {
+        delay = Math.min(s.backoffMaxMs, s.backoffMinMs * 2 ** Math.min(this.failures - 1, 16));
+        const transport = isTransportError(e);
+        this.log[transport ? "warn" : "error"](
+          { err: (e as Error).message, failures: this.failures, retryInMs: delay },
+          transport ? "RPC unavailable; retrying" : "tick failed; retrying",
+        );
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    try {
+      this.writeCheckpoint();
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, "could not write the checkpoint at stop");
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * From confirmed tranches to transactions: what the contract's preview said about each candidate,
+ * which tranches the markets' liquidation capacity lets through now (worst first), and how they pack
+ * into liquidateBatch transactions under the per-transaction gas cap. Pure functions.
+ */
+import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/LiquidationEngine.js";
+import { decodeRevert } from "./contracts.js";
+
+export type TranchePlan = {
+  accountId: bigint;
+  backstop: boolean;
+  /** quote WAD */
+  trancheNotional: bigint;
+  /** quote WAD, what this keeper would be paid */
+  keeperReward: bigint;
+  /** the tranche calls the insurance fund (bad debt to cover, or a reward the penalty cannot pay) */
+  touchesFund: boolean;
+  legs: { marketId: number; notional: bigint }[];
+};
+
+/** What previewLiquidation said about an account. */
+export type Preview =
+  | { kind: "ready"; plan: TranchePlan }
+  | { kind: "healthy" }
+  | { kind: "no-positions" }
+  | { kind: "cooling-down"; readyAt: bigint }
+  | { kind: "no-capacity"; marketId: number; windowEndsAt: bigint }
+  | { kind: "failed"; reason: string };
+
+type PlanStruct = Awaited<ReturnType<LiquidationEngine["previewLiquidation"]>>;
+
+export function planFromPreview(p: PlanStruct): TranchePlan {
+  return {
+    accountId: p.accountId,
+    backstop: p.backstop,
+    trancheNotional: p.trancheNotional,
+    keeperReward: p.keeperReward,
+    touchesFund: p.badDebt > 0n || p.keeperFromFund > 0n,
+    legs: p.legs.map((l) => ({ marketId: Number(l.marketId), notional: l.notional })),
+  };
+}
+
+/** A reverted preview: the normal answers (healthy, cooling down, no capacity) and real failures. */
+export function previewFromRevert(e: unknown): Preview {
+  const err = decodeRevert(e);
+  if (!err) return { kind: "failed", reason: (e as { shortMessage?: string }).shortMessage ?? String(e) };
+  switch (err.name) {
+    case "AccountHealthy":
+    case "AccountNotFound":
+      return { kind: "healthy" };
+    case "NoPositions":
+      return { kind: "no-positions" };
+    case "TrancheCoolingDown":
+      return { kind: "cooling-down", readyAt: err.args.readyAt as bigint };
+    case "LiquidationCapacityExhausted":
+      return {
+        kind: "no-capacity",
+        marketId: Number(err.args.marketId),
+        windowEndsAt: err.args.windowEndsAt as bigint,
+      };
+    default:
+      return { kind: "failed", reason: err.name };
+  }
+}
+
+/**
+ * Walks the tranches worst first and keeps those the markets' remaining capacity allows, counting
+ * each one's notional against every market it closes in. A backstop tranche bypasses the cap (the
+ * contract still counts it). A tranche whose market has some room but less than its notional still
+ * goes: the contract scales it down to the room.
+ */
+export function fitCapacity(
+  plans: readonly TranchePlan[],
+  rooms: ReadonlyMap<number, bigint>,
+): { selected: TranchePlan[]; heldBack: TranchePlan[] } {
+  const room = new Map(rooms);
+  const selected: TranchePlan[] = [];
+  const heldBack: TranchePlan[] = [];
+  for (const p of plans) {
+    if (!p.backstop && p.legs.some((l) => (room.get(l.marketId) ?? 0n) === 0n)) {
+      heldBack.push(p);
+      continue;
+    }
+    for (const l of p.legs) {
+      const r = room.get(l.marketId) ?? 0n;
+      room.set(l.marketId, r > l.notional ? r - l.notional : 0n);
+    }
+    selected.push(p);
+  }
+  return { selected, heldBack };
+}
+
+export type BatchLimits = {
+  maxBatch: number;
+  gasPerTranche: number;
+  gasPerExtraLeg: number;
+  gasPerFundCall: number;
+  batchGasOverhead: number;
+  txGasCap: number;
+};
+
+/** Gas budget of one tranche inside a batch: its first leg, its other legs, its calls to the fund. */
+export function trancheGas(p: TranchePlan, l: BatchLimits): number {
+  return l.gasPerTranche + Math.max(0, p.legs.length - 1) * l.gasPerExtraLeg + (p.touchesFund ? l.gasPerFundCall : 0);
+}
+
+/**
+ * The gas limit a batch is simulated and sent with: a fixed overhead (the transaction and the first,
+ * cold touch of every contract) plus each tranche's budget. The simulation (eth_call with exactly
+ * this limit) proves it is enough: one execution, where an eth_estimateGas search runs the batch
+ * dozens of times (seconds for a batch of 100 tranches on a local node).
+ */
+export function batchGasLimit(plans: readonly TranchePlan[], l: BatchLimits): bigint {
+  const limit = plans.reduce((g, p) => g + trancheGas(p, l), l.batchGasOverhead);
+  return BigInt(Math.min(limit, l.txGasCap));
+}
+
+/** Packs tranches, in order, into batches of at most maxBatch accounts whose gas limit fits the cap. */
+export function packBatches(plans: readonly TranchePlan[], l: BatchLimits): TranchePlan[][] {
+  const batches: TranchePlan[][] = [];
+  let current: TranchePlan[] = [];
+  let gas = l.batchGasOverhead;
+  for (const p of plans) {
+    const cost = trancheGas(p, l);
+    if (current.length > 0 && (current.length >= l.maxBatch || gas + cost > l.txGasCap)) {
+      batches.push(current);
+      current = [];
+      gas = l.batchGasOverhead;
+    }
+    current.push(p);
+    gas += cost;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}

@@ -1,0 +1,186 @@
+/**
+ * Maintenance the protocol leaves to anyone, done when due:
+ * - oracle.updateVolatility(feed) when the feed has rounds the estimate has not folded in;
+ * - breaker.poke(market) when the level the triggers propose differs from the level in force (a
+ *   de-escalation only once its cooldown has passed, since poke would do nothing before), or every
+ *   `breakerPokeIntervalBlocks` blocks;
+ * - vault.claimKeeperRewards once the rewards reach `claimThreshold` tokens.
+ * Each is simulated (eth_estimateGas) before it is sent; at most one of each is in flight.
+ */
+import type { ChainView } from "./chainView.js";
+import type { KeeperSettings } from "./config.js";
+import type { ProtocolContracts } from "./contracts.js";
+import { decodeRevert } from "./contracts.js";
+import type { Fees } from "./fees.js";
+import type { Logger } from "./logger.js";
+import type { KeeperMetrics } from "./metrics.js";
+import { isTransportError } from "./rpc.js";
+import type { TxKind, TxManager, TxOutcome } from "./txManager.js";
+
+export type PokeReport = { kind: TxKind; key: string; reason: string; hash?: string; sent: boolean };
+
+type Due = { kind: TxKind; key: string; reason: string; to: string; data: string };
+
+export class Pokers {
+  /** marketId -> block of the last poke this keeper sent */
+  private readonly lastBreakerPoke = new Map<number, number>();
+
+  constructor(
+    private readonly o: {
+      contracts: ProtocolContracts;
+      tx: TxManager;
+      settings: KeeperSettings;
+      address: string;
+      /** collateral token units to WAD */
+      scale: bigint;
+      logger: Logger;
+      metrics: KeeperMetrics;
+    },
+  ) {}
+
+  async run(view: ChainView, fees: () => Promise<Fees | undefined>): Promise<PokeReport[]> {
+    const [vol, breaker, claim] = await Promise.all([
+      this.volatilityDue(view),
+      this.breakerDue(view),
+      this.claimDue(view),
+    ]);
+    const due = [...vol, ...breaker, ...claim].filter((d) => !this.o.tx.hasKey(d.key));
+    const reports: PokeReport[] = [];
+    for (const d of due) {
+      let gas: bigint;
+      try {
+        gas = await this.o.tx.estimate(d.to, d.data);
+      } catch (e) {
+        if (isTransportError(e)) throw e;
+        const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
+        this.o.logger.debug({ key: d.key, reason }, "poke would revert; not sent");
+        continue;
+      }
+      const report: PokeReport = { kind: d.kind, key: d.key, reason: d.reason, sent: false };
+      reports.push(report);
+      if (this.o.settings.dryRun) continue;
+      if (this.o.tx.count() >= this.o.settings.maxPendingTxs) break;
+      const f = await fees();
+      if (!f) break;
+      const gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
+      const tx = await this.o.tx.submit(
+        { kind: d.kind, key: d.key, to: d.to, data: d.data, gasLimit },
+        f,
+        view.blockNumber,
+      );
+      if (!tx) continue;
+      report.sent = true;
+      report.hash = tx.hashes[0];
+      if (d.kind === "breaker") this.lastBreakerPoke.set(Number(d.key.split(":")[1]), view.blockNumber);
+      this.o.metrics.pokes.inc({ kind: d.kind });
+      this.o.metrics.transactions.inc({ kind: d.kind, outcome: "sent" });
+      this.o.logger.info({ key: d.key, reason: d.reason, hash: report.hash, nonce: tx.nonce }, `${d.kind} sent`);
+    }
+    return reports;
+  }
+
+  outcome(o: TxOutcome): void {
+    this.o.metrics.transactions.inc({ kind: o.tx.kind, outcome: o.status });
+    if (o.status !== "mined") {
+      this.o.logger.warn({ key: o.tx.key, status: o.status, nonce: o.tx.nonce }, `${o.tx.kind} not applied`);
+      return;
+    }
+    if (o.tx.kind === "claim") {
+      const iface = this.o.contracts.vault.interface;
+      for (const log of o.receipt?.logs ?? []) {
+        const ev = (() => {
+          try {
+            return iface.parseLog({ topics: [...log.topics], data: log.data });
+          } catch {
+            return null;
+          }
+        })();
+        if (ev?.name === "KeeperRewardsClaimed") {
+          const tokens = Number(ev.args.amount as bigint) / Number(10n ** 18n / this.o.scale);
+          this.o.metrics.rewardsClaimed.inc(tokens);
+          this.o.logger.info({ amount: ev.args.amount as bigint, to: ev.args.to }, "keeper rewards claimed");
+        }
+      }
+    }
+  }
+
+  private async volatilityDue(view: ChainView): Promise<Due[]> {
+    if (!this.o.settings.pokeVolatility) return [];
+    const at = { blockTag: view.blockNumber };
+    const { oracle, feeds } = this.o.contracts;
+    const reads = await Promise.all(
+      feeds.map((f) =>
+        Promise.all([
+          f.aggregator.latestRoundData(at) as Promise<{ roundId: bigint }>,
+          oracle.volatilityState(f.feedId, at),
+        ]).catch((e: unknown) => {
+          if (isTransportError(e)) throw e;
+          return undefined;
+        }),
+      ),
+    );
+    const due: Due[] = [];
+    feeds.forEach((f, i) => {
+      const r = reads[i];
+      if (!r || r[0].roundId <= r[1].lastRoundId) return;
+      due.push({
+        kind: "volatility",
+        key: `volatility:${f.symbol}`,
+        reason: `round ${r[0].roundId} > folded ${r[1].lastRoundId}`,
+        to: oracle.target as string,
+        data: oracle.interface.encodeFunctionData("updateVolatility", [f.feedId, this.o.settings.volatilityMaxRounds]),
+      });
+    });
+    return due;
+  }
+
+  private async breakerDue(view: ChainView): Promise<Due[]> {
+    const breaker = this.o.contracts.breaker;
+    if (!this.o.settings.pokeBreaker || !breaker) return [];
+    const at = { blockTag: view.blockNumber };
+    const markets = [...view.engine.markets.keys(), ...view.unpriced.keys()];
+    const [cooldown, reads] = await Promise.all([
+      breaker.deescalationCooldown(at),
+      Promise.all(markets.map((m) => Promise.all([breaker.proposedLevel(m, at), breaker.marketLevel(m, at)]))),
+    ]);
+    const interval = this.o.settings.breakerPokeIntervalBlocks;
+    const due: Due[] = [];
+    markets.forEach((m, i) => {
+      const [proposed, inForce] = reads[i];
+      if (!this.lastBreakerPoke.has(m)) this.lastBreakerPoke.set(m, view.blockNumber);
+      let reason: string | undefined;
+      if (proposed.level > inForce.level) reason = `escalate ${inForce.level} -> ${proposed.level}`;
+      else if (proposed.level < inForce.level && view.timestamp >= inForce.lastChange + cooldown) {
+        reason = `de-escalate from ${inForce.level} (proposed ${proposed.level})`;
+      } else if (interval > 0 && view.blockNumber - this.lastBreakerPoke.get(m)! >= interval) {
+        reason = `every ${interval} blocks`;
+      }
+      if (!reason) return;
+      due.push({
+        kind: "breaker",
+        key: `breaker:${m}`,
+        reason,
+        to: breaker.target as string,
+        data: breaker.interface.encodeFunctionData("poke", [m]),
+      });
+    });
+    return due;
+  }
+
+  private async claimDue(view: ChainView): Promise<Due[]> {
+    if (!this.o.settings.claimRewards) return [];
+    const { vault } = this.o.contracts;
+    const rewards = await vault.keeperRewardsOf(this.o.address, { blockTag: view.blockNumber });
+    // the vault pays whole token units: below one there is nothing to claim
+    if (rewards < this.o.scale || rewards < this.o.settings.claimThreshold) return [];
+    return [
+      {
+        kind: "claim",
+        key: "claim",
+        reason: `rewards ${rewards} >= threshold ${this.o.settings.claimThreshold} (WAD)`,
+        to: vault.target as string,
+        data: vault.interface.encodeFunctionData("claimKeeperRewards", [this.o.settings.claimTo ?? this.o.address]),
+      },
+    ];
+  }
+}

@@ -1,0 +1,413 @@
+/**
+ * The keeper against a real `hardhat node` on 127.0.0.1, as an operator runs it: the CLI as a child
+ * process, a key of its own, the deployment record in a temporary directory. One node serves every
+ * scenario here; each scenario deploys its own protocol on it.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { JsonRpcProvider, Wallet, parseEther } from "ethers";
+import { network } from "hardhat";
+
+import { keeperSettings } from "../scripts/keeper/config.js";
+import { TcpProxy } from "../scripts/keeper/devnet/proxy.js";
+import { ExitCode } from "../scripts/keeper/exitCodes.js";
+import { Keeper } from "../scripts/keeper/keeper.js";
+import { silentLogger } from "../scripts/keeper/logger.js";
+import { type LocalNode, freePort, startHardhatNode } from "../scripts/keeper/devnet/node.js";
+import { type KeeperProcess, spawnKeeper } from "../scripts/keeper/devnet/process.js";
+import {
+  type LocalWorld,
+  WAD,
+  advanceTime,
+  deployWorld,
+  liquidatableIds,
+  mixedAccounts,
+  openAccounts,
+  setPrice,
+} from "../scripts/keeper/devnet/world.js";
+
+const ETH = 0;
+const BTC = 1;
+const PRICES = new Map([
+  [ETH, 2_000n * WAD],
+  [BTC, 30_000n * WAD],
+]);
+/** The crash: prices fall 0.5% every 31 s (one cooldown) to 5% down, so accounts cross
+ * maintenance margin a few at a time, as in a real sell-off, rather than all past the backstop. */
+const CRASH_STEPS = 10;
+const STEP_BP = 50n;
+
+let node: LocalNode;
+let rpc: JsonRpcProvider;
+const dirs: string[] = [];
+const children: KeeperProcess[] = [];
+/** run after the last test, whatever happened: anything left open keeps mocha from exiting */
+const cleanups: (() => unknown)[] = [];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "keeper-test-"));
+  dirs.push(d);
+  return d;
+}
+
+async function fundedKey(): Promise<Wallet> {
+  const w = Wallet.createRandom();
+  await rpc.send("hardhat_setBalance", [w.address, "0x" + parseEther("100").toString(16)]);
+  return new Wallet(w.privateKey);
+}
+
+function keeper(args: string[], key?: string): KeeperProcess {
+  const k = spawnKeeper(args, { KEEPER_PRIVATE_KEY: key, HARDHAT_DISABLE_TELEMETRY: "true" });
+  children.push(k);
+  return k;
+}
+
+async function newWorld(accounts: number, seed: number): Promise<{ w: LocalWorld; dir: string; ids: bigint[] }> {
+  const dir = tempDir();
+  const connection = await network.create({ network: "localhost", override: { url: node.url } });
+  const w = await deployWorld(connection.ethers, { url: node.url, network: "localhost", deploymentsDir: dir });
+  cleanups.push(
+    () => w.rpc.destroy(),
+    () => connection.close(),
+  );
+  const [, , trader] = (await rpc.send("eth_accounts", [])) as string[];
+  const ids = await openAccounts(w, trader, mixedAccounts(accounts, { seed, prices: PRICES }));
+  return { w, dir, ids };
+}
+
+/** Moves every market `bp` basis points down from its starting price. */
+async function priceDown(w: LocalWorld, bp: bigint): Promise<void> {
+  for (const [m, p] of PRICES) await setPrice(w, m, (p * (10_000n - bp)) / 10_000n);
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 250): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return false;
+}
+
+/**
+ * One step of the crash: a cooldown passes and the price moves down another STEP_BP; then the
+ * keepers get a moment to act. Returns the accounts that were liquidatable right after the move.
+ */
+async function crashStep(w: LocalWorld, ids: bigint[], step: number): Promise<bigint[]> {
+  await advanceTime(w.rpc, 31);
+  await priceDown(w, STEP_BP * BigInt(step));
+  const hit = await liquidatableIds(w, ids);
+  await waitUntil(async () => (await liquidatableIds(w, ids)).length === 0, 2_000);
+  return hit;
+}
+
+/** Steps `from`..`to` of the crash; every account that was liquidatable at some step. */
+async function crash(w: LocalWorld, ids: bigint[], from = 1, to = CRASH_STEPS): Promise<Set<bigint>> {
+  const seen = new Set<bigint>();
+  for (let step = from; step <= to; step++) for (const id of await crashStep(w, ids, step)) seen.add(id);
+  return seen;
+}
+
+/** Every LiquidationSettled of a deployment: account, keeper, block, timestamp, backstop. */
+async function settlements(w: LocalWorld) {
+  const le = w.protocol.liquidationEngine.connect(w.rpc);
+  const logs = await le.queryFilter(le.filters.LiquidationSettled(), w.deployment.startBlock);
+  const times = new Map<number, number>();
+  for (const l of logs) if (!times.has(l.blockNumber)) times.set(l.blockNumber, (await l.getBlock()).timestamp);
+  return logs.map((l) => ({
+    accountId: l.args.accountId,
+    keeper: l.args.keeper,
+    backstop: l.args.backstop,
+    block: l.blockNumber,
+    time: times.get(l.blockNumber)!,
+  }));
+}
+
+/** After the crash: a cooldown at a time until no account is liquidatable (or gives up). */
+async function driveUntilHealthy(w: LocalWorld, ids: bigint[], rounds = 8): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    if (await waitUntil(async () => (await liquidatableIds(w, ids)).length === 0, 3_000)) return;
+    await advanceTime(w.rpc, 31);
+  }
+  const left = await liquidatableIds(w, ids);
+  expect(left, `accounts still liquidatable after ${rounds} cooldowns`).to.deep.equal([]);
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(" ").pop()) : NaN;
+}
+
+describe("keeper, end to end on a hardhat node", function () {
+  this.timeout(180_000);
+
+  before(async () => {
+    node = await startHardhatNode();
+    rpc = new JsonRpcProvider(node.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  });
+
+  after(async () => {
+    for (const c of children) await c.stop("SIGKILL").catch(() => undefined);
+    for (const c of cleanups) await Promise.resolve(c()).catch(() => undefined);
+    rpc?.destroy();
+    await node?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("liquidates every liquidatable account, tranche by tranche, and is paid for it", async () => {
+    const { w, dir, ids } = await newWorld(60, 7);
+    const key = await fundedKey();
+    const k = keeper(
+      ["--rpc", node.url, "--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"].concat([
+        "--poll-interval-ms",
+        "200",
+        "--claim-threshold",
+        "1000000",
+      ]),
+      key.privateKey,
+    );
+    const listening = await k.waitForLog((l) => l.msg === "status server listening");
+    await k.waitForLog((l) => l.msg === "keeper ready");
+    const before = [...(await crash(w, ids))];
+    expect(before.length, "the crash leaves accounts to liquidate").to.be.greaterThan(10);
+    await driveUntilHealthy(w, ids);
+
+    const settled = await settlements(w);
+    const ours = settled.filter((s) => s.keeper === key.address);
+    for (const id of before)
+      expect(
+        ours.some((s) => s.accountId === id),
+        `account ${id} liquidated`,
+      ).to.equal(true);
+    const tranches = new Map<bigint, number>();
+    for (const s of ours) tranches.set(s.accountId, (tranches.get(s.accountId) ?? 0) + 1);
+    expect(
+      [...tranches.values()].some((n) => n >= 2),
+      "some account needed more than one tranche",
+    ).to.equal(true);
+    expect(await w.protocol.vault.keeperRewardsOf(key.address)).to.be.greaterThan(0n);
+
+    // the pokes: every new round folded into the volatility estimate, the breaker raised
+    for (const m of w.deployment.markets) {
+      const feed = w.protocol.feeds.get(m.id)!;
+      const [round] = await feed.latestRoundData();
+      expect((await w.protocol.oracle.volatilityState(m.feedId)).lastRoundId, `${m.symbol} rounds folded`).to.equal(
+        round,
+      );
+      expect((await w.protocol.breaker!.marketLevel(m.id)).level, `${m.symbol} breaker raised`).to.be.greaterThan(0n);
+    }
+
+    const port = listening.port as number;
+    // the keeper counts a tranche when it collects the receipt, a tick after the block
+    await waitUntil(async () => (await metric(port, "keeper_tranches_mined_total")) === ours.length, 5_000);
+    expect(await metric(port, "keeper_tranches_mined_total")).to.equal(ours.length);
+    expect(await metric(port, "keeper_accounts_tracked")).to.equal(ids.length);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
+    expect(await k.stop()).to.equal(ExitCode.Ok);
+    expect(k.stdout()).not.to.include(key.privateKey.slice(2));
+  });
+
+  it("refuses bad configuration with a clear message and its exit code, sending nothing", async () => {
+    const { w, dir } = await newWorld(0, 1);
+    const key = await fundedKey();
+    const base = ["--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"];
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const cases: { name: string; args: string[]; key?: string; code: number; says: RegExp }[] = [
+      {
+        name: "missing key",
+        args: ["--rpc", node.url, ...base],
+        code: ExitCode.BadConfig,
+        says: /privateKey \(--private-key or KEEPER_PRIVATE_KEY\): is required/,
+      },
+      {
+        name: "bad key",
+        args: ["--rpc", node.url, ...base],
+        key: "0x1234",
+        code: ExitCode.BadConfig,
+        says: /must be 32 bytes of hex/,
+      },
+      {
+        name: "bad URL",
+        args: ["--rpc", "127.0.0.1:8545", ...base],
+        key: key.privateKey,
+        code: ExitCode.BadConfig,
+        says: /rpcUrl \(--rpc or KEEPER_RPC_URL, from --rpc\): must be an http/,
+      },
+      {
+        name: "bad number",
+        args: ["--rpc", node.url, ...base, "--max-batch", "500"],
+        key: key.privateKey,
+        code: ExitCode.BadConfig,
+        says: /maxBatch .*must be at most 100/,
+      },
+      {
+        name: "wrong chain id",
+        args: ["--rpc", node.url, ...base, "--chain-id", "1"],
+        key: key.privateKey,
+        code: ExitCode.WrongChain,
+        says: /is chain 31337, but chain 1 was expected/,
+      },
+      {
+        name: "unknown deployment",
+        args: ["--rpc", node.url, ...base.slice(2), "--network", "sepolia"],
+        key: key.privateKey,
+        code: ExitCode.UnknownDeployment,
+        says: /no deployment of network "sepolia" on chain 31337/,
+      },
+      {
+        name: "RPC unreachable",
+        args: ["--rpc", down, ...base, "--startup-retries", "0"],
+        key: key.privateKey,
+        code: ExitCode.RpcUnreachable,
+        says: /did not answer eth_chainId.*Is the node running/,
+      },
+    ];
+    const runs = cases.map((c) => keeper(c.args, c.key ?? ""));
+    const codes = await Promise.all(runs.map((r) => r.exit));
+    cases.forEach((c, i) => {
+      expect(codes[i], `${c.name}: exit code (stderr: ${runs[i].stderr()})`).to.equal(c.code);
+      expect(runs[i].stderr(), c.name).to.match(c.says);
+      expect(runs[i].stderr() + runs[i].stdout(), `${c.name} never prints the key`).not.to.include(
+        key.privateKey.slice(2),
+      );
+    });
+    expect(await rpc.getTransactionCount(key.address, "pending")).to.equal(0);
+    expect(w.deployment.chainId).to.equal(31337);
+  });
+
+  it("runs in-process: tick() finds and simulates in dry-run, then liquidates", async () => {
+    const { w, ids } = await newWorld(30, 11);
+    await advanceTime(w.rpc, 31);
+    await priceDown(w, 500n);
+    const liquidatable = await liquidatableIds(w, ids);
+    expect(liquidatable.length).to.be.greaterThan(0);
+    const key = await fundedKey();
+    const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    cleanups.push(() => provider.destroy());
+    const signer = key.connect(provider);
+    // pokes off: the ticks below must send liquidations only
+    const settings = { pokeVolatility: false, pokeBreaker: false, claimRewards: false };
+    const make = (dryRun: boolean) =>
+      new Keeper({
+        provider,
+        signer,
+        deployment: w.deployment,
+        config: keeperSettings({ ...settings, dryRun }),
+        logger: silentLogger(),
+      });
+
+    const dry = await make(true).tick();
+    expect(dry.dryRun).to.equal(true);
+    expect(dry.accountsTracked).to.equal(ids.length);
+    expect(dry.liquidatable).to.equal(liquidatable.length);
+    const simulated = dry.liquidation!.batches.reduce((n, b) => n + b.simulated, 0);
+    expect(simulated).to.be.greaterThan(0);
+    expect(dry.liquidation!.batches.every((b) => !b.sent)).to.equal(true);
+    expect(await provider.getTransactionCount(key.address, "pending")).to.equal(0);
+
+    const live = make(false);
+    const first = await live.tick();
+    expect(first.liquidation!.batches.some((b) => b.sent)).to.equal(true);
+    const again = await live.tick(); // automine: the batch is in the next block already
+    const mined = again.mined.flatMap((m) => m.liquidated);
+    expect(mined.length).to.be.greaterThan(0);
+    const idle = await live.tick();
+    expect(idle.fresh, "no new block, nothing to scan").to.equal(false);
+  });
+
+  it("two keepers on the same accounts: no crash, no stuck nonce, one tranche per account per cooldown", async () => {
+    const { w, dir, ids } = await newWorld(60, 23);
+    const keys = [await fundedKey(), await fundedKey()];
+    const args = ["--rpc", node.url, "--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"];
+    // the first claims its rewards as soon as it has one token's worth
+    const ks = keys.map((k, i) =>
+      keeper([...args, "--poll-interval-ms", "150", "--claim-threshold", i === 0 ? "1" : "1000000"], k.privateKey),
+    );
+    await Promise.all(ks.map((k) => k.waitForLog((l) => l.msg === "keeper ready")));
+    const hit = await crash(w, ids);
+    await driveUntilHealthy(w, ids);
+    expect(hit.size).to.be.greaterThan(10);
+
+    const settled = await settlements(w);
+    const byAccount = new Map<bigint, typeof settled>();
+    for (const s of settled) byAccount.set(s.accountId, [...(byAccount.get(s.accountId) ?? []), s]);
+    for (const [id, list] of byAccount) {
+      for (let i = 1; i < list.length; i++) {
+        const gap = list[i].time - list[i - 1].time;
+        expect(list[i].backstop || gap >= 30, `account ${id}: tranches ${gap} s apart`).to.equal(true);
+      }
+    }
+    const byKeeper = keys.map((k) => settled.filter((s) => s.keeper === k.address).length);
+    expect(byKeeper[0] + byKeeper[1]).to.equal(settled.length);
+    const vault = w.protocol.vault.connect(w.rpc);
+    const claims = await vault.queryFilter(
+      vault.filters.KeeperRewardsClaimed(keys[0].address),
+      w.deployment.startBlock,
+    );
+    if (byKeeper[0] > 0) expect(claims.length, "the first keeper claimed its rewards").to.be.greaterThan(0);
+    for (const k of keys) {
+      expect(await rpc.getTransactionCount(k.address, "pending"), "no transaction left pending").to.equal(
+        await rpc.getTransactionCount(k.address, "latest"),
+      );
+    }
+    for (const k of ks) {
+      expect(
+        k.logs.filter((l) => l.level >= 50),
+        "no error lines",
+      ).to.deep.equal([]);
+      expect(await k.stop()).to.equal(ExitCode.Ok);
+    }
+  });
+
+  it("survives an RPC outage and a restart, resuming from its checkpoint", async () => {
+    const { w, dir, ids } = await newWorld(60, 41);
+    const proxy = new TcpProxy({ host: "127.0.0.1", port: node.port });
+    await proxy.start();
+    cleanups.push(() => proxy.close());
+    const key = await fundedKey();
+    const checkpoint = join(dir, "keeper.checkpoint.json");
+    const args = ["--rpc", proxy.url, "--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"].concat(
+      ["--checkpoint-file", checkpoint, "--checkpoint-interval-ms", "0", "--poll-interval-ms", "200"],
+      ["--backoff-min-ms", "200", "--backoff-max-ms", "1000", "--rpc-timeout-ms", "2000"],
+    );
+    const first = keeper(args, key.privateKey);
+    await first.waitForLog((l) => l.msg === "keeper ready");
+    const hit = await crash(w, ids, 1, 4);
+    expect(existsSync(checkpoint)).to.equal(true);
+    await first.stop("SIGKILL");
+
+    // while the keeper is down the crash goes on
+    for (const id of await crash(w, ids, 5, 6)) hit.add(id);
+    const second = keeper(args, key.privateKey);
+    const resumed = await second.waitForLog((l) => l.msg === "resuming from checkpoint");
+    expect(resumed.fromBlock as number).to.be.greaterThan(w.deployment.startBlock);
+    expect(second.logs.some((l) => l.msg === "scanning events from the deployment's startBlock")).to.equal(false);
+    const port = (await second.waitForLog((l) => l.msg === "status server listening")).port as number;
+    expect(await metric(port, "keeper_resumed_from_block")).to.equal(resumed.fromBlock);
+
+    // the RPC goes away for a while, and the crash does not wait for it
+    await crashStep(w, ids, 7);
+    await proxy.cut();
+    await second.waitForLog((l) => l.msg === "RPC unavailable; retrying", 10_000);
+    for (const id of await crash(w, ids, 8, 9)) hit.add(id);
+    await proxy.restore();
+    for (const id of await crash(w, ids, 10, 10)) hit.add(id);
+    await driveUntilHealthy(w, ids);
+
+    expect(hit.size).to.be.greaterThan(10);
+    const settled = await settlements(w);
+    for (const id of hit)
+      expect(
+        settled.some((s) => s.accountId === id),
+        `account ${id} liquidated`,
+      ).to.equal(true);
+    expect(await metric(port, "keeper_rpc_errors_total")).to.be.greaterThan(0);
+    await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 200, 5_000);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
+    expect(await second.stop()).to.equal(ExitCode.Ok);
+  });
+});

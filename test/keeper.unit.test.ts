@@ -1,0 +1,639 @@
+/**
+ * The keeper's parts on their own, without a node: configuration layers and messages, the account
+ * book and the event follower's checkpointing, worst-first ordering, capacity and batch packing,
+ * and the nonce and fee logic against a fake provider.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { type Log, Transaction, Wallet } from "ethers";
+
+import { DEFAULT_RISK } from "../deploy/params.js";
+import { accountSummary } from "../scripts/lib/math/engine.js";
+import type { MarketSnapshot } from "../scripts/lib/math/engine.js";
+import { positionValue } from "../scripts/lib/math/perpMath.js";
+import { AccountBook } from "../scripts/keeper/book.js";
+import { type ChainView, accrued, capacityRoom } from "../scripts/keeper/chainView.js";
+import { loadCheckpoint, saveCheckpoint } from "../scripts/keeper/checkpoint.js";
+import { parseArgs } from "../scripts/keeper/cli.js";
+import { ConfigError, keeperSettings, resolveConfig } from "../scripts/keeper/config.js";
+import { bumpFees, initialFees } from "../scripts/keeper/fees.js";
+import { EventFollower } from "../scripts/keeper/follower.js";
+import { silentLogger } from "../scripts/keeper/logger.js";
+import {
+  type TranchePlan,
+  batchGasLimit,
+  fitCapacity,
+  packBatches,
+  previewFromRevert,
+} from "../scripts/keeper/planner.js";
+import { scanAccounts, worstFirst } from "../scripts/keeper/scanner.js";
+import { TxManager, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
+import { LiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
+import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/PerpEngine__factory.js";
+import { Vault__factory } from "../types/ethers-contracts/factories/contracts/Vault__factory.js";
+
+const WAD = 10n ** 18n;
+const GWEI = 10n ** 9n;
+const KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const BASE_ENV = { KEEPER_RPC_URL: "http://127.0.0.1:8545", KEEPER_PRIVATE_KEY: KEY };
+
+function configProblems(f: () => unknown): string[] {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("keeper configuration", () => {
+  it("layers flags over env over file over defaults", () => {
+    const c = resolveConfig({
+      flags: { maxBatch: "10" },
+      env: { ...BASE_ENV, KEEPER_MAX_BATCH: "20", KEEPER_POLL_INTERVAL_MS: "300" },
+      file: { path: "keeper.json", values: { maxBatch: 30, pollIntervalMs: 400, stuckBlocks: 7 } },
+    });
+    expect(c.maxBatch).to.equal(10);
+    expect(c.pollIntervalMs).to.equal(300);
+    expect(c.stuckBlocks).to.equal(7);
+    expect(c.feeBumpPercent).to.equal(20);
+    expect(c.network).to.equal("localhost");
+    expect(c.privateKey).to.equal(KEY);
+  });
+
+  it("names the field, its flag and env variable, and where the bad value came from", () => {
+    const problems = configProblems(() =>
+      resolveConfig({ env: { KEEPER_MAX_BATCH: "500", KEEPER_PRIVATE_KEY: "0xdeadbeef", KEEPER_DRY_RUN: "maybe" } }),
+    );
+    expect(problems).to.include(
+      "rpcUrl (--rpc or KEEPER_RPC_URL): is required: the node's JSON-RPC URL, e.g. http://127.0.0.1:8545",
+    );
+    expect(problems).to.include(
+      "maxBatch (--max-batch or KEEPER_MAX_BATCH, from KEEPER_MAX_BATCH): must be at most 100",
+    );
+    expect(problems).to.include("dryRun (--dry-run or KEEPER_DRY_RUN, from KEEPER_DRY_RUN): must be true or false");
+    const keyProblem = problems.find((p) => p.startsWith("privateKey"))!;
+    expect(keyProblem).to.include("must be 32 bytes of hex");
+    expect(problems.join("\n")).not.to.include("deadbeef");
+  });
+
+  it("rejects unknown settings in the file and bad URLs, and parses amounts exactly", () => {
+    expect(
+      configProblems(() => resolveConfig({ env: BASE_ENV, file: { path: "k.json", values: { maxBatchSize: 3 } } }))[0],
+    ).to.match(/^config file k.json: unknown setting "maxBatchSize"/);
+    expect(configProblems(() => resolveConfig({ env: { ...BASE_ENV, KEEPER_RPC_URL: "localhost:8545" } }))[0]).to.match(
+      /^rpcUrl .*: must be an http:\/\/ or https:\/\/ URL/,
+    );
+    const c = resolveConfig({ env: { ...BASE_ENV, KEEPER_CLAIM_THRESHOLD: "1.5", KEEPER_MAX_FEE_GWEI: "0.25" } });
+    expect(c.claimThreshold).to.equal((3n * WAD) / 2n);
+    expect(c.maxFeeGwei).to.equal(GWEI / 4n);
+    expect(configProblems(() => resolveConfig({ env: { ...BASE_ENV, KEEPER_CLAIM_THRESHOLD: "1.2.3" } }))[0]).to.match(
+      /claimThreshold .*must be a non-negative decimal number/,
+    );
+    expect(resolveConfig({ env: { ...BASE_ENV, KEEPER_POKE_BREAKER: "no" } }).pokeBreaker).to.equal(false);
+  });
+
+  it("takes from the command line only the flags actually given", () => {
+    const { flags, configPath } = parseArgs([
+      "--max-batch",
+      "5",
+      "--no-poke-breaker",
+      "--dry-run",
+      "--config",
+      "k.json",
+    ]);
+    expect(flags).to.deep.equal({ maxBatch: "5", pokeBreaker: false, dryRun: true });
+    expect(configPath).to.equal("k.json");
+  });
+
+  it("validates in-process settings with the same schema", () => {
+    expect(keeperSettings({ maxBatch: 7 }).maxBatch).to.equal(7);
+    expect(configProblems(() => keeperSettings({ feeBumpPercent: 5 }))[0]).to.equal(
+      "feeBumpPercent: must be at least 10",
+    );
+  });
+});
+
+// ---------------------------------------------------------------- the book and the follower
+
+const engineIface = PerpEngine__factory.createInterface();
+const vaultIface = Vault__factory.createInterface();
+const liquidationIface = LiquidationEngine__factory.createInterface();
+const ADDR = {
+  engine: "0x00000000000000000000000000000000000000e1",
+  vault: "0x00000000000000000000000000000000000000e2",
+  liquidationEngine: "0x00000000000000000000000000000000000000e3",
+};
+const OWNER = "0x00000000000000000000000000000000000000a1";
+
+function log(
+  address: string,
+  iface: typeof engineIface | typeof vaultIface | typeof liquidationIface,
+  name: string,
+  args: unknown[],
+  blockNumber: number,
+): Log {
+  const fragment = iface.getEvent(name as never)!;
+  const { data, topics } = iface.encodeEventLog(fragment, args);
+  return { address, data, topics, blockNumber } as unknown as Log;
+}
+
+const fee1 = WAD;
+const fee2 = WAD / 2n;
+const realised = positionValue(2n * WAD, 2000n * WAD, 2100n * WAD, 0n);
+const EVENTS: Log[] = [
+  log(ADDR.engine, engineIface, "AccountCreated", [1n, OWNER], 10),
+  log(ADDR.vault, vaultIface, "MarginDeposited", [1n, OWNER, 1_000n * 10n ** 6n], 11),
+  log(ADDR.engine, engineIface, "PositionModified", [1n, 0n, 5n * WAD, 5n * WAD, 2000n * WAD, fee1, 0n, 0n], 12),
+  log(ADDR.engine, engineIface, "AccountCreated", [2n, OWNER], 60),
+  log(ADDR.vault, vaultIface, "MarginDeposited", [2n, OWNER, 500n * 10n ** 6n], 61),
+  log(ADDR.engine, engineIface, "PositionModified", [2n, 1n, -WAD, -WAD, 30_000n * WAD, 0n, 0n, 0n], 62),
+  log(
+    ADDR.engine,
+    engineIface,
+    "PositionModified",
+    [1n, 0n, -2n * WAD, 3n * WAD, 2100n * WAD, fee2, realised, 0n],
+    120,
+  ),
+  log(ADDR.vault, vaultIface, "PenaltyCharged", [1n, OWNER, WAD, WAD], 130),
+  log(ADDR.liquidationEngine, liquidationIface, "LiquidationSettled", [1n, OWNER, false, WAD / 4n, 0n, WAD, 0n], 130),
+];
+
+/** getLogs over EVENTS, refusing ranges over 50 blocks as some nodes do. */
+function fakeLogs() {
+  const calls: { fromBlock: number; toBlock: number }[] = [];
+  return {
+    calls,
+    provider: {
+      async getLogs(filter: { fromBlock: number; toBlock: number }) {
+        calls.push({ fromBlock: filter.fromBlock, toBlock: filter.toBlock });
+        if (filter.toBlock - filter.fromBlock + 1 > 50) throw new Error("query exceeds max block range 50");
+        return EVENTS.filter((l) => l.blockNumber >= filter.fromBlock && l.blockNumber <= filter.toBlock);
+      },
+    },
+  };
+}
+
+describe("keeper account book and event follower", () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "keeper-unit-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("rebuilds margin and positions from events as the vault and engine change them", () => {
+    const book = new AccountBook(10n ** 12n);
+    book.accountCreated(1n, OWNER);
+    book.marginDeposited(1n, 100n * 10n ** 6n);
+    book.positionModified({
+      accountId: 1n,
+      marketId: 0,
+      sizeDelta: WAD,
+      newSize: WAD,
+      fillPrice: 2000n * WAD,
+      fee: WAD,
+      realisedPnl: 0n,
+      fundingIndex: 0n,
+    });
+    expect(book.get(1n)!.margin).to.equal(99n * WAD);
+    expect(book.get(1n)!.positions.get(0)).to.deep.equal({ size: WAD, basis: 2000n * WAD });
+    // a profit the pool could only partly pay
+    book.profitShortfall(1n, 50n * WAD, 30n * WAD);
+    book.positionModified({
+      accountId: 1n,
+      marketId: 0,
+      sizeDelta: -WAD / 2n,
+      newSize: WAD / 2n,
+      fillPrice: 2100n * WAD,
+      fee: 0n,
+      realisedPnl: 50n * WAD,
+      fundingIndex: 0n,
+    });
+    expect(book.get(1n)!.margin).to.equal(129n * WAD);
+    // a loss beyond the margin leaves zero (the rest is bad debt)
+    book.positionModified({
+      accountId: 1n,
+      marketId: 0,
+      sizeDelta: -WAD / 2n,
+      newSize: 0n,
+      fillPrice: 1000n * WAD,
+      fee: 0n,
+      realisedPnl: -500n * WAD,
+      fundingIndex: 0n,
+    });
+    expect(book.get(1n)!.margin).to.equal(0n);
+    expect(book.get(1n)!.positions.size).to.equal(0);
+    expect(book.get(1n)!.stale).to.equal(false);
+    // sizes that do not add up: the account is re-read from the chain
+    book.positionModified({
+      accountId: 1n,
+      marketId: 1,
+      sizeDelta: WAD,
+      newSize: 2n * WAD,
+      fillPrice: WAD,
+      fee: 0n,
+      realisedPnl: 0n,
+      fundingIndex: 0n,
+    });
+    expect(book.get(1n)!.stale).to.equal(true);
+  });
+
+  it("follows in bounded ranges, halves a refused range, and resumes from the checkpoint", async () => {
+    const full = fakeLogs();
+    const settled: bigint[] = [];
+    const bookWhole = new AccountBook(10n ** 12n);
+    const whole = new EventFollower({
+      provider: full.provider,
+      addresses: ADDR,
+      book: bookWhole,
+      startBlock: 5,
+      rangeBlocks: 100,
+      logger: silentLogger(),
+      onSettled: (id) => settled.push(id),
+    });
+    await whole.advance(150);
+    expect(full.calls[0]).to.deep.equal({ fromBlock: 5, toBlock: 104 });
+    expect(full.calls.slice(1).every((c) => c.toBlock - c.fromBlock + 1 <= 50)).to.equal(true);
+    expect(whole.lastBlock).to.equal(150);
+    expect(settled).to.deep.equal([1n]);
+    const a1 = bookWhole.get(1n)!;
+    expect(a1.margin).to.equal(1000n * WAD - fee1 + realised - fee2 - 2n * WAD);
+    expect(a1.positions.get(0)).to.deep.equal({ size: 3n * WAD, basis: 2000n * WAD });
+
+    // first run stops at block 70 and writes its checkpoint
+    const part = fakeLogs();
+    const bookA = new AccountBook(10n ** 12n);
+    const a = new EventFollower({
+      provider: part.provider,
+      addresses: ADDR,
+      book: bookA,
+      startBlock: 5,
+      rangeBlocks: 40,
+      logger: silentLogger(),
+    });
+    await a.advance(70);
+    const file = join(dir, "cp.json");
+    const expect_ = { chainId: 31337, engine: ADDR.engine };
+    saveCheckpoint(file, {
+      version: 1,
+      ...expect_,
+      lastBlock: a.lastBlock,
+      lastBlockHash: "0xaa",
+      savedAt: "now",
+      accounts: bookA.serialize(),
+    });
+    expect(loadCheckpoint(file, { chainId: 1, engine: ADDR.engine })).to.include({
+      ok: false,
+      reason: "other-deployment",
+    });
+    const loaded = loadCheckpoint(file, expect_);
+    if (!loaded.ok) throw new Error("checkpoint not loaded");
+
+    // the restart resumes at block 71, not at startBlock, and ends with the same book
+    const resumed = fakeLogs();
+    const bookB = AccountBook.deserialize(10n ** 12n, loaded.checkpoint.accounts);
+    const b = new EventFollower({
+      provider: resumed.provider,
+      addresses: ADDR,
+      book: bookB,
+      startBlock: 5,
+      rangeBlocks: 40,
+      logger: silentLogger(),
+    });
+    b.lastBlock = loaded.checkpoint.lastBlock;
+    await b.advance(150);
+    expect(resumed.calls[0].fromBlock).to.equal(71);
+    expect(bookB.serialize()).to.deep.equal(bookWhole.serialize());
+  });
+});
+
+// ---------------------------------------------------------------- scan order, capacity, batches
+
+const NOW = 1_000_000n;
+const ETH_MARKET: MarketSnapshot = {
+  config: { skewScale: 1_000_000n * WAD, maxFundingRatePerSecond: WAD / 1000n / 3600n, risk: DEFAULT_RISK },
+  state: {
+    longOpenInterest: 120n * WAD,
+    shortOpenInterest: 20n * WAD,
+    fundingIndex: 3n * WAD,
+    lastAccrualTime: NOW - 1_000n,
+    maintenanceTerm: (16n * WAD) / 1000n,
+  },
+  price: 1_800n * WAD,
+  sigma: (6n * WAD) / 10n,
+  levelImMultiplier: WAD,
+};
+
+function view(markets: Map<number, MarketSnapshot>): ChainView {
+  return {
+    blockNumber: 1,
+    timestamp: NOW,
+    baseFeePerGas: GWEI,
+    engine: { timestamp: NOW, markets: new Map([...markets].map(([id, m]) => [id, accrued(m, NOW)])) },
+    capacity: new Map(),
+    unpriced: new Map(),
+    liquidation: {
+      trancheFraction: WAD / 4n,
+      healthBuffer: WAD / 10n,
+      backstopRatio: 6667n * 10n ** 14n,
+      penaltyRate: WAD / 200n,
+      cooldown: 30n,
+      capacityWindow: 60n,
+      capacityDepthFactor: WAD / 200n,
+      dustNotional: 100n * WAD,
+    },
+  };
+}
+
+describe("keeper scan and plans", () => {
+  it("evaluates with market accruals computed once, exactly as the mirror does per position", () => {
+    const account = { margin: 2_000n * WAD, positions: new Map([[0, { size: 10n * WAD, basis: 1_990n * WAD }]]) };
+    const direct = accountSummary({ timestamp: NOW, markets: new Map([[0, ETH_MARKET]]) }, account);
+    const once = accountSummary({ timestamp: NOW, markets: new Map([[0, accrued(ETH_MARKET, NOW)]]) }, account);
+    expect(once).to.deep.equal(direct);
+  });
+
+  it("orders liquidatable accounts worst first and flags the backstop", () => {
+    const book = new AccountBook(10n ** 12n);
+    // a long of 10 ETH from 2000 at 1800 loses ~2000 (plus funding): equity = margin - ~2000
+    const margins = [3_000n, 2_280n, 2_250n, 2_100n, 1_900n, 1_950n];
+    margins.forEach((m, i) => {
+      const id = BigInt(i + 1);
+      book.accountCreated(id, OWNER);
+      book.replace(id, OWNER, m * WAD, new Map([[0, { size: 10n * WAD, basis: 2_000n * WAD - 3n * WAD }]]));
+    });
+    const scan = scanAccounts(book, view(new Map([[0, ETH_MARKET]])));
+    expect(scan.withPositions).to.equal(6);
+    expect(scan.liquidatable.map((a) => a.accountId)).to.deep.equal([5n, 6n, 4n, 3n, 2n]);
+    expect(scan.liquidatable.map((a) => a.backstop)).to.deep.equal([true, true, true, false, false]);
+    const healths = scan.liquidatable.map((a) => a.health);
+    expect([...healths].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))).to.deep.equal(healths);
+    // equal health: larger shortfall first, then the lower id
+    const h = { health: 0n, notional: 0n, backstop: true, markets: [] };
+    expect(
+      worstFirst(
+        { ...h, accountId: 9n, equity: -5n, maintenanceMargin: 10n },
+        { ...h, accountId: 1n, equity: -1n, maintenanceMargin: 10n },
+      ),
+    ).to.equal(-1);
+    expect(
+      worstFirst(
+        { ...h, accountId: 2n, equity: -1n, maintenanceMargin: 10n },
+        { ...h, accountId: 1n, equity: -1n, maintenanceMargin: 10n },
+      ),
+    ).to.equal(1);
+  });
+
+  it("leaves out accounts in markets without a price", () => {
+    const book = new AccountBook(10n ** 12n);
+    book.replace(1n, OWNER, WAD, new Map([[7, { size: WAD, basis: WAD }]]));
+    const scan = scanAccounts(book, view(new Map([[0, ETH_MARKET]])));
+    expect(scan).to.deep.include({ unpriced: 1, liquidatable: [] });
+  });
+
+  const plan = (id: bigint, legs: [number, bigint][], backstop = false, touchesFund = false): TranchePlan => ({
+    accountId: id,
+    backstop,
+    touchesFund,
+    trancheNotional: legs.reduce((s, [, n]) => s + n, 0n),
+    keeperReward: 0n,
+    legs: legs.map(([marketId, notional]) => ({ marketId, notional })),
+  });
+
+  it("lets through what the capacity allows, worst first; a backstop always goes", () => {
+    const rooms = new Map([
+      [0, 100n],
+      [1, 50n],
+    ]);
+    const { selected, heldBack } = fitCapacity(
+      [
+        plan(1n, [[0, 60n]]),
+        plan(2n, [[0, 60n]]),
+        plan(3n, [[0, 10n]]),
+        plan(4n, [[1, 80n]], true),
+        plan(5n, [[1, 1n]]),
+      ],
+      rooms,
+    );
+    // 1 takes 60 of 100; 2 takes the remaining 40 (the contract scales it down); 3 finds none left
+    expect(selected.map((p) => p.accountId)).to.deep.equal([1n, 2n, 4n]);
+    expect(heldBack.map((p) => p.accountId)).to.deep.equal([3n, 5n]);
+    const room = capacityRoom(
+      { capacityDepthFactor: WAD / 200n, capacityWindow: 60n },
+      1_000n * WAD,
+      2_000n * WAD,
+      { start: 100n, used: 5n * WAD },
+      130n,
+    );
+    expect(room).to.deep.equal({ capacity: 10_000n * WAD, used: 5n * WAD, room: 9_995n * WAD });
+    expect(
+      capacityRoom(
+        { capacityDepthFactor: WAD / 200n, capacityWindow: 60n },
+        1_000n * WAD,
+        2_000n * WAD,
+        { start: 100n, used: 5n * WAD },
+        160n,
+      ).used,
+    ).to.equal(0n);
+  });
+
+  it("packs batches under the account limit and the gas cap", () => {
+    const limits = {
+      maxBatch: 100,
+      gasPerTranche: 110_000,
+      gasPerExtraLeg: 60_000,
+      gasPerFundCall: 70_000,
+      batchGasOverhead: 400_000,
+      txGasCap: 16_777_216,
+    };
+    const single = Array.from({ length: 250 }, (_, i) => plan(BigInt(i + 1), [[0, 1n]]));
+    // 16.7M less 400k at 110k a tranche: 148 fit, so the 100-account limit binds
+    expect(packBatches(single, limits).map((b) => b.length)).to.deep.equal([100, 100, 50]);
+    // two positions and bad debt for the fund to cover: 110k + 60k + 70k each, 68 fit
+    const cross = Array.from({ length: 120 }, (_, i) =>
+      plan(
+        BigInt(i + 1),
+        [
+          [0, 1n],
+          [1, 1n],
+        ],
+        true,
+        true,
+      ),
+    );
+    const batches = packBatches(cross, limits);
+    expect(batches.map((b) => b.length)).to.deep.equal([68, 52]);
+    expect(batchGasLimit(batches[0], limits)).to.equal(400_000n + 68n * 240_000n);
+    expect(batches.flat().map((p) => p.accountId)).to.deep.equal(cross.map((p) => p.accountId));
+  });
+
+  it("reads the contract's refusals as normal answers", () => {
+    const le = LiquidationEngine__factory.createInterface();
+    const revert = (name: string, args: unknown[]) => ({ data: le.encodeErrorResult(name as never, args as never) });
+    expect(previewFromRevert(revert("AccountHealthy", [1n, 5n, 3n]))).to.deep.equal({ kind: "healthy" });
+    expect(previewFromRevert(revert("NoPositions", [1n]))).to.deep.equal({ kind: "no-positions" });
+    expect(previewFromRevert(revert("TrancheCoolingDown", [1n, 1234n]))).to.deep.equal({
+      kind: "cooling-down",
+      readyAt: 1234n,
+    });
+    expect(previewFromRevert(revert("LiquidationCapacityExhausted", [1n, 1n, 99n]))).to.deep.equal({
+      kind: "no-capacity",
+      marketId: 1,
+      windowEndsAt: 99n,
+    });
+    expect(previewFromRevert(new Error("boom")).kind).to.equal("failed");
+  });
+});
+
+// ---------------------------------------------------------------- nonces and fees
+
+/** A chain that mines what the test tells it to; records every broadcast. */
+class FakeChain {
+  mined = 0;
+  sent: Transaction[] = [];
+  receipts = new Map<string, { hash: string; status: number; logs: [] }>();
+  fail: Error | undefined;
+
+  provider(): TxProvider {
+    return {
+      getTransactionCount: async (_a: unknown, tag?: unknown) =>
+        tag === "latest" ? this.mined : Math.max(this.mined, ...this.sent.map((t) => t.nonce + 1)),
+      broadcastTransaction: async (raw: string) => {
+        if (this.fail) {
+          const e = this.fail;
+          this.fail = undefined;
+          throw e;
+        }
+        const tx = Transaction.from(raw);
+        this.sent.push(tx);
+        return { hash: tx.hash } as never;
+      },
+      getTransactionReceipt: async (hash: string) => (this.receipts.get(hash) ?? null) as never,
+      getTransaction: async (hash: string) => (this.sent.some((t) => t.hash === hash) ? ({ hash } as never) : null),
+      estimateGas: async () => 21_000n,
+    } as unknown as TxProvider;
+  }
+
+  mine(tx: Transaction, status = 1): void {
+    this.receipts.set(tx.hash!, { hash: tx.hash!, status, logs: [] });
+    this.mined = tx.nonce + 1;
+  }
+}
+
+describe("keeper nonces and fees", () => {
+  const policy = { maxFee: 100n * GWEI, maxPriorityFee: 2n * GWEI, feeBumpPercent: 20, stuckBlocks: 3 };
+  const fees = { maxFeePerGas: 3n * GWEI, maxPriorityFeePerGas: GWEI };
+  const req = (key: string) => ({
+    kind: "liquidation" as const,
+    key,
+    to: ADDR.liquidationEngine,
+    data: "0x",
+    gasLimit: 100_000n,
+  });
+
+  it("prices new transactions from the base fee and bumps replacements by at least 10%", () => {
+    expect(initialFees(10n * GWEI, 3n * GWEI, policy)).to.deep.equal({
+      maxFeePerGas: 22n * GWEI,
+      maxPriorityFeePerGas: 2n * GWEI,
+    });
+    expect(initialFees(60n * GWEI, GWEI, policy)).to.deep.equal({
+      maxFeePerGas: 100n * GWEI,
+      maxPriorityFeePerGas: GWEI,
+    });
+    expect(initialFees(150n * GWEI, GWEI, policy), "cap below the base fee: wait").to.equal(undefined);
+    expect(bumpFees(fees, undefined, policy)).to.deep.equal({
+      maxFeePerGas: (36n * GWEI) / 10n,
+      maxPriorityFeePerGas: (12n * GWEI) / 10n,
+    });
+    expect(bumpFees(fees, { maxFeePerGas: 9n * GWEI, maxPriorityFeePerGas: GWEI }, policy)!.maxFeePerGas).to.equal(
+      9n * GWEI,
+    );
+    expect(
+      bumpFees({ maxFeePerGas: 95n * GWEI, maxPriorityFeePerGas: GWEI }, undefined, policy),
+      "no room under the cap",
+    ).to.equal(undefined);
+  });
+
+  it("assigns nonces itself, follows receipts, and replaces a stuck transaction at the same nonce", async () => {
+    const chain = new FakeChain();
+    chain.mined = 5;
+    const wallet = new Wallet(KEY);
+    const tx = new TxManager({
+      provider: chain.provider(),
+      signer: wallet,
+      address: wallet.address,
+      chainId: 31337n,
+      policy,
+      logger: silentLogger(),
+    });
+    await tx.sync();
+    const sent = [
+      await tx.submit(req("a"), fees, 100),
+      await tx.submit(req("b"), fees, 100),
+      await tx.submit(req("c"), fees, 100),
+    ];
+    expect(sent.map((t) => t!.nonce)).to.deep.equal([5, 6, 7]);
+    expect(chain.sent.map((t) => t.nonce)).to.deep.equal([5, 6, 7]);
+
+    chain.mine(chain.sent[0]);
+    const out = await tx.poll(101, async () => fees);
+    expect(out.map((o) => [o.tx.nonce, o.status])).to.deep.equal([[5, "mined"]]);
+    expect(tx.count()).to.equal(2);
+
+    // three blocks without nonce 6: both 6 and 7 are re-signed with higher fees
+    const replaced = await tx.poll(103, async () => fees);
+    expect(replaced).to.deep.equal([]);
+    const bumps = chain.sent.slice(3);
+    expect(bumps.map((t) => t.nonce)).to.deep.equal([6, 7]);
+    expect(bumps[0].maxFeePerGas).to.equal((36n * GWEI) / 10n);
+    expect(tx.pending.get(6)!.hashes.length).to.equal(2);
+
+    // the replacement is the one mined: found by its hash
+    chain.mine(bumps[0], 0);
+    const out2 = await tx.poll(104, async () => fees);
+    expect(out2.map((o) => [o.tx.nonce, o.status, o.receipt?.hash])).to.deep.equal([[6, "reverted", bumps[0].hash]]);
+  });
+
+  it("re-sends what was lost in transit, frees the nonce of a refusal, and drops what another sender mined", async () => {
+    const chain = new FakeChain();
+    const wallet = new Wallet(KEY);
+    const tx = new TxManager({
+      provider: chain.provider(),
+      signer: wallet,
+      address: wallet.address,
+      chainId: 31337n,
+      policy,
+      logger: silentLogger(),
+    });
+    await tx.sync();
+    chain.fail = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8545"), { code: "NETWORK_ERROR" });
+    const lost = await tx.submit(req("a"), fees, 10);
+    expect(lost!.nonce).to.equal(0);
+    expect(lost!.resend).to.equal(true);
+    expect(chain.sent).to.have.length(0);
+    await tx.poll(11, async () => fees);
+    expect(chain.sent.map((t) => [t.nonce, t.hash])).to.deep.equal([[0, lost!.hashes[0]]]);
+
+    chain.fail = new Error("insufficient funds for gas * price + value");
+    expect(await tx.submit(req("b"), fees, 11)).to.equal(undefined);
+    const next = await tx.submit(req("c"), fees, 11);
+    expect(next!.nonce, "the refused nonce is used again").to.equal(1);
+
+    // the key was used elsewhere: nonces 0 and 1 mined, none of our hashes among them
+    chain.mined = 2;
+    chain.receipts.clear();
+    const out = await tx.poll(12, async () => fees);
+    expect(out.map((o) => o.status)).to.deep.equal(["dropped", "dropped"]);
+    expect((await tx.submit(req("d"), fees, 12))!.nonce).to.equal(2);
+  });
+
+  it("tells node refusals apart", () => {
+    expect(classifyBroadcastError(new Error("nonce too low"))).to.equal("nonce-used");
+    expect(classifyBroadcastError(new Error("replacement transaction underpriced"))).to.equal("underpriced");
+    expect(classifyBroadcastError(new Error("already known"))).to.equal("known");
+    expect(classifyBroadcastError(Object.assign(new Error("x"), { code: "TIMEOUT" }))).to.equal("transport");
+    expect(classifyBroadcastError(new Error("insufficient funds"))).to.equal("rejected");
+  });
+});
