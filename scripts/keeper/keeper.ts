@@ -76,7 +76,6 @@ export class Keeper {
   private readonly log: Logger;
   private readonly feedIds: Map<number, string>;
 
-  private address = "";
   private book: AccountBook | undefined;
   private follower: EventFollower | undefined;
   private tx: TxManager | undefined;
@@ -268,7 +267,6 @@ export class Keeper {
     });
     this.follower.lastBlock = lastBlock;
     this.tx = tx;
-    this.address = address;
     this.book = book;
     this.log.info(
       { address, chainId: d.chainId, dryRun: settings.dryRun, markets: [...this.feedIds.keys()] },
