@@ -188,28 +188,24 @@ contract LiquidationEngine is
     function liquidateBatch(uint256[] memory accountIds) public nonReentrant returns (uint256 liquidated) {
         if (accountIds.length > MAX_BATCH) revert BatchTooLarge(accountIds.length, MAX_BATCH);
         for (uint256 i; i < accountIds.length; ++i) {
-            (Plan memory plan, Status status, ) = _plan(accountIds[i]);
-            if (status != Status.Ok) {
-                emit LiquidationSkipped(accountIds[i], status);
-                continue;
-            }
-            // Executed through a self-call so that one account whose execution reverts is skipped (and
-            // reported) instead of undoing every other tranche of the batch.
-            try this.executeForBatch(accountIds[i], msg.sender) {
-                ++liquidated;
+            // Each account through a self-call: one whose execution reverts is skipped and reported
+            // (LiquidationFailed) instead of undoing every other tranche of the batch.
+            try this.executeForBatch(accountIds[i], msg.sender) returns (Status status) {
+                if (status == Status.Ok) ++liquidated;
+                else emit LiquidationSkipped(accountIds[i], status);
             } catch (bytes memory reason) {
                 emit LiquidationFailed(accountIds[i], reason);
             }
         }
     }
 
-    /// @notice One account of a batch, re-planned and executed. Callable only by this contract (the batch
-    ///         holds the reentrancy lock).
-    function executeForBatch(uint256 accountId, address keeper) external {
+    /// @notice One account of a batch: planned and, when it can be liquidated now, executed; otherwise
+    ///         the status says why not. Callable only by this contract (the batch holds the lock).
+    function executeForBatch(uint256 accountId, address keeper) external returns (Status status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
-        (Plan memory plan, Status status, bytes memory reason) = _plan(accountId);
-        if (status != Status.Ok) _revertFor(plan, status, reason);
-        _execute(plan, keeper);
+        Plan memory plan;
+        (plan, status, ) = _plan(accountId);
+        if (status == Status.Ok) _execute(plan, keeper);
     }
 
     /// @inheritdoc ILiquidationEngine
