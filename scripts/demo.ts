@@ -1,9 +1,10 @@
 /**
- * End-to-end demo on the in-process network (the README's main-job command until the crash replay
- * lands): deploys the protocol with the same code as deploy/, opens leveraged positions for a few
- * traders, walks the ETH oracle down a crash path, and prints every account's state at each step.
+ * A small end-to-end demo on the in-process network: deploys the protocol with the same code as
+ * deploy/, opens leveraged positions for a few traders, walks the ETH oracle down a crash path and,
+ * at each step, pokes the circuit breaker, liquidates what the liquidation engine will take, and
+ * prints every account's state. The crash replays (bash scripts/main.sh) are the full version.
  *
- *   bash scripts/main.sh            (or: npx hardhat run scripts/demo.ts)
+ *   npm run demo            (npx hardhat run scripts/demo.ts)
  */
 import { network } from "hardhat";
 
@@ -26,6 +27,9 @@ const vaultAddress = await p.vault.getAddress();
 await p.usdc.mint(lp.address, 2_000_000n * USDC);
 await p.usdc.connect(lp).approve(vaultAddress, MAX_PRICE);
 await p.vault.connect(lp).deposit(2_000_000n * USDC, lp.address);
+await p.usdc.mint(lp.address, 100_000n * USDC);
+await p.usdc.connect(lp).approve(await p.insuranceFund.getAddress(), MAX_PRICE);
+await p.insuranceFund.connect(lp).deposit(100_000n * USDC, lp.address); // the insurance fund's stake
 
 // Traders: margin and ETH size (positive long). Leverage at $2000 is size * 2000 / margin.
 const book = [
@@ -87,8 +91,19 @@ for (const usd of [1900n, 1760n, 1620n, 1500n, 1400n, 1450n]) {
   await feed.updateAnswer(usd * 10n ** 8n);
   await p.oracle.updateVolatility(feedId, 64);
   await p.engine.accrue(ETH_MARKET);
-  await report(`oracle at $${usd}`);
+  if (p.breaker) await p.breaker.poke(ETH_MARKET);
+  const ids = await p.liquidationEngine.liquidatableAccounts(1n, 50n);
+  let tranches = 0;
+  if (ids.length > 0) {
+    const receipt = await (await p.liquidationEngine.liquidateBatch([...ids])).wait();
+    tranches = receipt!.logs.filter(
+      (l) => p.liquidationEngine.interface.parseLog(l)?.name === "TrancheLiquidated",
+    ).length;
+  }
+  const level = p.breaker ? (await p.breaker.marketLevel(ETH_MARKET)).level : 0n;
+  await report(`oracle at $${usd}: stress level ${level}, ${tranches} tranche(s) liquidated this step`);
 }
 console.log(
-  "\nThis is the foundation demo: liquidations, the circuit breaker and the crash replays arrive with the next issues.",
+  `\nbad debt incurred $${fmt(await p.liquidationEngine.badDebtIncurred())}, covered by the insurance fund ` +
+    `$${fmt(await p.liquidationEngine.badDebtCovered())}. The crash replays (bash scripts/main.sh) are the full version.`,
 );
