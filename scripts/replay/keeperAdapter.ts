@@ -1,10 +1,10 @@
 /**
  * The keeper, as the replay sees it: one call per tick, `tick(): Promise<{ tranches }>`.
  *
- * NOT DONE: the project's keeper bot (scripts/keeper/, a `Keeper` class with `tick()`) is being
- * written on another branch and is not on this one. Until it is merged, `ScanKeeper` below stands in
- * for it, built only from the liquidation engine's own keeper-facing calls. The lead swaps the real
- * Keeper in by giving `runReplay` a `keeper` factory that wraps it (see `KeeperFactory`); nothing else
+ * NOT DONE (issue 6 stays open for it): the project's keeper service (scripts/keeper/, a `Keeper`
+ * class with `tick()`) is not yet what the replay runs. `ScanKeeper` below stands in for it, built only
+ * from the liquidation engine's own keeper-facing calls. The swap is a `keeper` factory given to
+ * `runReplay` that wraps `Keeper` (see `KeeperFactory`); nothing else
  * in the replay depends on what the keeper is, because the engine reads what happened from the
  * chain's logs, not from the keeper. Note for that swap: the replay mines every transaction at the
  * tick's timestamp through `Chain.send` (automine, `evm_setNextBlockTimestamp` first); a keeper that
