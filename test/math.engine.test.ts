@@ -177,34 +177,7 @@ describe("engine mirror vs PerpEngine views (seeded random sequence)", function 
       const config = await w.engine.marketConfig(m.id, at);
       const state = await w.engine.marketState(m.id, at);
       const [price, sigma] = await w.oracle.getPriceAndVolatility(config.feedId, at);
-      const r = config.risk;
-      markets.set(m.id, {
-        config: {
-          skewScale: config.skewScale,
-          maxFundingRatePerSecond: config.maxFundingRatePerSecond,
-          risk: {
-            mmrBase: r.mmrBase,
-            mmrMin: r.mmrMin,
-            mmrMax: r.mmrMax,
-            kMm: r.kMm,
-            imMultiplier: r.imMultiplier,
-            sizePremium: r.sizePremium,
-            mmrRampPerSecond: r.mmrRampPerSecond,
-            baseFee: r.baseFee,
-            kFee: r.kFee,
-          },
-        },
-        state: {
-          longOpenInterest: state.longOpenInterest,
-          shortOpenInterest: state.shortOpenInterest,
-          fundingIndex: state.fundingIndex,
-          lastAccrualTime: state.lastAccrualTime,
-          maintenanceTerm: state.maintenanceTerm,
-        },
-        price,
-        sigma,
-        levelImMultiplier,
-      });
+      markets.set(m.id, math.marketSnapshot(config, state, price, sigma, levelImMultiplier));
     }
     const accounts: math.AccountSnapshot[] = [];
     for (const id of accountIds) {

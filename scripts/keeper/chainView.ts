@@ -7,7 +7,7 @@
 import type { BigNumberish } from "ethers";
 
 import { WAD, mulWadDown } from "../lib/math/fixedPoint.js";
-import { type EngineSnapshot, type MarketSnapshot, pendingAccrual } from "../lib/math/engine.js";
+import { type EngineSnapshot, type MarketSnapshot, marketSnapshot, pendingAccrual } from "../lib/math/engine.js";
 import { decodeRevert, type ProtocolContracts } from "./contracts.js";
 
 export type LiquidationParams = {
@@ -92,36 +92,9 @@ export async function readChainView(
       unpriced.set(id, read.error);
       continue;
     }
-    const r = config.risk;
-    const snapshot: MarketSnapshot = {
-      config: {
-        skewScale: config.skewScale,
-        maxFundingRatePerSecond: config.maxFundingRatePerSecond,
-        risk: {
-          mmrBase: r.mmrBase,
-          mmrMin: r.mmrMin,
-          mmrMax: r.mmrMax,
-          kMm: r.kMm,
-          imMultiplier: r.imMultiplier,
-          sizePremium: r.sizePremium,
-          mmrRampPerSecond: r.mmrRampPerSecond,
-          baseFee: r.baseFee,
-          kFee: r.kFee,
-        },
-      },
-      state: {
-        longOpenInterest: state.longOpenInterest,
-        shortOpenInterest: state.shortOpenInterest,
-        fundingIndex: state.fundingIndex,
-        lastAccrualTime: state.lastAccrualTime,
-        maintenanceTerm: state.maintenanceTerm,
-      },
-      price: read.price,
-      sigma: read.sigma,
-      // Liquidation views never consult the breaker (liquidationSnapshot leaves initial margin at
-      // zero); the keeper only uses maintenance margin, so the neutral multiplier is exact for it.
-      levelImMultiplier: WAD,
-    };
+    // Liquidation views never consult the breaker (liquidationSnapshot leaves initial margin at zero);
+    // the keeper only uses maintenance margin, so the neutral multiplier is exact for it.
+    const snapshot = marketSnapshot(config, state, read.price, read.sigma, WAD);
     markets.set(id, accrued(snapshot, timestamp));
     capacity.set(id, capacityRoom(liquidation, config.skewScale, read.price, window, timestamp));
   }

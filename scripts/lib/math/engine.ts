@@ -77,6 +77,47 @@ export interface MarketSnapshot {
   readonly levelImMultiplier: bigint;
 }
 
+/**
+ * A market as the views need it, from what `engine.marketConfig(id)`, `engine.marketState(id)` and
+ * `oracle.getPriceAndVolatility(feedId)` return (ethers Results carry more fields; only these are kept).
+ */
+export function marketSnapshot(
+  config: { skewScale: bigint; maxFundingRatePerSecond: bigint; risk: RiskParams },
+  state: MarketStateSnapshot,
+  price: bigint,
+  sigma: bigint,
+  levelImMultiplier: bigint,
+): MarketSnapshot {
+  const r = config.risk;
+  return {
+    config: {
+      skewScale: config.skewScale,
+      maxFundingRatePerSecond: config.maxFundingRatePerSecond,
+      risk: {
+        mmrBase: r.mmrBase,
+        mmrMin: r.mmrMin,
+        mmrMax: r.mmrMax,
+        kMm: r.kMm,
+        imMultiplier: r.imMultiplier,
+        sizePremium: r.sizePremium,
+        mmrRampPerSecond: r.mmrRampPerSecond,
+        baseFee: r.baseFee,
+        kFee: r.kFee,
+      },
+    },
+    state: {
+      longOpenInterest: state.longOpenInterest,
+      shortOpenInterest: state.shortOpenInterest,
+      fundingIndex: state.fundingIndex,
+      lastAccrualTime: state.lastAccrualTime,
+      maintenanceTerm: state.maintenanceTerm,
+    },
+    price,
+    sigma,
+    levelImMultiplier,
+  };
+}
+
 /** The chain as the views see it. */
 export interface EngineSnapshot {
   /** `block.timestamp` of the block the views run in (seconds) */
