@@ -20,8 +20,9 @@ import {Roles} from "./libraries/Roles.sol";
 /// @notice Tranche-based gradual liquidation. Each call closes one tranche of an account below
 ///         maintenance margin: the smaller of `trancheFraction` of every position and what brings the
 ///         account back to maintenance plus a buffer; a dust remainder closes too; an account below the
-///         backstop threshold closes in full at once. Liquidated notional per market and window is
-///         capped, so forced selling is spread in time. Fills are at the oracle index price.
+///         backstop threshold closes in full, without cooldown. Liquidated notional per market and window
+///         is capped, so forced selling is spread in time; only an account near bankruptcy (below the
+///         capBypassRatio threshold) bypasses the cap. Fills are at the oracle index price.
 /// @dev previewLiquidation and liquidate run the same `_plan`; execution then checks every realised
 ///      value against the plan (ExecutionDiverged), so the preview is exact by construction.
 contract LiquidationEngine is
@@ -113,7 +114,8 @@ contract LiquidationEngine is
                 cooldown: 30,
                 capacityWindow: 60,
                 capacityDepthFactor: 0.005e18,
-                dustNotional: 100e18
+                dustNotional: 100e18,
+                capBypassRatio: 0.6667e18
             })
         );
         _setRewardConfig(
@@ -152,6 +154,8 @@ contract LiquidationEngine is
         _bound("capacityWindow", c.capacityWindow, MIN_CAPACITY_WINDOW, MAX_CAPACITY_WINDOW);
         _bound("capacityDepthFactor", c.capacityDepthFactor, MIN_CAPACITY_DEPTH_FACTOR, MAX_CAPACITY_DEPTH_FACTOR);
         _bound("dustNotional", c.dustNotional, 0, MAX_DUST_NOTIONAL);
+        // a bypass above the backstop would let capped partial tranches through uncapped
+        _bound("capBypassRatio", c.capBypassRatio, 0, c.backstopRatio);
         config = c;
         emit ConfigSet(c);
     }
@@ -400,7 +404,9 @@ contract LiquidationEngine is
         }
         plan.fraction = plan.backstop ? WAD : _fraction(c, s);
         if (plan.fraction < WAD && s.notional.mulWadDown(WAD - plan.fraction) < c.dustNotional) plan.fraction = WAD;
-        if (!plan.backstop) {
+        // Near bankruptcy (below capBypassRatio) the whole position goes now; any other tranche, a
+        // backstop's included, fits in the markets' remaining capacity and waits for the next window.
+        if (s.equity >= int256(s.maintenanceMargin.mulWadDown(c.capBypassRatio))) {
             uint256 blocked;
             (plan.fraction, blocked) = _fitCapacity(c, ps, plan.fraction);
             if (plan.fraction == 0) {

@@ -343,6 +343,7 @@ function view(markets: Map<number, MarketSnapshot>): ChainView {
       capacityWindow: 60n,
       capacityDepthFactor: WAD / 200n,
       dustNotional: 100n * WAD,
+      capBypassRatio: 6667n * 10n ** 14n,
     },
   };
 }
@@ -393,16 +394,24 @@ describe("keeper scan and plans", () => {
     expect(scan).to.deep.include({ unpriced: 1, liquidatable: [] });
   });
 
-  const plan = (id: bigint, legs: [number, bigint][], backstop = false, touchesFund = false): TranchePlan => ({
+  /** `backstop`: a full close; `bypassesCapacity`: near bankruptcy (below capBypassRatio), defaults to backstop */
+  const plan = (
+    id: bigint,
+    legs: [number, bigint][],
+    backstop = false,
+    touchesFund = false,
+    bypassesCapacity = backstop,
+  ): TranchePlan => ({
     accountId: id,
     backstop,
+    bypassesCapacity,
     touchesFund,
     trancheNotional: legs.reduce((s, [, n]) => s + n, 0n),
     keeperReward: 0n,
     legs: legs.map(([marketId, notional]) => ({ marketId, notional })),
   });
 
-  it("lets through what the capacity allows, worst first; a backstop always goes", () => {
+  it("lets through what the capacity allows, worst first; a tranche near bankruptcy always goes", () => {
     const rooms = new Map([
       [0, 100n],
       [1, 50n],
@@ -414,12 +423,16 @@ describe("keeper scan and plans", () => {
         plan(3n, [[0, 10n]]),
         plan(4n, [[1, 80n]], true),
         plan(5n, [[1, 1n]]),
+        plan(6n, [[1, 1n]], true, false, false),
+        plan(7n, [[0, 5n]], true, false, false),
       ],
       rooms,
     );
-    // 1 takes 60 of 100; 2 takes the remaining 40 (the contract scales it down); 3 finds none left
+    // 1 takes 60 of 100; 2 takes the remaining 40 (the contract scales it down); 3 finds none left;
+    // 4 is near bankruptcy and goes whatever the room; 6 and 7 are backstops above the bypass threshold:
+    // they wait for capacity like any tranche
     expect(selected.map((p) => p.accountId)).to.deep.equal([1n, 2n, 4n]);
-    expect(heldBack.map((p) => p.accountId)).to.deep.equal([3n, 5n]);
+    expect(heldBack.map((p) => p.accountId)).to.deep.equal([3n, 5n, 6n, 7n]);
     const room = capacityRoom(
       { capacityDepthFactor: WAD / 200n, capacityWindow: 60n },
       1_000n * WAD,

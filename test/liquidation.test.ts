@@ -532,6 +532,49 @@ describe("LiquidationEngine: capacity per market and window", function () {
     expect(window.start).to.equal(t + 60);
     expect(window.used).to.equal(mulWadUp(units(15) / 4n, price));
   });
+  it("paces a backstop above capBypassRatio by the capacity; only below it (near bankruptcy) is the cap bypassed", async function () {
+    const { w, whale1, small, sinking, price } = await crowded();
+    const le = w.liquidationEngine;
+    const paced = { ...toObject(await le.config()), capBypassRatio: WAD / 5n };
+    await expect(le.connect(w.governor).setConfig(paced)).to.emit(le, "ConfigSet");
+    // whale1's 25% tranche (5000 ETH) takes the whole window
+    const t = await pinNext();
+    await le.connect(w.keeper).liquidate(whale1);
+    expect((await le.capacityWindow(ETH)).used).to.equal(5_000n * price);
+
+    // sinking is below the backstop (health 1/2 < 2/3) but above the bypass (1/5): it waits like any tranche
+    const s = await w.engine.accountSummary(sinking);
+    expect(s.equity).to.be.lessThan((s.maintenanceMargin * 6667n) / 10000n);
+    expect(s.equity).to.be.greaterThan(s.maintenanceMargin / 5n);
+    await pinNext();
+    await expect(le.connect(w.keeper).liquidate(sinking))
+      .to.be.revertedWithCustomError(le, "LiquidationCapacityExhausted")
+      .withArgs(sinking, ETH, t + 60);
+    expect(await le.liquidatableAccounts(1, 10, pending)).to.deep.equal([]);
+
+    // with the bypass above its health, the same account goes now, in full, while the window is still full
+    await le.connect(w.governor).setConfig({ ...paced, capBypassRatio: (6n * WAD) / 10n });
+    await pinNext(t + 30);
+    await expect(le.connect(w.keeper).liquidate(sinking))
+      .to.emit(le, "LiquidationSettled")
+      .withArgs(sinking, w.keeper.address, true, WAD, anyUint, MAX_UINT, anyUint);
+    expect((await w.engine.position(sinking, ETH)).size).to.equal(0n);
+    // a tranche that is not near bankruptcy still finds the window full
+    await expect(le.connect(w.keeper).liquidate(small)).to.be.revertedWithCustomError(
+      le,
+      "LiquidationCapacityExhausted",
+    );
+  });
+
+  it("refuses a capBypassRatio above the backstopRatio (ParameterOutOfBounds), with no change", async function () {
+    const w = await loadFixture(world);
+    const le = w.liquidationEngine;
+    const before = toObject(await le.config());
+    await expect(le.connect(w.governor).setConfig({ ...before, capBypassRatio: before.backstopRatio + 1n }))
+      .to.be.revertedWithCustomError(le, "ParameterOutOfBounds")
+      .withArgs(encodeBytes32String("capBypassRatio"), before.backstopRatio + 1n, 0n, before.backstopRatio);
+    expect(toObject(await le.config())).to.deep.equal(before);
+  });
 });
 
 describe("LiquidationEngine: keeper reward and penalty", function () {
@@ -1044,7 +1087,9 @@ describe("LiquidationEngine: governance", function () {
   it("bounds every Config field: ParameterOutOfBounds one past each bound, accepted at the bound", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine.connect(w.governor);
-    const base = await cfg(w);
+    // capBypassRatio is bounded by backstopRatio: start from 0 so every backstopRatio in bounds is accepted
+    const base = { ...(await cfg(w)), capBypassRatio: 0n };
+    await le.setConfig(base);
     const bounds: [keyof typeof base, string, bigint, bigint][] = [
       ["trancheFraction", "trancheFraction", WAD / 20n, WAD],
       ["healthBuffer", "healthBuffer", 0n, WAD],
@@ -1054,6 +1099,7 @@ describe("LiquidationEngine: governance", function () {
       ["capacityWindow", "capacityWindow", 1n, 86_400n],
       ["capacityDepthFactor", "capacityDepthFactor", WAD / 1000n, 18n * WAD],
       ["dustNotional", "dustNotional", 0n, 10_000n * WAD],
+      ["capBypassRatio", "capBypassRatio", 0n, base.backstopRatio],
     ];
     for (const [field, name, lo, hi] of bounds) {
       if (lo > 0n) {

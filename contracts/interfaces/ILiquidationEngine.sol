@@ -9,12 +9,13 @@ interface ILiquidationEngine {
     struct Config {
         uint64 trancheFraction; // largest share of every position one tranche closes
         uint64 healthBuffer; // a tranche aims at equity >= maintenance * (1 + buffer)
-        uint64 backstopRatio; // equity below maintenance * backstopRatio: close everything at once
+        uint64 backstopRatio; // equity below maintenance * backstopRatio: close everything, no cooldown
         uint64 penaltyRate; // penalty on the tranche's notional
         uint32 cooldown; // seconds between an account's tranches (backstop ignores it)
         uint32 capacityWindow; // seconds
         uint64 capacityDepthFactor; // liquidated notional per window <= factor * skewScale * price
         uint128 dustNotional; // quote (WAD): a remainder below it closes too
+        uint64 capBypassRatio; // equity below maintenance * capBypassRatio (near bankruptcy): no capacity cap
     }
 
     /// @notice Keeper reward: clamp(flat + share * notional, min, max) * escalation, where escalation
@@ -48,7 +49,7 @@ interface ILiquidationEngine {
     /// @notice Everything one call of liquidate(account) does, as previewLiquidation reports it.
     struct Plan {
         uint256 accountId;
-        bool backstop; // full close, cooldown and capacity bypassed
+        bool backstop; // full close (as far as capacity allows above capBypassRatio), no cooldown
         int256 equity; // before
         uint256 maintenanceMargin; // before
         uint256 fraction; // WAD share of every position closed

@@ -21,6 +21,8 @@ export type LiquidationParams = {
   capacityWindow: bigint;
   capacityDepthFactor: bigint;
   dustNotional: bigint;
+  /** equity below maintenance * capBypassRatio: the tranche ignores the capacity cap */
+  capBypassRatio: bigint;
 };
 
 /** A market's liquidation capacity in the current window (quote WAD). */
@@ -77,6 +79,7 @@ export async function readChainView(
     capacityWindow: liq.capacityWindow,
     capacityDepthFactor: liq.capacityDepthFactor,
     dustNotional: liq.dustNotional,
+    capBypassRatio: liq.capBypassRatio,
   };
   const timestamp = BigInt(block.timestamp);
   const markets = new Map<number, MarketSnapshot>();

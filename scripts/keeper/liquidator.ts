@@ -141,7 +141,9 @@ export class Liquidator {
     const slots = s.maxPendingTxs - this.o.tx.count();
     if (slots <= 0) return { report, contradicted };
     const toPreview = due.slice(0, Math.min(s.previewLimit, slots * s.maxBatch));
-    const previews = await Promise.all(toPreview.map((c) => this.preview(c.accountId, view.blockNumber)));
+    const previews = await Promise.all(
+      toPreview.map((c) => this.preview(c.accountId, view.blockNumber, view.liquidation.capBypassRatio)),
+    );
     report.previewed = toPreview.length;
     const ready: TranchePlan[] = [];
     previews.forEach((p, i) => {
@@ -251,10 +253,10 @@ export class Liquidator {
     });
   }
 
-  private async preview(accountId: bigint, blockTag: number): Promise<Preview> {
+  private async preview(accountId: bigint, blockTag: number, capBypassRatio: bigint): Promise<Preview> {
     try {
       const plan = await this.o.contracts.liquidationEngine.previewLiquidation(accountId, { blockTag });
-      return { kind: "ready", plan: planFromPreview(plan) };
+      return { kind: "ready", plan: planFromPreview(plan, capBypassRatio) };
     } catch (e) {
       if (isTransportError(e)) throw e;
       return previewFromRevert(e);

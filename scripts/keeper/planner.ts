@@ -4,11 +4,14 @@
  * into liquidateBatch transactions under the per-transaction gas cap. Pure functions.
  */
 import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/LiquidationEngine.js";
+import { mulWadDown } from "../lib/math/index.js";
 import { decodeRevert } from "./contracts.js";
 
 export type TranchePlan = {
   accountId: bigint;
   backstop: boolean;
+  /** near bankruptcy (equity below maintenance * capBypassRatio): the capacity cap does not apply */
+  bypassesCapacity: boolean;
   /** quote WAD */
   trancheNotional: bigint;
   /** quote WAD, what this keeper would be paid */
@@ -29,10 +32,11 @@ export type Preview =
 
 type PlanStruct = Awaited<ReturnType<LiquidationEngine["previewLiquidation"]>>;
 
-export function planFromPreview(p: PlanStruct): TranchePlan {
+export function planFromPreview(p: PlanStruct, capBypassRatio: bigint): TranchePlan {
   return {
     accountId: p.accountId,
     backstop: p.backstop,
+    bypassesCapacity: p.equity < mulWadDown(p.maintenanceMargin, capBypassRatio),
     trancheNotional: p.trancheNotional,
     keeperReward: p.keeperReward,
     touchesFund: p.badDebt > 0n || p.keeperFromFund > 0n,
@@ -65,8 +69,8 @@ export function previewFromRevert(e: unknown): Preview {
 
 /**
  * Walks the tranches worst first and keeps those the markets' remaining capacity allows, counting
- * each one's notional against every market it closes in. A backstop tranche bypasses the cap (the
- * contract still counts it). A tranche whose market has some room but less than its notional still
+ * each one's notional against every market it closes in. A tranche near bankruptcy (below the
+ * capBypassRatio threshold) bypasses the cap (the contract still counts it). A tranche whose market has some room but less than its notional still
  * goes: the contract scales it down to the room.
  */
 export function fitCapacity(
@@ -77,7 +81,7 @@ export function fitCapacity(
   const selected: TranchePlan[] = [];
   const heldBack: TranchePlan[] = [];
   for (const p of plans) {
-    if (!p.backstop && p.legs.some((l) => (room.get(l.marketId) ?? 0n) === 0n)) {
+    if (!p.bypassesCapacity && p.legs.some((l) => (room.get(l.marketId) ?? 0n) === 0n)) {
       heldBack.push(p);
       continue;
     }

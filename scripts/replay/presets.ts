@@ -75,6 +75,7 @@ const LiquidationSchema = z
     capacityWindow: Int,
     capacityDepthFactor: Dec,
     dustNotional: Dec,
+    capBypassRatio: Dec,
   })
   .partial()
   .strict();

@@ -424,16 +424,10 @@ contract LiquidationPreviewTest is ProtocolFixture {
     }
 
     function _config() internal view returns (ILiquidationEngine.Config memory c) {
-        (
-            c.trancheFraction,
-            c.healthBuffer,
-            c.backstopRatio,
-            c.penaltyRate,
-            c.cooldown,
-            c.capacityWindow,
-            c.capacityDepthFactor,
-            c.dustNotional
-        ) = liquidationEngine.config();
+        // the getter's tuple of static fields is encoded exactly as the struct (too many to destructure)
+        (bool ok, bytes memory ret) = address(liquidationEngine).staticcall(abi.encodeWithSignature("config()"));
+        require(ok, "config()");
+        c = abi.decode(ret, (ILiquidationEngine.Config));
     }
 
     function _abs(int256 x) internal pure returns (uint256) {
