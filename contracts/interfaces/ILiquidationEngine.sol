@@ -6,15 +6,16 @@ pragma solidity ^0.8.30;
 ///         can absorb; routes bad debt to the insurance fund, then to auto-deleveraging.
 interface ILiquidationEngine {
     /// @notice Tranche parameters (governor, bounded). Ratios WAD.
+    /// @dev Two storage slots: the four WAD ratios, then the rest (types sized to each field's bound).
     struct Config {
         uint64 trancheFraction; // largest share of every position one tranche closes
         uint64 healthBuffer; // a tranche aims at equity >= maintenance * (1 + buffer)
         uint64 backstopRatio; // equity below maintenance * backstopRatio: close everything, no cooldown
         uint64 penaltyRate; // penalty on the tranche's notional
-        uint32 cooldown; // seconds between an account's tranches (backstop ignores it)
+        uint16 cooldown; // seconds between an account's tranches (backstop ignores it); <= 1 hour
         uint32 capacityWindow; // seconds
         uint64 capacityDepthFactor; // liquidated notional per window <= factor * skewScale * price
-        uint128 dustNotional; // quote (WAD): a remainder below it closes too
+        uint80 dustNotional; // quote (WAD): a remainder below it closes too; <= 10,000e18
         uint64 capBypassRatio; // equity below maintenance * capBypassRatio (near bankruptcy): no capacity cap
     }
 

@@ -12,7 +12,7 @@ interface ILiquidationWindows {
     function config()
         external
         view
-        returns (uint64, uint64, uint64, uint64, uint32, uint32 capacityWindow, uint64, uint128);
+        returns (uint64, uint64, uint64, uint64, uint16, uint32 capacityWindow, uint64, uint80, uint64);
 }
 
 /// @title LiquidationPressureTrigger
@@ -42,7 +42,7 @@ contract LiquidationPressureTrigger is ThresholdTrigger, MarketFeed {
 
     function measure(uint256 marketId) public view override returns (uint256) {
         (uint40 start, uint128 used) = liquidations.capacityWindow(marketId);
-        (, , , , , uint32 length, , ) = liquidations.config();
+        (, , , , , uint32 length, , , ) = liquidations.config();
         if (used == 0 || block.timestamp >= uint256(start) + length) return 0;
         IPerpEngine.MarketState memory st = engine.marketState(marketId);
         uint256 oi = uint256(st.longOpenInterest) + st.shortOpenInterest;
