@@ -5,7 +5,11 @@
  *   de-escalation only once its cooldown has passed, since poke would do nothing before), or every
  *   `breakerPokeIntervalBlocks` blocks;
  * - vault.claimKeeperRewards once the rewards reach `claimThreshold` tokens.
- * Each is simulated (eth_estimateGas) before it is sent; at most one of each is in flight.
+ * Each is simulated before it is sent: the first time with eth_estimateGas (sent with the estimate
+ * plus `gasLimitMarginPercent`), then with one eth_call at the gas limit that poke was last sent with,
+ * which proves that limit still suffices in one execution where an estimate searches with many (a
+ * breaker poke evaluates every trigger each time); only when that call fails is it estimated again.
+ * At most one of each is in flight.
  */
 import type { ChainView } from "./chainView.js";
 import type { KeeperSettings } from "./config.js";
@@ -24,6 +28,8 @@ type Due = { kind: TxKind; key: string; reason: string; to: string; data: string
 export class Pokers {
   /** marketId -> block of the last poke this keeper sent */
   private readonly lastBreakerPoke = new Map<number, number>();
+  /** poke key -> the gas limit it was last sent with */
+  private readonly gasLimits = new Map<string, bigint>();
 
   constructor(
     private readonly o: {
@@ -47,14 +53,17 @@ export class Pokers {
     const due = [...vol, ...breaker, ...claim].filter((d) => !this.o.tx.hasKey(d.key));
     const reports: PokeReport[] = [];
     for (const d of due) {
-      let gas: bigint;
-      try {
-        gas = await this.o.tx.estimate(d.to, d.data);
-      } catch (e) {
-        if (isTransportError(e)) throw e;
-        const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
-        this.o.logger.debug({ key: d.key, reason }, "poke would revert; not sent");
-        continue;
+      let gasLimit = this.gasLimits.get(d.key);
+      if (gasLimit === undefined || !(await this.o.tx.fits(d.to, d.data, gasLimit))) {
+        try {
+          const gas = await this.o.tx.estimate(d.to, d.data);
+          gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
+        } catch (e) {
+          if (isTransportError(e)) throw e;
+          const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
+          this.o.logger.debug({ key: d.key, reason }, "poke would revert; not sent");
+          continue;
+        }
       }
       const report: PokeReport = { kind: d.kind, key: d.key, reason: d.reason, sent: false };
       reports.push(report);
@@ -62,13 +71,13 @@ export class Pokers {
       if (this.o.tx.count() >= this.o.settings.maxPendingTxs) break;
       const f = await fees();
       if (!f) break;
-      const gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
       const tx = await this.o.tx.submit(
         { kind: d.kind, key: d.key, to: d.to, data: d.data, gasLimit },
         f,
         view.blockNumber,
       );
       if (!tx) continue;
+      this.gasLimits.set(d.key, gasLimit);
       report.sent = true;
       report.hash = tx.hashes[0];
       if (d.kind === "breaker") this.lastBreakerPoke.set(Number(d.key.split(":")[1]), view.blockNumber);
