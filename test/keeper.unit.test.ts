@@ -730,6 +730,22 @@ describe("keeper pokes", () => {
     return { pokers, at, fees, reads, gas, submitted, level };
   }
 
+  it("pokes the breaker every interval without first reading the proposal, and reads it in between", async () => {
+    const { pokers, at, fees, reads, submitted } = world(2);
+    expect(await pokers.run(at(10), fees)).to.deep.equal([]); // first sight: the interval starts here
+    expect(reads.proposed).to.equal(1);
+    expect(await pokers.run(at(11), fees)).to.deep.equal([]);
+    expect(reads.proposed).to.equal(2);
+    const due = await pokers.run(at(12), fees);
+    expect(due.map((p) => [p.kind, p.reason, p.sent])).to.deep.equal([["breaker", "every 2 blocks", true]]);
+    expect(reads.proposed, "a periodic poke does not read the proposal").to.equal(2);
+    expect(submitted.map((t) => t.key)).to.deep.equal(["breaker:0"]);
+    // two blocks later but at the same block time: no periodic poke, the proposal is read instead
+    expect(await pokers.run(at(14, at(12).timestamp), fees)).to.deep.equal([]);
+    expect(reads.proposed).to.equal(3);
+    expect((await pokers.run(at(15), fees)).map((p) => p.reason)).to.deep.equal(["every 2 blocks"]);
+  });
+
   it("estimates a poke's gas once, then proves the limit it was sent with by one call; re-estimates when that fails", async () => {
     const { pokers, at, fees, gas, submitted } = world(1);
     await pokers.run(at(10), fees);
