@@ -746,6 +746,19 @@ describe("keeper pokes", () => {
     expect((await pokers.run(at(15), fees)).map((p) => p.reason)).to.deep.equal(["every 2 blocks"]);
   });
 
+  it("de-escalates once the breaker's cooldown has passed since the later of the last change and the last hold", async () => {
+    const { pokers, at, fees, level } = world(0);
+    const t = at(100).timestamp;
+    level.proposed = 1n;
+    level.inForce = { level: 3n, lastChange: t - 4_000n, lastHeld: t - 600n }; // held 10 minutes ago
+    expect(await pokers.run(at(100), fees), "the breaker would not step down yet").to.deep.equal([]);
+    level.inForce.lastHeld = t - 1_800n; // a whole cooldown (30 min) since
+    const due = await pokers.run(at(100), fees);
+    expect(due.map((p) => p.reason)).to.deep.equal(["de-escalate from 3 (proposed 1)"]);
+    level.proposed = 4n;
+    expect((await pokers.run(at(101), fees)).map((p) => p.reason)).to.deep.equal(["escalate 3 -> 4"]);
+  });
+
   it("estimates a poke's gas once, then proves the limit it was sent with by one call; re-estimates when that fails", async () => {
     const { pokers, at, fees, gas, submitted } = world(1);
     await pokers.run(at(10), fees);

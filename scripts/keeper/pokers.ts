@@ -2,9 +2,10 @@
  * Maintenance the protocol leaves to anyone, done when due:
  * - oracle.updateVolatility(feed) when the feed has rounds the estimate has not folded in;
  * - breaker.poke(market) when the level the triggers propose differs from the level in force (a
- *   de-escalation only once its cooldown has passed, since poke would do nothing before), or every
- *   `breakerPokeIntervalBlocks` blocks once the block time has moved on since its last poke (then
- *   without reading the proposal first);
+ *   de-escalation only once its cooldown has passed, counted as the breaker counts it: from the
+ *   later of the last change and the last poke that still proposed the level; poke would do nothing
+ *   before), or every `breakerPokeIntervalBlocks` blocks once the block time has moved on since its
+ *   last poke (then without reading the proposal first);
  * - vault.claimKeeperRewards once the rewards reach `claimThreshold` tokens.
  * Each is simulated before it is sent: the first time with eth_estimateGas (sent with the estimate
  * plus `gasLimitMarginPercent`), then with one eth_call at the gas limit that poke was last sent with,
@@ -189,11 +190,16 @@ export class Pokers {
     toRead.forEach((m, i) => {
       const [proposed, inForce] = reads[i];
       if (proposed.level > inForce.level) poke(m, `escalate ${inForce.level} -> ${proposed.level}`);
-      else if (proposed.level < inForce.level && view.timestamp >= inForce.lastChange + cooldown) {
+      else if (proposed.level < inForce.level && view.timestamp >= Pokers.quietSince(inForce) + cooldown) {
         poke(m, `de-escalate from ${inForce.level} (proposed ${proposed.level})`);
       }
     });
     return due;
+  }
+
+  /** CircuitBreaker.poke's hysteresis: a level may step down a cooldown after this. */
+  private static quietSince(m: { lastChange: bigint; lastHeld: bigint }): bigint {
+    return m.lastHeld > m.lastChange ? m.lastHeld : m.lastChange;
   }
 
   private async claimDue(view: ChainView): Promise<Due[]> {
