@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { type Log, Transaction, Wallet } from "ethers";
+import { type Log, Transaction, type TransactionRequest, Wallet } from "ethers";
 
 import { DEFAULT_RISK } from "../deploy/params.js";
 import { accountSummary } from "../scripts/lib/math/engine.js";
@@ -21,7 +21,10 @@ import { parseArgs } from "../scripts/keeper/cli.js";
 import { ConfigError, keeperSettings, resolveConfig } from "../scripts/keeper/config.js";
 import { bumpFees, initialFees } from "../scripts/keeper/fees.js";
 import { EventFollower } from "../scripts/keeper/follower.js";
+import type { ProtocolContracts } from "../scripts/keeper/contracts.js";
 import { silentLogger } from "../scripts/keeper/logger.js";
+import { KeeperMetrics } from "../scripts/keeper/metrics.js";
+import { Pokers } from "../scripts/keeper/pokers.js";
 import {
   type TranchePlan,
   batchGasLimit,
@@ -31,6 +34,7 @@ import {
 } from "../scripts/keeper/planner.js";
 import { scanAccounts, worstFirst } from "../scripts/keeper/scanner.js";
 import { TxManager, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
+import { CircuitBreaker__factory } from "../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
 import { LiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
 import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/PerpEngine__factory.js";
 import { Vault__factory } from "../types/ethers-contracts/factories/contracts/Vault__factory.js";
@@ -127,6 +131,7 @@ const ADDR = {
   engine: "0x00000000000000000000000000000000000000e1",
   vault: "0x00000000000000000000000000000000000000e2",
   liquidationEngine: "0x00000000000000000000000000000000000000e3",
+  breaker: "0x00000000000000000000000000000000000000e4",
 };
 const OWNER = "0x00000000000000000000000000000000000000a1";
 
@@ -508,6 +513,9 @@ class FakeChain {
   sent: Transaction[] = [];
   receipts = new Map<string, { hash: string; status: number; logs: [] }>();
   fail: Error | undefined;
+  /** eth_calls made, and what the next one throws */
+  calls: TransactionRequest[] = [];
+  callFails: Error | undefined;
 
   provider(): TxProvider {
     return {
@@ -526,6 +534,11 @@ class FakeChain {
       getTransactionReceipt: async (hash: string) => (this.receipts.get(hash) ?? null) as never,
       getTransaction: async (hash: string) => (this.sent.some((t) => t.hash === hash) ? ({ hash } as never) : null),
       estimateGas: async () => 21_000n,
+      call: async (req: TransactionRequest) => {
+        this.calls.push(req);
+        if (this.callFails) throw this.callFails;
+        return "0x";
+      },
     } as unknown as TxProvider;
   }
 
@@ -642,11 +655,137 @@ describe("keeper nonces and fees", () => {
     expect((await tx.submit(req("d"), fees, 12))!.nonce).to.equal(2);
   });
 
+  it("proves a gas limit with one call from its address: a revert is false, a transport failure thrown", async () => {
+    const chain = new FakeChain();
+    const wallet = new Wallet(KEY);
+    const tx = new TxManager({
+      provider: chain.provider(),
+      signer: wallet,
+      address: wallet.address,
+      chainId: 31337n,
+      policy,
+      logger: silentLogger(),
+    });
+    expect(await tx.fits(ADDR.breaker, "0x18178358", 300_000n)).to.equal(true);
+    expect(chain.calls[0]).to.deep.include({ from: wallet.address, to: ADDR.breaker, gasLimit: 300_000n });
+    expect(chain.calls[0].blockTag).to.equal("latest");
+    chain.callFails = Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION" });
+    expect(await tx.fits(ADDR.breaker, "0x18178358", 300_000n)).to.equal(false);
+    chain.callFails = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8545"), { code: "NETWORK_ERROR" });
+    let thrown: unknown;
+    await tx.fits(ADDR.breaker, "0x18178358", 300_000n).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.equal(chain.callFails);
+  });
+
   it("tells node refusals apart", () => {
     expect(classifyBroadcastError(new Error("nonce too low"))).to.equal("nonce-used");
     expect(classifyBroadcastError(new Error("replacement transaction underpriced"))).to.equal("underpriced");
     expect(classifyBroadcastError(new Error("already known"))).to.equal("known");
     expect(classifyBroadcastError(Object.assign(new Error("x"), { code: "TIMEOUT" }))).to.equal("transport");
     expect(classifyBroadcastError(new Error("insufficient funds"))).to.equal("rejected");
+  });
+});
+
+// ---------------------------------------------------------------- pokes
+
+describe("keeper pokes", () => {
+  /** A breaker whose triggers propose `level.proposed`, its level in force `level.inForce`; counts reads. */
+  function world(interval: number) {
+    const reads = { proposed: 0 };
+    const level = { proposed: 0n, inForce: { level: 0n, lastChange: 0n, lastHeld: 0n } };
+    const breakerIface = CircuitBreaker__factory.createInterface();
+    const breaker = {
+      target: ADDR.breaker,
+      interface: breakerIface,
+      deescalationCooldown: async () => 1800n,
+      proposedLevel: async () => {
+        reads.proposed++;
+        return { level: level.proposed, source: ADDR.breaker };
+      },
+      marketLevel: async () => level.inForce,
+    };
+    const gas = { estimate: 100_000n, estimates: 0, fits: [] as bigint[], fitsOk: true };
+    const submitted: { key: string; gasLimit: bigint }[] = [];
+    const tx = {
+      hasKey: () => false,
+      count: () => 0,
+      estimate: async () => {
+        gas.estimates++;
+        return gas.estimate;
+      },
+      fits: async (_to: string, _data: string, limit: bigint) => {
+        gas.fits.push(limit);
+        return gas.fitsOk;
+      },
+      submit: async (req: { key: string; gasLimit: bigint }) => {
+        submitted.push({ key: req.key, gasLimit: req.gasLimit });
+        return { hashes: ["0x01"], nonce: submitted.length - 1 };
+      },
+    };
+    const pokers = new Pokers({
+      contracts: { breaker, feeds: [] } as unknown as ProtocolContracts,
+      tx: tx as unknown as TxManager,
+      settings: keeperSettings({ breakerPokeIntervalBlocks: interval, pokeVolatility: false, claimRewards: false }),
+      address: OWNER,
+      scale: 10n ** 12n,
+      logger: silentLogger(),
+      metrics: new KeeperMetrics(),
+    });
+    /** a view at a block, 12 s a block unless the time is given */
+    const at = (blockNumber: number, timestamp = 1_000n + 12n * BigInt(blockNumber)) =>
+      ({
+        blockNumber,
+        timestamp,
+        engine: { timestamp, markets: new Map([[0, {}]]) },
+        unpriced: new Map(),
+      }) as unknown as ChainView;
+    const fees = async () => ({ maxFeePerGas: GWEI, maxPriorityFeePerGas: GWEI });
+    return { pokers, at, fees, reads, gas, submitted, level };
+  }
+
+  it("pokes the breaker every interval without first reading the proposal, and reads it in between", async () => {
+    const { pokers, at, fees, reads, submitted } = world(2);
+    expect(await pokers.run(at(10), fees)).to.deep.equal([]); // first sight: the interval starts here
+    expect(reads.proposed).to.equal(1);
+    expect(await pokers.run(at(11), fees)).to.deep.equal([]);
+    expect(reads.proposed).to.equal(2);
+    const due = await pokers.run(at(12), fees);
+    expect(due.map((p) => [p.kind, p.reason, p.sent])).to.deep.equal([["breaker", "every 2 blocks", true]]);
+    expect(reads.proposed, "a periodic poke does not read the proposal").to.equal(2);
+    expect(submitted.map((t) => t.key)).to.deep.equal(["breaker:0"]);
+    // two blocks later but at the same block time: no periodic poke, the proposal is read instead
+    expect(await pokers.run(at(14, at(12).timestamp), fees)).to.deep.equal([]);
+    expect(reads.proposed).to.equal(3);
+    expect((await pokers.run(at(15), fees)).map((p) => p.reason)).to.deep.equal(["every 2 blocks"]);
+  });
+
+  it("de-escalates once the breaker's cooldown has passed since the later of the last change and the last hold", async () => {
+    const { pokers, at, fees, level } = world(0);
+    const t = at(100).timestamp;
+    level.proposed = 1n;
+    level.inForce = { level: 3n, lastChange: t - 4_000n, lastHeld: t - 600n }; // held 10 minutes ago
+    expect(await pokers.run(at(100), fees), "the breaker would not step down yet").to.deep.equal([]);
+    level.inForce.lastHeld = t - 1_800n; // a whole cooldown (30 min) since
+    const due = await pokers.run(at(100), fees);
+    expect(due.map((p) => p.reason)).to.deep.equal(["de-escalate from 3 (proposed 1)"]);
+    level.proposed = 4n;
+    expect((await pokers.run(at(101), fees)).map((p) => p.reason)).to.deep.equal(["escalate 3 -> 4"]);
+  });
+
+  it("estimates a poke's gas once, then proves the limit it was sent with by one call; re-estimates when that fails", async () => {
+    const { pokers, at, fees, gas, submitted } = world(1);
+    await pokers.run(at(10), fees);
+    await pokers.run(at(11), fees);
+    expect(gas.estimates).to.equal(1);
+    expect(submitted.map((t) => t.gasLimit)).to.deep.equal([125_000n]); // estimate + 25%
+    await pokers.run(at(12), fees);
+    expect(gas.estimates, "the known limit is proven, not searched again").to.equal(1);
+    expect(gas.fits).to.deep.equal([125_000n]);
+    expect(submitted.map((t) => t.gasLimit)).to.deep.equal([125_000n, 125_000n]);
+    gas.fitsOk = false;
+    gas.estimate = 200_000n;
+    await pokers.run(at(13), fees);
+    expect(gas.estimates).to.equal(2);
+    expect(submitted.at(-1)!.gasLimit).to.equal(250_000n);
   });
 });

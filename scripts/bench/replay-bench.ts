@@ -65,9 +65,10 @@ for (const name of ["baseline", "protected"]) {
       `time in txs ${((s.sendMs as number) / 1000).toFixed(1)} s, in calls ${((s.callMs as number) / 1000).toFixed(1)} s, ` +
       `rest (setup, mirror, JS) ${(run.seconds - ((s.sendMs as number) + (s.callMs as number)) / 1000).toFixed(1)} s`,
   );
-  console.log(
-    `  keeper: ${s.scans} scans, ${s.batches} batches, ${s.flags} flags, ${s.failedLiquidations} reverted liquidations`,
-  );
+  // the keeper's own counters follow its name in the stats
+  const keys = Object.keys(s);
+  const own = keys.slice(keys.indexOf("keeper") + 1).map((k) => `${k} ${s[k]}`);
+  console.log(`  keeper: ${s.keeper}\n    ${own.join(", ")}`);
   console.log(
     `  outcome: bad debt $${formatUsd(BigInt(m.badDebtIncurred))} (insurance $${formatUsd(BigInt(m.badDebtCoveredByInsurance))}, ` +
       `ADL $${formatUsd(BigInt(m.badDebtSocialised))}, uncovered $${formatUsd(BigInt(m.badDebtUncovered))}); ` +

@@ -2,10 +2,16 @@
  * Maintenance the protocol leaves to anyone, done when due:
  * - oracle.updateVolatility(feed) when the feed has rounds the estimate has not folded in;
  * - breaker.poke(market) when the level the triggers propose differs from the level in force (a
- *   de-escalation only once its cooldown has passed, since poke would do nothing before), or every
- *   `breakerPokeIntervalBlocks` blocks;
+ *   de-escalation only once its cooldown has passed, counted as the breaker counts it: from the
+ *   later of the last change and the last poke that still proposed the level; poke would do nothing
+ *   before), or every `breakerPokeIntervalBlocks` blocks once the block time has moved on since its
+ *   last poke (then without reading the proposal first);
  * - vault.claimKeeperRewards once the rewards reach `claimThreshold` tokens.
- * Each is simulated (eth_estimateGas) before it is sent; at most one of each is in flight.
+ * Each is simulated before it is sent: the first time with eth_estimateGas (sent with the estimate
+ * plus `gasLimitMarginPercent`), then with one eth_call at the gas limit that poke was last sent with,
+ * which proves that limit still suffices in one execution where an estimate searches with many (a
+ * breaker poke evaluates every trigger each time); only when that call fails is it estimated again.
+ * At most one of each is in flight.
  */
 import type { ChainView } from "./chainView.js";
 import type { KeeperSettings } from "./config.js";
@@ -22,8 +28,11 @@ export type PokeReport = { kind: TxKind; key: string; reason: string; hash?: str
 type Due = { kind: TxKind; key: string; reason: string; to: string; data: string };
 
 export class Pokers {
-  /** marketId -> block of the last poke this keeper sent */
+  /** marketId -> block and block time of the last poke this keeper sent */
   private readonly lastBreakerPoke = new Map<number, number>();
+  private readonly lastBreakerPokeAt = new Map<number, bigint>();
+  /** poke key -> the gas limit it was last sent with */
+  private readonly gasLimits = new Map<string, bigint>();
 
   constructor(
     private readonly o: {
@@ -47,14 +56,17 @@ export class Pokers {
     const due = [...vol, ...breaker, ...claim].filter((d) => !this.o.tx.hasKey(d.key));
     const reports: PokeReport[] = [];
     for (const d of due) {
-      let gas: bigint;
-      try {
-        gas = await this.o.tx.estimate(d.to, d.data);
-      } catch (e) {
-        if (isTransportError(e)) throw e;
-        const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
-        this.o.logger.debug({ key: d.key, reason }, "poke would revert; not sent");
-        continue;
+      let gasLimit = this.gasLimits.get(d.key);
+      if (gasLimit === undefined || !(await this.o.tx.fits(d.to, d.data, gasLimit))) {
+        try {
+          const gas = await this.o.tx.estimate(d.to, d.data);
+          gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
+        } catch (e) {
+          if (isTransportError(e)) throw e;
+          const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
+          this.o.logger.debug({ key: d.key, reason }, "poke would revert; not sent");
+          continue;
+        }
       }
       const report: PokeReport = { kind: d.kind, key: d.key, reason: d.reason, sent: false };
       reports.push(report);
@@ -62,16 +74,20 @@ export class Pokers {
       if (this.o.tx.count() >= this.o.settings.maxPendingTxs) break;
       const f = await fees();
       if (!f) break;
-      const gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
       const tx = await this.o.tx.submit(
         { kind: d.kind, key: d.key, to: d.to, data: d.data, gasLimit },
         f,
         view.blockNumber,
       );
       if (!tx) continue;
+      this.gasLimits.set(d.key, gasLimit);
       report.sent = true;
       report.hash = tx.hashes[0];
-      if (d.kind === "breaker") this.lastBreakerPoke.set(Number(d.key.split(":")[1]), view.blockNumber);
+      if (d.kind === "breaker") {
+        const m = Number(d.key.split(":")[1]);
+        this.lastBreakerPoke.set(m, view.blockNumber);
+        this.lastBreakerPokeAt.set(m, view.timestamp);
+      }
       this.o.metrics.pokes.inc({ kind: d.kind });
       this.o.metrics.transactions.inc({ kind: d.kind, outcome: "sent" });
       this.o.logger.info({ key: d.key, reason: d.reason, hash: report.hash, nonce: tx.nonce }, `${d.kind} sent`);
@@ -139,23 +155,30 @@ export class Pokers {
     if (!this.o.settings.pokeBreaker || !breaker) return [];
     const at = { blockTag: view.blockNumber };
     const markets = [...view.engine.markets.keys(), ...view.unpriced.keys()];
-    const [cooldown, reads] = await Promise.all([
-      breaker.deescalationCooldown(at),
-      Promise.all(markets.map((m) => Promise.all([breaker.proposedLevel(m, at), breaker.marketLevel(m, at)]))),
-    ]);
     const interval = this.o.settings.breakerPokeIntervalBlocks;
+    for (const m of markets) if (!this.lastBreakerPoke.has(m)) this.lastBreakerPoke.set(m, view.blockNumber);
+    // A periodic poke keeps the breaker's hysteresis clock (the last poke that still proposed the
+    // level, a timestamp) current: it is due after `interval` blocks, and not again at the same block
+    // time (some chains mine several blocks a second). It goes without first reading what the
+    // triggers propose: the poke applies that either way (and is simulated before it is sent), and
+    // the proposal costs as much to read as the poke (every trigger is evaluated).
+    const periodic = new Set(
+      markets.filter(
+        (m) =>
+          interval > 0 &&
+          view.blockNumber - this.lastBreakerPoke.get(m)! >= interval &&
+          view.timestamp > (this.lastBreakerPokeAt.get(m) ?? -1n),
+      ),
+    );
+    const toRead = markets.filter((m) => !periodic.has(m));
+    const [cooldown, reads] = toRead.length
+      ? await Promise.all([
+          breaker.deescalationCooldown(at),
+          Promise.all(toRead.map((m) => Promise.all([breaker.proposedLevel(m, at), breaker.marketLevel(m, at)]))),
+        ])
+      : [0n, []];
     const due: Due[] = [];
-    markets.forEach((m, i) => {
-      const [proposed, inForce] = reads[i];
-      if (!this.lastBreakerPoke.has(m)) this.lastBreakerPoke.set(m, view.blockNumber);
-      let reason: string | undefined;
-      if (proposed.level > inForce.level) reason = `escalate ${inForce.level} -> ${proposed.level}`;
-      else if (proposed.level < inForce.level && view.timestamp >= inForce.lastChange + cooldown) {
-        reason = `de-escalate from ${inForce.level} (proposed ${proposed.level})`;
-      } else if (interval > 0 && view.blockNumber - this.lastBreakerPoke.get(m)! >= interval) {
-        reason = `every ${interval} blocks`;
-      }
-      if (!reason) return;
+    const poke = (m: number, reason: string) =>
       due.push({
         kind: "breaker",
         key: `breaker:${m}`,
@@ -163,8 +186,20 @@ export class Pokers {
         to: breaker.target as string,
         data: breaker.interface.encodeFunctionData("poke", [m]),
       });
+    for (const m of periodic) poke(m, `every ${interval} blocks`);
+    toRead.forEach((m, i) => {
+      const [proposed, inForce] = reads[i];
+      if (proposed.level > inForce.level) poke(m, `escalate ${inForce.level} -> ${proposed.level}`);
+      else if (proposed.level < inForce.level && view.timestamp >= Pokers.quietSince(inForce) + cooldown) {
+        poke(m, `de-escalate from ${inForce.level} (proposed ${proposed.level})`);
+      }
     });
     return due;
+  }
+
+  /** CircuitBreaker.poke's hysteresis: a level may step down a cooldown after this. */
+  private static quietSince(m: { lastChange: bigint; lastHeld: bigint }): bigint {
+    return m.lastHeld > m.lastChange ? m.lastHeld : m.lastChange;
   }
 
   private async claimDue(view: ChainView): Promise<Due[]> {

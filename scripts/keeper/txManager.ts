@@ -58,7 +58,7 @@ export type TxOutcome = {
 /** The part of a provider the manager uses (a fake in unit tests). */
 export type TxProvider = Pick<
   Provider,
-  "getTransactionCount" | "getTransactionReceipt" | "broadcastTransaction" | "getTransaction" | "estimateGas"
+  "getTransactionCount" | "getTransactionReceipt" | "broadcastTransaction" | "getTransaction" | "estimateGas" | "call"
 >;
 
 export type TxManagerOptions = {
@@ -128,6 +128,20 @@ export class TxManager {
    */
   estimate(to: string, data: string): Promise<bigint> {
     return this.o.provider.estimateGas({ from: this.o.address, to, data, blockTag: "latest" });
+  }
+
+  /**
+   * Whether a call from the keeper's address succeeds on the latest block within `gasLimit`: one
+   * execution, where `estimate` searches with many. False when it reverts, out of gas included.
+   */
+  async fits(to: string, data: string, gasLimit: bigint): Promise<boolean> {
+    try {
+      await this.o.provider.call({ from: this.o.address, to, data, gasLimit, blockTag: "latest" });
+      return true;
+    } catch (e) {
+      if (isTransportError(e)) throw e;
+      return false;
+    }
   }
 
   /** Accounts covered by liquidation batches not yet mined. */

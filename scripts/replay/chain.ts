@@ -127,10 +127,7 @@ export class Chain {
     for (const hash of hashes) {
       const r = await this.rpc<RpcReceipt | null>("eth_getTransactionReceipt", [hash]);
       if (r === null) throw new Error(`replay: a batched transaction was not mined (${hash})`);
-      const ok = r.status === "0x1";
-      this.txs++;
-      this.gasUsed += BigInt(r.gasUsed);
-      if (!ok) this.failedTxs++;
+      const ok = this.tally(r);
       out.push({ hash, ok, gasUsed: BigInt(r.gasUsed), logs: r.logs, blockNumber: Number(r.blockNumber) });
     }
     this.sendMs += performance.now() - started;
@@ -149,11 +146,30 @@ export class Chain {
     await this.rpc("evm_setNextBlockTimestamp", [this.time]);
     const hash = await this.rpc<string>("eth_sendTransaction", [tx]);
     const r = await this.rpc<RpcReceipt>("eth_getTransactionReceipt", [hash]);
-    this.txs++;
-    this.gasUsed += BigInt(r.gasUsed);
-    if (r.status !== "0x1") this.failedTxs++;
+    this.tally(r);
     this.sendMs += performance.now() - started;
     return { r, hash };
+  }
+
+  /**
+   * The receipt of a transaction sent by another client of this chain (the keeper service sends
+   * through ethers), counted in the run's totals like the engine's own. Throws when it was not mined:
+   * with automine, a transaction the node accepted is mined at once.
+   */
+  async receipt(hash: string): Promise<TxResult> {
+    const r = await this.rpc<RpcReceipt | null>("eth_getTransactionReceipt", [hash]);
+    if (r === null) throw new Error(`replay: transaction ${hash} was accepted but not mined`);
+    const ok = this.tally(r);
+    return { hash, ok, gasUsed: BigInt(r.gasUsed), logs: r.logs, blockNumber: Number(r.blockNumber) };
+  }
+
+  /** Counts a mined transaction in the totals; true when it succeeded. */
+  private tally(r: Pick<RpcReceipt, "status" | "gasUsed">): boolean {
+    const ok = r.status === "0x1";
+    this.txs++;
+    this.gasUsed += BigInt(r.gasUsed);
+    if (!ok) this.failedTxs++;
+    return ok;
   }
 
   /** eth_call on the latest block. Reverts throw. */

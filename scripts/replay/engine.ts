@@ -13,7 +13,10 @@
  *               MockAggregator.pushRound (a round when the answer changes, or half a heartbeat passed);
  *            2. traders due to open do so (their wanted leverage clamped to what initial margin and the
  *               breaker accept, computed exactly with the bigint mirror);
- *            3. the keeper ticks (keeperAdapter.ts): volatility update, breaker poke, scan, liquidate;
+ *            3. the keeper ticks: by default the keeper service itself (serviceKeeper.ts wraps
+ *               scripts/keeper/keeper.ts: follow events, scan off chain, confirm, liquidate worst
+ *               first, then volatility updates, breaker pokes, reward claims), `--keeper scan` the
+ *               replay's reference loop (keeperAdapter.ts);
  *            4. pending deficits are auto-deleveraged, candidates ranked off-chain (pnl * leverage);
  *            5. every liquidated leg adds its signed notional / depth to the market's impact: the next
  *               oracle round carries the protocol's own forced sales;
@@ -21,13 +24,15 @@
  *               `maxFeedbackTicks` between two scheduled ticks) lets the cascade play out in between.
  *  output  a ReplayRun (result.ts): the steps, the metrics, the parameters read back from the chain.
  *
- * Every transaction is mined at the tick's timestamp (chain.ts), so a run is reproducible to the wei
- * for a seed; only `seconds` (wall time) differs between two runs.
+ * Every transaction is mined at the tick's timestamp (chain.ts; the keeper service's through a
+ * provider that does the same), so a run is reproducible to the wei for a seed; only `seconds` and
+ * the keeper's wall-time counters differ between two runs.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
-import type { Interface } from "ethers";
+import { HDNodeWallet, type Interface, Wallet } from "ethers";
 import type { NetworkConnection, NetworkManager } from "hardhat/types/network";
 
+import type { Deployment } from "../../deploy/deployment.js";
 import { type Protocol, deployProtocol } from "../../deploy/protocol.js";
 import { type MarketSpec, feedId } from "../../deploy/params.js";
 import {
@@ -46,7 +51,7 @@ import { Book } from "./book.js";
 import { Chain, TX_GAS_CAP } from "./chain.js";
 import { WAD, parseDecimal } from "./decimal.js";
 import { ImpactModel } from "./impact.js";
-import { type KeeperFactory, type KeeperStats, scanKeeper } from "./keeperAdapter.js";
+import type { KeeperContext, KeeperFactory } from "./keeperAdapter.js";
 import { type RunCounters, type StepPrices, computeMetrics } from "./metrics.js";
 import {
   type PopulationSpec,
@@ -59,6 +64,7 @@ import {
 } from "./population.js";
 import { type ResolvedParams, marketSettings, paramsJson, structOverrides } from "./presets.js";
 import type { ReplayMarket, ReplayRun, ReplayStep } from "./result.js";
+import { serviceKeeper } from "./serviceKeeper.js";
 import type { PricePath } from "./types.js";
 
 /** Decimals of the replay's feeds: 18, so the oracle reports exactly the WAD price the engine computed. */
@@ -77,7 +83,7 @@ export type EngineOptions = {
   params: ResolvedParams;
   /** default: scripts/replay/population.json; the params' `population` overrides apply on top */
   population?: PopulationSpec;
-  /** default: ScanKeeper (keeperAdapter.ts) */
+  /** default: the keeper service (serviceKeeper.ts); `scanKeeper` (keeperAdapter.ts) to compare */
   keeper?: KeeperFactory;
   /** called after every scheduled tick (feedback ticks are not counted) */
   onTick?: (done: number, total: number) => void;
@@ -147,6 +153,27 @@ function checkPaths(paths: readonly PricePath[]): void {
 }
 
 const ifaceOf = (c: { interface: Interface }) => c.interface;
+
+/** The private key of one of the network's development accounts (from its configured keys or mnemonic). */
+async function devAccountKey(connection: NetworkConnection, address: string): Promise<string> {
+  const config = connection.networkConfig;
+  if (config.type !== "edr-simulated") throw new Error("replay: the network is not an in-process one");
+  const accounts = config.accounts;
+  const want = address.toLowerCase();
+  if (Array.isArray(accounts)) {
+    for (const a of accounts) {
+      const key = await a.privateKey.get();
+      if (new Wallet(key).address.toLowerCase() === want) return key;
+    }
+  } else {
+    const root = HDNodeWallet.fromPhrase(await accounts.mnemonic.get(), await accounts.passphrase.get(), accounts.path);
+    for (let k = 0; k < accounts.count; k++) {
+      const w = root.deriveChild(accounts.initialIndex + k);
+      if (w.address.toLowerCase() === want) return w.privateKey;
+    }
+  }
+  throw new Error(`replay: no development key for ${address} in the network's accounts`);
+}
 
 export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
   const started = Date.now();
@@ -240,7 +267,9 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
   const close = () => connection.close();
   try {
     const signers = await ethers.getSigners();
-    const [admin, governor, guardian, keeper, trader, lp] = signers.map((s) => s.address);
+    // The keeper address is the keeper's alone (its TxManager numbers its transactions); the engine's
+    // own auto-deleveraging and setup calls go from `operator`.
+    const [admin, governor, guardian, keeper, trader, lp, operator] = signers.map((s) => s.address);
     // deployProtocol waits on each transaction (automine at wall-clock time). Nothing it leaves behind
     // depends on those times once the setup block below re-anchors the feeds and accrues each market.
     const protocol = await deployProtocol(ethers, {
@@ -294,7 +323,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
         s.volWindow,
         s.initialSigma,
       ]);
-      await send(keeper, addr.engine, I.engine, "accrue", [m.id]);
+      await send(operator, addr.engine, I.engine, "accrue", [m.id]);
       m.lastAnswer = answer;
       m.lastPushAt = tSetup;
     }
@@ -347,6 +376,8 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
     await send(admin, addr.usdc, I.usdc, "mint", [trader, marginTotal]);
     await send(trader, addr.usdc, I.usdc, "approve", [addr.vault, MAX_UINT]);
     const firstId = (await call(addr.engine, I.engine, "nextAccountId"))[0] as bigint;
+    // the keeper follows the protocol's events from here: the traders' accounts do not exist yet
+    const startBlock = (await chain.blockNumber()) + 1;
     const accountOf = (t: TraderSpec) => firstId + BigInt(t.index);
     const setupTxs = traders.flatMap((t) => [
       { from: trader, to: addr.engine, data: I.engine.encodeFunctionData("createAccount"), gas: 200_000 },
@@ -366,9 +397,33 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
     // ---------------------------------------------------------------- keeper and impact
     /** the keeper's last hint, reused for the step's count while nothing changed since */
     let lastHint: { t: number; ids: bigint[] } | undefined;
-    const keeperCtx = {
+    const deployment: Deployment = {
+      version: 1,
+      network: "replay",
+      chainId: Number(await chain.rpc<string>("eth_chainId")),
+      startBlock,
+      contracts: {
+        usdc: addr.usdc,
+        oracle: addr.oracle,
+        vault: addr.vault,
+        engine: addr.engine,
+        insuranceFund: addr.fund,
+        liquidationEngine: addr.liquidationEngine,
+        breaker: addr.breaker,
+        triggers: p.triggers,
+        // the feeds the oracle reads now: the replay's
+        feeds: Object.fromEntries(markets.map((m) => [m.symbol, m.feed])),
+      },
+      markets: markets.map((m) => ({ id: m.id, symbol: m.symbol, feedId: m.feedId })),
+      status: "complete",
+      roles: { admin, governor, guardian },
+      mocks: { collateral: true, feeds: markets.map((m) => m.symbol) },
+    };
+    const keeperCtx: KeeperContext = {
       chain,
       keeper,
+      keeperKey: await devAccountKey(connection, keeper),
+      deployment,
       markets: markets.map((m) => ({ id: m.id, feedId: m.feedId })),
       addresses: {
         oracle: addr.oracle,
@@ -384,7 +439,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
       },
       options: params.keeper,
     };
-    const keeperImpl = (opts.keeper ?? scanKeeper)(keeperCtx);
+    const keeperImpl = (opts.keeper ?? serviceKeeper)(keeperCtx);
     const impact = new ImpactModel(
       markets.map((m) => ({ depthWad: m.impactDepthUsd })),
       params.impact.halfLifeSeconds,
@@ -463,8 +518,14 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
 
       // 3. keeper, 4. auto-deleveraging
       touchedSinceHint = 0;
-      await keeperImpl.tick();
+      const byKeeper = await keeperImpl.tick();
       const tickLiquidations = await digest(fromBlock);
+      if (byKeeper.tranches !== tickLiquidations.tranches) {
+        // only the keeper liquidates here: its count and the chain's logs must agree
+        throw new Error(
+          `replay: at t=${t} the keeper reports ${byKeeper.tranches} tranches, the chain's logs ${tickLiquidations.tranches}`,
+        );
+      }
       const fromLogs = (await chain.blockNumber()) + 1;
       const pending = (await call(addr.liquidationEngine, I.liquidationEngine, "badDebtPending"))[0] as bigint;
       if (pending > 0n) {
@@ -526,7 +587,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
     c.accountsLiquidated = liquidated.size;
     c.accountsWipedOut = wipedOut.size;
     const metrics = computeMetrics(steps, stepPrices, c, params.replay.windowSeconds);
-    const keeperStats = (keeperImpl as { stats?: KeeperStats }).stats;
+    const keeperStats = await keeperImpl.stats();
     const run: ReplayRun = {
       event: opts.event,
       title: opts.title ?? opts.event,
@@ -566,17 +627,12 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
         gasUsed: chain.gasUsed.toString(),
         sendMs: Math.round(chain.sendMs),
         callMs: Math.round(chain.callMs),
-        keeper: keeperStats ? "ScanKeeper (keeperAdapter.ts)" : "custom",
-        ...(keeperStats ?? {}),
+        keeper: keeperImpl.name,
+        ...keeperStats,
       },
     };
-    const failures = (keeperImpl as { failures?: Map<string, string[]> }).failures;
-    if (failures?.size) {
-      run.notes = [...failures].map(
-        ([reason, at]) =>
-          `liquidation reverted ${at.length}x with ${reason} (account@time: ${at.slice(0, 5).join(", ")}${at.length > 5 ? ", ..." : ""})`,
-      );
-    }
+    const keeperNotes = keeperImpl.notes();
+    if (keeperNotes.length) run.notes = keeperNotes;
     if (c.adlFailures) run.notes = [...(run.notes ?? []), `${c.adlFailures} autoDeleverage transaction(s) reverted`];
     if (!opts.keepOpen) {
       await close();
@@ -753,7 +809,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
           const ids = ranked.slice(0, 100).map((r) => r.id);
           c.adlRuns++;
           const data = I.liquidationEngine.encodeFunctionData("autoDeleverage", [m.id, bankruptLong, ids]);
-          const r = await chain.send(keeper, addr.liquidationEngine, data, TX_GAS_CAP);
+          const r = await chain.send(operator, addr.liquidationEngine, data, TX_GAS_CAP);
           if (!r.ok) c.adlFailures++;
         }
       }

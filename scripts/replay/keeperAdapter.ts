@@ -1,15 +1,14 @@
 /**
- * The keeper, as the replay sees it: one call per tick, `tick(): Promise<{ tranches }>`.
+ * The keeper, as the replay sees it: one call per tick, `tick(): Promise<{ tranches }>`, plus the
+ * counters and findings it reports into the run (`stats()`, `notes()`). Nothing else in the replay
+ * depends on what the keeper is: the engine reads what happened from the chain's logs.
  *
- * NOT DONE (issue 6 stays open for it): the project's keeper service (scripts/keeper/, a `Keeper`
- * class with `tick()`) is not yet what the replay runs. `ScanKeeper` below stands in for it, built only
- * from the liquidation engine's own keeper-facing calls. The swap is a `keeper` factory given to
- * `runReplay` that wraps `Keeper` (see `KeeperFactory`); nothing else
- * in the replay depends on what the keeper is, because the engine reads what happened from the
- * chain's logs, not from the keeper. Note for that swap: the replay mines every transaction at the
- * tick's timestamp through `Chain.send` (automine, `evm_setNextBlockTimestamp` first); a keeper that
- * sends through ethers must do the same (or the engine must set the next timestamp before each of its
- * transactions), or block times will follow the wall clock and runs stop being reproducible.
+ * Two keepers implement it:
+ *  - the default, `serviceKeeper` (serviceKeeper.ts): the project's keeper service, the `Keeper` class
+ *    of scripts/keeper/, over an ethers provider that mines its transactions at the tick's time;
+ *  - `scanKeeper` (below, `--keeper scan`): a loop built only from the liquidation engine's own
+ *    keeper-facing calls, kept as an independent reference to compare the service against (and, in
+ *    the tests, to check the engine's mirror against the contract's own scan every tick).
  *
  * What ScanKeeper does each tick, in order:
  *  1. pokers: `oracle.updateVolatility(feed, 64)` for every market, then `breaker.poke(market)` when
@@ -22,21 +21,47 @@
  *  3. liquidates them worst first (the hint's order: health ascending) with `liquidateBatch` in chunks
  *     of at most `batchSize` (<= 100, the contract's cap; ~104k gas a tranche, under the 16.7M
  *     transaction cap). A chunk that reverts is split in two and retried; one account whose own
- *     liquidation reverts is skipped and its revert reason recorded (`failures`): liquidateBatch skips
- *     accounts its plan rejects, but an execution revert (e.g. TrancheDidNotImproveHealth) reverts the
- *     whole batch;
+ *     liquidation reverts is skipped and its revert reason recorded (`failures`);
  *  4. flags (`flag`) accounts below maintenance that the scan did not return (cooldown or capacity
  *     held them back), once per episode, so their keeper reward escalation starts.
+ * The preset's `keeper` section configures it (`batchSize` also sets the service's batch size).
  */
 import type { Interface } from "ethers";
 
+import type { Deployment } from "../../deploy/deployment.js";
 import { type Chain, TX_GAS_CAP, type TxResult } from "./chain.js";
 
 export interface KeeperAdapter {
+  /** what the run's stats call this keeper */
+  readonly name: string;
+  /** one replay tick, at the chain's current time; the tranches its liquidations executed */
   tick(): Promise<{ tranches: number }>;
+  /** counters for the run's stats */
+  stats(): Promise<Record<string, number>>;
+  /** findings for the run's notes (liquidations that reverted, and why) */
+  notes(): string[];
 }
 
-export type KeeperStats = {
+export type KeeperContext = {
+  chain: Chain;
+  /** the keeper's address (it receives the rewards); nothing else in the replay sends from it */
+  keeper: string;
+  /** its private key: the network's development key of that address */
+  keeperKey: string;
+  /** the in-process deployment, as a deployment record (deploy/deployment.ts) */
+  deployment: Deployment;
+  markets: { id: number; feedId: string }[];
+  addresses: { oracle: string; liquidationEngine: string; engine: string; breaker?: string };
+  interfaces: { oracle: Interface; liquidationEngine: Interface; engine: Interface; breaker?: Interface };
+  /** ids below maintenance margin now, from the engine's mirror (absent: scan everything) */
+  hint?: () => Promise<bigint[]>;
+  /** the preset's `keeper` section */
+  options: { batchSize: number; pageSize: number; fullScanEvery: number; flag: boolean };
+};
+
+export type KeeperFactory = (ctx: KeeperContext) => KeeperAdapter;
+
+type ScanStats = {
   scans: number;
   batches: number;
   flags: number;
@@ -47,22 +72,16 @@ export type KeeperStats = {
   failedLiquidations: number;
 };
 
-export type KeeperContext = {
-  chain: Chain;
-  /** the keeper's address (it receives the rewards) */
-  keeper: string;
-  markets: { id: number; feedId: string }[];
-  addresses: { oracle: string; liquidationEngine: string; engine: string; breaker?: string };
-  interfaces: { oracle: Interface; liquidationEngine: Interface; engine: Interface; breaker?: Interface };
-  /** ids below maintenance margin now, from the engine's mirror (absent: scan everything) */
-  hint?: () => Promise<bigint[]>;
-  options: { batchSize: number; pageSize: number; fullScanEvery: number; flag: boolean };
-};
-
-export type KeeperFactory = (ctx: KeeperContext) => KeeperAdapter & { stats?: KeeperStats };
-
 export class ScanKeeper implements KeeperAdapter {
-  readonly stats: KeeperStats = { scans: 0, batches: 0, flags: 0, hintMisses: 0, pokes: 0, failedLiquidations: 0 };
+  readonly name = "ScanKeeper (scripts/replay/keeperAdapter.ts)";
+  private readonly counts: ScanStats = {
+    scans: 0,
+    batches: 0,
+    flags: 0,
+    hintMisses: 0,
+    pokes: 0,
+    failedLiquidations: 0,
+  };
   /** liquidations that reverted on their own: reason -> "account@time" */
   readonly failures = new Map<string, string[]>();
   private ticks = 0;
@@ -71,17 +90,25 @@ export class ScanKeeper implements KeeperAdapter {
 
   constructor(private readonly ctx: KeeperContext) {}
 
+  stats(): Promise<Record<string, number>> {
+    return Promise.resolve({ ...this.counts });
+  }
+
+  notes(): string[] {
+    return [...this.failures].map(([reason, at]) => revertNote(reason, at));
+  }
+
   async tick(): Promise<{ tranches: number }> {
     const { chain, keeper, addresses: a, interfaces: i } = this.ctx;
     this.ticks++;
     for (const m of this.ctx.markets) {
       await chain.send(keeper, a.oracle, i.oracle.encodeFunctionData("updateVolatility", [m.feedId, 64]), 3_000_000);
-      this.stats.pokes++;
+      this.counts.pokes++;
     }
     if (a.breaker && i.breaker) {
       for (const m of this.ctx.markets) {
         await chain.send(keeper, a.breaker, i.breaker.encodeFunctionData("poke", [m.id]), 3_000_000);
-        this.stats.pokes++;
+        this.counts.pokes++;
       }
     }
 
@@ -93,7 +120,7 @@ export class ScanKeeper implements KeeperAdapter {
       ids = await this.scanAll();
       if (hinted) {
         const named = new Set(hinted);
-        this.stats.hintMisses += ids.filter((id) => !named.has(id)).length;
+        this.counts.hintMisses += ids.filter((id) => !named.has(id)).length;
       }
     } else {
       ids = await this.scanRanges(hinted!);
@@ -117,7 +144,7 @@ export class ScanKeeper implements KeeperAdapter {
         if (returned.has(id) || this.flagged.has(id)) continue;
         await chain.send(keeper, a.liquidationEngine, i.liquidationEngine.encodeFunctionData("flag", [id]), 500_000);
         this.flagged.add(id);
-        this.stats.flags++;
+        this.counts.flags++;
       }
     }
     return { tranches };
@@ -154,7 +181,7 @@ export class ScanKeeper implements KeeperAdapter {
 
   private async scan(first: bigint, count: number): Promise<bigint[]> {
     const { chain, addresses: a, interfaces: i } = this.ctx;
-    this.stats.scans++;
+    this.counts.scans++;
     const data = i.liquidationEngine.encodeFunctionData("liquidatableAccounts", [first, count]);
     const ret = await chain.call(a.liquidationEngine, data);
     return [...(i.liquidationEngine.decodeFunctionResult("liquidatableAccounts", ret)[0] as bigint[])];
@@ -169,13 +196,13 @@ export class ScanKeeper implements KeeperAdapter {
   /** One liquidateBatch; on running out of gas, the two halves separately. Returns tranches executed. */
   private async liquidate(ids: bigint[]): Promise<number> {
     const { chain, keeper, addresses: a, interfaces: i } = this.ctx;
-    this.stats.batches++;
+    this.counts.batches++;
     const data = i.liquidationEngine.encodeFunctionData("liquidateBatch", [ids]);
     const r: TxResult = await chain.send(keeper, a.liquidationEngine, data, TX_GAS_CAP);
     if (r.ok) return this.countSettled(r);
     if (ids.length === 1) {
       // A liquidation that reverts on its own: a protocol finding. Record why and go on (a keeper would).
-      this.stats.failedLiquidations++;
+      this.counts.failedLiquidations++;
       const reason = await this.revertReason(data);
       const key = `${reason}`;
       this.failures.set(key, [...(this.failures.get(key) ?? []), `${ids[0]}@${chain.time}`]);
@@ -209,3 +236,9 @@ export class ScanKeeper implements KeeperAdapter {
 }
 
 export const scanKeeper: KeeperFactory = (ctx) => new ScanKeeper(ctx);
+
+/** A run note for liquidations that reverted with `reason` at `at` ("account@time" each). */
+export function revertNote(reason: string, at: string[]): string {
+  const shown = at.slice(0, 5).join(", ") + (at.length > 5 ? ", ..." : "");
+  return `liquidation reverted ${at.length}x with ${reason} (account@time: ${shown})`;
+}

@@ -1,0 +1,351 @@
+/**
+ * The replay's default keeper: the project's keeper service itself (`Keeper`, scripts/keeper/keeper.ts),
+ * the same class the keeper CLI runs, with its event-followed account book, off-chain health scan,
+ * previewLiquidation confirmations, worst-first liquidateBatch transactions through its TxManager (own
+ * nonces, EIP-1559 fees, locally signed), and its pokes (volatility updates, breaker pokes, reward
+ * claims).
+ *
+ * How it is connected:
+ *  - Provider: an ethers BrowserProvider over an EIP-1193 wrapper of the replay's in-process
+ *    connection. The wrapper calls `evm_setNextBlockTimestamp(chain.time)` before every
+ *    `eth_sendRawTransaction` / `eth_sendTransaction`, so the keeper's transactions are mined at the
+ *    tick's time like the engine's own (chain.ts), and counts requests (the keeper's `rpcStats`).
+ *    Nothing is cached between requests (`cacheTimeout: -1`, a static network: no chain-id polls),
+ *    and nothing polls (the keeper subscribes to nothing; it reads the head once per tick).
+ *  - Signer: an ethers Wallet holding the network's development key of the keeper address (the
+ *    engine derives it from the network's test mnemonic). A local key is what an operator runs
+ *    (scripts/keeper/cli.ts), so the TxManager takes its production path: it signs, knows the hash
+ *    before sending, and broadcasts raw bytes; a node-account JsonRpcSigner would take the other path
+ *    and cost a getTransaction poll after every send. Nothing else in the replay sends from this
+ *    address, so the TxManager's nonces are never contradicted.
+ *  - Settings (`replayKeeperSettings`): the keeper's schema with its defaults, except what a replay
+ *    needs: the preset's batch size (at most 100, the contract's cap); every liquidatable account
+ *    confirmed in one tick (a preview limit above any population); as many transactions in flight
+ *    as the schema allows (with automine nothing stays in flight: a transaction is mined when sent,
+ *    the TxManager only hears of it at its next poll, so the limit counts a tick's transactions);
+ *    the breaker poked every block, which is once a tick since the keeper does not poke twice at one
+ *    block time: the breaker's de-escalation counts from the last poke that still proposed the
+ *    level, and ScanKeeper poked every tick; the volatility estimate updated on every new round, up
+ *    to 64 rounds at a time. Fees stay the schema's: with a base fee of 0 the keeper offers its
+ *    default 1 gwei tip (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee
+ *    cap and tip, which the node accepts; the tip goes to the coinbase, nothing in the protocol.
+ *  - Logs: silent, unless REPLAY_KEEPER_LOG names a pino level (info, debug...): then on stderr.
+ *
+ * One replay tick is one instant of the path, at which the service would keep polling while blocks
+ * come: its own transactions are mined in the next blocks, and its next tick sees them. So a replay
+ * tick runs `Keeper.tick()` passes until a pass sends nothing that changes an account's health at
+ * this instant, at most `MAX_PASSES`. The keeper liquidates first and pokes after, so the one such
+ * transaction is its volatility update: a market not yet accrued at this instant accrues its
+ * maintenance term toward the new sigma's target, so its accounts' maintenance margins move, when
+ * the market's risk parameters weigh volatility at all (`kMm > 0`; read once). The usual protected
+ * tick: a pass that liquidates with the sigma in force and folds the new round in, then a pass that
+ * sees the new sigma (ScanKeeper updated the volatility before it scanned). Nothing else the keeper
+ * sends changes another account's health at the same instant: a liquidation changes its own account
+ * (then in cooldown, or closed) and the market's used capacity; breaker levels bind new risk only
+ * (liquidation views never consult the breaker); claims move rewards.
+ *
+ * What the keeper did is read from the receipts of the transactions it reported sending, in the same
+ * tick: the tranches its batches settled (LiquidationSettled naming this keeper), what the contract
+ * skipped and what failed (LiquidationFailed, with the decoded reason in the run's notes). The
+ * engine's own digest reads the same logs from the chain, so the two counts agree.
+ */
+import {
+  BrowserProvider,
+  type Eip1193Provider,
+  type Interface,
+  type Log as EthersLog,
+  Network,
+  type TransactionResponse,
+  Wallet,
+  keccak256,
+} from "ethers";
+import { pino } from "pino";
+
+import { keeperSettings, type KeeperSettings, LOG_LEVELS } from "../keeper/config.js";
+import { decodeRevert } from "../keeper/contracts.js";
+import { Keeper, type TickReport } from "../keeper/keeper.js";
+import { createLogger, type Logger, silentLogger } from "../keeper/logger.js";
+import type { RpcStats } from "../keeper/rpc.js";
+import type { TxKind } from "../keeper/txManager.js";
+import type { Chain } from "./chain.js";
+import { type KeeperAdapter, type KeeperContext, type KeeperFactory, revertNote } from "./keeperAdapter.js";
+
+/** Keeper passes per replay tick at most (see the header); reaching it is counted (`passLimitHits`). */
+export const MAX_PASSES = 4;
+
+/** Environment variable naming the keeper's log level in a replay (unset: silent). */
+export const LOG_ENV = "REPLAY_KEEPER_LOG";
+
+/** The keeper's settings for a replay: the schema's defaults, and what is said in the header. */
+export function replayKeeperSettings(options: KeeperContext["options"]): KeeperSettings {
+  return keeperSettings({
+    maxBatch: options.batchSize,
+    maxPendingTxs: 64,
+    previewLimit: 10_000,
+    pokeVolatility: true,
+    volatilityMaxRounds: 64,
+    pokeBreaker: true,
+    breakerPokeIntervalBlocks: 1,
+  });
+}
+
+/**
+ * A BrowserProvider tuned for an in-process node, where the node answers in a fraction of a
+ * millisecond and ethers' own work per request becomes what costs:
+ *  - each request goes to the EIP-1193 provider at once. JsonRpcApiProvider queues requests and
+ *    drains the queue from a timer (`setTimeout`, at least a millisecond in Node, even with
+ *    batching off): a keeper pass makes a dozen requests one after the other, a replay thousands of
+ *    passes, and the timer was most of the keeper's time. Errors are converted as the queue would
+ *    (`getRpcError`);
+ *  - `broadcastTransaction` returns the node's record of the transaction (eth_getTransactionByHash)
+ *    instead of recovering its sender from the signature in JavaScript (ethers does, for the
+ *    response's `from`: a millisecond and a half a transaction, more than the node takes to mine it).
+ */
+class ImmediateProvider extends BrowserProvider {
+  private nextId = 1;
+
+  override async send(method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
+    const payload = { method, params, id: this.nextId++, jsonrpc: "2.0" as const };
+    const [reply] = await this._send(payload);
+    if ("error" in reply) throw this.getRpcError(payload, reply);
+    return reply.result;
+  }
+
+  override async broadcastTransaction(signedTx: string): Promise<TransactionResponse> {
+    const hash = (await this.send("eth_sendRawTransaction", [signedTx])) as string;
+    if (hash !== keccak256(signedTx)) throw new Error(`the node returned hash ${hash} for another transaction`);
+    const tx = await this.getTransaction(hash);
+    if (!tx) throw new Error(`the node accepted transaction ${hash} but does not know it`);
+    return tx;
+  }
+}
+
+/**
+ * An ethers provider over the replay's connection: transactions mined at `chain.time`, requests
+ * counted in `stats`, no caching, no polling, no timers.
+ */
+export function replayProvider(chain: Chain, chainId: number, stats: RpcStats): BrowserProvider {
+  const timed: Eip1193Provider = {
+    async request({ method, params }) {
+      stats.requests++;
+      if (method === "eth_sendRawTransaction" || method === "eth_sendTransaction") {
+        await chain.rpc("evm_setNextBlockTimestamp", [chain.time]);
+      }
+      return chain.rpc(method, (params ?? []) as unknown[]);
+    },
+  };
+  const network = Network.from(chainId);
+  return new ImmediateProvider(timed, network, { staticNetwork: network, cacheTimeout: -1, polling: false });
+}
+
+function replayLogger(): Logger {
+  const level = process.env[LOG_ENV];
+  if (!level) return silentLogger();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new Error(`${LOG_ENV} must be one of ${LOG_LEVELS.join(", ")} (got "${level}")`);
+  }
+  return createLogger(level, pino.destination(2));
+}
+
+type Counts = {
+  /** Keeper.tick() calls, and those that saw a new block and scanned */
+  passes: number;
+  scans: number;
+  /** replay ticks whose passes stopped at MAX_PASSES with the last one still changing something */
+  passLimitHits: number;
+  /** liquidateBatch transactions sent, the accounts in them, the tranches they settled */
+  batches: number;
+  tranchesSent: number;
+  tranches: number;
+  /** accounts of those batches the contract skipped (LiquidationSkipped) or failed (LiquidationFailed) */
+  skipped: number;
+  failedLiquidations: number;
+  /** candidates confirmed with previewLiquidation */
+  previews: number;
+  /** candidates the contract found healthy (the keeper's book was wrong about them), and accounts
+   * re-read from the chain because an event or a preview contradicted the book */
+  contradicted: number;
+  resynced: number;
+  /** ticks at which the keeper's own scan found a different number of accounts below maintenance
+   * than the engine's mirror (book.ts) of the same state: a cross-check, not an input */
+  scanMismatches: number;
+  /** maintenance transactions sent */
+  pokes: number;
+  volatilityPokes: number;
+  breakerPokes: number;
+  claims: number;
+  /** keeper transactions that reverted */
+  revertedTxs: number;
+};
+
+export class ServiceKeeper implements KeeperAdapter {
+  readonly name = "Keeper service (scripts/keeper/keeper.ts)";
+  readonly keeper: Keeper;
+  readonly settings: KeeperSettings;
+  /** wall milliseconds spent in the keeper's ticks */
+  private ms = 0;
+  private readonly rpc: RpcStats = { requests: 0, errors: 0 };
+  private readonly counts: Counts = {
+    passes: 0,
+    scans: 0,
+    passLimitHits: 0,
+    batches: 0,
+    tranchesSent: 0,
+    tranches: 0,
+    skipped: 0,
+    failedLiquidations: 0,
+    previews: 0,
+    contradicted: 0,
+    resynced: 0,
+    scanMismatches: 0,
+    pokes: 0,
+    volatilityPokes: 0,
+    breakerPokes: 0,
+    claims: 0,
+    revertedTxs: 0,
+  };
+  /** LiquidationFailed reasons: reason -> "account@time" */
+  private readonly failures = new Map<string, string[]>();
+  private readonly self: string;
+  private readonly iface: Interface;
+  private readonly topics: { settled: string; skipped: string; failed: string };
+
+  /** some market's maintenance margin depends on sigma (risk.kMm > 0): read at the first tick */
+  private volatilityMoves: boolean | undefined;
+
+  constructor(private readonly ctx: KeeperContext) {
+    const provider = replayProvider(ctx.chain, ctx.deployment.chainId, this.rpc);
+    const signer = new Wallet(ctx.keeperKey, provider);
+    if (signer.address.toLowerCase() !== ctx.keeper.toLowerCase()) {
+      throw new Error(`replay keeper: the key is for ${signer.address}, not the keeper address ${ctx.keeper}`);
+    }
+    this.self = ctx.keeper.toLowerCase();
+    this.settings = replayKeeperSettings(ctx.options);
+    this.keeper = new Keeper({
+      provider,
+      signer,
+      deployment: ctx.deployment,
+      config: this.settings,
+      logger: replayLogger(),
+      rpcStats: this.rpc,
+    });
+    this.iface = ctx.interfaces.liquidationEngine;
+    this.topics = {
+      settled: this.iface.getEvent("LiquidationSettled")!.topicHash,
+      skipped: this.iface.getEvent("LiquidationSkipped")!.topicHash,
+      failed: this.iface.getEvent("LiquidationFailed")!.topicHash,
+    };
+  }
+
+  async tick(): Promise<{ tranches: number }> {
+    const started = performance.now();
+    this.volatilityMoves ??= await this.readVolatilityMoves();
+    const sent: { hash: string; kind: TxKind }[] = [];
+    const mirrored = this.ctx.hint ? (await this.ctx.hint()).length : undefined;
+    for (let pass = 1; ; pass++) {
+      const report = await this.keeper.tick();
+      if (pass === 1 && mirrored !== undefined && report.liquidatable !== mirrored) this.counts.scanMismatches++;
+      const changed = this.record(report, sent) && this.volatilityMoves;
+      if (!changed) break;
+      if (pass === MAX_PASSES) {
+        this.counts.passLimitHits++;
+        break;
+      }
+    }
+    let tranches = 0;
+    for (const tx of sent) {
+      const r = await this.ctx.chain.receipt(tx.hash);
+      if (!r.ok) {
+        this.counts.revertedTxs++;
+        continue;
+      }
+      if (tx.kind === "liquidation") tranches += this.outcome(r.logs);
+    }
+    this.counts.tranches += tranches;
+    this.ms += performance.now() - started;
+    return { tranches };
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    const failed = (await this.keeper.metrics.tranchesFailed.get()).values[0]?.value ?? 0;
+    return {
+      ...this.counts,
+      /** JSON-RPC requests the keeper made */
+      rpcCalls: this.rpc.requests,
+      /** the keeper's own metric: tranches whose simulation reverted (the account is then left for
+       * failedBackoffBlocks) or whose batch reverted */
+      tranchesFailed: failed,
+      keeperMs: Math.round(this.ms),
+    };
+  }
+
+  notes(): string[] {
+    return [...this.failures].map(([reason, at]) => revertNote(reason, at));
+  }
+
+  private async readVolatilityMoves(): Promise<boolean> {
+    const { chain, addresses, interfaces } = this.ctx;
+    for (const m of this.ctx.markets) {
+      const data = interfaces.engine.encodeFunctionData("marketConfig", [m.id]);
+      const [config] = interfaces.engine.decodeFunctionResult("marketConfig", await chain.call(addresses.engine, data));
+      if ((config.risk.kMm as bigint) > 0n) return true;
+    }
+    return false;
+  }
+
+  /** Counts one pass; true when it sent a volatility update. */
+  private record(r: TickReport, sent: { hash: string; kind: TxKind }[]): boolean {
+    const c = this.counts;
+    c.passes++;
+    if (r.fresh) c.scans++;
+    let changed = false;
+    c.previews += r.liquidation?.previewed ?? 0;
+    c.contradicted += r.liquidation?.notLiquidatable ?? 0;
+    c.resynced += r.resynced;
+    for (const b of r.liquidation?.batches ?? []) {
+      if (!b.sent || !b.hash) continue;
+      sent.push({ hash: b.hash, kind: "liquidation" });
+      c.batches++;
+      c.tranchesSent += b.accounts.length;
+    }
+    for (const p of r.pokes) {
+      if (!p.sent || !p.hash) continue;
+      sent.push({ hash: p.hash, kind: p.kind });
+      c.pokes++;
+      if (p.kind === "volatility") {
+        c.volatilityPokes++;
+        changed = true;
+      } else if (p.kind === "breaker") c.breakerPokes++;
+      else if (p.kind === "claim") c.claims++;
+    }
+    return changed;
+  }
+
+  /** What one mined batch did; returns the tranches it settled for this keeper. */
+  private outcome(logs: readonly { topics: string[]; data: string }[]): number {
+    let settled = 0;
+    for (const log of logs) {
+      const topic = log.topics[0];
+      if (topic !== this.topics.settled && topic !== this.topics.skipped && topic !== this.topics.failed) continue;
+      const ev = this.iface.parseLog(log as unknown as EthersLog)!;
+      if (topic === this.topics.settled) {
+        if ((ev.args.keeper as string).toLowerCase() === this.self) settled++;
+      } else if (topic === this.topics.skipped) {
+        this.counts.skipped++;
+      } else {
+        this.counts.failedLiquidations++;
+        const reason = ev.args.reason as string;
+        const parsed = decodeRevert({ data: reason });
+        const key = parsed
+          ? `${parsed.name}(${parsed.args.map(String).join(", ")})`
+          : reason.length > 2
+            ? `unknown error ${reason.slice(0, 10)}`
+            : "no revert data (out of gas?)";
+        this.failures.set(key, [...(this.failures.get(key) ?? []), `${ev.args.accountId}@${this.ctx.chain.time}`]);
+      }
+    }
+    return settled;
+  }
+}
+
+export const serviceKeeper: KeeperFactory = (ctx) => new ServiceKeeper(ctx);
