@@ -123,13 +123,13 @@ const FundsSchema = z
 
 const KeeperSchema = z
   .object({
-    /** accounts per liquidateBatch (the contract takes at most 100) */
+    /** accounts per liquidateBatch (the contract takes at most 100); both keepers */
     batchSize: z.number().int().min(1).max(100),
-    /** accounts per liquidatableAccounts call (the contract scans at most 500) */
+    /** `--keeper scan` only: accounts per liquidatableAccounts call (the contract scans at most 500) */
     pageSize: z.number().int().min(1).max(500),
-    /** every n-th tick, scan every account and count what the off-chain hint missed (0: never) */
+    /** `--keeper scan` only: every n-th tick, scan every account and count what the hint missed (0: never) */
     fullScanEvery: Int,
-    /** flag liquidatable accounts held back by cooldown or capacity (starts their reward escalation) */
+    /** `--keeper scan` only: flag accounts held back by cooldown or capacity (starts their reward escalation) */
     flag: z.boolean(),
   })
   .partial()
