@@ -582,9 +582,8 @@ describe("keeper nonces and fees", () => {
     ).to.equal(undefined);
   });
 
-  it("assigns nonces itself, follows receipts, and replaces a stuck transaction at the same nonce", async () => {
-    const chain = new FakeChain();
-    chain.mined = 5;
+  /** A TxManager over the fake chain, signing locally with the test key (the production path). */
+  const managerOn = (chain: FakeChain) => {
     const wallet = new Wallet(KEY);
     const tx = new TxManager({
       provider: chain.provider(),
@@ -594,6 +593,13 @@ describe("keeper nonces and fees", () => {
       policy,
       logger: silentLogger(),
     });
+    return { wallet, tx };
+  };
+
+  it("assigns nonces itself, follows receipts, and replaces a stuck transaction at the same nonce", async () => {
+    const chain = new FakeChain();
+    chain.mined = 5;
+    const { tx } = managerOn(chain);
     await tx.sync();
     const sent = [
       await tx.submit(req("a"), fees, 100),
@@ -624,15 +630,7 @@ describe("keeper nonces and fees", () => {
 
   it("re-sends what was lost in transit, frees the nonce of a refusal, and drops what another sender mined", async () => {
     const chain = new FakeChain();
-    const wallet = new Wallet(KEY);
-    const tx = new TxManager({
-      provider: chain.provider(),
-      signer: wallet,
-      address: wallet.address,
-      chainId: 31337n,
-      policy,
-      logger: silentLogger(),
-    });
+    const { tx } = managerOn(chain);
     await tx.sync();
     chain.fail = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8545"), { code: "NETWORK_ERROR" });
     const lost = await tx.submit(req("a"), fees, 10);
@@ -657,15 +655,7 @@ describe("keeper nonces and fees", () => {
 
   it("proves a gas limit with one call from its address: a revert is false, a transport failure thrown", async () => {
     const chain = new FakeChain();
-    const wallet = new Wallet(KEY);
-    const tx = new TxManager({
-      provider: chain.provider(),
-      signer: wallet,
-      address: wallet.address,
-      chainId: 31337n,
-      policy,
-      logger: silentLogger(),
-    });
+    const { wallet, tx } = managerOn(chain);
     expect(await tx.fits(ADDR.breaker, "0x18178358", 300_000n)).to.equal(true);
     expect(chain.calls[0]).to.deep.include({ from: wallet.address, to: ADDR.breaker, gasLimit: 300_000n });
     expect(chain.calls[0].blockTag).to.equal("latest");
