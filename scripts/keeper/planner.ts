@@ -70,8 +70,9 @@ export function previewFromRevert(e: unknown): Preview {
 /**
  * Walks the tranches worst first and keeps those the markets' remaining capacity allows, counting
  * each one's notional against every market it closes in. A tranche near bankruptcy (below the
- * capBypassRatio threshold) bypasses the cap (the contract still counts it). A tranche whose market has some room but less than its notional still
- * goes: the contract scales it down to the room.
+ * capBypassRatio threshold) bypasses the cap (the contract still counts it); a backstop above it
+ * waits for room like any tranche. A tranche whose market has some room but less than its notional
+ * still goes: the contract scales it down to the room.
  */
 export function fitCapacity(
   plans: readonly TranchePlan[],

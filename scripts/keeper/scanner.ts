@@ -14,7 +14,8 @@ export type AccountHealth = {
   notional: bigint;
   /** equity / maintenance margin, WAD, as engine.health rounds it */
   health: bigint;
-  /** equity below backstopRatio * maintenance: closed at once, cooldown and capacity bypassed */
+  /** equity below backstopRatio * maintenance: closed in full, cooldown ignored (the capacity cap only
+   * below capBypassRatio, which the planner checks on the preview) */
   backstop: boolean;
   markets: number[];
 };
