@@ -6,6 +6,8 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 
+import type { SystemAddresses } from "./protocol.js";
+
 export type Deployment = {
   /** format version of this file */
   version: 1;
@@ -13,19 +15,8 @@ export type Deployment = {
   chainId: number;
   /** block of the first deployment transaction: where event scans start */
   startBlock: number;
-  contracts: {
-    usdc: string;
-    oracle: string;
-    vault: string;
-    engine: string;
-    insuranceFund: string;
-    liquidationEngine: string;
-    breaker?: string;
-    timelock?: string;
-    triggers: Record<string, string>;
-    /** Chainlink-compatible feed per market symbol */
-    feeds: Record<string, string>;
-  };
+  /** the deployed contracts (feeds: the Chainlink-compatible feed per market symbol) */
+  contracts: SystemAddresses;
   markets: { id: number; symbol: string; feedId: string }[];
   /** steps done, for resumable deployments: step key -> deployed address or transaction hash */
   steps?: Record<string, string>;

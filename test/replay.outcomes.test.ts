@@ -96,7 +96,11 @@ describe(`Crash replay outcome targets on every event (${mode})`, function () {
           // Not met on four of six events (docs/architecture.md, "What the replays show", says why and
           // what was measured): shown as pending with the figures in every run rather than asserted green
           // or left failing. REPLAY_ENFORCE_ALL_TARGETS=1 asserts it.
-          console.log(`        TARGET NOT MET: extra drop protected ${formatPct(p)} vs baseline ${formatPct(b)}`);
+          console.log(
+            `        TARGET NOT MET, reported pending: extra drop protected ${formatPct(p)} vs baseline ` +
+              `${formatPct(b)}. Why: docs/architecture.md, "What the replays show". The same assertion runs ` +
+              `on the events that meet it (Black Thursday, FTX); REPLAY_ENFORCE_ALL_TARGETS=1 fails here instead.`,
+          );
           this.skip();
         }
         expect(2n * p, `protected ${formatPct(p)} vs baseline ${formatPct(b)}`).to.be.lessThanOrEqual(b);
