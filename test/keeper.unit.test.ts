@@ -35,9 +35,9 @@ import {
 import { scanAccounts, worstFirst } from "../scripts/keeper/scanner.js";
 import { TxManager, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
 import { CircuitBreaker__factory } from "../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
-import { LiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
-import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/PerpEngine__factory.js";
-import { Vault__factory } from "../types/ethers-contracts/factories/contracts/Vault__factory.js";
+import { LiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/liquidation/LiquidationEngine__factory.js";
+import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
+import { Vault__factory } from "../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
 
 const WAD = 10n ** 18n;
 const GWEI = 10n ** 9n;

@@ -15,7 +15,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { WAD } from "../deploy/params.js";
 import { GOVERNOR_ROLE, LIQUIDATOR_ROLE } from "../deploy/protocol.js";
-import type { ILiquidationEngine } from "../types/ethers-contracts/contracts/LiquidationEngine.js";
+import type { ILiquidationEngine } from "../types/ethers-contracts/contracts/liquidation/LiquidationEngine.js";
 import {
   BTC,
   ETH,

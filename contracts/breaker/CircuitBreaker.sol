@@ -6,6 +6,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {ITrigger} from "../interfaces/ITrigger.sol";
 import {Roles} from "../libraries/Roles.sol";
+import {Bounds, ParameterOutOfBounds} from "../libraries/Bounds.sol";
 
 /// @title CircuitBreaker
 /// @notice The protocol's negative feedback loop: as stress rises, restrictions on new risk rise step by
@@ -121,7 +122,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     ///         raise expires by itself.
     function riskOracleRaise(uint256 marketId, uint8 level, uint32 duration) external onlyRole(Roles.RISK_ORACLE) {
         if (level > riskOracleMaxLevel) revert RiskOracleLevelTooHigh(level, riskOracleMaxLevel);
-        _checkBounds("duration", duration, 1, riskOracleMaxDuration);
+        Bounds.check("duration", duration, 1, riskOracleMaxDuration);
         MarketLevel memory m = _markets[marketId];
         m.riskOracleLevel = level;
         m.riskOracleExpiry = uint40(block.timestamp + duration);
@@ -134,7 +135,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     ///         by triggers at `level` for `duration` (0 ends an override). Clears the guardian's floor.
     function overrideLevel(uint256 marketId, uint8 level, uint32 duration) external onlyRole(Roles.GOVERNOR) {
         if (level > MAX_LEVEL) revert UnknownLevel(level);
-        _checkBounds("duration", duration, 0, MAX_OVERRIDE_DURATION);
+        Bounds.check("duration", duration, 0, MAX_OVERRIDE_DURATION);
         MarketLevel memory m = _markets[marketId];
         m.guardianLevel = 0;
         m.riskOracleLevel = 0;
@@ -174,14 +175,14 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     }
 
     function setDeescalationCooldown(uint32 cooldown) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("deescalationCooldown", cooldown, MIN_COOLDOWN, MAX_COOLDOWN);
+        Bounds.check("deescalationCooldown", cooldown, MIN_COOLDOWN, MAX_COOLDOWN);
         deescalationCooldown = cooldown;
         emit DeescalationCooldownSet(cooldown);
     }
 
     function setRiskOracleBounds(uint8 maxLevel, uint32 maxDuration) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("riskOracleMaxLevel", maxLevel, 0, MAX_LEVEL);
-        _checkBounds("riskOracleMaxDuration", maxDuration, 1, MAX_RISK_ORACLE_DURATION);
+        Bounds.check("riskOracleMaxLevel", maxLevel, 0, MAX_LEVEL);
+        Bounds.check("riskOracleMaxDuration", maxDuration, 1, MAX_RISK_ORACLE_DURATION);
         riskOracleMaxLevel = maxLevel;
         riskOracleMaxDuration = maxDuration;
         emit RiskOracleBoundsSet(maxLevel, maxDuration);
@@ -269,9 +270,9 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
 
     function _setPolicies(TradePolicy[5] memory p) internal {
         for (uint8 lv; lv <= MAX_LEVEL; ++lv) {
-            _checkBounds("feeMultiplier", p[lv].feeMultiplier, MIN_MULTIPLIER, MAX_MULTIPLIER);
-            _checkBounds("imMultiplier", p[lv].imMultiplier, MIN_MULTIPLIER, MAX_MULTIPLIER);
-            if (p[lv].maxLeverage != 0) _checkBounds("maxLeverage", p[lv].maxLeverage, MIN_LEVERAGE, MAX_LEVERAGE);
+            Bounds.check("feeMultiplier", p[lv].feeMultiplier, MIN_MULTIPLIER, MAX_MULTIPLIER);
+            Bounds.check("imMultiplier", p[lv].imMultiplier, MIN_MULTIPLIER, MAX_MULTIPLIER);
+            if (p[lv].maxLeverage != 0) Bounds.check("maxLeverage", p[lv].maxLeverage, MIN_LEVERAGE, MAX_LEVERAGE);
             if (lv != 0) {
                 TradePolicy memory lower = p[lv - 1];
                 if (p[lv].feeMultiplier < lower.feeMultiplier) revert LevelsNotMonotonic(lv, "feeMultiplier");
@@ -290,9 +291,5 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
             _policies[lv] = p[lv];
             emit PolicySet(lv, p[lv]);
         }
-    }
-
-    function _checkBounds(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
-        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
     }
 }

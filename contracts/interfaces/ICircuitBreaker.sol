@@ -46,7 +46,6 @@ interface ICircuitBreaker {
     error TooManyTriggers(uint256 max);
     error GuardianCanOnlyRaise(uint256 marketId, uint8 current, uint8 requested);
     error RiskOracleLevelTooHigh(uint8 requested, uint8 max);
-    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event LevelChanged(uint256 indexed marketId, uint8 from, uint8 to, Source source, address by);
     event PolicySet(uint8 indexed level, TradePolicy policy);

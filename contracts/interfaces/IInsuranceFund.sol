@@ -22,7 +22,6 @@ interface IInsuranceFund is IERC4626 {
     error WithdrawalCoolingDown(address owner, uint256 readyAt);
     error WithdrawalWindowExpired(address owner, uint256 expiredAt);
     error WithdrawalAboveRequest(address owner, uint256 shares, uint256 requestedShares);
-    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event LiquidationEngineSet(address liquidationEngine);
     event WithdrawalWindowSet(uint32 cooldown, uint32 window);

@@ -89,7 +89,6 @@ interface ILiquidationEngine {
     error AdlCapacityExhausted(uint256 marketId, uint256 windowEndsAt);
     error BatchTooLarge(uint256 size, uint256 max);
     error NotSelf(address caller);
-    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event ConfigSet(Config config);
     event RewardConfigSet(RewardConfig config);

@@ -31,7 +31,6 @@ interface IOracleAdapter {
     error AnswerFromTheFuture(bytes32 feedId, uint256 updatedAt, uint256 currentTime);
     error SequencerDown(address sequencerFeed);
     error SequencerGracePeriodNotOver(uint256 upSince, uint256 gracePeriod, uint256 currentTime);
-    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event FeedSet(bytes32 indexed feedId, address aggregator, uint32 heartbeat, uint8 decimals, uint32 volWindow);
     event SequencerFeedSet(address sequencerFeed, uint32 gracePeriod);

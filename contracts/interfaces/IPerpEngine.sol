@@ -90,7 +90,6 @@ interface IPerpEngine {
     error MarketReduceOnly(uint256 marketId);
     error TradingHalted(uint256 marketId);
     error TooManyPositions(uint256 accountId, uint256 max);
-    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
     error GuardianCanOnlyTighten(uint256 marketId);
     error AccountUnderwater(uint256 accountId, uint256 shortfall);
 

@@ -20,7 +20,6 @@ interface IVault is IERC4626 {
     error InsufficientMargin(uint256 accountId, uint256 requestedWad, uint256 availableWad);
     error LiquidityLocked(uint256 requestedAssets, uint256 availableAssets);
     error UnsupportedDecimals(uint8 decimals);
-    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event EngineSet(address engine);
     event MarginDeposited(uint256 indexed accountId, address indexed from, uint256 amount);

@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {FixedPointMathLib as M} from "solady/utils/FixedPointMathLib.sol";
+import {WAD} from "./Constants.sol";
 
 /// @title FixedPoint
 /// @notice WAD helpers with an explicit rounding direction on every operation. Full 512-bit precision
@@ -11,8 +12,6 @@ import {FixedPointMathLib as M} from "solady/utils/FixedPointMathLib.sol";
 ///         round toward negative infinity ("floor") or positive infinity ("ceil"), so callers pick
 ///         the direction that favours the protocol rather than truncating toward zero.
 library FixedPoint {
-    uint256 internal constant WAD = 1e18;
-
     function mulWadDown(uint256 a, uint256 b) internal pure returns (uint256) {
         return M.fullMulDiv(a, b, WAD);
     }

@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {FixedPoint} from "./FixedPoint.sol";
+import {WAD} from "./Constants.sol";
 
 /// @title PerpMath
 /// @notice Pure math of fills, funding and position value. Mirrored to the wei in scripts/lib/math/perpMath.ts.
@@ -11,8 +12,6 @@ import {FixedPoint} from "./FixedPoint.sol";
 ///      rounds toward negative infinity.
 library PerpMath {
     using FixedPoint for uint256;
-
-    uint256 internal constant WAD = 1e18;
 
     error NonPositiveFillPrice(int256 fillPrice);
 

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {FixedPoint} from "./FixedPoint.sol";
+import {WAD} from "./Constants.sol";
 
 /// @notice Risk parameters of one market, all WAD ratios unless named otherwise.
 /// @dev Nine uint64 fields: three storage slots (4 + 4 + 1). uint64 holds ratios up to 18.4 (1840%), far
@@ -25,8 +26,6 @@ struct RiskParams {
 ///      show an account as healthier than execution will find it.
 library RiskModel {
     using FixedPoint for uint256;
-
-    uint256 internal constant WAD = 1e18;
 
     /// @notice Target of the maintenance volatility term: clamp(mmrBase + kMm * sigma, mmrMin, mmrMax).
     function volatilityTerm(RiskParams memory p, uint256 sigmaWad) internal pure returns (uint256) {

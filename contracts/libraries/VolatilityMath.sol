@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+import {WAD} from "./Constants.sol";
 
 /// @title VolatilityMath
 /// @notice Time-weighted EWMA of squared log returns, annualised, in WAD.
@@ -14,7 +15,6 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 ///      last ~tau seconds whether rounds come every minute (deviation triggers in a crash) or once a
 ///      heartbeat. Every rounding goes up: a higher sigma is the side that protects the protocol.
 library VolatilityMath {
-    uint256 internal constant WAD = 1e18;
     uint256 internal constant SECONDS_PER_YEAR = 365 days;
     /// @dev 5000% annualised: far above any real market, low enough that sigma^2 and the margin
     ///      terms built on it stay small numbers.

@@ -9,6 +9,7 @@ import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interf
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {VolatilityMath} from "../libraries/VolatilityMath.sol";
+import {Bounds} from "../libraries/Bounds.sol";
 
 /// @title OracleAdapter
 /// @notice Validated, WAD-normalised Chainlink reads and a permissionlessly updated EWMA volatility
@@ -76,13 +77,13 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         uint32 volWindow,
         uint256 initialSigmaWad
     ) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("heartbeat", heartbeat, MIN_HEARTBEAT, MAX_HEARTBEAT);
-        _checkBounds("volWindow", volWindow, MIN_VOL_WINDOW, MAX_VOL_WINDOW);
-        _checkBounds("sigma", initialSigmaWad, MIN_SIGMA, MAX_SIGMA);
+        Bounds.check("heartbeat", heartbeat, MIN_HEARTBEAT, MAX_HEARTBEAT);
+        Bounds.check("volWindow", volWindow, MIN_VOL_WINDOW, MAX_VOL_WINDOW);
+        Bounds.check("sigma", initialSigmaWad, MIN_SIGMA, MAX_SIGMA);
         if (aggregator.code.length == 0) revert InvalidAggregator(aggregator);
         // Reading the aggregator before writing is safe: both calls are STATICCALLs (view).
         uint8 decimals = _readDecimals(aggregator);
-        _checkBounds("decimals", decimals, 0, MAX_DECIMALS);
+        Bounds.check("decimals", decimals, 0, MAX_DECIMALS);
         VolatilityState memory anchor = _newAnchor(feedId, aggregator, decimals, initialSigmaWad);
 
         _feeds[feedId] = FeedConfig({
@@ -99,7 +100,7 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
 
     /// @inheritdoc IOracleAdapter
     function setSequencerFeed(address sequencerFeed, uint32 gracePeriod) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("sequencerGrace", gracePeriod, MIN_SEQUENCER_GRACE, MAX_SEQUENCER_GRACE);
+        Bounds.check("sequencerGrace", gracePeriod, MIN_SEQUENCER_GRACE, MAX_SEQUENCER_GRACE);
         if (sequencerFeed != address(0) && sequencerFeed.code.length == 0) revert InvalidAggregator(sequencerFeed);
 
         _sequencer = SequencerConfig({feed: sequencerFeed, gracePeriod: gracePeriod});
@@ -109,7 +110,7 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
 
     /// @inheritdoc IOracleAdapter
     function resetVolatility(bytes32 feedId, uint256 sigmaWad) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("sigma", sigmaWad, MIN_SIGMA, MAX_SIGMA);
+        Bounds.check("sigma", sigmaWad, MIN_SIGMA, MAX_SIGMA);
         _loadFeed(feedId);
 
         uint256 varianceWad = VolatilityMath.varianceFromSigma(sigmaWad);
@@ -346,9 +347,5 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     function _toWad(uint256 answer, uint8 decimals) internal pure returns (uint256) {
         if (decimals <= 18) return answer * 10 ** (18 - decimals);
         return answer / 10 ** (decimals - 18);
-    }
-
-    function _checkBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max) internal pure {
-        if (value < min || value > max) revert ParameterOutOfBounds(parameter, value, min, max);
     }
 }

@@ -7,15 +7,15 @@ import { Contract, Interface, type ContractRunner, type ErrorDescription } from 
 
 import type { Deployment } from "../../deploy/deployment.js";
 import type { CircuitBreaker } from "../../types/ethers-contracts/contracts/breaker/CircuitBreaker.js";
-import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/LiquidationEngine.js";
+import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/liquidation/LiquidationEngine.js";
 import type { OracleAdapter } from "../../types/ethers-contracts/contracts/oracle/OracleAdapter.js";
-import type { PerpEngine } from "../../types/ethers-contracts/contracts/PerpEngine.js";
-import type { Vault } from "../../types/ethers-contracts/contracts/Vault.js";
+import type { PerpEngine } from "../../types/ethers-contracts/contracts/market/PerpEngine.js";
+import type { Vault } from "../../types/ethers-contracts/contracts/vault/Vault.js";
 import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
-import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
+import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/liquidation/LiquidationEngine__factory.js";
 import { OracleAdapter__factory } from "../../types/ethers-contracts/factories/contracts/oracle/OracleAdapter__factory.js";
-import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/PerpEngine__factory.js";
-import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/Vault__factory.js";
+import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
+import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
 
 /** Chainlink's AggregatorV3Interface, the one read the keeper makes of a feed. */
 export const AGGREGATOR_ABI = [

@@ -5,9 +5,9 @@
  */
 import type { Log, LogDescription, Provider } from "ethers";
 
-import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/LiquidationEngine__factory.js";
-import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/PerpEngine__factory.js";
-import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/Vault__factory.js";
+import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/liquidation/LiquidationEngine__factory.js";
+import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
+import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
 import type { AccountBook } from "./book.js";
 import type { Logger } from "./logger.js";
 import { isTransportError } from "./rpc.js";

@@ -3,7 +3,7 @@
  * which tranches the markets' liquidation capacity lets through now (worst first), and how they pack
  * into liquidateBatch transactions under the per-transaction gas cap. Pure functions.
  */
-import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/LiquidationEngine.js";
+import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/liquidation/LiquidationEngine.js";
 import { mulWadDown } from "../lib/math/index.js";
 import { decodeRevert } from "./contracts.js";
 

@@ -7,6 +7,7 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {FixedPoint} from "../../contracts/libraries/FixedPoint.sol";
 import {MathHarness} from "../../contracts/harness/MathHarness.sol";
 import {MathTestBase} from "./MathTestBase.sol";
+import {WAD} from "../../contracts/libraries/Constants.sol";
 
 /// @notice Properties of FixedPoint: each helper rounds the way its name says, by under one unit,
 ///         for magnitudes where the exact product fits int256 (|a|, b, c up to 1e36).

@@ -6,6 +6,7 @@ import {Vm} from "forge-std/Vm.sol";
 import {ILiquidationEngine} from "../../contracts/interfaces/ILiquidationEngine.sol";
 import {IPerpEngine} from "../../contracts/interfaces/IPerpEngine.sol";
 import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
+import {WAD} from "../../contracts/libraries/Constants.sol";
 
 /// @notice previewLiquidation is what liquidate does, to the wei, in the same block: per leg (size, fill,
 ///         realised value, shortfall), the penalty (keeper and insurance credits), the keeper reward (from the

@@ -5,6 +5,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Test} from "forge-std/Test.sol";
 
 import {RiskParams} from "../../contracts/libraries/RiskModel.sol";
+import {WAD} from "../../contracts/libraries/Constants.sol";
 
 /// @notice Realistic bounds shared by the math fuzz tests, the same as the TypeScript differential
 ///         test's: prices 1e6..1e30 (WAD), sizes up to 1e30, ratios up to 18e18, sigma up to 50e18,
@@ -13,7 +14,6 @@ import {RiskParams} from "../../contracts/libraries/RiskModel.sol";
 ///         exact product a property needs stays far inside int256, so the properties compare against
 ///         exact integers.
 abstract contract MathTestBase is Test {
-    uint256 internal constant WAD = 1e18;
     int256 internal constant SIGNED_WAD = 1e18;
     uint256 internal constant MIN_PRICE = 1e6;
     uint256 internal constant MAX_PRICE = 1e30;

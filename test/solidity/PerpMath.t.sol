@@ -6,6 +6,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {PerpMath} from "../../contracts/libraries/PerpMath.sol";
 import {MathHarness} from "../../contracts/harness/MathHarness.sol";
 import {MathTestBase} from "./MathTestBase.sol";
+import {WAD} from "../../contracts/libraries/Constants.sol";
 
 /// @notice Properties of PerpMath, fuzzed within realistic bounds: every rounding favours the
 ///         protocol, by at most one wei, and applyTrade realises a position's net value (PnL less the

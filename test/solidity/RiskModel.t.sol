@@ -5,6 +5,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {RiskModel, RiskParams} from "../../contracts/libraries/RiskModel.sol";
 import {MathTestBase} from "./MathTestBase.sol";
+import {WAD} from "../../contracts/libraries/Constants.sol";
 
 /// @notice Properties of RiskModel, fuzzed within realistic bounds: requirements and fees never
 ///         below their exact values, monotone in sigma and size, the ramp bounded, initial margin

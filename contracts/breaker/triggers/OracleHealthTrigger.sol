@@ -8,6 +8,7 @@ import {IOracleAdapter} from "../../interfaces/IOracleAdapter.sol";
 import {Roles} from "../../libraries/Roles.sol";
 import {MarketFeed} from "./MarketFeed.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
+import {Bounds} from "../../libraries/Bounds.sol";
 
 /// @title OracleHealthTrigger
 /// @notice The jump between the latest two rounds (WAD), measured against the thresholds; and
@@ -36,7 +37,7 @@ contract OracleHealthTrigger is ThresholdTrigger, MarketFeed {
     }
 
     function setStaleLevel(uint8 level) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("staleLevel", level, 1, 4);
+        Bounds.check("staleLevel", level, 1, 4);
         staleLevel = level;
         emit StaleLevelSet(level);
     }

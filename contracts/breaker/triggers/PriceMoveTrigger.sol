@@ -8,6 +8,7 @@ import {IOracleAdapter} from "../../interfaces/IOracleAdapter.sol";
 import {Roles} from "../../libraries/Roles.sol";
 import {MarketFeed} from "./MarketFeed.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
+import {Bounds} from "../../libraries/Bounds.sol";
 
 /// @title PriceMoveTrigger
 /// @notice Largest relative move between the latest answer and any answer of the last `window`
@@ -41,8 +42,8 @@ contract PriceMoveTrigger is ThresholdTrigger, MarketFeed {
     }
 
     function setWindow(uint32 window_, uint16 maxRounds_) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("window", window_, MIN_WINDOW, MAX_WINDOW);
-        _checkBounds("maxRounds", maxRounds_, 1, MAX_ROUNDS);
+        Bounds.check("window", window_, MIN_WINDOW, MAX_WINDOW);
+        Bounds.check("maxRounds", maxRounds_, 1, MAX_ROUNDS);
         window = window_;
         maxRounds = maxRounds_;
         emit WindowSet(window_, maxRounds_);

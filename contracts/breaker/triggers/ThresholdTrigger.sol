@@ -5,13 +5,13 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {Roles} from "../../libraries/Roles.sol";
+import {Bounds, ParameterOutOfBounds} from "../../libraries/Bounds.sol";
 
 /// @title ThresholdTrigger
 /// @notice Base of the triggers: a measured value against four thresholds (levels 1..4), a default set
 ///         and optional per-market sets, tuned by governance within bounds.
 abstract contract ThresholdTrigger is ITrigger, AccessControl {
     error ThresholdsNotOrdered(uint256 index);
-    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event ThresholdsSet(uint256 indexed marketId, bool isDefault, uint256[4] thresholds);
     event MaxLevelSet(uint8 maxLevel);
@@ -45,13 +45,13 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
         _checkThresholds(defaults);
         _default = defaults;
         emit ThresholdsSet(type(uint256).max, true, defaults);
-        _checkBounds("maxLevel", maxLevel_, 1, 4);
+        Bounds.check("maxLevel", maxLevel_, 1, 4);
         maxLevel = maxLevel_;
         emit MaxLevelSet(maxLevel_);
     }
 
     function setMaxLevel(uint8 maxLevel_) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("maxLevel", maxLevel_, 1, 4);
+        Bounds.check("maxLevel", maxLevel_, 1, 4);
         maxLevel = maxLevel_;
         emit MaxLevelSet(maxLevel_);
     }
@@ -97,9 +97,5 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
             }
             if (i != 0 && (HIGHER_IS_WORSE ? t[i] <= t[i - 1] : t[i] >= t[i - 1])) revert ThresholdsNotOrdered(i);
         }
-    }
-
-    function _checkBounds(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
-        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
     }
 }

@@ -5,15 +5,16 @@ import {CommonBase} from "forge-std/Base.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {InsuranceFund} from "../../../contracts/InsuranceFund.sol";
-import {LiquidationEngine} from "../../../contracts/LiquidationEngine.sol";
-import {PerpEngine} from "../../../contracts/PerpEngine.sol";
-import {Vault} from "../../../contracts/Vault.sol";
+import {InsuranceFund} from "../../../contracts/insurance/InsuranceFund.sol";
+import {LiquidationEngine} from "../../../contracts/liquidation/LiquidationEngine.sol";
+import {PerpEngine} from "../../../contracts/market/PerpEngine.sol";
+import {Vault} from "../../../contracts/vault/Vault.sol";
 import {ILiquidationEngine} from "../../../contracts/interfaces/ILiquidationEngine.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
 import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
 import {MockUSDC} from "../../../contracts/mocks/MockUSDC.sol";
 import {ProtocolHandler} from "./ProtocolHandler.sol";
+import {WAD} from "../../../contracts/libraries/Constants.sol";
 
 /// @notice The liquidation layer's actions for the invariant suite, next to ProtocolHandler (which drives
 ///         the traders, LPs, prices and time on the same accounts): crashes, liquidations single and
@@ -34,7 +35,6 @@ contract LiquidationHandler is CommonBase, StdUtils {
     }
 
     uint256 public constant ACTION_COUNT = 9;
-    uint256 internal constant WAD = 1e18;
     uint256 internal constant BPS = 10_000;
     uint256 public constant MIN_CRASH_BPS = 2_000;
     uint256 public constant MAX_CRASH_BPS = 4_000;

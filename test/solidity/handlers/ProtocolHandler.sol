@@ -5,13 +5,14 @@ import {CommonBase} from "forge-std/Base.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {PerpEngine} from "../../../contracts/PerpEngine.sol";
-import {Vault} from "../../../contracts/Vault.sol";
+import {PerpEngine} from "../../../contracts/market/PerpEngine.sol";
+import {Vault} from "../../../contracts/vault/Vault.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
 import {IVault} from "../../../contracts/interfaces/IVault.sol";
 import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
 import {MockUSDC} from "../../../contracts/mocks/MockUSDC.sol";
 import {OracleAdapter} from "../../../contracts/oracle/OracleAdapter.sol";
+import {WAD} from "../../../contracts/libraries/Constants.sol";
 
 /// @notice Drives the protocol with bounded random actions from a fixed set of traders and LPs, and
 ///         keeps ghost state (token flows, per-trader net deposits, per-action outcomes) for the
@@ -55,7 +56,6 @@ contract ProtocolHandler is CommonBase, StdUtils {
         int256 maxAnswer;
     }
 
-    uint256 internal constant WAD = 1e18;
     uint256 internal constant BPS = 10_000;
 
     uint256 public constant MAX_PRICE_MOVE_BPS = 1_500;

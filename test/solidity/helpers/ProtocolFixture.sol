@@ -3,21 +3,21 @@ pragma solidity ^0.8.30;
 
 import {Test} from "forge-std/Test.sol";
 
-import {InsuranceFund} from "../../../contracts/InsuranceFund.sol";
-import {LiquidationEngine} from "../../../contracts/LiquidationEngine.sol";
-import {PerpEngine} from "../../../contracts/PerpEngine.sol";
-import {Vault} from "../../../contracts/Vault.sol";
+import {InsuranceFund} from "../../../contracts/insurance/InsuranceFund.sol";
+import {LiquidationEngine} from "../../../contracts/liquidation/LiquidationEngine.sol";
+import {PerpEngine} from "../../../contracts/market/PerpEngine.sol";
+import {Vault} from "../../../contracts/vault/Vault.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
 import {RiskParams} from "../../../contracts/libraries/RiskModel.sol";
 import {Roles} from "../../../contracts/libraries/Roles.sol";
 import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
 import {MockUSDC} from "../../../contracts/mocks/MockUSDC.sol";
 import {OracleAdapter} from "../../../contracts/oracle/OracleAdapter.sol";
+import {WAD} from "../../../contracts/libraries/Constants.sol";
 
 /// @notice Deploys and wires the protocol the way deploy/protocol.ts does, with the parameters of
 ///         deploy/params.ts (DEFAULT_MARKETS, DEFAULT_RISK), for Solidity tests.
 abstract contract ProtocolFixture is Test {
-    uint256 internal constant WAD = 1e18;
     /// @dev One whole MockUSDC (6 decimals).
     uint256 internal constant USDC = 1e6;
     uint8 internal constant FEED_DECIMALS = 8;

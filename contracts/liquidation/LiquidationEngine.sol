@@ -8,13 +8,15 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 // solhint-disable-next-line max-line-length
 import {AutomationCompatibleInterface} from "@chainlink/contracts/src/v0.8/automation/interfaces/AutomationCompatibleInterface.sol";
 
-import {ILiquidationEngine} from "./interfaces/ILiquidationEngine.sol";
-import {IPerpEngine} from "./interfaces/IPerpEngine.sol";
-import {IVault} from "./interfaces/IVault.sol";
-import {IInsuranceFund} from "./interfaces/IInsuranceFund.sol";
-import {FixedPoint} from "./libraries/FixedPoint.sol";
-import {PerpMath} from "./libraries/PerpMath.sol";
-import {Roles} from "./libraries/Roles.sol";
+import {ILiquidationEngine} from "../interfaces/ILiquidationEngine.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {IVault} from "../interfaces/IVault.sol";
+import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {PerpMath} from "../libraries/PerpMath.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {Bounds, ParameterOutOfBounds} from "../libraries/Bounds.sol";
+import {WAD} from "../libraries/Constants.sol";
 
 /// @title LiquidationEngine
 /// @notice Tranche-based gradual liquidation. Each call closes one tranche of an account below
@@ -33,8 +35,6 @@ contract LiquidationEngine is
 {
     using FixedPoint for uint256;
     using SafeCast for uint256;
-
-    uint256 internal constant WAD = 1e18;
 
     uint256 public constant MIN_TRANCHE_FRACTION = 0.05e18;
     uint256 public constant MAX_HEALTH_BUFFER = 1e18;
@@ -146,34 +146,39 @@ contract LiquidationEngine is
     }
 
     function _setConfig(Config memory c) internal {
-        _bound("trancheFraction", c.trancheFraction, MIN_TRANCHE_FRACTION, WAD);
-        _bound("healthBuffer", c.healthBuffer, 0, MAX_HEALTH_BUFFER);
-        _bound("backstopRatio", c.backstopRatio, MIN_BACKSTOP_RATIO, WAD);
-        _bound("penaltyRate", c.penaltyRate, 0, MAX_PENALTY_RATE);
-        _bound("cooldown", c.cooldown, 0, MAX_COOLDOWN);
-        _bound("capacityWindow", c.capacityWindow, MIN_CAPACITY_WINDOW, MAX_CAPACITY_WINDOW);
-        _bound("capacityDepthFactor", c.capacityDepthFactor, MIN_CAPACITY_DEPTH_FACTOR, MAX_CAPACITY_DEPTH_FACTOR);
-        _bound("dustNotional", c.dustNotional, 0, MAX_DUST_NOTIONAL);
+        Bounds.check("trancheFraction", c.trancheFraction, MIN_TRANCHE_FRACTION, WAD);
+        Bounds.check("healthBuffer", c.healthBuffer, 0, MAX_HEALTH_BUFFER);
+        Bounds.check("backstopRatio", c.backstopRatio, MIN_BACKSTOP_RATIO, WAD);
+        Bounds.check("penaltyRate", c.penaltyRate, 0, MAX_PENALTY_RATE);
+        Bounds.check("cooldown", c.cooldown, 0, MAX_COOLDOWN);
+        Bounds.check("capacityWindow", c.capacityWindow, MIN_CAPACITY_WINDOW, MAX_CAPACITY_WINDOW);
+        Bounds.check(
+            "capacityDepthFactor",
+            c.capacityDepthFactor,
+            MIN_CAPACITY_DEPTH_FACTOR,
+            MAX_CAPACITY_DEPTH_FACTOR
+        );
+        Bounds.check("dustNotional", c.dustNotional, 0, MAX_DUST_NOTIONAL);
         // a bypass above the backstop would let capped partial tranches through uncapped
-        _bound("capBypassRatio", c.capBypassRatio, 0, c.backstopRatio);
+        Bounds.check("capBypassRatio", c.capBypassRatio, 0, c.backstopRatio);
         config = c;
         emit ConfigSet(c);
     }
 
     function _setRewardConfig(RewardConfig memory r) internal {
-        _bound("rewardMax", r.max, 0, MAX_REWARD);
-        _bound("rewardMin", r.min, 0, r.max);
-        _bound("rewardFlat", r.flat, 0, MAX_REWARD);
-        _bound("rewardShare", r.shareOfNotional, 0, MAX_REWARD_SHARE);
-        _bound("escalationPerSecond", r.escalationPerSecond, 0, MAX_ESCALATION_PER_SECOND);
-        _bound("maxMultiplier", r.maxMultiplier, WAD, MAX_REWARD_MULTIPLIER);
+        Bounds.check("rewardMax", r.max, 0, MAX_REWARD);
+        Bounds.check("rewardMin", r.min, 0, r.max);
+        Bounds.check("rewardFlat", r.flat, 0, MAX_REWARD);
+        Bounds.check("rewardShare", r.shareOfNotional, 0, MAX_REWARD_SHARE);
+        Bounds.check("escalationPerSecond", r.escalationPerSecond, 0, MAX_ESCALATION_PER_SECOND);
+        Bounds.check("maxMultiplier", r.maxMultiplier, WAD, MAX_REWARD_MULTIPLIER);
         rewardConfig = r;
         emit RewardConfigSet(r);
     }
 
     function _setAdlConfig(AdlConfig memory a) internal {
-        _bound("adlWindow", a.window, MIN_ADL_WINDOW, MAX_ADL_WINDOW);
-        _bound("adlMaxNotional", a.maxNotionalPerWindow, 1, type(uint128).max);
+        Bounds.check("adlWindow", a.window, MIN_ADL_WINDOW, MAX_ADL_WINDOW);
+        Bounds.check("adlMaxNotional", a.maxNotionalPerWindow, 1, type(uint128).max);
         adlConfig = a;
         emit AdlConfigSet(a);
     }
@@ -704,9 +709,5 @@ contract LiquidationEngine is
         if (status == Status.CoolingDown) revert TrancheCoolingDown(plan.accountId, plan.fraction);
         uint256 windowEnds = uint256(capacityWindow[plan.trancheNotional].start) + config.capacityWindow;
         revert LiquidationCapacityExhausted(plan.accountId, plan.trancheNotional, windowEnds);
-    }
-
-    function _bound(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
-        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
     }
 }

@@ -6,14 +6,16 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
 
-import {IPerpEngine} from "./interfaces/IPerpEngine.sol";
-import {IVault} from "./interfaces/IVault.sol";
-import {IOracleAdapter} from "./interfaces/IOracleAdapter.sol";
-import {ICircuitBreaker} from "./interfaces/ICircuitBreaker.sol";
-import {FixedPoint} from "./libraries/FixedPoint.sol";
-import {PerpMath} from "./libraries/PerpMath.sol";
-import {RiskModel, RiskParams} from "./libraries/RiskModel.sol";
-import {Roles} from "./libraries/Roles.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {IVault} from "../interfaces/IVault.sol";
+import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
+import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {PerpMath} from "../libraries/PerpMath.sol";
+import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {Bounds, ParameterOutOfBounds} from "../libraries/Bounds.sol";
+import {WAD} from "../libraries/Constants.sol";
 
 /// @title PerpEngine
 /// @notice Markets, positions, cross-margined accounts, funding and fills. Collateral lives in the
@@ -25,8 +27,6 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     using SafeCast for uint256;
     using SafeCast for int256;
     using FixedPoint for uint256;
-
-    uint256 internal constant WAD = 1e18;
 
     uint256 public constant MAX_MARKETS = 96;
     /// @dev Positions are stored as int128; no single trade can be larger.
@@ -687,26 +687,22 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     }
 
     function _checkConfig(MarketConfig calldata c, uint256 longOi, uint256 shortOi) internal pure {
-        _bound("skewScale", c.skewScale, MIN_SKEW_SCALE, MAX_SKEW_SCALE);
+        Bounds.check("skewScale", c.skewScale, MIN_SKEW_SCALE, MAX_SKEW_SCALE);
         uint256 maxOi = uint256(c.skewScale).mulWadDown(MAX_OI_TO_SKEW_SCALE);
-        _bound("maxOpenInterest", c.maxOpenInterest, 1, maxOi);
+        Bounds.check("maxOpenInterest", c.maxOpenInterest, 1, maxOi);
         // Existing open interest must also stay within the premium bound under a new skewScale.
-        _bound("openInterest", longOi.max(shortOi), 0, maxOi);
-        _bound("maxTradeSize", c.maxTradeSize, 1, c.maxOpenInterest);
-        _bound("maxFundingRatePerSecond", c.maxFundingRatePerSecond, 0, MAX_FUNDING_RATE_PER_SECOND);
+        Bounds.check("openInterest", longOi.max(shortOi), 0, maxOi);
+        Bounds.check("maxTradeSize", c.maxTradeSize, 1, c.maxOpenInterest);
+        Bounds.check("maxFundingRatePerSecond", c.maxFundingRatePerSecond, 0, MAX_FUNDING_RATE_PER_SECOND);
         RiskParams calldata r = c.risk;
-        _bound("mmrMin", r.mmrMin, MIN_MMR, MAX_MMR);
-        _bound("mmrMax", r.mmrMax, r.mmrMin, MAX_MMR);
-        _bound("mmrBase", r.mmrBase, r.mmrMin, r.mmrMax);
-        _bound("kMm", r.kMm, 0, MAX_K_MM);
-        _bound("imMultiplier", r.imMultiplier, MIN_IM_MULTIPLIER, MAX_IM_MULTIPLIER);
-        _bound("sizePremium", r.sizePremium, 0, MAX_SIZE_PREMIUM);
-        _bound("mmrRampPerSecond", r.mmrRampPerSecond, MIN_MMR_RAMP_PER_SECOND, MAX_MMR_RAMP_PER_SECOND);
-        _bound("baseFee", r.baseFee, 0, MAX_BASE_FEE);
-        _bound("kFee", r.kFee, 0, MAX_K_FEE);
-    }
-
-    function _bound(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
-        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
+        Bounds.check("mmrMin", r.mmrMin, MIN_MMR, MAX_MMR);
+        Bounds.check("mmrMax", r.mmrMax, r.mmrMin, MAX_MMR);
+        Bounds.check("mmrBase", r.mmrBase, r.mmrMin, r.mmrMax);
+        Bounds.check("kMm", r.kMm, 0, MAX_K_MM);
+        Bounds.check("imMultiplier", r.imMultiplier, MIN_IM_MULTIPLIER, MAX_IM_MULTIPLIER);
+        Bounds.check("sizePremium", r.sizePremium, 0, MAX_SIZE_PREMIUM);
+        Bounds.check("mmrRampPerSecond", r.mmrRampPerSecond, MIN_MMR_RAMP_PER_SECOND, MAX_MMR_RAMP_PER_SECOND);
+        Bounds.check("baseFee", r.baseFee, 0, MAX_BASE_FEE);
+        Bounds.check("kFee", r.kFee, 0, MAX_K_FEE);
     }
 }

@@ -12,10 +12,11 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {IVault} from "./interfaces/IVault.sol";
-import {IPerpEngine} from "./interfaces/IPerpEngine.sol";
-import {FixedPoint} from "./libraries/FixedPoint.sol";
-import {Roles} from "./libraries/Roles.sol";
+import {IVault} from "../interfaces/IVault.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {Bounds} from "../libraries/Bounds.sol";
 
 /// @title Vault
 /// @notice Holds every token of the protocol. The books always balance to the wei:
@@ -111,19 +112,19 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     }
 
     function setInsuranceFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("insuranceFeeShare", shareWad, 0, MAX_INSURANCE_FEE_SHARE);
+        Bounds.check("insuranceFeeShare", shareWad, 0, MAX_INSURANCE_FEE_SHARE);
         insuranceFeeShare = shareWad;
         emit InsuranceFeeShareSet(shareWad);
     }
 
     function setLpFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("lpFeeShare", shareWad, MIN_LP_FEE_SHARE, MAX_LP_FEE_SHARE);
+        Bounds.check("lpFeeShare", shareWad, MIN_LP_FEE_SHARE, MAX_LP_FEE_SHARE);
         lpFeeShare = uint64(shareWad);
         emit LpFeeShareSet(shareWad);
     }
 
     function setLpLockRatio(uint256 ratioWad) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("lpLockRatio", ratioWad, MIN_LP_LOCK_RATIO, MAX_LP_LOCK_RATIO);
+        Bounds.check("lpLockRatio", ratioWad, MIN_LP_LOCK_RATIO, MAX_LP_LOCK_RATIO);
         lpLockRatio = ratioWad;
         emit LpLockRatioSet(ratioWad);
     }
@@ -421,9 +422,5 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     function _decimalsOffset() internal pure override returns (uint8) {
         return 6;
-    }
-
-    function _checkBounds(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
-        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
     }
 }

@@ -11,11 +11,12 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {IInsuranceFund} from "./interfaces/IInsuranceFund.sol";
-import {IVault} from "./interfaces/IVault.sol";
-import {IPerpEngine} from "./interfaces/IPerpEngine.sol";
-import {FixedPoint} from "./libraries/FixedPoint.sol";
-import {Roles} from "./libraries/Roles.sol";
+import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
+import {IVault} from "../interfaces/IVault.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {Bounds} from "../libraries/Bounds.sol";
 
 /// @title InsuranceFund
 /// @notice Stakers deposit the collateral token for shares; penalties and a share of fees flow in
@@ -80,15 +81,15 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
     }
 
     function setWithdrawalWindow(uint32 cooldown_, uint32 window_) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("cooldown", cooldown_, MIN_COOLDOWN, MAX_COOLDOWN);
-        _checkBounds("window", window_, MIN_WINDOW, MAX_WINDOW);
+        Bounds.check("cooldown", cooldown_, MIN_COOLDOWN, MAX_COOLDOWN);
+        Bounds.check("window", window_, MIN_WINDOW, MAX_WINDOW);
         cooldown = cooldown_;
         window = window_;
         emit WithdrawalWindowSet(cooldown_, window_);
     }
 
     function setStressLossRatio(uint256 ratioWad) external onlyRole(Roles.GOVERNOR) {
-        _checkBounds("stressLossRatio", ratioWad, MIN_STRESS_LOSS_RATIO, MAX_STRESS_LOSS_RATIO);
+        Bounds.check("stressLossRatio", ratioWad, MIN_STRESS_LOSS_RATIO, MAX_STRESS_LOSS_RATIO);
         stressLossRatio = ratioWad;
         emit StressLossRatioSet(ratioWad);
     }
@@ -232,9 +233,5 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
 
     function _decimalsOffset() internal pure override returns (uint8) {
         return 6;
-    }
-
-    function _checkBounds(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
-        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
     }
 }
