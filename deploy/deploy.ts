@@ -69,7 +69,8 @@ async function main(): Promise<void> {
     vault: c.vault,
     engine: c.engine,
     insuranceFund: c.insuranceFund,
-    liquidationEngine: c.liquidationEngine,
+    liquidationEngine: `${c.liquidationEngine} (the engine: its liquidation modules)`,
+    automation: c.automation ?? "",
   };
   if (c.breaker) rows.breaker = c.breaker;
   for (const [k, v] of Object.entries(c.triggers)) rows[`trigger ${k}`] = v;

@@ -227,7 +227,7 @@ export async function verifyRoles(
     ["vault", a.vault],
     ["engine", a.engine],
     ["insuranceFund", a.insuranceFund],
-    ["liquidationEngine", a.liquidationEngine],
+    ["automation", a.automation ?? ""],
     ...Object.entries(a.triggers).map(([k, v]): [string, string] => [`trigger:${k}`, v]),
   ];
   if (a.breaker) holders.push(["breaker", a.breaker]);
@@ -326,6 +326,8 @@ export async function deployNetwork(
         engine: a.engine,
         insuranceFund: a.insuranceFund,
         liquidationEngine: a.liquidationEngine,
+        automation: a.automation,
+        modules: a.modules,
         breaker: a.breaker,
         timelock: a.timelock,
         triggers: a.triggers,

@@ -1,8 +1,10 @@
 /**
  * Deploys the whole protocol with ethers: collateral (a mock USDC unless an address is given),
- * mock Chainlink feeds (unless given), the oracle adapter, the vault and the engine, the insurance
- * fund and the liquidation engine, the circuit breaker and its triggers, then wires roles and lists
- * the markets.
+ * mock Chainlink feeds (unless given), the oracle adapter, the vault, the engine's modules (market
+ * administration; liquidations, their configuration and auto-deleveraging) and the engine, the
+ * insurance fund, the Chainlink Automation adapter, the circuit breaker and its triggers, then wires
+ * roles and lists the markets. The liquidation engine is reached at the engine's address: its modules
+ * run on the engine's storage (docs/architecture.md, "Liquidations").
  *
  * One code path for every use: deployProtocol() runs the steps in memory for tests, the demo and
  * the crash replays; deploy/deploy.ts runs the very same steps through a journal written to the
@@ -13,8 +15,9 @@ import { Contract, ZeroAddress, ZeroHash, keccak256, toUtf8Bytes, type Transacti
 
 import type {
   CircuitBreaker,
+  ILiquidationEngine,
   InsuranceFund,
-  LiquidationEngine,
+  LiquidationAutomation,
   MockAggregator,
   MockUSDC,
   OracleAdapter,
@@ -30,7 +33,10 @@ export type Protocol = {
   vault: Vault;
   engine: PerpEngine;
   insuranceFund: InsuranceFund;
-  liquidationEngine: LiquidationEngine;
+  /** ILiquidationEngine at the engine's address (tranches, their parameters and ledgers, ADL) */
+  liquidationEngine: ILiquidationEngine;
+  /** Chainlink Automation adapter in front of the liquidation engine */
+  automation: LiquidationAutomation;
   /** undefined when deployed with `breaker: false` */
   breaker?: CircuitBreaker;
   triggers: Record<string, string>;
@@ -75,7 +81,12 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
     vault: await at<Vault>("Vault", a.vault),
     engine: await at<PerpEngine>("PerpEngine", a.engine),
     insuranceFund: await at<InsuranceFund>("InsuranceFund", a.insuranceFund),
-    liquidationEngine: await at<LiquidationEngine>("LiquidationEngine", a.liquidationEngine),
+    // the engine's address, seen through the liquidation interface (not the cached PerpEngine object)
+    liquidationEngine: (await ethers.getContractAt(
+      "ILiquidationEngine",
+      a.liquidationEngine,
+    )) as unknown as ILiquidationEngine,
+    automation: await at<LiquidationAutomation>("LiquidationAutomation", a.automation!),
     breaker: a.breaker === undefined ? undefined : await at<CircuitBreaker>("CircuitBreaker", a.breaker),
     triggers: a.triggers,
     feeds,
@@ -117,7 +128,12 @@ export type SystemAddresses = {
   vault: string;
   engine: string;
   insuranceFund: string;
+  /** the engine's address: ILiquidationEngine is served there by the liquidation modules */
   liquidationEngine: string;
+  /** absent in records written before the adapter existed */
+  automation?: string;
+  /** the engine's modules (code only: they run on the engine's storage) */
+  modules?: { marketAdmin: string; liquidation: string; liquidationConfigurator: string; autoDeleveraging: string };
   breaker?: string;
   timelock?: string;
   triggers: Record<string, string>;
@@ -141,7 +157,11 @@ export const DEPLOY_STEP = {
   vault: "deploy:vault",
   engine: "deploy:engine",
   insuranceFund: "deploy:insuranceFund",
-  liquidationEngine: "deploy:liquidationEngine",
+  autoDeleveraging: "deploy:module:autoDeleveraging",
+  liquidationConfigurator: "deploy:module:liquidationConfigurator",
+  liquidationModule: "deploy:module:liquidationEngine",
+  marketAdmin: "deploy:module:marketAdmin",
+  automation: "deploy:automation",
   breaker: "deploy:breaker",
   timelock: "deploy:timelock",
   feed: (symbol: string) => `deploy:feed:${symbol}`,
@@ -168,7 +188,14 @@ export function addressesFromSteps(steps: Record<string, string>, plan: SystemPl
     vault: steps[DEPLOY_STEP.vault] ?? "",
     engine: steps[DEPLOY_STEP.engine] ?? "",
     insuranceFund: steps[DEPLOY_STEP.insuranceFund] ?? "",
-    liquidationEngine: steps[DEPLOY_STEP.liquidationEngine] ?? "",
+    liquidationEngine: steps[DEPLOY_STEP.engine] ?? "",
+    automation: steps[DEPLOY_STEP.automation] ?? "",
+    modules: {
+      marketAdmin: steps[DEPLOY_STEP.marketAdmin] ?? "",
+      liquidation: steps[DEPLOY_STEP.liquidationModule] ?? "",
+      liquidationConfigurator: steps[DEPLOY_STEP.liquidationConfigurator] ?? "",
+      autoDeleveraging: steps[DEPLOY_STEP.autoDeleveraging] ?? "",
+    },
     breaker: steps[DEPLOY_STEP.breaker],
     timelock: steps[DEPLOY_STEP.timelock],
     triggers,
@@ -203,23 +230,46 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
   // The deployer governs while wiring, then hands its roles over.
   const oracle = await steps.deploy(DEPLOY_STEP.oracle, "OracleAdapter", [me, me]);
   const vault = await steps.deploy(DEPLOY_STEP.vault, "Vault", [usdc, me, me]);
-  const engine = await steps.deploy(DEPLOY_STEP.engine, "PerpEngine", [vault, oracle, me, me, guardian]);
+  // The engine's modules first: the engine is built with their addresses. Liquidations fall through
+  // LiquidationEngine -> LiquidationConfigurator -> AutoDeleveraging, so each is built with the next.
+  const autoDeleveraging = await steps.deploy(DEPLOY_STEP.autoDeleveraging, "AutoDeleveraging", [vault, oracle]);
+  const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
+    vault,
+    oracle,
+    autoDeleveraging,
+  ]);
+  const liquidationModule = await steps.deploy(DEPLOY_STEP.liquidationModule, "LiquidationEngine", [
+    vault,
+    oracle,
+    liquidationConfigurator,
+  ]);
+  const marketAdmin = await steps.deploy(DEPLOY_STEP.marketAdmin, "MarketAdmin", [vault, oracle]);
+  const engine = await steps.deploy(DEPLOY_STEP.engine, "PerpEngine", [
+    vault,
+    oracle,
+    me,
+    me,
+    guardian,
+    marketAdmin,
+    liquidationModule,
+  ]);
   const vaultC = await at("Vault", vault);
   const engineC = await at("PerpEngine", engine);
   const oracleC = await at("OracleAdapter", oracle);
   await call("call:vault.setEngine", vaultC, "setEngine", engine);
   const insuranceFund = await steps.deploy(DEPLOY_STEP.insuranceFund, "InsuranceFund", [usdc, vault, engine, me, me]);
-  const liquidationEngine = await steps.deploy(DEPLOY_STEP.liquidationEngine, "LiquidationEngine", [
-    engine,
-    vault,
-    insuranceFund,
-    me,
-    me,
-  ]);
+  // ILiquidationEngine is served at the engine's address.
+  const liquidationEngine = engine;
   const fundC = await at("InsuranceFund", insuranceFund);
   await call("call:vault.wireLiquidation", vaultC, "wireLiquidation", liquidationEngine, insuranceFund);
   await call("call:insuranceFund.setLiquidationEngine", fundC, "setLiquidationEngine", liquidationEngine);
+  // forceReduce stays a LIQUIDATOR-only primitive; the liquidation modules act with the engine's own role.
   await call("call:engine.grantRole(LIQUIDATOR)", engineC, "grantRole", LIQUIDATOR_ROLE, liquidationEngine);
+  const automation = await steps.deploy(DEPLOY_STEP.automation, "LiquidationAutomation", [
+    liquidationEngine,
+    vault,
+    me,
+  ]);
 
   const feeds: Record<string, string> = {};
   for (const m of plan.markets) {
@@ -247,7 +297,7 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     ["vault", vault],
     ["engine", engine],
     ["insuranceFund", insuranceFund],
-    ["liquidationEngine", liquidationEngine],
+    ["automation", automation],
   ];
   let breaker: string | undefined;
   const triggers: Record<string, string> = {};
@@ -309,7 +359,21 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     }
   }
 
-  return { usdc, oracle, vault, engine, insuranceFund, liquidationEngine, breaker, timelock, triggers, feeds };
+  const modules = { marketAdmin, liquidation: liquidationModule, liquidationConfigurator, autoDeleveraging };
+  return {
+    usdc,
+    oracle,
+    vault,
+    engine,
+    insuranceFund,
+    liquidationEngine,
+    automation,
+    modules,
+    breaker,
+    timelock,
+    triggers,
+    feeds,
+  };
 }
 
 /** The deployer funds the LP pool and the insurance fund, and seeded accounts get gas and collateral. */

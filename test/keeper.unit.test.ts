@@ -35,7 +35,7 @@ import {
 import { scanAccounts, worstFirst } from "../scripts/keeper/scanner.js";
 import { TxManager, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
 import { CircuitBreaker__factory } from "../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
-import { LiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/liquidation/LiquidationEngine__factory.js";
+import { ILiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
 import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
 
@@ -126,7 +126,7 @@ describe("keeper configuration", () => {
 
 const engineIface = PerpEngine__factory.createInterface();
 const vaultIface = Vault__factory.createInterface();
-const liquidationIface = LiquidationEngine__factory.createInterface();
+const liquidationIface = ILiquidationEngine__factory.createInterface();
 const ADDR = {
   engine: "0x00000000000000000000000000000000000000e1",
   vault: "0x00000000000000000000000000000000000000e2",
@@ -488,7 +488,7 @@ describe("keeper scan and plans", () => {
   });
 
   it("reads the contract's refusals as normal answers", () => {
-    const le = LiquidationEngine__factory.createInterface();
+    const le = ILiquidationEngine__factory.createInterface();
     const revert = (name: string, args: unknown[]) => ({ data: le.encodeErrorResult(name as never, args as never) });
     expect(previewFromRevert(revert("AccountHealthy", [1n, 5n, 3n]))).to.deep.equal({ kind: "healthy" });
     expect(previewFromRevert(revert("NoPositions", [1n]))).to.deep.equal({ kind: "no-positions" });

@@ -15,7 +15,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { WAD } from "../deploy/params.js";
 import { GOVERNOR_ROLE, LIQUIDATOR_ROLE } from "../deploy/protocol.js";
-import type { ILiquidationEngine } from "../types/ethers-contracts/contracts/liquidation/LiquidationEngine.js";
+import type { ILiquidator } from "../types/ethers-contracts/contracts/interfaces/ILiquidator.js";
 import {
   BTC,
   ETH,
@@ -41,7 +41,7 @@ const pending = { blockTag: "pending" } as const;
 /** LiquidationEngine.Status */
 const Status = { Ok: 0n, NoPositions: 1n, Healthy: 2n, CoolingDown: 3n, NoCapacity: 4n, SnapshotFailed: 5n };
 
-type Plan = ILiquidationEngine.PlanStructOutput;
+type Plan = ILiquidator.PlanStructOutput;
 
 // ---------------------------------------------------------------------------------------- math mirror
 
@@ -944,23 +944,23 @@ describe("LiquidationEngine: batches and Automation", function () {
     const { w, healthy, sick1, sick2 } = await mixed();
     const page = (first: bigint, count: bigint) => abi.encode(["uint256", "uint256"], [first, count]);
     await pinNext();
-    const [needed, data] = await w.liquidationEngine.checkUpkeep(page(0n, 100n), pending);
+    const [needed, data] = await w.automation.checkUpkeep(page(0n, 100n), pending);
     expect(needed).to.equal(true);
     expect(abi.decode(["uint256[]"], data)[0]).to.deep.equal([sick1, sick2]);
     expect(await w.liquidationEngine.liquidatableAccounts(1, 100, pending)).to.deep.equal([sick1, sick2]);
     expect(await w.liquidationEngine.liquidatableAccounts(sick1 + 1n, 100, pending)).to.deep.equal([sick2]);
     expect(await w.liquidationEngine.liquidatableAccounts(1, 1, pending)).to.deep.equal([]); // [1, 2): healthy only
-    const [none] = await w.liquidationEngine.checkUpkeep(page(healthy, 1n), pending);
+    const [none] = await w.automation.checkUpkeep(page(healthy, 1n), pending);
     expect(none).to.equal(false);
 
     // a forged performData naming a healthy account: skipped, the rest liquidated
     const forged = abi.encode(["uint256[]"], [[healthy, sick1, sick2]]);
-    const tx = w.liquidationEngine.connect(w.keeper).performUpkeep(forged);
+    const tx = w.automation.connect(w.keeper).performUpkeep(forged);
     await expect(tx).to.emit(w.liquidationEngine, "LiquidationSkipped").withArgs(healthy, Status.Healthy);
     const { legs } = parseLiquidation(w, await receipt(tx));
     expect(legs.map((l) => l.sizeDelta)).to.deep.equal([-units(15) / 4n, -units(15) / 4n]);
     // cooling down now: nothing to do
-    const [after, afterData] = await w.liquidationEngine.checkUpkeep(page(1n, 100n));
+    const [after, afterData] = await w.automation.checkUpkeep(page(1n, 100n));
     expect(after).to.equal(false);
     expect(abi.decode(["uint256[]"], afterData)[0]).to.deep.equal([]);
   });

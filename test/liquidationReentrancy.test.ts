@@ -12,7 +12,7 @@ import { DEFAULT_MARKETS, feedId, marketConfig } from "../deploy/params.js";
 import { LIQUIDATOR_ROLE } from "../deploy/protocol.js";
 import type {
   InsuranceFund,
-  LiquidationEngine,
+  ILiquidationEngine,
   MockAggregator,
   PerpEngine,
   ReentrantToken,
@@ -30,12 +30,19 @@ async function reentrantWorld() {
   const token = (await ethers.deployContract("ReentrantToken")) as unknown as ReentrantToken;
   const oracle = await ethers.deployContract("OracleAdapter", [admin.address, governor.address]);
   const vault = (await ethers.deployContract("Vault", [token, admin.address, governor.address])) as unknown as Vault;
+  // the engine's modules, each built with the next one it passes unknown calls to
+  const adl = await ethers.deployContract("AutoDeleveraging", [vault, oracle]);
+  const configurator = await ethers.deployContract("LiquidationConfigurator", [vault, oracle, adl]);
+  const liquidationModule = await ethers.deployContract("LiquidationEngine", [vault, oracle, configurator]);
+  const marketAdmin = await ethers.deployContract("MarketAdmin", [vault, oracle]);
   const engine = (await ethers.deployContract("PerpEngine", [
     vault,
     oracle,
     admin.address,
     governor.address,
     guardian.address,
+    marketAdmin,
+    liquidationModule,
   ])) as unknown as PerpEngine;
   await vault.connect(admin).setEngine(engine);
   const fund = (await ethers.deployContract("InsuranceFund", [
@@ -45,13 +52,11 @@ async function reentrantWorld() {
     admin.address,
     governor.address,
   ])) as unknown as InsuranceFund;
-  const le = (await ethers.deployContract("LiquidationEngine", [
-    engine,
-    vault,
-    fund,
-    admin.address,
-    governor.address,
-  ])) as unknown as LiquidationEngine;
+  // the liquidation engine is served at the engine's address
+  const le = (await ethers.getContractAt(
+    "ILiquidationEngine",
+    await engine.getAddress(),
+  )) as unknown as ILiquidationEngine;
   await vault.connect(admin).wireLiquidation(le, fund);
   await fund.connect(admin).setLiquidationEngine(le);
   await engine.connect(admin).grantRole(LIQUIDATOR_ROLE, le);

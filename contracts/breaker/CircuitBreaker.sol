@@ -6,7 +6,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {ITrigger} from "../interfaces/ITrigger.sol";
 import {Roles} from "../libraries/Roles.sol";
-import {Bounds, ParameterOutOfBounds} from "../libraries/Bounds.sol";
+import {Bounds, IBoundedParameters} from "../libraries/Bounds.sol";
 
 /// @title CircuitBreaker
 /// @notice The protocol's negative feedback loop: as stress rises, restrictions on new risk rise step by
@@ -41,7 +41,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
 
     constructor(address admin, address governor, address guardian) {
         if (admin == address(0) || governor == address(0) || guardian == address(0)) {
-            revert ParameterOutOfBounds("address", 0, 1, type(uint160).max);
+            revert IBoundedParameters.ParameterOutOfBounds("address", 0, 1, type(uint160).max);
         }
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(Roles.GOVERNOR, governor);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IBoundedParameters} from "../libraries/Bounds.sol";
+
 import {ITrigger} from "./ITrigger.sol";
 
 /// @title ICircuitBreaker
@@ -8,7 +10,7 @@ import {ITrigger} from "./ITrigger.sol";
 ///         4 halted. The engine asks for the policy of the current level on every risk-adding trade.
 ///         Triggers propose levels; anyone may poke a market to apply them. Escalation is immediate,
 ///         de-escalation waits out a cooldown and goes down one level at a time.
-interface ICircuitBreaker {
+interface ICircuitBreaker is IBoundedParameters {
     /// @notice Restrictions of one stress level. Multipliers are WAD (1e18 = unchanged).
     struct TradePolicy {
         uint64 feeMultiplier; // applied to the risk-adding fee rate

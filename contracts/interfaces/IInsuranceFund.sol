@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IBoundedParameters} from "../libraries/Bounds.sol";
+
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
 /// @title IInsuranceFund
 /// @notice ERC-4626 fund in the collateral token. Stakers earn the penalty and fee income paid into it;
 ///         it covers bad debt first. Withdrawals are requested, wait out a cooldown, and must then be
 ///         taken within a window, so stakers cannot leave just before a loss they can see coming.
-interface IInsuranceFund is IERC4626 {
+interface IInsuranceFund is IERC4626, IBoundedParameters {
     struct WithdrawalRequest {
         uint128 shares;
         uint64 readyAt;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IBoundedParameters} from "../libraries/Bounds.sol";
+
 /// @title IOracleAdapter
 /// @notice Validated reads of Chainlink AggregatorV3Interface feeds, normalised to WAD, plus an
 ///         on-chain volatility estimate (EWMA of squared log returns over the feed's rounds).
-interface IOracleAdapter {
+interface IOracleAdapter is IBoundedParameters {
     /// @notice Configuration of one feed. Packed in one slot.
     struct FeedConfig {
         address aggregator; // AggregatorV3Interface (a proxy on live networks)

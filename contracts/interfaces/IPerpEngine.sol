@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IBoundedParameters} from "../libraries/Bounds.sol";
+
 import {RiskParams} from "../libraries/RiskModel.sol";
 
 /// @title IPerpEngine
 /// @notice Many perpetual markets in one contract, cross-margined accounts (an address may hold
 ///         several accounts to isolate risk), oracle-priced fills with a skew premium, funding
 ///         proportional to skew accrued per second, volatility-adjusted margin and fees.
-interface IPerpEngine {
+interface IPerpEngine is IBoundedParameters {
     /// @notice Static configuration of a market (governor, bounded).
     struct MarketConfig {
         bytes32 feedId; // oracle adapter feed
@@ -112,6 +114,8 @@ interface IPerpEngine {
     event BadDebtIncurred(uint256 indexed accountId, uint256 indexed marketId, uint256 amountWad);
 
     // ----- accounts and margin -----
+    /// @notice Creates an account owned by the caller. Its liquidation state slot is written now, so a
+    ///         liquidation never pays for a fresh slot.
     function createAccount() external returns (uint256 accountId);
     /// @notice Adds margin (token units). Anyone may add margin to any account; never restricted.
     function deposit(uint256 accountId, uint256 amount) external;
@@ -122,13 +126,14 @@ interface IPerpEngine {
     /// @notice Changes a position by `sizeDelta` (positive buys). A buy fails if the fill is above
     ///         `limitPrice`, a sell if it is below.
     function modifyPosition(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 limitPrice) external;
+    /// @notice Closes the account's position in a market; never refused by margin, stress level or caps.
     function closePosition(uint256 accountId, uint256 marketId, uint256 limitPrice) external;
     /// @notice Accrues funding and the maintenance-margin ramp of a market. Permissionless.
     function accrue(uint256 marketId) external;
 
     /// @notice Reduces (or closes) a position with no margin check, fee, stress-level or size limit, at
-    ///         the oracle index price, or at `priceWad` when non-zero (auto-deleveraging fills at the
-    ///         bankrupt account's price). Liquidator role only; it can never add risk.
+    ///         the oracle index price, or at `priceWad` when non-zero. Liquidator role only; it can never
+    ///         add risk. (Liquidations and auto-deleveraging run inside the engine and reduce directly.)
     /// @return realised value realised into margin (PnL net of funding)
     /// @return shortfall the part of a realised loss the margin could not pay (bad debt)
     /// @return fillPrice the price used
@@ -139,22 +144,56 @@ interface IPerpEngine {
         uint256 priceWad
     ) external returns (int256 realised, uint256 shortfall, uint256 fillPrice);
 
+    // ----- markets (governor; guardian may only tighten) -----
+    /// @notice Lists a market. Its feed must already be registered and answering. Governor.
+    function listMarket(uint256 marketId, MarketConfig calldata config) external;
+    /// @notice Changes a listed market's parameters (the feed stays). Accrues first, so funding up to
+    ///         now is charged at the old parameters. Governor.
+    function setMarketConfig(uint256 marketId, MarketConfig calldata config) external;
+    /// @notice Puts a market in reduce-only mode. Guardian or governor: it only makes things safer.
+    function restrictMarket(uint256 marketId) external;
+    /// @notice Lifts reduce-only mode. Governor only.
+    function unrestrictMarket(uint256 marketId) external;
+    /// @notice Lowers a market's open-interest cap (and the trade-size cap with it). Guardian; only lower.
+    function lowerOpenInterestCap(uint256 marketId, uint128 newCap) external;
+    /// @notice Sets (or, with address(0), removes) the circuit breaker consulted by risk-adding trades.
+    function setCircuitBreaker(address breaker) external;
+
     // ----- views -----
+    /// @notice Cross-margin totals of an account at current prices, initial margin included.
     function accountSummary(uint256 accountId) external view returns (AccountSummary memory);
     /// @notice accountSummary plus every position, in one pass (one oracle read per market). Initial
     ///         margin is not computed (zero): liquidations never depend on the circuit breaker answering.
     function liquidationSnapshot(
         uint256 accountId
     ) external view returns (AccountSummary memory summary, PositionSnapshot[] memory positions);
+    /// @notice A market's static configuration.
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory);
+    /// @notice A market's state as last accrued.
     function marketState(uint256 marketId) external view returns (MarketState memory);
+    /// @notice A position as stored (size and basis).
+    function position(uint256 accountId, uint256 marketId) external view returns (Position memory);
+    /// @notice The owner of an account (address(0) for none).
+    function accountOwner(uint256 accountId) external view returns (address);
+    /// @notice Ids of the markets in which the account has a position.
+    function accountMarkets(uint256 accountId) external view returns (uint256[] memory ids);
+    /// @notice Current funding rate per second of a market (positive: longs pay).
+    function fundingRate(uint256 marketId) external view returns (int256);
+    /// @notice The id the next createAccount returns.
     function nextAccountId() external view returns (uint256);
+    /// @notice Bit i set: market i is listed.
+    function listedMarkets() external view returns (uint96);
+    /// @notice The circuit breaker consulted by risk-adding trades (address(0): none).
+    function circuitBreaker() external view returns (address);
     /// @notice Sum over markets of (long + short open interest) * index price (WAD).
     function openNotional() external view returns (uint256);
     /// @notice equity / maintenance margin (WAD); type(uint256).max without positions, 0 if equity <= 0.
     function health(uint256 accountId) external view returns (uint256);
+    /// @notice Whether the account is below maintenance margin (and holds a position).
     function isLiquidatable(uint256 accountId) external view returns (bool);
+    /// @notice Everything about one position at current prices.
     function positionView(uint256 accountId, uint256 marketId) external view returns (PositionView memory);
+    /// @notice Fill price and fee a trade of `sizeDelta` would get now, from a position of `currentSize`.
     function quoteTrade(
         uint256 marketId,
         int256 sizeDelta,

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IBoundedParameters} from "../libraries/Bounds.sol";
+
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
 /// @title IVault
 /// @notice Custody of the one collateral token. Keeps trader margin per account and the LP pool,
 ///         which is the counterparty to the net skew (ERC-4626 shares). Amounts crossing the edge are
 ///         in token units; every internal balance is WAD. Only the engine moves internal balances.
-interface IVault is IERC4626 {
+interface IVault is IERC4626, IBoundedParameters {
     error NotEngine(address caller);
     error NotLiquidationEngine(address caller);
     error NotInsuranceFund(address caller);
@@ -91,6 +93,10 @@ interface IVault is IERC4626 {
     /// @notice Liquidity the LPs cannot withdraw because open positions need it (token units).
     function lockedLiquidity() external view returns (uint256 assets);
     function engine() external view returns (address);
+    /// @notice The liquidation engine (may charge penalties), set once by wireLiquidation.
+    function liquidationEngine() external view returns (address);
+    /// @notice The insurance fund (receives penalty shares, pays cover), set once by wireLiquidation.
+    function insuranceFund() external view returns (address);
     /// @notice 10 ** (18 - token decimals): token units -> WAD.
     function SCALE() external view returns (uint256);
 }

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-/// @notice A governed parameter outside its MIN_/MAX_ bounds: which one, the value given and the bounds.
-error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+/// @title IBoundedParameters
+/// @notice The one error every bounded setter refuses with. Interfaces of contracts with governed
+///         parameters inherit it, so it is in their ABI once, defined here only.
+interface IBoundedParameters {
+    /// @notice A governed parameter outside its MIN_/MAX_ bounds: which one, the value given and the bounds.
+    error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+}
 
 /// @title Bounds
 /// @notice The one bounds check every setter uses, so every contract refuses a bad parameter with the
@@ -10,6 +15,6 @@ error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint25
 library Bounds {
     /// @dev Reverts ParameterOutOfBounds unless lo <= value <= hi.
     function check(bytes32 name, uint256 value, uint256 lo, uint256 hi) internal pure {
-        if (value < lo || value > hi) revert ParameterOutOfBounds(name, value, lo, hi);
+        if (value < lo || value > hi) revert IBoundedParameters.ParameterOutOfBounds(name, value, lo, hi);
     }
 }

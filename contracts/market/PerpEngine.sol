@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
 
@@ -10,12 +8,14 @@ import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
+import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
-import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
+import {RiskModel} from "../libraries/RiskModel.sol";
 import {Roles} from "../libraries/Roles.sol";
-import {Bounds, ParameterOutOfBounds} from "../libraries/Bounds.sol";
 import {WAD} from "../libraries/Constants.sol";
+import {PerpEngineBase} from "./PerpEngineBase.sol";
 
 /// @title PerpEngine
 /// @notice Markets, positions, cross-margined accounts, funding and fills. Collateral lives in the
@@ -23,97 +23,92 @@ import {WAD} from "../libraries/Constants.sol";
 ///         the CircuitBreaker (optional).
 /// @dev Every external function reads: validate, accrue, compute, write, emit, external calls. The
 ///      Vault is trusted (deployed with the engine) and holds no user-controlled hooks in `settle`.
-contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
+///      Modules run on this contract's storage by delegatecall (Euler EVK's pattern): market
+///      administration (MarketAdmin: its functions are declared here and forwarded to it), and the
+///      liquidation modules (LiquidationEngine, LiquidationConfigurator, AutoDeleveraging: the
+///      ILiquidationEngine surface, reached through the fallback at this address, each module passing
+///      what it does not serve to the next). Liquidations so read and write positions where they live.
+contract PerpEngine is IPerpEngine, PerpEngineBase {
     using SafeCast for uint256;
     using SafeCast for int256;
     using FixedPoint for uint256;
 
-    uint256 public constant MAX_MARKETS = 96;
     /// @dev Positions are stored as int128; no single trade can be larger.
     int256 internal constant MAX_SIZE = int256(type(int128).max);
-    uint256 public constant MAX_POSITIONS_PER_ACCOUNT = 8;
 
-    uint256 public constant MIN_SKEW_SCALE = 1e18;
-    uint256 public constant MAX_SKEW_SCALE = 1e30;
-    /// @dev maxOpenInterest <= skewScale / 4 keeps |skew premium| <= 3/8, so a fill is always > 0
-    ///      and reducing a position can never be refused for a non-positive fill.
-    uint256 public constant MAX_OI_TO_SKEW_SCALE = 0.25e18;
-    uint256 public constant MAX_FUNDING_RATE_PER_SECOND = 1e13;
-    uint256 public constant MIN_MMR = 0.001e18;
-    uint256 public constant MAX_MMR = 0.5e18;
-    uint256 public constant MAX_K_MM = 0.2e18;
-    uint256 public constant MIN_IM_MULTIPLIER = 1e18;
-    uint256 public constant MAX_IM_MULTIPLIER = 10e18;
-    uint256 public constant MAX_SIZE_PREMIUM = 1e18;
-    uint256 public constant MIN_MMR_RAMP_PER_SECOND = 1e11;
-    uint256 public constant MAX_MMR_RAMP_PER_SECOND = 1e15;
-    uint256 public constant MAX_BASE_FEE = 0.01e18;
-    uint256 public constant MAX_K_FEE = 10e18;
+    /// @notice Module with the market-administration functions (listMarket, setMarketConfig, ...).
+    address public immutable marketAdmin;
+    /// @notice First of the liquidation modules (ILiquidationEngine), reached through the fallback:
+    ///         LiquidationEngine, then LiquidationConfigurator, then AutoDeleveraging.
+    address public immutable liquidationModule;
 
-    IVault public immutable vault;
-    IOracleAdapter public immutable oracle;
-    /// @notice 10 ** (18 - collateral decimals).
-    uint256 public immutable SCALE;
-
-    ICircuitBreaker public circuitBreaker;
-    uint256 public nextAccountId = 1;
-    /// @notice Bit i set: market i is listed.
-    uint96 public listedMarkets;
-
-    struct AccountData {
-        address owner;
-        uint96 markets; // bit i set: the account has a position in market i
-    }
-
-    mapping(uint256 accountId => AccountData) internal _accounts;
-    mapping(uint256 marketId => MarketConfig) internal _configs;
-    mapping(uint256 marketId => MarketState) internal _states;
-    mapping(uint256 accountId => mapping(uint256 marketId => Position)) internal _positions;
-
-    /// @dev Values of the traded market already read this call, reused by the margin check.
-    struct MarketCache {
-        uint256 marketId;
-        uint256 price;
-        uint256 sigma;
-        int256 fundingIndex;
-        uint256 term;
-        uint256 imMultiplier;
-    }
-
-    /// @dev Locals of a trade, in memory to keep the stack shallow without viaIR.
-    struct Trade {
-        int256 oldSize;
-        int256 newSize;
-        int256 oldBasis;
-        int256 newBasis;
-        uint256 fill;
-        uint256 fee;
-        int256 realisedPnl;
-        bool addsRisk;
-    }
-
-    constructor(IVault vault_, IOracleAdapter oracle_, address admin, address governor, address guardian) {
+    constructor(
+        IVault vault_,
+        IOracleAdapter oracle_,
+        address admin,
+        address governor,
+        address guardian,
+        address marketAdmin_,
+        address liquidationModule_
+    ) PerpEngineBase(vault_, oracle_) {
         if (
-            address(vault_) == address(0) ||
-            address(oracle_) == address(0) ||
             admin == address(0) ||
             governor == address(0) ||
-            guardian == address(0)
+            guardian == address(0) ||
+            marketAdmin_.code.length == 0 ||
+            liquidationModule_.code.length == 0
         ) revert ZeroAddress();
-        vault = vault_;
-        oracle = oracle_;
-        SCALE = vault_.SCALE();
+        marketAdmin = marketAdmin_;
+        liquidationModule = liquidationModule_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(Roles.GOVERNOR, governor);
         _grantRole(Roles.GUARDIAN, guardian);
+        // The liquidation modules' defaults (set here: constructor code costs no runtime bytes).
+        ILiquidationConfigurator.Config memory c = ILiquidationConfigurator.Config({
+            trancheFraction: 0.25e18,
+            healthBuffer: 0.1e18,
+            backstopRatio: 0.6667e18,
+            penaltyRate: 0.005e18,
+            cooldown: 30,
+            capacityWindow: 60,
+            capacityDepthFactor: 0.005e18,
+            dustNotional: 100e18,
+            capBypassRatio: 0.6667e18
+        });
+        ILiquidationConfigurator.RewardConfig memory r = ILiquidationConfigurator.RewardConfig({
+            flat: 2e18,
+            shareOfNotional: 0.0005e18,
+            min: 2e18,
+            max: 500e18,
+            escalationPerSecond: 0.001e18,
+            maxMultiplier: 3e18
+        });
+        IAutoDeleveraging.AdlConfig memory a = IAutoDeleveraging.AdlConfig({
+            window: 3600,
+            maxNotionalPerWindow: 10_000_000e18
+        });
+        _liqConfig = c;
+        _rewardConfig = r;
+        _adlConfig = a;
+        emit ILiquidationConfigurator.ConfigSet(c);
+        emit ILiquidationConfigurator.RewardConfigSet(r);
+        emit IAutoDeleveraging.AdlConfigSet(a);
+    }
+
+    /// @dev Liquidations, their parameters and ledgers, and auto-deleveraging run in their modules, on
+    ///      this storage (ILiquidationEngine at this address).
+    fallback() external {
+        _delegate(liquidationModule);
     }
 
     // ================================================================== accounts and margin
 
     /// @inheritdoc IPerpEngine
     function createAccount() external returns (uint256 accountId) {
-        accountId = nextAccountId++;
-        _accounts[accountId].owner = msg.sender;
+        accountId = _nextAccountId++;
+        AccountData storage acct = _accounts[accountId];
+        acct.owner = msg.sender;
+        acct.created = true;
         emit AccountCreated(accountId, msg.sender);
     }
 
@@ -125,13 +120,13 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IPerpEngine
     function withdraw(uint256 accountId, uint256 amount, address to) external nonReentrant {
-        AccountData memory acct = _ownedAccount(accountId);
+        uint96 markets = _ownedAccount(accountId);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         uint256 margin = vault.marginOf(accountId);
         uint256 available = margin;
-        if (acct.markets != 0) {
-            AccountSummary memory s = _summary(accountId, acct.markets, margin, _noCache(), _noPositions(), true);
+        if (markets != 0) {
+            AccountSummary memory s = _summary(accountId, markets, margin, _noCache(), _noPositions(), true);
             int256 free = s.equity - int256(s.initialMargin);
             available = free <= 0 ? 0 : uint256(free).min(margin);
         }
@@ -149,16 +144,15 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         int256 sizeDelta,
         uint256 limitPrice
     ) external nonReentrant {
-        AccountData memory acct = _ownedAccount(accountId);
-        _trade(accountId, acct, marketId, sizeDelta, limitPrice);
+        _trade(accountId, _ownedAccount(accountId), marketId, sizeDelta, limitPrice);
     }
 
     /// @inheritdoc IPerpEngine
     function closePosition(uint256 accountId, uint256 marketId, uint256 limitPrice) external nonReentrant {
-        AccountData memory acct = _ownedAccount(accountId);
+        uint96 markets = _ownedAccount(accountId);
         int256 size = _positions[accountId][marketId].size;
         if (size == 0) revert NoPosition(accountId, marketId);
-        _trade(accountId, acct, marketId, -size, limitPrice);
+        _trade(accountId, markets, marketId, -size, limitPrice);
     }
 
     /// @inheritdoc IPerpEngine
@@ -169,39 +163,13 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPerpEngine
-    function forceReduce(
-        uint256 accountId,
-        uint256 marketId,
-        int256 sizeDelta,
-        uint256 priceWad
-    ) external onlyRole(Roles.LIQUIDATOR) nonReentrant returns (int256, uint256 shortfall, uint256) {
-        MarketConfig storage cfg = _listedConfig(marketId);
-        Position storage pos = _positions[accountId][marketId];
-        Trade memory t;
-        t.oldSize = pos.size;
-        t.newSize = t.oldSize + sizeDelta;
-        if (sizeDelta == 0 || t.oldSize == 0 || _addsRisk(t.oldSize, t.newSize)) {
-            revert NotAReduction(accountId, marketId, t.oldSize, sizeDelta);
-        }
-        MarketCache memory c;
-        (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
-        (c.fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], c.price, c.sigma);
-        t.fill = priceWad == 0 ? c.price : priceWad;
-        t.oldBasis = pos.basis;
-        (t.newBasis, t.realisedPnl) = PerpMath.applyTrade(t.oldSize, t.oldBasis, sizeDelta, t.fill, c.fundingIndex);
-        _writeMarket(cfg, _states[marketId], marketId, t);
-        pos.size = t.newSize.toInt128();
-        pos.basis = t.newBasis.toInt128();
-        _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
-        (, shortfall, ) = vault.settle(accountId, t.realisedPnl, 0);
-        if (shortfall != 0) emit BadDebtIncurred(accountId, marketId, shortfall);
-        emit PositionModified(accountId, marketId, sizeDelta, t.newSize, t.fill, 0, t.realisedPnl, c.fundingIndex);
-        return (t.realisedPnl, shortfall, t.fill);
+    function forceReduce(uint256, uint256, int256, uint256) external returns (int256, uint256, uint256) {
+        _delegate(liquidationModule);
     }
 
     function _trade(
         uint256 accountId,
-        AccountData memory acct,
+        uint96 accountMarkets_,
         uint256 marketId,
         int256 sizeDelta,
         uint256 limitPrice
@@ -245,7 +213,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         _writeMarket(cfg, st, marketId, t);
         pos.size = t.newSize.toInt128();
         pos.basis = t.newBasis.toInt128();
-        uint96 markets = _writeAccountMarkets(accountId, acct.markets, marketId, t.newSize);
+        uint96 markets = _writeAccountMarkets(accountId, accountMarkets_, marketId, t.newSize);
 
         // ---- settle with the vault, then check the margin of a risk-adding trade
         // The fee actually charged replaces the quoted one: a margin that cannot pay it forgoes it.
@@ -272,45 +240,6 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         if (absDelta > cfg.maxTradeSize) revert TradeSizeTooLarge(marketId, absDelta, cfg.maxTradeSize);
     }
 
-    /// @dev Open interest per side, the cap on the side a risk-adding trade grew, and the aggregates the
-    ///      LP pool's book value is computed from.
-    function _writeMarket(MarketConfig storage cfg, MarketState storage st, uint256 marketId, Trade memory t) internal {
-        uint256 longOi = st.longOpenInterest;
-        uint256 shortOi = st.shortOpenInterest;
-        if (t.oldSize > 0) longOi -= uint256(t.oldSize);
-        else shortOi -= uint256(-t.oldSize);
-        if (t.newSize > 0) longOi += uint256(t.newSize);
-        else shortOi += uint256(-t.newSize);
-        if (t.addsRisk) {
-            uint256 grown = t.newSize > 0 ? longOi : shortOi;
-            if (grown > cfg.maxOpenInterest) revert OpenInterestCapExceeded(marketId, grown, cfg.maxOpenInterest);
-        }
-        st.longOpenInterest = longOi.toUint128();
-        st.shortOpenInterest = shortOi.toUint128();
-        st.basisSum = (int256(st.basisSum) +
-            FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
-            FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128();
-    }
-
-    function _writeAccountMarkets(
-        uint256 accountId,
-        uint96 markets,
-        uint256 marketId,
-        int256 newSize
-    ) internal returns (uint96 updated) {
-        uint96 bit = uint96(uint256(1) << marketId);
-        updated = markets;
-        if (newSize == 0) {
-            updated &= ~bit;
-        } else if (updated & bit == 0) {
-            updated |= bit;
-            if (LibBit.popCount(updated) > MAX_POSITIONS_PER_ACCOUNT) {
-                revert TooManyPositions(accountId, MAX_POSITIONS_PER_ACCOUNT);
-            }
-        }
-        if (updated != markets) _accounts[accountId].markets = updated;
-    }
-
     function _checkInitialMargin(
         uint256 accountId,
         uint96 markets,
@@ -325,71 +254,36 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    // ================================================================== admin
+    // ================================================================== admin (MarketAdmin module)
 
-    /// @notice Lists a market. Its feed must already be registered and answering.
-    function listMarket(uint256 marketId, MarketConfig calldata config) external onlyRole(Roles.GOVERNOR) {
-        if (marketId >= MAX_MARKETS) revert ParameterOutOfBounds("marketId", marketId, 0, MAX_MARKETS - 1);
-        if (_configs[marketId].listed) revert MarketAlreadyListed(marketId);
-        _checkConfig(config, 0, 0);
-        (, uint256 sigma) = oracle.getPriceAndVolatility(config.feedId);
-        MarketConfig storage cfg = _configs[marketId];
-        _writeConfig(cfg, config);
-        cfg.listed = true;
-        cfg.reduceOnly = false;
-        MarketState storage st = _states[marketId];
-        st.lastAccrualTime = uint64(block.timestamp);
-        st.maintenanceTerm = RiskModel.volatilityTerm(config.risk, sigma).toUint64();
-        listedMarkets |= uint96(uint256(1) << marketId);
-        emit MarketListed(marketId, config.feedId);
-        emit MarketConfigSet(marketId, _configs[marketId]);
+    /// @inheritdoc IPerpEngine
+    function listMarket(uint256, MarketConfig calldata) external {
+        _delegate(marketAdmin);
     }
 
-    /// @notice Changes a listed market's parameters (the feed stays). Accrues first, so funding up to
-    ///         now is charged at the old parameters.
-    function setMarketConfig(uint256 marketId, MarketConfig calldata config) external onlyRole(Roles.GOVERNOR) {
-        MarketConfig storage cfg = _listedConfig(marketId);
-        MarketState storage st = _states[marketId];
-        _checkConfig(config, st.longOpenInterest, st.shortOpenInterest);
-        (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
-        _accrue(marketId, cfg, st, price, sigma);
-        bytes32 feedId = cfg.feedId;
-        bool reduceOnly = cfg.reduceOnly;
-        _writeConfig(cfg, config);
-        cfg.feedId = feedId;
-        cfg.reduceOnly = reduceOnly;
-        emit MarketConfigSet(marketId, _configs[marketId]);
+    /// @inheritdoc IPerpEngine
+    function setMarketConfig(uint256, MarketConfig calldata) external {
+        _delegate(marketAdmin);
     }
 
-    /// @notice Puts a market in reduce-only mode. Guardian or governor: it only makes things safer.
-    function restrictMarket(uint256 marketId) external {
-        if (!hasRole(Roles.GUARDIAN, msg.sender) && !hasRole(Roles.GOVERNOR, msg.sender)) {
-            revert AccessControlUnauthorizedAccount(msg.sender, Roles.GUARDIAN);
-        }
-        _listedConfig(marketId).reduceOnly = true;
-        emit MarketReduceOnlySet(marketId, true, msg.sender);
+    /// @inheritdoc IPerpEngine
+    function restrictMarket(uint256) external {
+        _delegate(marketAdmin);
     }
 
-    /// @notice Lifts reduce-only mode. Governor only.
-    function unrestrictMarket(uint256 marketId) external onlyRole(Roles.GOVERNOR) {
-        _listedConfig(marketId).reduceOnly = false;
-        emit MarketReduceOnlySet(marketId, false, msg.sender);
+    /// @inheritdoc IPerpEngine
+    function unrestrictMarket(uint256) external {
+        _delegate(marketAdmin);
     }
 
-    /// @notice Lowers a market's open-interest cap. The guardian may only lower it.
-    function lowerOpenInterestCap(uint256 marketId, uint128 newCap) external onlyRole(Roles.GUARDIAN) {
-        MarketConfig storage cfg = _listedConfig(marketId);
-        if (newCap >= cfg.maxOpenInterest) revert GuardianCanOnlyTighten(marketId);
-        cfg.maxOpenInterest = newCap;
-        if (cfg.maxTradeSize > newCap) cfg.maxTradeSize = newCap;
-        emit MarketConfigSet(marketId, cfg);
+    /// @inheritdoc IPerpEngine
+    function lowerOpenInterestCap(uint256, uint128) external {
+        _delegate(marketAdmin);
     }
 
-    /// @notice Sets (or, with address(0), removes) the circuit breaker consulted by risk-adding trades.
-    function setCircuitBreaker(ICircuitBreaker breaker) external onlyRole(Roles.GOVERNOR) {
-        if (address(breaker) != address(0) && address(breaker).code.length == 0) revert ZeroAddress();
-        circuitBreaker = breaker;
-        emit CircuitBreakerSet(address(breaker));
+    /// @inheritdoc IPerpEngine
+    function setCircuitBreaker(address) external {
+        _delegate(marketAdmin);
     }
 
     // ================================================================== views
@@ -400,7 +294,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     }
 
     function _accountSummary(uint256 accountId, bool withInitial) internal view returns (AccountSummary memory) {
-        AccountData memory acct = _accounts[accountId];
+        AccountData storage acct = _accounts[accountId];
         if (acct.owner == address(0)) revert AccountNotFound(accountId);
         return _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), _noPositions(), withInitial);
     }
@@ -409,15 +303,12 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
     function liquidationSnapshot(
         uint256 accountId
     ) external view returns (AccountSummary memory summary, PositionSnapshot[] memory positions) {
-        AccountData memory acct = _accounts[accountId];
-        if (acct.owner == address(0)) revert AccountNotFound(accountId);
-        positions = new PositionSnapshot[](LibBit.popCount(acct.markets));
-        summary = _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), positions, false);
+        return _snapshot(accountId);
     }
 
     /// @inheritdoc IPerpEngine
     function openNotional() external view returns (uint256 total) {
-        uint96 bits = listedMarkets;
+        uint96 bits = _listedMarkets;
         while (bits != 0) {
             uint256 m = LibBit.ffs(bits);
             bits &= bits - 1;
@@ -461,17 +352,6 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         (v.maintenanceMarginRatio, v.initialMarginRatio) = _marginRatios(cfg, c, FixedPoint.abs(p.size));
     }
 
-    function _marginRatios(
-        MarketConfig storage cfg,
-        MarketCache memory c,
-        uint256 absSize
-    ) internal view returns (uint256 mmr, uint256 imr) {
-        RiskParams memory risk = cfg.risk;
-        uint256 skewScale = cfg.skewScale;
-        mmr = RiskModel.maintenanceMarginRatio(risk, c.term, absSize, skewScale);
-        imr = RiskModel.initialMarginRatio(risk, c.sigma, c.term, absSize, skewScale, c.imMultiplier);
-    }
-
     /// @inheritdoc IPerpEngine
     function quoteTrade(
         uint256 marketId,
@@ -487,7 +367,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IPerpEngine
     function lpExposure() external view returns (int256 traderNetPnl, uint256 skewNotional) {
-        uint96 bits = listedMarkets;
+        uint96 bits = _listedMarkets;
         while (bits != 0) {
             uint256 m = LibBit.ffs(bits);
             bits &= bits - 1;
@@ -504,23 +384,42 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @inheritdoc IPerpEngine
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory) {
         return _configs[marketId];
     }
 
+    /// @inheritdoc IPerpEngine
     function marketState(uint256 marketId) external view returns (MarketState memory) {
         return _states[marketId];
     }
 
+    /// @inheritdoc IPerpEngine
     function position(uint256 accountId, uint256 marketId) external view returns (Position memory) {
         return _positions[accountId][marketId];
     }
 
+    /// @inheritdoc IPerpEngine
     function accountOwner(uint256 accountId) external view returns (address) {
         return _accounts[accountId].owner;
     }
 
-    /// @notice Ids of the markets in which the account has a position.
+    /// @inheritdoc IPerpEngine
+    function nextAccountId() external view returns (uint256) {
+        return _nextAccountId;
+    }
+
+    /// @inheritdoc IPerpEngine
+    function listedMarkets() external view returns (uint96) {
+        return _listedMarkets;
+    }
+
+    /// @inheritdoc IPerpEngine
+    function circuitBreaker() external view returns (address) {
+        return address(_circuitBreaker);
+    }
+
+    /// @inheritdoc IPerpEngine
     function accountMarkets(uint256 accountId) external view returns (uint256[] memory ids) {
         uint96 bits = _accounts[accountId].markets;
         ids = new uint256[](LibBit.popCount(bits));
@@ -530,129 +429,20 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    /// @notice Current funding rate per second of a market (positive: longs pay).
+    /// @inheritdoc IPerpEngine
     function fundingRate(uint256 marketId) external view returns (int256) {
         return _rate(_listedConfig(marketId), _states[marketId]);
     }
 
     // ================================================================== internals
 
-    /// @dev Cross-margin totals. `cached` carries the traded market's values already read this call.
-    ///      When `out` is non-empty (one slot per position), each position is also reported in it.
-    ///      Without `withInitial`, initial margin is left at zero and the circuit breaker is not read:
-    ///      liquidation and health views must not depend on the breaker answering.
-    function _summary(
-        uint256 accountId,
-        uint96 markets,
-        uint256 margin,
-        MarketCache memory cached,
-        PositionSnapshot[] memory out,
-        bool withInitial
-    ) internal view returns (AccountSummary memory s) {
-        s.margin = margin;
-        s.equity = int256(margin);
-        MarketCache memory other;
-        for (uint256 i; markets != 0; ++i) {
-            uint256 m = LibBit.ffs(markets);
-            markets &= markets - 1;
-            MarketConfig storage cfg = _configs[m];
-            MarketCache memory c = cached;
-            if (m != cached.marketId) {
-                c = other;
-                (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
-                (c.fundingIndex, c.term) = _pendingAccrual(cfg, _states[m], c.price, c.sigma);
-                c.imMultiplier = withInitial ? _policy(m).imMultiplier : WAD;
-            }
-            Position memory p = _positions[accountId][m];
-            int256 value = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
-            uint256 notional = PerpMath.notional(p.size, c.price);
-            (uint256 mmr, uint256 imr) = _marginRatios(cfg, c, FixedPoint.abs(p.size));
-            uint256 mm = RiskModel.marginRequirement(notional, mmr);
-            s.equity += value;
-            s.maintenanceMargin += mm;
-            if (withInitial) s.initialMargin += RiskModel.marginRequirement(notional, imr);
-            s.notional += notional;
-            if (out.length != 0)
-                out[i] = PositionSnapshot(
-                    m,
-                    p.size,
-                    p.basis,
-                    c.fundingIndex,
-                    c.price,
-                    value,
-                    notional,
-                    mm,
-                    cfg.skewScale
-                );
-        }
-    }
-
-    function _accrue(
-        uint256 marketId,
-        MarketConfig storage cfg,
-        MarketState storage st,
-        uint256 price,
-        uint256 sigma
-    ) internal returns (int256 index, uint256 term) {
-        uint256 last = st.lastAccrualTime;
-        if (block.timestamp == last) return (st.fundingIndex, st.maintenanceTerm);
-        (index, term) = _pendingAccrual(cfg, st, price, sigma);
-        st.fundingIndex = index.toInt128();
-        st.lastAccrualTime = uint64(block.timestamp);
-        st.maintenanceTerm = term.toUint64();
-        emit MarketAccrued(marketId, index, _rate(cfg, st), term);
-    }
-
-    function _pendingAccrual(
-        MarketConfig storage cfg,
-        MarketState storage st,
-        uint256 price,
-        uint256 sigma
-    ) internal view returns (int256 index, uint256 term) {
-        uint256 elapsed = block.timestamp - st.lastAccrualTime;
-        index = st.fundingIndex;
-        term = st.maintenanceTerm;
-        if (elapsed == 0) return (index, term);
-        index += PerpMath.fundingIndexDelta(_rate(cfg, st), price, elapsed);
-        RiskParams memory risk = cfg.risk;
-        term = RiskModel.rampVolatilityTerm(
-            term,
-            RiskModel.volatilityTerm(risk, sigma),
-            elapsed,
-            risk.mmrRampPerSecond
-        );
-    }
-
-    function _rate(MarketConfig storage cfg, MarketState storage st) internal view returns (int256) {
-        return PerpMath.fundingRate(_skew(st), cfg.skewScale, cfg.maxFundingRatePerSecond);
-    }
-
-    function _skew(MarketState storage st) internal view returns (int256) {
-        return int256(uint256(st.longOpenInterest)) - int256(uint256(st.shortOpenInterest));
-    }
-
-    function _policy(uint256 marketId) internal view returns (ICircuitBreaker.TradePolicy memory) {
-        ICircuitBreaker breaker = circuitBreaker;
-        if (address(breaker) == address(0)) return _neutralPolicy();
-        return breaker.tradePolicy(marketId);
-    }
-
-    function _neutralPolicy() internal pure returns (ICircuitBreaker.TradePolicy memory p) {
-        p.feeMultiplier = uint64(WAD);
-        p.imMultiplier = uint64(WAD);
-        p.newRiskAllowed = true;
-        p.tradingOpen = true;
-    }
-
-    function _ownedAccount(uint256 accountId) internal view returns (AccountData memory acct) {
-        acct = _accounts[accountId];
-        if (acct.owner == address(0)) revert AccountNotFound(accountId);
-        if (acct.owner != msg.sender) revert NotAccountOwner(accountId, msg.sender);
-    }
-
-    function _listedConfig(uint256 marketId) internal view returns (MarketConfig storage cfg) {
-        cfg = _configs[marketId];
-        if (!cfg.listed) revert MarketNotFound(marketId);
+    /// @dev Reads slot 0 only (owner and markets): trades never touch the liquidation state slot.
+    function _ownedAccount(uint256 accountId) internal view returns (uint96 markets) {
+        AccountData storage acct = _accounts[accountId];
+        address owner = acct.owner;
+        if (owner == address(0)) revert AccountNotFound(accountId);
+        if (owner != msg.sender) revert NotAccountOwner(accountId, msg.sender);
+        return acct.markets;
     }
 
     function _absUnchecked(int256 x) internal pure returns (uint256) {
@@ -661,48 +451,7 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    function _noCache() internal pure returns (MarketCache memory c) {
-        c.marketId = type(uint256).max;
-    }
-
     function _noPositions() internal pure returns (PositionSnapshot[] memory) {
         return new PositionSnapshot[](0);
-    }
-
-    /// @dev A trade adds risk when the position grows or flips; shrinking toward zero never does.
-    function _addsRisk(int256 oldSize, int256 newSize) internal pure returns (bool) {
-        if (newSize == 0) return false;
-        if (oldSize == 0) return true;
-        if ((oldSize > 0) != (newSize > 0)) return true;
-        return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
-    }
-
-    function _writeConfig(MarketConfig storage cfg, MarketConfig calldata c) internal {
-        cfg.feedId = c.feedId;
-        cfg.skewScale = c.skewScale;
-        cfg.maxOpenInterest = c.maxOpenInterest;
-        cfg.maxTradeSize = c.maxTradeSize;
-        cfg.maxFundingRatePerSecond = c.maxFundingRatePerSecond;
-        cfg.risk = c.risk;
-    }
-
-    function _checkConfig(MarketConfig calldata c, uint256 longOi, uint256 shortOi) internal pure {
-        Bounds.check("skewScale", c.skewScale, MIN_SKEW_SCALE, MAX_SKEW_SCALE);
-        uint256 maxOi = uint256(c.skewScale).mulWadDown(MAX_OI_TO_SKEW_SCALE);
-        Bounds.check("maxOpenInterest", c.maxOpenInterest, 1, maxOi);
-        // Existing open interest must also stay within the premium bound under a new skewScale.
-        Bounds.check("openInterest", longOi.max(shortOi), 0, maxOi);
-        Bounds.check("maxTradeSize", c.maxTradeSize, 1, c.maxOpenInterest);
-        Bounds.check("maxFundingRatePerSecond", c.maxFundingRatePerSecond, 0, MAX_FUNDING_RATE_PER_SECOND);
-        RiskParams calldata r = c.risk;
-        Bounds.check("mmrMin", r.mmrMin, MIN_MMR, MAX_MMR);
-        Bounds.check("mmrMax", r.mmrMax, r.mmrMin, MAX_MMR);
-        Bounds.check("mmrBase", r.mmrBase, r.mmrMin, r.mmrMax);
-        Bounds.check("kMm", r.kMm, 0, MAX_K_MM);
-        Bounds.check("imMultiplier", r.imMultiplier, MIN_IM_MULTIPLIER, MAX_IM_MULTIPLIER);
-        Bounds.check("sizePremium", r.sizePremium, 0, MAX_SIZE_PREMIUM);
-        Bounds.check("mmrRampPerSecond", r.mmrRampPerSecond, MIN_MMR_RAMP_PER_SECOND, MAX_MMR_RAMP_PER_SECOND);
-        Bounds.check("baseFee", r.baseFee, 0, MAX_BASE_FEE);
-        Bounds.check("kFee", r.kFee, 0, MAX_K_FEE);
     }
 }

@@ -2,33 +2,58 @@
 pragma solidity ^0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {LibBit} from "solady/utils/LibBit.sol";
 
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
+import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
+import {WAD} from "../libraries/Constants.sol";
 
 /// @title PerpEngineBase
-/// @notice The engine's storage and the market bookkeeping every part of the engine shares (funding
-///         accrual, the maintenance ramp, listed-market lookup). PerpEngine and its modules
-///         (MarketAdmin) inherit it, so a module reached by delegatecall sees exactly the engine's
-///         storage layout. Append only: a new variable goes after the last one.
-abstract contract PerpEngineBase is AccessControl {
+/// @notice The engine's storage and the bookkeeping every part of the engine shares: funding accrual,
+///         the maintenance ramp, the cross-margin summary and the one primitive that reduces a position.
+///         PerpEngine and its modules (MarketAdmin, LiquidationEngine, LiquidationConfigurator,
+///         AutoDeleveraging) inherit it, so a
+///         module reached by delegatecall works on exactly the engine's storage: a liquidation reads and
+///         writes positions where they live instead of copying them across a contract boundary.
+/// @dev Storage is append only: a new variable goes after the last one, in this contract only (the
+///      contracts that inherit it declare no storage of their own).
+abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     using SafeCast for uint256;
     using SafeCast for int256;
+    using FixedPoint for uint256;
 
+    uint256 public constant MAX_MARKETS = 96;
+
+    IVault public immutable vault;
     IOracleAdapter public immutable oracle;
+    /// @notice 10 ** (18 - collateral decimals).
+    uint256 public immutable SCALE;
 
+    // ------------------------------------------------------------------ market storage
     ICircuitBreaker internal _circuitBreaker;
     uint256 internal _nextAccountId = 1;
     /// @dev Bit i set: market i is listed.
     uint96 internal _listedMarkets;
 
+    /// @dev Slot 0 is what every trade reads; slot 1 is the account's liquidation state. Both are written
+    ///      when the account is created, so a liquidation never pays for a fresh slot (a first write
+    ///      costs 20k more than a rewrite, which in a cascade is block space the next tranche needs).
     struct AccountData {
         address owner;
         uint96 markets; // bit i set: the account has a position in market i
+        uint40 lastTrancheAt;
+        uint40 liquidatableSince; // start of the reward-escalation clock; 0 = not running
+        uint128 marginAtFlag; // margin when flagged or last liquidated: more margin since restarts the clock
+        bool created; // keeps slot 1 non-zero from creation on
     }
 
     mapping(uint256 accountId => AccountData) internal _accounts;
@@ -36,9 +61,209 @@ abstract contract PerpEngineBase is AccessControl {
     mapping(uint256 marketId => IPerpEngine.MarketState) internal _states;
     mapping(uint256 accountId => mapping(uint256 marketId => IPerpEngine.Position)) internal _positions;
 
-    constructor(IOracleAdapter oracle_) {
-        if (address(oracle_) == address(0)) revert IPerpEngine.ZeroAddress();
+    // ------------------------------------------------------------------ liquidation storage
+    ILiquidationConfigurator.Config internal _liqConfig;
+    ILiquidationConfigurator.RewardConfig internal _rewardConfig;
+    IAutoDeleveraging.AdlConfig internal _adlConfig;
+    mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _capacityWindows;
+    mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _adlWindows;
+    mapping(uint256 marketId => mapping(bool bankruptLong => uint256 amountWad)) internal _pendingDeficit;
+    ILiquidationConfigurator.BadDebtLedger internal _badDebt;
+
+    /// @dev Values of one market already read this call, reused by the margin check.
+    struct MarketCache {
+        uint256 marketId;
+        uint256 price;
+        uint256 sigma;
+        int256 fundingIndex;
+        uint256 term;
+        uint256 imMultiplier;
+    }
+
+    /// @dev Locals of a trade, in memory to keep the stack shallow without viaIR.
+    struct Trade {
+        int256 oldSize;
+        int256 newSize;
+        int256 oldBasis;
+        int256 newBasis;
+        uint256 fill;
+        uint256 fee;
+        int256 realisedPnl;
+        bool addsRisk;
+    }
+
+    constructor(IVault vault_, IOracleAdapter oracle_) {
+        if (address(vault_) == address(0) || address(oracle_) == address(0)) revert IPerpEngine.ZeroAddress();
+        vault = vault_;
         oracle = oracle_;
+        SCALE = vault_.SCALE();
+    }
+
+    // ------------------------------------------------------------------ reduce
+
+    /// @dev Reduces (or closes) a position with no margin check, fee, stress level or size cap, at the
+    ///      oracle index price or at `priceWad` when non-zero. It can never add risk.
+    function _reduce(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 priceWad
+    ) internal returns (int256, uint256 shortfall, uint256) {
+        IPerpEngine.MarketConfig storage cfg = _listedConfig(marketId);
+        IPerpEngine.Position storage pos = _positions[accountId][marketId];
+        Trade memory t;
+        t.oldSize = pos.size;
+        t.newSize = t.oldSize + sizeDelta;
+        if (sizeDelta == 0 || t.oldSize == 0 || _addsRisk(t.oldSize, t.newSize)) {
+            revert IPerpEngine.NotAReduction(accountId, marketId, t.oldSize, sizeDelta);
+        }
+        MarketCache memory c;
+        (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
+        (c.fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], c.price, c.sigma);
+        t.fill = priceWad == 0 ? c.price : priceWad;
+        t.oldBasis = pos.basis;
+        (t.newBasis, t.realisedPnl) = PerpMath.applyTrade(t.oldSize, t.oldBasis, sizeDelta, t.fill, c.fundingIndex);
+        _writeMarket(cfg, _states[marketId], marketId, t);
+        pos.size = t.newSize.toInt128();
+        pos.basis = t.newBasis.toInt128();
+        _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
+        (, shortfall, ) = vault.settle(accountId, t.realisedPnl, 0);
+        if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
+        emit IPerpEngine.PositionModified(
+            accountId,
+            marketId,
+            sizeDelta,
+            t.newSize,
+            t.fill,
+            0,
+            t.realisedPnl,
+            c.fundingIndex
+        );
+        return (t.realisedPnl, shortfall, t.fill);
+    }
+
+    // ------------------------------------------------------------------ writes shared by trades and reductions
+
+    /// @dev Open interest per side, the cap on the side a risk-adding trade grew, and the aggregates the
+    ///      LP pool's book value is computed from.
+    function _writeMarket(
+        IPerpEngine.MarketConfig storage cfg,
+        IPerpEngine.MarketState storage st,
+        uint256 marketId,
+        Trade memory t
+    ) internal {
+        uint256 longOi = st.longOpenInterest;
+        uint256 shortOi = st.shortOpenInterest;
+        if (t.oldSize > 0) longOi -= uint256(t.oldSize);
+        else shortOi -= uint256(-t.oldSize);
+        if (t.newSize > 0) longOi += uint256(t.newSize);
+        else shortOi += uint256(-t.newSize);
+        if (t.addsRisk) {
+            uint256 grown = t.newSize > 0 ? longOi : shortOi;
+            if (grown > cfg.maxOpenInterest) {
+                revert IPerpEngine.OpenInterestCapExceeded(marketId, grown, cfg.maxOpenInterest);
+            }
+        }
+        st.longOpenInterest = longOi.toUint128();
+        st.shortOpenInterest = shortOi.toUint128();
+        st.basisSum = (int256(st.basisSum) +
+            FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
+            FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128();
+    }
+
+    function _writeAccountMarkets(
+        uint256 accountId,
+        uint96 markets,
+        uint256 marketId,
+        int256 newSize
+    ) internal returns (uint96 updated) {
+        uint96 bit = uint96(uint256(1) << marketId);
+        updated = markets;
+        if (newSize == 0) {
+            updated &= ~bit;
+        } else if (updated & bit == 0) {
+            updated |= bit;
+            if (LibBit.popCount(updated) > MAX_POSITIONS_PER_ACCOUNT) {
+                revert IPerpEngine.TooManyPositions(accountId, MAX_POSITIONS_PER_ACCOUNT);
+            }
+        }
+        if (updated != markets) _accounts[accountId].markets = updated;
+    }
+
+    uint256 public constant MAX_POSITIONS_PER_ACCOUNT = 8;
+
+    // ------------------------------------------------------------------ reads
+
+    /// @dev Cross-margin totals. `cached` carries the traded market's values already read this call.
+    ///      When `out` is non-empty (one slot per position), each position is also reported in it.
+    ///      Without `withInitial`, initial margin is left at zero and the circuit breaker is not read:
+    ///      liquidation and health views must not depend on the breaker answering.
+    function _summary(
+        uint256 accountId,
+        uint96 markets,
+        uint256 margin,
+        MarketCache memory cached,
+        IPerpEngine.PositionSnapshot[] memory out,
+        bool withInitial
+    ) internal view returns (IPerpEngine.AccountSummary memory s) {
+        s.margin = margin;
+        s.equity = int256(margin);
+        MarketCache memory other;
+        for (uint256 i; markets != 0; ++i) {
+            uint256 m = LibBit.ffs(markets);
+            markets &= markets - 1;
+            IPerpEngine.MarketConfig storage cfg = _configs[m];
+            MarketCache memory c = cached;
+            if (m != cached.marketId) {
+                c = other;
+                (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
+                (c.fundingIndex, c.term) = _pendingAccrual(cfg, _states[m], c.price, c.sigma);
+                c.imMultiplier = withInitial ? _policy(m).imMultiplier : WAD;
+            }
+            IPerpEngine.Position memory p = _positions[accountId][m];
+            int256 value = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
+            uint256 notional = PerpMath.notional(p.size, c.price);
+            (uint256 mmr, uint256 imr) = _marginRatios(cfg, c, FixedPoint.abs(p.size));
+            uint256 mm = RiskModel.marginRequirement(notional, mmr);
+            s.equity += value;
+            s.maintenanceMargin += mm;
+            if (withInitial) s.initialMargin += RiskModel.marginRequirement(notional, imr);
+            s.notional += notional;
+            if (out.length != 0)
+                out[i] = IPerpEngine.PositionSnapshot(
+                    m,
+                    p.size,
+                    p.basis,
+                    c.fundingIndex,
+                    c.price,
+                    value,
+                    notional,
+                    mm,
+                    cfg.skewScale
+                );
+        }
+    }
+
+    /// @dev The account's summary and every position, as a liquidation plans from them.
+    function _snapshot(
+        uint256 accountId
+    ) internal view returns (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) {
+        AccountData storage acct = _accounts[accountId];
+        if (acct.owner == address(0)) revert IPerpEngine.AccountNotFound(accountId);
+        uint96 markets = acct.markets;
+        ps = new IPerpEngine.PositionSnapshot[](LibBit.popCount(markets));
+        s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, false);
+    }
+
+    function _marginRatios(
+        IPerpEngine.MarketConfig storage cfg,
+        MarketCache memory c,
+        uint256 absSize
+    ) internal view returns (uint256 mmr, uint256 imr) {
+        RiskParams memory risk = cfg.risk;
+        uint256 skewScale = cfg.skewScale;
+        mmr = RiskModel.maintenanceMarginRatio(risk, c.term, absSize, skewScale);
+        imr = RiskModel.initialMarginRatio(risk, c.sigma, c.term, absSize, skewScale, c.imMultiplier);
     }
 
     function _accrue(
@@ -88,8 +313,47 @@ abstract contract PerpEngineBase is AccessControl {
         return int256(uint256(st.longOpenInterest)) - int256(uint256(st.shortOpenInterest));
     }
 
+    function _policy(uint256 marketId) internal view returns (ICircuitBreaker.TradePolicy memory) {
+        ICircuitBreaker breaker = _circuitBreaker;
+        if (address(breaker) == address(0)) return _neutralPolicy();
+        return breaker.tradePolicy(marketId);
+    }
+
+    function _neutralPolicy() internal pure returns (ICircuitBreaker.TradePolicy memory p) {
+        p.feeMultiplier = uint64(WAD);
+        p.imMultiplier = uint64(WAD);
+        p.newRiskAllowed = true;
+        p.tradingOpen = true;
+    }
+
     function _listedConfig(uint256 marketId) internal view returns (IPerpEngine.MarketConfig storage cfg) {
         cfg = _configs[marketId];
         if (!cfg.listed) revert IPerpEngine.MarketNotFound(marketId);
+    }
+
+    function _noCache() internal pure returns (MarketCache memory c) {
+        c.marketId = type(uint256).max;
+    }
+
+    /// @dev A trade adds risk when the position grows or flips; shrinking toward zero never does.
+    function _addsRisk(int256 oldSize, int256 newSize) internal pure returns (bool) {
+        if (newSize == 0) return false;
+        if (oldSize == 0) return true;
+        if ((oldSize > 0) != (newSize > 0)) return true;
+        return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
+    }
+
+    /// @dev Forwards the call unchanged to a module, which runs on this contract's storage.
+    function _delegate(address module) internal {
+        // Never returns to Solidity code, so it may use memory from 0 on.
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) {
+                revert(0, returndatasize())
+            }
+            return(0, returndatasize())
+        }
     }
 }

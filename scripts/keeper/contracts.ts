@@ -7,12 +7,12 @@ import { Contract, Interface, type ContractRunner, type ErrorDescription } from 
 
 import type { Deployment } from "../../deploy/deployment.js";
 import type { CircuitBreaker } from "../../types/ethers-contracts/contracts/breaker/CircuitBreaker.js";
-import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/liquidation/LiquidationEngine.js";
+import type { ILiquidationEngine } from "../../types/ethers-contracts/contracts/interfaces/ILiquidationEngine.js";
 import type { OracleAdapter } from "../../types/ethers-contracts/contracts/oracle/OracleAdapter.js";
 import type { PerpEngine } from "../../types/ethers-contracts/contracts/market/PerpEngine.js";
 import type { Vault } from "../../types/ethers-contracts/contracts/vault/Vault.js";
 import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
-import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/liquidation/LiquidationEngine__factory.js";
+import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
 import { OracleAdapter__factory } from "../../types/ethers-contracts/factories/contracts/oracle/OracleAdapter__factory.js";
 import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
@@ -27,7 +27,7 @@ export type Feed = { marketId: number; symbol: string; feedId: string; aggregato
 export type ProtocolContracts = {
   engine: PerpEngine;
   vault: Vault;
-  liquidationEngine: LiquidationEngine;
+  liquidationEngine: ILiquidationEngine;
   oracle: OracleAdapter;
   breaker?: CircuitBreaker;
   /** one per market of the deployment record that has a feed address */
@@ -44,7 +44,7 @@ export function bindContracts(d: Deployment, runner: ContractRunner): ProtocolCo
   return {
     engine: PerpEngine__factory.connect(c.engine, runner),
     vault: Vault__factory.connect(c.vault, runner),
-    liquidationEngine: LiquidationEngine__factory.connect(c.liquidationEngine, runner),
+    liquidationEngine: ILiquidationEngine__factory.connect(c.liquidationEngine, runner),
     oracle: OracleAdapter__factory.connect(c.oracle, runner),
     breaker: c.breaker ? CircuitBreaker__factory.connect(c.breaker, runner) : undefined,
     feeds,
@@ -58,7 +58,7 @@ function errors(): Interface {
   if (!errorInterface) {
     const seen = new Set<string>();
     const fragments = [
-      ...LiquidationEngine__factory.createInterface().fragments,
+      ...ILiquidationEngine__factory.createInterface().fragments,
       ...PerpEngine__factory.createInterface().fragments,
       ...OracleAdapter__factory.createInterface().fragments,
       ...Vault__factory.createInterface().fragments,

@@ -5,7 +5,7 @@
  */
 import type { Log, LogDescription, Provider } from "ethers";
 
-import { LiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/liquidation/LiquidationEngine__factory.js";
+import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
 import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
 import type { AccountBook } from "./book.js";
@@ -14,7 +14,7 @@ import { isTransportError } from "./rpc.js";
 
 const engineEvents = PerpEngine__factory.createInterface();
 const vaultEvents = Vault__factory.createInterface();
-const liquidationEvents = LiquidationEngine__factory.createInterface();
+const liquidationEvents = ILiquidationEngine__factory.createInterface();
 
 /** The events that change what the book holds, and the liquidation outcome (cooldown restarts). */
 export const FOLLOWED_TOPICS: string[] = [

@@ -3,7 +3,7 @@
  * which tranches the markets' liquidation capacity lets through now (worst first), and how they pack
  * into liquidateBatch transactions under the per-transaction gas cap. Pure functions.
  */
-import type { LiquidationEngine } from "../../types/ethers-contracts/contracts/liquidation/LiquidationEngine.js";
+import type { ILiquidationEngine } from "../../types/ethers-contracts/contracts/interfaces/ILiquidationEngine.js";
 import { mulWadDown } from "../lib/math/index.js";
 import { decodeRevert } from "./contracts.js";
 
@@ -30,7 +30,7 @@ export type Preview =
   | { kind: "no-capacity"; marketId: number; windowEndsAt: bigint }
   | { kind: "failed"; reason: string };
 
-type PlanStruct = Awaited<ReturnType<LiquidationEngine["previewLiquidation"]>>;
+type PlanStruct = Awaited<ReturnType<ILiquidationEngine["previewLiquidation"]>>;
 
 export function planFromPreview(p: PlanStruct, capBypassRatio: bigint): TranchePlan {
   return {

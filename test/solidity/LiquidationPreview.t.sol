@@ -3,7 +3,8 @@ pragma solidity ^0.8.30;
 
 import {Vm} from "forge-std/Vm.sol";
 
-import {ILiquidationEngine} from "../../contracts/interfaces/ILiquidationEngine.sol";
+import {ILiquidator} from "../../contracts/interfaces/ILiquidator.sol";
+import {ILiquidationConfigurator} from "../../contracts/interfaces/ILiquidationConfigurator.sol";
 import {IPerpEngine} from "../../contracts/interfaces/IPerpEngine.sol";
 import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
 import {WAD} from "../../contracts/libraries/Constants.sol";
@@ -94,12 +95,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
         IPerpEngine.AccountSummary memory s = engine.accountSummary(account);
         if (s.equity >= int256(s.maintenanceMargin)) {
             vm.expectRevert(
-                abi.encodeWithSelector(
-                    ILiquidationEngine.AccountHealthy.selector,
-                    account,
-                    s.equity,
-                    s.maintenanceMargin
-                )
+                abi.encodeWithSelector(ILiquidator.AccountHealthy.selector, account, s.equity, s.maintenanceMargin)
             );
             liquidationEngine.liquidate(account);
             return;
@@ -143,13 +139,13 @@ contract LiquidationPreviewTest is ProtocolFixture {
         uint256 account = _openLeveraged(marketId, sizeSeed, leverageSeed, isLong);
         _moveToHealth(account, marketId, int256(bound(healthSeed, 0.667e18, 0.999e18)));
         IPerpEngine.AccountSummary memory s = engine.accountSummary(account);
-        ILiquidationEngine.Config memory c = _config();
+        ILiquidationConfigurator.Config memory c = _config();
         vm.assume(engine.isLiquidatable(account));
         vm.assume(s.equity >= int256((s.maintenanceMargin * c.backstopRatio) / WAD));
 
         uint256 healthBefore = engine.health(account);
         int256 sizeBefore = engine.position(account, marketId).size;
-        ILiquidationEngine.Plan memory plan = liquidationEngine.previewLiquidation(account);
+        ILiquidator.Plan memory plan = liquidationEngine.previewLiquidation(account);
         assertFalse(plan.backstop, "backstop above the backstop ratio");
         if (plan.fraction > c.trancheFraction) {
             assertEq(plan.fraction, WAD, "above trancheFraction but not a full close");
@@ -184,7 +180,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
         _moveToHealth(account, ETH, int256(bound(healthSeed, 0, 0.66e18)));
         IPerpEngine.AccountSummary memory s = engine.accountSummary(account);
         vm.assume(s.equity < int256((s.maintenanceMargin * _config().backstopRatio) / WAD));
-        ILiquidationEngine.Plan memory plan = liquidationEngine.previewLiquidation(account);
+        ILiquidator.Plan memory plan = liquidationEngine.previewLiquidation(account);
         assertTrue(plan.backstop, "not a backstop");
         assertEq(plan.fraction, WAD, "backstop fraction");
         vm.prank(keeper);
@@ -197,7 +193,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
     // ================================================================== the comparison
 
     function _liquidateAndCompare(uint256 account) internal {
-        ILiquidationEngine.Plan memory plan = liquidationEngine.previewLiquidation(account);
+        ILiquidator.Plan memory plan = liquidationEngine.previewLiquidation(account);
         Before memory b = _before(account);
 
         vm.recordLogs();
@@ -216,7 +212,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
         for (uint256 i; i < logs.length; ++i) {
             bytes32 topic = logs[i].topics[0];
             if (topic == IPerpEngine.PositionModified.selector && logs[i].emitter == address(engine)) {
-                ILiquidationEngine.Leg memory leg = plan.legs[fills++];
+                ILiquidator.Leg memory leg = plan.legs[fills++];
                 assertEq(uint256(logs[i].topics[2]), leg.marketId, "leg market");
                 (int256 sizeDelta, , uint256 fillPrice, uint256 fee, int256 realised, ) = abi.decode(
                     logs[i].data,
@@ -229,8 +225,8 @@ contract LiquidationPreviewTest is ProtocolFixture {
             } else if (topic == IPerpEngine.BadDebtIncurred.selector) {
                 uint256 marketId = uint256(logs[i].topics[2]);
                 assertEq(abi.decode(logs[i].data, (uint256)), _leg(plan, marketId).shortfall, "leg shortfall");
-            } else if (topic == ILiquidationEngine.TrancheLiquidated.selector) {
-                ILiquidationEngine.Leg memory leg = plan.legs[tranches++];
+            } else if (topic == ILiquidator.TrancheLiquidated.selector) {
+                ILiquidator.Leg memory leg = plan.legs[tranches++];
                 (int256 sizeDelta, uint256 price, uint256 p, uint256 r, uint256 c, uint256 so) = abi.decode(
                     logs[i].data,
                     (int256, uint256, uint256, uint256, uint256, uint256)
@@ -255,7 +251,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
 
         // positions and ledgers
         for (uint256 i; i < plan.legs.length; ++i) {
-            ILiquidationEngine.Leg memory leg = plan.legs[i];
+            ILiquidator.Leg memory leg = plan.legs[i];
             assertEq(
                 engine.position(account, leg.marketId).size,
                 b.sizes[leg.marketId] + leg.sizeDelta,
@@ -308,7 +304,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
 
     /// @dev The vault's settlement of each leg in plan order (a loss takes what the margin holds), then the
     ///      penalty, keeper part first.
-    function _replayMargin(uint256 margin, ILiquidationEngine.Plan memory plan) internal pure returns (uint256) {
+    function _replayMargin(uint256 margin, ILiquidator.Plan memory plan) internal pure returns (uint256) {
         for (uint256 i; i < plan.legs.length; ++i) {
             int256 r = plan.legs[i].realised;
             if (r >= 0) margin += uint256(r);
@@ -317,10 +313,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
         return margin - plan.keeperFromPenalty - plan.insuranceShare;
     }
 
-    function _leg(
-        ILiquidationEngine.Plan memory plan,
-        uint256 marketId
-    ) internal pure returns (ILiquidationEngine.Leg memory leg) {
+    function _leg(ILiquidator.Plan memory plan, uint256 marketId) internal pure returns (ILiquidator.Leg memory leg) {
         for (uint256 i; i < plan.legs.length; ++i) {
             if (plan.legs[i].marketId == marketId) return plan.legs[i];
         }
@@ -329,7 +322,7 @@ contract LiquidationPreviewTest is ProtocolFixture {
 
     function _settledHealth(Vm.Log[] memory logs) internal pure returns (uint256 healthAfter) {
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].topics[0] == ILiquidationEngine.LiquidationSettled.selector) {
+            if (logs[i].topics[0] == ILiquidator.LiquidationSettled.selector) {
                 (, , , healthAfter, ) = abi.decode(logs[i].data, (bool, uint256, uint256, uint256, uint256));
                 return healthAfter;
             }
@@ -424,11 +417,11 @@ contract LiquidationPreviewTest is ProtocolFixture {
         return uint256(_answer(address(_feedOf(marketId)))) * 1e10;
     }
 
-    function _config() internal view returns (ILiquidationEngine.Config memory c) {
+    function _config() internal view returns (ILiquidationConfigurator.Config memory c) {
         // the getter's tuple of static fields is encoded exactly as the struct (too many to destructure)
         (bool ok, bytes memory ret) = address(liquidationEngine).staticcall(abi.encodeWithSignature("config()"));
         require(ok, "config()");
-        c = abi.decode(ret, (ILiquidationEngine.Config));
+        c = abi.decode(ret, (ILiquidationConfigurator.Config));
     }
 
     function _abs(int256 x) internal pure returns (uint256) {

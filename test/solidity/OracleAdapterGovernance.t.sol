@@ -7,13 +7,13 @@ import {IOracleAdapter} from "../../contracts/interfaces/IOracleAdapter.sol";
 import {OracleAdapter} from "../../contracts/oracle/OracleAdapter.sol";
 import {MockAggregator} from "../../contracts/mocks/MockAggregator.sol";
 import {Roles} from "../../contracts/libraries/Roles.sol";
-import {ParameterOutOfBounds} from "../../contracts/libraries/Bounds.sol";
+import {IBoundedParameters} from "../../contracts/libraries/Bounds.sol";
 import {OracleFixture} from "./OracleFixture.sol";
 
 /// @notice Roles, bounds, events and the (absence of) state change on refused setter calls.
 contract OracleAdapterGovernanceTest is OracleFixture {
     function _outOfBounds(bytes32 name, uint256 value, uint256 min, uint256 max) internal pure returns (bytes memory) {
-        return abi.encodeWithSelector(ParameterOutOfBounds.selector, name, value, min, max);
+        return abi.encodeWithSelector(IBoundedParameters.ParameterOutOfBounds.selector, name, value, min, max);
     }
 
     function _assertFeedUnchanged(

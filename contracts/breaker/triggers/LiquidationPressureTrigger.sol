@@ -3,17 +3,10 @@ pragma solidity ^0.8.30;
 
 import {IPerpEngine} from "../../interfaces/IPerpEngine.sol";
 import {IOracleAdapter} from "../../interfaces/IOracleAdapter.sol";
+import {ILiquidationConfigurator} from "../../interfaces/ILiquidationConfigurator.sol";
 import {FixedPoint} from "../../libraries/FixedPoint.sol";
 import {MarketFeed} from "./MarketFeed.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
-
-interface ILiquidationWindows {
-    function capacityWindow(uint256 marketId) external view returns (uint40 start, uint128 used);
-    function config()
-        external
-        view
-        returns (uint64, uint64, uint64, uint64, uint16, uint32 capacityWindow, uint64, uint80, uint64);
-}
 
 /// @title LiquidationPressureTrigger
 /// @notice Notional liquidated in the liquidation engine's current capacity window, relative to the
@@ -21,12 +14,12 @@ interface ILiquidationWindows {
 contract LiquidationPressureTrigger is ThresholdTrigger, MarketFeed {
     using FixedPoint for uint256;
 
-    ILiquidationWindows public immutable liquidations;
+    ILiquidationConfigurator public immutable liquidations;
 
     constructor(
         IPerpEngine engine_,
         IOracleAdapter oracle_,
-        ILiquidationWindows liquidations_,
+        ILiquidationConfigurator liquidations_,
         address admin,
         address governor
     )
@@ -41,9 +34,8 @@ contract LiquidationPressureTrigger is ThresholdTrigger, MarketFeed {
     }
 
     function measure(uint256 marketId) public view override returns (uint256) {
-        (uint40 start, uint128 used) = liquidations.capacityWindow(marketId);
-        (, , , , , uint32 length, , , ) = liquidations.config();
-        if (used == 0 || block.timestamp >= uint256(start) + length) return 0;
+        (, uint256 used, ) = liquidations.liquidationCapacity(marketId);
+        if (used == 0) return 0;
         IPerpEngine.MarketState memory st = engine.marketState(marketId);
         uint256 oi = uint256(st.longOpenInterest) + st.shortOpenInterest;
         (uint256 price, ) = oracle.latestPrice(_feedId(marketId));

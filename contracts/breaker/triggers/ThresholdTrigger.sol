@@ -5,7 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {Roles} from "../../libraries/Roles.sol";
-import {Bounds, ParameterOutOfBounds} from "../../libraries/Bounds.sol";
+import {Bounds, IBoundedParameters} from "../../libraries/Bounds.sol";
 
 /// @title ThresholdTrigger
 /// @notice Base of the triggers: a measured value against four thresholds (levels 1..4), a default set
@@ -93,7 +93,7 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
     function _checkThresholds(uint256[4] memory t) internal view {
         for (uint256 i; i < 4; ++i) {
             if (t[i] < MIN_THRESHOLD || t[i] > MAX_THRESHOLD) {
-                revert ParameterOutOfBounds("threshold", t[i], MIN_THRESHOLD, MAX_THRESHOLD);
+                revert IBoundedParameters.ParameterOutOfBounds("threshold", t[i], MIN_THRESHOLD, MAX_THRESHOLD);
             }
             if (i != 0 && (HIGHER_IS_WORSE ? t[i] <= t[i - 1] : t[i] >= t[i - 1])) revert ThresholdsNotOrdered(i);
         }

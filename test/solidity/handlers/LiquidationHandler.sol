@@ -6,10 +6,12 @@ import {StdUtils} from "forge-std/StdUtils.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {InsuranceFund} from "../../../contracts/insurance/InsuranceFund.sol";
-import {LiquidationEngine} from "../../../contracts/liquidation/LiquidationEngine.sol";
 import {PerpEngine} from "../../../contracts/market/PerpEngine.sol";
 import {Vault} from "../../../contracts/vault/Vault.sol";
+import {ILiquidator} from "../../../contracts/interfaces/ILiquidator.sol";
+import {ILiquidationConfigurator} from "../../../contracts/interfaces/ILiquidationConfigurator.sol";
 import {ILiquidationEngine} from "../../../contracts/interfaces/ILiquidationEngine.sol";
+import {IAutoDeleveraging} from "../../../contracts/interfaces/IAutoDeleveraging.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
 import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
 import {MockUSDC} from "../../../contracts/mocks/MockUSDC.sol";
@@ -43,7 +45,7 @@ contract LiquidationHandler is CommonBase, StdUtils {
     MockUSDC public immutable usdc;
     Vault public immutable vault;
     PerpEngine public immutable engine;
-    LiquidationEngine public immutable liquidationEngine;
+    ILiquidationEngine public immutable liquidationEngine;
     InsuranceFund public immutable insuranceFund;
     address public immutable keeper;
     uint256 public immutable SCALE;
@@ -78,7 +80,7 @@ contract LiquidationHandler is CommonBase, StdUtils {
         MockUSDC usdc_,
         Vault vault_,
         PerpEngine engine_,
-        LiquidationEngine liquidationEngine_,
+        ILiquidationEngine liquidationEngine_,
         InsuranceFund insuranceFund_,
         ProtocolHandler.Market[] memory markets_,
         uint256[] memory accountIds_,
@@ -398,12 +400,12 @@ contract LiquidationHandler is CommonBase, StdUtils {
     function _isExpected(Action action, bytes4 selector) internal pure returns (bool) {
         if (action == Action.Liquidate) {
             return
-                selector == ILiquidationEngine.AccountHealthy.selector ||
-                selector == ILiquidationEngine.NoPositions.selector ||
-                selector == ILiquidationEngine.TrancheCoolingDown.selector ||
-                selector == ILiquidationEngine.LiquidationCapacityExhausted.selector;
+                selector == ILiquidator.AccountHealthy.selector ||
+                selector == ILiquidator.NoPositions.selector ||
+                selector == ILiquidator.TrancheCoolingDown.selector ||
+                selector == ILiquidator.LiquidationCapacityExhausted.selector;
         }
-        if (action == Action.AutoDeleverage) return selector == ILiquidationEngine.AdlCapacityExhausted.selector;
+        if (action == Action.AutoDeleverage) return selector == IAutoDeleveraging.AdlCapacityExhausted.selector;
         return false;
     }
 }

@@ -6,7 +6,11 @@ import {Test} from "forge-std/Test.sol";
 import {InsuranceFund} from "../../../contracts/insurance/InsuranceFund.sol";
 import {LiquidationEngine} from "../../../contracts/liquidation/LiquidationEngine.sol";
 import {PerpEngine} from "../../../contracts/market/PerpEngine.sol";
+import {MarketAdmin} from "../../../contracts/market/MarketAdmin.sol";
+import {LiquidationConfigurator} from "../../../contracts/liquidation/LiquidationConfigurator.sol";
+import {AutoDeleveraging} from "../../../contracts/liquidation/AutoDeleveraging.sol";
 import {Vault} from "../../../contracts/vault/Vault.sol";
+import {ILiquidationEngine} from "../../../contracts/interfaces/ILiquidationEngine.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
 import {RiskParams} from "../../../contracts/libraries/RiskModel.sol";
 import {Roles} from "../../../contracts/libraries/Roles.sol";
@@ -44,7 +48,7 @@ abstract contract ProtocolFixture is Test {
     Vault internal vault;
     PerpEngine internal engine;
     InsuranceFund internal insuranceFund;
-    LiquidationEngine internal liquidationEngine;
+    ILiquidationEngine internal liquidationEngine;
 
     address internal admin;
     address internal governor;
@@ -61,7 +65,21 @@ abstract contract ProtocolFixture is Test {
         btcFeed = new MockAggregator(FEED_DECIMALS, BTC_INITIAL_ANSWER, "BTC / USD");
         oracle = new OracleAdapter(admin, governor);
         vault = new Vault(usdc, admin, governor);
-        engine = new PerpEngine(vault, oracle, admin, governor, guardian);
+        engine = new PerpEngine(
+            vault,
+            oracle,
+            admin,
+            governor,
+            guardian,
+            address(new MarketAdmin(vault, oracle)),
+            address(
+                new LiquidationEngine(
+                    vault,
+                    oracle,
+                    address(new LiquidationConfigurator(vault, oracle, address(new AutoDeleveraging(vault, oracle))))
+                )
+            )
+        );
 
         vm.prank(admin);
         vault.setEngine(address(engine));
@@ -74,10 +92,11 @@ abstract contract ProtocolFixture is Test {
         vm.stopPrank();
     }
 
-    /// @dev The insurance fund and the liquidation engine, wired as deploy/protocol.ts wires them.
+    /// @dev The insurance fund and the liquidation engine (a module reached at the engine's address),
+    ///      wired as deploy/protocol.ts wires them.
     function _deployLiquidation() internal {
         insuranceFund = new InsuranceFund(usdc, vault, engine, admin, governor);
-        liquidationEngine = new LiquidationEngine(engine, vault, insuranceFund, admin, governor);
+        liquidationEngine = ILiquidationEngine(address(engine));
         vm.startPrank(admin);
         vault.wireLiquidation(address(liquidationEngine), address(insuranceFund));
         insuranceFund.setLiquidationEngine(address(liquidationEngine));

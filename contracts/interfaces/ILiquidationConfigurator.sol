@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {IBoundedParameters} from "../libraries/Bounds.sol";
+
+/// @title ILiquidationConfigurator
+/// @notice The liquidation engine's parameters (governor, bounded) and what it keeps, read back:
+///         per-account state, capacity windows, the bad-debt ledger and the deficits queued for
+///         auto-deleveraging. Served at the engine's address (LiquidationConfigurator module).
+interface ILiquidationConfigurator is IBoundedParameters {
+    /// @notice Tranche parameters (governor, bounded). Ratios WAD.
+    /// @dev Two storage slots: the four WAD ratios, then the rest (types sized to each field's bound).
+    struct Config {
+        uint64 trancheFraction; // largest share of every position one tranche closes
+        uint64 healthBuffer; // a tranche aims at equity >= maintenance * (1 + buffer)
+        uint64 backstopRatio; // equity below maintenance * backstopRatio: close everything, no cooldown
+        uint64 penaltyRate; // penalty on the tranche's notional
+        uint16 cooldown; // seconds between an account's tranches (backstop ignores it); <= 1 hour
+        uint32 capacityWindow; // seconds
+        uint64 capacityDepthFactor; // liquidated notional per window <= factor * skewScale * price
+        uint80 dustNotional; // quote (WAD): a remainder below it closes too; <= 10,000e18
+        uint64 capBypassRatio; // equity below maintenance * capBypassRatio (near bankruptcy): no capacity cap
+    }
+
+    /// @notice Keeper reward: clamp(flat + share * notional, min, max) * escalation, where escalation
+    ///         rises from 1 with the time since the account was first seen liquidatable.
+    struct RewardConfig {
+        uint96 flat; // quote (WAD): covers gas
+        uint96 min; // quote (WAD)
+        uint64 shareOfNotional; // WAD
+        uint96 max; // quote (WAD)
+        uint64 escalationPerSecond; // WAD added to the multiplier per second
+        uint64 maxMultiplier; // WAD
+    }
+
+    /// @notice A market's liquidation capacity window: when it started and the notional used in it.
+    struct Window {
+        uint40 start;
+        uint128 used; // quote notional (WAD)
+    }
+
+    /// @notice Bad-debt accounting: incurred == covered + socialised + pending, always (WAD).
+    struct BadDebtLedger {
+        uint256 incurred;
+        uint256 covered; // by the insurance fund
+        uint256 socialised; // recovered by auto-deleveraging
+        uint256 pending; // queued for auto-deleveraging
+    }
+
+    event ConfigSet(Config config);
+    event RewardConfigSet(RewardConfig config);
+
+    /// @notice Bounds of Config and RewardConfig (WAD unless seconds or quote notional).
+    function MIN_TRANCHE_FRACTION() external view returns (uint256);
+    function MAX_HEALTH_BUFFER() external view returns (uint256);
+    function MIN_BACKSTOP_RATIO() external view returns (uint256);
+    function MAX_PENALTY_RATE() external view returns (uint256);
+    function MAX_COOLDOWN() external view returns (uint256);
+    function MIN_CAPACITY_WINDOW() external view returns (uint256);
+    function MAX_CAPACITY_WINDOW() external view returns (uint256);
+    function MIN_CAPACITY_DEPTH_FACTOR() external view returns (uint256);
+    function MAX_CAPACITY_DEPTH_FACTOR() external view returns (uint256);
+    function MAX_DUST_NOTIONAL() external view returns (uint256);
+    function MAX_REWARD() external view returns (uint256);
+    function MAX_REWARD_SHARE() external view returns (uint256);
+    function MAX_ESCALATION_PER_SECOND() external view returns (uint256);
+    function MAX_REWARD_MULTIPLIER() external view returns (uint256);
+
+    /// @notice A market's liquidation capacity in the current window, as a tranche sees it now.
+    /// @return capacity notional that may be liquidated per window: capacityDepthFactor * skewScale * price
+    /// @return used notional liquidated in the current window (0 once the window has ended)
+    /// @return windowEndsAt when the current window ends (now + capacityWindow when none is open)
+    function liquidationCapacity(
+        uint256 marketId
+    ) external view returns (uint256 capacity, uint256 used, uint256 windowEndsAt);
+
+    /// @notice Sets the tranche parameters. Governor; every field within its MIN_/MAX_ bounds.
+    function setConfig(Config calldata c) external;
+
+    /// @notice Sets the keeper-reward parameters. Governor; every field within its bounds.
+    function setRewardConfig(RewardConfig calldata r) external;
+
+    /// @notice The tranche parameters.
+    function config()
+        external
+        view
+        returns (
+            uint64 trancheFraction,
+            uint64 healthBuffer,
+            uint64 backstopRatio,
+            uint64 penaltyRate,
+            uint16 cooldown,
+            uint32 capacityWindow,
+            uint64 capacityDepthFactor,
+            uint80 dustNotional,
+            uint64 capBypassRatio
+        );
+
+    /// @notice The keeper-reward parameters.
+    function rewardConfig()
+        external
+        view
+        returns (
+            uint96 flat,
+            uint96 min,
+            uint64 shareOfNotional,
+            uint96 max,
+            uint64 escalationPerSecond,
+            uint64 maxMultiplier
+        );
+
+    /// @notice An account's liquidation state: its last tranche, when its reward-escalation clock
+    ///         started (0: not running) and its margin then (more margin since restarts the clock).
+    function accountState(
+        uint256 accountId
+    ) external view returns (uint40 lastTrancheAt, uint40 liquidatableSince, uint128 marginAtFlag);
+
+    /// @notice A market's capacity window as stored (it may have ended; see liquidationCapacity).
+    function capacityWindow(uint256 marketId) external view returns (uint40 start, uint128 used);
+
+    /// @notice Bad debt the fund could not cover, per market and side of the bankrupt positions,
+    ///         waiting for auto-deleveraging of the other side (WAD).
+    function pendingDeficit(uint256 marketId, bool bankruptLong) external view returns (uint256);
+
+    /// @notice Bad debt realised by liquidations, in total (WAD).
+    function badDebtIncurred() external view returns (uint256);
+
+    /// @notice Bad debt the insurance fund covered (WAD).
+    function badDebtCovered() external view returns (uint256);
+
+    /// @notice Bad debt recovered by auto-deleveraging (WAD).
+    function badDebtSocialised() external view returns (uint256);
+
+    /// @notice Bad debt queued for auto-deleveraging (WAD).
+    function badDebtPending() external view returns (uint256);
+}

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {ILiquidator} from "../interfaces/ILiquidator.sol";
+import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {FixedPoint} from "./FixedPoint.sol";
+import {PerpMath} from "./PerpMath.sol";
+import {WAD} from "./Constants.sol";
+
+/// @title LiquidationMath
+/// @notice Pure tranche planning: the share of every position a tranche closes, how far the markets'
+///         capacity lets it go, the legs and what each realises, the money (penalty, keeper reward,
+///         insurance share, bad debt) and the health check. The LiquidationEngine plans and executes
+///         with exactly this code, and scripts/lib/math/liquidation.ts mirrors it in bigint to the wei
+///         (test/math.differential.test.ts against contracts/harness/MathHarness.sol).
+/// @dev Rounding favours the protocol: the share closed rounds up (it errs toward a healthier account),
+///      room in a window rounds down, the penalty rounds up before its cap, rewards round down.
+library LiquidationMath {
+    using FixedPoint for uint256;
+
+    /// @notice Share of every position a tranche closes (WAD), before capacity. A backstop closes all.
+    ///         Otherwise the smallest share whose close brings equity to maintenance * (1 + buffer),
+    ///         assuming the full penalty is charged (so it errs toward closing more), capped at the
+    ///         tranche fraction, at least 1 wei; a remainder below dustNotional closes too.
+    /// @dev Closing a share x at the index price realises value without changing equity; it lowers
+    ///      maintenance margin by at least x of it (the size premium only falls with size). Solving
+    ///      E - x*N*penaltyRate >= (1+b)(1-x)MM gives x. Requires equity < maintenance.
+    function trancheFraction(
+        ILiquidationConfigurator.Config memory c,
+        int256 equity,
+        uint256 maintenanceMargin,
+        uint256 notional,
+        bool backstop
+    ) internal pure returns (uint256 fraction) {
+        if (backstop) return WAD;
+        uint256 target = maintenanceMargin.mulWadUp(WAD + c.healthBuffer);
+        uint256 penaltyAll = notional.mulWadUp(c.penaltyRate);
+        if (target <= penaltyAll) {
+            fraction = c.trancheFraction;
+        } else {
+            uint256 gap = equity <= 0 ? target + uint256(-equity) : target - uint256(equity);
+            fraction = gap.mulDivUp(WAD, target - penaltyAll).min(c.trancheFraction).max(1);
+        }
+        if (fraction < WAD && notional.mulWadDown(WAD - fraction) < c.dustNotional) fraction = WAD;
+    }
+
+    /// @notice Whether the account is below the backstop threshold (close everything, no cooldown).
+    function isBackstop(
+        ILiquidationConfigurator.Config memory c,
+        int256 equity,
+        uint256 maintenanceMargin
+    ) internal pure returns (bool) {
+        return equity < int256(maintenanceMargin.mulWadDown(c.backstopRatio));
+    }
+
+    /// @notice Whether the account is near bankruptcy (below capBypassRatio): its tranche ignores capacity.
+    function bypassesCapacity(
+        ILiquidationConfigurator.Config memory c,
+        int256 equity,
+        uint256 maintenanceMargin
+    ) internal pure returns (bool) {
+        return equity < int256(maintenanceMargin.mulWadDown(c.capBypassRatio));
+    }
+
+    /// @notice Notional a market may liquidate per window: capacityDepthFactor * skewScale * price.
+    function capacity(uint256 depthFactor, uint256 skewScale, uint256 price) internal pure returns (uint256) {
+        return skewScale.mulWadDown(depthFactor).mulWadDown(price);
+    }
+
+    /// @notice The share of a position of `notional` that fits in `room` (WAD, rounded down).
+    function shareThatFits(uint256 room, uint256 notional) internal pure returns (uint256) {
+        return room.mulDivDown(WAD, notional);
+    }
+
+    /// @notice The legs of a tranche closing `plan.fraction` of every position, ordered gains first (so a
+    ///         cross-margined account never shows a spurious shortfall on one leg while another leg's gain
+    ///         is still unrealised), with the vault's settlement replayed to find each leg's shortfall.
+    ///         Fills plan.legs, trancheNotional, remainingMaintenance and badDebt.
+    /// @return marginLeft the margin after every leg settled, before the penalty
+    function planLegs(
+        ILiquidator.Plan memory plan,
+        IPerpEngine.PositionSnapshot[] memory ps,
+        uint256 margin,
+        uint256 pool
+    ) internal pure returns (uint256 marginLeft) {
+        uint256 n = ps.length;
+        plan.legs = new ILiquidator.Leg[](n);
+        for (uint256 i; i < n; ++i) {
+            IPerpEngine.PositionSnapshot memory p = ps[i];
+            uint256 absSize = FixedPoint.abs(p.size);
+            uint256 closeAbs = plan.fraction == WAD ? absSize : absSize.mulDivUp(plan.fraction, WAD).min(absSize);
+            int256 closed = p.size > 0 ? int256(closeAbs) : -int256(closeAbs);
+            ILiquidator.Leg memory leg = ILiquidator.Leg({
+                marketId: p.marketId,
+                sizeDelta: -closed,
+                price: p.price,
+                notional: PerpMath.notional(closed, p.price),
+                realised: PerpMath.positionValue(closed, p.basis, p.price, p.fundingIndex),
+                shortfall: 0,
+                bankruptLong: p.size > 0
+            });
+            if (closeAbs < absSize) {
+                plan.remainingMaintenance += p.maintenanceMargin.mulDivUp(absSize - closeAbs, absSize);
+            }
+            // insertion by realised value, descending
+            uint256 j = i;
+            while (j > 0 && plan.legs[j - 1].realised < leg.realised) {
+                plan.legs[j] = plan.legs[j - 1];
+                --j;
+            }
+            plan.legs[j] = leg;
+            plan.trancheNotional += leg.notional;
+        }
+        // Replays Vault.settle: a gain is paid up to the pool, a loss is taken from margin into the pool.
+        for (uint256 i; i < n; ++i) {
+            int256 r = plan.legs[i].realised;
+            if (r >= 0) {
+                uint256 paid = uint256(r).min(pool);
+                pool -= paid;
+                margin += paid;
+            } else {
+                uint256 loss = uint256(-r);
+                uint256 taken = loss.min(margin);
+                margin -= taken;
+                if (pool != type(uint256).max) pool += taken;
+                plan.legs[i].shortfall = loss - taken;
+                plan.badDebt += loss - taken;
+            }
+        }
+        return margin;
+    }
+
+    /// @notice Keeper reward before the fund: clamp(flat + share * notional, min, max), times an
+    ///         escalation multiplier that rises from 1 by escalationPerSecond per second since the clock
+    ///         started, up to maxMultiplier. Rounds down.
+    function reward(
+        ILiquidationConfigurator.RewardConfig memory r,
+        uint256 notional,
+        uint256 elapsed
+    ) internal pure returns (uint256) {
+        uint256 base = (uint256(r.flat) + notional.mulWadDown(r.shareOfNotional)).clamp(r.min, r.max);
+        uint256 multiplier = (WAD + elapsed * r.escalationPerSecond).min(r.maxMultiplier);
+        return base.mulWadDown(multiplier);
+    }
+
+    /// @notice The penalty and its split, from the margin left after the legs: keeper first (up to the
+    ///         reward), then the insurance fund. The penalty never exceeds half the equity share being
+    ///         closed, so a tranche cannot make the account less healthy; an account with no equity pays
+    ///         none. Fills keeperFromPenalty, insuranceShare and marginAfter.
+    function splitPenalty(
+        ILiquidator.Plan memory plan,
+        uint256 penaltyRate,
+        uint256 marginLeft,
+        uint256 rewardWad
+    ) internal pure {
+        uint256 penalty = plan.trancheNotional.mulWadUp(penaltyRate);
+        uint256 cap = plan.equity > 0 ? uint256(plan.equity).mulWadDown(plan.fraction) / 2 : 0;
+        penalty = penalty.min(cap);
+        uint256 fromPenalty = rewardWad.min(penalty);
+        plan.keeperFromPenalty = fromPenalty.min(marginLeft);
+        plan.insuranceShare = (penalty - fromPenalty).min(marginLeft - plan.keeperFromPenalty);
+        plan.marginAfter = marginLeft - plan.keeperFromPenalty - plan.insuranceShare;
+    }
+
+    /// @notice What the insurance fund pays, in its own rounding (whole token units): bad debt first,
+    ///         then the part of the reward the penalty could not pay. `availableTokens` is what the fund
+    ///         holds plus what the vault holds for it. Fills badDebtCovered, badDebtSocialised,
+    ///         keeperFromFund and keeperReward.
+    function fundPayments(
+        ILiquidator.Plan memory plan,
+        uint256 rewardWad,
+        uint256 availableTokens,
+        uint256 scale
+    ) internal pure {
+        if (plan.badDebt != 0) {
+            uint256 tokens = plan.badDebt.mulDivUp(1, scale).min(availableTokens);
+            plan.badDebtCovered = (tokens * scale).min(plan.badDebt);
+            plan.badDebtSocialised = plan.badDebt - plan.badDebtCovered;
+            availableTokens -= tokens;
+        }
+        if (rewardWad > plan.keeperFromPenalty) {
+            plan.keeperFromFund = ((rewardWad - plan.keeperFromPenalty) / scale).min(availableTokens) * scale;
+        }
+        plan.keeperReward = plan.keeperFromPenalty + plan.keeperFromFund;
+    }
+
+    /// @notice Health before and a lower bound of health after a partial tranche (type(uint256).max for a
+    ///         full close). Execution has matched the plan to the wei, so equity after is exact: equity
+    ///         before, less the penalty, less the rounding of splitting each position (a wei per leg).
+    ///         Maintenance after is bounded above by each position's maintenance scaled to what remains
+    ///         (the size premium only falls with size), plus a wei per leg. A lower bound of health that
+    ///         improved means the true health improved.
+    function healthBeforeAfter(
+        ILiquidator.Plan memory plan
+    ) internal pure returns (uint256 before, uint256 healthAfter) {
+        before = plan.equity <= 0 ? 0 : uint256(plan.equity).mulDivDown(WAD, plan.maintenanceMargin);
+        if (plan.fraction == WAD) return (before, type(uint256).max); // closed
+        int256 equityAfter =
+            plan.equity - int256(plan.keeperFromPenalty + plan.insuranceShare) - int256(plan.legs.length);
+        uint256 mmAfter = plan.remainingMaintenance + plan.legs.length;
+        healthAfter = equityAfter <= 0 ? 0 : uint256(equityAfter).mulDivDown(WAD, mmAfter);
+    }
+}
