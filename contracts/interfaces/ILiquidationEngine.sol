@@ -13,4 +13,8 @@ import {IAutoDeleveraging} from "./IAutoDeleveraging.sol";
 ///         of what the insurance fund could not cover (IAutoDeleveraging). Three modules of PerpEngine
 ///         serve it on the engine's storage, whose roles (IAccessControl) govern it; keepers, scripts and
 ///         other contracts use this one interface.
-interface ILiquidationEngine is ILiquidator, ILiquidationConfigurator, IAutoDeleveraging, IAccessControl {}
+interface ILiquidationEngine is ILiquidator, ILiquidationConfigurator, IAutoDeleveraging, IAccessControl {
+    /// @notice A liquidation or auto-deleveraging entered while the engine's lock is held (the engine's
+    ///         own ReentrancyGuardTransient: trades, liquidations and ADL share one lock).
+    error ReentrancyGuardReentrantCall();
+}
