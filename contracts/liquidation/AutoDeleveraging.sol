@@ -40,6 +40,17 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         emit AdlConfigSet(a);
     }
 
+    /// @notice IPerpEngine.forceReduce, forwarded by PerpEngine through the liquidation
+    ///         modules: the reduction at a given price that auto-deleveraging is built on. Liquidator role only.
+    function forceReduce(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 priceWad
+    ) external onlyRole(Roles.LIQUIDATOR) nonReentrant returns (int256, uint256, uint256) {
+        return _reduce(accountId, marketId, sizeDelta, priceWad);
+    }
+
     /// @inheritdoc IAutoDeleveraging
     function adlConfig() external view returns (uint32 window, uint128 maxNotionalPerWindow) {
         AdlConfig memory a = _adlConfig;

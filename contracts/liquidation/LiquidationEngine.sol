@@ -52,29 +52,24 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         _delegate(next);
     }
 
-    /// @notice IPerpEngine.forceReduce, forwarded here by PerpEngine. Liquidator role only.
-    function forceReduce(
-        uint256 accountId,
-        uint256 marketId,
-        int256 sizeDelta,
-        uint256 priceWad
-    ) external onlyRole(Roles.LIQUIDATOR) nonReentrant returns (int256, uint256, uint256) {
-        return _reduce(accountId, marketId, sizeDelta, priceWad);
-    }
-
     // ================================================================== liquidation
 
     /// @inheritdoc ILiquidator
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
+        _openPriceCache();
+        _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
         if (refusal.status != Status.Ok) _revertFor(plan, refusal);
         _execute(plan, msg.sender);
+        _closePriceCache();
         return plan.trancheNotional;
     }
 
     /// @inheritdoc ILiquidator
     function liquidateBatch(uint256[] memory accountIds) external nonReentrant returns (uint256 liquidated) {
         if (accountIds.length > MAX_BATCH) revert BatchTooLarge(accountIds.length, MAX_BATCH);
+        // One oracle read per market for the whole batch: every account is priced alike.
+        _openPriceCache();
         for (uint256 i; i < accountIds.length; ++i) {
             // Each account through a self-call: one whose execution reverts is skipped and reported
             // (LiquidationFailed) instead of undoing every other tranche of the batch.
@@ -85,11 +80,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 emit LiquidationFailed(accountIds[i], reason);
             }
         }
+        _closePriceCache();
     }
 
     /// @inheritdoc ILiquidator
     function executeForBatch(uint256 accountId, address keeper) external returns (Status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
+        _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
         if (refusal.status == Status.Ok) _execute(plan, keeper);
         return refusal.status;
@@ -217,16 +214,23 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             return (s, ps, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId));
         }
         uint96 markets = acct.markets;
-        // Every market's price must answer before the summary reads them (then warm).
+        // Every market's price must answer before the summary reads them: one the cache holds did.
         for (uint96 bits = markets; bits != 0; bits &= bits - 1) {
-            try oracle.getPriceAndVolatility(_configs[LibBit.ffs(bits)].feedId) returns (uint256, uint256) {} catch (
-                bytes memory reason
-            ) {
+            bytes32 feedId = _configs[LibBit.ffs(bits)].feedId;
+            if (_isCached(feedId)) continue;
+            try oracle.getPriceAndVolatility(feedId) returns (uint256, uint256) {} catch (bytes memory reason) {
                 return (s, ps, reason.length == 0 ? bytes("oracle") : reason);
             }
         }
         ps = new IPerpEngine.PositionSnapshot[](LibBit.popCount(markets));
         s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, false);
+    }
+
+    /// @dev Reads every market of the account into the open price cache.
+    function _cachePrices(uint256 accountId) internal {
+        for (uint96 bits = _accounts[accountId].markets; bits != 0; bits &= bits - 1) {
+            _cachePrice(_configs[LibBit.ffs(bits)].feedId);
+        }
     }
 
     /// @dev Scales the share down to what every market's remaining window capacity allows; with no room
@@ -293,10 +297,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         uint32 windowLength = _liqConfig.capacityWindow;
         for (uint256 i; i < plan.legs.length; ++i) {
             Leg memory leg = plan.legs[i];
-            (int256 realised, uint256 shortfall, ) = _reduce(accountId, leg.marketId, leg.sizeDelta, 0);
-            if (realised != leg.realised || shortfall != leg.shortfall) {
-                revert ExecutionDiverged(accountId, leg.marketId);
-            }
+            // The vault's settlement must be what the plan replayed (it reads the pool and margin the
+            // plan read; anything else is a bug, and the whole tranche reverts).
+            uint256 shortfall = _reduceLeg(accountId, leg.marketId, leg.sizeDelta, leg.realised);
+            if (shortfall != leg.shortfall) revert ExecutionDiverged(accountId, leg.marketId);
             ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[leg.marketId], windowLength);
             w.used = (uint256(w.used) + leg.notional).min(type(uint128).max).toUint128();
             _capacityWindows[leg.marketId] = w;

@@ -92,11 +92,81 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         bool addsRisk;
     }
 
+    /// @dev Transient slots of the per-call price cache: the id of the open cache (0: none) and the last
+    ///      id used. A liquidation call opens a cache, so every account and leg of it is priced from one
+    ///      oracle read per market (the answer cannot change inside the call), and closes it on return.
+    bytes32 private constant _PRICE_CACHE_OPEN = keccak256("cascade.engine.priceCache.open");
+    bytes32 private constant _PRICE_CACHE_LAST = keccak256("cascade.engine.priceCache.last");
+
     constructor(IVault vault_, IOracleAdapter oracle_) {
         if (address(vault_) == address(0) || address(oracle_) == address(0)) revert IPerpEngine.ZeroAddress();
         vault = vault_;
         oracle = oracle_;
         SCALE = vault_.SCALE();
+    }
+
+    // ------------------------------------------------------------------ prices
+
+    /// @dev The oracle's price and volatility of a feed, from the open price cache when it holds them.
+    function _priceOf(bytes32 feedId) internal view returns (uint256 price, uint256 sigma) {
+        bytes32 slot = _priceSlot(feedId);
+        if (slot != 0) {
+            assembly ("memory-safe") {
+                price := tload(slot)
+                sigma := tload(add(slot, 1))
+            }
+            if (price != 0) return (price, sigma);
+        }
+        return oracle.getPriceAndVolatility(feedId);
+    }
+
+    /// @dev Whether the open price cache holds the feed (always false without an open cache).
+    function _isCached(bytes32 feedId) internal view returns (bool cached) {
+        bytes32 slot = _priceSlot(feedId);
+        if (slot == 0) return false;
+        assembly ("memory-safe") {
+            cached := iszero(iszero(tload(slot)))
+        }
+    }
+
+    function _openPriceCache() internal {
+        bytes32 open = _PRICE_CACHE_OPEN;
+        bytes32 last = _PRICE_CACHE_LAST;
+        assembly ("memory-safe") {
+            let id := add(tload(last), 1)
+            tstore(last, id)
+            tstore(open, id)
+        }
+    }
+
+    function _closePriceCache() internal {
+        bytes32 open = _PRICE_CACHE_OPEN;
+        assembly ("memory-safe") {
+            tstore(open, 0)
+        }
+    }
+
+    /// @dev Reads a feed into the open cache; a feed that refuses to answer is left out (the caller's
+    ///      plan reports it).
+    function _cachePrice(bytes32 feedId) internal {
+        bytes32 slot = _priceSlot(feedId);
+        if (slot == 0 || _isCached(feedId)) return;
+        try oracle.getPriceAndVolatility(feedId) returns (uint256 price, uint256 sigma) {
+            assembly ("memory-safe") {
+                tstore(slot, price)
+                tstore(add(slot, 1), sigma)
+            }
+        } catch {}
+    }
+
+    function _priceSlot(bytes32 feedId) private view returns (bytes32 slot) {
+        bytes32 open = _PRICE_CACHE_OPEN;
+        uint256 id;
+        assembly ("memory-safe") {
+            id := tload(open)
+        }
+        if (id == 0) return 0;
+        slot = keccak256(abi.encode(feedId, id, open));
     }
 
     // ------------------------------------------------------------------ reduce
@@ -118,7 +188,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             revert IPerpEngine.NotAReduction(accountId, marketId, t.oldSize, sizeDelta);
         }
         MarketCache memory c;
-        (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
+        (c.price, c.sigma) = _priceOf(cfg.feedId);
         (c.fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], c.price, c.sigma);
         t.fill = priceWad == 0 ? c.price : priceWad;
         t.oldBasis = pos.basis;
@@ -140,6 +210,33 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             c.fundingIndex
         );
         return (t.realisedPnl, shortfall, t.fill);
+    }
+
+    /// @dev A liquidation leg: the reduction _reduce would make at the index price, from what the plan
+    ///      already computed at that price (the basis stays, the closed part realises `realised`, the
+    ///      same PerpMath.applyTrade arithmetic), without reading the market's configuration again.
+    function _reduceLeg(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        int256 realised
+    ) internal returns (uint256 shortfall) {
+        IPerpEngine.MarketConfig storage cfg = _configs[marketId];
+        IPerpEngine.Position storage pos = _positions[accountId][marketId];
+        Trade memory t;
+        t.oldSize = pos.size;
+        t.oldBasis = pos.basis;
+        t.newSize = t.oldSize + sizeDelta;
+        t.newBasis = t.newSize == 0 ? int256(0) : t.oldBasis;
+        (uint256 price, uint256 sigma) = _priceOf(cfg.feedId);
+        (int256 fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], price, sigma);
+        _writeMarket(cfg, _states[marketId], marketId, t);
+        pos.size = t.newSize.toInt128();
+        pos.basis = t.newBasis.toInt128();
+        _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
+        (, shortfall, ) = vault.settle(accountId, realised, 0);
+        if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
+        emit IPerpEngine.PositionModified(accountId, marketId, sizeDelta, t.newSize, price, 0, realised, fundingIndex);
     }
 
     // ------------------------------------------------------------------ writes shared by trades and reductions
@@ -216,18 +313,25 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             MarketCache memory c = cached;
             if (m != cached.marketId) {
                 c = other;
-                (c.price, c.sigma) = oracle.getPriceAndVolatility(cfg.feedId);
+                (c.price, c.sigma) = _priceOf(cfg.feedId);
                 (c.fundingIndex, c.term) = _pendingAccrual(cfg, _states[m], c.price, c.sigma);
                 c.imMultiplier = withInitial ? _policy(m).imMultiplier : WAD;
             }
             IPerpEngine.Position memory p = _positions[accountId][m];
             int256 value = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
             uint256 notional = PerpMath.notional(p.size, c.price);
-            (uint256 mmr, uint256 imr) = _marginRatios(cfg, c, FixedPoint.abs(p.size));
-            uint256 mm = RiskModel.marginRequirement(notional, mmr);
+            uint256 mm;
+            if (withInitial) {
+                (uint256 mmr, uint256 imr) = _marginRatios(cfg, c, FixedPoint.abs(p.size));
+                mm = RiskModel.marginRequirement(notional, mmr);
+                s.initialMargin += RiskModel.marginRequirement(notional, imr);
+            } else {
+                RiskParams memory risk = cfg.risk;
+                uint256 mmr = RiskModel.maintenanceMarginRatio(risk, c.term, FixedPoint.abs(p.size), cfg.skewScale);
+                mm = RiskModel.marginRequirement(notional, mmr);
+            }
             s.equity += value;
             s.maintenanceMargin += mm;
-            if (withInitial) s.initialMargin += RiskModel.marginRequirement(notional, imr);
             s.notional += notional;
             if (out.length != 0)
                 out[i] = IPerpEngine.PositionSnapshot(
