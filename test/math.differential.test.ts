@@ -1,5 +1,5 @@
 /**
- * Differential test: every function of FixedPoint, RiskModel and PerpMath, called through
+ * Differential test: every function of FixedPoint, RiskModel, PerpMath and LiquidationMath, called through
  * MathHarness on chain and through the bigint mirror in scripts/lib/math/, must agree to the wei,
  * and must revert (throw) on exactly the same inputs, with the same panic code or custom error
  * (FullMulDivFailed(), SafeCastOverflowedUintToInt(value), NonPositiveFillPrice(fill)).
@@ -90,6 +90,132 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
     differential("min", fc.tuple(u(), u()), (a, b) => harness.min(a, b), math.min);
     differential("max", fc.tuple(u(), u()), (a, b) => harness.max(a, b), math.max);
     differential("clamp", fc.tuple(u(), u(), u()), (x, lo, hi) => harness.clamp(x, lo, hi), math.clamp);
+  });
+
+  describe("LiquidationMath", function () {
+    const W = arb.WAD;
+    const config = () =>
+      fc
+        .record({
+          trancheFraction: arb.uintIn(W / 20n, W),
+          healthBuffer: arb.uintIn(0n, W),
+          backstopRatio: arb.uintIn(W / 10n, W),
+          penaltyRate: arb.uintIn(0n, W / 20n),
+          cooldown: arb.uintIn(0n, 3_600n),
+          capacityWindow: arb.uintIn(1n, 86_400n),
+          capacityDepthFactor: arb.uintIn(W / 1000n, 18n * W),
+          dustNotional: arb.uintIn(0n, 10_000n * W),
+          capBypassRatio: arb.uintIn(0n, W),
+        })
+        .map((c) => ({
+          ...c,
+          capBypassRatio: c.capBypassRatio > c.backstopRatio ? c.backstopRatio : c.capBypassRatio,
+        }));
+    const rewardConfig = () =>
+      fc
+        .record({
+          flat: arb.uintIn(0n, 10_000n * W),
+          min: arb.uintIn(0n, 10_000n * W),
+          shareOfNotional: arb.uintIn(0n, W / 100n),
+          max: arb.uintIn(0n, 10_000n * W),
+          escalationPerSecond: arb.uintIn(0n, W / 100n),
+          maxMultiplier: arb.uintIn(W, 10n * W),
+        })
+        .map((r) => (r.min <= r.max ? r : { ...r, min: r.max, max: r.min }));
+    const equity = () => arb.intIn(10n ** 32n);
+    const money = () => arb.uintIn(0n, 10n ** 32n);
+    const fraction = () => fc.oneof(arb.uintIn(1n, W), fc.constant(W));
+    const position = () =>
+      fc.record({
+        marketId: arb.uintIn(0n, 95n),
+        size: arb.intIn(10n ** 27n),
+        basis: arb.intIn(10n ** 24n),
+        fundingIndex: arb.intIn(10n ** 24n),
+        price: arb.uintIn(10n ** 6n, 10n ** 24n),
+        maintenanceMargin: money(),
+      });
+    const snapshotTuple = (p: math.PlannedPosition) => ({ ...p, value: 0n, notional: 0n, skewScale: 0n });
+    const legTuple = (l: math.Leg) => [
+      l.marketId,
+      l.sizeDelta,
+      l.price,
+      l.notional,
+      l.realised,
+      l.shortfall,
+      l.bankruptLong,
+    ];
+
+    differential(
+      "trancheFraction",
+      fc.tuple(config(), equity(), money(), money(), fc.boolean()),
+      (c, e, mm, n, b) => harness.trancheFraction(c, e, mm, n, b),
+      math.trancheFraction,
+    );
+    differential(
+      "isBackstop",
+      fc.tuple(config(), equity(), money()),
+      (c, e, mm) => harness.isBackstop(c, e, mm),
+      math.isBackstop,
+    );
+    differential(
+      "bypassesCapacity",
+      fc.tuple(config(), equity(), money()),
+      (c, e, mm) => harness.bypassesCapacity(c, e, mm),
+      math.bypassesCapacity,
+    );
+    differential(
+      "capacity",
+      fc.tuple(arb.uintIn(0n, 18n * W), arb.skewScale(), arb.price()),
+      (d, k, p) => harness.capacity(d, k, p),
+      math.capacity,
+    );
+    differential(
+      "shareThatFits",
+      fc.tuple(money(), money()),
+      (r, n) => harness.shareThatFits(r, n),
+      math.shareThatFits,
+    );
+    differential(
+      "planLegs",
+      fc.tuple(
+        fraction(),
+        fc.array(position(), { minLength: 1, maxLength: 4 }),
+        money(),
+        fc.oneof(money(), fc.constant(math.MAX_UINT256)),
+      ),
+      (f, ps, m, pool) => harness.planLegs(f, ps.map(snapshotTuple), m, pool),
+      (f, ps, m, pool) => {
+        const r = math.planLegs(f, ps, m, pool);
+        return [r.legs.map(legTuple), r.trancheNotional, r.remainingMaintenance, r.badDebt, r.marginLeft];
+      },
+    );
+    differential(
+      "reward",
+      fc.tuple(rewardConfig(), money(), arb.elapsed()),
+      (r, n, t) => harness.reward(r, n, t),
+      math.reward,
+    );
+    differential(
+      "splitPenalty",
+      fc.tuple(money(), equity(), fraction(), arb.uintIn(0n, W / 20n), money(), money()),
+      (n, e, f, rate, m, rw) => harness.splitPenalty(n, e, f, rate, m, rw),
+      math.splitPenalty,
+    );
+    differential(
+      "fundPayments",
+      fc.tuple(money(), money(), money(), arb.uintIn(0n, 10n ** 20n), arb.uintIn(1n, 10n ** 12n)),
+      (d, k, rw, a, sc) => harness.fundPayments(d, k, rw, a, sc),
+      math.fundPayments,
+    );
+    differential(
+      "healthBeforeAfter",
+      fc.tuple(equity(), arb.uintIn(1n, 10n ** 32n), fraction(), money(), money(), arb.uintIn(0n, 8n), money()),
+      (e, mm, f, k, i, n, rm) => harness.healthBeforeAfter(e, mm, f, k, i, n, rm),
+      (e, mm, f, k, i, n, rm) => {
+        const r = math.healthBeforeAfter(e, mm, f, k, i, n, rm);
+        return [r.before, r.after];
+      },
+    );
   });
 
   describe("RiskModel", function () {

@@ -4,10 +4,14 @@ pragma solidity ^0.8.30;
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
+import {LiquidationMath} from "../libraries/LiquidationMath.sol";
+import {ILiquidator} from "../interfaces/ILiquidator.sol";
+import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 
 /// @title MathHarness
 /// @notice TEST HARNESS ONLY, never deployed by the protocol. Exposes every internal function of
-///         FixedPoint, RiskModel and PerpMath as an external pure function, under the library's own
+///         FixedPoint, RiskModel, PerpMath and LiquidationMath as an external pure function, under the library's own
 ///         name and argument order, so that test/math.differential.test.ts can compare them to the
 ///         bigint mirror in scripts/lib/math/ to the wei, reverts included.
 /// @dev No logic lives here: each function forwards its arguments unchanged, so any difference a
@@ -177,5 +181,126 @@ contract MathHarness {
         int256 fundingIndex
     ) external pure returns (int256 newBasis, int256 realised) {
         return PerpMath.applyTrade(oldSize, basis, sizeDelta, fill, fundingIndex);
+    }
+
+    // ---------------------------------------------------------------- LiquidationMath
+    // A Plan is built from the scalar fields each function reads, and the fields it fills are returned.
+
+    function trancheFraction(
+        ILiquidationConfigurator.Config calldata c,
+        int256 equity,
+        uint256 maintenanceMargin,
+        uint256 notional_,
+        bool backstop
+    ) external pure returns (uint256) {
+        return LiquidationMath.trancheFraction(c, equity, maintenanceMargin, notional_, backstop);
+    }
+
+    function isBackstop(
+        ILiquidationConfigurator.Config calldata c,
+        int256 equity,
+        uint256 maintenanceMargin
+    ) external pure returns (bool) {
+        return LiquidationMath.isBackstop(c, equity, maintenanceMargin);
+    }
+
+    function bypassesCapacity(
+        ILiquidationConfigurator.Config calldata c,
+        int256 equity,
+        uint256 maintenanceMargin
+    ) external pure returns (bool) {
+        return LiquidationMath.bypassesCapacity(c, equity, maintenanceMargin);
+    }
+
+    function capacity(uint256 depthFactor, uint256 skewScale, uint256 price) external pure returns (uint256) {
+        return LiquidationMath.capacity(depthFactor, skewScale, price);
+    }
+
+    function shareThatFits(uint256 room, uint256 notional_) external pure returns (uint256) {
+        return LiquidationMath.shareThatFits(room, notional_);
+    }
+
+    function planLegs(
+        uint256 fraction,
+        IPerpEngine.PositionSnapshot[] calldata ps,
+        uint256 margin,
+        uint256 pool
+    )
+        external
+        pure
+        returns (
+            ILiquidator.Leg[] memory legs,
+            uint256 trancheNotional,
+            uint256 remainingMaintenance,
+            uint256 badDebt,
+            uint256 marginLeft
+        )
+    {
+        ILiquidator.Plan memory plan;
+        plan.fraction = fraction;
+        marginLeft = LiquidationMath.planLegs(plan, ps, margin, pool);
+        return (plan.legs, plan.trancheNotional, plan.remainingMaintenance, plan.badDebt, marginLeft);
+    }
+
+    function reward(
+        ILiquidationConfigurator.RewardConfig calldata r,
+        uint256 notional_,
+        uint256 elapsed
+    ) external pure returns (uint256) {
+        return LiquidationMath.reward(r, notional_, elapsed);
+    }
+
+    function splitPenalty(
+        uint256 trancheNotional,
+        int256 equity,
+        uint256 fraction,
+        uint256 penaltyRate,
+        uint256 marginLeft,
+        uint256 rewardWad
+    ) external pure returns (uint256 keeperFromPenalty, uint256 insuranceShare, uint256 marginAfter) {
+        ILiquidator.Plan memory plan;
+        plan.trancheNotional = trancheNotional;
+        plan.equity = equity;
+        plan.fraction = fraction;
+        LiquidationMath.splitPenalty(plan, penaltyRate, marginLeft, rewardWad);
+        return (plan.keeperFromPenalty, plan.insuranceShare, plan.marginAfter);
+    }
+
+    function fundPayments(
+        uint256 badDebt,
+        uint256 keeperFromPenalty,
+        uint256 rewardWad,
+        uint256 availableTokens,
+        uint256 scale
+    )
+        external
+        pure
+        returns (uint256 badDebtCovered, uint256 badDebtSocialised, uint256 keeperFromFund, uint256 keeperReward)
+    {
+        ILiquidator.Plan memory plan;
+        plan.badDebt = badDebt;
+        plan.keeperFromPenalty = keeperFromPenalty;
+        LiquidationMath.fundPayments(plan, rewardWad, availableTokens, scale);
+        return (plan.badDebtCovered, plan.badDebtSocialised, plan.keeperFromFund, plan.keeperReward);
+    }
+
+    function healthBeforeAfter(
+        int256 equity,
+        uint256 maintenanceMargin,
+        uint256 fraction,
+        uint256 keeperFromPenalty,
+        uint256 insuranceShare,
+        uint256 legCount,
+        uint256 remainingMaintenance
+    ) external pure returns (uint256 before, uint256 healthAfter) {
+        ILiquidator.Plan memory plan;
+        plan.equity = equity;
+        plan.maintenanceMargin = maintenanceMargin;
+        plan.fraction = fraction;
+        plan.keeperFromPenalty = keeperFromPenalty;
+        plan.insuranceShare = insuranceShare;
+        plan.legs = new ILiquidator.Leg[](legCount);
+        plan.remainingMaintenance = remainingMaintenance;
+        return LiquidationMath.healthBeforeAfter(plan);
     }
 }

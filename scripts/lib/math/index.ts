@@ -18,3 +18,4 @@ export * from "./riskModel.js";
 export * from "./perpMath.js";
 export * from "./account.js";
 export * from "./engine.js";
+export * from "./liquidation.js";

@@ -1,0 +1,251 @@
+/**
+ * Mirror of contracts/libraries/LiquidationMath.sol: the tranche a liquidation closes, its legs, its
+ * money and its health check, in bigint, equal to the wei (reverts included: a checked subtraction
+ * that underflows throws ArithmeticOverflowError like Solidity's Panic(0x11), a zero divisor throws
+ * FullMulDivFailedError). test/math.differential.test.ts proves it against MathHarness.
+ *
+ * The liquidation tests and the keeper's planner compute what a tranche will do from this module
+ * instead of re-deriving the contract's arithmetic.
+ */
+import { WAD, abs, clamp, max, min, mulDivDown, mulDivUp, mulWadDown, mulWadUp } from "./fixedPoint.js";
+import { notional, positionValue } from "./perpMath.js";
+import { addUint, negInt, subInt, subUint, uint256ToInt256 } from "./solidityIntegers.js";
+
+/** ILiquidationConfigurator.Config, the fields the planning reads (WAD unless named). */
+export type LiquidationConfig = {
+  trancheFraction: bigint;
+  healthBuffer: bigint;
+  backstopRatio: bigint;
+  penaltyRate: bigint;
+  dustNotional: bigint;
+  capBypassRatio: bigint;
+};
+
+/** ILiquidationConfigurator.RewardConfig. */
+export type RewardConfig = {
+  flat: bigint;
+  min: bigint;
+  shareOfNotional: bigint;
+  max: bigint;
+  escalationPerSecond: bigint;
+  maxMultiplier: bigint;
+};
+
+/** IPerpEngine.PositionSnapshot, the fields a leg is planned from. */
+export type PlannedPosition = {
+  marketId: bigint;
+  size: bigint;
+  basis: bigint;
+  fundingIndex: bigint;
+  price: bigint;
+  maintenanceMargin: bigint;
+};
+
+/** ILiquidator.Leg. */
+export type Leg = {
+  marketId: bigint;
+  sizeDelta: bigint;
+  price: bigint;
+  notional: bigint;
+  realised: bigint;
+  shortfall: bigint;
+  bankruptLong: boolean;
+};
+
+/** int256(x) of a uint256 in Solidity: an explicit conversion, which wraps rather than reverts. */
+const asInt = (x: bigint) => uint256ToInt256(x);
+
+/** LiquidationMath.trancheFraction: the share of every position a tranche closes, before capacity. */
+export function trancheFraction(
+  c: LiquidationConfig,
+  equity: bigint,
+  maintenanceMargin: bigint,
+  notionalWad: bigint,
+  backstop: boolean,
+): bigint {
+  if (backstop) return WAD;
+  const target = mulWadUp(maintenanceMargin, addUint(WAD, c.healthBuffer, "trancheFraction"));
+  const penaltyAll = mulWadUp(notionalWad, c.penaltyRate);
+  let fraction: bigint;
+  if (target <= penaltyAll) {
+    fraction = c.trancheFraction;
+  } else {
+    const gap =
+      equity <= 0n
+        ? addUint(target, negInt(equity, "trancheFraction"), "trancheFraction")
+        : subUint(target, equity, "trancheFraction");
+    fraction = max(min(mulDivUp(gap, WAD, target - penaltyAll), c.trancheFraction), 1n);
+  }
+  if (fraction < WAD && mulWadDown(notionalWad, WAD - fraction) < c.dustNotional) fraction = WAD;
+  return fraction;
+}
+
+/** LiquidationMath.isBackstop: equity below maintenance * backstopRatio. */
+export function isBackstop(c: LiquidationConfig, equity: bigint, maintenanceMargin: bigint): boolean {
+  return equity < asInt(mulWadDown(maintenanceMargin, c.backstopRatio));
+}
+
+/** LiquidationMath.bypassesCapacity: equity below maintenance * capBypassRatio. */
+export function bypassesCapacity(c: LiquidationConfig, equity: bigint, maintenanceMargin: bigint): boolean {
+  return equity < asInt(mulWadDown(maintenanceMargin, c.capBypassRatio));
+}
+
+/** LiquidationMath.capacity: notional a market may liquidate per window. */
+export function capacity(depthFactor: bigint, skewScale: bigint, price: bigint): bigint {
+  return mulWadDown(mulWadDown(skewScale, depthFactor), price);
+}
+
+/** LiquidationMath.shareThatFits: the share of a position of `notional` that fits in `room`. */
+export function shareThatFits(room: bigint, notionalWad: bigint): bigint {
+  return mulDivDown(room, WAD, notionalWad);
+}
+
+/** What LiquidationMath.planLegs fills in, and the margin left before the penalty. */
+export type PlannedLegs = {
+  legs: Leg[];
+  trancheNotional: bigint;
+  remainingMaintenance: bigint;
+  badDebt: bigint;
+  marginLeft: bigint;
+};
+
+/** LiquidationMath.planLegs: the legs, gains first, with the vault's settlement replayed. */
+export function planLegs(fraction: bigint, ps: PlannedPosition[], margin: bigint, pool: bigint): PlannedLegs {
+  const MAX = (1n << 256n) - 1n;
+  const legs: Leg[] = [];
+  let trancheNotional = 0n;
+  let remainingMaintenance = 0n;
+  for (const p of ps) {
+    const absSize = abs(p.size);
+    const closeAbs = fraction === WAD ? absSize : min(mulDivUp(absSize, fraction, WAD), absSize);
+    const closed = p.size > 0n ? closeAbs : -closeAbs;
+    const leg: Leg = {
+      marketId: p.marketId,
+      sizeDelta: -closed,
+      price: p.price,
+      notional: notional(closed, p.price),
+      realised: positionValue(closed, p.basis, p.price, p.fundingIndex),
+      shortfall: 0n,
+      bankruptLong: p.size > 0n,
+    };
+    if (closeAbs < absSize) {
+      remainingMaintenance = addUint(
+        remainingMaintenance,
+        mulDivUp(p.maintenanceMargin, absSize - closeAbs, absSize),
+        "planLegs",
+      );
+    }
+    // insertion by realised value, descending (stable: an equal value stays after)
+    let j = legs.length;
+    legs.push(leg);
+    while (j > 0 && legs[j - 1].realised < leg.realised) {
+      legs[j] = legs[j - 1];
+      --j;
+    }
+    legs[j] = leg;
+    trancheNotional = addUint(trancheNotional, leg.notional, "planLegs");
+  }
+  let badDebt = 0n;
+  for (const leg of legs) {
+    const r = leg.realised;
+    if (r >= 0n) {
+      const paid = min(r, pool);
+      pool -= paid;
+      margin = addUint(margin, paid, "planLegs");
+    } else {
+      const loss = -r;
+      const taken = min(loss, margin);
+      margin -= taken;
+      if (pool !== MAX) pool = addUint(pool, taken, "planLegs");
+      leg.shortfall = loss - taken;
+      badDebt = addUint(badDebt, loss - taken, "planLegs");
+    }
+  }
+  return { legs, trancheNotional, remainingMaintenance, badDebt, marginLeft: margin };
+}
+
+/** LiquidationMath.reward: keeper reward before the fund, escalated by the seconds elapsed. */
+export function reward(r: RewardConfig, notionalWad: bigint, elapsed: bigint): bigint {
+  const base = clamp(addUint(r.flat, mulWadDown(notionalWad, r.shareOfNotional), "reward"), r.min, r.max);
+  const multiplier = min(addUint(WAD, elapsed * r.escalationPerSecond, "reward"), r.maxMultiplier);
+  return mulWadDown(base, multiplier);
+}
+
+/** What LiquidationMath.splitPenalty fills in. */
+export type PenaltySplit = { keeperFromPenalty: bigint; insuranceShare: bigint; marginAfter: bigint };
+
+/** LiquidationMath.splitPenalty: the penalty (capped at half the equity share closed) and its split. */
+export function splitPenalty(
+  trancheNotional: bigint,
+  equity: bigint,
+  fraction: bigint,
+  penaltyRate: bigint,
+  marginLeft: bigint,
+  rewardWad: bigint,
+): PenaltySplit {
+  let penalty = mulWadUp(trancheNotional, penaltyRate);
+  const cap = equity > 0n ? mulWadDown(equity, fraction) / 2n : 0n;
+  penalty = min(penalty, cap);
+  const fromPenalty = min(rewardWad, penalty);
+  const keeperFromPenalty = min(fromPenalty, marginLeft);
+  const insuranceShare = min(penalty - fromPenalty, marginLeft - keeperFromPenalty);
+  return { keeperFromPenalty, insuranceShare, marginAfter: marginLeft - keeperFromPenalty - insuranceShare };
+}
+
+/** What LiquidationMath.fundPayments fills in. */
+export type FundPayments = {
+  badDebtCovered: bigint;
+  badDebtSocialised: bigint;
+  keeperFromFund: bigint;
+  keeperReward: bigint;
+};
+
+/** LiquidationMath.fundPayments: bad debt first, then the reward the penalty could not pay, in tokens. */
+export function fundPayments(
+  badDebt: bigint,
+  keeperFromPenalty: bigint,
+  rewardWad: bigint,
+  availableTokens: bigint,
+  scale: bigint,
+): FundPayments {
+  let badDebtCovered = 0n;
+  let badDebtSocialised = 0n;
+  let keeperFromFund = 0n;
+  if (badDebt !== 0n) {
+    const tokens = min(mulDivUp(badDebt, 1n, scale), availableTokens);
+    badDebtCovered = min(tokens * scale, badDebt);
+    badDebtSocialised = badDebt - badDebtCovered;
+    availableTokens -= tokens;
+  }
+  if (rewardWad > keeperFromPenalty) {
+    keeperFromFund = min((rewardWad - keeperFromPenalty) / scale, availableTokens) * scale;
+  }
+  return {
+    badDebtCovered,
+    badDebtSocialised,
+    keeperFromFund,
+    keeperReward: addUint(keeperFromPenalty, keeperFromFund, "fundPayments"),
+  };
+}
+
+/** LiquidationMath.healthBeforeAfter: health before, and a lower bound of health after (max: closed). */
+export function healthBeforeAfter(
+  equity: bigint,
+  maintenanceMargin: bigint,
+  fraction: bigint,
+  keeperFromPenalty: bigint,
+  insuranceShare: bigint,
+  legCount: bigint,
+  remainingMaintenance: bigint,
+): { before: bigint; after: bigint } {
+  const before = equity <= 0n ? 0n : mulDivDown(equity, WAD, maintenanceMargin);
+  if (fraction === WAD) return { before, after: (1n << 256n) - 1n };
+  const penaltyTaken = asInt(addUint(keeperFromPenalty, insuranceShare, "healthBeforeAfter"));
+  const equityAfter = subInt(
+    subInt(equity, penaltyTaken, "healthBeforeAfter"),
+    asInt(legCount),
+    "healthBeforeAfter",
+  );
+  const mmAfter = addUint(remainingMaintenance, legCount, "healthBeforeAfter");
+  return { before, after: equityAfter <= 0n ? 0n : mulDivDown(equityAfter, WAD, mmAfter) };
+}
