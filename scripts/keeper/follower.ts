@@ -47,16 +47,24 @@ export class EventFollower {
   /** last block whose events are in the book */
   lastBlock: number;
   private range: number;
-  private readonly byAddress: Map<string, typeof engineEvents | typeof vaultEvents | typeof liquidationEvents>;
+  /** The interfaces to parse a contract's logs with: the engine's address serves the liquidation
+   *  engine too (its modules emit there), so it has both. */
+  private readonly byAddress = new Map<
+    string,
+    (typeof engineEvents | typeof vaultEvents | typeof liquidationEvents)[]
+  >();
 
   constructor(private readonly o: FollowerOptions) {
     this.lastBlock = o.startBlock - 1;
     this.range = o.rangeBlocks;
-    this.byAddress = new Map<string, typeof engineEvents | typeof vaultEvents | typeof liquidationEvents>([
-      [o.addresses.engine.toLowerCase(), engineEvents],
-      [o.addresses.vault.toLowerCase(), vaultEvents],
-      [o.addresses.liquidationEngine.toLowerCase(), liquidationEvents],
-    ]);
+    for (const [address, iface] of [
+      [o.addresses.engine, engineEvents],
+      [o.addresses.vault, vaultEvents],
+      [o.addresses.liquidationEngine, liquidationEvents],
+    ] as const) {
+      const key = address.toLowerCase();
+      this.byAddress.set(key, [...(this.byAddress.get(key) ?? []), iface]);
+    }
   }
 
   /** Applies every followed event in (lastBlock, head] to the book. */
@@ -89,12 +97,14 @@ export class EventFollower {
   }
 
   private apply(log: Log): void {
-    const iface = this.byAddress.get(log.address.toLowerCase());
     let ev: LogDescription | null = null;
-    try {
-      ev = iface?.parseLog({ topics: [...log.topics], data: log.data }) ?? null;
-    } catch {
-      ev = null;
+    for (const iface of this.byAddress.get(log.address.toLowerCase()) ?? []) {
+      try {
+        ev = iface.parseLog({ topics: [...log.topics], data: log.data });
+      } catch {
+        ev = null;
+      }
+      if (ev) break;
     }
     if (!ev) return;
     const a = ev.args;
