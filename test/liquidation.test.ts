@@ -14,6 +14,7 @@ import { network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import { WAD } from "../deploy/params.js";
+import * as liq from "../scripts/lib/math/liquidation.js";
 import { GOVERNOR_ROLE, LIQUIDATOR_ROLE } from "../deploy/protocol.js";
 import type { ILiquidator } from "../types/ethers-contracts/contracts/interfaces/ILiquidator.js";
 import {
@@ -60,34 +61,21 @@ const mulWadFloorSigned = (a: bigint, b: bigint) => {
 type LiqConfig = Awaited<ReturnType<World["liquidationEngine"]["config"]>>;
 type RewardConfig = Awaited<ReturnType<World["liquidationEngine"]["rewardConfig"]>>;
 
-/** LiquidationEngine._fraction plus the dust rule, from a snapshot. */
+/** The tranche's share (LiquidationMath.trancheFraction, through the mirror), from a snapshot. */
 function expectedFraction(equity: bigint, mm: bigint, notional: bigint, c: LiqConfig): bigint {
-  const target = mulWadUp(mm, WAD + c.healthBuffer);
-  const penaltyAll = mulWadUp(notional, c.penaltyRate);
-  let f: bigint;
-  if (target <= penaltyAll) f = c.trancheFraction;
-  else {
-    const gap = target - equity; // equity may be negative
-    f = max(min(ceilDiv(gap * WAD, target - penaltyAll), c.trancheFraction), 1n);
-  }
-  if (f < WAD && mulWadDown(notional, WAD - f) < c.dustNotional) f = WAD;
-  return f;
+  return liq.trancheFraction(c, equity, mm, notional, false);
 }
 
-/** Base reward times the escalation multiplier after `elapsed` seconds. */
+/** Base reward times the escalation multiplier after `elapsed` seconds (LiquidationMath.reward). */
 function expectedReward(notional: bigint, elapsed: bigint, config: RewardConfig): bigint {
   // a Result's `flat` is Array.prototype.flat: read the fields from a plain object
-  const r = toObject(config);
-  let base = r.flat + mulWadDown(notional, r.shareOfNotional);
-  base = base < r.min ? r.min : base > r.max ? r.max : base;
-  const multiplier = min(WAD + elapsed * r.escalationPerSecond, r.maxMultiplier);
-  return mulWadDown(base, multiplier);
+  return liq.reward(toObject(config), notional, elapsed);
 }
 
+/** The size a tranche of `fraction` closes of a position (LiquidationMath.planLegs, one leg). */
 function closedSize(size: bigint, fraction: bigint): bigint {
-  const a = abs(size);
-  const c = fraction === WAD ? a : min(ceilDiv(a * fraction, WAD), a);
-  return size > 0n ? c : -c;
+  const position = { marketId: 0n, size, basis: 0n, fundingIndex: 0n, price: WAD, maintenanceMargin: 0n };
+  return -liq.planLegs(fraction, [position], 0n, 0n).legs[0].sizeDelta;
 }
 
 // ---------------------------------------------------------------------------------------- world

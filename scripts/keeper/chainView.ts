@@ -6,8 +6,9 @@
  */
 import type { BigNumberish } from "ethers";
 
-import { WAD, mulWadDown } from "../lib/math/fixedPoint.js";
+import { WAD } from "../lib/math/fixedPoint.js";
 import { type EngineSnapshot, type MarketSnapshot, marketSnapshot, pendingAccrual } from "../lib/math/engine.js";
+import { capacity as liquidationCapacity } from "../lib/math/liquidation.js";
 import { decodeRevert, type ProtocolContracts } from "./contracts.js";
 
 export type LiquidationParams = {
@@ -123,7 +124,7 @@ export function accrued(market: MarketSnapshot, now: bigint): MarketSnapshot {
   return { ...market, state: { ...market.state, fundingIndex, maintenanceTerm: term, lastAccrualTime: now } };
 }
 
-/** LiquidationEngine._fitCapacity's room: depth * factor * price, less what the window used. */
+/** The room LiquidationEngine._fitCapacity sees: LiquidationMath.capacity, less what the window used. */
 export function capacityRoom(
   p: Pick<LiquidationParams, "capacityDepthFactor" | "capacityWindow">,
   skewScale: bigint,
@@ -131,7 +132,7 @@ export function capacityRoom(
   window: { start: BigNumberish; used: BigNumberish },
   now: bigint,
 ): CapacityRoom {
-  const capacity = mulWadDown(mulWadDown(skewScale, p.capacityDepthFactor), price);
+  const capacity = liquidationCapacity(p.capacityDepthFactor, skewScale, price);
   const rolled = now >= BigInt(window.start) + p.capacityWindow;
   const used = rolled ? 0n : BigInt(window.used);
   return { capacity, used, room: capacity > used ? capacity - used : 0n };

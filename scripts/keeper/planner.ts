@@ -4,7 +4,7 @@
  * into liquidateBatch transactions under the per-transaction gas cap. Pure functions.
  */
 import type { ILiquidationEngine } from "../../types/ethers-contracts/contracts/interfaces/ILiquidationEngine.js";
-import { mulWadDown } from "../lib/math/index.js";
+import { type LiquidationConfig, bypassesCapacity } from "../lib/math/liquidation.js";
 import { decodeRevert } from "./contracts.js";
 
 export type TranchePlan = {
@@ -36,7 +36,7 @@ export function planFromPreview(p: PlanStruct, capBypassRatio: bigint): TrancheP
   return {
     accountId: p.accountId,
     backstop: p.backstop,
-    bypassesCapacity: p.equity < mulWadDown(p.maintenanceMargin, capBypassRatio),
+    bypassesCapacity: bypassesCapacity({ capBypassRatio } as LiquidationConfig, p.equity, p.maintenanceMargin),
     trancheNotional: p.trancheNotional,
     keeperReward: p.keeperReward,
     touchesFund: p.badDebt > 0n || p.keeperFromFund > 0n,
