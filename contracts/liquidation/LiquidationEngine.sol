@@ -13,8 +13,6 @@ import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {LiquidationMath} from "../libraries/LiquidationMath.sol";
-import {Roles} from "../libraries/Roles.sol";
-import {Bounds} from "../libraries/Bounds.sol";
 import {WAD} from "../libraries/Constants.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 

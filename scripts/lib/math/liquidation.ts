@@ -241,11 +241,7 @@ export function healthBeforeAfter(
   const before = equity <= 0n ? 0n : mulDivDown(equity, WAD, maintenanceMargin);
   if (fraction === WAD) return { before, after: (1n << 256n) - 1n };
   const penaltyTaken = asInt(addUint(keeperFromPenalty, insuranceShare, "healthBeforeAfter"));
-  const equityAfter = subInt(
-    subInt(equity, penaltyTaken, "healthBeforeAfter"),
-    asInt(legCount),
-    "healthBeforeAfter",
-  );
+  const equityAfter = subInt(subInt(equity, penaltyTaken, "healthBeforeAfter"), asInt(legCount), "healthBeforeAfter");
   const mmAfter = addUint(remainingMaintenance, legCount, "healthBeforeAfter");
   return { before, after: equityAfter <= 0n ? 0n : mulDivDown(equityAfter, WAD, mmAfter) };
 }
