@@ -68,6 +68,7 @@ interface ILiquidationConfigurator is IBoundedParameters {
 
     /// @notice A market's liquidation capacity in the current window, as a tranche sees it now.
     /// @return capacity notional that may be liquidated per window: capacityDepthFactor * skewScale * price
+    ///         (0 for a market that is not listed)
     /// @return used notional liquidated in the current window (0 once the window has ended)
     /// @return windowEndsAt when the current window ends (now + capacityWindow when none is open)
     function liquidationCapacity(

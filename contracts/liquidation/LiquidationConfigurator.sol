@@ -85,11 +85,15 @@ contract LiquidationConfigurator is ILiquidationConfigurator, PerpEngineBase {
     function liquidationCapacity(
         uint256 marketId
     ) external view returns (uint256 capacity, uint256 used, uint256 windowEndsAt) {
-        IPerpEngine.MarketConfig storage cfg = _listedConfig(marketId);
         Config memory c = _liqConfig;
-        (uint256 price, ) = oracle.latestPrice(cfg.feedId);
-        capacity = LiquidationMath.capacity(c.capacityDepthFactor, cfg.skewScale, price);
         Window memory w = _rolled(_capacityWindows[marketId], c.capacityWindow);
+        IPerpEngine.MarketConfig storage cfg = _configs[marketId];
+        // An unlisted market has no capacity and reads no feed: a caller that only needs what was
+        // used (the liquidation-pressure trigger) never fails on it.
+        if (cfg.listed) {
+            (uint256 price, ) = oracle.latestPrice(cfg.feedId);
+            capacity = LiquidationMath.capacity(c.capacityDepthFactor, cfg.skewScale, price);
+        }
         return (capacity, w.used, uint256(w.start) + c.capacityWindow);
     }
 
