@@ -73,6 +73,7 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
 
     // ------------------------------------------------------------------ admin
 
+    /// @inheritdoc IInsuranceFund
     function setLiquidationEngine(address liquidationEngine_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (liquidationEngine_ == address(0)) revert ZeroAddress();
         if (liquidationEngine != address(0)) revert AlreadySet();
@@ -80,6 +81,7 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         emit LiquidationEngineSet(liquidationEngine_);
     }
 
+    /// @inheritdoc IInsuranceFund
     function setWithdrawalWindow(uint32 cooldown_, uint32 window_) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("cooldown", cooldown_, MIN_COOLDOWN, MAX_COOLDOWN);
         Bounds.check("window", window_, MIN_WINDOW, MAX_WINDOW);
@@ -88,6 +90,7 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         emit WithdrawalWindowSet(cooldown_, window_);
     }
 
+    /// @inheritdoc IInsuranceFund
     function setStressLossRatio(uint256 ratioWad) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("stressLossRatio", ratioWad, MIN_STRESS_LOSS_RATIO, MAX_STRESS_LOSS_RATIO);
         stressLossRatio = ratioWad;

@@ -34,6 +34,13 @@ interface IInsuranceFund is IERC4626, IBoundedParameters {
     event BadDebtCovered(uint256 requestedWad, uint256 amount);
     event KeeperPaid(address indexed keeper, uint256 amount);
 
+    /// @notice Wires the liquidation engine, the only caller of cover and payKeeper. Admin.
+    function setLiquidationEngine(address liquidationEngine_) external;
+    /// @notice Withdrawal cooldown and the window to take a request in (seconds, within their bounds).
+    function setWithdrawalWindow(uint32 cooldown_, uint32 window_) external;
+    /// @notice Loss ratio of open notional the coverage ratio is measured against (WAD, bounded).
+    function setStressLossRatio(uint256 ratioWad) external;
+
     /// @notice Starts (or restarts) the cooldown for withdrawing up to `shares`.
     function requestWithdrawal(uint256 shares) external;
     function cancelWithdrawal() external;

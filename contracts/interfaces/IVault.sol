@@ -41,6 +41,24 @@ interface IVault is IERC4626, IBoundedParameters {
     /// @notice The insurance fund paid `amount` tokens into the LP pool to cover bad debt.
     event CoverReceived(uint256 amount);
 
+    // ----- wiring and parameters (admin once; governor, bounded) -----
+    /// @notice Wires the engine once; it can never be replaced (it is the only mover of balances).
+    function setEngine(address engine_) external;
+    /// @notice Wires the liquidation engine and the insurance fund, once.
+    function wireLiquidation(address liquidationEngine_, address insuranceFund_) external;
+    /// @notice Share of protocol fees set aside for the insurance fund (WAD, <= MAX_INSURANCE_FEE_SHARE).
+    function setInsuranceFeeShare(uint256 shareWad) external;
+    /// @notice Share of each trading fee credited to the LP pool (WAD, within its bounds).
+    function setLpFeeShare(uint256 shareWad) external;
+    /// @notice Share of the open skew's notional LPs cannot withdraw (WAD, within its bounds).
+    function setLpLockRatio(uint256 ratioWad) external;
+    /// @notice Sends the protocol's accrued fees (whole token units) to `to`, after setting aside the
+    ///         insurance fund's share. Governor.
+    function claimProtocolFees(address to) external returns (uint256 amount);
+    /// @notice Assets LPs can take out now: book value (never more than the pool's realised cash) less
+    ///         locked liquidity.
+    function availableLiquidity() external view returns (uint256);
+
     /// @notice Pulls `amount` tokens from `from` and credits account margin. Engine only.
     function depositMargin(uint256 accountId, address from, uint256 amount) external;
 

@@ -94,7 +94,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ admin
 
-    /// @notice Wires the engine once; it can never be replaced (it is the only mover of balances).
+    /// @inheritdoc IVault
     function setEngine(address engine_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (engine_ == address(0)) revert ZeroAddress();
         if (engine != address(0)) revert EngineAlreadySet(engine);
@@ -102,7 +102,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         emit EngineSet(engine_);
     }
 
-    /// @notice Wires the liquidation engine and the insurance fund, once.
+    /// @inheritdoc IVault
     function wireLiquidation(address liquidationEngine_, address insuranceFund_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (liquidationEngine_ == address(0) || insuranceFund_ == address(0)) revert ZeroAddress();
         if (liquidationEngine != address(0)) revert AlreadySet();
@@ -111,26 +111,28 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         emit LiquidationWired(liquidationEngine_, insuranceFund_);
     }
 
+    /// @inheritdoc IVault
     function setInsuranceFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("insuranceFeeShare", shareWad, 0, MAX_INSURANCE_FEE_SHARE);
         insuranceFeeShare = shareWad;
         emit InsuranceFeeShareSet(shareWad);
     }
 
+    /// @inheritdoc IVault
     function setLpFeeShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("lpFeeShare", shareWad, MIN_LP_FEE_SHARE, MAX_LP_FEE_SHARE);
         lpFeeShare = uint64(shareWad);
         emit LpFeeShareSet(shareWad);
     }
 
+    /// @inheritdoc IVault
     function setLpLockRatio(uint256 ratioWad) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("lpLockRatio", ratioWad, MIN_LP_LOCK_RATIO, MAX_LP_LOCK_RATIO);
         lpLockRatio = ratioWad;
         emit LpLockRatioSet(ratioWad);
     }
 
-    /// @notice Sends the protocol's accrued fees (whole token units) to `to`, after setting aside the
-    ///         insurance fund's share.
+    /// @inheritdoc IVault
     function claimProtocolFees(address to) external onlyRole(Roles.GOVERNOR) nonReentrant returns (uint256 amount) {
         if (to == address(0)) revert ZeroAddress();
         _setAsideInsuranceFees();
@@ -318,8 +320,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return skewNotional.mulWadUp(lpLockRatio).mulDivUp(1, SCALE);
     }
 
-    /// @notice Assets LPs can take out now: book value (never more than the pool's realised cash) less
-    ///         locked liquidity.
+    /// @inheritdoc IVault
     function availableLiquidity() public view returns (uint256) {
         uint256 assets = totalAssets().min(_lpPool / SCALE);
         uint256 locked = lockedLiquidity();
