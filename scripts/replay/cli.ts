@@ -4,7 +4,6 @@
  *   npm run replay -- --event black-thursday-2020 --preset both --out reports/replay
  *   npm run replay -- --event all --stylised --accounts 200
  *   npm run replay -- --event synthetic --params scripts/replay/presets/baseline-tranches.json
- *   npm run replay -- --event synthetic --keeper scan
  *   npm run replay -- --list
  *
  * A standalone script (tsx), not `hardhat run`: `hardhat run` passes no arguments to a script. It
@@ -15,19 +14,20 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 
-import { type KeeperFactory, scanKeeper } from "./keeperAdapter.js";
 import { type PopulationSpec, defaultPopulation, loadPopulation } from "./population.js";
 import { type ResolvedParams, loadParamsFile, loadPreset, presetNames, withOverrides } from "./presets.js";
 import { progressEnabled, runPlan } from "./runner.js";
-import { serviceKeeper } from "./serviceKeeper.js";
 import { type EventPaths, listEvents, pathsFor } from "./sources.js";
-
-/** The keepers a run can use: the keeper service (the default) and the replay's reference loop. */
-const KEEPERS: Record<string, KeeperFactory> = { service: serviceKeeper, scan: scanKeeper };
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
   return n;
 };
 
@@ -47,15 +47,7 @@ const program = new Command()
   .option("--stylised", "run the stylised scenarios instead of the real series")
   .option("--data-dir <dir>", "crash data directory (default: CRASH_DATA_DIR)")
   .option("--mode <mode>", 'how OHLC bars become points: "close" or "low-inclusive" (default: the loaders\')')
-  .option(
-    "--keeper <kind>",
-    'the keeper: "service" (scripts/keeper, the keeper service itself) or "scan" (the replay\'s reference loop, to compare)',
-    (v: string) => {
-      if (!(v in KEEPERS)) throw new InvalidArgumentError(`--keeper must be one of ${Object.keys(KEEPERS).join(", ")}`);
-      return v;
-    },
-    "service",
-  )
+  .option("-j, --jobs <n>", "runs at a time, each in its own process (default: one per core)", positive("--jobs"))
   .option("--check", "exit with status 2 when an outcome target is not met")
   .option("--no-progress", "no progress bar (it is also off when stderr is not a terminal, and under CI)")
   .option("--no-compile", "do not compile the contracts first")
@@ -72,7 +64,7 @@ type Options = {
   stylised?: boolean;
   dataDir?: string;
   mode?: string;
-  keeper: string;
+  jobs?: number;
   check?: boolean;
   progress: boolean;
   compile: boolean;
@@ -135,7 +127,7 @@ async function main(): Promise<number> {
     population,
     outDir: o.out,
     progress: progressEnabled(o.progress),
-    keeper: KEEPERS[o.keeper],
+    jobs: o.jobs,
   });
   const failed = report.comparisons.filter((c) => !(c.noUncoveredBadDebt && c.extraDropAtMostHalf && c.fewerWipeouts));
   return o.check && failed.length ? 2 : 0;
