@@ -17,6 +17,7 @@
  * - Views (eth_call on "latest") run with the latest block's timestamp; `mine()` starts a tick with an
  *   empty block so that views see the tick's time even before its first transaction.
  */
+import type { ContractTransaction } from "ethers";
 import type { EthereumProvider } from "hardhat/types/providers";
 
 /** EIP-7825 per-transaction gas cap (Osaka). */
@@ -115,6 +116,12 @@ export class Chain {
       logs: r.logs,
       blockNumber: Number(r.blockNumber),
     };
+  }
+
+  /** Sends a transaction a typed contract built (`contract.fn.populateTransaction(...)`); see `send`. */
+  async exec(from: string, tx: Promise<ContractTransaction>, gas: number): Promise<TxResult> {
+    const { to, data } = await tx;
+    return this.send(from, to, data, gas);
   }
 
   /**

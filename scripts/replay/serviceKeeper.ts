@@ -52,7 +52,6 @@
 import {
   BrowserProvider,
   type Eip1193Provider,
-  type Interface,
   type Log as EthersLog,
   Network,
   type TransactionResponse,
@@ -67,8 +66,26 @@ import { Keeper, type TickReport } from "../keeper/keeper.js";
 import { createLogger, type Logger, silentLogger } from "../keeper/logger.js";
 import type { RpcStats } from "../keeper/rpc.js";
 import type { TxKind } from "../keeper/txManager.js";
+import type { Deployment } from "../../deploy/deployment.js";
 import type { Chain } from "./chain.js";
-import { type KeeperAdapter, type KeeperContext, type KeeperFactory, revertNote } from "./keeperAdapter.js";
+import type { ReplayContracts } from "./contracts.js";
+
+/** What the replay gives its keeper. */
+export type KeeperContext = {
+  chain: Chain;
+  /** the keeper's address (it receives the rewards); nothing else in the replay sends from it */
+  keeper: string;
+  /** its private key: the network's development key of that address */
+  keeperKey: string;
+  /** the in-process deployment, as a deployment record (deploy/deployment.ts) */
+  deployment: Deployment;
+  markets: { id: number }[];
+  c: Pick<ReplayContracts, "engine" | "liquidationEngine">;
+  /** ids below maintenance margin now, from the engine's mirror: a cross-check of the keeper's scan */
+  hint?: () => Promise<bigint[]>;
+  /** the preset's keeper.batchSize: accounts per liquidateBatch */
+  batchSize: number;
+};
 
 /** Keeper passes per replay tick at most (see the header); reaching it is counted (`passLimitHits`). */
 export const MAX_PASSES = 4;
@@ -77,9 +94,9 @@ export const MAX_PASSES = 4;
 export const LOG_ENV = "REPLAY_KEEPER_LOG";
 
 /** The keeper's settings for a replay: the schema's defaults, and what is said in the header. */
-export function replayKeeperSettings(options: KeeperContext["options"]): KeeperSettings {
+export function replayKeeperSettings(batchSize: number): KeeperSettings {
   return keeperSettings({
-    maxBatch: options.batchSize,
+    maxBatch: batchSize,
     maxPendingTxs: 64,
     previewLimit: 10_000,
     pokeVolatility: true,
@@ -178,7 +195,8 @@ type Counts = {
   revertedTxs: number;
 };
 
-export class ServiceKeeper implements KeeperAdapter {
+/** The keeper service as the replay runs it: one `tick()` per replay tick; counters and notes for the run. */
+export class ServiceKeeper {
   readonly name = "Keeper service (scripts/keeper/keeper.ts)";
   readonly keeper: Keeper;
   readonly settings: KeeperSettings;
@@ -207,7 +225,7 @@ export class ServiceKeeper implements KeeperAdapter {
   /** LiquidationFailed reasons: reason -> "account@time" */
   private readonly failures = new Map<string, string[]>();
   private readonly self: string;
-  private readonly iface: Interface;
+  private readonly iface: ReplayContracts["liquidationEngine"]["interface"];
   private readonly topics: { settled: string; skipped: string; failed: string };
 
   /** some market's maintenance margin depends on sigma (risk.kMm > 0): read at the first tick */
@@ -220,7 +238,7 @@ export class ServiceKeeper implements KeeperAdapter {
       throw new Error(`replay keeper: the key is for ${signer.address}, not the keeper address ${ctx.keeper}`);
     }
     this.self = ctx.keeper.toLowerCase();
-    this.settings = replayKeeperSettings(ctx.options);
+    this.settings = replayKeeperSettings(ctx.batchSize);
     this.keeper = new Keeper({
       provider,
       signer,
@@ -229,7 +247,7 @@ export class ServiceKeeper implements KeeperAdapter {
       logger: replayLogger(),
       rpcStats: this.rpc,
     });
-    this.iface = ctx.interfaces.liquidationEngine;
+    this.iface = ctx.c.liquidationEngine.interface;
     this.topics = {
       settled: this.iface.getEvent("LiquidationSettled")!.topicHash,
       skipped: this.iface.getEvent("LiquidationSkipped")!.topicHash,
@@ -284,12 +302,7 @@ export class ServiceKeeper implements KeeperAdapter {
   }
 
   private async readVolatilityMoves(): Promise<boolean> {
-    const { chain, addresses, interfaces } = this.ctx;
-    for (const m of this.ctx.markets) {
-      const data = interfaces.engine.encodeFunctionData("marketConfig", [m.id]);
-      const [config] = interfaces.engine.decodeFunctionResult("marketConfig", await chain.call(addresses.engine, data));
-      if ((config.risk.kMm as bigint) > 0n) return true;
-    }
+    for (const m of this.ctx.markets) if ((await this.ctx.c.engine.marketConfig(m.id)).risk.kMm > 0n) return true;
     return false;
   }
 
@@ -348,4 +361,8 @@ export class ServiceKeeper implements KeeperAdapter {
   }
 }
 
-export const serviceKeeper: KeeperFactory = (ctx) => new ServiceKeeper(ctx);
+/** A run note for liquidations that reverted with `reason` at `at` ("account@time" each). */
+export function revertNote(reason: string, at: string[]): string {
+  const shown = at.slice(0, 5).join(", ") + (at.length > 5 ? ", ..." : "");
+  return `liquidation reverted ${at.length}x with ${reason} (account@time: ${shown})`;
+}
