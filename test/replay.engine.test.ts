@@ -19,7 +19,7 @@ import { ImpactModel } from "../scripts/replay/impact.js";
 import { generatePopulation } from "../scripts/replay/population.js";
 import { loadParamsFile, loadPreset, withOverrides } from "../scripts/replay/presets.js";
 import type { ReplayRun } from "../scripts/replay/result.js";
-import { DataModuleMissingError, pathsFor } from "../scripts/replay/sources.js";
+import { pathsFor } from "../scripts/replay/sources.js";
 import { syntheticCrash } from "../scripts/replay/synthetic.js";
 import { syntheticCrashFixture } from "./helpers/syntheticCrash.js";
 
@@ -300,15 +300,13 @@ describe("Crash replay engine (synthetic path)", function () {
     }
   });
 
-  it("sources: the synthetic crash is always there; missing data loaders are explained", async function () {
-    const synthetic = await pathsFor("synthetic");
+  it("sources: the synthetic crash is always there; without crash data the error names --data-dir and --stylised", function () {
+    const synthetic = pathsFor("synthetic");
     expect(synthetic.paths[0].source).to.match(/synthetic/);
-    try {
-      const real = await pathsFor("black-thursday-2020", { stylised: true });
-      expect(real.paths.length).to.be.greaterThan(0); // the loaders are merged
-    } catch (e) {
-      expect(e).to.be.instanceOf(DataModuleMissingError);
-      expect((e as Error).message).to.match(/--event synthetic/);
-    }
+    const stylised = pathsFor("black-thursday-2020", { stylised: true });
+    expect(stylised.paths.length).to.be.greaterThan(0);
+    expect(stylised.paths.every((p) => p.stylised)).to.equal(true);
+    const missing = join(mkdtempSync(join(tmpdir(), "replay-no-data-")), "nothing-here");
+    expect(() => pathsFor("black-thursday-2020", { dataDir: missing })).to.throw(/--data-dir <dir>.*--stylised/s);
   });
 });

@@ -79,6 +79,27 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
     expect(service!.keeper.contracts.engine.target).to.equal(await res.handle!.protocol.engine.getAddress());
   });
 
+  it("flags the accounts cooldown or capacity hold back, once, from its own address: their reward escalation starts", async function () {
+    const s = res.run.stats!;
+    const le = res.handle!.protocol.liquidationEngine;
+    const flagged = (await le.queryFilter(le.filters.AccountFlagged())).filter((e) => e.args.since > 0n);
+    expect(s.flags, "the protected preset's 30 s cooldown holds accounts back").to.be.greaterThan(0);
+    expect(flagged.length).to.equal(s.flags);
+    const selector = le.interface.getFunction("flag").selector;
+    for (const e of flagged) {
+      const tx = await e.getTransaction();
+      expect(tx.from).to.equal(keeperAddress);
+      expect(tx.data.startsWith(selector), "a flag() of its own, not a tranche's").to.equal(true);
+    }
+    // no flag() that did nothing: every one the keeper sent started a clock (the contract returns
+    // without an event for an account already flagged)
+    const leAddress = (await le.getAddress()).toLowerCase();
+    const flagTxs = blocks
+      .flatMap((b) => b.transactions)
+      .filter((tx) => tx.to?.toLowerCase() === leAddress && tx.input.startsWith(selector));
+    expect(flagTxs.length).to.equal(flagged.length);
+  });
+
   it("sent every liquidation and poke from its own address, through its TxManager, at the tick's time", async function () {
     const s = res.run.stats!;
     const le = res.handle!.protocol.liquidationEngine;

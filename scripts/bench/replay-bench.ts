@@ -12,7 +12,6 @@
 import { Command } from "commander";
 
 import { formatPct, formatUsd } from "../replay/decimal.js";
-import { runReplay } from "../replay/engine.js";
 import { compare } from "../replay/metrics.js";
 import { loadPreset, withOverrides } from "../replay/presets.js";
 import type { ReplayRun } from "../replay/result.js";
@@ -30,7 +29,7 @@ const o = new Command()
 async function benchPath(): Promise<{ path: PricePath; why: string }> {
   if (!o.synthetic) {
     try {
-      const ev = await pathsFor("black-thursday-2020", { dataDir: process.env.CRASH_DATA_DIR });
+      const ev = pathsFor("black-thursday-2020", { dataDir: process.env.CRASH_DATA_DIR });
       const path = ev.paths[0];
       return { path, why: `real series: ${path.source} (${path.points.length} points)` };
     } catch (e) {
@@ -45,6 +44,8 @@ async function benchPath(): Promise<{ path: PricePath; why: string }> {
 
 const { default: hre } = await import("hardhat");
 await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+// the engine imports the contracts' TypeChain types, which the build writes
+const { runReplay } = await import("../replay/engine.js");
 const { path, why } = await benchPath();
 console.log(`replay bench: ${o.accounts} accounts; ${why}`);
 

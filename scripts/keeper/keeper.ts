@@ -1,8 +1,8 @@
 /**
  * The liquidation keeper. `tick()` is one pass: follow the protocol's events into the account book,
  * collect the outcomes of sent transactions, read the markets once, evaluate every account off chain,
- * confirm the liquidatable ones with the contract, send liquidation batches worst first, then the
- * pokes that are due. It never sleeps or sets a timer, so a simulation (the crash replay) can call it
+ * confirm the liquidatable ones with the contract, send liquidation batches worst first, flag the
+ * ones it must leave waiting (cooldown, capacity: flagger.ts), then the pokes that are due. It never sleeps or sets a timer, so a simulation (the crash replay) can call it
  * once per simulated step. `start()` runs ticks until `stop()`, pausing between them and backing off
  * after failures (an RPC outage, a node restart); state survives in memory and in the checkpoint.
  */
@@ -17,6 +17,7 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { KeeperSettings } from "./config.js";
 import { type ProtocolContracts, bindContracts } from "./contracts.js";
 import { type Fees, initialFees } from "./fees.js";
+import { Flagger } from "./flagger.js";
 import { EventFollower, type FollowReport } from "./follower.js";
 import { type LiquidationReport, Liquidator, type MinedLiquidation } from "./liquidator.js";
 import type { Logger } from "./logger.js";
@@ -81,6 +82,7 @@ export class Keeper {
   private tx: TxManager | undefined;
   private liquidator: Liquidator | undefined;
   private pokers: Pokers | undefined;
+  private flagger: Flagger | undefined;
 
   private ticking = false;
   private lastScannedBlock = -1;
@@ -252,6 +254,13 @@ export class Keeper {
       logger: logger.child({ module: "pokers" }),
       metrics,
     });
+    this.flagger = new Flagger({
+      contracts: this.contracts,
+      tx,
+      settings,
+      logger: logger.child({ module: "flagger" }),
+      metrics,
+    });
     this.follower = new EventFollower({
       provider: this.o.provider,
       addresses: {
@@ -263,7 +272,10 @@ export class Keeper {
       startBlock: d.startBlock,
       rangeBlocks: settings.logRangeBlocks,
       logger: logger.child({ module: "follower" }),
-      onSettled: (id) => this.liquidator?.settled(id),
+      onSettled: (id) => {
+        this.liquidator?.settled(id);
+        this.flagger?.settled(id);
+      },
     });
     this.follower.lastBlock = lastBlock;
     this.tx = tx;
@@ -363,7 +375,9 @@ export class Keeper {
     for (const id of contradicted) book.markStale(id);
     report.liquidation = liquidation;
     const pokeStarted = performance.now();
-    report.pokes = await this.pokers!.run(view, fees);
+    const liquidatable = new Set(scan.liquidatable.map((a) => a.accountId));
+    const flags = await this.flagger!.run(liquidation.waiting, liquidatable, view, fees);
+    report.pokes = [...flags, ...(await this.pokers!.run(view, fees))];
     report.pokeMs = performance.now() - pokeStarted;
     report.pendingTxs = tx.count();
     this.metrics.pendingTransactions.set(tx.count());

@@ -58,6 +58,8 @@ export type LiquidationReport = {
   /** the contract found these healthy or flat at the scanned block (someone else acted, or drift) */
   notLiquidatable: number;
   heldBackByCapacity: number;
+  /** the accounts below maintenance held back by their cooldown or the capacity cap (the keeper flags them) */
+  waiting: bigint[];
   previewFailed: number;
   batches: BatchReport[];
   /** milliseconds spent confirming (cooldown reads and previews) and simulating batches */
@@ -113,6 +115,7 @@ export class Liquidator {
       ready: 0,
       notLiquidatable: 0,
       heldBackByCapacity: 0,
+      waiting: [],
       previewFailed: 0,
       batches: [],
       confirmMs: 0,
@@ -135,7 +138,10 @@ export class Liquidator {
     const due: AccountHealth[] = [];
     for (const c of open) {
       if (c.backstop || (this.readyAt.get(c.accountId) ?? 0n) <= view.timestamp) due.push(c);
-      else report.coolingDown++;
+      else {
+        report.coolingDown++;
+        report.waiting.push(c.accountId);
+      }
     }
 
     const slots = s.maxPendingTxs - this.o.tx.count();
@@ -159,10 +165,12 @@ export class Liquidator {
           break;
         case "cooling-down":
           report.coolingDown++;
+          report.waiting.push(id);
           this.readyAt.set(id, p.readyAt);
           break;
         case "no-capacity":
           report.heldBackByCapacity++;
+          report.waiting.push(id);
           break;
         case "failed":
           report.previewFailed++;
@@ -177,6 +185,7 @@ export class Liquidator {
     const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
     const { selected, heldBack } = fitCapacity(ready, rooms);
     report.heldBackByCapacity += heldBack.length;
+    report.waiting.push(...heldBack.map((p) => p.accountId));
     const batches = packBatches(selected, s).slice(0, slots);
 
     // One batch at a time, simulated then sent at once, so the first (worst) batch is on its way

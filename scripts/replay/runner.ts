@@ -4,6 +4,7 @@
  * as many at a time as there are cores: each run is one in-process chain on one thread.
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
@@ -75,8 +76,9 @@ export async function runPlan(plan: Plan): Promise<{ report: ReplayReport; file:
   const file = join(plan.outDir, REPORT_FILE);
   writeFileSync(file, JSON.stringify(report, null, 1) + "\n");
   log(summaryTable(report));
+  const cpu = runs.reduce((a, r) => a + (r.cpuSeconds ?? 0), 0);
   log(
-    `\n${runs.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s ` +
+    `\n${runs.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU ` +
       `(${parallel > 1 ? `${parallel} at a time, in worker processes` : "one at a time"})`,
   );
   log(`report: ${resolve(file)}`);
@@ -124,20 +126,25 @@ async function runHere(plan: Plan, jobs: RunJob[], log: (line: string) => void):
 }
 
 /**
- * The runs spread over `count` worker processes (worker.ts), each taking the next run when it is
- * free; the runs come back in the plan's order whatever the order they finish in. A run that fails
+ * The runs spread over `count` worker processes (worker.ts), each taking the next run (longest
+ * first) when it is free; the runs come back in the plan's order whatever the order they finish in. A run that fails
  * stops the plan: the other workers are ended and the error is thrown.
  */
 async function runInWorkers(jobs: RunJob[], count: number, log: (line: string) => void): Promise<ReplayRun[]> {
   const runs = new Array<ReplayRun>(jobs.length);
   const workers: ChildProcess[] = [];
+  // longest first (a protected run costs about three baseline ones: breaker, tranches), so that the
+  // last run to finish is a short one
+  const cost = (j: RunJob) => j.paths.reduce((a, p) => a + p.points.length, 0) * (j.params.breaker ? 3 : 1);
+  const order = jobs.map((_, k) => k).sort((a, b) => cost(jobs[b]) - cost(jobs[a]) || a - b);
   let next = 0;
+  let ok = false;
   try {
     await new Promise<void>((resolvePlan, reject) => {
       let finished = 0;
       const feed = (w: ChildProcess) => {
         if (next < jobs.length) {
-          const id = next++;
+          const id = order[next++];
           w.send({ kind: "run", id, job: jobs[id] } satisfies ToWorker);
         } else w.disconnect();
       };
@@ -157,8 +164,14 @@ async function runInWorkers(jobs: RunJob[], count: number, log: (line: string) =
         feed(w);
       }
     });
+    ok = true;
   } finally {
-    for (const w of workers) if (w.exitCode === null && w.connected) w.kill();
+    // wait for every worker to end (ended now if a run failed), so that none outlives the plan
+    for (const w of workers) {
+      if (!ok) w.kill();
+      else if (w.connected) w.disconnect();
+    }
+    await Promise.all(workers.map((w) => (w.exitCode !== null || w.signalCode !== null ? undefined : once(w, "exit"))));
   }
   return runs;
 }

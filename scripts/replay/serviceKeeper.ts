@@ -191,6 +191,8 @@ type Counts = {
   volatilityPokes: number;
   breakerPokes: number;
   claims: number;
+  /** accounts flagged (held back by cooldown or capacity: their reward escalation starts) */
+  flags: number;
   /** keeper transactions that reverted */
   revertedTxs: number;
 };
@@ -220,6 +222,7 @@ export class ServiceKeeper {
     volatilityPokes: 0,
     breakerPokes: 0,
     claims: 0,
+    flags: 0,
     revertedTxs: 0,
   };
   /** LiquidationFailed reasons: reason -> "account@time" */
@@ -330,6 +333,7 @@ export class ServiceKeeper {
         changed = true;
       } else if (p.kind === "breaker") c.breakerPokes++;
       else if (p.kind === "claim") c.claims++;
+      else if (p.kind === "flag") c.flags++;
     }
     return changed;
   }
