@@ -10,8 +10,10 @@
  * A standalone script (tsx), not `hardhat run`: `hardhat run` passes no arguments to a script. It
  * imports the Hardhat runtime from "hardhat", which loads hardhat.config.ts from the working
  * directory (run it from the repository root, as npm does), compiles the contracts if needed (the
- * `build` task, as `hardhat run` would; --no-compile skips it), and only then loads the engine (it
- * imports the contracts' TypeChain types, which the compile writes). Offline: nothing is downloaded.
+ * `build` task, as `hardhat run` would; --no-compile skips it), and only then loads the runner: the
+ * engine and the keeper import TypeChain's generated factories, which exist only after a compile, so
+ * on a fresh clone the first command compiles and runs instead of failing on a missing `types/`
+ * module. Nothing this file imports at the top needs them. Offline: nothing is downloaded.
  *
  * Exit status: 0 done; 1 a run failed; 2 bad input (an unknown option or value, a malformed price
  * file, no crash data) or, with --check, an outcome target not met.
