@@ -14,6 +14,7 @@ import { network } from "hardhat";
 
 import { WAD } from "../deploy/params.js";
 import { accountSummary, isLiquidatable } from "../scripts/lib/math/index.js";
+import { Chain } from "../scripts/replay/chain.js";
 import { type EngineResult, runReplay, tickSchedule } from "../scripts/replay/engine.js";
 import { ImpactModel } from "../scripts/replay/impact.js";
 import { generatePopulation } from "../scripts/replay/population.js";
@@ -146,6 +147,40 @@ describe("Crash replay engine (synthetic path)", function () {
     expect(again.run.stats?.keeper).to.match(/Keeper service/);
     // everything but wall-clock time: steps, metrics, parameters, chain totals, keeper counters
     expect(comparable(again.run)).to.equal(comparable(prot.run));
+  });
+
+  it("chain: a read pinned to the head block goes as a read at latest, with the same block context; never after a send", async function () {
+    const connection = await network.create({ override: { allowBlocksWithSameTimestamp: true } });
+    try {
+      const sent: unknown[][] = [];
+      const provider = {
+        request: (a: { method: string; params?: unknown[] }) => {
+          if (a.method === "eth_call") sent.push(a.params ?? []);
+          return connection.provider.request(a);
+        },
+      } as unknown as ConstructorParameters<typeof Chain>[0];
+      const chain = new Chain(provider);
+      // init code that returns block.number, block.timestamp, block.basefee, block.coinbase, block.gaslimit
+      const code = "0x43600052426020524860405241606052456080" + "5260a06000f3";
+      chain.setTime(2_000_000_000);
+      await chain.mine();
+      const head = "0x" + (await chain.blockNumber()).toString(16);
+      const pinned = await chain.rpc<string>("eth_call", [{ data: code }, head]);
+      expect(sent.at(-1)![1], "rewritten").to.equal("latest");
+      expect(pinned).to.equal(
+        await connection.provider.request({ method: "eth_call", params: [{ data: code }, head] }),
+      );
+      expect(BigInt("0x" + pinned.slice(2, 66))).to.equal(BigInt(head));
+      expect(BigInt("0x" + pinned.slice(66, 130))).to.equal(2_000_000_000n);
+      // after anything that may mine, the old head is history: the read keeps its block number
+      chain.setTime(2_000_000_100);
+      await chain.mine();
+      const old = await chain.rpc<string>("eth_call", [{ data: code }, head]);
+      expect(sent.at(-1)![1]).to.equal(head);
+      expect(BigInt("0x" + old.slice(66, 130))).to.equal(2_000_000_000n);
+    } finally {
+      await connection.close();
+    }
   });
 
   it("impact model: liquidated longs push the price down, shorts up, and it decays by half per half-life", function () {
