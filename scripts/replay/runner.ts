@@ -68,9 +68,9 @@ const done = (job: RunJob, run: ReplayRun) => `${label(job)}: ${run.steps.length
 export async function runPlan(plan: Plan): Promise<{ report: ReplayReport; file: string }> {
   const log = plan.log ?? ((line: string) => console.log(line));
   const jobs = planJobs(plan);
-  const parallel = Math.min(plan.jobs ?? availableParallelism(), jobs.length);
+  const parallel = parallelism(plan.jobs, jobs.length);
   const started = performance.now();
-  const runs = parallel > 1 ? await runInWorkers(jobs, parallel, log) : await runHere(plan, jobs, log);
+  const runs = await runJobs(plan, jobs, log);
   const report: ReplayReport = { generatedAt: new Date().toISOString(), runs, comparisons: comparisons(runs) };
   mkdirSync(plan.outDir, { recursive: true });
   const file = join(plan.outDir, REPORT_FILE);
@@ -86,8 +86,27 @@ export async function runPlan(plan: Plan): Promise<{ report: ReplayReport; file:
   return { report, file };
 }
 
+/** Runs at a time: `wanted`, or one per core; at most one per run. */
+export function parallelism(wanted: number | undefined, runs: number): number {
+  return Math.max(1, Math.min(wanted ?? availableParallelism(), runs));
+}
+
+/** The runs, in worker processes when more than one go at a time; results in the jobs' order. */
+export function runJobs(
+  plan: Pick<Plan, "network" | "progress" | "jobs">,
+  jobs: RunJob[],
+  log: (line: string) => void,
+): Promise<ReplayRun[]> {
+  const parallel = parallelism(plan.jobs, jobs.length);
+  return parallel > 1 ? runInWorkers(jobs, parallel, log) : runHere(plan, jobs, log);
+}
+
 /** The runs one after the other in this process, with a progress bar when wanted. */
-async function runHere(plan: Plan, jobs: RunJob[], log: (line: string) => void): Promise<ReplayRun[]> {
+async function runHere(
+  plan: Pick<Plan, "network" | "progress">,
+  jobs: RunJob[],
+  log: (line: string) => void,
+): Promise<ReplayRun[]> {
   const runs: ReplayRun[] = [];
   const bar = progressEnabled(plan.progress)
     ? new cliProgress.SingleBar(
