@@ -25,7 +25,7 @@
  *    the TxManager only hears of it at its next poll, so the limit counts a tick's transactions);
  *    the breaker poked every block, which is once a tick since the keeper does not poke twice at one
  *    block time: the breaker's de-escalation counts from the last poke that still proposed the
- *    level, and ScanKeeper poked every tick; the volatility estimate updated on every new round, up
+ *    level, so a replay pokes it every tick; the volatility estimate updated on every new round, up
  *    to 64 rounds at a time. Fees stay the schema's: with a base fee of 0 the keeper offers its
  *    default 1 gwei tip (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee
  *    cap and tip, which the node accepts; the tip goes to the coinbase, nothing in the protocol.
@@ -39,10 +39,10 @@
  * maintenance term toward the new sigma's target, so its accounts' maintenance margins move, when
  * the market's risk parameters weigh volatility at all (`kMm > 0`; read once). The usual protected
  * tick: a pass that liquidates with the sigma in force and folds the new round in, then a pass that
- * sees the new sigma (ScanKeeper updated the volatility before it scanned). Nothing else the keeper
- * sends changes another account's health at the same instant: a liquidation changes its own account
- * (then in cooldown, or closed) and the market's used capacity; breaker levels bind new risk only
- * (liquidation views never consult the breaker); claims move rewards.
+ * sees the new sigma. Nothing else the keeper sends changes another account's health at the same
+ * instant: a liquidation changes its own account (then in cooldown, or closed) and the market's used
+ * capacity; breaker levels bind new risk only (liquidation views never consult the breaker); claims
+ * move rewards; a flag starts an account's reward clock.
  *
  * What the keeper did is read from the receipts of the transactions it reported sending, in the same
  * tick: the tranches its batches settled (LiquidationSettled naming this keeper), what the contract
