@@ -14,10 +14,9 @@ const SCALE = 10n ** 12n; // collateral (6 decimals) -> WAD
 export async function recordStep(run: RunState, t: number, pathNow: bigint[], notional: bigint): Promise<void> {
   const { c, markets, record } = run;
   // the keeper's hint of this tick holds while no account changed since it was taken
-  const unchanged = run.lastHint !== undefined && run.lastHint.t === t && run.touchedSinceHint === 0;
-  const liquidatable = unchanged
-    ? run.lastHint!.ids.length
-    : run.book.belowMaintenance(await run.book.snapshot(t)).length;
+  const hint = run.hints.last;
+  const unchanged = hint !== undefined && hint.t === t && run.touchedSinceHint === 0;
+  const liquidatable = unchanged ? hint.ids.length : run.book.belowMaintenance(await run.book.snapshot(t)).length;
   const levels: number[] = [];
   for (const m of markets) levels.push(c.breaker ? Number((await c.breaker.marketLevel(m.id)).level) : 0);
   const step: ReplayStep = {

@@ -60,6 +60,7 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
     await book.init();
     const { firstId, startBlock } = await openAccounts(chain, c, roles, plan, book);
     const deployment = await deploymentRecord(chain, protocol, roles, markets, startBlock);
+    const hints: RunState["hints"] = {};
     const state: RunState = {
       params,
       plan,
@@ -75,66 +76,93 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       nextOpen: 0,
       firstId,
       book,
-      keeper: undefined as unknown as ServiceKeeper,
+      keeper: await startKeeper(connection, chain, c, roles.keeper, deployment, params, book, hints),
+      hints,
       impact: new ImpactModel(
         markets.map((m) => ({ depthWad: m.impactDepthUsd })),
         params.impact.halfLifeSeconds,
         params.impact.maxImpact,
       ),
-      clock: {
-        times: [...plan.schedule],
-        scheduled: plan.schedule.length,
-        done: 0,
-        feedback: new Set(),
-        feedbackRun: 0,
-        prevT: plan.tSetup,
-      },
-      record: {
-        steps: [],
-        stepPrices: [],
-        pushedRounds: [],
-        counters: {
-          badDebtIncurred: 0n,
-          badDebtCovered: 0n,
-          badDebtSocialised: 0n,
-          badDebtPending: 0n,
-          accountsLiquidated: 0,
-          accountsWipedOut: 0,
-          tranches: 0,
-          keeperRewards: 0n,
-          insuranceStart: (await c.insuranceFund.coverable()) * SCALE,
-          adlRuns: 0,
-          adlFailures: 0,
-          positionsOpened: 0,
-          positionsRefused: 0,
-          leverageClamped: 0,
-        },
-        liquidated: new Set(),
-        wipedOut: new Set(),
-        backstops: 0,
-        backstopNotional: 0n,
-      },
+      clock: startClock(plan),
+      record: emptyRecord((await c.insuranceFund.coverable()) * SCALE),
       touchedSinceHint: 0,
     };
-    state.keeper = new ServiceKeeper({
-      chain,
-      keeper,
-      keeperKey: await devAccountKey(connection, keeper),
-      deployment,
-      markets: markets.map((m) => ({ id: m.id })),
-      c,
-      hint: async () => {
-        const ids = book.belowMaintenance(await book.snapshot(chain.time));
-        state.lastHint = { t: chain.time, ids };
-        return ids;
-      },
-      batchSize: params.keeper.batchSize,
-    });
     return state;
   } catch (e) {
     await connection.close();
     throw e;
   }
+}
+
+/**
+ * The keeper service, with the engine's mirror as its cross-check: the accounts below maintenance
+ * now, remembered in `hints` (the step's count reuses them while nothing changed).
+ */
+async function startKeeper(
+  connection: NetworkConnection,
+  chain: Chain,
+  c: ReplayContracts,
+  keeper: string,
+  deployment: Deployment,
+  params: ResolvedParams,
+  book: Book,
+  hints: RunState["hints"],
+): Promise<ServiceKeeper> {
+  return new ServiceKeeper({
+    chain,
+    keeper,
+    keeperKey: await devAccountKey(connection, keeper),
+    deployment,
+    markets: deployment.markets.map((m) => ({ id: m.id })),
+    c,
+    hint: async () => {
+      const ids = book.belowMaintenance(await book.snapshot(chain.time));
+      hints.last = { t: chain.time, ids };
+      return ids;
+    },
+    batchSize: params.keeper.batchSize,
+  });
+}
+
+/** The schedule, before the first tick. */
+function startClock(plan: RunPlan): RunState["clock"] {
+  return {
+    times: [...plan.schedule],
+    scheduled: plan.schedule.length,
+    done: 0,
+    feedback: new Set(),
+    feedbackRun: 0,
+    prevT: plan.tSetup,
+  };
+}
+
+/** Nothing recorded yet; the insurance fund's assets (WAD) before the first tick. */
+function emptyRecord(insuranceStart: bigint): RunState["record"] {
+  return {
+    steps: [],
+    stepPrices: [],
+    pushedRounds: [],
+    counters: {
+      badDebtIncurred: 0n,
+      badDebtCovered: 0n,
+      badDebtSocialised: 0n,
+      badDebtPending: 0n,
+      accountsLiquidated: 0,
+      accountsWipedOut: 0,
+      tranches: 0,
+      keeperRewards: 0n,
+      insuranceStart,
+      adlRuns: 0,
+      adlFailures: 0,
+      positionsOpened: 0,
+      positionsRefused: 0,
+      leverageClamped: 0,
+    },
+    liquidated: new Set(),
+    wipedOut: new Set(),
+    backstops: 0,
+    backstopNotional: 0n,
+  };
 }
 
 /** Sends a setup transaction; a revert stops the run. */

@@ -89,8 +89,9 @@ export type RunState = {
   impact: ImpactModel;
   clock: Clock;
   record: RunRecord;
-  /** the book's last list of accounts below maintenance, and accounts changed since it was taken */
-  lastHint?: { t: number; ids: bigint[] };
+  /** the book's last list of accounts below maintenance (the keeper's cross-check takes it each tick) */
+  hints: { last?: { t: number; ids: bigint[] } };
+  /** accounts changed since it was taken */
   touchedSinceHint: number;
 };
 
