@@ -59,6 +59,8 @@ export type LiquidationReport = {
   notLiquidatable: number;
   heldBackByCapacity: number;
   previewFailed: number;
+  /** chain time at which the first account now cooling down may take its next tranche */
+  nextReadyAt?: bigint;
   batches: BatchReport[];
   /** milliseconds spent confirming (cooldown reads and previews) and simulating batches */
   confirmMs: number;
@@ -133,9 +135,14 @@ export class Liquidator {
     const confirmStarted = performance.now();
     await this.learnCooldowns(open, view);
     const due: AccountHealth[] = [];
+    const cooling = (readyAt: bigint) => {
+      report.coolingDown++;
+      if (report.nextReadyAt === undefined || readyAt < report.nextReadyAt) report.nextReadyAt = readyAt;
+    };
     for (const c of open) {
-      if (c.backstop || (this.readyAt.get(c.accountId) ?? 0n) <= view.timestamp) due.push(c);
-      else report.coolingDown++;
+      const readyAt = this.readyAt.get(c.accountId) ?? 0n;
+      if (c.backstop || readyAt <= view.timestamp) due.push(c);
+      else cooling(readyAt);
     }
 
     const slots = s.maxPendingTxs - this.o.tx.count();
@@ -158,7 +165,7 @@ export class Liquidator {
           contradicted.push(id);
           break;
         case "cooling-down":
-          report.coolingDown++;
+          cooling(p.readyAt);
           this.readyAt.set(id, p.readyAt);
           break;
         case "no-capacity":
