@@ -46,6 +46,8 @@ export type KeeperOptions = {
    * blocks (a restarted dev node): a redeployment there may have put the contracts elsewhere.
    */
   reloadDeployment?: () => Deployment;
+  /** wall clock in ms (Date.now by default): block age and the idle-chain notice read it */
+  clock?: () => number;
 };
 
 export type TickReport = {
@@ -140,7 +142,7 @@ export class Keeper {
         this.metrics.rpcCallsLastTick.set(report.rpcCalls);
       }
       this.metrics.tickSeconds.observe(report.tickMs / 1000);
-      this.lastOkAt = Date.now();
+      this.lastOkAt = this.now();
       this.failures = 0;
       this.lastError = undefined;
       return report;
@@ -184,7 +186,7 @@ export class Keeper {
    */
   health(): HealthReport {
     const staleAfter = Math.max(30_000, 10 * this.o.config.pollIntervalMs);
-    const recent = this.lastOkAt > 0 && Date.now() - this.lastOkAt < staleAfter;
+    const recent = this.lastOkAt > 0 && this.now() - this.lastOkAt < staleAfter;
     const age = this.blockAgeSeconds();
     const maxAge = this.o.config.maxBlockAgeSeconds;
     const problems: string[] = [];
@@ -217,7 +219,7 @@ export class Keeper {
    * tick). Negative when the chain's clock runs ahead (a dev node whose time was moved forward).
    */
   blockAgeSeconds(): number | undefined {
-    return this.head === undefined ? undefined : Date.now() / 1000 - this.head.timestamp;
+    return this.head === undefined ? undefined : this.now() / 1000 - this.head.timestamp;
   }
 
   /**
@@ -375,6 +377,10 @@ export class Keeper {
     this.feedIds = new Map(d.markets.map((m) => [m.id, m.feedId]));
   }
 
+  private now(): number {
+    return this.o.clock ? this.o.clock() : Date.now();
+  }
+
   /** Forgets the book and everything built on it: the next tick starts over (init). */
   private startOver(reason: string): never {
     this.book = undefined;
@@ -388,7 +394,7 @@ export class Keeper {
     const head = await this.o.provider.getBlock("latest");
     if (!head) throw new Error("the node returned no latest block");
     if (!this.head || this.head.number !== head.number) {
-      this.head = { number: head.number, timestamp: head.timestamp, seenAt: Date.now() };
+      this.head = { number: head.number, timestamp: head.timestamp, seenAt: this.now() };
     }
     if (head.number < this.follower!.lastBlock) {
       // A node that forgot blocks (a restarted dev node, a deep reorg): start over, from the
@@ -522,7 +528,7 @@ export class Keeper {
    */
   private noticeIdleChain(head: Block): void {
     if (this.nextReadyAt === undefined || this.idleNoticeBlock === head.number || !this.head) return;
-    const chainNow = BigInt(head.timestamp) + BigInt(Math.floor((Date.now() - this.head.seenAt) / 1000));
+    const chainNow = BigInt(head.timestamp) + BigInt(Math.floor((this.now() - this.head.seenAt) / 1000));
     if (chainNow < this.nextReadyAt) return;
     this.idleNoticeBlock = head.number;
     this.log.warn(
