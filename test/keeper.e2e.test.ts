@@ -14,6 +14,7 @@ import { expect } from "chai";
 import { JsonRpcProvider, Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
 
+import { readDeployment, writeDeployment } from "../deploy/deployment.js";
 import { keeperSettings } from "../scripts/keeper/config.js";
 import { TcpProxy } from "../scripts/keeper/devnet/proxy.js";
 import { ExitCode } from "../scripts/keeper/exitCodes.js";
@@ -559,5 +560,36 @@ describe("keeper, end to end on a hardhat node", function () {
     await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 200, 5_000);
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
     expect(await second.stop()).to.equal(ExitCode.Ok);
+  });
+
+  // Last: it resets the node under every world of this file.
+  it("after a node reset and a redeployment elsewhere, starts over and follows the re-read record", async () => {
+    const { w } = await newWorld(10, 5);
+    const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    cleanups.push(() => provider.destroy());
+    const k = new Keeper({
+      provider,
+      signer: (await fundedKey()).connect(provider),
+      deployment: w.deployment,
+      config: keeperSettings({ dryRun: true }),
+      logger: silentLogger(),
+      reloadDeployment: () => readDeployment(w.recordPath),
+    });
+    expect((await k.tick()).accountsTracked).to.equal(10);
+
+    await rpc.send("hardhat_reset", []);
+    // a transaction first, so that the same deployer's contracts land at other addresses
+    const [deployer] = (await rpc.send("eth_accounts", [])) as string[];
+    await rpc.send("eth_sendTransaction", [{ from: deployer, to: deployer, value: "0x0" }]);
+    const again = await newWorld(4, 6);
+    expect(again.w.deployment.contracts.engine).to.not.equal(w.deployment.contracts.engine);
+    writeDeployment(w.recordPath, again.w.deployment); // the operator redeployed to the record the keeper reads
+
+    let error: unknown;
+    await k.tick().catch((e: unknown) => (error = e));
+    expect(String(error)).to.match(/the node was reset or reorganised; the keeper starts over/);
+    const after = await k.tick();
+    expect(after.accountsTracked, "the new deployment's accounts").to.equal(4);
+    expect(k.contracts.engine.target).to.equal(again.w.deployment.contracts.engine);
   });
 });

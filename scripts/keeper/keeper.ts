@@ -272,6 +272,9 @@ export class Keeper {
       );
     }
     const [scale, address] = await Promise.all([this.contracts.vault.SCALE(), this.o.signer.getAddress()]);
+    // a new book: nothing of the old one's blocks is trusted (the checkpoint is checked below)
+    this.lastHash = "";
+    this.suspectReset = false;
     let book = new AccountBook(scale);
     let lastBlock = d.startBlock - 1;
     const file = this.o.config.checkpointFile;
