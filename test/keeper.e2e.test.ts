@@ -562,7 +562,7 @@ describe("keeper, end to end on a hardhat node", function () {
     expect(await second.stop()).to.equal(ExitCode.Ok);
   });
 
-  // Last: it resets the node under every world of this file.
+  // Last: it restarts the node under every world of this file.
   it("after a node reset and a redeployment elsewhere, starts over and follows the re-read record", async () => {
     const { w } = await newWorld(10, 5);
     const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
@@ -577,7 +577,9 @@ describe("keeper, end to end on a hardhat node", function () {
     });
     expect((await k.tick()).accountsTracked).to.equal(10);
 
-    await rpc.send("hardhat_reset", []);
+    // the node restarts on the same port: a new chain from block 0
+    await node.stop();
+    node = await startHardhatNode({ port: node.port });
     // a transaction first, so that the same deployer's contracts land at other addresses
     const [deployer] = (await rpc.send("eth_accounts", [])) as string[];
     await rpc.send("eth_sendTransaction", [{ from: deployer, to: deployer, value: "0x0" }]);
@@ -587,7 +589,8 @@ describe("keeper, end to end on a hardhat node", function () {
 
     let error: unknown;
     await k.tick().catch((e: unknown) => (error = e));
-    expect(String(error)).to.match(/the node was reset or reorganised; the keeper starts over/);
+    // head behind the book (the file's many blocks), or ahead of it on a new genesis (this test alone)
+    expect(String(error)).to.match(/the node was reset( or reorganised)?; the keeper starts over/);
     const after = await k.tick();
     expect(after.accountsTracked, "the new deployment's accounts").to.equal(4);
     expect(k.contracts.engine.target).to.equal(again.w.deployment.contracts.engine);
