@@ -116,7 +116,7 @@ export class Keeper {
   private balance: bigint | undefined;
   /** the head block for which the keeper last said that cooldowns wait for a new block */
   private idleNoticeBlock = -1;
-  /** a tick failed since the last good one: check the chain still holds the block the book reached */
+  /** a tick failed since the last good one (an outage, a restart): check it is still the same chain */
   private suspectReset = false;
 
   constructor(private readonly o: KeeperOptions) {
