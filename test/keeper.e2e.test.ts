@@ -431,7 +431,7 @@ describe("keeper, end to end on a hardhat node", function () {
     expect(await engine.isLiquidatable(healthy.accountId), "1% past the liquidation price").to.equal(true);
   });
 
-  it("stops cleanly on SIGTERM or SIGINT to npm alone, on Ctrl-C, and run directly: exit 0, no orphan, port freed", async () => {
+  it("stops cleanly on SIGTERM or SIGINT to npm alone, on Ctrl-C, run directly, and when npm is killed: no orphan, port freed", async () => {
     const { dir } = await newWorld(0, 3);
     const key = await fundedKey();
     const args = ["--rpc", node.url, "--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"];
@@ -440,6 +440,8 @@ describe("keeper, end to end on a hardhat node", function () {
       { name: "SIGINT to npm", via: "npm" as const, signal: "SIGINT" as const, group: false },
       { name: "Ctrl-C (SIGINT to the group)", via: "npm" as const, signal: "SIGINT" as const, group: true },
       { name: "SIGTERM to the node command", via: "node" as const, signal: "SIGTERM" as const, group: false },
+      // npm killed outright: the keeper, now an orphan, notices its parent is gone and stops itself
+      { name: "SIGKILL to npm", via: "npm" as const, signal: "SIGKILL" as const, group: false },
     ].map((r) => ({ ...r, k: keeper([...args, "--dry-run"], key.privateKey, { via: r.via, detached: true }) }));
     await Promise.all(
       runs.map(async (r) => {
@@ -451,9 +453,15 @@ describe("keeper, end to end on a hardhat node", function () {
           `${r.name}: the keeper is ${r.via === "node" ? "" : "not "}the main process`,
         ).to.equal(r.via === "node");
         process.kill(r.group ? -r.k.child.pid! : r.k.child.pid!, r.signal);
-        expect(await r.k.exit, `${r.name}: exit code (stderr ${r.k.stderr()})`).to.equal(ExitCode.Ok);
+        const killed = r.signal === "SIGKILL";
+        expect(await r.k.exit, `${r.name}: exit code (stderr ${r.k.stderr()})`).to.equal(killed ? null : ExitCode.Ok);
+        if (killed) {
+          await waitUntil(async () => !alive(pid), 15_000);
+          await waitUntil(async () => r.k.logs.some((l) => l.msg === "stopped"), 5_000); // the pipe may lag
+        }
+        const reason = killed ? "parent process exited" : r.signal;
         expect(
-          r.k.logs.some((l) => l.msg === "stopping" && l.signal === r.signal),
+          r.k.logs.some((l) => l.msg === "stopping" && l.signal === reason),
           `${r.name}: stopping`,
         ).to.equal(true);
         expect(
