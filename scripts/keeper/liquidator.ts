@@ -61,6 +61,8 @@ export type LiquidationReport = {
   /** the accounts below maintenance held back by their cooldown or the capacity cap (the keeper flags them) */
   waiting: bigint[];
   previewFailed: number;
+  /** chain time at which the first account now cooling down may take its next tranche */
+  nextReadyAt?: bigint;
   batches: BatchReport[];
   /** milliseconds spent confirming (cooldown reads and previews) and simulating batches */
   confirmMs: number;
@@ -136,10 +138,15 @@ export class Liquidator {
     const confirmStarted = performance.now();
     await this.learnCooldowns(open, view);
     const due: AccountHealth[] = [];
+    const cooling = (readyAt: bigint) => {
+      report.coolingDown++;
+      if (report.nextReadyAt === undefined || readyAt < report.nextReadyAt) report.nextReadyAt = readyAt;
+    };
     for (const c of open) {
-      if (c.backstop || (this.readyAt.get(c.accountId) ?? 0n) <= view.timestamp) due.push(c);
+      const readyAt = this.readyAt.get(c.accountId) ?? 0n;
+      if (c.backstop || readyAt <= view.timestamp) due.push(c);
       else {
-        report.coolingDown++;
+        cooling(readyAt);
         report.waiting.push(c.accountId);
       }
     }
@@ -164,7 +171,7 @@ export class Liquidator {
           contradicted.push(id);
           break;
         case "cooling-down":
-          report.coolingDown++;
+          cooling(p.readyAt);
           report.waiting.push(id);
           this.readyAt.set(id, p.readyAt);
           break;
