@@ -14,7 +14,7 @@ import { MockAggregator__factory } from "../../types/ethers-contracts/index.js";
 import type {
   CircuitBreaker,
   InsuranceFund,
-  LiquidationEngine,
+  ILiquidationEngine,
   MockAggregator,
   MockUSDC,
   OracleAdapter,
@@ -29,7 +29,7 @@ export type ReplayContracts = {
   vault: Vault;
   engine: PerpEngine;
   insuranceFund: InsuranceFund;
-  liquidationEngine: LiquidationEngine;
+  liquidationEngine: ILiquidationEngine;
   breaker?: CircuitBreaker;
   /** the replay's feed of a market (a MockAggregator at `address`) */
   feed(address: string): MockAggregator;

@@ -6,10 +6,10 @@
  */
 import { WAD } from "../lib/math/index.js";
 import type { EventOf } from "./contracts.js";
-import type { LiquidationEngine } from "../../types/ethers-contracts/index.js";
+import type { ILiquidationEngine } from "../../types/ethers-contracts/index.js";
 import type { RunState } from "./state.js";
 
-type Ev<N extends keyof LiquidationEngine["filters"]> = EventOf<LiquidationEngine, N>;
+type Ev<N extends keyof ILiquidationEngine["filters"]> = EventOf<ILiquidationEngine, N>;
 
 /** What the logs since `from` did: the notional liquidated and the tranches settled. */
 export async function digest(run: RunState, from: number): Promise<{ notional: bigint; tranches: number }> {
