@@ -2,7 +2,17 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { DEFAULT_RISK, WAD } from "../deploy/params.js";
-import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units } from "./helpers/fixture.js";
+import {
+  BTC,
+  ETH,
+  MAX_PRICE,
+  USDC,
+  deployWorld,
+  openAccount,
+  passLpLockup,
+  setPrice,
+  units,
+} from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -219,6 +229,7 @@ describe("PerpEngine: trading flows", function () {
 
   it("LP withdrawals cannot take liquidity that open positions need", async function () {
     const { w, alice, bob } = await networkHelpers.loadFixture(world);
+    await passLpLockup(w, networkHelpers.time);
     // A large skew locks part of the pool.
     await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(50), MAX_PRICE);
     await w.engine.connect(w.bob).modifyPosition(bob, BTC, units(3), MAX_PRICE);

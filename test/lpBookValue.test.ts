@@ -6,17 +6,18 @@
  *
  * The property, fuzzed: LP deposit -> any trades (on top of any honest skew) -> redeem -> unwind never
  * leaves the LP-and-trader actor richer than it started, and the honest LP's shares never lose value.
- * The price stays put and funding is off, so nothing but the protocol's own marks can move value.
+ * The price stays put and funding is off, so nothing but the protocol's own marks can move value; the
+ * LP lockup (shares stay locked for `lpLockup` after the deposit) is passed before redeeming.
  */
 import { expect } from "chai";
 import fc from "fast-check";
 import { network } from "hardhat";
 
 import { DEFAULT_MARKETS, WAD, marketConfig } from "../deploy/params.js";
-import { ETH, MAX_PRICE, USDC, type World, deployWorld, openAccount, units } from "./helpers/fixture.js";
+import { ETH, MAX_PRICE, USDC, type World, deployWorld, openAccount, passLpLockup, units } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
-const { loadFixture } = networkHelpers;
+const { loadFixture, time } = networkHelpers;
 
 const RUNS = Number(process.env.LP_PROPERTY_RUNS ?? 100);
 const HONEST_POOL = 20_000_000n * USDC;
@@ -65,6 +66,18 @@ describe("LP book value: skew is marked at its closing fill", function () {
     expect(priceAfter).to.be.greaterThanOrEqual(priceBefore);
     expect(feesToPool).to.be.lessThan(100_000n * USDC); // the index mark showed ~$400k of trader loss
 
+    // First line of defence: the shares a deposit minted stay locked for the LP lockup (maxRedeem 0).
+    expect(await w.vault.lockedLpShares(w.alice.address)).to.equal(shares);
+    expect(await w.vault.maxRedeem(w.alice.address)).to.equal(0n);
+    await expect(w.vault.connect(w.alice).redeem(shares, w.alice.address, w.alice.address))
+      .to.be.revertedWithCustomError(w.vault, "ERC4626ExceededMaxRedeem")
+      .withArgs(w.alice.address, shares, 0n);
+    await expect(w.vault.connect(w.alice).transfer(w.carol.address, shares)).to.be.revertedWithCustomError(
+      w.vault,
+      "LpSharesLocked",
+    );
+    // Second: even holding the skew through the lockup (price unchanged, no funding), the mark gives nothing.
+    await passLpLockup(w, time);
     await w.vault.connect(w.alice).redeem(shares, w.alice.address, w.alice.address);
     await w.engine.connect(w.alice).closePosition(attacker, ETH, 0n);
     await w.engine
@@ -101,6 +114,7 @@ describe("LP book value: skew is marked at its closing fill", function () {
           for (const t of trades) await tryTrade(w, w.alice, attacker, units(t));
           if (tradeFirst) await w.vault.connect(w.alice).deposit(deposit, w.alice.address);
 
+          await passLpLockup(w, time);
           const shares = await w.vault.balanceOf(w.alice.address);
           const redeemable = await w.vault.maxRedeem(w.alice.address);
           if (redeemable > 0n) await w.vault.connect(w.alice).redeem(redeemable, w.alice.address, w.alice.address);
