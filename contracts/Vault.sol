@@ -349,9 +349,9 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function lockedLpShares(address owner) public view returns (uint256) {
-        LpLock memory l = _lpLocks[owner];
-        if (block.timestamp >= l.unlockAt) return 0;
-        return uint256(l.shares).min(balanceOf(owner));
+        LpLock memory lock = _lpLocks[owner];
+        if (block.timestamp >= lock.unlockAt) return 0;
+        return uint256(lock.shares).min(balanceOf(owner));
     }
 
     /// @inheritdoc IVault
@@ -441,8 +441,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (assets == 0 || shares == 0) revert ZeroAmount();
         _lpPool += (assets * SCALE).toUint128();
         super._deposit(caller, receiver, assets, shares);
-        LpLock memory l = _lpLocks[receiver];
-        uint256 stillLocked = block.timestamp < l.unlockAt ? l.shares : 0;
+        LpLock memory lock = _lpLocks[receiver];
+        uint256 stillLocked = block.timestamp < lock.unlockAt ? lock.shares : 0;
         uint64 unlockAt = uint64(block.timestamp + lpLockup);
         uint128 locked = (stillLocked + shares).toUint128();
         _lpLocks[receiver] = LpLock(locked, unlockAt);
