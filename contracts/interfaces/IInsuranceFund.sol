@@ -24,6 +24,9 @@ interface IInsuranceFund is IERC4626, IBoundedParameters {
     error WithdrawalCoolingDown(address owner, uint256 readyAt);
     error WithdrawalWindowExpired(address owner, uint256 expiredAt);
     error WithdrawalAboveRequest(address owner, uint256 shares, uint256 requestedShares);
+    /// @notice Shares under a live withdrawal request stay with their owner until it is taken,
+    ///         cancelled or expired: a transfer may move only the rest.
+    error SharesLockedByRequest(address owner, uint256 shares, uint256 transferable);
 
     event LiquidationEngineSet(address liquidationEngine);
     event WithdrawalWindowSet(uint32 cooldown, uint32 window);
@@ -61,4 +64,9 @@ interface IInsuranceFund is IERC4626, IBoundedParameters {
     function coverageRatio() external view returns (uint256);
 
     function withdrawalRequest(address owner) external view returns (WithdrawalRequest memory);
+
+    /// @notice Shares of `owner` under a withdrawal request that has not expired: they cannot be
+    ///         transferred, so a ripe request is always backed by shares its owner held through the
+    ///         whole cooldown (moving shares to an address with an older request gains nothing).
+    function lockedShares(address owner) external view returns (uint256);
 }
