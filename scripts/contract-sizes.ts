@@ -3,9 +3,9 @@
  * math harness included, marked), largest first, against the 21,000-byte budget each deployed
  * contract keeps (EIP-170's hard limit is 24,576). Reads the Hardhat artifacts: run after a compile.
  *
- *   npx tsx scripts/contract-sizes.ts            (exit code 1 when a deployed contract is over)
+ *   npx tsx scripts/contract-sizes.ts            (exit code 1 when a deployed contract is over, 2 before a compile)
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
 export const SIZE_BUDGET = 21_000;
@@ -56,6 +56,12 @@ export function formatSizes(sizes: ContractSize[]): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (!existsSync(path.join(process.cwd(), "artifacts", "contracts"))) {
+    console.error(
+      "contract-sizes: no artifacts/contracts here; run `npx hardhat compile` first (from the repository root)",
+    );
+    process.exit(2);
+  }
   const sizes = contractSizes();
   console.log(formatSizes(sizes));
   if (sizes.some((s) => s.deployed && s.bytes > SIZE_BUDGET)) process.exit(1);
