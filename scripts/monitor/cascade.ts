@@ -25,6 +25,8 @@ export type CascadeOptions = {
   maxImpactWad?: bigint;
   /** insurance fund's coverable assets, WAD: bad debt beyond it is critical */
   insuranceWad: bigint;
+  /** the least extra move (WAD) that counts as a runaway when it also matches the shock (default 1%) */
+  runawayMinExtraWad?: bigint;
 };
 
 export type CascadeResult = {
@@ -45,7 +47,10 @@ export type CascadeResult = {
   accounts: number;
   /** negative equity of the accounts bankrupt at the final prices, WAD */
   badDebt: bigint;
-  /** a market's displacement hit the cap, or a wave was at least as large as the one before */
+  /**
+   * a market's displacement hit the impact cap, or the book's own sales at least doubled the shock
+   * (extra >= shock) by at least `runawayMinExtraWad`
+   */
   runaway: boolean;
   /** runaway, or bad debt beyond the insurance fund */
   critical: boolean;
@@ -106,20 +111,21 @@ export function cascade(
     n = nextCount;
   }
   let maxBranching = 0;
-  let accelerating = false;
   for (let i = 1; i < waves.length; i++) {
     if (waves[i - 1] <= 0n || waves[i] <= 0n) continue;
     const r = Number((waves[i] * 1_000_000n) / waves[i - 1]) / 1_000_000;
     if (r > maxBranching) maxBranching = r;
-    if (r >= 1) accelerating = true;
   }
   const badDebt = badDebtAt(table, x);
-  const runaway = capped || accelerating;
+  const extra = x - shock;
+  // A wave larger than the one before is common early on (liquidation prices cluster) and need not
+  // run away; a cascade that adds at least the shock again, by a visible amount, is the loop itself.
+  const runaway = capped || (extra >= shock && extra >= (opts.runawayMinExtraWad ?? WAD / 100n));
   return {
     direction: table.direction,
     shock,
     total: x,
-    extra: x - shock,
+    extra,
     multiplier: shock === 0n ? undefined : Number((x * 1_000_000n) / shock) / 1_000_000,
     waves,
     maxBranching,
