@@ -76,3 +76,65 @@ export function syntheticState(accounts: number, seed = 1, timestamp = 1_800_000
   });
   return { blockNumber: 1, timestamp, markets, accounts: book, insuranceWad: 100_000n * WAD };
 }
+
+/**
+ * A source that serves the synthetic book as if the chain moved: each read is a new block one minute
+ * later with every price stepped along a fixed path (a slow slide with a dip), one oracle round per
+ * read. For the dashboard's browser test and a demo without a node.
+ */
+export class SyntheticSource {
+  readonly scale = 10n ** 12n;
+  private step = 0;
+  private readonly base: MonitorState;
+  private readonly histories = new Map<number, { t: number; price: number }[]>();
+
+  constructor(accounts: number, seed = 1) {
+    this.base = syntheticState(accounts, seed);
+    for (const m of this.base.markets) {
+      const p0 = Number(m.snapshot.price) / 1e18;
+      // a day of one-minute history before the first read
+      const h = [];
+      for (let i = 0; i < 1_440; i++)
+        h.push({
+          t: Number(this.base.timestamp) - (1_440 - i) * 60,
+          price: p0 * (1 + 0.004 * Math.sin(i / 7) + (i % 131 === 0 ? -0.01 : 0)),
+        });
+      this.histories.set(m.id, h);
+    }
+  }
+
+  /** price factor (bps) at a step: -0.2% a step, a 3% dip at steps 5..7, then a bounce */
+  static factorBps(step: number): bigint {
+    const dip = step >= 5 && step <= 7 ? 300 : 0;
+    return BigInt(10_000 - 20 * step - dip);
+  }
+
+  async read(): Promise<MonitorState> {
+    const f = SyntheticSource.factorBps(this.step);
+    const t = this.base.timestamp + BigInt(this.step * 60);
+    const markets = this.base.markets.map((m) => ({
+      ...m,
+      snapshot: {
+        ...m.snapshot,
+        price: (m.snapshot.price * f) / 10_000n,
+        state: { ...m.snapshot.state, lastAccrualTime: t },
+      },
+    }));
+    return { ...this.base, blockNumber: this.step + 1, timestamp: t, markets };
+  }
+
+  async newRounds(): Promise<{ marketId: number; roundId: bigint; updatedAt: number; price: number }[]> {
+    this.step += 1;
+    const f = Number(SyntheticSource.factorBps(this.step)) / 10_000;
+    const t = Number(this.base.timestamp) + this.step * 60;
+    return this.base.markets.map((m) => {
+      const price = (Number(m.snapshot.price) / 1e18) * f;
+      this.histories.get(m.id)!.push({ t, price });
+      return { marketId: m.id, roundId: BigInt(this.step), updatedAt: t, price };
+    });
+  }
+
+  referenceHistory(state: MonitorState): { t: number; price: number }[] {
+    return this.histories.get(state.markets[0].id) ?? [];
+  }
+}
