@@ -91,9 +91,9 @@ export type ActOptions = {
 };
 
 /**
- * The service's actions for one fresh forecast at time `now` (seconds). `fresh` is false when this
- * forecast's inputs are those of the last raise: a floor is then never renewed (only a new oracle
- * round or a changed book justifies holding a market raised longer).
+ * The service's actions for one forecast at time `now` (seconds). `fresh` is false when no oracle
+ * round has arrived since the last raise: nothing is then raised or renewed (holding a market raised
+ * longer needs new oracle data, not the same data read again).
  */
 export function actions(
   decision: LevelDecision,
@@ -125,7 +125,7 @@ export function actions(
       out.push({
         kind: "none",
         marketId: m.marketId,
-        reason: "forecast inputs unchanged since the last raise: no renewal",
+        reason: "no oracle round since the last raise: no renewal",
       });
       continue;
     }

@@ -141,7 +141,8 @@ export class MonitorService extends EventEmitter {
   readonly history: HistoryPoint[] = [];
   private state: MonitorState | undefined;
   private tables: Record<Direction, ThresholdTable> | undefined;
-  private lastRaiseRef: string | undefined;
+  /** an oracle round arrived since the last raise (or none was made yet): the forecast is fresh */
+  private freshSinceRaise = true;
   private lastBlock = -1;
   lastTickAt = 0;
 
@@ -160,6 +161,7 @@ export class MonitorService extends EventEmitter {
   /** One round of work; returns the forecast when one was made. */
   async tick(now = Date.now()): Promise<Forecast | undefined> {
     const rounds = await this.o.source.newRounds();
+    if (rounds.length) this.freshSinceRaise = true;
     const state = await this.o.source.read();
     this.lastTickAt = now;
     if (state.blockNumber === this.lastBlock && !rounds.length) return undefined;
@@ -334,7 +336,7 @@ export class MonitorService extends EventEmitter {
         };
       }),
     );
-    const fresh = f.inputsHash !== this.lastRaiseRef;
+    const fresh = this.freshSinceRaise;
     const planned = actions(
       d,
       f.inputsHash,
@@ -378,7 +380,7 @@ export class MonitorService extends EventEmitter {
       try {
         const tx = await breaker.riskOracleRaise(a.marketId, a.level, a.duration, a.reference);
         await tx.wait();
-        this.lastRaiseRef = a.reference;
+        this.freshSinceRaise = false;
         this.metrics.raises.inc({ outcome: a.renewal ? "renewed" : "raised" });
         this.emit("raise", a);
         this.o.logger.info(
