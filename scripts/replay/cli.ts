@@ -12,18 +12,32 @@
  * directory (run it from the repository root, as npm does), compiles the contracts if needed (the
  * `build` task, as `hardhat run` would; --no-compile skips it), and creates one in-process network per
  * run. Offline: nothing is downloaded.
+ *
+ * The modules that run a replay (the engine, the keepers) import TypeChain's generated factories,
+ * which exist only after a compile. So this file imports nothing that needs them: it parses and
+ * validates the arguments, compiles, and only then loads the runner (`loadRunner`). On a fresh clone
+ * the first command compiles and runs instead of failing on a missing `types/` module.
  */
 import { Command, InvalidArgumentError } from "commander";
 
-import { type KeeperFactory, scanKeeper } from "./keeperAdapter.js";
+import type { KeeperFactory } from "./keeperAdapter.js";
 import { type PopulationSpec, defaultPopulation, loadPopulation } from "./population.js";
 import { type ResolvedParams, loadParamsFile, loadPreset, presetNames, withOverrides } from "./presets.js";
-import { progressEnabled, runPlan } from "./runner.js";
-import { serviceKeeper } from "./serviceKeeper.js";
 import { type EventPaths, listEvents, pathsFor } from "./sources.js";
 
 /** The keepers a run can use: the keeper service (the default) and the replay's reference loop. */
-const KEEPERS: Record<string, KeeperFactory> = { service: serviceKeeper, scan: scanKeeper };
+const KEEPER_KINDS = ["service", "scan"] as const;
+type KeeperKind = (typeof KEEPER_KINDS)[number];
+
+/** The runner and the chosen keeper, loaded once the contracts are compiled (see the header). */
+async function loadRunner(kind: KeeperKind) {
+  const runner = await import("./runner.js");
+  const keeper: KeeperFactory =
+    kind === "service"
+      ? (await import("./serviceKeeper.js")).serviceKeeper
+      : (await import("./keeperAdapter.js")).scanKeeper;
+  return { ...runner, keeper };
+}
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -51,7 +65,8 @@ const program = new Command()
     "--keeper <kind>",
     'the keeper: "service" (scripts/keeper, the keeper service itself) or "scan" (the replay\'s reference loop, to compare)',
     (v: string) => {
-      if (!(v in KEEPERS)) throw new InvalidArgumentError(`--keeper must be one of ${Object.keys(KEEPERS).join(", ")}`);
+      if (!(KEEPER_KINDS as readonly string[]).includes(v))
+        throw new InvalidArgumentError(`--keeper must be one of ${KEEPER_KINDS.join(", ")}`);
       return v;
     },
     "service",
@@ -72,7 +87,7 @@ type Options = {
   stylised?: boolean;
   dataDir?: string;
   mode?: string;
-  keeper: string;
+  keeper: KeeperKind;
   check?: boolean;
   progress: boolean;
   compile: boolean;
@@ -127,6 +142,7 @@ async function main(): Promise<number> {
   // The Hardhat runtime, outside `hardhat run`.
   const { default: hre } = await import("hardhat");
   if (o.compile) await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+  const { runPlan, progressEnabled, keeper } = await loadRunner(o.keeper);
 
   const { report } = await runPlan({
     network: hre.network,
@@ -135,7 +151,7 @@ async function main(): Promise<number> {
     population,
     outDir: o.out,
     progress: progressEnabled(o.progress),
-    keeper: KEEPERS[o.keeper],
+    keeper,
   });
   const failed = report.comparisons.filter((c) => !(c.noUncoveredBadDebt && c.extraDropAtMostHalf && c.fewerWipeouts));
   return o.check && failed.length ? 2 : 0;

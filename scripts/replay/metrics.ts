@@ -105,7 +105,8 @@ export function compare(baseline: ReplayRun, candidate: ReplayRun): Comparison {
     event: candidate.event,
     noUncoveredBadDebt: BigInt(c.badDebtCoveredByInsurance) === BigInt(c.badDebtIncurred),
     extraDropAtMostHalf: 2n * BigInt(c.maxExtraDrop) <= BigInt(b.maxExtraDrop),
-    fewerWipeouts: c.accountsWipedOut < b.accountsWipedOut,
+    // "fewer than baseline, or none where baseline has none"
+    fewerWipeouts: c.accountsWipedOut < b.accountsWipedOut || c.accountsWipedOut === 0,
     preset: candidate.preset,
     baseline: baseline.preset,
     figures: {
