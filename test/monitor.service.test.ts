@@ -73,7 +73,15 @@ describe("Risk monitor service: raises through the risk-oracle role", function (
       logger: silentLogger(),
       breaker,
       // every threshold at 0: the rules want level 3 whatever the forecast
-      rules: { level1P1h: 0, level1P24h: 0, level2P15m: 0, level2P1h: 0, level3P15m: 0 },
+      rules: {
+        level1P1h: 0,
+        level1P24h: 0,
+        level2P15m: 0,
+        level2P1h: 0,
+        level3P15m: 0,
+        level1WaveP1h: 0,
+        level2WaveP15m: 0,
+      },
       raiseDuration: 7_200,
       renewWithin: 5_000,
       alerts: webhookSink([hook.url], silentLogger()),

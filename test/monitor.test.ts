@@ -19,6 +19,8 @@ import { DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "../scripts/
 import { DIRECTIONS, buildLadder, countAtMost, kOf } from "../scripts/monitor/ladder.js";
 import { moveProbability, normalCdf, standardisedShocks, studentTCdf } from "../scripts/monitor/stats.js";
 import { accountWarning, liquidationPrice } from "../scripts/monitor/warnings.js";
+import { type BreakerMarket, actions, levelFor } from "../scripts/monitor/rules.js";
+import { firstWave } from "../scripts/monitor/backtest.js";
 import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -282,5 +284,77 @@ describe("Risk monitor: probabilities", function () {
     expect(wild.nu).to.be.lessThan(100);
     // 24 h of one-minute steps needs 1,440-step windows: too few here, so no historic figure
     expect(moveProbability(0.05, "down", 86_400, 1.5, sample).historic).to.equal(undefined);
+  });
+});
+
+describe("Risk monitor: rules and the risk-oracle plan", function () {
+  const bounds = { maxLevel: 2, maxDuration: 21_600, minDelay: 1_800, maxRenewals: 3 };
+  const market = (o: Partial<BreakerMarket> = {}): BreakerMarket => ({
+    marketId: 0,
+    level: 0,
+    riskOracleLevel: 0,
+    riskOracleExpiry: 0,
+    riskOracleLastRaise: 0,
+    riskOracleRenewals: 0,
+    ...o,
+  });
+  const decision = (level: number) => ({ level, reason: "test", p15m: 0, p1h: 0, p24h: 0, wave15m: 0, wave1h: 0 });
+  const opts = { raiseDuration: 7_200, renewWithin: 3_600 };
+  const REF = "0x" + "ab".repeat(32);
+
+  it("a wanted level above the role's maximum: an alert for the guardian and a raise to the maximum", function () {
+    const a = actions(decision(3), REF, true, [market()], bounds, 10_000, opts);
+    expect(a.map((x) => x.kind)).to.deep.equal(["alert", "raise"]);
+    expect(a[1]).to.deep.include({ level: 2, duration: 7_200, reference: REF, renewal: false });
+  });
+
+  it("holds a live floor far from expiry, renews near it only when fresh, waits out the minimum delay, alerts when renewals run out", function () {
+    const live = market({ riskOracleLevel: 2, riskOracleExpiry: 20_000, riskOracleLastRaise: 12_800 });
+    expect(actions(decision(2), REF, true, [live], bounds, 14_000, opts)[0].kind).to.equal("none");
+    // within an hour of expiry: renewed if fresh, left alone if not
+    const near = actions(decision(2), REF, true, [live], bounds, 17_000, opts)[0];
+    expect(near).to.deep.include({ kind: "raise", renewal: true });
+    expect(actions(decision(2), REF, false, [live], bounds, 17_000, opts)[0].kind).to.equal("none");
+    // a higher level wanted, but the last raise was 20 min ago
+    const recent = market({ riskOracleLevel: 1, riskOracleExpiry: 20_000, riskOracleLastRaise: 16_000 });
+    expect(actions(decision(2), REF, true, [recent], bounds, 17_200, opts)[0]).to.deep.include({
+      kind: "wait",
+      until: 17_800,
+    });
+    const exhausted = { ...live, riskOracleRenewals: 3 };
+    expect(actions(decision(2), REF, true, [exhausted], bounds, 17_000, opts)[0].kind).to.equal("alert");
+    // level 0: nothing, whatever the floor
+    expect(actions(decision(0), REF, true, [live], bounds, 17_000, opts)[0].kind).to.equal("none");
+  });
+
+  it("levelFor: each threshold moves the level; a first liquidation wave is a window reaching 1% of open interest", async function () {
+    const ctx = await loadFixture(book);
+    const { state } = await readState(ctx);
+    const { forecast: f } = forecast(state, []);
+    const never = {
+      level1P1h: 1,
+      level1P24h: 1,
+      level2P15m: 1,
+      level2P1h: 1,
+      level3P15m: 1,
+      level1WaveP1h: 1,
+      level2WaveP15m: 1,
+    };
+    expect(levelFor(f, never).level).to.equal(0);
+    expect(levelFor(f, { ...never, level1WaveP1h: 0 }).level).to.equal(1);
+    expect(levelFor(f, { ...never, level2WaveP15m: 0 }).level).to.equal(2);
+    expect(levelFor(f, { ...never, level3P15m: 0 }).level).to.equal(3);
+    expect(
+      firstWave(
+        [
+          { t: 1_000, notional: 5n },
+          { t: 1_400, notional: 6n },
+          { t: 1_500, notional: 5n },
+        ],
+        1_000n,
+        1_000,
+      ),
+    ).to.equal(1_300);
+    expect(firstWave([{ t: 1_000, notional: 9n }], 1_000n, 1_000)).to.equal(undefined);
   });
 });

@@ -161,16 +161,17 @@ export function cascadeCurve(
 }
 
 /**
- * The smallest shock (WAD) whose cascade is critical, refined between the grid points of `curve` by
- * bisection to 1 bp; undefined when no shock up to the grid's end is.
+ * The smallest shock (WAD) whose cascade satisfies `hit`, refined between the grid points of `curve`
+ * by bisection to 1 bp; undefined when no shock up to the grid's end does.
  */
-export function criticalShock(
+export function firstShock(
   table: ThresholdTable,
   markets: readonly CascadeMarket[],
   curve: readonly CascadeResult[],
   opts: CascadeOptions,
+  hit: (r: CascadeResult) => boolean,
 ): bigint | undefined {
-  const i = curve.findIndex((r) => r.critical);
+  const i = curve.findIndex(hit);
   if (i < 0) return undefined;
   if (i === 0) return 0n;
   let lo = curve[i - 1].shock;
@@ -178,10 +179,20 @@ export function criticalShock(
   const bp = WAD / 10_000n;
   while (hi - lo > bp) {
     const mid = (lo + hi) / 2n;
-    if (cascade(table, markets, mid, opts).critical) hi = mid;
+    if (hit(cascade(table, markets, mid, opts))) hi = mid;
     else lo = mid;
   }
   return hi;
+}
+
+/** The smallest shock (WAD) whose cascade is critical (runaway, or bad debt beyond the fund). */
+export function criticalShock(
+  table: ThresholdTable,
+  markets: readonly CascadeMarket[],
+  curve: readonly CascadeResult[],
+  opts: CascadeOptions,
+): bigint | undefined {
+  return firstShock(table, markets, curve, opts, (r) => r.critical);
 }
 
 /** The smallest shock (WAD) whose cascade reaches the move `target` (WAD), to 1 bp; at most `target`. */

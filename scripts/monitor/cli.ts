@@ -193,6 +193,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         level2P15m: config.level2P15m,
         level2P1h: config.level2P1h,
         level3P15m: config.level3P15m,
+        level1WaveP1h: config.level1WaveP1h,
+        level2WaveP15m: config.level2WaveP15m,
       },
       raiseDuration: config.raiseDuration,
       renewWithin: config.renewWithin,

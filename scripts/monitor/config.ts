@@ -75,6 +75,8 @@ export const monitorConfigSchema = z
     level2P15m: probability.default(0.01),
     level2P1h: probability.default(0.05),
     level3P15m: probability.default(0.1),
+    level1WaveP1h: probability.default(0.1),
+    level2WaveP15m: probability.default(0.1),
   })
   .strict()
   .refine((c) => c.level2P1h >= c.level1P1h, { error: "level2P1h must be at least level1P1h", path: ["level2P1h"] })
@@ -153,6 +155,8 @@ export const FIELDS: Record<Key, FieldMeta> = {
   level2P15m: valued("level2P15m", "p", "level 2 when P(critical within 15 min) >= p (default 0.01)"),
   level2P1h: valued("level2P1h", "p", "level 2 when P(critical within 1 h) >= p (default 0.05)"),
   level3P15m: valued("level3P15m", "p", "level 3 (guardian alert) when P(critical within 15 min) >= p (default 0.1)"),
+  level1WaveP1h: valued("level1WaveP1h", "p", "level 1 when P(a liquidation wave within 1 h) >= p (default 0.1)"),
+  level2WaveP15m: valued("level2WaveP15m", "p", "level 2 when P(a liquidation wave within 15 min) >= p (default 0.1)"),
 };
 
 export type ConfigSources = {

@@ -6,7 +6,14 @@
 import { createHash } from "node:crypto";
 
 import { WAD } from "../lib/math/fixedPoint.js";
-import { type CascadeMarket, type CascadeOptions, type CascadeResult, cascadeCurve, criticalShock } from "./cascade.js";
+import {
+  type CascadeMarket,
+  type CascadeOptions,
+  type CascadeResult,
+  cascadeCurve,
+  criticalShock,
+  firstShock,
+} from "./cascade.js";
 import type { MonitorState } from "./exposure.js";
 import { type Direction, DIRECTIONS, type Ladder, type ThresholdTable, buildLadder } from "./ladder.js";
 import { type MoveProbability, type PricePoint, moveProbability, standardisedShocks } from "./stats.js";
@@ -22,6 +29,8 @@ export type ForecastSettings = {
   depthSensitivityBps: number[];
   maxImpactWad: bigint;
   horizonsSeconds: number[];
+  /** a liquidation wave: the cascade liquidates at least this share of the open interest, bps (100 = 1%) */
+  waveBps: number;
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -33,6 +42,7 @@ export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
   depthSensitivityBps: [2_500, 5_000, 10_000, 20_000, 40_000],
   maxImpactWad: (9n * WAD) / 10n,
   horizonsSeconds: [900, 3_600, 86_400],
+  waveBps: 100,
 };
 
 export type MarketSummary = {
@@ -53,6 +63,10 @@ export type DirectionForecast = {
   criticalShock: bigint | undefined;
   /** per horizon: distance and probability of reaching the critical shock */
   horizons: MoveProbability[];
+  /** smallest shock (WAD) whose cascade liquidates `waveBps` of the open interest: a liquidation wave */
+  waveShock: bigint | undefined;
+  /** per horizon: probability of reaching the wave shock */
+  waveHorizons: MoveProbability[];
 };
 
 export type Forecast = {
@@ -142,8 +156,19 @@ export function forecast(
         ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample)
         : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample),
     );
-    // beyond the grid nothing is critical: report the probability of the grid's end, as an upper bound
-    per[d] = { direction: d, curve, criticalShock: critical, horizons };
+    const oi = state.markets.reduce(
+      (sum, m) =>
+        sum + ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / WAD,
+      0n,
+    );
+    const waveNotional = (oi * BigInt(settings.waveBps)) / 10_000n;
+    const wave =
+      oi === 0n ? undefined : firstShock(tables[d], markets, curve, opts, (r) => r.liquidatedNotional >= waveNotional);
+    const waveHorizons = settings.horizonsSeconds.map((h) =>
+      moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample),
+    );
+    // beyond the grid nothing is critical: the probability reported is the grid's end, an upper bound
+    per[d] = { direction: d, curve, criticalShock: critical, horizons, waveShock: wave, waveHorizons };
   }
   const hourIndex = Math.max(0, settings.horizonsSeconds.indexOf(3_600));
   const p1h = (d: Direction) => (per[d].criticalShock === undefined ? 0 : per[d].horizons[hourIndex].probability);

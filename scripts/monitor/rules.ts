@@ -3,12 +3,15 @@
  * from a level to what the risk-oracle service does about it.
  *
  * The forecast's worst direction gives the probability that the exogenous move reaches the critical
- * shock (runaway, or bad debt beyond the insurance fund) within 15 minutes, 1 hour and 24 hours. The
- * level is the highest whose rule holds:
+ * shock (runaway, or bad debt beyond the insurance fund) within 15 minutes, 1 hour and 24 hours, and
+ * in either direction the probability of reaching the wave shock (a cascade that liquidates 1% of
+ * the open interest). The level is the highest whose rule holds:
  *
  *   3 (reduce-only, guardian's call): the book is critical now (critical shock 0), or P(15 min) >= level3P15m
- *   2 (restricted):                   P(15 min) >= level2P15m or P(1 h) >= level2P1h
- *   1 (caution):                      P(1 h) >= level1P1h or P(24 h) >= level1P24h
+ *   2 (restricted):                   P(15 min) >= level2P15m or P(1 h) >= level2P1h,
+ *                                     or P(wave within 15 min) >= level2WaveP15m
+ *   1 (caution):                      P(1 h) >= level1P1h or P(24 h) >= level1P24h,
+ *                                     or P(wave within 1 h) >= level1WaveP1h
  *   0 otherwise
  *
  * A level above what the risk-oracle role may set (riskOracleMaxLevel, 2 by default) is raised to the
@@ -25,6 +28,8 @@ export const rulesSchema = z
     level2P15m: z.number().min(0).max(1).default(0.01),
     level2P1h: z.number().min(0).max(1).default(0.05),
     level3P15m: z.number().min(0).max(1).default(0.1),
+    level1WaveP1h: z.number().min(0).max(1).default(0.1),
+    level2WaveP15m: z.number().min(0).max(1).default(0.1),
   })
   .refine((r) => r.level2P1h >= r.level1P1h, { error: "level2P1h must be at least level1P1h" })
   .refine((r) => r.level3P15m >= r.level2P15m, { error: "level3P15m must be at least level2P15m" });
@@ -39,6 +44,9 @@ export type LevelDecision = {
   p15m: number;
   p1h: number;
   p24h: number;
+  /** P(wave) within 15 min and 1 h, the larger of the two directions */
+  wave15m: number;
+  wave1h: number;
 };
 
 /** The probabilities of the worst direction by horizon (0 when nothing up to the grid's end is critical). */
@@ -50,19 +58,29 @@ function probabilities(f: Forecast): { p15m: number; p1h: number; p24h: number }
 }
 
 export function levelFor(f: Forecast, rules: Rules = DEFAULT_RULES): LevelDecision {
-  const p = probabilities(f);
+  const waveAt = (s: number) =>
+    Math.max(
+      ...(["down", "up"] as const).map((d) =>
+        f[d].waveShock === undefined ? 0 : (f[d].waveHorizons.find((h) => h.horizonSeconds === s)?.probability ?? 0),
+      ),
+    );
+  const p = { ...probabilities(f), wave15m: waveAt(900), wave1h: waveAt(3_600) };
   const critical = f[f.worst.direction].criticalShock;
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-  if (critical === 0n) return { level: 3, reason: "the book is past its critical shock now", ...p };
-  if (p.p15m >= rules.level3P15m)
-    return { level: 3, reason: `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`, ...p };
-  if (p.p15m >= rules.level2P15m)
-    return { level: 2, reason: `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`, ...p };
-  if (p.p1h >= rules.level2P1h) return { level: 2, reason: `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level2P1h)}`, ...p };
-  if (p.p1h >= rules.level1P1h) return { level: 1, reason: `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level1P1h)}`, ...p };
-  if (p.p24h >= rules.level1P24h)
-    return { level: 1, reason: `P(24 h) ${pct(p.p24h)} >= ${pct(rules.level1P24h)}`, ...p };
-  return { level: 0, reason: "no rule holds", ...p };
+  const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p });
+  if (critical === 0n) return at(3, "the book is past its critical shock now");
+  if (p.p15m >= rules.level3P15m) return at(3, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`);
+  if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
+  if (p.p1h >= rules.level2P1h) return at(2, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level2P1h)}`);
+  if (p.wave15m >= rules.level2WaveP15m) {
+    return at(2, `P(liquidation wave within 15 min) ${pct(p.wave15m)} >= ${pct(rules.level2WaveP15m)}`);
+  }
+  if (p.p1h >= rules.level1P1h) return at(1, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level1P1h)}`);
+  if (p.p24h >= rules.level1P24h) return at(1, `P(24 h) ${pct(p.p24h)} >= ${pct(rules.level1P24h)}`);
+  if (p.wave1h >= rules.level1WaveP1h) {
+    return at(1, `P(liquidation wave within 1 h) ${pct(p.wave1h)} >= ${pct(rules.level1WaveP1h)}`);
+  }
+  return at(0, "no rule holds");
 }
 
 /** What the breaker holds for one market, as `marketLevel` and the role's bounds report it. */

@@ -89,6 +89,8 @@ export type EngineOptions = {
   onTick?: (done: number, total: number) => void;
   /** leave the network open and return a handle to it (tests inspect the chain after the run) */
   keepOpen?: boolean;
+  /** awaited after every step is recorded, with the chain as it then is (the risk monitor's backtest) */
+  onStep?: (step: ReplayStep, chain: { ethers: HardhatEthers; protocol: Protocol }) => Promise<void>;
 };
 
 export type PushedRound = { market: number; roundId: bigint; answer: bigint; t: number };
@@ -564,6 +566,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
       }
       if (isFeedback.has(t)) step.feedback = true;
       steps.push(step);
+      await opts.onStep?.(step, { ethers, protocol });
       stepPrices.push(markets.map((m, j) => ({ path: pathNow[j], oracle: m.lastAnswer })));
 
       // 6. feedback tick
