@@ -54,8 +54,8 @@ const fmtP = (p: number) => (p * 100).toFixed(3) + "%";
 type Api = {
   forecast: {
     blockNumber: number;
-    down: { criticalShock?: string };
-    up: { criticalShock?: string };
+    down: { criticalShock?: string; waveShock?: string };
+    up: { criticalShock?: string; waveShock?: string };
     worst: { distance1h: number; direction: string };
     insurance: { coverableWad: string; badDebtAt10pct: string };
     indicators: Record<string, string>;
@@ -112,6 +112,8 @@ describe("Risk monitor dashboard in chromium", function () {
     expect(await text("level")).to.equal(String(d.level));
     expect(await text("critical-down")).to.equal(fmtPct(f.down.criticalShock));
     expect(await text("critical-up")).to.equal(fmtPct(f.up.criticalShock));
+    expect(await text("wave-down")).to.equal(fmtPct(f.down.waveShock));
+    expect(await text("wave-up")).to.equal(fmtPct(f.up.waveShock));
     expect(await text("distance-1h")).to.equal(f.worst.distance1h === null ? "∞" : f.worst.distance1h.toFixed(2));
     expect(await text("p-15m")).to.equal(fmtP(d.p15m));
     expect(await text("p-1h")).to.equal(fmtP(d.p1h));

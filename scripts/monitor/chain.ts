@@ -94,10 +94,20 @@ export class ChainSource {
     }));
     const priced = new Set(markets.map((m) => m.id));
     const accounts = [];
+    let leftOut = 0;
     for (const a of this.book!.all()) {
       // an account in an unpriced market cannot be valued (nor liquidated) now: left out, and logged
-      if ([...a.positions.keys()].some((id) => !priced.has(id))) continue;
+      if ([...a.positions.keys()].some((id) => !priced.has(id))) {
+        leftOut++;
+        continue;
+      }
       accounts.push({ id: a.id, owner: a.owner, margin: a.margin, positions: a.positions });
+    }
+    if (view.unpriced.size) {
+      this.o.logger?.warn(
+        { markets: Object.fromEntries(view.unpriced), accountsLeftOut: leftOut },
+        "oracle read failed: these markets and their accounts are out of the forecast",
+      );
     }
     return {
       blockNumber: block.number,

@@ -129,6 +129,8 @@ function show(body) {
     .join(" · ");
   $("critical-down").textContent = fmtPct(f.down.criticalShock);
   $("critical-up").textContent = fmtPct(f.up.criticalShock);
+  $("wave-down").textContent = fmtPct(f.down.waveShock);
+  $("wave-up").textContent = fmtPct(f.up.waveShock);
   $("distance-1h").textContent = fmtNum(f.worst.distance1h, 2);
   $("p-15m").textContent = fmtP(d.p15m);
   $("p-1h").textContent = fmtP(d.p1h);
