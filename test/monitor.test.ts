@@ -14,7 +14,14 @@ import { WAD } from "../scripts/lib/math/fixedPoint.js";
 import { accountSummary } from "../scripts/lib/math/engine.js";
 import { cascade, cascadeCurve, criticalShock } from "../scripts/monitor/cascade.js";
 import { ChainSource } from "../scripts/monitor/chain.js";
-import { type MonitorState, marketMap, mirrorLiquidatable, movedMarkets } from "../scripts/monitor/exposure.js";
+import {
+  type MonitorState,
+  exposureOf,
+  linearMargin,
+  marketMap,
+  mirrorLiquidatable,
+  movedMarkets,
+} from "../scripts/monitor/exposure.js";
 import { DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "../scripts/monitor/forecast.js";
 import { DIRECTIONS, buildLadder, countAtMost, kOf } from "../scripts/monitor/ladder.js";
 import { moveProbability, normalCdf, standardisedShocks, studentTCdf } from "../scripts/monitor/stats.js";
@@ -163,6 +170,27 @@ describe("Risk monitor: the liquidation ladder", function () {
         expect(diff <= 2n * positions, `${d} ${pt.moveBps} bps: ${pt.notional} vs ${notional}`).to.equal(true);
       });
     }
+  });
+
+  it("an account within rounding of a grid point is settled by the mirror, and still matches the brute-force scan", async function () {
+    const ctx = await loadFixture(book);
+    const { state } = await readState(ctx);
+    const markets = marketMap(state);
+    const alice = accountOf(state, ctx.ids.alice);
+    // move alice's margin so that her linear liquidation form is zero exactly at the 10% grid point
+    const k = kOf("down", 1_000);
+    const lm = linearMargin(exposureOf(alice, markets), k);
+    const onEdge = { ...alice, margin: alice.margin - lm / WAD };
+    const edgy = { ...state, accounts: state.accounts.map((a) => (a.id === alice.id ? onEdge : a)) };
+    const { ladder } = buildLadder(edgy, { stepBps: 50, maxBps: 5_000 });
+    expect(ladder.mirrorChecks).to.be.greaterThan(0);
+    let first: number | undefined;
+    for (let j = 0; j < ladder.movesBps.length && first === undefined; j++) {
+      if (mirrorLiquidatable(onEdge, movedMarkets(markets, kOf("down", ladder.movesBps[j])), state.timestamp))
+        first = j;
+    }
+    expect(ladder.firstIndex.get(alice.id)?.down).to.equal(first);
+    expect(first === 20 || first === 21, `first liquidatable at index ${first}`).to.equal(true);
   });
 
   it("at the grid prices the engine agrees: liquidatable at the account's grid point, not at the one before", async function () {
