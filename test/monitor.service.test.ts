@@ -20,7 +20,9 @@ import { silentLogger } from "../scripts/keeper/logger.js";
 import { WAD } from "../scripts/lib/math/fixedPoint.js";
 import { type Alert, webhookSink } from "../scripts/monitor/alerts.js";
 import { ChainSource } from "../scripts/monitor/chain.js";
+import { startMonitorServer } from "../scripts/monitor/server.js";
 import { MonitorService } from "../scripts/monitor/service.js";
+import { SyntheticSource } from "../scripts/monitor/syntheticBook.js";
 import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -192,4 +194,42 @@ describe("Risk monitor CLI: exit codes", function () {
       p.on("close", (status) => resolve({ status, stderr }));
     });
   }
+});
+
+describe("Risk monitor server: metrics, health, the event stream", function () {
+  it("serves Prometheus metrics and health, and streams a level change as a server-sent event", async function () {
+    const service = new MonitorService({ source: new SyntheticSource(500, 5), logger: silentLogger() });
+    const server = await startMonitorServer({ port: 0, service });
+    const controller = new AbortController();
+    try {
+      expect((await fetch(`${server.url}/health`)).status).to.equal(503); // no forecast yet
+      const events = await fetch(`${server.url}/api/events`, { signal: controller.signal });
+      expect(events.headers.get("content-type")).to.equal("text/event-stream");
+      const reader = events.body!.getReader();
+      const seen: string[] = [];
+      const levels: number[] = [];
+      for (let i = 0; i < 12 && !seen.includes("level"); i++) {
+        await service.tick();
+        const { value } = await reader.read();
+        const text = new TextDecoder().decode(value);
+        for (const m of text.matchAll(/event: (\w+)\ndata: (.*)\n/g)) {
+          seen.push(m[1]);
+          if (m[1] === "level") levels.push((JSON.parse(m[2]) as { level: number }).level);
+        }
+      }
+      expect(seen).to.include("hello");
+      expect(seen, seen.join(",")).to.include("level");
+      expect(levels[0]).to.not.equal(0);
+      const health = await fetch(`${server.url}/health`);
+      expect(health.status).to.equal(200);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).to.match(/^monitor_stress_level \d/m);
+      expect(metrics).to.match(/^monitor_liquidatable_notional\{move="down10"\} [\d.e+]+/m);
+      expect(metrics).to.match(/^monitor_forecast_seconds_count \d+/m);
+      expect(metrics).to.include(`monitor_stress_level ${service.decision!.level}`);
+    } finally {
+      controller.abort();
+      await server.close();
+    }
+  });
 });
