@@ -16,6 +16,15 @@ const optimized = {
   settings: { optimizer: { enabled: true, runs: 1000 }, evmVersion: "prague" },
 };
 
+/** A positive integer from the environment, or the default; anything else is a configuration error. */
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
 // solc warns about every use of transient storage. OpenZeppelin's ReentrancyGuardTransient uses it
 // exactly as the warning recommends (cleared at the end of the call), so hide that one warning for
 // that one library file and keep every other warning visible.
@@ -43,9 +52,10 @@ const quietTransientSlotWarning: HardhatPlugin = {
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthersPlugin, quietTransientSlotWarning],
   test: {
+    // CI's campaign; `npm run fuzz:deep` (scripts/fuzz-deep.sh) raises these through the environment.
     solidity: {
-      fuzz: { runs: 256 },
-      invariant: { runs: 64, depth: 40 },
+      fuzz: { runs: envInt("FUZZ_RUNS", 256) },
+      invariant: { runs: envInt("INVARIANT_RUNS", 64), depth: envInt("INVARIANT_DEPTH", 40) },
     },
     mocha: { timeout: 120_000 },
   },

@@ -129,6 +129,8 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         address receiver,
         address owner
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256 shares) {
+        // Withdrawing nothing is a no-op for anyone, as ERC-4626 vaults generally allow.
+        if (assets == 0) return 0;
         shares = previewWithdraw(assets);
         _consumeRequest(owner, shares);
         _flushIfShort(assets);
@@ -140,6 +142,7 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         address receiver,
         address owner
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256 assets) {
+        if (shares == 0) return 0;
         _consumeRequest(owner, shares);
         assets = previewRedeem(shares);
         _flushIfShort(assets);
@@ -210,6 +213,13 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         return _requests[owner];
     }
 
+    /// @inheritdoc IInsuranceFund
+    function lockedShares(address owner) public view returns (uint256) {
+        WithdrawalRequest memory r = _requests[owner];
+        if (block.timestamp >= r.expiresAt) return 0;
+        return uint256(r.shares).min(balanceOf(owner));
+    }
+
     function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
         return super.supportsInterface(interfaceId);
     }
@@ -224,6 +234,19 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         if (shares > r.shares) revert WithdrawalAboveRequest(owner, shares, r.shares);
         if (shares == 0) revert ZeroAmount();
         _requests[owner].shares = uint128(r.shares - shares);
+    }
+
+    /// @dev A transfer (not a mint or a burn) may not touch shares under a live request: otherwise
+    ///      helper addresses holding staggered requests would give a staker a ripe request at any
+    ///      time, and the cooldown would protect nothing. Burns go through `_consumeRequest` first.
+    function _update(address from, address to, uint256 value) internal override {
+        if (from != address(0) && to != address(0)) {
+            uint256 balance = balanceOf(from);
+            uint256 locked = lockedShares(from);
+            uint256 transferable = balance - locked;
+            if (value > transferable) revert SharesLockedByRequest(from, value, transferable);
+        }
+        super._update(from, to, value);
     }
 
     function _flushIfShort(uint256 assets) internal {

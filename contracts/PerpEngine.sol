@@ -499,7 +499,12 @@ contract PerpEngine is IPerpEngine, AccessControl, ReentrancyGuardTransient {
             (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
             (int256 index, ) = _pendingAccrual(cfg, st, price, sigma);
             int256 skew = int256(longOi) - int256(shortOi);
-            traderNetPnl += FixedPoint.mulWadFloorSigned(skew, int256(price) - index) - st.basisSum;
+            // The skew is marked at what closing it would fill at (the premium of taking it to zero),
+            // not at the index: traders paid that premium on the way in, so an index mark would show
+            // them a loss of about skew^2 * price / (2 * skewScale) that closing refunds, and the LP
+            // share price would move with each trade by that much instead of by its fees.
+            uint256 mark = skew == 0 ? price : PerpMath.fillPrice(price, skew, -skew, cfg.skewScale);
+            traderNetPnl += FixedPoint.mulWadFloorSigned(skew, int256(mark) - index) - st.basisSum;
             skewNotional += PerpMath.notional(skew, price);
         }
     }

@@ -33,6 +33,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     uint256 public constant MIN_LP_LOCK_RATIO = 0.05e18;
     uint256 public constant MAX_LP_LOCK_RATIO = 1e18;
     uint256 public constant MAX_INSURANCE_FEE_SHARE = 1e18;
+    uint32 public constant MIN_LP_LOCKUP = 10 minutes;
+    uint32 public constant MAX_LP_LOCKUP = 14 days;
     /// @notice Largest single deposit, in token units: keeps every WAD ledger far from overflow.
     uint256 public constant MAX_DEPOSIT = type(uint96).max;
 
@@ -59,6 +61,18 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @dev The part of _protocolFees already split with the insurance fund: the share applies once.
     uint256 internal _protocolFeesSplit;
 
+    /// @inheritdoc IVault
+    uint32 public lpLockup;
+
+    /// @dev LP shares minted by recent deposits: one bucket per owner whose unlock time each deposit
+    ///      pushes out. A deposit made to someone else can only delay shares still locked anyway
+    ///      (an unlocked bucket is emptied first), never shares already free.
+    struct LpLock {
+        uint128 shares;
+        uint64 unlockAt;
+    }
+
+    mapping(address owner => LpLock) internal _lpLocks;
     mapping(uint256 accountId => uint256 marginWad) internal _margin;
     mapping(address keeper => uint256 rewardsWad) internal _keeperRewards;
 
@@ -89,6 +103,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         emit LpFeeShareSet(0.7e18);
         emit LpLockRatioSet(0.2e18);
         emit InsuranceFeeShareSet(0.5e18);
+        lpLockup = 1 days;
+        emit LpLockupSet(1 days);
     }
 
     // ------------------------------------------------------------------ admin
@@ -126,6 +142,12 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         _checkBounds("lpLockRatio", ratioWad, MIN_LP_LOCK_RATIO, MAX_LP_LOCK_RATIO);
         lpLockRatio = ratioWad;
         emit LpLockRatioSet(ratioWad);
+    }
+
+    function setLpLockup(uint32 lockupSeconds) external onlyRole(Roles.GOVERNOR) {
+        _checkBounds("lpLockup", lockupSeconds, MIN_LP_LOCKUP, MAX_LP_LOCKUP);
+        lpLockup = lockupSeconds;
+        emit LpLockupSet(lockupSeconds);
     }
 
     /// @notice Sends the protocol's accrued fees (whole token units) to `to`, after setting aside the
@@ -325,21 +347,44 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return assets > locked ? assets - locked : 0;
     }
 
-    function maxDeposit(address) public pure override(ERC4626, IERC4626) returns (uint256) {
-        return MAX_DEPOSIT;
+    /// @inheritdoc IVault
+    function lockedLpShares(address owner) public view returns (uint256) {
+        LpLock memory lock = _lpLocks[owner];
+        if (block.timestamp >= lock.unlockAt) return 0;
+        return uint256(lock.shares).min(balanceOf(owner));
+    }
+
+    /// @inheritdoc IVault
+    function lpUnlockAt(address owner) external view returns (uint256) {
+        return _lpLocks[owner].unlockAt;
+    }
+
+    // The max* views never revert (ERC-4626): while the book cannot be valued (a stale price of a
+    // market with open interest) or is not positive, deposits and withdrawals would revert, so they
+    // report 0.
+
+    function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
+        (bool ok, ) = _bookValue();
+        return ok ? MAX_DEPOSIT : 0;
     }
 
     function maxMint(address) public view override(ERC4626, IERC4626) returns (uint256) {
-        return _convertToShares(MAX_DEPOSIT, Math.Rounding.Floor);
+        (bool ok, ) = _bookValue();
+        return ok ? _convertToShares(MAX_DEPOSIT, Math.Rounding.Floor) : 0;
     }
 
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         // Not super.maxWithdraw: in OpenZeppelin 5.7 it goes through maxRedeem and would round twice.
-        return previewRedeem(balanceOf(owner)).min(availableLiquidity());
+        (bool ok, ) = _bookValue();
+        if (!ok) return 0;
+        return previewRedeem(balanceOf(owner) - lockedLpShares(owner)).min(availableLiquidity());
     }
 
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
-        return super.maxRedeem(owner).min(_convertToShares(availableLiquidity(), Math.Rounding.Floor));
+        (bool ok, ) = _bookValue();
+        if (!ok) return 0;
+        uint256 unlocked = balanceOf(owner) - lockedLpShares(owner);
+        return unlocked.min(_convertToShares(availableLiquidity(), Math.Rounding.Floor));
     }
 
     function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
@@ -352,11 +397,21 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 assets,
         address receiver
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+        _requirePositiveBook();
         return super.deposit(assets, receiver);
     }
 
     function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+        _requirePositiveBook();
         return super.mint(shares, receiver);
+    }
+
+    /// @dev With the book at or below zero, any price buys the pool's deficit: refuse (the first deposit
+    ///      into an empty pool is the exception, it has no deficit to buy).
+    function _requirePositiveBook() internal view {
+        (int256 traderNet, ) = _exposure();
+        int256 bookValue = int256(uint256(_lpPool)) - traderNet;
+        if (bookValue < 0 || (bookValue == 0 && totalSupply() != 0)) revert LpBookValueNotPositive(bookValue);
     }
 
     function withdraw(
@@ -386,6 +441,24 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (assets == 0 || shares == 0) revert ZeroAmount();
         _lpPool += (assets * SCALE).toUint128();
         super._deposit(caller, receiver, assets, shares);
+        LpLock memory lock = _lpLocks[receiver];
+        uint256 stillLocked = block.timestamp < lock.unlockAt ? lock.shares : 0;
+        uint64 unlockAt = uint64(block.timestamp + lpLockup);
+        uint128 locked = (stillLocked + shares).toUint128();
+        _lpLocks[receiver] = LpLock(locked, unlockAt);
+        emit LpSharesLockedUntil(receiver, shares, locked, unlockAt);
+    }
+
+    /// @dev Locked shares neither leave by redeem/withdraw (a burn) nor move by transfer.
+    function _update(address from, address to, uint256 value) internal override {
+        if (from != address(0)) {
+            uint256 locked = lockedLpShares(from);
+            if (locked != 0) {
+                uint256 unlocked = balanceOf(from) - locked;
+                if (value > unlocked) revert LpSharesLocked(from, value, unlocked, _lpLocks[from].unlockAt);
+            }
+        }
+        super._update(from, to, value);
     }
 
     function _withdraw(
@@ -411,6 +484,19 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         token.safeTransferFrom(from, address(this), amount);
         uint256 received = token.balanceOf(address(this)) - before;
         if (received != amount) revert BalanceChangingToken(amount, received);
+    }
+
+    /// @dev The book value, or false when it cannot be read (a stale price) or is not positive.
+    function _bookValue() internal view returns (bool ok, uint256 assets) {
+        address e = engine;
+        if (e == address(0)) return (true, _lpPool / SCALE);
+        try IPerpEngine(e).lpExposure() returns (int256 traderNet, uint256) {
+            int256 nav = int256(uint256(_lpPool)) - traderNet;
+            if (nav < 0 || (nav == 0 && totalSupply() != 0)) return (false, 0);
+            return (true, uint256(nav) / SCALE);
+        } catch {
+            return (false, 0);
+        }
     }
 
     function _exposure() internal view returns (int256 traderNet, uint256 skewNotional) {

@@ -158,59 +158,79 @@ export const networkParamsSchema = z
       })
       .optional(),
   })
-  .superRefine((p, ctx) => {
-    const seen = { id: new Map<number, number>(), symbol: new Map<string, number>() };
-    p.markets.forEach((m, i) => {
-      for (const key of ["id", "symbol"] as const) {
-        const value = m[key];
-        const map = seen[key] as Map<typeof value, number>;
-        const first = map.get(value);
-        if (first !== undefined) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["markets", i, key],
-            message: `duplicate ${key} ${JSON.stringify(value)} (also markets[${first}])`,
-          });
-        } else map.set(value, i);
-      }
-      // The engine's own bounds (PerpEngine._checkConfig), repeated here to fail before any transaction.
-      if (m.maxOpenInterest > (m.skewScale * (WAD / 4n)) / WAD) {
+  // The cross-field rules run even when some fields are bad, so that one pass names every problem:
+  // each rule looks only at values that parsed (a bigint where a bigint belongs).
+  .superRefine((parsed, ctx) => crossFieldChecks(parsed as unknown as Loose, ctx), {
+    when: (payload) => typeof payload.value === "object" && payload.value !== null,
+  });
+
+/** The file as the cross-field rules see it: any field may still be the raw, unparsed input. */
+type Loose = {
+  markets?: unknown;
+  roles?: { admin?: unknown; riskOracle?: unknown };
+  timelock?: unknown;
+  breaker?: unknown;
+  collateral?: unknown;
+  seed?: { accounts?: unknown };
+};
+
+function crossFieldChecks(p: Loose, ctx: z.RefinementCtx): void {
+  const big = (x: unknown): x is bigint => typeof x === "bigint";
+  const seen = { id: new Map<unknown, number>(), symbol: new Map<unknown, number>() };
+  const markets = Array.isArray(p.markets) ? (p.markets as Record<string, unknown>[]) : [];
+  markets.forEach((m, i) => {
+    if (typeof m !== "object" || m === null) return;
+    for (const key of ["id", "symbol"] as const) {
+      const value = m[key];
+      if (value === undefined) continue;
+      const first = seen[key].get(value);
+      if (first !== undefined) {
         ctx.addIssue({
           code: "custom",
-          path: ["markets", i, "maxOpenInterest"],
-          message: `must be at most skewScale / 4 (${m.skewScale / 4n}), the engine's fill-price bound`,
+          path: ["markets", i, key],
+          message: `duplicate ${key} ${JSON.stringify(value)} (also markets[${first}])`,
         });
-      }
-      if (m.maxTradeSize === 0n || m.maxTradeSize > m.maxOpenInterest) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["markets", i, "maxTradeSize"],
-          message: "must be between 1 and maxOpenInterest",
-        });
-      }
-    });
-    if (p.timelock && p.roles.admin) {
+      } else seen[key].set(value, i);
+    }
+    // The engine's own bounds (PerpEngine._checkConfig), repeated here to fail before any transaction.
+    const { skewScale, maxOpenInterest, maxTradeSize } = m;
+    if (big(skewScale) && big(maxOpenInterest) && maxOpenInterest > (skewScale * (WAD / 4n)) / WAD) {
       ctx.addIssue({
         code: "custom",
-        path: ["roles", "admin"],
-        message: "with a timelock, the timelock is the admin: remove roles.admin",
+        path: ["markets", i, "maxOpenInterest"],
+        message: `must be at most skewScale / 4 (${skewScale / 4n}), the engine's fill-price bound`,
       });
     }
-    if (p.roles.riskOracle && !p.breaker) {
+    if (big(maxTradeSize) && big(maxOpenInterest) && (maxTradeSize === 0n || maxTradeSize > maxOpenInterest)) {
       ctx.addIssue({
         code: "custom",
-        path: ["roles", "riskOracle"],
-        message: "the risk-oracle role lives on the circuit breaker: set breaker to true or remove it",
-      });
-    }
-    if (p.seed?.accounts && p.collateral) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["seed", "accounts"],
-        message: "seeded accounts are minted mock collateral: remove collateral (a MockUSDC is deployed) or them",
+        path: ["markets", i, "maxTradeSize"],
+        message: "must be between 1 and maxOpenInterest",
       });
     }
   });
+  if (p.timelock && p.roles?.admin) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["roles", "admin"],
+      message: "with a timelock, the timelock is the admin: remove roles.admin",
+    });
+  }
+  if (p.roles?.riskOracle && p.breaker === false) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["roles", "riskOracle"],
+      message: "the risk-oracle role lives on the circuit breaker: set breaker to true or remove it",
+    });
+  }
+  if (p.seed?.accounts && p.collateral) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["seed", "accounts"],
+      message: "seeded accounts are minted mock collateral: remove collateral (a MockUSDC is deployed) or them",
+    });
+  }
+}
 
 export type NetworkParams = z.output<typeof networkParamsSchema>;
 export type MarketParams = NetworkParams["markets"][number];

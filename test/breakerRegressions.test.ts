@@ -13,6 +13,8 @@
  * 4. A trigger that answers with data that does not decode as a uint8 (a word above 255, or no
  *    data) makes poke and proposedLevel revert: try/catch does not catch a decoding failure in the
  *    caller, so "a broken trigger must not be able to halt a market" does not hold for it.
+ * 5. A caller who gives poke too little gas starves a trigger; the failure read as "no proposal" and
+ *    could step the level down.
  */
 import { expect } from "chai";
 import { network } from "hardhat";
@@ -22,6 +24,7 @@ import { WAD } from "../deploy/params.js";
 import { ETH } from "./helpers/fixture.js";
 import {
   COOLDOWN,
+  type SettableTrigger,
   deployBreakerWorld,
   deployProbe,
   deploySettableTrigger,
@@ -160,6 +163,52 @@ describe("Breaker regressions (bugs found in review, fixed)", function () {
         await time.increase(COOLDOWN);
       }
       expect(await levelOf(breaker, ETH)).to.be.lessThan(4);
+    });
+  });
+
+  describe("5. a poke given too little gas starves a trigger", function () {
+    // A trigger that needs most of its 1M gas cap (a long oracle walk): a caller who forwards a little
+    // less starves it, while the 1/64 the EVM keeps back still pays for the rest of the poke.
+    const WORK = Number(process.env.GAS_HUNGRY_WORK ?? 420);
+
+    it("cannot step a level down at any gas limit: too little gas reverts (InsufficientGasForTrigger)", async function () {
+      const { w } = await loadFixture(world);
+      const hungry = (await ethers.deployContract("GasHungryTrigger")) as unknown as SettableTrigger & {
+        setWork(n: number): Promise<unknown>;
+      };
+      await hungry.setWork(WORK);
+      const breaker = await deploySoloBreaker(ethers, w, [hungry]);
+      await hungry.set(ETH, 2);
+      await breaker.poke(ETH);
+      expect(await levelOf(breaker, ETH)).to.equal(2);
+      await time.increase(2n * COOLDOWN);
+      // Every gas limit from too little for anything to plenty: the poke either fails or holds level 2.
+      // Before the fix, limits just under what the trigger needs returned 1 (stepped down).
+      const outcomes = new Map<string, number>();
+      for (let gas = 900_000; gas <= 1_150_000; gas += 2_000) {
+        const level = await breaker.poke
+          .staticCall(ETH, { gasLimit: gas })
+          .then((l) => String(l))
+          .catch((e: { message?: string }) =>
+            e.message?.includes("InsufficientGasForTrigger") ? "InsufficientGasForTrigger" : "out of gas",
+          );
+        outcomes.set(level, (outcomes.get(level) ?? 0) + 1);
+      }
+      expect([...outcomes.keys()].sort(), JSON.stringify([...outcomes])).to.include("2");
+      expect(outcomes.has("1"), `a starved poke stepped the level down: ${JSON.stringify([...outcomes])}`).to.equal(
+        false,
+      );
+      await expect(breaker.poke(ETH, { gasLimit: 900_000 })).to.be.revertedWithCustomError(
+        breaker,
+        "InsufficientGasForTrigger",
+      );
+      // with the gas it needs, the trigger answers and holds the level; once it proposes less, it steps down
+      await breaker.poke(ETH);
+      expect(await levelOf(breaker, ETH)).to.equal(2);
+      await hungry.set(ETH, 0);
+      await time.increase(2n * COOLDOWN);
+      await breaker.poke(ETH);
+      expect(await levelOf(breaker, ETH)).to.equal(1);
     });
   });
 });

@@ -402,6 +402,31 @@ describe("Deployment parameter files (deploy/networkParams.ts)", function () {
     }
   });
 
+  it("names every problem of a file in one pass: bad fields and broken cross-field rules together", function () {
+    const json = localhost();
+    json.roles.guardian = "0x1234";
+    json.markets[1].skewScale = 5e22; // a number, not a decimal string
+    json.markets[2].heartbeat = 10;
+    json.seed.lpLiquidty = "1"; // misspelt
+    json.markets[2].id = 0; // a duplicate id
+    json.markets[0].maxOpenInterest = json.markets[0].skewScale; // above skewScale / 4
+    const found = problems(json);
+    expect(found).to.have.length(6);
+    for (const field of [
+      "roles.guardian",
+      "markets[1].skewScale",
+      "markets[2].heartbeat",
+      "seed.lpLiquidty",
+      "markets[2].id",
+      "markets[0].maxOpenInterest",
+    ]) {
+      expect(
+        found.some((p) => p.startsWith(`${field}: `)),
+        field,
+      ).to.equal(true);
+    }
+  });
+
   it("names the field of each cross-field rule it breaks", function () {
     const dup = localhost();
     dup.markets[2].id = 0;

@@ -117,6 +117,62 @@ describe("InsuranceFund: withdrawals", function () {
     expect(await w.insuranceFund.maxRedeem(staker.address)).to.equal(0n);
   });
 
+  it("shares under a live request cannot move (SharesLockedByRequest): staggered helper addresses give a staker no ripe request", async function () {
+    const { w, staker, shares } = await loadFixture(staked);
+    const helper = w.stranger;
+    const f = w.insuranceFund;
+    // The attack: a helper holds shares long enough to ripen a request, hands them back, and the
+    // staker later moves fresh shares to the helper to leave at once, with no cooldown of its own.
+    await f.connect(staker).transfer(helper.address, shares / 4n);
+    await f.connect(helper).requestWithdrawal(shares / 4n);
+    expect(await f.lockedShares(helper.address)).to.equal(shares / 4n);
+    await expect(f.connect(helper).transfer(staker.address, 1n))
+      .to.be.revertedWithCustomError(f, "SharesLockedByRequest")
+      .withArgs(helper.address, 1n, 0n);
+    // transferFrom is the same path
+    await f.connect(helper).approve(staker.address, shares);
+    await expect(f.connect(staker).transferFrom(helper.address, staker.address, 1n))
+      .to.be.revertedWithCustomError(f, "SharesLockedByRequest")
+      .withArgs(helper.address, 1n, 0n);
+
+    // At the ripe time, shares the staker moves over cannot be taken beyond the helper's own request.
+    await time.increase(7 * DAY);
+    const extra = shares / 4n;
+    await f.connect(staker).transfer(helper.address, extra);
+    expect(await f.maxRedeem(helper.address)).to.equal(shares / 4n);
+    await expect(f.connect(helper).redeem(shares / 4n + extra, helper.address, helper.address))
+      .to.be.revertedWithCustomError(f, "WithdrawalAboveRequest")
+      .withArgs(helper.address, shares / 4n + extra, shares / 4n);
+    // the unrequested part moves freely, the requested part leaves by redeem
+    await f.connect(helper).transfer(staker.address, extra);
+    await f.connect(helper).redeem(shares / 4n, helper.address, helper.address);
+    expect(await f.balanceOf(helper.address)).to.equal(0n);
+
+    // a staker's own request locks its shares too, until cancelled or expired
+    await f.connect(staker).requestWithdrawal(shares / 2n);
+    const free = (await f.balanceOf(staker.address)) - shares / 2n;
+    await expect(f.connect(staker).transfer(helper.address, free + 1n))
+      .to.be.revertedWithCustomError(f, "SharesLockedByRequest")
+      .withArgs(staker.address, free + 1n, free);
+    await f.connect(staker).transfer(helper.address, free);
+    await f.connect(staker).cancelWithdrawal();
+    expect(await f.lockedShares(staker.address)).to.equal(0n);
+    await f.connect(staker).transfer(helper.address, 1n);
+    await f.connect(staker).requestWithdrawal(shares / 4n);
+    await time.increase(9 * DAY); // past the window: the request no longer locks anything
+    expect(await f.lockedShares(staker.address)).to.equal(0n);
+    await f.connect(staker).transfer(helper.address, shares / 4n);
+  });
+
+  it("withdraw(0) and redeem(0) are no-ops for anyone, request or not", async function () {
+    const { w, staker } = await loadFixture(staked);
+    const f = w.insuranceFund;
+    expect(await f.connect(w.stranger).redeem.staticCall(0n, w.stranger.address, w.stranger.address)).to.equal(0n);
+    expect(await f.connect(staker).withdraw.staticCall(0n, staker.address, staker.address)).to.equal(0n);
+    await expect(f.connect(staker).redeem(0n, staker.address, staker.address)).to.not.emit(f, "Withdraw");
+    await expect(f.connect(staker).withdraw(0n, staker.address, staker.address)).to.not.emit(f, "Withdraw");
+  });
+
   it("counts the income the vault holds for it, and flushes it when a withdrawal needs the tokens", async function () {
     const { w, staker, shares } = await loadFixture(staked);
     const alice = await openAccount(w, w.alice, 10_000n * USDC);

@@ -7,17 +7,22 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+
 import { expect } from "chai";
 import { JsonRpcProvider, Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
 
+import { readDeployment, writeDeployment } from "../deploy/deployment.js";
 import { keeperSettings } from "../scripts/keeper/config.js";
 import { TcpProxy } from "../scripts/keeper/devnet/proxy.js";
 import { ExitCode } from "../scripts/keeper/exitCodes.js";
 import { Keeper } from "../scripts/keeper/keeper.js";
 import { silentLogger } from "../scripts/keeper/logger.js";
+import { startStatusServer } from "../scripts/keeper/server.js";
 import { type LocalNode, freePort, startHardhatNode } from "../scripts/keeper/devnet/node.js";
-import { type KeeperProcess, spawnKeeper } from "../scripts/keeper/devnet/process.js";
+import { type KeeperProcess, type SpawnOptions, spawnKeeper } from "../scripts/keeper/devnet/process.js";
 import {
   type LocalWorld,
   WAD,
@@ -59,8 +64,8 @@ async function fundedKey(): Promise<Wallet> {
   return new Wallet(w.privateKey);
 }
 
-function keeper(args: string[], key?: string): KeeperProcess {
-  const k = spawnKeeper(args, { KEEPER_PRIVATE_KEY: key, HARDHAT_DISABLE_TELEMETRY: "true" });
+function keeper(args: string[], key?: string, o: SpawnOptions = {}): KeeperProcess {
+  const k = spawnKeeper(args, { KEEPER_PRIVATE_KEY: key, HARDHAT_DISABLE_TELEMETRY: "true" }, o);
   children.push(k);
   return k;
 }
@@ -136,6 +141,15 @@ async function driveUntilHealthy(w: LocalWorld, ids: bigint[], rounds = 8): Prom
   expect(left, `accounts still liquidatable after ${rounds} cooldowns`).to.deep.equal([]);
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
@@ -171,7 +185,15 @@ describe("keeper, end to end on a hardhat node", function () {
       key.privateKey,
     );
     const listening = await k.waitForLog((l) => l.msg === "status server listening");
+    const configured = await k.waitForLog((l) => l.msg === "keeper configured");
     await k.waitForLog((l) => l.msg === "keeper ready");
+    // a second keeper with the same key is refused, naming the first
+    const twin = keeper(
+      ["--rpc", node.url, "--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"],
+      key.privateKey,
+    );
+    expect(await twin.exit, twin.stderr()).to.equal(ExitCode.AlreadyRunning);
+    expect(twin.stderr()).to.include(`another keeper (pid ${configured.pid as number}) runs with this key`);
     const before = [...(await crash(w, ids))];
     expect(before.length, "the crash leaves accounts to liquidate").to.be.greaterThan(10);
     await driveUntilHealthy(w, ids);
@@ -206,9 +228,16 @@ describe("keeper, end to end on a hardhat node", function () {
     await waitUntil(async () => (await metric(port, "keeper_tranches_mined_total")) === ours.length, 5_000);
     expect(await metric(port, "keeper_tranches_mined_total")).to.equal(ours.length);
     expect(await metric(port, "keeper_accounts_tracked")).to.equal(ids.length);
-    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
+    const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Record<string, unknown>;
+    expect(health.ok, JSON.stringify(health)).to.equal(true);
+    expect(health.blockAgeSeconds).to.be.a("number");
+    expect(Number(health.balanceEth)).to.be.greaterThan(99).and.lessThan(100);
+    expect(await metric(port, "keeper_balance_eth")).to.equal(Number(health.balanceEth));
+    expect(await metric(port, "keeper_balance_low")).to.equal(0);
     expect(await k.stop()).to.equal(ExitCode.Ok);
     expect(k.stdout()).not.to.include(key.privateKey.slice(2));
+    const lockFile = join(dir, "keeper", `31337-${key.address.toLowerCase()}.lock`);
+    expect(existsSync(lockFile), "the lock is released at stop").to.equal(false);
   });
 
   it("refuses bad configuration with a clear message and its exit code, sending nothing", async () => {
@@ -216,6 +245,11 @@ describe("keeper, end to end on a hardhat node", function () {
     const key = await fundedKey();
     const base = ["--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"];
     const down = `http://127.0.0.1:${await freePort()}`;
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => taken.close());
+    const takenPort = String((taken.address() as AddressInfo).port);
+    const unfunded = Wallet.createRandom();
     const cases: { name: string; args: string[]; key?: string; code: number; says: RegExp }[] = [
       {
         name: "missing key",
@@ -259,6 +293,20 @@ describe("keeper, end to end on a hardhat node", function () {
         says: /no deployment of network "sepolia" on chain 31337/,
       },
       {
+        name: "key without ether",
+        args: ["--rpc", node.url, ...base],
+        key: unfunded.privateKey,
+        code: ExitCode.Unfunded,
+        says: new RegExp(`key ${unfunded.address} holds no ether on chain 31337: every transaction would be refused`),
+      },
+      {
+        name: "metrics port in use",
+        args: ["--rpc", node.url, ...base, "--metrics-port", takenPort],
+        key: key.privateKey,
+        code: ExitCode.BadConfig,
+        says: new RegExp(`port ${takenPort} on 127.0.0.1 is already in use .*--metrics-port`),
+      },
+      {
         name: "RPC unreachable",
         args: ["--rpc", down, ...base, "--startup-retries", "0"],
         key: key.privateKey,
@@ -276,7 +324,26 @@ describe("keeper, end to end on a hardhat node", function () {
       );
     });
     expect(await rpc.getTransactionCount(key.address, "pending")).to.equal(0);
+    expect(await rpc.getTransactionCount(unfunded.address, "pending")).to.equal(0);
     expect(w.deployment.chainId).to.equal(31337);
+  });
+
+  it("--once with a key that cannot pay for gas exits 6 and logs the node's reason as an error", async () => {
+    const { w, dir, ids } = await newWorld(30, 13);
+    await advanceTime(w.rpc, 31);
+    await priceDown(w, 500n);
+    expect((await liquidatableIds(w, ids)).length).to.be.greaterThan(0);
+    const poor = Wallet.createRandom();
+    await rpc.send("hardhat_setBalance", [poor.address, "0x3e8"]); // 1000 wei: not one transaction's gas
+    const args = ["--rpc", node.url, "--network", "localhost", "--deployments-dir", dir, "--once"];
+    const k = keeper(args, poor.privateKey);
+    expect(await k.exit, k.stderr()).to.equal(ExitCode.Unfunded);
+    const refused = k.logs.find((l) => l.msg.startsWith("transaction refused: the keeper's key has not enough ether"));
+    expect(refused, "the refusal is an error line").to.not.equal(undefined);
+    expect(refused!.level).to.equal(50);
+    expect(refused!.err).to.match(/doesn't have enough funds/);
+    expect(k.logs.some((l) => l.msg === "the keeper's key is low on ether for gas: fund it")).to.equal(true);
+    expect(await rpc.getTransactionCount(poor.address, "pending")).to.equal(0);
   });
 
   it("runs in-process: tick() finds and simulates in dry-run, then liquidates", async () => {
@@ -317,6 +384,98 @@ describe("keeper, end to end on a hardhat node", function () {
     expect(mined.length).to.be.greaterThan(0);
     const idle = await live.tick();
     expect(idle.fresh, "no new block, nothing to scan").to.equal(false);
+
+    // /health turns unhealthy once the newest block is older than the bound, by the keeper's clock
+    const head = (await provider.getBlock("latest"))!;
+    let nowMs = (head.timestamp + 10) * 1000;
+    const watched = new Keeper({
+      provider,
+      signer,
+      deployment: w.deployment,
+      config: keeperSettings({ ...settings, dryRun: true, maxBlockAgeSeconds: 60 }),
+      logger: silentLogger(),
+      clock: () => nowMs,
+    });
+    await watched.tick();
+    expect(watched.health().ok, JSON.stringify(watched.health().problems)).to.equal(true);
+    expect(watched.health().blockAgeSeconds).to.equal(10);
+    nowMs += 51_000;
+    const stalled = watched.health();
+    expect(stalled.ok).to.equal(false);
+    expect(stalled.blockAgeSeconds).to.equal(61);
+    // (by that clock no tick has succeeded for 51 s either)
+    expect(stalled.problems).to.deep.equal([
+      "no successful tick for 30 s",
+      "the newest block is 61 s old (bound 60 s): the chain does not move",
+    ]);
+    const server = await startStatusServer({ port: 0, metrics: watched.metrics, health: () => watched.health() });
+    cleanups.push(() => server.close());
+    expect((await fetch(`http://127.0.0.1:${server.port}/health`)).status).to.equal(503);
+    expect(await metric(server.port, "keeper_block_age_seconds")).to.equal(61);
+
+    // the risk table: the mirror's health to the wei, and a liquidation price the engine agrees with
+    const table = await watched.risks(10);
+    expect(table.accounts).to.have.length(10);
+    const engine = w.protocol.engine.connect(w.rpc);
+    for (const a of table.accounts) {
+      expect(a.health, `account ${a.accountId}`).to.equal(await engine.health(a.accountId, { blockTag: table.block }));
+    }
+    const healthy = table.accounts.find((a) => !a.liquidatable && a.liquidationPrice !== null && a.market.id === ETH)!;
+    expect(healthy, "a healthy ETH account in the table").to.not.equal(undefined);
+    const p = healthy.liquidationPrice!;
+    const long = healthy.market.size > 0n;
+    // 1% on the safe side the account stands, 1% on the other it is liquidatable
+    await setPrice(w, ETH, long ? (p * 101n) / 100n : (p * 99n) / 100n);
+    expect(await engine.isLiquidatable(healthy.accountId), "1% on the safe side").to.equal(false);
+    await setPrice(w, ETH, long ? (p * 99n) / 100n : (p * 101n) / 100n);
+    expect(await engine.isLiquidatable(healthy.accountId), "1% past the liquidation price").to.equal(true);
+  });
+
+  it("stops cleanly on SIGTERM or SIGINT to npm alone, on Ctrl-C, run directly, and when npm is killed: no orphan, port freed", async () => {
+    const { dir } = await newWorld(0, 3);
+    const key = await fundedKey();
+    const args = ["--rpc", node.url, "--network", "localhost", "--deployments-dir", dir, "--metrics-port", "0"];
+    const runs = [
+      { name: "SIGTERM to npm", via: "npm" as const, signal: "SIGTERM" as const, group: false },
+      { name: "SIGINT to npm", via: "npm" as const, signal: "SIGINT" as const, group: false },
+      { name: "Ctrl-C (SIGINT to the group)", via: "npm" as const, signal: "SIGINT" as const, group: true },
+      { name: "SIGTERM to the node command", via: "node" as const, signal: "SIGTERM" as const, group: false },
+      // npm killed outright: the keeper, now an orphan, notices its parent is gone and stops itself
+      { name: "SIGKILL to npm", via: "npm" as const, signal: "SIGKILL" as const, group: false },
+    ].map((r) => ({ ...r, k: keeper([...args, "--dry-run"], key.privateKey, { via: r.via, detached: true }) }));
+    await Promise.all(
+      runs.map(async (r) => {
+        const pid = (await r.k.waitForLog((l) => l.msg === "keeper configured", 60_000)).pid as number;
+        const port = (await r.k.waitForLog((l) => l.msg === "status server listening", 60_000)).port as number;
+        await r.k.waitForLog((l) => l.msg === "keeper ready", 60_000);
+        expect(
+          pid === r.k.child.pid,
+          `${r.name}: the keeper is ${r.via === "node" ? "" : "not "}the main process`,
+        ).to.equal(r.via === "node");
+        process.kill(r.group ? -r.k.child.pid! : r.k.child.pid!, r.signal);
+        const killed = r.signal === "SIGKILL";
+        expect(await r.k.exit, `${r.name}: exit code (stderr ${r.k.stderr()})`).to.equal(killed ? null : ExitCode.Ok);
+        if (killed) {
+          await waitUntil(async () => !alive(pid), 15_000);
+          await waitUntil(async () => r.k.logs.some((l) => l.msg === "stopped"), 5_000); // the pipe may lag
+        }
+        const reason = killed ? "parent process exited" : r.signal;
+        expect(
+          r.k.logs.some((l) => l.msg === "stopping" && l.signal === reason),
+          `${r.name}: stopping`,
+        ).to.equal(true);
+        expect(
+          r.k.logs.some((l) => l.msg === "stopped"),
+          `${r.name}: stopped`,
+        ).to.equal(true);
+        expect(alive(pid), `${r.name}: no orphan keeper`).to.equal(false);
+        const refused = await fetch(`http://127.0.0.1:${port}/health`).then(
+          () => false,
+          () => true,
+        );
+        expect(refused, `${r.name}: port ${port} freed`).to.equal(true);
+      }),
+    );
   });
 
   it("two keepers on the same accounts: no crash, no stuck nonce, one tranche per account per cooldown", async () => {
@@ -377,6 +536,8 @@ describe("keeper, end to end on a hardhat node", function () {
     const first = keeper(args, key.privateKey);
     await first.waitForLog((l) => l.msg === "keeper ready");
     const hit = await crash(w, ids, 1, 4);
+    // on a loaded machine the first tick (a scan from startBlock) can outlast the crash steps
+    await waitUntil(async () => existsSync(checkpoint), 30_000);
     expect(existsSync(checkpoint)).to.equal(true);
     await first.stop("SIGKILL");
 
@@ -409,5 +570,39 @@ describe("keeper, end to end on a hardhat node", function () {
     await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 200, 5_000);
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
     expect(await second.stop()).to.equal(ExitCode.Ok);
+  });
+
+  // Last: it restarts the node under every world of this file.
+  it("after a node reset and a redeployment elsewhere, starts over and follows the re-read record", async () => {
+    const { w } = await newWorld(10, 5);
+    const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    cleanups.push(() => provider.destroy());
+    const k = new Keeper({
+      provider,
+      signer: (await fundedKey()).connect(provider),
+      deployment: w.deployment,
+      config: keeperSettings({ dryRun: true }),
+      logger: silentLogger(),
+      reloadDeployment: () => readDeployment(w.recordPath),
+    });
+    expect((await k.tick()).accountsTracked).to.equal(10);
+
+    // the node restarts on the same port: a new chain from block 0
+    await node.stop();
+    node = await startHardhatNode({ port: node.port });
+    // a transaction first, so that the same deployer's contracts land at other addresses
+    const [deployer] = (await rpc.send("eth_accounts", [])) as string[];
+    await rpc.send("eth_sendTransaction", [{ from: deployer, to: deployer, value: "0x0" }]);
+    const again = await newWorld(4, 6);
+    expect(again.w.deployment.contracts.engine).to.not.equal(w.deployment.contracts.engine);
+    writeDeployment(w.recordPath, again.w.deployment); // the operator redeployed to the record the keeper reads
+
+    let error: unknown;
+    await k.tick().catch((e: unknown) => (error = e));
+    // head behind the book (the file's many blocks), or ahead of it on a new genesis (this test alone)
+    expect(String(error)).to.match(/the node was reset( or reorganised)?; the keeper starts over/);
+    const after = await k.tick();
+    expect(after.accountsTracked, "the new deployment's accounts").to.equal(4);
+    expect(k.contracts.engine.target).to.equal(again.w.deployment.contracts.engine);
   });
 });

@@ -642,6 +642,10 @@ describe("keeper nonces and fees", () => {
 
     chain.fail = new Error("insufficient funds for gas * price + value");
     expect(await tx.submit(req("b"), fees, 11)).to.equal(undefined);
+    expect(tx.drainRefusals(), "a refusal is reported once, with its reason").to.deep.equal([
+      { kind: "liquidation", failure: "insufficient-funds", message: "insufficient funds for gas * price + value" },
+    ]);
+    expect(tx.drainRefusals()).to.deep.equal([]);
     const next = await tx.submit(req("c"), fees, 11);
     expect(next!.nonce, "the refused nonce is used again").to.equal(1);
 
@@ -672,7 +676,17 @@ describe("keeper nonces and fees", () => {
     expect(classifyBroadcastError(new Error("replacement transaction underpriced"))).to.equal("underpriced");
     expect(classifyBroadcastError(new Error("already known"))).to.equal("known");
     expect(classifyBroadcastError(Object.assign(new Error("x"), { code: "TIMEOUT" }))).to.equal("transport");
-    expect(classifyBroadcastError(new Error("insufficient funds"))).to.equal("rejected");
+    expect(classifyBroadcastError(new Error("execution reverted"))).to.equal("rejected");
+    // a key without ether: geth's words, Hardhat's (inside ethers' "could not coalesce error"), ethers' code
+    expect(classifyBroadcastError(new Error("insufficient funds"))).to.equal("insufficient-funds");
+    const hardhat = Object.assign(new Error("could not coalesce error"), {
+      code: "UNKNOWN_ERROR",
+      error: { code: -32003, message: "Sender doesn't have enough funds to send tx. The max upfront cost is: 7" },
+    });
+    expect(classifyBroadcastError(hardhat)).to.equal("insufficient-funds");
+    expect(classifyBroadcastError(Object.assign(new Error("x"), { code: "INSUFFICIENT_FUNDS" }))).to.equal(
+      "insufficient-funds",
+    );
   });
 });
 

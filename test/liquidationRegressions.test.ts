@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { WAD } from "../deploy/params.js";
-import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, units } from "./helpers/fixture.js";
+import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, passLpLockup, setPriceWad, units } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -111,6 +111,7 @@ describe("Liquidation regressions (bugs found in review, fixed)", function () {
     //         ProfitShortfall); the loss leg's shortfall then differs from the plan and execution reverts
     //         ExecutionDiverged(account, BTC): the account stays open while the pool is short.
     const w = await deployWorld(ethers, { insurance: 0n }); // written for an empty fund
+    await passLpLockup(w, networkHelpers.time);
     await w.vault.connect(w.lp).withdraw(998_000n * USDC, w.lp.address, w.lp.address);
     const a = await openAccount(w, w.alice, 3_000n * USDC);
     await w.engine.connect(w.alice).modifyPosition(a, ETH, units(10), MAX_PRICE);

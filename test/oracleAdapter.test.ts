@@ -247,4 +247,73 @@ describe("OracleAdapter (ethers, TypeChain)", function () {
       expect(many!.gasUsed < 1_000_000n).to.equal(true);
     });
   });
+
+  describe("an aggregator clamped at its min/max answer (the LUNA failure mode)", function () {
+    const MIN = 100n * 10n ** 8n; // $100
+    const MAX = 100_000n * 10n ** 8n;
+
+    it("setAnswerBounds: governor only, min < max and min >= 0 (InvalidAnswerBounds), emits, clears with (0, 0)", async function () {
+      const { adapter, governor, stranger } = await networkHelpers.loadFixture(deployOracle);
+      await expect(adapter.connect(stranger).setAnswerBounds(ETH, MIN, MAX)).to.be.revertedWithCustomError(
+        adapter,
+        "AccessControlUnauthorizedAccount",
+      );
+      for (const [lo, hi] of [
+        [MAX, MIN],
+        [MIN, MIN],
+        [-1n, MAX],
+        [MIN, 2n ** 127n],
+      ])
+        await expect(adapter.connect(governor).setAnswerBounds(ETH, lo, hi))
+          .to.be.revertedWithCustomError(adapter, "InvalidAnswerBounds")
+          .withArgs(lo, hi);
+      await expect(
+        adapter.connect(governor).setAnswerBounds(ethers.encodeBytes32String("NOPE"), MIN, MAX),
+      ).to.be.revertedWithCustomError(adapter, "FeedNotFound");
+      await expect(adapter.connect(governor).setAnswerBounds(ETH, MIN, MAX))
+        .to.emit(adapter, "AnswerBoundsSet")
+        .withArgs(ETH, MIN, MAX);
+      expect((await adapter.feedConfig(ETH)).bounded).to.equal(true);
+      const b = await adapter.answerBounds(ETH);
+      expect([b.minAnswer, b.maxAnswer]).to.deep.equal([MIN, MAX]);
+      await expect(adapter.connect(governor).setAnswerBounds(ETH, 0n, 0n))
+        .to.emit(adapter, "AnswerBoundsSet")
+        .withArgs(ETH, 0n, 0n);
+      expect((await adapter.feedConfig(ETH)).bounded).to.equal(false);
+    });
+
+    it("refuses an answer at or beyond a bound in every read (AnswerAtAggregatorBound); inside, reads as before", async function () {
+      const { adapter, feed, governor } = await networkHelpers.loadFixture(deployOracle);
+      await adapter.connect(governor).setAnswerBounds(ETH, MIN, MAX);
+      expect((await adapter.getPriceAndVolatility(ETH))[0]).to.equal(2000n * WAD);
+      for (const clamped of [MIN, MAX]) {
+        await feed.updateAnswer(clamped);
+        await expect(adapter.getPriceAndVolatility(ETH))
+          .to.be.revertedWithCustomError(adapter, "AnswerAtAggregatorBound")
+          .withArgs(ETH, clamped, MIN, MAX);
+        await expect(adapter.latestPrice(ETH)).to.be.revertedWithCustomError(adapter, "AnswerAtAggregatorBound");
+        await expect(adapter.updateVolatility(ETH, 8)).to.be.revertedWithCustomError(
+          adapter,
+          "AnswerAtAggregatorBound",
+        );
+      }
+      await feed.updateAnswer(MIN + 1n);
+      expect((await adapter.getPriceAndVolatility(ETH))[0]).to.equal(((MIN + 1n) * WAD) / 10n ** 8n);
+      // without bounds the same clamped answer is read as a price (what happened to LUNA's feeds)
+      await feed.updateAnswer(MIN);
+      await adapter.connect(governor).setAnswerBounds(ETH, 0n, 0n);
+      expect((await adapter.getPriceAndVolatility(ETH))[0]).to.equal(100n * WAD);
+    });
+
+    it("re-pointing the feed to another aggregator clears its bounds (they belong to the aggregator)", async function () {
+      const { adapter, governor } = await networkHelpers.loadFixture(deployOracle);
+      await adapter.connect(governor).setAnswerBounds(ETH, MIN, MAX);
+      const other: MockAggregator = await ethers.deployContract("MockAggregator", [8, PRICE0, "ETH / USD"]);
+      await expect(adapter.connect(governor).setFeed(ETH, await other.getAddress(), HEARTBEAT, WINDOW, SIGMA0))
+        .to.emit(adapter, "AnswerBoundsSet")
+        .withArgs(ETH, 0n, 0n);
+      expect((await adapter.feedConfig(ETH)).bounded).to.equal(false);
+      expect((await adapter.answerBounds(ETH)).maxAnswer).to.equal(0n);
+    });
+  });
 });

@@ -10,7 +10,7 @@ import { network } from "hardhat";
 import { DEFAULT_MARKETS } from "../deploy/params.js";
 import type { MockUSDC } from "../types/ethers-contracts/index.js";
 import { deployProtocol } from "../deploy/protocol.js";
-import { ETH, MAX_PRICE, USDC, snapshotState, units } from "./helpers/fixture.js";
+import { ETH, MAX_PRICE, USDC, passLpLockup, snapshotState, units } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;
@@ -169,6 +169,7 @@ describe("Reentrancy through the collateral token", function () {
       const f = await loadFixture(reentrantWorld);
       const { w, tokensAccount } = f;
       const token = await f.token.getAddress();
+      await passLpLockup(w, networkHelpers.time);
       const data = w.engine.interface.encodeFunctionData("withdraw", [tokensAccount, USDC, token]);
       await expectReentryRefused(f, "engine", data, "vault", () =>
         w.vault.connect(w.lp).withdraw(1_000n * USDC, w.lp.address, w.lp.address),

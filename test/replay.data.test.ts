@@ -22,7 +22,7 @@ import {
   loadEvent,
   resolveCrashDataDir,
 } from "../scripts/replay/data/catalogue.js";
-import { formatWad, parseDecimalWad } from "../scripts/replay/data/decimal.js";
+import { exactWad as formatWad, parseDecimalWad } from "../scripts/replay/decimal.js";
 import {
   BadHeaderError,
   CrashDataDirError,
@@ -532,7 +532,10 @@ describe("replay data: catalogue errors say what to do", function () {
     const saved = process.env.CRASH_DATA_DIR;
     delete process.env.CRASH_DATA_DIR;
     try {
-      expect(() => loadEvent("may-2021")).to.throw(CrashDataDirError, /CRASH_DATA_DIR is not set\. Set CRASH_DATA_DIR/);
+      expect(() => loadEvent("may-2021")).to.throw(
+        CrashDataDirError,
+        /CRASH_DATA_DIR is not set\. Point CRASH_DATA_DIR \(or the replay's --data-dir <dir>\).*add --stylised/,
+      );
       expect(() => resolveCrashDataDir("/nonexistent/crash-data")).to.throw(CrashDataDirError, /does not exist/);
     } finally {
       if (saved !== undefined) process.env.CRASH_DATA_DIR = saved;

@@ -14,12 +14,13 @@ import { network } from "hardhat";
 
 import { WAD } from "../deploy/params.js";
 import { accountSummary, isLiquidatable } from "../scripts/lib/math/index.js";
+import { Chain } from "../scripts/replay/chain.js";
 import { type EngineResult, runReplay, tickSchedule } from "../scripts/replay/engine.js";
 import { ImpactModel } from "../scripts/replay/impact.js";
 import { generatePopulation } from "../scripts/replay/population.js";
 import { loadParamsFile, loadPreset, withOverrides } from "../scripts/replay/presets.js";
 import type { ReplayRun } from "../scripts/replay/result.js";
-import { DataModuleMissingError, pathsFor } from "../scripts/replay/sources.js";
+import { pathsFor } from "../scripts/replay/sources.js";
 import { syntheticCrash } from "../scripts/replay/synthetic.js";
 import { syntheticCrashFixture } from "./helpers/syntheticCrash.js";
 
@@ -30,9 +31,9 @@ const params = (name: string, extra = {}) =>
 const replay = (name: string, opts: { keepOpen?: boolean; extra?: object } = {}) =>
   runReplay({ network, event: "synthetic", paths: [PATH], params: params(name, opts.extra), keepOpen: opts.keepOpen });
 const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
-/** A run without its wall-clock time, to compare two runs. */
+/** A run without its wall-clock and CPU time, to compare two runs. */
 const comparable = (r: ReplayRun) =>
-  JSON.stringify({ ...r, seconds: 0, stats: { ...r.stats, sendMs: 0, callMs: 0, keeperMs: 0 } });
+  JSON.stringify({ ...r, seconds: 0, cpuSeconds: 0, stats: { ...r.stats, sendMs: 0, callMs: 0, keeperMs: 0 } });
 
 describe("Crash replay engine (synthetic path)", function () {
   this.timeout(300_000);
@@ -146,6 +147,40 @@ describe("Crash replay engine (synthetic path)", function () {
     expect(again.run.stats?.keeper).to.match(/Keeper service/);
     // everything but wall-clock time: steps, metrics, parameters, chain totals, keeper counters
     expect(comparable(again.run)).to.equal(comparable(prot.run));
+  });
+
+  it("chain: a read pinned to the head block goes as a read at latest, with the same block context; never after a send", async function () {
+    const connection = await network.create({ override: { allowBlocksWithSameTimestamp: true } });
+    try {
+      const sent: unknown[][] = [];
+      const provider = {
+        request: (a: { method: string; params?: unknown[] }) => {
+          if (a.method === "eth_call") sent.push(a.params ?? []);
+          return connection.provider.request(a);
+        },
+      } as unknown as ConstructorParameters<typeof Chain>[0];
+      const chain = new Chain(provider);
+      // init code that returns block.number, block.timestamp, block.basefee, block.coinbase, block.gaslimit
+      const code = "0x43600052426020524860405241606052456080" + "5260a06000f3";
+      chain.setTime(2_000_000_000);
+      await chain.mine();
+      const head = "0x" + (await chain.blockNumber()).toString(16);
+      const pinned = await chain.rpc<string>("eth_call", [{ data: code }, head]);
+      expect(sent.at(-1)![1], "rewritten").to.equal("latest");
+      expect(pinned).to.equal(
+        await connection.provider.request({ method: "eth_call", params: [{ data: code }, head] }),
+      );
+      expect(BigInt("0x" + pinned.slice(2, 66))).to.equal(BigInt(head));
+      expect(BigInt("0x" + pinned.slice(66, 130))).to.equal(2_000_000_000n);
+      // after anything that may mine, the old head is history: the read keeps its block number
+      chain.setTime(2_000_000_100);
+      await chain.mine();
+      const old = await chain.rpc<string>("eth_call", [{ data: code }, head]);
+      expect(sent.at(-1)![1]).to.equal(head);
+      expect(BigInt("0x" + old.slice(66, 130))).to.equal(2_000_000_000n);
+    } finally {
+      await connection.close();
+    }
   });
 
   it("impact model: liquidated longs push the price down, shorts up, and it decays by half per half-life", function () {
@@ -300,15 +335,13 @@ describe("Crash replay engine (synthetic path)", function () {
     }
   });
 
-  it("sources: the synthetic crash is always there; missing data loaders are explained", async function () {
-    const synthetic = await pathsFor("synthetic");
+  it("sources: the synthetic crash is always there; without crash data the error names --data-dir and --stylised", function () {
+    const synthetic = pathsFor("synthetic");
     expect(synthetic.paths[0].source).to.match(/synthetic/);
-    try {
-      const real = await pathsFor("black-thursday-2020", { stylised: true });
-      expect(real.paths.length).to.be.greaterThan(0); // the loaders are merged
-    } catch (e) {
-      expect(e).to.be.instanceOf(DataModuleMissingError);
-      expect((e as Error).message).to.match(/--event synthetic/);
-    }
+    const stylised = pathsFor("black-thursday-2020", { stylised: true });
+    expect(stylised.paths.length).to.be.greaterThan(0);
+    expect(stylised.paths.every((p) => p.stylised)).to.equal(true);
+    const missing = join(mkdtempSync(join(tmpdir(), "replay-no-data-")), "nothing-here");
+    expect(() => pathsFor("black-thursday-2020", { dataDir: missing })).to.throw(/--data-dir <dir>.*--stylised/s);
   });
 });

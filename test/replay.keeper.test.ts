@@ -2,15 +2,14 @@
  * The crash replay runs the project's keeper service (scripts/keeper/keeper.ts, through
  * scripts/replay/serviceKeeper.ts) on a SYNTHETIC crash (not historic data): the run names it and
  * reports its counters; every liquidation and poke of the run went out from the keeper's address
- * through its TxManager, at the tick's time; and ScanKeeper, the replay's reference loop, still runs
- * for comparison (`--keeper scan`). Determinism with the service is tested in replay.engine.test.ts.
+ * through its TxManager, at the tick's time. Determinism with the service is tested in
+ * replay.engine.test.ts, and the engine's mirror against the contract's own view of every account.
  */
 import { expect } from "chai";
 import { network } from "hardhat";
 
 import { TX_GAS_CAP } from "../scripts/replay/chain.js";
 import { type EngineResult, runReplay } from "../scripts/replay/engine.js";
-import { scanKeeper } from "../scripts/replay/keeperAdapter.js";
 import { loadPreset, withOverrides } from "../scripts/replay/presets.js";
 import { ServiceKeeper } from "../scripts/replay/serviceKeeper.js";
 import { syntheticCrashFixture } from "./helpers/syntheticCrash.js";
@@ -37,8 +36,8 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
       paths: [PATH],
       params: params("protected"),
       keepOpen: true,
-      keeper: (ctx) => (service = new ServiceKeeper(ctx)),
     });
+    service = res.handle!.keeper;
     const { connection } = res.handle!;
     keeperAddress = (await res.handle!.ethers.getSigners())[3].address;
     const rpc = (method: string, p: unknown[]) => connection.provider.request({ method, params: p });
@@ -80,6 +79,27 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
     expect(service!.keeper.contracts.engine.target).to.equal(await res.handle!.protocol.engine.getAddress());
   });
 
+  it("flags the accounts cooldown or capacity hold back, once, from its own address: their reward escalation starts", async function () {
+    const s = res.run.stats!;
+    const le = res.handle!.protocol.liquidationEngine;
+    const flagged = (await le.queryFilter(le.filters.AccountFlagged())).filter((e) => e.args.since > 0n);
+    expect(s.flags, "the protected preset's 30 s cooldown holds accounts back").to.be.greaterThan(0);
+    expect(flagged.length).to.equal(s.flags);
+    const selector = le.interface.getFunction("flag").selector;
+    for (const e of flagged) {
+      const tx = await e.getTransaction();
+      expect(tx.from).to.equal(keeperAddress);
+      expect(tx.data.startsWith(selector), "a flag() of its own, not a tranche's").to.equal(true);
+    }
+    // no flag() that did nothing: every one the keeper sent started a clock (the contract returns
+    // without an event for an account already flagged)
+    const leAddress = (await le.getAddress()).toLowerCase();
+    const flagTxs = blocks
+      .flatMap((b) => b.transactions)
+      .filter((tx) => tx.to?.toLowerCase() === leAddress && tx.input.startsWith(selector));
+    expect(flagTxs.length).to.equal(flagged.length);
+  });
+
   it("sent every liquidation and poke from its own address, through its TxManager, at the tick's time", async function () {
     const s = res.run.stats!;
     const le = res.handle!.protocol.liquidationEngine;
@@ -100,7 +120,7 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
     for (const { tx } of batches) {
       expect(tx.from.toLowerCase(), "a batch from someone else").to.equal(keeperAddress.toLowerCase());
       expect(Number(tx.type), "EIP-1559, priced by the keeper's fee policy").to.equal(2);
-      // the planner's per-tranche gas budget, proven by eth_call (ScanKeeper sent every batch at the cap)
+      // the planner's per-tranche gas budget, proven by eth_call (never the transaction cap)
       expect(Number(tx.gas)).to.be.lessThan(TX_GAS_CAP);
     }
     const settled = await le.queryFilter(le.filters.LiquidationSettled());
@@ -110,20 +130,5 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
     // mined at the replay's time: every keeper transaction's block carries a tick's timestamp
     const tickTimes = new Set(res.run.steps.map((st) => st.t));
     for (const { tx, t } of fromKeeper) expect(tickTimes.has(t), `${tx.hash} mined at ${t}`).to.equal(true);
-  });
-
-  it("ScanKeeper, the replay's reference loop, still runs for comparison (--keeper scan)", async function () {
-    const { run } = await runReplay({
-      network,
-      event: "synthetic",
-      paths: [PATH],
-      // a full scan every tick: the engine's mirror named every account the contract's scan found
-      params: params("protected", { keeper: { fullScanEvery: 1 } }),
-      keeper: scanKeeper,
-    });
-    expect(run.stats?.keeper).to.equal("ScanKeeper (scripts/replay/keeperAdapter.ts)");
-    expect(run.stats?.hintMisses).to.equal(0);
-    expect(run.metrics.tranches).to.be.greaterThan(0);
-    expect(run.stats?.failedTxs).to.equal(0);
   });
 });

@@ -1,3 +1,4 @@
+import { WAD } from "../scripts/lib/math/fixedPoint.js";
 import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,6 @@ import { specToSvg, svgToPng } from "../scripts/replay/report/render.js";
 import { runFigure } from "../scripts/replay/report/charts.js";
 import { escapeHtml } from "../scripts/replay/report/html.js";
 
-const WAD = 10n ** 18n;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 type Shape = { start: bigint; trough: bigint; steps: number; stepSeconds: number; t0: number };

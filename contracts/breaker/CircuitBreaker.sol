@@ -275,6 +275,11 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     function _ask(ITrigger trigger, uint256 marketId) internal view returns (bool ok, uint256 proposal) {
         bytes memory data = abi.encodeCall(ITrigger.proposeLevel, (marketId));
         uint256 gasCap = TRIGGER_GAS;
+        // A caller who gives poke too little gas must not starve a trigger into a failure, which reads as
+        // "no proposal" and could step a level down: unless the trigger can get its whole cap (the EVM
+        // keeps 1/64 of what is left back from a call), the whole call fails instead.
+        uint256 needed = gasCap + gasCap / 63 + 10_000;
+        if (gasleft() < needed) revert InsufficientGasForTrigger(address(trigger), gasleft(), needed);
         assembly ("memory-safe") {
             ok := staticcall(gasCap, trigger, add(data, 32), mload(data), 0, 0)
             if lt(returndatasize(), 32) {

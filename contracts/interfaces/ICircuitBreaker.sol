@@ -41,6 +41,9 @@ interface ICircuitBreaker {
         Governance
     }
 
+    /// @notice A trigger must be asked with its whole gas cap at hand: less, and the poke (or view) fails
+    ///         rather than reading a starved trigger as "no proposal".
+    error InsufficientGasForTrigger(address trigger, uint256 gasLeft, uint256 needed);
     error UnknownLevel(uint8 level);
     error LevelsNotMonotonic(uint8 level, bytes32 field);
     error TriggerAlreadyAdded(address trigger);

@@ -22,6 +22,9 @@ interface IInsuranceFund is IERC4626 {
     error WithdrawalCoolingDown(address owner, uint256 readyAt);
     error WithdrawalWindowExpired(address owner, uint256 expiredAt);
     error WithdrawalAboveRequest(address owner, uint256 shares, uint256 requestedShares);
+    /// @notice Shares under a live withdrawal request stay with their owner until it is taken,
+    ///         cancelled or expired: a transfer may move only the rest.
+    error SharesLockedByRequest(address owner, uint256 shares, uint256 transferable);
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
 
     event LiquidationEngineSet(address liquidationEngine);
@@ -53,4 +56,9 @@ interface IInsuranceFund is IERC4626 {
     function coverageRatio() external view returns (uint256);
 
     function withdrawalRequest(address owner) external view returns (WithdrawalRequest memory);
+
+    /// @notice Shares of `owner` under a withdrawal request that has not expired: they cannot be
+    ///         transferred, so a ripe request is always backed by shares its owner held through the
+    ///         whole cooldown (moving shares to an address with an older request gains nothing).
+    function lockedShares(address owner) external view returns (uint256);
 }

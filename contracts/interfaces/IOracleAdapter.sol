@@ -11,6 +11,14 @@ interface IOracleAdapter {
         uint32 heartbeat; // seconds after which an answer is stale
         uint8 decimals; // the aggregator's decimals, cached at registration
         uint32 volWindow; // seconds: EWMA time constant (weight of a round = dt / (dt + volWindow))
+        bool bounded; // answers at or beyond the aggregator's min/max answer are refused (see answerBounds)
+    }
+
+    /// @notice The aggregator's own circuit bounds (Chainlink's minAnswer/maxAnswer, in its decimals): an
+    ///         aggregator clamps a price that leaves them, so an answer at a bound is not a price.
+    struct AnswerBounds {
+        int128 minAnswer;
+        int128 maxAnswer;
     }
 
     /// @notice Volatility state of one feed. Two slots.
@@ -32,9 +40,15 @@ interface IOracleAdapter {
     error SequencerDown(address sequencerFeed);
     error SequencerGracePeriodNotOver(uint256 upSince, uint256 gracePeriod, uint256 currentTime);
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+    /// @notice The answer sits at (or beyond) the aggregator's min/max answer: the aggregator clamped it
+    ///         (the LUNA failure mode), so the real price is unknown.
+    error AnswerAtAggregatorBound(bytes32 feedId, int256 answer, int256 minAnswer, int256 maxAnswer);
+    error InvalidAnswerBounds(int256 minAnswer, int256 maxAnswer);
 
     event FeedSet(bytes32 indexed feedId, address aggregator, uint32 heartbeat, uint8 decimals, uint32 volWindow);
     event SequencerFeedSet(address sequencerFeed, uint32 gracePeriod);
+    /// @notice (0, 0) clears the bounds.
+    event AnswerBoundsSet(bytes32 indexed feedId, int256 minAnswer, int256 maxAnswer);
     event VolatilityUpdated(bytes32 indexed feedId, uint80 roundId, uint256 priceWad, uint256 sigmaWad, uint256 rounds);
     event VolatilityReset(bytes32 indexed feedId, uint256 sigmaWad);
     /// @notice The volatility state was (re)anchored at `roundId` by setFeed.
@@ -90,4 +104,13 @@ interface IOracleAdapter {
     /// @notice Overwrites a feed's volatility estimate, e.g. after an outage left it meaningless.
     ///         The round anchor is kept. GOVERNOR only.
     function resetVolatility(bytes32 feedId, uint256 sigmaWad) external;
+
+    /// @notice Sets the aggregator's min/max answer for a feed (GOVERNOR): every read then refuses an
+    ///         answer at or beyond them (`AnswerAtAggregatorBound`), so nothing trades or liquidates at a
+    ///         clamped price. (0, 0) clears them; re-pointing a feed (`setFeed`) clears them too, since they
+    ///         belong to the aggregator.
+    function setAnswerBounds(bytes32 feedId, int256 minAnswer, int256 maxAnswer) external;
+
+    /// @notice The feed's answer bounds, (0, 0) when none are set.
+    function answerBounds(bytes32 feedId) external view returns (AnswerBounds memory);
 }

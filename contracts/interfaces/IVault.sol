@@ -21,6 +21,11 @@ interface IVault is IERC4626 {
     error LiquidityLocked(uint256 requestedAssets, uint256 availableAssets);
     error UnsupportedDecimals(uint8 decimals);
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+    /// @notice LP shares from a deposit stay with the depositor for `lpLockup` seconds: no redeem,
+    ///         withdraw or transfer of them before `unlockAt`.
+    error LpSharesLocked(address owner, uint256 shares, uint256 unlocked, uint256 unlockAt);
+    /// @notice The LP book value is at or below zero: a deposit would buy the pool's deficit.
+    error LpBookValueNotPositive(int256 bookValueWad);
 
     event EngineSet(address engine);
     event MarginDeposited(uint256 indexed accountId, address indexed from, uint256 amount);
@@ -30,6 +35,9 @@ interface IVault is IERC4626 {
     event ProtocolFeesClaimed(address indexed to, uint256 amount);
     event LpFeeShareSet(uint256 shareWad);
     event LpLockRatioSet(uint256 ratioWad);
+    event LpLockupSet(uint32 lockupSeconds);
+    /// @notice `shares` were added to `owner`'s locked LP shares; all of them unlock at `unlockAt`.
+    event LpSharesLockedUntil(address indexed owner, uint256 shares, uint256 lockedShares, uint256 unlockAt);
     event LiquidationWired(address liquidationEngine, address insuranceFund);
     event InsuranceFeeShareSet(uint256 shareWad);
     /// @notice A liquidation penalty taken from an account: part credited to the keeper, part owed to
@@ -94,4 +102,14 @@ interface IVault is IERC4626 {
     function engine() external view returns (address);
     /// @notice 10 ** (18 - token decimals): token units -> WAD.
     function SCALE() external view returns (uint256);
+
+    /// @notice Seconds LP shares stay locked after the deposit that minted them (GOVERNOR, bounded):
+    ///         an LP cannot enter and leave around a trade, a price round or a recovery.
+    function lpLockup() external view returns (uint32);
+
+    /// @notice LP shares of `owner` still locked now (0 once `lpUnlockAt(owner)` has passed).
+    function lockedLpShares(address owner) external view returns (uint256);
+
+    /// @notice When `owner`'s locked LP shares unlock (0 if none were ever locked).
+    function lpUnlockAt(address owner) external view returns (uint256);
 }

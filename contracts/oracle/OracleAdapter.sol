@@ -58,6 +58,7 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     }
 
     mapping(bytes32 feedId => FeedConfig) private _feeds;
+    mapping(bytes32 feedId => AnswerBounds) internal _answerBounds;
     mapping(bytes32 feedId => VolatilityState) private _volatility;
     SequencerConfig private _sequencer;
 
@@ -89,12 +90,34 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
             aggregator: aggregator,
             heartbeat: heartbeat,
             decimals: decimals,
-            volWindow: volWindow
+            volWindow: volWindow,
+            bounded: false
         });
+        if (_answerBounds[feedId].maxAnswer != 0) {
+            delete _answerBounds[feedId];
+            emit AnswerBoundsSet(feedId, 0, 0);
+        }
         _volatility[feedId] = anchor;
 
         emit FeedSet(feedId, aggregator, heartbeat, decimals, volWindow);
         emit VolatilityAnchored(feedId, anchor.lastRoundId, anchor.lastPriceWad, anchor.sigmaWad);
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function setAnswerBounds(bytes32 feedId, int256 minAnswer, int256 maxAnswer) external onlyRole(Roles.GOVERNOR) {
+        _loadFeed(feedId);
+        bool clear = minAnswer == 0 && maxAnswer == 0;
+        if (!clear && (minAnswer < 0 || minAnswer >= maxAnswer || maxAnswer > type(int128).max)) {
+            revert InvalidAnswerBounds(minAnswer, maxAnswer);
+        }
+        _answerBounds[feedId] = AnswerBounds(int128(minAnswer), int128(maxAnswer));
+        _feeds[feedId].bounded = !clear;
+        emit AnswerBoundsSet(feedId, minAnswer, maxAnswer);
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function answerBounds(bytes32 feedId) external view returns (AnswerBounds memory) {
+        return _answerBounds[feedId];
     }
 
     /// @inheritdoc IOracleAdapter
@@ -128,7 +151,12 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         FeedConfig memory cfg = _loadFeed(feedId);
         VolatilityState memory state = _volatility[feedId];
         Observation memory latest;
-        (latest.roundId, latest.priceWad, latest.updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals);
+        (latest.roundId, latest.priceWad, latest.updatedAt) = _readLatest(
+            feedId,
+            cfg.aggregator,
+            cfg.decimals,
+            cfg.bounded
+        );
         uint256 budget = Math.min(maxRounds, MAX_ROUNDS_PER_UPDATE);
         if (latest.roundId <= state.lastRoundId || budget == 0) return 0;
 
@@ -173,7 +201,7 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     /// @inheritdoc IOracleAdapter
     function latestPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt) {
         FeedConfig memory cfg = _loadFeed(feedId);
-        (, priceWad, updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals);
+        (, priceWad, updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals, cfg.bounded);
     }
 
     /// @inheritdoc IOracleAdapter
@@ -210,7 +238,7 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         uint8 decimals,
         uint256 initialSigmaWad
     ) internal view returns (VolatilityState memory anchor) {
-        (uint80 roundId, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, aggregator, decimals);
+        (uint80 roundId, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, aggregator, decimals, false);
         anchor.lastRoundId = roundId;
         anchor.lastTimestamp = updatedAt.toUint40();
         anchor.lastPriceWad = priceWad.toUint128();
@@ -234,7 +262,7 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     /// @dev The sequencer is checked first: while an L2 is down every answer is suspect, fresh or not.
     function _readFresh(bytes32 feedId, FeedConfig memory cfg) internal view returns (uint256, uint256) {
         _checkSequencer();
-        (, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals);
+        (, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals, cfg.bounded);
         // updatedAt <= block.timestamp was checked by _readLatest, so the subtraction cannot underflow.
         if (block.timestamp - updatedAt > cfg.heartbeat) {
             revert StaleAnswer(feedId, updatedAt, cfg.heartbeat, block.timestamp);
@@ -259,12 +287,20 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     function _readLatest(
         bytes32 feedId,
         address aggregator,
-        uint8 decimals
+        uint8 decimals,
+        bool bounded
     ) internal view returns (uint80 roundId, uint256 priceWad, uint256 updatedAt) {
         int256 answer;
         uint80 answeredInRound;
         (roundId, answer, , updatedAt, answeredInRound) = AggregatorV3Interface(aggregator).latestRoundData();
         if (answer <= 0) revert NonPositiveAnswer(feedId, answer);
+        if (bounded) {
+            // An aggregator clamps to its bounds; an answer sitting on one is the bound, not the price.
+            AnswerBounds memory b = _answerBounds[feedId];
+            if (answer <= b.minAnswer || answer >= b.maxAnswer) {
+                revert AnswerAtAggregatorBound(feedId, answer, b.minAnswer, b.maxAnswer);
+            }
+        }
         if (updatedAt == 0 || answeredInRound < roundId) {
             revert IncompleteRound(feedId, roundId, answeredInRound, updatedAt);
         }

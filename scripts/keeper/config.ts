@@ -13,6 +13,8 @@ import { readFileSync } from "node:fs";
 import { isAddress, parseUnits } from "ethers";
 import { z } from "zod";
 
+const KEY_REQUIRED = "is required: the keeper's key (set KEEPER_PRIVATE_KEY rather than a flag)";
+
 /** Invalid configuration; `problems` holds one operator-readable line per field. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -83,6 +85,10 @@ export const keeperSettingsSchema = z.object({
   claimTo: address.optional(),
   backoffMinMs: integer(10, 600_000).default(500),
   backoffMaxMs: integer(10, 3_600_000).default(30_000),
+  /** /health turns unhealthy when the head block is older than this (seconds, by the wall clock); 0: never */
+  maxBlockAgeSeconds: integer(0, 86_400).default(300),
+  /** wei: below this the keeper warns and keeper_balance_low is 1 */
+  minBalanceEth: decimalAmount(18, "ether").default(parseUnits("0.05", 18)),
 });
 
 export type KeeperSettings = z.output<typeof keeperSettingsSchema>;
@@ -96,6 +102,7 @@ export function keeperSettings(input: KeeperSettingsInput = {}): KeeperSettings 
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 
 /** Everything the CLI process needs: the settings plus connection, identity and observability. */
 export const cliConfigSchema = keeperSettingsSchema
@@ -106,11 +113,12 @@ export const cliConfigSchema = keeperSettingsSchema
         error: "must be an http:// or https:// URL, e.g. http://127.0.0.1:8545",
       }),
     privateKey: z
-      .string({ error: "is required: the keeper's key (set KEEPER_PRIVATE_KEY rather than a flag)" })
+      .string({ error: KEY_REQUIRED })
       .refine((s) => /^(0x)?[0-9a-fA-F]{64}$/.test(s.trim()), {
         error: "must be 32 bytes of hex (64 hex digits, optional 0x); the value is not shown",
       })
-      .transform((s) => (s.trim().startsWith("0x") ? s.trim() : `0x${s.trim()}`)),
+      .transform((s) => (s.trim().startsWith("0x") ? s.trim() : `0x${s.trim()}`))
+      .optional(),
     network: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/, { error: "must be a network name like localhost or sepolia" })
@@ -121,6 +129,7 @@ export const cliConfigSchema = keeperSettingsSchema
     metrics: booleanLike.default(true),
     metricsPort: integer(0, 65_535).default(9464),
     logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+    logFormat: z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(", ")}` }).default("auto"),
     rpcTimeoutMs: integer(100, 600_000).default(10_000),
     startupRetries: integer(0, 100).default(3),
     once: booleanLike.default(false),
@@ -224,8 +233,27 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
     "port of /metrics and /health on 127.0.0.1; 0 picks a free one (default 9464)",
   ),
   logLevel: valued("logLevel", "level", `${LOG_LEVELS.join("|")} (default info)`),
+  logFormat: valued(
+    "logFormat",
+    "format",
+    "json: one JSON line per event; pretty: one readable line with units; auto (default): pretty on a terminal",
+  ),
+  maxBlockAgeSeconds: valued(
+    "maxBlockAgeSeconds",
+    "s",
+    "/health turns unhealthy when the newest block is older than this by the clock; 0: never (default 300)",
+  ),
+  minBalanceEth: valued(
+    "minBalanceEth",
+    "ether",
+    "warn and set keeper_balance_low when the key holds less ether for gas (default 0.05)",
+  ),
   rpcTimeoutMs: valued("rpcTimeoutMs", "ms", "timeout of one RPC request (default 10000)"),
-  startupRetries: valued("startupRetries", "n", "attempts to reach the node at start-up before giving up (default 3)"),
+  startupRetries: valued(
+    "startupRetries",
+    "n",
+    "retries after a failed first attempt to reach the node at start-up (default 3: at most 4 attempts)",
+  ),
 };
 
 export type ConfigSources = {
@@ -262,10 +290,10 @@ export function readConfigFile(path: string): { path: string; values: Record<str
  * ConfigError naming, for each bad field, its flag, its env variable and where the bad value came
  * from; a secret's value is never echoed.
  */
-export function resolveConfig(sources: ConfigSources): CliConfig {
+export function resolveConfig(sources: ConfigSources, opts: { keyRequired?: boolean } = {}): CliConfig {
   const merged: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
-  const problems: string[] = [];
+  const problems: string[] = unknownEnvironment(sources.env ?? {});
   const keys = Object.keys(FIELDS) as ConfigKey[];
 
   if (sources.file) {
@@ -290,11 +318,12 @@ export function resolveConfig(sources: ConfigSources): CliConfig {
     merged[k] = v;
     origin[k] = FIELDS[k as ConfigKey].flag.split(" ")[0];
   }
-  if (problems.length) throw new ConfigError(problems);
-
   const r = cliConfigSchema.safeParse(merged);
-  if (r.success) return r.data;
-  for (const issue of r.error.issues) {
+  const keyMissing = (opts.keyRequired ?? true) && merged.privateKey === undefined;
+  if (r.success && !keyMissing && problems.length === 0) return r.data;
+  const issues = r.success ? [] : [...r.error.issues];
+  if (keyMissing) issues.unshift({ path: ["privateKey"], message: KEY_REQUIRED } as (typeof issues)[number]);
+  for (const issue of issues) {
     const key = String(issue.path[0] ?? "");
     const meta = FIELDS[key as ConfigKey];
     if (!meta) {
@@ -306,6 +335,52 @@ export function resolveConfig(sources: ConfigSources): CliConfig {
     problems.push(`${key} (${flag} or ${meta.env}${from}): ${issue.message}`);
   }
   throw new ConfigError(problems);
+}
+
+/** Variables of the environment the keeper reads besides one per setting. */
+const OTHER_ENV = new Set(["KEEPER_CONFIG"]);
+
+/**
+ * A `KEEPER_*` variable that names no setting is a mistake (`KEEPER_DRYRUN=1` would otherwise run
+ * live): one problem per such variable, with the closest known name.
+ */
+export function unknownEnvironment(env: Record<string, string | undefined>): string[] {
+  const known = [...Object.values(FIELDS).map((f) => f.env), ...OTHER_ENV];
+  const problems: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith("KEEPER_") || known.includes(name)) continue;
+    const hint = closest(name, known);
+    problems.push(
+      `unknown setting ${name} in the environment${hint ? ` (did you mean ${hint}?)` : ""}; ` +
+        `every KEEPER_* variable must name a setting`,
+    );
+  }
+  return problems;
+}
+
+/** The known name nearest to `name`: the same letters without underscores, else within 3 edits. */
+function closest(name: string, known: string[]): string | undefined {
+  const squash = (s: string) => s.replace(/_/g, "");
+  const same = known.find((k) => squash(k) === squash(name));
+  if (same) return same;
+  let best: { name: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d <= 3 && (!best || d < best.d)) best = { name: k, d };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
 }
 
 /** The configuration as it may be logged: the key replaced, amounts as strings. */

@@ -1,14 +1,14 @@
 /**
  * The liquidation keeper. `tick()` is one pass: follow the protocol's events into the account book,
  * collect the outcomes of sent transactions, read the markets once, evaluate every account off chain,
- * confirm the liquidatable ones with the contract, send liquidation batches worst first, then the
- * pokes that are due. It never sleeps or sets a timer, so a simulation (the crash replay) can call it
+ * confirm the liquidatable ones with the contract, send liquidation batches worst first, flag the
+ * ones it must leave waiting (cooldown, capacity: flagger.ts), then the pokes that are due. It never sleeps or sets a timer, so a simulation (the crash replay) can call it
  * once per simulated step. `start()` runs ticks until `stop()`, pausing between them and backing off
  * after failures (an RPC outage, a node restart); state survives in memory and in the checkpoint.
  */
 import { performance } from "node:perf_hooks";
 
-import type { Block, Provider, Signer } from "ethers";
+import { type Block, type Provider, type Signer, formatEther } from "ethers";
 
 import type { Deployment } from "../../deploy/deployment.js";
 import { AccountBook } from "./book.js";
@@ -16,7 +16,9 @@ import { readChainView } from "./chainView.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { KeeperSettings } from "./config.js";
 import { type ProtocolContracts, bindContracts } from "./contracts.js";
+import { type AccountRisk, accountRisks } from "./riskView.js";
 import { type Fees, initialFees } from "./fees.js";
+import { Flagger } from "./flagger.js";
 import { EventFollower, type FollowReport } from "./follower.js";
 import { type LiquidationReport, Liquidator, type MinedLiquidation } from "./liquidator.js";
 import type { Logger } from "./logger.js";
@@ -25,7 +27,7 @@ import { type PokeReport, Pokers } from "./pokers.js";
 import { type RpcStats, isTransportError } from "./rpc.js";
 import { scanAccounts } from "./scanner.js";
 import type { HealthReport } from "./server.js";
-import { TxManager } from "./txManager.js";
+import { type Refusal, TxManager } from "./txManager.js";
 
 export type KeeperOptions = {
   provider: Provider;
@@ -38,6 +40,15 @@ export type KeeperOptions = {
   metrics?: KeeperMetrics;
   /** request and error counts of the provider (CountingJsonRpcProvider.stats), for the metrics */
   rpcStats?: RpcStats;
+  /** read the key's ether balance at every new block (metrics, /health, a warning when low) */
+  watchBalance?: boolean;
+  /**
+   * Reads the deployment record again. Called when the keeper starts over after the node forgot
+   * blocks (a restarted dev node): a redeployment there may have put the contracts elsewhere.
+   */
+  reloadDeployment?: () => Deployment;
+  /** wall clock in ms (Date.now by default): block age and the idle-chain notice read it */
+  clock?: () => number;
 };
 
 export type TickReport = {
@@ -65,22 +76,29 @@ export type TickReport = {
   tickMs: number;
   /** JSON-RPC calls made by this tick (when the provider counts them) */
   rpcCalls?: number;
+  /** transactions the node refused outright in this tick (not sent: nothing holds their nonce) */
+  refused: Refusal[];
   dryRun: boolean;
 };
+
+/** The accounts nearest to liquidation, for an operator (the `--worst` command). */
+export type RiskTable = { block: number; timestamp: bigint; withPositions: number; accounts: AccountRisk[] };
 
 const RESYNC_PER_TICK = 200;
 
 export class Keeper {
   readonly metrics: KeeperMetrics;
-  readonly contracts: ProtocolContracts;
+  contracts: ProtocolContracts;
   private readonly log: Logger;
-  private readonly feedIds: Map<number, string>;
+  private feedIds: Map<number, string>;
+  private deployment: Deployment;
 
   private book: AccountBook | undefined;
   private follower: EventFollower | undefined;
   private tx: TxManager | undefined;
   private liquidator: Liquidator | undefined;
   private pokers: Pokers | undefined;
+  private flagger: Flagger | undefined;
 
   private ticking = false;
   private lastScannedBlock = -1;
@@ -94,12 +112,22 @@ export class Keeper {
   private lastBlock = -1;
   /** hash of the last block whose events are in the book (stored with the checkpoint) */
   private lastHash = "";
+  /** the newest block seen, and when (wall clock, ms) it was first seen */
+  private head: { number: number; timestamp: number; seenAt: number } | undefined;
+  /** the key's balance at the last new block (watchBalance) */
+  private balance: bigint | undefined;
+  /** the head block for which the keeper last said that cooldowns wait for a new block */
+  private idleNoticeBlock = -1;
+  /** a tick failed since the last good one (an outage, a restart): check it is still the same chain */
+  private suspectReset = false;
 
   constructor(private readonly o: KeeperOptions) {
     this.metrics = o.metrics ?? new KeeperMetrics();
     this.log = o.logger.child({ module: "keeper" });
+    this.deployment = o.deployment;
     this.contracts = bindContracts(o.deployment, o.provider);
     this.feedIds = new Map(o.deployment.markets.map((m) => [m.id, m.feedId]));
+    this.metrics.blockAge(() => this.blockAgeSeconds());
   }
 
   /** One scan and its actions. Throws on an RPC failure; the next call carries on from where it was. */
@@ -116,12 +144,13 @@ export class Keeper {
         this.metrics.rpcCallsLastTick.set(report.rpcCalls);
       }
       this.metrics.tickSeconds.observe(report.tickMs / 1000);
-      this.lastOkAt = Date.now();
+      this.lastOkAt = this.now();
       this.failures = 0;
       this.lastError = undefined;
       return report;
     } catch (e) {
       this.failures++;
+      this.suspectReset = true;
       this.lastError = (e as Error).message;
       this.metrics.tickFailures.inc();
       if (!this.o.rpcStats && isTransportError(e)) this.metrics.rpcErrors.inc();
@@ -152,13 +181,32 @@ export class Keeper {
     this.loop = undefined;
   }
 
-  /** For /health: fine while ticks succeed and are recent. */
+  /**
+   * For /health: fine while ticks succeed and are recent and the chain's newest block is not older
+   * than `maxBlockAgeSeconds` by the wall clock (a node that stopped following its chain, or a dev
+   * node that mines only on transactions). `problems` says what is wrong when it is not fine.
+   */
   health(): HealthReport {
     const staleAfter = Math.max(30_000, 10 * this.o.config.pollIntervalMs);
-    const recent = this.lastOkAt > 0 && Date.now() - this.lastOkAt < staleAfter;
+    const recent = this.lastOkAt > 0 && this.now() - this.lastOkAt < staleAfter;
+    const age = this.blockAgeSeconds();
+    const maxAge = this.o.config.maxBlockAgeSeconds;
+    const problems: string[] = [];
+    if (!recent)
+      problems.push(this.lastOkAt ? `no successful tick for ${staleAfter / 1000} s` : "no successful tick yet");
+    if (this.failures >= 5) problems.push(`${this.failures} ticks failed in a row`);
+    if (maxAge > 0 && age !== undefined && age > maxAge) {
+      problems.push(`the newest block is ${Math.round(age)} s old (bound ${maxAge} s): the chain does not move`);
+    }
+    if (this.balance === 0n && !this.o.config.dryRun) problems.push("the key holds no ether to pay for gas");
     return {
-      ok: recent && this.failures < 5,
+      ok: problems.length === 0,
+      problems,
       lastBlock: this.lastBlock,
+      headBlock: this.head?.number ?? null,
+      blockAgeSeconds: age === undefined ? null : Math.round(age),
+      maxBlockAgeSeconds: maxAge,
+      balanceEth: this.balance === undefined ? null : formatEther(this.balance),
       lastTickOkAt: this.lastOkAt ? new Date(this.lastOkAt).toISOString() : null,
       consecutiveFailures: this.failures,
       lastError: this.lastError ?? null,
@@ -168,14 +216,46 @@ export class Keeper {
     };
   }
 
-  /** Writes the checkpoint now (when one is configured and something is known). */
+  /**
+   * Seconds between the newest block's timestamp and the wall clock now (undefined before the first
+   * tick). Negative when the chain's clock runs ahead (a dev node whose time was moved forward).
+   */
+  blockAgeSeconds(): number | undefined {
+    return this.head === undefined ? undefined : this.now() / 1000 - this.head.timestamp;
+  }
+
+  /**
+   * The `top` accounts nearest to liquidation at the newest block, with their health and
+   * liquidation price: follows events first (from the checkpoint when there is one). Sends nothing.
+   */
+  async risks(top: number): Promise<RiskTable> {
+    if (!this.book) await this.init();
+    const head = await this.o.provider.getBlock("latest");
+    if (!head) throw new Error("the node returned no latest block");
+    await this.follower!.advance(head.number);
+    await this.learnMarkets();
+    const view = await readChainView(this.contracts, this.feedIds, {
+      number: head.number,
+      timestamp: head.timestamp,
+      baseFeePerGas: head.baseFeePerGas,
+    });
+    const symbols = new Map(this.deployment.markets.map((m) => [m.id, m.symbol]));
+    const { withPositions, accounts } = accountRisks(this.book!, view, top, symbols);
+    return { block: head.number, timestamp: view.timestamp, withPositions, accounts };
+  }
+
+  /**
+   * Writes the checkpoint now (when one is configured and something is known). A dry run never
+   * writes it: it may run beside the live keeper of the same key, which owns the file.
+   */
   writeCheckpoint(blockHash?: string): void {
     const file = this.o.config.checkpointFile;
-    if (!file || !this.book || !this.follower || this.follower.lastBlock < this.o.deployment.startBlock) return;
+    if (this.o.config.dryRun) return;
+    if (!file || !this.book || !this.follower || this.follower.lastBlock < this.deployment.startBlock) return;
     saveCheckpoint(file, {
       version: 1,
-      chainId: this.o.deployment.chainId,
-      engine: this.o.deployment.contracts.engine,
+      chainId: this.deployment.chainId,
+      engine: this.deployment.contracts.engine,
       lastBlock: this.follower.lastBlock,
       lastBlockHash: blockHash ?? this.lastHash,
       savedAt: new Date().toISOString(),
@@ -185,8 +265,23 @@ export class Keeper {
   }
 
   private async init(): Promise<void> {
-    const [scale, address] = await Promise.all([this.contracts.vault.SCALE(), this.o.signer.getAddress()]);
-    const d = this.o.deployment;
+    if (this.o.reloadDeployment) this.adopt(this.o.reloadDeployment());
+    const d = this.deployment;
+    if ((await this.o.provider.getCode(d.contracts.engine)) === "0x") {
+      throw new Error(
+        `the deployment record names engine ${d.contracts.engine}, which has no code on this chain ` +
+          `(a restarted local node forgets its contracts): deploy again; the keeper re-reads the record`,
+      );
+    }
+    const [scale, address, genesis] = await Promise.all([
+      this.contracts.vault.SCALE(),
+      this.o.signer.getAddress(),
+      this.o.provider.getBlock(0),
+    ]);
+    // a new book: nothing of the old one's blocks is trusted (the checkpoint is checked below)
+    this.lastHash = "";
+    this.suspectReset = false;
+    this.genesisHash = genesis?.hash;
     let book = new AccountBook(scale);
     let lastBlock = d.startBlock - 1;
     const file = this.o.config.checkpointFile;
@@ -252,6 +347,13 @@ export class Keeper {
       logger: logger.child({ module: "pokers" }),
       metrics,
     });
+    this.flagger = new Flagger({
+      contracts: this.contracts,
+      tx,
+      settings,
+      logger: logger.child({ module: "flagger" }),
+      metrics,
+    });
     this.follower = new EventFollower({
       provider: this.o.provider,
       addresses: {
@@ -263,7 +365,10 @@ export class Keeper {
       startBlock: d.startBlock,
       rangeBlocks: settings.logRangeBlocks,
       logger: logger.child({ module: "follower" }),
-      onSettled: (id) => this.liquidator?.settled(id),
+      onSettled: (id) => {
+        this.liquidator?.settled(id);
+        this.flagger?.settled(id);
+      },
     });
     this.follower.lastBlock = lastBlock;
     this.tx = tx;
@@ -274,22 +379,74 @@ export class Keeper {
     );
   }
 
+  /** Follows another deployment record (after a node reset and a redeployment). */
+  private adopt(d: Deployment): void {
+    const o = this.deployment;
+    if (d.contracts.engine.toLowerCase() !== o.contracts.engine.toLowerCase() || d.startBlock !== o.startBlock) {
+      this.log.warn(
+        {
+          engine: d.contracts.engine,
+          startBlock: d.startBlock,
+          was: { engine: o.contracts.engine, startBlock: o.startBlock },
+        },
+        "the deployment record changed; following the new deployment",
+      );
+    }
+    this.deployment = d;
+    this.contracts = bindContracts(d, this.o.provider);
+    this.feedIds = new Map(d.markets.map((m) => [m.id, m.feedId]));
+  }
+
+  private now(): number {
+    return this.o.clock ? this.o.clock() : Date.now();
+  }
+
+  /**
+   * A restarted dev node may have grown past the block the book reached before the keeper notices
+   * (a redeployment mines hundreds of blocks), so a head ahead of the book proves nothing. The next
+   * block's parent hash proves continuity for free; otherwise (blocks skipped, a failed tick since)
+   * the genesis block's hash tells a new chain from the same one. A reorg keeps the genesis and is
+   * left to the checkpoint's hash check at the next start, as before.
+   */
+  private async checkSameChain(head: Block): Promise<void> {
+    const reached = this.follower!.lastBlock;
+    const consecutive = head.number === reached + 1 && head.parentHash === this.lastHash;
+    const suspect = this.suspectReset;
+    this.suspectReset = false;
+    if (!this.lastHash || consecutive || (head.number === reached && !suspect)) return;
+    const genesis = (await this.o.provider.getBlock(0))?.hash;
+    if (genesis !== this.genesisHash) {
+      this.startOver(`the node's genesis block changed (${genesis}): the node was reset`);
+    }
+  }
+
+  /** hash of block 0 when the book was started: another one means another chain */
+  private genesisHash: string | null | undefined;
+
+  /** Forgets the book and everything built on it: the next tick starts over (init). */
+  private startOver(reason: string): never {
+    this.book = undefined;
+    this.lastScannedBlock = -1;
+    throw new Error(`${reason}; the keeper starts over`);
+  }
+
   private async pass(started: number): Promise<TickReport> {
     const book = this.book!;
     const tx = this.tx!;
     const head = await this.o.provider.getBlock("latest");
     if (!head) throw new Error("the node returned no latest block");
+    if (!this.head || this.head.number !== head.number) {
+      this.head = { number: head.number, timestamp: head.timestamp, seenAt: this.now() };
+    }
     if (head.number < this.follower!.lastBlock) {
       // A node that forgot blocks (a restarted dev node, a deep reorg): start over, from the
       // checkpoint if its block is still there, else from the deployment's startBlock.
-      const processed = this.follower!.lastBlock;
-      this.book = undefined;
-      this.lastScannedBlock = -1;
-      throw new Error(
-        `the node's head ${head.number} is behind block ${processed}, already processed: the node was reset or ` +
-          `reorganised; the keeper starts over`,
+      this.startOver(
+        `the node's head ${head.number} is behind block ${this.follower!.lastBlock}, already processed: the node was ` +
+          `reset or reorganised`,
       );
     }
+    await this.checkSameChain(head);
     const follow = await this.follower!.advance(head.number);
     if (follow) {
       this.metrics.logBlocksScanned.inc(follow.toBlock - follow.fromBlock + 1);
@@ -322,6 +479,7 @@ export class Keeper {
       pokes: [],
       resynced: 0,
       pendingTxs: tx.count(),
+      refused: [],
       readMs: 0,
       scanMs: 0,
       pokeMs: 0,
@@ -329,10 +487,12 @@ export class Keeper {
       dryRun: this.o.config.dryRun,
     };
     if (head.number === this.lastScannedBlock && book.stale().length === 0) {
+      this.noticeIdleChain(head);
       report.tickMs = performance.now() - started;
       return report;
     }
     report.fresh = true;
+    if (this.o.watchBalance) await this.readBalance(head.number);
     report.resynced = await this.resync(head.number);
     await this.learnMarkets();
 
@@ -363,11 +523,15 @@ export class Keeper {
     for (const id of contradicted) book.markStale(id);
     report.liquidation = liquidation;
     const pokeStarted = performance.now();
-    report.pokes = await this.pokers!.run(view, fees);
+    const liquidatable = new Set(scan.liquidatable.map((a) => a.accountId));
+    const flags = await this.flagger!.run(liquidation.waiting, liquidatable, view, fees);
+    report.pokes = [...flags, ...(await this.pokers!.run(view, fees))];
     report.pokeMs = performance.now() - pokeStarted;
     report.pendingTxs = tx.count();
+    report.refused = tx.drainRefusals();
     this.metrics.pendingTransactions.set(tx.count());
     this.lastScannedBlock = head.number;
+    this.nextReadyAt = liquidation.nextReadyAt;
 
     if (scan.liquidatable.length || liquidation.batches.length) {
       this.log.info(
@@ -389,6 +553,46 @@ export class Keeper {
     if (follow && Date.now() - this.lastCheckpointAt >= every) this.writeCheckpoint(head.hash ?? undefined);
     report.tickMs = performance.now() - started;
     return report;
+  }
+
+  /** chain time at which the first account now cooling down may take its next tranche */
+  private nextReadyAt: bigint | undefined;
+
+  /**
+   * On a chain whose head does not move (a dev node mines only on transactions), cooldowns end by
+   * the clock but not on chain: the next tranche waits for a block. Said once per head block.
+   */
+  private noticeIdleChain(head: Block): void {
+    if (this.nextReadyAt === undefined || this.idleNoticeBlock === head.number || !this.head) return;
+    const chainNow = BigInt(head.timestamp) + BigInt(Math.floor((this.now() - this.head.seenAt) / 1000));
+    if (chainNow < this.nextReadyAt) return;
+    this.idleNoticeBlock = head.number;
+    this.log.warn(
+      {
+        block: head.number,
+        blockAgeSeconds: Math.round(this.blockAgeSeconds() ?? 0),
+        cooldownEndedAt: this.nextReadyAt,
+      },
+      "a cooldown has ended by the clock, but no block was mined since: the next tranche waits for a block " +
+        "(a dev node mines only on transactions; enable interval mining, see the README)",
+    );
+  }
+
+  /** The key's ether balance at `blockTag`: metrics, /health, a warning each time it drops below the minimum. */
+  private async readBalance(blockTag: number): Promise<void> {
+    const address = await this.o.signer.getAddress();
+    const balance = await this.o.provider.getBalance(address, blockTag);
+    const min = this.o.config.minBalanceEth;
+    const wasLow = this.balance !== undefined && this.balance < min;
+    this.balance = balance;
+    this.metrics.balance.set(Number(formatEther(balance)));
+    this.metrics.balanceLow.set(balance < min ? 1 : 0);
+    if (balance < min && !wasLow && !this.o.config.dryRun) {
+      this.log.warn(
+        { address, balanceEth: formatEther(balance), minBalanceEth: formatEther(min) },
+        "the keeper's key is low on ether for gas: fund it",
+      );
+    }
   }
 
   /** Fees for a new transaction at this head, read from the node at most once per tick. */

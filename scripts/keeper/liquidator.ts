@@ -58,7 +58,11 @@ export type LiquidationReport = {
   /** the contract found these healthy or flat at the scanned block (someone else acted, or drift) */
   notLiquidatable: number;
   heldBackByCapacity: number;
+  /** the accounts below maintenance held back by their cooldown or the capacity cap (the keeper flags them) */
+  waiting: bigint[];
   previewFailed: number;
+  /** chain time at which the first account now cooling down may take its next tranche */
+  nextReadyAt?: bigint;
   batches: BatchReport[];
   /** milliseconds spent confirming (cooldown reads and previews) and simulating batches */
   confirmMs: number;
@@ -113,6 +117,7 @@ export class Liquidator {
       ready: 0,
       notLiquidatable: 0,
       heldBackByCapacity: 0,
+      waiting: [],
       previewFailed: 0,
       batches: [],
       confirmMs: 0,
@@ -133,9 +138,17 @@ export class Liquidator {
     const confirmStarted = performance.now();
     await this.learnCooldowns(open, view);
     const due: AccountHealth[] = [];
+    const cooling = (readyAt: bigint) => {
+      report.coolingDown++;
+      if (report.nextReadyAt === undefined || readyAt < report.nextReadyAt) report.nextReadyAt = readyAt;
+    };
     for (const c of open) {
-      if (c.backstop || (this.readyAt.get(c.accountId) ?? 0n) <= view.timestamp) due.push(c);
-      else report.coolingDown++;
+      const readyAt = this.readyAt.get(c.accountId) ?? 0n;
+      if (c.backstop || readyAt <= view.timestamp) due.push(c);
+      else {
+        cooling(readyAt);
+        report.waiting.push(c.accountId);
+      }
     }
 
     const slots = s.maxPendingTxs - this.o.tx.count();
@@ -158,11 +171,13 @@ export class Liquidator {
           contradicted.push(id);
           break;
         case "cooling-down":
-          report.coolingDown++;
+          cooling(p.readyAt);
+          report.waiting.push(id);
           this.readyAt.set(id, p.readyAt);
           break;
         case "no-capacity":
           report.heldBackByCapacity++;
+          report.waiting.push(id);
           break;
         case "failed":
           report.previewFailed++;
@@ -177,6 +192,7 @@ export class Liquidator {
     const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
     const { selected, heldBack } = fitCapacity(ready, rooms);
     report.heldBackByCapacity += heldBack.length;
+    report.waiting.push(...heldBack.map((p) => p.accountId));
     const batches = packBatches(selected, s).slice(0, slots);
 
     // One batch at a time, simulated then sent at once, so the first (worst) batch is on its way

@@ -74,6 +74,27 @@ export class KeeperMetrics {
     registers: [this.registry],
   });
 
+  readonly balance = this.gauge("keeper_balance_eth", "ether the keeper's key holds to pay for gas, at the last block");
+  readonly balanceLow = this.gauge(
+    "keeper_balance_low",
+    "1 when the key holds less ether than --min-balance-eth (fund it), else 0",
+  );
+  private blockAgeSource: (() => number | undefined) | undefined;
+  readonly blockAgeSeconds = new Gauge({
+    name: "keeper_block_age_seconds",
+    help: "seconds between the newest block's timestamp and now, by the keeper's clock, at scrape time",
+    registers: [this.registry],
+    collect: () => {
+      const age = this.blockAgeSource?.();
+      if (age !== undefined) this.blockAgeSeconds.set(age);
+    },
+  });
+
+  /** Where keeper_block_age_seconds is read from at scrape time. */
+  blockAge(source: () => number | undefined): void {
+    this.blockAgeSource = source;
+  }
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "keeper_process_" });
   }

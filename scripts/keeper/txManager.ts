@@ -21,7 +21,7 @@ import { type FeePolicy, type Fees, bumpFees } from "./fees.js";
 import type { Logger } from "./logger.js";
 import { isTransportError } from "./rpc.js";
 
-export type TxKind = "liquidation" | "volatility" | "breaker" | "claim" | "cancel";
+export type TxKind = "liquidation" | "volatility" | "breaker" | "claim" | "flag" | "cancel";
 
 export type TxRequest = {
   kind: TxKind;
@@ -72,9 +72,15 @@ export type TxManagerOptions = {
 
 type SendResult = { ok: true; hash: string } | { ok: false; kind: BroadcastFailure; message: string };
 
-export type BroadcastFailure = "known" | "nonce-used" | "underpriced" | "transport" | "rejected";
+export type BroadcastFailure = "known" | "nonce-used" | "underpriced" | "insufficient-funds" | "transport" | "rejected";
 
-/** How a node refused a transaction: already has it, nonce gone, fee too low, unreachable, or no. */
+/** A transaction the node refused outright: its kind, why, and the node's words. */
+export type Refusal = { kind: TxKind; failure: BroadcastFailure; message: string };
+
+/**
+ * How a node refused a transaction: already has it, nonce gone, fee too low, the key cannot pay for
+ * its gas, unreachable, or no.
+ */
 export function classifyBroadcastError(e: unknown): BroadcastFailure {
   const err = e as { code?: string; message?: string; shortMessage?: string; error?: { message?: string } };
   const text = `${err?.shortMessage ?? ""} ${err?.message ?? ""} ${err?.error?.message ?? ""}`;
@@ -85,6 +91,9 @@ export function classifyBroadcastError(e: unknown): BroadcastFailure {
   if (err?.code === "REPLACEMENT_UNDERPRICED" || /underpriced|replacement fee too low/i.test(text)) {
     return "underpriced";
   }
+  if (err?.code === "INSUFFICIENT_FUNDS" || /insufficient funds|(doesn't|does not) have enough funds/i.test(text)) {
+    return "insufficient-funds";
+  }
   if (isTransportError(e)) return "transport";
   return "rejected";
 }
@@ -94,6 +103,7 @@ export class TxManager {
   readonly pending = new Map<number, PendingTx>();
   private nextNonce: number | undefined;
   private readonly localKey: boolean;
+  private refusals: Refusal[] = [];
 
   constructor(private readonly o: TxManagerOptions) {
     this.localKey = o.signer instanceof BaseWallet;
@@ -108,6 +118,13 @@ export class TxManager {
     const pendingCount = await this.o.provider.getTransactionCount(this.o.address, "pending");
     const ours = this.pending.size ? Math.max(...this.pending.keys()) + 1 : 0;
     this.nextNonce = Math.max(pendingCount, ours);
+  }
+
+  /** The refusals since the last call. */
+  drainRefusals(): Refusal[] {
+    const r = this.refusals;
+    this.refusals = [];
+    return r;
   }
 
   count(kind?: TxKind): number {
@@ -185,7 +202,15 @@ export class TxManager {
     // Refused: nothing holds this nonce. It is the last one assigned (sends are sequential).
     if (this.nextNonce === nonce + 1) this.nextNonce = nonce;
     if (sent.kind === "nonce-used") this.nextNonce = undefined;
-    this.o.logger.warn({ kind: req.kind, nonce, failure: sent.kind, err: sent.message }, "transaction refused");
+    this.refusals.push({ kind: req.kind, failure: sent.kind, message: sent.message });
+    if (sent.kind === "insufficient-funds") {
+      this.o.logger.error(
+        { kind: req.kind, nonce, address: this.o.address, err: sent.message },
+        "transaction refused: the keeper's key has not enough ether to pay for gas; fund it",
+      );
+    } else {
+      this.o.logger.warn({ kind: req.kind, nonce, failure: sent.kind, err: sent.message }, "transaction refused");
+    }
     return undefined;
   }
 
@@ -283,7 +308,14 @@ export class TxManager {
           return { ok: true, hash };
         }
       }
-      return { ok: false, kind, message: (e as { shortMessage?: string }).shortMessage ?? (e as Error).message };
+      return { ok: false, kind, message: nodeMessage(e) };
     }
   }
+}
+
+/** The node's own words for a refusal when ethers kept them ("could not coalesce error" says nothing). */
+function nodeMessage(e: unknown): string {
+  const err = e as { error?: { message?: unknown }; shortMessage?: string; message?: string };
+  if (typeof err?.error?.message === "string") return err.error.message;
+  return err?.shortMessage ?? err?.message ?? String(e);
 }

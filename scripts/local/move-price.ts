@@ -46,7 +46,8 @@ await run(async () => {
     }
   }
   console.log(
-    `${m.symbol}: ${fmt(before)} -> ${fmt(after)} USD (round ${(await feed.latestRound()) & 0xffffffffffffffffn}), volatility ${fmt(sigma, 3)}; ` +
+    `${m.symbol}: ${fmt(before)} -> ${fmt(after)} USD (round ${(await feed.latestRound()) & 0xffffffffffffffffn}), ` +
+      `volatility ${fmt(sigma * 100n, 1)}% a year (the oracle's EWMA estimate); ` +
       `${liquidatable} of ${accounts} accounts liquidatable` +
       (unknown > 0 ? ` (${unknown} not judged: a stale feed)` : ""),
   );

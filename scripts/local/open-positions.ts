@@ -80,6 +80,10 @@ await run(async () => {
   }
   console.table(rows);
   console.log(
+    "equity in USD; health = equity / maintenance margin: below 1.000 the account can be liquidated; " +
+      "`npm run keeper -- --worst 10` lists the accounts nearest to it with their liquidation prices",
+  );
+  console.log(
     `opened ${rows.length} positions on ${local.networkName}; move a price with: MARKET=ETH PRICE=1500 npm run local:price`,
   );
 });

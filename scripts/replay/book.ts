@@ -7,8 +7,6 @@
  * margin a new position would need (so the population's wanted leverage is clamped to what the
  * protocol accepts instead of reverting).
  */
-import type { Interface } from "ethers";
-
 import {
   type AccountSnapshot,
   type AccountSummary,
@@ -24,15 +22,13 @@ import {
   pendingAccrual,
   positionValue,
 } from "../lib/math/index.js";
-import type { Chain } from "./chain.js";
-import { WAD } from "./decimal.js";
+import { WAD } from "../lib/math/index.js";
+import type { ReplayContracts } from "./contracts.js";
 
 export type BookAccount = { margin: bigint; positions: Map<number, EnginePosition> };
 
 export type BookContext = {
-  chain: Chain;
-  addresses: { engine: string; vault: string; oracle: string; breaker?: string };
-  interfaces: { engine: Interface; vault: Interface; oracle: Interface; breaker?: Interface };
+  c: Pick<ReplayContracts, "engine" | "vault" | "oracle" | "breaker">;
   markets: { id: number; feedId: string }[];
 };
 
@@ -42,16 +38,10 @@ export class Book {
 
   constructor(private readonly ctx: BookContext) {}
 
-  private async view(to: string, iface: Interface, fn: string, args: unknown[] = []) {
-    const ret = await this.ctx.chain.call(to, iface.encodeFunctionData(fn, args));
-    return iface.decodeFunctionResult(fn, ret);
-  }
-
   /** Reads the static part of every market (once). */
   async init(): Promise<void> {
-    const { addresses: a, interfaces: i } = this.ctx;
     for (const m of this.ctx.markets) {
-      const [c] = await this.view(a.engine, i.engine, "marketConfig", [m.id]);
+      const c = await this.ctx.c.engine.marketConfig(m.id);
       this.configs.set(m.id, {
         skewScale: c.skewScale,
         maxFundingRatePerSecond: c.maxFundingRatePerSecond,
@@ -76,12 +66,12 @@ export class Book {
 
   /** Re-reads margin and every position of the given accounts. */
   async refresh(ids: Iterable<bigint>): Promise<void> {
-    const { addresses: a, interfaces: i } = this.ctx;
+    const { engine, vault } = this.ctx.c;
     for (const id of new Set(ids)) {
-      const [margin] = await this.view(a.vault, i.vault, "marginOf", [id]);
+      const margin = await vault.marginOf(id);
       const positions = new Map<number, EnginePosition>();
       for (const m of this.ctx.markets) {
-        const [p] = await this.view(a.engine, i.engine, "position", [id, m.id]);
+        const p = await engine.position(id, m.id);
         if (p.size !== 0n) positions.set(m.id, { size: p.size, basis: p.basis });
       }
       this.accounts.set(id, { margin, positions });
@@ -103,25 +93,19 @@ export class Book {
 
   /** Re-reads the margin of the given accounts. */
   async refreshMargins(ids: Iterable<bigint>): Promise<void> {
-    const { addresses: a, interfaces: i } = this.ctx;
     for (const id of new Set(ids)) {
-      const [margin] = await this.view(a.vault, i.vault, "marginOf", [id]);
-      this.accounts.get(id)!.margin = margin;
+      this.accounts.get(id)!.margin = await this.ctx.c.vault.marginOf(id);
     }
   }
 
   /** Market state, price, volatility and level multiplier of every market now (the tick's time). */
   async snapshot(timestamp: number): Promise<EngineSnapshot> {
-    const { addresses: a, interfaces: i } = this.ctx;
+    const { engine, oracle, breaker } = this.ctx.c;
     const markets = new Map<number, MarketSnapshot>();
     for (const m of this.ctx.markets) {
-      const [st] = await this.view(a.engine, i.engine, "marketState", [m.id]);
-      const [price, sigma] = await this.view(a.oracle, i.oracle, "getPriceAndVolatility", [m.feedId]);
-      let levelImMultiplier = WAD;
-      if (a.breaker && i.breaker) {
-        const [policy] = await this.view(a.breaker, i.breaker, "tradePolicy", [m.id]);
-        levelImMultiplier = policy.imMultiplier;
-      }
+      const st = await engine.marketState(m.id);
+      const [price, sigma] = await oracle.getPriceAndVolatility(m.feedId);
+      const levelImMultiplier = breaker ? (await breaker.tradePolicy(m.id)).imMultiplier : WAD;
       markets.set(m.id, {
         config: this.configs.get(m.id)!,
         state: {

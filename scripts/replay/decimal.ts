@@ -1,9 +1,15 @@
 /**
- * Exact decimal text <-> WAD bigint for the replay's parameter files and output. A number from a
- * JSON file is taken by its shortest decimal text (0.005 -> "0.005"), never through float
- * arithmetic, so "0.005" and 0.005 give the same WAD.
+ * Exact decimal text <-> WAD bigint, the replay's one decimal parser: parameter files (a number from
+ * a JSON file is taken by its shortest decimal text, 0.005 -> "0.005", never through float
+ * arithmetic, so "0.005" and 0.005 give the same WAD) and the price files of the crash data (the
+ * strict `parseDecimalWad`: plain digits only, each refusal saying why). Output: tables and logs
+ * (`formatWad`, `formatPct`, `formatUsd`) and the shortest exact text (`exactWad`).
  */
-export const WAD = 10n ** 18n;
+import { WAD } from "../lib/math/fixedPoint.js";
+import { InvalidDecimalError } from "./data/errors.js";
+
+export { WAD };
+export const WAD_DECIMALS = 18;
 
 const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/i;
 
@@ -23,6 +29,40 @@ export function parseDecimal(value: number | string, decimals = 18): bigint {
   }
   const out = BigInt(digits) * 10n ** BigInt(scale);
   return sign === "-" ? -out : out;
+}
+
+const PLAIN_DECIMAL = /^([0-9]+)(?:\.([0-9]+))?$/;
+
+/**
+ * Parses a non-negative plain decimal ("7351", "7351.00", "0.93501933") into WAD, as data files
+ * print prices: refuses signs, exponents, spaces, a bare or trailing dot, and more than 18 decimals
+ * (which WAD cannot hold exactly), each with an {@link InvalidDecimalError} saying which.
+ */
+export function parseDecimalWad(text: string): bigint {
+  if (!PLAIN_DECIMAL.test(text)) throw new InvalidDecimalError(text, whyNotPlain(text));
+  const fraction = text.split(".")[1] ?? "";
+  if (fraction.length > WAD_DECIMALS) {
+    throw new InvalidDecimalError(text, `${fraction.length} decimals; WAD holds at most ${WAD_DECIMALS}`);
+  }
+  return parseDecimal(text, WAD_DECIMALS);
+}
+
+function whyNotPlain(text: string): string {
+  if (text === "") return "empty";
+  if (/^[+-]/.test(text)) return "signs are not allowed";
+  if (/[eE]/.test(text)) return "exponents are not allowed; write the digits out";
+  if (/\s/.test(text)) return "contains whitespace";
+  if (/^\.|\.$/.test(text)) return "needs digits on both sides of the decimal point";
+  return "only digits and one decimal point are allowed";
+}
+
+/** Shortest exact decimal text of a WAD amount: no trailing zeros, no dot for whole numbers. */
+export function exactWad(wad: bigint): string {
+  const negative = wad < 0n;
+  const magnitude = negative ? -wad : wad;
+  const whole = magnitude / WAD;
+  const fraction = (magnitude % WAD).toString().padStart(WAD_DECIMALS, "0").replace(/0+$/, "");
+  return `${negative ? "-" : ""}${whole}${fraction === "" ? "" : `.${fraction}`}`;
 }
 
 /** WAD from a decimal number or string. */

@@ -166,6 +166,7 @@ export function summaryTable(report: ReplayReport): string {
     const header = ["", ...runs.map((r) => r.preset)];
     const body = ROWS.map(([label, f]) => [label, ...runs.map((r) => f(r.metrics))]);
     body.push(["wall time (s)", ...runs.map((r) => r.seconds.toFixed(1))]);
+    body.push(["cpu time (s)", ...runs.map((r) => (r.cpuSeconds === undefined ? "-" : r.cpuSeconds.toFixed(1)))]);
     const widths = header.map((_, k) => Math.max(...[header, ...body].map((row) => row[k].length)));
     const fmt = (row: string[]) =>
       row.map((cell, k) => (k === 0 ? cell.padEnd(widths[k]) : cell.padStart(widths[k]))).join("  ");

@@ -123,14 +123,8 @@ const FundsSchema = z
 
 const KeeperSchema = z
   .object({
-    /** accounts per liquidateBatch (the contract takes at most 100); both keepers */
+    /** accounts per liquidateBatch of the keeper service (the contract takes at most 100) */
     batchSize: z.number().int().min(1).max(100),
-    /** `--keeper scan` only: accounts per liquidatableAccounts call (the contract scans at most 500) */
-    pageSize: z.number().int().min(1).max(500),
-    /** `--keeper scan` only: every n-th tick, scan every account and count what the hint missed (0: never) */
-    fullScanEvery: Int,
-    /** `--keeper scan` only: flag accounts held back by cooldown or capacity (starts their reward escalation) */
-    flag: z.boolean(),
   })
   .partial()
   .strict();
@@ -194,7 +188,7 @@ export type ResolvedParams = {
     maxFeedbackTicks: number;
   };
   funds: { insuranceToNotional: number; lpToNotional: number };
-  keeper: { batchSize: number; pageSize: number; fullScanEvery: number; flag: boolean };
+  keeper: { batchSize: number };
   replay: { maxTickSeconds: number; windowSeconds: number };
   population: PopulationOverrides;
 };
@@ -220,7 +214,7 @@ function defaults(): ResolvedParams {
       maxFeedbackTicks: 2,
     },
     funds: { insuranceToNotional: 0.05, lpToNotional: 1 },
-    keeper: { batchSize: 100, pageSize: 200, fullScanEvery: 0, flag: true },
+    keeper: { batchSize: 100 },
     replay: { maxTickSeconds: 300, windowSeconds: 300 },
     population: {},
   };

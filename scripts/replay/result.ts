@@ -85,6 +85,8 @@ export type ReplayRun = {
   population: { accounts: number; seed: number };
   /** wall-clock seconds the run took */
   seconds: number;
+  /** CPU seconds its process spent on it (every thread: the node's EVM runs in the process) */
+  cpuSeconds?: number;
   steps: ReplayStep[];
   metrics: ReplayMetrics;
   /** the parameters in force: the preset's files and overrides, and the configuration read back from the chain */

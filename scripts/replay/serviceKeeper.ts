@@ -25,7 +25,7 @@
  *    the TxManager only hears of it at its next poll, so the limit counts a tick's transactions);
  *    the breaker poked every block, which is once a tick since the keeper does not poke twice at one
  *    block time: the breaker's de-escalation counts from the last poke that still proposed the
- *    level, and ScanKeeper poked every tick; the volatility estimate updated on every new round, up
+ *    level, so a replay pokes it every tick; the volatility estimate updated on every new round, up
  *    to 64 rounds at a time. Fees stay the schema's: with a base fee of 0 the keeper offers its
  *    default 1 gwei tip (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee
  *    cap and tip, which the node accepts; the tip goes to the coinbase, nothing in the protocol.
@@ -39,10 +39,10 @@
  * maintenance term toward the new sigma's target, so its accounts' maintenance margins move, when
  * the market's risk parameters weigh volatility at all (`kMm > 0`; read once). The usual protected
  * tick: a pass that liquidates with the sigma in force and folds the new round in, then a pass that
- * sees the new sigma (ScanKeeper updated the volatility before it scanned). Nothing else the keeper
- * sends changes another account's health at the same instant: a liquidation changes its own account
- * (then in cooldown, or closed) and the market's used capacity; breaker levels bind new risk only
- * (liquidation views never consult the breaker); claims move rewards.
+ * sees the new sigma. Nothing else the keeper sends changes another account's health at the same
+ * instant: a liquidation changes its own account (then in cooldown, or closed) and the market's used
+ * capacity; breaker levels bind new risk only (liquidation views never consult the breaker); claims
+ * move rewards; a flag starts an account's reward clock.
  *
  * What the keeper did is read from the receipts of the transactions it reported sending, in the same
  * tick: the tranches its batches settled (LiquidationSettled naming this keeper), what the contract
@@ -52,7 +52,6 @@
 import {
   BrowserProvider,
   type Eip1193Provider,
-  type Interface,
   type Log as EthersLog,
   Network,
   type TransactionResponse,
@@ -67,8 +66,26 @@ import { Keeper, type TickReport } from "../keeper/keeper.js";
 import { createLogger, type Logger, silentLogger } from "../keeper/logger.js";
 import type { RpcStats } from "../keeper/rpc.js";
 import type { TxKind } from "../keeper/txManager.js";
+import type { Deployment } from "../../deploy/deployment.js";
 import type { Chain } from "./chain.js";
-import { type KeeperAdapter, type KeeperContext, type KeeperFactory, revertNote } from "./keeperAdapter.js";
+import type { ReplayContracts } from "./contracts.js";
+
+/** What the replay gives its keeper. */
+export type KeeperContext = {
+  chain: Chain;
+  /** the keeper's address (it receives the rewards); nothing else in the replay sends from it */
+  keeper: string;
+  /** its private key: the network's development key of that address */
+  keeperKey: string;
+  /** the in-process deployment, as a deployment record (deploy/deployment.ts) */
+  deployment: Deployment;
+  markets: { id: number }[];
+  c: Pick<ReplayContracts, "engine" | "liquidationEngine">;
+  /** ids below maintenance margin now, from the engine's mirror: a cross-check of the keeper's scan */
+  hint?: () => Promise<bigint[]>;
+  /** the preset's keeper.batchSize: accounts per liquidateBatch */
+  batchSize: number;
+};
 
 /** Keeper passes per replay tick at most (see the header); reaching it is counted (`passLimitHits`). */
 export const MAX_PASSES = 4;
@@ -77,9 +94,9 @@ export const MAX_PASSES = 4;
 export const LOG_ENV = "REPLAY_KEEPER_LOG";
 
 /** The keeper's settings for a replay: the schema's defaults, and what is said in the header. */
-export function replayKeeperSettings(options: KeeperContext["options"]): KeeperSettings {
+export function replayKeeperSettings(batchSize: number): KeeperSettings {
   return keeperSettings({
-    maxBatch: options.batchSize,
+    maxBatch: batchSize,
     maxPendingTxs: 64,
     previewLimit: 10_000,
     pokeVolatility: true,
@@ -174,11 +191,14 @@ type Counts = {
   volatilityPokes: number;
   breakerPokes: number;
   claims: number;
+  /** accounts flagged (held back by cooldown or capacity: their reward escalation starts) */
+  flags: number;
   /** keeper transactions that reverted */
   revertedTxs: number;
 };
 
-export class ServiceKeeper implements KeeperAdapter {
+/** The keeper service as the replay runs it: one `tick()` per replay tick; counters and notes for the run. */
+export class ServiceKeeper {
   readonly name = "Keeper service (scripts/keeper/keeper.ts)";
   readonly keeper: Keeper;
   readonly settings: KeeperSettings;
@@ -202,12 +222,13 @@ export class ServiceKeeper implements KeeperAdapter {
     volatilityPokes: 0,
     breakerPokes: 0,
     claims: 0,
+    flags: 0,
     revertedTxs: 0,
   };
   /** LiquidationFailed reasons: reason -> "account@time" */
   private readonly failures = new Map<string, string[]>();
   private readonly self: string;
-  private readonly iface: Interface;
+  private readonly iface: ReplayContracts["liquidationEngine"]["interface"];
   private readonly topics: { settled: string; skipped: string; failed: string };
 
   /** some market's maintenance margin depends on sigma (risk.kMm > 0): read at the first tick */
@@ -220,7 +241,7 @@ export class ServiceKeeper implements KeeperAdapter {
       throw new Error(`replay keeper: the key is for ${signer.address}, not the keeper address ${ctx.keeper}`);
     }
     this.self = ctx.keeper.toLowerCase();
-    this.settings = replayKeeperSettings(ctx.options);
+    this.settings = replayKeeperSettings(ctx.batchSize);
     this.keeper = new Keeper({
       provider,
       signer,
@@ -229,7 +250,7 @@ export class ServiceKeeper implements KeeperAdapter {
       logger: replayLogger(),
       rpcStats: this.rpc,
     });
-    this.iface = ctx.interfaces.liquidationEngine;
+    this.iface = ctx.c.liquidationEngine.interface;
     this.topics = {
       settled: this.iface.getEvent("LiquidationSettled")!.topicHash,
       skipped: this.iface.getEvent("LiquidationSkipped")!.topicHash,
@@ -284,12 +305,7 @@ export class ServiceKeeper implements KeeperAdapter {
   }
 
   private async readVolatilityMoves(): Promise<boolean> {
-    const { chain, addresses, interfaces } = this.ctx;
-    for (const m of this.ctx.markets) {
-      const data = interfaces.engine.encodeFunctionData("marketConfig", [m.id]);
-      const [config] = interfaces.engine.decodeFunctionResult("marketConfig", await chain.call(addresses.engine, data));
-      if ((config.risk.kMm as bigint) > 0n) return true;
-    }
+    for (const m of this.ctx.markets) if ((await this.ctx.c.engine.marketConfig(m.id)).risk.kMm > 0n) return true;
     return false;
   }
 
@@ -317,6 +333,7 @@ export class ServiceKeeper implements KeeperAdapter {
         changed = true;
       } else if (p.kind === "breaker") c.breakerPokes++;
       else if (p.kind === "claim") c.claims++;
+      else if (p.kind === "flag") c.flags++;
     }
     return changed;
   }
@@ -348,4 +365,8 @@ export class ServiceKeeper implements KeeperAdapter {
   }
 }
 
-export const serviceKeeper: KeeperFactory = (ctx) => new ServiceKeeper(ctx);
+/** A run note for liquidations that reverted with `reason` at `at` ("account@time" each). */
+export function revertNote(reason: string, at: string[]): string {
+  const shown = at.slice(0, 5).join(", ") + (at.length > 5 ? ", ..." : "");
+  return `liquidation reverted ${at.length}x with ${reason} (account@time: ${shown})`;
+}

@@ -47,6 +47,7 @@ export type PathGap = {
 
 /**
  * "close": one point per bar close; "low-inclusive": open, both wicks and close of every bar;
- * "oracle-rounds": Chainlink rounds as they landed; "stylised": interpolated from anchors.
+ * "oracle-rounds": Chainlink rounds as they landed; "stylised": interpolated from anchors; "as-given":
+ * a user's own path (--path), each point as in the file.
  */
-export type PathSampling = "close" | "low-inclusive" | "oracle-rounds" | "stylised";
+export type PathSampling = "close" | "low-inclusive" | "oracle-rounds" | "stylised" | "as-given";

@@ -97,3 +97,15 @@ export async function snapshotState(w: Books, accountIds: bigint[]): Promise<str
   }
   return JSON.stringify(parts, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
+
+/**
+ * Lets the vault's LP lockup pass (LP shares minted by a deposit stay locked `lpLockup` seconds) and
+ * refreshes every feed at its current answer, so prices stay within their heartbeat.
+ */
+export async function passLpLockup(
+  w: Pick<World, "vault" | "feeds">,
+  time: { increase: (seconds: number | bigint) => Promise<unknown> },
+): Promise<void> {
+  await time.increase(await w.vault.lpLockup());
+  for (const feed of w.feeds.values()) await feed.updateAnswer((await feed.latestRoundData())[1]);
+}

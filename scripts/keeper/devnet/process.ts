@@ -20,11 +20,27 @@ export type KeeperProcess = {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 };
 
-export function spawnKeeper(args: string[], env: Record<string, string | undefined> = {}): KeeperProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/keeper/cli.ts", ...args], {
+/**
+ * How the keeper is started: `node` runs the documented direct command (node_modules/.bin/node
+ * --import tsx scripts/keeper/cli.ts), `npm` runs `npm run keeper -- ...`. `detached` puts it in a
+ * process group of its own, so that a test can signal the group as a terminal's Ctrl-C does.
+ */
+export type SpawnOptions = { via?: "node" | "npm"; detached?: boolean };
+
+export function spawnKeeper(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  o: SpawnOptions = {},
+): KeeperProcess {
+  const [command, argv] =
+    o.via === "npm"
+      ? ["npm", ["run", "--silent", "keeper", "--", ...args]]
+      : [`${REPO_ROOT}node_modules/.bin/node`, ["--import", "tsx", "scripts/keeper/cli.ts", ...args]];
+  const child = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: o.detached ?? false,
   });
   const logs: LogLine[] = [];
   let out = "";

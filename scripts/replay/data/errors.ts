@@ -67,8 +67,17 @@ export class EmptyDataFileError extends MalformedDataError {
 export class BadHeaderError extends MalformedDataError {
   readonly expected: readonly string[];
 
-  constructor(at: DataLocation, found: string, expected: readonly string[]) {
-    super(at, `unexpected header ${JSON.stringify(found)}; expected "${expected.join(",")}" or no header`);
+  constructor(
+    at: DataLocation,
+    found: string,
+    expected: readonly string[],
+    header: "optional" | "required" = "optional",
+  ) {
+    const want = header === "optional" ? `"${expected.join(",")}" or no header` : `the header "${expected.join(",")}"`;
+    super(
+      at,
+      `unexpected ${header === "optional" ? "header" : "first line"} ${JSON.stringify(found)}; expected ${want}`,
+    );
     this.expected = expected;
   }
 }
@@ -157,8 +166,9 @@ export class CrashDataDirError extends CrashDataError {
 
   constructor(dataDir: string | undefined, problem: string) {
     super(
-      `${problem}. Set CRASH_DATA_DIR (or pass dataDir) to a directory laid out like ../shared/data/crashes ` +
-        `(the files named in its SOURCES.md), or replay the stylised scenarios instead.`,
+      `${problem}. Point CRASH_DATA_DIR (or the replay's --data-dir <dir>) at a directory laid out like ` +
+        `../shared/data/crashes (the files named in its SOURCES.md), or add --stylised to replay the project's ` +
+        `stylised scenarios instead (or --path <file.csv> to replay a price path of your own).`,
     );
     this.dataDir = dataDir;
   }
@@ -193,6 +203,13 @@ export class UnknownEventError extends CrashDataError {
 export class PathJoinError extends CrashDataError {
   constructor(problem: string) {
     super(`cannot join path segments: ${problem}`);
+  }
+}
+
+/** A user's price path that cannot be used as given (--path, --symbol). */
+export class UserPathError extends CrashDataError {
+  constructor(problem: string) {
+    super(problem);
   }
 }
 

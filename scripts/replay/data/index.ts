@@ -13,3 +13,5 @@ export {
 } from "./catalogue.js";
 export { stylisedPaths } from "./stylised.js";
 export { ohlcPath, oraclePath, readOhlcFile, readOracleFile } from "./loaders.js";
+export { USER_PATH_EVENT, loadUserPaths, parseUserPath, symbolFromFileName } from "./userPaths.js";
+export { CrashDataError, MalformedDataError, UserPathError } from "./errors.js";

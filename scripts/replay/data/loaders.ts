@@ -27,7 +27,7 @@
 import { readFileSync } from "node:fs";
 
 import type { PathGap, PricePath, PricePoint } from "../types.js";
-import { formatWad, parseDecimalWad } from "./decimal.js";
+import { exactWad as formatWad, parseDecimalWad } from "../decimal.js";
 import {
   BadHeaderError,
   DuplicateTimestampError,

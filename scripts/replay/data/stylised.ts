@@ -14,7 +14,7 @@
  */
 import type { PricePath, PricePoint } from "../types.js";
 import { type CrashEventId, type MarketRole, crashEvent } from "./catalogue.js";
-import { parseDecimalWad } from "./decimal.js";
+import { parseDecimalWad } from "../decimal.js";
 
 /** [minutes after the scenario start, price as exact decimal text] */
 export type Anchor = readonly [minute: number, price: string];

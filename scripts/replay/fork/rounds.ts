@@ -10,6 +10,7 @@
  *
  * The walk is bounded: it stops at the first round older than the window, and throws past maxRounds.
  */
+import { WAD_DECIMALS } from "../decimal.js";
 import { Contract, isError, type ContractRunner } from "ethers";
 
 import type { PricePoint } from "../types.js";
@@ -23,7 +24,6 @@ export const AGGREGATOR_V3_ABI = [
 
 const PHASE_SHIFT = 64n;
 const AGGREGATOR_ROUND_MASK = (1n << PHASE_SHIFT) - 1n;
-const WAD_DECIMALS = 18;
 
 export type FeedRound = {
   roundId: bigint;

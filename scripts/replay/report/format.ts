@@ -5,7 +5,7 @@
  */
 import type { WadString } from "../result.js";
 
-const WAD = 10n ** 18n;
+import { WAD } from "../../lib/math/fixedPoint.js";
 
 /** Parses a WAD decimal string (an optional minus, digits); throws on anything else. */
 export function parseWad(value: WadString): bigint {

@@ -21,6 +21,37 @@ contract SettableTrigger is ITrigger {
     }
 }
 
+/// @notice A settable trigger that needs real gas to answer (a walk over many oracle rounds does): it
+///         reads `work` cold storage slots first, so a caller who forwards too little gas starves it.
+contract GasHungryTrigger is ITrigger {
+    mapping(uint256 marketId => uint8) public level;
+    uint256 public work = 100; // cold reads, ~2.2k gas each
+
+    function set(uint256 marketId, uint8 level_) external {
+        level[marketId] = level_;
+    }
+
+    function setWork(uint256 work_) external {
+        work = work_;
+    }
+
+    function proposeLevel(uint256 marketId) external view returns (uint8) {
+        uint256 acc;
+        for (uint256 i; i < work; ++i) {
+            uint256 v;
+            assembly ("memory-safe") {
+                v := sload(add(0x1000, i))
+            }
+            acc += v;
+        }
+        return level[marketId] + uint8(acc);
+    }
+
+    function name() external pure returns (string memory) {
+        return "gas-hungry";
+    }
+}
+
 /// @notice A trigger that always reverts, as a trigger whose oracle is gone would.
 contract RevertingTrigger is ITrigger {
     error TriggerBroken(uint256 marketId);

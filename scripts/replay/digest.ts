@@ -1,0 +1,67 @@
+/**
+ * Reading what happened: the liquidation engine's logs since a block, folded into the run. Each
+ * liquidated leg moves the market's impact and the engine's book; each settled tranche counts
+ * (backstops apart); each auto-deleveraged leg moves the book; the margins of every touched account
+ * are re-read; an account fully closed with nothing left is counted wiped out.
+ */
+import { WAD } from "../lib/math/index.js";
+import type { EventOf } from "./contracts.js";
+import type { LiquidationEngine } from "../../types/ethers-contracts/index.js";
+import type { RunState } from "./state.js";
+
+type Ev<N extends keyof LiquidationEngine["filters"]> = EventOf<LiquidationEngine, N>;
+
+/** What the logs since `from` did: the notional liquidated and the tranches settled. */
+export async function digest(run: RunState, from: number): Promise<{ notional: bigint; tranches: number }> {
+  const le = run.c.liquidationEngine;
+  const logs = await run.chain.logs(from, [await le.getAddress()]);
+  const out = { notional: 0n, tranches: 0 };
+  const touched = new Set<bigint>();
+  const closed = new Set<bigint>();
+  const bankrupt = new Set<bigint>();
+  for (const log of logs) {
+    const parsed = le.interface.parseLog(log);
+    if (parsed?.name === "TrancheLiquidated") {
+      const e = parsed.args as unknown as Ev<"TrancheLiquidated">;
+      out.notional += legLiquidated(run, e);
+      if (e.badDebtCovered + e.badDebtSocialised > 0n) bankrupt.add(e.accountId);
+      touched.add(e.accountId);
+    } else if (parsed?.name === "LiquidationSettled") {
+      const e = parsed.args as unknown as Ev<"LiquidationSettled">;
+      trancheSettled(run, e);
+      out.tranches++;
+      if (e.fraction === WAD) closed.add(e.accountId);
+    } else if (parsed?.name === "AutoDeleveraged") {
+      const e = parsed.args as unknown as Ev<"AutoDeleveraged">;
+      run.book.applyReduction(e.accountId, Number(e.marketId), e.sizeDelta);
+      touched.add(e.accountId);
+    }
+  }
+  await run.book.refreshMargins(touched);
+  run.touchedSinceHint += touched.size;
+  for (const id of closed) {
+    const acct = run.book.accounts.get(id)!;
+    if (acct.positions.size === 0 && (acct.margin === 0n || bankrupt.has(id))) run.record.wipedOut.add(id);
+  }
+  return out;
+}
+
+/** One liquidated leg: impact, book, keeper reward; returns its notional. */
+function legLiquidated(run: RunState, e: Ev<"TrancheLiquidated">): bigint {
+  const market = Number(e.marketId);
+  run.impact.addTrade(market, e.sizeDelta, e.fillPrice);
+  run.book.applyReduction(e.accountId, market, e.sizeDelta);
+  run.record.counters.keeperRewards += e.keeperReward;
+  const size = e.sizeDelta < 0n ? -e.sizeDelta : e.sizeDelta;
+  return (size * e.fillPrice) / WAD;
+}
+
+function trancheSettled(run: RunState, e: Ev<"LiquidationSettled">): void {
+  const r = run.record;
+  r.counters.tranches++;
+  if (e.backstop) {
+    r.backstops++;
+    r.backstopNotional += e.trancheNotional;
+  }
+  r.liquidated.add(e.accountId);
+}
