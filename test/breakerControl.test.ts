@@ -7,7 +7,8 @@
  * bounded setter at and beyond its bounds, and the trigger list.
  */
 import { expect } from "chai";
-import { ZeroAddress, encodeBytes32String } from "ethers";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
+import { ZeroAddress, ZeroHash, encodeBytes32String, keccak256, toUtf8Bytes } from "ethers";
 import { network } from "hardhat";
 
 import type { CircuitBreaker } from "../types/ethers-contracts/index.js";
@@ -34,6 +35,8 @@ const { loadFixture, time } = networkHelpers;
 const field = encodeBytes32String;
 const DAY = 86_400n;
 const MAX_UINT = 2n ** 256n - 1n;
+/** A forecast reference (any non-zero hash). */
+const REF = keccak256(toUtf8Bytes("forecast"));
 
 async function controlled() {
   const w = await deployBreakerWorld(ethers);
@@ -91,7 +94,7 @@ describe("CircuitBreaker: proposals", function () {
   it("takes the guardian's or the risk oracle's floor when it is higher than every trigger", async function () {
     const { w, breaker, s } = await loadFixture(controlled);
     await s[0].set(ETH, 1);
-    await breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 3600);
+    await breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 3600, REF);
     expect(await proposed(breaker)).to.deep.equal([2, ZeroAddress]);
     await breaker.connect(w.guardian).raiseLevel(ETH, 3);
     expect(await proposed(breaker)).to.deep.equal([3, ZeroAddress]);
@@ -322,34 +325,34 @@ describe("CircuitBreaker: guardian", function () {
 describe("CircuitBreaker: risk oracle", function () {
   it("raises up to riskOracleMaxLevel (2): RiskOracleLevelTooHigh above", async function () {
     const { w, breaker } = await loadFixture(controlled);
-    await expect(breaker.connect(w.riskOracle).riskOracleRaise(ETH, 3, 3600))
+    await expect(breaker.connect(w.riskOracle).riskOracleRaise(ETH, 3, 3600, REF))
       .to.be.revertedWithCustomError(breaker, "RiskOracleLevelTooHigh")
       .withArgs(3, 2);
     const t = (await now()) + 10n;
-    const tx = await callAt(t, () => breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 3600));
+    const tx = await callAt(t, () => breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 3600, REF));
     await expect(tx)
       .to.emit(breaker, "RiskOracleRaise")
-      .withArgs(ETH, 2, t + 3600n);
+      .withArgs(ETH, 2, t + 3600n, REF, 0);
     await expect(tx).to.emit(breaker, "LevelChanged").withArgs(ETH, 0, 2, SOURCE.RiskOracle, w.riskOracle.address);
   });
 
   it("bounds the duration: 0 and 6 h + 1 refused, 1 s and 6 h accepted", async function () {
     const { w, breaker } = await loadFixture(controlled);
     const oracle = breaker.connect(w.riskOracle);
-    await expect(oracle.riskOracleRaise(ETH, 1, 0))
+    await expect(oracle.riskOracleRaise(ETH, 1, 0, REF))
       .to.be.revertedWithCustomError(breaker, "ParameterOutOfBounds")
       .withArgs(field("duration"), 0, 1, RISK_ORACLE_MAX_DURATION);
-    await expect(oracle.riskOracleRaise(ETH, 1, RISK_ORACLE_MAX_DURATION + 1n))
+    await expect(oracle.riskOracleRaise(ETH, 1, RISK_ORACLE_MAX_DURATION + 1n, REF))
       .to.be.revertedWithCustomError(breaker, "ParameterOutOfBounds")
       .withArgs(field("duration"), RISK_ORACLE_MAX_DURATION + 1n, 1, RISK_ORACLE_MAX_DURATION);
-    await oracle.riskOracleRaise(ETH, 1, 1);
-    await oracle.riskOracleRaise(BTC, 1, RISK_ORACLE_MAX_DURATION);
+    await oracle.riskOracleRaise(ETH, 1, 1, REF);
+    await oracle.riskOracleRaise(BTC, 1, RISK_ORACLE_MAX_DURATION, REF);
   });
 
   it("expires by itself: held until expiry, then one step down per cooldown", async function () {
     const { w, breaker } = await loadFixture(controlled);
     const t = (await now()) + 10n;
-    await callAt(t, () => breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 3600));
+    await callAt(t, () => breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 3600, REF));
     await pokeAt(breaker, t + COOLDOWN);
     await pokeAt(breaker, t + 3599n);
     expect(await levelOf(breaker, ETH)).to.equal(2);
@@ -368,7 +371,7 @@ describe("CircuitBreaker: risk oracle", function () {
   it("a raise shorter than the cooldown still holds the level a full cooldown", async function () {
     const { w, breaker } = await loadFixture(controlled);
     const t = (await now()) + 10n;
-    await callAt(t, () => breaker.connect(w.riskOracle).riskOracleRaise(ETH, 1, 600));
+    await callAt(t, () => breaker.connect(w.riskOracle).riskOracleRaise(ETH, 1, 600, REF));
     await pokeAt(breaker, t + 600n);
     expect(await levelOf(breaker, ETH)).to.equal(1);
     await pokeAt(breaker, t + COOLDOWN);
@@ -379,7 +382,7 @@ describe("CircuitBreaker: risk oracle", function () {
     const { w, breaker, s } = await loadFixture(controlled);
     await s[0].set(ETH, 3);
     await breaker.poke(ETH);
-    const tx = breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 7200);
+    const tx = breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 7200, REF);
     await expect(tx).to.emit(breaker, "RiskOracleRaise");
     await expect(tx).not.to.emit(breaker, "LevelChanged");
     await s[0].set(ETH, 0);
@@ -402,15 +405,116 @@ describe("CircuitBreaker: risk oracle", function () {
       .to.be.revertedWithCustomError(breaker, "ParameterOutOfBounds")
       .withArgs(field("riskOracleMaxDuration"), DAY + 1n, 1, DAY);
     await expect(gov.setRiskOracleBounds(4, DAY)).to.emit(breaker, "RiskOracleBoundsSet").withArgs(4, DAY);
-    await breaker.connect(w.riskOracle).riskOracleRaise(ETH, 4, DAY);
+    await breaker.connect(w.riskOracle).riskOracleRaise(ETH, 4, DAY, REF);
     expect(await levelOf(breaker, ETH)).to.equal(4);
     await gov.setRiskOracleBounds(0, 1);
-    await expect(breaker.connect(w.riskOracle).riskOracleRaise(BTC, 1, 1))
+    await expect(breaker.connect(w.riskOracle).riskOracleRaise(BTC, 1, 1, REF))
       .to.be.revertedWithCustomError(breaker, "RiskOracleLevelTooHigh")
       .withArgs(1, 0);
-    await expect(breaker.connect(w.riskOracle).riskOracleRaise(BTC, 0, 2))
+    await expect(breaker.connect(w.riskOracle).riskOracleRaise(BTC, 0, 2, REF))
       .to.be.revertedWithCustomError(breaker, "ParameterOutOfBounds")
       .withArgs(field("duration"), 2, 1, 1);
+  });
+});
+
+describe("CircuitBreaker: risk oracle cadence (minimum delay, renewal cap, reference)", function () {
+  const MIN_DELAY = 30n * 60n;
+
+  it("refuses a second raise of a market within the minimum delay, with the time it is next allowed", async function () {
+    const { w, breaker } = await loadFixture(controlled);
+    const oracle = breaker.connect(w.riskOracle);
+    const t = (await now()) + 10n;
+    await callAt(t, () => oracle.riskOracleRaise(ETH, 1, 3600, REF));
+    await time.setNextBlockTimestamp(t + MIN_DELAY - 1n);
+    await expect(oracle.riskOracleRaise(ETH, 2, 3600, REF))
+      .to.be.revertedWithCustomError(breaker, "RiskOracleTooSoon")
+      .withArgs(ETH, t + MIN_DELAY);
+    // another market is not held back, and nothing changed on the refused one
+    await oracle.riskOracleRaise(BTC, 1, 3600, REF);
+    expect((await breaker.marketLevel(ETH)).riskOracleLevel).to.equal(1n);
+    const tx = await callAt(t + MIN_DELAY, () => oracle.riskOracleRaise(ETH, 2, 3600, REF));
+    await expect(tx)
+      .to.emit(breaker, "RiskOracleRaise")
+      .withArgs(ETH, 2, t + MIN_DELAY + 3600n, REF, 1);
+  });
+
+  it("caps back-to-back renewals at riskOracleMaxRenewals (3); after a lapse of a minimum delay it counts from 0", async function () {
+    const { w, breaker } = await loadFixture(controlled);
+    const oracle = breaker.connect(w.riskOracle);
+    const t = (await now()) + 10n;
+    for (let i = 0n; i <= 3n; i++) {
+      const tx = await callAt(t + i * 3600n, () => oracle.riskOracleRaise(ETH, 2, 7200, REF));
+      await expect(tx)
+        .to.emit(breaker, "RiskOracleRaise")
+        .withArgs(ETH, 2, t + i * 3600n + 7200n, REF, i);
+    }
+    // the fourth renewal: the floor expires at t + 3 h + 2 h
+    await time.setNextBlockTimestamp(t + 4n * 3600n);
+    await expect(oracle.riskOracleRaise(ETH, 2, 7200, REF))
+      .to.be.revertedWithCustomError(breaker, "RiskOracleRenewalsExhausted")
+      .withArgs(ETH, 4, 3);
+    const expiry = t + 3n * 3600n + 7200n;
+    // expired, but not yet a minimum delay ago: still back to back
+    await time.setNextBlockTimestamp(expiry + MIN_DELAY - 1n);
+    await expect(oracle.riskOracleRaise(ETH, 2, 7200, REF)).to.be.revertedWithCustomError(
+      breaker,
+      "RiskOracleRenewalsExhausted",
+    );
+    const tx = await callAt(expiry + MIN_DELAY, () => oracle.riskOracleRaise(ETH, 2, 7200, REF));
+    await expect(tx)
+      .to.emit(breaker, "RiskOracleRaise")
+      .withArgs(ETH, 2, expiry + MIN_DELAY + 7200n, REF, 0);
+    expect((await breaker.marketLevel(ETH)).riskOracleRenewals).to.equal(0n);
+  });
+
+  it("needs a non-zero reference, and the event carries it", async function () {
+    const { w, breaker } = await loadFixture(controlled);
+    const oracle = breaker.connect(w.riskOracle);
+    await expect(oracle.riskOracleRaise(ETH, 1, 60, ZeroHash)).to.be.revertedWithCustomError(
+      breaker,
+      "RiskOracleReferenceMissing",
+    );
+    const ref = keccak256(toUtf8Bytes("inputs of round 42"));
+    await expect(oracle.riskOracleRaise(ETH, 1, 60, ref))
+      .to.emit(breaker, "RiskOracleRaise")
+      .withArgs(ETH, 1, anyValue, ref, 0);
+  });
+
+  it("a governance override resets the renewal count (the minimum delay still holds)", async function () {
+    const { w, breaker } = await loadFixture(controlled);
+    const oracle = breaker.connect(w.riskOracle);
+    const t = (await now()) + 10n;
+    await callAt(t, () => oracle.riskOracleRaise(ETH, 2, 7200, REF));
+    await callAt(t + MIN_DELAY, () => oracle.riskOracleRaise(ETH, 2, 7200, REF));
+    await callAt(t + MIN_DELAY + 1n, () => breaker.connect(w.governor).overrideLevel(ETH, 0, 0));
+    expect((await breaker.marketLevel(ETH)).riskOracleRenewals).to.equal(0n);
+    await time.setNextBlockTimestamp(t + 2n * MIN_DELAY - 1n);
+    await expect(oracle.riskOracleRaise(ETH, 1, 60, REF)).to.be.revertedWithCustomError(breaker, "RiskOracleTooSoon");
+    const tx = await callAt(t + 2n * MIN_DELAY, () => oracle.riskOracleRaise(ETH, 1, 60, REF));
+    await expect(tx).to.emit(breaker, "RiskOracleRaise").withArgs(ETH, 1, anyValue, REF, 0);
+  });
+
+  it("setRiskOracleCadence: minDelay 1 min..6 h, maxRenewals 0..8, emits, and the oracle follows", async function () {
+    const { w, breaker } = await loadFixture(controlled);
+    const gov = breaker.connect(w.governor);
+    await expect(gov.setRiskOracleCadence(59, 3))
+      .to.be.revertedWithCustomError(breaker, "ParameterOutOfBounds")
+      .withArgs(field("riskOracleMinDelay"), 59, 60, 21_600);
+    await expect(gov.setRiskOracleCadence(21_601, 3))
+      .to.be.revertedWithCustomError(breaker, "ParameterOutOfBounds")
+      .withArgs(field("riskOracleMinDelay"), 21_601, 60, 21_600);
+    await expect(gov.setRiskOracleCadence(60, 9))
+      .to.be.revertedWithCustomError(breaker, "ParameterOutOfBounds")
+      .withArgs(field("riskOracleMaxRenewals"), 9, 0, 8);
+    expect([await breaker.riskOracleMinDelay(), await breaker.riskOracleMaxRenewals()]).to.deep.equal([1800n, 3n]);
+    await expect(gov.setRiskOracleCadence(60, 0)).to.emit(breaker, "RiskOracleCadenceSet").withArgs(60, 0);
+    const oracle = breaker.connect(w.riskOracle);
+    const t = (await now()) + 10n;
+    await callAt(t, () => oracle.riskOracleRaise(ETH, 1, 3600, REF));
+    await time.setNextBlockTimestamp(t + 60n);
+    await expect(oracle.riskOracleRaise(ETH, 1, 3600, REF))
+      .to.be.revertedWithCustomError(breaker, "RiskOracleRenewalsExhausted")
+      .withArgs(ETH, 1, 0);
   });
 });
 
@@ -449,7 +553,7 @@ describe("CircuitBreaker: governance override", function () {
   it("clears the guardian's and the risk oracle's floors; caps only the triggers", async function () {
     const { w, breaker } = await loadFixture(controlled);
     await breaker.connect(w.guardian).raiseLevel(ETH, 3);
-    await breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 7200);
+    await breaker.connect(w.riskOracle).riskOracleRaise(ETH, 2, 7200, REF);
     await breaker.connect(w.governor).overrideLevel(ETH, 0, 3600);
     const m = await breaker.marketLevel(ETH);
     expect([m.level, m.guardianLevel, m.riskOracleLevel, m.riskOracleExpiry]).to.deep.equal([0n, 0n, 0n, 0n]);
@@ -519,6 +623,9 @@ describe("CircuitBreaker: cooldown setter and construction", function () {
     const tx = breaker.deploymentTransaction()!;
     await expect(tx).to.emit(breaker, "DeescalationCooldownSet").withArgs(COOLDOWN);
     await expect(tx).to.emit(breaker, "RiskOracleBoundsSet").withArgs(2, RISK_ORACLE_MAX_DURATION);
+    await expect(tx)
+      .to.emit(breaker, "RiskOracleCadenceSet")
+      .withArgs(30 * 60, 3);
     for (let lv = 0; lv < 5; lv++) {
       const p = DEFAULT_POLICIES[lv];
       await expect(tx)
@@ -601,7 +708,7 @@ describe("Breaker and triggers: access control", function () {
       what: "breaker.riskOracleRaise",
       role: RISK_ORACLE_ROLE,
       refused: ["stranger", "guardian", "governor"],
-      run: (c, as) => c.breaker.connect(c.w[as]).riskOracleRaise(ETH, 1, 60),
+      run: (c, as) => c.breaker.connect(c.w[as]).riskOracleRaise(ETH, 1, 60, REF),
     },
     {
       what: "breaker.overrideLevel",
@@ -638,6 +745,12 @@ describe("Breaker and triggers: access control", function () {
       role: GOVERNOR_ROLE,
       refused: ["stranger", "guardian", "riskOracle"],
       run: (c, as) => c.breaker.connect(c.w[as]).setRiskOracleBounds(1, 60),
+    },
+    {
+      what: "breaker.setRiskOracleCadence",
+      role: GOVERNOR_ROLE,
+      refused: ["stranger", "guardian", "riskOracle"],
+      run: (c, as) => c.breaker.connect(c.w[as]).setRiskOracleCadence(120, 2),
     },
     {
       what: "breaker.grantRole",

@@ -25,6 +25,9 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     uint32 public constant MAX_COOLDOWN = 1 days;
     uint32 public constant MAX_RISK_ORACLE_DURATION = 1 days;
     uint32 public constant MAX_OVERRIDE_DURATION = 1 days;
+    uint32 public constant MIN_RISK_ORACLE_DELAY = 1 minutes;
+    uint32 public constant MAX_RISK_ORACLE_DELAY = 6 hours;
+    uint8 public constant MAX_RISK_ORACLE_RENEWALS = 8;
     /// @notice Gas one trigger may use per question; a price-move walk of 64 rounds needs ~350k.
     uint256 public constant TRIGGER_GAS = 1_000_000;
 
@@ -38,6 +41,10 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     /// @notice Highest level the risk oracle may set, and for how long at most.
     uint8 public riskOracleMaxLevel = 2;
     uint32 public riskOracleMaxDuration = 6 hours;
+    /// @notice Least time between two raises of one market by the risk oracle, and how many raises may
+    ///         renew a live one back to back before it must lapse.
+    uint32 public riskOracleMinDelay = 30 minutes;
+    uint8 public riskOracleMaxRenewals = 3;
 
     constructor(address admin, address governor, address guardian) {
         if (admin == address(0) || governor == address(0) || guardian == address(0)) {
@@ -55,6 +62,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         _setPolicies(p);
         emit DeescalationCooldownSet(30 minutes);
         emit RiskOracleBoundsSet(2, 6 hours);
+        emit RiskOracleCadenceSet(30 minutes, 3);
     }
 
     // ================================================================== the engine's view
@@ -118,15 +126,36 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         }
     }
 
-    /// @notice Raises a market to at most `riskOracleMaxLevel` for at most `riskOracleMaxDuration`; the
-    ///         raise expires by itself.
-    function riskOracleRaise(uint256 marketId, uint8 level, uint32 duration) external onlyRole(Roles.RISK_ORACLE) {
+    /// @inheritdoc ICircuitBreaker
+    function riskOracleRaise(
+        uint256 marketId,
+        uint8 level,
+        uint32 duration,
+        bytes32 forecastRef
+    ) external onlyRole(Roles.RISK_ORACLE) {
         if (level > riskOracleMaxLevel) revert RiskOracleLevelTooHigh(level, riskOracleMaxLevel);
         Bounds.check("duration", duration, 1, riskOracleMaxDuration);
+        if (forecastRef == bytes32(0)) revert RiskOracleReferenceMissing();
         MarketLevel memory m = _markets[marketId];
+        uint256 delay = riskOracleMinDelay;
+        if (m.riskOracleLastRaise != 0 && block.timestamp < m.riskOracleLastRaise + delay) {
+            revert RiskOracleTooSoon(marketId, m.riskOracleLastRaise + delay);
+        }
+        // Back to back: the previous floor has not lapsed for a whole minimum delay. Capping these stops an
+        // oracle (or a stolen key) from holding a market raised forever by renewing; after the cap it must
+        // stay silent until its floor has been gone a minimum delay, and the level may step down meanwhile.
+        uint8 renewal;
+        if (m.riskOracleExpiry != 0 && block.timestamp < m.riskOracleExpiry + delay) {
+            renewal = m.riskOracleRenewals + 1;
+            if (renewal > riskOracleMaxRenewals) {
+                revert RiskOracleRenewalsExhausted(marketId, renewal, riskOracleMaxRenewals);
+            }
+        }
         m.riskOracleLevel = level;
         m.riskOracleExpiry = uint40(block.timestamp + duration);
-        emit RiskOracleRaise(marketId, level, m.riskOracleExpiry);
+        m.riskOracleLastRaise = uint40(block.timestamp);
+        m.riskOracleRenewals = renewal;
+        emit RiskOracleRaise(marketId, level, m.riskOracleExpiry, forecastRef, renewal);
         if (level > m.level) _move(marketId, m, level, Source.RiskOracle, msg.sender);
         else _markets[marketId] = m;
     }
@@ -140,6 +169,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         m.guardianLevel = 0;
         m.riskOracleLevel = 0;
         m.riskOracleExpiry = 0;
+        m.riskOracleRenewals = 0;
         m.overrideLevel = level;
         m.overrideExpiry = uint40(block.timestamp + duration);
         emit GovernanceOverride(marketId, level, m.overrideExpiry);
@@ -186,6 +216,14 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         riskOracleMaxLevel = maxLevel;
         riskOracleMaxDuration = maxDuration;
         emit RiskOracleBoundsSet(maxLevel, maxDuration);
+    }
+
+    function setRiskOracleCadence(uint32 minDelay, uint8 maxRenewals) external onlyRole(Roles.GOVERNOR) {
+        Bounds.check("riskOracleMinDelay", minDelay, MIN_RISK_ORACLE_DELAY, MAX_RISK_ORACLE_DELAY);
+        Bounds.check("riskOracleMaxRenewals", maxRenewals, 0, MAX_RISK_ORACLE_RENEWALS);
+        riskOracleMinDelay = minDelay;
+        riskOracleMaxRenewals = maxRenewals;
+        emit RiskOracleCadenceSet(minDelay, maxRenewals);
     }
 
     // ================================================================== views

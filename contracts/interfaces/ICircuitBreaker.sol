@@ -30,6 +30,8 @@ interface ICircuitBreaker is IBoundedParameters {
         uint40 lastHeld; // last poke at which the proposal was at or above the level in force
         uint8 overrideLevel; // governance cap on escalation, until overrideExpiry
         uint40 overrideExpiry;
+        uint40 riskOracleLastRaise; // when the risk oracle last raised (0: never)
+        uint8 riskOracleRenewals; // back-to-back raises since the last one that followed a lapse
     }
 
     /// @notice Who moved a level.
@@ -51,6 +53,12 @@ interface ICircuitBreaker is IBoundedParameters {
     error TooManyTriggers(uint256 max);
     error GuardianCanOnlyRaise(uint256 marketId, uint8 current, uint8 requested);
     error RiskOracleLevelTooHigh(uint8 requested, uint8 max);
+    /// @notice The risk oracle raised this market less than `riskOracleMinDelay` ago.
+    error RiskOracleTooSoon(uint256 marketId, uint256 nextAllowed);
+    /// @notice Another back-to-back renewal would exceed `riskOracleMaxRenewals`; the raise must lapse first.
+    error RiskOracleRenewalsExhausted(uint256 marketId, uint8 renewal, uint8 maxRenewals);
+    /// @notice A raise must name what justified it (a hash of the forecast inputs).
+    error RiskOracleReferenceMissing();
 
     event LevelChanged(uint256 indexed marketId, uint8 from, uint8 to, Source source, address by);
     event PolicySet(uint8 indexed level, TradePolicy policy);
@@ -60,7 +68,10 @@ interface ICircuitBreaker is IBoundedParameters {
     event DeescalationCooldownSet(uint32 cooldown);
     event RiskOracleBoundsSet(uint8 maxLevel, uint32 maxDuration);
     event GovernanceOverride(uint256 indexed marketId, uint8 level, uint256 expiry);
-    event RiskOracleRaise(uint256 indexed marketId, uint8 level, uint256 expiry);
+    /// @param forecastRef hash of the forecast inputs that justified the raise
+    /// @param renewal 0 for a raise after a lapse, n for the n-th back-to-back renewal
+    event RiskOracleRaise(uint256 indexed marketId, uint8 level, uint256 expiry, bytes32 forecastRef, uint8 renewal);
+    event RiskOracleCadenceSet(uint32 minDelay, uint8 maxRenewals);
 
     /// @notice Policy in force for `marketId` now.
     function tradePolicy(uint256 marketId) external view returns (TradePolicy memory);
@@ -72,6 +83,13 @@ interface ICircuitBreaker is IBoundedParameters {
     /// @notice Highest level the triggers and floors propose now, and the trigger behind it
     ///         (address(0) when a floor or nothing is behind it).
     function proposedLevel(uint256 marketId) external view returns (uint8 level, address source);
+
+    /// @notice Risk-oracle role: raises a market to at most `riskOracleMaxLevel` for at most
+    ///         `riskOracleMaxDuration`, expiring by itself. At most one raise per market every
+    ///         `riskOracleMinDelay`; a raise made before the previous one lapsed (its expiry plus the
+    ///         minimum delay) is a renewal, and at most `riskOracleMaxRenewals` renewals follow each
+    ///         other. `forecastRef` (non-zero) names the forecast behind the raise.
+    function riskOracleRaise(uint256 marketId, uint8 level, uint32 duration, bytes32 forecastRef) external;
 
     function marketLevel(uint256 marketId) external view returns (MarketLevel memory);
     function triggers() external view returns (ITrigger[] memory);

@@ -28,7 +28,7 @@ import type { ReplayRun } from "./result.js";
 import type { ServiceKeeper } from "./serviceKeeper.js";
 import { setUpRun } from "./setup.js";
 import type { PushedRound } from "./state.js";
-import { playSchedule } from "./tick.js";
+import { type StepHook, playSchedule } from "./tick.js";
 import type { PricePath } from "./types.js";
 
 export { tickSchedule } from "./plan.js";
@@ -47,6 +47,8 @@ export type EngineOptions = {
   onTick?: (done: number, total: number) => void;
   /** leave the network open and return a handle to it (tests inspect the chain after the run) */
   keepOpen?: boolean;
+  /** awaited after every recorded step, with the chain as it then is (the risk monitor's backtest) */
+  onStep?: StepHook;
 };
 
 export type ReplayHandle = {
@@ -74,7 +76,7 @@ export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
   const run = await setUpRun(opts.network, opts.params, plan);
   const close = () => run.connection.close();
   try {
-    await playSchedule(run, opts.onTick);
+    await playSchedule(run, opts.onTick, opts.onStep);
     const used = process.cpuUsage(cpu);
     const result = await recordRun(run, opts, {
       seconds: (performance.now() - started) / 1000,

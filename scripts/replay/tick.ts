@@ -12,18 +12,34 @@
  *      `feedbackSeconds` later (at most `maxFeedbackTicks` between two scheduled ticks) lets the
  *      cascade play out in between.
  */
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+
+import type { Protocol } from "../../deploy/protocol.js";
 import { autoDeleverage } from "./adl.js";
 import { digest } from "./digest.js";
 import { recordStep } from "./record.js";
+import type { ReplayStep } from "./result.js";
 import type { RunState } from "./state.js";
 import { openDuePositions } from "./traders.js";
 
-/** Plays the whole schedule; `onTick` after every scheduled tick (feedback ticks are not counted). */
-export async function playSchedule(run: RunState, onTick?: (done: number, total: number) => void): Promise<void> {
+/** What a step hook sees: the step just recorded and the chain as it then is (the risk monitor's backtest). */
+export type StepHook = (step: ReplayStep, chain: { ethers: HardhatEthers; protocol: Protocol }) => Promise<void>;
+
+/**
+ * Plays the whole schedule; `onTick` after every scheduled tick (feedback ticks are not counted),
+ * `onStep` awaited after every recorded step (feedback steps included).
+ */
+export async function playSchedule(
+  run: RunState,
+  onTick?: (done: number, total: number) => void,
+  onStep?: StepHook,
+): Promise<void> {
   const { clock } = run;
   for (let k = 0; k < clock.times.length; k++) {
     const t = clock.times[k];
     const tranches = await tick(run, t, k === 0);
+    if (onStep)
+      await onStep(run.record.steps[run.record.steps.length - 1], { ethers: run.ethers, protocol: run.protocol });
     scheduleFeedback(run, k, tranches);
     if (!clock.feedback.has(t)) onTick?.(++clock.done, clock.scheduled);
   }

@@ -176,11 +176,40 @@ contract BreakerStateMachineTest is Test {
         uint8 requested = uint8((r >> 8) % 3);
         uint32 duration = uint32(1 + ((r >> 16) % 6 hours));
         ICircuitBreaker.MarketLevel memory m = breaker.marketLevel(MARKET);
+        uint256 delay = breaker.riskOracleMinDelay();
+        uint8 maxRenewals = breaker.riskOracleMaxRenewals();
+        bool backToBack = m.riskOracleExpiry != 0 && block.timestamp < m.riskOracleExpiry + delay;
         vm.prank(riskOracle);
-        breaker.riskOracleRaise(MARKET, requested, duration);
+        if (m.riskOracleLastRaise != 0 && block.timestamp < m.riskOracleLastRaise + delay) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    ICircuitBreaker.RiskOracleTooSoon.selector,
+                    MARKET,
+                    m.riskOracleLastRaise + delay
+                )
+            );
+            breaker.riskOracleRaise(MARKET, requested, duration, keccak256(abi.encode(r)));
+            return;
+        }
+        if (backToBack && m.riskOracleRenewals + 1 > maxRenewals) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    ICircuitBreaker.RiskOracleRenewalsExhausted.selector,
+                    MARKET,
+                    m.riskOracleRenewals + 1,
+                    maxRenewals
+                )
+            );
+            breaker.riskOracleRaise(MARKET, requested, duration, keccak256(abi.encode(r)));
+            return;
+        }
+        breaker.riskOracleRaise(MARKET, requested, duration, keccak256(abi.encode(r)));
         ICircuitBreaker.MarketLevel memory n = breaker.marketLevel(MARKET);
         assertEq(n.riskOracleLevel, requested);
         assertEq(n.riskOracleExpiry, block.timestamp + duration);
+        assertEq(n.riskOracleLastRaise, block.timestamp);
+        assertEq(n.riskOracleRenewals, backToBack ? m.riskOracleRenewals + 1 : 0);
+        assertLe(n.riskOracleRenewals, maxRenewals);
         assertEq(n.level, requested > m.level ? requested : m.level);
     }
 

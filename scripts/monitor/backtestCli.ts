@@ -1,0 +1,92 @@
+/**
+ * Backtests the monitor inside crash replays and prints the table (lead times, false alarms, forecast
+ * error); writes reports/monitor-backtest.json.
+ *
+ *   npm run backtest:monitor [-- --event all|<id> --preset protected --stylised]
+ *
+ * Real series from CRASH_DATA_DIR when it is set (and not --stylised), the stylised scenarios
+ * otherwise. A standalone tsx script like the replay's CLI: it loads the Hardhat runtime itself.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { runReplay } from "../replay/engine.js";
+import { loadPreset } from "../replay/presets.js";
+import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
+import { ReplayBacktest, type BacktestResult } from "./backtest.js";
+import { toJson } from "./service.js";
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+const fmt = (s: number | undefined) => (s === undefined ? "never" : `${(s / 60).toFixed(0)} min`);
+const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
+
+async function main(): Promise<void> {
+  const event = arg("event") ?? "all";
+  const preset = loadPreset(arg("preset") ?? "protected");
+  const stylised = process.argv.includes("--stylised") || !process.env.CRASH_DATA_DIR;
+  const ids = event === "all" ? await listEvents() : [event];
+  const { default: hre } = await import("hardhat");
+  const rows: { event: string; source: string; result: BacktestResult }[] = [];
+  for (const id of ids) {
+    let ev: EventPaths;
+    try {
+      ev = await pathsFor(id, { stylised });
+    } catch (e) {
+      console.log(`${id}: skipped (${(e as Error).message})`);
+      continue;
+    }
+    const bt = new ReplayBacktest();
+    const started = Date.now();
+    await runReplay({
+      network: hre.network,
+      event: id,
+      title: ev.title,
+      paths: ev.paths,
+      params: preset,
+      onStep: bt.onStep,
+    });
+    const result = bt.result();
+    rows.push({ event: id, source: stylised ? "stylised" : "real", result });
+    if (process.env.BACKTEST_TRACE) {
+      for (const p of result.series.filter((_, i) => i % 10 === 0)) {
+        const c = p.critical === null ? "none" : `${(p.critical * 100).toFixed(2)}%`;
+        console.log(
+          `  ${new Date(p.t * 1000).toISOString().slice(0, 16)} price ${p.price.toFixed(1)} level ${p.level} critical ${c} P1h ${(p.p1h * 100).toFixed(3)}%`,
+        );
+      }
+    }
+    console.log(
+      `${id} (${stylised ? "stylised" : "real"}, ${preset.name}): ${result.steps} forecasts in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
+  }
+  const header =
+    "| event | wave | lead L>=1 | lead L2 | lead 3%/15m | lead OI/funding | calm h | calm at L>=1 | L2 raises /30 calm d | forecast ratio (median) | within x1.5 |";
+  const lines = [header, "|" + " --- |".repeat(11)];
+  for (const r of rows) {
+    const x = r.result;
+    lines.push(
+      `| ${r.event} | ${x.waveStart === undefined ? "none" : new Date(x.waveStart * 1000).toISOString().slice(0, 16)} | ${fmt(x.lead.level1)} | ${fmt(x.lead.level2)} | ${fmt(x.lead.drop3pct15m)} | ${fmt(x.lead.oiFunding)} | ${(x.calm.seconds / 3600).toFixed(1)} | ${pct(x.calm.shareAtLevel1)} | ${x.calm.level2RaisesPer30Days === undefined ? "-" : x.calm.level2RaisesPer30Days.toFixed(1)} | ${x.forecastError.medianRatio === undefined ? "-" : x.forecastError.medianRatio.toFixed(2)} (${x.forecastError.samples}) | ${pct(x.forecastError.withinFactor1_5)} |`,
+    );
+  }
+  console.log("\n" + lines.join("\n"));
+  mkdirSync("reports", { recursive: true });
+  const file = join("reports", "monitor-backtest.json");
+  writeFileSync(
+    file,
+    toJson({ preset: preset.name, rows: rows.map((r) => ({ ...r, result: { ...r.result, series: undefined } })) }, 1) +
+      "\n",
+  );
+  console.log(`\nwritten: ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error((e as Error).stack ?? e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,215 @@
+/**
+ * The cascade forecast: an exogenous joint shock s, then liquidations, then their price impact, then
+ * more liquidations, to the fixed point X = s + L(X) / depth.
+ *
+ * L(X) is the book's forced flow at the move X: every account liquidatable at X closes in full
+ * (an upper bound: tranches and the capacity cap spread it in time, and the decay of impact between
+ * windows is ignored). Its impact is the crash replay's own model (scripts/replay/impact.ts): each
+ * market's displacement is its signed forced notional over its depth, capped. Markets move jointly,
+ * so the endogenous part of X is the depth-weighted mean of the markets' displacements, i.e. the
+ * net forced notional over the total depth; with one market it is exactly L(X) / depth.
+ *
+ * The iteration is monotone (a larger X liquidates a superset), so it climbs to the least fixed
+ * point; each step is a binary search in the sorted thresholds (ladder.ts), so a whole curve of
+ * shocks costs little more than sorting the book once.
+ */
+import { WAD } from "../lib/math/fixedPoint.js";
+import { ImpactModel } from "../replay/impact.js";
+import { type Direction, type ThresholdTable, countAtMost, kOfMove } from "./ladder.js";
+
+/** A market as the cascade needs it: current price and the depth its impact is measured against. */
+export type CascadeMarket = { id: number; price: bigint; depthWad: bigint };
+
+export type CascadeOptions = {
+  /** cap of one market's displacement, WAD (the replay's default: 0.9) */
+  maxImpactWad?: bigint;
+  /** insurance fund's coverable assets, WAD: bad debt beyond it is critical */
+  insuranceWad: bigint;
+  /** the least extra move (WAD) that counts as a runaway when it also matches the shock (default 1%) */
+  runawayMinExtraWad?: bigint;
+};
+
+export type CascadeResult = {
+  direction: Direction;
+  /** exogenous shock, WAD */
+  shock: bigint;
+  /** total move at the fixed point, WAD */
+  total: bigint;
+  /** total - shock: the move the book's own forced sales add */
+  extra: bigint;
+  /** total / shock (1 when nothing is liquidated); undefined for a zero shock */
+  multiplier: number | undefined;
+  /** notional liquidated in each wave at that wave's prices, WAD (wave 0: by the shock alone) */
+  waves: bigint[];
+  /** largest wave over the one before it */
+  maxBranching: number;
+  liquidatedNotional: bigint;
+  accounts: number;
+  /** negative equity of the accounts bankrupt at the final prices, WAD */
+  badDebt: bigint;
+  /**
+   * a market's displacement hit the impact cap, or the book's own sales at least doubled the shock
+   * (extra >= shock) by at least `runawayMinExtraWad`
+   */
+  runaway: boolean;
+  /** runaway, or bad debt beyond the insurance fund */
+  critical: boolean;
+};
+
+const DEFAULT_MAX_IMPACT = (9n * WAD) / 10n;
+
+/** The fixed point of X = s + L(X) / depth for one shock and direction. */
+export function cascade(
+  table: ThresholdTable,
+  markets: readonly CascadeMarket[],
+  shock: bigint,
+  opts: CascadeOptions,
+): CascadeResult {
+  const maxImpact = opts.maxImpactWad ?? DEFAULT_MAX_IMPACT;
+  const down = table.direction === "down";
+  const totalDepth = markets.reduce((s, m) => s + m.depthWad, 0n);
+  // a down move past 100% has no price; the impact cap keeps the endogenous part below it
+  const ceiling = down ? WAD - 1n : 10n * WAD;
+  let x = shock;
+  let n = countAtMost(table.moves, x);
+  const waves: bigint[] = [];
+  let liquidated = 0n;
+  let capped = false;
+  for (let guard = 0; guard <= table.moves.length + 1; guard++) {
+    const k = kOfMove(table.direction, x);
+    const model = new ImpactModel(
+      markets.map((m) => ({ depthWad: m.depthWad })),
+      1,
+      maxImpact,
+    );
+    let notional = 0n;
+    markets.forEach((m, i) => {
+      const size = table.sizePrefix.get(m.id)?.[n] ?? 0n;
+      const price = (m.price * k) / WAD;
+      // closing the liquidated positions: a long closed is a sale
+      if (size !== 0n) model.addTrade(i, -size, price);
+      notional += ((table.notionalPrefix.get(m.id)?.[n] ?? 0n) * k) / WAD;
+    });
+    let weighted = 0n;
+    markets.forEach((m, i) => {
+      const imp = model.impact[i];
+      if (imp === maxImpact || imp === -maxImpact) capped = true;
+      weighted += imp * m.depthWad;
+    });
+    const displacement = totalDepth === 0n ? 0n : weighted / totalDepth;
+    const endogenous = down ? -displacement : displacement;
+    waves.push(notional - liquidated);
+    liquidated = notional;
+    let next = shock + (endogenous > 0n ? endogenous : 0n);
+    if (next > ceiling) {
+      next = ceiling;
+      capped = true;
+    }
+    const nextCount = countAtMost(table.moves, next);
+    x = next;
+    if (nextCount === n) break;
+    n = nextCount;
+  }
+  let maxBranching = 0;
+  for (let i = 1; i < waves.length; i++) {
+    if (waves[i - 1] <= 0n || waves[i] <= 0n) continue;
+    const r = Number((waves[i] * 1_000_000n) / waves[i - 1]) / 1_000_000;
+    if (r > maxBranching) maxBranching = r;
+  }
+  const badDebt = badDebtAt(table, x);
+  const extra = x - shock;
+  // A wave larger than the one before is common early on (liquidation prices cluster) and need not
+  // run away; a cascade that adds at least the shock again, by a visible amount, is the loop itself.
+  const runaway = capped || (extra >= shock && extra >= (opts.runawayMinExtraWad ?? WAD / 100n));
+  return {
+    direction: table.direction,
+    shock,
+    total: x,
+    extra,
+    multiplier: shock === 0n ? undefined : Number((x * 1_000_000n) / shock) / 1_000_000,
+    waves,
+    maxBranching,
+    liquidatedNotional: liquidated,
+    accounts: n,
+    badDebt,
+    runaway,
+    critical: runaway || badDebt > opts.insuranceWad,
+  };
+}
+
+/** Negative equity (WAD) of the accounts bankrupt at the move x, valued at the moved prices. */
+export function badDebtAt(table: ThresholdTable, x: bigint): bigint {
+  const nb = countAtMost(table.bankruptMoves, x);
+  const k = kOfMove(table.direction, x);
+  const v = table.aPrefix[nb] + (k * table.bPrefix[nb]) / WAD;
+  return v < 0n ? (-v + WAD - 1n) / WAD : 0n;
+}
+
+export type CurveOptions = CascadeOptions & { maxShockBps?: number; stepBps?: number };
+
+/** The cascade for every shock on a grid. */
+export function cascadeCurve(
+  table: ThresholdTable,
+  markets: readonly CascadeMarket[],
+  opts: CurveOptions,
+): CascadeResult[] {
+  const maxBps = opts.maxShockBps ?? 5_000;
+  const step = opts.stepBps ?? 100;
+  const out: CascadeResult[] = [];
+  for (let bps = 0; bps <= maxBps; bps += step) out.push(cascade(table, markets, (BigInt(bps) * WAD) / 10_000n, opts));
+  return out;
+}
+
+/**
+ * The smallest shock (WAD) whose cascade satisfies `hit`, refined between the grid points of `curve`
+ * by bisection to 1 bp; undefined when no shock up to the grid's end does.
+ */
+export function firstShock(
+  table: ThresholdTable,
+  markets: readonly CascadeMarket[],
+  curve: readonly CascadeResult[],
+  opts: CascadeOptions,
+  hit: (r: CascadeResult) => boolean,
+): bigint | undefined {
+  const i = curve.findIndex(hit);
+  if (i < 0) return undefined;
+  if (i === 0) return 0n;
+  let lo = curve[i - 1].shock;
+  let hi = curve[i].shock;
+  const bp = WAD / 10_000n;
+  while (hi - lo > bp) {
+    const mid = (lo + hi) / 2n;
+    if (hit(cascade(table, markets, mid, opts))) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** The smallest shock (WAD) whose cascade is critical (runaway, or bad debt beyond the fund). */
+export function criticalShock(
+  table: ThresholdTable,
+  markets: readonly CascadeMarket[],
+  curve: readonly CascadeResult[],
+  opts: CascadeOptions,
+): bigint | undefined {
+  return firstShock(table, markets, curve, opts, (r) => r.critical);
+}
+
+/** The smallest shock (WAD) whose cascade reaches the move `target` (WAD), to 1 bp; at most `target`. */
+export function shockReaching(
+  table: ThresholdTable,
+  markets: readonly CascadeMarket[],
+  target: bigint,
+  opts: CascadeOptions,
+): bigint {
+  let lo = 0n;
+  let hi = target;
+  if (cascade(table, markets, 0n, opts).total >= target) return 0n;
+  const bp = WAD / 10_000n;
+  while (hi - lo > bp) {
+    const mid = (lo + hi) / 2n;
+    if (cascade(table, markets, mid, opts).total >= target) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}

@@ -1,0 +1,202 @@
+/**
+ * The monitor's view of the chain, built from the keeper's own parts: the event-followed account book
+ * (scripts/keeper/book.ts, follower.ts), the one-batch market read with every market accrued to the
+ * block (chainView.ts), plus the insurance fund's coverable assets and each feed's recent rounds.
+ */
+import { Contract, type Provider } from "ethers";
+
+import type { Deployment } from "../../deploy/deployment.js";
+import { InsuranceFund__factory } from "../../types/ethers-contracts/factories/contracts/insurance/InsuranceFund__factory.js";
+import { AccountBook } from "../keeper/book.js";
+import { readChainView } from "../keeper/chainView.js";
+import { type ProtocolContracts, bindContracts } from "../keeper/contracts.js";
+import { EventFollower } from "../keeper/follower.js";
+import { type Logger, silentLogger } from "../keeper/logger.js";
+import type { MonitorState } from "./exposure.js";
+import type { PricePoint } from "./stats.js";
+
+const ROUND_ABI_READ = [
+  "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
+  "function getRoundData(uint80 id) view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
+  "function decimals() view returns (uint8)",
+];
+
+export type ChainSourceOptions = {
+  provider: Provider;
+  deployment: Deployment;
+  logger?: Logger;
+  logRangeBlocks?: number;
+  /** oracle rounds read back per market at start-up for the return history */
+  historyRounds?: number;
+};
+
+/** A feed's round, for the history and to tell a new oracle round. */
+export type Round = { marketId: number; roundId: bigint; updatedAt: number; price: number };
+
+export class ChainSource {
+  readonly contracts: ProtocolContracts;
+  private book: AccountBook | undefined;
+  private follower: EventFollower | undefined;
+  private readonly feedIds: Map<number, string>;
+  readonly history = new Map<number, PricePoint[]>();
+  private readonly lastRound = new Map<number, bigint>();
+  private readonly feeds: { marketId: number; feed: Contract; decimals: number }[] = [];
+  scale = 0n;
+
+  constructor(private readonly o: ChainSourceOptions) {
+    this.contracts = bindContracts(o.deployment, o.provider);
+    this.feedIds = new Map(o.deployment.markets.map((m) => [m.id, m.feedId]));
+  }
+
+  private async init(): Promise<void> {
+    if (this.book) return;
+    this.scale = await this.contracts.vault.SCALE();
+    this.book = new AccountBook(this.scale);
+    for (const f of this.contracts.feeds) {
+      const feed = new Contract(await f.aggregator.getAddress(), ROUND_ABI_READ, this.o.provider);
+      this.feeds.push({ marketId: f.marketId, feed, decimals: Number(await feed.decimals()) });
+    }
+    const d = this.o.deployment;
+    this.follower = new EventFollower({
+      provider: this.o.provider,
+      addresses: {
+        engine: d.contracts.engine,
+        vault: d.contracts.vault,
+        liquidationEngine: d.contracts.liquidationEngine,
+      },
+      book: this.book,
+      startBlock: d.startBlock,
+      rangeBlocks: this.o.logRangeBlocks ?? 2_000,
+      logger: this.o.logger ?? silentLogger(),
+    });
+    await this.readHistory(this.o.historyRounds ?? 500);
+  }
+
+  /** The book and markets at the head (or at `blockNumber`). */
+  async read(blockNumber?: number): Promise<MonitorState> {
+    await this.init();
+    const block = await this.o.provider.getBlock(blockNumber ?? "latest");
+    if (!block) throw new Error("the node returned no block");
+    await this.follower!.advance(block.number);
+    await this.resync(block.number);
+    const view = await readChainView(this.contracts, this.feedIds, {
+      number: block.number,
+      timestamp: block.timestamp,
+      baseFeePerGas: block.baseFeePerGas ?? null,
+    });
+    const fund = InsuranceFund__factory.connect(this.o.deployment.contracts.insuranceFund, this.o.provider);
+    const coverable = await fund.coverable({ blockTag: block.number });
+    const symbols = new Map(this.o.deployment.markets.map((m) => [m.id, m.symbol]));
+    const markets = [...view.engine.markets].map(([id, snapshot]) => ({
+      id,
+      symbol: symbols.get(id) ?? String(id),
+      snapshot,
+    }));
+    const priced = new Set(markets.map((m) => m.id));
+    const accounts = [];
+    let leftOut = 0;
+    for (const a of this.book!.all()) {
+      // an account in an unpriced market cannot be valued (nor liquidated) now: left out, and logged
+      if ([...a.positions.keys()].some((id) => !priced.has(id))) {
+        leftOut++;
+        continue;
+      }
+      accounts.push({ id: a.id, owner: a.owner, margin: a.margin, positions: a.positions });
+    }
+    if (view.unpriced.size) {
+      this.o.logger?.warn(
+        { markets: Object.fromEntries(view.unpriced), accountsLeftOut: leftOut },
+        "oracle read failed: these markets and their accounts are out of the forecast",
+      );
+    }
+    return {
+      blockNumber: block.number,
+      timestamp: view.timestamp,
+      markets,
+      accounts,
+      insuranceWad: coverable * this.scale,
+    };
+  }
+
+  /** New oracle rounds since the last call (appended to the history). */
+  async newRounds(): Promise<Round[]> {
+    await this.init();
+    const out: Round[] = [];
+    for (const f of this.feeds) {
+      const [roundId, answer, , updatedAt] = (await f.feed.latestRoundData()) as [bigint, bigint, bigint, bigint];
+      if (this.lastRound.get(f.marketId) === roundId) continue;
+      this.lastRound.set(f.marketId, roundId);
+      const r = {
+        marketId: f.marketId,
+        roundId,
+        updatedAt: Number(updatedAt),
+        price: Number(answer) / 10 ** f.decimals,
+      };
+      const h = this.history.get(f.marketId) ?? [];
+      if (!h.length || h[h.length - 1].t < r.updatedAt) h.push({ t: r.updatedAt, price: r.price });
+      this.history.set(f.marketId, h);
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Reads back up to `n` past rounds per feed (Chainlink round ids of one phase are consecutive). */
+  private async readHistory(n: number): Promise<void> {
+    for (const { marketId, feed, decimals } of this.feeds) {
+      const f = { marketId };
+      const points: PricePoint[] = [];
+      try {
+        const [latest] = (await feed.latestRoundData()) as [bigint];
+        const first = latest > BigInt(n) ? latest - BigInt(n) + 1n : 1n;
+        const ids: bigint[] = [];
+        for (let id = first; id <= latest; id++) ids.push(id);
+        const rounds = await Promise.all(ids.map((id) => feed.getRoundData(id).catch(() => undefined)));
+        for (const r of rounds) {
+          if (!r) continue;
+          const t = Number(r[3]);
+          const p = Number(r[1]) / 10 ** decimals;
+          if (t > 0 && p > 0 && (!points.length || points[points.length - 1].t < t)) points.push({ t, price: p });
+        }
+        this.lastRound.set(f.marketId, latest);
+      } catch (e) {
+        this.o.logger?.warn({ market: f.marketId, err: (e as Error).message }, "could not read the feed's history");
+      }
+      this.history.set(f.marketId, points);
+    }
+  }
+
+  /** Re-reads the accounts the book cannot vouch for. */
+  private async resync(blockTag: number): Promise<void> {
+    const stale = this.book!.stale();
+    if (!stale.length) return;
+    const { engine, vault } = this.contracts;
+    const at = { blockTag };
+    await Promise.all(
+      stale.map(async (a) => {
+        const [owner, margin, markets] = await Promise.all([
+          engine.accountOwner(a.id, at),
+          vault.marginOf(a.id, at),
+          engine.accountMarkets(a.id, at),
+        ]);
+        const sizes = await Promise.all(markets.map((m) => engine.position(a.id, m, at)));
+        this.book!.replace(
+          a.id,
+          owner,
+          margin,
+          new Map(markets.map((m, i) => [Number(m), { size: sizes[i].size, basis: sizes[i].basis }])),
+        );
+      }),
+    );
+  }
+
+  /** The history of the market with the most open interest (the joint move's reference). */
+  referenceHistory(state: MonitorState): PricePoint[] {
+    let best = state.markets[0];
+    for (const m of state.markets) {
+      const oi = (s: typeof m) =>
+        ((s.snapshot.state.longOpenInterest + s.snapshot.state.shortOpenInterest) * s.snapshot.price) / 10n ** 18n;
+      if (oi(m) > oi(best)) best = m;
+    }
+    return best ? (this.history.get(best.id) ?? []) : [];
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The risk monitor as a process, beside the keeper:
+ *
+ *   npm run monitor -- --rpc http://127.0.0.1:8545 --network localhost [--dry-run] [--webhook URL]
+ *
+ * with the risk-oracle key (if any) in MONITOR_PRIVATE_KEY. Serves the dashboard, the JSON API, the
+ * event stream and /metrics on 127.0.0.1 (--port, default 9470). Start-up failures end with the
+ * keeper's exit codes (scripts/keeper/exitCodes.ts): 2 bad configuration, 3 wrong chain, 4 no
+ * deployment record (or no code at it), 5 RPC unreachable; 1 anything else.
+ */
+import { realpathSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { Command, CommanderError, Option } from "commander";
+import { Wallet } from "ethers";
+
+import { DeploymentNotFoundError, type Deployment, deploymentPath, readDeployment } from "../../deploy/deployment.js";
+import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
+import { ConfigError, readConfigFile } from "../keeper/config.js";
+import { ExitCode } from "../keeper/exitCodes.js";
+import type { Logger } from "../keeper/logger.js";
+import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
+import { pino } from "pino";
+import { RpcUnreachableError, createProvider, probeChainId, redactUrl } from "../keeper/rpc.js";
+import { webhookSink } from "./alerts.js";
+import { ChainSource } from "./chain.js";
+import { FIELDS, type MonitorConfig, resolveMonitorConfig } from "./config.js";
+import { DEFAULT_FORECAST_SETTINGS } from "./forecast.js";
+import { startMonitorServer } from "./server.js";
+import { MonitorMetrics, MonitorService, toJson } from "./service.js";
+
+/** One JSON line per event; bigints as decimal strings; the key never logged. */
+function monitorLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: "monitor" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ["privateKey", "*.privateKey"], censor: "[redacted]" },
+    formatters: { log: (o) => JSON.parse(toJson(o)) as Record<string, unknown> },
+  });
+}
+
+/** A start-up failure with its exit code and a message for the operator. */
+export class MonitorExit extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "MonitorExit";
+  }
+}
+
+export function loadMonitorConfig(argv: string[], env: NodeJS.ProcessEnv): MonitorConfig {
+  const program = new Command("monitor")
+    .description(
+      "Risk monitor: liquidation ladder, cascade forecast, early warnings, bounded risk-oracle raises, dashboard",
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .option("--config <file>", "JSON file of settings (env MONITOR_CONFIG)");
+  const attributeToKey = new Map<string, string>();
+  for (const [key, meta] of Object.entries(FIELDS)) {
+    const option = new Option(meta.flag, `${meta.help} [env ${meta.env}]`);
+    attributeToKey.set(option.attributeName(), key);
+    program.addOption(option);
+  }
+  program.parse(argv, { from: "user" });
+  const opts = program.opts();
+  const flags: Record<string, unknown> = {};
+  for (const [attribute, key] of attributeToKey) {
+    if (program.getOptionValueSource(attribute) === "cli") flags[key] = opts[attribute];
+  }
+  const path = (opts.config as string | undefined) ?? env.MONITOR_CONFIG;
+  return resolveMonitorConfig({ flags, env, file: path ? readConfigFile(path) : undefined });
+}
+
+/** Reaches the node, checks its chain and the deployment record. */
+async function connect(config: MonitorConfig, logger: Logger) {
+  const url = redactUrl(config.rpcUrl);
+  let chainId: number | undefined;
+  let lastError: RpcUnreachableError | undefined;
+  for (let attempt = 0; attempt <= config.startupRetries && chainId === undefined; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(5_000, 500 * 2 ** (attempt - 1))));
+    try {
+      chainId = await probeChainId(config.rpcUrl, config.rpcTimeoutMs);
+    } catch (e) {
+      if (!(e instanceof RpcUnreachableError)) throw e;
+      lastError = e;
+      logger.warn({ url, attempt: attempt + 1, err: e.reason }, "RPC endpoint not answering");
+    }
+  }
+  if (chainId === undefined) {
+    throw new MonitorExit(
+      ExitCode.RpcUnreachable,
+      `${lastError?.message ?? `RPC endpoint ${url} unreachable`}. Is the node running? Check --rpc / MONITOR_RPC_URL.`,
+    );
+  }
+  if (config.chainId !== undefined && config.chainId !== chainId) {
+    throw new MonitorExit(
+      ExitCode.WrongChain,
+      `the node at ${url} is chain ${chainId}, but chain ${config.chainId} was expected (--chain-id / MONITOR_CHAIN_ID).`,
+    );
+  }
+  const recordPath = config.deployment ?? deploymentPath(config.network, chainId, config.deploymentsDir);
+  let deployment: Deployment;
+  try {
+    deployment = readDeployment(recordPath);
+  } catch (e) {
+    if (e instanceof DeploymentNotFoundError) {
+      throw new MonitorExit(
+        ExitCode.UnknownDeployment,
+        `no deployment of network "${config.network}" on chain ${chainId}: ${recordPath} does not exist. Deploy first (npm run deploy:local), or pass --network / --deployment.`,
+      );
+    }
+    throw new MonitorExit(ExitCode.UnknownDeployment, `${(e as Error).message}.`);
+  }
+  if (deployment.chainId !== chainId) {
+    throw new MonitorExit(
+      ExitCode.WrongChain,
+      `the deployment record ${recordPath} is for chain ${deployment.chainId}, but the node at ${url} is chain ${chainId}.`,
+    );
+  }
+  const provider = createProvider(config.rpcUrl, chainId, config.rpcTimeoutMs);
+  if ((await provider.getCode(deployment.contracts.engine)) === "0x") {
+    throw new MonitorExit(
+      ExitCode.UnknownDeployment,
+      `the deployment record ${recordPath} names engine ${deployment.contracts.engine}, which has no code on chain ${chainId}: deploy again.`,
+    );
+  }
+  return { chainId, provider, deployment, recordPath };
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let config: MonitorConfig;
+  try {
+    config = loadMonitorConfig(argv, env);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return ExitCode.Ok;
+      process.stderr.write(`monitor: ${e.message}\n`);
+      return ExitCode.BadConfig;
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(
+        `monitor: invalid configuration:\n${e.problems.map((p) => `  - ${p}`).join("\n")}\nSee --help for every setting.\n`,
+      );
+      return ExitCode.BadConfig;
+    }
+    throw e;
+  }
+  const logger = monitorLogger(config.logLevel);
+  let c: Awaited<ReturnType<typeof connect>>;
+  try {
+    c = await connect(config, logger);
+  } catch (e) {
+    if (e instanceof MonitorExit) {
+      process.stderr.write(`monitor: ${e.message}\n`);
+      return e.code;
+    }
+    process.stderr.write(`monitor: start-up failed: ${(e as Error).message}\n`);
+    return ExitCode.Fatal;
+  }
+  const source = new ChainSource({
+    provider: c.provider,
+    deployment: c.deployment,
+    logger,
+    logRangeBlocks: config.logRangeBlocks,
+    historyRounds: config.historyRounds,
+  });
+  const signer = config.privateKey ? new Wallet(config.privateKey, c.provider) : undefined;
+  const breakerAddress = c.deployment.contracts.breaker;
+  const breaker = signer && breakerAddress ? CircuitBreaker__factory.connect(breakerAddress, signer) : undefined;
+  if (breaker && signer) {
+    const holds = await breaker.hasRole(RISK_ORACLE_ROLE, await signer.getAddress());
+    if (!holds)
+      logger.warn(
+        { address: await signer.getAddress() },
+        "the key does not hold RISK_ORACLE: raises will fail; alerts still go out",
+      );
+  }
+  const service = new MonitorService(
+    {
+      source,
+      logger,
+      breaker,
+      dryRun: config.dryRun,
+      settings: { ...DEFAULT_FORECAST_SETTINGS, depthBps: config.depthBps },
+      rules: {
+        level1P1h: config.level1P1h,
+        level1P24h: config.level1P24h,
+        level2P15m: config.level2P15m,
+        level2P1h: config.level2P1h,
+        level3P15m: config.level3P15m,
+        level1WaveP1h: config.level1WaveP1h,
+        level2WaveP15m: config.level2WaveP15m,
+      },
+      raiseDuration: config.raiseDuration,
+      renewWithin: config.renewWithin,
+      restoreBps: config.restoreBps,
+      alerts: config.webhook.length ? webhookSink(config.webhook, logger) : undefined,
+      snapshotDir: config.snapshotDir ?? join(config.deploymentsDir, "monitor", `${config.network}-${c.chainId}`),
+    },
+    new MonitorMetrics(true),
+  );
+  if (config.once) {
+    try {
+      const f = await service.tick();
+      process.stdout.write(
+        toJson(
+          {
+            decision: service.decision,
+            criticalDown: f?.down.criticalShock,
+            criticalUp: f?.up.criticalShock,
+            worst: f?.worst,
+            indicators: f?.indicators,
+            actions: service.lastActions,
+          },
+          2,
+        ) + "\n",
+      );
+      return ExitCode.Ok;
+    } catch (e) {
+      process.stderr.write(`monitor: forecast failed: ${(e as Error).message}\n`);
+      return ExitCode.Fatal;
+    }
+  }
+  const server = await startMonitorServer({
+    port: config.port,
+    service,
+    staleAfterMs: Math.max(60_000, config.pollIntervalMs * 10),
+  });
+  logger.info(
+    {
+      dashboard: server.url,
+      deployment: c.recordPath,
+      rpc: redactUrl(config.rpcUrl),
+      riskOracle: !!breaker,
+      dryRun: config.dryRun,
+    },
+    "monitor listening",
+  );
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(ExitCode.Fatal);
+    stopping = true;
+    logger.info("stopping");
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  let backoff = 500;
+  while (!stopping) {
+    try {
+      await service.tick();
+      backoff = 500;
+      await new Promise((r) => setTimeout(r, config.pollIntervalMs));
+    } catch (e) {
+      logger.warn({ err: (e as Error).message, retryMs: backoff }, "tick failed");
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(30_000, backoff * 2);
+    }
+  }
+  await server.close();
+  return ExitCode.Ok;
+}
+
+const invokedDirectly = (() => {
+  try {
+    return realpathSync(process.argv[1] ?? "") === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+})();
+
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`monitor: ${(e as Error).stack ?? e}\n`);
+      process.exit(ExitCode.Fatal);
+    },
+  );
+}

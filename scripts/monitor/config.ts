@@ -1,0 +1,210 @@
+/**
+ * The monitor's settings: one zod schema fed from flags > MONITOR_* environment > JSON file
+ * (--config / MONITOR_CONFIG) > defaults, like the keeper's (scripts/keeper/config.ts, whose
+ * ConfigError and file reader it shares). Every field is declared once with its flag, env variable
+ * and help text.
+ */
+import { z } from "zod";
+
+import { ConfigError, LOG_LEVELS } from "../keeper/config.js";
+
+export { ConfigError };
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off"]);
+const booleanLike = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    const s = v.trim().toLowerCase();
+    return TRUE.has(s) ? true : FALSE.has(s) ? false : v;
+  },
+  z.boolean({ error: "must be true or false" }),
+);
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: "must be a whole number" })
+    .int({ error: "must be a whole number" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+const probability = z.coerce
+  .number({ error: "must be a number" })
+  .min(0, { error: "must be at least 0" })
+  .max(1, { error: "must be at most 1 (a probability)" });
+const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), {
+  error: "must be an http:// or https:// URL, e.g. http://127.0.0.1:8545",
+});
+
+export const monitorConfigSchema = z
+  .object({
+    rpcUrl: z.string({ error: "is required: the node's JSON-RPC URL, e.g. http://127.0.0.1:8545" }).pipe(httpUrl),
+    privateKey: z
+      .string()
+      .refine((s) => /^(0x)?[0-9a-fA-F]{64}$/.test(s.trim()), {
+        error: "must be 32 bytes of hex (64 hex digits, optional 0x); the value is not shown",
+      })
+      .transform((s) => (s.trim().startsWith("0x") ? s.trim() : `0x${s.trim()}`))
+      .optional(),
+    network: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, { error: "must be a network name like localhost or sepolia" })
+      .default("localhost"),
+    chainId: integer(1, Number.MAX_SAFE_INTEGER).optional(),
+    deployment: z.string().min(1).optional(),
+    deploymentsDir: z.string().min(1).default("deployments"),
+    port: integer(0, 65_535).default(9470),
+    pollIntervalMs: integer(100, 600_000).default(2_000),
+    dryRun: booleanLike.default(false),
+    once: booleanLike.default(false),
+    logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+    rpcTimeoutMs: integer(100, 600_000).default(10_000),
+    startupRetries: integer(0, 100).default(3),
+    logRangeBlocks: integer(1, 1_000_000).default(2_000),
+    historyRounds: integer(0, 5_000).default(500),
+    webhook: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(httpUrl))
+      .default([]),
+    snapshotDir: z.string().min(1).optional(),
+    depthBps: integer(1, 1_000_000).default(10_000),
+    raiseDuration: integer(60, 86_400).default(7_200),
+    renewWithin: integer(0, 86_400).default(3_600),
+    restoreBps: integer(0, 9_999).default(1_000),
+    level1P1h: probability.default(0.01),
+    level1P24h: probability.default(0.1),
+    level2P15m: probability.default(0.01),
+    level2P1h: probability.default(0.05),
+    level3P15m: probability.default(0.1),
+    level1WaveP1h: probability.default(0.1),
+    level2WaveP15m: probability.default(0.1),
+  })
+  .strict()
+  .refine((c) => c.level2P1h >= c.level1P1h, { error: "level2P1h must be at least level1P1h", path: ["level2P1h"] })
+  .refine((c) => c.level3P15m >= c.level2P15m, {
+    error: "level3P15m must be at least level2P15m",
+    path: ["level3P15m"],
+  });
+
+export type MonitorConfig = z.output<typeof monitorConfigSchema>;
+type Key = keyof MonitorConfig;
+
+export type FieldMeta = { flag: string; env: string; help: string; secret?: boolean };
+
+const env = (key: string) => `MONITOR_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`;
+const kebab = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+const valued = (key: string, placeholder: string, help: string): FieldMeta => ({
+  flag: `--${kebab(key)} <${placeholder}>`,
+  env: env(key),
+  help,
+});
+const toggle = (key: string, help: string): FieldMeta => ({ flag: `--${kebab(key)}`, env: env(key), help });
+
+export const FIELDS: Record<Key, FieldMeta> = {
+  rpcUrl: { flag: "--rpc <url>", env: "MONITOR_RPC_URL", help: "JSON-RPC URL of the node (http or https)" },
+  privateKey: {
+    flag: "--private-key <hex>",
+    env: "MONITOR_PRIVATE_KEY",
+    help: "key holding the breaker's RISK_ORACLE role; without it the monitor only alerts (prefer the env variable)",
+    secret: true,
+  },
+  network: valued("network", "name", "network name of the deployment record (default localhost)"),
+  chainId: valued("chainId", "id", "expected chain id; the monitor refuses another"),
+  deployment: valued("deployment", "file", "deployment record (default <deployments-dir>/<network>-<chainId>.json)"),
+  deploymentsDir: valued("deploymentsDir", "dir", "where deployment records live (default deployments)"),
+  port: valued(
+    "port",
+    "port",
+    "port of the dashboard, API, events and metrics on 127.0.0.1; 0 picks one (default 9470)",
+  ),
+  pollIntervalMs: valued("pollIntervalMs", "ms", "pause between ticks (default 2000)"),
+  dryRun: toggle("dryRun", "decide, alert and serve, but send no risk-oracle raise"),
+  once: toggle("once", "one forecast, printed as JSON, then exit"),
+  logLevel: valued("logLevel", "level", `${LOG_LEVELS.join("|")} (default info)`),
+  rpcTimeoutMs: valued("rpcTimeoutMs", "ms", "timeout of one RPC request (default 10000)"),
+  startupRetries: valued("startupRetries", "n", "attempts to reach the node at start-up (default 3)"),
+  logRangeBlocks: valued("logRangeBlocks", "n", "blocks per eth_getLogs request (default 2000)"),
+  historyRounds: valued("historyRounds", "n", "oracle rounds read back per feed for the return history (default 500)"),
+  webhook: valued("webhook", "urls", "comma-separated Alertmanager-compatible webhook URLs (POST /api/v2/alerts)"),
+  snapshotDir: valued(
+    "snapshotDir",
+    "dir",
+    "JSON snapshot per oracle round (default <deployments-dir>/monitor/<network>-<chainId>)",
+  ),
+  depthBps: valued(
+    "depthBps",
+    "bps",
+    "impact depth as bps of skewScale * price (default 10000: the depth the protocol assumes)",
+  ),
+  raiseDuration: valued(
+    "raiseDuration",
+    "s",
+    "seconds a risk-oracle raise lasts, capped by the breaker (default 7200)",
+  ),
+  renewWithin: valued(
+    "renewWithin",
+    "s",
+    "renew a live floor (on a fresh forecast) only this close to its expiry (default 3600)",
+  ),
+  restoreBps: valued(
+    "restoreBps",
+    "bps",
+    "joint move an account lookup's restoring margin protects against (default 1000)",
+  ),
+  level1P1h: valued("level1P1h", "p", "level 1 when P(critical within 1 h) >= p (default 0.01)"),
+  level1P24h: valued("level1P24h", "p", "level 1 when P(critical within 24 h) >= p (default 0.1)"),
+  level2P15m: valued("level2P15m", "p", "level 2 when P(critical within 15 min) >= p (default 0.01)"),
+  level2P1h: valued("level2P1h", "p", "level 2 when P(critical within 1 h) >= p (default 0.05)"),
+  level3P15m: valued("level3P15m", "p", "level 3 (guardian alert) when P(critical within 15 min) >= p (default 0.1)"),
+  level1WaveP1h: valued("level1WaveP1h", "p", "level 1 when P(a liquidation wave within 1 h) >= p (default 0.1)"),
+  level2WaveP15m: valued("level2WaveP15m", "p", "level 2 when P(a liquidation wave within 15 min) >= p (default 0.1)"),
+};
+
+export type ConfigSources = {
+  flags?: Partial<Record<string, unknown>>;
+  env?: Record<string, string | undefined>;
+  file?: { path: string; values: Record<string, unknown> };
+};
+
+/** Merges flags > env > file > defaults and validates; ConfigError names each bad field's flag and env variable. */
+export function resolveMonitorConfig(sources: ConfigSources): MonitorConfig {
+  const merged: Record<string, unknown> = {};
+  const origin: Record<string, string> = {};
+  const problems: string[] = [];
+  const keys = Object.keys(FIELDS) as Key[];
+  if (sources.file) {
+    for (const [k, v] of Object.entries(sources.file.values)) {
+      if (!(k in FIELDS)) {
+        problems.push(`config file ${sources.file.path}: unknown setting "${k}" (known: ${keys.join(", ")})`);
+        continue;
+      }
+      if (v === null || v === undefined) continue;
+      merged[k] = v;
+      origin[k] = `config file ${sources.file.path}`;
+    }
+  }
+  for (const k of keys) {
+    const raw = sources.env?.[FIELDS[k].env];
+    if (raw === undefined || raw.trim() === "") continue;
+    merged[k] = raw;
+    origin[k] = FIELDS[k].env;
+  }
+  for (const [k, v] of Object.entries(sources.flags ?? {})) {
+    if (v === undefined || !(k in FIELDS)) continue;
+    merged[k] = v;
+    origin[k] = FIELDS[k as Key].flag.split(" ")[0];
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const r = monitorConfigSchema.safeParse(merged);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) {
+    const key = String(issue.path[0] ?? "");
+    const meta = FIELDS[key as Key];
+    if (!meta) {
+      problems.push(issue.message);
+      continue;
+    }
+    const from = origin[key] ? `, from ${origin[key]}` : "";
+    problems.push(`${key} (${meta.flag.split(" ")[0]} or ${meta.env}${from}): ${issue.message}`);
+  }
+  throw new ConfigError(problems);
+}

@@ -1,0 +1,153 @@
+/**
+ * One account's margin as a linear function of a joint price move, and the exact check of that
+ * function against the engine's own math.
+ *
+ * Every market moves by the same factor k (WAD; k = 1 - x for an adverse move x down, 1 + x up):
+ * crypto markets in a crash move together, and a cross-margined account is judged on its whole
+ * portfolio, never position by position. With every market accrued to the snapshot's timestamp
+ * (funding index and maintenance term fixed), the engine's equity and maintenance margin are linear
+ * in k apart from per-position rounding:
+ *
+ *   equity(k) * WAD = A + k * B / WAD        A = margin * WAD - sum size * (fundingIndex + basis)
+ *                                            B = sum size * price
+ *   maintenance(k) * WAD = k * C / WAD       C = sum |size| * price * mmr / WAD (rounded up)
+ *
+ * so the account is liquidatable when A + k * (B - C) / WAD < 0 and bankrupt when A + k * B / WAD < 0.
+ * The thresholds below come from that form; `mirrorLiquidatable` answers the same question with the
+ * keeper's wei-exact mirror (scripts/lib/math/engine.ts) at a given price, and the ladder uses it
+ * wherever the linear form is within rounding of the boundary.
+ */
+import { WAD, abs } from "../lib/math/fixedPoint.js";
+import {
+  type AccountSnapshot,
+  type EnginePosition,
+  type EngineSnapshot,
+  type MarketSnapshot,
+  accountSummary,
+  isLiquidatable,
+} from "../lib/math/engine.js";
+import { maintenanceMarginRatio } from "../lib/math/riskModel.js";
+
+/** A market as the monitor reads it: accrued to the snapshot's timestamp (chainView.ts `accrued`). */
+export type MonitorMarket = { id: number; symbol: string; snapshot: MarketSnapshot };
+
+export type MonitorAccount = {
+  id: bigint;
+  owner: string;
+  /** vault margin, WAD */
+  margin: bigint;
+  /** by market id, non-zero sizes only */
+  positions: ReadonlyMap<number, EnginePosition>;
+};
+
+/** Everything a forecast reads: one block's markets, the book, the insurance fund. */
+export type MonitorState = {
+  blockNumber: number;
+  /** block timestamp, seconds; every market is accrued to it */
+  timestamp: bigint;
+  markets: MonitorMarket[];
+  accounts: MonitorAccount[];
+  /** insurance fund's coverable assets, WAD */
+  insuranceWad: bigint;
+};
+
+export type Exposure = {
+  account: MonitorAccount;
+  /** WAD^2 */
+  a: bigint;
+  /** WAD^2 */
+  b: bigint;
+  /** WAD^2 */
+  c: bigint;
+  /** current notional per position, WAD, by market id */
+  notionals: Map<number, bigint>;
+  /** sum of the notionals, WAD */
+  notional: bigint;
+  /** sum of |size|, WAD: a price floored by one wei moves equity by at most this (WAD^2 units) */
+  absSizeSum: bigint;
+};
+
+/** The linear form of an account (see the file comment). Markets must be accrued to one timestamp. */
+export function exposureOf(account: MonitorAccount, markets: ReadonlyMap<number, MarketSnapshot>): Exposure {
+  let a = account.margin * WAD;
+  let b = 0n;
+  let c = 0n;
+  const notionals = new Map<number, bigint>();
+  let notional = 0n;
+  let absSizeSum = 0n;
+  for (const [id, p] of account.positions) {
+    if (p.size === 0n) continue;
+    const m = markets.get(id);
+    if (!m) throw new Error(`account ${account.id} holds market ${id}, which the snapshot lacks`);
+    const absSize = abs(p.size);
+    const mmr = maintenanceMarginRatio(m.config.risk, m.state.maintenanceTerm, absSize, m.config.skewScale);
+    a -= p.size * (m.state.fundingIndex + p.basis);
+    b += p.size * m.price;
+    const cm = absSize * m.price * mmr;
+    c += (cm + WAD - 1n) / WAD;
+    const n = (absSize * m.price + WAD - 1n) / WAD;
+    notionals.set(id, n);
+    notional += n;
+    absSizeSum += absSize;
+  }
+  return { account, a, b, c, notionals, notional, absSizeSum };
+}
+
+/** A * WAD / -(slope), floored: the k at which `a + k * slope / WAD` crosses zero. */
+function crossing(a: bigint, slope: bigint): bigint | undefined {
+  if (slope === 0n) return undefined;
+  return (-a * WAD) / slope;
+}
+
+/** k (WAD) where the linear form of liquidatability crosses zero, or undefined when it never does. */
+export function liquidationK(e: Exposure): bigint | undefined {
+  return crossing(e.a, e.b - e.c);
+}
+
+/** k (WAD) where equity crosses zero. */
+export function bankruptcyK(e: Exposure): bigint | undefined {
+  return crossing(e.a, e.b);
+}
+
+/** The linear liquidation margin A + k(B - C)/WAD at k (WAD^2; negative: liquidatable). */
+export function linearMargin(e: Exposure, k: bigint): bigint {
+  return e.a + (k * (e.b - e.c)) / WAD;
+}
+
+/** The linear equity at k, WAD (negative: bankrupt; -equity is the shortfall the fund must cover). */
+export function linearEquity(e: Exposure, k: bigint): bigint {
+  const v = e.a + (k * e.b) / WAD;
+  return v >= 0n ? v / WAD : -((-v + WAD - 1n) / WAD);
+}
+
+/** Every market's snapshot with its price moved to price * k / WAD (floored), as the oracle would report it. */
+export function movedMarkets(markets: ReadonlyMap<number, MarketSnapshot>, k: bigint): Map<number, MarketSnapshot> {
+  const out = new Map<number, MarketSnapshot>();
+  for (const [id, m] of markets) out.set(id, { ...m, price: (m.price * k) / WAD });
+  return out;
+}
+
+/** The engine's own answer (through the mirror) for an account at the given markets. */
+export function mirrorLiquidatable(
+  account: MonitorAccount,
+  markets: ReadonlyMap<number, MarketSnapshot>,
+  timestamp: bigint,
+): boolean {
+  const snap: EngineSnapshot = { timestamp, markets };
+  const a: AccountSnapshot = { margin: account.margin, positions: account.positions };
+  return isLiquidatable(accountSummary(snap, a));
+}
+
+/**
+ * Rounding slack of the linear form against the mirror, WAD^2: each position's value floors (one wei),
+ * its notional and margin round up (two), and the moved price floors (one wei of price per unit of
+ * size). Outside this band the linear form and the mirror cannot disagree.
+ */
+export function roundingSlack(e: Exposure): bigint {
+  return 2n * e.absSizeSum + BigInt(e.account.positions.size + 1) * 8n * WAD;
+}
+
+/** The snapshot's markets by id. */
+export function marketMap(state: MonitorState): Map<number, MarketSnapshot> {
+  return new Map(state.markets.map((m) => [m.id, m.snapshot]));
+}

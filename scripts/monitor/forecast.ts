@@ -1,0 +1,227 @@
+/**
+ * One forecast from one block's state: the ladder, the cascade curve in both directions, the critical
+ * shock and its sensitivity to depth, the distance to it and its probability over each horizon, the
+ * insurance fund's coverage, and a reference (sha256 of the inputs) that a risk-oracle raise carries.
+ */
+import { createHash } from "node:crypto";
+
+import { WAD } from "../lib/math/fixedPoint.js";
+import {
+  type CascadeMarket,
+  type CascadeOptions,
+  type CascadeResult,
+  cascadeCurve,
+  criticalShock,
+  firstShock,
+} from "./cascade.js";
+import type { MonitorState } from "./exposure.js";
+import { type Direction, DIRECTIONS, type Ladder, type ThresholdTable, buildLadder } from "./ladder.js";
+import { type MoveProbability, type PricePoint, moveProbability, standardisedShocks } from "./stats.js";
+
+export type ForecastSettings = {
+  ladderStepBps: number;
+  ladderMaxBps: number;
+  shockStepBps: number;
+  maxShockBps: number;
+  /** impact depth as a multiple of the market depth (skewScale * price), in bps: 10000 = the depth the protocol assumes */
+  depthBps: number;
+  /** the depths the sensitivity table tries, in bps of the market depth */
+  depthSensitivityBps: number[];
+  maxImpactWad: bigint;
+  horizonsSeconds: number[];
+  /** a liquidation wave: the cascade liquidates at least this share of the open interest, bps (100 = 1%) */
+  waveBps: number;
+};
+
+export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
+  ladderStepBps: 50,
+  ladderMaxBps: 5_000,
+  shockStepBps: 100,
+  maxShockBps: 5_000,
+  depthBps: 10_000,
+  depthSensitivityBps: [2_500, 5_000, 10_000, 20_000, 40_000],
+  maxImpactWad: (9n * WAD) / 10n,
+  horizonsSeconds: [900, 3_600, 86_400],
+  waveBps: 100,
+};
+
+export type MarketSummary = {
+  id: number;
+  symbol: string;
+  price: bigint;
+  /** annualised, as the oracle reports it */
+  sigma: number;
+  depthWad: bigint;
+  longOpenInterest: bigint;
+  shortOpenInterest: bigint;
+};
+
+export type DirectionForecast = {
+  direction: Direction;
+  curve: CascadeResult[];
+  /** smallest critical shock (WAD), undefined when none up to the grid's end */
+  criticalShock: bigint | undefined;
+  /** per horizon: distance and probability of reaching the critical shock */
+  horizons: MoveProbability[];
+  /** smallest shock (WAD) whose cascade liquidates `waveBps` of the open interest: a liquidation wave */
+  waveShock: bigint | undefined;
+  /** per horizon: probability of reaching the wave shock */
+  waveHorizons: MoveProbability[];
+};
+
+export type Forecast = {
+  blockNumber: number;
+  timestamp: bigint;
+  /** sha256 of the inputs, 0x-prefixed: the reference of a risk-oracle raise */
+  inputsHash: string;
+  accounts: number;
+  accountsWithPositions: number;
+  markets: MarketSummary[];
+  insuranceWad: bigint;
+  ladder: Ladder;
+  down: DirectionForecast;
+  up: DirectionForecast;
+  /** the direction and shock that matter most: the larger probability over one hour */
+  worst: { direction: Direction; criticalShock: bigint | undefined; distance1h: number; probability1h: number };
+  depthSensitivity: { depthBps: number; down: bigint | undefined; up: bigint | undefined }[];
+  /** the insurance fund over the bad debt of a 10% (or the critical, if smaller) joint shock with cascade */
+  insurance: { coverableWad: bigint; badDebtAt10pct: bigint; coverageAt10pct: number | undefined };
+  /** notional liquidatable now and after 5% and 10% joint moves down and up (no cascade), WAD */
+  indicators: { liquidatableNow: bigint; down5: bigint; down10: bigint; up5: bigint; up10: bigint; sigmaMax: number };
+  /** time the forecast took, ms */
+  computeMs: number;
+};
+
+/** Each market's impact depth at a multiple (bps) of its depth skewScale * price. */
+export function cascadeMarkets(state: MonitorState, depthBps: number): CascadeMarket[] {
+  return state.markets.map((m) => ({
+    id: m.id,
+    price: m.snapshot.price,
+    depthWad: (((m.snapshot.config.skewScale * m.snapshot.price) / WAD) * BigInt(depthBps)) / 10_000n || 1n,
+  }));
+}
+
+/** sha256 over the canonical inputs: block, markets, every account's margin and positions, the fund. */
+export function inputsHash(state: MonitorState, settings: ForecastSettings): string {
+  const h = createHash("sha256");
+  h.update(`${state.blockNumber}|${state.timestamp}|${state.insuranceWad}|`);
+  h.update(JSON.stringify(settings, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+  for (const m of state.markets) {
+    const s = m.snapshot;
+    h.update(
+      `|m${m.id}:${s.price}:${s.sigma}:${s.state.fundingIndex}:${s.state.maintenanceTerm}:${s.config.skewScale}:${s.state.longOpenInterest}:${s.state.shortOpenInterest}`,
+    );
+  }
+  const ids = state.accounts.map((a) => a.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const byId = new Map(state.accounts.map((a) => [a.id, a]));
+  for (const id of ids) {
+    const a = byId.get(id)!;
+    h.update(`|a${id}:${a.margin}`);
+    for (const [m, p] of [...a.positions].sort((x, y) => x[0] - y[0])) h.update(`:${m}:${p.size}:${p.basis}`);
+  }
+  return `0x${h.digest("hex")}`;
+}
+
+const bpsWad = (bps: number) => (BigInt(bps) * WAD) / 10_000n;
+
+function pointAt(ladder: Ladder, d: Direction, bps: number): bigint {
+  const j = ladder.movesBps.indexOf(bps);
+  if (j < 0) return 0n;
+  return ladder[d].total[j]?.notional ?? 0n;
+}
+
+/**
+ * The forecast. `history` is the oracle's price history of the market that carries the most open
+ * interest (the joint move's reference); empty is allowed (the fat-tailed fit then assumes nu = 4).
+ */
+export function forecast(
+  state: MonitorState,
+  history: readonly PricePoint[],
+  settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
+): { forecast: Forecast; tables: Record<Direction, ThresholdTable> } {
+  const started = performance.now();
+  const { ladder, tables } = buildLadder(state, { stepBps: settings.ladderStepBps, maxBps: settings.ladderMaxBps });
+  const opts: CascadeOptions = { maxImpactWad: settings.maxImpactWad, insuranceWad: state.insuranceWad };
+  const curveOpts = { ...opts, maxShockBps: settings.maxShockBps, stepBps: settings.shockStepBps };
+  const markets = cascadeMarkets(state, settings.depthBps);
+  const sigmaMax = Math.max(0, ...state.markets.map((m) => Number(m.snapshot.sigma) / 1e18));
+  const sample = standardisedShocks(history);
+
+  const per = {} as Record<Direction, DirectionForecast>;
+  for (const d of DIRECTIONS) {
+    const curve = cascadeCurve(tables[d], markets, curveOpts);
+    const critical = criticalShock(tables[d], markets, curve, opts);
+    const horizons = settings.horizonsSeconds.map((h) =>
+      critical === undefined
+        ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample)
+        : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample),
+    );
+    const oi = state.markets.reduce(
+      (sum, m) =>
+        sum + ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / WAD,
+      0n,
+    );
+    const waveNotional = (oi * BigInt(settings.waveBps)) / 10_000n;
+    const wave =
+      oi === 0n ? undefined : firstShock(tables[d], markets, curve, opts, (r) => r.liquidatedNotional >= waveNotional);
+    const waveHorizons = settings.horizonsSeconds.map((h) =>
+      moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample),
+    );
+    // beyond the grid nothing is critical: the probability reported is the grid's end, an upper bound
+    per[d] = { direction: d, curve, criticalShock: critical, horizons, waveShock: wave, waveHorizons };
+  }
+  const hourIndex = Math.max(0, settings.horizonsSeconds.indexOf(3_600));
+  const p1h = (d: Direction) => (per[d].criticalShock === undefined ? 0 : per[d].horizons[hourIndex].probability);
+  const worstDir: Direction = p1h("up") > p1h("down") ? "up" : "down";
+  const depthSensitivity = settings.depthSensitivityBps.map((depthBps) => {
+    const ms = cascadeMarkets(state, depthBps);
+    const out = { depthBps, down: undefined as bigint | undefined, up: undefined as bigint | undefined };
+    for (const d of DIRECTIONS) out[d] = criticalShock(tables[d], ms, cascadeCurve(tables[d], ms, curveOpts), opts);
+    return out;
+  });
+  const tenth = per.down.curve.find((r) => r.shock === bpsWad(1_000)) ?? per.down.curve[per.down.curve.length - 1];
+  const badDebt10 = tenth?.badDebt ?? 0n;
+  const f: Forecast = {
+    blockNumber: state.blockNumber,
+    timestamp: state.timestamp,
+    inputsHash: inputsHash(state, settings),
+    accounts: state.accounts.length,
+    accountsWithPositions: state.accounts.filter((a) => a.positions.size > 0).length,
+    markets: state.markets.map((m, i) => ({
+      id: m.id,
+      symbol: m.symbol,
+      price: m.snapshot.price,
+      sigma: Number(m.snapshot.sigma) / 1e18,
+      depthWad: markets[i].depthWad,
+      longOpenInterest: m.snapshot.state.longOpenInterest,
+      shortOpenInterest: m.snapshot.state.shortOpenInterest,
+    })),
+    insuranceWad: state.insuranceWad,
+    ladder,
+    down: per.down,
+    up: per.up,
+    worst: {
+      direction: worstDir,
+      criticalShock: per[worstDir].criticalShock,
+      distance1h: per[worstDir].horizons[hourIndex]?.distance ?? Infinity,
+      probability1h: p1h(worstDir),
+    },
+    depthSensitivity,
+    insurance: {
+      coverableWad: state.insuranceWad,
+      badDebtAt10pct: badDebt10,
+      coverageAt10pct: badDebt10 === 0n ? undefined : Number((state.insuranceWad * 10_000n) / badDebt10) / 10_000,
+    },
+    indicators: {
+      liquidatableNow: ladder.down.total[0]?.notional ?? 0n,
+      down5: pointAt(ladder, "down", 500),
+      down10: pointAt(ladder, "down", 1_000),
+      up5: pointAt(ladder, "up", 500),
+      up10: pointAt(ladder, "up", 1_000),
+      sigmaMax,
+    },
+    computeMs: 0,
+  };
+  f.computeMs = performance.now() - started;
+  return { forecast: f, tables };
+}

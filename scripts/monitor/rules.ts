@@ -1,0 +1,177 @@
+/**
+ * From a forecast to a stress level, by explicit rules (docs/architecture.md, "Risk monitor"), and
+ * from a level to what the risk-oracle service does about it.
+ *
+ * The forecast's worst direction gives the probability that the exogenous move reaches the critical
+ * shock (runaway, or bad debt beyond the insurance fund) within 15 minutes, 1 hour and 24 hours, and
+ * in either direction the probability of reaching the wave shock (a cascade that liquidates 1% of
+ * the open interest). The level is the highest whose rule holds:
+ *
+ *   3 (reduce-only, guardian's call): the book is critical now (critical shock 0), or P(15 min) >= level3P15m
+ *   2 (restricted):                   P(15 min) >= level2P15m or P(1 h) >= level2P1h,
+ *                                     or P(wave within 15 min) >= level2WaveP15m
+ *   1 (caution):                      P(1 h) >= level1P1h or P(24 h) >= level1P24h,
+ *                                     or P(wave within 1 h) >= level1WaveP1h
+ *   0 otherwise
+ *
+ * A level above what the risk-oracle role may set (riskOracleMaxLevel, 2 by default) is raised to the
+ * role's maximum and reported to the guardian as an alert; the service never asks for more.
+ */
+import { z } from "zod";
+
+import type { Forecast } from "./forecast.js";
+
+export const rulesSchema = z
+  .object({
+    level1P1h: z.number().min(0).max(1).default(0.01),
+    level1P24h: z.number().min(0).max(1).default(0.1),
+    level2P15m: z.number().min(0).max(1).default(0.01),
+    level2P1h: z.number().min(0).max(1).default(0.05),
+    level3P15m: z.number().min(0).max(1).default(0.1),
+    level1WaveP1h: z.number().min(0).max(1).default(0.1),
+    level2WaveP15m: z.number().min(0).max(1).default(0.1),
+  })
+  .refine((r) => r.level2P1h >= r.level1P1h, { error: "level2P1h must be at least level1P1h" })
+  .refine((r) => r.level3P15m >= r.level2P15m, { error: "level3P15m must be at least level2P15m" });
+
+export type Rules = z.output<typeof rulesSchema>;
+export const DEFAULT_RULES: Rules = rulesSchema.parse({});
+
+export type LevelDecision = {
+  level: number;
+  /** the rule that set it, for logs, alerts and the dashboard */
+  reason: string;
+  p15m: number;
+  p1h: number;
+  p24h: number;
+  /** P(wave) within 15 min and 1 h, the larger of the two directions */
+  wave15m: number;
+  wave1h: number;
+};
+
+/** The probabilities of the worst direction by horizon (0 when nothing up to the grid's end is critical). */
+function probabilities(f: Forecast): { p15m: number; p1h: number; p24h: number } {
+  const d = f[f.worst.direction];
+  if (d.criticalShock === undefined) return { p15m: 0, p1h: 0, p24h: 0 };
+  const at = (s: number) => d.horizons.find((h) => h.horizonSeconds === s)?.probability ?? 0;
+  return { p15m: at(900), p1h: at(3_600), p24h: at(86_400) };
+}
+
+export function levelFor(f: Forecast, rules: Rules = DEFAULT_RULES): LevelDecision {
+  const waveAt = (s: number) =>
+    Math.max(
+      ...(["down", "up"] as const).map((d) =>
+        f[d].waveShock === undefined ? 0 : (f[d].waveHorizons.find((h) => h.horizonSeconds === s)?.probability ?? 0),
+      ),
+    );
+  const p = { ...probabilities(f), wave15m: waveAt(900), wave1h: waveAt(3_600) };
+  const critical = f[f.worst.direction].criticalShock;
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p });
+  if (critical === 0n) return at(3, "the book is past its critical shock now");
+  if (p.p15m >= rules.level3P15m) return at(3, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`);
+  if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
+  if (p.p1h >= rules.level2P1h) return at(2, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level2P1h)}`);
+  if (p.wave15m >= rules.level2WaveP15m) {
+    return at(2, `P(liquidation wave within 15 min) ${pct(p.wave15m)} >= ${pct(rules.level2WaveP15m)}`);
+  }
+  if (p.p1h >= rules.level1P1h) return at(1, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level1P1h)}`);
+  if (p.p24h >= rules.level1P24h) return at(1, `P(24 h) ${pct(p.p24h)} >= ${pct(rules.level1P24h)}`);
+  if (p.wave1h >= rules.level1WaveP1h) {
+    return at(1, `P(liquidation wave within 1 h) ${pct(p.wave1h)} >= ${pct(rules.level1WaveP1h)}`);
+  }
+  return at(0, "no rule holds");
+}
+
+/** What the breaker holds for one market, as `marketLevel` and the role's bounds report it. */
+export type BreakerMarket = {
+  marketId: number;
+  level: number;
+  riskOracleLevel: number;
+  riskOracleExpiry: number;
+  riskOracleLastRaise: number;
+  riskOracleRenewals: number;
+};
+
+export type RoleBounds = { maxLevel: number; maxDuration: number; minDelay: number; maxRenewals: number };
+
+export type OracleAction =
+  | { kind: "raise"; marketId: number; level: number; duration: number; reference: string; renewal: boolean }
+  | { kind: "wait"; marketId: number; until: number; reason: string }
+  | { kind: "alert"; marketId: number; wanted: number; reason: string }
+  | { kind: "none"; marketId: number; reason: string };
+
+export type ActOptions = {
+  /** seconds a raise lasts (at most the role's maxDuration) */
+  raiseDuration: number;
+  /** renew a live floor only when less than this many seconds of it remain */
+  renewWithin: number;
+};
+
+/**
+ * The service's actions for one forecast at time `now` (seconds). `fresh` is false when no oracle
+ * round has arrived since the last raise: nothing is then raised or renewed (holding a market raised
+ * longer needs new oracle data, not the same data read again).
+ */
+export function actions(
+  decision: LevelDecision,
+  reference: string,
+  fresh: boolean,
+  markets: readonly BreakerMarket[],
+  bounds: RoleBounds,
+  now: number,
+  o: ActOptions,
+): OracleAction[] {
+  const out: OracleAction[] = [];
+  const wanted = decision.level;
+  const level = Math.min(wanted, bounds.maxLevel);
+  const duration = Math.min(o.raiseDuration, bounds.maxDuration);
+  for (const m of markets) {
+    if (wanted > bounds.maxLevel) {
+      out.push({
+        kind: "alert",
+        marketId: m.marketId,
+        wanted,
+        reason: `${decision.reason}: level ${wanted} is above what the risk oracle may set (${bounds.maxLevel}); guardian's call`,
+      });
+    }
+    if (level === 0) {
+      out.push({ kind: "none", marketId: m.marketId, reason: "level 0: any floor expires by itself" });
+      continue;
+    }
+    if (!fresh) {
+      out.push({
+        kind: "none",
+        marketId: m.marketId,
+        reason: "no oracle round since the last raise: no renewal",
+      });
+      continue;
+    }
+    const live = now < m.riskOracleExpiry && m.riskOracleLevel > 0;
+    if (live && m.riskOracleLevel >= level && m.riskOracleExpiry - now > o.renewWithin) {
+      out.push({
+        kind: "none",
+        marketId: m.marketId,
+        reason: `floor ${m.riskOracleLevel} holds until ${m.riskOracleExpiry}`,
+      });
+      continue;
+    }
+    const nextAllowed = m.riskOracleLastRaise === 0 ? 0 : m.riskOracleLastRaise + bounds.minDelay;
+    if (now < nextAllowed) {
+      out.push({ kind: "wait", marketId: m.marketId, until: nextAllowed, reason: "minimum delay between raises" });
+      continue;
+    }
+    const backToBack = m.riskOracleExpiry !== 0 && now < m.riskOracleExpiry + bounds.minDelay;
+    if (backToBack && m.riskOracleRenewals + 1 > bounds.maxRenewals) {
+      out.push({
+        kind: "alert",
+        marketId: m.marketId,
+        wanted: level,
+        reason: `renewals exhausted (${m.riskOracleRenewals} of ${bounds.maxRenewals}): the floor will lapse; guardian's call to hold level ${level}`,
+      });
+      continue;
+    }
+    out.push({ kind: "raise", marketId: m.marketId, level, duration, reference, renewal: backToBack });
+  }
+  return out;
+}
