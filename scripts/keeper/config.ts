@@ -291,14 +291,32 @@ export function readConfigFile(path: string): { path: string; values: Record<str
  * from; a secret's value is never echoed.
  */
 export function resolveConfig(sources: ConfigSources, opts: { keyRequired?: boolean } = {}): CliConfig {
+  const { merged, origin, problems } = mergeSources(FIELDS, sources);
+  problems.unshift(...unknownEnvironment(sources.env ?? {}));
+  const r = cliConfigSchema.safeParse(merged);
+  const keyMissing = (opts.keyRequired ?? true) && merged.privateKey === undefined;
+  if (r.success && !keyMissing && problems.length === 0) return r.data;
+  const issues = r.success ? [] : [...r.error.issues];
+  if (keyMissing) issues.unshift({ path: ["privateKey"], message: KEY_REQUIRED } as (typeof issues)[number]);
+  problems.push(...describeIssues(FIELDS, issues, origin));
+  throw new ConfigError(problems);
+}
+
+/**
+ * Merges a service's settings, flags > env > file, over its table of fields (the keeper's and the
+ * risk monitor's): `origin` says where each value came from, `problems` lists unknown file keys.
+ */
+export function mergeSources(
+  fields: Record<string, { flag: string; env: string }>,
+  sources: ConfigSources,
+): { merged: Record<string, unknown>; origin: Record<string, string>; problems: string[] } {
   const merged: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
-  const problems: string[] = unknownEnvironment(sources.env ?? {});
-  const keys = Object.keys(FIELDS) as ConfigKey[];
-
+  const problems: string[] = [];
+  const keys = Object.keys(fields);
   if (sources.file) {
     for (const [k, v] of Object.entries(sources.file.values)) {
-      if (!(k in FIELDS)) {
+      if (!(k in fields)) {
         problems.push(`config file ${sources.file.path}: unknown setting "${k}" (known: ${keys.join(", ")})`);
         continue;
       }
@@ -308,33 +326,32 @@ export function resolveConfig(sources: ConfigSources, opts: { keyRequired?: bool
     }
   }
   for (const k of keys) {
-    const raw = sources.env?.[FIELDS[k].env];
+    const raw = sources.env?.[fields[k].env];
     if (raw === undefined || raw.trim() === "") continue;
     merged[k] = raw;
-    origin[k] = FIELDS[k].env;
+    origin[k] = fields[k].env;
   }
   for (const [k, v] of Object.entries(sources.flags ?? {})) {
-    if (v === undefined || !(k in FIELDS)) continue;
+    if (v === undefined || !(k in fields)) continue;
     merged[k] = v;
-    origin[k] = FIELDS[k as ConfigKey].flag.split(" ")[0];
+    origin[k] = fields[k].flag.split(" ")[0];
   }
-  const r = cliConfigSchema.safeParse(merged);
-  const keyMissing = (opts.keyRequired ?? true) && merged.privateKey === undefined;
-  if (r.success && !keyMissing && problems.length === 0) return r.data;
-  const issues = r.success ? [] : [...r.error.issues];
-  if (keyMissing) issues.unshift({ path: ["privateKey"], message: KEY_REQUIRED } as (typeof issues)[number]);
-  for (const issue of issues) {
+  return { merged, origin, problems };
+}
+
+/** One line per schema issue, naming the setting's flag, its env variable and where the value came from. */
+export function describeIssues(
+  fields: Record<string, { flag: string; env: string }>,
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  origin: Record<string, string>,
+): string[] {
+  return issues.map((issue) => {
     const key = String(issue.path[0] ?? "");
-    const meta = FIELDS[key as ConfigKey];
-    if (!meta) {
-      problems.push(issue.message);
-      continue;
-    }
+    const meta = fields[key];
+    if (!meta) return issue.message;
     const from = origin[key] ? `, from ${origin[key]}` : "";
-    const flag = meta.flag.split(" ")[0];
-    problems.push(`${key} (${flag} or ${meta.env}${from}): ${issue.message}`);
-  }
-  throw new ConfigError(problems);
+    return `${key} (${meta.flag.split(" ")[0]} or ${meta.env}${from}): ${issue.message}`;
+  });
 }
 
 /** Variables of the environment the keeper reads besides one per setting. */

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 
-import { ConfigError, LOG_LEVELS } from "../keeper/config.js";
+import { type ConfigSources, ConfigError, LOG_LEVELS, describeIssues, mergeSources } from "../keeper/config.js";
 
 export { ConfigError };
 
@@ -159,52 +159,13 @@ export const FIELDS: Record<Key, FieldMeta> = {
   level2WaveP15m: valued("level2WaveP15m", "p", "level 2 when P(a liquidation wave within 15 min) >= p (default 0.1)"),
 };
 
-export type ConfigSources = {
-  flags?: Partial<Record<string, unknown>>;
-  env?: Record<string, string | undefined>;
-  file?: { path: string; values: Record<string, unknown> };
-};
+export type { ConfigSources };
 
 /** Merges flags > env > file > defaults and validates; ConfigError names each bad field's flag and env variable. */
 export function resolveMonitorConfig(sources: ConfigSources): MonitorConfig {
-  const merged: Record<string, unknown> = {};
-  const origin: Record<string, string> = {};
-  const problems: string[] = [];
-  const keys = Object.keys(FIELDS) as Key[];
-  if (sources.file) {
-    for (const [k, v] of Object.entries(sources.file.values)) {
-      if (!(k in FIELDS)) {
-        problems.push(`config file ${sources.file.path}: unknown setting "${k}" (known: ${keys.join(", ")})`);
-        continue;
-      }
-      if (v === null || v === undefined) continue;
-      merged[k] = v;
-      origin[k] = `config file ${sources.file.path}`;
-    }
-  }
-  for (const k of keys) {
-    const raw = sources.env?.[FIELDS[k].env];
-    if (raw === undefined || raw.trim() === "") continue;
-    merged[k] = raw;
-    origin[k] = FIELDS[k].env;
-  }
-  for (const [k, v] of Object.entries(sources.flags ?? {})) {
-    if (v === undefined || !(k in FIELDS)) continue;
-    merged[k] = v;
-    origin[k] = FIELDS[k as Key].flag.split(" ")[0];
-  }
+  const { merged, origin, problems } = mergeSources(FIELDS, sources);
   if (problems.length) throw new ConfigError(problems);
   const r = monitorConfigSchema.safeParse(merged);
   if (r.success) return r.data;
-  for (const issue of r.error.issues) {
-    const key = String(issue.path[0] ?? "");
-    const meta = FIELDS[key as Key];
-    if (!meta) {
-      problems.push(issue.message);
-      continue;
-    }
-    const from = origin[key] ? `, from ${origin[key]}` : "";
-    problems.push(`${key} (${meta.flag.split(" ")[0]} or ${meta.env}${from}): ${issue.message}`);
-  }
-  throw new ConfigError(problems);
+  throw new ConfigError(describeIssues(FIELDS, r.error.issues, origin));
 }
