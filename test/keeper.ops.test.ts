@@ -19,6 +19,7 @@ import { ExitCode } from "../scripts/keeper/exitCodes.js";
 import { LockHeldError, acquireLock } from "../scripts/keeper/lock.js";
 import { prettyLine } from "../scripts/keeper/logger.js";
 import { KeeperMetrics } from "../scripts/keeper/metrics.js";
+import { NO_TYPES_NODE_ARGS } from "./helpers/noTypes.js";
 
 const KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const BASE_ENV = { KEEPER_RPC_URL: "http://127.0.0.1:1", KEEPER_PRIVATE_KEY: KEY };
@@ -75,16 +76,7 @@ describe("keeper as a service: bad input and start-up, without a node", function
   });
 
   it("lists the exit codes in --help, before a compile too; a run before a compile says to compile", async () => {
-    // a resolve hook that makes the generated TypeChain types missing, as on a fresh clone
-    const hook =
-      "export async function resolve(s, c, next) {" +
-      " if (s.includes('types/ethers-contracts')) {" +
-      " const e = new Error('Cannot find module ' + s); e.code = 'ERR_MODULE_NOT_FOUND'; throw e; }" +
-      " return next(s, c); }";
-    const register =
-      `import { register } from "node:module"; ` +
-      `register("data:text/javascript," + ${JSON.stringify(encodeURIComponent(hook))});`;
-    const noTypes = ["--import", `data:text/javascript,${encodeURIComponent(register)}`];
+    const noTypes = NO_TYPES_NODE_ARGS; // as on a fresh clone
 
     const help = await runCli(["--help"], {}, noTypes);
     expect(help.code, help.stderr).to.equal(ExitCode.Ok);

@@ -24,6 +24,7 @@ import { startMonitorServer } from "../scripts/monitor/server.js";
 import { MonitorService } from "../scripts/monitor/service.js";
 import { SyntheticSource } from "../scripts/monitor/syntheticBook.js";
 import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice } from "./helpers/fixture.js";
+import { NO_TYPES_NODE_ARGS } from "./helpers/noTypes.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -135,12 +136,23 @@ describe("Risk monitor service: raises through the risk-oracle role", function (
 
 describe("Risk monitor CLI: exit codes", function () {
   this.timeout(60_000);
-  const cli = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, ["--import", "tsx", "scripts/monitor/cli.ts", ...args], {
+  const cli = (args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) =>
+    spawnSync(process.execPath, ["--import", "tsx", ...nodeArgs, "scripts/monitor/cli.ts", ...args], {
       encoding: "utf8",
       timeout: 30_000,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     });
+
+  it("before a compile: --help works, bad settings exit 2, a run says to compile (1) without a trace", function () {
+    const help = cli(["--help"], {}, NO_TYPES_NODE_ARGS);
+    expect(help.status, help.stderr).to.equal(0);
+    expect(help.stdout).to.include("--rpc <url>");
+    expect(cli(["--port", "70000"], {}, NO_TYPES_NODE_ARGS).status).to.equal(2);
+    const run = cli(["--rpc", "http://127.0.0.1:9", "--startup-retries", "0"], {}, NO_TYPES_NODE_ARGS);
+    expect(run.status, run.stderr).to.equal(1);
+    expect(run.stderr).to.include("run `npx hardhat compile` once");
+    expect(run.stderr, "no module-not-found trace").not.to.include("    at ");
+  });
 
   it("2 for bad settings, naming the flag and the env variable", function () {
     const r = cli(["--rpc", "http://127.0.0.1:8545", "--port", "70000"]);

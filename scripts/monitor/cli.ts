@@ -16,7 +16,7 @@ import { Command, CommanderError, Option } from "commander";
 import { Wallet } from "ethers";
 
 import { DeploymentNotFoundError, type Deployment, deploymentPath, readDeployment } from "../../deploy/deployment.js";
-import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
+import { isMissingTypes } from "../keeper/cli.js";
 import { ConfigError, readConfigFile } from "../keeper/config.js";
 import { ExitCode } from "../keeper/exitCodes.js";
 import type { Logger } from "../keeper/logger.js";
@@ -24,7 +24,6 @@ import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import { pino } from "pino";
 import { RpcUnreachableError, createProvider, probeChainId, redactUrl } from "../keeper/rpc.js";
 import { webhookSink } from "./alerts.js";
-import { ChainSource } from "./chain.js";
 import { FIELDS, type MonitorConfig, resolveMonitorConfig } from "./config.js";
 import { DEFAULT_FORECAST_SETTINGS } from "./forecast.js";
 import { startMonitorServer } from "./server.js";
@@ -74,6 +73,27 @@ export function loadMonitorConfig(argv: string[], env: NodeJS.ProcessEnv): Monit
   }
   const path = (opts.config as string | undefined) ?? env.MONITOR_CONFIG;
   return resolveMonitorConfig({ flags, env, file: path ? readConfigFile(path) : undefined });
+}
+
+/**
+ * The modules that read the chain through TypeChain's factories exist only after a compile: they are
+ * loaded once the settings are valid, so `--help` and configuration errors work on a fresh clone.
+ */
+async function loadChainModules() {
+  try {
+    const [{ ChainSource }, { CircuitBreaker__factory }] = await Promise.all([
+      import("./chain.js"),
+      import("../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js"),
+    ]);
+    return { ChainSource, CircuitBreaker__factory };
+  } catch (e) {
+    if (!isMissingTypes(e)) throw e;
+    throw new MonitorExit(
+      ExitCode.Fatal,
+      "the monitor needs the TypeChain types that a compile generates (types/ethers-contracts is missing): " +
+        "run `npx hardhat compile` once, then start the monitor again",
+    );
+  }
 }
 
 /** Reaches the node, checks its chain and the deployment record. */
@@ -152,7 +172,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const logger = monitorLogger(config.logLevel);
   let c: Awaited<ReturnType<typeof connect>>;
+  let chain: Awaited<ReturnType<typeof loadChainModules>>;
   try {
+    chain = await loadChainModules();
     c = await connect(config, logger);
   } catch (e) {
     if (e instanceof MonitorExit) {
@@ -162,7 +184,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`monitor: start-up failed: ${(e as Error).message}\n`);
     return ExitCode.Fatal;
   }
-  const source = new ChainSource({
+  const source = new chain.ChainSource({
     provider: c.provider,
     deployment: c.deployment,
     logger,
@@ -171,7 +193,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   });
   const signer = config.privateKey ? new Wallet(config.privateKey, c.provider) : undefined;
   const breakerAddress = c.deployment.contracts.breaker;
-  const breaker = signer && breakerAddress ? CircuitBreaker__factory.connect(breakerAddress, signer) : undefined;
+  const breaker = signer && breakerAddress ? chain.CircuitBreaker__factory.connect(breakerAddress, signer) : undefined;
   if (breaker && signer) {
     const holds = await breaker.hasRole(RISK_ORACLE_ROLE, await signer.getAddress());
     if (!holds)
