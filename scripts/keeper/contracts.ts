@@ -6,6 +6,7 @@
 import { Contract, Interface, type ContractRunner, type ErrorDescription } from "ethers";
 
 import type { Deployment } from "../../deploy/deployment.js";
+import type { AccountBook } from "./book.js";
 import type { CircuitBreaker } from "../../types/ethers-contracts/contracts/breaker/CircuitBreaker.js";
 import type { ILiquidationEngine } from "../../types/ethers-contracts/contracts/interfaces/ILiquidationEngine.js";
 import type { OracleAdapter } from "../../types/ethers-contracts/contracts/oracle/OracleAdapter.js";
@@ -75,6 +76,31 @@ function errors(): Interface {
 }
 
 /** Revert data of a failed call, where ethers put it (CallExceptionError.data, or nested). */
+/**
+ * Re-reads the accounts a book cannot vouch for (owner, margin, positions) at `blockTag` and puts
+ * them back into it: the keeper's and the risk monitor's resync.
+ */
+export async function rereadAccounts(
+  book: Pick<AccountBook, "replace">,
+  { engine, vault }: Pick<ProtocolContracts, "engine" | "vault">,
+  ids: readonly bigint[],
+  blockTag: number,
+): Promise<void> {
+  const at = { blockTag };
+  await Promise.all(
+    ids.map(async (id) => {
+      const [owner, margin, markets] = await Promise.all([
+        engine.accountOwner(id, at),
+        vault.marginOf(id, at),
+        engine.accountMarkets(id, at),
+      ]);
+      const sizes = await Promise.all(markets.map((m) => engine.position(id, m, at)));
+      const positions = new Map(markets.map((m, i) => [Number(m), { size: sizes[i].size, basis: sizes[i].basis }]));
+      book.replace(id, owner, margin, positions);
+    }),
+  );
+}
+
 export function revertData(e: unknown): string | undefined {
   const err = e as { data?: unknown; info?: { error?: { data?: unknown } }; error?: { data?: unknown } };
   for (const d of [err?.data, err?.info?.error?.data, err?.error?.data]) {

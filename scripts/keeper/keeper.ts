@@ -15,7 +15,7 @@ import { AccountBook } from "./book.js";
 import { readChainView } from "./chainView.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { KeeperSettings } from "./config.js";
-import { type ProtocolContracts, bindContracts } from "./contracts.js";
+import { type ProtocolContracts, bindContracts, rereadAccounts } from "./contracts.js";
 import { type AccountRisk, accountRisks } from "./riskView.js";
 import { type Fees, initialFees } from "./fees.js";
 import { Flagger } from "./flagger.js";
@@ -613,19 +613,11 @@ export class Keeper {
   private async resync(blockTag: number): Promise<number> {
     const stale = this.book!.stale().slice(0, RESYNC_PER_TICK);
     if (!stale.length) return 0;
-    const { engine, vault } = this.contracts;
-    const at = { blockTag };
-    await Promise.all(
-      stale.map(async (a) => {
-        const [owner, margin, markets] = await Promise.all([
-          engine.accountOwner(a.id, at),
-          vault.marginOf(a.id, at),
-          engine.accountMarkets(a.id, at),
-        ]);
-        const sizes = await Promise.all(markets.map((m) => engine.position(a.id, m, at)));
-        const positions = new Map(markets.map((m, i) => [Number(m), { size: sizes[i].size, basis: sizes[i].basis }]));
-        this.book!.replace(a.id, owner, margin, positions);
-      }),
+    await rereadAccounts(
+      this.book!,
+      this.contracts,
+      stale.map((a) => a.id),
+      blockTag,
     );
     this.log.info({ accounts: stale.length, block: blockTag }, "re-read accounts from the chain");
     return stale.length;

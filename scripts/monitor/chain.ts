@@ -9,7 +9,7 @@ import type { Deployment } from "../../deploy/deployment.js";
 import { InsuranceFund__factory } from "../../types/ethers-contracts/factories/contracts/insurance/InsuranceFund__factory.js";
 import { AccountBook } from "../keeper/book.js";
 import { readChainView } from "../keeper/chainView.js";
-import { type ProtocolContracts, bindContracts } from "../keeper/contracts.js";
+import { type ProtocolContracts, bindContracts, rereadAccounts } from "../keeper/contracts.js";
 import { EventFollower } from "../keeper/follower.js";
 import { type Logger, silentLogger } from "../keeper/logger.js";
 import type { MonitorState } from "./exposure.js";
@@ -169,23 +169,11 @@ export class ChainSource {
   private async resync(blockTag: number): Promise<void> {
     const stale = this.book!.stale();
     if (!stale.length) return;
-    const { engine, vault } = this.contracts;
-    const at = { blockTag };
-    await Promise.all(
-      stale.map(async (a) => {
-        const [owner, margin, markets] = await Promise.all([
-          engine.accountOwner(a.id, at),
-          vault.marginOf(a.id, at),
-          engine.accountMarkets(a.id, at),
-        ]);
-        const sizes = await Promise.all(markets.map((m) => engine.position(a.id, m, at)));
-        this.book!.replace(
-          a.id,
-          owner,
-          margin,
-          new Map(markets.map((m, i) => [Number(m), { size: sizes[i].size, basis: sizes[i].basis }])),
-        );
-      }),
+    await rereadAccounts(
+      this.book!,
+      this.contracts,
+      stale.map((a) => a.id),
+      blockTag,
     );
   }
 
