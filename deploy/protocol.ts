@@ -50,6 +50,8 @@ export type DeployOptions = {
   guardian: string;
   /** holder of the bounded risk-oracle role on the breaker (optional) */
   riskOracle?: string;
+  /** holder of the ADL_KEEPER role on the engine, the only caller of autoDeleverage (optional) */
+  adlKeeper?: string;
   markets?: MarketSpec[];
   /** deploy the circuit breaker and its five triggers and wire it into the engine (default true) */
   breaker?: boolean;
@@ -66,6 +68,7 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
       governance: { admin: opts.admin, governor: opts.governor },
       guardian: opts.guardian,
       riskOracle: opts.riskOracle,
+      adlKeeper: opts.adlKeeper,
       markets,
       breaker: opts.breaker ?? true,
       collateral: opts.collateral,
@@ -110,6 +113,8 @@ export type SystemPlan = {
   governance: Governance;
   guardian: string;
   riskOracle?: string;
+  /** the keeper that runs auto-deleveraging (ADL_KEEPER on the engine); without one nobody can run ADL */
+  adlKeeper?: string;
   /** existing collateral token; a MockUSDC is deployed when absent */
   collateral?: string;
   markets: MarketPlan[];
@@ -346,6 +351,12 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     await seed(ethers, plan.seed, { usdc, vault, insuranceFund, mock }, steps);
   }
 
+  // Last, so the contracts keep the addresses they had before this role existed.
+  // Auto-deleveraging takes from the accounts a ranked list names: only the ADL keeper sends one.
+  if (plan.adlKeeper) {
+    await call("call:engine.grantRole(ADL_KEEPER)", engineC, "grantRole", ADL_KEEPER_ROLE, plan.adlKeeper);
+  }
+
   // Hand over: grant each role to its holder, then the deployer renounces its own copy.
   for (const [name, address] of roleHolders) {
     const c = new Contract(address, ACCESS_CONTROL_ABI, deployer) as unknown as Callable;
@@ -422,6 +433,7 @@ export const GOVERNOR_ROLE = roleId("cascade.role.governor");
 export const GUARDIAN_ROLE = roleId("cascade.role.guardian");
 export const LIQUIDATOR_ROLE = roleId("cascade.role.liquidator");
 export const RISK_ORACLE_ROLE = roleId("cascade.role.risk-oracle");
+export const ADL_KEEPER_ROLE = roleId("cascade.role.adl-keeper");
 
 /** keccak256 of the UTF-8 name, as Roles.sol computes it. */
 function roleId(name: string): string {
