@@ -138,7 +138,7 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
     ///      profit it would have paid: that is what recovers the deficit. The part is capped so that the
     ///      account's equity stays at or above its maintenance margin (checked after the reduction);
     ///      an account already at or below it is skipped. Candidates must be strictly ranked: score
-    ///      (pnl * leverage) descending, equal scores by ascending id, so no account appears twice.
+    ///      (pnl * leverage) descending, equal scores by ascending id.
     /// @return done false when the window has no room for any of this candidate's size
     function _deleverageOne(AdlStep memory st) internal returns (bool done) {
         (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(st.accountId);
