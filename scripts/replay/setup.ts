@@ -48,6 +48,7 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       admin,
       governor,
       guardian,
+      adlKeeper: keeper, // the keeper service runs auto-deleveraging
       markets: plan.markets.map((m) => m.spec),
       breaker: params.breaker,
     });

@@ -15,7 +15,6 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
 import type { Protocol } from "../../deploy/protocol.js";
-import { autoDeleverage } from "./adl.js";
 import { digest } from "./digest.js";
 import { recordStep } from "./record.js";
 import type { ReplayStep } from "./result.js";
@@ -66,11 +65,9 @@ async function tick(run: RunState, t: number, first: boolean): Promise<number> {
       `replay: at t=${t} the keeper reports ${byKeeper.tranches} tranches, the chain's logs ${liquidations.tranches}`,
     );
   }
-  const fromLogs = (await chain.blockNumber()) + 1;
-  if ((await run.c.liquidationEngine.badDebtPending()) > 0n) {
-    await autoDeleverage(run);
-    await digest(run, fromLogs);
-  }
+  // auto-deleveraging is the keeper's job (scripts/keeper/deleverager.ts): its calls are in these logs
+  run.record.counters.adlRuns += byKeeper.adlRuns;
+  run.record.counters.adlFailures += byKeeper.adlFailures;
   await recordStep(run, t, pathNow, liquidations.notional);
   return liquidations.tranches;
 }
