@@ -13,6 +13,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { WAD } from "../deploy/params.js";
+import { ADL_KEEPER_ROLE } from "../deploy/protocol.js";
 import { accountSummary, isLiquidatable } from "../scripts/lib/math/index.js";
 import { Chain } from "../scripts/replay/chain.js";
 import { type EngineResult, runReplay, tickSchedule } from "../scripts/replay/engine.js";
@@ -330,6 +331,11 @@ describe("Crash replay engine (synthetic path)", function () {
       expect(sum(adl.map((e) => e.args.recovered))).to.equal(BigInt(m.badDebtSocialised));
       for (const e of adl)
         expect(e.args.sizeDelta > 0n, "a short reduced (buys back) against bankrupt longs").to.equal(true);
+      // sent by the keeper service's ADL job (scripts/keeper/deleverager.ts), from its own key, which
+      // holds ADL_KEEPER: the replay has no ranking of its own
+      const keeperAddress = (await handle!.ethers.getSigners())[3].address;
+      for (const e of adl) expect((await e.getTransaction()).from).to.equal(keeperAddress);
+      expect(await le.hasRole(ADL_KEEPER_ROLE, keeperAddress)).to.equal(true);
     } finally {
       await handle!.close();
     }
