@@ -12,6 +12,10 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { WAD } from "../deploy/params.js";
 import { ADL_KEEPER_ROLE, LIQUIDATOR_ROLE } from "../deploy/protocol.js";
+import { AccountBook } from "../scripts/keeper/book.js";
+import { readChainView } from "../scripts/keeper/chainView.js";
+import { type ProtocolContracts, rereadAccounts } from "../scripts/keeper/contracts.js";
+import { ADL_KEEPER_ROLE as KEEPER_SIDE_ROLE, rankAdlCandidates } from "../scripts/keeper/deleverager.js";
 import {
   BTC,
   ETH,
@@ -284,6 +288,58 @@ describe("LP entry while bad debt is pending recovery (issue 11, Medium 4)", fun
   });
 });
 
+describe("The keeper's ADL ranking (scripts/keeper/deleverager.ts)", function () {
+  it("ranks with the mirror exactly as the engine scores, leaves out what the engine would refuse or skip, and the engine accepts the list", async function () {
+    const w = await loadFixture(world);
+    let below = 0n;
+    const { top, low, a } = await bankrupt(w, async () => {
+      // a winning short on an account a BTC long has taken to maintenance: the engine would skip it
+      below = await positionAccount(w, w.dave, 1_000n, [
+        [ETH, -units(5)],
+        [BTC, WAD / 10n],
+      ]);
+    });
+    const s = await w.engine.accountSummary(below);
+    const [btc] = await w.oracle.getPriceAndVolatility((await w.engine.marketConfig(BTC)).feedId);
+    await setPriceWad(w, BTC, btc - ((s.equity - units(100)) * WAD) / (WAD / 10n));
+    const sb = await w.engine.accountSummary(below);
+    expect(sb.equity > 0n && sb.equity <= BigInt(sb.maintenanceMargin), "an account at maintenance").to.equal(true);
+    const loser = await positionAccount(w, w.stranger, 5_000n, [[ETH, units(1)]]); // the bankrupt side
+    const contracts = {
+      engine: w.engine,
+      vault: w.vault,
+      liquidationEngine: w.liquidationEngine,
+      oracle: w.oracle,
+      feeds: [],
+    } as unknown as ProtocolContracts;
+    const feedIds = new Map<number, string>();
+    for (const m of w.markets) feedIds.set(m.id, (await w.engine.marketConfig(m.id)).feedId);
+    const block = (await ethers.provider.getBlock("latest"))!;
+    const view = await readChainView(contracts, feedIds, {
+      number: block.number,
+      timestamp: block.timestamp,
+      baseFeePerGas: block.baseFeePerGas,
+    });
+    const book = new AccountBook(SCALE);
+    await rereadAccounts(book, contracts, [a, top, low, below, loser], block.number);
+    const ranked = rankAdlCandidates(book, view.engine, ETH, true);
+    expect(ranked.map((r) => r.accountId)).to.deep.equal([top, low]);
+    for (const r of ranked) {
+      const [sum, ps] = await w.engine.liquidationSnapshot(r.accountId, { blockTag: block.number });
+      const p = ps.find((x) => x.marketId === BigInt(ETH))!;
+      expect(r.score).to.equal((p.value * sum.notional) / sum.equity); // to the wei
+    }
+    expect(KEEPER_SIDE_ROLE).to.equal(ADL_KEEPER_ROLE);
+    await expect(
+      w.liquidationEngine.autoDeleverage(
+        ETH,
+        true,
+        ranked.map((r) => r.accountId),
+      ),
+    ).to.emit(w.liquidationEngine, "AutoDeleveraged");
+  });
+});
+
 describe("forceReduce's price (issue 11, Low)", function () {
   it("refuses a price more than MAX_FORCE_REDUCE_DEVIATION from the index, with no change; accepts one within it", async function () {
     const w = await loadFixture(world);
@@ -309,5 +365,3 @@ describe("forceReduce's price (issue 11, Low)", function () {
     expect(await w.vault.marginOf(a)).to.be.greaterThan(margin - (2n * 2n * index) / 100n - units(100));
   });
 });
-
-void SCALE;
