@@ -38,8 +38,8 @@ import { CircuitBreaker__factory } from "../types/ethers-contracts/factories/con
 import { ILiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
 import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
+import { WAD } from "../scripts/lib/math/fixedPoint.js";
 
-const WAD = 10n ** 18n;
 const GWEI = 10n ** 9n;
 const KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const BASE_ENV = { KEEPER_RPC_URL: "http://127.0.0.1:8545", KEEPER_PRIVATE_KEY: KEY };
