@@ -47,6 +47,8 @@ export class Pokers {
   private readonly applied = new Map<number, { at: bigint; block: number }>();
   /** newest block with a LiquidationSettled event (by anyone) */
   private lastSettledBlock = -1;
+  /** CircuitBreaker.TRIGGER_GAS */
+  private triggerGas: bigint | undefined;
 
   constructor(
     private readonly o: {
@@ -191,7 +193,10 @@ export class Pokers {
   private async breakerGasBound(view: ChainView): Promise<bigint> {
     const breaker = this.o.contracts.breaker!;
     const at = { blockTag: view.blockNumber };
-    const [cap, triggers] = await Promise.all([breaker.TRIGGER_GAS(at), breaker.triggers(at)]);
+    // the cap is a constant of the breaker's code, read once; the triggers may change with governance
+    this.triggerGas ??= await breaker.TRIGGER_GAS();
+    const triggers = await breaker.triggers(at);
+    const cap = this.triggerGas;
     return BigInt(triggers.length) * (cap + cap / 63n + 20_000n) + 300_000n;
   }
 
