@@ -376,9 +376,10 @@ export class Keeper {
       startBlock: d.startBlock,
       rangeBlocks: settings.logRangeBlocks,
       logger: logger.child({ module: "follower" }),
-      onSettled: (id) => {
+      onSettled: (id, blockNumber) => {
         this.liquidator?.settled(id);
         this.flagger?.settled(id);
+        this.pokers?.settled(blockNumber);
       },
     });
     this.follower.lastBlock = lastBlock;
@@ -536,7 +537,8 @@ export class Keeper {
     const pokeStarted = performance.now();
     const liquidatable = new Set(scan.liquidatable.map((a) => a.accountId));
     const flags = await this.flagger!.run(liquidation.waiting, liquidatable, view, fees);
-    const pokes = await this.pokers!.run(view, fees);
+    const liquidated = liquidation.batches.some((b) => b.sent);
+    const pokes = await this.pokers!.run(view, fees, liquidated);
     const adl = await this.deleverager!.run(() => this.refreshForAdl(view), fees);
     report.pokes = [...flags, ...pokes, ...adl];
     report.pokeMs = performance.now() - pokeStarted;

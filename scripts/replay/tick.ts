@@ -3,12 +3,12 @@
  *   1. the impact model decays; each market's oracle is fed path * (1 + impact) with
  *      MockAggregator.pushRound (a round when the answer changes, or half a heartbeat passed);
  *   2. traders due to open do so (traders.ts);
- *   3. the keeper service ticks (serviceKeeper.ts): follow events, scan, liquidate worst first, pokes;
- *   4. pending deficits are auto-deleveraged (adl.ts);
- *   5. what happened is read from the logs (digest.ts): every liquidated leg adds its signed
+ *   3. the keeper service ticks (serviceKeeper.ts): follow events, scan, liquidate worst first, pokes,
+ *      and auto-deleverage pending deficits (its ADL job, scripts/keeper/deleverager.ts);
+ *   4. what happened is read from the logs (digest.ts): every liquidated leg adds its signed
  *      notional / depth to the market's impact, so the next oracle round carries the protocol's own
  *      forced sales;
- *   6. the step is recorded (record.ts); after a tick with liquidations, a feedback tick
+ *   5. the step is recorded (record.ts); after a tick with liquidations, a feedback tick
  *      `feedbackSeconds` later (at most `maxFeedbackTicks` between two scheduled ticks) lets the
  *      cascade play out in between.
  */
