@@ -357,7 +357,7 @@ export async function deployNetwork(
         governor: params.timelock ? timelock : roles.governor,
         guardian: roles.guardian,
         riskOracle: roles.riskOracle,
-        adlKeeper: roles.adlKeeper,
+        ...(roles.adlKeeper ? { adlKeeper: roles.adlKeeper } : {}),
       },
       mocks: {
         collateral: plan.collateral === undefined,
