@@ -175,6 +175,7 @@ describe("Auto-deleveraging never takes an account below maintenance (issue 11, 
     expect(ethValue).to.be.greaterThan(before.equity); // taking it all would leave negative equity
 
     const rc = await (await w.liquidationEngine.autoDeleverage(ETH, true, [dave])).wait();
+    console.log(`      autoDeleverage, one cross-margined candidate capped at maintenance: ${rc!.gasUsed} gas`);
     const ev = rc!.logs
       .map((l) => w.liquidationEngine.interface.parseLog(l))
       .find((e) => e?.name === "AutoDeleveraged")!;
@@ -240,7 +241,8 @@ describe("LP entry while bad debt is pending recovery (issue 11, Medium 4)", fun
     await pinNext();
     const order = [top, low];
     expect(await score(w, top, ETH)).to.be.greaterThan(await score(w, low, ETH));
-    await w.liquidationEngine.autoDeleverage(ETH, true, order);
+    const rc = await (await w.liquidationEngine.autoDeleverage(ETH, true, order)).wait();
+    console.log(`      autoDeleverage, two candidates recovering the whole deficit: ${rc!.gasUsed} gas`);
     expect(await w.liquidationEngine.badDebtPending()).to.equal(0n);
     expect(await w.vault.maxDeposit(w.stranger.address)).to.be.greaterThan(0n);
     await expect(v.deposit(100_000n * USDC, w.stranger.address)).to.emit(w.vault, "Deposit");
