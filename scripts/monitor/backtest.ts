@@ -34,6 +34,8 @@ const WAD = 10n ** 18n;
 type Observation = {
   t: number;
   level: number;
+  /** the rule that set the level */
+  reason: string;
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
   critical: number | null;
   p1h: number;
@@ -62,7 +64,7 @@ export type BacktestResult = {
   calm: { seconds: number; shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
   forecastError: { samples: number; medianRatio: number | undefined; withinFactor1_5: number | undefined };
   /** level the rules wanted at each step, for the report's series */
-  series: { t: number; level: number; critical: number | null; p1h: number; price: number }[];
+  series: { t: number; level: number; reason: string; critical: number | null; p1h: number; price: number }[];
 };
 
 export class ReplayBacktest {
@@ -106,6 +108,7 @@ export class ReplayBacktest {
     this.observations.push({
       t: step.t,
       level: decision.level,
+      reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
       oraclePrice,
@@ -179,7 +182,14 @@ export class ReplayBacktest {
           ? ratios.filter((r) => r >= 1 / 1.5 && r <= 1.5).length / ratios.length
           : undefined,
       },
-      series: obs.map((o) => ({ t: o.t, level: o.level, critical: o.critical, p1h: o.p1h, price: o.oraclePrice })),
+      series: obs.map((o) => ({
+        t: o.t,
+        level: o.level,
+        reason: o.reason,
+        critical: o.critical,
+        p1h: o.p1h,
+        price: o.oraclePrice,
+      })),
     };
   }
 }

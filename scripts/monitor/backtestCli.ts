@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       for (const p of result.series.filter((_, i) => i % 10 === 0)) {
         const c = p.critical === null ? "none" : `${(p.critical * 100).toFixed(2)}%`;
         console.log(
-          `  ${new Date(p.t * 1000).toISOString().slice(0, 16)} price ${p.price.toFixed(1)} level ${p.level} critical ${c} P1h ${(p.p1h * 100).toFixed(3)}%`,
+          `  ${new Date(p.t * 1000).toISOString().slice(0, 16)} price ${p.price.toFixed(1)} level ${p.level} critical ${c} P1h ${(p.p1h * 100).toFixed(3)}% (${p.reason})`,
         );
       }
     }

@@ -10,12 +10,20 @@ import {
   type CascadeMarket,
   type CascadeOptions,
   type CascadeResult,
+  cascade,
   cascadeCurve,
   criticalShock,
   firstShock,
 } from "./cascade.js";
-import type { MonitorState } from "./exposure.js";
-import { type Direction, DIRECTIONS, type Ladder, type ThresholdTable, buildLadder } from "./ladder.js";
+import { type MonitorState, type UnpricedMarket, depegged } from "./exposure.js";
+import {
+  type Direction,
+  DIRECTIONS,
+  type Ladder,
+  type ThresholdTable,
+  buildLadder,
+  thresholdTables,
+} from "./ladder.js";
 import { type MoveProbability, type PricePoint, moveProbability, standardisedShocks } from "./stats.js";
 
 export type ForecastSettings = {
@@ -31,6 +39,8 @@ export type ForecastSettings = {
   horizonsSeconds: number[];
   /** a liquidation wave: the cascade liquidates at least this share of the open interest, bps (100 = 1%) */
   waveBps: number;
+  /** the collateral depegs the forecast repeats itself at, bps (exposure.ts `depegged`) */
+  depegBps: number[];
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -43,6 +53,21 @@ export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
   maxImpactWad: (9n * WAD) / 10n,
   horizonsSeconds: [900, 3_600, 86_400],
   waveBps: 100,
+  depegBps: [500, 1_200],
+};
+
+/** The book when the collateral is worth (1 - depeg) of par, in the markets' quote currency. */
+export type DepegForecast = {
+  depegBps: number;
+  /** notional whose dollar equity no longer covers maintenance at today's prices, with the cascade its closes set off, WAD */
+  liquidatableNow: bigint;
+  /** negative dollar equity at the prices that cascade ends at, WAD */
+  badDebtNow: bigint;
+  /** the fund's coverable assets at the depeg, WAD */
+  coverableWad: bigint;
+  /** the critical joint shock at the depeg, WAD; undefined: none up to the grid's end */
+  criticalDown: bigint | undefined;
+  criticalUp: bigint | undefined;
 };
 
 export type MarketSummary = {
@@ -88,9 +113,35 @@ export type Forecast = {
   insurance: { coverableWad: bigint; badDebtAt10pct: bigint; coverageAt10pct: number | undefined };
   /** notional liquidatable now and after 5% and 10% joint moves down and up (no cascade), WAD */
   indicators: { liquidatableNow: bigint; down5: bigint; down10: bigint; up5: bigint; up10: bigint; sigmaMax: number };
+  /** the forecast repeated at each collateral depeg of the settings (markets moving jointly on top) */
+  collateral: DepegForecast[];
+  /** markets whose oracle read failed, with the accounts left out because they hold them */
+  unpriced: UnpricedMarket[];
   /** time the forecast took, ms */
   computeMs: number;
 };
+
+/** The cascade's answers for the book at a collateral depeg (prices unmoved, then moved jointly). */
+export function depegForecast(
+  state: MonitorState,
+  depegBps: number,
+  markets: readonly CascadeMarket[],
+  curveOpts: CascadeOptions & { maxShockBps?: number; stepBps?: number },
+): DepegForecast {
+  const s = depegged(state, bpsWad(depegBps));
+  const tables = thresholdTables(s);
+  const opts = { ...curveOpts, insuranceWad: s.insuranceWad };
+  const critical = (d: Direction) => criticalShock(tables[d], markets, cascadeCurve(tables[d], markets, opts), opts);
+  const now = cascade(tables.down, markets, 0n, opts);
+  return {
+    depegBps,
+    liquidatableNow: now.liquidatedNotional,
+    badDebtNow: now.badDebt,
+    coverableWad: s.insuranceWad,
+    criticalDown: critical("down"),
+    criticalUp: critical("up"),
+  };
+}
 
 /** Each market's impact depth at a multiple (bps) of its depth skewScale * price. */
 export function cascadeMarkets(state: MonitorState, depthBps: number): CascadeMarket[] {
@@ -220,6 +271,8 @@ export function forecast(
       up10: pointAt(ladder, "up", 1_000),
       sigmaMax,
     },
+    collateral: settings.depegBps.map((depegBps) => depegForecast(state, depegBps, markets, curveOpts)),
+    unpriced: state.unpriced ?? [],
     computeMs: 0,
   };
   f.computeMs = performance.now() - started;
