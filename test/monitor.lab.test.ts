@@ -12,7 +12,7 @@ import { badDebtAt, cascade } from "../scripts/monitor/cascade.js";
 import { ChainSource } from "../scripts/monitor/chain.js";
 import { depegged, marketMap, mirrorLiquidatable } from "../scripts/monitor/exposure.js";
 import { DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "../scripts/monitor/forecast.js";
-import { countAtMost, thresholdTables } from "../scripts/monitor/ladder.js";
+import { type ThresholdTable, countAtMost, thresholdTables } from "../scripts/monitor/ladder.js";
 import { loadCatalogue } from "../scripts/monitor/scenarioData.js";
 import {
   type Scenario,
@@ -195,5 +195,57 @@ describe("Risk monitor: a market whose oracle read fails", function () {
     expect(u.reason.length).to.be.greaterThan(0);
     const { forecast: f } = forecast(state, []);
     expect(f.unpriced).to.deep.equal(state.unpriced);
+  });
+});
+
+describe("Risk monitor: what counts as a runaway, and as a wave", function () {
+  // one market at $100 with $1M of depth; accounts liquidated at the given falls, 1,000 units long each
+  const market = [{ id: 0, price: 100n * WAD, depthWad: 1_000_000n * WAD }];
+  function table(falls: number[]): ThresholdTable {
+    const size = 1_000n * WAD;
+    return {
+      direction: "down",
+      moves: falls.map((f) => pct(f)),
+      sizePrefix: new Map([[0, [0n, ...falls.map((_, i) => BigInt(i + 1) * size)]]]),
+      notionalPrefix: new Map([[0, [0n, ...falls.map((_, i) => BigInt(i + 1) * 100_000n * WAD)]]]),
+      bankruptMoves: [],
+      aPrefix: [0n],
+      bPrefix: [0n],
+    };
+  }
+
+  it("one wave the shock sets off is not a runaway, however far its impact moves the price", function () {
+    // the shock of 1% liquidates one account; its $100k sale moves the price 10% and liquidates no one else
+    const r = cascade(table([0.5]), market, pct(1), { insuranceWad: WAD * 10n ** 9n });
+    expect(r.extra >= r.shock && r.extra >= pct(1)).to.equal(true);
+    expect(r.waves.filter((w) => w > 0n)).to.have.length(1);
+    expect(r.runaway).to.equal(false);
+    expect(r.critical).to.equal(false);
+  });
+
+  it("sales that set off at least as many liquidations as the shock did are a runaway", function () {
+    // the shock liquidates the first account; its sale (10%) liquidates the second, whose sale the third
+    const r = cascade(table([0.5, 8, 15]), market, pct(1), { insuranceWad: WAD * 10n ** 9n });
+    expect(r.accounts).to.equal(3);
+    expect(r.runaway).to.equal(true);
+    expect(r.critical).to.equal(true);
+  });
+
+  it("a liquidation wave needs several accounts: one account's close is not one", function () {
+    const state = syntheticState(40, 5);
+    const few = forecast(state, [], { ...DEFAULT_FORECAST_SETTINGS, waveMinAccounts: 1 }).forecast;
+    const many = forecast(state, [], { ...DEFAULT_FORECAST_SETTINGS, waveMinAccounts: 6 }).forecast;
+    const shocks = (f: typeof few) => [f.down.waveShock ?? WAD, f.up.waveShock ?? WAD];
+    const [fewDown, fewUp] = shocks(few);
+    const [manyDown, manyUp] = shocks(many);
+    expect(manyDown >= fewDown && manyUp >= fewUp).to.equal(true);
+    expect(manyDown > fewDown || manyUp > fewUp, "requiring more accounts moves a wave further out").to.equal(true);
+    const tables = thresholdTables(state);
+    const ms = cascadeMarkets(state, 10_000);
+    if (many.down.waveShock !== undefined) {
+      expect(
+        cascade(tables.down, ms, many.down.waveShock, { insuranceWad: state.insuranceWad }).accounts,
+      ).to.be.at.least(6);
+    }
   });
 });

@@ -39,6 +39,8 @@ export type ForecastSettings = {
   horizonsSeconds: number[];
   /** a liquidation wave: the cascade liquidates at least this share of the open interest, bps (100 = 1%) */
   waveBps: number;
+  /** a wave is collective: at least this many accounts (one account's close is not a wave) */
+  waveMinAccounts: number;
   /** the collateral depegs the forecast repeats itself at, bps (exposure.ts `depegged`) */
   depegBps: number[];
 };
@@ -53,6 +55,7 @@ export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
   maxImpactWad: (9n * WAD) / 10n,
   horizonsSeconds: [900, 3_600, 86_400],
   waveBps: 100,
+  waveMinAccounts: 3,
   depegBps: [500, 1_200],
 };
 
@@ -214,7 +217,15 @@ export function forecast(
     );
     const waveNotional = (oi * BigInt(settings.waveBps)) / 10_000n;
     const wave =
-      oi === 0n ? undefined : firstShock(tables[d], markets, curve, opts, (r) => r.liquidatedNotional >= waveNotional);
+      oi === 0n
+        ? undefined
+        : firstShock(
+            tables[d],
+            markets,
+            curve,
+            opts,
+            (r) => r.liquidatedNotional >= waveNotional && r.accounts >= settings.waveMinAccounts,
+          );
     const waveHorizons = settings.horizonsSeconds.map((h) =>
       moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample),
     );
