@@ -23,6 +23,7 @@ import {
   runScenarios,
   worstFallWithin,
 } from "../scripts/monitor/scenarios.js";
+import { exactTable, runExact } from "../scripts/monitor/exact.js";
 import { syntheticState } from "../scripts/monitor/syntheticBook.js";
 import type { PricePath } from "../scripts/replay/types.js";
 import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad } from "./helpers/fixture.js";
@@ -247,5 +248,48 @@ describe("Risk monitor: what counts as a runaway, and as a wave", function () {
         cascade(tables.down, ms, many.down.waveShock, { insuranceWad: state.insuranceWad }).accounts,
       ).to.be.at.least(6);
     }
+  });
+});
+
+describe("Risk monitor: one scenario run exactly on the contracts", function () {
+  it("walks the joint move into the feeds, liquidates through liquidateBatch, and feeds the closes back as impact", async function () {
+    const { ethers } = await network.create();
+    const w = await deployWorld(ethers);
+    const [, , , , , , , , dave] = await ethers.getSigners();
+    await w.usdc.mint(dave.address, 10_000_000n * USDC);
+    await w.usdc.connect(dave).approve(await w.vault.getAddress(), MAX_PRICE);
+    const risky = await openAccount(w, w.alice, 2_000n * USDC);
+    await w.engine.connect(w.alice).modifyPosition(risky, ETH, 10n * WAD, MAX_PRICE);
+    const cross = await openAccount(w, w.bob, 3_000n * USDC);
+    await w.engine.connect(w.bob).modifyPosition(cross, BTC, WAD / 4n, MAX_PRICE);
+    await w.engine.connect(w.bob).modifyPosition(cross, ETH, 3n * WAD, MAX_PRICE);
+    const safe = await openAccount(w, dave, 5_000n * USDC);
+    await w.engine.connect(dave).modifyPosition(safe, BTC, -WAD / 10n, 0n);
+    const chainId = Number((await ethers.provider.getNetwork()).chainId);
+    const deployment = await deploymentRecord(w, "hardhat", chainId, 0);
+    const scenario = customScenario({ direction: "down", shockBps: 1_200 });
+    const r = await runExact({ ethers, deployment, scenario, steps: 4, stepSeconds: 60 });
+    expect(r.steps).to.have.length(8);
+    expect(r.fast.accounts).to.be.at.least(1);
+    expect(r.accountsLiquidated).to.be.at.least(1);
+    expect(r.tranches).to.be.at.least(r.accountsLiquidated);
+    expect(r.liquidatedNotional > 0n).to.equal(true);
+    // the closes were sold into the impact model: the oracle fell further than the path
+    expect(r.maxOracleMove > scenario.shock).to.equal(true);
+    expect((await w.engine.positionView(risky, ETH)).size < 10n * WAD).to.equal(true);
+    expect((await w.engine.positionView(safe, BTC)).size).to.equal(-WAD / 10n);
+    expect(r.steps.reduce((n, s) => n + s.liquidatedNotional, 0n)).to.equal(r.liquidatedNotional);
+    expect(exactTable(r)).to.contain("| liquidated notional |");
+    let refused: Error | undefined;
+    try {
+      await runExact({
+        ethers,
+        deployment,
+        scenario: customScenario({ direction: "down", shockBps: 500, depegBps: 100 }),
+      });
+    } catch (e) {
+      refused = e as Error;
+    }
+    expect(refused?.message).to.match(/joint price move only/);
   });
 });

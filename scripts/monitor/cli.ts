@@ -263,6 +263,37 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return ExitCode.Fatal;
     }
   }
+  if (config.exact) {
+    try {
+      const f = await service.tick();
+      const scenario = lab?.scenarios.find((x) => x.id === config.exact);
+      if (!scenario) {
+        process.stderr.write(
+          `monitor: no lab scenario "${config.exact}"; the ids are: ${(lab?.scenarios ?? []).map((x) => x.id).join(", ")}\n`,
+        );
+        return ExitCode.BadConfig;
+      }
+      const [{ network }, { runExact, exactTable }] = await Promise.all([import("hardhat"), import("./exact.js")]);
+      const fork = await network.create({
+        override: { forking: { url: config.rpcUrl, blockNumber: f?.blockNumber } },
+      });
+      try {
+        const r = await runExact({
+          ethers: fork.ethers,
+          deployment: c.deployment,
+          scenario,
+          log: (line) => logger.info(line),
+        });
+        process.stdout.write(`${scenario.title}\n\n${exactTable(r)}\n\n(${r.seconds.toFixed(1)} s)\n`);
+      } finally {
+        await fork.close();
+      }
+      return ExitCode.Ok;
+    } catch (e) {
+      process.stderr.write(`monitor: exact run failed: ${(e as Error).message}\n`);
+      return ExitCode.Fatal;
+    }
+  }
   if (config.once) {
     try {
       const f = await service.tick();

@@ -63,6 +63,10 @@ export const monitorConfigSchema = z
     renewWithin: integer(0, 86_400).default(3_600),
     restoreBps: integer(0, 9_999).default(1_000),
     scenarios: booleanLike.default(false),
+    exact: z
+      .string()
+      .regex(/^[a-z0-9:+.-]+$/, { error: "must be a scenario id of the lab, e.g. crash:ftx-2022:down" })
+      .optional(),
     dataDir: z.string().min(1).optional(),
     stylised: booleanLike.default(false),
     keeperDelay: integer(1, 86_400).default(300),
@@ -150,6 +154,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
   scenarios: toggle(
     "scenarios",
     "run the scenario lab on today's book (catalogued crashes, depth haircuts, slow keeper, stale oracle, collateral depeg), print its table, then exit",
+  ),
+  exact: valued(
+    "exact",
+    "id",
+    "run one lab scenario exactly on an in-process fork of the node (a copy of the chain), print it beside the fast lab, then exit",
   ),
   dataDir: valued(
     "dataDir",
