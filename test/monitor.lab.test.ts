@@ -23,6 +23,7 @@ import {
   runScenarios,
   worstFallWithin,
 } from "../scripts/monitor/scenarios.js";
+import { calmFalseAlarms, calmPath, calmStates } from "../scripts/monitor/calmHistory.js";
 import { exactTable, runExact } from "../scripts/monitor/exact.js";
 import { syntheticState } from "../scripts/monitor/syntheticBook.js";
 import type { PricePath } from "../scripts/replay/types.js";
@@ -291,5 +292,42 @@ describe("Risk monitor: one scenario run exactly on the contracts", function () 
       refused = e as Error;
     }
     expect(refused?.message).to.match(/joint price move only/);
+  });
+});
+
+describe("Risk monitor: false alarms on the longer calm history", function () {
+  const dir = process.env.CRASH_DATA_DIR;
+  before(function () {
+    if (!dir) {
+      console.log("    (skipped: reads the real bars; CI sets CRASH_DATA_DIR, as the replay's real-data tests)");
+      this.skip();
+    }
+  });
+
+  it("takes only bars at least 12 h before the replay window, and a book with no liquidatable account", function () {
+    const path = calmPath(dir!, "ftx-2022");
+    expect(path.points.length).to.be.greaterThan(48);
+    expect(path.points[path.points.length - 1].t).to.be.at.most(Date.parse("2022-11-08T00:00:00Z") / 1000);
+    const states = calmStates(path);
+    expect(states).to.have.length(path.points.length);
+    for (const s of states.filter((_, i) => i % 8 === 0)) {
+      const markets = marketMap(s.state);
+      expect(s.state.accounts.some((a) => mirrorLiquidatable(a, markets, s.state.timestamp))).to.equal(false);
+      expect(s.state.accounts.length).to.be.greaterThan(0);
+    }
+    const r = calmFalseAlarms("ftx-2022", path);
+    expect(r.atLevel.reduce((a, b) => a + b, 0)).to.equal(r.bars - 1);
+    expect(r.calmHours).to.equal((path.points[path.points.length - 1].t - path.points[0].t) / 3_600);
+    // with thresholds no probability reaches, only "critical now" can raise a level (to 3)
+    const never = calmFalseAlarms("ftx-2022", path, {
+      level1P1h: 1.1,
+      level1P24h: 1.1,
+      level2P15m: 1.1,
+      level2P1h: 1.1,
+      level3P15m: 1.1,
+      level1WaveP1h: 1.1,
+      level2WaveP15m: 1.1,
+    });
+    expect(never.atLevel[0] + never.atLevel[3]).to.equal(never.bars - 1);
   });
 });

@@ -4,6 +4,9 @@
  *
  *   npm run backtest:monitor [-- --event all|<id> --preset protected --stylised --compare]
  *
+ * With --calm, no replay: the false alarms on the longer calm history the crash data holds before
+ * each event (calmHistory.ts), one table.
+ *
  * With --compare every event is replayed a second time with the monitor acting through the breaker's
  * risk-oracle role (backtest.ts, `raise`), and a second table sets the outcome figures of the two runs
  * side by side: protected-with-monitor against protected-without.
@@ -20,6 +23,7 @@ import { loadPreset } from "../replay/presets.js";
 import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
 import type { ReplayMetrics } from "../replay/result.js";
 import { ReplayBacktest, type BacktestResult } from "./backtest.js";
+import { CALM_FILES, calmFalseAlarms, calmPath } from "./calmHistory.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -30,7 +34,25 @@ function arg(name: string): string | undefined {
 const fmt = (s: number | undefined) => (s === undefined ? "never" : `${(s / 60).toFixed(0)} min`);
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
 
+/** --calm: false alarms on the longer calm history before each event (calmHistory.ts); no replay. */
+function calmTable(): void {
+  const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
+  if (!dir) throw new Error("--calm reads the real bars: set CRASH_DATA_DIR or pass --data-dir <dir>");
+  const lines = [
+    "| event | bars | calm h | calm at L>=1 | L2 raises /30 calm d | bars at level 0/1/2/3 |",
+    "|" + " --- |".repeat(6),
+  ];
+  for (const event of Object.keys(CALM_FILES)) {
+    const r = calmFalseAlarms(event, calmPath(dir, event));
+    lines.push(
+      `| ${event} | ${r.bars} | ${r.calmHours.toFixed(1)} | ${pct(r.shareAtLevel1)} | ${r.level2RaisesPer30Days.toFixed(0)} | ${r.atLevel.join("/")} |`,
+    );
+  }
+  console.log(lines.join("\n"));
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes("--calm")) return calmTable();
   const event = arg("event") ?? "all";
   const preset = loadPreset(arg("preset") ?? "protected");
   const stylised = process.argv.includes("--stylised") || !process.env.CRASH_DATA_DIR;
