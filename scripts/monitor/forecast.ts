@@ -133,7 +133,8 @@ export function depegForecast(
 ): DepegForecast {
   const s = depegged(state, bpsWad(depegBps));
   const tables = thresholdTables(s);
-  const opts = { ...curveOpts, insuranceWad: s.insuranceWad };
+  // a coarser grid (5%) than the main curve: the critical shock is refined by bisection to 1 bp anyway
+  const opts = { ...curveOpts, insuranceWad: s.insuranceWad, stepBps: Math.max(curveOpts.stepBps ?? 100, 500) };
   const critical = (d: Direction) => criticalShock(tables[d], markets, cascadeCurve(tables[d], markets, opts), opts);
   const now = cascade(tables.down, markets, 0n, opts);
   return {
