@@ -177,6 +177,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   try {
     const catalogue = loadCatalogue({ dataDir: config.dataDir, stylised: config.stylised });
     for (const s of catalogue.skipped) logger.warn({ event: s }, "scenario lab: event skipped");
+    if (!catalogue.events.length) {
+      throw new Error(
+        `no catalogued crash could be read (${catalogue.skipped[0] ?? "no events"}); pass --stylised for the project's stylised scenarios`,
+      );
+    }
     lab = {
       source: catalogue.source,
       scenarios: catalogueScenarios(catalogue.events, {
