@@ -10,9 +10,9 @@ import { deploymentRecord } from "../scripts/keeper/devnet/world.js";
 import { WAD } from "../scripts/lib/math/fixedPoint.js";
 import { badDebtAt, cascade } from "../scripts/monitor/cascade.js";
 import { ChainSource } from "../scripts/monitor/chain.js";
-import { depegged, marketMap, mirrorLiquidatable } from "../scripts/monitor/exposure.js";
+import { depegged, depeggedExposure, marketMap, mirrorLiquidatable } from "../scripts/monitor/exposure.js";
 import { DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "../scripts/monitor/forecast.js";
-import { type ThresholdTable, countAtMost, thresholdTables } from "../scripts/monitor/ladder.js";
+import { type ThresholdTable, buildLadder, countAtMost, tablesOf, thresholdTables } from "../scripts/monitor/ladder.js";
 import { loadCatalogue } from "../scripts/monitor/scenarioData.js";
 import {
   type Scenario,
@@ -67,6 +67,23 @@ describe("Risk monitor: collateral depeg", function () {
     }
     const at = (depeg: number) => countAtMost(thresholdTables(depegged(state, pct(depeg))).down.moves, 0n);
     expect(at(0)).to.be.lessThan(at(30));
+  });
+
+  it("an exposure moved to a depeg gives the same tables as the depegged book computed afresh", function () {
+    const markets = marketMap(state);
+    const { exposures } = buildLadder(state);
+    for (const depeg of [5, 12]) {
+      const moved = tablesOf(
+        exposures.map((e) => depeggedExposure(e, pct(depeg))),
+        markets,
+      );
+      const fresh = thresholdTables(depegged(state, pct(depeg)));
+      for (const d of ["down", "up"] as const) {
+        expect(moved[d].moves).to.deep.equal(fresh[d].moves);
+        expect(moved[d].bankruptMoves).to.deep.equal(fresh[d].bankruptMoves);
+        expect(moved[d].aPrefix).to.deep.equal(fresh[d].aPrefix);
+      }
+    }
   });
 
   it("the forecast carries a row per depeg of its settings, worse with a deeper depeg", function () {

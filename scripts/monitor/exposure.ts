@@ -188,3 +188,12 @@ export function depegged(state: MonitorState, depegWad: bigint): MonitorState {
     insuranceWad: (state.insuranceWad * keep) / WAD,
   };
 }
+
+/**
+ * An exposure at a collateral depeg, from the exposure at par: only the margin term of A moves, by
+ * the margin the depeg takes (the same floored margin `depegged` gives the account).
+ */
+export function depeggedExposure(e: Exposure, depegWad: bigint): Exposure {
+  const margin = (e.account.margin * (WAD - depegWad)) / WAD;
+  return { ...e, account: { ...e.account, margin }, a: e.a - (e.account.margin - margin) * WAD };
+}

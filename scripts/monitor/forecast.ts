@@ -15,13 +15,21 @@ import {
   criticalShock,
   firstShock,
 } from "./cascade.js";
-import { type MonitorState, type UnpricedMarket, depegged } from "./exposure.js";
+import {
+  type Exposure,
+  type MonitorState,
+  type UnpricedMarket,
+  depegged,
+  depeggedExposure,
+  marketMap,
+} from "./exposure.js";
 import {
   type Direction,
   DIRECTIONS,
   type Ladder,
   type ThresholdTable,
   buildLadder,
+  tablesOf,
   thresholdTables,
 } from "./ladder.js";
 import { type MoveProbability, type PricePoint, moveProbability, standardisedShocks } from "./stats.js";
@@ -130,9 +138,16 @@ export function depegForecast(
   depegBps: number,
   markets: readonly CascadeMarket[],
   curveOpts: CascadeOptions & { maxShockBps?: number; stepBps?: number },
+  /** the state's exposures at par, when already computed (buildLadder's): saves computing them again */
+  exposures?: Exposure[],
 ): DepegForecast {
   const s = depegged(state, bpsWad(depegBps));
-  const tables = thresholdTables(s);
+  const tables = exposures
+    ? tablesOf(
+        exposures.map((e) => depeggedExposure(e, bpsWad(depegBps))),
+        marketMap(state),
+      )
+    : thresholdTables(s);
   // a coarser grid (5%) than the main curve: the critical shock is refined by bisection to 1 bp anyway
   const opts = { ...curveOpts, insuranceWad: s.insuranceWad, stepBps: Math.max(curveOpts.stepBps ?? 100, 500) };
   const critical = (d: Direction) => criticalShock(tables[d], markets, cascadeCurve(tables[d], markets, opts), opts);
@@ -195,7 +210,10 @@ export function forecast(
   settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
 ): { forecast: Forecast; tables: Record<Direction, ThresholdTable> } {
   const started = performance.now();
-  const { ladder, tables } = buildLadder(state, { stepBps: settings.ladderStepBps, maxBps: settings.ladderMaxBps });
+  const { ladder, tables, exposures } = buildLadder(state, {
+    stepBps: settings.ladderStepBps,
+    maxBps: settings.ladderMaxBps,
+  });
   const opts: CascadeOptions = { maxImpactWad: settings.maxImpactWad, insuranceWad: state.insuranceWad };
   const curveOpts = { ...opts, maxShockBps: settings.maxShockBps, stepBps: settings.shockStepBps };
   const markets = cascadeMarkets(state, settings.depthBps);
@@ -283,7 +301,7 @@ export function forecast(
       up10: pointAt(ladder, "up", 1_000),
       sigmaMax,
     },
-    collateral: settings.depegBps.map((depegBps) => depegForecast(state, depegBps, markets, curveOpts)),
+    collateral: settings.depegBps.map((depegBps) => depegForecast(state, depegBps, markets, curveOpts, exposures)),
     unpriced: state.unpriced ?? [],
     computeMs: 0,
   };

@@ -194,6 +194,14 @@ export function buildLadder(
 export function thresholdTables(state: MonitorState): Record<Direction, ThresholdTable> {
   const markets = marketMap(state);
   const exposures = state.accounts.filter((a) => a.positions.size > 0).map((a) => exposureOf(a, markets));
+  return tablesOf(exposures, markets);
+}
+
+/** The threshold tables of exposures already computed (a depeg changes only their margin term). */
+export function tablesOf(
+  exposures: Exposure[],
+  markets: ReadonlyMap<number, MarketSnapshot>,
+): Record<Direction, ThresholdTable> {
   return { down: table("down", exposures, markets), up: table("up", exposures, markets) };
 }
 
