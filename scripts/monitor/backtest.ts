@@ -33,8 +33,7 @@ import type { ThresholdTable } from "./ladder.js";
 import { type BreakerMarket, type LevelDecision, type Rules, DEFAULT_RULES, actions, levelFor } from "./rules.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
-
-const WAD = 10n ** 18n;
+import { WAD } from "../lib/math/fixedPoint.js";
 
 type Observation = {
   t: number;
