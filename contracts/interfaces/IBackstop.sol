@@ -10,7 +10,7 @@ import {IBoundedParameters} from "../libraries/Bounds.sol";
 interface IBackstopTypes is IBoundedParameters {
     /// @notice Governed parameters (all WAD ratios unless stated).
     struct BackstopConfig {
-        uint64 feeRate; // fee on the notional taken over, paid by the trader's margin to the vault
+        uint64 feeRate; // fee on the notional taken over (at most half the margin left), trader -> vault
         uint64 accountShare; // one takeover's notional <= accountShare * vault equity
         uint64 marketShare; // vault notional in a market <= marketShare * equity * refSigma / max(sigma, refSigma)
         uint64 refSigma; // annualised volatility at which marketShare applies in full

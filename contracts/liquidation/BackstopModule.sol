@@ -160,8 +160,9 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         return v.realisedPnl;
     }
 
-    /// @dev The backstop fee (rounded up, at most the margin left) from the trader to the vault's account,
-    ///      the keeper's reward out of it; the trader keeps the rest of its margin.
+    /// @dev The backstop fee (rounded up, at most half the margin left) from the trader to the vault's
+    ///      account, the keeper's reward out of it; the trader keeps the rest of its margin: an account with
+    ///      equity left at the oracle price is never wiped out by its takeover.
     function _chargeFee(
         uint256 accountId,
         uint256 vaultId,
@@ -170,7 +171,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         BackstopConfig memory c
     ) internal returns (uint256 fee, uint256 keeperWad, uint256 marginLeft) {
         uint256 margin = vault.marginOf(accountId);
-        fee = notional.mulWadUp(c.feeRate).min(margin);
+        fee = notional.mulWadUp(c.feeRate).min(margin / 2);
         keeperWad = LiquidationMath.reward(_rewardConfig, notional, 0).min(fee);
         if (keeperWad != 0) vault.chargePenalty(accountId, keeper, keeperWad, 0);
         uint256 toVault = fee - keeperWad;
