@@ -373,7 +373,13 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     }
   }
 
-  const modules = { marketAdmin, liquidation: liquidationModule, liquidationConfigurator, autoDeleveraging };
+  const modules = {
+    marketAdmin,
+    liquidation: liquidationModule,
+    liquidationConfigurator,
+    backstop: backstopModule,
+    autoDeleveraging,
+  };
   return {
     usdc,
     oracle,

@@ -11,7 +11,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { WAD } from "../deploy/params.js";
 import { GOVERNOR_ROLE } from "../deploy/protocol.js";
-import type { BackstopVault } from "../types/ethers-contracts/contracts/backstop/BackstopVault.js";
+import type { BackstopVault } from "../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import type { IBackstopEngine } from "../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
 import { IBackstopEngine__factory } from "../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "./helpers/fixture.js";

@@ -3,6 +3,8 @@
  * Money and prices are decimal strings of WAD bigints (JSON has no bigint); times are unix seconds.
  */
 
+import type { BackstopStep } from "./backstop.js";
+
 export type WadString = string;
 
 export type ReplayStep = {
@@ -23,6 +25,8 @@ export type ReplayStep = {
   markets?: { symbol: string; pathPrice: WadString; oraclePrice: WadString; level: number }[];
   /** true for a tick the engine inserted after liquidations (impact feedback), not one of the path's */
   feedback?: boolean;
+  /** the backstop vault's book after the step (runs with the vault) */
+  backstop?: BackstopStep;
 };
 
 export type ReplayMetrics = {
