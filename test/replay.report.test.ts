@@ -101,8 +101,20 @@ function fixtureReport(): ReplayReport {
       fixtureRun("black-thursday-2020", "Black Thursday 2020", "baseline", btc, true),
     ],
     comparisons: [
-      { event: "usdc-2023", noUncoveredBadDebt: true, extraDropAtMostHalf: true, fewerWipeouts: true },
-      { event: "black-thursday-2020", noUncoveredBadDebt: true, extraDropAtMostHalf: false, fewerWipeouts: true },
+      {
+        event: "usdc-2023",
+        noUncoveredBadDebt: true,
+        extraDropAtMostHalf: true,
+        extraDropAtMostThird: true,
+        fewerWipeouts: true,
+      },
+      {
+        event: "black-thursday-2020",
+        noUncoveredBadDebt: true,
+        extraDropAtMostHalf: false,
+        extraDropAtMostThird: false,
+        fewerWipeouts: true,
+      },
     ],
   };
 }

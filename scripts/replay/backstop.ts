@@ -91,7 +91,11 @@ export async function setUpBackstop(
   const accountId = await bv.accountId();
   const struct = structOverrides({ ...BACKSTOP_DEFAULTS, ...params.backstop.config }, BACKSTOP_INT_FIELDS);
   type Config = Parameters<typeof bs.setBackstopConfig.populateTransaction>[0];
-  await must(roles.governor, bs.setBackstopConfig.populateTransaction(struct as unknown as Config), "setBackstopConfig");
+  await must(
+    roles.governor,
+    bs.setBackstopConfig.populateTransaction(struct as unknown as Config),
+    "setBackstopConfig",
+  );
   await must(roles.governor, bs.setBackstopVault.populateTransaction(vault, accountId), "setBackstopVault");
   const wantedTotal = plan.markets.reduce((a, m) => a + m.wanted, 0n);
   const milli = BigInt(Math.round(params.backstop.capitalToNotional * 1e6));
@@ -102,7 +106,9 @@ export async function setUpBackstop(
     await must(roles.lp, bv.deposit.populateTransaction(amount, roles.lp), "backstop deposit");
   }
   const read = await bs.backstopConfig();
-  const config = Object.fromEntries(Object.keys(BACKSTOP_DEFAULTS).map((k) => [k, String(read[k as keyof typeof read])]));
+  const config = Object.fromEntries(
+    Object.keys(BACKSTOP_DEFAULTS).map((k) => [k, String(read[k as keyof typeof read])]),
+  );
   return {
     vault,
     accountId,

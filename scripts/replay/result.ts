@@ -110,6 +110,8 @@ export type ReplayReport = {
     event: string;
     noUncoveredBadDebt: boolean;
     extraDropAtMostHalf: boolean;
+    /** protected's extra drop is at most a third of baseline's (issue 12's target; what --check requires) */
+    extraDropAtMostThird: boolean;
     fewerWipeouts: boolean;
     /** the runs compared (absent: "protected" against "baseline") */
     preset?: string;
