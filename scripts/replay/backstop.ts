@@ -135,8 +135,7 @@ export function backstopLog(run: RunState, log: { topics: string[]; data: string
   if (!parsed || !b) return 0n;
   const a = parsed.args;
   if (parsed.name === "PositionTakenOver") {
-    // the trader's position leaves the book; no price moves
-    run.book.applyReduction(a.accountId as bigint, Number(a.marketId), -(a.size as bigint));
+    // no price moves; the book follows the PositionModified events of both accounts
     touched.add(a.accountId as bigint);
     const size = a.size as bigint;
     b.takenOverNotional += ((size < 0n ? -size : size) * (a.price as bigint)) / WAD;
