@@ -212,11 +212,11 @@ contract BackstopVault is IBackstopVault, ERC4626, AccessControl, ReentrancyGuar
     }
 
     function _engineVault(IPerpEngine engine_) private view returns (address) {
-        return address(PerpEngineVaultView(address(engine_)).vault());
+        return address(IPerpEngineVaultView(address(engine_)).vault());
     }
 }
 
 /// @dev The engine's public `vault` getter (PerpEngineBase), not part of IPerpEngine.
-interface PerpEngineVaultView {
+interface IPerpEngineVaultView {
     function vault() external view returns (address);
 }
