@@ -32,7 +32,7 @@ export type ProtocolContracts = {
   vault: Vault;
   liquidationEngine: ILiquidationEngine;
   /** the backstop's takeover, unwind and state, served at the engine's address (BackstopModule) */
-  backstop: IBackstopEngine;
+  backstop?: IBackstopEngine;
   oracle: OracleAdapter;
   breaker?: CircuitBreaker;
   /** one per market of the deployment record that has a feed address */

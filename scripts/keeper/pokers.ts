@@ -281,6 +281,7 @@ export class Pokers {
   /** An unwind per market where the backstop vault's inventory has room in the impact budget. */
   private async unwindDue(view: ChainView): Promise<Due[]> {
     const backstop = this.o.contracts.backstop;
+    if (!backstop) return [];
     const at = { blockTag: view.blockNumber };
     const markets = [...view.engine.markets.keys()];
     const rooms = await Promise.all(
