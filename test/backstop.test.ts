@@ -123,6 +123,7 @@ describe("Backstop vault: takeover", function () {
     const s = await w.engine.liquidationSnapshot(a);
     const vaultMarginBefore = await w.vault.marginOf(w.vaultAccount);
     const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    console.log(`      gas: liquidate -> takeover of a one-position account: ${rc.gasUsed}`);
 
     expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
     const [taken] = events(w, rc, "AccountTakenOver");
@@ -204,6 +205,7 @@ describe("Backstop vault: takeover", function () {
     const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD); // ~$190k notional at the backstop
     await setPriceWad(w, ETH, await priceForHealth(w, a, WAD / 2n));
     const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    console.log(`      gas: liquidate -> takeover refused by a cap, then the backstop close: ${rc.gasUsed}`);
     expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
     const [settled] = events(w, rc, "LiquidationSettled");
     expect(settled.args.backstop).to.equal(true);
@@ -256,6 +258,7 @@ describe("Backstop vault: paced unwind", function () {
     const closeAbs = (budget * WAD) / price;
     expect(sellable).to.equal((closeAbs * price) / WAD);
     const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    console.log(`      gas: unwind (one market): ${rc.gasUsed}`);
     const [u] = events(w, rc, "BackstopUnwound");
     expect(u.args.sizeDelta).to.equal(-closeAbs);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD - closeAbs);
