@@ -138,7 +138,13 @@ export type SystemAddresses = {
   /** absent in records written before the adapter existed */
   automation?: string;
   /** the engine's modules (code only: they run on the engine's storage) */
-  modules?: { marketAdmin: string; liquidation: string; liquidationConfigurator: string; autoDeleveraging: string };
+  modules?: {
+    marketAdmin: string;
+    liquidation: string;
+    liquidationConfigurator: string;
+    backstop: string;
+    autoDeleveraging: string;
+  };
   breaker?: string;
   timelock?: string;
   triggers: Record<string, string>;
@@ -163,6 +169,7 @@ export const DEPLOY_STEP = {
   engine: "deploy:engine",
   insuranceFund: "deploy:insuranceFund",
   autoDeleveraging: "deploy:module:autoDeleveraging",
+  backstopModule: "deploy:module:backstop",
   liquidationConfigurator: "deploy:module:liquidationConfigurator",
   liquidationModule: "deploy:module:liquidationEngine",
   marketAdmin: "deploy:module:marketAdmin",
@@ -199,6 +206,7 @@ export function addressesFromSteps(steps: Record<string, string>, plan: SystemPl
       marketAdmin: steps[DEPLOY_STEP.marketAdmin] ?? "",
       liquidation: steps[DEPLOY_STEP.liquidationModule] ?? "",
       liquidationConfigurator: steps[DEPLOY_STEP.liquidationConfigurator] ?? "",
+      backstop: steps[DEPLOY_STEP.backstopModule] ?? "",
       autoDeleveraging: steps[DEPLOY_STEP.autoDeleveraging] ?? "",
     },
     breaker: steps[DEPLOY_STEP.breaker],
@@ -236,12 +244,18 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
   const oracle = await steps.deploy(DEPLOY_STEP.oracle, "OracleAdapter", [me, me]);
   const vault = await steps.deploy(DEPLOY_STEP.vault, "Vault", [usdc, me, me]);
   // The engine's modules first: the engine is built with their addresses. Liquidations fall through
-  // LiquidationEngine -> LiquidationConfigurator -> AutoDeleveraging, so each is built with the next.
+  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> AutoDeleveraging, so each is
+  // built with the next.
   const autoDeleveraging = await steps.deploy(DEPLOY_STEP.autoDeleveraging, "AutoDeleveraging", [vault, oracle]);
-  const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
+  const backstopModule = await steps.deploy(DEPLOY_STEP.backstopModule, "BackstopModule", [
     vault,
     oracle,
     autoDeleveraging,
+  ]);
+  const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
+    vault,
+    oracle,
+    backstopModule,
   ]);
   const liquidationModule = await steps.deploy(DEPLOY_STEP.liquidationModule, "LiquidationEngine", [
     vault,
@@ -370,7 +384,13 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     }
   }
 
-  const modules = { marketAdmin, liquidation: liquidationModule, liquidationConfigurator, autoDeleveraging };
+  const modules = {
+    marketAdmin,
+    liquidation: liquidationModule,
+    liquidationConfigurator,
+    backstop: backstopModule,
+    autoDeleveraging,
+  };
   return {
     usdc,
     oracle,
