@@ -10,6 +10,10 @@ import { network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import { WAD } from "../deploy/params.js";
+import { AccountBook } from "../scripts/keeper/book.js";
+import { rereadAccounts } from "../scripts/keeper/contracts.js";
+import { EventFollower } from "../scripts/keeper/follower.js";
+import { silentLogger } from "../scripts/keeper/logger.js";
 import { GOVERNOR_ROLE } from "../deploy/protocol.js";
 import type { BackstopVault } from "../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import type { IBackstopEngine } from "../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
@@ -277,6 +281,45 @@ describe("Backstop vault: paced unwind", function () {
     const left = (await w.engine.position(w.vaultAccount, ETH)).size;
     await w.bs.unwind(ETH);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.be.lessThan(left);
+  });
+
+  it("the keeper's event-followed book follows a takeover and an unwind: after re-reading what it marks stale, every margin and position equals the chain's", async function () {
+    const w = await loadFixture(world);
+    const book = new AccountBook(await w.vault.SCALE());
+    const follower = new EventFollower({
+      provider: ethers.provider,
+      addresses: {
+        engine: await w.engine.getAddress(),
+        vault: await w.vault.getAddress(),
+        liquidationEngine: await w.liquidationEngine.getAddress(),
+      },
+      book,
+      startBlock: 0,
+      rangeBlocks: 1_000_000,
+      logger: silentLogger(),
+    });
+    const sync = async () => {
+      const head = await ethers.provider.getBlockNumber();
+      await follower.advance(head);
+      const stale = book.stale().map((x) => x.id);
+      if (stale.length) await rereadAccounts(book, { engine: w.engine, vault: w.vault }, stale, head);
+      return stale;
+    };
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await sync();
+    const price = await priceForHealth(w, a, WAD / 2n);
+    await setPriceWad(w, ETH, price);
+    await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    // the takeover's fee moved margin from the trader to the vault with no margin event: both re-read
+    expect(await sync()).to.include.members([a, w.vaultAccount]);
+    await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    await sync();
+    for (const id of [a, w.vaultAccount]) {
+      const tracked = book.get(id)!;
+      expect(tracked.margin, `margin of account ${id}`).to.equal(await w.vault.marginOf(id));
+      const onChain = await w.engine.position(id, ETH);
+      expect(tracked.positions.get(Number(ETH))?.size ?? 0n, `size of account ${id}`).to.equal(onChain.size);
+    }
   });
 
   it("sells lateMultiplier times the budget once the inventory is older than maxHold, and empties it", async function () {

@@ -1,10 +1,11 @@
 /**
  * Follows the protocol's events into the account book: one eth_getLogs per bounded block range
- * (three contracts, seven event kinds, one request), from the block after the last one processed up
+ * (three contracts, ten event kinds, one request), from the block after the last one processed up
  * to the head. A node that refuses a range as too large gets it halved until it answers.
  */
 import type { Log, LogDescription, Provider } from "ethers";
 
+import { IBackstop__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstop__factory.js";
 import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
 import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
@@ -15,6 +16,7 @@ import { isTransportError } from "./rpc.js";
 const engineEvents = PerpEngine__factory.createInterface();
 const vaultEvents = Vault__factory.createInterface();
 const liquidationEvents = ILiquidationEngine__factory.createInterface();
+const backstopEvents = IBackstop__factory.createInterface();
 
 /** The events that change what the book holds, and the liquidation outcome (cooldown restarts). */
 export const FOLLOWED_TOPICS: string[] = [
@@ -25,6 +27,12 @@ export const FOLLOWED_TOPICS: string[] = [
   vaultEvents.getEvent("ProfitShortfall").topicHash,
   vaultEvents.getEvent("PenaltyCharged").topicHash,
   liquidationEvents.getEvent("LiquidationSettled").topicHash,
+  // a takeover moves margin (the backstop fee, the keeper's reward, covered bad debt) between the
+  // trader's and the backstop vault's accounts, and an unwind or a vault loss settles the vault's
+  // account, with no margin event: every account a position event of that transaction touched is re-read
+  backstopEvents.getEvent("AccountTakenOver").topicHash,
+  backstopEvents.getEvent("BackstopUnwound").topicHash,
+  backstopEvents.getEvent("BackstopLoss").topicHash,
 ];
 
 export type FollowerAddresses = { engine: string; vault: string; liquidationEngine: string };
@@ -46,12 +54,14 @@ export type FollowerOptions = {
 export class EventFollower {
   /** last block whose events are in the book */
   lastBlock: number;
+  /** the accounts the position events of the latest transaction touched (for the backstop's events) */
+  private touched: { tx: string; ids: Set<bigint> } = { tx: "", ids: new Set() };
   private range: number;
   /** The interfaces to parse a contract's logs with: the engine's address serves the liquidation
    *  engine too (its modules emit there), so it has both. */
   private readonly byAddress = new Map<
     string,
-    (typeof engineEvents | typeof vaultEvents | typeof liquidationEvents)[]
+    (typeof engineEvents | typeof vaultEvents | typeof liquidationEvents | typeof backstopEvents)[]
   >();
 
   constructor(private readonly o: FollowerOptions) {
@@ -61,6 +71,7 @@ export class EventFollower {
       [o.addresses.engine, engineEvents],
       [o.addresses.vault, vaultEvents],
       [o.addresses.liquidationEngine, liquidationEvents],
+      [o.addresses.liquidationEngine, backstopEvents],
     ] as const) {
       const key = address.toLowerCase();
       this.byAddress.set(key, [...(this.byAddress.get(key) ?? []), iface]);
@@ -114,6 +125,8 @@ export class EventFollower {
         book.accountCreated(a.accountId as bigint, a.owner as string);
         break;
       case "PositionModified":
+        if (this.touched.tx !== log.transactionHash) this.touched = { tx: log.transactionHash, ids: new Set() };
+        this.touched.ids.add(a.accountId as bigint);
         book.positionModified({
           accountId: a.accountId,
           marketId: Number(a.marketId),
@@ -141,6 +154,21 @@ export class EventFollower {
         book.settled(a.accountId as bigint);
         this.o.onSettled?.(a.accountId as bigint, log.blockNumber);
         break;
+      case "AccountTakenOver":
+        book.markStale(a.accountId as bigint);
+        this.markTouchedStale(log.transactionHash);
+        break;
+      case "BackstopUnwound":
+      case "BackstopLoss":
+        this.markTouchedStale(log.transactionHash);
+        break;
     }
+  }
+
+  /** The backstop's events follow the position events of their transaction (the takeover's two legs,
+   *  the unwind's reduction): those accounts' margins moved with no event of their own. */
+  private markTouchedStale(tx: string): void {
+    if (this.touched.tx !== tx) return;
+    for (const id of this.touched.ids) this.o.book.markStale(id);
   }
 }
