@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
+import {IInsuranceFund} from "../../contracts/interfaces/IInsuranceFund.sol";
 import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
 import {MoneyPathHandler} from "./handlers/MoneyPathHandler.sol";
 
@@ -60,6 +61,17 @@ contract MoneyPathsInvariantTest is ProtocolFixture {
         assertEq(handler.ghost_unbackedExits(), 0, "an insurance exit without a ripe request of its own");
     }
 
+    /// @notice A live request is backed by shares its owner has held without a break since it asked:
+    ///         what a ripe request may take was never passed to another address in the meantime.
+    function invariant_liveRequestsStayBacked() public view {
+        address[2] memory helpers = handler.helperList();
+        for (uint256 i = 0; i < 2; ++i) {
+            IInsuranceFund.WithdrawalRequest memory r = insuranceFund.withdrawalRequest(helpers[i]);
+            if (block.timestamp >= r.expiresAt) continue;
+            assertGe(handler.ghost_backed(helpers[i]), r.shares, "a live request's shares left its owner");
+        }
+    }
+
     /// @notice Previews are on the side the standard requires, and every amount within a max* went through.
     function invariant_previewsAndMaxViewsHonest() public view {
         assertEq(handler.ghost_previewViolations(), 0, "a preview on the wrong side of its call");
@@ -68,14 +80,13 @@ contract MoneyPathsInvariantTest is ProtocolFixture {
 
     /// @notice The ERC-4626 views of both contracts answer in every state, stale feeds included.
     function invariant_erc4626ViewsNeverRevert() public view {
-        address[3] memory helpers = handler.helperList();
-        address[6] memory who = [
+        address[2] memory helpers = handler.helperList();
+        address[5] memory who = [
             handler.attacker(),
             handler.honestLp(),
             handler.honestTrader(),
             helpers[0],
-            helpers[1],
-            helpers[2]
+            helpers[1]
         ];
         IERC4626[2] memory vaults = [IERC4626(address(vault)), IERC4626(address(insuranceFund))];
         for (uint256 v = 0; v < 2; ++v) {

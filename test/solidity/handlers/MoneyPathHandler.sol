@@ -40,7 +40,7 @@ contract MoneyPathHandler is CommonBase, StdUtils {
     address public immutable honestTrader;
     uint256 public immutable honestAccount;
     address public immutable honestLp;
-    address[3] public helpers;
+    address[2] public helpers;
 
     // ---- what the invariants read
     /// @notice Round trips that left the attacker richer, and the largest gain seen (WAD).
@@ -83,7 +83,7 @@ contract MoneyPathHandler is CommonBase, StdUtils {
         attacker = address(uint160(uint256(keccak256("moneypath.attacker"))));
         honestTrader = address(uint160(uint256(keccak256("moneypath.honestTrader"))));
         honestLp = honestLp_;
-        for (uint256 i = 0; i < 3; ++i) {
+        for (uint256 i = 0; i < 2; ++i) {
             helpers[i] = address(uint160(uint256(keccak256(abi.encode("moneypath.helper", i)))));
             vm.prank(helpers[i]);
             usdc.approve(address(insuranceFund), type(uint256).max);
@@ -109,6 +109,11 @@ contract MoneyPathHandler is CommonBase, StdUtils {
         engine.deposit(attackerAccount, margin);
         vm.prank(honestTrader);
         engine.deposit(honestAccount, margin);
+        for (uint256 i = 0; i < 2; ++i) {
+            usdc.mint(helpers[i], MAX_STAKE);
+            vm.prank(helpers[i]);
+            insuranceFund.deposit(MAX_STAKE, helpers[i]);
+        }
     }
 
     // ================================================================== market
@@ -131,7 +136,7 @@ contract MoneyPathHandler is CommonBase, StdUtils {
         stale = false;
     }
 
-    /// @notice Time passes (up to three days) and both feeds answer again, or (goStale) nobody
+    /// @notice Time passes (up to nine days: one step may ripen a request) and both feeds answer again, or (goStale) nobody
     ///         answers for more than the heartbeat.
     function warp(uint256 secondsSeed, bool goStale) external {
         if (goStale) {
@@ -139,7 +144,7 @@ contract MoneyPathHandler is CommonBase, StdUtils {
             stale = true;
             return;
         }
-        vm.warp(block.timestamp + bound(secondsSeed, 1, 3 days));
+        vm.warp(block.timestamp + bound(secondsSeed, 1, 9 days));
         (, int256 answer, , , ) = ethFeed.latestRoundData();
         ethFeed.updateAnswer(answer);
         _touchBtc();
@@ -259,13 +264,14 @@ contract MoneyPathHandler is CommonBase, StdUtils {
         _trackBalances();
     }
 
-    /// @notice Shares passed between the staker's helpers, as much as the seed says of the balance.
-    function moveShares(uint256 fromSeed, uint256 toSeed, uint256 amountSeed) external {
+    /// @notice Shares passed from one of the staker's helpers to the other: the whole balance (as the
+    ///         bypass needs) or as much as the seed says.
+    function moveShares(uint256 fromSeed, uint256 amountSeed, bool all) external {
         address from = _helper(fromSeed);
-        address to = _helper(toSeed + 1);
+        address to = _helper(fromSeed + 1);
         uint256 balance = insuranceFund.balanceOf(from);
-        if (balance == 0 || from == to) return;
-        uint256 amount = bound(amountSeed, 1, balance);
+        if (balance == 0) return;
+        uint256 amount = all ? balance : bound(amountSeed, 1, balance);
         vm.prank(from);
         try insuranceFund.transfer(to, amount) {} catch {}
         _trackBalances();
@@ -292,13 +298,14 @@ contract MoneyPathHandler is CommonBase, StdUtils {
         } catch {}
     }
 
-    /// @notice Any helper tries to take out up to its whole balance at any time, by shares or by assets.
+    /// @notice Any helper tries to take out its whole balance, or part of it, at any time, by shares or
+    ///         by assets.
     function exit(uint256 helperSeed, uint256 amountSeed, bool byShares) external {
         address h = _helper(helperSeed);
         uint256 balance = insuranceFund.balanceOf(h);
         if (balance == 0) return;
         uint256 max = insuranceFund.maxRedeem(h);
-        uint256 shares = bound(amountSeed, 1, balance);
+        uint256 shares = amountSeed % 2 == 0 ? balance : bound(amountSeed, 1, balance);
         uint256 burned;
         bool ok;
         vm.prank(h);
@@ -339,17 +346,17 @@ contract MoneyPathHandler is CommonBase, StdUtils {
 
     // ================================================================== internals
 
-    function helperList() external view returns (address[3] memory) {
+    function helperList() external view returns (address[2] memory) {
         return helpers;
     }
 
     function _helper(uint256 seed_) internal view returns (address) {
-        return helpers[seed_ % 3];
+        return helpers[seed_ % 2];
     }
 
     /// @dev A share counts as held through the cooldown only while the balance never dipped below it.
     function _trackBalances() internal {
-        for (uint256 i = 0; i < 3; ++i) {
+        for (uint256 i = 0; i < 2; ++i) {
             uint256 balance = insuranceFund.balanceOf(helpers[i]);
             if (balance < ghost_backed[helpers[i]]) ghost_backed[helpers[i]] = balance;
         }
