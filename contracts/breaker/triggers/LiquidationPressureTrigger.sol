@@ -8,6 +8,7 @@ import {FixedPoint} from "../../libraries/FixedPoint.sol";
 import {Roles} from "../../libraries/Roles.sol";
 import {Bounds} from "../../libraries/Bounds.sol";
 import {MarketFeed} from "./MarketFeed.sol";
+import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
 
 /// @title LiquidationPressureTrigger
@@ -48,6 +49,7 @@ contract LiquidationPressureTrigger is ThresholdTrigger, MarketFeed {
         emit MinOpenInterestNotionalSet(100_000e18);
     }
 
+    /// @inheritdoc ITrigger
     function name() external pure returns (string memory) {
         return "liquidation-pressure";
     }
@@ -59,6 +61,7 @@ contract LiquidationPressureTrigger is ThresholdTrigger, MarketFeed {
         emit MinOpenInterestNotionalSet(notionalWad);
     }
 
+    /// @inheritdoc ThresholdTrigger
     function measure(uint256 marketId) public view override returns (uint256) {
         (, uint256 used, ) = liquidations.liquidationCapacity(marketId);
         if (used == 0) return 0;
