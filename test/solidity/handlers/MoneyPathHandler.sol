@@ -189,21 +189,22 @@ contract MoneyPathHandler is CommonBase, StdUtils {
         usdc.mint(attacker, assets);
         uint256 before = _attackerWealth();
 
-        vm.startPrank(attacker);
+        // One prank per call (a prank reaches only the next call; views are read before it).
         bool ok = tradeFirst ? _trade(size) && _lpDeposit(assets) : _lpDeposit(assets) && _trade(size);
         uint256 minted = ok ? _lastMinted : 0;
         if (ok && vault.previewRedeem(minted) != 0) {
             // Refused beyond maxRedeem (the attacker's unlocked shares, the pool's free liquidity);
             // within it, it must go through.
             uint256 max = vault.maxRedeem(attacker);
+            vm.prank(attacker);
             try vault.redeem(minted, attacker, attacker) {} catch (bytes memory reason) {
                 if (minted <= max) _dishonoured(reason);
             }
         }
         if (engine.position(attackerAccount, 0).size != 0) {
+            vm.prank(attacker);
             engine.closePosition(attackerAccount, 0, size > 0 ? 0 : type(uint256).max);
         }
-        vm.stopPrank();
 
         uint256 afterWealth = _attackerWealth();
         ++ghost_roundTrips;
@@ -217,6 +218,7 @@ contract MoneyPathHandler is CommonBase, StdUtils {
 
     function _lpDeposit(uint256 assets) internal returns (bool) {
         uint256 preview = _tryPreviewDeposit(assets);
+        vm.prank(attacker);
         try vault.deposit(assets, attacker) returns (uint256 shares) {
             if (shares < preview) ++ghost_previewViolations;
             _lastMinted = shares;
@@ -227,6 +229,7 @@ contract MoneyPathHandler is CommonBase, StdUtils {
     }
 
     function _trade(int256 size) internal returns (bool) {
+        vm.prank(attacker);
         try engine.modifyPosition(attackerAccount, 0, size, size > 0 ? type(uint256).max : 0) {
             return true;
         } catch {
