@@ -556,7 +556,12 @@ contract ProtocolHandler is CommonBase, StdUtils {
         // A deposit into a book at or below zero would buy the pool's deficit: refused.
         if (action == Action.LpDeposit && selector == IVault.LpBookValueNotPositive.selector) return true;
         // Deposits and redemptions so small that they round to zero shares or assets.
-        if (action == Action.LpDeposit || action == Action.LpRedeem) return selector == IVault.ZeroAmount.selector;
+        if (action == Action.LpRedeem) return selector == IVault.ZeroAmount.selector;
+        // ... and no LP entry while bad debt waits for auto-deleveraging (the liquidation handler's crashes).
+        if (action == Action.LpDeposit) {
+            return
+                selector == IVault.ZeroAmount.selector || selector == IVault.LpEntryClosedWhileDeficitPending.selector;
+        }
         return false;
     }
 }
