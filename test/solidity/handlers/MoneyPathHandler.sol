@@ -311,9 +311,9 @@ contract MoneyPathHandler is CommonBase, StdUtils {
         uint256 shares = amountSeed % 2 == 0 ? balance : bound(amountSeed, 1, balance);
         uint256 burned;
         bool ok;
-        vm.prank(h);
         if (byShares) {
             uint256 preview = insuranceFund.previewRedeem(shares);
+            vm.prank(h);
             try insuranceFund.redeem(shares, h, h) returns (uint256 assets) {
                 ok = true;
                 burned = shares;
@@ -326,6 +326,7 @@ contract MoneyPathHandler is CommonBase, StdUtils {
             if (assets == 0) return;
             uint256 preview = insuranceFund.previewWithdraw(assets);
             uint256 sharesBefore = insuranceFund.balanceOf(h);
+            vm.prank(h);
             try insuranceFund.withdraw(assets, h, h) returns (uint256 s) {
                 ok = true;
                 burned = sharesBefore - insuranceFund.balanceOf(h);
