@@ -15,6 +15,11 @@ export INVARIANT_DEPTH="${INVARIANT_DEPTH:-40}"
 export LP_PROPERTY_RUNS="${LP_PROPERTY_RUNS:-2000}"
 echo "[fuzz:deep] fuzz runs $FUZZ_RUNS, invariant runs $INVARIANT_RUNS x depth $INVARIANT_DEPTH, LP property runs $LP_PROPERTY_RUNS"
 
+# A fresh compile first: `hardhat test solidity` alone can run against a handler's stale artifact
+# (a new or renamed action then fails with "does not have the selector").
+hardhat compile
+echo "[fuzz:deep] suites: $(cd test/solidity && ls -- *.t.sol | tr '\n' ' ')"
+
 start=$SECONDS
 hardhat test solidity "$@"
 echo "[fuzz:deep] Solidity fuzz and invariants took $((SECONDS - start)) s"

@@ -304,13 +304,17 @@ describe("Breaker triggers, one by one", function () {
     const withBulk = () => market(400n, 3);
     const withoutBulk = () => market(0n, 3);
 
-    /** used / (open interest * price), from the liquidation engine's and the engine's own state. */
+    /**
+     * used / max(open interest * price, floor), from the liquidation engine's and the engine's own
+     * state and the trigger's floor.
+     */
     async function expectedPressure(c: Ctx) {
       const [, used] = await c.w.liquidationEngine.capacityWindow(ETH);
       const st = await c.w.engine.marketState(ETH);
       const [price] = await c.w.oracle.latestPrice(ETH_FEED);
       const oiNotional = ((st.longOpenInterest + st.shortOpenInterest) * price + WAD - 1n) / WAD;
-      return { used, ratio: (used * WAD) / oiNotional };
+      const floor = await c.pressure.minOpenInterestNotional();
+      return { used, ratio: (used * WAD) / (oiNotional > floor ? oiNotional : floor) };
     }
 
     it("is zero before any liquidation", async function () {
@@ -365,7 +369,9 @@ describe("Breaker triggers, one by one", function () {
         (await thick.w.liquidationEngine.capacityWindow(ETH))[1],
       );
       expect(thinRatio).to.be.greaterThan(thickRatio * 10n);
-      expect(await thin.pressure.proposeLevel(ETH)).to.equal(3); // 25% of the market in one window
+      // the thin market (about $58k) is under the $100k floor: measured against the floor, still >4%
+      expect(thinRatio).to.equal((await expectedPressure(thin)).ratio);
+      expect(await thin.pressure.proposeLevel(ETH)).to.equal(3);
       expect(thickLevel).to.be.lessThan(3);
     });
 
@@ -381,15 +387,61 @@ describe("Breaker triggers, one by one", function () {
       expect(r.level).to.equal(0);
     });
 
-    it("a liquidation that empties the market is the most pressure there is (maxLevel 3)", async function () {
+    it("a liquidation that empties the market is measured against the open-interest floor", async function () {
       const c = await withoutBulk();
       // the only open interest is the thin longs; a deep fall sends each to the backstop (full close)
       await push(c.feed, 1850n * E8);
       await c.w.liquidationEngine.liquidateBatch(c.ids);
       const st = await c.w.engine.marketState(ETH);
       expect(st.longOpenInterest + st.shortOpenInterest).to.equal(0n);
-      expect(await c.pressure.measure(ETH)).to.equal(MAX_UINT);
+      const [, used] = await c.w.liquidationEngine.capacityWindow(ETH);
+      expect(await c.pressure.minOpenInterestNotional()).to.equal(100_000n * WAD);
+      const measured = await c.pressure.measure(ETH);
+      expect(measured).to.equal((used * WAD) / (100_000n * WAD));
+      expect(measured).to.not.equal(MAX_UINT);
+      // about $55k liquidated against the $100k floor: still a crisis for a market that size
       expect(await c.pressure.proposeLevel(ETH)).to.equal(3);
+    });
+
+    it("a tiny market emptied by one liquidation proposes nothing (zero open interest is not maximum pressure)", async function () {
+      const c = await loadFixture(world);
+      const w = c.w;
+      // 0.2 ETH on 20 USDC (20x): the market's whole open interest, about $400
+      const id = await openAccount(w, w.alice, 20n * USDC);
+      await w.engine.connect(w.alice).modifyPosition(id, ETH, units(2) / 10n, MAX_PRICE);
+      await push(c.feed, 1850n * E8);
+      await w.liquidationEngine.liquidate(id);
+      const st = await w.engine.marketState(ETH);
+      expect(st.longOpenInterest + st.shortOpenInterest).to.equal(0n);
+      const [, used] = await w.liquidationEngine.capacityWindow(ETH);
+      expect(used).to.be.greaterThan(0n);
+      // before the floor this read type(uint256).max and proposed level 3 (reduce-only)
+      expect(await c.pressure.measure(ETH)).to.equal((used * WAD) / (100_000n * WAD));
+      expect(await c.pressure.proposeLevel(ETH)).to.equal(0);
+      const breaker = await deploySoloBreaker(ethers, w, [c.pressure]);
+      await breaker.poke(ETH);
+      expect(await levelOf(breaker, ETH)).to.equal(0);
+    });
+
+    it("the open-interest floor is the governor's, bounded, with an event", async function () {
+      const c = await loadFixture(world);
+      const gov = c.pressure.connect(c.w.governor);
+      await expect(c.pressure.connect(c.w.alice).setMinOpenInterestNotional(WAD)).to.be.revertedWithCustomError(
+        c.pressure,
+        "AccessControlUnauthorizedAccount",
+      );
+      const min = await c.pressure.MIN_OPEN_INTEREST_FLOOR();
+      const max = await c.pressure.MAX_OPEN_INTEREST_FLOOR();
+      await expect(gov.setMinOpenInterestNotional(min - 1n))
+        .to.be.revertedWithCustomError(c.pressure, "ParameterOutOfBounds")
+        .withArgs(ethers.encodeBytes32String("minOpenInterestNotional"), min - 1n, min, max);
+      await expect(gov.setMinOpenInterestNotional(max + 1n)).to.be.revertedWithCustomError(
+        c.pressure,
+        "ParameterOutOfBounds",
+      );
+      expect(await c.pressure.minOpenInterestNotional()).to.equal(100_000n * WAD);
+      await expect(gov.setMinOpenInterestNotional(min)).to.emit(c.pressure, "MinOpenInterestNotionalSet").withArgs(min);
+      expect(await c.pressure.minOpenInterestNotional()).to.equal(min);
     });
 
     it("a breaker holding only this trigger escalates after real liquidations", async function () {

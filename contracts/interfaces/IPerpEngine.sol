@@ -202,4 +202,10 @@ interface IPerpEngine is IBoundedParameters {
     /// @notice Unrealised PnL of all traders net of funding they owe (the LP pool's liability), and the
     ///         notional of the open skew summed over markets (the vault locks a ratio of it), both WAD.
     function lpExposure() external view returns (int256 traderNetPnl, uint256 skewNotional);
+    /// @notice lpExposure for views that must not revert (the vault's ERC-4626 totalAssets and
+    ///         convertTo*). Equal to lpExposure while every price is fresh. A market whose fresh price
+    ///         cannot be read is marked at its feed's latest answer however old (else the oracle's last
+    ///         validated volatility anchor), and only its traders' net gain counts, never their net
+    ///         loss: an old price never raises the LP book value. Never reverts on a price.
+    function lpExposureLax() external view returns (int256 traderNetPnl, uint256 skewNotional);
 }

@@ -367,6 +367,17 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
 
     /// @inheritdoc IPerpEngine
     function lpExposure() external view returns (int256 traderNetPnl, uint256 skewNotional) {
+        return _lpExposure(false);
+    }
+
+    /// @inheritdoc IPerpEngine
+    function lpExposureLax() external view returns (int256 traderNetPnl, uint256 skewNotional) {
+        return _lpExposure(true);
+    }
+
+    /// @dev `lax`: a market whose fresh price cannot be read is marked at its last answer instead of
+    ///      reverting, and its traders' net loss is not counted (their net gain still is).
+    function _lpExposure(bool lax) internal view returns (int256 traderNetPnl, uint256 skewNotional) {
         uint96 bits = _listedMarkets;
         while (bits != 0) {
             uint256 m = LibBit.ffs(bits);
@@ -376,7 +387,7 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
             uint256 shortOi = st.shortOpenInterest;
             if (longOi == 0 && shortOi == 0) continue;
             MarketConfig storage cfg = _configs[m];
-            (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
+            (uint256 price, uint256 sigma, bool fresh) = lax ? _laxPrice(cfg.feedId) : _freshPrice(cfg.feedId);
             (int256 index, ) = _pendingAccrual(cfg, st, price, sigma);
             int256 skew = int256(longOi) - int256(shortOi);
             // The skew is marked at what closing it would fill at (the premium of taking it to zero),
@@ -384,8 +395,31 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
             // them a loss of about skew^2 * price / (2 * skewScale) that closing refunds, and the LP
             // share price would move with each trade by that much instead of by its fees.
             uint256 mark = skew == 0 ? price : PerpMath.fillPrice(price, skew, -skew, cfg.skewScale);
-            traderNetPnl += FixedPoint.mulWadFloorSigned(skew, int256(mark) - index) - st.basisSum;
+            int256 net = FixedPoint.mulWadFloorSigned(skew, int256(mark) - index) - st.basisSum;
+            // At an old price the traders' loss is not yet the LPs' to count; what they are owed is.
+            if (fresh || net > 0) traderNetPnl += net;
             skewNotional += PerpMath.notional(skew, price);
+        }
+    }
+
+    function _freshPrice(bytes32 feedId) internal view returns (uint256 price, uint256 sigma, bool fresh) {
+        (price, sigma) = oracle.getPriceAndVolatility(feedId);
+        fresh = true;
+    }
+
+    /// @dev The fresh price if there is one; else the feed's latest answer however old (or, if even
+    ///      that cannot be read, the volatility anchor's last validated price). Never reverts for a
+    ///      listed market's feed.
+    function _laxPrice(bytes32 feedId) internal view returns (uint256 price, uint256 sigma, bool fresh) {
+        try oracle.getPriceAndVolatility(feedId) returns (uint256 p, uint256 s) {
+            return (p, s, true);
+        } catch {}
+        IOracleAdapter.VolatilityState memory v = oracle.volatilityState(feedId);
+        sigma = v.sigmaWad;
+        try oracle.latestPrice(feedId) returns (uint256 p, uint256) {
+            price = p;
+        } catch {
+            price = v.lastPriceWad;
         }
     }
 

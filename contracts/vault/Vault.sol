@@ -331,11 +331,14 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IERC4626
     /// @dev The LP book value: the pool less what traders have won and not yet realised (plus what they
-    ///      have lost), floored at zero, in token units rounded down. Reverts while a market with open
-    ///      interest has no fresh price (there is no honest value to report then).
+    ///      have lost), floored at zero, in token units rounded down. Never reverts (ERC-4626): while a
+    ///      market's price is stale the book is the engine's lax one (`lpExposureLax`: last answer,
+    ///      traders' losses there not counted), which never reads higher than that price would.
+    ///      Deposits, mints, withdrawals and redemptions still refuse a stale price: each also reads the
+    ///      strict `lpExposure` (`_requirePositiveBook`, `lockedLiquidity`), so this value only prices
+    ///      them while every price is fresh, when the two views are equal to the wei.
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
-        (int256 traderNet, ) = _exposure();
-        int256 nav = int256(uint256(_lpPool)) - traderNet;
+        int256 nav = int256(uint256(_lpPool)) - _traderNetLax();
         return nav <= 0 ? 0 : uint256(nav) / SCALE;
     }
 
@@ -539,6 +542,18 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
             return (true, uint256(nav) / SCALE);
         } catch {
             return (false, 0);
+        }
+    }
+
+    /// @dev The strict trader net PnL when every price is fresh, else the engine's lax one.
+    function _traderNetLax() internal view returns (int256) {
+        address e = engine;
+        if (e == address(0)) return 0;
+        try IPerpEngine(e).lpExposure() returns (int256 traderNet, uint256) {
+            return traderNet;
+        } catch {
+            (int256 laxNet, ) = IPerpEngine(e).lpExposureLax();
+            return laxNet;
         }
     }
 

@@ -553,6 +553,8 @@ contract ProtocolHandler is CommonBase, StdUtils {
         if (action == Action.ReducePosition || action == Action.ClosePosition) {
             return selector == IPerpEngine.AccountUnderwater.selector;
         }
+        // A deposit into a book at or below zero would buy the pool's deficit: refused.
+        if (action == Action.LpDeposit && selector == IVault.LpBookValueNotPositive.selector) return true;
         // Deposits and redemptions so small that they round to zero shares or assets.
         if (action == Action.LpRedeem) return selector == IVault.ZeroAmount.selector;
         // ... and no LP entry while bad debt waits for auto-deleveraging (the liquidation handler's crashes).
