@@ -331,12 +331,19 @@ const ETH_MARKET: MarketSnapshot = {
   levelImMultiplier: WAD,
 };
 
+/** The default deployment's keeper-reward fields the liquidation margin reads. */
+const LIQUIDATION_MARGIN = { flat: 2n * WAD, min: 2n * WAD, shareOfNotional: 5n * 10n ** 14n, max: 500n * WAD };
+
 function view(markets: Map<number, MarketSnapshot>): ChainView {
   return {
     blockNumber: 1,
     timestamp: NOW,
     baseFeePerGas: GWEI,
-    engine: { timestamp: NOW, markets: new Map([...markets].map(([id, m]) => [id, accrued(m, NOW)])) },
+    engine: {
+      timestamp: NOW,
+      markets: new Map([...markets].map(([id, m]) => [id, accrued(m, NOW)])),
+      liquidationMargin: LIQUIDATION_MARGIN,
+    },
     capacity: new Map(),
     unpriced: new Map(),
     liquidation: {
@@ -356,8 +363,15 @@ function view(markets: Map<number, MarketSnapshot>): ChainView {
 describe("keeper scan and plans", () => {
   it("evaluates with market accruals computed once, exactly as the mirror does per position", () => {
     const account = { margin: 2_000n * WAD, positions: new Map([[0, { size: 10n * WAD, basis: 1_990n * WAD }]]) };
-    const direct = accountSummary({ timestamp: NOW, markets: new Map([[0, ETH_MARKET]]) }, account);
-    const once = accountSummary({ timestamp: NOW, markets: new Map([[0, accrued(ETH_MARKET, NOW)]]) }, account);
+    const lm = LIQUIDATION_MARGIN;
+    const direct = accountSummary(
+      { timestamp: NOW, markets: new Map([[0, ETH_MARKET]]), liquidationMargin: lm },
+      account,
+    );
+    const once = accountSummary(
+      { timestamp: NOW, markets: new Map([[0, accrued(ETH_MARKET, NOW)]]), liquidationMargin: lm },
+      account,
+    );
     expect(once).to.deep.equal(direct);
   });
 

@@ -74,8 +74,8 @@ function expectedReward(notional: bigint, elapsed: bigint, config: RewardConfig)
 
 /** The size a tranche of `fraction` closes of a position (LiquidationMath.planLegs, one leg). */
 function closedSize(size: bigint, fraction: bigint): bigint {
-  const position = { marketId: 0n, size, basis: 0n, fundingIndex: 0n, price: WAD, maintenanceMargin: 0n };
-  return -liq.planLegs(fraction, [position], 0n, 0n).legs[0].sizeDelta;
+  const position = { marketId: 0n, size, basis: 0n, fundingIndex: 0n, price: WAD, notional: 0n, maintenanceMargin: 0n };
+  return -liq.planLegs([fraction], [position], 0n, 0n).legs[0].sizeDelta;
 }
 
 // ---------------------------------------------------------------------------------------- world

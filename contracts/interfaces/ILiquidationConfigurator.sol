@@ -134,4 +134,16 @@ interface ILiquidationConfigurator is IBoundedParameters {
 
     /// @notice Bad debt queued for auto-deleveraging (WAD).
     function badDebtPending() external view returns (uint256);
+
+    /// @notice Starts an account's reward-escalation clock when it is liquidatable but really held back
+    ///         (its cooldown, or no capacity in any of its markets); otherwise reverts (NotHeldBack when it
+    ///         can be liquidated now, AccountHealthy, NoPositions, or the snapshot's error). On an account
+    ///         whose clock runs it renews the clock's lease: the clock counts only while the account is
+    ///         seen held back (a flag) or liquidated at least once per cooldown + capacityWindow, and
+    ///         restarts once margin is added. Permissionless.
+    function flag(uint256 accountId) external;
+
+    /// @notice Stops the reward-escalation clock of an account that is healthy again
+    ///         (AccountStillLiquidatable otherwise). Permissionless.
+    function clearFlag(uint256 accountId) external;
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -46,6 +47,46 @@ contract LiquidationConfigurator is ILiquidationConfigurator, PerpEngineBase {
     /// @dev Auto-deleveraging lives in the next module, on the same storage.
     fallback() external {
         _delegate(next);
+    }
+
+    /// @inheritdoc ILiquidationConfigurator
+    /// @dev Here, not in the liquidation engine (its bytes go to planning): the engine's own preview says
+    ///      whether the account is held back (its cooldown or capacity refusal) and nothing else.
+    function flag(uint256 accountId) external {
+        try ILiquidator(address(this)).previewLiquidation(accountId) {
+            revert ILiquidator.NotHeldBack(accountId);
+        } catch (bytes memory reason) {
+            bytes4 selector = bytes4(reason);
+            if (
+                selector != ILiquidator.TrancheCoolingDown.selector &&
+                selector != ILiquidator.LiquidationCapacityExhausted.selector
+            ) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 32), mload(reason))
+                }
+            }
+        }
+        AccountData storage acct = _accounts[accountId];
+        uint256 margin = vault.marginOf(accountId);
+        // Held back now: the clock's lease renews; a clock not running (or lapsed) starts now.
+        if (_clockStart(acct, margin) == 0) {
+            acct.liquidatableSince = uint40(block.timestamp);
+            acct.marginAtFlag = uint128(margin);
+            emit ILiquidator.AccountFlagged(accountId, block.timestamp);
+        }
+        acct.heldBackAt = uint40(block.timestamp);
+    }
+
+    /// @inheritdoc ILiquidationConfigurator
+    function clearFlag(uint256 accountId) external {
+        AccountData storage acct = _accounts[accountId];
+        if (acct.liquidatableSince == 0) return;
+        (IPerpEngine.AccountSummary memory s, ) = _snapshot(accountId);
+        if (s.maintenanceMargin != 0 && s.equity < int256(s.maintenanceMargin)) {
+            revert ILiquidator.AccountStillLiquidatable(accountId, s.equity, s.maintenanceMargin);
+        }
+        acct.liquidatableSince = 0;
+        emit ILiquidator.AccountFlagged(accountId, 0);
     }
 
     /// @inheritdoc ILiquidationConfigurator

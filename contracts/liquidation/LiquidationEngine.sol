@@ -97,31 +97,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (refusal.status != Status.Ok) _revertFor(plan, refusal);
     }
 
-    /// @inheritdoc ILiquidator
-    function flag(uint256 accountId) external {
-        AccountData storage acct = _accounts[accountId];
-        if (acct.liquidatableSince != 0) return;
-        (IPerpEngine.AccountSummary memory s, ) = _snapshot(accountId);
-        if (s.maintenanceMargin == 0 || s.equity >= int256(s.maintenanceMargin)) {
-            revert AccountHealthy(accountId, s.equity, s.maintenanceMargin);
-        }
-        acct.liquidatableSince = uint40(block.timestamp);
-        acct.marginAtFlag = s.margin.toUint128();
-        emit AccountFlagged(accountId, block.timestamp);
-    }
-
-    /// @inheritdoc ILiquidator
-    function clearFlag(uint256 accountId) external {
-        AccountData storage acct = _accounts[accountId];
-        if (acct.liquidatableSince == 0) return;
-        (IPerpEngine.AccountSummary memory s, ) = _snapshot(accountId);
-        if (s.maintenanceMargin != 0 && s.equity < int256(s.maintenanceMargin)) {
-            revert TrancheCoolingDown(accountId, 0);
-        }
-        acct.liquidatableSince = 0;
-        emit AccountFlagged(accountId, 0);
-    }
-
     // ================================================================== views
 
     /// @inheritdoc ILiquidator
@@ -180,9 +155,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
         plan.fraction = LiquidationMath.trancheFraction(c, s.equity, s.maintenanceMargin, s.notional, plan.backstop);
         // Near bankruptcy (below capBypassRatio) the whole position goes now; any other tranche, a
-        // backstop's included, fits in the markets' remaining capacity and waits for the next window.
+        // backstop's included, fits each leg in its own market's remaining capacity: a full window holds
+        // back only that market's leg, the others go now.
+        uint256[] memory fractions = new uint256[](ps.length);
+        for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
         if (!LiquidationMath.bypassesCapacity(c, s.equity, s.maintenanceMargin)) {
-            _fitCapacity(c, ps, plan, refusal);
+            _fitCapacity(c, ps, fractions, plan, refusal);
             if (refusal.status != Status.Ok) return (plan, refusal);
         }
         // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
@@ -193,7 +171,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 break;
             }
         }
-        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, s.margin, pool);
+        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, fractions, s.margin, pool);
+        // What remains keeps its liquidation margin: bounded above on the notional left plus a wei a leg.
+        if (plan.fraction != WAD) {
+            plan.remainingMaintenance += LiquidationMath.liquidationMargin(
+                _rewardConfig,
+                s.notional - plan.trancheNotional + plan.legs.length
+            );
+        }
         _planMoney(plan, c.penaltyRate, marginLeft, acct);
     }
 
@@ -231,28 +216,27 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
     }
 
-    /// @dev Scales the share down to what every market's remaining window capacity allows; with no room
-    ///      anywhere, refuses with the market that blocked.
+    /// @dev Scales each leg's share down to what its own market's remaining window capacity allows (0: the
+    ///      leg waits); refuses only when no leg fits anywhere, with the first market that blocked.
     function _fitCapacity(
         ILiquidationConfigurator.Config memory c,
         IPerpEngine.PositionSnapshot[] memory ps,
+        uint256[] memory fractions,
         Plan memory plan,
         Refusal memory refusal
     ) internal view {
-        uint256 fraction = plan.fraction;
-        uint256 blocked;
+        uint256 blocked = type(uint256).max;
+        bool any;
         for (uint256 i; i < ps.length; ++i) {
             uint256 cap = LiquidationMath.capacity(c.capacityDepthFactor, ps[i].skewScale, ps[i].price);
             ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[ps[i].marketId], c.capacityWindow);
             uint256 room = cap > w.used ? cap - w.used : 0;
-            uint256 allowed = LiquidationMath.shareThatFits(room, ps[i].notional);
-            if (allowed < fraction) {
-                fraction = allowed;
-                blocked = ps[i].marketId;
-            }
+            uint256 allowed = LiquidationMath.shareThatFits(room, ps[i].notional).min(plan.fraction);
+            fractions[i] = allowed;
+            if (allowed != 0) any = true;
+            else if (blocked == type(uint256).max) blocked = ps[i].marketId;
         }
-        plan.fraction = fraction;
-        if (fraction == 0) {
+        if (!any) {
             refusal.status = Status.NoCapacity;
             refusal.marketId = blocked;
             refusal.windowEndsAt = uint256(_capacityWindows[blocked].start) + c.capacityWindow;
@@ -267,16 +251,15 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         uint256 marginLeft,
         AccountData storage acct
     ) internal view {
-        // An owner who added margin since the flag acted on it: the clock starts again.
-        uint256 since = plan.marginBefore > acct.marginAtFlag ? 0 : acct.liquidatableSince;
+        uint256 since = _clockStart(acct, plan.marginBefore);
         uint256 rewardWad = LiquidationMath.reward(
             _rewardConfig,
             plan.trancheNotional,
             since == 0 ? 0 : block.timestamp - since
         );
         LiquidationMath.splitPenalty(plan, penaltyRate, marginLeft, rewardWad);
-        // The fund is only read when it has to pay: bad debt, or a reward the penalty cannot cover.
-        if (plan.badDebt == 0 && rewardWad <= plan.keeperFromPenalty) {
+        // The fund is only read when it has to pay: bad debt (a solvent account pays its own keeper).
+        if (plan.badDebt == 0) {
             plan.keeperReward = plan.keeperFromPenalty;
             return;
         }
@@ -289,8 +272,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     function _execute(Plan memory plan, address keeper) internal {
         uint256 accountId = plan.accountId;
         AccountData storage acct = _accounts[accountId];
-        uint256 since = acct.liquidatableSince;
-        if (since == 0 || plan.marginBefore > acct.marginAtFlag) since = block.timestamp;
+        uint256 since = _clockStart(acct, plan.marginBefore);
+        if (since == 0) since = block.timestamp;
 
         uint32 windowLength = _liqConfig.capacityWindow;
         for (uint256 i; i < plan.legs.length; ++i) {
@@ -322,6 +305,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         acct.lastTrancheAt = uint40(block.timestamp);
         acct.liquidatableSince = healthAfter >= WAD ? 0 : uint40(since);
         acct.marginAtFlag = plan.marginAfter.toUint128();
+        acct.heldBackAt = uint40(block.timestamp);
         _emitLegs(plan, keeper);
         emit LiquidationSettled(
             accountId,

@@ -15,6 +15,7 @@ import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
+import {LiquidationMath} from "../libraries/LiquidationMath.sol";
 import {WAD} from "../libraries/Constants.sol";
 
 /// @title PerpEngineBase
@@ -54,6 +55,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint40 liquidatableSince; // start of the reward-escalation clock; 0 = not running
         uint128 marginAtFlag; // margin when flagged or last liquidated: more margin since restarts the clock
         bool created; // keeps slot 1 non-zero from creation on
+        uint40 heldBackAt; // last time the account was seen held back (flag) or liquidated: the clock's lease
     }
 
     mapping(uint256 accountId => AccountData) internal _accounts;
@@ -346,6 +348,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                     cfg.skewScale
                 );
         }
+        // The keeper who will liquidate the account is paid from its own margin: the requirement holds
+        // the liquidation margin (Synthetix's), so a solvent account never needs the insurance fund.
+        uint256 lm = LiquidationMath.liquidationMargin(_rewardConfig, s.notional);
+        s.maintenanceMargin += lm;
+        if (withInitial) s.initialMargin += lm;
     }
 
     /// @dev The account's summary and every position, as a liquidation plans from them.
@@ -445,6 +452,20 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (oldSize == 0) return true;
         if ((oldSize > 0) != (newSize > 0)) return true;
         return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
+    }
+
+    /// @dev When the account's reward-escalation clock started, or 0 when it does not run: never flagged
+    ///      or liquidated in this episode, margin added since (the owner acted on it), or its lease lapsed
+    ///      (not seen held back or liquidated for cooldown + capacityWindow: it may have recovered by price
+    ///      in between, so an old flag cannot carry its multiplier into a new episode).
+    function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
+        since = acct.liquidatableSince;
+        ILiquidationConfigurator.Config storage c = _liqConfig;
+        if (
+            since != 0 &&
+            (marginNow > acct.marginAtFlag ||
+                block.timestamp > uint256(acct.heldBackAt) + c.cooldown + c.capacityWindow)
+        ) since = 0;
     }
 
     /// @dev Forwards the call unchanged to a module, which runs on this contract's storage.

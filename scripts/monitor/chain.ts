@@ -115,6 +115,7 @@ export class ChainSource {
       markets,
       accounts,
       insuranceWad: coverable * this.scale,
+      liquidationMargin: view.engine.liquidationMargin,
     };
   }
 
