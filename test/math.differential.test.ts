@@ -149,8 +149,8 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
 
     differential(
       "trancheFraction",
-      fc.tuple(config(), equity(), money(), money(), fc.boolean()),
-      (c, e, mm, n, b) => harness.trancheFraction(c, e, mm, n, b),
+      fc.tuple(config(), equity(), money(), money(), fc.boolean(), fc.oneof(money(), fc.constant(0n))),
+      (c, e, mm, n, b, l) => harness.trancheFraction(c, e, mm, n, b, l),
       math.trancheFraction,
     );
     differential(

@@ -191,9 +191,10 @@ contract MathHarness {
         int256 equity,
         uint256 maintenanceMargin,
         uint256 notional_,
-        bool backstop
+        bool backstop,
+        uint256 fixedMargin
     ) external pure returns (uint256) {
-        return LiquidationMath.trancheFraction(c, equity, maintenanceMargin, notional_, backstop);
+        return LiquidationMath.trancheFraction(c, equity, maintenanceMargin, notional_, backstop, fixedMargin);
     }
 
     function isBackstop(

@@ -137,10 +137,8 @@ interface ILiquidationConfigurator is IBoundedParameters {
 
     /// @notice Starts an account's reward-escalation clock when it is liquidatable but really held back
     ///         (its cooldown, or no capacity in any of its markets); otherwise reverts (NotHeldBack when it
-    ///         can be liquidated now, AccountHealthy, NoPositions, or the snapshot's error). On an account
-    ///         whose clock runs it renews the clock's lease: the clock counts only while the account is
-    ///         seen held back (a flag) or liquidated at least once per cooldown + capacityWindow, and
-    ///         restarts once margin is added. Permissionless.
+    ///         can be liquidated now, AccountHealthy, NoPositions, or the snapshot's error). A no-op when
+    ///         the clock runs. Permissionless.
     function flag(uint256 accountId) external;
 
     /// @notice Stops the reward-escalation clock of an account that is healthy again

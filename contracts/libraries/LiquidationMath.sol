@@ -23,24 +23,27 @@ library LiquidationMath {
     ///         Otherwise the smallest share whose close brings equity to maintenance * (1 + buffer),
     ///         assuming the full penalty is charged (so it errs toward closing more), capped at the
     ///         tranche fraction, at least 1 wei; a remainder below dustNotional closes too.
-    /// @dev Closing a share x at the index price realises value without changing equity; it lowers
-    ///      maintenance margin by at least x of it (the size premium only falls with size). Solving
-    ///      E - x*N*penaltyRate >= (1+b)(1-x)MM gives x. Requires equity < maintenance.
+    /// @dev Closing a share x at the index price realises value without changing equity; it lowers the
+    ///      positions' maintenance margin by at least x of it (the size premium only falls with size),
+    ///      while the liquidation margin `fixedMargin` (part of `maintenanceMargin`) is taken as staying.
+    ///      Solving E - x*N*penaltyRate >= (1+b)(MM - x(MM - L)) gives x. Requires equity < maintenance.
     function trancheFraction(
         ILiquidationConfigurator.Config memory c,
         int256 equity,
         uint256 maintenanceMargin,
         uint256 notional,
-        bool backstop
+        bool backstop,
+        uint256 fixedMargin
     ) internal pure returns (uint256 fraction) {
         if (backstop) return WAD;
         uint256 target = maintenanceMargin.mulWadUp(WAD + c.healthBuffer);
+        uint256 shrinking = (maintenanceMargin - fixedMargin.min(maintenanceMargin)).mulWadUp(WAD + c.healthBuffer);
         uint256 penaltyAll = notional.mulWadUp(c.penaltyRate);
-        if (target <= penaltyAll) {
+        if (shrinking <= penaltyAll) {
             fraction = c.trancheFraction;
         } else {
             uint256 gap = equity <= 0 ? target + uint256(-equity) : target - uint256(equity);
-            fraction = gap.mulDivUp(WAD, target - penaltyAll).min(c.trancheFraction).max(1);
+            fraction = gap.mulDivUp(WAD, shrinking - penaltyAll).min(c.trancheFraction).max(1);
         }
         if (fraction < WAD && notional.mulWadDown(WAD - fraction) < c.dustNotional) fraction = WAD;
     }

@@ -68,13 +68,12 @@ contract LiquidationConfigurator is ILiquidationConfigurator, PerpEngineBase {
         }
         AccountData storage acct = _accounts[accountId];
         uint256 margin = vault.marginOf(accountId);
-        // Held back now: the clock's lease renews; a clock not running (or lapsed) starts now.
+        // Held back now: a clock not running starts now; a running one goes on.
         if (_clockStart(acct, margin) == 0) {
             acct.liquidatableSince = uint40(block.timestamp);
             acct.marginAtFlag = uint128(margin);
             emit ILiquidator.AccountFlagged(accountId, block.timestamp);
         }
-        acct.heldBackAt = uint40(block.timestamp);
     }
 
     /// @inheritdoc ILiquidationConfigurator

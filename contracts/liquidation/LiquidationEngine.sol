@@ -153,7 +153,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             refusal.readyAt = lastTrancheAt + c.cooldown;
             return (plan, refusal);
         }
-        plan.fraction = LiquidationMath.trancheFraction(c, s.equity, s.maintenanceMargin, s.notional, plan.backstop);
+        plan.fraction = LiquidationMath.trancheFraction(
+            c,
+            s.equity,
+            s.maintenanceMargin,
+            s.notional,
+            plan.backstop,
+            LiquidationMath.liquidationMargin(_rewardConfig, s.notional)
+        );
         // Near bankruptcy (below capBypassRatio) the whole position goes now; any other tranche, a
         // backstop's included, fits each leg in its own market's remaining capacity: a full window holds
         // back only that market's leg, the others go now.
@@ -264,7 +271,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             return;
         }
         uint256 available = collateral.balanceOf(vault.insuranceFund()) + vault.insurancePendingWad() / SCALE;
-        LiquidationMath.fundPayments(plan, rewardWad, available, SCALE);
+        // The fund tops up at most the unescalated reward: an escalation is the account's own money, so a
+        // clock an episode left behind (a recovery by price nobody cleared) can never draw on the fund.
+        LiquidationMath.fundPayments(
+            plan,
+            LiquidationMath.liquidationMargin(_rewardConfig, plan.trancheNotional),
+            available,
+            SCALE
+        );
     }
 
     // ================================================================== execution
@@ -305,7 +319,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         acct.lastTrancheAt = uint40(block.timestamp);
         acct.liquidatableSince = healthAfter >= WAD ? 0 : uint40(since);
         acct.marginAtFlag = plan.marginAfter.toUint128();
-        acct.heldBackAt = uint40(block.timestamp);
         _emitLegs(plan, keeper);
         emit LiquidationSettled(
             accountId,

@@ -55,7 +55,6 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint40 liquidatableSince; // start of the reward-escalation clock; 0 = not running
         uint128 marginAtFlag; // margin when flagged or last liquidated: more margin since restarts the clock
         bool created; // keeps slot 1 non-zero from creation on
-        uint40 heldBackAt; // last time the account was seen held back (flag) or liquidated: the clock's lease
     }
 
     mapping(uint256 accountId => AccountData) internal _accounts;
@@ -454,18 +453,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
     }
 
-    /// @dev When the account's reward-escalation clock started, or 0 when it does not run: never flagged
-    ///      or liquidated in this episode, margin added since (the owner acted on it), or its lease lapsed
-    ///      (not seen held back or liquidated for cooldown + capacityWindow: it may have recovered by price
-    ///      in between, so an old flag cannot carry its multiplier into a new episode).
+    /// @dev When the account's reward-escalation clock started, or 0 when it does not run: not flagged or
+    ///      liquidated in this episode, or margin added since (the owner acted on it).
     function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
         since = acct.liquidatableSince;
-        ILiquidationConfigurator.Config storage c = _liqConfig;
-        if (
-            since != 0 &&
-            (marginNow > acct.marginAtFlag ||
-                block.timestamp > uint256(acct.heldBackAt) + c.cooldown + c.capacityWindow)
-        ) since = 0;
+        if (since != 0 && marginNow > acct.marginAtFlag) since = 0;
     }
 
     /// @dev Forwards the call unchanged to a module, which runs on this contract's storage.

@@ -57,26 +57,32 @@ export type Leg = {
 /** int256(x) of a uint256 in Solidity: an explicit conversion, which wraps rather than reverts. */
 const asInt = (x: bigint) => uint256ToInt256(x);
 
-/** LiquidationMath.trancheFraction: the share of every position a tranche closes, before capacity. */
+/**
+ * LiquidationMath.trancheFraction: the share of every position a tranche closes, before capacity;
+ * `fixedMargin` is the liquidation margin inside `maintenanceMargin` (it does not shrink with the tranche).
+ */
 export function trancheFraction(
   c: LiquidationConfig,
   equity: bigint,
   maintenanceMargin: bigint,
   notionalWad: bigint,
   backstop: boolean,
+  fixedMargin: bigint,
 ): bigint {
   if (backstop) return WAD;
-  const target = mulWadUp(maintenanceMargin, addUint(WAD, c.healthBuffer, "trancheFraction"));
+  const onePlusBuffer = addUint(WAD, c.healthBuffer, "trancheFraction");
+  const target = mulWadUp(maintenanceMargin, onePlusBuffer);
+  const shrinking = mulWadUp(maintenanceMargin - min(fixedMargin, maintenanceMargin), onePlusBuffer);
   const penaltyAll = mulWadUp(notionalWad, c.penaltyRate);
   let fraction: bigint;
-  if (target <= penaltyAll) {
+  if (shrinking <= penaltyAll) {
     fraction = c.trancheFraction;
   } else {
     const gap =
       equity <= 0n
         ? addUint(target, negInt(equity, "trancheFraction"), "trancheFraction")
         : subUint(target, equity, "trancheFraction");
-    fraction = max(min(mulDivUp(gap, WAD, target - penaltyAll), c.trancheFraction), 1n);
+    fraction = max(min(mulDivUp(gap, WAD, shrinking - penaltyAll), c.trancheFraction), 1n);
   }
   if (fraction < WAD && mulWadDown(notionalWad, WAD - fraction) < c.dustNotional) fraction = WAD;
   return fraction;
