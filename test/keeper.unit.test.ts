@@ -434,6 +434,7 @@ describe("keeper scan and plans", () => {
     const rooms = new Map([
       [0, 100n],
       [1, 50n],
+      [2, 30n],
     ]);
     const { selected, heldBack } = fitCapacity(
       [
@@ -444,13 +445,17 @@ describe("keeper scan and plans", () => {
         plan(5n, [[1, 1n]]),
         plan(6n, [[1, 1n]], true, false, false),
         plan(7n, [[0, 5n]], true, false, false),
+        plan(8n, [
+          [1, 1n],
+          [2, 10n],
+        ]),
       ],
       rooms,
     );
     // 1 takes 60 of 100; 2 takes the remaining 40 (the contract scales it down); 3 finds none left;
     // 4 is near bankruptcy and goes whatever the room; 6 and 7 are backstops above the bypass threshold:
-    // they wait for capacity like any tranche
-    expect(selected.map((p) => p.accountId)).to.deep.equal([1n, 2n, 4n]);
+    // they wait for capacity like any tranche; 8's BTC leg waits but its leg in market 2 has room: it goes
+    expect(selected.map((p) => p.accountId)).to.deep.equal([1n, 2n, 4n, 8n]);
     expect(heldBack.map((p) => p.accountId)).to.deep.equal([3n, 5n, 6n, 7n]);
     const room = capacityRoom(
       { capacityDepthFactor: WAD / 200n, capacityWindow: 60n },
