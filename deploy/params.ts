@@ -4,7 +4,10 @@
  */
 import { encodeBytes32String } from "ethers";
 
-export const WAD = 10n ** 18n;
+import { WAD } from "../scripts/lib/math/fixedPoint.js";
+
+/** 1.0 in 18-decimal fixed point, defined once in scripts/lib/math/fixedPoint.ts. */
+export { WAD };
 const PER_HOUR = 3600n;
 
 export type RiskParams = {

@@ -30,6 +30,7 @@ import type {
   Timelock,
   Vault,
 } from "../types/ethers-contracts/index.js";
+import { WAD } from "../scripts/lib/math/fixedPoint.js";
 
 const ROOT = process.cwd();
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -37,7 +38,6 @@ const LOCALHOST_PARAMS = join(ROOT, "deploy", "params", "localhost.json");
 const SEPOLIA_PARAMS = join(ROOT, "deploy", "params", "sepolia.json");
 const ADMIN_ROLE = ZeroHash;
 const USDC = 10n ** 6n;
-const WAD = 10n ** 18n;
 // The hardhat node's default accounts, as named in deploy/params/localhost.json.
 const DEPLOYER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 const GOVERNOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";

@@ -26,8 +26,8 @@ import {
   type LocalNode,
   type RecordedRound,
 } from "../scripts/replay/fork/index.js";
+import { WAD } from "../scripts/lib/math/fixedPoint.js";
 
-const WAD = 10n ** 18n;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FORK_URL = process.env.FORK_URL?.trim() || undefined;
 const say = (line: string) => console.log(`      ${line}`);

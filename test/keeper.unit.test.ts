@@ -18,7 +18,7 @@ import { AccountBook } from "../scripts/keeper/book.js";
 import { type ChainView, accrued, capacityRoom } from "../scripts/keeper/chainView.js";
 import { loadCheckpoint, saveCheckpoint } from "../scripts/keeper/checkpoint.js";
 import { parseArgs } from "../scripts/keeper/cli.js";
-import { ConfigError, keeperSettings, resolveConfig } from "../scripts/keeper/config.js";
+import { ConfigError, type KeeperSettingsInput, keeperSettings, resolveConfig } from "../scripts/keeper/config.js";
 import { bumpFees, initialFees } from "../scripts/keeper/fees.js";
 import { EventFollower } from "../scripts/keeper/follower.js";
 import type { ProtocolContracts } from "../scripts/keeper/contracts.js";
@@ -33,13 +33,13 @@ import {
   previewFromRevert,
 } from "../scripts/keeper/planner.js";
 import { scanAccounts, worstFirst } from "../scripts/keeper/scanner.js";
-import { TxManager, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
+import { TxManager, type TxOutcome, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
 import { CircuitBreaker__factory } from "../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
 import { ILiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
 import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
+import { WAD } from "../scripts/lib/math/fixedPoint.js";
 
-const WAD = 10n ** 18n;
 const GWEI = 10n ** 9n;
 const KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const BASE_ENV = { KEEPER_RPC_URL: "http://127.0.0.1:8545", KEEPER_PRIVATE_KEY: KEY };
@@ -713,7 +713,7 @@ describe("keeper nonces and fees", () => {
 
 describe("keeper pokes", () => {
   /** A breaker whose triggers propose `level.proposed`, its level in force `level.inForce`; counts reads. */
-  function world(interval: number) {
+  function world(interval: number, extra: KeeperSettingsInput = {}) {
     const reads = { proposed: 0 };
     const level = { proposed: 0n, inForce: { level: 0n, lastChange: 0n, lastHeld: 0n } };
     const breakerIface = CircuitBreaker__factory.createInterface();
@@ -726,6 +726,8 @@ describe("keeper pokes", () => {
         return { level: level.proposed, source: ADDR.breaker };
       },
       marketLevel: async () => level.inForce,
+      TRIGGER_GAS: async () => 1_000_000n,
+      triggers: async () => ["0x01", "0x02", "0x03", "0x04", "0x05"],
     };
     const gas = { estimate: 100_000n, estimates: 0, fits: [] as bigint[], fitsOk: true };
     const submitted: { key: string; gasLimit: bigint }[] = [];
@@ -748,7 +750,12 @@ describe("keeper pokes", () => {
     const pokers = new Pokers({
       contracts: { breaker, feeds: [] } as unknown as ProtocolContracts,
       tx: tx as unknown as TxManager,
-      settings: keeperSettings({ breakerPokeIntervalBlocks: interval, pokeVolatility: false, claimRewards: false }),
+      settings: keeperSettings({
+        breakerPokeIntervalBlocks: interval,
+        pokeVolatility: false,
+        claimRewards: false,
+        ...extra,
+      }),
       address: OWNER,
       scale: 10n ** 12n,
       logger: silentLogger(),
@@ -810,5 +817,52 @@ describe("keeper pokes", () => {
     await pokers.run(at(13), fees);
     expect(gas.estimates).to.equal(2);
     expect(submitted.at(-1)!.gasLimit).to.equal(250_000n);
+  });
+
+  /** What TxManager.poll reports for a breaker poke of market 0 mined in `blockNumber`. */
+  const minedPoke = (blockNumber: number) =>
+    ({
+      tx: { kind: "breaker", key: "breaker:0", nonce: 0 },
+      status: "mined",
+      receipt: { blockNumber, logs: [] },
+    }) as unknown as TxOutcome;
+
+  it("does not read the proposal again at the block time of its own mined poke, until a liquidation is settled or sent", async () => {
+    const { pokers, at, fees, reads, submitted } = world(1);
+    await pokers.run(at(10), fees); // first sight: the proposal is read
+    expect(reads.proposed).to.equal(1);
+    expect((await pokers.run(at(11), fees)).map((p) => p.reason)).to.deep.equal(["every 1 blocks"]);
+    const t = at(11).timestamp;
+    // not yet known to be mined: the proposal is read as before
+    expect(await pokers.run(at(12, t), fees)).to.deep.equal([]);
+    expect(reads.proposed).to.equal(2);
+    pokers.outcome(minedPoke(12));
+    // mined at this block time, nothing settled since: the level it applied stands, nothing to read
+    expect(await pokers.run(at(13, t), fees)).to.deep.equal([]);
+    expect(reads.proposed, "no second evaluation of the triggers at the same time").to.equal(2);
+    pokers.settled(12); // a liquidation in the poke's own block (before or after it): read again
+    await pokers.run(at(13, t), fees);
+    expect(reads.proposed).to.equal(3);
+    pokers.outcome(minedPoke(14));
+    pokers.settled(13); // older than the poke
+    await pokers.run(at(15, t), fees);
+    expect(reads.proposed).to.equal(3);
+    await pokers.run(at(15, t), fees, true); // this keeper sent liquidations in the pass
+    expect(reads.proposed).to.equal(4);
+    // the block time moved on: periodic poke again
+    expect((await pokers.run(at(16), fees)).map((p) => p.reason)).to.deep.equal(["every 1 blocks"]);
+    expect(submitted).to.have.length(2);
+  });
+
+  it("with breakerPokeGasBound, sends a breaker poke unsimulated with a limit no poke can exceed", async () => {
+    const { pokers, at, fees, gas, submitted } = world(1, { breakerPokeGasBound: true });
+    await pokers.run(at(10), fees);
+    await pokers.run(at(11), fees);
+    await pokers.run(at(12), fees);
+    expect(gas.estimates, "no estimate").to.equal(0);
+    expect(gas.fits, "no simulation").to.deep.equal([]);
+    // five triggers, each needing its cap (1,000,000) + 1/63 of it + 10,000 at hand, + margins
+    const bound = 5n * (1_000_000n + 1_000_000n / 63n + 20_000n) + 300_000n;
+    expect(submitted.map((s) => s.gasLimit)).to.deep.equal([bound, bound]);
   });
 });

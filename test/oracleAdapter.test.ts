@@ -3,10 +3,10 @@ import { network } from "hardhat";
 import { anyUint } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 
 import type { MockAggregator, OracleAdapter } from "../types/ethers-contracts/index.js";
+import { WAD } from "../scripts/lib/math/fixedPoint.js";
 
 const { ethers, networkHelpers } = await network.create();
 
-const WAD = 10n ** 18n;
 const ETH = ethers.encodeBytes32String("ETH/USD");
 const GOVERNOR = ethers.keccak256(ethers.toUtf8Bytes("cascade.role.governor"));
 const HEARTBEAT = 3600n;

@@ -36,14 +36,15 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     ITrigger[] internal _triggers;
     mapping(uint256 marketId => MarketLevel) internal _markets;
 
-    /// @notice Time a level must hold before it may step down one level.
+    /// @inheritdoc ICircuitBreaker
     uint32 public deescalationCooldown = 30 minutes;
-    /// @notice Highest level the risk oracle may set, and for how long at most.
+    /// @inheritdoc ICircuitBreaker
     uint8 public riskOracleMaxLevel = 2;
+    /// @inheritdoc ICircuitBreaker
     uint32 public riskOracleMaxDuration = 6 hours;
-    /// @notice Least time between two raises of one market by the risk oracle, and how many raises may
-    ///         renew a live one back to back before it must lapse.
+    /// @inheritdoc ICircuitBreaker
     uint32 public riskOracleMinDelay = 30 minutes;
+    /// @inheritdoc ICircuitBreaker
     uint8 public riskOracleMaxRenewals = 3;
 
     constructor(address admin, address governor, address guardian) {
@@ -109,7 +110,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
 
     // ================================================================== guardian, risk oracle, governance
 
-    /// @notice Raises a market's level by hand; it stays at least there until governance lowers it.
+    /// @inheritdoc ICircuitBreaker
     function raiseLevel(uint256 marketId, uint8 level) external onlyRole(Roles.GUARDIAN) {
         if (level > MAX_LEVEL) revert UnknownLevel(level);
         MarketLevel memory m = _markets[marketId];
@@ -160,8 +161,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         else _markets[marketId] = m;
     }
 
-    /// @notice Sets a market's level, below what the triggers propose if need be, and caps escalation
-    ///         by triggers at `level` for `duration` (0 ends an override). Clears the guardian's floor.
+    /// @inheritdoc ICircuitBreaker
     function overrideLevel(uint256 marketId, uint8 level, uint32 duration) external onlyRole(Roles.GOVERNOR) {
         if (level > MAX_LEVEL) revert UnknownLevel(level);
         Bounds.check("duration", duration, 0, MAX_OVERRIDE_DURATION);
@@ -176,10 +176,12 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         _move(marketId, m, level, Source.Governance, msg.sender);
     }
 
+    /// @inheritdoc ICircuitBreaker
     function setPolicies(TradePolicy[5] calldata policies) external onlyRole(Roles.GOVERNOR) {
         _setPolicies(policies);
     }
 
+    /// @inheritdoc ICircuitBreaker
     function addTrigger(ITrigger trigger) external onlyRole(Roles.GOVERNOR) {
         if (address(trigger).code.length == 0) revert TriggerNotFound(address(trigger));
         uint256 n = _triggers.length;
@@ -191,6 +193,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         emit TriggerAdded(address(trigger), trigger.name());
     }
 
+    /// @inheritdoc ICircuitBreaker
     function removeTrigger(ITrigger trigger) external onlyRole(Roles.GOVERNOR) {
         uint256 n = _triggers.length;
         for (uint256 i; i < n; ++i) {
@@ -204,12 +207,14 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         revert TriggerNotFound(address(trigger));
     }
 
+    /// @inheritdoc ICircuitBreaker
     function setDeescalationCooldown(uint32 cooldown) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("deescalationCooldown", cooldown, MIN_COOLDOWN, MAX_COOLDOWN);
         deescalationCooldown = cooldown;
         emit DeescalationCooldownSet(cooldown);
     }
 
+    /// @inheritdoc ICircuitBreaker
     function setRiskOracleBounds(uint8 maxLevel, uint32 maxDuration) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("riskOracleMaxLevel", maxLevel, 0, MAX_LEVEL);
         Bounds.check("riskOracleMaxDuration", maxDuration, 1, MAX_RISK_ORACLE_DURATION);
@@ -218,6 +223,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
         emit RiskOracleBoundsSet(maxLevel, maxDuration);
     }
 
+    /// @inheritdoc ICircuitBreaker
     function setRiskOracleCadence(uint32 minDelay, uint8 maxRenewals) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("riskOracleMinDelay", minDelay, MIN_RISK_ORACLE_DELAY, MAX_RISK_ORACLE_DELAY);
         Bounds.check("riskOracleMaxRenewals", maxRenewals, 0, MAX_RISK_ORACLE_RENEWALS);
@@ -228,6 +234,7 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
 
     // ================================================================== views
 
+    /// @inheritdoc ICircuitBreaker
     function policy(uint8 level) external view returns (TradePolicy memory) {
         if (level > MAX_LEVEL) revert UnknownLevel(level);
         return _policies[level];

@@ -117,6 +117,7 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         emit WithdrawalCancelled(msg.sender);
     }
 
+    /// @inheritdoc IERC4626
     function deposit(
         uint256 assets,
         address receiver
@@ -124,10 +125,14 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         return super.deposit(assets, receiver);
     }
 
+    /// @inheritdoc IERC4626
     function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         return super.mint(shares, receiver);
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev Only from a ripe withdrawal request (`requestWithdrawal`, then the cooldown), which it
+    ///      consumes; 0 assets is a no-op.
     function withdraw(
         uint256 assets,
         address receiver,
@@ -141,6 +146,8 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev Only from a ripe withdrawal request, which it consumes; 0 shares is a no-op.
     function redeem(
         uint256 shares,
         address receiver,
@@ -153,10 +160,15 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         _withdraw(_msgSender(), receiver, owner, assets, shares);
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev What `maxRedeem` redeems for.
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         return previewRedeem(maxRedeem(owner));
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev The shares of the owner's request while it is ripe (between `readyAt` and `expiresAt`), at
+    ///      most its balance; 0 otherwise.
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         WithdrawalRequest memory r = _requests[owner];
         if (block.timestamp < r.readyAt || block.timestamp >= r.expiresAt) return 0;
@@ -195,7 +207,8 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
 
     // ------------------------------------------------------------------ views
 
-    /// @notice Tokens held plus income the vault holds for the fund (rounded down).
+    /// @inheritdoc IERC4626
+    /// @dev Tokens held plus income the vault holds for the fund (rounded down): `coverable()`.
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
         return coverable();
     }

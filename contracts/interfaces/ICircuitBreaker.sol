@@ -91,6 +91,63 @@ interface ICircuitBreaker is IBoundedParameters {
     ///         other. `forecastRef` (non-zero) names the forecast behind the raise.
     function riskOracleRaise(uint256 marketId, uint8 level, uint32 duration, bytes32 forecastRef) external;
 
+    /// @notice Guardian: raises a market's level by hand, at once; the level stays at least there (a
+    ///         floor under the triggers' proposals) until governance lowers it with `overrideLevel`.
+    ///         Reverts `GuardianCanOnlyRaise` when the floor would not rise.
+    function raiseLevel(uint256 marketId, uint8 level) external;
+
+    /// @notice Governance: sets a market's level, below what the triggers propose if need be, and caps
+    ///         escalation by triggers at `level` for `duration` seconds (0 ends an override, at most
+    ///         `MAX_OVERRIDE_DURATION`). Clears the guardian's and the risk oracle's floors.
+    function overrideLevel(uint256 marketId, uint8 level, uint32 duration) external;
+
+    /// @notice Governance: the trade policy of each level 0..4; multipliers within
+    ///         [MIN_MULTIPLIER, MAX_MULTIPLIER], leverage caps within [MIN_LEVERAGE, MAX_LEVERAGE] or 0,
+    ///         and monotonic (a higher level is never laxer), else `LevelsNotMonotonic`.
+    function setPolicies(TradePolicy[5] calldata policies) external;
+
+    /// @notice Governance: adds a trigger (a contract; at most `MAX_TRIGGERS`, each once). Every poke then
+    ///         asks it, with `TRIGGER_GAS` at most.
+    function addTrigger(ITrigger trigger) external;
+
+    /// @notice Governance: removes a trigger (the last one takes its place in the list).
+    function removeTrigger(ITrigger trigger) external;
+
+    /// @notice Governance: the time a level must hold before it may step down one level, within
+    ///         [MIN_COOLDOWN, MAX_COOLDOWN].
+    function setDeescalationCooldown(uint32 cooldown) external;
+
+    /// @notice Governance: the highest level the risk oracle may set (at most `MAX_LEVEL`) and for how
+    ///         long at most (1 s .. `MAX_RISK_ORACLE_DURATION`).
+    function setRiskOracleBounds(uint8 maxLevel, uint32 maxDuration) external;
+
+    /// @notice Governance: the least time between two risk-oracle raises of one market
+    ///         ([MIN_RISK_ORACLE_DELAY, MAX_RISK_ORACLE_DELAY]) and how many back-to-back renewals may
+    ///         follow each other (at most `MAX_RISK_ORACLE_RENEWALS`).
+    function setRiskOracleCadence(uint32 minDelay, uint8 maxRenewals) external;
+
+    /// @notice The trade policy of `level` (0..4); reverts `UnknownLevel` above 4.
+    function policy(uint8 level) external view returns (TradePolicy memory);
+
+    /// @notice A market's level state: the level in force, the floors and override, and the times the
+    ///         hysteresis counts from.
     function marketLevel(uint256 marketId) external view returns (MarketLevel memory);
+
+    /// @notice The triggers every poke asks, in the order they are asked.
     function triggers() external view returns (ITrigger[] memory);
+
+    /// @notice Time (seconds) a level must hold before it may step down one level.
+    function deescalationCooldown() external view returns (uint32);
+
+    /// @notice Highest level the risk oracle may set.
+    function riskOracleMaxLevel() external view returns (uint8);
+
+    /// @notice Longest time (seconds) one risk-oracle raise may last.
+    function riskOracleMaxDuration() external view returns (uint32);
+
+    /// @notice Least time (seconds) between two risk-oracle raises of one market.
+    function riskOracleMinDelay() external view returns (uint32);
+
+    /// @notice How many risk-oracle raises may renew a live one back to back before it must lapse.
+    function riskOracleMaxRenewals() external view returns (uint8);
 }

@@ -328,8 +328,10 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return _protocolFees;
     }
 
-    /// @notice LP book value: the pool less what traders have won and not yet realised (plus what
-    ///         they have lost), floored at zero, in token units rounded down.
+    /// @inheritdoc IERC4626
+    /// @dev The LP book value: the pool less what traders have won and not yet realised (plus what they
+    ///      have lost), floored at zero, in token units rounded down. Reverts while a market with open
+    ///      interest has no fresh price (there is no honest value to report then).
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
         (int256 traderNet, ) = _exposure();
         int256 nav = int256(uint256(_lpPool)) - traderNet;
@@ -365,16 +367,23 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     // market with open interest) or is not positive, deposits and withdrawals would revert, so they
     // report 0.
 
+    /// @inheritdoc IERC4626
+    /// @dev `MAX_DEPOSIT`, or 0 while the book cannot be valued.
     function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
         (bool ok, ) = _bookValue();
         return ok ? MAX_DEPOSIT : 0;
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev The shares `MAX_DEPOSIT` buys, or 0 while the book cannot be valued.
     function maxMint(address) public view override(ERC4626, IERC4626) returns (uint256) {
         (bool ok, ) = _bookValue();
         return ok ? _convertToShares(MAX_DEPOSIT, Math.Rounding.Floor) : 0;
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev What the owner's unlocked shares redeem for, at most the available (unlocked) liquidity; 0
+    ///      while the book cannot be valued.
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         // Not super.maxWithdraw: in OpenZeppelin 5.7 it goes through maxRedeem and would round twice.
         (bool ok, ) = _bookValue();
@@ -382,6 +391,9 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return previewRedeem(balanceOf(owner) - lockedLpShares(owner)).min(availableLiquidity());
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev The owner's unlocked shares, at most what the available liquidity buys back; 0 while the book
+    ///      cannot be valued.
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         (bool ok, ) = _bookValue();
         if (!ok) return 0;
@@ -395,6 +407,9 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ LP entry points
 
+    /// @inheritdoc IERC4626
+    /// @dev Refused (`LpBookValueNotPositive`) while the book is at or below zero; the minted shares are
+    ///      locked with the receiver for `lpLockup`.
     function deposit(
         uint256 assets,
         address receiver
@@ -403,6 +418,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return super.deposit(assets, receiver);
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev As `deposit`: refused while the book is at or below zero; the shares are locked for `lpLockup`.
     function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         _requirePositiveBook();
         return super.mint(shares, receiver);
@@ -416,6 +433,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (bookValue < 0 || (bookValue == 0 && totalSupply() != 0)) revert LpBookValueNotPositive(bookValue);
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev At most the available liquidity (`LiquidityLocked` beyond it), from unlocked shares only.
     function withdraw(
         uint256 assets,
         address receiver,
@@ -426,6 +445,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return super.withdraw(assets, receiver, owner);
     }
 
+    /// @inheritdoc IERC4626
+    /// @dev At most the available liquidity (`LiquidityLocked` beyond it), unlocked shares only.
     function redeem(
         uint256 shares,
         address receiver,

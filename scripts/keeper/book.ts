@@ -53,6 +53,11 @@ export class AccountBook {
     return this.accounts.values();
   }
 
+  /** [id, account] of every account, as a Map's entries. */
+  [Symbol.iterator](): IterableIterator<[bigint, TrackedAccount]> {
+    return this.accounts.entries();
+  }
+
   /** Accounts holding at least one position. */
   *withPositions(): Generator<TrackedAccount> {
     for (const a of this.accounts.values()) if (a.positions.size > 0) yield a;

@@ -79,6 +79,7 @@ export const keeperSettingsSchema = z.object({
   volatilityMaxRounds: integer(1, 64).default(64),
   pokeBreaker: booleanLike.default(true),
   breakerPokeIntervalBlocks: integer(0, 1_000_000).default(300),
+  breakerPokeGasBound: booleanLike.default(false),
   claimRewards: booleanLike.default(true),
   /** WAD (collateral tokens scaled to 18 decimals, as the vault books rewards) */
   claimThreshold: decimalAmount(18, "collateral tokens").default(parseUnits("100", 18)),
@@ -216,6 +217,10 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
     "breakerPokeIntervalBlocks",
     "n",
     "also poke every n blocks; 0: only on a level change (default 300)",
+  ),
+  breakerPokeGasBound: toggle(
+    "breakerPokeGasBound",
+    "send breaker pokes unsimulated, with a gas limit no poke can exceed (every trigger at its cap: more ether held)",
   ),
   claimRewards: toggle("claimRewards", "do not claim keeper rewards", true),
   claimThreshold: valued(

@@ -365,9 +365,10 @@ export class Keeper {
       startBlock: d.startBlock,
       rangeBlocks: settings.logRangeBlocks,
       logger: logger.child({ module: "follower" }),
-      onSettled: (id) => {
+      onSettled: (id, blockNumber) => {
         this.liquidator?.settled(id);
         this.flagger?.settled(id);
+        this.pokers?.settled(blockNumber);
       },
     });
     this.follower.lastBlock = lastBlock;
@@ -525,7 +526,8 @@ export class Keeper {
     const pokeStarted = performance.now();
     const liquidatable = new Set(scan.liquidatable.map((a) => a.accountId));
     const flags = await this.flagger!.run(liquidation.waiting, liquidatable, view, fees);
-    report.pokes = [...flags, ...(await this.pokers!.run(view, fees))];
+    const liquidated = liquidation.batches.some((b) => b.sent);
+    report.pokes = [...flags, ...(await this.pokers!.run(view, fees, liquidated))];
     report.pokeMs = performance.now() - pokeStarted;
     report.pendingTxs = tx.count();
     report.refused = tx.drainRefusals();

@@ -11,7 +11,16 @@
  * plus `gasLimitMarginPercent`), then with one eth_call at the gas limit that poke was last sent with,
  * which proves that limit still suffices in one execution where an estimate searches with many (a
  * breaker poke evaluates every trigger each time); only when that call fails is it estimated again.
+ * With `breakerPokeGasBound`, a breaker poke is sent unsimulated with a gas limit no poke can exceed
+ * (`breakerGasBound`: every trigger given its whole cap), since it cannot revert otherwise: one
+ * evaluation of the triggers per poke instead of two, for more ether held against the limit.
  * At most one of each is in flight.
+ *
+ * The breaker's proposal is not read again at the block time of this keeper's last mined poke of a
+ * market while no liquidation has been settled since (by anyone, from the followed events) nor sent
+ * by this keeper in the pass: the poke applied that proposal at that very time, so reading it again
+ * could not make another poke due. Another party's transaction at the same block time (an oracle
+ * round, a trade) is seen once the block time moves on.
  */
 import type { ChainView } from "./chainView.js";
 import type { KeeperSettings } from "./config.js";
@@ -33,6 +42,13 @@ export class Pokers {
   private readonly lastBreakerPokeAt = new Map<number, bigint>();
   /** poke key -> the gas limit it was last sent with */
   private readonly gasLimits = new Map<string, bigint>();
+  /** marketId -> block time this keeper's last mined poke was decided at (= mined at, when the chain is
+   *  still at that time) and the block it was mined in */
+  private readonly applied = new Map<number, { at: bigint; block: number }>();
+  /** newest block with a LiquidationSettled event (by anyone) */
+  private lastSettledBlock = -1;
+  /** CircuitBreaker.TRIGGER_GAS */
+  private triggerGas: bigint | undefined;
 
   constructor(
     private readonly o: {
@@ -47,25 +63,34 @@ export class Pokers {
     },
   ) {}
 
-  async run(view: ChainView, fees: () => Promise<Fees | undefined>): Promise<PokeReport[]> {
+  /**
+   * The pokes due at `view`, simulated and sent. `liquidated`: this keeper sent liquidations in the
+   * pass (after the view's events were followed), so the breaker's proposals are read again.
+   */
+  async run(view: ChainView, fees: () => Promise<Fees | undefined>, liquidated = false): Promise<PokeReport[]> {
     const [vol, breaker, claim] = await Promise.all([
       this.volatilityDue(view),
-      this.breakerDue(view),
+      this.breakerDue(view, liquidated),
       this.claimDue(view),
     ]);
     const due = [...vol, ...breaker, ...claim].filter((d) => !this.o.tx.hasKey(d.key));
     const reports: PokeReport[] = [];
+    const bound = this.o.settings.breakerPokeGasBound && breaker.length ? await this.breakerGasBound(view) : undefined;
     for (const d of due) {
-      let gasLimit = this.gasLimits.get(d.key);
-      if (gasLimit === undefined || !(await this.o.tx.fits(d.to, d.data, gasLimit))) {
-        try {
-          const gas = await this.o.tx.estimate(d.to, d.data);
-          gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
-        } catch (e) {
-          if (isTransportError(e)) throw e;
-          const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
-          this.o.logger.debug({ key: d.key, reason }, "poke would revert; not sent");
-          continue;
+      // a breaker poke under the bound needs no simulation: it cannot run out of gas, nor revert otherwise
+      let gasLimit = d.kind === "breaker" ? bound : undefined;
+      if (gasLimit === undefined) {
+        gasLimit = this.gasLimits.get(d.key);
+        if (gasLimit === undefined || !(await this.o.tx.fits(d.to, d.data, gasLimit))) {
+          try {
+            const gas = await this.o.tx.estimate(d.to, d.data);
+            gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
+          } catch (e) {
+            if (isTransportError(e)) throw e;
+            const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
+            this.o.logger.debug({ key: d.key, reason }, "poke would revert; not sent");
+            continue;
+          }
         }
       }
       const report: PokeReport = { kind: d.kind, key: d.key, reason: d.reason, sent: false };
@@ -95,11 +120,21 @@ export class Pokers {
     return reports;
   }
 
+  /** A liquidation was settled (LiquidationSettled, by anyone) in `blockNumber`. */
+  settled(blockNumber: number): void {
+    if (blockNumber > this.lastSettledBlock) this.lastSettledBlock = blockNumber;
+  }
+
   outcome(o: TxOutcome): void {
     this.o.metrics.transactions.inc({ kind: o.tx.kind, outcome: o.status });
     if (o.status !== "mined") {
       this.o.logger.warn({ key: o.tx.key, status: o.status, nonce: o.tx.nonce }, `${o.tx.kind} not applied`);
       return;
+    }
+    if (o.tx.kind === "breaker" && o.receipt) {
+      const m = Number(o.tx.key.split(":")[1]);
+      const at = this.lastBreakerPokeAt.get(m);
+      if (at !== undefined) this.applied.set(m, { at, block: o.receipt.blockNumber });
     }
     if (o.tx.kind === "claim") {
       const iface = this.o.contracts.vault.interface;
@@ -150,7 +185,28 @@ export class Pokers {
     return due;
   }
 
-  private async breakerDue(view: ChainView): Promise<Due[]> {
+  /**
+   * Gas no breaker poke can exceed: before asking each trigger, `poke` needs its cap plus 1/63 of it
+   * plus 10,000 at hand, and a trigger uses at most its cap; the rest (reading the market, the level
+   * change, the events) is far below the fixed 300,000 added.
+   */
+  private async breakerGasBound(view: ChainView): Promise<bigint> {
+    const breaker = this.o.contracts.breaker!;
+    const at = { blockTag: view.blockNumber };
+    // the cap is a constant of the breaker's code, read once; the triggers may change with governance
+    this.triggerGas ??= await breaker.TRIGGER_GAS();
+    const triggers = await breaker.triggers(at);
+    const cap = this.triggerGas;
+    return BigInt(triggers.length) * (cap + cap / 63n + 20_000n) + 300_000n;
+  }
+
+  /** The level this keeper's last mined poke of `m` applied still stands at `view` (see the header). */
+  private standing(m: number, view: ChainView, liquidated: boolean): boolean {
+    const a = this.applied.get(m);
+    return !liquidated && a !== undefined && a.at === view.timestamp && this.lastSettledBlock < a.block;
+  }
+
+  private async breakerDue(view: ChainView, liquidated: boolean): Promise<Due[]> {
     const breaker = this.o.contracts.breaker;
     if (!this.o.settings.pokeBreaker || !breaker) return [];
     const at = { blockTag: view.blockNumber };
@@ -170,7 +226,7 @@ export class Pokers {
           view.timestamp > (this.lastBreakerPokeAt.get(m) ?? -1n),
       ),
     );
-    const toRead = markets.filter((m) => !periodic.has(m));
+    const toRead = markets.filter((m) => !periodic.has(m) && !this.standing(m, view, liquidated));
     const [cooldown, reads] = toRead.length
       ? await Promise.all([
           breaker.deescalationCooldown(at),

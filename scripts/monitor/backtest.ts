@@ -28,8 +28,7 @@ import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forec
 import type { ThresholdTable } from "./ladder.js";
 import { type Rules, DEFAULT_RULES, levelFor } from "./rules.js";
 import type { PricePoint } from "./stats.js";
-
-const WAD = 10n ** 18n;
+import { WAD } from "../lib/math/fixedPoint.js";
 
 type Observation = {
   t: number;

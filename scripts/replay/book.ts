@@ -1,16 +1,24 @@
 /**
- * The replay's off-chain copy of every account (margin and positions), refreshed from the chain after
- * each transaction that touches it, and evaluated with the project's bigint mirror of PerpEngine's
- * views (scripts/lib/math/engine.ts, equal to the engine to the wei). It answers, without one eth_call
- * per account per tick: which accounts are below maintenance margin (the keeper's hint and the
- * step's `liquidatable` count), each account's equity and notional (ADL ranking), and the initial
- * margin a new position would need (so the population's wanted leverage is clamped to what the
- * protocol accepts instead of reverting).
+ * The replay's reading of the accounts and markets. The accounts are the keeper's event-followed
+ * account book (scripts/keeper/book.ts, the same class the keeper service and the risk monitor
+ * keep), followed here by its own EventFollower over the replay's chain and brought to the head with
+ * `sync()` after every step that may change an account (positions opened, a keeper tick, an
+ * auto-deleveraging); an account an event did not fit is re-read from the contracts then. Evaluated
+ * with the project's bigint mirror of PerpEngine's views (scripts/lib/math/engine.ts, equal to the
+ * engine to the wei), it answers without one eth_call per account per tick: which accounts are below
+ * maintenance margin (the keeper's cross-check and the step's `liquidatable` count), each account's
+ * equity and notional (ADL ranking), and each market's state for the initial margin a new position
+ * would need (so the population's wanted leverage is clamped to what the protocol accepts instead of
+ * reverting).
  */
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+
+import { AccountBook } from "../keeper/book.js";
+import { rereadAccounts } from "../keeper/contracts.js";
+import { EventFollower } from "../keeper/follower.js";
+import { silentLogger } from "../keeper/logger.js";
 import {
-  type AccountSnapshot,
   type AccountSummary,
-  type EnginePosition,
   type EngineSnapshot,
   type LiquidationMarginConfig,
   type MarketConfigSnapshot,
@@ -25,24 +33,49 @@ import {
   positionValue,
 } from "../lib/math/index.js";
 import { WAD } from "../lib/math/index.js";
+import type { Chain } from "./chain.js";
 import type { ReplayContracts } from "./contracts.js";
-
-export type BookAccount = { margin: bigint; positions: Map<number, EnginePosition> };
 
 export type BookContext = {
   c: Pick<ReplayContracts, "engine" | "vault" | "oracle" | "breaker" | "liquidationEngine">;
+  chain: Chain;
+  /** the connection's ethers provider: the follower's eth_getLogs */
+  provider: HardhatEthers["provider"];
   markets: { id: number; feedId: string }[];
+  /** first block that can hold the traders' events (the deployment record's startBlock) */
+  startBlock: number;
+  /** vault.SCALE(): collateral token units to WAD */
+  scale: bigint;
 };
 
+/** Blocks per eth_getLogs: the in-process node answers any range, so one request per sync. */
+const LOG_RANGE_BLOCKS = 1_000_000;
+
 export class Book {
-  readonly accounts = new Map<bigint, BookAccount>();
+  /** every account created since the start block, as its events left it */
+  readonly accounts: AccountBook;
+  private readonly follower: EventFollower;
   private readonly configs = new Map<number, MarketConfigSnapshot>();
   /** The keeper-reward fields every account's liquidation margin is computed from (read once). */
   private lm: LiquidationMarginConfig = { flat: 0n, min: 0n, shareOfNotional: 0n, max: 0n };
 
-  constructor(private readonly ctx: BookContext) {}
+  constructor(private readonly ctx: BookContext) {
+    this.accounts = new AccountBook(ctx.scale);
+    this.follower = new EventFollower({
+      provider: ctx.provider,
+      addresses: {
+        engine: ctx.c.engine.target as string,
+        vault: ctx.c.vault.target as string,
+        liquidationEngine: ctx.c.liquidationEngine.target as string,
+      },
+      book: this.accounts,
+      startBlock: ctx.startBlock,
+      rangeBlocks: LOG_RANGE_BLOCKS,
+      logger: silentLogger(),
+    });
+  }
 
-  /** Reads the static part of every market (once). */
+  /** Reads the static part of every market (once) and follows the events so far. */
   async init(): Promise<void> {
     const r = await this.ctx.c.liquidationEngine.rewardConfig();
     // a Result's `flat` is Array.prototype.flat: the flat part is read by position
@@ -65,48 +98,31 @@ export class Book {
         },
       });
     }
+    await this.sync();
   }
 
   config(marketId: number): MarketConfigSnapshot {
     return this.configs.get(marketId)!;
   }
 
-  /** Re-reads margin and every position of the given accounts. */
-  async refresh(ids: Iterable<bigint>): Promise<void> {
-    const { engine, vault } = this.ctx.c;
-    for (const id of new Set(ids)) {
-      const margin = await vault.marginOf(id);
-      const positions = new Map<number, EnginePosition>();
-      for (const m of this.ctx.markets) {
-        const p = await engine.position(id, m.id);
-        if (p.size !== 0n) positions.set(m.id, { size: p.size, basis: p.basis });
-      }
-      this.accounts.set(id, { margin, positions });
-    }
+  /**
+   * Applies every event mined since the last sync, then re-reads from the contracts the accounts an
+   * event did not fit (the book marks them stale). Returns how many were re-read.
+   */
+  async sync(): Promise<number> {
+    const head = await this.ctx.chain.blockNumber();
+    await this.follower.advance(head);
+    const stale = this.accounts.stale().map((a) => a.id);
+    if (stale.length) await rereadAccounts(this.accounts, this.ctx.c, stale, head);
+    return stale.length;
   }
 
   /**
-   * A liquidation or ADL leg closed `sizeDelta` of a position: a reduction keeps the basis (zero once
-   * flat), so the new position follows from the event; the margin is re-read (refreshMargins).
+   * Market state, price, volatility and level multiplier of every market now (the tick's time), with
+   * the accounts brought to the head first (`sync`), so what is evaluated on it is the chain's state.
    */
-  applyReduction(id: bigint, marketId: number, sizeDelta: bigint): void {
-    const acct = this.accounts.get(id)!;
-    const p = acct.positions.get(marketId);
-    if (p === undefined) throw new Error(`book: account ${id} has no position in market ${marketId}`);
-    const size = p.size + sizeDelta;
-    if (size === 0n) acct.positions.delete(marketId);
-    else acct.positions.set(marketId, { size, basis: p.basis });
-  }
-
-  /** Re-reads the margin of the given accounts. */
-  async refreshMargins(ids: Iterable<bigint>): Promise<void> {
-    for (const id of new Set(ids)) {
-      this.accounts.get(id)!.margin = await this.ctx.c.vault.marginOf(id);
-    }
-  }
-
-  /** Market state, price, volatility and level multiplier of every market now (the tick's time). */
   async snapshot(timestamp: number): Promise<EngineSnapshot> {
+    await this.sync();
     const { engine, oracle, breaker } = this.ctx.c;
     const markets = new Map<number, MarketSnapshot>();
     for (const m of this.ctx.markets) {
@@ -131,7 +147,7 @@ export class Book {
   }
 
   summary(snapshot: EngineSnapshot, id: bigint): AccountSummary {
-    return accountSummary(snapshot, this.accounts.get(id) as AccountSnapshot);
+    return accountSummary(snapshot, this.accounts.get(id)!);
   }
 
   /**
@@ -145,8 +161,7 @@ export class Book {
     const prepared = new Map<number, { m: MarketSnapshot; fundingIndex: bigint; term: bigint }>();
     for (const [id, m] of snapshot.markets) prepared.set(id, { m, ...pendingAccrual(m, snapshot.timestamp) });
     const out: { id: bigint; health: bigint }[] = [];
-    for (const [id, acct] of this.accounts) {
-      if (acct.positions.size === 0) continue;
+    for (const acct of this.accounts.withPositions()) {
       let equity = acct.margin;
       let mm = 0n;
       let total = 0n;
@@ -159,7 +174,7 @@ export class Book {
         total += n;
       }
       mm += liquidationMargin(snapshot.liquidationMargin, total);
-      if (mm !== 0n && equity < mm) out.push({ id, health: equity <= 0n ? 0n : (equity * WAD) / mm });
+      if (mm !== 0n && equity < mm) out.push({ id: acct.id, health: equity <= 0n ? 0n : (equity * WAD) / mm });
     }
     out.sort((x, y) => (x.health < y.health ? -1 : x.health > y.health ? 1 : x.id < y.id ? -1 : 1));
     return out.map((x) => x.id);

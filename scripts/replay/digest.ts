@@ -1,8 +1,8 @@
 /**
  * Reading what happened: the liquidation engine's logs since a block, folded into the run. Each
- * liquidated leg moves the market's impact and the engine's book; each settled tranche counts
- * (backstops apart); each auto-deleveraged leg moves the book; the margins of every touched account
- * are re-read; an account fully closed with nothing left is counted wiped out.
+ * liquidated leg moves the market's impact; each settled tranche counts (backstops apart); the book
+ * follows the same blocks' events (book.ts); an account fully closed with nothing left is counted
+ * wiped out.
  */
 import { WAD } from "../lib/math/index.js";
 import type { EventOf } from "./contracts.js";
@@ -32,12 +32,10 @@ export async function digest(run: RunState, from: number): Promise<{ notional: b
       out.tranches++;
       if (e.fraction === WAD) closed.add(e.accountId);
     } else if (parsed?.name === "AutoDeleveraged") {
-      const e = parsed.args as unknown as Ev<"AutoDeleveraged">;
-      run.book.applyReduction(e.accountId, Number(e.marketId), e.sizeDelta);
-      touched.add(e.accountId);
+      touched.add((parsed.args as unknown as Ev<"AutoDeleveraged">).accountId);
     }
   }
-  await run.book.refreshMargins(touched);
+  await run.book.sync();
   run.touchedSinceHint += touched.size;
   for (const id of closed) {
     const acct = run.book.accounts.get(id)!;
@@ -46,11 +44,9 @@ export async function digest(run: RunState, from: number): Promise<{ notional: b
   return out;
 }
 
-/** One liquidated leg: impact, book, keeper reward; returns its notional. */
+/** One liquidated leg: impact, keeper reward; returns its notional. */
 function legLiquidated(run: RunState, e: Ev<"TrancheLiquidated">): bigint {
-  const market = Number(e.marketId);
-  run.impact.addTrade(market, e.sizeDelta, e.fillPrice);
-  run.book.applyReduction(e.accountId, market, e.sizeDelta);
+  run.impact.addTrade(Number(e.marketId), e.sizeDelta, e.fillPrice);
   run.record.counters.keeperRewards += e.keeperReward;
   const size = e.sizeDelta < 0n ? -e.sizeDelta : e.sizeDelta;
   return (size * e.fillPrice) / WAD;

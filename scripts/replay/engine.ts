@@ -60,7 +60,7 @@ export type ReplayHandle = {
   pushedRounds: PushedRound[];
   /** the feed each market's oracle reads (after re-pointing) */
   feeds: string[];
-  /** the engine's off-chain copy of the accounts, as at the end of the run */
+  /** the run's book (book.ts: the keeper's event-followed account book, read with the mirror), at the end */
   book: Book;
   /** the keeper service that ran */
   keeper: ServiceKeeper;

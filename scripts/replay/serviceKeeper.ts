@@ -103,6 +103,7 @@ export function replayKeeperSettings(batchSize: number): KeeperSettings {
     volatilityMaxRounds: 64,
     pokeBreaker: true,
     breakerPokeIntervalBlocks: 1,
+    breakerPokeGasBound: true,
   });
 }
 

@@ -56,9 +56,16 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
     const markets = await deployFeeds(ethers, chain, c, roles, params, plan);
     const configs = await configureLiquidations(chain, c, roles, params);
     await seedFunds(chain, c, roles, params, plan);
-    const book = new Book({ c, markets: markets.map((m) => ({ id: m.id, feedId: m.feedId })) });
+    const { firstId, startBlock } = await openAccounts(chain, c, roles, plan);
+    const book = new Book({
+      c,
+      chain,
+      provider: ethers.provider,
+      markets: markets.map((m) => ({ id: m.id, feedId: m.feedId })),
+      startBlock,
+      scale: SCALE,
+    });
     await book.init();
-    const { firstId, startBlock } = await openAccounts(chain, c, roles, plan, book);
     const deployment = await deploymentRecord(chain, protocol, roles, markets, startBlock);
     const hints: RunState["hints"] = {};
     const state: RunState = {
@@ -257,7 +264,7 @@ async function seedFunds(chain: Chain, c: ReplayContracts, roles: Roles, params:
  * One account per trader (accounts are isolated; one owner holds them all), funded with its margin,
  * in one batch of blocks. Returns the first account id and the block the keeper follows events from.
  */
-async function openAccounts(chain: Chain, c: ReplayContracts, roles: Roles, plan: RunPlan, book: Book) {
+async function openAccounts(chain: Chain, c: ReplayContracts, roles: Roles, plan: RunPlan) {
   const { admin, trader } = roles;
   const marginTotal = plan.traders.reduce((a, t) => a + t.margin, 0n);
   await must(chain, admin, c.usdc.mint.populateTransaction(trader, marginTotal), "mint");
@@ -284,9 +291,6 @@ async function openAccounts(chain: Chain, c: ReplayContracts, roles: Roles, plan
   }
   const results = await chain.sendBatch(txs);
   if (results.some((r) => !r.ok)) throw new Error("replay setup: an account creation or deposit reverted");
-  for (const t of plan.traders) {
-    book.accounts.set(firstId + BigInt(t.index), { margin: t.margin * SCALE, positions: new Map() });
-  }
   if ((await c.engine.nextAccountId()) !== firstId + BigInt(plan.traders.length)) {
     throw new Error("replay: account ids are not the expected ones");
   }

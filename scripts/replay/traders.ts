@@ -43,7 +43,6 @@ export async function openDuePositions(run: RunState, t: number): Promise<void> 
   const snap = await run.book.snapshot(run.chain.time);
   const rooms = new Map<number, MarketRoom>();
   for (const m of run.markets) rooms.set(m.id, await marketRoom(run, m, snap.markets.get(m.id)!));
-  const opened: bigint[] = [];
   const counters = run.record.counters;
   for (const trader of due) {
     const m = run.markets[trader.market];
@@ -65,9 +64,7 @@ export async function openDuePositions(run: RunState, t: number): Promise<void> 
     room.skew += delta;
     if (trader.long) room.long += size.size;
     else room.short += size.size;
-    opened.push(id);
   }
-  await run.book.refresh(opened);
 }
 
 async function marketRoom(run: RunState, m: MarketRun, snap: MarketSnapshot): Promise<MarketRoom> {

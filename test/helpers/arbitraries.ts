@@ -4,9 +4,9 @@
  */
 import fc from "fast-check";
 
-import { MAX_INT256, MAX_UINT256, MAX_UINT64, MIN_INT256, type RiskParams } from "../../scripts/lib/math/index.js";
+import { MAX_INT256, MAX_UINT256, MAX_UINT64, MIN_INT256, type RiskParams, WAD } from "../../scripts/lib/math/index.js";
 
-export const WAD = 10n ** 18n;
+export { WAD };
 
 /** Realistic bounds (WAD-scaled where it applies). */
 export const BOUNDS = {

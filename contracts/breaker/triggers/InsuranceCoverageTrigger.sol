@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
+import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
 
 /// @title InsuranceCoverageTrigger
@@ -18,10 +19,12 @@ contract InsuranceCoverageTrigger is ThresholdTrigger {
         fund = fund_;
     }
 
+    /// @inheritdoc ITrigger
     function name() external pure returns (string memory) {
         return "insurance-coverage";
     }
 
+    /// @inheritdoc ThresholdTrigger
     function measure(uint256) public view override returns (uint256) {
         return fund.coverageRatio();
     }

@@ -6,6 +6,7 @@ import {IOracleAdapter} from "../../interfaces/IOracleAdapter.sol";
 import {ILiquidationConfigurator} from "../../interfaces/ILiquidationConfigurator.sol";
 import {FixedPoint} from "../../libraries/FixedPoint.sol";
 import {MarketFeed} from "./MarketFeed.sol";
+import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
 
 /// @title LiquidationPressureTrigger
@@ -29,10 +30,12 @@ contract LiquidationPressureTrigger is ThresholdTrigger, MarketFeed {
         liquidations = liquidations_;
     }
 
+    /// @inheritdoc ITrigger
     function name() external pure returns (string memory) {
         return "liquidation-pressure";
     }
 
+    /// @inheritdoc ThresholdTrigger
     function measure(uint256 marketId) public view override returns (uint256) {
         (, uint256 used, ) = liquidations.liquidationCapacity(marketId);
         if (used == 0) return 0;

@@ -7,6 +7,7 @@ import {IPerpEngine} from "../../interfaces/IPerpEngine.sol";
 import {IOracleAdapter} from "../../interfaces/IOracleAdapter.sol";
 import {Roles} from "../../libraries/Roles.sol";
 import {MarketFeed} from "./MarketFeed.sol";
+import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
 import {Bounds} from "../../libraries/Bounds.sol";
 
@@ -32,6 +33,7 @@ contract OracleHealthTrigger is ThresholdTrigger, MarketFeed {
         emit StaleLevelSet(3);
     }
 
+    /// @inheritdoc ITrigger
     function name() external pure returns (string memory) {
         return "oracle-health";
     }
@@ -42,14 +44,16 @@ contract OracleHealthTrigger is ThresholdTrigger, MarketFeed {
         emit StaleLevelSet(level);
     }
 
-    /// @notice A stale answer proposes `staleLevel`; otherwise the jump is measured against the thresholds.
+    /// @inheritdoc ITrigger
+    /// @dev A stale answer proposes `staleLevel`; otherwise the jump is measured against the thresholds.
     function proposeLevel(uint256 marketId) external view override returns (uint8) {
         uint256 jump = measure(marketId);
         if (jump == STALE) return staleLevel < maxLevel ? staleLevel : maxLevel;
         return levelFor(marketId, jump);
     }
 
-    /// @notice Jump of the latest round from the one before (WAD); type(uint256).max when stale.
+    /// @inheritdoc ThresholdTrigger
+    /// @dev Jump of the latest round from the one before (WAD); type(uint256).max when stale.
     function measure(uint256 marketId) public view override returns (uint256) {
         bytes32 feedId = _feedId(marketId);
         IOracleAdapter.FeedConfig memory cfg = oracle.feedConfig(feedId);

@@ -7,6 +7,7 @@ import {IPerpEngine} from "../../interfaces/IPerpEngine.sol";
 import {IOracleAdapter} from "../../interfaces/IOracleAdapter.sol";
 import {Roles} from "../../libraries/Roles.sol";
 import {MarketFeed} from "./MarketFeed.sol";
+import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
 import {Bounds} from "../../libraries/Bounds.sol";
 
@@ -37,6 +38,7 @@ contract PriceMoveTrigger is ThresholdTrigger, MarketFeed {
         emit WindowSet(1 hours, 48);
     }
 
+    /// @inheritdoc ITrigger
     function name() external pure returns (string memory) {
         return "price-move";
     }
@@ -49,6 +51,7 @@ contract PriceMoveTrigger is ThresholdTrigger, MarketFeed {
         emit WindowSet(window_, maxRounds_);
     }
 
+    /// @inheritdoc ThresholdTrigger
     function measure(uint256 marketId) public view override returns (uint256 move) {
         AggregatorV3Interface agg = _aggregator(_feedId(marketId));
         (uint80 roundId, int256 latest, , uint256 updatedAt, ) = agg.latestRoundData();

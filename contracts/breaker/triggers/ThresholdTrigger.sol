@@ -50,18 +50,23 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
         emit MaxLevelSet(maxLevel_);
     }
 
+    /// @notice Governance: the highest level this trigger may propose (1..4).
     function setMaxLevel(uint8 maxLevel_) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("maxLevel", maxLevel_, 1, 4);
         maxLevel = maxLevel_;
         emit MaxLevelSet(maxLevel_);
     }
 
+    /// @notice Governance: the four thresholds (levels 1..4) of every market without its own, each within
+    ///         the trigger's bounds and strictly ordered from mild to severe.
     function setDefaultThresholds(uint256[4] calldata t) external onlyRole(Roles.GOVERNOR) {
         _checkThresholds(t);
         _default = t;
         emit ThresholdsSet(type(uint256).max, true, t);
     }
 
+    /// @notice Governance: a market's own four thresholds (levels 1..4), bounded and ordered as the
+    ///         default ones.
     function setMarketThresholds(uint256 marketId, uint256[4] calldata t) external onlyRole(Roles.GOVERNOR) {
         _checkThresholds(t);
         _perMarket[marketId] = t;
@@ -69,6 +74,7 @@ abstract contract ThresholdTrigger is ITrigger, AccessControl {
         emit ThresholdsSet(marketId, false, t);
     }
 
+    /// @notice The thresholds in force for a market: its own, else the default ones.
     function thresholds(uint256 marketId) public view returns (uint256[4] memory) {
         return _hasPerMarket[marketId] ? _perMarket[marketId] : _default;
     }

@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {IPerpEngine} from "../../interfaces/IPerpEngine.sol";
 import {IOracleAdapter} from "../../interfaces/IOracleAdapter.sol";
 import {MarketFeed} from "./MarketFeed.sol";
+import {ITrigger} from "../../interfaces/ITrigger.sol";
 import {ThresholdTrigger} from "./ThresholdTrigger.sol";
 
 /// @title VolatilityTrigger
@@ -19,10 +20,12 @@ contract VolatilityTrigger is ThresholdTrigger, MarketFeed {
         MarketFeed(engine_, oracle_)
     {}
 
+    /// @inheritdoc ITrigger
     function name() external pure returns (string memory) {
         return "volatility";
     }
 
+    /// @inheritdoc ThresholdTrigger
     function measure(uint256 marketId) public view override returns (uint256) {
         return oracle.volatility(_feedId(marketId));
     }

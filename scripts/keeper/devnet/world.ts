@@ -10,9 +10,10 @@ import { JsonRpcProvider, MaxUint256, type TransactionReceipt } from "ethers";
 import { type Deployment, deploymentPath, writeDeployment } from "../../../deploy/deployment.js";
 import { feedId } from "../../../deploy/params.js";
 import { type Protocol, deployProtocol } from "../../../deploy/protocol.js";
+import { WAD } from "../../lib/math/fixedPoint.js";
 
 export const USDC = 10n ** 6n;
-export const WAD = 10n ** 18n;
+export { WAD };
 
 export type LocalWorld = {
   protocol: Protocol;
