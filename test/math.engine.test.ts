@@ -260,6 +260,8 @@ describe("engine mirror vs PerpEngine views (seeded random sequence)", function 
       const parsed = typeof data === "string" ? w.engine.interface.parseError(data) : null;
       const expected = [
         "MarginBelowInitial",
+        // a risk-adding trade leaving a position below the minimum notional (no dust)
+        "PositionBelowMinimum",
         "OpenInterestCapExceeded",
         "TradeSizeTooLarge",
         "LeverageAboveCap",
