@@ -81,8 +81,8 @@ library LiquidationMath {
     ///         never shows a spurious shortfall on one leg while another leg's gain is still unrealised),
     ///         with the vault's settlement replayed to find each leg's shortfall. Fills plan.legs (the
     ///         positions it closes), trancheNotional, remainingMaintenance (positions only) and badDebt,
-    ///         and sets plan.fraction: WAD when every position closes in full, else the share of the
-    ///         account's notional closed (rounded down, below WAD).
+    ///         and sets plan.fraction: WAD when every position closes in full, else the largest share
+    ///         closed of any position (below WAD).
     /// @return marginLeft the margin after every leg settled, before the penalty
     function planLegs(
         ILiquidator.Plan memory plan,
@@ -91,12 +91,12 @@ library LiquidationMath {
         uint256 margin,
         uint256 pool
     ) internal pure returns (uint256 marginLeft) {
-        (uint256 count, bool someLeft, uint256 totalNotional) = _buildLegs(plan, ps, fractions);
+        (uint256 count, bool someLeft, uint256 largest) = _buildLegs(plan, ps, fractions);
         ILiquidator.Leg[] memory legs = plan.legs;
         assembly ("memory-safe") {
             mstore(legs, count)
         }
-        plan.fraction = someLeft ? plan.trancheNotional.mulDivDown(WAD, totalNotional).min(WAD - 1) : WAD;
+        plan.fraction = someLeft ? largest.min(WAD - 1) : WAD;
         // Replays Vault.settle: a gain is paid up to the pool, a loss is taken from margin into the pool.
         for (uint256 i; i < count; ++i) {
             int256 r = legs[i].realised;
@@ -121,11 +121,10 @@ library LiquidationMath {
         ILiquidator.Plan memory plan,
         IPerpEngine.PositionSnapshot[] memory ps,
         uint256[] memory fractions
-    ) private pure returns (uint256 count, bool someLeft, uint256 totalNotional) {
+    ) private pure returns (uint256 count, bool someLeft, uint256 largest) {
         plan.legs = new ILiquidator.Leg[](ps.length);
         for (uint256 i; i < ps.length; ++i) {
             IPerpEngine.PositionSnapshot memory p = ps[i];
-            totalNotional += p.notional;
             uint256 absSize = FixedPoint.abs(p.size);
             uint256 closeAbs = fractions[i] == WAD ? absSize : absSize.mulDivUp(fractions[i], WAD).min(absSize);
             if (closeAbs < absSize) {
@@ -133,6 +132,7 @@ library LiquidationMath {
                 plan.remainingMaintenance += p.maintenanceMargin.mulDivUp(absSize - closeAbs, absSize);
             }
             if (closeAbs == 0) continue;
+            largest = largest.max(fractions[i]);
             ILiquidator.Leg memory leg = _leg(p, closeAbs);
             uint256 j = count++;
             while (j > 0 && plan.legs[j - 1].realised < leg.realised) {

@@ -115,7 +115,7 @@ export type PlannedLegs = {
   remainingMaintenance: bigint;
   badDebt: bigint;
   marginLeft: bigint;
-  /** WAD when every position closes in full, else the share of the account's notional closed */
+  /** WAD when every position closes in full, else the largest share closed of any position (below WAD) */
   fraction: bigint;
 };
 
@@ -128,10 +128,9 @@ export function planLegs(fractions: bigint[], ps: PlannedPosition[], margin: big
   const legs: Leg[] = [];
   let trancheNotional = 0n;
   let remainingMaintenance = 0n;
-  let totalNotional = 0n;
+  let largest = 0n;
   let someLeft = false;
   ps.forEach((p, i) => {
-    totalNotional = addUint(totalNotional, p.notional, "planLegs");
     const absSize = abs(p.size);
     const f = fractions[i];
     const closeAbs = f === WAD ? absSize : min(mulDivUp(absSize, f, WAD), absSize);
@@ -144,6 +143,7 @@ export function planLegs(fractions: bigint[], ps: PlannedPosition[], margin: big
       );
     }
     if (closeAbs === 0n) return;
+    largest = max(largest, f);
     const closed = p.size > 0n ? closeAbs : -closeAbs;
     const leg: Leg = {
       marketId: p.marketId,
@@ -164,7 +164,7 @@ export function planLegs(fractions: bigint[], ps: PlannedPosition[], margin: big
     legs[j] = leg;
     trancheNotional = addUint(trancheNotional, leg.notional, "planLegs");
   });
-  const fraction = someLeft ? min(mulDivDown(trancheNotional, WAD, totalNotional), WAD - 1n) : WAD;
+  const fraction = someLeft ? min(largest, WAD - 1n) : WAD;
   let badDebt = 0n;
   for (const leg of legs) {
     const r = leg.realised;

@@ -546,6 +546,7 @@ contract ProtocolHandler is CommonBase, StdUtils {
         if (action == Action.OpenPosition || action == Action.ModifyPosition) {
             return
                 selector == IPerpEngine.MarginBelowInitial.selector ||
+                selector == IPerpEngine.PositionBelowMinimum.selector ||
                 selector == IPerpEngine.OpenInterestCapExceeded.selector ||
                 selector == IPerpEngine.AccountUnderwater.selector;
         }
