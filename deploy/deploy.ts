@@ -80,6 +80,7 @@ async function main(): Promise<void> {
   rows.admin = record.roles!.admin;
   rows.guardian = record.roles!.guardian;
   if (record.roles!.riskOracle) rows["risk oracle"] = record.roles!.riskOracle;
+  if (record.roles!.adlKeeper) rows["ADL keeper"] = record.roles!.adlKeeper;
   for (const [k, v] of Object.entries(rows)) console.log(`  ${k.padEnd(30)} ${v}`);
   if (plan.seed) {
     const s = plan.seed;

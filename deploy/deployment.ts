@@ -30,7 +30,7 @@ export type Deployment = {
   /** sender of every deployment transaction; holds no role once status is "complete" */
   deployer?: string;
   /** who holds what (governor and admin are the timelock when there is one) */
-  roles?: { admin: string; governor: string; guardian: string; riskOracle?: string };
+  roles?: { admin: string; governor: string; guardian: string; riskOracle?: string; adlKeeper?: string };
   /** contracts that are local mocks anyone can drive: the collateral and these market feeds */
   mocks?: { collateral: boolean; feeds: string[] };
   /** sha256 of the validated parameters: a resumed deployment refuses different ones */

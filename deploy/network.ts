@@ -15,6 +15,7 @@ import {
   GUARDIAN_ROLE,
   type MarketPlan,
   RISK_ORACLE_ROLE,
+  ADL_KEEPER_ROLE,
   type SystemAddresses,
   type SystemPlan,
   addressesFromSteps,
@@ -55,7 +56,14 @@ export const LOCAL_CHAIN_IDS = new Set([31337, 1337]);
 
 export class PreflightError extends Error {}
 
-export type Roles = { admin: string; governor: string; guardian: string; riskOracle?: string; proposer: string };
+export type Roles = {
+  admin: string;
+  governor: string;
+  guardian: string;
+  riskOracle?: string;
+  adlKeeper?: string;
+  proposer: string;
+};
 
 /** Resolves the parameters' addresses (configuration variables included) into a plan for deploySystem. */
 export async function buildPlan(
@@ -67,6 +75,9 @@ export async function buildPlan(
   const guardian = await resolveAddress(params.roles.guardian, "roles.guardian", lookup);
   const riskOracle = params.roles.riskOracle
     ? await resolveAddress(params.roles.riskOracle, "roles.riskOracle", lookup)
+    : undefined;
+  const adlKeeper = params.roles.adlKeeper
+    ? await resolveAddress(params.roles.adlKeeper, "roles.adlKeeper", lookup)
     : undefined;
   const admin = params.roles.admin ? await resolveAddress(params.roles.admin, "roles.admin", lookup) : governor;
   const collateral = params.collateral ? await resolveAddress(params.collateral, "collateral", lookup) : undefined;
@@ -105,6 +116,7 @@ export async function buildPlan(
       : { admin, governor },
     guardian,
     riskOracle,
+    adlKeeper,
     collateral,
     markets,
     breaker: params.breaker,
@@ -122,7 +134,7 @@ export async function buildPlan(
       },
     };
   }
-  return { plan, roles: { admin, governor, guardian, riskOracle, proposer: governor }, collateralDecimals };
+  return { plan, roles: { admin, governor, guardian, riskOracle, adlKeeper, proposer: governor }, collateralDecimals };
 }
 
 /**
@@ -149,6 +161,7 @@ export async function preflight(
     ["roles.governor", roles.governor],
     ["roles.guardian", roles.guardian],
     ["roles.riskOracle", roles.riskOracle],
+    ["roles.adlKeeper", roles.adlKeeper],
   ];
   if (params.roles.admin) named.push(["roles.admin", roles.admin]);
   for (const [field, address] of named) {
@@ -245,6 +258,7 @@ export async function verifyRoles(
     await expect(ZeroHash, "DEFAULT_ADMIN_ROLE", me, false);
     if (name === "engine" || name === "breaker") await expect(GUARDIAN_ROLE, "GUARDIAN", roles.guardian, true);
     if (name === "breaker" && roles.riskOracle) await expect(RISK_ORACLE_ROLE, "RISK_ORACLE", roles.riskOracle, true);
+    if (name === "engine" && roles.adlKeeper) await expect(ADL_KEEPER_ROLE, "ADL_KEEPER", roles.adlKeeper, true);
   }
   return problems;
 }
@@ -343,6 +357,7 @@ export async function deployNetwork(
         governor: params.timelock ? timelock : roles.governor,
         guardian: roles.guardian,
         riskOracle: roles.riskOracle,
+        ...(roles.adlKeeper ? { adlKeeper: roles.adlKeeper } : {}),
       },
       mocks: {
         collateral: plan.collateral === undefined,

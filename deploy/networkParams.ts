@@ -129,6 +129,8 @@ export const networkParamsSchema = z
       guardian: addressRef,
       /** bounded risk-oracle role on the circuit breaker */
       riskOracle: addressRef.optional(),
+      /** ADL_KEEPER on the engine: the keeper that runs auto-deleveraging (nobody can without one) */
+      adlKeeper: addressRef.optional(),
       /** DEFAULT_ADMIN_ROLE holder; defaults to the governor; not allowed with a timelock */
       admin: addressRef.optional(),
     }),

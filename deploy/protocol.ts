@@ -50,6 +50,8 @@ export type DeployOptions = {
   guardian: string;
   /** holder of the bounded risk-oracle role on the breaker (optional) */
   riskOracle?: string;
+  /** holder of the ADL_KEEPER role on the engine, the only caller of autoDeleverage (optional) */
+  adlKeeper?: string;
   markets?: MarketSpec[];
   /** deploy the circuit breaker and its five triggers and wire it into the engine (default true) */
   breaker?: boolean;
@@ -66,6 +68,7 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
       governance: { admin: opts.admin, governor: opts.governor },
       guardian: opts.guardian,
       riskOracle: opts.riskOracle,
+      adlKeeper: opts.adlKeeper,
       markets,
       breaker: opts.breaker ?? true,
       collateral: opts.collateral,
@@ -110,6 +113,8 @@ export type SystemPlan = {
   governance: Governance;
   guardian: string;
   riskOracle?: string;
+  /** the keeper that runs auto-deleveraging (ADL_KEEPER on the engine); without one nobody can run ADL */
+  adlKeeper?: string;
   /** existing collateral token; a MockUSDC is deployed when absent */
   collateral?: string;
   markets: MarketPlan[];
@@ -133,7 +138,13 @@ export type SystemAddresses = {
   /** absent in records written before the adapter existed */
   automation?: string;
   /** the engine's modules (code only: they run on the engine's storage) */
-  modules?: { marketAdmin: string; liquidation: string; liquidationConfigurator: string; autoDeleveraging: string };
+  modules?: {
+    marketAdmin: string;
+    liquidation: string;
+    liquidationConfigurator: string;
+    backstop: string;
+    autoDeleveraging: string;
+  };
   breaker?: string;
   timelock?: string;
   triggers: Record<string, string>;
@@ -158,6 +169,7 @@ export const DEPLOY_STEP = {
   engine: "deploy:engine",
   insuranceFund: "deploy:insuranceFund",
   autoDeleveraging: "deploy:module:autoDeleveraging",
+  backstopModule: "deploy:module:backstop",
   liquidationConfigurator: "deploy:module:liquidationConfigurator",
   liquidationModule: "deploy:module:liquidationEngine",
   marketAdmin: "deploy:module:marketAdmin",
@@ -194,6 +206,7 @@ export function addressesFromSteps(steps: Record<string, string>, plan: SystemPl
       marketAdmin: steps[DEPLOY_STEP.marketAdmin] ?? "",
       liquidation: steps[DEPLOY_STEP.liquidationModule] ?? "",
       liquidationConfigurator: steps[DEPLOY_STEP.liquidationConfigurator] ?? "",
+      backstop: steps[DEPLOY_STEP.backstopModule] ?? "",
       autoDeleveraging: steps[DEPLOY_STEP.autoDeleveraging] ?? "",
     },
     breaker: steps[DEPLOY_STEP.breaker],
@@ -231,12 +244,18 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
   const oracle = await steps.deploy(DEPLOY_STEP.oracle, "OracleAdapter", [me, me]);
   const vault = await steps.deploy(DEPLOY_STEP.vault, "Vault", [usdc, me, me]);
   // The engine's modules first: the engine is built with their addresses. Liquidations fall through
-  // LiquidationEngine -> LiquidationConfigurator -> AutoDeleveraging, so each is built with the next.
+  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> AutoDeleveraging, so each is
+  // built with the next.
   const autoDeleveraging = await steps.deploy(DEPLOY_STEP.autoDeleveraging, "AutoDeleveraging", [vault, oracle]);
-  const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
+  const backstopModule = await steps.deploy(DEPLOY_STEP.backstopModule, "BackstopModule", [
     vault,
     oracle,
     autoDeleveraging,
+  ]);
+  const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
+    vault,
+    oracle,
+    backstopModule,
   ]);
   const liquidationModule = await steps.deploy(DEPLOY_STEP.liquidationModule, "LiquidationEngine", [
     vault,
@@ -346,6 +365,12 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     await seed(ethers, plan.seed, { usdc, vault, insuranceFund, mock }, steps);
   }
 
+  // Last, so the contracts keep the addresses they had before this role existed.
+  // Auto-deleveraging takes from the accounts a ranked list names: only the ADL keeper sends one.
+  if (plan.adlKeeper) {
+    await call("call:engine.grantRole(ADL_KEEPER)", engineC, "grantRole", ADL_KEEPER_ROLE, plan.adlKeeper);
+  }
+
   // Hand over: grant each role to its holder, then the deployer renounces its own copy.
   for (const [name, address] of roleHolders) {
     const c = new Contract(address, ACCESS_CONTROL_ABI, deployer) as unknown as Callable;
@@ -359,7 +384,13 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     }
   }
 
-  const modules = { marketAdmin, liquidation: liquidationModule, liquidationConfigurator, autoDeleveraging };
+  const modules = {
+    marketAdmin,
+    liquidation: liquidationModule,
+    liquidationConfigurator,
+    backstop: backstopModule,
+    autoDeleveraging,
+  };
   return {
     usdc,
     oracle,
@@ -422,6 +453,7 @@ export const GOVERNOR_ROLE = roleId("cascade.role.governor");
 export const GUARDIAN_ROLE = roleId("cascade.role.guardian");
 export const LIQUIDATOR_ROLE = roleId("cascade.role.liquidator");
 export const RISK_ORACLE_ROLE = roleId("cascade.role.risk-oracle");
+export const ADL_KEEPER_ROLE = roleId("cascade.role.adl-keeper");
 
 /** keccak256 of the UTF-8 name, as Roles.sol computes it. */
 function roleId(name: string): string {

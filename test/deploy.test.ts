@@ -20,7 +20,13 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { type Deployment, DeploymentIncompleteError, readDeployment } from "../deploy/deployment.js";
 import { PreflightError, deployNetwork } from "../deploy/network.js";
 import { ParamsError, parseParams } from "../deploy/networkParams.js";
-import { GOVERNOR_ROLE, GUARDIAN_ROLE, LIQUIDATOR_ROLE, RISK_ORACLE_ROLE } from "../deploy/protocol.js";
+import {
+  ADL_KEEPER_ROLE,
+  GOVERNOR_ROLE,
+  GUARDIAN_ROLE,
+  LIQUIDATOR_ROLE,
+  RISK_ORACLE_ROLE,
+} from "../deploy/protocol.js";
 import type {
   InsuranceFund,
   MockAggregator,
@@ -43,6 +49,8 @@ const DEPLOYER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 const GOVERNOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const GUARDIAN = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 const RISK_ORACLE = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+/** the node's account #9, the README's keeper key */
+const ADL_KEEPER = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
 
 /** Environment of every child: node_modules/.bin first (Node 22), none of the knobs of the shell. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -218,11 +226,15 @@ describe("Deploying to a hardhat node (deploy/deploy.ts, scripts/local)", functi
     expect(await engine.hasRole(GUARDIAN_ROLE, GUARDIAN)).to.equal(true);
     expect(await breaker.hasRole(GUARDIAN_ROLE, GUARDIAN)).to.equal(true);
     expect(await breaker.hasRole(RISK_ORACLE_ROLE, RISK_ORACLE)).to.equal(true);
+    // auto-deleveraging runs only from the keeper's key (the node's account #9), on the engine
+    expect(await engine.hasRole(ADL_KEEPER_ROLE, ADL_KEEPER)).to.equal(true);
+    expect(await engine.hasRole(ADL_KEEPER_ROLE, DEPLOYER)).to.equal(false);
     expect(record.roles).to.deep.equal({
       admin: GOVERNOR,
       governor: GOVERNOR,
       guardian: GUARDIAN,
       riskOracle: RISK_ORACLE,
+      adlKeeper: ADL_KEEPER,
     });
 
     // Seeds: LP liquidity, insurance stake, funded accounts.

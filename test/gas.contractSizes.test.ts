@@ -23,6 +23,8 @@ describe("Contract sizes", function () {
       "MarketAdmin",
       "LiquidationEngine",
       "LiquidationConfigurator",
+      "BackstopModule",
+      "BackstopVault",
       "AutoDeleveraging",
       "LiquidationAutomation",
       "Vault",

@@ -36,6 +36,7 @@ import { scanAccounts, worstFirst } from "../scripts/keeper/scanner.js";
 import { TxManager, type TxOutcome, type TxProvider, classifyBroadcastError } from "../scripts/keeper/txManager.js";
 import { CircuitBreaker__factory } from "../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
 import { ILiquidationEngine__factory } from "../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
+import { IBackstopEngine__factory } from "../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { PerpEngine__factory } from "../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
 import { WAD } from "../scripts/lib/math/fixedPoint.js";
@@ -864,5 +865,61 @@ describe("keeper pokes", () => {
     // five triggers, each needing its cap (1,000,000) + 1/63 of it + 10,000 at hand, + margins
     const bound = 5n * (1_000_000n + 1_000_000n / 63n + 20_000n) + 300_000n;
     expect(submitted.map((s) => s.gasLimit)).to.deep.equal([bound, bound]);
+  });
+});
+
+describe("keeper unwind poke (backstop vault)", () => {
+  function world(room: { sellable: bigint } | "reverts") {
+    const backstop = {
+      target: ADDR.breaker,
+      interface: IBackstopEngine__factory.createInterface(),
+      unwindRoom: async (m: number) => {
+        if (room === "reverts") throw Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION" });
+        return { sellable: room.sellable, usedWad: 0n, budgetWad: 10n ** 24n, late: false, marketId: m };
+      },
+    };
+    const submitted: { key: string; data: string }[] = [];
+    const tx = {
+      hasKey: () => false,
+      count: () => 0,
+      estimate: async () => 100_000n,
+      fits: async () => true,
+      submit: async (req: { key: string; data: string }) => {
+        submitted.push({ key: req.key, data: req.data });
+        return { hashes: ["0x01"], nonce: submitted.length - 1 };
+      },
+    };
+    const pokers = new Pokers({
+      contracts: { backstop, feeds: [] } as unknown as ProtocolContracts,
+      tx: tx as unknown as TxManager,
+      settings: keeperSettings({ pokeVolatility: false, claimRewards: false, pokeBreaker: false }),
+      address: OWNER,
+      scale: 10n ** 12n,
+      logger: silentLogger(),
+      metrics: new KeeperMetrics(),
+    });
+    const view = {
+      blockNumber: 1,
+      timestamp: 1_000n,
+      engine: { timestamp: 1_000n, markets: new Map([[3, {}]]) },
+      unpriced: new Map(),
+    } as unknown as ChainView;
+    const fees = async () => ({ maxFeePerGas: GWEI, maxPriorityFeePerGas: GWEI });
+    return { pokers, view, fees, submitted, backstop };
+  }
+
+  it("sends unwind(market) where the vault's inventory has room in the impact budget", async () => {
+    const w = world({ sellable: 5n * 10n ** 22n });
+    const reports = await w.pokers.run(w.view, w.fees);
+    expect(reports.map((r) => [r.kind, r.key, r.sent])).to.deep.equal([["unwind", "unwind:3", true]]);
+    expect(w.submitted[0].data).to.equal(w.backstop.interface.encodeFunctionData("unwind", [3]));
+  });
+
+  it("sends nothing when there is no room, or on a deployment without the backstop module", async () => {
+    for (const room of [{ sellable: 0n }, "reverts" as const]) {
+      const w = world(room);
+      expect(await w.pokers.run(w.view, w.fees)).to.deep.equal([]);
+      expect(w.submitted).to.deep.equal([]);
+    }
   });
 });

@@ -850,18 +850,18 @@ describe("LiquidationEngine: bad debt", function () {
     };
     const premiumBefore = await skewPremium();
     await pinNext();
-    const [, [cp]] = await w.engine.liquidationSnapshot(carol, pending);
-    const [, [bp]] = await w.engine.liquidationSnapshot(bob, pending);
+    const [cs, [cp]] = await w.engine.liquidationSnapshot(carol, pending);
+    const [bs, [bp]] = await w.engine.liquidationSnapshot(bob, pending);
     expect(cp.value).to.be.lessThan(deficit);
     const fromBob = deficit - cp.value;
     const bobClosed = ceilDiv(abs(bobSize) * fromBob, bp.value);
     const tx = w.liquidationEngine.autoDeleverage(ETH, true, [carol, bob]);
     await expect(tx)
       .to.emit(w.liquidationEngine, "AutoDeleveraged")
-      .withArgs(ETH, carol, units(4), cp.basis + cp.fundingIndex, cp.value);
+      .withArgs(ETH, carol, units(4), cp.basis + cp.fundingIndex, cp.value, (cp.value * cs.notional) / cs.equity);
     await expect(tx)
       .to.emit(w.liquidationEngine, "AutoDeleveraged")
-      .withArgs(ETH, bob, bobClosed, bp.basis + bp.fundingIndex, fromBob);
+      .withArgs(ETH, bob, bobClosed, bp.basis + bp.fundingIndex, fromBob, (bp.value * bs.notional) / bs.equity);
     expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.equal(0n);
     expect(await w.liquidationEngine.badDebtSocialised()).to.equal(deficit);
     await expectBadDebtAccounted(w);
@@ -896,7 +896,7 @@ describe("LiquidationEngine: bad debt", function () {
     );
     await expect(w.liquidationEngine.autoDeleverage(ETH, true, [carol]))
       .to.emit(w.liquidationEngine, "AutoDeleveraged")
-      .withArgs(ETH, carol, closeAbs, cp.basis + cp.fundingIndex, recovered);
+      .withArgs(ETH, carol, closeAbs, cp.basis + cp.fundingIndex, recovered, anyUint);
     expect((await w.liquidationEngine.adlWindow(ETH)).used).to.equal(mulWadUp(closeAbs, cp.price));
     expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.equal(deficit - recovered);
     await expectBadDebtAccounted(w);

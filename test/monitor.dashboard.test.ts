@@ -17,6 +17,8 @@ import { silentLogger } from "../scripts/keeper/logger.js";
 import { type MonitorServer, startMonitorServer } from "../scripts/monitor/server.js";
 import { MonitorService } from "../scripts/monitor/service.js";
 import { SyntheticSource } from "../scripts/monitor/syntheticBook.js";
+import { loadCatalogue } from "../scripts/monitor/scenarioData.js";
+import { catalogueScenarios } from "../scripts/monitor/scenarios.js";
 
 // page.evaluate callbacks run in the browser; the project's tsconfig has no DOM library
 type Canvas = {
@@ -81,7 +83,13 @@ describe("Risk monitor dashboard in chromium", function () {
       );
       this.skip();
     }
-    service = new MonitorService({ source: new SyntheticSource(2_000, 3), logger: silentLogger() });
+    const catalogue = loadCatalogue({ stylised: true });
+    service = new MonitorService({
+      source: new SyntheticSource(2_000, 3),
+      logger: silentLogger(),
+      scenarios: catalogueScenarios(catalogue.events, { source: catalogue.source }),
+      scenarioSource: catalogue.source,
+    });
     for (let i = 0; i < 10; i++) await service.tick();
     server = await startMonitorServer({ port: 0, service });
     const { chromium } = await import("playwright-core");
@@ -127,6 +135,19 @@ describe("Risk monitor dashboard in chromium", function () {
     expect(await text("accounts")).to.equal(String(f.accountsWithPositions));
     // the synthetic book is leveraged enough that something is liquidatable 10% down
     expect(BigInt(f.indicators.down10) > 0n).to.equal(true);
+  });
+
+  it("shows the scenario lab and the collateral depeg rows as the API serves them; no unpriced market, no panel", async function () {
+    type Lab = { results: { scenario: { id: string }; badDebt: string }[] };
+    const lab = await api<Lab>("/api/scenarios");
+    expect(lab.results.length).to.be.greaterThan(10);
+    const cells = await page.locator(".lab-bad-debt").allInnerTexts();
+    expect(cells).to.deep.equal(lab.results.map((r) => fmtUsd(r.badDebt)));
+    const { forecast: f } = await api<{ forecast: { collateral: unknown[]; unpriced: unknown[] } }>("/api/forecast");
+    expect(f.collateral.length).to.equal(2);
+    expect(await page.locator("#depeg tr").count()).to.equal(f.collateral.length + 1);
+    expect(f.unpriced).to.deep.equal([]);
+    expect(await page.locator("#unpriced-card").isHidden()).to.equal(true);
   });
 
   it("draws the ladder heatmap, the cascade curve and the history: no chart is blank", async function () {

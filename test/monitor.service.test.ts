@@ -163,6 +163,22 @@ describe("Risk monitor CLI: exit codes", function () {
     expect(missing.stderr).to.include("rpcUrl (--rpc or MONITOR_RPC_URL)");
   });
 
+  it("2 for a malformed --exact id, and for --scenarios when the crash catalogue cannot be read", function () {
+    const bad = cli(["--rpc", "http://127.0.0.1:9", "--exact", "NOT AN ID"]);
+    expect(bad.status, bad.stderr).to.equal(2);
+    expect(bad.stderr).to.include("exact (--exact or MONITOR_EXACT");
+    const dir = mkdtempSync(join(tmpdir(), "monitor-no-crash-data-"));
+    try {
+      // an empty crash-data directory: every event's files are missing, so the lab has nothing to run
+      const empty = cli(["--rpc", "http://127.0.0.1:9", "--scenarios", "--data-dir", dir, "--startup-retries", "0"]);
+      expect(empty.status, empty.stderr).to.equal(2);
+      expect(empty.stderr).to.include("the scenario lab could not read the crash catalogue");
+      expect(empty.stderr).to.include("--stylised");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("5 for an RPC endpoint that does not answer, 3 for the wrong chain, 4 for no deployment record", async function () {
     const down = cli(["--rpc", "http://127.0.0.1:9", "--startup-retries", "0", "--rpc-timeout-ms", "1000"]);
     expect(down.status, down.stderr).to.equal(5);

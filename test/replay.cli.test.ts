@@ -125,7 +125,7 @@ describe("Crash replay command line", function () {
     }
     // --check: exit 2 exactly when a target is not met
     const c = report.comparisons[0];
-    expect(r.status).to.equal(c.noUncoveredBadDebt && c.extraDropAtMostHalf && c.fewerWipeouts ? 0 : 2);
+    expect(r.status).to.equal(c.noUncoveredBadDebt && c.extraDropAtMostThird && c.fewerWipeouts ? 0 : 2);
     expect(existsSync(join(out, "index.html"))).to.equal(true);
     expect(r.out).to.match(/user-path: Your price path: btc-my-crash\.csv/);
     expect(r.out).to.match(/wall time \(s\)/);

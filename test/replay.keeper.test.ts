@@ -34,7 +34,7 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
       network,
       event: "synthetic",
       paths: [PATH],
-      params: params("protected"),
+      params: params("protected-no-vault"),
       keepOpen: true,
     });
     service = res.handle!.keeper;

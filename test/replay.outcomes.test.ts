@@ -7,7 +7,8 @@
  *
  * Targets:
  *  - protected leaves no bad debt uncovered by the insurance fund (nothing socialised, nothing pending);
- *  - protected causes at most half of baseline's extra price drop (its own liquidations' impact);
+ *  - protected causes at most a third of baseline's extra price drop (its own forced flow's impact:
+ *    tranches, backstop closes and the backstop vault's unwinds; issue 12);
  *  - protected wipes out fewer accounts than baseline (or none, when baseline wipes out none).
  *
  * A target holds or it is listed in PENDING with the reason. A listed target that does not hold is
@@ -41,40 +42,37 @@ const ACCOUNTS = Number(process.env.REPLAY_TEST_ACCOUNTS ?? 60);
 const ENFORCE_ALL = process.env.REPLAY_ENFORCE_ALL_TARGETS === "1";
 
 type DataSet = "real" | "stylised";
-type Target = "noUncoveredBadDebt" | "extraDropAtMostHalf" | "fewerWipeouts";
+type Target = "noUncoveredBadDebt" | "extraDropAtMostThird" | "fewerWipeouts";
 
 const TARGETS: { key: Target; title: string }[] = [
   { key: "noUncoveredBadDebt", title: "no bad debt left uncovered by the insurance fund" },
-  { key: "extraDropAtMostHalf", title: "at most half of baseline's extra price drop" },
+  { key: "extraDropAtMostThird", title: "at most a third of baseline's extra price drop" },
   { key: "fewerWipeouts", title: "fewer accounts wiped out than baseline (or none)" },
 ];
 
 /**
  * Targets that do not hold today at the test's setting (60 traders, seed 20200312, the keeper
- * service), and why. The extra-drop peak is one price step taking many positions past the backstop
- * at once, closed into the market in the same instant; no liquidation parameter within its bounds
- * halves it (docs/architecture.md, "What the replays show"). On the stylised USDC depeg and
- * October 2025 paths protected wipes out as many or more accounts than baseline (measured 1 vs 1 and
- * 5 vs 4, since every account pays its own keeper from its margin: the liquidation margin); the
- * outcome target on wipe-outs is part of the same backstop-vault work. The backstop vault, which takes such
- * positions over without a sale and unwinds them at a pace the market absorbs, is the mechanism
- * meant to make these hold.
+ * service, `protected` with the backstop vault), measured (baseline / protected):
+ *  - real series: May 2021 extra drop 2.87% / 1.20% (ratio 0.42), October 2025 2.80% / 1.26% (0.45);
+ *  - stylised: May 2021 2.80% / 1.15% (0.41); FTX 2.28% / 0.78% (0.34) and 8 / 9 wiped out; October
+ *    2025 2.73% / 1.60% (0.58) and 8 / 17 wiped out.
+ * Every other target holds on every event, bad debt is covered by the fund everywhere. Why the rest
+ * fails: with the backstop bursts taken over without a sale, the remaining peak is the tranches'
+ * own flow (the capacity windows let 0.5% of depth a minute through, outside the unwind's budget)
+ * plus the unwind; on May 2021 the vault's drawdown breaker (15%) also stops takeovers mid-crash.
+ * docs/architecture.md, "Backstop vault", has the figures and what is not done.
  */
 const PENDING_REASON =
-  'one price step takes many positions past the backstop at once and they are closed into the market in that instant; see docs/architecture.md, "What the replays show"';
+  "the tranches' capacity windows are not yet on the unwind's decaying impact budget, and the vault's drawdown breaker stops takeovers on the deepest paths; see docs/architecture.md, \"Backstop vault\"";
 const PENDING: Record<DataSet, Partial<Record<CrashEventId, Target[]>>> = {
   real: {
-    "may-2021": ["extraDropAtMostHalf"],
-    "june-2022": ["extraDropAtMostHalf"],
-    "usdc-depeg-2023": ["extraDropAtMostHalf"],
-    "october-2025": ["extraDropAtMostHalf"],
+    "may-2021": ["extraDropAtMostThird"],
+    "october-2025": ["extraDropAtMostThird"],
   },
   stylised: {
-    "black-thursday-2020": ["extraDropAtMostHalf"],
-    "may-2021": ["extraDropAtMostHalf"],
-    "ftx-2022": ["extraDropAtMostHalf"],
-    "usdc-depeg-2023": ["extraDropAtMostHalf", "fewerWipeouts"],
-    "october-2025": ["extraDropAtMostHalf", "fewerWipeouts"],
+    "may-2021": ["extraDropAtMostThird"],
+    "ftx-2022": ["extraDropAtMostThird", "fewerWipeouts"],
+    "october-2025": ["extraDropAtMostThird", "fewerWipeouts"],
   },
 };
 
@@ -138,6 +136,7 @@ for (const dataSet of dataSets) {
             BigInt(p.badDebtCoveredByInsurance) === BigInt(p.badDebtIncurred),
           );
           expect(outcome.extraDropAtMostHalf).to.equal(2n * BigInt(p.maxExtraDrop) <= BigInt(b.maxExtraDrop));
+          expect(outcome.extraDropAtMostThird).to.equal(3n * BigInt(p.maxExtraDrop) <= BigInt(b.maxExtraDrop));
           expect(outcome.fewerWipeouts).to.equal(p.accountsWipedOut === 0 || p.accountsWipedOut < b.accountsWipedOut);
         });
 
@@ -170,7 +169,7 @@ function describeFigures(key: Target, baseline: ReplayRun, prot: ReplayRun): str
         `$${formatUsd(BigInt(p.badDebtCoveredByInsurance))}, socialised $${formatUsd(BigInt(p.badDebtSocialised))}, ` +
         `uncovered $${formatUsd(BigInt(p.badDebtUncovered))}`
       );
-    case "extraDropAtMostHalf":
+    case "extraDropAtMostThird":
       return `extra drop protected ${formatPct(BigInt(p.maxExtraDrop))} vs baseline ${formatPct(BigInt(b.maxExtraDrop))}`;
     case "fewerWipeouts":
       return `accounts wiped out protected ${p.accountsWipedOut} vs baseline ${b.accountsWipedOut}`;

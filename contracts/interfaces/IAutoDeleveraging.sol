@@ -7,6 +7,9 @@ import {IBoundedParameters} from "../libraries/Bounds.sol";
 /// @notice Recovers the bad debt the insurance fund could not cover (queued per market and side by the
 ///         liquidation engine) by reducing the most profitable opposite-side positions at their
 ///         break-even price, bounded per market and window. Reached at the engine's address.
+/// @dev Who is reduced is not the caller's choice: only the ADL_KEEPER role calls, its list must be
+///      ranked by the score the engine computes itself, and every reduction emits that score, so the
+///      ranking can be audited against the chain. No candidate is taken below its maintenance margin.
 interface IAutoDeleveraging is IBoundedParameters {
     /// @notice Bound on auto-deleveraging per market.
     struct AdlConfig {
@@ -19,20 +22,36 @@ interface IAutoDeleveraging is IBoundedParameters {
     error AdlCandidatesNotRanked(uint256 accountId, uint256 score, uint256 previousScore);
     error AdlCapacityExhausted(uint256 marketId, uint256 windowEndsAt);
     error TooManyCandidates(uint256 size, uint256 max);
+    /// @notice Every candidate given was at or below its maintenance margin: nothing could be taken.
+    error NoAdlCandidateAboveMaintenance(uint256 marketId, bool bankruptLong);
+    /// @notice A reduction would have left the account below its maintenance margin (never expected:
+    ///         the size closed is capped so that it stays at or above it).
+    error AdlBreachesMaintenance(uint256 accountId, int256 equity, uint256 maintenanceMargin);
+    /// @notice forceReduce was given a price farther than MAX_FORCE_REDUCE_DEVIATION from the index.
+    error ForceReducePriceOutOfBand(uint256 priceWad, uint256 indexPrice, uint256 maxDeviationWad);
 
     event AdlConfigSet(AdlConfig config);
-    /// @notice One candidate reduced: the size closed, at its break-even price, and the deficit recovered.
+    /// @notice One candidate reduced: the size closed, at its break-even price, the deficit recovered,
+    ///         and the candidate's ranking score when it was reduced (pnl * leverage, see autoDeleverage).
     event AutoDeleveraged(
         uint256 indexed marketId,
         uint256 indexed accountId,
         int256 sizeDelta,
         uint256 fillPrice,
-        uint256 recovered
+        uint256 recovered,
+        uint256 score
     );
+    /// @notice A ranked candidate left untouched: at or below its maintenance margin, so ADL may take
+    ///         nothing from it.
+    event AdlCandidateSkipped(uint256 indexed marketId, uint256 indexed accountId, uint256 score);
 
-    /// @notice Reduces the given opposite-side positions, most profitable first (pnl * leverage, strictly
-    ///         non-increasing in the list), at their break-even price, until the market's queued deficit
-    ///         is recovered or the per-window bound is reached. Permissionless.
+    /// @notice Reduces the given opposite-side positions at their break-even price, until the market's
+    ///         queued deficit is recovered or the per-window bound is reached. ADL_KEEPER role only.
+    ///         The list must be ranked by score = position value * account notional / account equity
+    ///         (pnl * leverage, computed by the engine), strictly descending, equal scores by ascending
+    ///         account id; else AdlCandidatesNotRanked and nothing changes. Each candidate is reduced at
+    ///         most so far that its equity stays at or above its maintenance margin; a candidate already
+    ///         at or below it is skipped (AdlCandidateSkipped).
     /// @return recovered deficit recovered (WAD)
     function autoDeleverage(
         uint256 marketId,
@@ -45,6 +64,10 @@ interface IAutoDeleveraging is IBoundedParameters {
 
     /// @notice The per-market bound.
     function adlConfig() external view returns (uint32 window, uint128 maxNotionalPerWindow);
+
+    /// @notice How far (WAD fraction of the index) a non-zero price given to IPerpEngine.forceReduce
+    ///         may lie from the oracle index.
+    function MAX_FORCE_REDUCE_DEVIATION() external view returns (uint256);
 
     /// @notice A market's auto-deleveraging window as stored.
     function adlWindow(uint256 marketId) external view returns (uint40 start, uint128 used);

@@ -144,4 +144,8 @@ interface ILiquidationConfigurator is IBoundedParameters {
     /// @notice Stops the reward-escalation clock of an account that is healthy again
     ///         (AccountStillLiquidatable otherwise). Permissionless.
     function clearFlag(uint256 accountId) external;
+
+    /// @notice Accounts in [firstAccountId, firstAccountId + count) that liquidate() would act on now
+    ///         (at most MAX_SCAN ids are scanned).
+    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory);
 }

@@ -113,8 +113,4 @@ interface ILiquidator {
 
     /// @notice Exactly what liquidate(accountId) would do now; reverts with the error it would.
     function previewLiquidation(uint256 accountId) external view returns (Plan memory plan);
-
-    /// @notice Accounts in [firstAccountId, firstAccountId + count) that liquidate() would act on now
-    ///         (at most MAX_SCAN ids are scanned).
-    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory);
 }

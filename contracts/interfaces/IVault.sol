@@ -27,6 +27,9 @@ interface IVault is IERC4626, IBoundedParameters {
     error LpSharesLocked(address owner, uint256 shares, uint256 unlocked, uint256 unlockAt);
     /// @notice The LP book value is at or below zero: a deposit would buy the pool's deficit.
     error LpBookValueNotPositive(int256 bookValueWad);
+    /// @notice Bad debt is pending recovery by auto-deleveraging: its recovery belongs to the LPs who
+    ///         bore the loss, so no LP deposit or mint is taken until it is recovered.
+    error LpEntryClosedWhileDeficitPending(uint256 pendingWad);
 
     event EngineSet(address engine);
     event MarginDeposited(uint256 indexed accountId, address indexed from, uint256 amount);

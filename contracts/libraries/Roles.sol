@@ -13,4 +13,6 @@ library Roles {
     bytes32 internal constant LIQUIDATOR = keccak256("cascade.role.liquidator");
     /// @dev Off-chain forecaster that may raise a stress level up to a bound, with expiry.
     bytes32 internal constant RISK_ORACLE = keccak256("cascade.role.risk-oracle");
+    /// @dev Keeper allowed to auto-deleverage, with a ranking the engine checks (IAutoDeleveraging).
+    bytes32 internal constant ADL_KEEPER = keccak256("cascade.role.adl-keeper");
 }

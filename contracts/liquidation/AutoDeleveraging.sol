@@ -29,6 +29,11 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
     uint256 public constant MIN_ADL_WINDOW = 1;
     uint256 public constant MAX_ADL_WINDOW = 1 days;
     uint256 public constant MAX_CANDIDATES = 100;
+    /// @inheritdoc IAutoDeleveraging
+    uint256 public constant MAX_FORCE_REDUCE_DEVIATION = 0.01e18;
+    /// @dev Wei of equity left above maintenance when a candidate's cut is capped: covers the rounding
+    ///      of the value and margin figures the cap is computed from, in the candidate's favour.
+    uint256 internal constant FLOOR_SLACK = 16;
 
     constructor(IVault vault_, IOracleAdapter oracle_) PerpEngineBase(vault_, oracle_) {}
 
@@ -40,14 +45,22 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         emit AdlConfigSet(a);
     }
 
-    /// @notice IPerpEngine.forceReduce, forwarded by PerpEngine through the liquidation
-    ///         modules: the reduction at a given price that auto-deleveraging is built on. Liquidator role only.
+    /// @notice IPerpEngine.forceReduce, forwarded by PerpEngine through the liquidation modules.
+    ///         Liquidator role only; a non-zero price must lie within MAX_FORCE_REDUCE_DEVIATION of the
+    ///         oracle index (ForceReducePriceOutOfBand), so the role cannot move value at a made-up price.
     function forceReduce(
         uint256 accountId,
         uint256 marketId,
         int256 sizeDelta,
         uint256 priceWad
     ) external onlyRole(Roles.LIQUIDATOR) nonReentrant returns (int256, uint256, uint256) {
+        if (priceWad != 0) {
+            (uint256 index, ) = _priceOf(_listedConfig(marketId).feedId);
+            uint256 band = index.mulWadDown(MAX_FORCE_REDUCE_DEVIATION);
+            if (priceWad + band < index || priceWad > index + band) {
+                revert ForceReducePriceOutOfBand(priceWad, index, MAX_FORCE_REDUCE_DEVIATION);
+            }
+        }
         return _reduce(accountId, marketId, sizeDelta, priceWad);
     }
 
@@ -68,13 +81,14 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         uint256 marketId,
         bool bankruptLong,
         uint256[] calldata candidates
-    ) external nonReentrant returns (uint256 recovered) {
+    ) external onlyRole(Roles.ADL_KEEPER) nonReentrant returns (uint256 recovered) {
         uint256 deficit = _pendingDeficit[marketId][bankruptLong];
         if (deficit == 0) revert NothingToDeleverage(marketId, bankruptLong);
         if (candidates.length > MAX_CANDIDATES) revert TooManyCandidates(candidates.length, MAX_CANDIDATES);
         AdlConfig memory ac = _adlConfig;
         ILiquidationConfigurator.Window memory w = _rolled(_adlWindows[marketId], ac.window);
         AdlStep memory st;
+        bool full;
         st.marketId = marketId;
         st.bankruptLong = bankruptLong;
         st.previousScore = type(uint256).max;
@@ -82,14 +96,23 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
             st.room = uint256(ac.maxNotionalPerWindow) - w.used;
             st.accountId = candidates[i];
             st.deficit = deficit;
+            st.recovered = 0;
+            st.notional = 0;
             // The window's bound ends the round: what is done so far stands, the rest waits.
-            if (!_deleverageOne(st)) break;
+            if (!_deleverageOne(st)) {
+                full = true;
+                break;
+            }
             st.previousScore = st.score;
+            st.previousId = st.accountId;
             deficit -= st.recovered;
             recovered += st.recovered;
             w.used = (uint256(w.used) + st.notional).min(ac.maxNotionalPerWindow).toUint128();
         }
-        if (recovered == 0) revert AdlCapacityExhausted(marketId, uint256(w.start) + ac.window);
+        if (recovered == 0) {
+            if (full) revert AdlCapacityExhausted(marketId, uint256(w.start) + ac.window);
+            revert NoAdlCandidateAboveMaintenance(marketId, bankruptLong);
+        }
         _adlWindows[marketId] = w;
         _pendingDeficit[marketId][bankruptLong] = deficit;
         _badDebt.pending -= recovered;
@@ -104,6 +127,7 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         uint256 deficit;
         uint256 room;
         uint256 previousScore;
+        uint256 previousId;
         uint256 recovered;
         uint256 notional;
         uint256 score;
@@ -111,8 +135,10 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
 
     /// @dev Closes the part of one candidate's position whose profit equals the remaining deficit (or all
     ///      of it), at its break-even price, so that part realises nothing and the LP pool keeps the
-    ///      profit it would have paid: that is what recovers the deficit. Never takes a candidate's
-    ///      principal. Candidates must be given by non-increasing pnl * leverage.
+    ///      profit it would have paid: that is what recovers the deficit. The part is capped so that the
+    ///      account's equity stays at or above its maintenance margin (checked after the reduction);
+    ///      an account already at or below it is skipped. Candidates must be strictly ranked: score
+    ///      (pnl * leverage) descending, equal scores by ascending id.
     /// @return done false when the window has no room for any of this candidate's size
     function _deleverageOne(AdlStep memory st) internal returns (bool done) {
         (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(st.accountId);
@@ -122,27 +148,65 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
             revert NotAnAdlCandidate(st.accountId, st.marketId);
         }
         st.score = uint256(p.value).mulDivDown(s.notional, uint256(s.equity));
-        if (st.score > st.previousScore) revert AdlCandidatesNotRanked(st.accountId, st.score, st.previousScore);
-        (int256 closed, uint256 fill, int256 valueAtIndex) = _adlClose(p, st.deficit, st.room);
+        if (
+            st.score > st.previousScore ||
+            (st.score == st.previousScore && st.previousScore != type(uint256).max && st.accountId <= st.previousId)
+        ) revert AdlCandidatesNotRanked(st.accountId, st.score, st.previousScore);
+        uint256 maxAbs = _floorCap(s, p);
+        if (maxAbs == 0) {
+            emit AdlCandidateSkipped(st.marketId, st.accountId, st.score);
+            return true;
+        }
+        return _take(st, p, maxAbs);
+    }
+
+    /// @dev Reduces the candidate by the part _adlClose sizes, checks the maintenance floor after it.
+    function _take(
+        AdlStep memory st,
+        IPerpEngine.PositionSnapshot memory p,
+        uint256 maxAbs
+    ) internal returns (bool done) {
+        (int256 closed, uint256 fill, int256 valueAtIndex) = _adlClose(p, st.deficit, st.room, maxAbs);
         if (closed == 0) return false;
         (int256 realised, , ) = _reduce(st.accountId, st.marketId, -closed, fill);
+        (IPerpEngine.AccountSummary memory s, ) = _snapshot(st.accountId);
+        if (s.equity < int256(s.maintenanceMargin)) {
+            revert AdlBreachesMaintenance(st.accountId, s.equity, s.maintenanceMargin);
+        }
         int256 gained = valueAtIndex - realised;
         st.recovered = gained <= 0 ? 0 : uint256(gained).min(st.deficit);
         st.notional = PerpMath.notional(closed, p.price);
-        emit AutoDeleveraged(st.marketId, st.accountId, -closed, fill, st.recovered);
+        emit AutoDeleveraged(st.marketId, st.accountId, -closed, fill, st.recovered, st.score);
         return true;
     }
 
+    /// @dev The largest size of `p` whose close at break-even leaves the account at or above maintenance.
+    ///      Closing c of size a takes about c/a of the position's value from equity and, the maintenance
+    ///      ratio never rising as a position shrinks, lowers its maintenance by at least c/a of the
+    ///      position's: c * (value - mm) / a <= equity - maintenance. 0 when there is no headroom.
+    function _floorCap(
+        IPerpEngine.AccountSummary memory s,
+        IPerpEngine.PositionSnapshot memory p
+    ) internal pure returns (uint256) {
+        int256 headroom = s.equity - int256(s.maintenanceMargin) - int256(FLOOR_SLACK);
+        if (headroom <= 0) return 0;
+        uint256 absSize = FixedPoint.abs(p.size);
+        if (uint256(p.value) <= p.maintenanceMargin) return absSize;
+        return absSize.mulDivDown(uint256(headroom), uint256(p.value) - p.maintenanceMargin).min(absSize);
+    }
+
     /// @dev How much of a candidate's position to close (the part whose profit covers the deficit,
-    ///      within the window's room), at what price (its break-even), and its value at the index.
+    ///      within the window's room and the maintenance cap), at what price (its break-even), and its
+    ///      value at the index.
     function _adlClose(
         IPerpEngine.PositionSnapshot memory p,
         uint256 deficit,
-        uint256 room
+        uint256 room,
+        uint256 maxAbs
     ) internal pure returns (int256 closed, uint256 fill, int256 valueAtIndex) {
         uint256 absSize = FixedPoint.abs(p.size);
         uint256 closeAbs = uint256(p.value) <= deficit ? absSize : absSize.mulDivUp(deficit, uint256(p.value));
-        closeAbs = closeAbs.min(room.mulDivDown(WAD, p.price));
+        closeAbs = closeAbs.min(maxAbs).min(room.mulDivDown(WAD, p.price));
         if (closeAbs == 0) return (0, 0, 0);
         closed = p.size > 0 ? int256(closeAbs) : -int256(closeAbs);
         valueAtIndex = PerpMath.positionValue(closed, p.basis, p.price, p.fundingIndex);

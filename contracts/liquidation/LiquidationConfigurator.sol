@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
+import {IBackstopConfigurator} from "../interfaces/IBackstop.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -10,6 +11,7 @@ import {LiquidationMath} from "../libraries/LiquidationMath.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Bounds} from "../libraries/Bounds.sol";
 import {WAD} from "../libraries/Constants.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 
 /// @title LiquidationConfigurator
@@ -19,7 +21,9 @@ import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 /// @dev A module of PerpEngine, after LiquidationEngine in the fall-through order (Aave's
 ///      PoolConfigurator, as a module): the liquidation engine keeps its bytes for planning and
 ///      executing tranches. Unknown calls fall through to auto-deleveraging.
-contract LiquidationConfigurator is ILiquidationConfigurator, PerpEngineBase {
+contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigurator, PerpEngineBase {
+    using SafeCast for uint256;
+
     uint256 public constant MIN_TRANCHE_FRACTION = 0.05e18;
     uint256 public constant MAX_HEALTH_BUFFER = 1e18;
     uint256 public constant MIN_BACKSTOP_RATIO = 0.1e18;
@@ -35,6 +39,28 @@ contract LiquidationConfigurator is ILiquidationConfigurator, PerpEngineBase {
     uint256 public constant MAX_REWARD_SHARE = 0.01e18;
     uint256 public constant MAX_ESCALATION_PER_SECOND = 0.01e18;
     uint256 public constant MAX_REWARD_MULTIPLIER = 10e18;
+    /// @notice At most this many account ids are scanned by one liquidatableAccounts call.
+    uint256 public constant MAX_SCAN = 500;
+
+    // backstop (IBackstopConfigurator)
+    uint256 public constant MAX_FEE_RATE = 0.05e18;
+    uint256 public constant MIN_SHARE = 0.001e18;
+    uint256 public constant MAX_ACCOUNT_SHARE = 1e18;
+    uint256 public constant MAX_MARKET_SHARE = 10e18;
+    uint256 public constant MIN_REF_SIGMA = 0.01e18;
+    uint256 public constant MAX_REF_SIGMA = 10e18;
+    uint256 public constant MAX_DEPTH_SHARE = 1e18;
+    uint256 public constant MAX_TOTAL_SHARE = 20e18;
+    uint256 public constant MAX_DRAWDOWN = 0.5e18;
+    uint256 public constant MIN_DRAWDOWN_WINDOW = 1 hours;
+    uint256 public constant MAX_DRAWDOWN_WINDOW = 7 days;
+    uint256 public constant MIN_IMPACT_BUDGET = 0.0001e18;
+    uint256 public constant MAX_IMPACT_BUDGET = 0.1e18;
+    uint256 public constant MIN_FLOW_HALF_LIFE = 60;
+    uint256 public constant MAX_FLOW_HALF_LIFE = 1 days;
+    uint256 public constant MIN_MAX_HOLD = 60;
+    uint256 public constant MAX_MAX_HOLD = 7 days;
+    uint256 public constant MAX_LATE_MULTIPLIER = 100e18;
 
     /// @notice The module that serves what this one does not (auto-deleveraging).
     address public immutable next;
@@ -73,6 +99,26 @@ contract LiquidationConfigurator is ILiquidationConfigurator, PerpEngineBase {
             acct.liquidatableSince = uint40(block.timestamp);
             acct.marginAtFlag = uint128(margin);
             emit ILiquidator.AccountFlagged(accountId, block.timestamp);
+        }
+    }
+
+    /// @inheritdoc ILiquidationConfigurator
+    /// @dev Here, not in the liquidation engine (its bytes go to planning): each id through the engine's own
+    ///      previewLiquidation, which succeeds exactly when liquidate would act now.
+    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory ids) {
+        uint256 end = firstAccountId + (count < MAX_SCAN ? count : MAX_SCAN);
+        uint256 last = _nextAccountId;
+        if (end > last) end = last;
+        if (firstAccountId == 0) firstAccountId = 1;
+        ids = new uint256[](end > firstAccountId ? end - firstAccountId : 0);
+        uint256 n;
+        for (uint256 id = firstAccountId; id < end; ++id) {
+            try ILiquidator(address(this)).previewLiquidation(id) returns (ILiquidator.Plan memory) {
+                ids[n++] = id;
+            } catch {}
+        }
+        assembly ("memory-safe") {
+            mstore(ids, n)
         }
     }
 
@@ -221,6 +267,46 @@ contract LiquidationConfigurator is ILiquidationConfigurator, PerpEngineBase {
     /// @inheritdoc ILiquidationConfigurator
     function badDebtPending() external view returns (uint256) {
         return _badDebt.pending;
+    }
+
+    // ------------------------------------------------------------------ backstop
+
+    /// @inheritdoc IBackstopConfigurator
+    function setBackstopVault(address backstopVault, uint256 accountId) external onlyRole(Roles.GOVERNOR) {
+        if (_backstop.vault != address(0)) revert BackstopAlreadySet(_backstop.vault);
+        if (backstopVault == address(0)) revert IPerpEngine.ZeroAddress();
+        address owner = _accounts[accountId].owner;
+        if (owner != backstopVault) revert NotBackstopAccountOwner(accountId, owner, backstopVault);
+        _backstop = BackstopState(backstopVault, 0, accountId.toUint64(), 0);
+        emit BackstopVaultSet(backstopVault, accountId);
+    }
+
+    /// @inheritdoc IBackstopConfigurator
+    function setBackstopConfig(BackstopConfig calldata c) external onlyRole(Roles.GOVERNOR) {
+        Bounds.check("feeRate", c.feeRate, 0, MAX_FEE_RATE);
+        Bounds.check("accountShare", c.accountShare, MIN_SHARE, MAX_ACCOUNT_SHARE);
+        Bounds.check("marketShare", c.marketShare, MIN_SHARE, MAX_MARKET_SHARE);
+        Bounds.check("refSigma", c.refSigma, MIN_REF_SIGMA, MAX_REF_SIGMA);
+        Bounds.check("depthShare", c.depthShare, MIN_SHARE, MAX_DEPTH_SHARE);
+        Bounds.check("totalShare", c.totalShare, MIN_SHARE, MAX_TOTAL_SHARE);
+        Bounds.check("maxDrawdown", c.maxDrawdown, MIN_SHARE, MAX_DRAWDOWN);
+        Bounds.check("drawdownWindow", c.drawdownWindow, MIN_DRAWDOWN_WINDOW, MAX_DRAWDOWN_WINDOW);
+        Bounds.check("impactBudget", c.impactBudget, MIN_IMPACT_BUDGET, MAX_IMPACT_BUDGET);
+        Bounds.check("flowHalfLife", c.flowHalfLife, MIN_FLOW_HALF_LIFE, MAX_FLOW_HALF_LIFE);
+        Bounds.check("maxHold", c.maxHold, MIN_MAX_HOLD, MAX_MAX_HOLD);
+        Bounds.check("lateMultiplier", c.lateMultiplier, WAD, MAX_LATE_MULTIPLIER);
+        _backstopConfig = c;
+        emit BackstopConfigSet(c);
+    }
+
+    /// @inheritdoc IBackstopConfigurator
+    function backstopConfig() external view returns (BackstopConfig memory) {
+        return _backstopConfig;
+    }
+
+    /// @inheritdoc IBackstopConfigurator
+    function backstopState() external view returns (BackstopState memory) {
+        return _backstop;
     }
 
     function _rolled(Window memory w, uint256 length) internal view returns (Window memory) {

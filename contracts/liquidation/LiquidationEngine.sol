@@ -7,6 +7,7 @@ import {LibBit} from "solady/utils/LibBit.sol";
 
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {IBackstop} from "../interfaces/IBackstop.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -32,7 +33,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     using SafeCast for uint256;
 
     uint256 public constant MAX_BATCH = 100;
-    uint256 public constant MAX_SCAN = 500;
 
     IERC20 public immutable collateral;
     /// @notice The module that serves what this one does not (parameters and ledgers, then
@@ -57,10 +57,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         _openPriceCache();
         _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
-        if (refusal.status != Status.Ok) _revertFor(plan, refusal);
-        _execute(plan, msg.sender);
+        uint256 taken = _takeover(plan, msg.sender);
+        if (taken == 0) {
+            if (refusal.status != Status.Ok) _revertFor(plan, refusal);
+            _execute(plan, msg.sender);
+            taken = plan.trancheNotional;
+        }
         _closePriceCache();
-        return plan.trancheNotional;
+        return taken;
     }
 
     /// @inheritdoc ILiquidator
@@ -86,6 +90,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
         _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
+        if (_takeover(plan, keeper) != 0) return Status.Ok;
         if (refusal.status == Status.Ok) _execute(plan, keeper);
         return refusal.status;
     }
@@ -98,23 +103,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     }
 
     // ================================================================== views
-
-    /// @inheritdoc ILiquidator
-    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory ids) {
-        uint256 end = firstAccountId + count.min(MAX_SCAN);
-        uint256 next = _nextAccountId;
-        if (end > next) end = next;
-        if (firstAccountId == 0) firstAccountId = 1;
-        ids = new uint256[](end > firstAccountId ? end - firstAccountId : 0);
-        uint256 n;
-        for (uint256 id = firstAccountId; id < end; ++id) {
-            (, Refusal memory refusal) = _plan(id);
-            if (refusal.status == Status.Ok) ids[n++] = id;
-        }
-        assembly ("memory-safe") {
-            mstore(ids, n)
-        }
-    }
 
     // ================================================================== planning
 
@@ -384,6 +372,25 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     }
 
     // ================================================================== helpers
+
+    /// @dev A backstop goes to the backstop vault first (BackstopModule, through a self-call): the notional
+    ///      taken over, or 0 when it declined or reverted (a cap), and the account closes as before.
+    function _takeover(Plan memory plan, address keeper) internal returns (uint256 taken) {
+        if (!plan.backstop) return 0;
+        bytes4 selector = IBackstop.backstopTakeover.selector;
+        uint256 accountId = plan.accountId;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), accountId)
+            mstore(add(p, 36), keeper)
+            if call(gas(), address(), 0, p, 68, p, 32) {
+                if eq(returndatasize(), 32) {
+                    taken := mload(p)
+                }
+            }
+        }
+    }
 
     function _rolled(
         ILiquidationConfigurator.Window memory w,

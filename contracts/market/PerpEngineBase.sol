@@ -12,6 +12,7 @@ import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
+import {IBackstop} from "../interfaces/IBackstop.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
@@ -70,6 +71,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _adlWindows;
     mapping(uint256 marketId => mapping(bool bankruptLong => uint256 amountWad)) internal _pendingDeficit;
     ILiquidationConfigurator.BadDebtLedger internal _badDebt;
+
+    // ------------------------------------------------------------------ backstop storage (BackstopModule)
+    IBackstop.BackstopConfig internal _backstopConfig;
+    IBackstop.BackstopState internal _backstop;
+    mapping(uint256 marketId => IBackstop.Flow) internal _forcedFlow;
 
     /// @dev Values of one market already read this call, reused by the margin check.
     struct MarketCache {

@@ -14,6 +14,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IVault} from "../interfaces/IVault.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Bounds} from "../libraries/Bounds.sol";
@@ -370,6 +371,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IERC4626
     /// @dev `MAX_DEPOSIT`, or 0 while the book cannot be valued.
     function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
+        if (_deficitPending() != 0) return 0;
         (bool ok, ) = _bookValue();
         return ok ? MAX_DEPOSIT : 0;
     }
@@ -377,6 +379,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IERC4626
     /// @dev The shares `MAX_DEPOSIT` buys, or 0 while the book cannot be valued.
     function maxMint(address) public view override(ERC4626, IERC4626) returns (uint256) {
+        if (_deficitPending() != 0) return 0;
         (bool ok, ) = _bookValue();
         return ok ? _convertToShares(MAX_DEPOSIT, Math.Rounding.Floor) : 0;
     }
@@ -414,6 +417,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 assets,
         address receiver
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+        _requireNoPendingDeficit();
         _requirePositiveBook();
         return super.deposit(assets, receiver);
     }
@@ -421,8 +425,24 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IERC4626
     /// @dev As `deposit`: refused while the book is at or below zero; the shares are locked for `lpLockup`.
     function mint(uint256 shares, address receiver) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
+        _requireNoPendingDeficit();
         _requirePositiveBook();
         return super.mint(shares, receiver);
+    }
+
+    /// @dev Bad debt the insurance fund could not cover waits for auto-deleveraging, whose recovery
+    ///      raises the share price: a share bought in between (at the price the loss lowered) would take
+    ///      part of a recovery owed to the LPs who bore the loss. Entry waits until it is recovered.
+    function _requireNoPendingDeficit() internal view {
+        uint256 pending = _deficitPending();
+        if (pending != 0) revert LpEntryClosedWhileDeficitPending(pending);
+    }
+
+    /// @dev The liquidation engine's bad debt pending recovery (0 before it is wired).
+    function _deficitPending() internal view returns (uint256) {
+        address le = liquidationEngine;
+        if (le == address(0)) return 0;
+        return ILiquidationConfigurator(le).badDebtPending();
     }
 
     /// @dev With the book at or below zero, any price buys the pool's deficit: refuse (the first deposit

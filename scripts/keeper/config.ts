@@ -26,7 +26,8 @@ export class ConfigError extends Error {
 const TRUE = new Set(["true", "1", "yes", "on"]);
 const FALSE = new Set(["false", "0", "no", "off"]);
 
-const booleanLike = z.preprocess(
+/** "true"/"1"/"yes"/"on" and their opposites, as flags and environment variables spell them. */
+export const booleanLike = z.preprocess(
   (v) => {
     if (typeof v !== "string") return v;
     const s = v.trim().toLowerCase();
@@ -35,7 +36,8 @@ const booleanLike = z.preprocess(
   z.boolean({ error: "must be true or false" }),
 );
 
-const integer = (min: number, max: number) =>
+/** A whole number within [min, max], coerced from a flag's or variable's text. */
+export const integer = (min: number, max: number) =>
   z.coerce
     .number({ error: "must be a whole number" })
     .int({ error: "must be a whole number" })

@@ -8,6 +8,8 @@ import { Contract, Interface, type ContractRunner, type ErrorDescription } from 
 import type { Deployment } from "../../deploy/deployment.js";
 import type { AccountBook } from "./book.js";
 import type { CircuitBreaker } from "../../types/ethers-contracts/contracts/breaker/CircuitBreaker.js";
+import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import type { ILiquidationEngine } from "../../types/ethers-contracts/contracts/interfaces/ILiquidationEngine.js";
 import type { OracleAdapter } from "../../types/ethers-contracts/contracts/oracle/OracleAdapter.js";
 import type { PerpEngine } from "../../types/ethers-contracts/contracts/market/PerpEngine.js";
@@ -29,6 +31,8 @@ export type ProtocolContracts = {
   engine: PerpEngine;
   vault: Vault;
   liquidationEngine: ILiquidationEngine;
+  /** the backstop's takeover, unwind and state, served at the engine's address (BackstopModule) */
+  backstop?: IBackstopEngine;
   oracle: OracleAdapter;
   breaker?: CircuitBreaker;
   /** one per market of the deployment record that has a feed address */
@@ -46,6 +50,7 @@ export function bindContracts(d: Deployment, runner: ContractRunner): ProtocolCo
     engine: PerpEngine__factory.connect(c.engine, runner),
     vault: Vault__factory.connect(c.vault, runner),
     liquidationEngine: ILiquidationEngine__factory.connect(c.liquidationEngine, runner),
+    backstop: IBackstopEngine__factory.connect(c.engine, runner),
     oracle: OracleAdapter__factory.connect(c.oracle, runner),
     breaker: c.breaker ? CircuitBreaker__factory.connect(c.breaker, runner) : undefined,
     feeds,

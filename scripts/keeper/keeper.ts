@@ -12,12 +12,13 @@ import { type Block, type Provider, type Signer, formatEther } from "ethers";
 
 import type { Deployment } from "../../deploy/deployment.js";
 import { AccountBook } from "./book.js";
-import { readChainView } from "./chainView.js";
+import { type ChainView, readChainView } from "./chainView.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { KeeperSettings } from "./config.js";
 import { type ProtocolContracts, bindContracts, rereadAccounts } from "./contracts.js";
 import { type AccountRisk, accountRisks } from "./riskView.js";
 import { type Fees, initialFees } from "./fees.js";
+import { Deleverager } from "./deleverager.js";
 import { Flagger } from "./flagger.js";
 import { EventFollower, type FollowReport } from "./follower.js";
 import { type LiquidationReport, Liquidator, type MinedLiquidation } from "./liquidator.js";
@@ -99,6 +100,7 @@ export class Keeper {
   private liquidator: Liquidator | undefined;
   private pokers: Pokers | undefined;
   private flagger: Flagger | undefined;
+  private deleverager: Deleverager | undefined;
 
   private ticking = false;
   private lastScannedBlock = -1;
@@ -354,6 +356,15 @@ export class Keeper {
       logger: logger.child({ module: "flagger" }),
       metrics,
     });
+    this.deleverager = new Deleverager({
+      contracts: this.contracts,
+      tx,
+      settings,
+      address,
+      scale,
+      logger: logger.child({ module: "adl" }),
+      metrics,
+    });
     this.follower = new EventFollower({
       provider: this.o.provider,
       addresses: {
@@ -527,7 +538,9 @@ export class Keeper {
     const liquidatable = new Set(scan.liquidatable.map((a) => a.accountId));
     const flags = await this.flagger!.run(liquidation.waiting, liquidatable, view, fees);
     const liquidated = liquidation.batches.some((b) => b.sent);
-    report.pokes = [...flags, ...(await this.pokers!.run(view, fees, liquidated))];
+    const pokes = await this.pokers!.run(view, fees, liquidated);
+    const adl = await this.deleverager!.run(() => this.refreshForAdl(view), fees);
+    report.pokes = [...flags, ...pokes, ...adl];
     report.pokeMs = performance.now() - pokeStarted;
     report.pendingTxs = tx.count();
     report.refused = tx.drainRefusals();
@@ -555,6 +568,25 @@ export class Keeper {
     if (follow && Date.now() - this.lastCheckpointAt >= every) this.writeCheckpoint(head.hash ?? undefined);
     report.tickMs = performance.now() - started;
     return report;
+  }
+
+  /**
+   * The book and chain view at the newest block, for auto-deleveraging: on a chain that mined this
+   * pass's own liquidations already (a dev node, the replay), the deficit they booked and the positions
+   * they closed are in that block, not in the pass's view.
+   */
+  private async refreshForAdl(view: ChainView): Promise<{ book: AccountBook; view: ChainView }> {
+    const head = await this.o.provider.getBlock("latest");
+    if (!head || head.number <= this.follower!.lastBlock) return { book: this.book!, view };
+    await this.follower!.advance(head.number);
+    this.lastHash = head.hash ?? this.lastHash;
+    this.lastBlock = this.follower!.lastBlock;
+    const fresh = await readChainView(this.contracts, this.feedIds, {
+      number: head.number,
+      timestamp: head.timestamp,
+      baseFeePerGas: head.baseFeePerGas,
+    });
+    return { book: this.book!, view: fresh };
   }
 
   /** chain time at which the first account now cooling down may take its next tranche */

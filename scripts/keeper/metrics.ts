@@ -69,11 +69,15 @@ export class KeeperMetrics {
   readonly logBlocksScanned = this.counter("keeper_log_blocks_scanned_total", "blocks whose logs were fetched");
   readonly pokes = new Counter({
     name: "keeper_pokes_total",
-    help: "maintenance transactions sent (volatility, breaker, claim)",
+    help: "maintenance transactions sent (volatility, breaker, claim, flag, adl)",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
 
+  readonly adlDeficitPending = this.gauge(
+    "keeper_adl_deficit_pending",
+    "bad debt waiting for auto-deleveraging (quote units), read at the newest block each pass",
+  );
   readonly balance = this.gauge("keeper_balance_eth", "ether the keeper's key holds to pay for gas, at the last block");
   readonly balanceLow = this.gauge(
     "keeper_balance_low",

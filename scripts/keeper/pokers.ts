@@ -6,7 +6,9 @@
  *   later of the last change and the last poke that still proposed the level; poke would do nothing
  *   before), or every `breakerPokeIntervalBlocks` blocks once the block time has moved on since its
  *   last poke (then without reading the proposal first);
- * - vault.claimKeeperRewards once the rewards reach `claimThreshold` tokens.
+ * - vault.claimKeeperRewards once the rewards reach `claimThreshold` tokens;
+ * - backstop.unwind(market) when the backstop vault holds inventory there and the market's impact
+ *   budget has room (unwindRoom): the vault's paced sale, permissionless, one of the keeper's jobs.
  * Each is simulated before it is sent: the first time with eth_estimateGas (sent with the estimate
  * plus `gasLimitMarginPercent`), then with one eth_call at the gas limit that poke was last sent with,
  * which proves that limit still suffices in one execution where an estimate searches with many (a
@@ -68,12 +70,13 @@ export class Pokers {
    * pass (after the view's events were followed), so the breaker's proposals are read again.
    */
   async run(view: ChainView, fees: () => Promise<Fees | undefined>, liquidated = false): Promise<PokeReport[]> {
-    const [vol, breaker, claim] = await Promise.all([
+    const [vol, breaker, claim, unwind] = await Promise.all([
       this.volatilityDue(view),
       this.breakerDue(view, liquidated),
       this.claimDue(view),
+      this.unwindDue(view),
     ]);
-    const due = [...vol, ...breaker, ...claim].filter((d) => !this.o.tx.hasKey(d.key));
+    const due = [...vol, ...breaker, ...claim, ...unwind].filter((d) => !this.o.tx.hasKey(d.key));
     const reports: PokeReport[] = [];
     const bound = this.o.settings.breakerPokeGasBound && breaker.length ? await this.breakerGasBound(view) : undefined;
     for (const d of due) {
@@ -273,5 +276,35 @@ export class Pokers {
         data: vault.interface.encodeFunctionData("claimKeeperRewards", [this.o.settings.claimTo ?? this.o.address]),
       },
     ];
+  }
+
+  /** An unwind per market where the backstop vault's inventory has room in the impact budget. */
+  private async unwindDue(view: ChainView): Promise<Due[]> {
+    const backstop = this.o.contracts.backstop;
+    if (!backstop) return [];
+    const at = { blockTag: view.blockNumber };
+    const markets = [...view.engine.markets.keys()];
+    const rooms = await Promise.all(
+      markets.map((m) =>
+        backstop.unwindRoom(m, at).catch((e: unknown) => {
+          // a deployment without the backstop module has nothing to unwind
+          if (isTransportError(e)) throw e;
+          return undefined;
+        }),
+      ),
+    );
+    const due: Due[] = [];
+    markets.forEach((m, i) => {
+      const r = rooms[i];
+      if (!r || r.sellable === 0n) return;
+      due.push({
+        kind: "unwind",
+        key: `unwind:${m}`,
+        reason: `sellable ${r.sellable} (budget ${r.budgetWad}, used ${r.usedWad}${r.late ? ", late" : ""})`,
+        to: backstop.target as string,
+        data: backstop.interface.encodeFunctionData("unwind", [m]),
+      });
+    });
+    return due;
   }
 }

@@ -2,8 +2,12 @@
  * The monitor backtested inside a crash replay: at every step the replay records (scripts/replay's
  * `onStep` hook), the monitor reads the replayed chain as it then is (no look-ahead: the book, the
  * markets and the insurance fund at that block, and only the oracle prices seen so far as history),
- * forecasts, and derives the level its rules want. It observes only: it raises nothing, so the
- * replay's outcome is the one without the monitor.
+ * forecasts, and derives the level its rules want. By default it observes only: it raises nothing, so
+ * the replay's outcome is the one without the monitor. With `raise`, it also acts as the risk-oracle
+ * service does (rules.ts `actions`: the role's bounds read from the breaker, renewals only on a fresh
+ * oracle round): a key granted RISK_ORACLE at the first step raises the breaker through
+ * `riskOracleRaise`, every transaction mined at the step's own time, so the replay's outcome is then
+ * the one with the monitor (protected-with-monitor against protected-without).
  *
  * Measured per run:
  * - the first liquidation wave: the first 5-minute window whose liquidated notional reaches 1% of the
@@ -26,13 +30,16 @@ import { type CascadeMarket, cascade } from "./cascade.js";
 import { ChainSource } from "./chain.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "./forecast.js";
 import type { ThresholdTable } from "./ladder.js";
-import { type Rules, DEFAULT_RULES, levelFor } from "./rules.js";
+import { type BreakerMarket, type LevelDecision, type Rules, DEFAULT_RULES, actions, levelFor } from "./rules.js";
+import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
 import { WAD } from "../lib/math/fixedPoint.js";
 
 type Observation = {
   t: number;
   level: number;
+  /** the rule that set the level */
+  reason: string;
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
   critical: number | null;
   p1h: number;
@@ -61,7 +68,7 @@ export type BacktestResult = {
   calm: { seconds: number; shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
   forecastError: { samples: number; medianRatio: number | undefined; withinFactor1_5: number | undefined };
   /** level the rules wanted at each step, for the report's series */
-  series: { t: number; level: number; critical: number | null; p1h: number; price: number }[];
+  series: { t: number; level: number; reason: string; critical: number | null; p1h: number; price: number }[];
 };
 
 export class ReplayBacktest {
@@ -71,7 +78,103 @@ export class ReplayBacktest {
   private readonly history: PricePoint[] = [];
   private openInterest: bigint | undefined;
 
-  constructor(private readonly o: { rules?: Rules; settings?: ForecastSettings } = {}) {}
+  /** raises sent, renewals among them, and raises the breaker refused */
+  readonly raises = { sent: 0, renewals: 0, refused: 0, alerts: 0 };
+  private raiser: { address: string; fresh: boolean } | undefined;
+
+  constructor(
+    private readonly o: {
+      rules?: Rules;
+      settings?: ForecastSettings;
+      /** act through the risk-oracle role (see the file comment) */
+      raise?: boolean;
+      /** seconds a raise lasts (default 7200, as the service) */
+      raiseDuration?: number;
+      /** renew a live floor only this close to its expiry (default 3600, as the service) */
+      renewWithin?: number;
+    } = {},
+  ) {}
+
+  /** The service's actions for one decision, sent at the chain's current time. */
+  private async act(
+    decision: LevelDecision,
+    reference: string,
+    state: { blockNumber: number; timestamp: bigint; markets: { id: number; oi: bigint }[] },
+    chain: { ethers: HardhatEthers; protocol: Protocol },
+  ): Promise<void> {
+    const breaker0 = chain.protocol.breaker;
+    if (!breaker0) return;
+    const { ethers } = chain;
+    const pin = async () => {
+      const head = await ethers.provider.getBlock("latest");
+      await ethers.provider.send("evm_setNextBlockTimestamp", [head!.timestamp]);
+    };
+    if (!this.raiser) {
+      // a key of its own for the role, granted by the breaker's admin (the deployer among the signers)
+      const address = "0x000000000000000000000000000000000000d0d0";
+      await ethers.provider.send("hardhat_setBalance", [address, "0x56bc75e2d63100000"]);
+      const admin = await breaker0.DEFAULT_ADMIN_ROLE();
+      let granted = false;
+      for (const signer of (await ethers.getSigners()).slice(0, 20)) {
+        if (!(await breaker0.hasRole(admin, signer.address))) continue;
+        await pin();
+        await (await breaker0.connect(signer).grantRole(RISK_ORACLE_ROLE, address)).wait();
+        granted = true;
+        break;
+      }
+      if (!granted) throw new Error("backtest: no signer holds the breaker's admin role to grant RISK_ORACLE");
+      this.raiser = { address, fresh: true };
+    }
+    const signer = await ethers.getImpersonatedSigner(this.raiser.address);
+    const breaker = breaker0.connect(signer);
+    const at = { blockTag: state.blockNumber };
+    const [maxLevel, maxDuration, minDelay, maxRenewals] = await Promise.all([
+      breaker.riskOracleMaxLevel(at),
+      breaker.riskOracleMaxDuration(at),
+      breaker.riskOracleMinDelay(at),
+      breaker.riskOracleMaxRenewals(at),
+    ]);
+    const markets: BreakerMarket[] = [];
+    for (const m of state.markets) {
+      if (m.oi === 0n) continue;
+      const l = await breaker.marketLevel(m.id, at);
+      markets.push({
+        marketId: m.id,
+        level: Number(l.level),
+        riskOracleLevel: Number(l.riskOracleLevel),
+        riskOracleExpiry: Number(l.riskOracleExpiry),
+        riskOracleLastRaise: Number(l.riskOracleLastRaise),
+        riskOracleRenewals: Number(l.riskOracleRenewals),
+      });
+    }
+    const planned = actions(
+      decision,
+      reference,
+      this.raiser.fresh,
+      markets,
+      {
+        maxLevel: Number(maxLevel),
+        maxDuration: Number(maxDuration),
+        minDelay: Number(minDelay),
+        maxRenewals: Number(maxRenewals),
+      },
+      Number(state.timestamp),
+      { raiseDuration: this.o.raiseDuration ?? 7_200, renewWithin: this.o.renewWithin ?? 3_600 },
+    );
+    for (const a of planned) {
+      if (a.kind === "alert") this.raises.alerts++;
+      if (a.kind !== "raise") continue;
+      await pin();
+      try {
+        await (await breaker.riskOracleRaise(a.marketId, a.level, a.duration, a.reference)).wait();
+        this.raises.sent++;
+        if (a.renewal) this.raises.renewals++;
+        this.raiser.fresh = false;
+      } catch {
+        this.raises.refused++;
+      }
+    }
+  }
 
   /** The replay's hook (EngineOptions.onStep). */
   readonly onStep = async (step: ReplayStep, chain: { ethers: HardhatEthers; protocol: Protocol }): Promise<void> => {
@@ -89,6 +192,23 @@ export class ReplayBacktest {
     const settings = this.o.settings ?? DEFAULT_FORECAST_SETTINGS;
     const { forecast: f, tables } = forecast(state, this.history, settings);
     const decision = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    if (this.o.raise) {
+      // every replay tick is an oracle round: a forecast after one is fresh
+      if (this.raiser) this.raiser.fresh = true;
+      await this.act(
+        decision,
+        f.inputsHash,
+        {
+          blockNumber: state.blockNumber,
+          timestamp: state.timestamp,
+          markets: state.markets.map((m) => ({
+            id: m.id,
+            oi: m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest,
+          })),
+        },
+        chain,
+      );
+    }
     if (this.openInterest === undefined) {
       this.openInterest = state.markets.reduce(
         (s, m) =>
@@ -105,6 +225,7 @@ export class ReplayBacktest {
     this.observations.push({
       t: step.t,
       level: decision.level,
+      reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
       oraclePrice,
@@ -178,7 +299,14 @@ export class ReplayBacktest {
           ? ratios.filter((r) => r >= 1 / 1.5 && r <= 1.5).length / ratios.length
           : undefined,
       },
-      series: obs.map((o) => ({ t: o.t, level: o.level, critical: o.critical, p1h: o.p1h, price: o.oraclePrice })),
+      series: obs.map((o) => ({
+        t: o.t,
+        level: o.level,
+        reason: o.reason,
+        critical: o.critical,
+        p1h: o.p1h,
+        price: o.oraclePrice,
+      })),
     };
   }
 }

@@ -2,8 +2,16 @@
  * Backtests the monitor inside crash replays and prints the table (lead times, false alarms, forecast
  * error); writes reports/monitor-backtest.json.
  *
- *   npm run backtest:monitor [-- --event all|<id> --preset protected --stylised]
+ *   npm run backtest:monitor [-- --event all|<id> --preset protected --stylised --compare]
  *
+ * With --calm, no replay: the false alarms on the longer calm history the crash data holds before
+ * each event (calmHistory.ts), one table.
+ *
+ * With --compare every event is replayed a second time with the monitor acting through the breaker's
+ * risk-oracle role (backtest.ts, `raise`), and a second table sets the outcome figures of the two runs
+ * side by side: protected-with-monitor against protected-without.
+ *
+ * `--event` takes one id or a comma-separated list; `--out <file>` moves the JSON report.
  * Real series from CRASH_DATA_DIR when it is set (and not --stylised), the stylised scenarios
  * otherwise. A standalone tsx script like the replay's CLI: it loads the Hardhat runtime itself.
  */
@@ -13,7 +21,9 @@ import { join } from "node:path";
 import { runReplay } from "../replay/engine.js";
 import { loadPreset } from "../replay/presets.js";
 import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
+import type { ReplayMetrics } from "../replay/result.js";
 import { ReplayBacktest, type BacktestResult } from "./backtest.js";
+import { CALM_FILES, calmFalseAlarms, calmPath } from "./calmHistory.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -24,13 +34,39 @@ function arg(name: string): string | undefined {
 const fmt = (s: number | undefined) => (s === undefined ? "never" : `${(s / 60).toFixed(0)} min`);
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
 
+/** --calm: false alarms on the longer calm history before each event (calmHistory.ts); no replay. */
+function calmTable(): void {
+  const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
+  if (!dir) throw new Error("--calm reads the real bars: set CRASH_DATA_DIR or pass --data-dir <dir>");
+  const lines = [
+    "| event | bars | calm h | calm at L>=1 | L2 raises /30 calm d | bars at level 0/1/2/3 |",
+    "|" + " --- |".repeat(6),
+  ];
+  for (const event of Object.keys(CALM_FILES)) {
+    const r = calmFalseAlarms(event, calmPath(dir, event));
+    lines.push(
+      `| ${event} | ${r.bars} | ${r.calmHours.toFixed(1)} | ${pct(r.shareAtLevel1)} | ${r.level2RaisesPer30Days.toFixed(0)} | ${r.atLevel.join("/")} |`,
+    );
+  }
+  console.log(lines.join("\n"));
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes("--calm")) return calmTable();
   const event = arg("event") ?? "all";
   const preset = loadPreset(arg("preset") ?? "protected");
   const stylised = process.argv.includes("--stylised") || !process.env.CRASH_DATA_DIR;
-  const ids = event === "all" ? await listEvents() : [event];
+  const ids = event === "all" ? listEvents() : event.split(",");
   const { default: hre } = await import("hardhat");
-  const rows: { event: string; source: string; result: BacktestResult }[] = [];
+  const compare = process.argv.includes("--compare");
+  const rows: {
+    event: string;
+    source: string;
+    result: BacktestResult;
+    without: ReplayMetrics;
+    with?: ReplayMetrics;
+    raises?: ReplayBacktest["raises"];
+  }[] = [];
   for (const id of ids) {
     let ev: EventPaths;
     try {
@@ -41,7 +77,7 @@ async function main(): Promise<void> {
     }
     const bt = new ReplayBacktest();
     const started = Date.now();
-    await runReplay({
+    const { run } = await runReplay({
       network: hre.network,
       event: id,
       title: ev.title,
@@ -50,12 +86,31 @@ async function main(): Promise<void> {
       onStep: bt.onStep,
     });
     const result = bt.result();
-    rows.push({ event: id, source: stylised ? "stylised" : "real", result });
+    const row: (typeof rows)[number] = {
+      event: id,
+      source: stylised ? "stylised" : "real",
+      result,
+      without: run.metrics,
+    };
+    if (compare) {
+      const acting = new ReplayBacktest({ raise: true });
+      const withMonitor = await runReplay({
+        network: hre.network,
+        event: id,
+        title: ev.title,
+        paths: ev.paths,
+        params: preset,
+        onStep: acting.onStep,
+      });
+      row.with = withMonitor.run.metrics;
+      row.raises = acting.raises;
+    }
+    rows.push(row);
     if (process.env.BACKTEST_TRACE) {
       for (const p of result.series.filter((_, i) => i % 10 === 0)) {
         const c = p.critical === null ? "none" : `${(p.critical * 100).toFixed(2)}%`;
         console.log(
-          `  ${new Date(p.t * 1000).toISOString().slice(0, 16)} price ${p.price.toFixed(1)} level ${p.level} critical ${c} P1h ${(p.p1h * 100).toFixed(3)}%`,
+          `  ${new Date(p.t * 1000).toISOString().slice(0, 16)} price ${p.price.toFixed(1)} level ${p.level} critical ${c} P1h ${(p.p1h * 100).toFixed(3)}% (${p.reason})`,
         );
       }
     }
@@ -73,12 +128,42 @@ async function main(): Promise<void> {
     );
   }
   console.log("\n" + lines.join("\n"));
+  if (compare) {
+    const usd = (w: string) => `$${(BigInt(w) / 10n ** 18n).toLocaleString("en-US")}`;
+    const pc = (w: string | undefined) =>
+      w === undefined ? "-" : `${(Number(BigInt(w) / 10n ** 12n) / 1e4).toFixed(2)}%`;
+    const cell = (m: ReplayMetrics) =>
+      `${pc(m.maxExtraDrop)} / ${m.accountsWipedOut} / ${usd(m.badDebtIncurred)} / ${usd(m.liquidatedNotional ?? "0")} / ${m.positionsOpened ?? "-"}`;
+    const out = [
+      "| event | protected without monitor | protected with monitor | raises (renewals, refused) | time at level >= 2 without / with |",
+      "|" + " --- |".repeat(5),
+    ];
+    const atLeast2 = (m: ReplayMetrics) => m.secondsAtLevel.slice(2).reduce((a, b) => a + b, 0);
+    for (const r of rows) {
+      if (!r.with) continue;
+      out.push(
+        `| ${r.event} | ${cell(r.without)} | ${cell(r.with)} | ${r.raises!.sent} (${r.raises!.renewals}, ${r.raises!.refused}) | ${(atLeast2(r.without) / 60).toFixed(0)} / ${(atLeast2(r.with) / 60).toFixed(0)} min |`,
+      );
+    }
+    console.log("\ncells: extra drop / wiped out / bad debt incurred / liquidated notional / positions opened\n");
+    console.log(out.join("\n"));
+  }
   mkdirSync("reports", { recursive: true });
-  const file = join("reports", "monitor-backtest.json");
+  const file = arg("out") ?? join("reports", "monitor-backtest.json");
   writeFileSync(
     file,
-    toJson({ preset: preset.name, rows: rows.map((r) => ({ ...r, result: { ...r.result, series: undefined } })) }, 1) +
-      "\n",
+    toJson(
+      {
+        preset: preset.name,
+        rows: rows.map((r) => ({
+          ...r,
+          result: { ...r.result, series: undefined },
+          without: { ...r.without, liquidatedPerWindow: undefined },
+          with: r.with && { ...r.with, liquidatedPerWindow: undefined },
+        })),
+      },
+      1,
+    ) + "\n",
   );
   console.log(`\nwritten: ${file}`);
 }

@@ -49,7 +49,8 @@ export type CascadeResult = {
   badDebt: bigint;
   /**
    * a market's displacement hit the impact cap, or the book's own sales at least doubled the shock
-   * (extra >= shock) by at least `runawayMinExtraWad`
+   * (extra >= shock) by at least `runawayMinExtraWad`, with the liquidations the sales set off at
+   * least as large as those the shock set off
    */
   runaway: boolean;
   /** runaway, or bad debt beyond the insurance fund */
@@ -119,8 +120,15 @@ export function cascade(
   const badDebt = badDebtAt(table, x);
   const extra = x - shock;
   // A wave larger than the one before is common early on (liquidation prices cluster) and need not
-  // run away; a cascade that adds at least the shock again, by a visible amount, is the loop itself.
-  const runaway = capped || (extra >= shock && extra >= (opts.runawayMinExtraWad ?? WAD / 100n));
+  // run away. A runaway is the loop itself: the book's own sales add at least the shock again, by a
+  // visible amount, AND most of what is sold was set off by earlier sales rather than by the shock
+  // (the liquidations the shock did not trigger itself are at least those it did: a mean of at least
+  // one offspring per parent, a self-exciting process's criticality). One wave the shock sets off,
+  // however large its impact, is a liquidation wave, not a feedback loop.
+  const direct = waves[0] ?? 0n;
+  const induced = liquidated - direct;
+  const feedsItself = induced > 0n && induced >= direct;
+  const runaway = capped || (extra >= shock && extra >= (opts.runawayMinExtraWad ?? WAD / 100n) && feedsItself);
   return {
     direction: table.direction,
     shock,

@@ -12,7 +12,7 @@ import { readChainView } from "../keeper/chainView.js";
 import { type ProtocolContracts, bindContracts, rereadAccounts } from "../keeper/contracts.js";
 import { EventFollower } from "../keeper/follower.js";
 import { type Logger, silentLogger } from "../keeper/logger.js";
-import type { MonitorState } from "./exposure.js";
+import type { MonitorState, UnpricedMarket } from "./exposure.js";
 import type { PricePoint } from "./stats.js";
 
 const ROUND_ABI_READ = [
@@ -94,18 +94,30 @@ export class ChainSource {
     }));
     const priced = new Set(markets.map((m) => m.id));
     const accounts = [];
-    let leftOut = 0;
+    const unpriced = new Map<number, UnpricedMarket>(
+      [...view.unpriced].map(([id, reason]) => [
+        id,
+        { id, symbol: symbols.get(id) ?? String(id), reason, accountsLeftOut: 0, sizeLeftOut: 0n },
+      ]),
+    );
     for (const a of this.book!.all()) {
-      // an account in an unpriced market cannot be valued (nor liquidated) now: left out, and logged
-      if ([...a.positions.keys()].some((id) => !priced.has(id))) {
-        leftOut++;
+      // an account in an unpriced market cannot be valued (nor liquidated) now: left out, and shown
+      const missing = [...a.positions.keys()].filter((id) => !priced.has(id));
+      if (missing.length) {
+        for (const id of missing) {
+          const u = unpriced.get(id);
+          if (!u) continue;
+          const size = a.positions.get(id)!.size;
+          u.accountsLeftOut++;
+          u.sizeLeftOut += size < 0n ? -size : size;
+        }
         continue;
       }
       accounts.push({ id: a.id, owner: a.owner, margin: a.margin, positions: a.positions });
     }
-    if (view.unpriced.size) {
+    if (unpriced.size) {
       this.o.logger?.warn(
-        { markets: Object.fromEntries(view.unpriced), accountsLeftOut: leftOut },
+        { markets: Object.fromEntries(view.unpriced) },
         "oracle read failed: these markets and their accounts are out of the forecast",
       );
     }
@@ -116,6 +128,7 @@ export class ChainSource {
       accounts,
       insuranceWad: coverable * this.scale,
       liquidationMargin: view.engine.liquidationMargin,
+      unpriced: [...unpriced.values()],
     };
   }
 

@@ -26,6 +26,8 @@ import { RpcUnreachableError, createProvider, probeChainId, redactUrl } from "..
 import { webhookSink } from "./alerts.js";
 import { FIELDS, type MonitorConfig, resolveMonitorConfig } from "./config.js";
 import { DEFAULT_FORECAST_SETTINGS } from "./forecast.js";
+import { loadCatalogue } from "./scenarioData.js";
+import { type Scenario, catalogueScenarios, labTable } from "./scenarios.js";
 import { startMonitorServer } from "./server.js";
 import { MonitorMetrics, MonitorService, toJson } from "./service.js";
 
@@ -171,6 +173,30 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     throw e;
   }
   const logger = monitorLogger(config.logLevel);
+  let lab: { scenarios: Scenario[]; source: string } | undefined;
+  try {
+    const catalogue = loadCatalogue({ dataDir: config.dataDir, stylised: config.stylised });
+    for (const s of catalogue.skipped) logger.warn({ event: s }, "scenario lab: event skipped");
+    if (!catalogue.events.length) {
+      throw new Error(
+        `no catalogued crash could be read (${catalogue.skipped[0] ?? "no events"}); pass --stylised for the project's stylised scenarios`,
+      );
+    }
+    lab = {
+      source: catalogue.source,
+      scenarios: catalogueScenarios(catalogue.events, {
+        source: catalogue.source,
+        keeperDelaySeconds: config.keeperDelay,
+        heartbeatSeconds: config.heartbeat,
+      }),
+    };
+  } catch (e) {
+    if (config.scenarios) {
+      process.stderr.write(`monitor: the scenario lab could not read the crash catalogue: ${(e as Error).message}\n`);
+      return ExitCode.BadConfig;
+    }
+    logger.warn({ err: (e as Error).message }, "scenario lab off: the crash catalogue could not be read");
+  }
   let c: Awaited<ReturnType<typeof connect>>;
   let chain: Awaited<ReturnType<typeof loadChainModules>>;
   try {
@@ -221,11 +247,58 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       raiseDuration: config.raiseDuration,
       renewWithin: config.renewWithin,
       restoreBps: config.restoreBps,
+      scenarios: lab?.scenarios,
+      scenarioSource: lab?.source,
       alerts: config.webhook.length ? webhookSink(config.webhook, logger) : undefined,
       snapshotDir: config.snapshotDir ?? join(config.deploymentsDir, "monitor", `${config.network}-${c.chainId}`),
     },
     new MonitorMetrics(true),
   );
+  if (config.scenarios) {
+    try {
+      await service.tick();
+      const run = service.lab();
+      if (!run) throw new Error("no forecast or no scenarios");
+      process.stdout.write(
+        `Scenario lab on block ${run.block} (${run.results.length} scenarios from the ${run.source} catalogue, ${run.computeMs.toFixed(0)} ms)\n\n${labTable(run.results)}\n`,
+      );
+      return ExitCode.Ok;
+    } catch (e) {
+      process.stderr.write(`monitor: scenario lab failed: ${(e as Error).message}\n`);
+      return ExitCode.Fatal;
+    }
+  }
+  if (config.exact) {
+    try {
+      const f = await service.tick();
+      const scenario = lab?.scenarios.find((x) => x.id === config.exact);
+      if (!scenario) {
+        process.stderr.write(
+          `monitor: no lab scenario "${config.exact}"; the ids are: ${(lab?.scenarios ?? []).map((x) => x.id).join(", ")}\n`,
+        );
+        return ExitCode.BadConfig;
+      }
+      const [{ network }, { runExact, exactTable }] = await Promise.all([import("hardhat"), import("./exact.js")]);
+      const fork = await network.create({
+        override: { forking: { url: config.rpcUrl, blockNumber: f?.blockNumber } },
+      });
+      try {
+        const r = await runExact({
+          ethers: fork.ethers,
+          deployment: c.deployment,
+          scenario,
+          log: (line) => logger.info(line),
+        });
+        process.stdout.write(`${scenario.title}\n\n${exactTable(r)}\n\n(${r.seconds.toFixed(1)} s)\n`);
+      } finally {
+        await fork.close();
+      }
+      return ExitCode.Ok;
+    } catch (e) {
+      process.stderr.write(`monitor: exact run failed: ${(e as Error).message}\n`);
+      return ExitCode.Fatal;
+    }
+  }
   if (config.once) {
     try {
       const f = await service.tick();

@@ -6,26 +6,18 @@
  */
 import { z } from "zod";
 
-import { type ConfigSources, ConfigError, LOG_LEVELS, describeIssues, mergeSources } from "../keeper/config.js";
+import {
+  type ConfigSources,
+  ConfigError,
+  LOG_LEVELS,
+  booleanLike,
+  describeIssues,
+  integer,
+  mergeSources,
+} from "../keeper/config.js";
 
 export { ConfigError };
 
-const TRUE = new Set(["true", "1", "yes", "on"]);
-const FALSE = new Set(["false", "0", "no", "off"]);
-const booleanLike = z.preprocess(
-  (v) => {
-    if (typeof v !== "string") return v;
-    const s = v.trim().toLowerCase();
-    return TRUE.has(s) ? true : FALSE.has(s) ? false : v;
-  },
-  z.boolean({ error: "must be true or false" }),
-);
-const integer = (min: number, max: number) =>
-  z.coerce
-    .number({ error: "must be a whole number" })
-    .int({ error: "must be a whole number" })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
 const probability = z.coerce
   .number({ error: "must be a number" })
   .min(0, { error: "must be at least 0" })
@@ -70,6 +62,15 @@ export const monitorConfigSchema = z
     raiseDuration: integer(60, 86_400).default(7_200),
     renewWithin: integer(0, 86_400).default(3_600),
     restoreBps: integer(0, 9_999).default(1_000),
+    scenarios: booleanLike.default(false),
+    exact: z
+      .string()
+      .regex(/^[a-z0-9:+.-]+$/, { error: "must be a scenario id of the lab, e.g. crash:ftx-2022:down" })
+      .optional(),
+    dataDir: z.string().min(1).optional(),
+    stylised: booleanLike.default(false),
+    keeperDelay: integer(1, 86_400).default(300),
+    heartbeat: integer(1, 86_400).default(3_600),
     level1P1h: probability.default(0.01),
     level1P24h: probability.default(0.1),
     level2P15m: probability.default(0.01),
@@ -150,6 +151,23 @@ export const FIELDS: Record<Key, FieldMeta> = {
     "bps",
     "joint move an account lookup's restoring margin protects against (default 1000)",
   ),
+  scenarios: toggle(
+    "scenarios",
+    "run the scenario lab on today's book (catalogued crashes, depth haircuts, slow keeper, stale oracle, collateral depeg), print its table, then exit",
+  ),
+  exact: valued(
+    "exact",
+    "id",
+    "run one lab scenario exactly on an in-process fork of the node (a copy of the chain), print it beside the fast lab, then exit",
+  ),
+  dataDir: valued(
+    "dataDir",
+    "dir",
+    "crash-data directory the lab's catalogued crashes are read from (default CRASH_DATA_DIR; none: the stylised scenarios)",
+  ),
+  stylised: toggle("stylised", "the lab uses the stylised crash scenarios even when real data is at hand"),
+  keeperDelay: valued("keeperDelay", "s", "the lab's slow keeper: seconds its closes come late (default 300)"),
+  heartbeat: valued("heartbeat", "s", "the lab's stale oracle: seconds the oracle holds its last round (default 3600)"),
   level1P1h: valued("level1P1h", "p", "level 1 when P(critical within 1 h) >= p (default 0.01)"),
   level1P24h: valued("level1P24h", "p", "level 1 when P(critical within 24 h) >= p (default 0.1)"),
   level2P15m: valued("level2P15m", "p", "level 2 when P(critical within 15 min) >= p (default 0.01)"),

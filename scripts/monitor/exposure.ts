@@ -52,6 +52,23 @@ export type MonitorState = {
   insuranceWad: bigint;
   /** the engine's keeper-reward fields: every account's maintenance holds its liquidation margin */
   liquidationMargin: LiquidationMarginConfig;
+  /**
+   * Markets whose oracle read failed at this block, with the accounts that hold them: neither can be
+   * valued (nor liquidated) now, so they are out of the forecast, and the forecast says so.
+   */
+  unpriced?: UnpricedMarket[];
+};
+
+/** A market the forecast had to leave out: its oracle read failed. */
+export type UnpricedMarket = {
+  id: number;
+  symbol: string;
+  /** the read's error, as the oracle adapter reported it */
+  reason: string;
+  /** accounts holding a position in it (left out of the forecast whole) */
+  accountsLeftOut: number;
+  /** their summed |size| in this market, WAD (no price to value it at) */
+  sizeLeftOut: bigint;
 };
 
 export type Exposure = {
@@ -161,4 +178,33 @@ export function roundingSlack(e: Exposure): bigint {
 /** The snapshot's markets by id. */
 export function marketMap(state: MonitorState): Map<number, MarketSnapshot> {
   return new Map(state.markets.map((m) => [m.id, m.snapshot]));
+}
+
+/**
+ * The state as it stands in the markets' quote currency (USD) when the collateral is worth
+ * (1 - depeg) of par: every account's margin and the insurance fund's assets are scaled down
+ * (floored: the forecast errs toward less margin). The engine itself counts the collateral at par,
+ * so these accounts are not liquidatable on chain at the depeg alone; what this measures is the
+ * dollar exposure a depeg creates: the accounts whose dollar equity no longer covers maintenance,
+ * and the shortfall the LPs and the fund then carry in dollars (the crash catalogue models the USDC
+ * depeg the same way: its path is the dollar value of margin).
+ */
+export function depegged(state: MonitorState, depegWad: bigint): MonitorState {
+  if (depegWad < 0n || depegWad >= WAD) throw new RangeError("a depeg must be in [0, 100%)");
+  if (depegWad === 0n) return state;
+  const keep = WAD - depegWad;
+  return {
+    ...state,
+    accounts: state.accounts.map((a) => ({ ...a, margin: (a.margin * keep) / WAD })),
+    insuranceWad: (state.insuranceWad * keep) / WAD,
+  };
+}
+
+/**
+ * An exposure at a collateral depeg, from the exposure at par: only the margin term of A moves, by
+ * the margin the depeg takes (the same floored margin `depegged` gives the account).
+ */
+export function depeggedExposure(e: Exposure, depegWad: bigint): Exposure {
+  const margin = (e.account.margin * (WAD - depegWad)) / WAD;
+  return { ...e, account: { ...e.account, margin }, a: e.a - (e.account.margin - margin) * WAD };
 }

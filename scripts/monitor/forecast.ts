@@ -10,12 +10,28 @@ import {
   type CascadeMarket,
   type CascadeOptions,
   type CascadeResult,
+  cascade,
   cascadeCurve,
   criticalShock,
   firstShock,
 } from "./cascade.js";
-import type { MonitorState } from "./exposure.js";
-import { type Direction, DIRECTIONS, type Ladder, type ThresholdTable, buildLadder } from "./ladder.js";
+import {
+  type Exposure,
+  type MonitorState,
+  type UnpricedMarket,
+  depegged,
+  depeggedExposure,
+  marketMap,
+} from "./exposure.js";
+import {
+  type Direction,
+  DIRECTIONS,
+  type Ladder,
+  type ThresholdTable,
+  buildLadder,
+  tablesOf,
+  thresholdTables,
+} from "./ladder.js";
 import { type MoveProbability, type PricePoint, moveProbability, standardisedShocks } from "./stats.js";
 
 export type ForecastSettings = {
@@ -31,6 +47,10 @@ export type ForecastSettings = {
   horizonsSeconds: number[];
   /** a liquidation wave: the cascade liquidates at least this share of the open interest, bps (100 = 1%) */
   waveBps: number;
+  /** a wave is collective: at least this many accounts (one account's close is not a wave) */
+  waveMinAccounts: number;
+  /** the collateral depegs the forecast repeats itself at, bps (exposure.ts `depegged`) */
+  depegBps: number[];
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -43,6 +63,22 @@ export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
   maxImpactWad: (9n * WAD) / 10n,
   horizonsSeconds: [900, 3_600, 86_400],
   waveBps: 100,
+  waveMinAccounts: 3,
+  depegBps: [500, 1_200],
+};
+
+/** The book when the collateral is worth (1 - depeg) of par, in the markets' quote currency. */
+export type DepegForecast = {
+  depegBps: number;
+  /** notional whose dollar equity no longer covers maintenance at today's prices, with the cascade its closes set off, WAD */
+  liquidatableNow: bigint;
+  /** negative dollar equity at the prices that cascade ends at, WAD */
+  badDebtNow: bigint;
+  /** the fund's coverable assets at the depeg, WAD */
+  coverableWad: bigint;
+  /** the critical joint shock at the depeg, WAD; undefined: none up to the grid's end */
+  criticalDown: bigint | undefined;
+  criticalUp: bigint | undefined;
 };
 
 export type MarketSummary = {
@@ -88,9 +124,43 @@ export type Forecast = {
   insurance: { coverableWad: bigint; badDebtAt10pct: bigint; coverageAt10pct: number | undefined };
   /** notional liquidatable now and after 5% and 10% joint moves down and up (no cascade), WAD */
   indicators: { liquidatableNow: bigint; down5: bigint; down10: bigint; up5: bigint; up10: bigint; sigmaMax: number };
+  /** the forecast repeated at each collateral depeg of the settings (markets moving jointly on top) */
+  collateral: DepegForecast[];
+  /** markets whose oracle read failed, with the accounts left out because they hold them */
+  unpriced: UnpricedMarket[];
   /** time the forecast took, ms */
   computeMs: number;
 };
+
+/** The cascade's answers for the book at a collateral depeg (prices unmoved, then moved jointly). */
+export function depegForecast(
+  state: MonitorState,
+  depegBps: number,
+  markets: readonly CascadeMarket[],
+  curveOpts: CascadeOptions & { maxShockBps?: number; stepBps?: number },
+  /** the state's exposures at par, when already computed (buildLadder's): saves computing them again */
+  exposures?: Exposure[],
+): DepegForecast {
+  const s = depegged(state, bpsWad(depegBps));
+  const tables = exposures
+    ? tablesOf(
+        exposures.map((e) => depeggedExposure(e, bpsWad(depegBps))),
+        marketMap(state),
+      )
+    : thresholdTables(s);
+  // a coarser grid (5%) than the main curve: the critical shock is refined by bisection to 1 bp anyway
+  const opts = { ...curveOpts, insuranceWad: s.insuranceWad, stepBps: Math.max(curveOpts.stepBps ?? 100, 500) };
+  const critical = (d: Direction) => criticalShock(tables[d], markets, cascadeCurve(tables[d], markets, opts), opts);
+  const now = cascade(tables.down, markets, 0n, opts);
+  return {
+    depegBps,
+    liquidatableNow: now.liquidatedNotional,
+    badDebtNow: now.badDebt,
+    coverableWad: s.insuranceWad,
+    criticalDown: critical("down"),
+    criticalUp: critical("up"),
+  };
+}
 
 /** Each market's impact depth at a multiple (bps) of its depth skewScale * price. */
 export function cascadeMarkets(state: MonitorState, depthBps: number): CascadeMarket[] {
@@ -140,7 +210,10 @@ export function forecast(
   settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
 ): { forecast: Forecast; tables: Record<Direction, ThresholdTable> } {
   const started = performance.now();
-  const { ladder, tables } = buildLadder(state, { stepBps: settings.ladderStepBps, maxBps: settings.ladderMaxBps });
+  const { ladder, tables, exposures } = buildLadder(state, {
+    stepBps: settings.ladderStepBps,
+    maxBps: settings.ladderMaxBps,
+  });
   const opts: CascadeOptions = { maxImpactWad: settings.maxImpactWad, insuranceWad: state.insuranceWad };
   const curveOpts = { ...opts, maxShockBps: settings.maxShockBps, stepBps: settings.shockStepBps };
   const markets = cascadeMarkets(state, settings.depthBps);
@@ -163,7 +236,15 @@ export function forecast(
     );
     const waveNotional = (oi * BigInt(settings.waveBps)) / 10_000n;
     const wave =
-      oi === 0n ? undefined : firstShock(tables[d], markets, curve, opts, (r) => r.liquidatedNotional >= waveNotional);
+      oi === 0n
+        ? undefined
+        : firstShock(
+            tables[d],
+            markets,
+            curve,
+            opts,
+            (r) => r.liquidatedNotional >= waveNotional && r.accounts >= settings.waveMinAccounts,
+          );
     const waveHorizons = settings.horizonsSeconds.map((h) =>
       moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample),
     );
@@ -220,6 +301,8 @@ export function forecast(
       up10: pointAt(ladder, "up", 1_000),
       sigmaMax,
     },
+    collateral: settings.depegBps.map((depegBps) => depegForecast(state, depegBps, markets, curveOpts, exposures)),
+    unpriced: state.unpriced ?? [],
     computeMs: 0,
   };
   f.computeMs = performance.now() - started;

@@ -189,6 +189,26 @@ export function buildLadder(
   };
 }
 
+/**
+ * Only the threshold tables of a state (what the cascade reads), without the ladder's grid: for the
+ * scenario lab and the depeg rows, which ask the cascade many questions of a book but never draw it.
+ */
+export function thresholdTables(state: MonitorState): Record<Direction, ThresholdTable> {
+  const markets = marketMap(state);
+  const exposures = state.accounts
+    .filter((a) => a.positions.size > 0)
+    .map((a) => exposureOf(a, markets, state.liquidationMargin));
+  return tablesOf(exposures, markets);
+}
+
+/** The threshold tables of exposures already computed (a depeg changes only their margin term). */
+export function tablesOf(
+  exposures: Exposure[],
+  markets: ReadonlyMap<number, MarketSnapshot>,
+): Record<Direction, ThresholdTable> {
+  return { down: table("down", exposures, markets), up: table("up", exposures, markets) };
+}
+
 function rowOrder(x: LadderRow, y: LadderRow): number {
   return x.marketId - y.marketId || x.side.localeCompare(y.side);
 }

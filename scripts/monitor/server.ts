@@ -5,6 +5,7 @@
  *   GET /assets/…              the dashboard's script and the chart library, served from disk (no CDN)
  *   GET /api/forecast          the latest forecast (bigints as decimal strings; WAD amounts)
  *   GET /api/history           level, critical shock, distance and probabilities per forecast
+ *   GET /api/scenarios         the scenario lab (catalogued crashes, depth, slow keeper, stale oracle, depeg) on the latest book
  *   GET /api/account/:id[?restoreBps=1000]   one account's early warnings
  *   GET /api/events            server-sent events: `level` on every change of the wanted level,
  *                              `forecast` (block, level) on every forecast, `raise` on each raise
@@ -89,6 +90,11 @@ export async function startMonitorServer(o: {
         return json(res, 200, { forecast: forecastView(s.latest), decision: s.decision, actions: s.lastActions });
       }
       if (path === "/api/history") return json(res, 200, s.history);
+      if (path === "/api/scenarios") {
+        const lab = s.lab();
+        if (!lab) return json(res, 503, { error: "no forecast yet, or no scenarios loaded" });
+        return json(res, 200, lab);
+      }
       const account = /^\/api\/account\/(\d{1,78})$/.exec(path);
       if (account) {
         const restore = Number(url.searchParams.get("restoreBps") ?? "1000");
@@ -126,7 +132,7 @@ export async function startMonitorServer(o: {
       }
       res
         .writeHead(404, { "content-type": "text/plain" })
-        .end("try /, /api/forecast, /api/history, /api/account/:id, /api/events, /metrics, /health\n");
+        .end("try /, /api/forecast, /api/history, /api/scenarios, /api/account/:id, /api/events, /metrics, /health\n");
     } catch (e) {
       json(res, 500, { error: (e as Error).message });
     }

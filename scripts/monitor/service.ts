@@ -33,6 +33,7 @@ import {
   levelFor,
 } from "./rules.js";
 import type { PricePoint } from "./stats.js";
+import { type Scenario, type ScenarioResult, runScenarios } from "./scenarios.js";
 import { type AccountWarning, accountWarning } from "./warnings.js";
 
 /** Where the state comes from: the chain (chain.ts) or a fixed book (tests, demo). */
@@ -72,7 +73,14 @@ export type ServiceOptions = {
   generatorURL?: string;
   /** the joint move (bps) an account's "restore" margin protects against, by default */
   restoreBps?: number;
+  /** the scenario lab's scenarios (scenarios.ts `catalogueScenarios`), run on the latest book on request */
+  scenarios?: readonly Scenario[];
+  /** where the scenarios' numbers came from ("real", "stylised") */
+  scenarioSource?: string;
 };
+
+/** The scenario lab on one block's book. */
+export type LabRun = { block: number; source: string; results: ScenarioResult[]; computeMs: number };
 
 export class MonitorMetrics {
   readonly registry = new Registry();
@@ -119,6 +127,20 @@ export class MonitorMetrics {
     registers: [this.registry],
   });
   readonly alertsSent = this.counter("monitor_alerts_total", "alerts handed to the webhooks");
+  readonly unpriced = this.gauge(
+    "monitor_unpriced_markets",
+    "markets whose oracle read failed at the last forecast (they and their accounts are out of it)",
+  );
+  readonly unpricedAccounts = this.gauge(
+    "monitor_unpriced_accounts",
+    "accounts left out of the last forecast because they hold a market whose oracle read failed",
+  );
+  readonly scenarioBadDebt = new Gauge({
+    name: "monitor_scenario_bad_debt",
+    help: "bad debt of each scenario of the lab on the latest book, collateral units",
+    labelNames: ["scenario"] as const,
+    registers: [this.registry],
+  });
 
   constructor(processMetrics = false) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry });
@@ -144,6 +166,7 @@ export class MonitorService extends EventEmitter {
   /** an oracle round arrived since the last raise (or none was made yet): the forecast is fresh */
   private freshSinceRaise = true;
   private lastBlock = -1;
+  private labRun: LabRun | undefined;
   lastTickAt = 0;
 
   constructor(
@@ -212,6 +235,24 @@ export class MonitorService extends EventEmitter {
     return f;
   }
 
+  /** The scenario lab on the latest forecast's book (computed once per block). */
+  lab(): LabRun | undefined {
+    if (!this.state || !this.o.scenarios?.length) return undefined;
+    if (this.labRun?.block === this.state.blockNumber) return this.labRun;
+    const started = performance.now();
+    const results = runScenarios(this.state, this.o.scenarios, { maxImpactWad: this.settings.maxImpactWad });
+    this.labRun = {
+      block: this.state.blockNumber,
+      source: this.o.scenarioSource ?? "given",
+      results,
+      computeMs: performance.now() - started,
+    };
+    for (const r of results) {
+      this.metrics.scenarioBadDebt.set({ scenario: r.scenario.id }, Number(r.badDebt) / 1e18);
+    }
+    return this.labRun;
+  }
+
   /** The early warnings of one account, on the latest forecast's book. */
   warning(accountId: bigint, restoreBps = this.o.restoreBps ?? 1_000): AccountWarning | undefined {
     if (!this.state || !this.tables) return undefined;
@@ -264,6 +305,8 @@ export class MonitorService extends EventEmitter {
       m.liquidatable.set({ move }, Number(v) / 1e18);
     }
     m.coverage.set(f.insurance.coverageAt10pct ?? -1);
+    m.unpriced.set(f.unpriced.length);
+    m.unpricedAccounts.set(f.unpriced.reduce((n, u) => n + u.accountsLeftOut, 0));
     m.accounts.set(f.accountsWithPositions);
     this.history.push({
       t,

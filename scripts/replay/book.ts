@@ -7,7 +7,7 @@
  * with the project's bigint mirror of PerpEngine's views (scripts/lib/math/engine.ts, equal to the
  * engine to the wei), it answers without one eth_call per account per tick: which accounts are below
  * maintenance margin (the keeper's cross-check and the step's `liquidatable` count), each account's
- * equity and notional (ADL ranking), and each market's state for the initial margin a new position
+ * equity and notional, and each market's state for the initial margin a new position
  * would need (so the population's wanted leverage is clamped to what the protocol accepts instead of
  * reverting).
  */

@@ -176,7 +176,7 @@ async function main(): Promise<number> {
     progress: progressEnabled(o.progress),
     jobs: o.jobs,
   });
-  const failed = report.comparisons.filter((c) => !(c.noUncoveredBadDebt && c.extraDropAtMostHalf && c.fewerWipeouts));
+  const failed = report.comparisons.filter((c) => !(c.noUncoveredBadDebt && c.extraDropAtMostThird && c.fewerWipeouts));
   return o.check && failed.length ? EXIT_USAGE : 0;
 }
 

@@ -8,20 +8,25 @@ import { WAD } from "../lib/math/index.js";
 import type { EventOf } from "./contracts.js";
 import type { ILiquidationEngine } from "../../types/ethers-contracts/index.js";
 import type { RunState } from "./state.js";
+import { backstopLog } from "./backstop.js";
 
 type Ev<N extends keyof ILiquidationEngine["filters"]> = EventOf<ILiquidationEngine, N>;
 
 /** What the logs since `from` did: the notional liquidated and the tranches settled. */
-export async function digest(run: RunState, from: number): Promise<{ notional: bigint; tranches: number }> {
+export async function digest(
+  run: RunState,
+  from: number,
+): Promise<{ notional: bigint; tranches: number; unwound: bigint }> {
   const le = run.c.liquidationEngine;
   const logs = await run.chain.logs(from, [await le.getAddress()]);
-  const out = { notional: 0n, tranches: 0 };
+  const out = { notional: 0n, tranches: 0, unwound: 0n };
   const touched = new Set<bigint>();
   const closed = new Set<bigint>();
   const bankrupt = new Set<bigint>();
   for (const log of logs) {
     const parsed = le.interface.parseLog(log);
-    if (parsed?.name === "TrancheLiquidated") {
+    if (!parsed) out.unwound += backstopLog(run, log, touched);
+    else if (parsed.name === "TrancheLiquidated") {
       const e = parsed.args as unknown as Ev<"TrancheLiquidated">;
       out.notional += legLiquidated(run, e);
       if (e.badDebtCovered + e.badDebtSocialised > 0n) bankrupt.add(e.accountId);

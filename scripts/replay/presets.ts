@@ -121,6 +121,28 @@ const FundsSchema = z
   .partial()
   .strict();
 
+const BackstopSchema = z
+  .object({
+    /** deploy the backstop vault (takeover at the backstop, paced unwind) */
+    enabled: z.boolean(),
+    /** the vault capitalised with this multiple of the population's wanted notional */
+    capitalToNotional: z.number().nonnegative(),
+    feeRate: Dec,
+    accountShare: Dec,
+    marketShare: Dec,
+    refSigma: Dec,
+    depthShare: Dec,
+    totalShare: Dec,
+    maxDrawdown: Dec,
+    drawdownWindow: Int,
+    impactBudget: Dec,
+    flowHalfLife: Int,
+    maxHold: Int,
+    lateMultiplier: Dec,
+  })
+  .partial()
+  .strict();
+
 const KeeperSchema = z
   .object({
     /** accounts per liquidateBatch of the keeper service (the contract takes at most 100) */
@@ -156,6 +178,7 @@ export const ParamsFileSchema = z
     adl: AdlSchema,
     impact: ImpactSchema,
     funds: FundsSchema,
+    backstop: BackstopSchema,
     keeper: KeeperSchema,
     replay: ReplaySchema,
     population: PopulationOverridesSchema,
@@ -188,6 +211,8 @@ export type ResolvedParams = {
     maxFeedbackTicks: number;
   };
   funds: { insuranceToNotional: number; lpToNotional: number };
+  /** the backstop vault: off unless a preset enables it; `config` overrides its defaults (backstop.ts) */
+  backstop: { enabled: boolean; capitalToNotional: number; config: Record<string, Dec | number> };
   keeper: { batchSize: number };
   replay: { maxTickSeconds: number; windowSeconds: number };
   population: PopulationOverrides;
@@ -214,6 +239,7 @@ function defaults(): ResolvedParams {
       maxFeedbackTicks: 2,
     },
     funds: { insuranceToNotional: 0.05, lpToNotional: 1 },
+    backstop: { enabled: false, capitalToNotional: 0.2, config: {} },
     keeper: { batchSize: 100 },
     replay: { maxTickSeconds: 300, windowSeconds: 300 },
     population: {},
@@ -300,6 +326,14 @@ function apply(base: ResolvedParams, p: ParamsFile, label: string): ResolvedPara
     if (maxImpact !== undefined) out.impact.maxImpact = parseDecimal(maxImpact);
   }
   out.funds = { ...out.funds, ...p.funds };
+  if (p.backstop) {
+    const { enabled, capitalToNotional, ...config } = p.backstop;
+    out.backstop = {
+      enabled: enabled ?? out.backstop.enabled,
+      capitalToNotional: capitalToNotional ?? out.backstop.capitalToNotional,
+      config: { ...out.backstop.config, ...config },
+    };
+  }
   out.keeper = { ...out.keeper, ...p.keeper };
   out.replay = { ...out.replay, ...p.replay };
   if (p.population) {

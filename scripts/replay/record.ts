@@ -4,6 +4,7 @@
  * the parameters read back from the chain, the chain's and the keeper's counters.
  */
 import { computeMetrics } from "./metrics.js";
+import { backstopStats, backstopStep } from "./backstop.js";
 import { paramsJson } from "./presets.js";
 import type { ReplayMarket, ReplayRun, ReplayStep } from "./result.js";
 import type { RunState } from "./state.js";
@@ -37,6 +38,8 @@ export async function recordStep(run: RunState, t: number, pathNow: bigint[], no
     }));
   }
   if (run.clock.feedback.has(t)) step.feedback = true;
+  const backstop = await backstopStep(run);
+  if (backstop) step.backstop = backstop;
   record.steps.push(step);
   record.stepPrices.push(markets.map((m, j) => ({ path: pathNow[j], oracle: m.lastAnswer })));
 }
@@ -100,6 +103,7 @@ export async function recordRun(
       callMs: Math.round(chain.callMs),
       keeper: run.keeper.name,
       ...(await run.keeper.stats()),
+      ...backstopStats(run),
     },
   };
   const notes = run.keeper.notes();

@@ -3,6 +3,8 @@
  * Money and prices are decimal strings of WAD bigints (JSON has no bigint); times are unix seconds.
  */
 
+import type { BackstopStep } from "./backstop.js";
+
 export type WadString = string;
 
 export type ReplayStep = {
@@ -23,6 +25,8 @@ export type ReplayStep = {
   markets?: { symbol: string; pathPrice: WadString; oraclePrice: WadString; level: number }[];
   /** true for a tick the engine inserted after liquidations (impact feedback), not one of the path's */
   feedback?: boolean;
+  /** the backstop vault's book after the step (runs with the vault) */
+  backstop?: BackstopStep;
 };
 
 export type ReplayMetrics = {
@@ -106,6 +110,8 @@ export type ReplayReport = {
     event: string;
     noUncoveredBadDebt: boolean;
     extraDropAtMostHalf: boolean;
+    /** protected's extra drop is at most a third of baseline's (issue 12's target; what --check requires) */
+    extraDropAtMostThird: boolean;
     fewerWipeouts: boolean;
     /** the runs compared (absent: "protected" against "baseline") */
     preset?: string;

@@ -259,14 +259,24 @@ export class ServiceKeeper {
     };
   }
 
-  async tick(): Promise<{ tranches: number }> {
+  /**
+   * One replay tick. `adlRuns`: autoDeleverage calls the keeper's ADL job made (sent, or refused by its
+   * simulation); `adlFailures`: those refused or reverted.
+   */
+  async tick(): Promise<{ tranches: number; adlRuns: number; adlFailures: number }> {
     const started = performance.now();
+    const adl = { runs: 0, failures: 0 };
     this.volatilityMoves ??= await this.readVolatilityMoves();
     const sent: { hash: string; kind: TxKind }[] = [];
     const mirrored = this.ctx.hint ? (await this.ctx.hint()).length : undefined;
     for (let pass = 1; ; pass++) {
       const report = await this.keeper.tick();
       if (pass === 1 && mirrored !== undefined && report.liquidatable !== mirrored) this.counts.scanMismatches++;
+      for (const p of report.pokes) {
+        if (p.kind !== "adl") continue;
+        adl.runs++;
+        if (!p.sent) adl.failures++;
+      }
       const changed = this.record(report, sent) && this.volatilityMoves;
       if (!changed) break;
       if (pass === MAX_PASSES) {
@@ -279,13 +289,14 @@ export class ServiceKeeper {
       const r = await this.ctx.chain.receipt(tx.hash);
       if (!r.ok) {
         this.counts.revertedTxs++;
+        if (tx.kind === "adl") adl.failures++;
         continue;
       }
       if (tx.kind === "liquidation") tranches += this.outcome(r.logs);
     }
     this.counts.tranches += tranches;
     this.ms += performance.now() - started;
-    return { tranches };
+    return { tranches, adlRuns: adl.runs, adlFailures: adl.failures };
   }
 
   async stats(): Promise<Record<string, number>> {

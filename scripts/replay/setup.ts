@@ -18,6 +18,7 @@ import { bindContracts, type ReplayContracts } from "./contracts.js";
 import { ImpactModel } from "./impact.js";
 import { FEED_DECIMALS, type RunPlan } from "./plan.js";
 import { USDC_UNIT } from "./population.js";
+import { setUpBackstop } from "./backstop.js";
 import { type ResolvedParams, marketSettings, structOverrides } from "./presets.js";
 import { ServiceKeeper } from "./serviceKeeper.js";
 import type { MarketRun, Roles, RunState } from "./state.js";
@@ -48,6 +49,7 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       admin,
       governor,
       guardian,
+      adlKeeper: keeper, // the keeper service runs auto-deleveraging
       markets: plan.markets.map((m) => m.spec),
       breaker: params.breaker,
     });
@@ -56,6 +58,9 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
     const markets = await deployFeeds(ethers, chain, c, roles, params, plan);
     const configs = await configureLiquidations(chain, c, roles, params);
     await seedFunds(chain, c, roles, params, plan);
+    const backstop = await setUpBackstop(ethers, chain, c, roles, params, plan, (from, tx, what) =>
+      must(chain, from, tx as Promise<ContractTransaction>, what),
+    );
     const { firstId, startBlock } = await openAccounts(chain, c, roles, plan);
     const book = new Book({
       c,
@@ -93,6 +98,7 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       clock: startClock(plan),
       record: emptyRecord((await c.insuranceFund.coverable()) * SCALE),
       touchedSinceHint: 0,
+      backstop,
     };
     return state;
   } catch (e) {

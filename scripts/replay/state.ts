@@ -10,6 +10,7 @@ import type { Book } from "./book.js";
 import type { Chain } from "./chain.js";
 import type { ReplayContracts } from "./contracts.js";
 import type { ImpactModel } from "./impact.js";
+import type { BackstopRun } from "./backstop.js";
 import type { RunCounters, StepPrices } from "./metrics.js";
 import type { PlannedMarket, RunPlan } from "./plan.js";
 import type { TraderSpec } from "./population.js";
@@ -93,6 +94,8 @@ export type RunState = {
   hints: { last?: { t: number; ids: bigint[] } };
   /** accounts changed since it was taken */
   touchedSinceHint: number;
+  /** the backstop vault, when the preset enables it */
+  backstop?: BackstopRun;
 };
 
 export const accountOf = (run: RunState, t: TraderSpec): bigint => run.firstId + BigInt(t.index);

@@ -3,19 +3,18 @@
  *   1. the impact model decays; each market's oracle is fed path * (1 + impact) with
  *      MockAggregator.pushRound (a round when the answer changes, or half a heartbeat passed);
  *   2. traders due to open do so (traders.ts);
- *   3. the keeper service ticks (serviceKeeper.ts): follow events, scan, liquidate worst first, pokes;
- *   4. pending deficits are auto-deleveraged (adl.ts);
- *   5. what happened is read from the logs (digest.ts): every liquidated leg adds its signed
+ *   3. the keeper service ticks (serviceKeeper.ts): follow events, scan, liquidate worst first, pokes,
+ *      and auto-deleverage pending deficits (its ADL job, scripts/keeper/deleverager.ts);
+ *   4. what happened is read from the logs (digest.ts): every liquidated leg adds its signed
  *      notional / depth to the market's impact, so the next oracle round carries the protocol's own
  *      forced sales;
- *   6. the step is recorded (record.ts); after a tick with liquidations, a feedback tick
+ *   5. the step is recorded (record.ts); after a tick with liquidations, a feedback tick
  *      `feedbackSeconds` later (at most `maxFeedbackTicks` between two scheduled ticks) lets the
  *      cascade play out in between.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
 import type { Protocol } from "../../deploy/protocol.js";
-import { autoDeleverage } from "./adl.js";
 import { digest } from "./digest.js";
 import { recordStep } from "./record.js";
 import type { ReplayStep } from "./result.js";
@@ -66,11 +65,9 @@ async function tick(run: RunState, t: number, first: boolean): Promise<number> {
       `replay: at t=${t} the keeper reports ${byKeeper.tranches} tranches, the chain's logs ${liquidations.tranches}`,
     );
   }
-  const fromLogs = (await chain.blockNumber()) + 1;
-  if ((await run.c.liquidationEngine.badDebtPending()) > 0n) {
-    await autoDeleverage(run);
-    await digest(run, fromLogs);
-  }
+  // auto-deleveraging is the keeper's job (scripts/keeper/deleverager.ts): its calls are in these logs
+  run.record.counters.adlRuns += byKeeper.adlRuns;
+  run.record.counters.adlFailures += byKeeper.adlFailures;
   await recordStep(run, t, pathNow, liquidations.notional);
   return liquidations.tranches;
 }

@@ -32,6 +32,8 @@ export async function deployWorld(
     admin: admin.address,
     governor: governor.address,
     guardian: guardian.address,
+    // the default signer runs auto-deleveraging, as the keeper does with its key
+    adlKeeper: admin.address,
     breaker: opts.breaker,
   });
   const vaultAddress = await p.vault.getAddress();

@@ -157,13 +157,48 @@ function show(body) {
         (s) => `<tr><td>${(s.depthBps / 100).toFixed(0)}%</td><td>${fmtPct(s.down)}</td><td>${fmtPct(s.up)}</td></tr>`,
       )
       .join("");
+  $("depeg").innerHTML =
+    "<tr><th>depeg</th><th>liquidatable</th><th>bad debt</th><th>fund</th><th>critical down</th><th>up</th></tr>" +
+    (f.collateral || [])
+      .map(
+        (c) =>
+          `<tr><td>${(c.depegBps / 100).toFixed(0)}%</td><td>${fmtUsd(c.liquidatableNow)}</td><td>${fmtUsd(c.badDebtNow)}</td><td>${fmtUsd(c.coverableWad)}</td><td>${fmtPct(c.criticalDown)}</td><td>${fmtPct(c.criticalUp)}</td></tr>`,
+      )
+      .join("");
+  const unpriced = f.unpriced || [];
+  $("unpriced-card").hidden = unpriced.length === 0;
+  $("unpriced").innerHTML =
+    "<tr><th>market</th><th>why</th><th>accounts left out</th></tr>" +
+    unpriced
+      .map((u) => `<tr><td>${u.symbol} (${u.id})</td><td>${u.reason}</td><td>${u.accountsLeftOut}</td></tr>`)
+      .join("");
   drawLadder(f);
   drawCascade(f);
 }
 
+function showLab(lab) {
+  if (!lab || !lab.results) {
+    $("lab").innerHTML = "<tr><td>no scenarios loaded</td></tr>";
+    return;
+  }
+  $("lab").innerHTML =
+    "<tr><th>scenario</th><th>move</th><th>liquidated</th><th>bad debt</th><th>fund</th><th>critical</th></tr>" +
+    lab.results
+      .map(
+        (r) =>
+          `<tr><td title="${r.scenario.title}">${r.scenario.id}</td><td>${fmtPct(r.total)}</td><td>${fmtUsd(r.liquidatedNotional)}</td><td class="lab-bad-debt">${fmtUsd(r.badDebt)}</td><td>${fmtUsd(r.insurance)}</td><td>${r.critical ? "yes" : "no"}</td></tr>`,
+      )
+      .join("");
+}
+
 async function refresh() {
-  const [body, history] = await Promise.all([getJson("/api/forecast"), getJson("/api/history")]);
+  const [body, history, lab] = await Promise.all([
+    getJson("/api/forecast"),
+    getJson("/api/history"),
+    getJson("/api/scenarios").catch(() => undefined),
+  ]);
   show(body);
+  showLab(lab);
   drawHistory(history);
   document.body.dataset.ready = String(body.forecast.blockNumber);
 }

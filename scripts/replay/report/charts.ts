@@ -190,6 +190,49 @@ function levelPanel(rows: Json[], series: string[], colors: string[], domain: [n
   };
 }
 
+/**
+ * The backstop vault's book per step (runs with the vault): its open notional and its PnL (equity less
+ * the capital deposited) in one panel, its drawdown from the highest share price in another.
+ */
+function backstopPanels(run: ReplayRun, domain: [number, number]): Json[] {
+  const steps = run.steps.filter((s) => s.backstop);
+  if (steps.length === 0) return [];
+  const series = ["vault inventory (notional)", "vault PnL"];
+  const book = steps.flatMap((s) => [
+    { t: s.t * 1000, series: series[0], usd: chartNumber(s.backstop!.notional) },
+    { t: s.t * 1000, series: series[1], usd: chartNumber(s.backstop!.pnl) },
+  ]);
+  const drawdown = steps.map((s) => ({
+    t: s.t * 1000,
+    series: "vault drawdown",
+    dd: chartNumber(s.backstop!.drawdown),
+  }));
+  return [
+    {
+      width: WIDTH,
+      height: 120,
+      data: { values: book },
+      mark: { type: "line", interpolate: "step-after", strokeWidth: 1.8 },
+      encoding: {
+        x: timeX(domain, false),
+        y: { field: "usd", type: "quantitative", title: "backstop vault", axis: { format: "$.3~s" } },
+        color: colorScale(series, ["#7b3294", "#008837"], true),
+      },
+    },
+    {
+      width: WIDTH,
+      height: 90,
+      data: { values: drawdown },
+      mark: { type: "line", interpolate: "step-after", strokeWidth: 1.8 },
+      encoding: {
+        x: timeX(domain, false),
+        y: { field: "dd", type: "quantitative", title: "vault drawdown", axis: { format: ".1%" } },
+        color: colorScale(["vault drawdown"], ["#c2a5cf"], false),
+      },
+    },
+  ];
+}
+
 function figureSpec(title: string, subtitle: string[], panels: Json[]): TopLevelSpec {
   const spec: Json = {
     title: { text: title, subtitle },
@@ -234,6 +277,7 @@ export function runFigure(run: ReplayRun, domain: [number, number] = timeDomain(
         pricePanel(prices, [pathSeries, oracleSeries], [PATH_COLOR, color], domain),
         liquidationPanel(liquidations, [run.preset], [color], domain, w),
         insurancePanel(insurance, [run.preset], [color], domain),
+        ...backstopPanels(run, domain),
         levelPanel(levels, [run.preset], [color], domain),
       ],
     ),

@@ -36,7 +36,7 @@ export const SUMMARY_ROWS: SummaryRow[] = [
 /** The outcome targets of a comparison, in the words the report prints. */
 export const TARGET_LABELS = {
   noUncoveredBadDebt: "protected leaves no uncovered bad debt",
-  extraDropAtMostHalf: "protected's extra price drop is at most half of baseline's",
+  extraDropAtMostThird: "protected's extra price drop is at most a third of baseline's",
   fewerWipeouts: "protected wipes out fewer accounts than baseline",
 } as const;
 

@@ -60,8 +60,9 @@ contract LiquidationHandler is CommonBase, StdUtils {
     uint256 public ghost_trancheWorsened;
     uint256 public ghost_tranches;
     uint256 public ghost_badDebtLiquidations;
-    /// @notice Auto-deleveraging calls in which some account's margin moved (must stay 0).
-    uint256 public ghost_adlTookPrincipal;
+    /// @notice Accounts an auto-deleveraging call reduced that it left below their maintenance margin, or
+    ///         whose margin it moved (must stay 0).
+    uint256 public ghost_adlBelowMaintenance;
     uint256 public ghost_adlRecovered;
     /// @notice Tokens the vault gained (or, negative, lost) to the insurance fund: cover in, flushes out.
     int256 public ghost_netFundToVault;
@@ -183,7 +184,11 @@ contract LiquidationHandler is CommonBase, StdUtils {
             mstore(ranked, count)
         }
         uint256[] memory margins = new uint256[](_accountIds.length);
-        for (uint256 i = 0; i < _accountIds.length; ++i) margins[i] = vault.marginOf(_accountIds[i]);
+        int256[] memory sizes = new int256[](_accountIds.length);
+        for (uint256 i = 0; i < _accountIds.length; ++i) {
+            margins[i] = vault.marginOf(_accountIds[i]);
+            sizes[i] = engine.position(_accountIds[i], marketId).size;
+        }
         try liquidationEngine.autoDeleverage(marketId, bankruptLong, ranked) returns (uint256 recovered) {
             ghost_adlRecovered += recovered;
             _countSuccess(Action.AutoDeleverage);
@@ -191,7 +196,11 @@ contract LiquidationHandler is CommonBase, StdUtils {
             _countRevert(Action.AutoDeleverage, reason);
         }
         for (uint256 i = 0; i < _accountIds.length; ++i) {
-            if (vault.marginOf(_accountIds[i]) != margins[i]) ++ghost_adlTookPrincipal;
+            if (engine.position(_accountIds[i], marketId).size == sizes[i]) continue;
+            (IPerpEngine.AccountSummary memory s, ) = engine.liquidationSnapshot(_accountIds[i]);
+            if (s.equity < int256(s.maintenanceMargin) || vault.marginOf(_accountIds[i]) != margins[i]) {
+                ++ghost_adlBelowMaintenance;
+            }
         }
     }
 
@@ -405,7 +414,11 @@ contract LiquidationHandler is CommonBase, StdUtils {
                 selector == ILiquidator.TrancheCoolingDown.selector ||
                 selector == ILiquidator.LiquidationCapacityExhausted.selector;
         }
-        if (action == Action.AutoDeleverage) return selector == IAutoDeleveraging.AdlCapacityExhausted.selector;
+        if (action == Action.AutoDeleverage) {
+            return
+                selector == IAutoDeleveraging.AdlCapacityExhausted.selector ||
+                selector == IAutoDeleveraging.NoAdlCandidateAboveMaintenance.selector;
+        }
         return false;
     }
 }

@@ -565,7 +565,12 @@ contract ProtocolHandler is CommonBase, StdUtils {
             return selector == IPerpEngine.AccountUnderwater.selector;
         }
         // Deposits and redemptions so small that they round to zero shares or assets.
-        if (action == Action.LpDeposit || action == Action.LpRedeem) return selector == IVault.ZeroAmount.selector;
+        if (action == Action.LpRedeem) return selector == IVault.ZeroAmount.selector;
+        // ... and no LP entry while bad debt waits for auto-deleveraging (the liquidation handler's crashes).
+        if (action == Action.LpDeposit) {
+            return
+                selector == IVault.ZeroAmount.selector || selector == IVault.LpEntryClosedWhileDeficitPending.selector;
+        }
         return false;
     }
 }

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
+
+import {IBackstop} from "../interfaces/IBackstop.sol";
+import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
+import {IVault} from "../interfaces/IVault.sol";
+import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
+import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {PerpMath} from "../libraries/PerpMath.sol";
+import {LiquidationMath} from "../libraries/LiquidationMath.sol";
+import {WAD} from "../libraries/Constants.sol";
+import {PerpEngineBase} from "../market/PerpEngineBase.sol";
+
+/// @title BackstopModule
+/// @notice The backstop vault's takeover of accounts at the backstop and the paced unwind of what it
+///         took over (IBackstop).
+/// @dev A module of PerpEngine, after LiquidationConfigurator in the fall-through order (unknown calls
+///      go on to auto-deleveraging). The liquidation engine reaches `backstopTakeover` through a
+///      self-call when its plan is a backstop close: a revert (a cap that does not fit) undoes the whole
+///      takeover and the engine closes the account as before.
+contract BackstopModule is IBackstop, PerpEngineBase {
+    using FixedPoint for uint256;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    int256 private constant LN2_WAD = 693147180559945309;
+
+    /// @notice The module that serves what this one does not (auto-deleveraging).
+    address public immutable next;
+
+    constructor(IVault vault_, IOracleAdapter oracle_, address next_) PerpEngineBase(vault_, oracle_) {
+        if (next_.code.length == 0) revert IPerpEngine.ZeroAddress();
+        next = next_;
+    }
+
+    /// @dev Auto-deleveraging lives in the next module, on the same storage.
+    fallback() external {
+        _delegate(next);
+    }
+
+    // ================================================================== takeover
+
+    /// @inheritdoc IBackstop
+    function backstopTakeover(uint256 accountId, address keeper) external returns (uint256 notional) {
+        if (msg.sender != address(this)) revert NotSelf(msg.sender);
+        BackstopState memory b = _backstop;
+        if (b.vault == address(0) || accountId == b.accountId) return 0;
+        (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(accountId);
+        if (ps.length == 0 || !LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin)) return 0;
+        BackstopConfig memory c = _backstopConfig;
+        if (!_drawdownOk(b, c)) return 0;
+
+        uint256 vaultId = b.accountId;
+        (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory before) = _snapshot(vaultId);
+        uint256 equity = vs.equity > 0 ? uint256(vs.equity) : 0;
+        notional = s.notional;
+        _cap("account", notional, equity.mulWadDown(c.accountShare));
+        uint256 covered = _moveAll(accountId, vaultId, ps);
+        _settleTakeover(accountId, vaultId, keeper, notional, covered, c);
+        _checkCaps(c, vaultId, before, equity);
+    }
+
+    /// @dev Every position to the vault, gains first (so a loss leg's shortfall is what the account's whole
+    ///      equity leaves). Negative equity goes to the insurance fund as in a backstop close; a takeover
+    ///      the fund cannot cover in full is left to that close (and its auto-deleveraging).
+    function _moveAll(
+        uint256 accountId,
+        uint256 vaultId,
+        IPerpEngine.PositionSnapshot[] memory ps
+    ) internal returns (uint256 covered) {
+        uint256 shortfall;
+        for (uint256 pass; pass < 2; ++pass) {
+            for (uint256 i; i < ps.length; ++i) {
+                if ((ps[i].value >= 0) == (pass == 0)) shortfall += _moveLeg(accountId, vaultId, ps[i]);
+            }
+        }
+        if (shortfall == 0) return 0;
+        covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
+        if (covered < shortfall) revert TakeoverUncovered(shortfall, covered);
+        _badDebt.incurred += shortfall;
+        _badDebt.covered += covered;
+    }
+
+    /// @dev The fee, the account's liquidation state (a closed account starts afresh) and the event.
+    function _settleTakeover(
+        uint256 accountId,
+        uint256 vaultId,
+        address keeper,
+        uint256 notional,
+        uint256 covered,
+        BackstopConfig memory c
+    ) internal {
+        (uint256 fee, uint256 keeperWad, uint256 marginLeft) = _chargeFee(accountId, vaultId, keeper, notional, c);
+        AccountData storage acct = _accounts[accountId];
+        acct.lastTrancheAt = uint40(block.timestamp);
+        acct.liquidatableSince = 0;
+        acct.marginAtFlag = marginLeft.toUint128();
+        emit AccountTakenOver(accountId, keeper, notional, fee, keeperWad, covered, marginLeft);
+    }
+
+    /// @dev Closes the trader's position at the oracle price (its PnL realised there) and opens the same
+    ///      size on the vault's account at that price: open interest and skew do not change (or fall, where
+    ///      the vault held the other side: that part nets with no sale).
+    function _moveLeg(
+        uint256 accountId,
+        uint256 vaultId,
+        IPerpEngine.PositionSnapshot memory p
+    ) internal returns (uint256 shortfall) {
+        uint256 m = p.marketId;
+        IPerpEngine.MarketConfig storage cfg = _configs[m];
+        IPerpEngine.MarketState storage st = _states[m];
+        (, uint256 sigma) = _priceOf(cfg.feedId);
+        _accrue(m, cfg, st, p.price, sigma);
+
+        Trade memory t;
+        t.oldSize = p.size;
+        t.oldBasis = p.basis;
+        _writeMarket(cfg, st, m, t);
+        delete _positions[accountId][m];
+        _writeAccountMarkets(accountId, _accounts[accountId].markets, m, 0);
+        (, shortfall, ) = vault.settle(accountId, p.value, 0);
+        emit IPerpEngine.PositionModified(accountId, m, -p.size, 0, p.price, 0, p.value, p.fundingIndex);
+        int256 vaultRealised = _openVaultLeg(vaultId, p, cfg, st);
+        emit PositionTakenOver(accountId, m, p.size, p.price, p.value, vaultRealised);
+    }
+
+    /// @dev The vault's side of a moved leg: the same size added at the oracle price (netting first
+    ///      against an opposite inventory, whose PnL it realises).
+    function _openVaultLeg(
+        uint256 vaultId,
+        IPerpEngine.PositionSnapshot memory p,
+        IPerpEngine.MarketConfig storage cfg,
+        IPerpEngine.MarketState storage st
+    ) internal returns (int256) {
+        uint256 m = p.marketId;
+        IPerpEngine.Position storage vp = _positions[vaultId][m];
+        Trade memory v;
+        v.oldSize = vp.size;
+        v.oldBasis = vp.basis;
+        v.newSize = v.oldSize + p.size;
+        (v.newBasis, v.realisedPnl) = PerpMath.applyTrade(v.oldSize, v.oldBasis, p.size, p.price, p.fundingIndex);
+        // addsRisk stays false: the side's open interest does not grow, so its cap is not in question
+        _writeMarket(cfg, st, m, v);
+        vp.size = v.newSize.toInt128();
+        vp.basis = v.newBasis.toInt128();
+        _writeAccountMarkets(vaultId, _accounts[vaultId].markets, m, v.newSize);
+        if (v.realisedPnl != 0) {
+            (, uint256 vaultShortfall, ) = vault.settle(vaultId, v.realisedPnl, 0);
+            if (vaultShortfall != 0) revert TakeoverCapExceeded("vaultMargin", vaultShortfall, 0);
+        }
+        Flow storage f = _forcedFlow[m];
+        if (v.newSize == 0) f.inventorySince = 0;
+        else if (v.oldSize == 0 || (v.oldSize > 0) != (v.newSize > 0)) f.inventorySince = uint40(block.timestamp);
+        emit IPerpEngine.PositionModified(vaultId, m, p.size, v.newSize, p.price, 0, v.realisedPnl, p.fundingIndex);
+        return v.realisedPnl;
+    }
+
+    /// @dev The backstop fee (rounded up, at most half the margin left) from the trader to the vault's
+    ///      account, the keeper's reward out of it; the trader keeps the rest of its margin: an account with
+    ///      equity left at the oracle price is never wiped out by its takeover.
+    function _chargeFee(
+        uint256 accountId,
+        uint256 vaultId,
+        address keeper,
+        uint256 notional,
+        BackstopConfig memory c
+    ) internal returns (uint256 fee, uint256 keeperWad, uint256 marginLeft) {
+        uint256 margin = vault.marginOf(accountId);
+        fee = notional.mulWadUp(c.feeRate).min(margin / 2);
+        keeperWad = LiquidationMath.reward(_rewardConfig, notional, 0).min(fee);
+        if (keeperWad != 0) vault.chargePenalty(accountId, keeper, keeperWad, 0);
+        uint256 toVault = fee - keeperWad;
+        if (toVault != 0) {
+            // through the pool and back in one call: the pool's balance does not change
+            vault.settle(accountId, -int256(toVault), 0);
+            vault.settle(vaultId, int256(toVault), 0);
+        }
+        marginLeft = margin - fee;
+    }
+
+    /// @dev Caps on the vault's book after the takeover, against its equity before it: total notional,
+    ///      and in every market whose inventory grew, equity scaled down by volatility and the market's
+    ///      depth. The vault's account must stay above maintenance.
+    function _checkCaps(
+        BackstopConfig memory c,
+        uint256 vaultId,
+        IPerpEngine.PositionSnapshot[] memory before,
+        uint256 equity
+    ) internal view {
+        (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(vaultId);
+        if (vs.equity < int256(vs.maintenanceMargin)) {
+            revert TakeoverCapExceeded("vaultHealth", vs.maintenanceMargin, vs.equity > 0 ? uint256(vs.equity) : 0);
+        }
+        uint256 totalBefore;
+        for (uint256 i; i < before.length; ++i) totalBefore += before[i].notional;
+        if (vs.notional > totalBefore) _cap("total", vs.notional, equity.mulWadDown(c.totalShare));
+        for (uint256 i; i < ps.length; ++i) {
+            uint256 was;
+            for (uint256 j; j < before.length; ++j) {
+                if (before[j].marketId == ps[i].marketId) was = before[j].notional;
+            }
+            if (ps[i].notional <= was) continue;
+            (, uint256 sigma) = _priceOf(_configs[ps[i].marketId].feedId);
+            uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
+            uint256 byDepth = ps[i].skewScale.mulWadDown(ps[i].price).mulWadDown(c.depthShare);
+            _cap("market", ps[i].notional, byEquity.min(byDepth));
+        }
+    }
+
+    function _cap(bytes32 name, uint256 value, uint256 limit) internal pure {
+        if (value > limit) revert TakeoverCapExceeded(name, value, limit);
+    }
+
+    /// @dev The drawdown breaker: the vault's share price against the highest one of the window. A new
+    ///      high (or an expired window) restarts the window there.
+    function _drawdownOk(BackstopState memory b, BackstopConfig memory c) internal returns (bool) {
+        uint256 price = IBackstopVault(b.vault).sharePrice();
+        if (price > b.peakSharePrice || block.timestamp >= uint256(b.peakAt) + c.drawdownWindow) {
+            _backstop.peakSharePrice = price.toUint128();
+            _backstop.peakAt = uint40(block.timestamp);
+            emit BackstopPeakSet(price, block.timestamp);
+            return true;
+        }
+        if (price < uint256(b.peakSharePrice).mulWadDown(WAD - c.maxDrawdown)) {
+            emit BackstopHalted(price, b.peakSharePrice);
+            return false;
+        }
+        return true;
+    }
+
+    // ================================================================== unwind
+
+    /// @inheritdoc IBackstop
+    function unwind(uint256 marketId) external nonReentrant returns (uint256 notional) {
+        BackstopState memory b = _backstop;
+        if (b.vault == address(0)) revert BackstopNotSet();
+        uint256 vaultId = b.accountId;
+        int256 size = _positions[vaultId][marketId].size;
+        if (size == 0) revert NothingToUnwind(marketId);
+        (uint256 closeAbs, uint256 used, uint256 budget, bool late) = _room(marketId, size);
+        if (closeAbs == 0) revert UnwindBudgetExhausted(marketId, used, budget);
+        notional = _sell(vaultId, marketId, size, closeAbs, late);
+    }
+
+    /// @dev Sells `closeAbs` of the vault's position at the oracle price and adds it to the forced flow.
+    function _sell(
+        uint256 vaultId,
+        uint256 marketId,
+        int256 size,
+        uint256 closeAbs,
+        bool late
+    ) internal returns (uint256 notional) {
+        int256 delta = size > 0 ? -int256(closeAbs) : int256(closeAbs);
+        (int256 realised, uint256 shortfall, uint256 price) = _reduce(vaultId, marketId, delta, 0);
+        notional = PerpMath.notional(delta, price);
+        Flow storage f = _forcedFlow[marketId];
+        f.amount = (_decayed(f, _backstopConfig.flowHalfLife) + notional).toUint128();
+        f.at = uint40(block.timestamp);
+        if (closeAbs == FixedPoint.abs(size)) f.inventorySince = 0;
+        if (shortfall != 0) _vaultLoss(marketId, size > 0, shortfall);
+        emit BackstopUnwound(marketId, msg.sender, delta, price, notional, realised, late);
+    }
+
+    /// @dev A loss of the vault's inventory beyond its whole margin: the insurance fund covers what it can,
+    ///      the rest is queued for auto-deleveraging like any other bad debt.
+    function _vaultLoss(uint256 marketId, bool bankruptLong, uint256 shortfall) internal {
+        uint256 covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
+        _badDebt.incurred += shortfall;
+        _badDebt.covered += covered;
+        uint256 rest = shortfall - covered;
+        if (rest != 0) {
+            _pendingDeficit[marketId][bankruptLong] += rest;
+            _badDebt.pending += rest;
+        }
+        emit BackstopLoss(marketId, shortfall, covered);
+    }
+
+    /// @inheritdoc IBackstop
+    function unwindRoom(
+        uint256 marketId
+    ) external view returns (uint256 sellable, uint256 usedWad, uint256 budgetWad, bool late) {
+        BackstopState memory b = _backstop;
+        if (b.vault == address(0)) return (0, 0, 0, false);
+        int256 size = _positions[b.accountId][marketId].size;
+        if (size == 0) return (0, 0, 0, false);
+        uint256 closeAbs;
+        (closeAbs, usedWad, budgetWad, late) = _room(marketId, size);
+        (uint256 price, ) = _priceOf(_configs[marketId].feedId);
+        sellable = closeAbs.mulWadDown(price);
+    }
+
+    /// @dev The size the unwind may sell now: the budget (a share of the market's depth, times
+    ///      lateMultiplier once the inventory is older than maxHold) less the decayed forced flow and what
+    ///      tranches used of the market's capacity window.
+    function _room(
+        uint256 marketId,
+        int256 size
+    ) internal view returns (uint256 closeAbs, uint256 used, uint256 budget, bool late) {
+        BackstopConfig memory c = _backstopConfig;
+        IPerpEngine.MarketConfig storage cfg = _listedConfig(marketId);
+        (uint256 price, ) = _priceOf(cfg.feedId);
+        Flow memory f = _forcedFlow[marketId];
+        budget = uint256(cfg.skewScale).mulWadDown(price).mulWadDown(c.impactBudget);
+        late = f.inventorySince != 0 && block.timestamp >= uint256(f.inventorySince) + c.maxHold;
+        if (late) budget = budget.mulWadDown(c.lateMultiplier);
+        used = _decayed(f, c.flowHalfLife);
+        uint32 window = _liqConfig.capacityWindow;
+        if (block.timestamp < uint256(_capacityWindows[marketId].start) + window) {
+            used += _capacityWindows[marketId].used;
+        }
+        if (used >= budget) return (0, used, budget, late);
+        closeAbs = (budget - used).mulDivDown(WAD, price).min(FixedPoint.abs(size));
+    }
+
+    /// @dev The forced-flow measure decayed exponentially to now.
+    function _decayed(Flow memory f, uint256 halfLife) internal view returns (uint256) {
+        if (f.amount == 0 || halfLife == 0) return f.amount;
+        uint256 dt = block.timestamp - f.at;
+        int256 factor = FixedPointMathLib.expWad(-((int256(dt) * LN2_WAD) / int256(halfLife)));
+        return uint256(f.amount).mulWadUp(uint256(factor));
+    }
+
+    // ================================================================== views
+
+    /// @inheritdoc IBackstop
+    function forcedFlow(uint256 marketId) external view returns (uint256) {
+        return _decayed(_forcedFlow[marketId], _backstopConfig.flowHalfLife);
+    }
+}

@@ -1,0 +1,198 @@
+/**
+ * Auto-deleveraging, one of the keeper's jobs. Bad debt the insurance fund could not cover waits per
+ * market and side (`pendingDeficit`) until `autoDeleverage` recovers it from the other side's positions
+ * in profit. Only the ADL_KEEPER role may call it, with a list the engine checks: strictly ranked by its
+ * own score, pnl * leverage = position value * account notional / account equity (descending, equal
+ * scores by ascending id). The keeper ranks every account of its book with the bigint mirror, exactly as
+ * the engine scores them, and sends the top MAX_CANDIDATES. Accounts at or below maintenance are left
+ * out: the engine would skip them (it never takes an account below its maintenance margin).
+ *
+ * Each call is simulated first (an estimate at "latest"); one that would revert is not sent and is
+ * logged with the engine's reason. A market whose ADL window is full waits for the next window. A key
+ * without the role runs nothing and says so once.
+ */
+import { id as keccakId } from "ethers";
+
+import { accountSummary, mulDivDown, unrealisedPnl, type EngineSnapshot } from "../lib/math/index.js";
+import type { AccountBook } from "./book.js";
+import type { ChainView } from "./chainView.js";
+import type { KeeperSettings } from "./config.js";
+import { decodeRevert, type ProtocolContracts } from "./contracts.js";
+import type { Fees } from "./fees.js";
+import type { Logger } from "./logger.js";
+import type { KeeperMetrics } from "./metrics.js";
+import type { PokeReport } from "./pokers.js";
+import { isTransportError } from "./rpc.js";
+import type { TxManager } from "./txManager.js";
+
+/** AutoDeleveraging.MAX_CANDIDATES */
+export const MAX_ADL_CANDIDATES = 100;
+export const ADL_KEEPER_ROLE = keccakId("cascade.role.adl-keeper");
+
+export type AdlCandidate = { accountId: bigint; score: bigint };
+
+/**
+ * The accounts `autoDeleverage(marketId, bankruptLong, ...)` may take from, in the order the engine
+ * requires: the other side of the bankrupt positions, in profit, with equity above maintenance; score
+ * (mulDivDown(value, notional, equity), the engine's) descending, equal scores by ascending id.
+ */
+export function rankAdlCandidates(
+  book: AccountBook,
+  engine: EngineSnapshot,
+  marketId: number,
+  bankruptLong: boolean,
+): AdlCandidate[] {
+  const market = engine.markets.get(marketId);
+  if (!market) return [];
+  const ranked: AdlCandidate[] = [];
+  for (const account of book.withPositions()) {
+    const pos = account.positions.get(marketId);
+    if (account.stale || pos === undefined || pos.size === 0n || pos.size > 0n === bankruptLong) continue;
+    if ([...account.positions.keys()].some((m) => !engine.markets.has(m))) continue;
+    const value = unrealisedPnl(market, pos, engine.timestamp);
+    if (value <= 0n) continue;
+    const s = accountSummary(engine, book.snapshotOf(account));
+    if (s.equity <= 0n || s.equity <= s.maintenanceMargin) continue;
+    ranked.push({ accountId: account.id, score: mulDivDown(value, s.notional, s.equity) });
+  }
+  return ranked.sort((x, y) =>
+    x.score !== y.score ? (x.score > y.score ? -1 : 1) : x.accountId < y.accountId ? -1 : 1,
+  );
+}
+
+export class Deleverager {
+  private role: boolean | undefined;
+  private readonly gasLimits = new Map<string, bigint>();
+
+  constructor(
+    private readonly o: {
+      contracts: ProtocolContracts;
+      tx: TxManager;
+      settings: KeeperSettings;
+      address: string;
+      /** collateral token units to WAD */
+      scale: bigint;
+      logger: Logger;
+      metrics: KeeperMetrics;
+    },
+  ) {}
+
+  /**
+   * Sends one `autoDeleverage` per market and side with a deficit pending at the newest block.
+   * `refresh` brings the book and the chain view to that block (the keeper's own liquidations of this
+   * pass may have just booked the deficit); it is only asked when something is pending.
+   */
+  async run(
+    refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
+    fees: () => Promise<Fees | undefined>,
+  ): Promise<PokeReport[]> {
+    const le = this.o.contracts.liquidationEngine;
+    const pendingWad = await le.badDebtPending({ blockTag: "latest" });
+    this.o.metrics.adlDeficitPending.set(Number(pendingWad / 10n ** 12n) / 1e6);
+    if (pendingWad === 0n) return [];
+    if (!(await this.hasRole())) return [];
+    const { book, view } = await refresh();
+    const at = { blockTag: view.blockNumber };
+    const reports: PokeReport[] = [];
+    const [window, maxNotional] = await le.adlConfig(at);
+    for (const marketId of view.engine.markets.keys()) {
+      for (const bankruptLong of [true, false]) {
+        const deficit = await le.pendingDeficit(marketId, bankruptLong, at);
+        if (deficit === 0n) continue;
+        const w = await le.adlWindow(marketId, at);
+        const windowEnds = w.start + window;
+        if (view.timestamp < windowEnds && w.used >= maxNotional) {
+          this.o.logger.info(
+            { marketId, bankruptLong, deficit, windowEndsAt: windowEnds },
+            "ADL window full; the deficit waits for the next window",
+          );
+          continue;
+        }
+        const ranked = rankAdlCandidates(book, view.engine, marketId, bankruptLong).slice(0, MAX_ADL_CANDIDATES);
+        if (ranked.length === 0) {
+          this.o.logger.warn({ marketId, bankruptLong, deficit }, "deficit pending but no account to take it from");
+          continue;
+        }
+        const report = await this.send(marketId, bankruptLong, deficit, ranked, view, fees);
+        if (report) reports.push(report);
+        if (this.o.tx.count() >= this.o.settings.maxPendingTxs) return reports;
+      }
+    }
+    return reports;
+  }
+
+  private async hasRole(): Promise<boolean> {
+    if (this.role === undefined) {
+      this.role = await this.o.contracts.liquidationEngine.hasRole(ADL_KEEPER_ROLE, this.o.address);
+      if (!this.role) {
+        this.o.logger.warn(
+          { address: this.o.address },
+          "bad debt is pending but this key lacks ADL_KEEPER: auto-deleveraging is left to the role's holder",
+        );
+      }
+    }
+    return this.role;
+  }
+
+  private async send(
+    marketId: number,
+    bankruptLong: boolean,
+    deficit: bigint,
+    ranked: AdlCandidate[],
+    view: ChainView,
+    fees: () => Promise<Fees | undefined>,
+  ): Promise<PokeReport | undefined> {
+    const le = this.o.contracts.liquidationEngine;
+    const to = le.target as string;
+    const ids = ranked.map((r) => r.accountId);
+    const data = le.interface.encodeFunctionData("autoDeleverage", [marketId, bankruptLong, ids]);
+    const key = `adl:${marketId}:${bankruptLong ? "long" : "short"}`;
+    if (this.o.tx.hasKey(key)) return undefined;
+    const report: PokeReport = {
+      kind: "adl",
+      key,
+      reason: `deficit ${deficit} of the ${bankruptLong ? "long" : "short"} side, ${ids.length} candidates`,
+      sent: false,
+    };
+    let gasLimit = this.gasLimits.get(key);
+    if (gasLimit === undefined || !(await this.o.tx.fits(to, data, gasLimit))) {
+      try {
+        const gas = await this.o.tx.estimate(to, data);
+        gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
+      } catch (e) {
+        if (isTransportError(e)) throw e;
+        const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
+        this.o.metrics.transactions.inc({ kind: "adl", outcome: "would-revert" });
+        this.o.logger.warn(
+          { marketId, bankruptLong, deficit, candidates: ids.length, reason },
+          "ADL would revert; not sent",
+        );
+        report.reason = `would revert: ${reason}`;
+        return report;
+      }
+    }
+    if (this.o.settings.dryRun) return report;
+    const f = await fees();
+    if (!f) return report;
+    const tx = await this.o.tx.submit({ kind: "adl", key, to, data, gasLimit }, f, view.blockNumber);
+    if (!tx) return report;
+    this.gasLimits.set(key, gasLimit);
+    report.sent = true;
+    report.hash = tx.hashes[0];
+    this.o.metrics.pokes.inc({ kind: "adl" });
+    this.o.metrics.transactions.inc({ kind: "adl", outcome: "sent" });
+    this.o.logger.info(
+      {
+        marketId,
+        bankruptLong,
+        deficit,
+        candidates: ids.length,
+        top: ranked.slice(0, 3).map((r) => ({ accountId: r.accountId, score: r.score })),
+        hash: report.hash,
+        nonce: tx.nonce,
+      },
+      "auto-deleveraging sent",
+    );
+    return report;
+  }
+}

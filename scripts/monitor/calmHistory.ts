@@ -1,0 +1,184 @@
+/**
+ * False alarms on the longer calm history the crash data holds: the multi-day BTC bars around each
+ * catalogued event (1 h, 30 min or 15 min bars, 1.5 to 3 days before the crash), where the replays
+ * themselves start only hours before it.
+ *
+ * No chain and no replay: the replay's own population (scripts/replay/plan.ts, the protected preset),
+ * its leverage clamped to the initial margin as the protocol clamps it, each trader's position opened
+ * at a bar up to a day back (a book renewed daily, not one held through days of drift), and an account
+ * liquidatable at a bar is out of the book (the keeper has closed it); each bar
+ * moves the market, the oracle's volatility is
+ * its time-weighted EWMA of the bars' log returns (the estimator of docs/architecture.md, "Oracle",
+ * with the market's `volWindow`), the maintenance term follows it, and the monitor forecasts from the
+ * bars seen so far (no look-ahead) and applies its rules. Calm is every bar that closes at least
+ * `calmGapHours` (12) before the event's replay window opens, so no part of the crash is in it.
+ *
+ * Measured per event, for any set of rules and forecast settings: the share of calm time at level
+ * >= 1, and the level-2 raises (entries into level 2) per 30 calm days.
+ */
+import { join } from "node:path";
+
+import { WAD } from "../lib/math/fixedPoint.js";
+import { marketSnapshot } from "../lib/math/engine.js";
+import { DEFAULT_LIQUIDATION_MARGIN } from "./syntheticBook.js";
+import { volatilityTerm } from "../lib/math/riskModel.js";
+import { crashEvent } from "../replay/data/index.js";
+import { ohlcPath, readOhlcFile } from "../replay/data/loaders.js";
+import { planRun } from "../replay/plan.js";
+import { defaultPopulation } from "../replay/population.js";
+import { loadPreset } from "../replay/presets.js";
+import type { PricePath } from "../replay/types.js";
+import { type MonitorAccount, type MonitorState, mirrorLiquidatable } from "./exposure.js";
+import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, forecast } from "./forecast.js";
+import { type Rules, DEFAULT_RULES, levelFor } from "./rules.js";
+import { YEAR_SECONDS, type PricePoint } from "./stats.js";
+
+/** The BTC bars of each event that reach furthest back before it. */
+export const CALM_FILES: Record<string, string> = {
+  "black-thursday-2020": "btc-usdt-2020-03-12-1h.csv",
+  "may-2021": "btc-usdt-2021-05-19-1h.csv",
+  "june-2022": "btc-usdt-2022-06-13-30m.csv",
+  "ftx-2022": "btc-usdt-2022-11-09-30m.csv",
+  "usdc-depeg-2023": "btc-usdt-2023-03-11-15m.csv",
+  "october-2025": "btc-usdt-2025-10-10-15m.csv",
+};
+
+export type CalmResult = {
+  event: string;
+  bars: number;
+  calmHours: number;
+  shareAtLevel1: number;
+  level2RaisesPer30Days: number;
+  /** calm bars at each level 0..3 */
+  atLevel: number[];
+};
+
+/** The calm bars of an event (closing at least `gapHours` before its replay window opens). */
+export function calmPath(dataDir: string, event: string, gapHours = 12): PricePath {
+  const file = CALM_FILES[event];
+  if (!file) throw new Error(`no calm history for ${event}`);
+  const path = ohlcPath(readOhlcFile(join(dataDir, file)), { event, symbol: "BTC", source: file, quote: "USDT" });
+  const end = crashEvent(event).window.start - gapHours * 3_600;
+  return { ...path, points: path.points.filter((p) => p.t <= end), gaps: [] };
+}
+
+/** The replay's population opened at the path's first price, as a monitor state at each bar. */
+export function calmStates(path: PricePath): { t: number; state: MonitorState; price: number }[] {
+  const params = loadPreset("protected");
+  const plan = planRun([path], params, defaultPopulation());
+  // the fund as the replay seeds it: a share of the population's wanted notional
+  const insuranceWad =
+    (plan.markets[0].wanted * BigInt(Math.round(params.funds.insuranceToNotional * 1e6))) / 1_000_000n;
+  const spec = plan.markets[0].spec;
+  // the protocol clamps a wanted leverage to its initial margin at opening (as the replay's traders
+  // find it): initial ratio = volatility term x imMultiplier, at the opening volatility
+  const initialRatio = (volatilityTerm(spec.risk, spec.initialSigma) * spec.risk.imMultiplier) / WAD;
+  const maxLeverage = (WAD * WAD) / initialRatio;
+  // a book is renewed as traders close and reopen: each trader's position here was opened at the
+  // price of a bar up to a day back (its age fixed by its index), so the book at any bar is made of
+  // entries of the past day, never of positions held through days of drift
+  const barSeconds = path.points.length > 1 ? path.points[1].t - path.points[0].t : 3_600;
+  const ageBars = Math.max(1, Math.round(86_400 / barSeconds));
+  const bookAt = (i: number) => {
+    const accounts: MonitorAccount[] = plan.traders.map((tr) => {
+      const entry = path.points[Math.max(0, i - ((tr.index * 7_919) % ageBars))].priceWad;
+      const marginWad = tr.margin * 10n ** 12n;
+      const leverage = tr.leverageWad < maxLeverage ? tr.leverageWad : maxLeverage;
+      const size = (((marginWad * leverage) / WAD) * WAD) / entry;
+      return {
+        id: BigInt(tr.index + 1),
+        owner: `0x${(tr.index + 1).toString(16).padStart(40, "0")}`,
+        margin: marginWad,
+        positions: new Map([[0, { size: tr.long ? size : -size, basis: entry }]]),
+      };
+    });
+    let longOi = 0n;
+    let shortOi = 0n;
+    for (const a of accounts) {
+      const s = a.positions.get(0)!.size;
+      if (s > 0n) longOi += s;
+      else shortOi -= s;
+    }
+    return { accounts, longOi, shortOi };
+  };
+  const tau = spec.volWindow;
+  let variance = (Number(spec.initialSigma) / 1e18) ** 2;
+  const out: { t: number; state: MonitorState; price: number }[] = [];
+  let prev: { t: number; price: number } | undefined;
+  for (const [i, pt] of path.points.entries()) {
+    const { accounts, longOi, shortOi } = bookAt(i);
+    const price = Number(pt.priceWad) / 1e18;
+    if (prev && pt.t > prev.t && price > 0) {
+      const dt = pt.t - prev.t;
+      const r = Math.log(price / prev.price);
+      variance = (variance * tau) / (dt + tau) + (r * r * YEAR_SECONDS) / (dt + tau);
+    }
+    prev = { t: pt.t, price };
+    const sigma = BigInt(Math.round(Math.sqrt(variance) * 1e18));
+    const timestamp = BigInt(pt.t);
+    const snapshot = marketSnapshot(
+      { skewScale: spec.skewScale, maxFundingRatePerSecond: spec.maxFundingRatePerSecond, risk: spec.risk },
+      {
+        longOpenInterest: longOi,
+        shortOpenInterest: shortOi,
+        fundingIndex: 0n,
+        lastAccrualTime: timestamp,
+        maintenanceTerm: volatilityTerm(spec.risk, sigma),
+      },
+      pt.priceWad,
+      sigma,
+      WAD,
+    );
+    // an account liquidatable at this bar has been liquidated by the keeper: it is not in the book
+    const markets = new Map([[0, snapshot]]);
+    const open = accounts.filter((a) => !mirrorLiquidatable(a, markets, timestamp, DEFAULT_LIQUIDATION_MARGIN));
+    out.push({
+      t: pt.t,
+      price,
+      state: {
+        blockNumber: out.length + 1,
+        timestamp,
+        markets: [{ id: 0, symbol: "BTC", snapshot }],
+        liquidationMargin: DEFAULT_LIQUIDATION_MARGIN,
+        accounts: open,
+        insuranceWad,
+      },
+    });
+  }
+  return out;
+}
+
+/** Levels the rules give on every calm bar, and the false-alarm figures. */
+export function calmFalseAlarms(
+  event: string,
+  path: PricePath,
+  rules: Rules = DEFAULT_RULES,
+  settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
+): CalmResult {
+  const states = calmStates(path);
+  const history: PricePoint[] = [];
+  const levels: number[] = [];
+  for (const s of states) {
+    history.push({ t: s.t, price: s.price });
+    levels.push(levelFor(forecast(s.state, history, settings).forecast, rules).level);
+  }
+  let seconds = 0;
+  let alert = 0;
+  let raises = 0;
+  const atLevel = [0, 0, 0, 0];
+  for (let i = 0; i + 1 < states.length; i++) {
+    const dt = states[i + 1].t - states[i].t;
+    seconds += dt;
+    atLevel[Math.min(3, levels[i])]++;
+    if (levels[i] >= 1) alert += dt;
+    if (levels[i] >= 2 && (i === 0 || levels[i - 1] < 2)) raises++;
+  }
+  return {
+    event,
+    bars: states.length,
+    calmHours: seconds / 3_600,
+    shareAtLevel1: seconds ? alert / seconds : 0,
+    level2RaisesPer30Days: seconds ? (raises * 30 * 86_400) / seconds : 0,
+    atLevel,
+  };
+}
