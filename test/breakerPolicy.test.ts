@@ -10,6 +10,7 @@ import { encodeBytes32String } from "ethers";
 import { network } from "hardhat";
 
 import { DEFAULT_RISK, WAD, feedId } from "../deploy/params.js";
+import { liquidationMargin } from "../scripts/lib/math/liquidation.js";
 import { BTC, ETH, MAX_PRICE, USDC, openAccount, setPrice, units } from "./helpers/fixture.js";
 import {
   type BreakerWorld,
@@ -75,7 +76,13 @@ async function expectedInitialMargin(w: BreakerWorld, accountId: bigint, levelIm
   const skewScale = (await w.engine.marketConfig(ETH)).skewScale;
   const abs = size < 0n ? -size : size;
   const ratio = initialMarginRatio(DEFAULT_RISK, sigma, term, abs, skewScale, levelIm);
-  return (notionalUp(size, price) * ratio + WAD - 1n) / WAD;
+  // plus the account's liquidation margin (its keeper's fee, not scaled by the level)
+  const r = await w.liquidationEngine.rewardConfig();
+  const lm = liquidationMargin(
+    { flat: r[0], min: r.min, shareOfNotional: r.shareOfNotional, max: r.max },
+    notionalUp(size, price),
+  );
+  return (notionalUp(size, price) * ratio + WAD - 1n) / WAD + lm;
 }
 
 describe("Breaker levels as a trader meets them", function () {

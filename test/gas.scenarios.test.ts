@@ -13,7 +13,9 @@ const { ethers, networkHelpers } = await network.create();
 
 // Core budgets (issue 2) are measured without a circuit breaker; the breaker's own budget (issue 4)
 // is the extra gas a trade pays to consult it, at level 0 with its five triggers registered.
-const BUDGET = { open: 150_000n, modify: 150_000n, deposit: 80_000n, breakerConsult: 10_000n };
+// open: 147k before the liquidation margin (two cold slots of the reward configuration in every
+// margin check) and the minimum position size (one cold slot): ~155k measured, so 160k.
+const BUDGET = { open: 160_000n, modify: 150_000n, deposit: 80_000n, breakerConsult: 10_000n };
 // Liquidation targets: a tranche in its own transaction, and per tranche in a batch of 50. A target not
 // met yet is printed as pending with its figure (gas-snapshot.txt keeps the measured value).
 const LIQUIDATION_TARGET = { tranche: 150_000n, perTrancheInBatch: 70_000n };

@@ -332,12 +332,19 @@ const ETH_MARKET: MarketSnapshot = {
   levelImMultiplier: WAD,
 };
 
+/** The default deployment's keeper-reward fields the liquidation margin reads. */
+const LIQUIDATION_MARGIN = { flat: 2n * WAD, min: 2n * WAD, shareOfNotional: 5n * 10n ** 14n, max: 500n * WAD };
+
 function view(markets: Map<number, MarketSnapshot>): ChainView {
   return {
     blockNumber: 1,
     timestamp: NOW,
     baseFeePerGas: GWEI,
-    engine: { timestamp: NOW, markets: new Map([...markets].map(([id, m]) => [id, accrued(m, NOW)])) },
+    engine: {
+      timestamp: NOW,
+      markets: new Map([...markets].map(([id, m]) => [id, accrued(m, NOW)])),
+      liquidationMargin: LIQUIDATION_MARGIN,
+    },
     capacity: new Map(),
     unpriced: new Map(),
     liquidation: {
@@ -357,8 +364,15 @@ function view(markets: Map<number, MarketSnapshot>): ChainView {
 describe("keeper scan and plans", () => {
   it("evaluates with market accruals computed once, exactly as the mirror does per position", () => {
     const account = { margin: 2_000n * WAD, positions: new Map([[0, { size: 10n * WAD, basis: 1_990n * WAD }]]) };
-    const direct = accountSummary({ timestamp: NOW, markets: new Map([[0, ETH_MARKET]]) }, account);
-    const once = accountSummary({ timestamp: NOW, markets: new Map([[0, accrued(ETH_MARKET, NOW)]]) }, account);
+    const lm = LIQUIDATION_MARGIN;
+    const direct = accountSummary(
+      { timestamp: NOW, markets: new Map([[0, ETH_MARKET]]), liquidationMargin: lm },
+      account,
+    );
+    const once = accountSummary(
+      { timestamp: NOW, markets: new Map([[0, accrued(ETH_MARKET, NOW)]]), liquidationMargin: lm },
+      account,
+    );
     expect(once).to.deep.equal(direct);
   });
 
@@ -421,6 +435,7 @@ describe("keeper scan and plans", () => {
     const rooms = new Map([
       [0, 100n],
       [1, 50n],
+      [2, 30n],
     ]);
     const { selected, heldBack } = fitCapacity(
       [
@@ -431,13 +446,17 @@ describe("keeper scan and plans", () => {
         plan(5n, [[1, 1n]]),
         plan(6n, [[1, 1n]], true, false, false),
         plan(7n, [[0, 5n]], true, false, false),
+        plan(8n, [
+          [1, 1n],
+          [2, 10n],
+        ]),
       ],
       rooms,
     );
     // 1 takes 60 of 100; 2 takes the remaining 40 (the contract scales it down); 3 finds none left;
     // 4 is near bankruptcy and goes whatever the room; 6 and 7 are backstops above the bypass threshold:
-    // they wait for capacity like any tranche
-    expect(selected.map((p) => p.accountId)).to.deep.equal([1n, 2n, 4n]);
+    // they wait for capacity like any tranche; 8's BTC leg waits but its leg in market 2 has room: it goes
+    expect(selected.map((p) => p.accountId)).to.deep.equal([1n, 2n, 4n, 8n]);
     expect(heldBack.map((p) => p.accountId)).to.deep.equal([3n, 5n, 6n, 7n]);
     const room = capacityRoom(
       { capacityDepthFactor: WAD / 200n, capacityWindow: 60n },

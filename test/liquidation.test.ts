@@ -63,7 +63,12 @@ type RewardConfig = Awaited<ReturnType<World["liquidationEngine"]["rewardConfig"
 
 /** The tranche's share (LiquidationMath.trancheFraction, through the mirror), from a snapshot. */
 function expectedFraction(equity: bigint, mm: bigint, notional: bigint, c: LiqConfig): bigint {
-  return liq.trancheFraction(c, equity, mm, notional, false);
+  // the default reward configuration's liquidation margin (flat 2, share 0.05%, min 2, max 500)
+  const lm = liq.liquidationMargin(
+    { flat: 2n * WAD, min: 2n * WAD, shareOfNotional: WAD / 2_000n, max: 500n * WAD },
+    notional,
+  );
+  return liq.trancheFraction(c, equity, mm, notional, false, lm);
 }
 
 /** Base reward times the escalation multiplier after `elapsed` seconds (LiquidationMath.reward). */
@@ -74,8 +79,9 @@ function expectedReward(notional: bigint, elapsed: bigint, config: RewardConfig)
 
 /** The size a tranche of `fraction` closes of a position (LiquidationMath.planLegs, one leg). */
 function closedSize(size: bigint, fraction: bigint): bigint {
-  const position = { marketId: 0n, size, basis: 0n, fundingIndex: 0n, price: WAD, maintenanceMargin: 0n };
-  return -liq.planLegs(fraction, [position], 0n, 0n).legs[0].sizeDelta;
+  const notional = size < 0n ? -size : size; // at a price of 1
+  const position = { marketId: 0n, size, basis: 0n, fundingIndex: 0n, price: WAD, notional, maintenanceMargin: 0n };
+  return -liq.planLegs([fraction], [position], 0n, 0n).legs[0].sizeDelta;
 }
 
 // ---------------------------------------------------------------------------------------- world
@@ -389,7 +395,8 @@ describe("LiquidationEngine: tranches", function () {
 
   it("closes a remainder below the dust notional (100 USDC) in full, without being a backstop", async function () {
     const w = await loadFixture(world);
-    const a = await positionAccount(w, w.alice, 5n, ETH, units(6) / 100n); // ~120 USDC of notional
+    // ~120 USDC of notional; 8 USDC of margin (its initial margin holds the ~2 USDC liquidation margin)
+    const a = await positionAccount(w, w.alice, 8n, ETH, units(6) / 100n);
     await setHealths(w, ETH, [[a, (8n * WAD) / 10n]]);
     await pinNext();
     const [s] = await w.engine.liquidationSnapshot(a, pending);
@@ -570,18 +577,22 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     const w = await loadFixture(world);
     const a = await positionAccount(w, w.alice, 1_000n, ETH, units(15));
     const healthy = await positionAccount(w, w.bob, 10_000n, ETH, units(1));
-    await setHealths(w, ETH, [[a, (8n * WAD) / 10n]]);
+    await setHealths(w, ETH, [[a, (7n * WAD) / 10n]]);
     await expect(w.liquidationEngine.flag(healthy)).to.be.revertedWithCustomError(
       w.liquidationEngine,
       "AccountHealthy",
     );
+    // nothing holds it back: a flag would only age the clock before anyone could act
+    await expect(w.liquidationEngine.flag(a)).to.be.revertedWithCustomError(w.liquidationEngine, "NotHeldBack");
+    // a tranche starts the clock; in its cooldown the account is held back, and a flag leaves the clock
     const t0 = await pinNext();
-    await expect(w.liquidationEngine.flag(a)).to.emit(w.liquidationEngine, "AccountFlagged").withArgs(a, t0);
+    await w.liquidationEngine.connect(w.keeper).liquidate(a);
+    expect(await w.engine.isLiquidatable(a, pending)).to.equal(true);
     await expect(w.liquidationEngine.flag(a)).not.to.emit(w.liquidationEngine, "AccountFlagged");
     expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.equal(t0);
 
     const r = await w.liquidationEngine.rewardConfig();
-    for (const elapsed of [0n, 100n, 1_000n, 1_999n, 2_000n, 2_500n]) {
+    for (const elapsed of [100n, 1_000n, 1_999n, 2_000n, 2_500n]) {
       await pinNext(t0 + Number(elapsed) + 2);
       const plan = await w.liquidationEngine.previewLiquidation(a, pending);
       const e = elapsed + 2n;

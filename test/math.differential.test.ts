@@ -126,15 +126,17 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
     const money = () => arb.uintIn(0n, 10n ** 32n);
     const fraction = () => fc.oneof(arb.uintIn(1n, W), fc.constant(W));
     const position = () =>
-      fc.record({
-        marketId: arb.uintIn(0n, 95n),
-        size: arb.intIn(10n ** 27n),
-        basis: arb.intIn(10n ** 24n),
-        fundingIndex: arb.intIn(10n ** 24n),
-        price: arb.uintIn(10n ** 6n, 10n ** 24n),
-        maintenanceMargin: money(),
-      });
-    const snapshotTuple = (p: math.PlannedPosition) => ({ ...p, value: 0n, notional: 0n, skewScale: 0n });
+      fc
+        .record({
+          marketId: arb.uintIn(0n, 95n),
+          size: arb.intIn(10n ** 27n),
+          basis: arb.intIn(10n ** 24n),
+          fundingIndex: arb.intIn(10n ** 24n),
+          price: arb.uintIn(10n ** 6n, 10n ** 24n),
+          maintenanceMargin: money(),
+        })
+        .map((p) => ({ ...p, notional: math.notional(p.size, p.price) }));
+    const snapshotTuple = (p: math.PlannedPosition) => ({ ...p, value: 0n, skewScale: 0n });
     const legTuple = (l: math.Leg) => [
       l.marketId,
       l.sizeDelta,
@@ -147,8 +149,8 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
 
     differential(
       "trancheFraction",
-      fc.tuple(config(), equity(), money(), money(), fc.boolean()),
-      (c, e, mm, n, b) => harness.trancheFraction(c, e, mm, n, b),
+      fc.tuple(config(), equity(), money(), money(), fc.boolean(), fc.oneof(money(), fc.constant(0n))),
+      (c, e, mm, n, b, l) => harness.trancheFraction(c, e, mm, n, b, l),
       math.trancheFraction,
     );
     differential(
@@ -178,16 +180,33 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
     differential(
       "planLegs",
       fc.tuple(
-        fraction(),
-        fc.array(position(), { minLength: 1, maxLength: 4 }),
+        // each position with its own share (0: its market's window is full and the leg waits)
+        fc.array(fc.tuple(position(), fc.oneof(fraction(), fc.constant(0n))), { minLength: 1, maxLength: 4 }),
         money(),
         fc.oneof(money(), fc.constant(math.MAX_UINT256)),
       ),
-      (f, ps, m, pool) => harness.planLegs(f, ps.map(snapshotTuple), m, pool),
-      (f, ps, m, pool) => {
-        const r = math.planLegs(f, ps, m, pool);
-        return [r.legs.map(legTuple), r.trancheNotional, r.remainingMaintenance, r.badDebt, r.marginLeft];
+      (pf, m, pool) =>
+        harness.planLegs(
+          pf.map(([, f]) => f),
+          pf.map(([p]) => snapshotTuple(p)),
+          m,
+          pool,
+        ),
+      (pf, m, pool) => {
+        const r = math.planLegs(
+          pf.map(([, f]) => f),
+          pf.map(([p]) => p),
+          m,
+          pool,
+        );
+        return [r.legs.map(legTuple), r.trancheNotional, r.remainingMaintenance, r.badDebt, r.marginLeft, r.fraction];
       },
+    );
+    differential(
+      "liquidationMargin",
+      fc.tuple(rewardConfig(), fc.oneof(money(), fc.constant(0n))),
+      (r, n) => harness.liquidationMargin(r, n),
+      math.liquidationMargin,
     );
     differential(
       "reward",
@@ -197,8 +216,8 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
     );
     differential(
       "splitPenalty",
-      fc.tuple(money(), equity(), fraction(), arb.uintIn(0n, W / 20n), money(), money()),
-      (n, e, f, rate, m, rw) => harness.splitPenalty(n, e, f, rate, m, rw),
+      fc.tuple(money(), equity(), fraction(), money(), money(), arb.uintIn(0n, W / 20n), money(), money()),
+      (n, e, f, mm, rm, rate, m, rw) => harness.splitPenalty(n, e, [f, mm, rm], rate, m, rw),
       math.splitPenalty,
     );
     differential(

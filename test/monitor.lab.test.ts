@@ -61,7 +61,7 @@ describe("Risk monitor: collateral depeg", function () {
       const tables = thresholdTables(d);
       const byTable = countAtMost(tables.down.moves, 0n);
       const byMirror = d.accounts.filter(
-        (a) => a.positions.size > 0 && mirrorLiquidatable(a, markets, d.timestamp),
+        (a) => a.positions.size > 0 && mirrorLiquidatable(a, markets, d.timestamp, d.liquidationMargin),
       ).length;
       expect(byTable, `depeg ${depeg}%`).to.equal(byMirror);
     }
@@ -329,7 +329,9 @@ describe("Risk monitor: false alarms on the longer calm history", function () {
     expect(states).to.have.length(path.points.length);
     for (const s of states.filter((_, i) => i % 8 === 0)) {
       const markets = marketMap(s.state);
-      expect(s.state.accounts.some((a) => mirrorLiquidatable(a, markets, s.state.timestamp))).to.equal(false);
+      expect(
+        s.state.accounts.some((a) => mirrorLiquidatable(a, markets, s.state.timestamp, s.state.liquidationMargin)),
+      ).to.equal(false);
       expect(s.state.accounts.length).to.be.greaterThan(0);
     }
     const r = calmFalseAlarms("ftx-2022", path);

@@ -76,7 +76,10 @@ describe("Risk monitor: the book as the monitor reads it", function () {
     expect(state.accounts.filter((a) => a.positions.size > 0).map((a) => a.id)).to.have.members(Object.values(ctx.ids));
     const markets = marketMap(state);
     for (const a of state.accounts) {
-      const mine = accountSummary({ timestamp: state.timestamp, markets }, a);
+      const mine = accountSummary(
+        { timestamp: state.timestamp, markets, liquidationMargin: state.liquidationMargin },
+        a,
+      );
       const chain = await ctx.w.engine.accountSummary(a.id, { blockTag: state.blockNumber });
       expect([mine.equity, mine.maintenanceMargin, mine.notional]).to.deep.equal([
         chain.equity,
@@ -95,14 +98,14 @@ describe("Risk monitor: liquidation price is the contract's health boundary", fu
     const { state } = await readState(ctx);
     const markets = marketMap(state);
     const alice = accountOf(state, ctx.ids.alice);
-    const lp = liquidationPrice(alice, markets, state.timestamp, ETH);
+    const lp = liquidationPrice(alice, markets, state.timestamp, ETH, state.liquidationMargin);
     expect(lp.side).to.equal("long");
     const p = lp.liquidationPrice!;
     expect(p < lp.price && p > 0n).to.equal(true);
     const at = (price: bigint) => {
       const m = new Map(markets);
       m.set(ETH, { ...markets.get(ETH)!, price });
-      return mirrorLiquidatable(alice, m, state.timestamp);
+      return mirrorLiquidatable(alice, m, state.timestamp, state.liquidationMargin);
     };
     expect([at(p), at(p + 1n)]).to.deep.equal([true, false]);
     // on chain: the last feed price at or below the boundary, and the first above it
@@ -118,14 +121,14 @@ describe("Risk monitor: liquidation price is the contract's health boundary", fu
     const { state } = await readState(ctx);
     const markets = marketMap(state);
     const bob = accountOf(state, ctx.ids.bob);
-    const lp = liquidationPrice(bob, markets, state.timestamp, ETH);
+    const lp = liquidationPrice(bob, markets, state.timestamp, ETH, state.liquidationMargin);
     expect(lp.side).to.equal("short");
     const p = lp.liquidationPrice!;
     expect(p > lp.price).to.equal(true);
     const at = (price: bigint) => {
       const m = new Map(markets);
       m.set(ETH, { ...markets.get(ETH)!, price });
-      return mirrorLiquidatable(bob, m, state.timestamp);
+      return mirrorLiquidatable(bob, m, state.timestamp, state.liquidationMargin);
     };
     expect([at(p - 1n), at(p)]).to.deep.equal([false, true]);
     const above = ((p + FEED_UNIT - 1n) / FEED_UNIT) * FEED_UNIT;
@@ -147,7 +150,15 @@ describe("Risk monitor: the liquidation ladder", function () {
       for (const d of DIRECTIONS) {
         let first: number | undefined;
         for (let j = 0; j < ladder.movesBps.length && first === undefined; j++) {
-          if (mirrorLiquidatable(a, movedMarkets(markets, kOf(d, ladder.movesBps[j])), state.timestamp)) first = j;
+          if (
+            mirrorLiquidatable(
+              a,
+              movedMarkets(markets, kOf(d, ladder.movesBps[j])),
+              state.timestamp,
+              state.liquidationMargin,
+            )
+          )
+            first = j;
         }
         expect(ladder.firstIndex.get(a.id)?.[d], `account ${a.id} ${d}`).to.equal(first);
         if (first !== undefined) found++;
@@ -163,7 +174,10 @@ describe("Risk monitor: the liquidation ladder", function () {
         for (const a of state.accounts) {
           const idx = ladder.firstIndex.get(a.id)?.[d];
           if (idx === undefined || idx > j) continue;
-          notional += accountSummary({ timestamp: state.timestamp, markets: moved }, a).notional;
+          notional += accountSummary(
+            { timestamp: state.timestamp, markets: moved, liquidationMargin: state.liquidationMargin },
+            a,
+          ).notional;
           positions += BigInt(a.positions.size);
         }
         const diff = pt.notional > notional ? pt.notional - notional : notional - pt.notional;
@@ -179,14 +193,21 @@ describe("Risk monitor: the liquidation ladder", function () {
     const alice = accountOf(state, ctx.ids.alice);
     // move alice's margin so that her linear liquidation form is zero exactly at the 10% grid point
     const k = kOf("down", 1_000);
-    const lm = linearMargin(exposureOf(alice, markets), k);
+    const lm = linearMargin(exposureOf(alice, markets, state.liquidationMargin), k);
     const onEdge = { ...alice, margin: alice.margin - lm / WAD };
     const edgy = { ...state, accounts: state.accounts.map((a) => (a.id === alice.id ? onEdge : a)) };
     const { ladder } = buildLadder(edgy, { stepBps: 50, maxBps: 5_000 });
     expect(ladder.mirrorChecks).to.be.greaterThan(0);
     let first: number | undefined;
     for (let j = 0; j < ladder.movesBps.length && first === undefined; j++) {
-      if (mirrorLiquidatable(onEdge, movedMarkets(markets, kOf("down", ladder.movesBps[j])), state.timestamp))
+      if (
+        mirrorLiquidatable(
+          onEdge,
+          movedMarkets(markets, kOf("down", ladder.movesBps[j])),
+          state.timestamp,
+          state.liquidationMargin,
+        )
+      )
         first = j;
     }
     expect(ladder.firstIndex.get(alice.id)?.down).to.equal(first);
@@ -269,18 +290,24 @@ describe("Risk monitor: the cascade", function () {
       cascadeMarkets: cascadeMarkets(state, 100),
       cascadeOptions: { insuranceWad: state.insuranceWad },
       scale: src.scale,
+      liquidationMargin: state.liquidationMargin,
     };
     const alice = accountOf(state, ctx.ids.alice);
     const w = accountWarning(alice, inputs, (WAD * 30n) / 100n);
     expect(w.joint!.direction).to.equal("down");
     expect(w.joint!.cascadeShock <= w.joint!.move).to.equal(true);
     expect(w.prices[0].liquidationPrice).to.equal(
-      liquidationPrice(alice, markets, state.timestamp, ETH).liquidationPrice,
+      liquidationPrice(alice, markets, state.timestamp, ETH, state.liquidationMargin).liquidationPrice,
     );
     const moved = movedMarkets(markets, kOf("down", 3_000));
-    expect(mirrorLiquidatable(alice, moved, state.timestamp)).to.equal(true);
+    expect(mirrorLiquidatable(alice, moved, state.timestamp, state.liquidationMargin)).to.equal(true);
     expect(
-      mirrorLiquidatable({ ...alice, margin: alice.margin + w.restore!.marginWad }, moved, state.timestamp),
+      mirrorLiquidatable(
+        { ...alice, margin: alice.margin + w.restore!.marginWad },
+        moved,
+        state.timestamp,
+        state.liquidationMargin,
+      ),
     ).to.equal(false);
     expect(w.restore!.tokens * src.scale >= w.restore!.marginWad).to.equal(true);
   });

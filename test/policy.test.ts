@@ -8,6 +8,7 @@ import { network } from "hardhat";
 
 import type { MockCircuitBreaker } from "../types/ethers-contracts/index.js";
 import { WAD } from "../deploy/params.js";
+import { liquidationMargin } from "../scripts/lib/math/liquidation.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, snapshotState, units } from "./helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -86,8 +87,15 @@ describe("PerpEngine: stress-level policy", function () {
     const [, reduceStressed] = await w.engine.quoteTrade(ETH, -units(1), units(10));
     expect(feeStressed).to.be.closeTo(3n * feeNeutral, 3n);
     expect(reduceStressed).to.equal(reduceNeutral);
-    const imStressed = (await w.engine.accountSummary(alice)).initialMargin;
-    expect(imStressed).to.be.greaterThan(imNeutral * 2n - imNeutral / 100n);
+    const s = await w.engine.accountSummary(alice);
+    // the liquidation margin in the requirement is the keeper's, not scaled by the level
+    const r = await w.liquidationEngine.rewardConfig();
+    const lm = liquidationMargin(
+      { flat: r[0], min: r.min, shareOfNotional: r.shareOfNotional, max: r.max },
+      s.notional,
+    );
+    const positionsNeutral = imNeutral - lm;
+    expect(s.initialMargin - lm).to.be.greaterThan(positionsNeutral * 2n - positionsNeutral / 100n);
   });
 
   it("a reverting breaker blocks new risk but never reducing, closing, margin or the liquidation views", async function () {

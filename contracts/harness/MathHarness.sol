@@ -191,9 +191,10 @@ contract MathHarness {
         int256 equity,
         uint256 maintenanceMargin,
         uint256 notional_,
-        bool backstop
+        bool backstop,
+        uint256 fixedMargin
     ) external pure returns (uint256) {
-        return LiquidationMath.trancheFraction(c, equity, maintenanceMargin, notional_, backstop);
+        return LiquidationMath.trancheFraction(c, equity, maintenanceMargin, notional_, backstop, fixedMargin);
     }
 
     function isBackstop(
@@ -221,7 +222,7 @@ contract MathHarness {
     }
 
     function planLegs(
-        uint256 fraction,
+        uint256[] calldata fractions,
         IPerpEngine.PositionSnapshot[] calldata ps,
         uint256 margin,
         uint256 pool
@@ -233,13 +234,20 @@ contract MathHarness {
             uint256 trancheNotional,
             uint256 remainingMaintenance,
             uint256 badDebt,
-            uint256 marginLeft
+            uint256 marginLeft,
+            uint256 fraction
         )
     {
         ILiquidator.Plan memory plan;
-        plan.fraction = fraction;
-        marginLeft = LiquidationMath.planLegs(plan, ps, margin, pool);
-        return (plan.legs, plan.trancheNotional, plan.remainingMaintenance, plan.badDebt, marginLeft);
+        marginLeft = LiquidationMath.planLegs(plan, ps, fractions, margin, pool);
+        return (plan.legs, plan.trancheNotional, plan.remainingMaintenance, plan.badDebt, marginLeft, plan.fraction);
+    }
+
+    function liquidationMargin(
+        ILiquidationConfigurator.RewardConfig calldata r,
+        uint256 notional_
+    ) external pure returns (uint256) {
+        return LiquidationMath.liquidationMargin(r, notional_);
     }
 
     function reward(
@@ -253,7 +261,7 @@ contract MathHarness {
     function splitPenalty(
         uint256 trancheNotional,
         int256 equity,
-        uint256 fraction,
+        uint256[3] calldata fractionMaintenanceRemaining,
         uint256 penaltyRate,
         uint256 marginLeft,
         uint256 rewardWad
@@ -261,7 +269,9 @@ contract MathHarness {
         ILiquidator.Plan memory plan;
         plan.trancheNotional = trancheNotional;
         plan.equity = equity;
-        plan.fraction = fraction;
+        plan.fraction = fractionMaintenanceRemaining[0];
+        plan.maintenanceMargin = fractionMaintenanceRemaining[1];
+        plan.remainingMaintenance = fractionMaintenanceRemaining[2];
         LiquidationMath.splitPenalty(plan, penaltyRate, marginLeft, rewardWad);
         return (plan.keeperFromPenalty, plan.insuranceShare, plan.marginAfter);
     }

@@ -134,4 +134,18 @@ interface ILiquidationConfigurator is IBoundedParameters {
 
     /// @notice Bad debt queued for auto-deleveraging (WAD).
     function badDebtPending() external view returns (uint256);
+
+    /// @notice Starts an account's reward-escalation clock when it is liquidatable but really held back
+    ///         (its cooldown, or no capacity in any of its markets); otherwise reverts (NotHeldBack when it
+    ///         can be liquidated now, AccountHealthy, NoPositions, or the snapshot's error). A no-op when
+    ///         the clock runs. Permissionless.
+    function flag(uint256 accountId) external;
+
+    /// @notice Stops the reward-escalation clock of an account that is healthy again
+    ///         (AccountStillLiquidatable otherwise). Permissionless.
+    function clearFlag(uint256 accountId) external;
+
+    /// @notice Accounts in [firstAccountId, firstAccountId + count) that liquidate() would act on now
+    ///         (at most MAX_SCAN ids are scanned).
+    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory);
 }

@@ -64,6 +64,10 @@ interface ILiquidator {
     error ExecutionDiverged(uint256 accountId, uint256 marketId);
     error BatchTooLarge(uint256 size, uint256 max);
     error NotSelf(address caller);
+    /// @notice `flag` on an account that can be liquidated now: nothing holds it back.
+    error NotHeldBack(uint256 accountId);
+    /// @notice `clearFlag` on an account still below its maintenance margin.
+    error AccountStillLiquidatable(uint256 accountId, int256 equity, uint256 maintenanceMargin);
 
     event AccountFlagged(uint256 indexed accountId, uint256 since);
     /// @notice One call's outcome; `liquidatableSince` is when the reward-escalation clock started.
@@ -109,15 +113,4 @@ interface ILiquidator {
 
     /// @notice Exactly what liquidate(accountId) would do now; reverts with the error it would.
     function previewLiquidation(uint256 accountId) external view returns (Plan memory plan);
-
-    /// @notice Starts an account's reward-escalation clock when it is liquidatable but cannot be
-    ///         liquidated yet (cooldown, capacity). Permissionless; a no-op when the clock runs.
-    function flag(uint256 accountId) external;
-
-    /// @notice Stops the reward-escalation clock of an account that is healthy again. Permissionless.
-    function clearFlag(uint256 accountId) external;
-
-    /// @notice Accounts in [firstAccountId, firstAccountId + count) that liquidate() would act on now
-    ///         (at most MAX_SCAN ids are scanned).
-    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory);
 }

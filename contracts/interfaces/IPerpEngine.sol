@@ -94,6 +94,9 @@ interface IPerpEngine is IBoundedParameters {
     error TooManyPositions(uint256 accountId, uint256 max);
     error GuardianCanOnlyTighten(uint256 marketId);
     error AccountUnderwater(uint256 accountId, uint256 shortfall);
+    /// @notice A risk-adding trade would leave a position below the minimum notional (the liquidation
+    ///         config's dustNotional). Reducing and closing are never refused for size.
+    error PositionBelowMinimum(uint256 accountId, uint256 marketId, uint256 notional, uint256 minimum);
 
     event AccountCreated(uint256 indexed accountId, address indexed owner);
     event MarketListed(uint256 indexed marketId, bytes32 feedId);
@@ -117,9 +120,12 @@ interface IPerpEngine is IBoundedParameters {
     /// @notice Creates an account owned by the caller. Its liquidation state slot is written now, so a
     ///         liquidation never pays for a fresh slot.
     function createAccount() external returns (uint256 accountId);
-    /// @notice Adds margin (token units). Anyone may add margin to any account; never restricted.
+    /// @notice Adds margin (token units). Anyone may add margin to any account; never restricted. Margin
+    ///         added ends the account's reward-escalation episode (its flag clears, AccountFlagged(id, 0)):
+    ///         withdrawing it again does not bring the old clock back.
     function deposit(uint256 accountId, uint256 amount) external;
-    /// @notice Withdraws margin (token units) if the account still meets initial margin after it.
+    /// @notice Withdraws margin (token units) if the account still meets initial margin after it, and the
+    ///         leverage cap of the stress level of every market it holds (notional <= equity * maxLeverage).
     function withdraw(uint256 accountId, uint256 amount, address to) external;
 
     // ----- trading -----

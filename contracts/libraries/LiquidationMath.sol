@@ -23,24 +23,27 @@ library LiquidationMath {
     ///         Otherwise the smallest share whose close brings equity to maintenance * (1 + buffer),
     ///         assuming the full penalty is charged (so it errs toward closing more), capped at the
     ///         tranche fraction, at least 1 wei; a remainder below dustNotional closes too.
-    /// @dev Closing a share x at the index price realises value without changing equity; it lowers
-    ///      maintenance margin by at least x of it (the size premium only falls with size). Solving
-    ///      E - x*N*penaltyRate >= (1+b)(1-x)MM gives x. Requires equity < maintenance.
+    /// @dev Closing a share x at the index price realises value without changing equity; it lowers the
+    ///      positions' maintenance margin by at least x of it (the size premium only falls with size),
+    ///      while the liquidation margin `fixedMargin` (part of `maintenanceMargin`) is taken as staying.
+    ///      Solving E - x*N*penaltyRate >= (1+b)(MM - x(MM - L)) gives x. Requires equity < maintenance.
     function trancheFraction(
         ILiquidationConfigurator.Config memory c,
         int256 equity,
         uint256 maintenanceMargin,
         uint256 notional,
-        bool backstop
+        bool backstop,
+        uint256 fixedMargin
     ) internal pure returns (uint256 fraction) {
         if (backstop) return WAD;
         uint256 target = maintenanceMargin.mulWadUp(WAD + c.healthBuffer);
+        uint256 shrinking = (maintenanceMargin - fixedMargin.min(maintenanceMargin)).mulWadUp(WAD + c.healthBuffer);
         uint256 penaltyAll = notional.mulWadUp(c.penaltyRate);
-        if (target <= penaltyAll) {
+        if (shrinking <= penaltyAll) {
             fraction = c.trancheFraction;
         } else {
             uint256 gap = equity <= 0 ? target + uint256(-equity) : target - uint256(equity);
-            fraction = gap.mulDivUp(WAD, target - penaltyAll).min(c.trancheFraction).max(1);
+            fraction = gap.mulDivUp(WAD, shrinking - penaltyAll).min(c.trancheFraction).max(1);
         }
         if (fraction < WAD && notional.mulWadDown(WAD - fraction) < c.dustNotional) fraction = WAD;
     }
@@ -73,48 +76,30 @@ library LiquidationMath {
         return room.mulDivDown(WAD, notional);
     }
 
-    /// @notice The legs of a tranche closing `plan.fraction` of every position, ordered gains first (so a
-    ///         cross-margined account never shows a spurious shortfall on one leg while another leg's gain
-    ///         is still unrealised), with the vault's settlement replayed to find each leg's shortfall.
-    ///         Fills plan.legs, trancheNotional, remainingMaintenance and badDebt.
+    /// @notice The legs of a tranche closing `fractions[i]` of position i (a share its own market's
+    ///         capacity allows; 0 skips the position), ordered gains first (so a cross-margined account
+    ///         never shows a spurious shortfall on one leg while another leg's gain is still unrealised),
+    ///         with the vault's settlement replayed to find each leg's shortfall. Fills plan.legs (the
+    ///         positions it closes), trancheNotional, remainingMaintenance (positions only) and badDebt,
+    ///         and sets plan.fraction: WAD when every position closes in full, else the largest share
+    ///         closed of any position (below WAD).
     /// @return marginLeft the margin after every leg settled, before the penalty
     function planLegs(
         ILiquidator.Plan memory plan,
         IPerpEngine.PositionSnapshot[] memory ps,
+        uint256[] memory fractions,
         uint256 margin,
         uint256 pool
     ) internal pure returns (uint256 marginLeft) {
-        uint256 n = ps.length;
-        plan.legs = new ILiquidator.Leg[](n);
-        for (uint256 i; i < n; ++i) {
-            IPerpEngine.PositionSnapshot memory p = ps[i];
-            uint256 absSize = FixedPoint.abs(p.size);
-            uint256 closeAbs = plan.fraction == WAD ? absSize : absSize.mulDivUp(plan.fraction, WAD).min(absSize);
-            int256 closed = p.size > 0 ? int256(closeAbs) : -int256(closeAbs);
-            ILiquidator.Leg memory leg = ILiquidator.Leg({
-                marketId: p.marketId,
-                sizeDelta: -closed,
-                price: p.price,
-                notional: PerpMath.notional(closed, p.price),
-                realised: PerpMath.positionValue(closed, p.basis, p.price, p.fundingIndex),
-                shortfall: 0,
-                bankruptLong: p.size > 0
-            });
-            if (closeAbs < absSize) {
-                plan.remainingMaintenance += p.maintenanceMargin.mulDivUp(absSize - closeAbs, absSize);
-            }
-            // insertion by realised value, descending
-            uint256 j = i;
-            while (j > 0 && plan.legs[j - 1].realised < leg.realised) {
-                plan.legs[j] = plan.legs[j - 1];
-                --j;
-            }
-            plan.legs[j] = leg;
-            plan.trancheNotional += leg.notional;
+        (uint256 count, bool someLeft, uint256 largest) = _buildLegs(plan, ps, fractions);
+        ILiquidator.Leg[] memory legs = plan.legs;
+        assembly ("memory-safe") {
+            mstore(legs, count)
         }
+        plan.fraction = someLeft ? largest.min(WAD - 1) : WAD;
         // Replays Vault.settle: a gain is paid up to the pool, a loss is taken from margin into the pool.
-        for (uint256 i; i < n; ++i) {
-            int256 r = plan.legs[i].realised;
+        for (uint256 i; i < count; ++i) {
+            int256 r = legs[i].realised;
             if (r >= 0) {
                 uint256 paid = uint256(r).min(pool);
                 pool -= paid;
@@ -124,11 +109,69 @@ library LiquidationMath {
                 uint256 taken = loss.min(margin);
                 margin -= taken;
                 if (pool != type(uint256).max) pool += taken;
-                plan.legs[i].shortfall = loss - taken;
+                legs[i].shortfall = loss - taken;
                 plan.badDebt += loss - taken;
             }
         }
         return margin;
+    }
+
+    /// @dev planLegs' first pass: the legs that close something, inserted by realised value, descending.
+    function _buildLegs(
+        ILiquidator.Plan memory plan,
+        IPerpEngine.PositionSnapshot[] memory ps,
+        uint256[] memory fractions
+    ) private pure returns (uint256 count, bool someLeft, uint256 largest) {
+        plan.legs = new ILiquidator.Leg[](ps.length);
+        for (uint256 i; i < ps.length; ++i) {
+            IPerpEngine.PositionSnapshot memory p = ps[i];
+            uint256 absSize = FixedPoint.abs(p.size);
+            uint256 closeAbs = fractions[i] == WAD ? absSize : absSize.mulDivUp(fractions[i], WAD).min(absSize);
+            if (closeAbs < absSize) {
+                someLeft = true;
+                plan.remainingMaintenance += p.maintenanceMargin.mulDivUp(absSize - closeAbs, absSize);
+            }
+            if (closeAbs == 0) continue;
+            largest = largest.max(fractions[i]);
+            ILiquidator.Leg memory leg = _leg(p, closeAbs);
+            uint256 j = count++;
+            while (j > 0 && plan.legs[j - 1].realised < leg.realised) {
+                plan.legs[j] = plan.legs[j - 1];
+                --j;
+            }
+            plan.legs[j] = leg;
+            plan.trancheNotional += leg.notional;
+        }
+    }
+
+    function _leg(
+        IPerpEngine.PositionSnapshot memory p,
+        uint256 closeAbs
+    ) private pure returns (ILiquidator.Leg memory) {
+        int256 closed = p.size > 0 ? int256(closeAbs) : -int256(closeAbs);
+        return
+            ILiquidator.Leg({
+                marketId: p.marketId,
+                sizeDelta: -closed,
+                price: p.price,
+                notional: PerpMath.notional(closed, p.price),
+                realised: PerpMath.positionValue(closed, p.basis, p.price, p.fundingIndex),
+                shortfall: 0,
+                bankruptLong: p.size > 0
+            });
+    }
+
+    /// @notice The liquidation margin: what the account's maintenance (and initial) margin holds for the
+    ///         keeper who will liquidate it, clamp(flat + share * notional, min, max) on the account's
+    ///         whole notional (Synthetix's liquidation margin). It is the keeper reward's base, so an
+    ///         account pays its own keeper from its own margin and a solvent account's liquidation never
+    ///         draws on the insurance fund. Zero without positions.
+    function liquidationMargin(
+        ILiquidationConfigurator.RewardConfig memory r,
+        uint256 notional
+    ) internal pure returns (uint256) {
+        if (notional == 0) return 0;
+        return (uint256(r.flat) + notional.mulWadDown(r.shareOfNotional)).clamp(r.min, r.max);
     }
 
     /// @notice Keeper reward before the fund: clamp(flat + share * notional, min, max), times an
@@ -145,17 +188,25 @@ library LiquidationMath {
     }
 
     /// @notice The penalty and its split, from the margin left after the legs: keeper first (up to the
-    ///         reward), then the insurance fund. The penalty never exceeds half the equity share being
-    ///         closed, so a tranche cannot make the account less healthy; an account with no equity pays
-    ///         none. Fills keeperFromPenalty, insuranceShare and marginAfter.
+    ///         reward), then the insurance fund. The account pays its keeper itself: the penalty is at
+    ///         least the reward. It never exceeds half the equity's share of the maintenance margin the
+    ///         tranche releases (all of it on a full close), so a tranche cannot make the account less
+    ///         healthy; an account with no equity pays none. Fills keeperFromPenalty, insuranceShare and
+    ///         marginAfter. Needs plan.maintenanceMargin and remainingMaintenance (liquidation margin
+    ///         included) when the tranche is partial.
     function splitPenalty(
         ILiquidator.Plan memory plan,
         uint256 penaltyRate,
         uint256 marginLeft,
         uint256 rewardWad
     ) internal pure {
-        uint256 penalty = plan.trancheNotional.mulWadUp(penaltyRate);
-        uint256 cap = plan.equity > 0 ? uint256(plan.equity).mulWadDown(plan.fraction) / 2 : 0;
+        uint256 penalty = plan.trancheNotional.mulWadUp(penaltyRate).max(rewardWad);
+        uint256 cap;
+        if (plan.equity > 0) {
+            uint256 mm = plan.maintenanceMargin;
+            uint256 released = plan.fraction == WAD || mm == 0 ? mm : mm - plan.remainingMaintenance.min(mm);
+            cap = plan.fraction == WAD ? uint256(plan.equity) / 2 : uint256(plan.equity).mulDivDown(released, mm) / 2;
+        }
         penalty = penalty.min(cap);
         uint256 fromPenalty = rewardWad.min(penalty);
         plan.keeperFromPenalty = fromPenalty.min(marginLeft);
@@ -163,8 +214,10 @@ library LiquidationMath {
         plan.marginAfter = marginLeft - plan.keeperFromPenalty - plan.insuranceShare;
     }
 
-    /// @notice What the insurance fund pays, in its own rounding (whole token units): bad debt first,
-    ///         then the part of the reward the penalty could not pay. `availableTokens` is what the fund
+    /// @notice What the insurance fund pays, in its own rounding (whole token units), only for an
+    ///         account with bad debt: the bad debt first, then the part of the reward the account could
+    ///         not pay. A solvent account's liquidation never draws on the fund: its keeper is paid from
+    ///         its own margin (the liquidation margin), or not in full. `availableTokens` is what the fund
     ///         holds plus what the vault holds for it. Fills badDebtCovered, badDebtSocialised,
     ///         keeperFromFund and keeperReward.
     function fundPayments(
@@ -178,9 +231,9 @@ library LiquidationMath {
             plan.badDebtCovered = (tokens * scale).min(plan.badDebt);
             plan.badDebtSocialised = plan.badDebt - plan.badDebtCovered;
             availableTokens -= tokens;
-        }
-        if (rewardWad > plan.keeperFromPenalty) {
-            plan.keeperFromFund = ((rewardWad - plan.keeperFromPenalty) / scale).min(availableTokens) * scale;
+            if (rewardWad > plan.keeperFromPenalty) {
+                plan.keeperFromFund = ((rewardWad - plan.keeperFromPenalty) / scale).min(availableTokens) * scale;
+            }
         }
         plan.keeperReward = plan.keeperFromPenalty + plan.keeperFromFund;
     }

@@ -6,6 +6,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {AutomationCompatibleInterface} from "@chainlink/contracts/src/v0.8/automation/interfaces/AutomationCompatibleInterface.sol";
 
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
+import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {ILiquidationAutomation} from "../interfaces/ILiquidationAutomation.sol";
 import {IVault} from "../interfaces/IVault.sol";
 
@@ -35,7 +36,8 @@ contract LiquidationAutomation is ILiquidationAutomation, AccessControl {
     /// @inheritdoc AutomationCompatibleInterface
     function checkUpkeep(bytes calldata checkData) external view returns (bool upkeepNeeded, bytes memory performData) {
         (uint256 first, uint256 count) = abi.decode(checkData, (uint256, uint256));
-        uint256[] memory ids = liquidations.liquidatableAccounts(first, count);
+        // served by the configurator module at the same address
+        uint256[] memory ids = ILiquidationConfigurator(address(liquidations)).liquidatableAccounts(first, count);
         if (ids.length > MAX_BATCH) {
             assembly ("memory-safe") {
                 mstore(ids, MAX_BATCH)

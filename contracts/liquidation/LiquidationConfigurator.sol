@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {IBackstopConfigurator} from "../interfaces/IBackstop.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
@@ -38,6 +39,8 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
     uint256 public constant MAX_REWARD_SHARE = 0.01e18;
     uint256 public constant MAX_ESCALATION_PER_SECOND = 0.01e18;
     uint256 public constant MAX_REWARD_MULTIPLIER = 10e18;
+    /// @notice At most this many account ids are scanned by one liquidatableAccounts call.
+    uint256 public constant MAX_SCAN = 500;
 
     // backstop (IBackstopConfigurator)
     uint256 public constant MAX_FEE_RATE = 0.05e18;
@@ -70,6 +73,65 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
     /// @dev Auto-deleveraging lives in the next module, on the same storage.
     fallback() external {
         _delegate(next);
+    }
+
+    /// @inheritdoc ILiquidationConfigurator
+    /// @dev Here, not in the liquidation engine (its bytes go to planning): the engine's own preview says
+    ///      whether the account is held back (its cooldown or capacity refusal) and nothing else.
+    function flag(uint256 accountId) external {
+        try ILiquidator(address(this)).previewLiquidation(accountId) {
+            revert ILiquidator.NotHeldBack(accountId);
+        } catch (bytes memory reason) {
+            bytes4 selector = bytes4(reason);
+            if (
+                selector != ILiquidator.TrancheCoolingDown.selector &&
+                selector != ILiquidator.LiquidationCapacityExhausted.selector
+            ) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 32), mload(reason))
+                }
+            }
+        }
+        AccountData storage acct = _accounts[accountId];
+        uint256 margin = vault.marginOf(accountId);
+        // Held back now: a clock not running starts now; a running one goes on.
+        if (_clockStart(acct, margin) == 0) {
+            acct.liquidatableSince = uint40(block.timestamp);
+            acct.marginAtFlag = uint128(margin);
+            emit ILiquidator.AccountFlagged(accountId, block.timestamp);
+        }
+    }
+
+    /// @inheritdoc ILiquidationConfigurator
+    /// @dev Here, not in the liquidation engine (its bytes go to planning): each id through the engine's own
+    ///      previewLiquidation, which succeeds exactly when liquidate would act now.
+    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory ids) {
+        uint256 end = firstAccountId + (count < MAX_SCAN ? count : MAX_SCAN);
+        uint256 last = _nextAccountId;
+        if (end > last) end = last;
+        if (firstAccountId == 0) firstAccountId = 1;
+        ids = new uint256[](end > firstAccountId ? end - firstAccountId : 0);
+        uint256 n;
+        for (uint256 id = firstAccountId; id < end; ++id) {
+            try ILiquidator(address(this)).previewLiquidation(id) returns (ILiquidator.Plan memory) {
+                ids[n++] = id;
+            } catch {}
+        }
+        assembly ("memory-safe") {
+            mstore(ids, n)
+        }
+    }
+
+    /// @inheritdoc ILiquidationConfigurator
+    function clearFlag(uint256 accountId) external {
+        AccountData storage acct = _accounts[accountId];
+        if (acct.liquidatableSince == 0) return;
+        (IPerpEngine.AccountSummary memory s, ) = _snapshot(accountId);
+        if (s.maintenanceMargin != 0 && s.equity < int256(s.maintenanceMargin)) {
+            revert ILiquidator.AccountStillLiquidatable(accountId, s.equity, s.maintenanceMargin);
+        }
+        acct.liquidatableSince = 0;
+        emit ILiquidator.AccountFlagged(accountId, 0);
     }
 
     /// @inheritdoc ILiquidationConfigurator

@@ -33,7 +33,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     using SafeCast for uint256;
 
     uint256 public constant MAX_BATCH = 100;
-    uint256 public constant MAX_SCAN = 500;
 
     IERC20 public immutable collateral;
     /// @notice The module that serves what this one does not (parameters and ledgers, then
@@ -103,49 +102,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (refusal.status != Status.Ok) _revertFor(plan, refusal);
     }
 
-    /// @inheritdoc ILiquidator
-    function flag(uint256 accountId) external {
-        AccountData storage acct = _accounts[accountId];
-        if (acct.liquidatableSince != 0) return;
-        (IPerpEngine.AccountSummary memory s, ) = _snapshot(accountId);
-        if (s.maintenanceMargin == 0 || s.equity >= int256(s.maintenanceMargin)) {
-            revert AccountHealthy(accountId, s.equity, s.maintenanceMargin);
-        }
-        acct.liquidatableSince = uint40(block.timestamp);
-        acct.marginAtFlag = s.margin.toUint128();
-        emit AccountFlagged(accountId, block.timestamp);
-    }
-
-    /// @inheritdoc ILiquidator
-    function clearFlag(uint256 accountId) external {
-        AccountData storage acct = _accounts[accountId];
-        if (acct.liquidatableSince == 0) return;
-        (IPerpEngine.AccountSummary memory s, ) = _snapshot(accountId);
-        if (s.maintenanceMargin != 0 && s.equity < int256(s.maintenanceMargin)) {
-            revert TrancheCoolingDown(accountId, 0);
-        }
-        acct.liquidatableSince = 0;
-        emit AccountFlagged(accountId, 0);
-    }
-
     // ================================================================== views
-
-    /// @inheritdoc ILiquidator
-    function liquidatableAccounts(uint256 firstAccountId, uint256 count) external view returns (uint256[] memory ids) {
-        uint256 end = firstAccountId + count.min(MAX_SCAN);
-        uint256 next = _nextAccountId;
-        if (end > next) end = next;
-        if (firstAccountId == 0) firstAccountId = 1;
-        ids = new uint256[](end > firstAccountId ? end - firstAccountId : 0);
-        uint256 n;
-        for (uint256 id = firstAccountId; id < end; ++id) {
-            (, Refusal memory refusal) = _plan(id);
-            if (refusal.status == Status.Ok) ids[n++] = id;
-        }
-        assembly ("memory-safe") {
-            mstore(ids, n)
-        }
-    }
 
     // ================================================================== planning
 
@@ -184,11 +141,21 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             refusal.readyAt = lastTrancheAt + c.cooldown;
             return (plan, refusal);
         }
-        plan.fraction = LiquidationMath.trancheFraction(c, s.equity, s.maintenanceMargin, s.notional, plan.backstop);
+        plan.fraction = LiquidationMath.trancheFraction(
+            c,
+            s.equity,
+            s.maintenanceMargin,
+            s.notional,
+            plan.backstop,
+            LiquidationMath.liquidationMargin(_rewardConfig, s.notional)
+        );
         // Near bankruptcy (below capBypassRatio) the whole position goes now; any other tranche, a
-        // backstop's included, fits in the markets' remaining capacity and waits for the next window.
+        // backstop's included, fits each leg in its own market's remaining capacity: a full window holds
+        // back only that market's leg, the others go now.
+        uint256[] memory fractions = new uint256[](ps.length);
+        for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
         if (!LiquidationMath.bypassesCapacity(c, s.equity, s.maintenanceMargin)) {
-            _fitCapacity(c, ps, plan, refusal);
+            _fitCapacity(c, ps, fractions, plan, refusal);
             if (refusal.status != Status.Ok) return (plan, refusal);
         }
         // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
@@ -199,7 +166,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 break;
             }
         }
-        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, s.margin, pool);
+        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, fractions, s.margin, pool);
+        // What remains keeps its liquidation margin: bounded above on the notional left plus a wei a leg.
+        if (plan.fraction != WAD) {
+            plan.remainingMaintenance += LiquidationMath.liquidationMargin(
+                _rewardConfig,
+                s.notional - plan.trancheNotional + plan.legs.length
+            );
+        }
         _planMoney(plan, c.penaltyRate, marginLeft, acct);
     }
 
@@ -237,28 +211,27 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
     }
 
-    /// @dev Scales the share down to what every market's remaining window capacity allows; with no room
-    ///      anywhere, refuses with the market that blocked.
+    /// @dev Scales each leg's share down to what its own market's remaining window capacity allows (0: the
+    ///      leg waits); refuses only when no leg fits anywhere, with the first market that blocked.
     function _fitCapacity(
         ILiquidationConfigurator.Config memory c,
         IPerpEngine.PositionSnapshot[] memory ps,
+        uint256[] memory fractions,
         Plan memory plan,
         Refusal memory refusal
     ) internal view {
-        uint256 fraction = plan.fraction;
-        uint256 blocked;
+        uint256 blocked = type(uint256).max;
+        bool any;
         for (uint256 i; i < ps.length; ++i) {
             uint256 cap = LiquidationMath.capacity(c.capacityDepthFactor, ps[i].skewScale, ps[i].price);
             ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[ps[i].marketId], c.capacityWindow);
             uint256 room = cap > w.used ? cap - w.used : 0;
-            uint256 allowed = LiquidationMath.shareThatFits(room, ps[i].notional);
-            if (allowed < fraction) {
-                fraction = allowed;
-                blocked = ps[i].marketId;
-            }
+            uint256 allowed = LiquidationMath.shareThatFits(room, ps[i].notional).min(plan.fraction);
+            fractions[i] = allowed;
+            if (allowed != 0) any = true;
+            else if (blocked == type(uint256).max) blocked = ps[i].marketId;
         }
-        plan.fraction = fraction;
-        if (fraction == 0) {
+        if (!any) {
             refusal.status = Status.NoCapacity;
             refusal.marketId = blocked;
             refusal.windowEndsAt = uint256(_capacityWindows[blocked].start) + c.capacityWindow;
@@ -273,21 +246,27 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         uint256 marginLeft,
         AccountData storage acct
     ) internal view {
-        // An owner who added margin since the flag acted on it: the clock starts again.
-        uint256 since = plan.marginBefore > acct.marginAtFlag ? 0 : acct.liquidatableSince;
+        uint256 since = _clockStart(acct, plan.marginBefore);
         uint256 rewardWad = LiquidationMath.reward(
             _rewardConfig,
             plan.trancheNotional,
             since == 0 ? 0 : block.timestamp - since
         );
         LiquidationMath.splitPenalty(plan, penaltyRate, marginLeft, rewardWad);
-        // The fund is only read when it has to pay: bad debt, or a reward the penalty cannot cover.
-        if (plan.badDebt == 0 && rewardWad <= plan.keeperFromPenalty) {
+        // The fund is only read when it has to pay: bad debt (a solvent account pays its own keeper).
+        if (plan.badDebt == 0) {
             plan.keeperReward = plan.keeperFromPenalty;
             return;
         }
         uint256 available = collateral.balanceOf(vault.insuranceFund()) + vault.insurancePendingWad() / SCALE;
-        LiquidationMath.fundPayments(plan, rewardWad, available, SCALE);
+        // The fund tops up at most the unescalated reward: an escalation is the account's own money, so a
+        // clock an episode left behind (a recovery by price nobody cleared) can never draw on the fund.
+        LiquidationMath.fundPayments(
+            plan,
+            LiquidationMath.liquidationMargin(_rewardConfig, plan.trancheNotional),
+            available,
+            SCALE
+        );
     }
 
     // ================================================================== execution
@@ -295,8 +274,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     function _execute(Plan memory plan, address keeper) internal {
         uint256 accountId = plan.accountId;
         AccountData storage acct = _accounts[accountId];
-        uint256 since = acct.liquidatableSince;
-        if (since == 0 || plan.marginBefore > acct.marginAtFlag) since = block.timestamp;
+        uint256 since = _clockStart(acct, plan.marginBefore);
+        if (since == 0) since = block.timestamp;
 
         uint32 windowLength = _liqConfig.capacityWindow;
         for (uint256 i; i < plan.legs.length; ++i) {

@@ -10,6 +10,7 @@ import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
+import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel} from "../libraries/RiskModel.sol";
@@ -114,7 +115,12 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
 
     /// @inheritdoc IPerpEngine
     function deposit(uint256 accountId, uint256 amount) external nonReentrant {
-        if (_accounts[accountId].owner == address(0)) revert AccountNotFound(accountId);
+        AccountData storage acct = _accounts[accountId];
+        if (acct.owner == address(0)) revert AccountNotFound(accountId);
+        if (acct.liquidatableSince != 0) {
+            acct.liquidatableSince = 0;
+            emit ILiquidator.AccountFlagged(accountId, 0);
+        }
         vault.depositMargin(accountId, msg.sender, amount);
     }
 
@@ -127,7 +133,9 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         uint256 available = margin;
         if (markets != 0) {
             AccountSummary memory s = _summary(accountId, markets, margin, _noCache(), _noPositions(), true);
-            int256 free = s.equity - int256(s.initialMargin);
+            // What stays must meet initial margin and every held market's stress-level leverage cap.
+            uint256 required = s.initialMargin.max(s.notional.mulDivUp(WAD, _leverageCap(markets)));
+            int256 free = s.equity - int256(required);
             available = free <= 0 ? 0 : uint256(free).min(margin);
         }
         uint256 amountWad = amount > type(uint256).max / SCALE ? type(uint256).max : amount * SCALE;
@@ -223,7 +231,10 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         // A voluntary trade may not leave bad debt behind: that is the liquidation engine's job, which
         // routes it to the insurance fund and auto-deleveraging. Close gains first, or be liquidated.
         if (shortfall != 0) revert AccountUnderwater(accountId, shortfall);
-        if (t.addsRisk) _checkInitialMargin(accountId, markets, margin, c, policy.maxLeverage);
+        if (t.addsRisk) {
+            _checkMinimum(accountId, t.newSize, c);
+            _checkInitialMargin(accountId, markets, margin, c, policy.maxLeverage);
+        }
 
         emit PositionModified(accountId, marketId, sizeDelta, t.newSize, t.fill, t.fee, t.realisedPnl, c.fundingIndex);
     }
@@ -238,6 +249,15 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         if (!policy.newRiskAllowed || cfg.reduceOnly) revert MarketReduceOnly(marketId);
         uint256 absDelta = FixedPoint.abs(sizeDelta);
         if (absDelta > cfg.maxTradeSize) revert TradeSizeTooLarge(marketId, absDelta, cfg.maxTradeSize);
+    }
+
+    /// @dev No dust: a risk-adding trade leaves the position at or above the minimum notional (the
+    ///      liquidation config's dustNotional), so its liquidation pays a keeper from its own margin.
+    ///      Reducing and closing never come here.
+    function _checkMinimum(uint256 accountId, int256 newSize, MarketCache memory c) internal view {
+        uint256 minimum = _liqConfig.dustNotional;
+        uint256 positionNotional = PerpMath.notional(newSize, c.price);
+        if (positionNotional < minimum) revert PositionBelowMinimum(accountId, c.marketId, positionNotional, minimum);
     }
 
     function _checkInitialMargin(
@@ -482,6 +502,17 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         if (owner == address(0)) revert AccountNotFound(accountId);
         if (owner != msg.sender) revert NotAccountOwner(accountId, msg.sender);
         return acct.markets;
+    }
+
+    /// @dev The tightest stress-level leverage cap over the markets (type(uint256).max: none). Reads the
+    ///      breaker only when one is set.
+    function _leverageCap(uint96 markets) internal view returns (uint256 cap) {
+        cap = type(uint256).max;
+        if (address(_circuitBreaker) == address(0)) return cap;
+        for (; markets != 0; markets &= markets - 1) {
+            uint256 lev = _policy(LibBit.ffs(markets)).maxLeverage;
+            if (lev != 0 && lev < cap) cap = lev;
+        }
     }
 
     function _absUnchecked(int256 x) internal pure returns (uint256) {

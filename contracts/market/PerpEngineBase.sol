@@ -16,6 +16,7 @@ import {IBackstop} from "../interfaces/IBackstop.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
+import {LiquidationMath} from "../libraries/LiquidationMath.sol";
 import {WAD} from "../libraries/Constants.sol";
 
 /// @title PerpEngineBase
@@ -352,6 +353,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                     cfg.skewScale
                 );
         }
+        // The keeper who will liquidate the account is paid from its own margin: the requirement holds
+        // the liquidation margin (Synthetix's), so a solvent account never needs the insurance fund.
+        uint256 lm = LiquidationMath.liquidationMargin(_rewardConfig, s.notional);
+        s.maintenanceMargin += lm;
+        if (withInitial) s.initialMargin += lm;
     }
 
     /// @dev The account's summary and every position, as a liquidation plans from them.
@@ -451,6 +457,13 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (oldSize == 0) return true;
         if ((oldSize > 0) != (newSize > 0)) return true;
         return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
+    }
+
+    /// @dev When the account's reward-escalation clock started, or 0 when it does not run: not flagged or
+    ///      liquidated in this episode, or margin added since (the owner acted on it).
+    function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
+        since = acct.liquidatableSince;
+        if (since != 0 && marginNow > acct.marginAtFlag) since = 0;
     }
 
     /// @dev Forwards the call unchanged to a module, which runs on this contract's storage.

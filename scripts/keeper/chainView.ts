@@ -60,8 +60,9 @@ export async function readChainView(
       ([price, sigma]) => ({ price, sigma }),
       (e: unknown) => ({ error: decodeRevert(e)?.name ?? (e as Error).message }),
     );
-  const [liq, ...perMarket] = await Promise.all([
+  const [liq, reward, ...perMarket] = await Promise.all([
     c.liquidationEngine.config(at),
+    c.liquidationEngine.rewardConfig(at),
     ...ids.map((id) =>
       Promise.all([
         c.engine.marketConfig(id, at),
@@ -106,7 +107,12 @@ export async function readChainView(
     blockNumber: block.number,
     timestamp,
     baseFeePerGas: block.baseFeePerGas,
-    engine: { timestamp, markets },
+    engine: {
+      timestamp,
+      markets,
+      // a Result's `flat` is Array.prototype.flat: the flat part is read by position
+      liquidationMargin: { flat: reward[0], min: reward.min, shareOfNotional: reward.shareOfNotional, max: reward.max },
+    },
     capacity,
     unpriced,
     liquidation,

@@ -72,7 +72,8 @@ export function previewFromRevert(e: unknown): Preview {
  * each one's notional against every market it closes in. A tranche near bankruptcy (below the
  * capBypassRatio threshold) bypasses the cap (the contract still counts it); a backstop above it
  * waits for room like any tranche. A tranche whose market has some room but less than its notional
- * still goes: the contract scales it down to the room.
+ * still goes: the contract scales it down to the room; a leg whose market has none waits while the
+ * tranche's other legs go.
  */
 export function fitCapacity(
   plans: readonly TranchePlan[],
@@ -82,7 +83,8 @@ export function fitCapacity(
   const selected: TranchePlan[] = [];
   const heldBack: TranchePlan[] = [];
   for (const p of plans) {
-    if (!p.bypassesCapacity && p.legs.some((l) => (room.get(l.marketId) ?? 0n) === 0n)) {
+    // The contract fits each leg in its own market: a tranche waits only when no leg's market has room.
+    if (!p.bypassesCapacity && p.legs.every((l) => (room.get(l.marketId) ?? 0n) === 0n)) {
       heldBack.push(p);
       continue;
     }

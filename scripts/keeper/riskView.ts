@@ -97,7 +97,7 @@ export function liquidationPrice(
   const liquidatableAt = (price: bigint) => {
     const markets = new Map(engine.markets);
     markets.set(marketId, { ...market, price });
-    return isLiquidatable(accountSummary({ timestamp: engine.timestamp, markets }, snapshot));
+    return isLiquidatable(accountSummary({ ...engine, markets }, snapshot));
   };
   // The bracket [safe, unsafe]: the price moves from safe toward unsafe until the account crosses.
   let safe: bigint;

@@ -20,6 +20,7 @@ import { join } from "node:path";
 
 import { WAD } from "../lib/math/fixedPoint.js";
 import { marketSnapshot } from "../lib/math/engine.js";
+import { DEFAULT_LIQUIDATION_MARGIN } from "./syntheticBook.js";
 import { volatilityTerm } from "../lib/math/riskModel.js";
 import { crashEvent } from "../replay/data/index.js";
 import { ohlcPath, readOhlcFile } from "../replay/data/loaders.js";
@@ -130,7 +131,7 @@ export function calmStates(path: PricePath): { t: number; state: MonitorState; p
     );
     // an account liquidatable at this bar has been liquidated by the keeper: it is not in the book
     const markets = new Map([[0, snapshot]]);
-    const open = accounts.filter((a) => !mirrorLiquidatable(a, markets, timestamp));
+    const open = accounts.filter((a) => !mirrorLiquidatable(a, markets, timestamp, DEFAULT_LIQUIDATION_MARGIN));
     out.push({
       t: pt.t,
       price,
@@ -138,6 +139,7 @@ export function calmStates(path: PricePath): { t: number; state: MonitorState; p
         blockNumber: out.length + 1,
         timestamp,
         markets: [{ id: 0, symbol: "BTC", snapshot }],
+        liquidationMargin: DEFAULT_LIQUIDATION_MARGIN,
         accounts: open,
         insuranceWad,
       },

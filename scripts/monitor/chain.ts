@@ -127,6 +127,7 @@ export class ChainSource {
       markets,
       accounts,
       insuranceWad: coverable * this.scale,
+      liquidationMargin: view.engine.liquidationMargin,
       unpriced: [...unpriced.values()],
     };
   }

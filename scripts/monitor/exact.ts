@@ -135,7 +135,7 @@ export async function runExact(o: ExactOptions): Promise<ExactResult> {
     const state = await source.read();
     const markets = marketMap(state);
     const due = state.accounts
-      .filter((a) => a.positions.size > 0 && mirrorLiquidatable(a, markets, state.timestamp))
+      .filter((a) => a.positions.size > 0 && mirrorLiquidatable(a, markets, state.timestamp, state.liquidationMargin))
       .map((a) => a.id);
     let stepTranches = 0;
     let stepNotional = 0n;

@@ -26,6 +26,7 @@ import {
   accountSummary,
   isLiquidatable,
 } from "../lib/math/engine.js";
+import { type LiquidationMarginConfig, liquidationMargin } from "../lib/math/liquidation.js";
 import { maintenanceMarginRatio } from "../lib/math/riskModel.js";
 
 /** A market as the monitor reads it: accrued to the snapshot's timestamp (chainView.ts `accrued`). */
@@ -49,6 +50,8 @@ export type MonitorState = {
   accounts: MonitorAccount[];
   /** insurance fund's coverable assets, WAD */
   insuranceWad: bigint;
+  /** the engine's keeper-reward fields: every account's maintenance holds its liquidation margin */
+  liquidationMargin: LiquidationMarginConfig;
   /**
    * Markets whose oracle read failed at this block, with the accounts that hold them: neither can be
    * valued (nor liquidated) now, so they are out of the forecast, and the forecast says so.
@@ -85,7 +88,11 @@ export type Exposure = {
 };
 
 /** The linear form of an account (see the file comment). Markets must be accrued to one timestamp. */
-export function exposureOf(account: MonitorAccount, markets: ReadonlyMap<number, MarketSnapshot>): Exposure {
+export function exposureOf(
+  account: MonitorAccount,
+  markets: ReadonlyMap<number, MarketSnapshot>,
+  lm: LiquidationMarginConfig,
+): Exposure {
   let a = account.margin * WAD;
   let b = 0n;
   let c = 0n;
@@ -107,6 +114,9 @@ export function exposureOf(account: MonitorAccount, markets: ReadonlyMap<number,
     notional += n;
     absSizeSum += absSize;
   }
+  // The liquidation margin, held at its value at today's notional (constant in k where its clamp binds,
+  // else off by share * notional * |k - 1|: the ladder checks the boundary with the exact mirror).
+  a -= liquidationMargin(lm, notional) * WAD;
   return { account, a, b, c, notionals, notional, absSizeSum };
 }
 
@@ -149,8 +159,9 @@ export function mirrorLiquidatable(
   account: MonitorAccount,
   markets: ReadonlyMap<number, MarketSnapshot>,
   timestamp: bigint,
+  lm: LiquidationMarginConfig,
 ): boolean {
-  const snap: EngineSnapshot = { timestamp, markets };
+  const snap: EngineSnapshot = { timestamp, markets, liquidationMargin: lm };
   const a: AccountSnapshot = { margin: account.margin, positions: account.positions };
   return isLiquidatable(accountSummary(snap, a));
 }

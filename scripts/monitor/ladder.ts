@@ -122,7 +122,9 @@ export function buildLadder(
   const g = moves.length;
   const markets = marketMap(state);
   const symbols = new Map(state.markets.map((m) => [m.id, m.symbol]));
-  const exposures = state.accounts.filter((a) => a.positions.size > 0).map((a) => exposureOf(a, markets));
+  const exposures = state.accounts
+    .filter((a) => a.positions.size > 0)
+    .map((a) => exposureOf(a, markets, state.liquidationMargin));
 
   const moved: Record<Direction, (Map<number, MarketSnapshot> | undefined)[]> = { down: [], up: [] };
   const movedAt = (d: Direction, j: number) => (moved[d][j] ??= movedMarkets(markets, kOf(d, moves[j])));
@@ -145,7 +147,7 @@ export function buildLadder(
         if (lm > slack) return false;
         if (lm < -slack) return true;
         mirrorChecks++;
-        return mirrorLiquidatable(e.account, movedAt(d, j), state.timestamp);
+        return mirrorLiquidatable(e.account, movedAt(d, j), state.timestamp, state.liquidationMargin);
       };
       const j = firstTrue(g, liq);
       if (j === undefined) continue;
@@ -193,7 +195,9 @@ export function buildLadder(
  */
 export function thresholdTables(state: MonitorState): Record<Direction, ThresholdTable> {
   const markets = marketMap(state);
-  const exposures = state.accounts.filter((a) => a.positions.size > 0).map((a) => exposureOf(a, markets));
+  const exposures = state.accounts
+    .filter((a) => a.positions.size > 0)
+    .map((a) => exposureOf(a, markets, state.liquidationMargin));
   return tablesOf(exposures, markets);
 }
 

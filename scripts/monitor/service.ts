@@ -267,6 +267,7 @@ export class MonitorService extends EventEmitter {
         cascadeMarkets: cascadeMarkets(this.state, this.settings.depthBps),
         cascadeOptions: { maxImpactWad: this.settings.maxImpactWad, insuranceWad: this.state.insuranceWad },
         scale: this.o.source.scale,
+        liquidationMargin: this.state.liquidationMargin,
       },
       (BigInt(restoreBps) * 10n ** 18n) / 10_000n,
     );

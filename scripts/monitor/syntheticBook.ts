@@ -74,8 +74,23 @@ export function syntheticState(accounts: number, seed = 1, timestamp = 1_800_000
       state: { ...m.snapshot.state, longOpenInterest: oi[i].long, shortOpenInterest: oi[i].short },
     };
   });
-  return { blockNumber: 1, timestamp, markets, accounts: book, insuranceWad: 100_000n * WAD };
+  return {
+    blockNumber: 1,
+    timestamp,
+    markets,
+    accounts: book,
+    insuranceWad: 100_000n * WAD,
+    liquidationMargin: DEFAULT_LIQUIDATION_MARGIN,
+  };
 }
+
+/** The default deployment's keeper-reward fields that the liquidation margin reads (deploy/params.ts). */
+export const DEFAULT_LIQUIDATION_MARGIN = {
+  flat: 2n * WAD,
+  min: 2n * WAD,
+  shareOfNotional: 5n * 10n ** 14n,
+  max: 500n * WAD,
+};
 
 /**
  * A source that serves the synthetic book as if the chain moved: each read is a new block one minute

@@ -11,6 +11,7 @@
  * - Margin to restore a distance: the deposit that keeps it out of liquidation at a chosen joint
  *   move, proven with the mirror at the moved prices.
  */
+import type { LiquidationMarginConfig } from "../lib/math/liquidation.js";
 import { WAD } from "../lib/math/fixedPoint.js";
 import type { MarketSnapshot } from "../lib/math/engine.js";
 import { type CascadeMarket, type CascadeOptions, shockReaching } from "./cascade.js";
@@ -41,6 +42,7 @@ export function liquidationPrice(
   markets: ReadonlyMap<number, MarketSnapshot>,
   timestamp: bigint,
   marketId: number,
+  lm: LiquidationMarginConfig,
 ): LiquidationPrice {
   const position = account.positions.get(marketId);
   const market = markets.get(marketId);
@@ -49,7 +51,7 @@ export function liquidationPrice(
   const at = (p: bigint) => {
     const m = new Map(markets);
     m.set(marketId, { ...market, price: p });
-    return mirrorLiquidatable(account, m, timestamp);
+    return mirrorLiquidatable(account, m, timestamp, lm);
   };
   const long = position.size > 0n;
   const price = market.price;
@@ -115,15 +117,17 @@ export type WarningInputs = {
   cascadeOptions: CascadeOptions;
   /** vault.SCALE(): collateral token units to WAD */
   scale: bigint;
+  /** the engine's keeper-reward fields (MonitorState.liquidationMargin) */
+  liquidationMargin: LiquidationMarginConfig;
 };
 
 /** The warnings of one account; `restoreMoveWad` is the joint move it should survive. */
 export function accountWarning(account: MonitorAccount, w: WarningInputs, restoreMoveWad: bigint): AccountWarning {
-  const e = exposureOf(account, w.markets);
-  const liquidatableNow = mirrorLiquidatable(account, w.markets, w.timestamp);
+  const e = exposureOf(account, w.markets, w.liquidationMargin);
+  const liquidatableNow = mirrorLiquidatable(account, w.markets, w.timestamp, w.liquidationMargin);
   const prices = [...account.positions.keys()]
     .sort((a, b) => a - b)
-    .map((id) => liquidationPrice(account, w.markets, w.timestamp, id));
+    .map((id) => liquidationPrice(account, w.markets, w.timestamp, id, w.liquidationMargin));
   // the joint direction that hurts: the one whose liquidation form falls
   const slope = e.b - e.c;
   const direction: Direction = slope >= 0n ? "down" : "up";
@@ -159,7 +163,8 @@ export function accountWarning(account: MonitorAccount, w: WarningInputs, restor
     // the linear form is within rounding of the engine's; the mirror has the last word
     for (
       let i = 0;
-      i < 8 && mirrorLiquidatable({ ...account, margin: account.margin + need }, moved, w.timestamp);
+      i < 8 &&
+      mirrorLiquidatable({ ...account, margin: account.margin + need }, moved, w.timestamp, w.liquidationMargin);
       i++
     ) {
       need = need * 2n + WAD;

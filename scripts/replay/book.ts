@@ -20,10 +20,12 @@ import { silentLogger } from "../keeper/logger.js";
 import {
   type AccountSummary,
   type EngineSnapshot,
+  type LiquidationMarginConfig,
   type MarketConfigSnapshot,
   type MarketSnapshot,
   abs,
   accountSummary,
+  liquidationMargin,
   maintenanceMarginRatio,
   marginRequirement,
   notional,
@@ -54,6 +56,8 @@ export class Book {
   readonly accounts: AccountBook;
   private readonly follower: EventFollower;
   private readonly configs = new Map<number, MarketConfigSnapshot>();
+  /** The keeper-reward fields every account's liquidation margin is computed from (read once). */
+  private lm: LiquidationMarginConfig = { flat: 0n, min: 0n, shareOfNotional: 0n, max: 0n };
 
   constructor(private readonly ctx: BookContext) {
     this.accounts = new AccountBook(ctx.scale);
@@ -73,6 +77,9 @@ export class Book {
 
   /** Reads the static part of every market (once) and follows the events so far. */
   async init(): Promise<void> {
+    const r = await this.ctx.c.liquidationEngine.rewardConfig();
+    // a Result's `flat` is Array.prototype.flat: the flat part is read by position
+    this.lm = { flat: r[0], min: r.min, shareOfNotional: r.shareOfNotional, max: r.max };
     for (const m of this.ctx.markets) {
       const c = await this.ctx.c.engine.marketConfig(m.id);
       this.configs.set(m.id, {
@@ -136,7 +143,7 @@ export class Book {
         levelImMultiplier,
       });
     }
-    return { timestamp: BigInt(timestamp), markets };
+    return { timestamp: BigInt(timestamp), markets, liquidationMargin: this.lm };
   }
 
   summary(snapshot: EngineSnapshot, id: bigint): AccountSummary {
@@ -157,12 +164,16 @@ export class Book {
     for (const acct of this.accounts.withPositions()) {
       let equity = acct.margin;
       let mm = 0n;
+      let total = 0n;
       for (const [marketId, p] of acct.positions) {
         const { m, fundingIndex, term } = prepared.get(marketId)!;
         equity += positionValue(p.size, p.basis, m.price, fundingIndex);
         const mmr = maintenanceMarginRatio(m.config.risk, term, abs(p.size), m.config.skewScale);
-        mm += marginRequirement(notional(p.size, m.price), mmr);
+        const n = notional(p.size, m.price);
+        mm += marginRequirement(n, mmr);
+        total += n;
       }
+      mm += liquidationMargin(snapshot.liquidationMargin, total);
       if (mm !== 0n && equity < mm) out.push({ id: acct.id, health: equity <= 0n ? 0n : (equity * WAD) / mm });
     }
     out.sort((x, y) => (x.health < y.health ? -1 : x.health > y.health ? 1 : x.id < y.id ? -1 : 1));

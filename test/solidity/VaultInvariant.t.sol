@@ -398,6 +398,7 @@ contract VaultInvariantTest is ProtocolFixture {
         uint256 trader = _fundedAccount();
         uint256 absSize = bound(sizeSeed, 1, uint256(int256(cap)));
         int256 sizeDelta = isLong ? int256(absSize) : -int256(absSize);
+        vm.assume(!_dust(marketId, sizeDelta)); // no dust position can be opened
         uint256 marginBefore = vault.marginOf(trader);
         uint256 othersBefore = vault.lpPoolWad() + vault.protocolFeesWad();
 
@@ -426,6 +427,7 @@ contract VaultInvariantTest is ProtocolFixture {
         int256 first = bound(firstSeed, -cap / 2, cap / 2);
         int256 second = bound(secondSeed, -cap / 2, cap / 2);
         vm.assume(first != 0);
+        vm.assume(!_dust(marketId, first) && !_dust(marketId, first + second)); // no dust position can be opened
         uint256 marginBefore = vault.marginOf(trader);
         uint256 othersBefore = vault.lpPoolWad() + vault.protocolFeesWad();
 
@@ -464,9 +466,19 @@ contract VaultInvariantTest is ProtocolFixture {
 
     /// @dev Another trader's position, so the round trip starts from a random skew.
     function _openSkew(uint256 marketId, int256 skew) internal {
-        if (skew == 0) return;
+        if (skew == 0 || _dust(marketId, skew)) return;
         uint256 other = _fundedAccount();
         engine.modifyPosition(other, marketId, skew, _limit(skew));
+    }
+
+    /// @dev Whether a position of `size` would be below the minimum notional a risk-adding trade may leave
+    ///      (the liquidation config's dustNotional, with a dollar to spare for the fill's premium).
+    function _dust(uint256 marketId, int256 size) internal view returns (bool) {
+        if (size == 0) return false;
+        (uint256 price, ) = oracle.latestPrice(engine.marketConfig(marketId).feedId);
+        (, , , , , , , uint80 minimum, ) = liquidationEngine.config();
+        uint256 absSize = size > 0 ? uint256(size) : uint256(-size);
+        return (absSize * price) / 1e18 < uint256(minimum) + 1e18;
     }
 
     /// @dev An account of this contract with margin for a whole-cap trade at ten times the initial price.

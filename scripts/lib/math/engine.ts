@@ -11,6 +11,7 @@
  * the same library mirrors in the same order with the same rounding as PerpEngine's `_summary`
  * and `_pendingAccrual`, and test/math.engine.test.ts compares them with the deployed engine.
  */
+import { type LiquidationMarginConfig, liquidationMargin } from "./liquidation.js";
 import { IncompleteSnapshotError } from "./errors.js";
 import { WAD, abs, mulDivDown } from "./fixedPoint.js";
 import { fundingIndexDelta, fundingRate, notional, positionValue } from "./perpMath.js";
@@ -124,6 +125,11 @@ export interface EngineSnapshot {
   readonly timestamp: bigint;
   /** by market id; must hold every market in which a summarised account has a position */
   readonly markets: ReadonlyMap<number, MarketSnapshot>;
+  /**
+   * The engine's keeper-reward configuration (`rewardConfig()`): every account's maintenance and
+   * initial margin hold its liquidation margin, clamp(flat + share * notional, min, max).
+   */
+  readonly liquidationMargin: LiquidationMarginConfig;
 }
 
 /** `engine.position(accountId, marketId)`: one storage slot. */
@@ -254,6 +260,10 @@ export function accountSummary(snapshot: EngineSnapshot, account: AccountSnapsho
     initialMargin = addUint(initialMargin, marginRequirement(positionNotional, imr), "accountSummary");
     totalNotional = addUint(totalNotional, positionNotional, "accountSummary");
   }
+  // The liquidation margin (LiquidationMath.liquidationMargin), once per account on its whole notional.
+  const lm = liquidationMargin(snapshot.liquidationMargin, totalNotional);
+  maintenanceMargin = addUint(maintenanceMargin, lm, "accountSummary");
+  initialMargin = addUint(initialMargin, lm, "accountSummary");
   return { margin, equity, maintenanceMargin, initialMargin, notional: totalNotional };
 }
 

@@ -38,6 +38,8 @@ export type PlannedPosition = {
   basis: bigint;
   fundingIndex: bigint;
   price: bigint;
+  /** the position's notional at `price` (PerpMath.notional) */
+  notional: bigint;
   maintenanceMargin: bigint;
 };
 
@@ -55,26 +57,32 @@ export type Leg = {
 /** int256(x) of a uint256 in Solidity: an explicit conversion, which wraps rather than reverts. */
 const asInt = (x: bigint) => uint256ToInt256(x);
 
-/** LiquidationMath.trancheFraction: the share of every position a tranche closes, before capacity. */
+/**
+ * LiquidationMath.trancheFraction: the share of every position a tranche closes, before capacity;
+ * `fixedMargin` is the liquidation margin inside `maintenanceMargin` (it does not shrink with the tranche).
+ */
 export function trancheFraction(
   c: LiquidationConfig,
   equity: bigint,
   maintenanceMargin: bigint,
   notionalWad: bigint,
   backstop: boolean,
+  fixedMargin: bigint,
 ): bigint {
   if (backstop) return WAD;
-  const target = mulWadUp(maintenanceMargin, addUint(WAD, c.healthBuffer, "trancheFraction"));
+  const onePlusBuffer = addUint(WAD, c.healthBuffer, "trancheFraction");
+  const target = mulWadUp(maintenanceMargin, onePlusBuffer);
+  const shrinking = mulWadUp(maintenanceMargin - min(fixedMargin, maintenanceMargin), onePlusBuffer);
   const penaltyAll = mulWadUp(notionalWad, c.penaltyRate);
   let fraction: bigint;
-  if (target <= penaltyAll) {
+  if (shrinking <= penaltyAll) {
     fraction = c.trancheFraction;
   } else {
     const gap =
       equity <= 0n
         ? addUint(target, negInt(equity, "trancheFraction"), "trancheFraction")
         : subUint(target, equity, "trancheFraction");
-    fraction = max(min(mulDivUp(gap, WAD, target - penaltyAll), c.trancheFraction), 1n);
+    fraction = max(min(mulDivUp(gap, WAD, shrinking - penaltyAll), c.trancheFraction), 1n);
   }
   if (fraction < WAD && mulWadDown(notionalWad, WAD - fraction) < c.dustNotional) fraction = WAD;
   return fraction;
@@ -107,17 +115,35 @@ export type PlannedLegs = {
   remainingMaintenance: bigint;
   badDebt: bigint;
   marginLeft: bigint;
+  /** WAD when every position closes in full, else the largest share closed of any position (below WAD) */
+  fraction: bigint;
 };
 
-/** LiquidationMath.planLegs: the legs, gains first, with the vault's settlement replayed. */
-export function planLegs(fraction: bigint, ps: PlannedPosition[], margin: bigint, pool: bigint): PlannedLegs {
+/**
+ * LiquidationMath.planLegs: the legs closing `fractions[i]` of position i (0 skips it), gains first,
+ * with the vault's settlement replayed.
+ */
+export function planLegs(fractions: bigint[], ps: PlannedPosition[], margin: bigint, pool: bigint): PlannedLegs {
   const MAX = (1n << 256n) - 1n;
   const legs: Leg[] = [];
   let trancheNotional = 0n;
   let remainingMaintenance = 0n;
-  for (const p of ps) {
+  let largest = 0n;
+  let someLeft = false;
+  ps.forEach((p, i) => {
     const absSize = abs(p.size);
-    const closeAbs = fraction === WAD ? absSize : min(mulDivUp(absSize, fraction, WAD), absSize);
+    const f = fractions[i];
+    const closeAbs = f === WAD ? absSize : min(mulDivUp(absSize, f, WAD), absSize);
+    if (closeAbs < absSize) {
+      someLeft = true;
+      remainingMaintenance = addUint(
+        remainingMaintenance,
+        mulDivUp(p.maintenanceMargin, absSize - closeAbs, absSize),
+        "planLegs",
+      );
+    }
+    if (closeAbs === 0n) return;
+    largest = max(largest, f);
     const closed = p.size > 0n ? closeAbs : -closeAbs;
     const leg: Leg = {
       marketId: p.marketId,
@@ -128,13 +154,6 @@ export function planLegs(fraction: bigint, ps: PlannedPosition[], margin: bigint
       shortfall: 0n,
       bankruptLong: p.size > 0n,
     };
-    if (closeAbs < absSize) {
-      remainingMaintenance = addUint(
-        remainingMaintenance,
-        mulDivUp(p.maintenanceMargin, absSize - closeAbs, absSize),
-        "planLegs",
-      );
-    }
     // insertion by realised value, descending (stable: an equal value stays after)
     let j = legs.length;
     legs.push(leg);
@@ -144,7 +163,8 @@ export function planLegs(fraction: bigint, ps: PlannedPosition[], margin: bigint
     }
     legs[j] = leg;
     trancheNotional = addUint(trancheNotional, leg.notional, "planLegs");
-  }
+  });
+  const fraction = someLeft ? min(largest, WAD - 1n) : WAD;
   let badDebt = 0n;
   for (const leg of legs) {
     const r = leg.realised;
@@ -161,7 +181,19 @@ export function planLegs(fraction: bigint, ps: PlannedPosition[], margin: bigint
       badDebt = addUint(badDebt, loss - taken, "planLegs");
     }
   }
-  return { legs, trancheNotional, remainingMaintenance, badDebt, marginLeft: margin };
+  return { legs, trancheNotional, remainingMaintenance, badDebt, marginLeft: margin, fraction };
+}
+
+/** The reward configuration's fields the liquidation margin reads. */
+export type LiquidationMarginConfig = Pick<RewardConfig, "flat" | "min" | "shareOfNotional" | "max">;
+
+/**
+ * LiquidationMath.liquidationMargin: what an account's maintenance (and initial) margin holds for its
+ * keeper, clamp(flat + share * notional, min, max) on the whole notional; zero without positions.
+ */
+export function liquidationMargin(r: LiquidationMarginConfig, notionalWad: bigint): bigint {
+  if (notionalWad === 0n) return 0n;
+  return clamp(addUint(r.flat, mulWadDown(notionalWad, r.shareOfNotional), "liquidationMargin"), r.min, r.max);
 }
 
 /** LiquidationMath.reward: keeper reward before the fund, escalated by the seconds elapsed. */
@@ -174,17 +206,30 @@ export function reward(r: RewardConfig, notionalWad: bigint, elapsed: bigint): b
 /** What LiquidationMath.splitPenalty fills in. */
 export type PenaltySplit = { keeperFromPenalty: bigint; insuranceShare: bigint; marginAfter: bigint };
 
-/** LiquidationMath.splitPenalty: the penalty (capped at half the equity share closed) and its split. */
+/**
+ * LiquidationMath.splitPenalty: the penalty (at least the reward: the account pays its own keeper),
+ * capped at half the equity's share of the maintenance the tranche releases (half the equity on a full
+ * close), and its split.
+ */
 export function splitPenalty(
   trancheNotional: bigint,
   equity: bigint,
   fraction: bigint,
+  maintenanceMargin: bigint,
+  remainingMaintenance: bigint,
   penaltyRate: bigint,
   marginLeft: bigint,
   rewardWad: bigint,
 ): PenaltySplit {
-  let penalty = mulWadUp(trancheNotional, penaltyRate);
-  const cap = equity > 0n ? mulWadDown(equity, fraction) / 2n : 0n;
+  let penalty = max(mulWadUp(trancheNotional, penaltyRate), rewardWad);
+  let cap = 0n;
+  if (equity > 0n) {
+    const released =
+      fraction === WAD || maintenanceMargin === 0n
+        ? maintenanceMargin
+        : maintenanceMargin - min(remainingMaintenance, maintenanceMargin);
+    cap = fraction === WAD ? equity / 2n : mulDivDown(equity, released, maintenanceMargin) / 2n;
+  }
   penalty = min(penalty, cap);
   const fromPenalty = min(rewardWad, penalty);
   const keeperFromPenalty = min(fromPenalty, marginLeft);
@@ -200,7 +245,7 @@ export type FundPayments = {
   keeperReward: bigint;
 };
 
-/** LiquidationMath.fundPayments: bad debt first, then the reward the penalty could not pay, in tokens. */
+/** LiquidationMath.fundPayments: for an account with bad debt, that first, then the reward it could not pay, in tokens. */
 export function fundPayments(
   badDebt: bigint,
   keeperFromPenalty: bigint,
@@ -211,14 +256,15 @@ export function fundPayments(
   let badDebtCovered = 0n;
   let badDebtSocialised = 0n;
   let keeperFromFund = 0n;
+  // Only an account with bad debt draws on the fund: a solvent one pays its own keeper.
   if (badDebt !== 0n) {
     const tokens = min(mulDivUp(badDebt, 1n, scale), availableTokens);
     badDebtCovered = min(tokens * scale, badDebt);
     badDebtSocialised = badDebt - badDebtCovered;
     availableTokens -= tokens;
-  }
-  if (rewardWad > keeperFromPenalty) {
-    keeperFromFund = min((rewardWad - keeperFromPenalty) / scale, availableTokens) * scale;
+    if (rewardWad > keeperFromPenalty) {
+      keeperFromFund = min((rewardWad - keeperFromPenalty) / scale, availableTokens) * scale;
+    }
   }
   return {
     badDebtCovered,

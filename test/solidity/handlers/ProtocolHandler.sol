@@ -211,7 +211,9 @@ contract ProtocolHandler is CommonBase, StdUtils {
         Market memory market = _market(marketSeed);
         uint256 cap = Math.min(engine.marketConfig(market.id).maxTradeSize, _leveragedSize(accountId, market));
         if (cap == 0) return _countSkip(Action.OpenPosition);
-        _trade(Action.OpenPosition, accountId, trader, market.id, _signed(bound(sizeSeed, 1, cap), isBuy));
+        uint256 floor = _minSize(market);
+        if (floor > cap) return _countSkip(Action.OpenPosition);
+        _trade(Action.OpenPosition, accountId, trader, market.id, _signed(bound(sizeSeed, floor, cap), isBuy));
     }
 
     /// @dev Any size within the trade cap, either side, whatever the margin: the engine decides.
@@ -220,7 +222,8 @@ contract ProtocolHandler is CommonBase, StdUtils {
         (uint256 accountId, address trader) = _account(accountSeed);
         Market memory market = _market(marketSeed);
         uint256 cap = engine.marketConfig(market.id).maxTradeSize;
-        _trade(Action.ModifyPosition, accountId, trader, market.id, _signed(bound(sizeSeed, 1, cap), isBuy));
+        uint256 floor = Math.min(_minSize(market), cap);
+        _trade(Action.ModifyPosition, accountId, trader, market.id, _signed(bound(sizeSeed, floor, cap), isBuy));
     }
 
     /// @dev Shrinks an open position by part of its size (never to zero): never adds risk, so it must
@@ -538,6 +541,13 @@ contract ProtocolHandler is CommonBase, StdUtils {
         }
     }
 
+    /// @dev The least size a trade opening a position may have: the engine refuses a risk-adding trade that
+    ///      leaves a position below the minimum notional (PositionBelowMinimum), $100 by default; $110 here.
+    function _minSize(Market memory market) internal view returns (uint256) {
+        (uint256 price, ) = oracle.latestPrice(market.feedId);
+        return Math.mulDiv(110e18, 1e18, price, Math.Rounding.Ceil);
+    }
+
     /// @dev The refusals each action may legitimately meet in the states this handler creates. Anything
     ///      else (a panic, a SafeCast overflow, LiquidityLocked within maxWithdraw, a failing close) is a
     ///      finding.
@@ -546,6 +556,7 @@ contract ProtocolHandler is CommonBase, StdUtils {
         if (action == Action.OpenPosition || action == Action.ModifyPosition) {
             return
                 selector == IPerpEngine.MarginBelowInitial.selector ||
+                selector == IPerpEngine.PositionBelowMinimum.selector ||
                 selector == IPerpEngine.OpenInterestCapExceeded.selector ||
                 selector == IPerpEngine.AccountUnderwater.selector;
         }
