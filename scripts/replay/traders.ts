@@ -5,11 +5,13 @@
  * protocol refuses at any size (breaker reduce-only, halted) stays out.
  */
 import {
+  type LiquidationMarginConfig,
   type MarketSnapshot,
   WAD,
   applyTrade,
   fillPrice,
   initialMarginRatio,
+  liquidationMargin,
   marginRequirement,
   mulDivDown,
   notional as notionalOf,
@@ -47,7 +49,7 @@ export async function openDuePositions(run: RunState, t: number): Promise<void> 
   for (const trader of due) {
     const m = run.markets[trader.market];
     const room = rooms.get(m.id)!;
-    const size = room.newRisk ? sizeFor(trader, room, m, snap.timestamp) : undefined;
+    const size = room.newRisk ? sizeFor(trader, room, m, snap.timestamp, snap.liquidationMargin) : undefined;
     if (size === undefined) {
       counters.positionsRefused++;
       continue;
@@ -91,6 +93,7 @@ function sizeFor(
   room: MarketRoom,
   m: MarketRun,
   now: bigint,
+  lm: LiquidationMarginConfig,
 ): { size: bigint; clamped: boolean } | undefined {
   const margin = trader.margin * SCALE;
   const ms = room.snap;
@@ -103,7 +106,8 @@ function sizeFor(
     const equity = margin - fee + positionValue(delta, newBasis, ms.price, fundingIndex);
     const n = notionalOf(delta, ms.price);
     const imr = initialMarginRatio(ms.config.risk, ms.sigma, term, size, ms.config.skewScale, ms.levelImMultiplier);
-    const im = marginRequirement(n, imr);
+    // a fresh account's one position: its initial margin plus the account's liquidation margin
+    const im = marginRequirement(n, imr) + liquidationMargin(lm, n);
     if (equity <= 0n || equity < im + im / 200n) return false;
     if (room.maxLev !== 0n && n * WAD > ((equity * room.maxLev) / 1000n) * 995n) return false;
     return (trader.long ? room.long : room.short) + size <= m.spec.maxOpenInterest;
