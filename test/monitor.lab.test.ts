@@ -287,8 +287,10 @@ describe("Risk monitor: what counts as a runaway, and as a wave", function () {
 });
 
 describe("Risk monitor: one scenario run exactly on the contracts", function () {
-  it("walks the joint move into the feeds, liquidates through liquidateBatch, and feeds the closes back as impact", async function () {
-    const { ethers } = await network.create();
+  it("walks the joint move into the feeds, liquidates through the replay's keeper service, pokes the breaker, and feeds the closes back as impact", async function () {
+    const { ethers, provider } = await network.create({
+      override: { allowBlocksWithSameTimestamp: true, initialBaseFeePerGas: 0n },
+    });
     const w = await deployWorld(ethers);
     const [, , , , , , , , dave] = await ethers.getSigners();
     await w.usdc.mint(dave.address, 10_000_000n * USDC);
@@ -303,7 +305,7 @@ describe("Risk monitor: one scenario run exactly on the contracts", function () 
     const chainId = Number((await ethers.provider.getNetwork()).chainId);
     const deployment = await deploymentRecord(w, "hardhat", chainId, 0);
     const scenario = customScenario({ direction: "down", shockBps: 1_200 });
-    const r = await runExact({ ethers, deployment, scenario, steps: 4, stepSeconds: 60 });
+    const r = await runExact({ ethers, provider, deployment, scenario, steps: 4, stepSeconds: 60 });
     expect(r.steps).to.have.length(8);
     expect(r.fast.accounts).to.be.at.least(1);
     expect(r.accountsLiquidated).to.be.at.least(1);
@@ -315,10 +317,21 @@ describe("Risk monitor: one scenario run exactly on the contracts", function () 
     expect((await w.engine.positionView(safe, BTC)).size).to.equal(-WAD / 10n);
     expect(r.steps.reduce((n, s) => n + s.liquidatedNotional, 0n)).to.equal(r.liquidatedNotional);
     expect(exactTable(r)).to.contain("| liquidated notional |");
+    // the keeper service ran as in the replay: it folded the new rounds into the volatility, and its
+    // breaker pokes moved the breaker's level as the fall's triggers proposed
+    expect(r.pokes.volatility).to.be.greaterThan(0);
+    expect(r.pokes.breaker).to.be.greaterThan(0);
+    expect(r.maxLevel).to.be.greaterThan(0);
+    const levelsNow = [
+      Number((await w.breaker!.marketLevel(ETH)).level),
+      Number((await w.breaker!.marketLevel(BTC)).level),
+    ];
+    expect(r.steps[r.steps.length - 1].level).to.equal(Math.max(...levelsNow));
     let refused: Error | undefined;
     try {
       await runExact({
         ethers,
+        provider,
         deployment,
         scenario: customScenario({ direction: "down", shockBps: 500, depegBps: 100 }),
       });
