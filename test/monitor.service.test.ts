@@ -232,7 +232,12 @@ describe("Risk monitor CLI: exit codes", function () {
 
 describe("Risk monitor server: metrics, health, the event stream", function () {
   it("serves Prometheus metrics and health, and streams a level change as a server-sent event", async function () {
-    const service = new MonitorService({ source: new SyntheticSource(500, 5), logger: silentLogger() });
+    // every forecast's level at once (no persistence): this test is about the stream, not the rules
+    const service = new MonitorService({
+      source: new SyntheticSource(500, 5),
+      logger: silentLogger(),
+      persistence: null,
+    });
     const server = await startMonitorServer({ port: 0, service });
     const controller = new AbortController();
     try {
