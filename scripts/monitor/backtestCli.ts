@@ -19,7 +19,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { runReplay } from "../replay/engine.js";
-import { loadPreset } from "../replay/presets.js";
+import { type ResolvedParams, loadPreset, withOverrides } from "../replay/presets.js";
+import { defaultPopulation, withPopulationOverrides } from "../replay/population.js";
+import type { PricePath } from "../replay/types.js";
 import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
 import type { ReplayMetrics } from "../replay/result.js";
 import { ReplayBacktest, type BacktestResult } from "./backtest.js";
@@ -62,6 +64,30 @@ function calmTable(): void {
   console.log(lines.join("\n"));
 }
 
+/**
+ * --until <ISO time>: the run stops there (the paths end at it), the same run to the wei up to that
+ * time: the traders open over the same span as in the whole window (the population's open window is
+ * a share of the paths' duration, so it is scaled back up), and nothing else depends on where the
+ * paths end. Never before the traders' open span ends. The lead times and calm figures need nothing
+ * after the first wave; the forecast error then covers the shorter run only.
+ */
+function cut(paths: PricePath[], preset: ResolvedParams): { paths: PricePath[]; params: ResolvedParams } {
+  const until = arg("until");
+  if (!until) return { paths, params: preset };
+  const at = Date.parse(until) / 1000;
+  if (!Number.isFinite(at)) throw new Error(`--until ${until}: not a time`);
+  const start = Math.min(...paths.map((p) => p.points[0].t));
+  const end = Math.max(...paths.map((p) => p.points[p.points.length - 1].t));
+  const population = withPopulationOverrides(defaultPopulation(), preset.population);
+  const span = Math.floor(population.openWindow * (end - start));
+  const stop = Math.max(at, start + span);
+  if (stop >= end) return { paths, params: preset };
+  const cutPaths = paths.map((p) => ({ ...p, points: p.points.filter((x) => x.t <= stop) }));
+  const cutEnd = Math.max(...cutPaths.map((p) => p.points[p.points.length - 1].t));
+  const openWindow = Math.min(1, (span + 0.5) / (cutEnd - start));
+  return { paths: cutPaths, params: withOverrides(preset, { population: { openWindow } }) };
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes("--calm")) return calmTable();
   const event = arg("event") ?? "all";
@@ -86,14 +112,15 @@ async function main(): Promise<void> {
       console.log(`${id}: skipped (${(e as Error).message})`);
       continue;
     }
+    const { paths, params } = cut(ev.paths, preset);
     const bt = new ReplayBacktest();
     const started = Date.now();
     const { run } = await runReplay({
       network: hre.network,
       event: id,
       title: ev.title,
-      paths: ev.paths,
-      params: preset,
+      paths,
+      params,
       onStep: bt.onStep,
     });
     const result = bt.result();
@@ -109,8 +136,8 @@ async function main(): Promise<void> {
         network: hre.network,
         event: id,
         title: ev.title,
-        paths: ev.paths,
-        params: preset,
+        paths,
+        params,
         onStep: acting.onStep,
       });
       row.with = withMonitor.run.metrics;
