@@ -9,10 +9,14 @@
  *
  *   3 (reduce-only, guardian's call): the book is critical now (critical shock 0), or P(15 min) >= level3P15m
  *   2 (restricted):                   P(15 min) >= level2P15m or P(1 h) >= level2P1h,
- *                                     or P(wave within 15 min) >= level2WaveP15m
+ *                                     or P(self-feeding wave within 15 min) >= level2WaveP15m
  *   1 (caution):                      P(1 h) >= level1P1h or P(24 h) >= level1P24h,
- *                                     or P(wave within 1 h) >= level1WaveP1h
+ *                                     or P(self-feeding wave within 1 h) >= level1WaveP1h
  *   0 otherwise
+ *
+ * A wave counts only when it feeds itself (Forecast `waveAmplifies`): a cascade is amplification, not
+ * liquidations as such. The level then goes through persistence (`LevelTracker`) before anything acts
+ * on it.
  *
  * A level above what the risk-oracle role may set (riskOracleMaxLevel, 2 by default) is raised to the
  * role's maximum and reported to the guardian as an alert; the service never asks for more.
