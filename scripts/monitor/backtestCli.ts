@@ -26,7 +26,7 @@ import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
 import type { ReplayMetrics } from "../replay/result.js";
 import { ReplayBacktest, type BacktestResult } from "./backtest.js";
 import { CALM_FILES, calmFalseAlarms, calmPath } from "./calmHistory.js";
-import { DEFAULT_RULES } from "./rules.js";
+import { DEFAULT_RULES, MEASURED_PERSISTENCE } from "./rules.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -40,22 +40,23 @@ const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toF
 /**
  * --calm: false alarms on the longer calm history before each event (calmHistory.ts); no replay. Each
  * event on both books (the replay's stress population and the realistic mix, survivors only), under
- * the rules as they were (every forecast's level at once, any liquidation wave) and as they are
- * (persistence, self-feeding waves only).
+ * the default rules (every forecast's level at once, any liquidation wave) and with the options
+ * (the wait, self-feeding waves only).
  */
 function calmTable(): void {
   const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
   if (!dir) throw new Error("--calm reads the real bars: set CRASH_DATA_DIR or pass --data-dir <dir>");
-  const before = { ...DEFAULT_RULES, waveMustFeedItself: false };
+  const before = DEFAULT_RULES;
+  const options = { ...DEFAULT_RULES, waveMustFeedItself: true };
   const lines = [
-    "| event | book | bars | calm h | calm at L>=1 before -> after | L2 raises /30 calm d before -> after | bars at level 0/1/2/3 before -> after |",
+    "| event | book | bars | calm h | calm at L>=1 default -> options | L2 raises /30 calm d default -> options | bars at level 0/1/2/3 default -> options |",
     "|" + " --- |".repeat(7),
   ];
   for (const event of Object.keys(CALM_FILES)) {
     const path = calmPath(dir, event);
     for (const book of ["replay", "realistic"] as const) {
       const was = calmFalseAlarms(event, path, before, undefined, { book, persistence: null });
-      const now = calmFalseAlarms(event, path, DEFAULT_RULES, undefined, { book });
+      const now = calmFalseAlarms(event, path, options, undefined, { book, persistence: MEASURED_PERSISTENCE });
       lines.push(
         `| ${event} | ${book} | ${now.bars} | ${now.calmHours.toFixed(1)} | ${pct(was.shareAtLevel1)} -> ${pct(now.shareAtLevel1)} | ${was.level2RaisesPer30Days.toFixed(0)} -> ${now.level2RaisesPer30Days.toFixed(0)} | ${was.atLevel.join("/")} -> ${now.atLevel.join("/")} |`,
       );
@@ -113,7 +114,12 @@ async function main(): Promise<void> {
       continue;
     }
     const { paths, params } = cut(ev.paths, preset);
-    const bt = new ReplayBacktest();
+    // observes the options (the wait, self-feeding waves only); each observation also carries the
+    // default rules' level (levelBefore), so one replay gives both columns of the table
+    const bt = new ReplayBacktest({
+      rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+      persistence: MEASURED_PERSISTENCE,
+    });
     const started = Date.now();
     const { run } = await runReplay({
       network: hre.network,
@@ -156,9 +162,10 @@ async function main(): Promise<void> {
       `${id} (${stylised ? "stylised" : "real"}, ${preset.name}): ${result.steps} forecasts in ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );
   }
-  // before -> after: the rules as they were (every forecast's level at once, any wave) and as they are
+  // default -> options: the default rules (every forecast's level at once, any wave) and with the options
+  // (the 300 s / 2-forecast wait, self-feeding waves only)
   const header =
-    "| event | wave | lead L>=1 before -> after | lead L2 before -> after | lead 3%/15m | lead OI/funding | calm h | calm at L>=1 before -> after | L2 raises /30 calm d before -> after | forecast ratio (median) | within x1.5 |";
+    "| event | wave | lead L>=1 default -> options | lead L2 default -> options | lead 3%/15m | lead OI/funding | calm h | calm at L>=1 default -> options | L2 raises /30 calm d default -> options | forecast ratio (median) | within x1.5 |";
   const lines = [header, "|" + " --- |".repeat(11)];
   const per30 = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(1));
   for (const r of rows) {

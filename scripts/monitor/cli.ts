@@ -243,7 +243,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         level3P15m: config.level3P15m,
         level1WaveP1h: config.level1WaveP1h,
         level2WaveP15m: config.level2WaveP15m,
-        waveMustFeedItself: true,
+        waveMustFeedItself: config.waveMustFeedItself,
       },
       persistence: { confirmSeconds: config.confirmSeconds, confirmForecasts: config.confirmForecasts },
       raiseDuration: config.raiseDuration,

@@ -78,8 +78,9 @@ export const monitorConfigSchema = z
     level3P15m: probability.default(0.1),
     level1WaveP1h: probability.default(0.1),
     level2WaveP15m: probability.default(0.1),
-    confirmSeconds: integer(0, 3_600).default(300),
-    confirmForecasts: integer(1, 100).default(2),
+    confirmSeconds: integer(0, 3_600).default(0),
+    confirmForecasts: integer(1, 100).default(1),
+    waveMustFeedItself: booleanLike.default(false),
   })
   .strict()
   .refine((c) => c.level2P1h >= c.level1P1h, { error: "level2P1h must be at least level1P1h", path: ["level2P1h"] })
@@ -188,9 +189,10 @@ export const FIELDS: Record<Key, FieldMeta> = {
   confirmSeconds: valued(
     "confirmSeconds",
     "s",
-    "a level takes effect once the rules have wanted it for s seconds (default 300; 0: at once)",
+    "a level takes effect once the rules have wanted it for s seconds (default 0: at once; 300 was measured)",
   ),
-  confirmForecasts: valued("confirmForecasts", "n", "... and on at least n consecutive forecasts (default 2)"),
+  confirmForecasts: valued("confirmForecasts", "n", "... and on at least n consecutive forecasts (default 1)"),
+  waveMustFeedItself: toggle("waveMustFeedItself", "a liquidation wave sets a level only when it feeds itself"),
 };
 
 export type { ConfigSources };

@@ -34,8 +34,11 @@ export const rulesSchema = z
     level3P15m: z.number().min(0).max(1).default(0.1),
     level1WaveP1h: z.number().min(0).max(1).default(0.1),
     level2WaveP15m: z.number().min(0).max(1).default(0.1),
-    /** a wave sets a level only when it feeds itself (Forecast `waveAmplifies`); false: any wave does, as before */
-    waveMustFeedItself: z.boolean().default(true),
+    /**
+     * a wave sets a level only when it feeds itself (Forecast `waveAmplifies`). Off by default: measured
+     * with the wait below, it cost the fast crashes their warning (docs/architecture.md, "False alarms")
+     */
+    waveMustFeedItself: z.boolean().default(false),
   })
   .refine((r) => r.level2P1h >= r.level1P1h, { error: "level2P1h must be at least level1P1h" })
   .refine((r) => r.level3P15m >= r.level2P15m, { error: "level3P15m must be at least level2P15m" });
@@ -110,7 +113,13 @@ export type Persistence = {
   confirmForecasts: number;
 };
 
-export const DEFAULT_PERSISTENCE: Persistence = { confirmSeconds: 300, confirmForecasts: 2 };
+/** No wait by default (every forecast's level at once): the 300 s / 2-forecast wait is an option, not yet
+ *  a default, because with it the fast crashes lost their lead (docs/architecture.md, "False alarms"). */
+export const DEFAULT_PERSISTENCE: Persistence = { confirmSeconds: 0, confirmForecasts: 1 };
+
+/** The options measured against the defaults (`backtest:monitor --calm`): the 300 s / 2-forecast wait and
+ *  self-feeding waves only. */
+export const MEASURED_PERSISTENCE: Persistence = { confirmSeconds: 300, confirmForecasts: 2 };
 
 /** Filters the rules' levels through persistence, forecast by forecast (one per market book). */
 export class LevelTracker {

@@ -382,7 +382,7 @@ describe("Risk monitor: rules and the risk-oracle plan", function () {
     expect(actions(decision(0), REF, true, [live], bounds, 17_000, opts)[0].kind).to.equal("none");
   });
 
-  it("levelFor: only a self-feeding liquidation wave sets a level (waveMustFeedItself); any wave did before", function () {
+  it("levelFor: with waveMustFeedItself, only a self-feeding liquidation wave sets a level; by default any wave does", function () {
     const wave = (amplifies: boolean) =>
       ({
         worst: { direction: "down" },
@@ -398,10 +398,11 @@ describe("Risk monitor: rules and the risk-oracle plan", function () {
         },
         up: { criticalShock: undefined, horizons: [], waveShock: undefined, waveAmplifies: false, waveHorizons: [] },
       }) as unknown as Parameters<typeof levelFor>[0];
-    expect(levelFor(wave(false)).level).to.equal(0);
-    expect(levelFor(wave(true)).level).to.equal(2);
-    expect(levelFor(wave(true)).reason).to.match(/liquidation wave within 15 min/);
-    expect(levelFor(wave(false), { ...DEFAULT_RULES, waveMustFeedItself: false }).level).to.equal(2);
+    const feeding = { ...DEFAULT_RULES, waveMustFeedItself: true };
+    expect(levelFor(wave(false), feeding).level).to.equal(0);
+    expect(levelFor(wave(true), feeding).level).to.equal(2);
+    expect(levelFor(wave(true), feeding).reason).to.match(/liquidation wave within 15 min/);
+    expect(levelFor(wave(false)).level, "the default: any wave, as before").to.equal(2);
   });
 
   it("LevelTracker: a level takes effect once wanted for confirmSeconds on enough forecasts, falls at once; critical now at once", function () {
@@ -424,7 +425,9 @@ describe("Risk monitor: rules and the risk-oracle plan", function () {
     expect(sparse.update(600, at(1)).level).to.equal(0);
     expect(sparse.update(900, at(1)).level).to.equal(1);
     // the book past its critical shock is an observation: at once
-    expect(new LevelTracker().update(0, at(3, true)).level).to.equal(3);
+    expect(new LevelTracker({ confirmSeconds: 300, confirmForecasts: 2 }).update(0, at(3, true)).level).to.equal(3);
+    // the default: no wait, every forecast's level at once
+    expect(new LevelTracker().update(0, at(2)).level).to.equal(2);
   });
 
   it("levelFor: each threshold moves the level; a first liquidation wave is a window reaching 1% of open interest", async function () {
