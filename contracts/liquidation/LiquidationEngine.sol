@@ -57,7 +57,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         _openPriceCache();
         _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
-        uint256 taken = _takeover(plan, msg.sender);
+        uint256 taken = _takeover(plan, refusal, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
             _execute(plan, msg.sender);
@@ -90,7 +90,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
         _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
-        if (_takeover(plan, keeper) != 0) return Status.Ok;
+        if (_takeover(plan, refusal, keeper) != 0) return Status.Ok;
         if (refusal.status == Status.Ok) _execute(plan, keeper);
         return refusal.status;
     }
@@ -373,10 +373,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     // ================================================================== helpers
 
-    /// @dev A backstop goes to the backstop vault first (BackstopModule, through a self-call): the notional
-    ///      taken over, or 0 when it declined or reverted (a cap), and the account closes as before.
-    function _takeover(Plan memory plan, address keeper) internal returns (uint256 taken) {
-        if (!plan.backstop) return 0;
+    /// @dev A backstop, or an account held back (cooldown, capacity), goes to the backstop vault first
+    ///      (BackstopModule, through a self-call, which checks the account is below maintenance): the
+    ///      notional taken over, or 0 when it declined or reverted (a cap), and the account closes (or
+    ///      waits) as before.
+    function _takeover(Plan memory plan, Refusal memory refusal, address keeper) internal returns (uint256 taken) {
+        if (!plan.backstop && refusal.status == Status.Ok) return 0;
         bytes4 selector = IBackstop.backstopTakeover.selector;
         uint256 accountId = plan.accountId;
         assembly ("memory-safe") {
