@@ -158,36 +158,28 @@ describe("Backstop vault: takeover", function () {
     expect(vs.positions[0].value).to.equal(0n);
   });
 
-  it("leaves an account above the backstop to the tranches (no takeover)", async function () {
+  it("takes over an account below maintenance above the backstop: no tranche is sold, the trader keeps its margin less the fee", async function () {
     const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, (9n * WAD) / 10n));
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
+    const [taken] = events(w, rc, "AccountTakenOver");
+    expect(taken.args.accountId).to.equal(a);
+    expect(taken.args.marginLeftWad).to.be.greaterThan(0n); // not wiped out
+    expect((await w.engine.position(a, ETH)).size).to.equal(0n);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
+  });
+
+  it("leaves what the vault declines (a cap) to the tranches, as without a vault", async function () {
+    const w = await loadFixture(world);
+    await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD / 100n }); // $10k of a $1M vault
     const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
     await setPriceWad(w, ETH, await priceForHealth(w, a, (9n * WAD) / 10n));
     const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
     expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
     expect(events(w, rc, "TrancheLiquidated")).to.have.length(1);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
-  });
-
-  it("takes over an account a tranche left below maintenance while its cooldown runs, instead of leaving it to wait", async function () {
-    const w = await loadFixture(world);
-    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
-    await setPriceWad(w, ETH, await priceForHealth(w, a, (9n * WAD) / 10n)); // above the backstop
-    const rc1 = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
-    expect(events(w, rc1, "TrancheLiquidated")).to.have.length(1); // a tranche first, sold to the market
-    const left = (await w.engine.position(a, ETH)).size;
-    expect(left).to.be.greaterThan(0n);
-    // the next step of the price takes it below maintenance again, above the backstop, within its cooldown
-    await setPriceWad(w, ETH, await priceForHealth(w, a, (8n * WAD) / 10n));
-    const h = await w.engine.health(a);
-    expect(h).to.be.lessThan(WAD);
-    expect(h).to.be.greaterThan((2n * WAD) / 3n);
-    const rc2 = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
-    expect(events(w, rc2, "TrancheLiquidated")).to.have.length(0); // nothing sold
-    const [taken] = events(w, rc2, "AccountTakenOver");
-    expect(taken.args.accountId).to.equal(a);
-    expect(taken.args.marginLeftWad).to.be.greaterThan(0n); // not wiped out
-    expect((await w.engine.position(a, ETH)).size).to.equal(0n);
-    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(left);
   });
 
   it("takes over an account the market's liquidation capacity holds back (no sale); without the vault it would wait", async function () {

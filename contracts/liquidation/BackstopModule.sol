@@ -10,7 +10,6 @@ import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
-import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {LiquidationMath} from "../libraries/LiquidationMath.sol";
@@ -53,9 +52,6 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (b.vault == address(0) || accountId == b.accountId) return 0;
         (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(accountId);
         if (ps.length == 0 || s.equity >= int256(s.maintenanceMargin)) return 0;
-        if (!LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin) && !_heldBack(accountId, ps)) {
-            return 0;
-        }
         BackstopConfig memory c = _backstopConfig;
         if (!_drawdownOk(b, c)) return 0;
 
@@ -67,23 +63,6 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 covered = _moveAll(accountId, vaultId, ps);
         _settleTakeover(accountId, vaultId, keeper, notional, covered, c);
         _checkCaps(c, vaultId, before, equity);
-    }
-
-    /// @dev True when a tranche of the account (below maintenance) would wait: its cooldown runs (a tranche
-    ///      already left it below maintenance) or no position fits its market's liquidation capacity now.
-    ///      The vault takes such an account over instead of leaving it to drift toward bankruptcy.
-    function _heldBack(uint256 accountId, IPerpEngine.PositionSnapshot[] memory ps) internal view returns (bool) {
-        ILiquidationConfigurator.Config memory c = _liqConfig;
-        uint256 last = _accounts[accountId].lastTrancheAt;
-        if (last != 0 && block.timestamp < last + c.cooldown) return true;
-        for (uint256 i; i < ps.length; ++i) {
-            ILiquidationConfigurator.Window memory w = _capacityWindows[ps[i].marketId];
-            uint256 used = block.timestamp < uint256(w.start) + c.capacityWindow ? w.used : 0;
-            uint256 cap = LiquidationMath.capacity(c.capacityDepthFactor, ps[i].skewScale, ps[i].price);
-            // the engine's own fit: a leg waits when the share its room allows rounds to zero
-            if (cap > used && LiquidationMath.shareThatFits(cap - used, ps[i].notional) != 0) return false;
-        }
-        return true;
     }
 
     /// @dev Every position to the vault, gains first (so a loss leg's shortfall is what the account's whole

@@ -57,7 +57,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         _openPriceCache();
         _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
-        uint256 taken = _takeover(plan, refusal, msg.sender);
+        uint256 taken = _takeover(plan, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
             _execute(plan, msg.sender);
@@ -90,7 +90,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
         _cachePrices(accountId);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
-        if (_takeover(plan, refusal, keeper) != 0) return Status.Ok;
+        if (_takeover(plan, keeper) != 0) return Status.Ok;
         if (refusal.status == Status.Ok) _execute(plan, keeper);
         return refusal.status;
     }
@@ -373,12 +373,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     // ================================================================== helpers
 
-    /// @dev A backstop, or an account held back (cooldown, capacity), goes to the backstop vault first
-    ///      (BackstopModule, through a self-call, which checks the account is below maintenance): the
-    ///      notional taken over, or 0 when it declined or reverted (a cap), and the account closes (or
-    ///      waits) as before.
-    function _takeover(Plan memory plan, Refusal memory refusal, address keeper) internal returns (uint256 taken) {
-        if (!plan.backstop && refusal.status == Status.Ok) return 0;
+    /// @dev With a backstop vault, a liquidatable account goes to the vault first (BackstopModule, through a
+    ///      self-call): the notional taken over, or 0 when it declined or reverted (a cap, the drawdown
+    ///      breaker), and the account's tranche or backstop close goes (or waits) as without a vault.
+    ///      Healthy, flat and unreadable accounts have equity >= maintenance in the plan (both 0).
+    function _takeover(Plan memory plan, address keeper) internal returns (uint256 taken) {
+        if (_backstop.vault == address(0) || plan.equity >= int256(plan.maintenanceMargin)) return 0;
         bytes4 selector = IBackstop.backstopTakeover.selector;
         uint256 accountId = plan.accountId;
         assembly ("memory-safe") {

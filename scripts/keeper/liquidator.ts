@@ -7,8 +7,9 @@
  *    ignores the cooldown, as the contract does;
  * 2. confirm each with previewLiquidation at the scanned block: the contract's own plan;
  * 3. keep what the markets' liquidation capacity allows now, worst first; when the engine has a
- *    backstop vault, an account held back (its cooldown, or capacity) is sent too: the engine hands it
- *    to the vault (a takeover at the oracle price, no sale) instead of leaving it to wait;
+ *    backstop vault, every account below maintenance is sent, held back or not: the engine offers it
+ *    to the vault first (a takeover at the oracle price, no sale), and what the vault declines goes
+ *    as a tranche or waits;
  * 4. pack into batches under the gas cap, simulate each (eth_call for the count it would liquidate,
  *    eth_estimateGas for its gas; a batch that would revert is split to find the account at fault),
  *    and send, up to the number of transactions allowed in flight.
@@ -61,7 +62,7 @@ export type LiquidationReport = {
   /** the contract found these healthy or flat at the scanned block (someone else acted, or drift) */
   notLiquidatable: number;
   heldBackByCapacity: number;
-  /** accounts held back (cooldown, capacity) sent for the backstop vault to take over */
+  /** accounts sent for the backstop vault to take over (every one below maintenance, when it is set) */
   takeoverCandidates: number;
   /** the accounts below maintenance held back by their cooldown or the capacity cap (the keeper flags them) */
   waiting: bigint[];
@@ -201,16 +202,21 @@ export class Liquidator {
     report.ready = ready.length;
     report.confirmMs = performance.now() - confirmStarted;
 
-    const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
-    const { selected, heldBack } = fitCapacity(ready, rooms);
-    report.heldBackByCapacity += heldBack.length;
-    held.push(...heldBack.map((p) => p.accountId));
-    // Held back: the backstop vault takes the account over (the engine decides, and declines what does
-    // not fit its caps: the batch then skips it), or it waits and is flagged.
-    const takeovers = held.length > 0 && (await this.vaultTakesOver(view.blockNumber)) ? held.map(takeoverPlan) : [];
-    report.takeoverCandidates = takeovers.length;
-    if (takeovers.length === 0) report.waiting.push(...held);
-    const batches = packBatches([...selected, ...takeovers], s).slice(0, slots);
+    let toSend: TranchePlan[];
+    if (ready.length + held.length > 0 && (await this.vaultTakesOver(view.blockNumber))) {
+      // With a backstop vault the engine offers every account below maintenance to the vault first (a
+      // takeover at the oracle price: no sale, no capacity used); what the vault declines (its caps, its
+      // drawdown breaker) goes as the tranche or backstop close it would have been, or waits (skipped).
+      toSend = [...ready.map((p) => ({ ...p, bypassesCapacity: true, takeover: true })), ...held.map(takeoverPlan)];
+      report.takeoverCandidates = toSend.length;
+    } else {
+      const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
+      const { selected, heldBack } = fitCapacity(ready, rooms);
+      report.heldBackByCapacity += heldBack.length;
+      report.waiting.push(...held, ...heldBack.map((p) => p.accountId));
+      toSend = selected;
+    }
+    const batches = packBatches(toSend, s).slice(0, slots);
 
     // One batch at a time, simulated then sent at once, so the first (worst) batch is on its way
     // while the next is still being simulated. Fees are read once, alongside the first simulation.

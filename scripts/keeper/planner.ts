@@ -19,14 +19,14 @@ export type TranchePlan = {
   /** the tranche calls the insurance fund (bad debt to cover, or a reward the penalty cannot pay) */
   touchesFund: boolean;
   legs: { marketId: number; notional: bigint }[];
-  /** held back by capacity and sent for the backstop vault to take over (no preview plan) */
+  /** offered to the backstop vault: gas budgeted as a takeover, no capacity counted */
   takeover?: boolean;
 };
 
 /**
- * An account the capacity holds back, sent for the backstop vault to take over: no plan (the preview
- * refused it), no leg counted against capacity (a takeover sells nothing), its gas budgeted as a
- * takeover.
+ * An account held back (cooldown, capacity), sent for the backstop vault to take over: no plan (the
+ * preview refused it), no leg counted against capacity (a takeover sells nothing), its gas budgeted
+ * as a takeover.
  */
 export function takeoverPlan(accountId: bigint): TranchePlan {
   return {
