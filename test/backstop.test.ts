@@ -185,8 +185,18 @@ describe("Backstop vault: takeover", function () {
   it("takes over an account the market's liquidation capacity holds back (no sale); without the vault it would wait", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
-    const cfg = (await le.config()).toObject();
-    await le.connect(w.governor).setConfig({ ...cfg, capacityDepthFactor: WAD / 1000n }); // the bound's minimum
+    const c = await le.config();
+    await le.connect(w.governor).setConfig({
+      trancheFraction: c.trancheFraction,
+      healthBuffer: c.healthBuffer,
+      backstopRatio: c.backstopRatio,
+      penaltyRate: c.penaltyRate,
+      cooldown: c.cooldown,
+      capacityWindow: c.capacityWindow,
+      capacityDepthFactor: WAD / 1000n, // the bound's minimum
+      dustNotional: c.dustNotional,
+      capBypassRatio: c.capBypassRatio,
+    });
     const a = await positionAccount(w, w.bob, 20_000n, 100n * WAD);
     const big = await positionAccount(w, w.alice, 4_000_000n, 20_000n * WAD); // far more than the window
     await setPriceWad(w, ETH, await priceForHealth(w, a, (85n * WAD) / 100n));
