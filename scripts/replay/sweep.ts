@@ -6,14 +6,17 @@
  *
  *   CRASH_DATA_DIR=... nice -n 10 npm run sweep -- [--workers 2] [--out reports/sweep]
  *       [--seeds 20200312,1,2] [--variants default,depth0.5,depth2,hl300,hl1200]
- *       [--data real,stylised] [--events all] [--accounts 60] [--fresh]
+ *       [--data real,stylised] [--events all] [--accounts 60] [--fresh] [--code]
  *
  * Each run (seed x variant x data set x event x preset) goes to a replay worker process
  * (scripts/replay/worker.ts, the one the replay CLI forks), `--workers` at a time, in the grid's
  * order (seed, variant, data set, event; baseline then protected), so that whatever has finished
  * is whole cells. Every finished run is appended to `<out>/sweep-runs.jsonl` at once (its metrics,
  * the vault's worst loss and its budget, its time; not its steps), and a run already there is not
- * run again: a sweep stopped halfway resumes where it stopped (`--fresh` starts over). At the end,
+ * run again: a sweep stopped halfway resumes where it stopped (`--fresh` starts over), provided the
+ * code the runs depend on is the same (`fingerprint`: a run recorded under other contracts or another
+ * replay engine is run again). The workers read the compiled contracts at every run: compiling in the
+ * same checkout during a sweep changes the contracts under it. At the end,
  * and after every finished cell, `<out>/sweep-results.json` (every run and every cell graded) and
  * `<out>/sweep-table.md` (the table) are rewritten.
  *
@@ -21,7 +24,8 @@
  * misses in some cell (or, with a partial grid, nothing missed but cells are missing: 3); 1 on an
  * error.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -71,7 +75,8 @@ const program = new Command()
   .option("--data-dir <dir>", "crash data directory (default: CRASH_DATA_DIR)")
   .option("-o, --out <dir>", "output folder", "reports/sweep")
   .option("--fresh", "forget the runs already in the output folder and start over")
-  .option("--no-compile", "do not compile the contracts first");
+  .option("--no-compile", "do not compile the contracts first")
+  .option("--code", "print the fingerprint of the code the runs depend on, and exit");
 
 type Options = {
   seeds: string;
@@ -84,6 +89,7 @@ type Options = {
   out: string;
   fresh?: boolean;
   compile: boolean;
+  code?: boolean;
 };
 
 type Job = { key: RunKey; job: RunJob };
@@ -127,14 +133,36 @@ function gridJobs(o: Options): Job[] {
   return jobs;
 }
 
-/** The runs already in the results file (those of this grid's setting). */
-function loadDone(file: string, accounts: number): Map<string, RunSummary> {
+/**
+ * What a run's outcome depends on, as git sees it: the committed trees of the contracts, the deployment,
+ * the keeper, the shared math and the replay (but the sweep's own files), and any uncommitted change to
+ * them. A run recorded under another fingerprint (another mechanism) is not reused. Outside git: none.
+ */
+function fingerprint(): string {
+  const git = (...args: string[]) =>
+    execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const paths = ["contracts", "deploy", "scripts/keeper", "scripts/lib", "scripts/replay", "hardhat.config.ts"];
+  const sweep = /(^|\/)sweep(Table)?\.ts$/;
+  try {
+    const tree = git("ls-tree", "-r", "HEAD", "--", ...paths)
+      .split("\n")
+      .filter((l) => l && !sweep.test(l));
+    const own = [":(exclude)scripts/replay/sweep.ts", ":(exclude)scripts/replay/sweepTable.ts"];
+    const dirty = git("diff", "HEAD", "--", ...paths, ...own);
+    return createHash("sha256").update(tree.join("\n")).update(dirty).digest("hex").slice(0, 16);
+  } catch {
+    return "none";
+  }
+}
+
+/** The runs already in the results file (those of this grid's setting and this code). */
+function loadDone(file: string, accounts: number, code: string): Map<string, RunSummary> {
   const done = new Map<string, RunSummary>();
   if (!existsSync(file)) return done;
   for (const line of readFileSync(file, "utf8").split("\n")) {
     if (!line.trim()) continue;
     const r = JSON.parse(line) as RunSummary;
-    if (r.accounts === accounts) done.set(keyOf(r), r);
+    if (r.accounts === accounts && r.code === code) done.set(keyOf(r), r);
   }
   return done;
 }
@@ -144,16 +172,21 @@ const fmtTime = (s: number) => `${Math.floor(s / 60)}m${String(Math.round(s % 60
 async function main(): Promise<number> {
   program.parse();
   const o = program.opts<Options>();
+  if (o.code) {
+    console.log(fingerprint());
+    return 0;
+  }
   const jobs = gridJobs(o);
   mkdirSync(o.out, { recursive: true });
   const runsFile = join(o.out, "sweep-runs.jsonl");
   if (o.fresh) rmSync(runsFile, { force: true });
-  const done = loadDone(runsFile, o.accounts);
+  const code = fingerprint();
+  const done = loadDone(runsFile, o.accounts, code);
   const todo = jobs.filter((j) => !done.has(keyOf(j.key)));
   const inGrid = new Set(jobs.map((j) => keyOf(j.key)));
   console.error(
     `sweep: ${jobs.length} runs (${jobs.length / 2} cells), ${jobs.length - todo.length} already in ${runsFile}, ` +
-      `${todo.length} to run, ${Math.min(o.workers, todo.length)} at a time`,
+      `${todo.length} to run, ${Math.min(o.workers, todo.length)} at a time (code ${code})`,
   );
 
   const write = () => {
@@ -178,6 +211,7 @@ async function main(): Promise<number> {
   let finished = 0;
   let cpuSoFar = 0;
   const onRun = (job: Job, summary: RunSummary) => {
+    summary.code = code;
     appendFileSync(runsFile, JSON.stringify(summary) + "\n");
     done.set(keyOf(job.key), summary);
     finished++;

@@ -61,6 +61,8 @@ export type RunSummary = RunKey & {
   ticks: number;
   seconds: number;
   cpuSeconds?: number;
+  /** the code it ran (sweep.ts's fingerprint of the mechanism's files): a resumed sweep reuses only its own */
+  code?: string;
   /** what went wrong on the chain during the run (the run's notes), to read a surprising cell by */
   notes?: string[];
 };
