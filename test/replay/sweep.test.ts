@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 
-import type { ReplayRun } from "../scripts/replay/result.js";
+import type { ReplayRun } from "../../scripts/replay/result.js";
 import {
   type RunSummary,
   cellsOf,
@@ -14,7 +14,7 @@ import {
   markdownTable,
   tally,
   vaultSummary,
-} from "../scripts/replay/sweepTable.js";
+} from "../../scripts/replay/sweepTable.js";
 
 const WAD = 10n ** 18n;
 const pct = (x: number) => ((BigInt(Math.round(x * 100)) * WAD) / 10_000n).toString();
