@@ -7,6 +7,7 @@
  *   CRASH_DATA_DIR=... nice -n 10 npm run sweep -- [--workers 2] [--out reports/sweep]
  *       [--seeds 20200312,1,2] [--variants default,depth0.5,depth2,hl300,hl1200]
  *       [--data real,stylised] [--events all] [--accounts 60] [--fresh] [--code]
+ *       [--report [--fingerprint <code>]]
  *
  * Each run (seed x variant x data set x event x preset) goes to a replay worker process
  * (scripts/replay/worker.ts, the one the replay CLI forks), `--workers` at a time, in the grid's
@@ -76,7 +77,9 @@ const program = new Command()
   .option("-o, --out <dir>", "output folder", "reports/sweep")
   .option("--fresh", "forget the runs already in the output folder and start over")
   .option("--no-compile", "do not compile the contracts first")
-  .option("--code", "print the fingerprint of the code the runs depend on, and exit");
+  .option("--code", "print the fingerprint of the code the runs depend on, and exit")
+  .option("--report", "write the results and the table from the runs already recorded, and run nothing")
+  .option("--fingerprint <code>", "with --report: the runs recorded under this code (default: the code now)");
 
 type Options = {
   seeds: string;
@@ -90,6 +93,8 @@ type Options = {
   fresh?: boolean;
   compile: boolean;
   code?: boolean;
+  report?: boolean;
+  fingerprint?: string;
 };
 
 type Job = { key: RunKey; job: RunJob };
@@ -180,18 +185,21 @@ async function main(): Promise<number> {
   mkdirSync(o.out, { recursive: true });
   const runsFile = join(o.out, "sweep-runs.jsonl");
   if (o.fresh) rmSync(runsFile, { force: true });
-  const code = fingerprint();
+  if (o.fingerprint !== undefined && !o.report) throw new Error("--fingerprint goes with --report");
+  const code = o.fingerprint ?? fingerprint();
   const done = loadDone(runsFile, o.accounts, code);
-  const todo = jobs.filter((j) => !done.has(keyOf(j.key)));
-  const inGrid = new Set(jobs.map((j) => keyOf(j.key)));
+  const todo = o.report ? [] : jobs.filter((j) => !done.has(keyOf(j.key)));
+  const order = new Map(jobs.map((j, k) => [keyOf(j.key), k]));
+  const recorded = jobs.filter((j) => done.has(keyOf(j.key))).length;
   console.error(
-    `sweep: ${jobs.length} runs (${jobs.length / 2} cells), ${jobs.length - todo.length} already in ${runsFile}, ` +
-      `${todo.length} to run, ${Math.min(o.workers, todo.length)} at a time (code ${code})`,
+    `sweep: ${jobs.length} runs (${jobs.length / 2} cells), ${recorded} already in ${runsFile} (code ${code}), ` +
+      (o.report ? "reporting them" : `${todo.length} to run, ${Math.min(o.workers, todo.length)} at a time`),
   );
 
   const write = () => {
-    const runs = [...done.values()].filter((r) => inGrid.has(keyOf(r)));
-    const cells = cellsOf(runs);
+    const runs = [...done.values()].filter((r) => order.has(keyOf(r)));
+    // in the grid's order, whatever order the runs finished in
+    const cells = cellsOf(runs).sort((a, b) => order.get(keyOf(a.p))! - order.get(keyOf(b.p))!);
     const t = tally(cells);
     writeFileSync(
       join(o.out, "sweep-results.json"),
