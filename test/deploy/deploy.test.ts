@@ -471,7 +471,7 @@ describe("Deployment parameter files (deploy/networkParams.ts)", function () {
 describe("Deploying deploy/params/sepolia.json in-process (Chainlink proxies stood in for by mock code)", function () {
   it("the timelock governs: a scheduled call executes after the delay, a direct call is refused", async function () {
     const { ethers, networkHelpers } = await network.create();
-    const [deployer, governor, guardian, riskOracle, stranger] = await ethers.getSigners();
+    const [deployer, governor, guardian, riskOracle, stranger, adlKeeper] = await ethers.getSigners();
     const json = JSON.parse(readFileSync(SEPOLIA_PARAMS, "utf8"));
     delete json.chainId; // this is chain 31337
     json.confirmations = 1; // automine: a second confirmation would never come
@@ -491,6 +491,7 @@ describe("Deploying deploy/params/sepolia.json in-process (Chainlink proxies sto
       SEPOLIA_GOVERNOR: governor.address,
       SEPOLIA_GUARDIAN: guardian.address,
       SEPOLIA_RISK_ORACLE: riskOracle.address,
+      SEPOLIA_ADL_KEEPER: adlKeeper.address,
     };
     const dir = mkdtempSync(join(tmpdir(), "cascade-timelock-"));
     try {
@@ -511,6 +512,7 @@ describe("Deploying deploy/params/sepolia.json in-process (Chainlink proxies sto
         governor: c.timelock,
         guardian: guardian.address,
         riskOracle: riskOracle.address,
+        adlKeeper: adlKeeper.address,
       });
       expect(c.feeds).to.deep.equal({ ETH: json.markets[0].feed.address, BTC: json.markets[1].feed.address });
       expect(r.record.mocks).to.deep.equal({ collateral: true, feeds: [] });
@@ -529,6 +531,8 @@ describe("Deploying deploy/params/sepolia.json in-process (Chainlink proxies sto
         expect(await x.hasRole(ADMIN_ROLE, deployer.address)).to.equal(false);
       }
       expect(await engine.hasRole(GUARDIAN_ROLE, guardian.address)).to.equal(true);
+      // somebody can run auto-deleveraging on the test network: the keeper named by SEPOLIA_ADL_KEEPER
+      expect(await engine.hasRole(ADL_KEEPER_ROLE, adlKeeper.address)).to.equal(true);
       // The timelock administers itself: neither the deployer nor the governor is its admin.
       expect(await timelock.getMinDelay()).to.equal(3600n);
       expect(await timelock.hasRole(ADMIN_ROLE, deployer.address)).to.equal(false);
@@ -581,6 +585,7 @@ describe("Deploying deploy/params/sepolia.json in-process (Chainlink proxies sto
       SEPOLIA_GOVERNOR: deployer.address,
       SEPOLIA_GUARDIAN: guardian.address,
       SEPOLIA_RISK_ORACLE: guardian.address,
+      SEPOLIA_ADL_KEEPER: guardian.address,
     };
     const dir = mkdtempSync(join(tmpdir(), "cascade-preflight-"));
     const nonce = await ethers.provider.getTransactionCount(deployer.address);

@@ -36,6 +36,7 @@ import { scanAccounts, worstFirst } from "../../scripts/keeper/scanner.js";
 import { TxManager, type TxOutcome, type TxProvider, classifyBroadcastError } from "../../scripts/keeper/txManager.js";
 import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
 import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
+import { IAutoDeleveraging__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IAutoDeleveraging__factory.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
@@ -244,6 +245,43 @@ describe("keeper account book and event follower", () => {
       fundingIndex: 0n,
     });
     expect(book.get(1n)!.stale).to.equal(true);
+  });
+
+  it("reports positions moved by force (takeover, unwind, backstop loss, auto-deleveraging) to the breaker pokes, with their block", async () => {
+    const backstopIface = IBackstopEngine__factory.createInterface();
+    const adlIface = IAutoDeleveraging__factory.createInterface();
+    const encode = (
+      iface: typeof backstopIface | typeof adlIface,
+      name: string,
+      args: unknown[],
+      blockNumber: number,
+    ) => {
+      const { data, topics } = iface.encodeEventLog(iface.getEvent(name as never)!, args);
+      return {
+        address: ADDR.liquidationEngine,
+        data,
+        topics,
+        blockNumber,
+        transactionHash: `0x${blockNumber}`,
+      } as unknown as Log;
+    };
+    const logs = [
+      encode(backstopIface, "BackstopUnwound", [0n, OWNER, -WAD, 2000n * WAD, 2000n * WAD, -WAD, false], 20),
+      encode(adlIface, "AutoDeleveraged", [0n, 1n, -WAD, 2000n * WAD, WAD, WAD], 21),
+      encode(backstopIface, "BackstopLoss", [0n, WAD, 0n], 22),
+    ];
+    const forced: number[] = [];
+    const follower = new EventFollower({
+      provider: { getLogs: async () => logs },
+      addresses: ADDR,
+      book: new AccountBook(10n ** 12n),
+      startBlock: 1,
+      rangeBlocks: 100,
+      logger: silentLogger(),
+      onForced: (blockNumber) => forced.push(blockNumber),
+    });
+    await follower.advance(30);
+    expect(forced).to.deep.equal([20, 21, 22]);
   });
 
   it("follows in bounded ranges, halves a refused range, and resumes from the checkpoint", async () => {
