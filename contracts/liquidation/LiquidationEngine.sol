@@ -303,9 +303,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (healthAfter <= before) revert TrancheDidNotImproveHealth(accountId, before, healthAfter);
         // One write of the account's liquidation slot. A healthy or closed account starts a fresh
         // escalation clock next time.
-        acct.lastTrancheAt = uint40(block.timestamp);
-        acct.liquidatableSince = healthAfter >= WAD ? 0 : uint40(since);
-        acct.marginAtFlag = plan.marginAfter.toUint128();
+        _writeLiquidationState(
+            acct,
+            uint40(block.timestamp),
+            healthAfter >= WAD ? 0 : uint40(since),
+            plan.marginAfter.toUint128()
+        );
         _emitLegs(plan, keeper);
         emit LiquidationSettled(
             accountId,

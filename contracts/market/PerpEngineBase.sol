@@ -477,6 +477,25 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (since != 0 && marginNow > acct.marginAtFlag) since = 0;
     }
 
+    /// @dev Writes the account's liquidation state (slot 1 of AccountData) in one SSTORE instead of one per
+    ///      field: lastTrancheAt in bits 0-39, liquidatableSince in 40-79, marginAtFlag in 80-207 and
+    ///      `created` (true for every account that exists) in bit 208, as solc packs the struct.
+    function _writeLiquidationState(
+        AccountData storage acct,
+        uint40 lastTrancheAt,
+        uint40 liquidatableSince,
+        uint128 marginAtFlag
+    ) internal {
+        uint256 packed =
+            uint256(lastTrancheAt) |
+                (uint256(liquidatableSince) << 40) |
+                (uint256(marginAtFlag) << 80) |
+                (uint256(1) << 208);
+        assembly ("memory-safe") {
+            sstore(add(acct.slot, 1), packed)
+        }
+    }
+
     /// @dev Forwards the call unchanged to a module, which runs on this contract's storage.
     function _delegate(address module) internal {
         // Never returns to Solidity code, so it may use memory from 0 on.
