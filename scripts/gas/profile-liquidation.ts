@@ -16,7 +16,7 @@ interface StructLog {
   stack?: string[];
 }
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.create();
 const w = await deployWorld(ethers, { breaker: false });
 const keeper = (await ethers.getSigners())[8];
 const owners = [w.alice, w.bob, w.carol];
