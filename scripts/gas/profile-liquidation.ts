@@ -1,5 +1,5 @@
 /**
- * Where a liquidation's gas goes: replays the gas scenario of test/gas.scenarios.test.ts (53 accounts
+ * Where a liquidation's gas goes: replays the gas scenario of test/gas/scenarios.test.ts (53 accounts
  * long 15 ETH, the price walked down to the first liquidation), liquidates one account in its own
  * transaction, and breaks its trace (debug_traceTransaction) down per call frame and per opcode class:
  * cold/warm SLOADs (with the slots), SSTOREs, logs, calls, the rest. `npx hardhat run scripts/gas/profile-liquidation.ts`
