@@ -133,6 +133,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
 
         ILiquidationConfigurator.Config memory c = _liqConfig;
+        // Read once: the liquidation margin (three times) and the reward all come from it.
+        ILiquidationConfigurator.RewardConfig memory r = _rewardConfig;
         plan.backstop = LiquidationMath.isBackstop(c, s.equity, s.maintenanceMargin);
         AccountData storage acct = _accounts[accountId];
         uint256 lastTrancheAt = acct.lastTrancheAt;
@@ -147,7 +149,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             s.maintenanceMargin,
             s.notional,
             plan.backstop,
-            LiquidationMath.liquidationMargin(_rewardConfig, s.notional)
+            LiquidationMath.liquidationMargin(r, s.notional)
         );
         // Near bankruptcy (below capBypassRatio) the whole position goes now; any other tranche, a
         // backstop's included, fits each leg in its own market's remaining capacity: a full window holds
@@ -170,11 +172,11 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         // What remains keeps its liquidation margin: bounded above on the notional left plus a wei a leg.
         if (plan.fraction != WAD) {
             plan.remainingMaintenance += LiquidationMath.liquidationMargin(
-                _rewardConfig,
+                r,
                 s.notional - plan.trancheNotional + plan.legs.length
             );
         }
-        _planMoney(plan, c.penaltyRate, marginLeft, acct);
+        _planMoney(plan, r, c.penaltyRate, marginLeft, acct);
     }
 
     /// @dev The account's positions at current prices, as PerpEngine.liquidationSnapshot reports them,
@@ -242,16 +244,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      own rounding so that the plan is what they will do.
     function _planMoney(
         Plan memory plan,
+        ILiquidationConfigurator.RewardConfig memory r,
         uint256 penaltyRate,
         uint256 marginLeft,
         AccountData storage acct
     ) internal view {
         uint256 since = _clockStart(acct, plan.marginBefore);
-        uint256 rewardWad = LiquidationMath.reward(
-            _rewardConfig,
-            plan.trancheNotional,
-            since == 0 ? 0 : block.timestamp - since
-        );
+        uint256 rewardWad = LiquidationMath.reward(r, plan.trancheNotional, since == 0 ? 0 : block.timestamp - since);
         LiquidationMath.splitPenalty(plan, penaltyRate, marginLeft, rewardWad);
         // The fund is only read when it has to pay: bad debt (a solvent account pays its own keeper).
         if (plan.badDebt == 0) {
@@ -263,7 +262,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         // clock an episode left behind (a recovery by price nobody cleared) can never draw on the fund.
         LiquidationMath.fundPayments(
             plan,
-            LiquidationMath.liquidationMargin(_rewardConfig, plan.trancheNotional),
+            LiquidationMath.liquidationMargin(r, plan.trancheNotional),
             available,
             SCALE
         );
@@ -304,9 +303,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (healthAfter <= before) revert TrancheDidNotImproveHealth(accountId, before, healthAfter);
         // One write of the account's liquidation slot. A healthy or closed account starts a fresh
         // escalation clock next time.
-        acct.lastTrancheAt = uint40(block.timestamp);
-        acct.liquidatableSince = healthAfter >= WAD ? 0 : uint40(since);
-        acct.marginAtFlag = plan.marginAfter.toUint128();
+        _writeLiquidationState(
+            acct,
+            uint40(block.timestamp),
+            healthAfter >= WAD ? 0 : uint40(since),
+            plan.marginAfter.toUint128()
+        );
         _emitLegs(plan, keeper);
         emit LiquidationSettled(
             accountId,

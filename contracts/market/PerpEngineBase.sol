@@ -157,7 +157,12 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     ///      plan reports it).
     function _cachePrice(bytes32 feedId) internal {
         bytes32 slot = _priceSlot(feedId);
-        if (slot == 0 || _isCached(feedId)) return;
+        if (slot == 0) return;
+        uint256 held;
+        assembly ("memory-safe") {
+            held := tload(slot)
+        }
+        if (held != 0) return;
         try oracle.getPriceAndVolatility(feedId) returns (uint256 price, uint256 sigma) {
             assembly ("memory-safe") {
                 tstore(slot, price)
@@ -333,7 +338,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 mm = RiskModel.marginRequirement(notional, mmr);
                 s.initialMargin += RiskModel.marginRequirement(notional, imr);
             } else {
-                RiskParams memory risk = cfg.risk;
+                // Maintenance only needs the size premium: one slot of the risk parameters, not three.
+                RiskParams memory risk;
+                risk.sizePremium = cfg.risk.sizePremium;
                 uint256 mmr = RiskModel.maintenanceMarginRatio(risk, c.term, FixedPoint.abs(p.size), cfg.skewScale);
                 mm = RiskModel.marginRequirement(notional, mmr);
             }
@@ -409,7 +416,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         term = st.maintenanceTerm;
         if (elapsed == 0) return (index, term);
         index += PerpMath.fundingIndexDelta(_rate(cfg, st), price, elapsed);
-        RiskParams memory risk = cfg.risk;
+        // The ramp needs the first slot of the risk parameters and the ramp speed: the fee's slot stays cold.
+        RiskParams storage stored = cfg.risk;
+        RiskParams memory risk;
+        (risk.mmrBase, risk.mmrMin, risk.mmrMax, risk.kMm) = (stored.mmrBase, stored.mmrMin, stored.mmrMax, stored.kMm);
+        risk.mmrRampPerSecond = stored.mmrRampPerSecond;
         term = RiskModel.rampVolatilityTerm(
             term,
             RiskModel.volatilityTerm(risk, sigma),
@@ -464,6 +475,25 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
         since = acct.liquidatableSince;
         if (since != 0 && marginNow > acct.marginAtFlag) since = 0;
+    }
+
+    /// @dev Writes the account's liquidation state (slot 1 of AccountData) in one SSTORE instead of one per
+    ///      field: lastTrancheAt in bits 0-39, liquidatableSince in 40-79, marginAtFlag in 80-207 and
+    ///      `created` (true for every account that exists) in bit 208, as solc packs the struct.
+    function _writeLiquidationState(
+        AccountData storage acct,
+        uint40 lastTrancheAt,
+        uint40 liquidatableSince,
+        uint128 marginAtFlag
+    ) internal {
+        uint256 packed =
+            uint256(lastTrancheAt) |
+                (uint256(liquidatableSince) << 40) |
+                (uint256(marginAtFlag) << 80) |
+                (uint256(1) << 208);
+        assembly ("memory-safe") {
+            sstore(add(acct.slot, 1), packed)
+        }
     }
 
     /// @dev Forwards the call unchanged to a module, which runs on this contract's storage.

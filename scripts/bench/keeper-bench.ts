@@ -30,6 +30,8 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 2_000);
 const BLOCK_MS = Number(process.env.BENCH_BLOCK_MS ?? 2_000);
 const SHOCK_BP = BigInt(process.env.BENCH_SHOCK_BP ?? 800);
 const SEED = Number(process.env.BENCH_SEED ?? 2024);
+// The node's port: the OS picks a free one unless BENCH_PORT names one (a shared machine's own range).
+const PORT = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : undefined;
 
 const PRICES = new Map([
   [0, 2_000n * WAD],
@@ -42,7 +44,7 @@ const pct = (xs: number[], p: number) =>
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 async function main(): Promise<void> {
-  const node = await startHardhatNode();
+  const node = await startHardhatNode({ port: PORT });
   const dir = mkdtempSync(join(tmpdir(), "keeper-bench-"));
   const connection = await network.create({ network: "localhost", override: { url: node.url } });
   try {
