@@ -19,9 +19,10 @@ const BUDGET = { open: 155_000n, modify: 150_000n, deposit: 80_000n, breakerCons
 // Liquidation targets: a tranche in its own transaction, and per tranche in a batch of 50. A target not
 // met yet is printed as pending with its figure (gas-snapshot.txt keeps the measured value).
 const LIQUIDATION_TARGET = { tranche: 150_000n, perTrancheInBatch: 70_000n };
-// What is reached, asserted so that a regression fails: measured 187,568 (a tranche alone), 77,269
-// (per tranche in a batch of 50), 190,557 (backstop close), each with a few hundred gas of slack.
-const LIQUIDATION_BUDGET = { tranche: 188_000n, perTrancheInBatch: 77_500n, backstop: 191_000n };
+// What is reached, asserted so that a regression fails: measured 189,703 (a tranche alone: 187,568 plus
+// the backstop hook's cold read of the vault slot, 2.1k), 77,269 (per tranche in a batch of 50), 190,557
+// (backstop close), each with a few hundred gas of slack.
+const LIQUIDATION_BUDGET = { tranche: 190_000n, perTrancheInBatch: 77_500n, backstop: 191_000n };
 
 describe("Gas scenarios", function () {
   const pending: string[] = [];
