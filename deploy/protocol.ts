@@ -325,7 +325,7 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
   }
   if (plan.orders) {
     // IOrders is served at the engine's address by the order module.
-    const ordersC = await at("IOrders", engine);
+    const ordersC = await ethers.getContractAt("IOrders", engine, deployer);
     const o = plan.orders;
     await call("call:orders.setOrderConfig", ordersC, "setOrderConfig", o.minDelay, o.maxDelay, o.settlementReward);
     await call("call:orders.enableOrders", ordersC, "enableOrders");
