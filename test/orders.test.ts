@@ -11,6 +11,13 @@ import { network } from "hardhat";
 
 import { WAD } from "../deploy/params.js";
 import type { OrderParams } from "../deploy/protocol.js";
+import { keeperSettings } from "../scripts/keeper/config.js";
+import type { ChainView } from "../scripts/keeper/chainView.js";
+import type { ProtocolContracts } from "../scripts/keeper/contracts.js";
+import { silentLogger } from "../scripts/keeper/logger.js";
+import { KeeperMetrics } from "../scripts/keeper/metrics.js";
+import { Settler } from "../scripts/keeper/settler.js";
+import type { TxManager } from "../scripts/keeper/txManager.js";
 import type { IOrders } from "../types/ethers-contracts/index.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, type World } from "./helpers/fixture.js";
 
@@ -276,6 +283,68 @@ describe("Two-step orders", function () {
       expect((await w.engine.position(b, ETH)).size).to.equal(-WAD);
       expect(await w.vault.keeperRewardsOf(w.stranger.address)).to.equal(2n * ORDERS.settlementReward);
       await expect(w.orders.settleOrders([a], [])).to.be.revertedWithCustomError(w.orders, "LengthMismatch");
+    });
+  });
+
+  describe("the keeper's settle job", function () {
+    it("follows the order events, finds each order's first round and settles the due ones in one simulated batch", async function () {
+      const w = await loadFixture(ordersOnFixture);
+      const a = await openAccount(w, w.alice, 100_000n * USDC);
+      const b = await openAccount(w, w.bob, 100_000n * USDC);
+      const c = await openAccount(w, w.carol, 100_000n * USDC);
+      const sent: { to: string; data: string }[] = [];
+      const tx = {
+        estimate: (to: string, data: string) => ethers.provider.estimateGas({ from: w.stranger.address, to, data }),
+        submit: async (req: { to: string; data: string; gasLimit: bigint }) => {
+          sent.push(req);
+          const r = await w.stranger.sendTransaction({ to: req.to, data: req.data, gasLimit: req.gasLimit });
+          return { hashes: [r.hash], nonce: r.nonce };
+        },
+        hasKey: () => false,
+        count: () => 0,
+      } as unknown as TxManager;
+      const metrics = new KeeperMetrics();
+      const contracts = {
+        engine: w.engine,
+        feeds: [{ marketId: ETH, symbol: "ETH", feedId: "", aggregator: w.feeds.get(ETH)! }],
+      } as unknown as ProtocolContracts;
+      const settler = new Settler({
+        contracts,
+        provider: ethers.provider,
+        tx,
+        settings: keeperSettings({}),
+        logger: silentLogger(),
+        metrics,
+        startBlock: 0,
+      });
+      const view = async () => {
+        const block = (await ethers.provider.getBlock("latest"))!;
+        return { blockNumber: block.number, timestamp: BigInt(block.timestamp) } as unknown as ChainView;
+      };
+      const fees = async () => ({ maxFeePerGas: 10n ** 9n, maxPriorityFeePerGas: 1n }) as never;
+
+      await w.orders.connect(w.alice).commitOrder(a, ETH, WAD, MAX_PRICE);
+      await w.orders.connect(w.bob).commitOrder(b, ETH, -WAD, 0);
+      // Nothing is due before a round at or after commit time + minDelay.
+      expect(await settler.run(await view(), fees)).to.deep.equal([]);
+      expect(settler.pending.size).to.equal(2);
+      const first = await roundAfterDelay(w, 1995n);
+      await w.orders.connect(w.carol).commitOrder(c, ETH, WAD, MAX_PRICE); // after `first`: waits for the next
+      await roundAfterDelay(w, 2030n);
+      const latest = await latestRound(w);
+      await time.increase(1); // c's window has its round now, the later one
+      const reports = await settler.run(await view(), fees);
+      expect(reports.map((r) => r.sent)).to.deep.equal([true]);
+      const [ids, rounds] = w.orders.interface.decodeFunctionData("settleOrders", sent[0].data);
+      expect([...ids]).to.deep.equal([a, b, c]);
+      // a and b were committed before `first`: it is theirs, not the latest; c's is the latest.
+      expect([...rounds]).to.deep.equal([first, first, latest]);
+      expect((await w.engine.position(a, ETH)).size).to.equal(WAD);
+      expect((await w.engine.position(b, ETH)).size).to.equal(-WAD);
+      expect((await w.engine.position(c, ETH)).size).to.equal(WAD);
+      await settler.follow((await view()).blockNumber);
+      expect(settler.pending.size).to.equal(0);
+      expect((await metrics.orders.get()).values.find((v) => v.labels.outcome === "settled")?.value).to.equal(3);
     });
   });
 
