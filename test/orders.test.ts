@@ -149,6 +149,35 @@ describe("Two-step orders", function () {
         .withArgs(a);
     });
 
+    it("no gas limit makes a settlement pay the settler without filling: a starved fill reverts it all", async function () {
+      const w = await loadFixture(ordersOnFixture);
+      const a = await openAccount(w, w.alice, 100_000n * USDC);
+      await w.orders.connect(w.alice).commitOrder(a, ETH, WAD, MAX_PRICE);
+      const round = await roundAfterDelay(w, 2000n);
+      const needed = await w.orders.connect(w.stranger).settleOrder.estimateGas(a, round);
+      let starved = 0;
+      for (let gasLimit = 80_000n; gasLimit <= needed; gasLimit += 10_000n) {
+        const snap = await networkHelpers.takeSnapshot();
+        const ok = await w.orders
+          .connect(w.stranger)
+          .settleOrder(a, round, { gasLimit })
+          .then((tx) => tx.wait())
+          .then(
+            () => true,
+            () => false,
+          );
+        if (ok) {
+          expect((await w.engine.position(a, ETH)).size, `filled at gas limit ${gasLimit}`).to.equal(WAD);
+        } else {
+          starved++;
+          expect((await w.orders.pendingOrder(a)).committedAt, `still pending at ${gasLimit}`).to.not.equal(0n);
+          expect(await w.vault.keeperRewardsOf(w.stranger.address)).to.equal(0n);
+        }
+        await snap.restore();
+      }
+      expect(starved).to.be.gt(3);
+    });
+
     it("the limit price bounds the fill: a miss at the round refuses the order", async function () {
       const w = await loadFixture(ordersOnFixture);
       const a = await openAccount(w, w.alice, 100_000n * USDC);
