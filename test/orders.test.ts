@@ -6,14 +6,14 @@
  * and the parameters' bounds and access.
  */
 import { expect } from "chai";
-import { Interface } from "ethers";
+import { Contract, Interface } from "ethers";
 import { network } from "hardhat";
 
 import { WAD } from "../deploy/params.js";
 import type { OrderParams } from "../deploy/protocol.js";
 import { keeperSettings } from "../scripts/keeper/config.js";
 import type { ChainView } from "../scripts/keeper/chainView.js";
-import type { ProtocolContracts } from "../scripts/keeper/contracts.js";
+import { AGGREGATOR_ABI, type ProtocolContracts } from "../scripts/keeper/contracts.js";
 import { silentLogger } from "../scripts/keeper/logger.js";
 import { KeeperMetrics } from "../scripts/keeper/metrics.js";
 import { Settler } from "../scripts/keeper/settler.js";
@@ -335,7 +335,15 @@ describe("Two-step orders", function () {
       const metrics = new KeeperMetrics();
       const contracts = {
         engine: w.engine,
-        feeds: [{ marketId: ETH, symbol: "ETH", feedId: "", aggregator: w.feeds.get(ETH)! }],
+        // the keeper's own binding of the feed (AGGREGATOR_ABI), not the mock's full ABI
+        feeds: [
+          {
+            marketId: ETH,
+            symbol: "ETH",
+            feedId: "",
+            aggregator: new Contract(await w.feeds.get(ETH)!.getAddress(), AGGREGATOR_ABI, ethers.provider),
+          },
+        ],
       } as unknown as ProtocolContracts;
       const settler = new Settler({
         contracts,
