@@ -77,7 +77,7 @@ export default defineConfig({
       url: configVariable("SEPOLIA_RPC_URL"),
       accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
     },
-    // A hardhat node on any port, for tests that start their own (test/deploy.test.ts).
+    // A hardhat node on any port, for tests that start their own (test/deploy/deploy.test.ts).
     localTest: { type: "http", url: configVariable("LOCAL_TEST_URL") },
   },
   solidity: {

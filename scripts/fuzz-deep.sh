@@ -25,5 +25,5 @@ hardhat test solidity "$@"
 echo "[fuzz:deep] Solidity fuzz and invariants took $((SECONDS - start)) s"
 
 start=$SECONDS
-hardhat test mocha test/lpBookValue.test.ts
+hardhat test mocha test/vault/lpBookValue.test.ts
 echo "[fuzz:deep] TypeScript properties took $((SECONDS - start)) s"

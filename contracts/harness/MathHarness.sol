@@ -12,7 +12,7 @@ import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 /// @title MathHarness
 /// @notice TEST HARNESS ONLY, never deployed by the protocol. Exposes every internal function of
 ///         FixedPoint, RiskModel, PerpMath and LiquidationMath as an external pure function, under the library's own
-///         name and argument order, so that test/math.differential.test.ts can compare them to the
+///         name and argument order, so that test/math/differential.test.ts can compare them to the
 ///         bigint mirror in scripts/lib/math/ to the wei, reverts included.
 /// @dev No logic lives here: each function forwards its arguments unchanged, so any difference a
 ///      test finds is a difference between the library and the mirror.

@@ -13,7 +13,7 @@ import {WAD} from "./Constants.sol";
 ///         capacity lets it go, the legs and what each realises, the money (penalty, keeper reward,
 ///         insurance share, bad debt) and the health check. The LiquidationEngine plans and executes
 ///         with exactly this code, and scripts/lib/math/liquidation.ts mirrors it in bigint to the wei
-///         (test/math.differential.test.ts against contracts/harness/MathHarness.sol).
+///         (test/math/differential.test.ts against contracts/harness/MathHarness.sol).
 /// @dev Rounding favours the protocol: the share closed rounds up (it errs toward a healthier account),
 ///      room in a window rounds down, the penalty rounds up before its cap, rewards round down.
 library LiquidationMath {

@@ -16,14 +16,11 @@ import { id as keccakId } from "ethers";
 import { accountSummary, mulDivDown, unrealisedPnl, type EngineSnapshot } from "../lib/math/index.js";
 import type { AccountBook } from "./book.js";
 import type { ChainView } from "./chainView.js";
-import type { KeeperSettings } from "./config.js";
-import { decodeRevert, type ProtocolContracts } from "./contracts.js";
+import { decodeRevert } from "./contracts.js";
 import type { Fees } from "./fees.js";
-import type { Logger } from "./logger.js";
-import type { KeeperMetrics } from "./metrics.js";
+import type { AddressedJobContext } from "./job.js";
 import type { PokeReport } from "./pokers.js";
 import { isTransportError } from "./rpc.js";
-import type { TxManager } from "./txManager.js";
 
 /** AutoDeleveraging.MAX_CANDIDATES */
 export const MAX_ADL_CANDIDATES = 100;
@@ -65,15 +62,9 @@ export class Deleverager {
   private readonly gasLimits = new Map<string, bigint>();
 
   constructor(
-    private readonly o: {
-      contracts: ProtocolContracts;
-      tx: TxManager;
-      settings: KeeperSettings;
-      address: string;
+    private readonly o: AddressedJobContext & {
       /** collateral token units to WAD */
       scale: bigint;
-      logger: Logger;
-      metrics: KeeperMetrics;
     },
   ) {}
 

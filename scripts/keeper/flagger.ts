@@ -12,29 +12,17 @@
  * estimate), as the pokes are.
  */
 import type { ChainView } from "./chainView.js";
-import type { KeeperSettings } from "./config.js";
-import type { ProtocolContracts } from "./contracts.js";
 import type { Fees } from "./fees.js";
-import type { Logger } from "./logger.js";
-import type { KeeperMetrics } from "./metrics.js";
+import type { JobContext } from "./job.js";
 import type { PokeReport } from "./pokers.js";
 import { isTransportError } from "./rpc.js";
-import type { TxManager } from "./txManager.js";
 
 export class Flagger {
   /** accounts whose on-chain flag is known to be set in this episode */
   private readonly flagged = new Set<bigint>();
   private gasLimit: bigint | undefined;
 
-  constructor(
-    private readonly o: {
-      contracts: ProtocolContracts;
-      tx: TxManager;
-      settings: KeeperSettings;
-      logger: Logger;
-      metrics: KeeperMetrics;
-    },
-  ) {}
+  constructor(private readonly o: JobContext) {}
 
   /** A tranche of the account settled: the contract may have cleared its flag. */
   settled(accountId: bigint): void {

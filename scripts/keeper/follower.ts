@@ -1,10 +1,11 @@
 /**
  * Follows the protocol's events into the account book: one eth_getLogs per bounded block range
- * (three contracts, ten event kinds, one request), from the block after the last one processed up
+ * (three contracts, eleven event kinds, one request), from the block after the last one processed up
  * to the head. A node that refuses a range as too large gets it halved until it answers.
  */
 import type { Log, LogDescription, Provider } from "ethers";
 
+import { IAutoDeleveraging__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IAutoDeleveraging__factory.js";
 import { IBackstop__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstop__factory.js";
 import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
 import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
@@ -17,6 +18,7 @@ const engineEvents = PerpEngine__factory.createInterface();
 const vaultEvents = Vault__factory.createInterface();
 const liquidationEvents = ILiquidationEngine__factory.createInterface();
 const backstopEvents = IBackstop__factory.createInterface();
+const adlEvents = IAutoDeleveraging__factory.createInterface();
 
 /** The events that change what the book holds, and the liquidation outcome (cooldown restarts). */
 export const FOLLOWED_TOPICS: string[] = [
@@ -33,6 +35,7 @@ export const FOLLOWED_TOPICS: string[] = [
   backstopEvents.getEvent("AccountTakenOver").topicHash,
   backstopEvents.getEvent("BackstopUnwound").topicHash,
   backstopEvents.getEvent("BackstopLoss").topicHash,
+  adlEvents.getEvent("AutoDeleveraged").topicHash,
 ];
 
 export type FollowerAddresses = { engine: string; vault: string; liquidationEngine: string };
@@ -49,6 +52,12 @@ export type FollowerOptions = {
   logger: Logger;
   /** an account's tranche was liquidated (by anyone): its cooldown restarted */
   onSettled?: (accountId: bigint, blockNumber: number) => void;
+  /**
+   * positions were moved by force without a tranche (a takeover, an unwind, a backstop loss, an
+   * auto-deleveraging) in `blockNumber`, by anyone: what the breaker's triggers read (open interest,
+   * the insurance fund, liquidation pressure) may have moved with them
+   */
+  onForced?: (blockNumber: number) => void;
 };
 
 export class EventFollower {
@@ -61,7 +70,7 @@ export class EventFollower {
    *  engine too (its modules emit there), so it has both. */
   private readonly byAddress = new Map<
     string,
-    (typeof engineEvents | typeof vaultEvents | typeof liquidationEvents | typeof backstopEvents)[]
+    (typeof engineEvents | typeof vaultEvents | typeof liquidationEvents | typeof backstopEvents | typeof adlEvents)[]
   >();
 
   constructor(private readonly o: FollowerOptions) {
@@ -72,6 +81,7 @@ export class EventFollower {
       [o.addresses.vault, vaultEvents],
       [o.addresses.liquidationEngine, liquidationEvents],
       [o.addresses.liquidationEngine, backstopEvents],
+      [o.addresses.liquidationEngine, adlEvents],
     ] as const) {
       const key = address.toLowerCase();
       this.byAddress.set(key, [...(this.byAddress.get(key) ?? []), iface]);
@@ -157,10 +167,16 @@ export class EventFollower {
       case "AccountTakenOver":
         book.markStale(a.accountId as bigint);
         this.markTouchedStale(log.transactionHash);
+        this.o.onForced?.(log.blockNumber);
         break;
       case "BackstopUnwound":
       case "BackstopLoss":
         this.markTouchedStale(log.transactionHash);
+        this.o.onForced?.(log.blockNumber);
+        break;
+      case "AutoDeleveraged":
+        // the position event before it moved the account in the book; nothing more to apply
+        this.o.onForced?.(log.blockNumber);
         break;
     }
   }

@@ -393,6 +393,7 @@ export class Keeper {
         this.flagger?.settled(id);
         this.pokers?.settled(blockNumber);
       },
+      onForced: (blockNumber) => this.pokers?.settled(blockNumber),
     });
     this.follower.lastBlock = lastBlock;
     this.tx = tx;

@@ -18,13 +18,10 @@ import { performance } from "node:perf_hooks";
 
 import type { Log } from "ethers";
 
-import type { KeeperSettings } from "./config.js";
 import type { ChainView } from "./chainView.js";
-import type { ProtocolContracts } from "./contracts.js";
-import { decodeRevert } from "./contracts.js";
+import { decodeRevert, type ProtocolContracts } from "./contracts.js";
 import type { Fees } from "./fees.js";
-import type { Logger } from "./logger.js";
-import type { KeeperMetrics } from "./metrics.js";
+import type { AddressedJobContext } from "./job.js";
 import {
   type Preview,
   type TranchePlan,
@@ -36,7 +33,7 @@ import {
 } from "./planner.js";
 import { isTransportError } from "./rpc.js";
 import type { AccountHealth, ScanResult } from "./scanner.js";
-import type { TxManager, TxOutcome } from "./txManager.js";
+import type { TxOutcome } from "./txManager.js";
 
 export type BatchReport = {
   accounts: bigint[];
@@ -81,15 +78,9 @@ export class Liquidator {
   private readonly backoffUntil = new Map<bigint, number>();
 
   constructor(
-    private readonly o: {
-      contracts: ProtocolContracts;
-      tx: TxManager;
-      settings: KeeperSettings;
-      address: string;
+    private readonly o: AddressedJobContext & {
       /** the book's word on whether a tranche of the account was ever settled */
       liquidatedBefore: (accountId: bigint) => boolean;
-      logger: Logger;
-      metrics: KeeperMetrics;
     },
   ) {}
 

@@ -19,20 +19,18 @@
  * At most one of each is in flight.
  *
  * The breaker's proposal is not read again at the block time of this keeper's last mined poke of a
- * market while no liquidation has been settled since (by anyone, from the followed events) nor sent
- * by this keeper in the pass: the poke applied that proposal at that very time, so reading it again
+ * market while no liquidation has been settled since and no position moved by force (a takeover, an
+ * unwind, a backstop loss, an auto-deleveraging: by anyone, from the followed events) nor a
+ * liquidation sent by this keeper in the pass: the poke applied that proposal at that very time, so reading it again
  * could not make another poke due. Another party's transaction at the same block time (an oracle
  * round, a trade) is seen once the block time moves on.
  */
 import type { ChainView } from "./chainView.js";
-import type { KeeperSettings } from "./config.js";
-import type { ProtocolContracts } from "./contracts.js";
 import { decodeRevert } from "./contracts.js";
 import type { Fees } from "./fees.js";
-import type { Logger } from "./logger.js";
-import type { KeeperMetrics } from "./metrics.js";
+import type { AddressedJobContext } from "./job.js";
 import { isTransportError } from "./rpc.js";
-import type { TxKind, TxManager, TxOutcome } from "./txManager.js";
+import type { TxKind, TxOutcome } from "./txManager.js";
 
 export type PokeReport = { kind: TxKind; key: string; reason: string; hash?: string; sent: boolean };
 
@@ -53,15 +51,9 @@ export class Pokers {
   private triggerGas: bigint | undefined;
 
   constructor(
-    private readonly o: {
-      contracts: ProtocolContracts;
-      tx: TxManager;
-      settings: KeeperSettings;
-      address: string;
+    private readonly o: AddressedJobContext & {
       /** collateral token units to WAD */
       scale: bigint;
-      logger: Logger;
-      metrics: KeeperMetrics;
     },
   ) {}
 
@@ -123,7 +115,8 @@ export class Pokers {
     return reports;
   }
 
-  /** A liquidation was settled (LiquidationSettled, by anyone) in `blockNumber`. */
+  /** A liquidation was settled (LiquidationSettled), or positions were moved by force (a takeover, an
+   *  unwind, a backstop loss, an auto-deleveraging), by anyone, in `blockNumber`. */
   settled(blockNumber: number): void {
     if (blockNumber > this.lastSettledBlock) this.lastSettledBlock = blockNumber;
   }

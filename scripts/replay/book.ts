@@ -154,7 +154,7 @@ export class Book {
    * Ids with positions whose equity is below maintenance margin (the engine's `isLiquidatable`),
    * worst first: by health (equity / maintenance) ascending, then by id. The same mirror functions in the same order as `accountSummary`, with each market's
    * accrual computed once per snapshot instead of once per position, and without the initial margin:
-   * this runs over every account twice a tick. test/replay.engine.test.ts checks it against
+   * this runs over every account twice a tick. test/replay/engine.test.ts checks it against
    * `accountSummary` account by account.
    */
   belowMaintenance(snapshot: EngineSnapshot): bigint[] {

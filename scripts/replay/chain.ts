@@ -63,7 +63,7 @@ export class Chain {
   /**
    * Every request to the node goes through here, the keeper service's included. A read pinned to the
    * head block (the keeper pins its reads to the block it scanned) is sent as a read at "latest": the
-   * same block, state and block context (checked by test/replay.engine.test.ts), but the node serves
+   * same block, state and block context (checked by test/replay/engine.test.ts), but the node serves
    * "latest" from its current state where a block number costs a lookup of that block's state
    * (measured: about twice the time of a simple view). The head is known from the last eth_blockNumber
    * or eth_getBlockByNumber("latest") answer, and forgotten as soon as anything may mine a block.

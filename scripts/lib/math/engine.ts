@@ -9,7 +9,7 @@
  * every account locally, instead of one `accountSummary` call per account that re-reads every
  * oracle. That is only sound if the result is the engine's to the wei, so these functions call
  * the same library mirrors in the same order with the same rounding as PerpEngine's `_summary`
- * and `_pendingAccrual`, and test/math.engine.test.ts compares them with the deployed engine.
+ * and `_pendingAccrual`, and test/math/engine.test.ts compares them with the deployed engine.
  */
 import { type LiquidationMarginConfig, liquidationMargin } from "./liquidation.js";
 import { IncompleteSnapshotError } from "./errors.js";

@@ -2,7 +2,7 @@
  * Mirror of contracts/libraries/LiquidationMath.sol: the tranche a liquidation closes, its legs, its
  * money and its health check, in bigint, equal to the wei (reverts included: a checked subtraction
  * that underflows throws ArithmeticOverflowError like Solidity's Panic(0x11), a zero divisor throws
- * FullMulDivFailedError). test/math.differential.test.ts proves it against MathHarness.
+ * FullMulDivFailedError). test/math/differential.test.ts proves it against MathHarness.
  *
  * The liquidation tests and the keeper's planner compute what a tranche will do from this module
  * instead of re-deriving the contract's arithmetic.

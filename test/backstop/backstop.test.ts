@@ -1,0 +1,446 @@
+/**
+ * Backstop vault and BackstopModule, integration through the deployed protocol: takeover at the oracle
+ * price, its caps and drawdown breaker, netting, the paced unwind, the vault's shares; and the
+ * adversarial cases (self-liquidation into the vault, a thin market pushed around it, a run on its
+ * shares).
+ */
+import { expect } from "chai";
+import { encodeBytes32String, type ContractTransactionResponse } from "ethers";
+import { network } from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+
+import { WAD } from "../../deploy/params.js";
+import { AccountBook } from "../../scripts/keeper/book.js";
+import { rereadAccounts } from "../../scripts/keeper/contracts.js";
+import { EventFollower } from "../../scripts/keeper/follower.js";
+import { silentLogger } from "../../scripts/keeper/logger.js";
+import { GOVERNOR_ROLE } from "../../deploy/protocol.js";
+import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
+import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
+
+const { ethers, networkHelpers } = await network.create();
+const { loadFixture, time } = networkHelpers;
+
+const SCALE = 10n ** 12n;
+const MAX_UINT = 2n ** 256n - 1n;
+const abs = (a: bigint) => (a < 0n ? -a : a);
+const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+
+type Config = Parameters<IBackstopEngine["setBackstopConfig"]>[0];
+
+const CONFIG = {
+  feeRate: WAD / 100n, // 1% of the notional taken over
+  accountShare: WAD / 2n,
+  marketShare: 5n * WAD,
+  refSigma: (8n * WAD) / 10n,
+  depthShare: WAD / 5n,
+  totalShare: 10n * WAD,
+  maxDrawdown: (75n * WAD) / 1000n, // Binance's 7.5%
+  drawdownWindow: 8 * 3600,
+  impactBudget: WAD / 10_000n, // 0.01% of depth: $200k on the default ETH market
+  flowHalfLife: 600,
+  maxHold: 3600,
+  lateMultiplier: 4n * WAD,
+} satisfies Config;
+
+type BWorld = World & {
+  keeper: HardhatEthersSigner;
+  funder: HardhatEthersSigner;
+  bv: BackstopVault;
+  bs: IBackstopEngine;
+  vaultAccount: bigint;
+};
+
+async function world(): Promise<BWorld> {
+  const w = await deployWorld(ethers);
+  const signers = await ethers.getSigners();
+  const [keeper, funder] = [signers[8], signers[9]];
+  for (const s of [w.alice, w.bob, w.carol, funder, w.lp, w.stranger]) {
+    await w.usdc.mint(s.address, 100_000_000n * USDC);
+    await w.usdc.connect(s).approve(await w.vault.getAddress(), MAX_UINT);
+  }
+  const bv = (await ethers.deployContract("BackstopVault", [
+    await w.usdc.getAddress(),
+    await w.engine.getAddress(),
+    w.admin.address,
+    w.governor.address,
+  ])) as unknown as BackstopVault;
+  const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
+  const vaultAccount = await bv.accountId();
+  await bs.setBackstopConfig(CONFIG);
+  await bs.setBackstopVault(await bv.getAddress(), vaultAccount);
+  for (const s of [w.lp, w.stranger, w.carol]) await w.usdc.connect(s).approve(await bv.getAddress(), MAX_UINT);
+  await bv.connect(w.lp).deposit(1_000_000n * USDC, w.lp.address);
+  return { ...w, keeper, funder, bv, bs, vaultAccount };
+}
+
+async function positionAccount(w: BWorld, owner: HardhatEthersSigner, marginUsdc: bigint, size: bigint) {
+  const id = await openAccount(w, owner, marginUsdc * USDC);
+  const cap = (await w.engine.marketConfig(ETH)).maxTradeSize;
+  for (let left = size; left !== 0n;) {
+    const step = abs(left) > cap ? (left > 0n ? cap : -cap) : left;
+    await w.engine.connect(owner).modifyPosition(id, ETH, step, step > 0n ? MAX_PRICE : 0n);
+    left -= step;
+  }
+  return id;
+}
+
+/** The ETH price at which a one-position account's health is `h` (WAD). */
+async function priceForHealth(w: BWorld, id: bigint, h: bigint): Promise<bigint> {
+  const v = await w.engine.positionView(id, ETH);
+  const margin = await w.vault.marginOf(id);
+  const num = (v.size * v.breakEvenPrice) / WAD - margin;
+  const den = v.size - (((h * abs(v.size)) / WAD) * v.maintenanceMarginRatio) / WAD;
+  return ((num * WAD) / den / 10n ** 10n) * 10n ** 10n;
+}
+
+async function receipt(tx: Promise<ContractTransactionResponse>) {
+  return (await (await tx).wait())!;
+}
+
+function events(w: BWorld, rc: { logs: readonly { topics: readonly string[]; data: string }[] }, name: string) {
+  const out = [];
+  for (const log of rc.logs) {
+    for (const iface of [w.bs.interface, w.liquidationEngine.interface]) {
+      try {
+        const parsed = iface.parseLog(log);
+        if (parsed?.name === name) out.push(parsed);
+        if (parsed) break;
+      } catch {
+        /* not this interface */
+      }
+    }
+  }
+  return out;
+}
+
+describe("Backstop vault: takeover", function () {
+  it("moves a backstop account's position to the vault at the oracle price: open interest unchanged, fee to the vault, the trader keeps the rest", async function () {
+    const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD); // 100 ETH long at 2000, 10x
+    const oiBefore = await w.engine.marketState(ETH);
+    const price = await priceForHealth(w, a, WAD / 2n); // below the 2/3 backstop, above bankruptcy
+    await setPriceWad(w, ETH, price);
+    const s = await w.engine.liquidationSnapshot(a);
+    const vaultMarginBefore = await w.vault.marginOf(w.vaultAccount);
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    console.log(`      gas: liquidate -> takeover of a one-position account: ${rc.gasUsed}`);
+
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
+    const [taken] = events(w, rc, "AccountTakenOver");
+    expect(taken.args.accountId).to.equal(a);
+    const notional = s.summary.notional;
+    expect(taken.args.notional).to.equal(notional);
+    const marginAtOracle = taken.args.marginLeftWad + taken.args.feeWad;
+    const fee = min(ceilDiv(notional * CONFIG.feeRate, WAD), marginAtOracle / 2n);
+    expect(taken.args.feeWad).to.equal(fee);
+    // the margin at the oracle is the equity the snapshot read a second earlier (funding moved since)
+    expect(marginAtOracle).to.be.within(BigInt(s.summary.equity) - WAD / 100n, BigInt(s.summary.equity) + WAD / 100n);
+
+    // the vault holds the trader's size with its basis at the oracle price; the trader holds nothing
+    expect((await w.engine.position(a, ETH)).size).to.equal(0n);
+    const vp = await w.engine.position(w.vaultAccount, ETH);
+    expect(vp.size).to.equal(100n * WAD);
+    const st = await w.engine.marketState(ETH);
+    expect(st.longOpenInterest).to.equal(oiBefore.longOpenInterest);
+    expect(st.shortOpenInterest).to.equal(oiBefore.shortOpenInterest);
+    // trader: equity at the oracle less the fee; vault: the fee less the keeper's reward
+    const keeperWad = taken.args.keeperWad;
+    expect(await w.vault.marginOf(a)).to.equal(marginAtOracle - fee);
+    expect(await w.vault.marginOf(a)).to.be.greaterThan(0n); // never wiped out with equity left
+    expect(await w.vault.marginOf(w.vaultAccount)).to.equal(vaultMarginBefore + fee - keeperWad);
+    expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(keeperWad);
+    // the vault's position is worth nothing at the price it was taken at
+    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
+    expect(vs.positions[0].value).to.equal(0n);
+  });
+
+  it("leaves an account above the backstop to the tranches (no takeover)", async function () {
+    const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, (9n * WAD) / 10n));
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(1);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+  });
+
+  it("covers negative equity from the insurance fund; the trader keeps nothing and the vault still takes the position at the oracle", async function () {
+    const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, -WAD / 5n)); // equity below zero
+    const s = await w.engine.liquidationSnapshot(a);
+    expect(s.summary.equity).to.be.lessThan(0n);
+    const incurred = await w.liquidationEngine.badDebtIncurred();
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    const [taken] = events(w, rc, "AccountTakenOver");
+    const covered = taken.args.badDebtCoveredWad as bigint;
+    expect(covered).to.be.within(-s.summary.equity - WAD / 100n, -s.summary.equity + WAD / 100n);
+    expect(taken.args.marginLeftWad).to.equal(0n);
+    expect(await w.liquidationEngine.badDebtIncurred()).to.equal(incurred + covered);
+    expect(await w.liquidationEngine.badDebtCovered()).to.be.greaterThanOrEqual(covered);
+    expect(await w.liquidationEngine.badDebtPending()).to.equal(0n);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
+  });
+
+  it("nets an opposite-side backstop against the inventory first: both sides' open interest fall, no sale", async function () {
+    const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    const b = await positionAccount(w, w.bob, 20_000n, -60n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, WAD / 2n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(a); // vault long 100
+    await setPriceWad(w, ETH, await priceForHealth(w, b, WAD / 2n)); // price up: the short reaches the backstop
+    const before = await w.engine.marketState(ETH);
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(b));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(1);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(40n * WAD);
+    const after = await w.engine.marketState(ETH);
+    expect(before.longOpenInterest - after.longOpenInterest).to.equal(60n * WAD);
+    expect(before.shortOpenInterest - after.shortOpenInterest).to.equal(60n * WAD);
+  });
+
+  it("closes through today's backstop what exceeds a cap (per account), leaving the vault untouched", async function () {
+    const w = await loadFixture(world);
+    await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD / 10n }); // $100k of a $1M vault
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD); // ~$190k notional at the backstop
+    await setPriceWad(w, ETH, await priceForHealth(w, a, WAD / 2n));
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    console.log(`      gas: liquidate -> takeover refused by a cap, then the backstop close: ${rc.gasUsed}`);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+    const [settled] = events(w, rc, "LiquidationSettled");
+    expect(settled.args.backstop).to.equal(true);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+    expect((await w.engine.position(a, ETH)).size).to.equal(0n);
+  });
+
+  it("stops takeovers once the share price is maxDrawdown below its window's peak, and resumes after the window", async function () {
+    const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 40_000n, 200n * WAD);
+    const p1 = await priceForHealth(w, a, WAD / 2n);
+    await setPriceWad(w, ETH, p1);
+    await w.liquidationEngine.connect(w.keeper).liquidate(a); // vault long 200 ETH, peak set
+    // a 20% fall costs the vault ~$75k of $1M: more than 7.5% at the conservative mark
+    const c = await positionAccount(w, w.carol, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, (p1 * 62n) / 100n);
+    expect(await w.engine.health(c)).to.be.lessThan((2n * WAD) / 3n);
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(c));
+    expect(events(w, rc, "BackstopHalted")).to.have.length(1);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+    // a new window starts from the share price then: takeovers resume
+    await time.increase(CONFIG.drawdownWindow);
+    const low = (p1 * 62n) / 100n;
+    await setPriceWad(w, ETH, low);
+    const d = await positionAccount(w, w.bob, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, d, WAD / 2n));
+    const rc2 = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(d));
+    expect(events(w, rc2, "AccountTakenOver")).to.have.length(1);
+  });
+});
+
+describe("Backstop vault: paced unwind", function () {
+  async function withInventory() {
+    const w = await world();
+    const a = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k
+    await setPriceWad(w, ETH, await priceForHealth(w, a, WAD / 2n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(a);
+    return w;
+  }
+
+  it("sells only the budget's room (impactBudget x depth less the decayed forced flow), then refuses until it decays", async function () {
+    const w = await loadFixture(withInventory);
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    const depth = ((await w.engine.marketConfig(ETH)).skewScale * price) / WAD;
+    const budget = (depth * CONFIG.impactBudget) / WAD;
+    const [sellable, used, b] = await w.bs.unwindRoom(ETH);
+    expect(b).to.equal(budget);
+    expect(used).to.equal(0n);
+    const closeAbs = (budget * WAD) / price;
+    expect(sellable).to.equal((closeAbs * price) / WAD);
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    console.log(`      gas: unwind (one market): ${rc.gasUsed}`);
+    const [u] = events(w, rc, "BackstopUnwound");
+    expect(u.args.sizeDelta).to.equal(-closeAbs);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD - closeAbs);
+    // at the same instant the budget is used up: nothing more to sell
+    expect((await w.bs.unwindRoom(ETH)).sellable).to.equal(0n);
+    await expect(w.bs.unwind.staticCall(ETH, { blockTag: "latest" })).to.be.revertedWithCustomError(
+      w.bs,
+      "UnwindBudgetExhausted",
+    );
+    // one half-life later, about half the budget is free again
+    await time.increase(600);
+    await setPriceWad(w, ETH, price);
+    const flow = await w.bs.forcedFlow(ETH);
+    const sold = u.args.notional as bigint;
+    expect(flow).to.be.within(sold / 2n - sold / 100n, sold / 2n + sold / 100n);
+    const left = (await w.engine.position(w.vaultAccount, ETH)).size;
+    await w.bs.unwind(ETH);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.be.lessThan(left);
+  });
+
+  it("the keeper's event-followed book follows a takeover and an unwind: after re-reading what it marks stale, every margin and position equals the chain's", async function () {
+    const w = await loadFixture(world);
+    const book = new AccountBook(await w.vault.SCALE());
+    const follower = new EventFollower({
+      provider: ethers.provider,
+      addresses: {
+        engine: await w.engine.getAddress(),
+        vault: await w.vault.getAddress(),
+        liquidationEngine: await w.liquidationEngine.getAddress(),
+      },
+      book,
+      startBlock: 0,
+      rangeBlocks: 1_000_000,
+      logger: silentLogger(),
+    });
+    const sync = async () => {
+      const head = await ethers.provider.getBlockNumber();
+      await follower.advance(head);
+      const stale = book.stale().map((x) => x.id);
+      if (stale.length) await rereadAccounts(book, { engine: w.engine, vault: w.vault }, stale, head);
+      return stale;
+    };
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await sync();
+    const price = await priceForHealth(w, a, WAD / 2n);
+    await setPriceWad(w, ETH, price);
+    await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    // the takeover's fee moved margin from the trader to the vault with no margin event: both re-read
+    expect(await sync()).to.include.members([a, w.vaultAccount]);
+    await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    await sync();
+    for (const id of [a, w.vaultAccount]) {
+      const tracked = book.get(id)!;
+      expect(tracked.margin, `margin of account ${id}`).to.equal(await w.vault.marginOf(id));
+      const onChain = await w.engine.position(id, ETH);
+      expect(tracked.positions.get(Number(ETH))?.size ?? 0n, `size of account ${id}`).to.equal(onChain.size);
+    }
+  });
+
+  it("sells lateMultiplier times the budget once the inventory is older than maxHold, and empties it", async function () {
+    const w = await loadFixture(withInventory);
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await time.increase(CONFIG.maxHold);
+    await setPriceWad(w, ETH, price);
+    const [, , budget, late] = await w.bs.unwindRoom(ETH);
+    expect(late).to.equal(true);
+    const depth = ((await w.engine.marketConfig(ETH)).skewScale * price) / WAD;
+    expect(budget).to.equal((((depth * CONFIG.impactBudget) / WAD) * CONFIG.lateMultiplier) / WAD);
+    for (let i = 0; i < 3 && (await w.engine.position(w.vaultAccount, ETH)).size !== 0n; i++) {
+      await w.bs.unwind(ETH);
+      await time.increase(1200);
+      await setPriceWad(w, ETH, price);
+    }
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+    await expect(w.bs.unwind(ETH)).to.be.revertedWithCustomError(w.bs, "NothingToUnwind").withArgs(ETH);
+  });
+});
+
+describe("Backstop vault: governance and access", function () {
+  it("refuses an out-of-bounds parameter (ParameterOutOfBounds) and a non-governor, with no change", async function () {
+    const w = await loadFixture(world);
+    await expect(w.bs.setBackstopConfig({ ...CONFIG, feeRate: WAD / 10n }))
+      .to.be.revertedWithCustomError(w.bs, "ParameterOutOfBounds")
+      .withArgs(encodeBytes32String("feeRate"), WAD / 10n, 0n, WAD / 20n);
+    await expect(w.bs.setBackstopConfig({ ...CONFIG, lateMultiplier: WAD - 1n })).to.be.revertedWithCustomError(
+      w.bs,
+      "ParameterOutOfBounds",
+    );
+    await expect(w.bs.connect(w.stranger).setBackstopConfig(CONFIG)).to.be.revertedWithCustomError(
+      w.liquidationEngine,
+      "AccessControlUnauthorizedAccount",
+    );
+    expect((await w.bs.backstopConfig()).feeRate).to.equal(CONFIG.feeRate);
+    await expect(w.bs.setBackstopVault(w.stranger.address, 1n)).to.be.revertedWithCustomError(
+      w.bs,
+      "BackstopAlreadySet",
+    );
+    expect(await w.engine.hasRole(GOVERNOR_ROLE, w.governor.address)).to.equal(true);
+  });
+
+  it("lets only the engine itself call backstopTakeover (NotSelf)", async function () {
+    const w = await loadFixture(world);
+    await expect(w.bs.connect(w.stranger).backstopTakeover(1n, w.stranger.address))
+      .to.be.revertedWithCustomError(w.bs, "NotSelf")
+      .withArgs(w.stranger.address);
+  });
+});
+
+describe("Backstop vault: shares", function () {
+  it("deposits into the engine account's margin; redemptions need a request and its cooldown", async function () {
+    const w = await loadFixture(world);
+    expect(await w.vault.marginOf(w.vaultAccount)).to.equal(1_000_000n * USDC * SCALE);
+    const shares = await w.bv.balanceOf(w.lp.address);
+    await expect(w.bv.connect(w.lp).redeem(shares, w.lp.address, w.lp.address)).to.be.revertedWithCustomError(
+      w.bv,
+      "ERC4626ExceededMaxRedeem",
+    );
+    await w.bv.connect(w.lp).requestRedeem(shares / 4n);
+    expect(await w.bv.maxRedeem(w.lp.address)).to.equal(0n);
+    await time.increase(3 * 24 * 3600);
+    expect(await w.bv.maxRedeem(w.lp.address)).to.equal(shares / 4n);
+    const before = await w.usdc.balanceOf(w.lp.address);
+    await w.bv.connect(w.lp).redeem(shares / 4n, w.lp.address, w.lp.address);
+    expect((await w.usdc.balanceOf(w.lp.address)) - before).to.equal(250_000n * USDC);
+  });
+});
+
+describe("Backstop vault: adversarial", function () {
+  it("self-liquidation into the vault never pays better than closing at the oracle: the fee exceeds the keeper's reward", async function () {
+    const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, WAD / 2n));
+    const equity = BigInt((await w.engine.liquidationSnapshot(a)).summary.equity);
+    await w.liquidationEngine.connect(w.alice).liquidate(a); // the owner as its own keeper
+    const got = (await w.vault.marginOf(a)) + (await w.vault.keeperRewardsOf(w.alice.address));
+    expect(got).to.be.lessThan(equity);
+  });
+
+  it("a thin market pushed around the vault: the depth cap keeps the inventory within a share of the market's depth", async function () {
+    const w = await loadFixture(world);
+    await w.bs.setBackstopConfig({ ...CONFIG, depthShare: WAD / 1000n, accountShare: WAD }); // 0.1% of $2B
+    const ids = [];
+    for (const o of [w.alice, w.bob, w.carol]) ids.push(await positionAccount(w, o, 200_000n, 500n * WAD));
+    // a manipulated price takes all three to the backstop at once
+    let price = MAX_UINT;
+    for (const id of ids) price = min(price, await priceForHealth(w, id, WAD / 2n));
+    await setPriceWad(w, ETH, price);
+    const taken = [];
+    for (const id of ids) {
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
+      taken.push(events(w, rc, "AccountTakenOver").length);
+    }
+    expect(taken).to.deep.equal([1, 1, 0]); // the third would pass the depth cap: closed as before
+    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
+    const mark = vs.positions[0].price;
+    const depth = ((await w.engine.marketConfig(ETH)).skewScale * mark) / WAD;
+    expect(vs.summary.notional).to.be.at.most(depth / 1000n);
+    expect(vs.summary.notional).to.be.greaterThan(0n);
+  });
+
+  it("a run on the shares: requests escrow and keep carrying losses; the engine refuses what the inventory's margin needs", async function () {
+    const w = await loadFixture(world);
+    const lpShares = await w.bv.balanceOf(w.lp.address);
+    await w.bv.connect(w.lp).requestRedeem(lpShares); // everyone wants out
+    const a = await positionAccount(w, w.alice, 40_000n, 200n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, WAD / 2n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(a);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await time.increase(3 * 24 * 3600);
+    await setPriceWad(w, ETH, price);
+    await expect(w.bv.connect(w.lp).redeem(lpShares, w.lp.address, w.lp.address)).to.be.revertedWithCustomError(
+      w.engine,
+      "InsufficientFreeMargin",
+    );
+    // the escrowed shares still carry the inventory: a fall lowers what they are worth
+    const worth = await w.bv.previewRedeem(lpShares);
+    await setPriceWad(w, ETH, (price * 97n) / 100n);
+    expect(await w.bv.previewRedeem(lpShares)).to.be.lessThan(worth);
+  });
+});

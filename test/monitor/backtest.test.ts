@@ -1,0 +1,67 @@
+/**
+ * The monitor inside a crash replay, acting: with `raise` the backtest grants a key RISK_ORACLE and
+ * raises the breaker as the service would, every raise mined at the replay step's own time; without
+ * it, the monitor only observes and the chain sees no raise (protected-with-monitor against
+ * protected-without, as `npm run backtest:monitor -- --compare` measures it).
+ */
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
+import { ReplayBacktest } from "../../scripts/monitor/backtest.js";
+import { runReplay } from "../../scripts/replay/engine.js";
+import { loadPreset, withOverrides } from "../../scripts/replay/presets.js";
+import { syntheticCrashFixture } from "../helpers/syntheticCrash.js";
+
+const PATH = syntheticCrashFixture(120);
+const params = () => withOverrides(loadPreset("protected"), { population: { accounts: 24 } });
+
+describe("Risk monitor backtest: acting through the risk-oracle role inside a replay", function () {
+  this.timeout(600_000);
+
+  it("observing sends nothing; acting raises the breaker with the forecast's reference, at the steps' own times", async function () {
+    const watch = new ReplayBacktest();
+    const quiet = await runReplay({
+      network,
+      event: "synthetic",
+      paths: [PATH],
+      params: params(),
+      onStep: watch.onStep,
+      keepOpen: true,
+    });
+    try {
+      const breaker = quiet.handle!.protocol.breaker!;
+      expect(await breaker.queryFilter(breaker.filters.RiskOracleRaise())).to.have.length(0);
+      expect(watch.raises.sent).to.equal(0);
+    } finally {
+      await quiet.handle!.close();
+    }
+    const acting = new ReplayBacktest({ raise: true });
+    const loud = await runReplay({
+      network,
+      event: "synthetic",
+      paths: [PATH],
+      params: params(),
+      onStep: acting.onStep,
+      keepOpen: true,
+    });
+    try {
+      const { protocol, ethers } = loud.handle!;
+      const breaker = protocol.breaker!;
+      const raises = await breaker.queryFilter(breaker.filters.RiskOracleRaise());
+      expect(acting.raises.sent, "the synthetic crash makes the monitor want a level").to.be.greaterThan(0);
+      expect(raises).to.have.length(acting.raises.sent);
+      expect(await breaker.hasRole(RISK_ORACLE_ROLE, "0x000000000000000000000000000000000000d0d0")).to.equal(true);
+      const stepTimes = new Set(loud.run.steps.map((s) => s.t));
+      for (const e of raises) {
+        expect(e.args.forecastRef).to.match(/^0x[0-9a-f]{64}$/);
+        expect(e.args.forecastRef).to.not.equal(`0x${"0".repeat(64)}`);
+        expect(Number(e.args.level)).to.be.within(1, 2);
+        const block = await ethers.provider.getBlock(e.blockNumber);
+        expect(stepTimes.has(block!.timestamp), `raise at ${block!.timestamp} is a step's time`).to.equal(true);
+      }
+    } finally {
+      await loud.handle!.close();
+    }
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * The outcome targets of the protection, protected against baseline on the same path and the same
+ * seeded population, on every historic event, for both data sets:
+ *  - the real series (from CRASH_DATA_DIR; `.ci/run` and `scripts/main.sh` set it when
+ *    ../shared/data/crashes sits beside the repo), when present;
+ *  - the project's stylised scenarios, always (they are what a clone without data replays).
+ *
+ * Targets:
+ *  - protected leaves no bad debt uncovered by the insurance fund (nothing socialised, nothing pending);
+ *  - protected causes at most a third of baseline's extra price drop (its own forced flow's impact:
+ *    tranches, backstop closes and the backstop vault's unwinds; issue 12);
+ *  - protected wipes out fewer accounts than baseline (or none, when baseline wipes out none).
+ *
+ * A target holds or it is listed in PENDING with the reason. A listed target that does not hold is
+ * reported pending with its figures (TARGET NOT MET); a listed target that now holds FAILS, so that no
+ * event changes status silently (take it off the list); an unlisted target is asserted.
+ * REPLAY_ENFORCE_ALL_TARGETS=1 asserts every target, listed or not.
+ */
+import { existsSync } from "node:fs";
+
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { formatPct, formatUsd } from "../../scripts/replay/decimal.js";
+import {
+  CRASH_EVENT_IDS,
+  type CrashEventId,
+  crashEvent,
+  loadEvent,
+  resolveCrashDataDir,
+  stylisedPaths,
+} from "../../scripts/replay/data/index.js";
+import { runReplay } from "../../scripts/replay/engine.js";
+import { type Comparison, compare } from "../../scripts/replay/metrics.js";
+import { defaultPopulation, withPopulationOverrides } from "../../scripts/replay/population.js";
+import { loadPreset } from "../../scripts/replay/presets.js";
+import type { ReplayRun } from "../../scripts/replay/result.js";
+import type { PricePath } from "../../scripts/replay/types.js";
+
+/** Small populations keep CI fast; the benchmark and the main job run larger ones. */
+const ACCOUNTS = Number(process.env.REPLAY_TEST_ACCOUNTS ?? 60);
+const ENFORCE_ALL = process.env.REPLAY_ENFORCE_ALL_TARGETS === "1";
+
+type DataSet = "real" | "stylised";
+type Target = "noUncoveredBadDebt" | "extraDropAtMostThird" | "fewerWipeouts";
+
+const TARGETS: { key: Target; title: string }[] = [
+  { key: "noUncoveredBadDebt", title: "no bad debt left uncovered by the insurance fund" },
+  { key: "extraDropAtMostThird", title: "at most a third of baseline's extra price drop" },
+  { key: "fewerWipeouts", title: "fewer accounts wiped out than baseline (or none)" },
+];
+
+/**
+ * Targets that do not hold today at the test's setting (60 traders, seed 20200312, the keeper
+ * service, `protected` with the backstop vault), measured (baseline / protected), with every account's
+ * liquidation margin in its requirement (it pays its own keeper, and the traders size their
+ * positions with it) and the $100 minimum position:
+ *  - real series: May 2021 extra drop 2.83% / 1.10% (ratio 0.39); the USDC depeg 3.31% / 1.29% (0.39);
+ *    October 2025 2.77% / 1.28% (0.46) and 3 / 4 wiped out;
+ *  - stylised: Black Thursday 15 / 16 wiped out; May 2021 2.79% / 1.16% (0.42); FTX 2.24% / 0.77%
+ *    (0.34) and 8 / 8 wiped out; October 2025 2.70% / 1.76% (0.65) and 6 / 15 wiped out.
+ * Every other target holds on every event, bad debt is covered by the fund everywhere. Why the rest
+ * fails: with the backstop bursts taken over without a sale, the remaining peak is the tranches'
+ * own flow (the capacity windows let 0.5% of depth a minute through, outside the unwind's budget)
+ * plus the unwind; on May 2021 the vault's drawdown breaker (15%) also stops takeovers mid-crash.
+ * docs/architecture.md, "Backstop vault", has the figures and what is not done.
+ */
+const PENDING_REASON =
+  "the tranches' capacity windows are not yet on the unwind's decaying impact budget, and the vault's drawdown breaker stops takeovers on the deepest paths; see docs/architecture.md, \"Backstop vault\"";
+const PENDING: Record<DataSet, Partial<Record<CrashEventId, Target[]>>> = {
+  real: {
+    "may-2021": ["extraDropAtMostThird"],
+    "usdc-depeg-2023": ["extraDropAtMostThird"],
+    "october-2025": ["extraDropAtMostThird", "fewerWipeouts"],
+  },
+  stylised: {
+    "black-thursday-2020": ["fewerWipeouts"],
+    "may-2021": ["extraDropAtMostThird"],
+    "ftx-2022": ["extraDropAtMostThird", "fewerWipeouts"],
+    "october-2025": ["extraDropAtMostThird", "fewerWipeouts"],
+  },
+};
+
+function realDataDir(): string | undefined {
+  try {
+    const dir = resolveCrashDataDir();
+    return existsSync(dir) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const dir = realDataDir();
+const dataSets: DataSet[] = dir ? ["real", "stylised"] : ["stylised"];
+if (!dir)
+  console.warn(
+    "      NOTE: CRASH_DATA_DIR is not set (or not a directory): the real-series outcome suite does not run here; " +
+      "CI sets CRASH_DATA_DIR and runs it. The stylised suite runs everywhere.",
+  );
+
+for (const dataSet of dataSets) {
+  const source = dataSet === "real" ? `real series from ${dir}` : "stylised scenarios";
+  describe(`Crash replay outcome targets on every event (${source})`, function () {
+    this.timeout(600_000);
+
+    for (const event of CRASH_EVENT_IDS) {
+      describe(`${crashEvent(event).title} [${event}]`, function () {
+        let baseline: ReplayRun;
+        let prot: ReplayRun;
+        let outcome: Comparison;
+
+        before(async function () {
+          const paths: PricePath[] = dataSet === "real" ? loadEvent(event, { dataDir: dir }) : stylisedPaths(event);
+          const population = withPopulationOverrides(defaultPopulation(), { accounts: ACCOUNTS });
+          const run = async (preset: string) =>
+            (await runReplay({ network, event, paths, params: loadPreset(preset), population })).run;
+          baseline = await run("baseline");
+          prot = await run("protected");
+          outcome = compare(baseline, prot);
+          const [b, p] = [baseline.metrics, prot.metrics];
+          console.log(
+            `      ${event}: ${paths.map((x) => `${x.symbol} ${x.stylised ? "stylised" : "real"} (${x.points.length} points)`).join(", ")}; ` +
+              `${ACCOUNTS} accounts\n` +
+              `        bad debt $${formatUsd(BigInt(b.badDebtIncurred))} / $${formatUsd(BigInt(p.badDebtIncurred))} ` +
+              `(uncovered $${formatUsd(BigInt(b.badDebtUncovered))} / $${formatUsd(BigInt(p.badDebtUncovered))}), ` +
+              `extra drop ${formatPct(BigInt(b.maxExtraDrop))} / ${formatPct(BigInt(p.maxExtraDrop))}, ` +
+              `wiped out ${b.accountsWipedOut} / ${p.accountsWipedOut}, liquidated ${b.accountsLiquidated} / ${p.accountsLiquidated} ` +
+              `(baseline / protected)`,
+          );
+        });
+
+        it("runs both presets on the same path and population", function () {
+          expect(prot.paths).to.deep.equal(baseline.paths);
+          expect(prot.population).to.deep.equal(baseline.population);
+          for (const path of prot.paths) expect(path.stylised, path.symbol).to.equal(dataSet === "stylised");
+        });
+
+        it("the comparison agrees with the figures it is made of", function () {
+          const [b, p] = [baseline.metrics, prot.metrics];
+          expect(outcome.noUncoveredBadDebt).to.equal(
+            BigInt(p.badDebtCoveredByInsurance) === BigInt(p.badDebtIncurred),
+          );
+          expect(outcome.extraDropAtMostHalf).to.equal(2n * BigInt(p.maxExtraDrop) <= BigInt(b.maxExtraDrop));
+          expect(outcome.extraDropAtMostThird).to.equal(3n * BigInt(p.maxExtraDrop) <= BigInt(b.maxExtraDrop));
+          expect(outcome.fewerWipeouts).to.equal(p.accountsWipedOut === 0 || p.accountsWipedOut < b.accountsWipedOut);
+        });
+
+        for (const { key, title } of TARGETS) {
+          const pending = (PENDING[dataSet][event] ?? []).includes(key);
+          it(`protected: ${title}${pending && !ENFORCE_ALL ? " (listed pending)" : ""}`, function () {
+            const figures = describeFigures(key, baseline, prot);
+            if (pending && !ENFORCE_ALL) {
+              expect(
+                outcome[key],
+                `${event} (${dataSet}): the target now HOLDS (${figures}); take it off PENDING in this file`,
+              ).to.equal(false);
+              console.log(`        TARGET NOT MET, reported pending: ${figures}. Why: ${PENDING_REASON}.`);
+              this.skip();
+            }
+            expect(outcome[key], figures).to.equal(true);
+          });
+        }
+      });
+    }
+  });
+}
+
+function describeFigures(key: Target, baseline: ReplayRun, prot: ReplayRun): string {
+  const [b, p] = [baseline.metrics, prot.metrics];
+  switch (key) {
+    case "noUncoveredBadDebt":
+      return (
+        `protected bad debt $${formatUsd(BigInt(p.badDebtIncurred))}, covered by the fund ` +
+        `$${formatUsd(BigInt(p.badDebtCoveredByInsurance))}, socialised $${formatUsd(BigInt(p.badDebtSocialised))}, ` +
+        `uncovered $${formatUsd(BigInt(p.badDebtUncovered))}`
+      );
+    case "extraDropAtMostThird":
+      return `extra drop protected ${formatPct(BigInt(p.maxExtraDrop))} vs baseline ${formatPct(BigInt(b.maxExtraDrop))}`;
+    case "fewerWipeouts":
+      return `accounts wiped out protected ${p.accountsWipedOut} vs baseline ${b.accountsWipedOut}`;
+  }
+}
