@@ -14,14 +14,10 @@
 import { Interface, type Provider } from "ethers";
 
 import type { ChainView } from "./chainView.js";
-import type { KeeperSettings } from "./config.js";
-import type { ProtocolContracts } from "./contracts.js";
 import type { Fees } from "./fees.js";
-import type { Logger } from "./logger.js";
-import type { KeeperMetrics } from "./metrics.js";
+import type { JobContext } from "./job.js";
 import type { PokeReport } from "./pokers.js";
 import { isTransportError } from "./rpc.js";
-import type { TxManager } from "./txManager.js";
 
 /** The order events and the two calls the settler makes. */
 export const ORDERS_ABI = [
@@ -79,13 +75,8 @@ export class Settler {
   lastBlock: number;
 
   constructor(
-    private readonly o: {
-      contracts: ProtocolContracts;
+    private readonly o: JobContext & {
       provider: Pick<Provider, "getLogs">;
-      tx: TxManager;
-      settings: KeeperSettings;
-      logger: Logger;
-      metrics: KeeperMetrics;
       startBlock: number;
     },
   ) {

@@ -9,17 +9,17 @@ import { expect } from "chai";
 import { Contract, Interface } from "ethers";
 import { network } from "hardhat";
 
-import { WAD } from "../deploy/params.js";
-import type { OrderParams } from "../deploy/protocol.js";
-import { keeperSettings } from "../scripts/keeper/config.js";
-import type { ChainView } from "../scripts/keeper/chainView.js";
-import { AGGREGATOR_ABI, type ProtocolContracts } from "../scripts/keeper/contracts.js";
-import { silentLogger } from "../scripts/keeper/logger.js";
-import { KeeperMetrics } from "../scripts/keeper/metrics.js";
-import { Settler } from "../scripts/keeper/settler.js";
-import type { TxManager } from "../scripts/keeper/txManager.js";
-import type { IOrders } from "../types/ethers-contracts/index.js";
-import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, type World } from "./helpers/fixture.js";
+import { WAD } from "../../deploy/params.js";
+import type { OrderParams } from "../../deploy/protocol.js";
+import { keeperSettings } from "../../scripts/keeper/config.js";
+import type { ChainView } from "../../scripts/keeper/chainView.js";
+import { AGGREGATOR_ABI, type ProtocolContracts } from "../../scripts/keeper/contracts.js";
+import { silentLogger } from "../../scripts/keeper/logger.js";
+import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
+import { Settler } from "../../scripts/keeper/settler.js";
+import type { TxManager } from "../../scripts/keeper/txManager.js";
+import type { IOrders } from "../../types/ethers-contracts/index.js";
+import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, type World } from "../helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
