@@ -27,9 +27,6 @@ const SCALE = 10n ** 12n; // collateral (6 decimals) -> WAD
 const MAX_UINT = 2n ** 256n - 1n;
 
 /** A fresh run: chain, protocol, feeds, configuration, funds, accounts, keeper. */
-/** The two-step order parameters of every run: the deployments' (deploy/params/localhost.json). */
-export const REPLAY_ORDERS = { minDelay: 2, maxDelay: 3900, settlementReward: 10n ** 18n };
-
 export async function setUpRun(network: NetworkManager, params: ResolvedParams, plan: RunPlan): Promise<RunState> {
   const connection = await network.create({
     override: {
@@ -55,8 +52,6 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       adlKeeper: keeper, // the keeper service runs auto-deleveraging
       markets: plan.markets.map((m) => m.spec),
       breaker: params.breaker,
-      // as deployed (deploy/params): traders add risk only through commit -> settle
-      orders: REPLAY_ORDERS,
     });
     const c = bindContracts(protocol, chain);
     chain.setTime(plan.tSetup);

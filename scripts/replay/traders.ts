@@ -1,6 +1,5 @@
 /**
- * The population's positions, committed when each trader is due (two-step orders: the keeper settles
- * them at the next step's round), sized at the oracle price in force. Each
+ * The population's positions, opened when each trader is due, at the oracle price in force. Each
  * wanted size is shrunk (by 5% steps) until the engine's own initial-margin check passes with 0.5% to
  * spare, computed with the bigint mirror from the state the block will execute on; a trader the
  * protocol refuses at any size (breaker reduce-only, halted) stays out.
@@ -58,8 +57,7 @@ export async function openDuePositions(run: RunState, t: number): Promise<void> 
     if (size.clamped) counters.leverageClamped++;
     const id = accountOf(run, trader);
     const delta = trader.long ? size.size : -size.size;
-    // Committed now, filled by the keeper's settle job at the first round minDelay on (the next step).
-    const tx = run.c.orders.commitOrder.populateTransaction(id, m.id, delta, trader.long ? MAX_UINT : 0n);
+    const tx = run.c.engine.modifyPosition.populateTransaction(id, m.id, delta, trader.long ? MAX_UINT : 0n);
     if (!(await run.chain.exec(run.roles.trader, tx, 1_000_000)).ok) {
       counters.positionsRefused++;
       continue;

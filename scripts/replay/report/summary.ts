@@ -32,12 +32,12 @@ export const SUMMARY_ROWS: SummaryRow[] = [
   { label: "keeper rewards paid", value: (r) => formatUsd(r.metrics.keeperRewardsPaid) },
   {
     label: "orders settled / refused",
-    value: (r) => (r.stats?.ordersSettled === undefined ? "-" : `${r.stats.ordersSettled} / ${r.stats.ordersRefused}`),
+    value: (r) => (!r.stats?.ordersCommitted ? "-" : `${r.stats.ordersSettled} / ${r.stats.ordersRefused}`),
   },
   {
     label: "order delay, commit to settle (mean / max)",
     value: (r) =>
-      r.stats?.orderDelayMeanSeconds === undefined
+      !r.stats?.ordersSettled
         ? "-"
         : `${formatSeconds(Number(r.stats.orderDelayMeanSeconds))} / ${formatSeconds(Number(r.stats.orderDelayMaxSeconds))}`,
   },
