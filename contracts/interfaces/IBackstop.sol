@@ -94,16 +94,17 @@ interface IBackstopTypes is IBoundedParameters {
 /// @title IBackstop
 /// @notice The backstop takeover and the paced unwind, served at the engine's address by the
 ///         BackstopModule (a module of PerpEngine, after LiquidationConfigurator in the fall-through
-///         order). An account that reaches the backstop has its positions transferred at the oracle
+///         order). An account below maintenance has its positions transferred at the oracle
 ///         price to the backstop vault's own engine account (no sale, no price move, open interest and
 ///         skew unchanged), pays a backstop fee to the vault and keeps the rest of its margin; what does
-///         not fit the caps goes through the liquidation engine's backstop close as before. The vault's
+///         not fit the caps goes through the liquidation engine's tranches and backstop close. The vault's
 ///         inventory is then sold by a permissionless `unwind(market)` within an impact budget.
 interface IBackstop is IBackstopTypes {
-    /// @notice Takes over `accountId` if it is at the backstop and fits every cap; returns the notional
-    ///         taken over, or 0 when the backstop is off, the account is not at the backstop, or the
-    ///         drawdown breaker has stopped takeovers. Reverts (the whole takeover undone) when a cap does
-    ///         not fit. Callable only by the engine itself (the liquidation engine's self-call).
+    /// @notice Takes over `accountId` if it is below maintenance and fits every cap; returns the notional
+    ///         taken over, or 0 when the backstop is off, the account is not liquidatable (or is the vault's
+    ///         own), or the drawdown breaker has stopped takeovers. Reverts (the whole takeover undone) when
+    ///         a cap does not fit: the liquidation engine's tranche or backstop close then goes as without a
+    ///         vault. Callable only by the engine itself (the liquidation engine's self-call).
     function backstopTakeover(uint256 accountId, address keeper) external returns (uint256 notional);
 
     /// @notice Sells the vault's inventory in `marketId` at the oracle price, as much as the market's

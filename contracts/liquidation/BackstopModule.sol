@@ -51,7 +51,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         BackstopState memory b = _backstop;
         if (b.vault == address(0) || accountId == b.accountId) return 0;
         (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(accountId);
-        if (ps.length == 0 || !LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin)) return 0;
+        if (ps.length == 0 || s.equity >= int256(s.maintenanceMargin)) return 0;
         BackstopConfig memory c = _backstopConfig;
         if (!_drawdownOk(b, c)) return 0;
 

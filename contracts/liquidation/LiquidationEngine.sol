@@ -373,10 +373,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     // ================================================================== helpers
 
-    /// @dev A backstop goes to the backstop vault first (BackstopModule, through a self-call): the notional
-    ///      taken over, or 0 when it declined or reverted (a cap), and the account closes as before.
+    /// @dev With a backstop vault, a liquidatable account goes to the vault first (BackstopModule, through a
+    ///      self-call): the notional taken over, or 0 when it declined or reverted (a cap, the drawdown
+    ///      breaker), and the account's tranche or backstop close goes (or waits) as without a vault.
+    ///      Healthy, flat and unreadable accounts have equity >= maintenance in the plan (both 0).
     function _takeover(Plan memory plan, address keeper) internal returns (uint256 taken) {
-        if (!plan.backstop) return 0;
+        if (_backstop.vault == address(0) || plan.equity >= int256(plan.maintenanceMargin)) return 0;
         bytes4 selector = IBackstop.backstopTakeover.selector;
         uint256 accountId = plan.accountId;
         assembly ("memory-safe") {

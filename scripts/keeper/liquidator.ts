@@ -6,7 +6,10 @@
  *    tranche and remembered until the next LiquidationSettled of that account); a backstop account
  *    ignores the cooldown, as the contract does;
  * 2. confirm each with previewLiquidation at the scanned block: the contract's own plan;
- * 3. keep what the markets' liquidation capacity allows now, worst first;
+ * 3. keep what the markets' liquidation capacity allows now, worst first; when the engine has a
+ *    backstop vault, every account below maintenance is sent, held back or not: the engine offers it
+ *    to the vault first (a takeover at the oracle price, no sale), and what the vault declines goes
+ *    as a tranche or waits;
  * 4. pack into batches under the gas cap, simulate each (eth_call for the count it would liquidate,
  *    eth_estimateGas for its gas; a batch that would revert is split to find the account at fault),
  *    and send, up to the number of transactions allowed in flight.
@@ -16,7 +19,7 @@
  */
 import { performance } from "node:perf_hooks";
 
-import type { Log } from "ethers";
+import { type Log, ZeroAddress } from "ethers";
 
 import type { ChainView } from "./chainView.js";
 import { decodeRevert, type ProtocolContracts } from "./contracts.js";
@@ -30,6 +33,7 @@ import {
   packBatches,
   planFromPreview,
   previewFromRevert,
+  takeoverPlan,
 } from "./planner.js";
 import { isTransportError } from "./rpc.js";
 import type { AccountHealth, ScanResult } from "./scanner.js";
@@ -55,6 +59,8 @@ export type LiquidationReport = {
   /** the contract found these healthy or flat at the scanned block (someone else acted, or drift) */
   notLiquidatable: number;
   heldBackByCapacity: number;
+  /** accounts sent for the backstop vault to take over (every one below maintenance, when it is set) */
+  takeoverCandidates: number;
   /** the accounts below maintenance held back by their cooldown or the capacity cap (the keeper flags them) */
   waiting: bigint[];
   previewFailed: number;
@@ -76,6 +82,8 @@ export class Liquidator {
   private readonly readyAt = new Map<bigint, bigint>();
   /** accountId -> block before which it is not retried (its simulation failed) */
   private readonly backoffUntil = new Map<bigint, number>();
+  /** the engine's backstop vault is set (it cannot be unset) */
+  private vaultSet = false;
 
   constructor(
     private readonly o: AddressedJobContext & {
@@ -108,6 +116,7 @@ export class Liquidator {
       ready: 0,
       notLiquidatable: 0,
       heldBackByCapacity: 0,
+      takeoverCandidates: 0,
       waiting: [],
       previewFailed: 0,
       batches: [],
@@ -133,17 +142,21 @@ export class Liquidator {
       report.coolingDown++;
       if (report.nextReadyAt === undefined || readyAt < report.nextReadyAt) report.nextReadyAt = readyAt;
     };
+    const held: bigint[] = [];
     for (const c of open) {
       const readyAt = this.readyAt.get(c.accountId) ?? 0n;
       if (c.backstop || readyAt <= view.timestamp) due.push(c);
       else {
         cooling(readyAt);
-        report.waiting.push(c.accountId);
+        held.push(c.accountId);
       }
     }
 
     const slots = s.maxPendingTxs - this.o.tx.count();
-    if (slots <= 0) return { report, contradicted };
+    if (slots <= 0) {
+      report.waiting.push(...held);
+      return { report, contradicted };
+    }
     const toPreview = due.slice(0, Math.min(s.previewLimit, slots * s.maxBatch));
     const previews = await Promise.all(
       toPreview.map((c) => this.preview(c.accountId, view.blockNumber, view.liquidation.capBypassRatio)),
@@ -163,12 +176,12 @@ export class Liquidator {
           break;
         case "cooling-down":
           cooling(p.readyAt);
-          report.waiting.push(id);
+          held.push(id);
           this.readyAt.set(id, p.readyAt);
           break;
         case "no-capacity":
           report.heldBackByCapacity++;
-          report.waiting.push(id);
+          held.push(id);
           break;
         case "failed":
           report.previewFailed++;
@@ -180,11 +193,21 @@ export class Liquidator {
     report.ready = ready.length;
     report.confirmMs = performance.now() - confirmStarted;
 
-    const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
-    const { selected, heldBack } = fitCapacity(ready, rooms);
-    report.heldBackByCapacity += heldBack.length;
-    report.waiting.push(...heldBack.map((p) => p.accountId));
-    const batches = packBatches(selected, s).slice(0, slots);
+    let toSend: TranchePlan[];
+    if (ready.length + held.length > 0 && (await this.vaultTakesOver(view.blockNumber))) {
+      // With a backstop vault the engine offers every account below maintenance to the vault first (a
+      // takeover at the oracle price: no sale, no capacity used); what the vault declines (its caps, its
+      // drawdown breaker) goes as the tranche or backstop close it would have been, or waits (skipped).
+      toSend = [...ready.map((p) => ({ ...p, bypassesCapacity: true, takeover: true })), ...held.map(takeoverPlan)];
+      report.takeoverCandidates = toSend.length;
+    } else {
+      const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
+      const { selected, heldBack } = fitCapacity(ready, rooms);
+      report.heldBackByCapacity += heldBack.length;
+      report.waiting.push(...held, ...heldBack.map((p) => p.accountId));
+      toSend = selected;
+    }
+    const batches = packBatches(toSend, s).slice(0, slots);
 
     // One batch at a time, simulated then sent at once, so the first (worst) batch is on its way
     // while the next is still being simulated. Fees are read once, alongside the first simulation.
@@ -258,6 +281,21 @@ export class Liquidator {
       const last = states[i].lastTrancheAt;
       this.readyAt.set(c.accountId, last === 0n ? 0n : last + view.liquidation.cooldown);
     });
+  }
+
+  /** Whether the engine has a backstop vault (set once by governance, so a yes is remembered). */
+  private async vaultTakesOver(blockTag: number): Promise<boolean> {
+    if (this.vaultSet) return true;
+    const backstop = this.o.contracts.backstop;
+    if (!backstop) return false;
+    try {
+      const state = await backstop.backstopState({ blockTag });
+      this.vaultSet = state.vault !== ZeroAddress;
+    } catch (e) {
+      if (isTransportError(e)) throw e;
+      return false; // a deployment without the backstop module
+    }
+    return this.vaultSet;
   }
 
   private async preview(accountId: bigint, blockTag: number, capBypassRatio: bigint): Promise<Preview> {

@@ -30,7 +30,17 @@ import { type CascadeMarket, cascade } from "./cascade.js";
 import { ChainSource } from "./chain.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "./forecast.js";
 import type { ThresholdTable } from "./ladder.js";
-import { type BreakerMarket, type LevelDecision, type Rules, DEFAULT_RULES, actions, levelFor } from "./rules.js";
+import {
+  type BreakerMarket,
+  type LevelDecision,
+  type Persistence,
+  type Rules,
+  DEFAULT_PERSISTENCE,
+  DEFAULT_RULES,
+  LevelTracker,
+  actions,
+  levelFor,
+} from "./rules.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
 import { WAD } from "../lib/math/fixedPoint.js";
@@ -38,6 +48,8 @@ import { WAD } from "../lib/math/fixedPoint.js";
 type Observation = {
   t: number;
   level: number;
+  /** the level the rules as they were before persistence and self-feeding waves give (docs: "the second round") */
+  levelBefore: number;
   /** the rule that set the level */
   reason: string;
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
@@ -66,6 +78,11 @@ export type BacktestResult = {
     oiFunding: number | undefined;
   };
   calm: { seconds: number; shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
+  /** the same run under the rules as they were (every forecast's level at once, any liquidation wave) */
+  before: {
+    lead: { level1: number | undefined; level2: number | undefined };
+    calm: { shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
+  };
   forecastError: { samples: number; medianRatio: number | undefined; withinFactor1_5: number | undefined };
   /** level the rules wanted at each step, for the report's series */
   series: { t: number; level: number; reason: string; critical: number | null; p1h: number; price: number }[];
@@ -92,8 +109,14 @@ export class ReplayBacktest {
       raiseDuration?: number;
       /** renew a live floor only this close to its expiry (default 3600, as the service) */
       renewWithin?: number;
+      /** persistence of levels (rules.ts LevelTracker); null: each forecast's level as the rules give it */
+      persistence?: Persistence | null;
     } = {},
-  ) {}
+  ) {
+    this.tracker = o.persistence === null ? undefined : new LevelTracker(o.persistence ?? DEFAULT_PERSISTENCE);
+  }
+
+  private readonly tracker: LevelTracker | undefined;
 
   /** The service's actions for one decision, sent at the chain's current time. */
   private async act(
@@ -191,7 +214,8 @@ export class ReplayBacktest {
     this.history.push({ t: step.t, price: oraclePrice });
     const settings = this.o.settings ?? DEFAULT_FORECAST_SETTINGS;
     const { forecast: f, tables } = forecast(state, this.history, settings);
-    const decision = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    const wanted = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    const decision = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
     if (this.o.raise) {
       // every replay tick is an oracle round: a forecast after one is fresh
       if (this.raiser) this.raiser.fresh = true;
@@ -225,6 +249,7 @@ export class ReplayBacktest {
     this.observations.push({
       t: step.t,
       level: decision.level,
+      levelBefore: levelFor(f, { ...(this.o.rules ?? DEFAULT_RULES), waveMustFeedItself: false }).level,
       reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
@@ -250,16 +275,25 @@ export class ReplayBacktest {
       return o.oraclePrice <= ref * 0.97;
     });
     const calmEnd = waveStart === undefined ? Infinity : waveStart - 3_600;
-    let calmSeconds = 0;
-    let calmAlert = 0;
-    let raises = 0;
-    for (let i = 0; i < obs.length - 1; i++) {
-      if (obs[i].t >= calmEnd) break;
-      const dt = Math.min(obs[i + 1].t, calmEnd) - obs[i].t;
-      calmSeconds += dt;
-      if (obs[i].level >= 1) calmAlert += dt;
-      if (obs[i].level >= 2 && (i === 0 || obs[i - 1].level < 2)) raises++;
-    }
+    const calmOf = (level: (o: Observation) => number) => {
+      let seconds = 0;
+      let alert = 0;
+      let raises = 0;
+      for (let i = 0; i < obs.length - 1; i++) {
+        if (obs[i].t >= calmEnd) break;
+        const dt = Math.min(obs[i + 1].t, calmEnd) - obs[i].t;
+        seconds += dt;
+        if (level(obs[i]) >= 1) alert += dt;
+        if (level(obs[i]) >= 2 && (i === 0 || level(obs[i - 1]) < 2)) raises++;
+      }
+      return {
+        seconds,
+        shareAtLevel1: seconds > 0 ? alert / seconds : undefined,
+        level2RaisesPer30Days: seconds > 0 ? (raises * 30 * 86_400) / seconds : undefined,
+      };
+    };
+    const calm = calmOf((o) => o.level);
+    const calmBefore = calmOf((o) => o.levelBefore);
     // forecast error: the path's largest fall over the next hour, through the cascade, against the replay
     const ratios: number[] = [];
     for (let i = 0; i < obs.length; i++) {
@@ -287,10 +321,13 @@ export class ReplayBacktest {
         drop3pct15m: lead(drop),
         oiFunding: lead(first((o) => o.skewRatio >= 0.5)),
       },
-      calm: {
-        seconds: calmSeconds,
-        shareAtLevel1: calmSeconds > 0 ? calmAlert / calmSeconds : undefined,
-        level2RaisesPer30Days: calmSeconds > 0 ? (raises * 30 * 86_400) / calmSeconds : undefined,
+      calm,
+      before: {
+        lead: {
+          level1: lead(first((o) => o.levelBefore >= 1)),
+          level2: lead(first((o) => o.levelBefore >= 2)),
+        },
+        calm: { shareAtLevel1: calmBefore.shareAtLevel1, level2RaisesPer30Days: calmBefore.level2RaisesPer30Days },
       },
       forecastError: {
         samples: ratios.length,

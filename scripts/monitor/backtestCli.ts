@@ -19,11 +19,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { runReplay } from "../replay/engine.js";
-import { loadPreset } from "../replay/presets.js";
+import { type ResolvedParams, loadPreset, withOverrides } from "../replay/presets.js";
+import { defaultPopulation, withPopulationOverrides } from "../replay/population.js";
+import type { PricePath } from "../replay/types.js";
 import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
 import type { ReplayMetrics } from "../replay/result.js";
 import { ReplayBacktest, type BacktestResult } from "./backtest.js";
 import { CALM_FILES, calmFalseAlarms, calmPath } from "./calmHistory.js";
+import { DEFAULT_RULES, MEASURED_PERSISTENCE } from "./rules.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -34,21 +37,56 @@ function arg(name: string): string | undefined {
 const fmt = (s: number | undefined) => (s === undefined ? "never" : `${(s / 60).toFixed(0)} min`);
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
 
-/** --calm: false alarms on the longer calm history before each event (calmHistory.ts); no replay. */
+/**
+ * --calm: false alarms on the longer calm history before each event (calmHistory.ts); no replay. Each
+ * event on both books (the replay's stress population and the realistic mix, survivors only), under
+ * the default rules (every forecast's level at once, any liquidation wave) and with the options
+ * (the wait, self-feeding waves only).
+ */
 function calmTable(): void {
   const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
   if (!dir) throw new Error("--calm reads the real bars: set CRASH_DATA_DIR or pass --data-dir <dir>");
+  const before = DEFAULT_RULES;
+  const options = { ...DEFAULT_RULES, waveMustFeedItself: true };
   const lines = [
-    "| event | bars | calm h | calm at L>=1 | L2 raises /30 calm d | bars at level 0/1/2/3 |",
-    "|" + " --- |".repeat(6),
+    "| event | book | bars | calm h | calm at L>=1 default -> options | L2 raises /30 calm d default -> options | bars at level 0/1/2/3 default -> options |",
+    "|" + " --- |".repeat(7),
   ];
   for (const event of Object.keys(CALM_FILES)) {
-    const r = calmFalseAlarms(event, calmPath(dir, event));
-    lines.push(
-      `| ${event} | ${r.bars} | ${r.calmHours.toFixed(1)} | ${pct(r.shareAtLevel1)} | ${r.level2RaisesPer30Days.toFixed(0)} | ${r.atLevel.join("/")} |`,
-    );
+    const path = calmPath(dir, event);
+    for (const book of ["replay", "realistic"] as const) {
+      const was = calmFalseAlarms(event, path, before, undefined, { book, persistence: null });
+      const now = calmFalseAlarms(event, path, options, undefined, { book, persistence: MEASURED_PERSISTENCE });
+      lines.push(
+        `| ${event} | ${book} | ${now.bars} | ${now.calmHours.toFixed(1)} | ${pct(was.shareAtLevel1)} -> ${pct(now.shareAtLevel1)} | ${was.level2RaisesPer30Days.toFixed(0)} -> ${now.level2RaisesPer30Days.toFixed(0)} | ${was.atLevel.join("/")} -> ${now.atLevel.join("/")} |`,
+      );
+    }
   }
   console.log(lines.join("\n"));
+}
+
+/**
+ * --until <ISO time>: the run stops there (the paths end at it), the same run to the wei up to that
+ * time: the traders open over the same span as in the whole window (the population's open window is
+ * a share of the paths' duration, so it is scaled back up), and nothing else depends on where the
+ * paths end. Never before the traders' open span ends. The lead times and calm figures need nothing
+ * after the first wave; the forecast error then covers the shorter run only.
+ */
+function cut(paths: PricePath[], preset: ResolvedParams): { paths: PricePath[]; params: ResolvedParams } {
+  const until = arg("until");
+  if (!until) return { paths, params: preset };
+  const at = Date.parse(until) / 1000;
+  if (!Number.isFinite(at)) throw new Error(`--until ${until}: not a time`);
+  const start = Math.min(...paths.map((p) => p.points[0].t));
+  const end = Math.max(...paths.map((p) => p.points[p.points.length - 1].t));
+  const population = withPopulationOverrides(defaultPopulation(), preset.population);
+  const span = Math.floor(population.openWindow * (end - start));
+  const stop = Math.max(at, start + span);
+  if (stop >= end) return { paths, params: preset };
+  const cutPaths = paths.map((p) => ({ ...p, points: p.points.filter((x) => x.t <= stop) }));
+  const cutEnd = Math.max(...cutPaths.map((p) => p.points[p.points.length - 1].t));
+  const openWindow = Math.min(1, (span + 0.5) / (cutEnd - start));
+  return { paths: cutPaths, params: withOverrides(preset, { population: { openWindow } }) };
 }
 
 async function main(): Promise<void> {
@@ -75,14 +113,20 @@ async function main(): Promise<void> {
       console.log(`${id}: skipped (${(e as Error).message})`);
       continue;
     }
-    const bt = new ReplayBacktest();
+    const { paths, params } = cut(ev.paths, preset);
+    // observes the options (the wait, self-feeding waves only); each observation also carries the
+    // default rules' level (levelBefore), so one replay gives both columns of the table
+    const bt = new ReplayBacktest({
+      rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+      persistence: MEASURED_PERSISTENCE,
+    });
     const started = Date.now();
     const { run } = await runReplay({
       network: hre.network,
       event: id,
       title: ev.title,
-      paths: ev.paths,
-      params: preset,
+      paths,
+      params,
       onStep: bt.onStep,
     });
     const result = bt.result();
@@ -98,8 +142,8 @@ async function main(): Promise<void> {
         network: hre.network,
         event: id,
         title: ev.title,
-        paths: ev.paths,
-        params: preset,
+        paths,
+        params,
         onStep: acting.onStep,
       });
       row.with = withMonitor.run.metrics;
@@ -118,13 +162,17 @@ async function main(): Promise<void> {
       `${id} (${stylised ? "stylised" : "real"}, ${preset.name}): ${result.steps} forecasts in ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );
   }
+  // default -> options: the default rules (every forecast's level at once, any wave) and with the options
+  // (the 300 s / 2-forecast wait, self-feeding waves only)
   const header =
-    "| event | wave | lead L>=1 | lead L2 | lead 3%/15m | lead OI/funding | calm h | calm at L>=1 | L2 raises /30 calm d | forecast ratio (median) | within x1.5 |";
+    "| event | wave | lead L>=1 default -> options | lead L2 default -> options | lead 3%/15m | lead OI/funding | calm h | calm at L>=1 default -> options | L2 raises /30 calm d default -> options | forecast ratio (median) | within x1.5 |";
   const lines = [header, "|" + " --- |".repeat(11)];
+  const per30 = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(1));
   for (const r of rows) {
     const x = r.result;
+    const b = x.before;
     lines.push(
-      `| ${r.event} | ${x.waveStart === undefined ? "none" : new Date(x.waveStart * 1000).toISOString().slice(0, 16)} | ${fmt(x.lead.level1)} | ${fmt(x.lead.level2)} | ${fmt(x.lead.drop3pct15m)} | ${fmt(x.lead.oiFunding)} | ${(x.calm.seconds / 3600).toFixed(1)} | ${pct(x.calm.shareAtLevel1)} | ${x.calm.level2RaisesPer30Days === undefined ? "-" : x.calm.level2RaisesPer30Days.toFixed(1)} | ${x.forecastError.medianRatio === undefined ? "-" : x.forecastError.medianRatio.toFixed(2)} (${x.forecastError.samples}) | ${pct(x.forecastError.withinFactor1_5)} |`,
+      `| ${r.event} | ${x.waveStart === undefined ? "none" : new Date(x.waveStart * 1000).toISOString().slice(0, 16)} | ${fmt(b.lead.level1)} -> ${fmt(x.lead.level1)} | ${fmt(b.lead.level2)} -> ${fmt(x.lead.level2)} | ${fmt(x.lead.drop3pct15m)} | ${fmt(x.lead.oiFunding)} | ${(x.calm.seconds / 3600).toFixed(1)} | ${pct(b.calm.shareAtLevel1)} -> ${pct(x.calm.shareAtLevel1)} | ${per30(b.calm.level2RaisesPer30Days)} -> ${per30(x.calm.level2RaisesPer30Days)} | ${x.forecastError.medianRatio === undefined ? "-" : x.forecastError.medianRatio.toFixed(2)} (${x.forecastError.samples}) | ${pct(x.forecastError.withinFactor1_5)} |`,
     );
   }
   console.log("\n" + lines.join("\n"));

@@ -30,7 +30,7 @@ import { loadPreset } from "../replay/presets.js";
 import type { PricePath } from "../replay/types.js";
 import { type MonitorAccount, type MonitorState, mirrorLiquidatable } from "./exposure.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, forecast } from "./forecast.js";
-import { type Rules, DEFAULT_RULES, levelFor } from "./rules.js";
+import { type Persistence, type Rules, DEFAULT_PERSISTENCE, DEFAULT_RULES, LevelTracker, levelFor } from "./rules.js";
 import { YEAR_SECONDS, type PricePoint } from "./stats.js";
 
 /** The BTC bars of each event that reach furthest back before it. */
@@ -62,8 +62,63 @@ export function calmPath(dataDir: string, event: string, gapHours = 12): PricePa
   return { ...path, points: path.points.filter((p) => p.t <= end), gaps: [] };
 }
 
+/**
+ * Which book the calm bars are forecast on.
+ * - `replay`: the replay's own population (population.json: leverage log-uniform 2x-50x, clamped by
+ *   the protocol to its initial margin, about 31x at the opening volatility), a stress population;
+ *   an account liquidatable at the bar itself is out of the book.
+ * - `realistic`: the same traders, margins and sides, with a leverage mix taken from a public
+ *   snapshot of real positions, and survivors only. The source: an on-chain analyst's breakdown of
+ *   Hyperliquid's open interest by leverage (reported by Odaily, 2025-12-15, "$7.63 billion of open
+ *   interest"): $2.77 bn at 0-3x, $3.7 bn at 3-7x, the remaining $1.16 bn above 7x. Those are shares of
+ *   notional, so each trader's bucket is drawn with a probability proportional to the bucket's share
+ *   over its mean leverage (margins are drawn independently of leverage), which gives back the
+ *   notional shares: 64% of the traders at 1-3x, 33% at 3-7x, 3% from 7x to the protocol's clamp,
+ *   log-uniform inside a bucket. Survivors only: a position opened at bar e is in the book at bar i
+ *   only if no bar close from e to i made it liquidatable (the keeper would have closed it).
+ *   Position ages are the replay book's (each trader's entry a bar up to a day back, by index): no
+ *   public source for holding times was found, so they are not changed.
+ */
+export type CalmBook = "replay" | "realistic";
+
+/** Hyperliquid open interest by leverage bucket (see CalmBook): [low, high) leverage and USD bn. */
+export const REALISTIC_LEVERAGE_BUCKETS: readonly { low: number; high: number; notionalBn: number }[] = [
+  { low: 1, high: 3, notionalBn: 2.77 },
+  { low: 3, high: 7, notionalBn: 3.7 },
+  { low: 7, high: Infinity, notionalBn: 7.63 - 2.77 - 3.7 },
+];
+
+/**
+ * A trader's leverage (WAD) in the realistic mix, from its index alone (deterministic): a bucket with
+ * probability proportional to notional share / mean leverage, then log-uniform inside it; the open
+ * top bucket ends at `maxLeverage` (the protocol's clamp).
+ */
+export function realisticLeverage(index: number, maxLeverage: number): bigint {
+  const buckets = REALISTIC_LEVERAGE_BUCKETS.map((b) => {
+    const high = Math.min(b.high, maxLeverage);
+    const mean = (high - b.low) / Math.log(high / b.low);
+    return { low: b.low, high, weight: b.notionalBn / mean };
+  });
+  const total = buckets.reduce((a, b) => a + b.weight, 0);
+  // two independent uniforms from the index (golden-ratio sequences: evenly spread, no PRNG state)
+  const u1 = (index * 0.6180339887498949 + 0.5) % 1;
+  const u2 = (index * 0.7548776662466927 + 0.25) % 1;
+  let acc = 0;
+  for (const b of buckets) {
+    acc += b.weight / total;
+    if (u1 < acc || b === buckets[buckets.length - 1]) {
+      const lev = b.low * Math.exp(u2 * Math.log(b.high / b.low));
+      return BigInt(Math.round(lev * 100)) * 10n ** 16n;
+    }
+  }
+  throw new Error("unreachable");
+}
+
 /** The replay's population opened at the path's first price, as a monitor state at each bar. */
-export function calmStates(path: PricePath): { t: number; state: MonitorState; price: number }[] {
+export function calmStates(
+  path: PricePath,
+  book: CalmBook = "replay",
+): { t: number; state: MonitorState; price: number }[] {
   const params = loadPreset("protected");
   const plan = planRun([path], params, defaultPopulation());
   // the fund as the replay seeds it: a share of the population's wanted notional
@@ -79,11 +134,14 @@ export function calmStates(path: PricePath): { t: number; state: MonitorState; p
   // entries of the past day, never of positions held through days of drift
   const barSeconds = path.points.length > 1 ? path.points[1].t - path.points[0].t : 3_600;
   const ageBars = Math.max(1, Math.round(86_400 / barSeconds));
+  const entryBar = (i: number, index: number) => Math.max(0, i - ((index * 7_919) % ageBars));
+  const maxLevNumber = Number((maxLeverage * 100n) / WAD) / 100;
   const bookAt = (i: number) => {
     const accounts: MonitorAccount[] = plan.traders.map((tr) => {
-      const entry = path.points[Math.max(0, i - ((tr.index * 7_919) % ageBars))].priceWad;
+      const entry = path.points[entryBar(i, tr.index)].priceWad;
       const marginWad = tr.margin * 10n ** 12n;
-      const leverage = tr.leverageWad < maxLeverage ? tr.leverageWad : maxLeverage;
+      const wanted = book === "realistic" ? realisticLeverage(tr.index, maxLevNumber) : tr.leverageWad;
+      const leverage = wanted < maxLeverage ? wanted : maxLeverage;
       const size = (((marginWad * leverage) / WAD) * WAD) / entry;
       return {
         id: BigInt(tr.index + 1),
@@ -104,6 +162,7 @@ export function calmStates(path: PricePath): { t: number; state: MonitorState; p
   const tau = spec.volWindow;
   let variance = (Number(spec.initialSigma) / 1e18) ** 2;
   const out: { t: number; state: MonitorState; price: number }[] = [];
+  const snapshots: Map<number, ReturnType<typeof marketSnapshot>>[] = [];
   let prev: { t: number; price: number } | undefined;
   for (const [i, pt] of path.points.entries()) {
     const { accounts, longOi, shortOi } = bookAt(i);
@@ -131,7 +190,16 @@ export function calmStates(path: PricePath): { t: number; state: MonitorState; p
     );
     // an account liquidatable at this bar has been liquidated by the keeper: it is not in the book
     const markets = new Map([[0, snapshot]]);
-    const open = accounts.filter((a) => !mirrorLiquidatable(a, markets, timestamp, DEFAULT_LIQUIDATION_MARGIN));
+    snapshots.push(markets);
+    const open = accounts.filter((a, k) => {
+      if (mirrorLiquidatable(a, markets, timestamp, DEFAULT_LIQUIDATION_MARGIN)) return false;
+      if (book !== "realistic") return true;
+      // survivors only: not liquidatable at any bar close since its entry
+      for (let j = entryBar(i, plan.traders[k].index); j < i; j++) {
+        if (mirrorLiquidatable(a, snapshots[j], BigInt(path.points[j].t), DEFAULT_LIQUIDATION_MARGIN)) return false;
+      }
+      return true;
+    });
     out.push({
       t: pt.t,
       price,
@@ -154,13 +222,17 @@ export function calmFalseAlarms(
   path: PricePath,
   rules: Rules = DEFAULT_RULES,
   settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
+  o: { book?: CalmBook; persistence?: Persistence | null } = {},
 ): CalmResult {
-  const states = calmStates(path);
+  const states = calmStates(path, o.book ?? "replay");
   const history: PricePoint[] = [];
   const levels: number[] = [];
+  // null: the rules' level as it is, forecast by forecast (before persistence)
+  const tracker = o.persistence === null ? undefined : new LevelTracker(o.persistence ?? DEFAULT_PERSISTENCE);
   for (const s of states) {
     history.push({ t: s.t, price: s.price });
-    levels.push(levelFor(forecast(s.state, history, settings).forecast, rules).level);
+    const d = levelFor(forecast(s.state, history, settings).forecast, rules);
+    levels.push(tracker ? tracker.update(s.t, d).level : d.level);
   }
   let seconds = 0;
   let alert = 0;

@@ -125,10 +125,8 @@ export function cascade(
   // (the liquidations the shock did not trigger itself are at least those it did: a mean of at least
   // one offspring per parent, a self-exciting process's criticality). One wave the shock sets off,
   // however large its impact, is a liquidation wave, not a feedback loop.
-  const direct = waves[0] ?? 0n;
-  const induced = liquidated - direct;
-  const feedsItself = induced > 0n && induced >= direct;
-  const runaway = capped || (extra >= shock && extra >= (opts.runawayMinExtraWad ?? WAD / 100n) && feedsItself);
+  const runaway =
+    capped || (extra >= shock && extra >= (opts.runawayMinExtraWad ?? WAD / 100n) && selfExciting(waves, liquidated));
   return {
     direction: table.direction,
     shock,
@@ -143,6 +141,16 @@ export function cascade(
     runaway,
     critical: runaway || badDebt > opts.insuranceWad,
   };
+}
+
+/**
+ * The cascade feeds itself: the liquidations its own sales set off (every wave after the first) are at
+ * least those the shock set off (the first), a mean of at least one offspring per parent.
+ */
+export function selfExciting(waves: readonly bigint[], liquidated: bigint): boolean {
+  const direct = waves[0] ?? 0n;
+  const induced = liquidated - direct;
+  return induced > 0n && induced >= direct;
 }
 
 /** Negative equity (WAD) of the accounts bankrupt at the move x, valued at the moved prices. */

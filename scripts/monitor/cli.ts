@@ -243,7 +243,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         level3P15m: config.level3P15m,
         level1WaveP1h: config.level1WaveP1h,
         level2WaveP15m: config.level2WaveP15m,
+        waveMustFeedItself: config.waveMustFeedItself,
       },
+      persistence: { confirmSeconds: config.confirmSeconds, confirmForecasts: config.confirmForecasts },
       raiseDuration: config.raiseDuration,
       renewWithin: config.renewWithin,
       restoreBps: config.restoreBps,
@@ -280,11 +282,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       }
       const [{ network }, { runExact, exactTable }] = await Promise.all([import("hardhat"), import("./exact.js")]);
       const fork = await network.create({
-        override: { forking: { url: config.rpcUrl, blockNumber: f?.blockNumber } },
+        override: {
+          forking: { url: config.rpcUrl, blockNumber: f?.blockNumber },
+          // the replay's Chain mines every transaction of a step at the step's time
+          allowBlocksWithSameTimestamp: true,
+          initialBaseFeePerGas: 0n,
+        },
       });
       try {
         const r = await runExact({
           ethers: fork.ethers,
+          provider: fork.provider,
           deployment: c.deployment,
           scenario,
           log: (line) => logger.info(line),

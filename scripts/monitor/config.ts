@@ -78,6 +78,9 @@ export const monitorConfigSchema = z
     level3P15m: probability.default(0.1),
     level1WaveP1h: probability.default(0.1),
     level2WaveP15m: probability.default(0.1),
+    confirmSeconds: integer(0, 3_600).default(0),
+    confirmForecasts: integer(1, 100).default(1),
+    waveMustFeedItself: booleanLike.default(false),
   })
   .strict()
   .refine((c) => c.level2P1h >= c.level1P1h, { error: "level2P1h must be at least level1P1h", path: ["level2P1h"] })
@@ -173,8 +176,23 @@ export const FIELDS: Record<Key, FieldMeta> = {
   level2P15m: valued("level2P15m", "p", "level 2 when P(critical within 15 min) >= p (default 0.01)"),
   level2P1h: valued("level2P1h", "p", "level 2 when P(critical within 1 h) >= p (default 0.05)"),
   level3P15m: valued("level3P15m", "p", "level 3 (guardian alert) when P(critical within 15 min) >= p (default 0.1)"),
-  level1WaveP1h: valued("level1WaveP1h", "p", "level 1 when P(a liquidation wave within 1 h) >= p (default 0.1)"),
-  level2WaveP15m: valued("level2WaveP15m", "p", "level 2 when P(a liquidation wave within 15 min) >= p (default 0.1)"),
+  level1WaveP1h: valued(
+    "level1WaveP1h",
+    "p",
+    "level 1 when P(a self-feeding liquidation wave within 1 h) >= p (default 0.1)",
+  ),
+  level2WaveP15m: valued(
+    "level2WaveP15m",
+    "p",
+    "level 2 when P(a self-feeding liquidation wave within 15 min) >= p (default 0.1)",
+  ),
+  confirmSeconds: valued(
+    "confirmSeconds",
+    "s",
+    "a level takes effect once the rules have wanted it for s seconds (default 0: at once; 300 was measured)",
+  ),
+  confirmForecasts: valued("confirmForecasts", "n", "... and on at least n consecutive forecasts (default 1)"),
+  waveMustFeedItself: toggle("waveMustFeedItself", "a liquidation wave sets a level only when it feeds itself"),
 };
 
 export type { ConfigSources };

@@ -14,6 +14,7 @@ import {
   cascadeCurve,
   criticalShock,
   firstShock,
+  selfExciting,
 } from "./cascade.js";
 import {
   type Exposure,
@@ -103,6 +104,11 @@ export type DirectionForecast = {
   waveShock: bigint | undefined;
   /** per horizon: probability of reaching the wave shock */
   waveHorizons: MoveProbability[];
+  /**
+   * the wave feeds itself (cascade.ts `selfExciting`: its sales set off at least the liquidations the
+   * shock did); only such a wave sets a stress level (rules.ts), any wave is reported
+   */
+  waveAmplifies: boolean;
 };
 
 export type Forecast = {
@@ -248,8 +254,10 @@ export function forecast(
     const waveHorizons = settings.horizonsSeconds.map((h) =>
       moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample),
     );
+    const atWave = wave === undefined ? undefined : cascade(tables[d], markets, wave, opts);
+    const waveAmplifies = atWave !== undefined && selfExciting(atWave.waves, atWave.liquidatedNotional);
     // beyond the grid nothing is critical: the probability reported is the grid's end, an upper bound
-    per[d] = { direction: d, curve, criticalShock: critical, horizons, waveShock: wave, waveHorizons };
+    per[d] = { direction: d, curve, criticalShock: critical, horizons, waveShock: wave, waveHorizons, waveAmplifies };
   }
   const hourIndex = Math.max(0, settings.horizonsSeconds.indexOf(3_600));
   const p1h = (d: Direction) => (per[d].criticalShock === undefined ? 0 : per[d].horizons[hourIndex].probability);

@@ -9,10 +9,14 @@
  *
  *   3 (reduce-only, guardian's call): the book is critical now (critical shock 0), or P(15 min) >= level3P15m
  *   2 (restricted):                   P(15 min) >= level2P15m or P(1 h) >= level2P1h,
- *                                     or P(wave within 15 min) >= level2WaveP15m
+ *                                     or P(self-feeding wave within 15 min) >= level2WaveP15m
  *   1 (caution):                      P(1 h) >= level1P1h or P(24 h) >= level1P24h,
- *                                     or P(wave within 1 h) >= level1WaveP1h
+ *                                     or P(self-feeding wave within 1 h) >= level1WaveP1h
  *   0 otherwise
+ *
+ * A wave counts only when it feeds itself (Forecast `waveAmplifies`): a cascade is amplification, not
+ * liquidations as such. The level then goes through persistence (`LevelTracker`) before anything acts
+ * on it.
  *
  * A level above what the risk-oracle role may set (riskOracleMaxLevel, 2 by default) is raised to the
  * role's maximum and reported to the guardian as an alert; the service never asks for more.
@@ -30,6 +34,11 @@ export const rulesSchema = z
     level3P15m: z.number().min(0).max(1).default(0.1),
     level1WaveP1h: z.number().min(0).max(1).default(0.1),
     level2WaveP15m: z.number().min(0).max(1).default(0.1),
+    /**
+     * a wave sets a level only when it feeds itself (Forecast `waveAmplifies`). Off by default: measured
+     * with the wait below, it cost the fast crashes their warning (docs/architecture.md, "False alarms")
+     */
+    waveMustFeedItself: z.boolean().default(false),
   })
   .refine((r) => r.level2P1h >= r.level1P1h, { error: "level2P1h must be at least level1P1h" })
   .refine((r) => r.level3P15m >= r.level2P15m, { error: "level3P15m must be at least level2P15m" });
@@ -47,6 +56,8 @@ export type LevelDecision = {
   /** P(wave) within 15 min and 1 h, the larger of the two directions */
   wave15m: number;
   wave1h: number;
+  /** an observation (the book is past its critical shock now), not a forecast: persistence does not delay it */
+  immediate?: boolean;
 };
 
 /** The probabilities of the worst direction by horizon (0 when nothing up to the grid's end is critical). */
@@ -61,14 +72,16 @@ export function levelFor(f: Forecast, rules: Rules = DEFAULT_RULES): LevelDecisi
   const waveAt = (s: number) =>
     Math.max(
       ...(["down", "up"] as const).map((d) =>
-        f[d].waveShock === undefined ? 0 : (f[d].waveHorizons.find((h) => h.horizonSeconds === s)?.probability ?? 0),
+        f[d].waveShock === undefined || (rules.waveMustFeedItself && !f[d].waveAmplifies)
+          ? 0
+          : (f[d].waveHorizons.find((h) => h.horizonSeconds === s)?.probability ?? 0),
       ),
     );
   const p = { ...probabilities(f), wave15m: waveAt(900), wave1h: waveAt(3_600) };
   const critical = f[f.worst.direction].criticalShock;
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p });
-  if (critical === 0n) return at(3, "the book is past its critical shock now");
+  if (critical === 0n) return { ...at(3, "the book is past its critical shock now"), immediate: true };
   if (p.p15m >= rules.level3P15m) return at(3, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`);
   if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
   if (p.p1h >= rules.level2P1h) return at(2, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level2P1h)}`);
@@ -81,6 +94,61 @@ export function levelFor(f: Forecast, rules: Rules = DEFAULT_RULES): LevelDecisi
     return at(1, `P(liquidation wave within 1 h) ${pct(p.wave1h)} >= ${pct(rules.level1WaveP1h)}`);
   }
   return at(0, "no rule holds");
+}
+
+/**
+ * Persistence: a level the rules want is acted on only once it has held on consecutive forecasts for
+ * long enough (docs/architecture.md, "Risk monitor", "False alarms: the second round"). One forecast is
+ * an estimate from one oracle round (the volatility, the book and the impact all move with it); a
+ * risk over the next 15 minutes or hour that appears in one round and is gone in the next is not yet
+ * evidence. A level rises to L when the rules have wanted at least L on every forecast of the last
+ * `confirmSeconds` (and on at least `confirmForecasts` of them); it falls as soon as the rules want
+ * less (the breaker's floor, once raised, holds for its own duration anyway). "The book is past its
+ * critical shock now" is an observation, not a forecast: it takes effect at once.
+ */
+export type Persistence = {
+  /** seconds the rules must have wanted a level before it takes effect (default 300: a third of the shortest horizon) */
+  confirmSeconds: number;
+  /** and on at least this many consecutive forecasts (default 2) */
+  confirmForecasts: number;
+};
+
+/** No wait by default (every forecast's level at once): the 300 s / 2-forecast wait is an option, not yet
+ *  a default, because with it the fast crashes lost their lead (docs/architecture.md, "False alarms"). */
+export const DEFAULT_PERSISTENCE: Persistence = { confirmSeconds: 0, confirmForecasts: 1 };
+
+/** The options measured against the defaults (`backtest:monitor --calm`): the 300 s / 2-forecast wait and
+ *  self-feeding waves only. */
+export const MEASURED_PERSISTENCE: Persistence = { confirmSeconds: 300, confirmForecasts: 2 };
+
+/** Filters the rules' levels through persistence, forecast by forecast (one per market book). */
+export class LevelTracker {
+  /** per level 1..3: time and count of the current run of forecasts wanting at least that level */
+  private readonly runs: ({ since: number; count: number } | undefined)[] = [undefined, undefined, undefined];
+
+  constructor(private readonly p: Persistence = DEFAULT_PERSISTENCE) {}
+
+  /** The level in effect at time `t` (seconds) after the rules' `decision` for that time. */
+  update(t: number, decision: LevelDecision): LevelDecision {
+    for (let l = 1; l <= 3; l++) {
+      if (decision.level < l) this.runs[l - 1] = undefined;
+      else {
+        const r = this.runs[l - 1];
+        this.runs[l - 1] = r ? { since: r.since, count: r.count + 1 } : { since: t, count: 1 };
+      }
+    }
+    if (decision.immediate) return decision;
+    for (let l = decision.level; l >= 1; l--) {
+      const r = this.runs[l - 1]!;
+      if (t - r.since >= this.p.confirmSeconds && r.count >= this.p.confirmForecasts) {
+        return l === decision.level
+          ? decision
+          : { ...decision, level: l, reason: `${decision.reason} (level ${decision.level} not yet confirmed)` };
+      }
+    }
+    if (decision.level === 0) return decision;
+    return { ...decision, level: 0, reason: `${decision.reason} (not yet confirmed)` };
+  }
 }
 
 /** What the breaker holds for one market, as `marketLevel` and the role's bounds report it. */

@@ -27,8 +27,11 @@ import {
   type BreakerMarket,
   type LevelDecision,
   type OracleAction,
+  type Persistence,
   type Rules,
+  DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
+  LevelTracker,
   actions,
   levelFor,
 } from "./rules.js";
@@ -64,6 +67,8 @@ export type ServiceOptions = {
   dryRun?: boolean;
   settings?: ForecastSettings;
   rules?: Rules;
+  /** persistence of levels (rules.ts LevelTracker; default DEFAULT_PERSISTENCE); null: every forecast's level at once */
+  persistence?: Persistence | null;
   raiseDuration?: number;
   renewWithin?: number;
   alerts?: AlertSink;
@@ -167,6 +172,7 @@ export class MonitorService extends EventEmitter {
   private freshSinceRaise = true;
   private lastBlock = -1;
   private labRun: LabRun | undefined;
+  private tracker: LevelTracker | undefined;
   lastTickAt = 0;
 
   constructor(
@@ -195,7 +201,11 @@ export class MonitorService extends EventEmitter {
     this.latest = f;
     this.metrics.forecastSeconds.observe(f.computeMs / 1000);
     const previous = this.decision?.level ?? 0;
-    const decision = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    const wanted = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    if (this.tracker === undefined && this.o.persistence !== null) {
+      this.tracker = new LevelTracker(this.o.persistence ?? DEFAULT_PERSISTENCE);
+    }
+    const decision = this.tracker ? this.tracker.update(Number(state.timestamp), wanted) : wanted;
     this.decision = decision;
     this.record(f, decision, Number(state.timestamp));
     if (decision.level !== previous) {

@@ -36,7 +36,7 @@ export const BACKSTOP_DEFAULTS = {
   impactBudget: "0.003",
   flowHalfLife: 600,
   maxHold: 2 * 3600,
-  lateMultiplier: "4",
+  lateMultiplier: "2",
 } as const;
 
 export const BACKSTOP_INT_FIELDS = ["drawdownWindow", "flowHalfLife", "maxHold"] as const;

@@ -158,13 +158,74 @@ describe("Backstop vault: takeover", function () {
     expect(vs.positions[0].value).to.equal(0n);
   });
 
-  it("leaves an account above the backstop to the tranches (no takeover)", async function () {
+  it("takes over an account below maintenance above the backstop: no tranche is sold, the trader keeps its margin less the fee", async function () {
     const w = await loadFixture(world);
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, (9n * WAD) / 10n));
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
+    const [taken] = events(w, rc, "AccountTakenOver");
+    expect(taken.args.accountId).to.equal(a);
+    expect(taken.args.marginLeftWad).to.be.greaterThan(0n); // not wiped out
+    expect((await w.engine.position(a, ETH)).size).to.equal(0n);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
+  });
+
+  it("leaves what the vault declines (a cap) to the tranches, as without a vault", async function () {
+    const w = await loadFixture(world);
+    await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD / 100n }); // $10k of a $1M vault
     const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
     await setPriceWad(w, ETH, await priceForHealth(w, a, (9n * WAD) / 10n));
     const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
     expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
     expect(events(w, rc, "TrancheLiquidated")).to.have.length(1);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+  });
+
+  it("takes over an account the market's liquidation capacity holds back (no sale); without the vault it would wait", async function () {
+    const w = await loadFixture(world);
+    const le = w.liquidationEngine;
+    const c = await le.config();
+    await le.connect(w.governor).setConfig({
+      trancheFraction: c.trancheFraction,
+      healthBuffer: c.healthBuffer,
+      backstopRatio: c.backstopRatio,
+      penaltyRate: c.penaltyRate,
+      cooldown: c.cooldown,
+      capacityWindow: c.capacityWindow,
+      capacityDepthFactor: WAD / 1000n, // the bound's minimum
+      dustNotional: c.dustNotional,
+      capBypassRatio: c.capBypassRatio,
+    });
+    const a = await positionAccount(w, w.bob, 20_000n, 100n * WAD);
+    const big = await positionAccount(w, w.alice, 4_000_000n, 20_000n * WAD); // far more than the window
+    await setPriceWad(w, ETH, await priceForHealth(w, a, (85n * WAD) / 100n));
+    expect(await w.engine.health(big)).to.be.lessThan(WAD);
+    // the big account's liquidation (a tranche scaled to the window, or a backstop close the vault's
+    // account cap refuses, which counts its notional) uses all of the window
+    await le.connect(w.keeper).liquidate(big);
+    const cap = await le.liquidationCapacity(ETH);
+    // a is above the backstop and held back by capacity: the vault takes it over, nothing is sold
+    expect(await w.engine.health(a)).to.be.greaterThan((2n * WAD) / 3n);
+    await expect(le.previewLiquidation(a)).to.be.revertedWithCustomError(le, "LiquidationCapacityExhausted");
+    const rc = await receipt(le.connect(w.keeper).liquidate(a));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(1);
+    expect((await le.liquidationCapacity(ETH)).used).to.equal(cap.used); // the window is untouched
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
+  });
+
+  it("leaves a held-back account waiting when the vault declines (a cap): the refusal is the engine's own", async function () {
+    const w = await loadFixture(world);
+    await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD / 100n }); // $10k of a $1M vault
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, (9n * WAD) / 10n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(a);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, (8n * WAD) / 10n));
+    await expect(w.liquidationEngine.connect(w.keeper).liquidate(a)).to.be.revertedWithCustomError(
+      w.liquidationEngine,
+      "TrancheCoolingDown",
+    );
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
   });
 

@@ -31,6 +31,9 @@ import {
   fitCapacity,
   packBatches,
   previewFromRevert,
+  GAS_PER_TAKEOVER,
+  takeoverPlan,
+  trancheGas,
 } from "../../scripts/keeper/planner.js";
 import { scanAccounts, worstFirst } from "../../scripts/keeper/scanner.js";
 import { TxManager, type TxOutcome, type TxProvider, classifyBroadcastError } from "../../scripts/keeper/txManager.js";
@@ -543,6 +546,25 @@ describe("keeper scan and plans", () => {
     expect(batches.map((b) => b.length)).to.deep.equal([68, 52]);
     expect(batchGasLimit(batches[0], limits)).to.equal(400_000n + 68n * 240_000n);
     expect(batches.flat().map((p) => p.accountId)).to.deep.equal(cross.map((p) => p.accountId));
+  });
+
+  it("sends a held-back account for the backstop vault's takeover: no capacity used, gas budgeted as a takeover", () => {
+    const limits = {
+      maxBatch: 100,
+      gasPerTranche: 110_000,
+      gasPerExtraLeg: 60_000,
+      gasPerFundCall: 70_000,
+      batchGasOverhead: 400_000,
+      txGasCap: 16_777_216,
+    };
+    const t = takeoverPlan(7n);
+    expect(trancheGas(t, limits)).to.equal(GAS_PER_TAKEOVER);
+    expect(GAS_PER_TAKEOVER).to.be.greaterThan(trancheGas(plan(1n, [[0, 1n]], true, true), limits));
+    // a takeover sells nothing: it takes no room from the tranches behind it
+    const rooms = new Map([[0, 10n]]);
+    const { selected, heldBack } = fitCapacity([t, plan(2n, [[0, 10n]])], rooms);
+    expect(selected.map((p) => p.accountId)).to.deep.equal([7n, 2n]);
+    expect(heldBack).to.deep.equal([]);
   });
 
   it("reads the contract's refusals as normal answers", () => {

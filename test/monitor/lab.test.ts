@@ -8,7 +8,7 @@ import { network } from "hardhat";
 
 import { deploymentRecord } from "../../scripts/keeper/devnet/world.js";
 import { WAD } from "../../scripts/lib/math/fixedPoint.js";
-import { badDebtAt, cascade } from "../../scripts/monitor/cascade.js";
+import { badDebtAt, cascade, selfExciting } from "../../scripts/monitor/cascade.js";
 import { ChainSource } from "../../scripts/monitor/chain.js";
 import { depegged, depeggedExposure, marketMap, mirrorLiquidatable } from "../../scripts/monitor/exposure.js";
 import { DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "../../scripts/monitor/forecast.js";
@@ -29,7 +29,13 @@ import {
   runScenarios,
   worstFallWithin,
 } from "../../scripts/monitor/scenarios.js";
-import { calmFalseAlarms, calmPath, calmStates } from "../../scripts/monitor/calmHistory.js";
+import {
+  REALISTIC_LEVERAGE_BUCKETS,
+  calmFalseAlarms,
+  calmPath,
+  calmStates,
+  realisticLeverage,
+} from "../../scripts/monitor/calmHistory.js";
 import { exactTable, runExact } from "../../scripts/monitor/exact.js";
 import { syntheticState } from "../../scripts/monitor/syntheticBook.js";
 import type { PricePath } from "../../scripts/replay/types.js";
@@ -256,6 +262,17 @@ describe("Risk monitor: what counts as a runaway, and as a wave", function () {
     expect(r.critical).to.equal(true);
   });
 
+  it("selfExciting: a wave the shock alone sets off does not feed itself; one whose sales set off as much again does", function () {
+    const one = cascade(table([0.5]), market, pct(1), { insuranceWad: WAD * 10n ** 9n });
+    expect(selfExciting(one.waves, one.liquidatedNotional)).to.equal(false);
+    // two accounts at 0.5% (the shock's wave), then one at 8% that only their sales reach: induced < direct
+    const half = cascade(table([0.5, 0.6, 8]), market, pct(1), { insuranceWad: WAD * 10n ** 9n });
+    expect(half.accounts).to.equal(3);
+    expect(selfExciting(half.waves, half.liquidatedNotional)).to.equal(false);
+    const loop = cascade(table([0.5, 8, 15]), market, pct(1), { insuranceWad: WAD * 10n ** 9n });
+    expect(selfExciting(loop.waves, loop.liquidatedNotional)).to.equal(true);
+  });
+
   it("a liquidation wave needs several accounts: one account's close is not one", function () {
     const state = syntheticState(40, 5);
     const few = forecast(state, [], { ...DEFAULT_FORECAST_SETTINGS, waveMinAccounts: 1 }).forecast;
@@ -276,8 +293,10 @@ describe("Risk monitor: what counts as a runaway, and as a wave", function () {
 });
 
 describe("Risk monitor: one scenario run exactly on the contracts", function () {
-  it("walks the joint move into the feeds, liquidates through liquidateBatch, and feeds the closes back as impact", async function () {
-    const { ethers } = await network.create();
+  it("walks the joint move into the feeds, liquidates through the replay's keeper service, pokes the breaker, and feeds the closes back as impact", async function () {
+    const { ethers, provider } = await network.create({
+      override: { allowBlocksWithSameTimestamp: true, initialBaseFeePerGas: 0n },
+    });
     const w = await deployWorld(ethers);
     const [, , , , , , , , dave] = await ethers.getSigners();
     await w.usdc.mint(dave.address, 10_000_000n * USDC);
@@ -292,7 +311,7 @@ describe("Risk monitor: one scenario run exactly on the contracts", function () 
     const chainId = Number((await ethers.provider.getNetwork()).chainId);
     const deployment = await deploymentRecord(w, "hardhat", chainId, 0);
     const scenario = customScenario({ direction: "down", shockBps: 1_200 });
-    const r = await runExact({ ethers, deployment, scenario, steps: 4, stepSeconds: 60 });
+    const r = await runExact({ ethers, provider, deployment, scenario, steps: 4, stepSeconds: 60 });
     expect(r.steps).to.have.length(8);
     expect(r.fast.accounts).to.be.at.least(1);
     expect(r.accountsLiquidated).to.be.at.least(1);
@@ -304,10 +323,21 @@ describe("Risk monitor: one scenario run exactly on the contracts", function () 
     expect((await w.engine.positionView(safe, BTC)).size).to.equal(-WAD / 10n);
     expect(r.steps.reduce((n, s) => n + s.liquidatedNotional, 0n)).to.equal(r.liquidatedNotional);
     expect(exactTable(r)).to.contain("| liquidated notional |");
+    // the keeper service ran as in the replay: it folded the new rounds into the volatility, and its
+    // breaker pokes moved the breaker's level as the fall's triggers proposed
+    expect(r.pokes.volatility).to.be.greaterThan(0);
+    expect(r.pokes.breaker).to.be.greaterThan(0);
+    expect(r.maxLevel).to.be.greaterThan(0);
+    const levelsNow = [
+      Number((await w.breaker!.marketLevel(ETH)).level),
+      Number((await w.breaker!.marketLevel(BTC)).level),
+    ];
+    expect(r.steps[r.steps.length - 1].level).to.equal(Math.max(...levelsNow));
     let refused: Error | undefined;
     try {
       await runExact({
         ethers,
+        provider,
         deployment,
         scenario: customScenario({ direction: "down", shockBps: 500, depegBps: 100 }),
       });
@@ -352,7 +382,56 @@ describe("Risk monitor: false alarms on the longer calm history", function () {
       level3P15m: 1.1,
       level1WaveP1h: 1.1,
       level2WaveP15m: 1.1,
+      waveMustFeedItself: true,
     });
     expect(never.atLevel[0] + never.atLevel[3]).to.equal(never.bars - 1);
+  });
+
+  it("the realistic book: the public leverage mix by notional, survivors only, beside the replay's stress book", function () {
+    // the traders' buckets give back the source's notional shares (36% / 48% / 15% of $7.63 bn) within sampling
+    const n = 4_000;
+    const notional = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      const lev = Number(realisticLeverage(i, 31)) / 1e18;
+      expect(lev).to.be.within(1, 31);
+      notional[lev < 3 ? 0 : lev < 7 ? 1 : 2] += lev;
+    }
+    const total = notional.reduce((a, b) => a + b, 0);
+    REALISTIC_LEVERAGE_BUCKETS.forEach((b, k) => {
+      const share = notional[k] / total;
+      expect(Math.abs(share - b.notionalBn / 7.63), `bucket ${k}: ${share}`).to.be.below(0.03);
+    });
+    const path = calmPath(dir!, "ftx-2022");
+    const stress = calmStates(path);
+    const real = calmStates(path, "realistic");
+    expect(real).to.have.length(stress.length);
+    const lev = (s: (typeof real)[number]) => {
+      let margin = 0n;
+      let notionalWad = 0n;
+      for (const a of s.state.accounts) {
+        margin += a.margin;
+        const p = a.positions.get(0)!;
+        notionalWad += ((p.size < 0n ? -p.size : p.size) * p.basis) / WAD;
+      }
+      return Number((notionalWad * 100n) / margin) / 100;
+    };
+    expect(lev(real[0]), "the realistic book is less levered").to.be.lessThan(lev(stress[0]) / 2);
+    // survivors only: an account in the book at a bar was liquidatable at no bar close since its entry
+    const last = real.length - 1;
+    const ageBars = Math.round(86_400 / (path.points[1].t - path.points[0].t));
+    let checked = 0;
+    for (const a of real[last].state.accounts.slice(0, 40)) {
+      // trader index = account id - 1; its entry bar as calmStates places it
+      const entryBar = Math.max(0, last - ((Number(a.id - 1n) * 7_919) % ageBars));
+      expect(a.positions.get(0)!.basis).to.equal(path.points[entryBar].priceWad);
+      for (let j = entryBar; j < last; j++) {
+        checked++;
+        const markets = marketMap(real[j].state);
+        expect(mirrorLiquidatable(a, markets, real[j].state.timestamp, real[j].state.liquidationMargin)).to.equal(
+          false,
+        );
+      }
+    }
+    expect(checked).to.be.greaterThan(100);
   });
 });

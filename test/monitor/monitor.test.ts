@@ -26,7 +26,7 @@ import { DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "../../scrip
 import { DIRECTIONS, buildLadder, countAtMost, kOf } from "../../scripts/monitor/ladder.js";
 import { moveProbability, normalCdf, standardisedShocks, studentTCdf } from "../../scripts/monitor/stats.js";
 import { accountWarning, liquidationPrice } from "../../scripts/monitor/warnings.js";
-import { type BreakerMarket, actions, levelFor } from "../../scripts/monitor/rules.js";
+import { type BreakerMarket, DEFAULT_RULES, LevelTracker, actions, levelFor } from "../../scripts/monitor/rules.js";
 import { firstWave } from "../../scripts/monitor/backtest.js";
 import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
 
@@ -382,6 +382,54 @@ describe("Risk monitor: rules and the risk-oracle plan", function () {
     expect(actions(decision(0), REF, true, [live], bounds, 17_000, opts)[0].kind).to.equal("none");
   });
 
+  it("levelFor: with waveMustFeedItself, only a self-feeding liquidation wave sets a level; by default any wave does", function () {
+    const wave = (amplifies: boolean) =>
+      ({
+        worst: { direction: "down" },
+        down: {
+          criticalShock: undefined,
+          horizons: [],
+          waveShock: WAD / 100n,
+          waveAmplifies: amplifies,
+          waveHorizons: [
+            { horizonSeconds: 900, probability: 0.5 },
+            { horizonSeconds: 3_600, probability: 0.5 },
+          ],
+        },
+        up: { criticalShock: undefined, horizons: [], waveShock: undefined, waveAmplifies: false, waveHorizons: [] },
+      }) as unknown as Parameters<typeof levelFor>[0];
+    const feeding = { ...DEFAULT_RULES, waveMustFeedItself: true };
+    expect(levelFor(wave(false), feeding).level).to.equal(0);
+    expect(levelFor(wave(true), feeding).level).to.equal(2);
+    expect(levelFor(wave(true), feeding).reason).to.match(/liquidation wave within 15 min/);
+    expect(levelFor(wave(false)).level, "the default: any wave, as before").to.equal(2);
+  });
+
+  it("LevelTracker: a level takes effect once wanted for confirmSeconds on enough forecasts, falls at once; critical now at once", function () {
+    const at = (level: number, immediate = false) => ({ ...decision(level), immediate });
+    const tr = new LevelTracker({ confirmSeconds: 300, confirmForecasts: 2 });
+    expect(tr.update(0, at(2)).level).to.equal(0);
+    expect(tr.update(120, at(2)).level).to.equal(0);
+    expect(tr.update(300, at(2)).level).to.equal(2);
+    // level 3 wanted now: level 2 (held since 0) stays, 3 is not yet confirmed
+    const partial = tr.update(360, at(3));
+    expect(partial.level).to.equal(2);
+    expect(partial.reason).to.match(/level 3 not yet confirmed/);
+    expect(tr.update(720, at(3)).level).to.equal(3);
+    // falls at once, and the run starts over
+    expect(tr.update(780, at(0)).level).to.equal(0);
+    expect(tr.update(840, at(1)).level).to.equal(0);
+    // one forecast 300 s later is not two: a single round spanning the time is not enough
+    const sparse = new LevelTracker({ confirmSeconds: 300, confirmForecasts: 3 });
+    sparse.update(0, at(1));
+    expect(sparse.update(600, at(1)).level).to.equal(0);
+    expect(sparse.update(900, at(1)).level).to.equal(1);
+    // the book past its critical shock is an observation: at once
+    expect(new LevelTracker({ confirmSeconds: 300, confirmForecasts: 2 }).update(0, at(3, true)).level).to.equal(3);
+    // the default: no wait, every forecast's level at once
+    expect(new LevelTracker().update(0, at(2)).level).to.equal(2);
+  });
+
   it("levelFor: each threshold moves the level; a first liquidation wave is a window reaching 1% of open interest", async function () {
     const ctx = await loadFixture(book);
     const { state } = await readState(ctx);
@@ -394,6 +442,8 @@ describe("Risk monitor: rules and the risk-oracle plan", function () {
       level3P15m: 1,
       level1WaveP1h: 1,
       level2WaveP15m: 1,
+      // any wave, self-feeding or not, so that each wave threshold alone moves the level
+      waveMustFeedItself: false,
     };
     expect(levelFor(f, never).level).to.equal(0);
     expect(levelFor(f, { ...never, level1WaveP1h: 0 }).level).to.equal(1);

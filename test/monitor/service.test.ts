@@ -84,7 +84,10 @@ describe("Risk monitor service: raises through the risk-oracle role", function (
         level3P15m: 0,
         level1WaveP1h: 0,
         level2WaveP15m: 0,
+        waveMustFeedItself: false,
       },
+      // this test is about the raises, not about persistence (rules.ts LevelTracker): every level at once
+      persistence: null,
       raiseDuration: 7_200,
       renewWithin: 5_000,
       alerts: webhookSink([hook.url], silentLogger()),
@@ -161,6 +164,9 @@ describe("Risk monitor CLI: exit codes", function () {
     const missing = cli([]);
     expect(missing.status).to.equal(2);
     expect(missing.stderr).to.include("rpcUrl (--rpc or MONITOR_RPC_URL)");
+    const confirm = cli(["--rpc", "http://127.0.0.1:9"], { MONITOR_CONFIRM_SECONDS: "7200" });
+    expect(confirm.status, confirm.stderr).to.equal(2);
+    expect(confirm.stderr).to.include("confirmSeconds (--confirm-seconds or MONITOR_CONFIRM_SECONDS");
   });
 
   it("2 for a malformed --exact id, and for --scenarios when the crash catalogue cannot be read", function () {
@@ -226,7 +232,12 @@ describe("Risk monitor CLI: exit codes", function () {
 
 describe("Risk monitor server: metrics, health, the event stream", function () {
   it("serves Prometheus metrics and health, and streams a level change as a server-sent event", async function () {
-    const service = new MonitorService({ source: new SyntheticSource(500, 5), logger: silentLogger() });
+    // every forecast's level at once (no persistence): this test is about the stream, not the rules
+    const service = new MonitorService({
+      source: new SyntheticSource(500, 5),
+      logger: silentLogger(),
+      persistence: null,
+    });
     const server = await startMonitorServer({ port: 0, service });
     const controller = new AbortController();
     try {

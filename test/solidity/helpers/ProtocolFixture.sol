@@ -76,7 +76,7 @@ abstract contract ProtocolFixture is Test {
                 new LiquidationEngine(
                     vault,
                     oracle,
-                    address(new LiquidationConfigurator(vault, oracle, address(new AutoDeleveraging(vault, oracle))))
+                    address(new LiquidationConfigurator(vault, oracle, _afterConfigurator()))
                 )
             )
         );
@@ -90,6 +90,12 @@ abstract contract ProtocolFixture is Test {
         engine.listMarket(ETH, _marketConfig(ETH_FEED, 1_000_000e18, 100_000e18, 10_000e18));
         engine.listMarket(BTC, _marketConfig(BTC_FEED, 50_000e18, 5_000e18, 1_000e18));
         vm.stopPrank();
+    }
+
+    /// @dev The module after LiquidationConfigurator in the engine's fall-through order: auto-deleveraging
+    ///      here; a suite that needs the backstop puts BackstopModule in front of it (deploy/protocol.ts).
+    function _afterConfigurator() internal virtual returns (address) {
+        return address(new AutoDeleveraging(vault, oracle));
     }
 
     /// @dev The insurance fund and the liquidation engine (a module reached at the engine's address),

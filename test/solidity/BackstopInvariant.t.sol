@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {AutoDeleveraging} from "../../contracts/liquidation/AutoDeleveraging.sol";
+import {BackstopModule} from "../../contracts/liquidation/BackstopModule.sol";
+import {BackstopVault} from "../../contracts/backstop/BackstopVault.sol";
+import {IBackstopEngine, IBackstopTypes} from "../../contracts/interfaces/IBackstop.sol";
+import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
+import {BackstopHandler} from "./handlers/BackstopHandler.sol";
+
+/// @notice Issue 12's backstop properties under an adversary (BackstopHandler): takeovers by the keeper and
+///         by the traders themselves, netting against the vault's inventory, paced unwinds, a run on the
+///         vault's shares, price gaps of up to 20% and the clock past cooldown, maxHold and the drawdown
+///         window. The engine runs the modules as deploy/protocol.ts chains them (LiquidationEngine ->
+///         LiquidationConfigurator -> BackstopModule -> AutoDeleveraging). The caps are set tight (half the
+///         vault's equity per account, twice it per market and three times in all) so that they bind in
+///         many runs; the impact budget is its least (0.01% of depth: $200k on ETH, $150k on BTC at the
+///         start), below the largest positions ($1M), so that it binds.
+contract BackstopInvariantTest is ProtocolFixture {
+    BackstopHandler internal handler;
+    BackstopVault internal bv;
+    IBackstopEngine internal bs;
+
+    function _afterConfigurator() internal override returns (address) {
+        return address(new BackstopModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))));
+    }
+
+    function setUp() public {
+        _deployProtocol();
+        _deployLiquidation();
+        address lp = makeAddr("lp");
+        usdc.mint(lp, 20_000_000 * USDC);
+        vm.startPrank(lp);
+        usdc.approve(address(vault), type(uint256).max);
+        vault.deposit(10_000_000 * USDC, lp);
+        usdc.approve(address(insuranceFund), type(uint256).max);
+        insuranceFund.deposit(1_000_000 * USDC, lp);
+        vm.stopPrank();
+
+        bv = new BackstopVault(usdc, engine, admin, governor);
+        bs = IBackstopEngine(address(engine));
+        vm.startPrank(governor);
+        bs.setBackstopConfig(
+            IBackstopTypes.BackstopConfig({
+                feeRate: 0.01e18,
+                accountShare: 0.5e18,
+                marketShare: 2e18,
+                refSigma: 0.8e18,
+                depthShare: 0.2e18,
+                totalShare: 3e18,
+                maxDrawdown: 0.15e18,
+                drawdownWindow: 8 hours,
+                impactBudget: 0.0001e18,
+                flowHalfLife: 600,
+                maxHold: 1 hours,
+                lateMultiplier: 4e18
+            })
+        );
+        bs.setBackstopVault(address(bv), bv.accountId());
+        vm.stopPrank();
+        vm.startPrank(lp);
+        usdc.approve(address(bv), type(uint256).max);
+        bv.deposit(2_000_000 * USDC, lp);
+        vm.stopPrank();
+
+        handler = new BackstopHandler(usdc, vault, engine, bv, oracle, ethFeed, btcFeed, makeAddr("keeper"));
+        bytes4[] memory selectors = new bytes4[](14);
+        selectors[0] = BackstopHandler.open.selector;
+        selectors[1] = BackstopHandler.openAgainstInventory.selector;
+        selectors[2] = BackstopHandler.close.selector;
+        selectors[3] = BackstopHandler.movePrice.selector;
+        selectors[4] = BackstopHandler.warp.selector;
+        selectors[5] = BackstopHandler.liquidate.selector;
+        selectors[6] = BackstopHandler.selfLiquidate.selector;
+        selectors[7] = BackstopHandler.liquidateAll.selector;
+        selectors[8] = BackstopHandler.unwind.selector;
+        selectors[9] = BackstopHandler.deposit.selector;
+        selectors[10] = BackstopHandler.requestRedeem.selector;
+        selectors[11] = BackstopHandler.redeem.selector;
+        // prices move, and traders bet against the vault's inventory, twice as often as anything else
+        selectors[12] = BackstopHandler.movePrice.selector;
+        selectors[13] = BackstopHandler.openAgainstInventory.selector;
+        targetContract(address(handler));
+        targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+    }
+
+    // ------------------------------------------------------------------ properties
+
+    /// @notice A takeover moves one side's open interest from the trader to the vault: skew unchanged, and
+    ///         open interest unchanged or down on both sides by the size netted against the vault.
+    function invariant_takeoverConservesOpenInterestAndSkew() public view {
+        assertEq(handler.ghost_oiBroken(), 0, handler.lastViolation());
+    }
+
+    /// @notice The vault's account is above maintenance right after every takeover.
+    function invariant_vaultAboveMaintenanceAfterTakeover() public view {
+        assertEq(handler.ghost_vaultUnderMaintenance(), 0, handler.lastViolation());
+    }
+
+    /// @notice No takeover passes the account, market or total cap (recomputed from the views).
+    function invariant_takeoverCapsRespected() public view {
+        assertEq(handler.ghost_capBroken(), 0, handler.lastViolation());
+    }
+
+    /// @notice The bad-debt ledger balances: incurred = covered + socialised + pending.
+    function invariant_badDebtLedgerBalances() public view {
+        assertEq(
+            liquidationEngine.badDebtIncurred(),
+            liquidationEngine.badDebtCovered() +
+                liquidationEngine.badDebtSocialised() +
+                liquidationEngine.badDebtPending(),
+            "incurred != covered + socialised + pending"
+        );
+    }
+
+    /// @notice A loss of the vault's inventory beyond its margin is bad debt in full (covered by the fund or
+    ///         pending for auto-deleveraging), never silently lost.
+    function invariant_vaultLossBeyondMarginIsBooked() public view {
+        assertEq(handler.ghost_vaultLossLost(), 0, handler.lastViolation());
+    }
+
+    /// @notice A redemption never pays more than the vault's free margin, nor leaves its inventory under its
+    ///         initial margin.
+    function invariant_redemptionsWithinFreeMargin() public view {
+        assertEq(handler.ghost_redeemOverFree(), 0, handler.lastViolation());
+    }
+
+    /// @notice No trader profits from a takeover round trip (self-liquidation included): it keeps at most
+    ///         what a close at the oracle price would have left it.
+    function invariant_noTakeoverRoundTripProfit() public view {
+        assertEq(handler.ghost_roundTripProfit(), 0, handler.lastViolation());
+    }
+
+    /// @notice The unwind never sells more than the impact budget's room.
+    function invariant_unwindWithinBudget() public view {
+        assertEq(handler.ghost_unwindOverBudget(), 0, handler.lastViolation());
+    }
+
+    // ------------------------------------------------------------------ the scenarios, played once
+
+    /// @notice A long and a short, the price gapping down: the long is taken over (by its own owner),
+    ///         the vault unwinds within its budget, a short opened against the inventory is taken over after
+    ///         the price gaps up (netting), and a depositor's run stops at the free margin. Every handler
+    ///         check runs on the way; the coverage counters say each path was taken.
+    function test_takeoverNettingUnwindAndRun() public {
+        handler.deposit(0, 200_000);
+        handler.requestRedeem(0, type(uint256).max);
+        handler.open(0, 0, 300_000, 20, true); // $300k ETH long at 20x
+        handler.open(1, 0, 100_000, 10, false); // a short, so the long's takeover leaves skew to check
+        handler.movePrice(0, 1_550); // ETH -4.5%: the long is past the backstop, not bankrupt
+        handler.selfLiquidate(0);
+        assertEq(handler.ghost_takeovers(), 1, "the long was taken over");
+        assertEq(handler.ghost_selfTakeovers(), 1, "by its own owner");
+        handler.unwind(0, 1); // $200k of the $300k: the budget's whole room
+        assertEq(handler.ghost_unwinds(), 1, "the vault unwound some");
+        invariant_unwindWithinBudget();
+        handler.unwind(0, 1); // at once again: no room
+        assertEq(handler.ghost_unwinds(), 1, "the budget was spent");
+        handler.openAgainstInventory(2, 0, 150_000); // a short against the vault's long, at 20x
+        handler.movePrice(0, 2_500); // ETH +5%
+        handler.liquidateAll();
+        assertGe(handler.ghost_nettedTakeovers(), 1, "a takeover netted against the inventory");
+        handler.warp(1, 0); // past the cooldown
+        handler.redeem(0, 0);
+        assertEq(handler.ghost_redemptions() + handler.ghost_refusedRedemptions(), 1, "the run was tried");
+        handler.warp(2, 0); // past maxHold: the late budget
+        handler.unwind(0, 2);
+        invariant_takeoverConservesOpenInterestAndSkew();
+        invariant_vaultAboveMaintenanceAfterTakeover();
+        invariant_takeoverCapsRespected();
+        invariant_badDebtLedgerBalances();
+        invariant_vaultLossBeyondMarginIsBooked();
+        invariant_redemptionsWithinFreeMargin();
+        invariant_noTakeoverRoundTripProfit();
+        invariant_unwindWithinBudget();
+    }
+}
