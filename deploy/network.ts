@@ -120,6 +120,7 @@ export async function buildPlan(
     collateral,
     markets,
     breaker: params.breaker,
+    orders: params.orders,
   };
   if (params.seed) {
     const unit = 10n ** BigInt(collateralDecimals);

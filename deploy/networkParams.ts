@@ -149,6 +149,22 @@ export const networkParamsSchema = z
       .optional(),
     /** deploy the circuit breaker and its triggers */
     breaker: z.boolean().default(true),
+    /**
+     * two-step orders (IOrders), switched on for good: every risk-adding trade is committed, then
+     * settled at the first oracle round at least minDelay seconds later. Bounds as OrderModule's.
+     */
+    orders: z
+      .strictObject({
+        /** seconds, 1..300 */
+        minDelay: z.number().int().min(1).max(300),
+        /** seconds, minDelay + 10 .. 86400: keep it above the feeds' heartbeat */
+        maxDelay: z.number().int().min(11).max(86_400),
+        /** WAD paid to the settler from the trader's margin, at most 100e18 */
+        settlementReward: bigintString,
+      })
+      .refine((o) => o.maxDelay >= o.minDelay + 10, { message: "maxDelay must be at least minDelay + 10" })
+      .refine((o) => o.settlementReward <= 100n * 10n ** 18n, { message: "settlementReward above 100e18" })
+      .optional(),
     markets: z.array(market).min(1, "at least one market").max(96),
     seed: z
       .strictObject({

@@ -57,7 +57,16 @@ export type DeployOptions = {
   breaker?: boolean;
   /** an existing collateral token (tests use hostile ones); a MockUSDC is deployed when absent */
   collateral?: string;
+  /**
+   * two-step orders: set these parameters and turn the one-way switch on (every risk-adding trade is
+   * then committed and settled). Absent: the order module is deployed but off, and modifyPosition
+   * keeps adding risk in one step (unit-test fixtures of other features).
+   */
+  orders?: OrderParams;
 };
+
+/** IOrders.setOrderConfig's arguments (seconds; the reward in WAD). */
+export type OrderParams = { minDelay: number; maxDelay: number; settlementReward: bigint };
 
 export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions): Promise<Protocol> {
   const markets = opts.markets ?? DEFAULT_MARKETS;
@@ -72,6 +81,7 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
       markets,
       breaker: opts.breaker ?? true,
       collateral: opts.collateral,
+      orders: opts.orders,
     },
     steps,
   );
@@ -119,6 +129,8 @@ export type SystemPlan = {
   collateral?: string;
   markets: MarketPlan[];
   breaker: boolean;
+  /** two-step orders on, with these parameters (off when absent) */
+  orders?: OrderParams;
   /** funds moved by the deployer after wiring; amounts in token units / wei */
   seed?: {
     lpLiquidity: bigint;
@@ -143,6 +155,8 @@ export type SystemAddresses = {
     liquidation: string;
     liquidationConfigurator: string;
     backstop: string;
+    /** absent in records written before two-step orders existed */
+    orders?: string;
     autoDeleveraging: string;
   };
   breaker?: string;
@@ -170,6 +184,7 @@ export const DEPLOY_STEP = {
   insuranceFund: "deploy:insuranceFund",
   autoDeleveraging: "deploy:module:autoDeleveraging",
   backstopModule: "deploy:module:backstop",
+  orderModule: "deploy:module:orders",
   liquidationConfigurator: "deploy:module:liquidationConfigurator",
   liquidationModule: "deploy:module:liquidationEngine",
   marketAdmin: "deploy:module:marketAdmin",
@@ -207,6 +222,7 @@ export function addressesFromSteps(steps: Record<string, string>, plan: SystemPl
       liquidation: steps[DEPLOY_STEP.liquidationModule] ?? "",
       liquidationConfigurator: steps[DEPLOY_STEP.liquidationConfigurator] ?? "",
       backstop: steps[DEPLOY_STEP.backstopModule] ?? "",
+      orders: steps[DEPLOY_STEP.orderModule] ?? "",
       autoDeleveraging: steps[DEPLOY_STEP.autoDeleveraging] ?? "",
     },
     breaker: steps[DEPLOY_STEP.breaker],
@@ -244,14 +260,11 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
   const oracle = await steps.deploy(DEPLOY_STEP.oracle, "OracleAdapter", [me, me]);
   const vault = await steps.deploy(DEPLOY_STEP.vault, "Vault", [usdc, me, me]);
   // The engine's modules first: the engine is built with their addresses. Liquidations fall through
-  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> AutoDeleveraging, so each is
-  // built with the next.
+  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> OrderModule -> AutoDeleveraging,
+  // so each is built with the next (orders after the backstop: a liquidation never pays their hop).
   const autoDeleveraging = await steps.deploy(DEPLOY_STEP.autoDeleveraging, "AutoDeleveraging", [vault, oracle]);
-  const backstopModule = await steps.deploy(DEPLOY_STEP.backstopModule, "BackstopModule", [
-    vault,
-    oracle,
-    autoDeleveraging,
-  ]);
+  const orderModule = await steps.deploy(DEPLOY_STEP.orderModule, "OrderModule", [vault, oracle, autoDeleveraging]);
+  const backstopModule = await steps.deploy(DEPLOY_STEP.backstopModule, "BackstopModule", [vault, oracle, orderModule]);
   const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
     vault,
     oracle,
@@ -309,6 +322,13 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
       m.initialSigma,
     );
     await call(`call:engine.listMarket:${m.symbol}`, engineC, "listMarket", m.id, marketConfig(m));
+  }
+  if (plan.orders) {
+    // IOrders is served at the engine's address by the order module.
+    const ordersC = await ethers.getContractAt("IOrders", engine, deployer);
+    const o = plan.orders;
+    await call("call:orders.setOrderConfig", ordersC, "setOrderConfig", o.minDelay, o.maxDelay, o.settlementReward);
+    await call("call:orders.enableOrders", ordersC, "enableOrders");
   }
 
   const roleHolders: [name: string, address: string][] = [
@@ -389,6 +409,7 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     liquidation: liquidationModule,
     liquidationConfigurator,
     backstop: backstopModule,
+    orders: orderModule,
     autoDeleveraging,
   };
   return {

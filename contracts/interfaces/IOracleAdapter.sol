@@ -66,6 +66,15 @@ interface IOracleAdapter is IBoundedParameters {
     ///         sequencer. For callers that apply their own staleness policy (liquidations).
     function latestPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt);
 
+    /// @notice Round `roundId` of the feed: its answer in WAD (checked as the latest answer is, without
+    ///         the staleness check), its updatedAt, and the updatedAt of the round before it (0 when that
+    ///         round cannot be read or has no answer). Two-step orders prove with it that a round is the
+    ///         first one after a time.
+    function roundPrice(
+        bytes32 feedId,
+        uint80 roundId
+    ) external view returns (uint256 priceWad, uint256 updatedAt, uint256 previousUpdatedAt);
+
     /// @notice Current annualised volatility estimate of a feed (WAD).
     function volatility(bytes32 feedId) external view returns (uint256 sigmaWad);
 

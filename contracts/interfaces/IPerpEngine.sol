@@ -96,6 +96,8 @@ interface IPerpEngine is IBoundedParameters {
     error AccountUnderwater(uint256 accountId, uint256 shortfall);
     /// @notice A risk-adding trade would leave a position below the minimum notional (the liquidation
     ///         config's dustNotional). Reducing and closing are never refused for size.
+    /// @notice Two-step orders are on: a trade that adds risk must be committed and settled (IOrders).
+    error RiskNeedsOrder(uint256 accountId, uint256 marketId);
     error PositionBelowMinimum(uint256 accountId, uint256 marketId, uint256 notional, uint256 minimum);
 
     event AccountCreated(uint256 indexed accountId, address indexed owner);
@@ -130,8 +132,20 @@ interface IPerpEngine is IBoundedParameters {
 
     // ----- trading -----
     /// @notice Changes a position by `sizeDelta` (positive buys). A buy fails if the fill is above
-    ///         `limitPrice`, a sell if it is below.
+    ///         `limitPrice`, a sell if it is below. Once two-step orders are enabled (IOrders), a trade
+    ///         that adds risk (open, increase, flip) is refused with RiskNeedsOrder; reducing and closing
+    ///         stay here, one step, whatever is pending.
     function modifyPosition(uint256 accountId, uint256 marketId, int256 sizeDelta, uint256 limitPrice) external;
+    /// @notice The fill of a settled two-step order: the trade modifyPosition would make, every check
+    ///         included, but filled around `indexPrice` (the order's round) instead of the latest price.
+    ///         Callable only by the engine itself (the order module's settlement, at this address).
+    function fillOrder(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 limitPrice,
+        uint256 indexPrice
+    ) external;
     /// @notice Closes the account's position in a market; never refused by margin, stress level or caps.
     function closePosition(uint256 accountId, uint256 marketId, uint256 limitPrice) external;
     /// @notice Accrues funding and the maintenance-margin ramp of a market. Permissionless.

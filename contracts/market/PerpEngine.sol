@@ -139,6 +139,9 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
             available = free <= 0 ? 0 : uint256(free).min(margin);
         }
         uint256 amountWad = amount > type(uint256).max / SCALE ? type(uint256).max : amount * SCALE;
+        // A pending order's escrow stays in the margin until it is settled or cancelled.
+        uint256 escrow = _orders[accountId].escrow;
+        available = available > escrow ? available - escrow : 0;
         if (amountWad > available) revert InsufficientFreeMargin(accountId, amountWad, available);
         vault.withdrawMargin(accountId, to, amount);
     }
@@ -152,15 +155,28 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         int256 sizeDelta,
         uint256 limitPrice
     ) external nonReentrant {
-        _trade(accountId, _ownedAccount(accountId), marketId, sizeDelta, limitPrice);
+        _ownedAccount(accountId);
+        _trade(accountId, marketId, sizeDelta, limitPrice, 0);
+    }
+
+    /// @inheritdoc IPerpEngine
+    function fillOrder(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 limitPrice,
+        uint256 indexPrice
+    ) external {
+        if (msg.sender != address(this)) revert NotAccountOwner(accountId, msg.sender);
+        _trade(accountId, marketId, sizeDelta, limitPrice, indexPrice);
     }
 
     /// @inheritdoc IPerpEngine
     function closePosition(uint256 accountId, uint256 marketId, uint256 limitPrice) external nonReentrant {
-        uint96 markets = _ownedAccount(accountId);
+        _ownedAccount(accountId);
         int256 size = _positions[accountId][marketId].size;
         if (size == 0) revert NoPosition(accountId, marketId);
-        _trade(accountId, markets, marketId, -size, limitPrice);
+        _trade(accountId, marketId, -size, limitPrice, 0);
     }
 
     /// @inheritdoc IPerpEngine
@@ -175,12 +191,14 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         _delegate(liquidationModule);
     }
 
+    /// @dev `indexPrice`: 0 for a direct trade (filled around the latest price); a settled order's round
+    ///      price otherwise.
     function _trade(
         uint256 accountId,
-        uint96 accountMarkets_,
         uint256 marketId,
         int256 sizeDelta,
-        uint256 limitPrice
+        uint256 limitPrice,
+        uint256 indexPrice
     ) internal {
         // ---- validate
         if (sizeDelta == 0) revert ZeroSizeDelta();
@@ -199,7 +217,11 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         // A trade that only reduces never consults the breaker: nothing it could say applies to it, and
         // a broken breaker must not be able to block it.
         ICircuitBreaker.TradePolicy memory policy = t.addsRisk ? _policy(marketId) : _neutralPolicy();
-        if (t.addsRisk) _checkRiskAllowed(cfg, policy, marketId, sizeDelta);
+        if (t.addsRisk) {
+            // With two-step orders on, risk is added only by a settled order (indexPrice: its round's).
+            if (indexPrice == 0 && _orderConfig.enabled) revert RiskNeedsOrder(accountId, marketId);
+            _checkRiskAllowed(cfg, policy, marketId, sizeDelta);
+        }
 
         // ---- accrue
         MarketState storage st = _states[marketId];
@@ -210,7 +232,8 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         (c.fundingIndex, c.term) = _accrue(marketId, cfg, st, c.price, c.sigma);
 
         // ---- compute
-        t.fill = PerpMath.fillPrice(c.price, _skew(st), sizeDelta, cfg.skewScale);
+        // An order fills at its round's price; margin and accrual use the current one.
+        t.fill = PerpMath.fillPrice(indexPrice == 0 ? c.price : indexPrice, _skew(st), sizeDelta, cfg.skewScale);
         if (sizeDelta > 0 ? t.fill > limitPrice : t.fill < limitPrice) {
             revert LimitPriceMissed(t.fill, limitPrice, sizeDelta > 0);
         }
@@ -221,7 +244,7 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         _writeMarket(cfg, st, marketId, t);
         pos.size = t.newSize.toInt128();
         pos.basis = t.newBasis.toInt128();
-        uint96 markets = _writeAccountMarkets(accountId, accountMarkets_, marketId, t.newSize);
+        uint96 markets = _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
 
         // ---- settle with the vault, then check the margin of a risk-adding trade
         // The fee actually charged replaces the quoted one: a margin that cannot pay it forgoes it.

@@ -13,6 +13,7 @@ import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {IBackstop} from "../interfaces/IBackstop.sol";
+import {IOrders} from "../interfaces/IOrders.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
@@ -76,6 +77,10 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     IBackstop.BackstopConfig internal _backstopConfig;
     IBackstop.BackstopState internal _backstop;
     mapping(uint256 marketId => IBackstop.Flow) internal _forcedFlow;
+
+    // ------------------------------------------------------------------ order storage (OrderModule)
+    IOrders.OrderConfig internal _orderConfig;
+    mapping(uint256 accountId => IOrders.Order) internal _orders;
 
     /// @dev Values of one market already read this call, reused by the margin check.
     struct MarketCache {

@@ -206,6 +206,25 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     }
 
     /// @inheritdoc IOracleAdapter
+    function roundPrice(
+        bytes32 feedId,
+        uint80 roundId
+    ) external view returns (uint256 priceWad, uint256 updatedAt, uint256 previousUpdatedAt) {
+        FeedConfig memory cfg = _loadFeed(feedId);
+        AggregatorV3Interface agg = AggregatorV3Interface(cfg.aggregator);
+        (uint80 id, int256 answer, , uint256 at, uint80 answeredInRound) = agg.getRoundData(roundId);
+        if (id != roundId) revert IncompleteRound(feedId, roundId, answeredInRound, at);
+        priceWad = _validRound(feedId, cfg.decimals, cfg.bounded, roundId, answer, at, answeredInRound);
+        updatedAt = at;
+        // A predecessor that cannot be read (the first round of a phase) reads as 0: not provable.
+        if (roundId > 0) {
+            try agg.getRoundData(roundId - 1) returns (uint80, int256 a, uint256, uint256 prevAt, uint80) {
+                if (a > 0) previousUpdatedAt = prevAt;
+            } catch {}
+        }
+    }
+
+    /// @inheritdoc IOracleAdapter
     /// @dev Reverts for an unknown feed rather than returning 0, which a caller could take for calm.
     function volatility(bytes32 feedId) external view returns (uint256 sigmaWad) {
         _loadFeed(feedId);
@@ -294,6 +313,19 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         int256 answer;
         uint80 answeredInRound;
         (roundId, answer, , updatedAt, answeredInRound) = AggregatorV3Interface(aggregator).latestRoundData();
+        priceWad = _validRound(feedId, decimals, bounded, roundId, answer, updatedAt, answeredInRound);
+    }
+
+    /// @dev The checks every answer passes before it is used, whether the latest or a named round.
+    function _validRound(
+        bytes32 feedId,
+        uint8 decimals,
+        bool bounded,
+        uint80 roundId,
+        int256 answer,
+        uint256 updatedAt,
+        uint80 answeredInRound
+    ) internal view returns (uint256 priceWad) {
         if (answer <= 0) revert NonPositiveAnswer(feedId, answer);
         if (bounded) {
             // An aggregator clamps to its bounds; an answer sitting on one is the bound, not the price.

@@ -20,9 +20,10 @@ import { OracleAdapter__factory } from "../../types/ethers-contracts/factories/c
 import { PerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/market/PerpEngine__factory.js";
 import { Vault__factory } from "../../types/ethers-contracts/factories/contracts/vault/Vault__factory.js";
 
-/** Chainlink's AggregatorV3Interface, the one read the keeper makes of a feed. */
+/** Chainlink's AggregatorV3Interface, the reads the keeper makes of a feed (a round by id: the settle job). */
 export const AGGREGATOR_ABI = [
   "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
+  "function getRoundData(uint80 roundId) view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
 ];
 
 export type Feed = { marketId: number; symbol: string; feedId: string; aggregator: Contract };

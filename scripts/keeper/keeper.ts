@@ -20,6 +20,7 @@ import { type AccountRisk, accountRisks } from "./riskView.js";
 import { type Fees, initialFees } from "./fees.js";
 import { Deleverager } from "./deleverager.js";
 import { Flagger } from "./flagger.js";
+import { Settler } from "./settler.js";
 import { EventFollower, type FollowReport } from "./follower.js";
 import { type LiquidationReport, Liquidator, type MinedLiquidation } from "./liquidator.js";
 import type { Logger } from "./logger.js";
@@ -101,6 +102,7 @@ export class Keeper {
   private pokers: Pokers | undefined;
   private flagger: Flagger | undefined;
   private deleverager: Deleverager | undefined;
+  private settler: Settler | undefined;
 
   private ticking = false;
   private lastScannedBlock = -1;
@@ -365,6 +367,16 @@ export class Keeper {
       logger: logger.child({ module: "adl" }),
       metrics,
     });
+    this.settler = new Settler({
+      contracts: this.contracts,
+      provider: this.o.provider,
+      tx,
+      settings,
+      logger: logger.child({ module: "settler" }),
+      metrics,
+      // from the deployment on: a checkpoint holds no orders, and an order lives at most a day
+      startBlock: d.startBlock,
+    });
     this.follower = new EventFollower({
       provider: this.o.provider,
       addresses: {
@@ -541,7 +553,8 @@ export class Keeper {
     const liquidated = liquidation.batches.some((b) => b.sent);
     const pokes = await this.pokers!.run(view, fees, liquidated);
     const adl = await this.deleverager!.run(() => this.refreshForAdl(view), fees);
-    report.pokes = [...flags, ...pokes, ...adl];
+    const settles = await this.settler!.run(view, fees);
+    report.pokes = [...flags, ...pokes, ...adl, ...settles];
     report.pokeMs = performance.now() - pokeStarted;
     report.pendingTxs = tx.count();
     report.refused = tx.drainRefusals();

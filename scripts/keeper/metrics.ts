@@ -78,6 +78,16 @@ export class KeeperMetrics {
     "keeper_adl_deficit_pending",
     "bad debt waiting for auto-deleveraging (quote units), read at the newest block each pass",
   );
+  readonly pendingOrders = this.gauge(
+    "keeper_orders_pending",
+    "two-step orders committed and not yet settled, refused or cancelled",
+  );
+  readonly orders = new Counter({
+    name: "keeper_orders_total",
+    help: "two-step orders that left the pending set, by outcome (settled, refused), by any settler",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
   readonly balance = this.gauge("keeper_balance_eth", "ether the keeper's key holds to pay for gas, at the last block");
   readonly balanceLow = this.gauge(
     "keeper_balance_low",

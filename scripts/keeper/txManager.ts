@@ -21,7 +21,8 @@ import { type FeePolicy, type Fees, bumpFees } from "./fees.js";
 import type { Logger } from "./logger.js";
 import { isTransportError } from "./rpc.js";
 
-export type TxKind = "liquidation" | "volatility" | "breaker" | "claim" | "flag" | "adl" | "cancel" | "unwind";
+export type TxKind =
+  "liquidation" | "volatility" | "breaker" | "claim" | "flag" | "adl" | "cancel" | "unwind" | "settle";
 
 export type TxRequest = {
   kind: TxKind;

@@ -7,8 +7,14 @@
  *
  * Each run opens a new account per seeded owner (an owner may hold several accounts). Reads the
  * deployment record of the network (DEPLOYMENTS_DIR overrides its folder).
+ *
+ * With two-step orders on (deploy/params/localhost.json), each position is committed, then, once every
+ * commit is in, the node's clock is moved minDelay on, each mock feed gets a round at its own price,
+ * and the orders are settled at that round (by their owners, who get the settlement reward back).
  */
 import { type EventLog, MaxUint256 } from "ethers";
+
+import type { IOrders } from "../../types/ethers-contracts/index.js";
 
 import { seedWallets } from "../../deploy/networkParams.js";
 import { WAD } from "../../deploy/params.js";
@@ -48,7 +54,10 @@ await run(async () => {
   }
 
   const vaultAddress = await vault.getAddress();
-  const rows = [];
+  const orders = (await ethers.getContractAt("IOrders", await engine.getAddress())) as unknown as IOrders;
+  const twoStep = (await orders.orderConfig()).enabled;
+  const committed: { id: bigint; market: (typeof record.markets)[number]; owner: (typeof owners)[number] }[] = [];
+  const opened = [];
   for (const [i, owner] of owners.entries()) {
     const m = record.markets[Math.floor(i / 2) % record.markets.length];
     const long = i % 2 === 0;
@@ -64,8 +73,35 @@ await run(async () => {
     const created = receipt!.logs.find((l) => (l as EventLog).eventName === "AccountCreated") as EventLog;
     const id = created.args.accountId as bigint;
     await (await asOwner.deposit(id, MARGIN_USDC * USDC)).wait();
-    await (await asOwner.modifyPosition(id, m.id, long ? size : -size, long ? MaxUint256 : 0n)).wait();
+    if (twoStep) {
+      await (await orders.connect(owner).commitOrder(id, m.id, long ? size : -size, long ? MaxUint256 : 0n)).wait();
+      committed.push({ id, market: m, owner });
+    } else {
+      await (await asOwner.modifyPosition(id, m.id, long ? size : -size, long ? MaxUint256 : 0n)).wait();
+    }
+    opened.push({ id, m, owner, long, size });
+  }
 
+  if (committed.length > 0) {
+    const { minDelay } = await orders.orderConfig();
+    await ethers.provider.send("evm_increaseTime", [Number(minDelay)]);
+    for (const m of record.markets) {
+      const mine = committed.filter((c) => c.market.id === m.id);
+      if (mine.length === 0) continue;
+      if (!(record.mocks?.feeds ?? []).includes(m.symbol)) {
+        console.log(`${m.symbol}: ${mine.length} orders committed; the keeper settles them at the feed's next round`);
+        continue;
+      }
+      const feed = await local.feed(m.symbol);
+      const [, answer] = await feed.latestRoundData();
+      await (await feed.updateAnswer(answer)).wait();
+      const [round] = await feed.latestRoundData();
+      for (const c of mine) await (await orders.connect(c.owner).settleOrder(c.id, round)).wait();
+    }
+  }
+
+  const rows = [];
+  for (const { id, m, owner, long, size } of opened) {
     const s = await engine.accountSummary(id);
     rows.push({
       account: Number(id),

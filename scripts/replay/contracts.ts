@@ -10,7 +10,7 @@ import type { ContractRunner, Log as EthersLog } from "ethers";
 
 import type { Protocol } from "../../deploy/protocol.js";
 import type { TypedContractEvent } from "../../types/ethers-contracts/common.js";
-import { MockAggregator__factory } from "../../types/ethers-contracts/index.js";
+import { IOrders__factory, MockAggregator__factory } from "../../types/ethers-contracts/index.js";
 import type {
   CircuitBreaker,
   InsuranceFund,
@@ -20,6 +20,7 @@ import type {
   OracleAdapter,
   PerpEngine,
   Vault,
+  IOrders,
 } from "../../types/ethers-contracts/index.js";
 import type { Chain, Log } from "./chain.js";
 
@@ -30,6 +31,8 @@ export type ReplayContracts = {
   engine: PerpEngine;
   insuranceFund: InsuranceFund;
   liquidationEngine: ILiquidationEngine;
+  /** IOrders at the engine's address (two-step orders) */
+  orders: IOrders;
   breaker?: CircuitBreaker;
   /** the replay's feed of a market (a MockAggregator at `address`) */
   feed(address: string): MockAggregator;
@@ -51,6 +54,7 @@ export function bindContracts(p: Protocol, chain: Chain): ReplayContracts {
     engine: p.engine.connect(runner),
     insuranceFund: p.insuranceFund.connect(runner),
     liquidationEngine: p.liquidationEngine.connect(runner),
+    orders: IOrders__factory.connect(p.engine.target as string, runner),
     breaker: p.breaker?.connect(runner),
     feed(address) {
       let f = feeds.get(address);

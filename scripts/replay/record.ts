@@ -104,10 +104,38 @@ export async function recordRun(
       keeper: run.keeper.name,
       ...(await run.keeper.stats()),
       ...backstopStats(run),
+      ...(await orderStats(run)),
     },
   };
   const notes = run.keeper.notes();
   if (counters.adlFailures) notes.push(`${counters.adlFailures} autoDeleverage transaction(s) reverted`);
   if (notes.length) out.notes = notes;
   return out;
+}
+
+/**
+ * The two-step orders of the run, from the engine's logs: how many were committed, settled and refused,
+ * and the delay from commit to settlement (seconds; the replay pushes a round per step, so it is about
+ * one step, longer where the path's price did not move and no round came).
+ */
+async function orderStats(run: RunState): Promise<Record<string, number>> {
+  const orders = run.c.orders;
+  const logs = await run.chain.logs(0, [await orders.getAddress()]);
+  let committed = 0;
+  let refused = 0;
+  const delays: number[] = [];
+  for (const log of logs) {
+    const parsed = orders.interface.parseLog(log);
+    if (parsed?.name === "OrderCommitted") committed++;
+    else if (parsed?.name === "OrderRefused") refused++;
+    else if (parsed?.name === "OrderSettled") delays.push(Number(parsed.args.delay));
+  }
+  const mean = delays.length === 0 ? 0 : delays.reduce((a, b) => a + b, 0) / delays.length;
+  return {
+    ordersCommitted: committed,
+    ordersSettled: delays.length,
+    ordersRefused: refused,
+    orderDelayMeanSeconds: Math.round(mean * 10) / 10,
+    orderDelayMaxSeconds: delays.length === 0 ? 0 : Math.max(...delays),
+  };
 }

@@ -24,6 +24,7 @@ describe("Contract sizes", function () {
       "LiquidationEngine",
       "LiquidationConfigurator",
       "BackstopModule",
+      "OrderModule",
       "BackstopVault",
       "AutoDeleveraging",
       "LiquidationAutomation",

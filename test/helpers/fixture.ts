@@ -1,6 +1,6 @@
 import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
-import { deployProtocol, type Protocol } from "../../deploy/protocol.js";
+import { deployProtocol, type OrderParams, type Protocol } from "../../deploy/protocol.js";
 import { WAD } from "../../deploy/params.js";
 
 export const USDC = 10n ** 6n;
@@ -25,7 +25,7 @@ export type World = Protocol & {
  */
 export async function deployWorld(
   ethers: HardhatEthers,
-  opts: { breaker?: boolean; insurance?: bigint } = {},
+  opts: { breaker?: boolean; insurance?: bigint; orders?: OrderParams } = {},
 ): Promise<World> {
   const [admin, governor, guardian, lp, alice, bob, carol, stranger] = await ethers.getSigners();
   const p = await deployProtocol(ethers, {
@@ -35,6 +35,7 @@ export async function deployWorld(
     // the default signer runs auto-deleveraging, as the keeper does with its key
     adlKeeper: admin.address,
     breaker: opts.breaker,
+    orders: opts.orders,
   });
   const vaultAddress = await p.vault.getAddress();
   for (const s of [lp, alice, bob, carol, stranger]) {

@@ -30,6 +30,17 @@ export const SUMMARY_ROWS: SummaryRow[] = [
   { label: "max extra drop (own impact)", value: (r) => formatPercent(r.metrics.maxExtraDrop) },
   { label: "max stress level", value: (r) => String(r.metrics.maxLevel) },
   { label: "keeper rewards paid", value: (r) => formatUsd(r.metrics.keeperRewardsPaid) },
+  {
+    label: "orders settled / refused",
+    value: (r) => (!r.stats?.ordersCommitted ? "-" : `${r.stats.ordersSettled} / ${r.stats.ordersRefused}`),
+  },
+  {
+    label: "order delay, commit to settle (mean / max)",
+    value: (r) =>
+      !r.stats?.ordersSettled
+        ? "-"
+        : `${formatSeconds(Number(r.stats.orderDelayMeanSeconds))} / ${formatSeconds(Number(r.stats.orderDelayMaxSeconds))}`,
+  },
   { label: "wall time", value: (r) => formatSeconds(r.seconds) },
 ];
 

@@ -1,0 +1,179 @@
+/**
+ * Settles two-step orders (IOrders at the engine's address). The settler follows the order events
+ * (OrderCommitted adds a pending order; OrderSettled, OrderRefused and OrderCancelled remove it), and
+ * each tick finds, for every pending order whose window is open, the round that may fill it: the first
+ * round of its market's feed with updatedAt >= committedAt + minDelay (the latest round, walked back
+ * while its predecessor also qualifies). The orders with a round go out in settleOrders batches of at
+ * most maxBatch, each simulated first (eth_estimateGas: a batch that would revert is not sent); the
+ * contract skips an order another keeper settled first, so a race costs gas, never a revert. The
+ * settlement reward goes to the keeper's claimable rewards (claimed by the claim poke).
+ *
+ * An order whose round has not come yet waits; an expired one is left (its owner's next commit replaces
+ * it, or anyone may cancel it for nothing).
+ */
+import { Interface, type Provider } from "ethers";
+
+import type { ChainView } from "./chainView.js";
+import type { Fees } from "./fees.js";
+import type { JobContext } from "./job.js";
+import type { PokeReport } from "./pokers.js";
+import { isTransportError } from "./rpc.js";
+
+/** The order events and the two calls the settler makes. */
+export const ORDERS_ABI = [
+  "event OrderCommitted(uint256 indexed accountId, uint256 indexed marketId, int256 sizeDelta, uint256 limitPrice, uint256 escrow, uint256 settleFrom, uint256 expiresAt)",
+  "event OrderSettled(uint256 indexed accountId, uint256 indexed marketId, int256 sizeDelta, uint80 roundId, uint256 roundPrice, address indexed settler, uint256 rewardPaid, uint256 delay)",
+  "event OrderRefused(uint256 indexed accountId, uint256 indexed marketId, uint80 roundId, address indexed settler, uint256 rewardPaid, bytes4 reason)",
+  "event OrderCancelled(uint256 indexed accountId, uint256 indexed marketId, address by)",
+  "function settleOrders(uint256[] accountIds, uint80[] roundIds) returns (uint256)",
+  "function orderConfig() view returns ((uint32 minDelay, uint32 maxDelay, uint128 settlementReward, bool enabled))",
+];
+const ordersIface = new Interface(ORDERS_ABI);
+const TOPICS = ["OrderCommitted", "OrderSettled", "OrderRefused", "OrderCancelled"].map(
+  (n) => ordersIface.getEvent(n)!.topicHash,
+);
+/** Rounds walked back from the latest to find the first one of a window (one or two in practice). */
+const MAX_WALK_BACK = 32;
+
+/** A pending order as the events tell it: settleFrom = committedAt + minDelay, expiresAt = + maxDelay. */
+export type PendingOrder = { accountId: bigint; marketId: number; settleFrom: bigint; expiresAt: bigint };
+
+type RoundReader = {
+  getRoundData(roundId: bigint, overrides?: { blockTag?: number }): Promise<unknown[]>;
+};
+
+/**
+ * The first round with updatedAt >= `from` (undefined: none yet, or not provable within MAX_WALK_BACK
+ * rounds). `latest` is the feed's latest round id and updatedAt.
+ */
+export async function firstRoundFrom(
+  feed: RoundReader,
+  from: bigint,
+  latest: { roundId: bigint; updatedAt: bigint },
+  blockTag?: number,
+): Promise<bigint | undefined> {
+  if (latest.updatedAt < from) return undefined;
+  let id = latest.roundId;
+  for (let i = 0; i < MAX_WALK_BACK; ++i) {
+    let prevAt: bigint;
+    try {
+      const prev = (await feed.getRoundData(id - 1n, { blockTag })) as bigint[];
+      prevAt = BigInt(prev[1]) > 0n ? BigInt(prev[3]) : 0n;
+    } catch (e) {
+      if (isTransportError(e)) throw e;
+      prevAt = 0n;
+    }
+    if (prevAt === 0n) return undefined; // the contract cannot prove it either
+    if (prevAt < from) return id;
+    id -= 1n;
+  }
+  return undefined;
+}
+
+export class Settler {
+  readonly pending = new Map<bigint, PendingOrder>();
+  lastBlock: number;
+
+  constructor(
+    private readonly o: JobContext & {
+      provider: Pick<Provider, "getLogs">;
+      startBlock: number;
+    },
+  ) {
+    this.lastBlock = o.startBlock - 1;
+  }
+
+  /** Reads the order events up to `toBlock` into the pending set. */
+  async follow(toBlock: number): Promise<void> {
+    const address = this.o.contracts.engine.target as string;
+    const range = this.o.settings.logRangeBlocks;
+    for (let from = this.lastBlock + 1; from <= toBlock; from += range) {
+      const to = Math.min(toBlock, from + range - 1);
+      const logs = await this.o.provider.getLogs({ address, topics: [TOPICS], fromBlock: from, toBlock: to });
+      for (const log of logs) this.apply(log);
+      this.lastBlock = to;
+    }
+    this.o.metrics.pendingOrders.set(this.pending.size);
+  }
+
+  /** One order event. */
+  apply(log: { topics: readonly string[]; data: string }): void {
+    const ev = ordersIface.parseLog({ topics: [...log.topics], data: log.data });
+    if (!ev) return;
+    const accountId = BigInt(ev.args[0]);
+    if (ev.name === "OrderCommitted") {
+      this.pending.set(accountId, {
+        accountId,
+        marketId: Number(ev.args[1]),
+        settleFrom: BigInt(ev.args[5]),
+        expiresAt: BigInt(ev.args[6]),
+      });
+    } else {
+      this.pending.delete(accountId);
+      if (ev.name !== "OrderCancelled")
+        this.o.metrics.orders.inc({ outcome: ev.name === "OrderSettled" ? "settled" : "refused" });
+    }
+  }
+
+  /** The orders whose round has come at `view`, with it. */
+  async due(view: ChainView): Promise<{ ids: bigint[]; rounds: bigint[] }> {
+    const ids: bigint[] = [];
+    const rounds: bigint[] = [];
+    const latest = new Map<number, { roundId: bigint; updatedAt: bigint }>();
+    for (const o of this.pending.values()) {
+      if (view.timestamp > o.expiresAt || this.o.tx.hasKey(`settle:${o.accountId}`)) continue;
+      const feed = this.o.contracts.feeds.find((f) => f.marketId === o.marketId);
+      if (!feed) continue;
+      let l = latest.get(o.marketId);
+      if (!l) {
+        const r = await feed.aggregator.latestRoundData({ blockTag: view.blockNumber });
+        l = { roundId: BigInt(r[0]), updatedAt: BigInt(r[3]) };
+        latest.set(o.marketId, l);
+      }
+      const round = await firstRoundFrom(feed.aggregator as unknown as RoundReader, o.settleFrom, l, view.blockNumber);
+      if (round === undefined) continue;
+      ids.push(o.accountId);
+      rounds.push(round);
+    }
+    return { ids, rounds };
+  }
+
+  /** Settles what is due, in simulated batches. */
+  async run(view: ChainView, fees: () => Promise<Fees | undefined>): Promise<PokeReport[]> {
+    await this.follow(view.blockNumber);
+    const { ids, rounds } = await this.due(view);
+    const reports: PokeReport[] = [];
+    const to = this.o.contracts.engine.target as string;
+    for (let i = 0; i < ids.length; i += this.o.settings.maxBatch) {
+      const batch = ids.slice(i, i + this.o.settings.maxBatch);
+      const data = ordersIface.encodeFunctionData("settleOrders", [batch, rounds.slice(i, i + batch.length)]);
+      const key = `settle:${batch[0]}`;
+      let gasLimit: bigint;
+      try {
+        const gas = await this.o.tx.estimate(to, data);
+        gasLimit = (gas * BigInt(100 + this.o.settings.gasLimitMarginPercent)) / 100n;
+      } catch (e) {
+        if (isTransportError(e)) throw e;
+        this.o.logger.debug({ accounts: batch.map(String) }, "settleOrders would revert; not sent");
+        continue;
+      }
+      const report: PokeReport = { kind: "settle", key, reason: `${batch.length} orders due`, sent: false };
+      reports.push(report);
+      if (this.o.settings.dryRun) continue;
+      const f = await fees();
+      if (!f) continue;
+      const tx = await this.o.tx.submit(
+        { kind: "settle", key, to, data, gasLimit, accounts: batch },
+        f,
+        view.blockNumber,
+      );
+      if (!tx) continue;
+      report.sent = true;
+      report.hash = tx.hashes[0];
+      this.o.metrics.transactions.inc({ kind: "settle", outcome: "sent" });
+      this.o.logger.info({ orders: batch.length, hash: report.hash, nonce: tx.nonce }, "orders settled");
+      if (this.o.tx.count() >= this.o.settings.maxPendingTxs) break;
+    }
+    return reports;
+  }
+}
