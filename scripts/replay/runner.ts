@@ -3,27 +3,21 @@
  * summary table and renders the HTML report. The runs of a plan go to worker processes (worker.ts),
  * as many at a time as there are cores: each run is one in-process chain on one thread.
  */
-import { type ChildProcess, fork } from "node:child_process";
-import { once } from "node:events";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 
 import cliProgress from "cli-progress";
 import type { NetworkManager } from "hardhat/types/network";
 
 import { runReplay } from "./engine.js";
+import { workerPool } from "./pool.js";
 import { comparisons, summaryTable } from "./metrics.js";
 import type { PopulationSpec } from "./population.js";
 import type { ResolvedParams } from "./presets.js";
 import type { ReplayReport, ReplayRun } from "./result.js";
 import type { EventPaths } from "./sources.js";
-import type { FromWorker, RunJob, ToWorker } from "./worker.js";
-
-const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
-/** the TypeScript loader the workers run under, as this process does */
-const TSX = import.meta.resolve("tsx");
+import type { RunJob } from "./worker.js";
 
 export const REPORT_FILE = "replay-report.json";
 
@@ -151,47 +145,14 @@ async function runHere(
  */
 async function runInWorkers(jobs: RunJob[], count: number, log: (line: string) => void): Promise<ReplayRun[]> {
   const runs = new Array<ReplayRun>(jobs.length);
-  const workers: ChildProcess[] = [];
   // longest first (a protected run costs about three baseline ones: breaker, tranches), so that the
   // last run to finish is a short one
   const cost = (j: RunJob) => j.paths.reduce((a, p) => a + p.points.length, 0) * (j.params.breaker ? 3 : 1);
   const order = jobs.map((_, k) => k).sort((a, b) => cost(jobs[b]) - cost(jobs[a]) || a - b);
-  let next = 0;
-  let ok = false;
-  try {
-    await new Promise<void>((resolvePlan, reject) => {
-      let finished = 0;
-      const feed = (w: ChildProcess) => {
-        if (next < jobs.length) {
-          const id = order[next++];
-          w.send({ kind: "run", id, job: jobs[id] } satisfies ToWorker);
-        } else w.disconnect();
-      };
-      for (let k = 0; k < count; k++) {
-        const w = fork(WORKER, [], { execArgv: ["--import", TSX], serialization: "advanced", stdio: "inherit" });
-        workers.push(w);
-        w.on("message", (m: FromWorker) => {
-          if (m.kind === "failed") return reject(new Error(`${label(jobs[m.id])}: ${m.error}`));
-          runs[m.id] = m.run;
-          log(done(jobs[m.id], m.run));
-          if (++finished === jobs.length) resolvePlan();
-          else feed(w);
-        });
-        w.on("exit", (code) => {
-          if (code !== 0 && finished < jobs.length) reject(new Error(`a replay worker exited with status ${code}`));
-        });
-        feed(w);
-      }
-    });
-    ok = true;
-  } finally {
-    // wait for every worker to end (ended now if a run failed), so that none outlives the plan
-    for (const w of workers) {
-      if (!ok) w.kill();
-      else if (w.connected) w.disconnect();
-    }
-    await Promise.all(workers.map((w) => (w.exitCode !== null || w.signalCode !== null ? undefined : once(w, "exit"))));
-  }
+  await workerPool(jobs, order, count, label, (id, run) => {
+    runs[id] = run;
+    log(done(jobs[id], run));
+  });
   return runs;
 }
 

@@ -25,18 +25,17 @@
  * misses in some cell (or, with a partial grid, nothing missed but cells are missing: 3); 1 on an
  * error.
  */
-import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { once } from "node:events";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { Command, InvalidArgumentError } from "commander";
 
 import { listEvents, pathsFor } from "./sources.js";
 import { loadPreset, withOverrides } from "./presets.js";
-import type { FromWorker, RunJob, ToWorker } from "./worker.js";
+import { workerPool } from "./pool.js";
+import type { RunJob } from "./worker.js";
 import {
   type DataSet,
   type RunKey,
@@ -49,8 +48,6 @@ import {
   tally,
 } from "./sweepTable.js";
 
-const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
-const TSX = import.meta.resolve("tsx");
 const PRESETS = ["baseline", "protected"] as const;
 
 const list = (v: string) =>
@@ -253,48 +250,16 @@ async function main(): Promise<number> {
   return t.cells === jobs.length / 2 ? 0 : 3;
 }
 
-/** The jobs over `count` worker processes, in order, each worker taking the next when it is free. */
+/** The jobs over `count` worker processes (the replay's pool), in order, each worker taking the next when it is free. */
 async function runInWorkers(jobs: Job[], count: number, onRun: (job: Job, s: RunSummary) => void): Promise<void> {
-  const workers: ChildProcess[] = [];
-  let next = 0;
-  let ok = false;
-  try {
-    await new Promise<void>((resolveAll, reject) => {
-      let finished = 0;
-      const feed = (w: ChildProcess) => {
-        if (next < jobs.length) {
-          const id = next++;
-          w.send({ kind: "run", id, job: jobs[id].job } satisfies ToWorker);
-        } else w.disconnect();
-      };
-      for (let k = 0; k < Math.min(count, jobs.length); k++) {
-        const w = fork(WORKER, [], { execArgv: ["--import", TSX], serialization: "advanced", stdio: "inherit" });
-        workers.push(w);
-        w.on("message", (m: FromWorker) => {
-          const job = jobs[m.id];
-          if (m.kind === "failed") return reject(new Error(`${keyOf(job.key)}: ${m.error}`));
-          try {
-            onRun(job, summarise(job.key, m.run));
-          } catch (e) {
-            return reject(e as Error);
-          }
-          if (++finished === jobs.length) resolveAll();
-          else feed(w);
-        });
-        w.on("exit", (code) => {
-          if (code !== 0 && finished < jobs.length) reject(new Error(`a replay worker exited with status ${code}`));
-        });
-        feed(w);
-      }
-    });
-    ok = true;
-  } finally {
-    for (const w of workers) {
-      if (!ok) w.kill();
-      else if (w.connected) w.disconnect();
-    }
-    await Promise.all(workers.map((w) => (w.exitCode !== null || w.signalCode !== null ? undefined : once(w, "exit"))));
-  }
+  const byRun = new Map(jobs.map((j) => [j.job, j]));
+  await workerPool(
+    jobs.map((j) => j.job),
+    jobs.map((_, k) => k),
+    count,
+    (run) => keyOf(byRun.get(run)!.key),
+    (id, run) => onRun(jobs[id], summarise(jobs[id].key, run)),
+  );
 }
 
 main().then(
