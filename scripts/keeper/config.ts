@@ -72,6 +72,12 @@ export const keeperSettingsSchema = z.object({
   batchGasOverhead: integer(0, 5_000_000).default(400_000),
   txGasCap: integer(100_000, 100_000_000).default(16_777_216),
   gasLimitMarginPercent: integer(0, 200).default(25),
+  /**
+   * Simulate every liquidation batch before sending it. Off: a batch whose accounts the contract's
+   * preview confirmed at the scanned block is sent at once, and only an account whose unsimulated
+   * batch reverted goes through the simulation (and its split in halves) afterwards.
+   */
+  simulateBatches: booleanLike.default(false),
   stuckBlocks: integer(1, 10_000).default(3),
   feeBumpPercent: integer(10, 500).default(20),
   maxFeeGwei: decimalAmount(9, "gwei").default(parseUnits("500", 9)),
@@ -202,6 +208,10 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
     "gasLimitMarginPercent",
     "pct",
     "gas limit of a node-estimated transaction: estimate plus this (default 25)",
+  ),
+  simulateBatches: toggle(
+    "simulateBatches",
+    "simulate every liquidation batch before sending it (default: only after a batch of its accounts reverted)",
   ),
   stuckBlocks: valued("stuckBlocks", "n", "replace a transaction unmined after this many blocks (default 3)"),
   feeBumpPercent: valued("feeBumpPercent", "pct", "fee increase of a replacement, at least 10 (default 20)"),

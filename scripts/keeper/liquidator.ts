@@ -10,9 +10,14 @@
  *    backstop vault, every account below maintenance is sent, held back or not: the engine offers it
  *    to the vault first (a takeover at the oracle price, no sale), and what the vault declines goes
  *    as a tranche or waits;
- * 4. pack into batches under the gas cap, simulate each (eth_call for the count it would liquidate,
- *    eth_estimateGas for its gas; a batch that would revert is split to find the account at fault),
- *    and send, up to the number of transactions allowed in flight.
+ * 4. pack into batches under the gas cap and send them, up to the number of transactions allowed in
+ *    flight. The previews of step 2 are the contract's own simulation of each tranche at the scanned
+ *    block, so a batch of previewed accounts is sent at once with its gas budget (no second
+ *    execution of the whole batch on the node: in a cascade that halves the node's work before the
+ *    first transaction leaves). A batch whose accounts include one of an unsimulated batch that
+ *    reverted (or every batch, with `simulateBatches`, and in a dry run) is simulated first (eth_call
+ *    for the count it would liquidate, eth_estimateGas for its gas; a batch that would revert is
+ *    split to find the account at fault).
  *
  * An account another keeper got to first is normal: the preview says healthy or cooling down, or
  * the mined batch skips it (LiquidationSkipped). Neither is an error.
@@ -41,8 +46,8 @@ import type { TxOutcome } from "./txManager.js";
 
 export type BatchReport = {
   accounts: bigint[];
-  /** liquidations the simulation (eth_call) said the batch would make */
-  simulated: number;
+  /** liquidations the simulation (eth_call) said the batch would make; undefined: sent unsimulated */
+  simulated?: number;
   gasLimit: bigint;
   hash?: string;
   nonce?: number;
@@ -84,6 +89,8 @@ export class Liquidator {
   private readonly backoffUntil = new Map<bigint, number>();
   /** the engine's backstop vault is set (it cannot be unset) */
   private vaultSet = false;
+  /** accounts of an unsimulated batch that reverted: their batches are simulated (and split) from now on */
+  private readonly mustSimulate = new Set<bigint>();
 
   constructor(
     private readonly o: AddressedJobContext & {
@@ -209,13 +216,16 @@ export class Liquidator {
     }
     const batches = packBatches(toSend, s).slice(0, slots);
 
-    // One batch at a time, simulated then sent at once, so the first (worst) batch is on its way
-    // while the next is still being simulated. Fees are read once, alongside the first simulation.
+    // One batch at a time, worst first, each sent as soon as it is ready (simulated when it must be),
+    // so the first batch is on its way while the next is prepared. Fees are read once, alongside the
+    // first batch.
     const feesNow = batches.length && !s.dryRun ? fees() : Promise.resolve(undefined);
     feesNow.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     for (const batch of batches) {
       const simulateStarted = performance.now();
-      const simulated = await this.simulate(batch, view.blockNumber);
+      const simulated = this.needsSimulation(batch)
+        ? await this.simulate(batch, view.blockNumber)
+        : [{ accounts: batch.map((p) => p.accountId), gasLimit: batchGasLimit(batch, s) }];
       report.simulateMs += performance.now() - simulateStarted;
       const sendStarted = performance.now();
       for (const b of simulated) {
@@ -232,6 +242,15 @@ export class Liquidator {
       report.sendMs += performance.now() - sendStarted;
     }
     return { report, contradicted };
+  }
+
+  /**
+   * Whether a batch is simulated before it is sent: always in a dry run and with `simulateBatches`;
+   * otherwise only when one of its accounts was in an unsimulated batch that reverted.
+   */
+  private needsSimulation(batch: readonly TranchePlan[]): boolean {
+    const s = this.o.settings;
+    return s.dryRun || s.simulateBatches || batch.some((p) => this.mustSimulate.has(p.accountId));
   }
 
   private async send(r: BatchReport, fees: Fees, blockNumber: number): Promise<void> {
@@ -373,6 +392,9 @@ export class Liquidator {
     }
     if (o.status === "reverted") {
       m.tranchesFailed.inc(o.tx.accounts?.length ?? 0);
+      // Sent unsimulated or not, its accounts are simulated from now on: the split in halves then
+      // finds the one at fault.
+      for (const a of o.tx.accounts ?? []) this.mustSimulate.add(a);
       this.o.logger.warn({ hash, nonce: o.tx.nonce, accounts: o.tx.accounts?.length }, "liquidation batch reverted");
       return { hash, liquidated: [], skipped: [], rewardWad: 0n };
     }

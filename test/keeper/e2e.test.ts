@@ -371,7 +371,7 @@ describe("keeper, end to end on a hardhat node", function () {
     expect(dry.dryRun).to.equal(true);
     expect(dry.accountsTracked).to.equal(ids.length);
     expect(dry.liquidatable).to.equal(liquidatable.length);
-    const simulated = dry.liquidation!.batches.reduce((n, b) => n + b.simulated, 0);
+    const simulated = dry.liquidation!.batches.reduce((n, b) => n + (b.simulated ?? 0), 0);
     expect(simulated).to.be.greaterThan(0);
     expect(dry.liquidation!.batches.every((b) => !b.sent)).to.equal(true);
     expect(await provider.getTransactionCount(key.address, "pending")).to.equal(0);

@@ -23,6 +23,7 @@ import { bumpFees, initialFees } from "../../scripts/keeper/fees.js";
 import { EventFollower } from "../../scripts/keeper/follower.js";
 import type { ProtocolContracts } from "../../scripts/keeper/contracts.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
+import { Liquidator } from "../../scripts/keeper/liquidator.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
 import { Pokers } from "../../scripts/keeper/pokers.js";
 import {
@@ -35,7 +36,7 @@ import {
   takeoverPlan,
   trancheGas,
 } from "../../scripts/keeper/planner.js";
-import { scanAccounts, worstFirst } from "../../scripts/keeper/scanner.js";
+import { type ScanResult, scanAccounts, worstFirst } from "../../scripts/keeper/scanner.js";
 import { TxManager, type TxOutcome, type TxProvider, classifyBroadcastError } from "../../scripts/keeper/txManager.js";
 import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
 import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
@@ -980,6 +981,144 @@ describe("keeper unwind poke (backstop vault)", () => {
       const w = world(room);
       expect(await w.pokers.run(w.view, w.fees)).to.deep.equal([]);
       expect(w.submitted).to.deep.equal([]);
+    }
+  });
+});
+
+describe("keeper liquidation batches: sent at once, simulated after a revert", () => {
+  const ENGINE = "0x00000000000000000000000000000000000000e1";
+  const KEEPER = "0x00000000000000000000000000000000000000c1";
+  const iface = ILiquidationEngine__factory.createInterface();
+
+  /** A liquidator over a fake engine where the accounts in `bad` make any batch holding them revert. */
+  function world(extra: KeeperSettingsInput = {}) {
+    const bad = new Set<bigint>();
+    const simulatedBatches: bigint[][] = [];
+    const submitted: { accounts: bigint[]; gasLimit: bigint }[] = [];
+    const reverting = (ids: bigint[]) => {
+      if (ids.some((id) => bad.has(id))) throw Object.assign(new Error("execution reverted"), { data: "0x" });
+    };
+    const staticCall = async (ids: bigint[]) => {
+      simulatedBatches.push([...ids]);
+      reverting(ids);
+      return BigInt(ids.length);
+    };
+    const engine = {
+      target: ENGINE,
+      interface: iface,
+      previewLiquidation: async (accountId: bigint) => ({
+        accountId,
+        backstop: false,
+        equity: 10n * WAD,
+        maintenanceMargin: 20n * WAD,
+        trancheNotional: 100n * WAD,
+        keeperReward: WAD,
+        badDebt: 0n,
+        keeperFromFund: 0n,
+        legs: [{ marketId: 0n, notional: 100n * WAD }],
+      }),
+      liquidateBatch: { staticCall },
+      accountState: async () => ({ lastTrancheAt: 0n }),
+    };
+    const tx = {
+      accountsInFlight: () => new Set<bigint>(),
+      count: () => 0,
+      estimate: async (_to: string, data: string) => {
+        const [ids] = iface.decodeFunctionData("liquidateBatch", data) as unknown as [bigint[]];
+        reverting([...ids]);
+        return 300_000n;
+      },
+      submit: async (req: { accounts: bigint[]; gasLimit: bigint }) => {
+        submitted.push({ accounts: req.accounts, gasLimit: req.gasLimit });
+        return { hashes: [`0x${submitted.length}`], nonce: submitted.length - 1 };
+      },
+    };
+    const liquidator = new Liquidator({
+      contracts: { liquidationEngine: engine } as unknown as ProtocolContracts,
+      tx: tx as unknown as TxManager,
+      settings: keeperSettings({ maxBatch: 4, ...extra }),
+      address: KEEPER,
+      logger: silentLogger(),
+      metrics: new KeeperMetrics(),
+      liquidatedBefore: () => false,
+    });
+    const view = (blockNumber: number) =>
+      ({
+        blockNumber,
+        timestamp: 1_000n + BigInt(blockNumber),
+        liquidation: { capBypassRatio: 0n, cooldown: 60n },
+        capacity: new Map([[0, { capacity: 10n ** 30n, used: 0n, room: 10n ** 30n }]]),
+      }) as unknown as ChainView;
+    const scan = (ids: bigint[]) =>
+      ({
+        liquidatable: ids.map((accountId) => ({
+          accountId,
+          equity: 10n * WAD,
+          maintenanceMargin: 20n * WAD,
+          notional: 100n * WAD,
+          health: WAD / 2n,
+          backstop: false,
+          markets: [0],
+        })),
+        withPositions: ids.length,
+        unpriced: 0,
+        unevaluated: 0,
+      }) as ScanResult;
+    const fees = async () => ({ maxFeePerGas: GWEI, maxPriorityFeePerGas: GWEI });
+    const reverted = (accounts: bigint[]) =>
+      liquidator.outcome({
+        tx: { accounts, nonce: 0, hashes: ["0x1"] },
+        status: "reverted",
+        receipt: { hash: "0x1", logs: [] },
+      } as unknown as TxOutcome);
+    return { liquidator, view, scan, fees, bad, simulatedBatches, submitted, reverted };
+  }
+
+  it("sends previewed batches without simulating them, worst first, each with its gas budget", async () => {
+    const { liquidator, view, scan, fees, simulatedBatches, submitted } = world();
+    const { report } = await liquidator.act(scan([1n, 2n, 3n, 4n, 5n, 6n]), view(10), fees);
+    expect(simulatedBatches, "no eth_call of liquidateBatch").to.deep.equal([]);
+    expect(submitted.map((t) => t.accounts)).to.deep.equal([
+      [1n, 2n, 3n, 4n],
+      [5n, 6n],
+    ]);
+    const s = keeperSettings();
+    expect(submitted.map((t) => t.gasLimit)).to.deep.equal([
+      BigInt(s.batchGasOverhead + 4 * s.gasPerTranche),
+      BigInt(s.batchGasOverhead + 2 * s.gasPerTranche),
+    ]);
+    expect(report.batches.map((b) => [b.sent, b.simulated])).to.deep.equal([
+      [true, undefined],
+      [true, undefined],
+    ]);
+  });
+
+  it("after an unsimulated batch reverted, simulates its accounts' batches and splits them to leave the one at fault", async () => {
+    const { liquidator, view, scan, fees, bad, simulatedBatches, submitted, reverted } = world();
+    bad.add(3n);
+    await liquidator.act(scan([1n, 2n, 3n, 4n]), view(10), fees);
+    expect(submitted.map((t) => t.accounts)).to.deep.equal([[1n, 2n, 3n, 4n]]);
+    reverted([1n, 2n, 3n, 4n]);
+    submitted.length = 0;
+    const { report } = await liquidator.act(scan([1n, 2n, 3n, 4n]), view(11), fees);
+    expect(simulatedBatches[0]).to.deep.equal([1n, 2n, 3n, 4n]);
+    expect(submitted.map((t) => t.accounts).sort((a, b) => Number(a[0] - b[0]))).to.deep.equal([[1n, 2n], [4n]]);
+    expect(report.batches.every((b) => b.simulated !== undefined)).to.equal(true);
+    // the account at fault is left for failedBackoffBlocks
+    submitted.length = 0;
+    simulatedBatches.length = 0;
+    const later = await liquidator.act(scan([3n]), view(12), fees);
+    expect(later.report.backedOff).to.equal(1);
+    expect(submitted).to.deep.equal([]);
+  });
+
+  it("simulates every batch with simulateBatches, and in a dry run", async () => {
+    for (const extra of [{ simulateBatches: true }, { dryRun: true }]) {
+      const { liquidator, view, scan, fees, simulatedBatches, submitted } = world(extra);
+      const { report } = await liquidator.act(scan([1n, 2n]), view(10), fees);
+      expect(simulatedBatches, JSON.stringify(extra)).to.deep.equal([[1n, 2n]]);
+      expect(report.batches.map((b) => b.simulated)).to.deep.equal([2]);
+      expect(submitted.length).to.equal(extra.dryRun ? 0 : 1);
     }
   });
 });
