@@ -165,82 +165,119 @@ export class Liquidator {
       return { report, contradicted };
     }
     const toPreview = due.slice(0, Math.min(s.previewLimit, slots * s.maxBatch));
-    const previews = await Promise.all(
-      toPreview.map((c) => this.preview(c.accountId, view.blockNumber, view.liquidation.capBypassRatio)),
-    );
     report.previewed = toPreview.length;
-    const ready: TranchePlan[] = [];
-    previews.forEach((p, i) => {
-      const id = toPreview[i].accountId;
-      switch (p.kind) {
-        case "ready":
-          ready.push(p.plan);
-          break;
-        case "healthy":
-        case "no-positions":
-          report.notLiquidatable++;
-          contradicted.push(id);
-          break;
-        case "cooling-down":
-          cooling(p.readyAt);
-          held.push(id);
-          this.readyAt.set(id, p.readyAt);
-          break;
-        case "no-capacity":
-          report.heldBackByCapacity++;
-          held.push(id);
-          break;
-        case "failed":
-          report.previewFailed++;
-          this.backoffUntil.set(id, view.blockNumber + s.failedBackoffBlocks);
-          this.o.logger.warn({ accountId: id, reason: p.reason }, "preview failed; leaving the account for a while");
-          break;
-      }
-    });
-    report.ready = ready.length;
     report.confirmMs = performance.now() - confirmStarted;
 
-    let toSend: TranchePlan[];
-    if (ready.length + held.length > 0 && (await this.vaultTakesOver(view.blockNumber))) {
-      // With a backstop vault the engine offers every account below maintenance to the vault first (a
-      // takeover at the oracle price: no sale, no capacity used); what the vault declines (its caps, its
-      // drawdown breaker) goes as the tranche or backstop close it would have been, or waits (skipped).
-      toSend = [...ready.map((p) => ({ ...p, bypassesCapacity: true, takeover: true })), ...held.map(takeoverPlan)];
-      report.takeoverCandidates = toSend.length;
+    // The previews go out a batch's worth at a time, worst first, and each batch is sent as soon as it
+    // is complete, while the node still answers the next previews: the worst accounts' transaction
+    // leaves after one round of previews rather than all of them. The batches are exactly those of
+    // packing every previewed account at once (packing is greedy, in order: a batch closes when the
+    // next tranche does not fit), and capacity is spent in the same order.
+    const ready: TranchePlan[] = [];
+    const heldBack: TranchePlan[] = [];
+    const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
+    let vault: boolean | undefined;
+    let growing: TranchePlan[] = [];
+    let packed = 0;
+    let feesNow: Promise<Fees | undefined> | undefined;
+    const dispatch = async (batches: TranchePlan[][]) => {
+      for (const batch of batches) {
+        if (packed >= slots) return;
+        packed++;
+        if (!feesNow) {
+          feesNow = s.dryRun ? Promise.resolve(undefined) : fees();
+          feesNow.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+        }
+        const simulateStarted = performance.now();
+        const simulated = this.needsSimulation(batch)
+          ? await this.simulate(batch, view.blockNumber)
+          : [{ accounts: batch.map((p) => p.accountId), gasLimit: batchGasLimit(batch, s) }];
+        report.simulateMs += performance.now() - simulateStarted;
+        const sendStarted = performance.now();
+        for (const b of simulated) {
+          const r: BatchReport = { ...b, sent: false };
+          report.batches.push(r);
+          if (s.dryRun) continue;
+          const f = await feesNow;
+          if (!f) {
+            this.o.logger.warn({ baseFee: view.baseFeePerGas }, "fees above the configured cap; not sending");
+            continue;
+          }
+          await this.send(r, f, view.blockNumber);
+        }
+        report.sendMs += performance.now() - sendStarted;
+      }
+    };
+    /** Adds tranches in order; sends every batch that can no longer grow (the next tranche or a full count closes it). */
+    const add = async (plans: TranchePlan[]) => {
+      const batches = packBatches([...growing, ...plans], s);
+      growing = batches.pop() ?? [];
+      if (growing.length >= s.maxBatch) batches.push(growing.splice(0));
+      await dispatch(batches);
+    };
+    // With a backstop vault the engine offers every account below maintenance to the vault first (a
+    // takeover at the oracle price: no sale, no capacity used); what the vault declines (its caps, its
+    // drawdown breaker) goes as the tranche or backstop close it would have been, or waits (skipped).
+    // Asked once there is something to send.
+    const vaultDecided = async () => {
+      if (vault === undefined && ready.length + held.length > 0) vault = await this.vaultTakesOver(view.blockNumber);
+      return vault;
+    };
+
+    for (let i = 0; i < toPreview.length; i += s.maxBatch) {
+      const part = toPreview.slice(i, i + s.maxBatch);
+      const previewStarted = performance.now();
+      const previews = await Promise.all(
+        part.map((c) => this.preview(c.accountId, view.blockNumber, view.liquidation.capBypassRatio)),
+      );
+      report.confirmMs += performance.now() - previewStarted;
+      const partReady: TranchePlan[] = [];
+      previews.forEach((p, j) => {
+        const id = part[j].accountId;
+        switch (p.kind) {
+          case "ready":
+            partReady.push(p.plan);
+            break;
+          case "healthy":
+          case "no-positions":
+            report.notLiquidatable++;
+            contradicted.push(id);
+            break;
+          case "cooling-down":
+            cooling(p.readyAt);
+            held.push(id);
+            this.readyAt.set(id, p.readyAt);
+            break;
+          case "no-capacity":
+            report.heldBackByCapacity++;
+            held.push(id);
+            break;
+          case "failed":
+            report.previewFailed++;
+            this.backoffUntil.set(id, view.blockNumber + s.failedBackoffBlocks);
+            this.o.logger.warn({ accountId: id, reason: p.reason }, "preview failed; leaving the account for a while");
+            break;
+        }
+      });
+      ready.push(...partReady);
+      if (await vaultDecided()) {
+        await add(partReady.map((p) => ({ ...p, bypassesCapacity: true, takeover: true })));
+      } else {
+        const fit = fitCapacity(partReady, rooms);
+        for (const [m, r] of fit.rooms) rooms.set(m, r);
+        heldBack.push(...fit.heldBack);
+        await add(fit.selected);
+      }
+    }
+    report.ready = ready.length;
+    if (await vaultDecided()) {
+      await add(held.map(takeoverPlan));
+      report.takeoverCandidates = ready.length + held.length;
     } else {
-      const rooms = new Map([...view.capacity].map(([m, c]) => [m, c.room]));
-      const { selected, heldBack } = fitCapacity(ready, rooms);
       report.heldBackByCapacity += heldBack.length;
       report.waiting.push(...held, ...heldBack.map((p) => p.accountId));
-      toSend = selected;
     }
-    const batches = packBatches(toSend, s).slice(0, slots);
-
-    // One batch at a time, worst first, each sent as soon as it is ready (simulated when it must be),
-    // so the first batch is on its way while the next is prepared. Fees are read once, alongside the
-    // first batch.
-    const feesNow = batches.length && !s.dryRun ? fees() : Promise.resolve(undefined);
-    feesNow.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    for (const batch of batches) {
-      const simulateStarted = performance.now();
-      const simulated = this.needsSimulation(batch)
-        ? await this.simulate(batch, view.blockNumber)
-        : [{ accounts: batch.map((p) => p.accountId), gasLimit: batchGasLimit(batch, s) }];
-      report.simulateMs += performance.now() - simulateStarted;
-      const sendStarted = performance.now();
-      for (const b of simulated) {
-        const r: BatchReport = { ...b, sent: false };
-        report.batches.push(r);
-        if (s.dryRun) continue;
-        const f = await feesNow;
-        if (!f) {
-          this.o.logger.warn({ baseFee: view.baseFeePerGas }, "fees above the configured cap; not sending");
-          continue;
-        }
-        await this.send(r, f, view.blockNumber);
-      }
-      report.sendMs += performance.now() - sendStarted;
-    }
+    await dispatch(growing.length ? [growing] : []);
     return { report, contradicted };
   }
 

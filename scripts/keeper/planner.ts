@@ -96,12 +96,12 @@ export function previewFromRevert(e: unknown): Preview {
  * capBypassRatio threshold) bypasses the cap (the contract still counts it); a backstop above it
  * waits for room like any tranche. A tranche whose market has some room but less than its notional
  * still goes: the contract scales it down to the room; a leg whose market has none waits while the
- * tranche's other legs go.
+ * tranche's other legs go. Returns the room left in each market, for the next tranches.
  */
 export function fitCapacity(
   plans: readonly TranchePlan[],
   rooms: ReadonlyMap<number, bigint>,
-): { selected: TranchePlan[]; heldBack: TranchePlan[] } {
+): { selected: TranchePlan[]; heldBack: TranchePlan[]; rooms: Map<number, bigint> } {
   const room = new Map(rooms);
   const selected: TranchePlan[] = [];
   const heldBack: TranchePlan[] = [];
@@ -117,7 +117,7 @@ export function fitCapacity(
     }
     selected.push(p);
   }
-  return { selected, heldBack };
+  return { selected, heldBack, rooms: room };
 }
 
 export type BatchLimits = {

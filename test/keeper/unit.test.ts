@@ -998,6 +998,8 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
     const reverting = (ids: bigint[]) => {
       if (ids.some((id) => bad.has(id))) throw Object.assign(new Error("execution reverted"), { data: "0x" });
     };
+    /** what the node was asked, in order: "p<id>" a preview, "s<first id>" a batch sent */
+    const calls: string[] = [];
     const staticCall = async (ids: bigint[]) => {
       simulatedBatches.push([...ids]);
       reverting(ids);
@@ -1006,17 +1008,20 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
     const engine = {
       target: ENGINE,
       interface: iface,
-      previewLiquidation: async (accountId: bigint) => ({
-        accountId,
-        backstop: false,
-        equity: 10n * WAD,
-        maintenanceMargin: 20n * WAD,
-        trancheNotional: 100n * WAD,
-        keeperReward: WAD,
-        badDebt: 0n,
-        keeperFromFund: 0n,
-        legs: [{ marketId: 0n, notional: 100n * WAD }],
-      }),
+      previewLiquidation: async (accountId: bigint) => (
+        calls.push(`p${accountId}`),
+        {
+          accountId,
+          backstop: false,
+          equity: 10n * WAD,
+          maintenanceMargin: 20n * WAD,
+          trancheNotional: 100n * WAD,
+          keeperReward: WAD,
+          badDebt: 0n,
+          keeperFromFund: 0n,
+          legs: [{ marketId: 0n, notional: 100n * WAD }],
+        }
+      ),
       liquidateBatch: { staticCall },
       accountState: async () => ({ lastTrancheAt: 0n }),
     };
@@ -1030,6 +1035,7 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
       },
       submit: async (req: { accounts: bigint[]; gasLimit: bigint }) => {
         submitted.push({ accounts: req.accounts, gasLimit: req.gasLimit });
+        calls.push(`s${req.accounts[0]}`);
         return { hashes: [`0x${submitted.length}`], nonce: submitted.length - 1 };
       },
     };
@@ -1071,7 +1077,7 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
         status: "reverted",
         receipt: { hash: "0x1", logs: [] },
       } as unknown as TxOutcome);
-    return { liquidator, view, scan, fees, bad, simulatedBatches, submitted, reverted };
+    return { liquidator, view, scan, fees, bad, simulatedBatches, submitted, reverted, calls };
   }
 
   it("sends previewed batches without simulating them, worst first, each with its gas budget", async () => {
@@ -1091,6 +1097,21 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
       [true, undefined],
       [true, undefined],
     ]);
+  });
+
+  it("sends each full batch before previewing the next accounts, in the batches packing them all at once gives", async () => {
+    const { liquidator, view, scan, fees, calls, submitted } = world();
+    const ids = [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n];
+    await liquidator.act(scan(ids), view(10), fees);
+    expect(calls).to.deep.equal([
+      ...["p1", "p2", "p3", "p4", "s1"],
+      ...["p5", "p6", "p7", "p8", "s5"],
+      ...["p9", "p10", "s9"],
+    ]);
+    const plans = ids.map((accountId) => ({ accountId, legs: [{ marketId: 0, notional: 100n * WAD }] }) as TranchePlan);
+    expect(submitted.map((t) => t.accounts)).to.deep.equal(
+      packBatches(plans, keeperSettings({ maxBatch: 4 })).map((b) => b.map((p) => p.accountId)),
+    );
   });
 
   it("after an unsimulated batch reverted, simulates its accounts' batches and splits them to leave the one at fault", async () => {
