@@ -283,11 +283,13 @@ export class Liquidator {
 
   /**
    * Whether a batch is simulated before it is sent: always in a dry run and with `simulateBatches`;
-   * otherwise only when one of its accounts was in an unsimulated batch that reverted.
+   * otherwise when one of its accounts no preview confirmed (held back and offered to the vault,
+   * which may decline: the simulation's count of 0 then spares the transaction) or was in an
+   * unsimulated batch that reverted.
    */
   private needsSimulation(batch: readonly TranchePlan[]): boolean {
     const s = this.o.settings;
-    return s.dryRun || s.simulateBatches || batch.some((p) => this.mustSimulate.has(p.accountId));
+    return s.dryRun || s.simulateBatches || batch.some((p) => p.unconfirmed || this.mustSimulate.has(p.accountId));
   }
 
   private async send(r: BatchReport, fees: Fees, blockNumber: number): Promise<void> {

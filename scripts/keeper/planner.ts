@@ -21,6 +21,8 @@ export type TranchePlan = {
   legs: { marketId: number; notional: bigint }[];
   /** offered to the backstop vault: gas budgeted as a takeover, no capacity counted */
   takeover?: boolean;
+  /** no preview confirmed it (an account held back, offered to the vault): its batch is simulated first */
+  unconfirmed?: boolean;
 };
 
 /**
@@ -38,6 +40,7 @@ export function takeoverPlan(accountId: bigint): TranchePlan {
     touchesFund: true,
     legs: [],
     takeover: true,
+    unconfirmed: true,
   };
 }
 

@@ -991,8 +991,10 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
   const iface = ILiquidationEngine__factory.createInterface();
 
   /** A liquidator over a fake engine where the accounts in `bad` make any batch holding them revert. */
-  function world(extra: KeeperSettingsInput = {}) {
+  function world(extra: KeeperSettingsInput = {}, opts: { vault?: boolean } = {}) {
     const bad = new Set<bigint>();
+    /** previews refuse these (cooldown); with a vault they are offered to it, which declines them */
+    const cooling = new Set<bigint>();
     const simulatedBatches: bigint[][] = [];
     const submitted: { accounts: bigint[]; gasLimit: bigint }[] = [];
     const reverting = (ids: bigint[]) => {
@@ -1003,14 +1005,19 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
     const staticCall = async (ids: bigint[]) => {
       simulatedBatches.push([...ids]);
       reverting(ids);
-      return BigInt(ids.length);
+      return BigInt(ids.filter((id) => !cooling.has(id)).length);
     };
     const engine = {
       target: ENGINE,
       interface: iface,
-      previewLiquidation: async (accountId: bigint) => (
-        calls.push(`p${accountId}`),
-        {
+      previewLiquidation: async (accountId: bigint) => {
+        calls.push(`p${accountId}`);
+        if (cooling.has(accountId)) {
+          throw Object.assign(new Error("execution reverted"), {
+            data: iface.encodeErrorResult("TrancheCoolingDown", [accountId, 2_000n]),
+          });
+        }
+        return {
           accountId,
           backstop: false,
           equity: 10n * WAD,
@@ -1020,8 +1027,8 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
           badDebt: 0n,
           keeperFromFund: 0n,
           legs: [{ marketId: 0n, notional: 100n * WAD }],
-        }
-      ),
+        };
+      },
       liquidateBatch: { staticCall },
       accountState: async () => ({ lastTrancheAt: 0n }),
     };
@@ -1040,7 +1047,12 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
       },
     };
     const liquidator = new Liquidator({
-      contracts: { liquidationEngine: engine } as unknown as ProtocolContracts,
+      contracts: {
+        liquidationEngine: engine,
+        backstop: opts.vault
+          ? { backstopState: async () => ({ vault: "0x00000000000000000000000000000000000000b1" }) }
+          : undefined,
+      } as unknown as ProtocolContracts,
       tx: tx as unknown as TxManager,
       settings: keeperSettings({ maxBatch: 4, ...extra }),
       address: KEEPER,
@@ -1077,7 +1089,7 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
         status: "reverted",
         receipt: { hash: "0x1", logs: [] },
       } as unknown as TxOutcome);
-    return { liquidator, view, scan, fees, bad, simulatedBatches, submitted, reverted, calls };
+    return { liquidator, view, scan, fees, bad, cooling, simulatedBatches, submitted, reverted, calls };
   }
 
   it("sends previewed batches without simulating them, worst first, each with its gas budget", async () => {
@@ -1131,6 +1143,18 @@ describe("keeper liquidation batches: sent at once, simulated after a revert", (
     const later = await liquidator.act(scan([3n]), view(12), fees);
     expect(later.report.backedOff).to.equal(1);
     expect(submitted).to.deep.equal([]);
+  });
+
+  it("with a backstop vault, simulates the batch of held-back accounts no preview confirmed, and drops it when the vault declines them all", async () => {
+    const { liquidator, view, scan, fees, cooling, simulatedBatches, submitted } = world(
+      { maxBatch: 2 },
+      { vault: true },
+    );
+    cooling.add(3n);
+    const { report } = await liquidator.act(scan([1n, 2n, 3n]), view(10), fees);
+    expect(report.takeoverCandidates).to.equal(3);
+    expect(simulatedBatches, "only the unconfirmed takeover's batch").to.deep.equal([[3n]]);
+    expect(submitted.map((t) => t.accounts)).to.deep.equal([[1n, 2n]]);
   });
 
   it("simulates every batch with simulateBatches, and in a dry run", async () => {
