@@ -5,6 +5,7 @@
  *
  *   npm run bench                         # defaults below
  *   BENCH_ACCOUNTS=500 BENCH_BLOCK_MS=1000 npm run bench
+ *   BENCH_SIMULATE_BATCHES=1 npm run bench  # every batch simulated before it is sent
  *
  * Setup is fast because the node's automine is off while the accounts are opened: thousands of
  * transactions go out in JSON-RPC batches with explicit nonces, and blocks are mined until all are
@@ -80,7 +81,13 @@ async function main(): Promise<void> {
       provider,
       signer: new Wallet(key.privateKey, provider),
       deployment: w.deployment,
-      config: keeperSettings({ maxPendingTxs: 16, previewLimit: 2_000, stuckBlocks: 3 }),
+      // BENCH_SIMULATE_BATCHES=1: every batch simulated before it is sent (the keeper's --simulate-batches)
+      config: keeperSettings({
+        maxPendingTxs: 16,
+        previewLimit: 2_000,
+        stuckBlocks: 3,
+        simulateBatches: process.env.BENCH_SIMULATE_BATCHES === "1",
+      }),
       logger: silentLogger(),
       rpcStats: provider.stats,
     });
