@@ -2,8 +2,8 @@
  * One tick of a run, at the tick's block time, in order:
  *   1. the impact model decays; each market's oracle is fed path * (1 + impact) with
  *      MockAggregator.pushRound (a round when the answer changes, or half a heartbeat passed);
- *   2. traders due to open by the next scheduled tick commit their orders, and those refused at the
- *      last settlement commit again (traders.ts); the keeper settles them at the next round;
+ *   2. traders due to open commit their orders, and those refused at the last settlement commit
+ *      again (traders.ts); the keeper settles them at the next round;
  *   3. the keeper service ticks (serviceKeeper.ts): follow events, scan, liquidate worst first, pokes,
  *      and auto-deleverage pending deficits (its ADL job, scripts/keeper/deleverager.ts);
  *   4. what happened is read from the logs (digest.ts): every liquidated leg adds its signed
@@ -37,7 +37,7 @@ export async function playSchedule(
   const { clock } = run;
   for (let k = 0; k < clock.times.length; k++) {
     const t = clock.times[k];
-    const tranches = await tick(run, t, k === 0, clock.times[k + 1] ?? t);
+    const tranches = await tick(run, t, k === 0);
     if (onStep)
       await onStep(run.record.steps[run.record.steps.length - 1], { ethers: run.ethers, protocol: run.protocol });
     scheduleFeedback(run, k, tranches);
@@ -45,8 +45,8 @@ export async function playSchedule(
   }
 }
 
-/** One tick at time `t` (`nextT`: the next tick's time, as scheduled now); returns the tranches liquidated in it. */
-async function tick(run: RunState, t: number, first: boolean, nextT: number): Promise<number> {
+/** One tick at time `t`; returns the tranches liquidated in it. */
+async function tick(run: RunState, t: number, first: boolean): Promise<number> {
   const { chain } = run;
   chain.setTime(t);
   await chain.mine();
@@ -55,7 +55,7 @@ async function tick(run: RunState, t: number, first: boolean, nextT: number): Pr
   run.clock.prevT = t;
 
   const pathNow = await pushRounds(run, t, first);
-  await openDuePositions(run, t, nextT);
+  await openDuePositions(run, t);
 
   run.touchedSinceHint = 0;
   const byKeeper = await run.keeper.tick();

@@ -3,8 +3,8 @@
  * the keeper's settle job fills the order at the first round at least `minDelay` after the commit,
  * which the replay pushes at the next step). A trader acts as one who knows the fill comes a step
  * later:
- *  - it commits at the tick before its `openAt` (the last scheduled tick before it), so that the fill
- *    lands when the one-step trader of the same spec would have opened;
+ *  - it commits at the first tick at or after its `openAt` (when the one-step trader of the same spec
+ *    opened), and is filled a step later;
  *  - it sizes for the price it will tolerate, not the price now: the wanted size is shrunk (by 5%
  *    steps) until the engine's own initial-margin check passes with 0.5% to spare at the worst price
  *    of its tolerance (`ORDER_SLIPPAGE_BPS` above the price in force: a rise raises the notional, so
@@ -58,14 +58,11 @@ export type TraderOrders = {
   retries: number;
 };
 
-/**
- * Commits the orders of the traders due by `nextT` (the next scheduled tick: their fill comes then)
- * and of those whose order the last settlement refused.
- */
-export async function openDuePositions(run: RunState, t: number, nextT: number): Promise<void> {
+/** Commits the orders of the traders due by `t` and of those whose order the last settlement refused. */
+export async function openDuePositions(run: RunState, t: number): Promise<void> {
   const counters = run.record.counters;
   const due: { trader: TraderSpec; attempts: number }[] = await refusedOrders(run);
-  while (run.nextOpen < run.toOpen.length && run.toOpen[run.nextOpen].openAt <= Math.max(t, nextT))
+  while (run.nextOpen < run.toOpen.length && run.toOpen[run.nextOpen].openAt <= t)
     due.push({ trader: run.toOpen[run.nextOpen++], attempts: 0 });
   if (due.length === 0) return;
   const snap = await run.book.snapshot(run.chain.time);
