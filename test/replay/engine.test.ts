@@ -151,12 +151,13 @@ describe("Crash replay engine (synthetic path)", function () {
     const orders = await ethers.getContractAt("IOrders", await protocol.engine.getAddress());
     const config = await orders.orderConfig();
     expect(config.enabled, "the replay deploys with orders on").to.equal(true);
-    // a one-step open is refused: the two-step path is the only way to add risk
+    // a one-step increase is refused: the two-step path is the only way to add risk
     const first = (await orders.queryFilter(orders.filters.OrderSettled()))[0];
-    const account = first.args.accountId;
-    const trader = await protocol.engine.accountOwner(account);
+    const { accountId, marketId, sizeDelta } = first.args;
+    const trader = await ethers.getSigner(await protocol.engine.accountOwner(accountId));
+    const limit = sizeDelta > 0n ? 2n ** 255n : 0n;
     await expect(
-      protocol.engine.connect(await ethers.getSigner(trader)).modifyPosition.staticCall(account, 0, WAD, 2n ** 255n),
+      protocol.engine.connect(trader).modifyPosition.staticCall(accountId, marketId, sizeDelta, limit),
     ).to.be.revertedWithCustomError(protocol.engine, "RiskNeedsOrder");
     const s = run.stats!;
     // every trader's position came from a settled order; every order is accounted for
