@@ -153,6 +153,20 @@ function maxWindow(m: ReplayMetrics): bigint {
   return m.liquidatedPerWindow.reduce((a, w) => (BigInt(w.notional) > a ? BigInt(w.notional) : a), 0n);
 }
 
+/** A run's two-step orders: settled / refused at settlement / expired ("-" without orders). */
+export function orderCounts(r: ReplayRun): string {
+  const s = r.stats;
+  if (!s?.ordersCommitted) return "-";
+  return `${s.ordersSettled} / ${s.ordersRefused} / ${s.ordersExpired ?? "-"}`;
+}
+
+/** A run's commit-to-settle delay in seconds, median / max ("-" without a settled order). */
+export function orderDelay(r: ReplayRun): string {
+  const s = r.stats;
+  if (!s?.ordersSettled) return "-";
+  return `${s.orderDelayMedianSeconds ?? s.orderDelayMeanSeconds} / ${s.orderDelayMaxSeconds}`;
+}
+
 /** A plain-text table per event: one column per run, then the targets. */
 export function summaryTable(report: ReplayReport): string {
   const lines: string[] = [];
@@ -167,6 +181,8 @@ export function summaryTable(report: ReplayReport): string {
     );
     const header = ["", ...runs.map((r) => r.preset)];
     const body = ROWS.map(([label, f]) => [label, ...runs.map((r) => f(r.metrics))]);
+    body.push(["orders settled / refused / expired", ...runs.map(orderCounts)]);
+    body.push(["order delay, median / max (s)", ...runs.map(orderDelay)]);
     body.push(["wall time (s)", ...runs.map((r) => r.seconds.toFixed(1))]);
     body.push(["cpu time (s)", ...runs.map((r) => (r.cpuSeconds === undefined ? "-" : r.cpuSeconds.toFixed(1)))]);
     const widths = header.map((_, k) => Math.max(...[header, ...body].map((row) => row[k].length)));

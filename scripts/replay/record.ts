@@ -61,6 +61,7 @@ export async function recordRun(
   counters.badDebtPending = await le.badDebtPending();
   counters.accountsLiquidated = record.liquidated.size;
   counters.accountsWipedOut = record.wipedOut.size;
+  const orders = await orderStats(run);
   const out: ReplayRun = {
     event: label.event,
     title: label.title ?? label.event,
@@ -104,38 +105,98 @@ export async function recordRun(
       keeper: run.keeper.name,
       ...(await run.keeper.stats()),
       ...backstopStats(run),
-      ...(await orderStats(run)),
+      ...orders.stats,
     },
   };
   const notes = run.keeper.notes();
+  if (orders.note) notes.push(orders.note);
   if (counters.adlFailures) notes.push(`${counters.adlFailures} autoDeleverage transaction(s) reverted`);
   if (notes.length) out.notes = notes;
   return out;
 }
 
 /**
- * The two-step orders of the run, from the engine's logs: how many were committed, settled and refused,
- * and the delay from commit to settlement (seconds; the replay pushes a round per step, so it is about
- * one step, longer where the path's price did not move and no round came).
+ * The two-step orders of the run, from the engine's logs: how many were committed, settled, refused and
+ * expired (not settled within the window: cancelled, replaced by a new commit, or past it at the end),
+ * how many are still pending at the end (within their window), the traders' commits after a refusal,
+ * and the delay from commit to settlement (seconds: median, mean and max; the replay pushes a round per
+ * step, so it is about one step, longer where the path's price did not move and no round came).
  */
-async function orderStats(run: RunState): Promise<Record<string, number>> {
+const ORDER_EVENTS = new Set(["OrderCommitted", "OrderCancelled", "OrderRefused", "OrderSettled"]);
+
+async function orderStats(run: RunState): Promise<{ stats: Record<string, number>; note?: string }> {
   const orders = run.c.orders;
   const logs = await run.chain.logs(0, [await orders.getAddress()]);
+  const { maxDelay } = await orders.orderConfig();
   let committed = 0;
   let refused = 0;
+  let expired = 0;
   const delays: number[] = [];
+  /** refusal reason (the error's name) -> count */
+  const reasons = new Map<string, number>();
+  /** account -> its pending order's commit time */
+  const open = new Map<bigint, bigint>();
   for (const log of logs) {
     const parsed = orders.interface.parseLog(log);
-    if (parsed?.name === "OrderCommitted") committed++;
-    else if (parsed?.name === "OrderRefused") refused++;
-    else if (parsed?.name === "OrderSettled") delays.push(Number(parsed.args.delay));
+    if (!parsed || !ORDER_EVENTS.has(parsed.name)) continue;
+    const id = BigInt(parsed.args.accountId);
+    if (parsed.name === "OrderCommitted") {
+      committed++;
+      open.set(id, BigInt(parsed.args.expiresAt) - maxDelay);
+    } else if (parsed.name === "OrderCancelled") {
+      expired++;
+      open.delete(id);
+    } else if (parsed.name === "OrderRefused") {
+      refused++;
+      const reason = errorName(run, parsed.args.reason as string);
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      open.delete(id);
+    } else if (parsed.name === "OrderSettled") {
+      delays.push(Number(parsed.args.delay));
+      open.delete(id);
+    }
+  }
+  const end = BigInt(run.chain.time);
+  let pending = 0;
+  for (const at of open.values()) {
+    if (end > at + maxDelay) expired++;
+    else pending++;
   }
   const mean = delays.length === 0 ? 0 : delays.reduce((a, b) => a + b, 0) / delays.length;
-  return {
+  const stats = {
     ordersCommitted: committed,
     ordersSettled: delays.length,
     ordersRefused: refused,
+    ordersExpired: expired,
+    ordersPending: pending,
+    orderRetries: run.orders.retries,
+    orderDelayMedianSeconds: median(delays),
     orderDelayMeanSeconds: Math.round(mean * 10) / 10,
     orderDelayMaxSeconds: delays.length === 0 ? 0 : Math.max(...delays),
   };
+  if (reasons.size === 0) return { stats };
+  const why = [...reasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return { stats, note: `orders refused at settlement: ${why.map(([r, n]) => `${r} ${n}`).join(", ")}` };
+}
+
+/** The name of the protocol error whose selector is `selector` (the selector itself when unknown). */
+function errorName(run: RunState, selector: string): string {
+  for (const iface of [run.c.orders.interface, run.c.engine.interface, run.c.liquidationEngine.interface]) {
+    let e: ReturnType<typeof iface.getError> = null;
+    try {
+      e = iface.getError(selector);
+    } catch {
+      // not this interface's
+    }
+    if (e) return e.name;
+  }
+  return selector;
+}
+
+/** The median of `xs` (the mean of the two middle ones for an even count), 0 for none. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }

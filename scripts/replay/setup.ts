@@ -26,6 +26,9 @@ import type { MarketRun, Roles, RunState } from "./state.js";
 const SCALE = 10n ** 12n; // collateral (6 decimals) -> WAD
 const MAX_UINT = 2n ** 256n - 1n;
 
+/** The two-step order parameters of every run: the deployments' (deploy/params/localhost.json). */
+export const REPLAY_ORDERS = { minDelay: 2, maxDelay: 3900, settlementReward: 10n ** 18n };
+
 /** A fresh run: chain, protocol, feeds, configuration, funds, accounts, keeper. */
 export async function setUpRun(network: NetworkManager, params: ResolvedParams, plan: RunPlan): Promise<RunState> {
   const connection = await network.create({
@@ -52,6 +55,8 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       adlKeeper: keeper, // the keeper service runs auto-deleveraging
       markets: plan.markets.map((m) => m.spec),
       breaker: params.breaker,
+      // as deployed (deploy/params): traders add risk only through commit -> settle
+      orders: REPLAY_ORDERS,
     });
     const c = bindContracts(protocol, chain);
     chain.setTime(plan.tSetup);
@@ -99,6 +104,12 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       record: emptyRecord((await c.insuranceFund.coverable()) * SCALE),
       touchedSinceHint: 0,
       backstop,
+      orders: {
+        reward: (await c.orders.orderConfig()).settlementReward,
+        inFlight: new Map(),
+        fromBlock: startBlock,
+        retries: 0,
+      },
     };
     return state;
   } catch (e) {

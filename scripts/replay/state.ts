@@ -17,6 +17,7 @@ import type { TraderSpec } from "./population.js";
 import type { ResolvedParams } from "./presets.js";
 import type { ReplayStep } from "./result.js";
 import type { ServiceKeeper } from "./serviceKeeper.js";
+import type { TraderOrders } from "./traders.js";
 
 /** A market while the run goes: its plan, its feed, and the last round the engine pushed to it. */
 export type MarketRun = PlannedMarket & {
@@ -96,6 +97,8 @@ export type RunState = {
   touchedSinceHint: number;
   /** the backstop vault, when the preset enables it */
   backstop?: BackstopRun;
+  /** the traders' two-step orders in flight (traders.ts) */
+  orders: TraderOrders;
 };
 
 export const accountOf = (run: RunState, t: TraderSpec): bigint => run.firstId + BigInt(t.index);

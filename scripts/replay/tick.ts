@@ -2,7 +2,8 @@
  * One tick of a run, at the tick's block time, in order:
  *   1. the impact model decays; each market's oracle is fed path * (1 + impact) with
  *      MockAggregator.pushRound (a round when the answer changes, or half a heartbeat passed);
- *   2. traders due to open do so (traders.ts);
+ *   2. traders due to open commit their orders, and those refused at the last settlement commit
+ *      again (traders.ts); the keeper settles them at the next round;
  *   3. the keeper service ticks (serviceKeeper.ts): follow events, scan, liquidate worst first, pokes,
  *      and auto-deleverage pending deficits (its ADL job, scripts/keeper/deleverager.ts);
  *   4. what happened is read from the logs (digest.ts): every liquidated leg adds its signed

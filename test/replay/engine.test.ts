@@ -20,6 +20,7 @@ import { type EngineResult, runReplay, tickSchedule } from "../../scripts/replay
 import { ImpactModel } from "../../scripts/replay/impact.js";
 import { generatePopulation } from "../../scripts/replay/population.js";
 import { loadParamsFile, loadPreset, withOverrides } from "../../scripts/replay/presets.js";
+import { median } from "../../scripts/replay/record.js";
 import type { ReplayRun } from "../../scripts/replay/result.js";
 import { pathsFor } from "../../scripts/replay/sources.js";
 import { syntheticCrash } from "../../scripts/replay/synthetic.js";
@@ -142,6 +143,40 @@ describe("Crash replay engine (synthetic path)", function () {
       expect(isLiquidatable(s), `account ${id}`).to.equal(fast.has(id));
       expect(await protocol.engine.isLiquidatable(id)).to.equal(fast.has(id));
     }
+  });
+
+  it("traders add risk only through two-step orders, which the keeper's settle job fills at the next round", async function () {
+    const { run, handle } = prot;
+    const { protocol, ethers } = handle!;
+    const orders = await ethers.getContractAt("IOrders", await protocol.engine.getAddress());
+    const config = await orders.orderConfig();
+    expect(config.enabled, "the replay deploys with orders on").to.equal(true);
+    // a one-step increase is refused: the two-step path is the only way to add risk
+    const first = (await orders.queryFilter(orders.filters.OrderSettled()))[0];
+    const { accountId, marketId, sizeDelta } = first.args;
+    const trader = await ethers.getSigner(await protocol.engine.accountOwner(accountId));
+    const limit = sizeDelta > 0n ? 2n ** 255n : 0n;
+    await expect(
+      protocol.engine.connect(trader).modifyPosition.staticCall(accountId, marketId, sizeDelta, limit),
+    ).to.be.revertedWithCustomError(protocol.engine, "RiskNeedsOrder");
+    const s = run.stats!;
+    // every trader's position came from a settled order; every order is accounted for
+    expect(s.ordersSettled).to.equal(run.metrics.positionsOpened);
+    expect(s.ordersSettled).to.equal(ACCOUNTS);
+    expect(s.ordersCommitted).to.equal(
+      Number(s.ordersSettled) + Number(s.ordersRefused) + Number(s.ordersExpired) + Number(s.ordersPending),
+    );
+    expect(s.orderRetries).to.be.at.most(Number(s.ordersRefused));
+    const settled = await orders.queryFilter(orders.filters.OrderSettled());
+    expect(settled.length).to.equal(ACCOUNTS);
+    const keeper = (await ethers.getSigners())[3].address; // the replay's keeper role (setup.ts)
+    const delays = settled.map((e) => Number(e.args.delay)).sort((a, b) => a - b);
+    for (const e of settled) {
+      expect(e.args.settler, "settled by the keeper service").to.equal(keeper);
+      expect(Number(e.args.delay)).to.be.within(Number(config.minDelay), Number(config.maxDelay));
+    }
+    expect(s.orderDelayMaxSeconds).to.equal(delays.at(-1));
+    expect(s.orderDelayMedianSeconds).to.equal(median(delays));
   });
 
   it("is deterministic for a seed: a second run is equal to the wei, the keeper's counters included", async function () {

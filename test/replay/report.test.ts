@@ -4,13 +4,14 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { summaryTable } from "../../scripts/replay/metrics.js";
 import type { ReplayReport, ReplayRun, ReplayStep } from "../../scripts/replay/result.js";
 import { renderReport, formatSummaryTable } from "../../scripts/replay/report/index.js";
 import { chartNumber, formatPercent, formatPrice, formatUsd } from "../../scripts/replay/report/format.js";
 import { findFonts } from "../../scripts/replay/report/fonts.js";
 import { specToSvg, svgToPng } from "../../scripts/replay/report/render.js";
 import { runFigure } from "../../scripts/replay/report/charts.js";
-import { escapeHtml } from "../../scripts/replay/report/html.js";
+import { escapeHtml, renderPage } from "../../scripts/replay/report/html.js";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -289,6 +290,37 @@ describe("replay report", function () {
       const svg = await specToSvg(runFigure(fixtureReport().runs[1]).spec);
       const png = svgToPng(svg, { fonts: { files: [], source: "none" } });
       expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).to.equal(true);
+    });
+  });
+
+  describe("two-step order rows", function () {
+    /** The fixture with the protected USDC run's orders as a run records them (record.ts). */
+    function withOrders(): ReplayReport {
+      const report = fixtureReport();
+      report.runs[1].stats = {
+        ordersCommitted: 44,
+        ordersSettled: 40,
+        ordersRefused: 3,
+        ordersExpired: 1,
+        ordersPending: 0,
+        orderDelayMedianSeconds: 60,
+        orderDelayMeanSeconds: 75.5,
+        orderDelayMaxSeconds: 900,
+      };
+      return report;
+    }
+
+    it("shows settled / refused / expired and the delay's median / max for a run with orders, '-' for one without", function () {
+      const report = withOrders();
+      for (const text of [formatSummaryTable(report), summaryTable(report)]) {
+        const counts = text.split("\n").find((l) => l.includes("orders settled / refused / expired"));
+        const delay = text.split("\n").find((l) => l.includes("order delay"));
+        expect(counts, text).to.match(/-\s+40 \/ 3 \/ 1/);
+        expect(delay, text).to.match(/-\s+(1 min 00 s \/ 15 min 00 s|60 \/ 900)/);
+      }
+      const html = renderPage({ report, figures: new Map(), fonts: { files: [], source: "none" } });
+      expect(html).to.include("40 / 3 / 1");
+      expect(html).to.include("1 min 00 s / 15 min 00 s");
     });
   });
 

@@ -31,15 +31,18 @@ export const SUMMARY_ROWS: SummaryRow[] = [
   { label: "max stress level", value: (r) => String(r.metrics.maxLevel) },
   { label: "keeper rewards paid", value: (r) => formatUsd(r.metrics.keeperRewardsPaid) },
   {
-    label: "orders settled / refused",
-    value: (r) => (!r.stats?.ordersCommitted ? "-" : `${r.stats.ordersSettled} / ${r.stats.ordersRefused}`),
+    label: "orders settled / refused / expired",
+    value: (r) =>
+      !r.stats?.ordersCommitted
+        ? "-"
+        : `${r.stats.ordersSettled} / ${r.stats.ordersRefused} / ${r.stats.ordersExpired ?? "-"}`,
   },
   {
-    label: "order delay, commit to settle (mean / max)",
+    label: "order delay, commit to settle (median / max)",
     value: (r) =>
       !r.stats?.ordersSettled
         ? "-"
-        : `${formatSeconds(Number(r.stats.orderDelayMeanSeconds))} / ${formatSeconds(Number(r.stats.orderDelayMaxSeconds))}`,
+        : `${formatSeconds(Number(r.stats.orderDelayMedianSeconds ?? r.stats.orderDelayMeanSeconds))} / ${formatSeconds(Number(r.stats.orderDelayMaxSeconds))}`,
   },
   { label: "wall time", value: (r) => formatSeconds(r.seconds) },
 ];
