@@ -32,14 +32,22 @@ import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forec
 import type { ThresholdTable } from "./ladder.js";
 import {
   type BreakerMarket,
+  type ChangeGateSettings,
   type LevelDecision,
   type Persistence,
+  type RuleInputs,
   type Rules,
+  ChangeGate,
+  DEFAULT_CHANGE_GATE,
+  DEFAULT_GATE,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
   LevelTracker,
+  MEASURED_PERSISTENCE,
   actions,
-  levelFor,
+  levelFromInputs,
+  levelSeries,
+  ruleInputs,
 } from "./rules.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
@@ -48,8 +56,8 @@ import { WAD } from "../lib/math/fixedPoint.js";
 type Observation = {
   t: number;
   level: number;
-  /** the level the rules as they were before persistence and self-feeding waves give (docs: "the second round") */
-  levelBefore: number;
+  /** what the rules read from this step's forecast: every variant's level is derived from these */
+  inputs: RuleInputs;
   /** the rule that set the level */
   reason: string;
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
@@ -78,15 +86,58 @@ export type BacktestResult = {
     oiFunding: number | undefined;
   };
   calm: { seconds: number; shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
-  /** the same run under the rules as they were (every forecast's level at once, any liquidation wave) */
-  before: {
-    lead: { level1: number | undefined; level2: number | undefined };
-    calm: { shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
-  };
+  /** the same forecasts under each variant of the rules (RULE_VARIANTS), for the tables */
+  variants: VariantResult[];
   forecastError: { samples: number; medianRatio: number | undefined; withinFactor1_5: number | undefined };
   /** level the rules wanted at each step, for the report's series */
   series: { t: number; level: number; reason: string; critical: number | null; p1h: number; price: number }[];
+  /** the rules' inputs at every step (to derive any other variant later from the same run) */
+  inputs: RuleInputs[];
 };
+
+export type VariantResult = {
+  name: string;
+  lead: { level1: number | undefined; level2: number | undefined };
+  calm: { shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
+};
+
+/**
+ * The variants every backtest reports from the same forecasts: the defaults' building blocks one at a
+ * time, so each one's cost and gain is separated (docs/architecture.md, "False alarms: the third round").
+ */
+export const RULE_VARIANTS: readonly {
+  name: string;
+  rules: Rules;
+  gate: ChangeGateSettings | null;
+  persistence: Persistence | null;
+}[] = [
+  { name: "plain", rules: { ...DEFAULT_RULES, waveMustFeedItself: false }, gate: null, persistence: null },
+  {
+    name: "wait",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: null,
+    persistence: MEASURED_PERSISTENCE,
+  },
+  { name: "feeding", rules: { ...DEFAULT_RULES, waveMustFeedItself: true }, gate: null, persistence: null },
+  {
+    name: "wait+feeding",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+    gate: null,
+    persistence: MEASURED_PERSISTENCE,
+  },
+  {
+    name: "gate",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+  },
+  {
+    name: "gate+feeding",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+  },
+];
 
 export class ReplayBacktest {
   private source: ChainSource | undefined;
@@ -111,12 +162,17 @@ export class ReplayBacktest {
       renewWithin?: number;
       /** persistence of levels (rules.ts LevelTracker); null: each forecast's level as the rules give it */
       persistence?: Persistence | null;
+      /** the change gate (rules.ts ChangeGate); null: none; default DEFAULT_GATE */
+      gate?: ChangeGateSettings | null;
     } = {},
   ) {
     this.tracker = o.persistence === null ? undefined : new LevelTracker(o.persistence ?? DEFAULT_PERSISTENCE);
+    const gate = o.gate === undefined ? DEFAULT_GATE : o.gate;
+    this.gate = gate === null ? undefined : new ChangeGate(gate);
   }
 
   private readonly tracker: LevelTracker | undefined;
+  private readonly gate: ChangeGate | undefined;
 
   /** The service's actions for one decision, sent at the chain's current time. */
   private async act(
@@ -214,7 +270,8 @@ export class ReplayBacktest {
     this.history.push({ t: step.t, price: oraclePrice });
     const settings = this.o.settings ?? DEFAULT_FORECAST_SETTINGS;
     const { forecast: f, tables } = forecast(state, this.history, settings);
-    const wanted = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    const inputs = ruleInputs(f);
+    const wanted = levelFromInputs(this.gate ? this.gate.filter(inputs) : inputs, this.o.rules ?? DEFAULT_RULES);
     const decision = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
     if (this.o.raise) {
       // every replay tick is an oracle round: a forecast after one is fresh
@@ -249,7 +306,7 @@ export class ReplayBacktest {
     this.observations.push({
       t: step.t,
       level: decision.level,
-      levelBefore: levelFor(f, { ...(this.o.rules ?? DEFAULT_RULES), waveMustFeedItself: false }).level,
+      inputs,
       reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
@@ -293,7 +350,20 @@ export class ReplayBacktest {
       };
     };
     const calm = calmOf((o) => o.level);
-    const calmBefore = calmOf((o) => o.levelBefore);
+    const variants = RULE_VARIANTS.map((v): VariantResult => {
+      const levels = levelSeries(
+        obs.map((o) => o.inputs),
+        v.rules,
+        v,
+      ).map((d) => d.level);
+      const at = new Map(obs.map((o, i) => [o, levels[i]]));
+      const c = calmOf((o) => at.get(o)!);
+      return {
+        name: v.name,
+        lead: { level1: lead(first((o) => at.get(o)! >= 1)), level2: lead(first((o) => at.get(o)! >= 2)) },
+        calm: { shareAtLevel1: c.shareAtLevel1, level2RaisesPer30Days: c.level2RaisesPer30Days },
+      };
+    });
     // forecast error: the path's largest fall over the next hour, through the cascade, against the replay
     const ratios: number[] = [];
     for (let i = 0; i < obs.length; i++) {
@@ -322,13 +392,7 @@ export class ReplayBacktest {
         oiFunding: lead(first((o) => o.skewRatio >= 0.5)),
       },
       calm,
-      before: {
-        lead: {
-          level1: lead(first((o) => o.levelBefore >= 1)),
-          level2: lead(first((o) => o.levelBefore >= 2)),
-        },
-        calm: { shareAtLevel1: calmBefore.shareAtLevel1, level2RaisesPer30Days: calmBefore.level2RaisesPer30Days },
-      },
+      variants,
       forecastError: {
         samples: ratios.length,
         medianRatio: ratios.length ? ratios[ratios.length >> 1] : undefined,
@@ -344,6 +408,7 @@ export class ReplayBacktest {
         p1h: o.p1h,
         price: o.oraclePrice,
       })),
+      inputs: obs.map((o) => o.inputs),
     };
   }
 }

@@ -114,12 +114,9 @@ async function main(): Promise<void> {
       continue;
     }
     const { paths, params } = cut(ev.paths, preset);
-    // observes the options (the wait, self-feeding waves only); each observation also carries the
-    // default rules' level (levelBefore), so one replay gives both columns of the table
-    const bt = new ReplayBacktest({
-      rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
-      persistence: MEASURED_PERSISTENCE,
-    });
+    // observes under the defaults; each observation also carries the rules' inputs, so one replay gives
+    // every variant's row of the table (backtest.ts RULE_VARIANTS)
+    const bt = new ReplayBacktest();
     const started = Date.now();
     const { run } = await runReplay({
       network: hre.network,
@@ -162,20 +159,30 @@ async function main(): Promise<void> {
       `${id} (${stylised ? "stylised" : "real"}, ${preset.name}): ${result.steps} forecasts in ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );
   }
-  // default -> options: the default rules (every forecast's level at once, any wave) and with the options
-  // (the 300 s / 2-forecast wait, self-feeding waves only)
-  const header =
-    "| event | wave | lead L>=1 default -> options | lead L2 default -> options | lead 3%/15m | lead OI/funding | calm h | calm at L>=1 default -> options | L2 raises /30 calm d default -> options | forecast ratio (median) | within x1.5 |";
-  const lines = [header, "|" + " --- |".repeat(11)];
+  // the defaults' row, then every variant of the rules on the same forecasts (backtest.ts RULE_VARIANTS)
+  const header = "| event | wave | lead 3%/15m | lead OI/funding | calm h | forecast ratio (median) | within x1.5 |";
+  const lines = [header, "|" + " --- |".repeat(7)];
   const per30 = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(1));
   for (const r of rows) {
     const x = r.result;
-    const b = x.before;
     lines.push(
-      `| ${r.event} | ${x.waveStart === undefined ? "none" : new Date(x.waveStart * 1000).toISOString().slice(0, 16)} | ${fmt(b.lead.level1)} -> ${fmt(x.lead.level1)} | ${fmt(b.lead.level2)} -> ${fmt(x.lead.level2)} | ${fmt(x.lead.drop3pct15m)} | ${fmt(x.lead.oiFunding)} | ${(x.calm.seconds / 3600).toFixed(1)} | ${pct(b.calm.shareAtLevel1)} -> ${pct(x.calm.shareAtLevel1)} | ${per30(b.calm.level2RaisesPer30Days)} -> ${per30(x.calm.level2RaisesPer30Days)} | ${x.forecastError.medianRatio === undefined ? "-" : x.forecastError.medianRatio.toFixed(2)} (${x.forecastError.samples}) | ${pct(x.forecastError.withinFactor1_5)} |`,
+      `| ${r.event} | ${x.waveStart === undefined ? "none" : new Date(x.waveStart * 1000).toISOString().slice(0, 16)} | ${fmt(x.lead.drop3pct15m)} | ${fmt(x.lead.oiFunding)} | ${(x.calm.seconds / 3600).toFixed(1)} | ${x.forecastError.medianRatio === undefined ? "-" : x.forecastError.medianRatio.toFixed(2)} (${x.forecastError.samples}) | ${pct(x.forecastError.withinFactor1_5)} |`,
     );
   }
   console.log("\n" + lines.join("\n"));
+  const vlines = [
+    "| event | rules | lead L>=1 | lead L2 | calm at L>=1 | L2 raises /30 calm d |",
+    "|" + " --- |".repeat(6),
+  ];
+  for (const r of rows) {
+    for (const v of r.result.variants) {
+      vlines.push(
+        `| ${r.event} | ${v.name} | ${fmt(v.lead.level1)} | ${fmt(v.lead.level2)} | ${pct(v.calm.shareAtLevel1)} | ${per30(v.calm.level2RaisesPer30Days)} |`,
+      );
+    }
+  }
+  console.log("\nrules variants on the same forecasts (lead: before the first wave; negative: after)\n");
+  console.log(vlines.join("\n"));
   if (compare) {
     const usd = (w: string) => `$${(BigInt(w) / 10n ** 18n).toLocaleString("en-US")}`;
     const pc = (w: string | undefined) =>
