@@ -10,8 +10,8 @@
  * the one with the monitor (protected-with-monitor against protected-without).
  *
  * Measured per run:
- * - the first liquidation wave: the first 5-minute window whose liquidated notional reaches 1% of the
- *   open interest (notional at the first step);
+ * - the first liquidation wave: the first 5-minute window whose forced notional (tranches liquidated and
+ *   accounts the backstop vault took over) reaches 1% of the open interest (its largest over the run);
  * - lead time of level >= 1 and level >= 2 before that wave, against two naive rules: a 3% drop of
  *   the oracle price within 15 minutes, and an open-interest/funding rule (the skew reaches half the
  *   skew scale, where funding is at half its maximum, in any market);
@@ -38,12 +38,11 @@ import {
   type RuleInputs,
   type Rules,
   ChangeGate,
-  DEFAULT_CHANGE_GATE,
   DEFAULT_GATE,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
   LevelTracker,
-  MEASURED_PERSISTENCE,
+  RULE_VARIANTS,
   actions,
   levelFromInputs,
   levelSeries,
@@ -52,6 +51,7 @@ import {
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
 import { WAD } from "../lib/math/fixedPoint.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 
 type Observation = {
   t: number;
@@ -101,50 +101,13 @@ export type VariantResult = {
   calm: { shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
 };
 
-/**
- * The variants every backtest reports from the same forecasts: the defaults' building blocks one at a
- * time, so each one's cost and gain is separated (docs/architecture.md, "False alarms: the third round").
- */
-export const RULE_VARIANTS: readonly {
-  name: string;
-  rules: Rules;
-  gate: ChangeGateSettings | null;
-  persistence: Persistence | null;
-}[] = [
-  { name: "plain", rules: { ...DEFAULT_RULES, waveMustFeedItself: false }, gate: null, persistence: null },
-  {
-    name: "wait",
-    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
-    gate: null,
-    persistence: MEASURED_PERSISTENCE,
-  },
-  { name: "feeding", rules: { ...DEFAULT_RULES, waveMustFeedItself: true }, gate: null, persistence: null },
-  {
-    name: "wait+feeding",
-    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
-    gate: null,
-    persistence: MEASURED_PERSISTENCE,
-  },
-  {
-    name: "gate",
-    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
-    gate: DEFAULT_CHANGE_GATE,
-    persistence: null,
-  },
-  {
-    name: "gate+feeding",
-    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
-    gate: DEFAULT_CHANGE_GATE,
-    persistence: null,
-  },
-];
-
 export class ReplayBacktest {
   private source: ChainSource | undefined;
   private readonly observations: Observation[] = [];
   private readonly liquidations: { t: number; notional: bigint }[] = [];
   private readonly history: PricePoint[] = [];
   private openInterest: bigint | undefined;
+  private lastBlock: number | undefined;
 
   /** raises sent, renewals among them, and raises the breaker refused */
   readonly raises = { sent: 0, renewals: 0, refused: 0, alerts: 0 };
@@ -257,7 +220,20 @@ export class ReplayBacktest {
 
   /** The replay's hook (EngineOptions.onStep). */
   readonly onStep = async (step: ReplayStep, chain: { ethers: HardhatEthers; protocol: Protocol }): Promise<void> => {
-    const notional = BigInt(step.liquidatedNotional);
+    // forced closes of the step: the tranches the replay counts (sold into the market) and the accounts the
+    // backstop vault took over (AccountTakenOver, no sale: the vault-first design), read from the step's blocks
+    const head = await chain.ethers.provider.getBlockNumber();
+    let notional = BigInt(step.liquidatedNotional);
+    if (this.lastBlock !== undefined && head > this.lastBlock) {
+      const backstop = IBackstopEngine__factory.connect(
+        await chain.protocol.engine.getAddress(),
+        chain.ethers.provider,
+      );
+      for (const e of await backstop.queryFilter(backstop.filters.AccountTakenOver(), this.lastBlock + 1, head)) {
+        notional += e.args.notional;
+      }
+    }
+    this.lastBlock = head;
     if (notional > 0n) this.liquidations.push({ t: step.t, notional });
     if (step.feedback) return;
     if (!this.source) {
@@ -290,13 +266,13 @@ export class ReplayBacktest {
         chain,
       );
     }
-    if (this.openInterest === undefined) {
-      this.openInterest = state.markets.reduce(
-        (s, m) =>
-          s + ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / WAD,
-        0n,
-      );
-    }
+    // the wave's yardstick: the book's open interest at its largest (the replay's traders open over the
+    // first part of the run, so the first step's can be 0)
+    const openInterest = state.markets.reduce(
+      (s, m) => s + ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / WAD,
+      0n,
+    );
+    if (this.openInterest === undefined || openInterest > this.openInterest) this.openInterest = openInterest;
     let skewRatio = 0;
     for (const m of state.markets) {
       const skew = m.snapshot.state.longOpenInterest - m.snapshot.state.shortOpenInterest;

@@ -296,6 +296,44 @@ export function levelSeries(
   });
 }
 
+/**
+ * The variants every backtest reports from the same forecasts: the defaults' building blocks one at a
+ * time, so each one's cost and gain is separated (docs/architecture.md, "False alarms: the third round").
+ */
+export const RULE_VARIANTS: readonly {
+  name: string;
+  rules: Rules;
+  gate: ChangeGateSettings | null;
+  persistence: Persistence | null;
+}[] = [
+  { name: "plain", rules: { ...DEFAULT_RULES, waveMustFeedItself: false }, gate: null, persistence: null },
+  {
+    name: "wait",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: null,
+    persistence: MEASURED_PERSISTENCE,
+  },
+  { name: "feeding", rules: { ...DEFAULT_RULES, waveMustFeedItself: true }, gate: null, persistence: null },
+  {
+    name: "wait+feeding",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+    gate: null,
+    persistence: MEASURED_PERSISTENCE,
+  },
+  {
+    name: "gate",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+  },
+  {
+    name: "gate+feeding",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+  },
+];
+
 /** What the breaker holds for one market, as `marketLevel` and the role's bounds report it. */
 export type BreakerMarket = {
   marketId: number;
