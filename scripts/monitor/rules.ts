@@ -241,8 +241,9 @@ export type ChangeGateSettings = {
 
 export const DEFAULT_CHANGE_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 3_600 };
 
-/** The gate the monitor applies unless told otherwise (null: none). */
-export const DEFAULT_GATE: ChangeGateSettings | null = null;
+/** The gate the monitor applies unless told otherwise (null: none): on, since it kept every measured lead
+ *  (docs/architecture.md, "False alarms: the third round"). */
+export const DEFAULT_GATE: ChangeGateSettings | null = DEFAULT_CHANGE_GATE;
 
 /** Applies the change gate forecast by forecast (one per market book). */
 export class ChangeGate {
