@@ -85,7 +85,8 @@ function eventsArg(all: string[]): string[] {
 /**
  * --bootstrap: level-2 raises per 30 calm days (calmHistory.ts `bootstrapRaises`): `--paths` (default
  * 8) 30-day hourly paths resampled from 6-hour blocks of the events' calm bars pooled (`--event` picks
- * them), the stress book over each, every variant of the rules; `--seed` for another draw.
+ * them), the stress book over each (`--book realistic`: the realistic mix), every variant of the rules;
+ * `--seed` for another draw.
  */
 function bootstrapTable(): void {
   const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
@@ -105,7 +106,7 @@ function bootstrapTable(): void {
     events.join("+"),
     events.map((e) => calmPath(dir, e)),
     RULE_VARIANTS,
-    { paths, days, seed },
+    { paths, days, seed, book: (arg("book") ?? "replay") as CalmBook },
   );
   const out = [r];
   for (const v of r.variants) {
