@@ -76,6 +76,8 @@ type Observation = {
 export type BacktestResult = {
   steps: number;
   openInterest: bigint;
+  /** forced notional over the run (tranches sold and accounts the backstop took over), WAD */
+  forcedNotional: bigint;
   /** start of the first liquidation wave (unix s), undefined when none */
   waveStart: number | undefined;
   /** seconds before the wave the signal first held (negative: after its start); undefined: never */
@@ -360,6 +362,7 @@ export class ReplayBacktest {
     return {
       steps: obs.length,
       openInterest: oi,
+      forcedNotional: this.liquidations.reduce((sum, l) => sum + l.notional, 0n),
       waveStart,
       lead: {
         level1: lead(first((o) => o.level >= 1)),
