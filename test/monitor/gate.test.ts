@@ -7,6 +7,10 @@
  */
 import { expect } from "chai";
 
+import { silentLogger } from "../../scripts/keeper/logger.js";
+import { MonitorService } from "../../scripts/monitor/service.js";
+import { syntheticState } from "../../scripts/monitor/syntheticBook.js";
+
 import {
   bootstrapPath,
   calmFigures,
@@ -139,5 +143,61 @@ describe("Risk monitor: the change gate", function () {
     }
     const c = bootstrapPath([calm], 3, 6, seededUniform(43));
     expect(c.points.map((p) => p.priceWad)).to.not.deep.equal(a.points.map((p) => p.priceWad));
+  });
+});
+
+describe("Risk monitor service: the change gate by default", function () {
+  /** The same synthetic book read every 10 minutes, one oracle round each: a standing risk. */
+  class StandingSource {
+    readonly scale = 10n ** 12n;
+    private step = 0;
+    private readonly base = syntheticState(60, 3);
+    async read() {
+      return { ...this.base, blockNumber: this.step + 1, timestamp: this.base.timestamp + BigInt(this.step * 600) };
+    }
+    async newRounds() {
+      this.step += 1;
+      return [];
+    }
+    referenceHistory() {
+      const p0 = Number(this.base.markets[0].snapshot.price) / 1e18;
+      return Array.from({ length: 200 }, (_, i) => ({
+        t: Number(this.base.timestamp) - (200 - i) * 600,
+        price: p0 * (1 + 0.01 * Math.sin(i / 3)),
+      }));
+    }
+  }
+  // thresholds any probability above 0 meets: the plain rules want a level whenever a wave or a critical shock exists
+  const eager = { ...DEFAULT_RULES, level1P1h: 1e-12, level1P24h: 1e-12, level1WaveP1h: 1e-12 };
+
+  it("a standing risk keeps its level without the gate and is gated after the first hour with it (the default)", async function () {
+    const run = async (gate: null | undefined) => {
+      const service = new MonitorService({
+        source: new StandingSource(),
+        logger: silentLogger(),
+        dryRun: true,
+        rules: eager,
+        persistence: null,
+        ...(gate === null ? { gate: null } : {}),
+      });
+      const levels: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        await service.tick(i);
+        levels.push(service.decision!.level);
+      }
+      return levels;
+    };
+    const plain = await run(null);
+    const gated = await run(undefined);
+    expect(
+      plain.every((l) => l >= 1),
+      `plain: ${plain}`,
+    ).to.equal(true);
+    // the first hour (forecasts at 0..60 min) is not gated; from then on the same distance is not a new low
+    expect(gated.slice(0, 6)).to.deep.equal(plain.slice(0, 6));
+    expect(
+      gated.slice(7).every((l) => l === 0),
+      `gated: ${gated}`,
+    ).to.equal(true);
   });
 });
