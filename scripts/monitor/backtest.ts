@@ -10,8 +10,8 @@
  * the one with the monitor (protected-with-monitor against protected-without).
  *
  * Measured per run:
- * - the first liquidation wave: the first 5-minute window whose liquidated notional reaches 1% of the
- *   open interest (notional at the first step);
+ * - the first liquidation wave: the first 5-minute window whose forced notional (tranches liquidated and
+ *   accounts the backstop vault took over) reaches 1% of the open interest (its largest over the run);
  * - lead time of level >= 1 and level >= 2 before that wave, against two naive rules: a 3% drop of
  *   the oracle price within 15 minutes, and an open-interest/funding rule (the skew reaches half the
  *   skew scale, where funding is at half its maximum, in any market);
@@ -32,24 +32,32 @@ import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forec
 import type { ThresholdTable } from "./ladder.js";
 import {
   type BreakerMarket,
+  type ChangeGateSettings,
   type LevelDecision,
   type Persistence,
+  type RuleInputs,
   type Rules,
+  ChangeGate,
+  DEFAULT_GATE,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
   LevelTracker,
+  RULE_VARIANTS,
   actions,
-  levelFor,
+  levelFromInputs,
+  levelSeries,
+  ruleInputs,
 } from "./rules.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
 import { WAD } from "../lib/math/fixedPoint.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 
 type Observation = {
   t: number;
   level: number;
-  /** the level the rules as they were before persistence and self-feeding waves give (docs: "the second round") */
-  levelBefore: number;
+  /** what the rules read from this step's forecast: every variant's level is derived from these */
+  inputs: RuleInputs;
   /** the rule that set the level */
   reason: string;
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
@@ -68,6 +76,8 @@ type Observation = {
 export type BacktestResult = {
   steps: number;
   openInterest: bigint;
+  /** forced notional over the run (tranches sold and accounts the backstop took over), WAD */
+  forcedNotional: bigint;
   /** start of the first liquidation wave (unix s), undefined when none */
   waveStart: number | undefined;
   /** seconds before the wave the signal first held (negative: after its start); undefined: never */
@@ -78,14 +88,19 @@ export type BacktestResult = {
     oiFunding: number | undefined;
   };
   calm: { seconds: number; shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
-  /** the same run under the rules as they were (every forecast's level at once, any liquidation wave) */
-  before: {
-    lead: { level1: number | undefined; level2: number | undefined };
-    calm: { shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
-  };
+  /** the same forecasts under each variant of the rules (RULE_VARIANTS), for the tables */
+  variants: VariantResult[];
   forecastError: { samples: number; medianRatio: number | undefined; withinFactor1_5: number | undefined };
   /** level the rules wanted at each step, for the report's series */
   series: { t: number; level: number; reason: string; critical: number | null; p1h: number; price: number }[];
+  /** the rules' inputs at every step (to derive any other variant later from the same run) */
+  inputs: RuleInputs[];
+};
+
+export type VariantResult = {
+  name: string;
+  lead: { level1: number | undefined; level2: number | undefined };
+  calm: { shareAtLevel1: number | undefined; level2RaisesPer30Days: number | undefined };
 };
 
 export class ReplayBacktest {
@@ -94,6 +109,7 @@ export class ReplayBacktest {
   private readonly liquidations: { t: number; notional: bigint }[] = [];
   private readonly history: PricePoint[] = [];
   private openInterest: bigint | undefined;
+  private lastBlock: number | undefined;
 
   /** raises sent, renewals among them, and raises the breaker refused */
   readonly raises = { sent: 0, renewals: 0, refused: 0, alerts: 0 };
@@ -111,12 +127,17 @@ export class ReplayBacktest {
       renewWithin?: number;
       /** persistence of levels (rules.ts LevelTracker); null: each forecast's level as the rules give it */
       persistence?: Persistence | null;
+      /** the change gate (rules.ts ChangeGate); null: none; default DEFAULT_GATE */
+      gate?: ChangeGateSettings | null;
     } = {},
   ) {
     this.tracker = o.persistence === null ? undefined : new LevelTracker(o.persistence ?? DEFAULT_PERSISTENCE);
+    const gate = o.gate === undefined ? DEFAULT_GATE : o.gate;
+    this.gate = gate === null ? undefined : new ChangeGate(gate);
   }
 
   private readonly tracker: LevelTracker | undefined;
+  private readonly gate: ChangeGate | undefined;
 
   /** The service's actions for one decision, sent at the chain's current time. */
   private async act(
@@ -201,7 +222,20 @@ export class ReplayBacktest {
 
   /** The replay's hook (EngineOptions.onStep). */
   readonly onStep = async (step: ReplayStep, chain: { ethers: HardhatEthers; protocol: Protocol }): Promise<void> => {
-    const notional = BigInt(step.liquidatedNotional);
+    // forced closes of the step: the tranches the replay counts (sold into the market) and the accounts the
+    // backstop vault took over (AccountTakenOver, no sale: the vault-first design), read from the step's blocks
+    const head = await chain.ethers.provider.getBlockNumber();
+    let notional = BigInt(step.liquidatedNotional);
+    if (this.lastBlock !== undefined && head > this.lastBlock) {
+      const backstop = IBackstopEngine__factory.connect(
+        await chain.protocol.engine.getAddress(),
+        chain.ethers.provider,
+      );
+      for (const e of await backstop.queryFilter(backstop.filters.AccountTakenOver(), this.lastBlock + 1, head)) {
+        notional += e.args.notional;
+      }
+    }
+    this.lastBlock = head;
     if (notional > 0n) this.liquidations.push({ t: step.t, notional });
     if (step.feedback) return;
     if (!this.source) {
@@ -214,7 +248,8 @@ export class ReplayBacktest {
     this.history.push({ t: step.t, price: oraclePrice });
     const settings = this.o.settings ?? DEFAULT_FORECAST_SETTINGS;
     const { forecast: f, tables } = forecast(state, this.history, settings);
-    const wanted = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    const inputs = ruleInputs(f);
+    const wanted = levelFromInputs(this.gate ? this.gate.filter(inputs) : inputs, this.o.rules ?? DEFAULT_RULES);
     const decision = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
     if (this.o.raise) {
       // every replay tick is an oracle round: a forecast after one is fresh
@@ -233,13 +268,13 @@ export class ReplayBacktest {
         chain,
       );
     }
-    if (this.openInterest === undefined) {
-      this.openInterest = state.markets.reduce(
-        (s, m) =>
-          s + ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / WAD,
-        0n,
-      );
-    }
+    // the wave's yardstick: the book's open interest at its largest (the replay's traders open over the
+    // first part of the run, so the first step's can be 0)
+    const openInterest = state.markets.reduce(
+      (s, m) => s + ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / WAD,
+      0n,
+    );
+    if (this.openInterest === undefined || openInterest > this.openInterest) this.openInterest = openInterest;
     let skewRatio = 0;
     for (const m of state.markets) {
       const skew = m.snapshot.state.longOpenInterest - m.snapshot.state.shortOpenInterest;
@@ -249,7 +284,7 @@ export class ReplayBacktest {
     this.observations.push({
       t: step.t,
       level: decision.level,
-      levelBefore: levelFor(f, { ...(this.o.rules ?? DEFAULT_RULES), waveMustFeedItself: false }).level,
+      inputs,
       reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
@@ -293,7 +328,20 @@ export class ReplayBacktest {
       };
     };
     const calm = calmOf((o) => o.level);
-    const calmBefore = calmOf((o) => o.levelBefore);
+    const variants = RULE_VARIANTS.map((v): VariantResult => {
+      const levels = levelSeries(
+        obs.map((o) => o.inputs),
+        v.rules,
+        v,
+      ).map((d) => d.level);
+      const at = new Map(obs.map((o, i) => [o, levels[i]]));
+      const c = calmOf((o) => at.get(o)!);
+      return {
+        name: v.name,
+        lead: { level1: lead(first((o) => at.get(o)! >= 1)), level2: lead(first((o) => at.get(o)! >= 2)) },
+        calm: { shareAtLevel1: c.shareAtLevel1, level2RaisesPer30Days: c.level2RaisesPer30Days },
+      };
+    });
     // forecast error: the path's largest fall over the next hour, through the cascade, against the replay
     const ratios: number[] = [];
     for (let i = 0; i < obs.length; i++) {
@@ -314,6 +362,7 @@ export class ReplayBacktest {
     return {
       steps: obs.length,
       openInterest: oi,
+      forcedNotional: this.liquidations.reduce((sum, l) => sum + l.notional, 0n),
       waveStart,
       lead: {
         level1: lead(first((o) => o.level >= 1)),
@@ -322,13 +371,7 @@ export class ReplayBacktest {
         oiFunding: lead(first((o) => o.skewRatio >= 0.5)),
       },
       calm,
-      before: {
-        lead: {
-          level1: lead(first((o) => o.levelBefore >= 1)),
-          level2: lead(first((o) => o.levelBefore >= 2)),
-        },
-        calm: { shareAtLevel1: calmBefore.shareAtLevel1, level2RaisesPer30Days: calmBefore.level2RaisesPer30Days },
-      },
+      variants,
       forecastError: {
         samples: ratios.length,
         medianRatio: ratios.length ? ratios[ratios.length >> 1] : undefined,
@@ -344,6 +387,7 @@ export class ReplayBacktest {
         p1h: o.p1h,
         price: o.oraclePrice,
       })),
+      inputs: obs.map((o) => o.inputs),
     };
   }
 }

@@ -5,11 +5,13 @@
  *   npm run backtest:monitor [-- --event all|<id> --preset protected --stylised --compare]
  *
  * With --calm, no replay: the false alarms on the longer calm history the crash data holds before
- * each event (calmHistory.ts), one table.
+ * each event (calmHistory.ts), one table. With --bootstrap, no replay: level-2 raises per 30 calm days
+ * on 30-day paths resampled from that history.
  *
  * With --compare every event is replayed a second time with the monitor acting through the breaker's
  * risk-oracle role (backtest.ts, `raise`), and a second table sets the outcome figures of the two runs
- * side by side: protected-with-monitor against protected-without.
+ * side by side: protected-with-monitor against protected-without (`--gate on|off`: the acting run's
+ * change gate, the default's otherwise).
  *
  * `--event` takes one id or a comma-separated list; `--out <file>` moves the JSON report.
  * Real series from CRASH_DATA_DIR when it is set (and not --stylised), the stylised scenarios
@@ -25,8 +27,8 @@ import type { PricePath } from "../replay/types.js";
 import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
 import type { ReplayMetrics } from "../replay/result.js";
 import { ReplayBacktest, type BacktestResult } from "./backtest.js";
-import { CALM_FILES, calmFalseAlarms, calmPath } from "./calmHistory.js";
-import { DEFAULT_RULES, MEASURED_PERSISTENCE } from "./rules.js";
+import { type CalmBook, CALM_FILES, bootstrapRaises, calmFigures, calmInputs, calmPath } from "./calmHistory.js";
+import { type ChangeGateSettings, DEFAULT_CHANGE_GATE, DEFAULT_GATE, RULE_VARIANTS } from "./rules.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -39,30 +41,85 @@ const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toF
 
 /**
  * --calm: false alarms on the longer calm history before each event (calmHistory.ts); no replay. Each
- * event on both books (the replay's stress population and the realistic mix, survivors only), under
- * the default rules (every forecast's level at once, any liquidation wave) and with the options
- * (the wait, self-feeding waves only).
+ * event on both books (the replay's stress population and the realistic mix, survivors only), every
+ * variant of the rules (rules.ts RULE_VARIANTS) read off the same forecasts. `--book replay|realistic`
+ * keeps one book.
  */
 function calmTable(): void {
   const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
   if (!dir) throw new Error("--calm reads the real bars: set CRASH_DATA_DIR or pass --data-dir <dir>");
-  const before = DEFAULT_RULES;
-  const options = { ...DEFAULT_RULES, waveMustFeedItself: true };
+  const books = (arg("book")?.split(",") ?? ["replay", "realistic"]) as CalmBook[];
   const lines = [
-    "| event | book | bars | calm h | calm at L>=1 default -> options | L2 raises /30 calm d default -> options | bars at level 0/1/2/3 default -> options |",
-    "|" + " --- |".repeat(7),
+    "| event | book | bars | calm h | rules | calm at L>=1 | L2 raises /30 calm d | bars at level 0/1/2/3 |",
+    "|" + " --- |".repeat(8),
   ];
-  for (const event of Object.keys(CALM_FILES)) {
+  for (const event of eventsArg(Object.keys(CALM_FILES))) {
     const path = calmPath(dir, event);
-    for (const book of ["replay", "realistic"] as const) {
-      const was = calmFalseAlarms(event, path, before, undefined, { book, persistence: null });
-      const now = calmFalseAlarms(event, path, options, undefined, { book, persistence: MEASURED_PERSISTENCE });
-      lines.push(
-        `| ${event} | ${book} | ${now.bars} | ${now.calmHours.toFixed(1)} | ${pct(was.shareAtLevel1)} -> ${pct(now.shareAtLevel1)} | ${was.level2RaisesPer30Days.toFixed(0)} -> ${now.level2RaisesPer30Days.toFixed(0)} | ${was.atLevel.join("/")} -> ${now.atLevel.join("/")} |`,
-      );
+    for (const book of books) {
+      const inputs = calmInputs(path, book);
+      for (const v of RULE_VARIANTS) {
+        const r = calmFigures(event, inputs, v.rules, v);
+        lines.push(
+          `| ${event} | ${book} | ${r.bars} | ${r.calmHours.toFixed(1)} | ${v.name} | ${pct(r.shareAtLevel1)} | ${r.level2RaisesPer30Days.toFixed(0)} | ${r.atLevel.join("/")} |`,
+        );
+      }
     }
   }
   console.log(lines.join("\n"));
+}
+
+/** --gate on|off: the change gate of the acting run (rules.ts ChangeGate); the default's otherwise. */
+function gateArg(): ChangeGateSettings | null {
+  const g = arg("gate");
+  if (g === undefined) return DEFAULT_GATE;
+  if (g === "on") return DEFAULT_CHANGE_GATE;
+  if (g === "off") return null;
+  throw new Error(`--gate ${g}: on or off`);
+}
+
+function eventsArg(all: string[]): string[] {
+  const e = arg("event");
+  return e === undefined || e === "all" ? all : e.split(",");
+}
+
+/**
+ * --bootstrap: level-2 raises per 30 calm days (calmHistory.ts `bootstrapRaises`): `--paths` (default
+ * 8) 30-day hourly paths resampled from 6-hour blocks of the events' calm bars pooled (`--event` picks
+ * them), the stress book over each (`--book realistic`: the realistic mix), every variant of the rules;
+ * `--seed` for another draw.
+ */
+function bootstrapTable(): void {
+  const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
+  if (!dir) throw new Error("--bootstrap reads the real bars: set CRASH_DATA_DIR or pass --data-dir <dir>");
+  const paths = Number(arg("paths") ?? 8);
+  const days = Number(arg("days") ?? 30);
+  const seed = Number(arg("seed") ?? 20_260_101);
+  if (!Number.isInteger(paths) || paths < 2) throw new Error("--paths: an integer of at least 2");
+  if (!(days > 0)) throw new Error("--days: a positive number");
+  const lines = [
+    "| events | paths x days | rules | L2 raises /30 d mean (90% CI of the mean) | one path 5th-95th pct | calm at L>=1 |",
+    "|" + " --- |".repeat(6),
+  ];
+  const events = eventsArg(Object.keys(CALM_FILES));
+  const started = Date.now();
+  const r = bootstrapRaises(
+    events.join("+"),
+    events.map((e) => calmPath(dir, e)),
+    RULE_VARIANTS,
+    { paths, days, seed, book: (arg("book") ?? "replay") as CalmBook },
+  );
+  const out = [r];
+  for (const v of r.variants) {
+    lines.push(
+      `| ${r.event} | ${paths} x ${days} | ${v.name} | ${v.meanPer30Days.toFixed(2)} (${v.meanInterval[0].toFixed(2)}-${v.meanInterval[1].toFixed(2)}) | ${v.pathInterval[0]}-${v.pathInterval[1]} | ${pct(v.shareAtLevel1)} |`,
+    );
+  }
+  console.log(`${paths} paths in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log("\n" + lines.join("\n"));
+  const file = arg("out") ?? join("reports", "monitor-bootstrap.json");
+  mkdirSync("reports", { recursive: true });
+  writeFileSync(file, toJson({ seed, rows: out }, 1) + "\n");
+  console.log(`\nwritten: ${file}`);
 }
 
 /**
@@ -91,6 +148,7 @@ function cut(paths: PricePath[], preset: ResolvedParams): { paths: PricePath[]; 
 
 async function main(): Promise<void> {
   if (process.argv.includes("--calm")) return calmTable();
+  if (process.argv.includes("--bootstrap")) return bootstrapTable();
   const event = arg("event") ?? "all";
   const preset = loadPreset(arg("preset") ?? "protected");
   const stylised = process.argv.includes("--stylised") || !process.env.CRASH_DATA_DIR;
@@ -114,12 +172,9 @@ async function main(): Promise<void> {
       continue;
     }
     const { paths, params } = cut(ev.paths, preset);
-    // observes the options (the wait, self-feeding waves only); each observation also carries the
-    // default rules' level (levelBefore), so one replay gives both columns of the table
-    const bt = new ReplayBacktest({
-      rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
-      persistence: MEASURED_PERSISTENCE,
-    });
+    // observes under the defaults; each observation also carries the rules' inputs, so one replay gives
+    // every variant's row of the table (backtest.ts RULE_VARIANTS)
+    const bt = new ReplayBacktest();
     const started = Date.now();
     const { run } = await runReplay({
       network: hre.network,
@@ -137,7 +192,7 @@ async function main(): Promise<void> {
       without: run.metrics,
     };
     if (compare) {
-      const acting = new ReplayBacktest({ raise: true });
+      const acting = new ReplayBacktest({ raise: true, gate: gateArg() });
       const withMonitor = await runReplay({
         network: hre.network,
         event: id,
@@ -162,20 +217,30 @@ async function main(): Promise<void> {
       `${id} (${stylised ? "stylised" : "real"}, ${preset.name}): ${result.steps} forecasts in ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );
   }
-  // default -> options: the default rules (every forecast's level at once, any wave) and with the options
-  // (the 300 s / 2-forecast wait, self-feeding waves only)
-  const header =
-    "| event | wave | lead L>=1 default -> options | lead L2 default -> options | lead 3%/15m | lead OI/funding | calm h | calm at L>=1 default -> options | L2 raises /30 calm d default -> options | forecast ratio (median) | within x1.5 |";
-  const lines = [header, "|" + " --- |".repeat(11)];
+  // the defaults' row, then every variant of the rules on the same forecasts (backtest.ts RULE_VARIANTS)
+  const header = "| event | wave | lead 3%/15m | lead OI/funding | calm h | forecast ratio (median) | within x1.5 |";
+  const lines = [header, "|" + " --- |".repeat(7)];
   const per30 = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(1));
   for (const r of rows) {
     const x = r.result;
-    const b = x.before;
     lines.push(
-      `| ${r.event} | ${x.waveStart === undefined ? "none" : new Date(x.waveStart * 1000).toISOString().slice(0, 16)} | ${fmt(b.lead.level1)} -> ${fmt(x.lead.level1)} | ${fmt(b.lead.level2)} -> ${fmt(x.lead.level2)} | ${fmt(x.lead.drop3pct15m)} | ${fmt(x.lead.oiFunding)} | ${(x.calm.seconds / 3600).toFixed(1)} | ${pct(b.calm.shareAtLevel1)} -> ${pct(x.calm.shareAtLevel1)} | ${per30(b.calm.level2RaisesPer30Days)} -> ${per30(x.calm.level2RaisesPer30Days)} | ${x.forecastError.medianRatio === undefined ? "-" : x.forecastError.medianRatio.toFixed(2)} (${x.forecastError.samples}) | ${pct(x.forecastError.withinFactor1_5)} |`,
+      `| ${r.event} | ${x.waveStart === undefined ? "none" : new Date(x.waveStart * 1000).toISOString().slice(0, 16)} | ${fmt(x.lead.drop3pct15m)} | ${fmt(x.lead.oiFunding)} | ${(x.calm.seconds / 3600).toFixed(1)} | ${x.forecastError.medianRatio === undefined ? "-" : x.forecastError.medianRatio.toFixed(2)} (${x.forecastError.samples}) | ${pct(x.forecastError.withinFactor1_5)} |`,
     );
   }
   console.log("\n" + lines.join("\n"));
+  const vlines = [
+    "| event | rules | lead L>=1 | lead L2 | calm at L>=1 | L2 raises /30 calm d |",
+    "|" + " --- |".repeat(6),
+  ];
+  for (const r of rows) {
+    for (const v of r.result.variants) {
+      vlines.push(
+        `| ${r.event} | ${v.name} | ${fmt(v.lead.level1)} | ${fmt(v.lead.level2)} | ${pct(v.calm.shareAtLevel1)} | ${per30(v.calm.level2RaisesPer30Days)} |`,
+      );
+    }
+  }
+  console.log("\nrules variants on the same forecasts (lead: before the first wave; negative: after)\n");
+  console.log(vlines.join("\n"));
   if (compare) {
     const usd = (w: string) => `$${(BigInt(w) / 10n ** 18n).toLocaleString("en-US")}`;
     const pc = (w: string | undefined) =>

@@ -30,7 +30,17 @@ import { loadPreset } from "../replay/presets.js";
 import type { PricePath } from "../replay/types.js";
 import { type MonitorAccount, type MonitorState, mirrorLiquidatable } from "./exposure.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, forecast } from "./forecast.js";
-import { type Persistence, type Rules, DEFAULT_PERSISTENCE, DEFAULT_RULES, LevelTracker, levelFor } from "./rules.js";
+import {
+  type ChangeGateSettings,
+  type Persistence,
+  type RuleInputs,
+  type Rules,
+  DEFAULT_GATE,
+  DEFAULT_PERSISTENCE,
+  DEFAULT_RULES,
+  levelSeries,
+  ruleInputs,
+} from "./rules.js";
 import { YEAR_SECONDS, type PricePoint } from "./stats.js";
 
 /** The BTC bars of each event that reach furthest back before it. */
@@ -216,30 +226,33 @@ export function calmStates(
   return out;
 }
 
-/** Levels the rules give on every calm bar, and the false-alarm figures. */
-export function calmFalseAlarms(
-  event: string,
+/** What the rules read at every calm bar (rules.ts RuleInputs): the book forecast from the bars seen so far. */
+export function calmInputs(
   path: PricePath,
-  rules: Rules = DEFAULT_RULES,
+  book: CalmBook = "replay",
   settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
-  o: { book?: CalmBook; persistence?: Persistence | null } = {},
-): CalmResult {
-  const states = calmStates(path, o.book ?? "replay");
+): RuleInputs[] {
   const history: PricePoint[] = [];
-  const levels: number[] = [];
-  // null: the rules' level as it is, forecast by forecast (before persistence)
-  const tracker = o.persistence === null ? undefined : new LevelTracker(o.persistence ?? DEFAULT_PERSISTENCE);
-  for (const s of states) {
+  return calmStates(path, book).map((s) => {
     history.push({ t: s.t, price: s.price });
-    const d = levelFor(forecast(s.state, history, settings).forecast, rules);
-    levels.push(tracker ? tracker.update(s.t, d).level : d.level);
-  }
+    return ruleInputs(forecast(s.state, history, settings).forecast);
+  });
+}
+
+/** The false-alarm figures of one variant of the rules over calm bars' inputs. */
+export function calmFigures(
+  event: string,
+  inputs: readonly RuleInputs[],
+  rules: Rules,
+  o: { gate: ChangeGateSettings | null; persistence: Persistence | null },
+): CalmResult {
+  const levels = levelSeries(inputs, rules, o).map((d) => d.level);
   let seconds = 0;
   let alert = 0;
   let raises = 0;
   const atLevel = [0, 0, 0, 0];
-  for (let i = 0; i + 1 < states.length; i++) {
-    const dt = states[i + 1].t - states[i].t;
+  for (let i = 0; i + 1 < inputs.length; i++) {
+    const dt = inputs[i + 1].t - inputs[i].t;
     seconds += dt;
     atLevel[Math.min(3, levels[i])]++;
     if (levels[i] >= 1) alert += dt;
@@ -247,10 +260,210 @@ export function calmFalseAlarms(
   }
   return {
     event,
-    bars: states.length,
+    bars: inputs.length,
     calmHours: seconds / 3_600,
     shareAtLevel1: seconds ? alert / seconds : 0,
     level2RaisesPer30Days: seconds ? (raises * 30 * 86_400) / seconds : 0,
     atLevel,
+  };
+}
+
+/** Levels the rules give on every calm bar, and the false-alarm figures. */
+export function calmFalseAlarms(
+  event: string,
+  path: PricePath,
+  rules: Rules = DEFAULT_RULES,
+  settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
+  o: { book?: CalmBook; persistence?: Persistence | null; gate?: ChangeGateSettings | null } = {},
+): CalmResult {
+  return calmFigures(event, calmInputs(path, o.book ?? "replay", settings), rules, {
+    // null: the rules' level as it is, forecast by forecast (before persistence)
+    persistence: o.persistence === null ? null : (o.persistence ?? DEFAULT_PERSISTENCE),
+    gate: o.gate === undefined ? DEFAULT_GATE : o.gate,
+  });
+}
+
+/** A deterministic uniform [0, 1) generator (mulberry32): the bootstrap is reproducible from its seed. */
+export function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/**
+ * A path of `days` of hourly bars built from calm blocks of `sources` (a moving-block bootstrap): each
+ * source's calm bars are taken hourly (every bar of an hourly file, every second or fourth of a 30- or
+ * 15-minute one), their log returns cut into overlapping blocks of `blockHours` that never cross from
+ * one source to another, and blocks drawn at random (a source in proportion to its blocks, a uniform
+ * start) are laid end to end from the first source's first price, so volatility clusters inside a block
+ * survive. Prices are rounded to cents before they become WAD.
+ */
+export function bootstrapPath(
+  sources: readonly PricePath[],
+  days: number,
+  blockHours: number,
+  next: () => number,
+): PricePath {
+  const blocks: number[][] = [];
+  for (const path of sources) {
+    const pts = path.points;
+    if (pts.length < 3) continue;
+    const stride = Math.max(1, Math.round(3_600 / (pts[1].t - pts[0].t)));
+    const hourly = pts.filter((_, i) => i % stride === 0);
+    const returns = hourly.slice(1).map((p, i) => Math.log(Number(p.priceWad) / Number(hourly[i].priceWad)));
+    for (let k = 0; k + blockHours <= returns.length; k++) blocks.push(returns.slice(k, k + blockHours));
+  }
+  if (blocks.length === 0) throw new Error("too few calm bars to resample");
+  const first = sources[0].points[0];
+  let price = Number(first.priceWad) / 1e18;
+  const out = [{ t: first.t, priceWad: first.priceWad }];
+  while (out.length <= days * 24) {
+    for (const r of blocks[Math.floor(next() * blocks.length)]) {
+      if (out.length > days * 24) break;
+      price *= Math.exp(r);
+      out.push({ t: first.t + out.length * 3_600, priceWad: BigInt(Math.round(price * 100)) * 10n ** 16n });
+    }
+  }
+  return {
+    ...sources[0],
+    event: "bootstrap",
+    source: `block bootstrap of ${sources.map((p) => p.source).join(", ")}`,
+    resolution: 3_600,
+    points: out,
+    gaps: [],
+  };
+}
+
+export type BootstrapResult = {
+  event: string;
+  paths: number;
+  days: number;
+  /** per variant: level-2 entries of each path, their mean per 30 days with a 90% interval, and calm share */
+  variants: {
+    name: string;
+    raises: number[];
+    meanPer30Days: number;
+    /** 90% interval of the mean (percentile bootstrap over the paths) */
+    meanInterval: [number, number];
+    /** 5th and 95th percentile of one path's count */
+    pathInterval: [number, number];
+    shareAtLevel1: number;
+  }[];
+};
+
+const quantile = (sorted: readonly number[], q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
+
+/**
+ * Level-2 raises per 30 calm days by bootstrap: `paths` 30-day hourly paths resampled from the calm bars
+ * of `sources` (bootstrapPath), the book (the stress book by default) forecast over each, each variant's
+ * level series, and the entries into level 2 counted per path.
+ */
+export function bootstrapRaises(
+  event: string,
+  sources: readonly PricePath[],
+  variants: readonly {
+    name: string;
+    rules: Rules;
+    gate: ChangeGateSettings | null;
+    persistence: Persistence | null;
+  }[],
+  o: { paths: number; days?: number; blockHours?: number; seed?: number; book?: CalmBook },
+): BootstrapResult {
+  const days = o.days ?? 30;
+  const next = seededUniform(o.seed ?? 20_260_101);
+  const runs = variants.map(() => ({ raises: [] as number[], share: [] as number[] }));
+  for (let k = 0; k < o.paths; k++) {
+    const inputs = calmInputs(bootstrapPath(sources, days, o.blockHours ?? 6, next), o.book ?? "replay");
+    variants.forEach((v, j) => {
+      const r = calmFigures(event, inputs, v.rules, v);
+      runs[j].raises.push((r.level2RaisesPer30Days * days) / 30);
+      runs[j].share.push(r.shareAtLevel1);
+    });
+  }
+  return {
+    event,
+    paths: o.paths,
+    days,
+    variants: variants.map((v, j) => {
+      const raises = runs[j].raises;
+      const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      // percentile bootstrap of the mean over the paths (1,000 resamples, its own seeded stream)
+      const draw = seededUniform(7_919 + j);
+      const means: number[] = [];
+      for (let b = 0; b < 1_000; b++) {
+        let sum = 0;
+        for (let i = 0; i < raises.length; i++) sum += raises[Math.floor(draw() * raises.length)];
+        means.push(sum / raises.length);
+      }
+      means.sort((a, b) => a - b);
+      const sorted = [...raises].sort((a, b) => a - b);
+      return {
+        name: v.name,
+        raises,
+        meanPer30Days: (mean(raises) * 30) / days,
+        meanInterval: [(quantile(means, 0.05) * 30) / days, (quantile(means, 0.95) * 30) / days],
+        pathInterval: [quantile(sorted, 0.05), quantile(sorted, 0.95)],
+        shareAtLevel1: mean(runs[j].share),
+      };
+    }),
+  };
+}
+
+/**
+ * A path of our own (synthetic, not historic data), to check a rule on something it was not designed
+ * on: `calmDays` of 15-minute bars of a random walk at `sigmaAnnual` (normal log returns from a seeded
+ * stream), then a deterioration of `precursorHours` where the volatility doubles and the price drifts
+ * down `precursorDrift` in all, then a fall of `fall` over one hour (4 equal bars), then 2 hours flat.
+ * Returns the path and the time the fall starts (the bar before its first falling bar).
+ */
+export function calmThenFallPath(
+  o: {
+    calmDays?: number;
+    sigmaAnnual?: number;
+    precursorHours?: number;
+    precursorDrift?: number;
+    fall?: number;
+    seed?: number;
+    start?: number;
+  } = {},
+): { path: PricePath; fallStart: number; precursorStart: number } {
+  const bar = 900;
+  const next = seededUniform(o.seed ?? 1_234);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  const sigmaBar = (o.sigmaAnnual ?? 0.5) * Math.sqrt(bar / YEAR_SECONDS);
+  const calmBars = Math.round(((o.calmDays ?? 2.5) * 86_400) / bar);
+  const preBars = Math.round(((o.precursorHours ?? 3) * 3_600) / bar);
+  const start = o.start ?? 1_900_000_000;
+  let price = 30_000;
+  const points = [{ t: start, priceWad: BigInt(Math.round(price * 100)) * 10n ** 16n }];
+  const push = (r: number) => {
+    price *= Math.exp(r);
+    points.push({ t: start + points.length * bar, priceWad: BigInt(Math.round(price * 100)) * 10n ** 16n });
+  };
+  for (let i = 0; i < calmBars; i++) push(sigmaBar * normal());
+  const precursorStart = points[points.length - 1].t;
+  const drift = Math.log(1 - (o.precursorDrift ?? 0.04)) / preBars;
+  for (let i = 0; i < preBars; i++) push(drift + 2 * sigmaBar * normal());
+  const fallStart = points[points.length - 1].t;
+  for (let i = 0; i < 4; i++) push(Math.log(1 - (o.fall ?? 0.12)) / 4);
+  for (let i = 0; i < 8; i++) push(0);
+  return {
+    path: {
+      event: "synthetic-calm-then-fall",
+      symbol: "BTC",
+      source: "synthetic: seeded random walk, a deterioration, a fall (not historic data)",
+      stylised: true,
+      quote: "USD",
+      resolution: bar,
+      points,
+    },
+    fallStart,
+    precursorStart,
   };
 }

@@ -26,6 +26,7 @@ import { pino } from "pino";
 import { webhookSink } from "./alerts.js";
 import { FIELDS, type MonitorConfig, resolveMonitorConfig } from "./config.js";
 import { DEFAULT_FORECAST_SETTINGS } from "./forecast.js";
+import { DEFAULT_CHANGE_GATE } from "./rules.js";
 import { loadCatalogue } from "./scenarioData.js";
 import { type Scenario, catalogueScenarios, labTable } from "./scenarios.js";
 import { startMonitorServer } from "./server.js";
@@ -199,6 +200,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         waveMustFeedItself: config.waveMustFeedItself,
       },
       persistence: { confirmSeconds: config.confirmSeconds, confirmForecasts: config.confirmForecasts },
+      gate: config.changeGate ? DEFAULT_CHANGE_GATE : null,
       raiseDuration: config.raiseDuration,
       renewWithin: config.renewWithin,
       restoreBps: config.restoreBps,

@@ -65,6 +65,8 @@ export const monitorConfigSchema = z
     confirmSeconds: integer(0, 3_600).default(0),
     confirmForecasts: integer(1, 100).default(1),
     waveMustFeedItself: booleanLike.default(false),
+    /** the change gate (rules.ts ChangeGate): a probability rule sets a level only at a new low of its distance */
+    changeGate: booleanLike.default(true),
   })
   .strict()
   .refine((c) => c.level2P1h >= c.level1P1h, { error: "level2P1h must be at least level1P1h", path: ["level2P1h"] })
@@ -177,6 +179,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
   ),
   confirmForecasts: valued("confirmForecasts", "n", "... and on at least n consecutive forecasts (default 1)"),
   waveMustFeedItself: toggle("waveMustFeedItself", "a liquidation wave sets a level only when it feeds itself"),
+  changeGate: {
+    flag: "--no-change-gate",
+    env: env("changeGate"),
+    help: "turn off the change gate: every forecast's probability rules act on the level of risk, not on its change (on by default)",
+  },
 };
 
 export type { ConfigSources };

@@ -68,20 +68,87 @@ function probabilities(f: Forecast): { p15m: number; p1h: number; p24h: number }
   return { p15m: at(900), p1h: at(3_600), p24h: at(86_400) };
 }
 
-export function levelFor(f: Forecast, rules: Rules = DEFAULT_RULES): LevelDecision {
-  const waveAt = (s: number) =>
+/**
+ * What the rules read from one forecast, and nothing else: the level is a function of these numbers
+ * (`levelFromInputs`), so a backtest can record them once and derive the level under any set of rules,
+ * persistence and change gate afterwards from the same forecasts.
+ */
+export type RuleInputs = {
+  /** forecast time (s) */
+  t: number;
+  /** the book is past its critical shock now */
+  criticalNow: boolean;
+  /** probabilities of the worst direction's critical shock by horizon (0 when none up to the grid's end) */
+  p15m: number;
+  p1h: number;
+  p24h: number;
+  /** distance-to-cascade at 1 h: |ln(1 - critical)| over the 1 h volatility; Infinity when nothing is critical */
+  distance1h: number;
+  /** P(any liquidation wave) within 15 min and 1 h, the larger of the two directions */
+  wave15m: number;
+  wave1h: number;
+  /** the same for self-feeding waves only (Forecast `waveAmplifies`) */
+  feedingWave15m: number;
+  feedingWave1h: number;
+  /** the wave's distance at 1 h, nearer direction; Infinity when no wave; and for self-feeding waves only */
+  waveDistance1h: number;
+  feedingWaveDistance1h: number;
+};
+
+/** The rules' inputs of a forecast (see RuleInputs). */
+export function ruleInputs(f: Forecast): RuleInputs {
+  const dirs = ["down", "up"] as const;
+  const waveAt = (s: number, feeding: boolean) =>
     Math.max(
-      ...(["down", "up"] as const).map((d) =>
-        f[d].waveShock === undefined || (rules.waveMustFeedItself && !f[d].waveAmplifies)
+      ...dirs.map((d) =>
+        f[d].waveShock === undefined || (feeding && !f[d].waveAmplifies)
           ? 0
           : (f[d].waveHorizons.find((h) => h.horizonSeconds === s)?.probability ?? 0),
       ),
     );
-  const p = { ...probabilities(f), wave15m: waveAt(900), wave1h: waveAt(3_600) };
-  const critical = f[f.worst.direction].criticalShock;
-  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const waveDistance = (feeding: boolean) =>
+    Math.min(
+      ...dirs.map((d) =>
+        f[d].waveShock === undefined || (feeding && !f[d].waveAmplifies)
+          ? Infinity
+          : (f[d].waveHorizons.find((h) => h.horizonSeconds === 3_600)?.distance ?? Infinity),
+      ),
+    );
+  const worst = f[f.worst.direction];
+  return {
+    t: Number(f.timestamp),
+    criticalNow: worst.criticalShock === 0n,
+    ...probabilities(f),
+    distance1h:
+      worst.criticalShock === undefined
+        ? Infinity
+        : (worst.horizons.find((h) => h.horizonSeconds === 3_600)?.distance ?? Infinity),
+    wave15m: waveAt(900, false),
+    wave1h: waveAt(3_600, false),
+    feedingWave15m: waveAt(900, true),
+    feedingWave1h: waveAt(3_600, true),
+    waveDistance1h: waveDistance(false),
+    feedingWaveDistance1h: waveDistance(true),
+  };
+}
+
+export function levelFor(f: Forecast, rules: Rules = DEFAULT_RULES): LevelDecision {
+  return levelFromInputs(ruleInputs(f), rules);
+}
+
+/** The level the rules give for one forecast's inputs (see the file comment). */
+export function levelFromInputs(x: RuleInputs, rules: Rules = DEFAULT_RULES): LevelDecision {
+  const feeding = rules.waveMustFeedItself;
+  const p = {
+    p15m: x.p15m,
+    p1h: x.p1h,
+    p24h: x.p24h,
+    wave15m: feeding ? x.feedingWave15m : x.wave15m,
+    wave1h: feeding ? x.feedingWave1h : x.wave1h,
+  };
+  const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p });
-  if (critical === 0n) return { ...at(3, "the book is past its critical shock now"), immediate: true };
+  if (x.criticalNow) return { ...at(3, "the book is past its critical shock now"), immediate: true };
   if (p.p15m >= rules.level3P15m) return at(3, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`);
   if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
   if (p.p1h >= rules.level2P1h) return at(2, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level2P1h)}`);
@@ -150,6 +217,123 @@ export class LevelTracker {
     return { ...decision, level: 0, reason: `${decision.reason} (not yet confirmed)` };
   }
 }
+
+/**
+ * The change gate (docs/architecture.md, "Risk monitor", "False alarms: the third round"). A standing
+ * property of the book (its leverage, how its liquidation prices cluster) is what the book is, not
+ * news: in a fragile book the probability of reaching the critical shock is high on every calm
+ * forecast. The gate lets a probability rule set a level only when the distance it is computed from
+ * (distance-to-cascade at 1 h: the critical shock, or the wave's shock, over the hour's volatility;
+ * it falls when the book moves towards its cluster and when the volatility rises) is below every
+ * distance the monitor's own forecasts found from `windowSeconds` to `lagSeconds` ago: a new low
+ * against the book's recent history. The lag keeps the comparison with the time before the current
+ * deterioration: a distance that keeps falling, or stays below where it had been, keeps the gate open;
+ * one that has stood still for `lagSeconds` is again the book's standing level. "The book is past its
+ * critical shock now" is an observation and is never gated. With no forecast yet older than the lag
+ * (a monitor that has just started), nothing is gated: no history is no evidence of calm.
+ */
+export type ChangeGateSettings = {
+  /** the history the distance is compared with reaches this far back (default 24 h, the longest horizon) */
+  windowSeconds: number;
+  /** ... and ends this long ago (default 1 h, the horizon the distance is measured at) */
+  lagSeconds: number;
+};
+
+export const DEFAULT_CHANGE_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 3_600 };
+
+/** The gate the monitor applies unless told otherwise (null: none): on, since it kept every measured lead
+ *  (docs/architecture.md, "False alarms: the third round"). */
+export const DEFAULT_GATE: ChangeGateSettings | null = DEFAULT_CHANGE_GATE;
+
+/** Applies the change gate forecast by forecast (one per market book). */
+export class ChangeGate {
+  private readonly past: { t: number; critical: number; wave: number; feedingWave: number }[] = [];
+
+  constructor(private readonly g: ChangeGateSettings = DEFAULT_CHANGE_GATE) {}
+
+  /** The inputs with the probabilities of every distance that is not at a new low set to 0; records `x`. */
+  filter(x: RuleInputs): RuleInputs {
+    while (this.past.length > 0 && this.past[0].t < x.t - this.g.windowSeconds) this.past.shift();
+    let critical = Infinity;
+    let wave = Infinity;
+    let feedingWave = Infinity;
+    let any = false;
+    for (const p of this.past) {
+      if (p.t > x.t - this.g.lagSeconds) break;
+      any = true;
+      critical = Math.min(critical, p.critical);
+      wave = Math.min(wave, p.wave);
+      feedingWave = Math.min(feedingWave, p.feedingWave);
+    }
+    this.past.push({
+      t: x.t,
+      critical: x.distance1h,
+      wave: x.waveDistance1h,
+      feedingWave: x.feedingWaveDistance1h,
+    });
+    if (!any) return x;
+    const out = { ...x };
+    if (!(x.distance1h < critical)) Object.assign(out, { p15m: 0, p1h: 0, p24h: 0 });
+    if (!(x.waveDistance1h < wave)) Object.assign(out, { wave15m: 0, wave1h: 0 });
+    if (!(x.feedingWaveDistance1h < feedingWave)) Object.assign(out, { feedingWave15m: 0, feedingWave1h: 0 });
+    return out;
+  }
+}
+
+/**
+ * The level in effect for a series of forecasts' inputs under rules, an optional change gate and
+ * persistence (each null: not applied): how the backtests derive every variant from one run.
+ */
+export function levelSeries(
+  inputs: readonly RuleInputs[],
+  rules: Rules,
+  o: { gate: ChangeGateSettings | null; persistence: Persistence | null },
+): LevelDecision[] {
+  const gate = o.gate ? new ChangeGate(o.gate) : undefined;
+  const tracker = o.persistence ? new LevelTracker(o.persistence) : undefined;
+  return inputs.map((x) => {
+    const d = levelFromInputs(gate ? gate.filter(x) : x, rules);
+    return tracker ? tracker.update(x.t, d) : d;
+  });
+}
+
+/**
+ * The variants every backtest reports from the same forecasts: the defaults' building blocks one at a
+ * time, so each one's cost and gain is separated (docs/architecture.md, "False alarms: the third round").
+ */
+export const RULE_VARIANTS: readonly {
+  name: string;
+  rules: Rules;
+  gate: ChangeGateSettings | null;
+  persistence: Persistence | null;
+}[] = [
+  { name: "plain", rules: { ...DEFAULT_RULES, waveMustFeedItself: false }, gate: null, persistence: null },
+  {
+    name: "wait",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: null,
+    persistence: MEASURED_PERSISTENCE,
+  },
+  { name: "feeding", rules: { ...DEFAULT_RULES, waveMustFeedItself: true }, gate: null, persistence: null },
+  {
+    name: "wait+feeding",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+    gate: null,
+    persistence: MEASURED_PERSISTENCE,
+  },
+  {
+    name: "gate",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+  },
+  {
+    name: "gate+feeding",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: true },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+  },
+];
 
 /** What the breaker holds for one market, as `marketLevel` and the role's bounds report it. */
 export type BreakerMarket = {

@@ -25,15 +25,19 @@ import {
 import type { Direction, ThresholdTable } from "./ladder.js";
 import {
   type BreakerMarket,
+  type ChangeGateSettings,
   type LevelDecision,
   type OracleAction,
   type Persistence,
   type Rules,
+  ChangeGate,
+  DEFAULT_GATE,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
   LevelTracker,
   actions,
-  levelFor,
+  levelFromInputs,
+  ruleInputs,
 } from "./rules.js";
 import type { PricePoint } from "./stats.js";
 import { type Scenario, type ScenarioResult, runScenarios } from "./scenarios.js";
@@ -69,6 +73,8 @@ export type ServiceOptions = {
   rules?: Rules;
   /** persistence of levels (rules.ts LevelTracker; default DEFAULT_PERSISTENCE); null: every forecast's level at once */
   persistence?: Persistence | null;
+  /** the change gate (rules.ts ChangeGate; default DEFAULT_GATE); null: none */
+  gate?: ChangeGateSettings | null;
   raiseDuration?: number;
   renewWithin?: number;
   alerts?: AlertSink;
@@ -173,6 +179,7 @@ export class MonitorService extends EventEmitter {
   private lastBlock = -1;
   private labRun: LabRun | undefined;
   private tracker: LevelTracker | undefined;
+  private gate: ChangeGate | null | undefined;
   lastTickAt = 0;
 
   constructor(
@@ -201,7 +208,12 @@ export class MonitorService extends EventEmitter {
     this.latest = f;
     this.metrics.forecastSeconds.observe(f.computeMs / 1000);
     const previous = this.decision?.level ?? 0;
-    const wanted = levelFor(f, this.o.rules ?? DEFAULT_RULES);
+    if (this.gate === undefined) {
+      const g = this.o.gate === undefined ? DEFAULT_GATE : this.o.gate;
+      this.gate = g === null ? null : new ChangeGate(g);
+    }
+    const inputs = ruleInputs(f);
+    const wanted = levelFromInputs(this.gate ? this.gate.filter(inputs) : inputs, this.o.rules ?? DEFAULT_RULES);
     if (this.tracker === undefined && this.o.persistence !== null) {
       this.tracker = new LevelTracker(this.o.persistence ?? DEFAULT_PERSISTENCE);
     }

@@ -11,6 +11,7 @@ import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import { ReplayBacktest } from "../../scripts/monitor/backtest.js";
 import { runReplay } from "../../scripts/replay/engine.js";
 import { loadPreset, withOverrides } from "../../scripts/replay/presets.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { syntheticCrashFixture } from "../helpers/syntheticCrash.js";
 
 const PATH = syntheticCrashFixture(120);
@@ -33,6 +34,27 @@ describe("Risk monitor backtest: acting through the risk-oracle role inside a re
       const breaker = quiet.handle!.protocol.breaker!;
       expect(await breaker.queryFilter(breaker.filters.RiskOracleRaise())).to.have.length(0);
       expect(watch.raises.sent).to.equal(0);
+      // the first wave counts the backstop vault's takeovers as forced closes (the vault-first design
+      // sells nothing into the market, so the replay's own liquidated notional can stay 0)
+      const { protocol } = quiet.handle!;
+      const backstop = IBackstopEngine__factory.connect(
+        await protocol.engine.getAddress(),
+        quiet.handle!.ethers.provider,
+      );
+      const takeovers = await backstop.queryFilter(backstop.filters.AccountTakenOver());
+      const taken = takeovers.reduce((s, e) => s + e.args.notional, 0n);
+      const sold = quiet.run.steps.reduce((s, x) => s + BigInt(x.liquidatedNotional), 0n);
+      const result = watch.result();
+      console.log(
+        `      forced closes: taken over ${taken / 10n ** 18n}, sold ${sold / 10n ** 18n} (WAD units of quote)`,
+      );
+      expect(takeovers.length, "the vault takes accounts over in the protected preset").to.be.greaterThan(0);
+      expect(taken + sold, "the synthetic crash forces closes").to.be.greaterThan(0n);
+      expect(result.forcedNotional, "the wave's notional: tranches and takeovers").to.equal(taken + sold);
+      expect(result.waveStart, "a wave from the forced closes, takeovers included").to.not.equal(undefined);
+      // every rules variant is derived from the same forecasts' inputs
+      expect(result.inputs).to.have.length(result.steps);
+      expect(result.variants.map((v) => v.name)).to.include.members(["plain", "wait", "feeding", "gate"]);
     } finally {
       await quiet.handle!.close();
     }
