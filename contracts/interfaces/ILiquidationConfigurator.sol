@@ -60,6 +60,9 @@ interface ILiquidationConfigurator is IBoundedParameters {
     ///         in `marketId`) may cover the loss, so it waits for the stale feed.
     error StaleLegMayCoverLoss(uint256 accountId, uint256 marketId);
 
+    /// @notice flag() saw the account liquidatable; its escalation clock runs from `liquidatableSince`.
+    event AccountSeenLiquidatable(uint256 indexed accountId, uint256 liquidatableSince);
+
     event ConfigSet(Config config);
     event RewardConfigSet(RewardConfig config);
 
@@ -149,9 +152,11 @@ interface ILiquidationConfigurator is IBoundedParameters {
     function badDebtPending() external view returns (uint256);
 
     /// @notice Starts an account's reward-escalation clock when it is liquidatable but really held back
-    ///         (its cooldown, or no capacity in any of its markets); otherwise reverts (NotHeldBack when it
-    ///         can be liquidated now, AccountHealthy, NoPositions, or the snapshot's error). A no-op when
-    ///         the clock runs. Permissionless.
+    ///         (its cooldown, or no capacity in any of its markets), and records that the account was seen
+    ///         liquidatable (AccountSeenLiquidatable): a clock not seen by a flag or a tranche for 600 s
+    ///         ends (it may have outlived a recovery by price). An account liquidatable now keeps a running
+    ///         clock seen; without one it reverts NotHeldBack. Otherwise reverts (AccountHealthy,
+    ///         NoPositions, or the snapshot's error). Permissionless.
     function flag(uint256 accountId) external;
 
     /// @notice Stops the reward-escalation clock of an account that is healthy again

@@ -83,8 +83,9 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
     /// @dev Here, not in the liquidation engine (its bytes go to planning): the engine's own preview says
     ///      whether the account is held back (its cooldown or capacity refusal) and nothing else.
     function flag(uint256 accountId) external {
+        bool now_;
         try ILiquidator(address(this)).previewLiquidation(accountId) {
-            revert ILiquidator.NotHeldBack(accountId);
+            now_ = true;
         } catch (bytes memory reason) {
             bytes4 selector = bytes4(reason);
             if (
@@ -98,12 +99,18 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         }
         AccountData storage acct = _accounts[accountId];
         uint256 margin = vault.marginOf(accountId);
-        // Held back now: a clock not running starts now; a running one goes on.
-        if (_clockStart(acct, margin) == 0) {
-            acct.liquidatableSince = uint40(block.timestamp);
+        // Held back now: a clock not running starts now; a running one goes on. Liquidatable now: only a
+        // running clock is seen (a flag never starts one before anyone could act).
+        uint256 since = _clockStart(acct, margin);
+        if (since == 0) {
+            if (now_) revert ILiquidator.NotHeldBack(accountId);
+            since = block.timestamp;
+            acct.liquidatableSince = uint40(since);
             acct.marginAtFlag = uint128(margin);
-            emit ILiquidator.AccountFlagged(accountId, block.timestamp);
+            emit ILiquidator.AccountFlagged(accountId, since);
         }
+        acct.seenAt = uint40(block.timestamp);
+        emit AccountSeenLiquidatable(accountId, since);
     }
 
     /// @inheritdoc ILiquidationConfigurator
