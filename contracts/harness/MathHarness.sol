@@ -250,6 +250,15 @@ contract MathHarness {
         return LiquidationMath.liquidationMargin(r, notional_);
     }
 
+    function staleBound(
+        uint256 lastPrice,
+        uint256 sigma,
+        uint256 staleness,
+        bool long
+    ) external pure returns (uint256) {
+        return LiquidationMath.staleBound(lastPrice, sigma, staleness, long);
+    }
+
     function reward(
         ILiquidationConfigurator.RewardConfig calldata r,
         uint256 notional_,

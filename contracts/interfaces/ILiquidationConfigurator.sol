@@ -47,6 +47,22 @@ interface ILiquidationConfigurator is IBoundedParameters {
         uint256 pending; // queued for auto-deleveraging
     }
 
+    /// @notice An account's totals with its legs whose feeds are stale valued at the bound most favourable
+    ///         to the account (LiquidationMath.staleBound), as the liquidation health check counts them (WAD).
+    struct StaleValuation {
+        int256 equity; // the fresh legs' equity plus the stale legs' values
+        uint256 maintenanceMargin; // the whole account's, its liquidation margin on the whole notional
+        uint256 notional; // the whole account's
+        uint256 staleMaintenance; // the stale legs' own maintenance margin (at least 1 wei)
+    }
+
+    /// @notice See staleValuation: the account's fresh legs are under water while its stale legs (a gain
+    ///         in `marketId`) may cover the loss, so it waits for the stale feed.
+    error StaleLegMayCoverLoss(uint256 accountId, uint256 marketId);
+
+    /// @notice flag() saw the account liquidatable; its escalation clock runs from `liquidatableSince`.
+    event AccountSeenLiquidatable(uint256 indexed accountId, uint256 liquidatableSince);
+
     event ConfigSet(Config config);
     event RewardConfigSet(RewardConfig config);
 
@@ -136,14 +152,35 @@ interface ILiquidationConfigurator is IBoundedParameters {
     function badDebtPending() external view returns (uint256);
 
     /// @notice Starts an account's reward-escalation clock when it is liquidatable but really held back
-    ///         (its cooldown, or no capacity in any of its markets); otherwise reverts (NotHeldBack when it
-    ///         can be liquidated now, AccountHealthy, NoPositions, or the snapshot's error). A no-op when
-    ///         the clock runs. Permissionless.
+    ///         (its cooldown, or no capacity in any of its markets), and records that the account was seen
+    ///         liquidatable (AccountSeenLiquidatable): a clock not seen by a flag or a tranche for 600 s
+    ///         ends (it may have outlived a recovery by price). An account liquidatable now keeps a running
+    ///         clock seen; without one it reverts NotHeldBack. Otherwise reverts (AccountHealthy,
+    ///         NoPositions, or the snapshot's error). Permissionless.
     function flag(uint256 accountId) external;
 
     /// @notice Stops the reward-escalation clock of an account that is healthy again
     ///         (AccountStillLiquidatable otherwise). Permissionless.
     function clearFlag(uint256 accountId) external;
+
+    /// @notice The account's positions in the markets of the bit set `markets` (bit i: market i), each at
+    ///         its feed's last answer moved by the stale band in the account's favour (up for a long, down
+    ///         for a short), added to the totals of its other legs: `freshEquity` (margin plus their
+    ///         values), `freshMaintenance` (with the liquidation margin of `freshNotional`) and
+    ///         `freshNotional`. The liquidation engine counts stale legs so in its health check and does not
+    ///         trade them. Reverts StaleLegMayCoverLoss when the other legs alone are under water (equity
+    ///         below zero) while the stale legs, at the edge of their band, could meet that loss: closing
+    ///         them would leave bad debt the insurance fund covers while that gain, later the owner's,
+    ///         should meet it, so the account waits for the feed. A stale leg that cannot cover the loss
+    ///         (a tiny one) never holds the account back.
+    ///         Reverts with the oracle's error when a feed's last answer is itself unusable.
+    function staleValuation(
+        uint256 accountId,
+        uint256 markets,
+        int256 freshEquity,
+        uint256 freshMaintenance,
+        uint256 freshNotional
+    ) external view returns (StaleValuation memory v);
 
     /// @notice Accounts in [firstAccountId, firstAccountId + count) that liquidate() would act on now
     ///         (at most MAX_SCAN ids are scanned).

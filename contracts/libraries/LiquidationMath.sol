@@ -5,6 +5,7 @@ import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {FixedPoint} from "./FixedPoint.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {PerpMath} from "./PerpMath.sol";
 import {WAD} from "./Constants.sol";
 
@@ -18,6 +19,12 @@ import {WAD} from "./Constants.sol";
 ///      room in a window rounds down, the penalty rounds up before its cap, rewards round down.
 library LiquidationMath {
     using FixedPoint for uint256;
+
+    /// @notice How many sigmas of the move a stale feed may have missed its bound allows for.
+    uint256 internal constant STALE_BAND_SIGMAS = 6;
+    /// @notice The least band around a stale feed's last answer (WAD): 5%, whatever sigma says.
+    uint256 internal constant STALE_BAND_MIN = 0.05e18;
+    uint256 internal constant SECONDS_PER_YEAR = 365 days;
 
     /// @notice Share of every position a tranche closes (WAD), before capacity. A backstop closes all.
     ///         Otherwise the smallest share whose close brings equity to maintenance * (1 + buffer),
@@ -159,6 +166,29 @@ library LiquidationMath {
                 shortfall: 0,
                 bankruptLong: p.size > 0
             });
+    }
+
+    /// @notice The price of a stale leg most favourable to the account within the band its feed may have
+    ///         moved since its last answer: that answer moved by max(STALE_BAND_MIN, STALE_BAND_SIGMAS *
+    ///         sigma * sqrt(staleness / year)), up for a long, down for a short (at least 0). An account
+    ///         liquidatable with its stale legs at this price is liquidatable at any price in the band:
+    ///         equity less maintenance rises with the price for a long and falls for a short (the
+    ///         maintenance and liquidation-margin rates are below 1, and the funding accrued since is
+    ///         linear in the price read).
+    /// @dev The band rounds up and the price rounds in the account's favour: the bound errs toward not
+    ///      liquidating.
+    function staleBound(
+        uint256 lastPrice,
+        uint256 sigma,
+        uint256 staleness,
+        bool long
+    ) internal pure returns (uint256) {
+        uint256 band = (STALE_BAND_SIGMAS * sigma).mulWadUp(
+            FixedPointMathLib.sqrt((staleness * WAD * WAD) / SECONDS_PER_YEAR) + 1
+        );
+        if (band < STALE_BAND_MIN) band = STALE_BAND_MIN;
+        if (long) return lastPrice.mulWadUp(WAD + band);
+        return band >= WAD ? 0 : lastPrice.mulWadDown(WAD - band);
     }
 
     /// @notice The liquidation margin: what the account's maintenance (and initial) margin holds for the

@@ -8,6 +8,10 @@ import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {LiquidationMath} from "../libraries/LiquidationMath.sol";
+import {PerpMath} from "../libraries/PerpMath.sol";
+import {RiskModel} from "../libraries/RiskModel.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {LibBit} from "solady/utils/LibBit.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Bounds} from "../libraries/Bounds.sol";
 import {WAD} from "../libraries/Constants.sol";
@@ -79,8 +83,9 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
     /// @dev Here, not in the liquidation engine (its bytes go to planning): the engine's own preview says
     ///      whether the account is held back (its cooldown or capacity refusal) and nothing else.
     function flag(uint256 accountId) external {
+        bool now_;
         try ILiquidator(address(this)).previewLiquidation(accountId) {
-            revert ILiquidator.NotHeldBack(accountId);
+            now_ = true;
         } catch (bytes memory reason) {
             bytes4 selector = bytes4(reason);
             if (
@@ -94,12 +99,18 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         }
         AccountData storage acct = _accounts[accountId];
         uint256 margin = vault.marginOf(accountId);
-        // Held back now: a clock not running starts now; a running one goes on.
-        if (_clockStart(acct, margin) == 0) {
-            acct.liquidatableSince = uint40(block.timestamp);
+        // Held back now: a clock not running starts now; a running one goes on. Liquidatable now: only a
+        // running clock is seen (a flag never starts one before anyone could act).
+        uint256 since = _clockStart(acct, margin);
+        if (since == 0) {
+            if (now_) revert ILiquidator.NotHeldBack(accountId);
+            since = block.timestamp;
+            acct.liquidatableSince = uint40(since);
             acct.marginAtFlag = uint128(margin);
-            emit ILiquidator.AccountFlagged(accountId, block.timestamp);
+            emit ILiquidator.AccountFlagged(accountId, since);
         }
+        acct.seenAt = uint40(block.timestamp);
+        emit AccountSeenLiquidatable(accountId, since);
     }
 
     /// @inheritdoc ILiquidationConfigurator
@@ -120,6 +131,51 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         assembly ("memory-safe") {
             mstore(ids, n)
         }
+    }
+
+    /// @inheritdoc ILiquidationConfigurator
+    /// @dev Here, not in the liquidation engine (its bytes go to planning), which calls it only when a leg
+    ///      of the account is stale.
+    function staleValuation(
+        uint256 accountId,
+        uint256 markets,
+        int256 freshEquity,
+        uint256 freshMaintenance,
+        uint256 freshNotional
+    ) external view returns (StaleValuation memory v) {
+        v.equity = freshEquity;
+        v.notional = freshNotional;
+        uint256 gainer;
+        for (; markets != 0; markets &= markets - 1) {
+            uint256 m = LibBit.ffs(markets);
+            IPerpEngine.MarketConfig storage cfg = _configs[m];
+            (uint256 price, uint256 updatedAt) = oracle.latestPrice(cfg.feedId);
+            uint256 sigma = oracle.volatility(cfg.feedId);
+            IPerpEngine.Position memory pos = _positions[accountId][m];
+            price = LiquidationMath.staleBound(price, sigma, block.timestamp - updatedAt, pos.size > 0);
+            (int256 index, uint256 term) = _pendingAccrual(cfg, _states[m], price, sigma);
+            int256 value = PerpMath.positionValue(pos.size, pos.basis, price, index);
+            if (value > 0) gainer = m;
+            uint256 notional = PerpMath.notional(pos.size, price);
+            v.equity += value;
+            v.notional += notional;
+            v.staleMaintenance += RiskModel.marginRequirement(
+                notional,
+                RiskModel.maintenanceMarginRatio(cfg.risk, term, FixedPoint.abs(pos.size), cfg.skewScale)
+            );
+        }
+        // Bankrupt on its fresh legs while its stale legs, at the edge of their band, could still meet the
+        // loss: closing the fresh legs would have the fund cover a loss the stale gain may later meet (and
+        // pay to the owner), so it waits. A stale leg that cannot cover the loss (a tiny leg) never holds
+        // the account back: it is bankrupt at any price in the band, and its fresh legs close now.
+        if (freshEquity < 0 && v.equity >= 0) revert StaleLegMayCoverLoss(accountId, gainer);
+        if (v.staleMaintenance == 0) v.staleMaintenance = 1;
+        // The liquidation margin is one term on the whole notional.
+        v.maintenanceMargin =
+            freshMaintenance +
+            v.staleMaintenance +
+            LiquidationMath.liquidationMargin(_rewardConfig, v.notional) -
+            LiquidationMath.liquidationMargin(_rewardConfig, freshNotional);
     }
 
     /// @inheritdoc ILiquidationConfigurator

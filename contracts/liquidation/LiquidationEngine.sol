@@ -113,7 +113,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         (
             IPerpEngine.AccountSummary memory s,
             IPerpEngine.PositionSnapshot[] memory ps,
-            bytes memory failed
+            bytes memory failed,
+            uint256 staleMaintenance
         ) = _tryPositions(accountId);
         if (failed.length != 0) {
             refusal.status = Status.SnapshotFailed;
@@ -169,6 +170,11 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             }
         }
         uint256 marginLeft = LiquidationMath.planLegs(plan, ps, fractions, s.margin, pool);
+        // Stale legs stay open (no price to trade at) with all their maintenance.
+        if (staleMaintenance != 0) {
+            plan.remainingMaintenance += staleMaintenance;
+            plan.fraction = plan.fraction.min(WAD - 1);
+        }
         // What remains keeps its liquidation margin: bounded above on the notional left plus a wei a leg.
         if (plan.fraction != WAD) {
             plan.remainingMaintenance += LiquidationMath.liquidationMargin(
@@ -180,30 +186,74 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     }
 
     /// @dev The account's positions at current prices, as PerpEngine.liquidationSnapshot reports them,
-    ///      except that an unknown account or an oracle that refuses to answer (stale, invalid) is
-    ///      returned as the revert data instead of reverting: a batch or a scan skips such an account.
+    ///      except that an unknown account or an oracle that refuses to answer (invalid, sequencer down) is
+    ///      returned as the revert data instead of reverting: a batch or a scan skips such an account. Legs
+    ///      whose feed is only stale are not in `ps` (they cannot be traded) but are in the summary, valued
+    ///      at the bound most favourable to the account (`staleValuation`); `staleMaintenance` is their
+    ///      maintenance margin (non-zero exactly when there are such legs). With no fresh leg the stale
+    ///      answer is the refusal.
     function _tryPositions(
         uint256 accountId
     )
         internal
         view
-        returns (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps, bytes memory failed)
+        returns (
+            IPerpEngine.AccountSummary memory s,
+            IPerpEngine.PositionSnapshot[] memory ps,
+            bytes memory failed,
+            uint256 staleMaintenance
+        )
     {
         AccountData storage acct = _accounts[accountId];
         if (acct.owner == address(0)) {
-            return (s, ps, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId));
+            return (s, ps, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId), 0);
         }
         uint96 markets = acct.markets;
+        uint256 stale;
         // Every market's price must answer before the summary reads them: one the cache holds did.
         for (uint96 bits = markets; bits != 0; bits &= bits - 1) {
-            bytes32 feedId = _configs[LibBit.ffs(bits)].feedId;
+            uint256 m = LibBit.ffs(bits);
+            bytes32 feedId = _configs[m].feedId;
             if (_isCached(feedId)) continue;
             try oracle.getPriceAndVolatility(feedId) returns (uint256, uint256) {} catch (bytes memory reason) {
-                return (s, ps, reason.length == 0 ? bytes("oracle") : reason);
+                bytes4 error_;
+                assembly ("memory-safe") {
+                    error_ := mload(add(reason, 32))
+                }
+                if (reason.length < 4 || error_ != IOracleAdapter.StaleAnswer.selector) {
+                    return (s, ps, reason.length == 0 ? bytes("oracle") : reason, 0);
+                }
+                failed = reason;
+                stale |= uint256(1) << m;
             }
         }
+        markets &= ~uint96(stale);
+        if (markets == 0) return (s, ps, failed, 0);
         ps = new IPerpEngine.PositionSnapshot[](LibBit.popCount(markets));
         s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, false);
+        if (stale == 0) return (s, ps, "", 0);
+        // The valuation (LiquidationConfigurator.staleValuation) through a self-call: the account's totals
+        // with the stale legs are written straight into `s`; its revert (StaleLegMayCoverLoss, or the
+        // oracle's error when even a last answer is unusable) is this call's.
+        bytes4 selector = ILiquidationConfigurator.staleValuation.selector;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), accountId)
+            mstore(add(p, 36), stale)
+            mstore(add(p, 68), mload(add(s, 32))) // equity
+            mstore(add(p, 100), mload(add(s, 64))) // maintenanceMargin
+            mstore(add(p, 132), mload(add(s, 128))) // notional
+            if iszero(staticcall(gas(), address(), p, 164, p, 128)) {
+                returndatacopy(p, 0, returndatasize())
+                revert(p, returndatasize())
+            }
+            mstore(add(s, 32), mload(p))
+            mstore(add(s, 64), mload(add(p, 32)))
+            mstore(add(s, 128), mload(add(p, 64)))
+            staleMaintenance := mload(add(p, 96))
+        }
+        failed = "";
     }
 
     /// @dev Reads every market of the account into the open price cache.
@@ -300,7 +350,9 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
 
         (uint256 before, uint256 healthAfter) = LiquidationMath.healthBeforeAfter(plan);
-        if (healthAfter <= before) revert TrancheDidNotImproveHealth(accountId, before, healthAfter);
+        // An account without equity (possible only with a stale leg left open) pays no penalty and is not
+        // made worse by closing its fresh legs.
+        if (healthAfter <= before && plan.equity > 0) revert TrancheDidNotImproveHealth(accountId, before, healthAfter);
         // One write of the account's liquidation slot. A healthy or closed account starts a fresh
         // escalation clock next time.
         _writeLiquidationState(

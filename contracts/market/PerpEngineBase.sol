@@ -57,6 +57,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint40 liquidatableSince; // start of the reward-escalation clock; 0 = not running
         uint128 marginAtFlag; // margin when flagged or last liquidated: more margin since restarts the clock
         bool created; // keeps slot 1 non-zero from creation on
+        uint40 seenAt; // when flag() last saw the account liquidatable (a tranche's time is lastTrancheAt)
     }
 
     mapping(uint256 accountId => AccountData) internal _accounts;
@@ -475,11 +476,21 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
     }
 
+    /// @dev The longest time the reward-escalation clock runs without being seen (a tranche, or flag() finding
+    ///      the account liquidatable): escalation counts only time during which the account was seen
+    ///      liquidatable, with gaps of at most this (docs/architecture.md, "Escalation after a recovery").
+    uint256 internal constant ESCALATION_GAP = 600;
+
     /// @dev When the account's reward-escalation clock started, or 0 when it does not run: not flagged or
-    ///      liquidated in this episode, or margin added since (the owner acted on it).
+    ///      liquidated in this episode, margin added since (the owner acted on it), or not seen liquidatable
+    ///      for more than ESCALATION_GAP.
     function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
         since = acct.liquidatableSince;
-        if (since != 0 && marginNow > acct.marginAtFlag) since = 0;
+        uint256 seen = acct.lastTrancheAt;
+        if (acct.seenAt > seen) seen = acct.seenAt;
+        // A clock not seen running (a tranche, a flag) for ESCALATION_GAP may have outlived a recovery by
+        // price that no transaction saw: its episode is over.
+        if (since != 0 && (marginNow > acct.marginAtFlag || block.timestamp > seen + ESCALATION_GAP)) since = 0;
     }
 
     /// @dev Writes the account's liquidation state (slot 1 of AccountData) in one SSTORE instead of one per

@@ -27,7 +27,9 @@ const LIQUIDATION_TARGET = { tranche: 150_000n, perTrancheInBatch: 70_000n };
 // What is reached, asserted so that a regression fails: measured 189,703 (a tranche alone: 187,568 plus
 // the backstop hook's cold read of the vault slot, 2.1k), 77,269 (per tranche in a batch of 50), 190,557
 // (backstop close), each with a few hundred gas of slack.
-const LIQUIDATION_BUDGET = { tranche: 190_000n, perTrancheInBatch: 77_500n, backstop: 191_000n };
+// tranche 190,000 -> 190,200 and per tranche in a batch 77,500 -> 77,800: the stale-leg check and the
+// escalation's seen time (issue 11) cost about 340 gas a tranche (190,130 and 77,783 measured)
+const LIQUIDATION_BUDGET = { tranche: 190_200n, perTrancheInBatch: 77_800n, backstop: 191_000n };
 
 describe("Gas scenarios", function () {
   const pending: string[] = [];

@@ -7,6 +7,7 @@
  * Every test here fails on the code before the fix (said in each).
  */
 import { expect } from "chai";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
@@ -275,6 +276,47 @@ describe("Liquidation against an adversary (issue 11)", function () {
       const base = reward(await rewardFields(w), plan.trancheNotional, 0n);
       expect(plan.keeperFromFund <= base, `${plan.keeperFromFund} > ${base}`).to.equal(true);
       expect(plan.keeperReward <= base).to.equal(true);
+    });
+
+    it("the clock stops counting after a recovery by price: a later episode escalates from its own start, not the old clock", async function () {
+      // Before: the clock survived the recovery, so the first tranche of the next episode, 2,000 s later,
+      // paid its keeper the full 3x from the account's own margin.
+      const { w, a, price } = await loadFixture(trancheTaken);
+      const old = (await w.liquidationEngine.accountState(a)).liquidatableSince;
+      await setPriceWad(w, ETH, (price * 110n) / 100n);
+      expect(await w.engine.isLiquidatable(a)).to.equal(false);
+      await time.increase(2_000);
+      await moveUntil(w, ETH, price, true, () => w.engine.isLiquidatable(a));
+      expect((await w.engine.accountSummary(a)).equity > 0n).to.equal(true, "solvent: the account pays its keeper");
+      expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.equal(old, "the old clock is stored");
+      const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+      const r = await rewardFields(w);
+      expect(plan.keeperReward <= reward(r, plan.trancheNotional, 1n)).to.equal(true, `${plan.keeperReward}`);
+      const tx = await w.liquidationEngine.liquidate(a);
+      const at = (await tx.getBlock())!.timestamp;
+      await expect(tx)
+        .to.emit(w.liquidationEngine, "LiquidationSettled")
+        .withArgs(a, anyValue, anyValue, anyValue, anyValue, anyValue, at);
+    });
+
+    it("a keeper's flag keeps a held-back account's clock seen; unseen for more than 600 s it ends, and a flag cannot restart it on an account liquidatable now", async function () {
+      const { w, a } = await loadFixture(trancheTaken);
+      const since = (await w.liquidationEngine.accountState(a)).liquidatableSince;
+      // liquidatable now (its cooldown is over), seen every 500 s: the clock goes on
+      for (let i = 0; i < 3; ++i) {
+        await time.increase(500);
+        await expect(w.liquidationEngine.flag(a))
+          .to.emit(w.liquidationEngine, "AccountSeenLiquidatable")
+          .withArgs(a, since);
+      }
+      const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+      const r = await rewardFields(w);
+      expect(plan.keeperReward > reward(r, plan.trancheNotional, 1_000n)).to.equal(true, "escalated over 1,500 s");
+      // unseen for 601 s: over; a flag now would start a clock before anyone could act
+      await time.increase(601);
+      await expect(w.liquidationEngine.flag(a)).to.be.revertedWithCustomError(w.liquidationEngine, "NotHeldBack");
+      const fresh = await w.liquidationEngine.previewLiquidation(a, pending);
+      expect(fresh.keeperReward <= reward(r, fresh.trancheNotional, 1n)).to.equal(true, `${fresh.keeperReward}`);
     });
 
     it("margin added ends the episode: deposit clears the flag, so withdrawing it again does not restore the multiplier", async function () {

@@ -592,7 +592,11 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.equal(t0);
 
     const r = await w.liquidationEngine.rewardConfig();
-    for (const elapsed of [100n, 1_000n, 1_999n, 2_000n, 2_500n]) {
+    // escalation counts time the account was seen liquidatable, with gaps of at most 600 s: a keeper's flag
+    // sees it (here liquidatable now: the flag only keeps the running clock seen)
+    for (const elapsed of [100n, 600n, 1_100n, 1_600n, 1_999n, 2_000n, 2_500n]) {
+      await pinNext(t0 + Number(elapsed) + 1);
+      await expect(w.liquidationEngine.flag(a)).to.emit(w.liquidationEngine, "AccountSeenLiquidatable").withArgs(a, t0);
       await pinNext(t0 + Number(elapsed) + 2);
       const plan = await w.liquidationEngine.previewLiquidation(a, pending);
       const e = elapsed + 2n;

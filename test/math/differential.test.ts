@@ -215,6 +215,17 @@ describe("math mirror vs Solidity libraries (differential, fast-check)", functio
       math.reward,
     );
     differential(
+      "staleBound",
+      fc.tuple(
+        fc.oneof(arb.price(), money()),
+        fc.oneof(arb.sigma(), arb.anyUint256()),
+        fc.oneof(arb.elapsed(), arb.uintIn(0n, 10n ** 9n), arb.anyUint256()),
+        fc.boolean(),
+      ),
+      (p, sigma, t, long) => harness.staleBound(p, sigma, t, long),
+      math.staleBound,
+    );
+    differential(
       "splitPenalty",
       fc.tuple(money(), equity(), fraction(), money(), money(), arb.uintIn(0n, W / 20n), money(), money()),
       (n, e, f, mm, rm, rate, m, rw) => harness.splitPenalty(n, e, [f, mm, rm], rate, m, rw),

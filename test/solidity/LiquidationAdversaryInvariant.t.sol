@@ -59,7 +59,7 @@ contract LiquidationAdversaryInvariantTest is ProtocolFixture {
             btcFeed,
             makeAddr("attacker")
         );
-        bytes4[] memory selectors = new bytes4[](9);
+        bytes4[] memory selectors = new bytes4[](10);
         selectors[0] = LiquidationAdversaryHandler.openHedgedPair.selector;
         selectors[1] = LiquidationAdversaryHandler.openWhale.selector;
         selectors[2] = LiquidationAdversaryHandler.openBtcFiller.selector;
@@ -69,6 +69,7 @@ contract LiquidationAdversaryInvariantTest is ProtocolFixture {
         selectors[6] = LiquidationAdversaryHandler.flag.selector;
         selectors[7] = LiquidationAdversaryHandler.liquidate.selector;
         selectors[8] = LiquidationAdversaryHandler.liquidateAll.selector;
+        selectors[9] = LiquidationAdversaryHandler.moveEthWhileBtcStale.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -81,6 +82,25 @@ contract LiquidationAdversaryInvariantTest is ProtocolFixture {
     /// @notice An account with a liquidatable leg in a market with room is always liquidatable.
     function invariant_openMarketLegAlwaysLiquidatable() public view {
         assertEq(handler.ghost_blockedByOtherMarket(), 0, "refused for capacity with room in a leg's own market");
+    }
+
+    /// @notice An account liquidatable whatever its stale leg's price in the band, with a fresh leg, is
+    ///         liquidatable (only its cooldown or capacity holds it back).
+    function invariant_staleLegNeverBlocksTheFreshLegs() public view {
+        assertEq(handler.ghost_staleLegBlocked(), 0, "a stale leg held back an account liquidatable anyway");
+    }
+
+    /// @notice The scenario the stale-leg property guards, played once: a whale's tiny BTC leg goes stale and
+    ///         ETH falls until the whale is liquidated on ETH.
+    function test_staleLegDoesNotBlockTheWhale() public {
+        handler.openWhale(0, 0, 0); // 100 ETH + 0.005 BTC on 4% of the ETH notional
+        handler.staleBtc();
+        for (uint256 i; i < 6; ++i) {
+            handler.moveEthWhileBtcStale(300); // ETH -3%
+            handler.liquidateAll();
+        }
+        assertGt(handler.ghost_staleLegLiquidations(), 0, "the whale was liquidated with its BTC leg stale");
+        assertEq(handler.ghost_staleLegBlocked(), 0, "the stale leg held it back");
     }
 
     /// @notice The scenario the first property guards, played once: a hedged pair of 0.1-ETH accounts on

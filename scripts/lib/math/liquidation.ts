@@ -9,7 +9,7 @@
  */
 import { WAD, abs, clamp, max, min, mulDivDown, mulDivUp, mulWadDown, mulWadUp } from "./fixedPoint.js";
 import { notional, positionValue } from "./perpMath.js";
-import { addUint, negInt, subInt, subUint, uint256ToInt256 } from "./solidityIntegers.js";
+import { addUint, mulUint, negInt, subInt, subUint, uint256ToInt256 } from "./solidityIntegers.js";
 
 /** ILiquidationConfigurator.Config, the fields the planning reads (WAD unless named). */
 export type LiquidationConfig = {
@@ -290,4 +290,32 @@ export function healthBeforeAfter(
   const equityAfter = subInt(subInt(equity, penaltyTaken, "healthBeforeAfter"), asInt(legCount), "healthBeforeAfter");
   const mmAfter = addUint(remainingMaintenance, legCount, "healthBeforeAfter");
   return { before, after: equityAfter <= 0n ? 0n : mulDivDown(equityAfter, WAD, mmAfter) };
+}
+
+/** LiquidationMath.STALE_BAND_SIGMAS, STALE_BAND_MIN (WAD) and SECONDS_PER_YEAR. */
+export const STALE_BAND_SIGMAS = 6n;
+export const STALE_BAND_MIN = 5n * 10n ** 16n;
+export const SECONDS_PER_YEAR = 365n * 86_400n;
+
+/** floor(sqrt(x)), as solady's FixedPointMathLib.sqrt. */
+export function sqrtFloor(x: bigint): bigint {
+  if (x < 2n) return x;
+  let r = 1n << BigInt((x.toString(2).length + 1) >> 1);
+  for (;;) {
+    const next = (r + x / r) >> 1n;
+    if (next >= r) return r;
+    r = next;
+  }
+}
+
+/**
+ * LiquidationMath.staleBound: a stale leg's price most favourable to the account within
+ * max(5%, 6 sigma sqrt(staleness / year)) of its feed's last answer, up for a long, down for a short.
+ */
+export function staleBound(lastPrice: bigint, sigma: bigint, staleness: bigint, long: boolean): bigint {
+  const years = mulUint(mulUint(staleness, WAD, "staleBound"), WAD, "staleBound") / SECONDS_PER_YEAR;
+  let band = mulWadUp(mulUint(STALE_BAND_SIGMAS, sigma, "staleBound"), sqrtFloor(years) + 1n);
+  if (band < STALE_BAND_MIN) band = STALE_BAND_MIN;
+  if (long) return mulWadUp(lastPrice, addUint(WAD, band, "staleBound"));
+  return band >= WAD ? 0n : mulWadDown(lastPrice, WAD - band);
 }

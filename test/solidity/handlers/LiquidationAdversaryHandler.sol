@@ -9,6 +9,7 @@ import {PerpEngine} from "../../../contracts/market/PerpEngine.sol";
 import {Vault} from "../../../contracts/vault/Vault.sol";
 import {ILiquidator} from "../../../contracts/interfaces/ILiquidator.sol";
 import {ILiquidationEngine} from "../../../contracts/interfaces/ILiquidationEngine.sol";
+import {ILiquidationConfigurator} from "../../../contracts/interfaces/ILiquidationConfigurator.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
 import {LiquidationMath} from "../../../contracts/libraries/LiquidationMath.sol";
 import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
@@ -50,6 +51,11 @@ contract LiquidationAdversaryHandler is CommonBase, StdUtils {
     uint256 public ghost_liquidations;
     uint256 public ghost_solventLiquidations;
     uint256 public ghost_capacityRefusals;
+    /// @notice Refusals (but cooldown or capacity) of an account liquidatable whatever its stale leg's price
+    ///         in its band, with a fresh leg to trade (must stay 0).
+    uint256 public ghost_staleLegBlocked;
+    /// @notice Previews that went through for an account with a stale leg (a run with none checked little).
+    uint256 public ghost_staleLegLiquidations;
 
     constructor(
         MockUSDC usdc_,
@@ -127,6 +133,15 @@ contract LiquidationAdversaryHandler is CommonBase, StdUtils {
         ethFeed.updateAnswer(_ethAnswer);
     }
 
+    /// @notice While BTC's feed is stale, ETH moves by -6% .. +6% (BTC stays stale); otherwise as movePrice.
+    function moveEthWhileBtcStale(uint256 bpsSeed) external {
+        if (!_btcStale) return;
+        int256 bps = int256(_bound(bpsSeed, 0, 1_200)) - 600;
+        vm.warp(block.timestamp + 5);
+        _ethAnswer = _clampAnswer((_ethAnswer * (10_000 + bps)) / 10_000, 2_000e8);
+        ethFeed.updateAnswer(_ethAnswer);
+    }
+
     /// @notice The attacker flags one of its own accounts (accepted only when it is held back).
     function flag(uint256 seed) external {
         if (accounts.length == 0) return;
@@ -154,10 +169,22 @@ contract LiquidationAdversaryHandler is CommonBase, StdUtils {
 
     function _liquidate(uint256 id) internal {
         ILiquidator.Plan memory plan;
+        (bool staleLeg, bool liquidatableAnyway, bool bankruptAnyway) = _staleCase(id);
         try liq.previewLiquidation(id) returns (ILiquidator.Plan memory p) {
             plan = p;
+            if (staleLeg) ++ghost_staleLegLiquidations;
         } catch (bytes memory reason) {
-            if (bytes4(reason) == ILiquidator.LiquidationCapacityExhausted.selector) {
+            bytes4 selector = bytes4(reason);
+            // Liquidatable with the stale leg 50% in the account's favour (far past its band): only its
+            // cooldown or capacity may hold it back, or a stale gain that may cover a loss, never when the
+            // account is bankrupt even there.
+            if (
+                liquidatableAnyway &&
+                selector != ILiquidator.TrancheCoolingDown.selector &&
+                selector != ILiquidator.LiquidationCapacityExhausted.selector &&
+                (selector != ILiquidationConfigurator.StaleLegMayCoverLoss.selector || bankruptAnyway)
+            ) ++ghost_staleLegBlocked;
+            if (selector == ILiquidator.LiquidationCapacityExhausted.selector) {
                 ++ghost_capacityRefusals;
                 if (_someLegHasRoom(id)) ++ghost_blockedByOtherMarket;
             }
@@ -172,6 +199,31 @@ contract LiquidationAdversaryHandler is CommonBase, StdUtils {
                 if (_fundWad() < before) ++ghost_solventFundDraws;
             }
         } catch {}
+    }
+
+    /// @dev With BTC's feed stale and the account holding a BTC leg and an ETH leg: whether it is below
+    ///      maintenance (and below zero equity) with BTC's answer moved 50% in the account's favour, read in
+    ///      a self-call that reverts (probeFavourable), so nothing of it stays.
+    function _staleCase(uint256 id) internal returns (bool staleLeg, bool liquidatableAnyway, bool bankruptAnyway) {
+        if (!_btcStale) return (false, false, false);
+        if (engine.position(id, BTC).size == 0 || engine.position(id, ETH).size == 0) return (false, false, false);
+        staleLeg = true;
+        try this.probeFavourable(id) {} catch (bytes memory r) {
+            if (r.length != 64) return (staleLeg, false, false);
+            (liquidatableAnyway, bankruptAnyway) = abi.decode(r, (bool, bool));
+        }
+    }
+
+    /// @notice Not an action (not a target selector): pushes BTC's answer 50% in the account's favour, reads
+    ///         its summary, and reverts with (below maintenance, below zero) so that nothing changes.
+    function probeFavourable(uint256 id) external {
+        int256 btcSize = engine.position(id, BTC).size;
+        btcFeed.updateAnswer(btcSize > 0 ? (_btcAnswer * 3) / 2 : _btcAnswer / 2);
+        IPerpEngine.AccountSummary memory s = engine.accountSummary(id);
+        bytes memory out = abi.encode(s.equity < int256(s.maintenanceMargin), s.equity < 0);
+        assembly ("memory-safe") {
+            revert(add(out, 32), mload(out))
+        }
     }
 
     /// @dev Whether some leg of the account has room for at least a wei of share in its own market's window.
