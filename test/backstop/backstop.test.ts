@@ -44,6 +44,7 @@ const CONFIG = {
   flowHalfLife: 600,
   maxHold: 3600,
   lateMultiplier: 4n * WAD,
+  adlDrawdown: 0n, // off but where a test turns it on
 } satisfies Config;
 
 type BWorld = World & {
