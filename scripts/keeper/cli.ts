@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { type JsonRpcProvider, Wallet } from "ethers";
 
-import { DeploymentNotFoundError, type Deployment, deploymentPath, readDeployment } from "../../deploy/deployment.js";
+import { type Deployment, readDeployment } from "../../deploy/deployment.js";
 import { type CliConfig, ConfigError, FIELDS, printableConfig, readConfigFile, resolveConfig } from "./config.js";
 import { EXIT_CODE_HELP, ExitCode, KeeperExit } from "./exitCodes.js";
 import type { Keeper, RiskTable } from "./keeper.js";
@@ -26,7 +26,8 @@ import { type Lock, LockHeldError, acquireLock } from "./lock.js";
 import { createLogger, type Logger } from "./logger.js";
 import { KeeperMetrics } from "./metrics.js";
 import { formatWad } from "./riskView.js";
-import { RpcUnreachableError, createProvider, probeChainId, redactUrl } from "./rpc.js";
+import { redactUrl } from "./rpc.js";
+import { reachDeployment } from "./reach.js";
 import { type StatusServer, startStatusServer } from "./server.js";
 
 const HELP_AFTER = `
@@ -128,61 +129,12 @@ export async function connect(
   o: { stopping?: () => boolean; readOnly?: boolean } = {},
 ): Promise<Running> {
   const { Keeper } = await loadKeeperModule();
-  const url = redactUrl(config.rpcUrl);
-  let chainId: number | undefined;
-  let lastError: RpcUnreachableError | undefined;
-  // one first attempt, then `startupRetries` retries
-  for (let attempt = 0; attempt <= config.startupRetries && chainId === undefined && !o.stopping?.(); attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(5_000, 500 * 2 ** (attempt - 1))));
-    try {
-      chainId = await probeChainId(config.rpcUrl, config.rpcTimeoutMs);
-    } catch (e) {
-      if (!(e instanceof RpcUnreachableError)) throw e;
-      lastError = e;
-      logger.warn({ url, attempt: attempt + 1, err: e.reason }, "RPC endpoint not answering");
-    }
-  }
-  if (chainId === undefined) {
-    throw new KeeperExit(
-      ExitCode.RpcUnreachable,
-      `${lastError?.message ?? `RPC endpoint ${url} unreachable`}. Is the node running? Check --rpc / KEEPER_RPC_URL.`,
-    );
-  }
-  if (config.chainId !== undefined && config.chainId !== chainId) {
-    throw new KeeperExit(
-      ExitCode.WrongChain,
-      `the node at ${url} is chain ${chainId}, but chain ${config.chainId} was expected (--chain-id / KEEPER_CHAIN_ID).`,
-    );
-  }
-  const recordPath = config.deployment ?? deploymentPath(config.network, chainId, config.deploymentsDir);
-  let deployment: Deployment;
-  try {
-    deployment = readDeployment(recordPath);
-  } catch (e) {
-    if (e instanceof DeploymentNotFoundError) {
-      throw new KeeperExit(
-        ExitCode.UnknownDeployment,
-        `no deployment of network "${config.network}" on chain ${chainId}: ${recordPath} does not exist. ` +
-          `Deploy first, or pass --network / --deployment for the record of this chain.`,
-      );
-    }
-    throw new KeeperExit(ExitCode.UnknownDeployment, `${(e as Error).message}.`);
-  }
-  if (deployment.chainId !== chainId) {
-    throw new KeeperExit(
-      ExitCode.WrongChain,
-      `the deployment record ${recordPath} is for chain ${deployment.chainId}, but the node at ${url} is chain ${chainId}.`,
-    );
-  }
-  const provider = createProvider(config.rpcUrl, chainId, config.rpcTimeoutMs);
-  const code = await provider.getCode(deployment.contracts.engine);
-  if (code === "0x") {
-    throw new KeeperExit(
-      ExitCode.UnknownDeployment,
-      `the deployment record ${recordPath} names engine ${deployment.contracts.engine}, which has no code on chain ${chainId} ` +
-        `(a restarted local node forgets its contracts): deploy again.`,
-    );
-  }
+  const { chainId, provider, deployment, recordPath } = await reachDeployment(config, logger, {
+    envPrefix: "KEEPER",
+    deployHint: "",
+    fail: (code, message) => new KeeperExit(code, message),
+    stopping: o.stopping,
+  });
   const key = config.privateKey ?? Wallet.createRandom().privateKey;
   const wallet = new Wallet(key, provider);
   const checkpointFile =
@@ -207,7 +159,7 @@ export async function connect(
         chainId,
         deployment: recordPath,
         checkpoint: checkpointFile,
-        rpc: url,
+        rpc: redactUrl(config.rpcUrl),
         dryRun: config.dryRun,
         pid: process.pid,
       },

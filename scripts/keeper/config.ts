@@ -107,16 +107,22 @@ export function keeperSettings(input: KeeperSettingsInput = {}): KeeperSettings 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 
-/** Everything the CLI process needs: the settings plus connection, identity and observability. */
-export const cliConfigSchema = keeperSettingsSchema
-  .extend({
-    rpcUrl: z
-      .string({ error: "is required: the node's JSON-RPC URL, e.g. http://127.0.0.1:8545" })
-      .refine((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), {
-        error: "must be an http:// or https:// URL, e.g. http://127.0.0.1:8545",
-      }),
+/** An http:// or https:// URL (the node, a webhook). */
+export const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), {
+  error: "must be an http:// or https:// URL, e.g. http://127.0.0.1:8545",
+});
+
+/**
+ * The settings of a process that works against a deployment (the keeper, the risk monitor): the node,
+ * the key (never shown back), the network and its deployment record. `keyRequired` is the message
+ * for a key the process cannot run without (the schema still leaves it optional: a read-only run
+ * needs none, and `resolveConfig` asks for it when it is needed).
+ */
+export function connectionFields(keyRequired?: string) {
+  return {
+    rpcUrl: z.string({ error: "is required: the node's JSON-RPC URL, e.g. http://127.0.0.1:8545" }).pipe(httpUrl),
     privateKey: z
-      .string({ error: KEY_REQUIRED })
+      .string(keyRequired === undefined ? undefined : { error: keyRequired })
       .refine((s) => /^(0x)?[0-9a-fA-F]{64}$/.test(s.trim()), {
         error: "must be 32 bytes of hex (64 hex digits, optional 0x); the value is not shown",
       })
@@ -129,6 +135,13 @@ export const cliConfigSchema = keeperSettingsSchema
     chainId: integer(1, Number.MAX_SAFE_INTEGER).optional(),
     deployment: z.string().min(1).optional(),
     deploymentsDir: z.string().min(1).default("deployments"),
+  };
+}
+
+/** Everything the CLI process needs: the settings plus connection, identity and observability. */
+export const cliConfigSchema = keeperSettingsSchema
+  .extend({
+    ...connectionFields(KEY_REQUIRED),
     metrics: booleanLike.default(true),
     metricsPort: integer(0, 65_535).default(9464),
     logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),

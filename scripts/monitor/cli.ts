@@ -15,14 +15,14 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { Wallet } from "ethers";
 
-import { DeploymentNotFoundError, type Deployment, deploymentPath, readDeployment } from "../../deploy/deployment.js";
 import { isMissingTypes } from "../keeper/cli.js";
 import { ConfigError, readConfigFile } from "../keeper/config.js";
 import { ExitCode } from "../keeper/exitCodes.js";
 import type { Logger } from "../keeper/logger.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
+import { reachDeployment } from "../keeper/reach.js";
+import { redactUrl } from "../keeper/rpc.js";
 import { pino } from "pino";
-import { RpcUnreachableError, createProvider, probeChainId, redactUrl } from "../keeper/rpc.js";
 import { webhookSink } from "./alerts.js";
 import { FIELDS, type MonitorConfig, resolveMonitorConfig } from "./config.js";
 import { DEFAULT_FORECAST_SETTINGS } from "./forecast.js";
@@ -99,59 +99,12 @@ async function loadChainModules() {
 }
 
 /** Reaches the node, checks its chain and the deployment record. */
-async function connect(config: MonitorConfig, logger: Logger) {
-  const url = redactUrl(config.rpcUrl);
-  let chainId: number | undefined;
-  let lastError: RpcUnreachableError | undefined;
-  for (let attempt = 0; attempt <= config.startupRetries && chainId === undefined; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(5_000, 500 * 2 ** (attempt - 1))));
-    try {
-      chainId = await probeChainId(config.rpcUrl, config.rpcTimeoutMs);
-    } catch (e) {
-      if (!(e instanceof RpcUnreachableError)) throw e;
-      lastError = e;
-      logger.warn({ url, attempt: attempt + 1, err: e.reason }, "RPC endpoint not answering");
-    }
-  }
-  if (chainId === undefined) {
-    throw new MonitorExit(
-      ExitCode.RpcUnreachable,
-      `${lastError?.message ?? `RPC endpoint ${url} unreachable`}. Is the node running? Check --rpc / MONITOR_RPC_URL.`,
-    );
-  }
-  if (config.chainId !== undefined && config.chainId !== chainId) {
-    throw new MonitorExit(
-      ExitCode.WrongChain,
-      `the node at ${url} is chain ${chainId}, but chain ${config.chainId} was expected (--chain-id / MONITOR_CHAIN_ID).`,
-    );
-  }
-  const recordPath = config.deployment ?? deploymentPath(config.network, chainId, config.deploymentsDir);
-  let deployment: Deployment;
-  try {
-    deployment = readDeployment(recordPath);
-  } catch (e) {
-    if (e instanceof DeploymentNotFoundError) {
-      throw new MonitorExit(
-        ExitCode.UnknownDeployment,
-        `no deployment of network "${config.network}" on chain ${chainId}: ${recordPath} does not exist. Deploy first (npm run deploy:local), or pass --network / --deployment.`,
-      );
-    }
-    throw new MonitorExit(ExitCode.UnknownDeployment, `${(e as Error).message}.`);
-  }
-  if (deployment.chainId !== chainId) {
-    throw new MonitorExit(
-      ExitCode.WrongChain,
-      `the deployment record ${recordPath} is for chain ${deployment.chainId}, but the node at ${url} is chain ${chainId}.`,
-    );
-  }
-  const provider = createProvider(config.rpcUrl, chainId, config.rpcTimeoutMs);
-  if ((await provider.getCode(deployment.contracts.engine)) === "0x") {
-    throw new MonitorExit(
-      ExitCode.UnknownDeployment,
-      `the deployment record ${recordPath} names engine ${deployment.contracts.engine}, which has no code on chain ${chainId}: deploy again.`,
-    );
-  }
-  return { chainId, provider, deployment, recordPath };
+function connect(config: MonitorConfig, logger: Logger) {
+  return reachDeployment(config, logger, {
+    envPrefix: "MONITOR",
+    deployHint: " (npm run deploy:local)",
+    fail: (code, message) => new MonitorExit(code, message),
+  });
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -11,6 +11,8 @@ import {
   ConfigError,
   LOG_LEVELS,
   booleanLike,
+  connectionFields,
+  httpUrl,
   describeIssues,
   integer,
   mergeSources,
@@ -22,27 +24,9 @@ const probability = z.coerce
   .number({ error: "must be a number" })
   .min(0, { error: "must be at least 0" })
   .max(1, { error: "must be at most 1 (a probability)" });
-const httpUrl = z.string().refine((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), {
-  error: "must be an http:// or https:// URL, e.g. http://127.0.0.1:8545",
-});
-
 export const monitorConfigSchema = z
   .object({
-    rpcUrl: z.string({ error: "is required: the node's JSON-RPC URL, e.g. http://127.0.0.1:8545" }).pipe(httpUrl),
-    privateKey: z
-      .string()
-      .refine((s) => /^(0x)?[0-9a-fA-F]{64}$/.test(s.trim()), {
-        error: "must be 32 bytes of hex (64 hex digits, optional 0x); the value is not shown",
-      })
-      .transform((s) => (s.trim().startsWith("0x") ? s.trim() : `0x${s.trim()}`))
-      .optional(),
-    network: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]+$/, { error: "must be a network name like localhost or sepolia" })
-      .default("localhost"),
-    chainId: integer(1, Number.MAX_SAFE_INTEGER).optional(),
-    deployment: z.string().min(1).optional(),
-    deploymentsDir: z.string().min(1).default("deployments"),
+    ...connectionFields(),
     port: integer(0, 65_535).default(9470),
     pollIntervalMs: integer(100, 600_000).default(2_000),
     dryRun: booleanLike.default(false),
