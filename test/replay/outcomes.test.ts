@@ -142,6 +142,16 @@ for (const dataSet of dataSets) {
           expect(outcome.fewerWipeouts).to.equal(p.accountsWipedOut === 0 || p.accountsWipedOut < b.accountsWipedOut);
         });
 
+        if (event === "may-2021") {
+          // the vault passes its 5% trigger on this path: the keeper's ADL job closes its inventory against
+          // the traders' profitable shorts at the oracle (deleverageBackstop), which sells nothing
+          it("protected: the keeper deleverages the vault past its trigger (no sale)", function () {
+            const stats = prot.stats ?? {};
+            expect(Number(stats.backstopDeleveraged ?? 0), JSON.stringify(stats)).to.be.greaterThan(0);
+            expect(BigInt(stats.backstopDeleveragedNotional ?? 0)).to.be.greaterThan(0n);
+          });
+        }
+
         for (const { key, title } of TARGETS) {
           const pending = (PENDING[dataSet][event] ?? []).includes(key);
           it(`protected: ${title}${pending && !ENFORCE_ALL ? " (listed pending)" : ""}`, function () {
