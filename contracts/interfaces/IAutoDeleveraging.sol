@@ -30,7 +30,22 @@ interface IAutoDeleveraging is IBoundedParameters {
     /// @notice forceReduce was given a price farther than MAX_FORCE_REDUCE_DEVIATION from the index.
     error ForceReducePriceOutOfBand(uint256 priceWad, uint256 indexPrice, uint256 maxDeviationWad);
 
+    /// @notice deleverageBackstop without a backstop vault or with its trigger (adlDrawdown) off.
+    error BackstopDeleverageOff();
+    /// @notice deleverageBackstop while the vault's share price is above its trigger price (the drawdown
+    ///         breaker's peak less adlDrawdown).
+    error BackstopAboveTrigger(uint256 sharePrice, uint256 triggerPrice);
+
     event AdlConfigSet(AdlConfig config);
+    /// @notice The backstop vault's inventory closed against one candidate's opposite position at the
+    ///         oracle price: `sizeDelta` is the candidate's (the vault's is its negation), `score` its rank.
+    event BackstopDeleveraged(
+        uint256 indexed marketId,
+        uint256 indexed accountId,
+        int256 sizeDelta,
+        uint256 price,
+        uint256 score
+    );
     /// @notice One candidate reduced: the size closed, at its break-even price, the deficit recovered,
     ///         and the candidate's ranking score when it was reduced (pnl * leverage, see autoDeleverage).
     event AutoDeleveraged(
@@ -58,6 +73,19 @@ interface IAutoDeleveraging is IBoundedParameters {
         bool bankruptLong,
         uint256[] calldata candidates
     ) external returns (uint256 recovered);
+
+    /// @notice Closes the backstop vault's inventory in `marketId` against the given opposite positions in
+    ///         profit, both at the oracle index price, once the vault's share price is `adlDrawdown` or more
+    ///         below the drawdown breaker's peak (BackstopAboveTrigger otherwise): the vault's loss stops
+    ///         there and nothing is sold into the market (open interest falls on both sides, skew does not
+    ///         move). ADL_KEEPER role only. The same candidates and ranking as autoDeleverage (score =
+    ///         position value * account notional / account equity, strictly descending, equal scores by
+    ///         ascending id; accounts at or below maintenance are skipped); each is closed as far as the
+    ///         vault's inventory goes, realising its profit at the index (its equity does not change). Not
+    ///         bounded by the ADL window: no loss is passed on. A loss the vault's margin cannot pay is bad
+    ///         debt: the insurance fund covers it, the rest is queued for autoDeleverage.
+    /// @return closed the notional closed (WAD)
+    function deleverageBackstop(uint256 marketId, uint256[] calldata candidates) external returns (uint256 closed);
 
     /// @notice Sets the per-market bound. Governor; window and notional within their bounds.
     function setAdlConfig(AdlConfig calldata a) external;

@@ -22,6 +22,10 @@ interface IBackstopTypes is IBoundedParameters {
         uint32 flowHalfLife; // seconds: half-life of the forced-flow measure
         uint32 maxHold; // seconds: inventory older than this unwinds with lateMultiplier times the budget
         uint64 lateMultiplier; // >= 1
+        // <= maxDrawdown (0: off): once the share price is this far below the drawdown breaker's peak, the
+        // ADL keeper may close the vault's inventory against the most profitable opposite positions at the
+        // oracle price (IAutoDeleveraging.deleverageBackstop), with no sale into the market
+        uint64 adlDrawdown;
     }
 
     /// @notice The vault, its engine account and the drawdown breaker's state.

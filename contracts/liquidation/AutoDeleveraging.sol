@@ -7,6 +7,9 @@ import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
+import {IBackstopTypes} from "../interfaces/IBackstop.sol";
+import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
+import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
@@ -119,6 +122,64 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         _badDebt.socialised += recovered;
     }
 
+    /// @inheritdoc IAutoDeleveraging
+    function deleverageBackstop(
+        uint256 marketId,
+        uint256[] calldata candidates
+    ) external onlyRole(Roles.ADL_KEEPER) nonReentrant returns (uint256 closed) {
+        IBackstopTypes.BackstopState memory b = _backstop;
+        uint256 trigger = _backstopConfig.adlDrawdown;
+        if (b.vault == address(0) || trigger == 0) revert BackstopDeleverageOff();
+        uint256 sharePrice = IBackstopVault(b.vault).sharePrice();
+        uint256 triggerPrice = uint256(b.peakSharePrice).mulWadDown(WAD - trigger);
+        if (sharePrice > triggerPrice) revert BackstopAboveTrigger(sharePrice, triggerPrice);
+        int256 left = _positions[b.accountId][marketId].size;
+        AdlStep memory st;
+        st.marketId = marketId;
+        st.bankruptLong = left > 0;
+        if (left == 0) revert NothingToDeleverage(marketId, st.bankruptLong);
+        if (candidates.length > MAX_CANDIDATES) revert TooManyCandidates(candidates.length, MAX_CANDIDATES);
+        st.previousScore = type(uint256).max;
+        for (uint256 i; i < candidates.length && left != 0; ++i) {
+            st.accountId = candidates[i];
+            left -= _againstVault(st, b.accountId, left);
+            st.previousScore = st.score;
+            st.previousId = st.accountId;
+            closed += st.notional;
+        }
+        if (closed == 0) revert NoAdlCandidateAboveMaintenance(marketId, st.bankruptLong);
+    }
+
+    /// @dev One candidate of deleverageBackstop: its position closed against the vault's inventory (`left`)
+    ///      as far as either goes, both at the index; `delta` the candidate's reduction (the sign of the
+    ///      vault's inventory, the candidate's side being opposite), its notional in `st.notional`.
+    function _againstVault(AdlStep memory st, uint256 vaultId, int256 left) internal returns (int256 delta) {
+        (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot memory p) = _candidate(st);
+        st.notional = 0;
+        if (s.equity <= int256(s.maintenanceMargin)) {
+            emit AdlCandidateSkipped(st.marketId, st.accountId, st.score);
+            return 0;
+        }
+        uint256 abs = FixedPoint.abs(p.size).min(FixedPoint.abs(left));
+        delta = left > 0 ? int256(abs) : -int256(abs);
+        _reduce(st.accountId, st.marketId, delta, 0);
+        (, uint256 shortfall, ) = _reduce(vaultId, st.marketId, -delta, 0);
+        if (shortfall != 0) _coverVaultLoss(st.marketId, st.bankruptLong, shortfall);
+        st.notional = PerpMath.notional(delta, p.price);
+        emit BackstopDeleveraged(st.marketId, st.accountId, delta, p.price, st.score);
+    }
+
+    /// @dev The vault's realised loss beyond its margin: bad debt like any other, covered by the insurance
+    ///      fund as far as it goes, the rest queued for auto-deleveraging.
+    function _coverVaultLoss(uint256 marketId, bool vaultLong, uint256 shortfall) internal {
+        uint256 covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
+        _badDebt.incurred += shortfall;
+        _badDebt.covered += covered;
+        uint256 rest = shortfall - covered;
+        _pendingDeficit[marketId][vaultLong] += rest;
+        _badDebt.pending += rest;
+    }
+
     /// @dev One auto-deleveraging step: inputs and results, in memory to keep the stack shallow.
     struct AdlStep {
         uint256 accountId;
@@ -141,9 +202,24 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
     ///      (pnl * leverage) descending, equal scores by ascending id.
     /// @return done false when the window has no room for any of this candidate's size
     function _deleverageOne(AdlStep memory st) internal returns (bool done) {
-        (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(st.accountId);
-        IPerpEngine.PositionSnapshot memory p = _find(ps, st.marketId);
-        // the other side of the bankrupt positions, in profit, on an account with positive equity
+        (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot memory p) = _candidate(st);
+        uint256 maxAbs = _floorCap(s, p);
+        if (maxAbs == 0) {
+            emit AdlCandidateSkipped(st.marketId, st.accountId, st.score);
+            return true;
+        }
+        return _take(st, p, maxAbs);
+    }
+
+    /// @dev A candidate's account and position, checked: the other side of the bankrupt (or the vault's)
+    ///      positions, in profit, on an account with positive equity, ranked after the previous one (its
+    ///      score set in `st`).
+    function _candidate(
+        AdlStep memory st
+    ) internal view returns (IPerpEngine.AccountSummary memory s, IPerpEngine.PositionSnapshot memory p) {
+        IPerpEngine.PositionSnapshot[] memory ps;
+        (s, ps) = _snapshot(st.accountId);
+        p = _find(ps, st.marketId);
         if (p.size == 0 || (p.size > 0) == st.bankruptLong || p.value <= 0 || s.equity <= 0) {
             revert NotAnAdlCandidate(st.accountId, st.marketId);
         }
@@ -152,12 +228,6 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
             st.score > st.previousScore ||
             (st.score == st.previousScore && st.previousScore != type(uint256).max && st.accountId <= st.previousId)
         ) revert AdlCandidatesNotRanked(st.accountId, st.score, st.previousScore);
-        uint256 maxAbs = _floorCap(s, p);
-        if (maxAbs == 0) {
-            emit AdlCandidateSkipped(st.marketId, st.accountId, st.score);
-            return true;
-        }
-        return _take(st, p, maxAbs);
     }
 
     /// @dev Reduces the candidate by the part _adlClose sizes, checks the maintenance floor after it.

@@ -7,13 +7,20 @@
  * the engine scores them, and sends the top MAX_CANDIDATES. Accounts at or below maintenance are left
  * out: the engine would skip them (it never takes an account below its maintenance margin).
  *
+ * The same job closes the backstop vault's inventory (`deleverageBackstop`) once the vault's share price
+ * is `adlDrawdown` or more below its drawdown breaker's peak: against the same ranked candidates (the
+ * side opposite the vault's inventory), at the oracle price, so the vault's loss stops there with no sale
+ * into the market (issue 12).
+ *
  * Each call is simulated first (an estimate at "latest"); one that would revert is not sent and is
  * logged with the engine's reason. A market whose ADL window is full waits for the next window. A key
  * without the role runs nothing and says so once.
  */
-import { id as keccakId } from "ethers";
+import { id as keccakId, ZeroAddress } from "ethers";
 
-import { accountSummary, mulDivDown, unrealisedPnl, type EngineSnapshot } from "../lib/math/index.js";
+import { IBackstopVault__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstopVault__factory.js";
+
+import { accountSummary, mulDivDown, unrealisedPnl, WAD, type EngineSnapshot } from "../lib/math/index.js";
 import type { AccountBook } from "./book.js";
 import type { ChainView } from "./chainView.js";
 import { decodeRevert } from "./contracts.js";
@@ -78,13 +85,14 @@ export class Deleverager {
     fees: () => Promise<Fees | undefined>,
   ): Promise<PokeReport[]> {
     const le = this.o.contracts.liquidationEngine;
+    const vaultReports = await this.runBackstop(refresh, fees);
     const pendingWad = await le.badDebtPending({ blockTag: "latest" });
     this.o.metrics.adlDeficitPending.set(Number(pendingWad / 10n ** 12n) / 1e6);
-    if (pendingWad === 0n) return [];
-    if (!(await this.hasRole())) return [];
+    if (pendingWad === 0n) return vaultReports;
+    if (!(await this.hasRole())) return vaultReports;
     const { book, view } = await refresh();
     const at = { blockTag: view.blockNumber };
-    const reports: PokeReport[] = [];
+    const reports: PokeReport[] = [...vaultReports];
     const [window, maxNotional] = await le.adlConfig(at);
     for (const marketId of view.engine.markets.keys()) {
       for (const bankruptLong of [true, false]) {
@@ -104,10 +112,74 @@ export class Deleverager {
           this.o.logger.warn({ marketId, bankruptLong, deficit }, "deficit pending but no account to take it from");
           continue;
         }
-        const report = await this.send(marketId, bankruptLong, deficit, ranked, view, fees);
+        const ids = ranked.map((r) => r.accountId);
+        const report = await this.send(
+          `adl:${marketId}:${bankruptLong ? "long" : "short"}`,
+          le.interface.encodeFunctionData("autoDeleverage", [marketId, bankruptLong, ids]),
+          `deficit ${deficit} of the ${bankruptLong ? "long" : "short"} side, ${ids.length} candidates`,
+          { marketId, bankruptLong, deficit, candidates: ids.length },
+          ranked,
+          view,
+          fees,
+        );
         if (report) reports.push(report);
         if (this.o.tx.count() >= this.o.settings.maxPendingTxs) return reports;
       }
+    }
+    return reports;
+  }
+
+  /**
+   * `deleverageBackstop` per market where the vault holds inventory, once its share price is at or below
+   * its trigger (the breaker's peak less `adlDrawdown`, as the engine computes it). Nothing on a deployment
+   * without the backstop or with the trigger off.
+   */
+  private async runBackstop(
+    refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
+    fees: () => Promise<Fees | undefined>,
+  ): Promise<PokeReport[]> {
+    const bs = this.o.contracts.backstop;
+    if (!bs) return [];
+    const latest = { blockTag: "latest" };
+    let state, config;
+    try {
+      [state, config] = await Promise.all([bs.backstopState(latest), bs.backstopConfig(latest)]);
+    } catch {
+      return []; // a deployment without the backstop's configurator
+    }
+    if (state.vault === ZeroAddress || config.adlDrawdown === 0n) return [];
+    const runner = this.o.contracts.engine.runner;
+    const sharePrice = await IBackstopVault__factory.connect(state.vault, runner).sharePrice(latest);
+    const triggerPrice = (state.peakSharePrice * (WAD - config.adlDrawdown)) / WAD;
+    if (sharePrice > triggerPrice) return [];
+    if (!(await this.hasRole())) return [];
+    const { book, view } = await refresh();
+    const le = this.o.contracts.liquidationEngine;
+    const reports: PokeReport[] = [];
+    for (const marketId of view.engine.markets.keys()) {
+      const size = (await this.o.contracts.engine.position(state.accountId, marketId, { blockTag: view.blockNumber }))
+        .size;
+      if (size === 0n) continue;
+      const ranked = rankAdlCandidates(book, view.engine, marketId, size > 0n).slice(0, MAX_ADL_CANDIDATES);
+      if (ranked.length === 0) {
+        this.o.logger.warn(
+          { marketId, size },
+          "the backstop vault is past its trigger but no account to close against",
+        );
+        continue;
+      }
+      const ids = ranked.map((r) => r.accountId);
+      const report = await this.send(
+        `adl-vault:${marketId}`,
+        le.interface.encodeFunctionData("deleverageBackstop", [marketId, ids]),
+        `backstop vault past its trigger (share price ${sharePrice} <= ${triggerPrice}), ${ids.length} candidates`,
+        { marketId, vaultSize: size, sharePrice, triggerPrice, candidates: ids.length },
+        ranked,
+        view,
+        fees,
+      );
+      if (report) reports.push(report);
+      if (this.o.tx.count() >= this.o.settings.maxPendingTxs) break;
     }
     return reports;
   }
@@ -126,25 +198,17 @@ export class Deleverager {
   }
 
   private async send(
-    marketId: number,
-    bankruptLong: boolean,
-    deficit: bigint,
+    key: string,
+    data: string,
+    reason: string,
+    fields: Record<string, unknown>,
     ranked: AdlCandidate[],
     view: ChainView,
     fees: () => Promise<Fees | undefined>,
   ): Promise<PokeReport | undefined> {
-    const le = this.o.contracts.liquidationEngine;
-    const to = le.target as string;
-    const ids = ranked.map((r) => r.accountId);
-    const data = le.interface.encodeFunctionData("autoDeleverage", [marketId, bankruptLong, ids]);
-    const key = `adl:${marketId}:${bankruptLong ? "long" : "short"}`;
+    const to = this.o.contracts.liquidationEngine.target as string;
     if (this.o.tx.hasKey(key)) return undefined;
-    const report: PokeReport = {
-      kind: "adl",
-      key,
-      reason: `deficit ${deficit} of the ${bankruptLong ? "long" : "short"} side, ${ids.length} candidates`,
-      sent: false,
-    };
+    const report: PokeReport = { kind: "adl", key, reason, sent: false };
     let gasLimit = this.gasLimits.get(key);
     if (gasLimit === undefined || !(await this.o.tx.fits(to, data, gasLimit))) {
       try {
@@ -154,10 +218,7 @@ export class Deleverager {
         if (isTransportError(e)) throw e;
         const reason = decodeRevert(e)?.name ?? (e as { shortMessage?: string }).shortMessage ?? String(e);
         this.o.metrics.transactions.inc({ kind: "adl", outcome: "would-revert" });
-        this.o.logger.warn(
-          { marketId, bankruptLong, deficit, candidates: ids.length, reason },
-          "ADL would revert; not sent",
-        );
+        this.o.logger.warn({ ...fields, reason }, "ADL would revert; not sent");
         report.reason = `would revert: ${reason}`;
         return report;
       }
@@ -174,10 +235,7 @@ export class Deleverager {
     this.o.metrics.transactions.inc({ kind: "adl", outcome: "sent" });
     this.o.logger.info(
       {
-        marketId,
-        bankruptLong,
-        deficit,
-        candidates: ids.length,
+        ...fields,
         top: ranked.slice(0, 3).map((r) => ({ accountId: r.accountId, score: r.score })),
         hash: report.hash,
         nonce: tx.nonce,

@@ -37,6 +37,7 @@ export const BACKSTOP_DEFAULTS = {
   flowHalfLife: 600,
   maxHold: 2 * 3600,
   lateMultiplier: "2",
+  adlDrawdown: "0.05",
 } as const;
 
 export const BACKSTOP_INT_FIELDS = ["drawdownWindow", "flowHalfLife", "maxHold"] as const;
@@ -53,6 +54,9 @@ export type BackstopRun = {
   takenOverNotional: bigint;
   unwinds: number;
   unwoundNotional: bigint;
+  /** closes of the vault's inventory against traders' opposite positions past its trigger (no sale) */
+  deleveraged: number;
+  deleveragedNotional: bigint;
   /** the config as set on chain (decimal strings) */
   config: Record<string, string>;
 };
@@ -118,6 +122,8 @@ export async function setUpBackstop(
     takenOverNotional: 0n,
     unwinds: 0,
     unwoundNotional: 0n,
+    deleveraged: 0,
+    deleveragedNotional: 0n,
     config,
   };
 }
@@ -186,6 +192,8 @@ export function backstopStats(run: RunState): Record<string, number | string> {
     backstopTakenOverNotional: b.takenOverNotional.toString(),
     backstopUnwinds: b.unwinds,
     backstopUnwoundNotional: b.unwoundNotional.toString(),
+    backstopDeleveraged: b.deleveraged,
+    backstopDeleveragedNotional: b.deleveragedNotional.toString(),
     backstopConfig: JSON.stringify(b.config),
   };
 }

@@ -38,6 +38,14 @@ export async function digest(
       if (e.fraction === WAD) closed.add(e.accountId);
     } else if (parsed?.name === "AutoDeleveraged") {
       touched.add((parsed.args as unknown as Ev<"AutoDeleveraged">).accountId);
+    } else if (parsed?.name === "BackstopDeleveraged") {
+      // the vault's inventory closed against a trader's opposite position at the oracle: no sale, no impact
+      const e = parsed.args as unknown as Ev<"BackstopDeleveraged">;
+      touched.add(e.accountId);
+      if (run.backstop) {
+        run.backstop.deleveraged++;
+        run.backstop.deleveragedNotional += ((e.sizeDelta < 0n ? -e.sizeDelta : e.sizeDelta) * e.price) / WAD;
+      }
     }
   }
   await run.book.sync();

@@ -139,6 +139,7 @@ const BackstopSchema = z
     flowHalfLife: Int,
     maxHold: Int,
     lateMultiplier: Dec,
+    adlDrawdown: Dec,
   })
   .partial()
   .strict();

@@ -44,6 +44,7 @@ const CONFIG = {
   flowHalfLife: 600,
   maxHold: 3600,
   lateMultiplier: 4n * WAD,
+  adlDrawdown: 0n, // off but where a test turns it on
 } satisfies Config;
 
 type BWorld = World & {
@@ -399,6 +400,109 @@ describe("Backstop vault: paced unwind", function () {
     }
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
     await expect(w.bs.unwind(ETH)).to.be.revertedWithCustomError(w.bs, "NothingToUnwind").withArgs(ETH);
+  });
+});
+
+describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", function () {
+  const ADL = { ...CONFIG, adlDrawdown: WAD / 20n }; // 5%, below the breaker's 7.5%
+
+  /** Bob short 100 ETH (the counterpart), Carol long 10 ETH; Alice's 200 ETH long taken over by the vault. */
+  async function withCounterpart() {
+    const w = await world();
+    await w.bs.setBackstopConfig(ADL);
+    const bob = await positionAccount(w, w.bob, 60_000n, -100n * WAD);
+    const carol = await positionAccount(w, w.carol, 20_000n, 10n * WAD);
+    const alice = await positionAccount(w, w.alice, 40_000n, 200n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, alice, WAD / 2n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(alice);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+    return { ...w, bobId: bob, carolId: carol };
+  }
+
+  /** The price at which the vault's share price is below its trigger (peak less adlDrawdown). */
+  async function pastTrigger(w: BWorld) {
+    const peak = (await w.bs.backstopState()).peakSharePrice;
+    const trigger = (peak * (WAD - ADL.adlDrawdown)) / WAD;
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    // 200 ETH long: $400 lower is a loss of about $80k on $1M, past 5% but not 7.5% with the haircut
+    await setPriceWad(w, ETH, price - 400n * WAD);
+    const now = await w.bv.sharePrice();
+    expect(now).to.be.at.most(trigger);
+    return { trigger, now };
+  }
+
+  it("refuses above the trigger, with the trigger off, and to anyone without ADL_KEEPER; no state change", async function () {
+    const w = await loadFixture(withCounterpart);
+    const trigger = ((await w.bs.backstopState()).peakSharePrice * (WAD - ADL.adlDrawdown)) / WAD;
+    await expect(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [w.bobId]))
+      .to.be.revertedWithCustomError(w.liquidationEngine, "BackstopAboveTrigger")
+      .withArgs((p: bigint) => p > trigger, trigger);
+    await pastTrigger(w);
+    await expect(
+      w.liquidationEngine.connect(w.stranger).deleverageBackstop(ETH, [w.bobId]),
+    ).to.be.revertedWithCustomError(w.liquidationEngine, "AccessControlUnauthorizedAccount");
+    await w.bs.setBackstopConfig({ ...ADL, adlDrawdown: 0n });
+    await expect(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [w.bobId])).to.be.revertedWithCustomError(
+      w.liquidationEngine,
+      "BackstopDeleverageOff",
+    );
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+    expect((await w.engine.position(w.bobId, ETH)).size).to.equal(-100n * WAD);
+  });
+
+  it("past the trigger closes the vault's inventory against a profitable opposite position at the oracle: no sale, skew unchanged, the candidate's equity kept", async function () {
+    const w = await loadFixture(withCounterpart);
+    await pastTrigger(w);
+    const before = await w.engine.marketState(ETH);
+    const bobBefore = (await w.engine.liquidationSnapshot(w.bobId)).summary.equity;
+    const flowBefore = await w.bs.forcedFlow(ETH);
+    const rc = await receipt(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [w.bobId]));
+    console.log(`      gas: deleverageBackstop (one candidate): ${rc.gasUsed}`);
+    const [e] = events(w, rc, "BackstopDeleveraged");
+    const index = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    expect(e.args.accountId).to.equal(w.bobId);
+    expect(e.args.sizeDelta).to.equal(100n * WAD); // the short closed in full
+    expect(e.args.price).to.equal(index);
+    expect((await w.engine.position(w.bobId, ETH)).size).to.equal(0n);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
+    const after = await w.engine.marketState(ETH);
+    expect(before.longOpenInterest - after.longOpenInterest).to.equal(100n * WAD);
+    expect(before.shortOpenInterest - after.shortOpenInterest).to.equal(100n * WAD);
+    expect(await w.bs.forcedFlow(ETH)).to.equal(flowBefore); // nothing sold into the market
+    // Bob's profit is realised at the oracle: his equity moves only by a second's funding
+    const bobAfter = (await w.engine.liquidationSnapshot(w.bobId)).summary.equity;
+    expect(bobAfter).to.be.within(bobBefore - WAD, bobBefore + WAD);
+    expect(await w.vault.marginOf(w.bobId)).to.be.greaterThan(60_000n * WAD);
+    // nobody left on the other side: the rest of the inventory stays (the breaker and the unwind carry it)
+    await expect(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, []))
+      .to.be.revertedWithCustomError(w.liquidationEngine, "NoAdlCandidateAboveMaintenance")
+      .withArgs(ETH, true);
+  });
+
+  it("takes only ranked opposite-side accounts in profit: a same-side account (adversarial pick) is refused whole", async function () {
+    const w = await loadFixture(withCounterpart);
+    await pastTrigger(w);
+    // Carol is long like the vault: naming her (to close a rival's position) reverts, nothing changes
+    await expect(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [w.bobId, w.carolId]))
+      .to.be.revertedWithCustomError(w.liquidationEngine, "NotAnAdlCandidate")
+      .withArgs(w.carolId, ETH);
+    expect((await w.engine.position(w.bobId, ETH)).size).to.equal(-100n * WAD);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+  });
+
+  it("bounds adlDrawdown at maxDrawdown (ParameterOutOfBounds), governor only", async function () {
+    const w = await loadFixture(world);
+    await expect(w.bs.setBackstopConfig({ ...CONFIG, adlDrawdown: CONFIG.maxDrawdown + 1n }))
+      .to.be.revertedWithCustomError(w.bs, "ParameterOutOfBounds")
+      .withArgs(encodeBytes32String("adlDrawdown"), CONFIG.maxDrawdown + 1n, 0n, CONFIG.maxDrawdown);
+    await expect(
+      w.bs.connect(w.stranger).setBackstopConfig({ ...CONFIG, adlDrawdown: WAD / 20n }),
+    ).to.be.revertedWithCustomError(w.liquidationEngine, "AccessControlUnauthorizedAccount");
+    await expect(w.bs.setBackstopConfig({ ...CONFIG, adlDrawdown: CONFIG.maxDrawdown })).to.emit(
+      w.bs,
+      "BackstopConfigSet",
+    );
+    expect((await w.bs.backstopConfig()).adlDrawdown).to.equal(CONFIG.maxDrawdown);
   });
 });
 

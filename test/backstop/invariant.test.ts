@@ -47,6 +47,7 @@ async function world() {
     flowHalfLife: 600,
     maxHold: 3600,
     lateMultiplier: 4n * WAD,
+    adlDrawdown: 0n,
   });
   await bs.setBackstopVault(await bv.getAddress(), await bv.accountId());
   await w.usdc.connect(w.lp).approve(await bv.getAddress(), MAX_UINT);

@@ -9,7 +9,9 @@
  *  - protected leaves no bad debt uncovered by the insurance fund (nothing socialised, nothing pending);
  *  - protected causes at most a third of baseline's extra price drop (its own forced flow's impact:
  *    tranches, backstop closes and the backstop vault's unwinds; issue 12);
- *  - protected wipes out fewer accounts than baseline (or none, when baseline wipes out none).
+ *  - protected wipes out fewer accounts than baseline (or none, when baseline wipes out none);
+ *  - the backstop vault's loss within its budget: its capital less its lowest equity at the oracle over
+ *    the run's steps at most maxDrawdown x capital (scripts/replay/sweepTable.ts, vaultSummary; issue 12).
  *
  * A target holds or it is listed in PENDING with the reason. A listed target that does not hold is
  * reported pending with its figures (TARGET NOT MET); a listed target that now holds FAILS, so that no
@@ -35,6 +37,7 @@ import { type Comparison, compare } from "../../scripts/replay/metrics.js";
 import { defaultPopulation, withPopulationOverrides } from "../../scripts/replay/population.js";
 import { loadPreset } from "../../scripts/replay/presets.js";
 import type { ReplayRun } from "../../scripts/replay/result.js";
+import { vaultSummary } from "../../scripts/replay/sweepTable.js";
 import type { PricePath } from "../../scripts/replay/types.js";
 
 /** Small populations keep CI fast; the benchmark and the main job run larger ones. */
@@ -42,13 +45,21 @@ const ACCOUNTS = Number(process.env.REPLAY_TEST_ACCOUNTS ?? 60);
 const ENFORCE_ALL = process.env.REPLAY_ENFORCE_ALL_TARGETS === "1";
 
 type DataSet = "real" | "stylised";
-type Target = "noUncoveredBadDebt" | "extraDropAtMostThird" | "fewerWipeouts";
+type Target = "noUncoveredBadDebt" | "extraDropAtMostThird" | "fewerWipeouts" | "vaultLossWithinBudget";
 
 const TARGETS: { key: Target; title: string }[] = [
   { key: "noUncoveredBadDebt", title: "no bad debt left uncovered by the insurance fund" },
   { key: "extraDropAtMostThird", title: "at most a third of baseline's extra price drop" },
   { key: "fewerWipeouts", title: "fewer accounts wiped out than baseline (or none)" },
+  { key: "vaultLossWithinBudget", title: "the backstop vault's loss within its budget" },
 ];
+
+/** Whether a target holds; the vault's needs the protected run to have the vault (it does by preset). */
+function holds(key: Target, outcome: Comparison, prot: ReplayRun): boolean {
+  if (key !== "vaultLossWithinBudget") return outcome[key];
+  const v = vaultSummary(prot);
+  return v !== undefined && BigInt(v.maxLoss) <= BigInt(v.budget);
+}
 
 /**
  * Targets that do not hold today at the test's setting (60 traders, seed 20200312, the keeper
@@ -60,8 +71,11 @@ const TARGETS: { key: Target; title: string }[] = [
  */
 const PENDING_REASON = 'listed with its figures in this file; see docs/architecture.md, "Backstop vault"';
 const PENDING: Record<DataSet, Partial<Record<CrashEventId, Target[]>>> = {
-  real: {},
-  stylised: {},
+  // May 2021: the vault deleverages against the traders' shorts past its 5% trigger, but they are fewer
+  // than the longs it took over and the rest of the inventory keeps falling with the path (measured
+  // $235,613 real and $303,437 stylised against a $228,776 budget; $468k to $612k before the trigger)
+  real: { "may-2021": ["vaultLossWithinBudget"] },
+  stylised: { "may-2021": ["vaultLossWithinBudget"] },
 };
 
 function realDataDir(): string | undefined {
@@ -128,19 +142,29 @@ for (const dataSet of dataSets) {
           expect(outcome.fewerWipeouts).to.equal(p.accountsWipedOut === 0 || p.accountsWipedOut < b.accountsWipedOut);
         });
 
+        if (event === "may-2021") {
+          // the vault passes its 5% trigger on this path: the keeper's ADL job closes its inventory against
+          // the traders' profitable shorts at the oracle (deleverageBackstop), which sells nothing
+          it("protected: the keeper deleverages the vault past its trigger (no sale)", function () {
+            const stats = prot.stats ?? {};
+            expect(Number(stats.backstopDeleveraged ?? 0), JSON.stringify(stats)).to.be.greaterThan(0);
+            expect(BigInt(stats.backstopDeleveragedNotional ?? 0)).to.be.greaterThan(0n);
+          });
+        }
+
         for (const { key, title } of TARGETS) {
           const pending = (PENDING[dataSet][event] ?? []).includes(key);
           it(`protected: ${title}${pending && !ENFORCE_ALL ? " (listed pending)" : ""}`, function () {
             const figures = describeFigures(key, baseline, prot);
             if (pending && !ENFORCE_ALL) {
               expect(
-                outcome[key],
+                holds(key, outcome, prot),
                 `${event} (${dataSet}): the target now HOLDS (${figures}); take it off PENDING in this file`,
               ).to.equal(false);
               console.log(`        TARGET NOT MET, reported pending: ${figures}. Why: ${PENDING_REASON}.`);
               this.skip();
             }
-            expect(outcome[key], figures).to.equal(true);
+            expect(holds(key, outcome, prot), figures).to.equal(true);
           });
         }
       });
@@ -161,5 +185,11 @@ function describeFigures(key: Target, baseline: ReplayRun, prot: ReplayRun): str
       return `extra drop protected ${formatPct(BigInt(p.maxExtraDrop))} vs baseline ${formatPct(BigInt(b.maxExtraDrop))}`;
     case "fewerWipeouts":
       return `accounts wiped out protected ${p.accountsWipedOut} vs baseline ${b.accountsWipedOut}`;
+    case "vaultLossWithinBudget": {
+      const v = vaultSummary(prot);
+      return v
+        ? `the vault's worst loss $${formatUsd(BigInt(v.maxLoss))} against its budget $${formatUsd(BigInt(v.budget))}`
+        : "the protected run has no backstop vault";
+    }
   }
 }

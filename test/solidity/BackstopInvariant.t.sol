@@ -53,7 +53,8 @@ contract BackstopInvariantTest is ProtocolFixture {
                 impactBudget: 0.0001e18,
                 flowHalfLife: 600,
                 maxHold: 1 hours,
-                lateMultiplier: 4e18
+                lateMultiplier: 4e18,
+                adlDrawdown: 0
             })
         );
         bs.setBackstopVault(address(bv), bv.accountId());
