@@ -23,6 +23,7 @@ import { bumpFees, initialFees } from "../../scripts/keeper/fees.js";
 import { EventFollower } from "../../scripts/keeper/follower.js";
 import type { ProtocolContracts } from "../../scripts/keeper/contracts.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
+import { Flagger, RENEW_AFTER_SECONDS } from "../../scripts/keeper/flagger.js";
 import { Liquidator } from "../../scripts/keeper/liquidator.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
 import { Pokers } from "../../scripts/keeper/pokers.js";
@@ -982,6 +983,68 @@ describe("keeper unwind poke (backstop vault)", () => {
       expect(await w.pokers.run(w.view, w.fees)).to.deep.equal([]);
       expect(w.submitted).to.deep.equal([]);
     }
+  });
+});
+
+describe("keeper flags: start a clock, renew it while the account stays held back", () => {
+  /** One held-back account (id 7) whose on-chain state is `state`; the flags sent are in `submitted`. */
+  function world(state: { lastTrancheAt: bigint; liquidatableSince: bigint }) {
+    const le = {
+      target: ADDR.breaker,
+      interface: ILiquidationEngine__factory.createInterface(),
+      accountState: async () => ({ ...state, marginAtFlag: 0n }),
+    };
+    const submitted: string[] = [];
+    const tx = {
+      hasKey: () => false,
+      count: () => 0,
+      estimate: async () => 60_000n,
+      fits: async () => true,
+      submit: async (req: { key: string }) => {
+        submitted.push(req.key);
+        return { hashes: ["0x01"], nonce: submitted.length - 1 };
+      },
+    };
+    const flagger = new Flagger({
+      contracts: { liquidationEngine: le } as unknown as ProtocolContracts,
+      tx: tx as unknown as TxManager,
+      settings: keeperSettings({}),
+      logger: silentLogger(),
+      metrics: new KeeperMetrics(),
+    });
+    const view = (timestamp: bigint) => ({ blockNumber: 1, timestamp }) as unknown as ChainView;
+    const fees = async () => ({ maxFeePerGas: GWEI, maxPriorityFeePerGas: GWEI });
+    const run = (t: bigint) => flagger.run([7n], new Set([7n]), view(t), fees);
+    return { flagger, submitted, run, state };
+  }
+
+  it("starts a clock, then renews it every RENEW_AFTER_SECONDS while held back, never sooner", async () => {
+    const w = world({ lastTrancheAt: 0n, liquidatableSince: 0n });
+    const first = await w.run(1_000n);
+    expect(first.map((r) => [r.key, r.sent, r.reason])).to.deep.equal([
+      ["flag:7", true, "held back by cooldown or capacity"],
+    ]);
+    expect(await w.run(1_000n + RENEW_AFTER_SECONDS - 1n)).to.deep.equal([]);
+    const renewed = await w.run(1_000n + RENEW_AFTER_SECONDS);
+    expect(renewed.map((r) => [r.key, r.sent, r.reason])).to.deep.equal([
+      ["flag:7", true, "still held back: clock renewed"],
+    ]);
+    // the contract ends a clock nobody saw for 600 s: the renewals come well inside that
+    expect(RENEW_AFTER_SECONDS * 2n).to.be.lessThanOrEqual(600n);
+    expect(w.submitted).to.deep.equal(["flag:7", "flag:7"]);
+  });
+
+  it("a clock someone else started counts from its start or last tranche; a new episode starts over", async () => {
+    const w = world({ lastTrancheAt: 900n, liquidatableSince: 800n });
+    expect(await w.run(900n + RENEW_AFTER_SECONDS - 1n)).to.deep.equal([]);
+    expect((await w.run(900n + RENEW_AFTER_SECONDS)).map((r) => r.sent)).to.deep.equal([true]);
+    // a tranche settled: the state is read again, and the tranche's time counts as seen
+    w.flagger.settled(7n);
+    w.state.lastTrancheAt = 2_000n;
+    expect(await w.run(2_000n + RENEW_AFTER_SECONDS - 1n)).to.deep.equal([]);
+    expect((await w.run(2_000n + RENEW_AFTER_SECONDS)).map((r) => r.reason)).to.deep.equal([
+      "still held back: clock renewed",
+    ]);
   });
 });
 

@@ -6,8 +6,10 @@
  * replay.engine.test.ts, and the engine's mirror against the contract's own view of every account.
  */
 import { expect } from "chai";
+import { id } from "ethers";
 import { network } from "hardhat";
 
+import { RENEW_AFTER_SECONDS } from "../../scripts/keeper/flagger.js";
 import { TX_GAS_CAP } from "../../scripts/replay/chain.js";
 import { type EngineResult, runReplay } from "../../scripts/replay/engine.js";
 import { loadPreset, withOverrides } from "../../scripts/replay/presets.js";
@@ -28,6 +30,7 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
   let res: EngineResult;
   let keeperAddress: string;
   let blocks: RpcBlock[];
+  let rpc: (method: string, p: unknown[]) => Promise<unknown>;
 
   before(async function () {
     res = await runReplay({
@@ -40,7 +43,7 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
     service = res.handle!.keeper;
     const { connection } = res.handle!;
     keeperAddress = (await res.handle!.ethers.getSigners())[3].address;
-    const rpc = (method: string, p: unknown[]) => connection.provider.request({ method, params: p });
+    rpc = (method: string, p: unknown[]) => connection.provider.request({ method, params: p });
     const head = Number(await rpc("eth_blockNumber", []));
     blocks = [];
     for (let n = 0; n <= head; n++)
@@ -79,25 +82,38 @@ describe("Crash replay keeper: the keeper service (synthetic path)", function ()
     expect(service!.keeper.contracts.engine.target).to.equal(await res.handle!.protocol.engine.getAddress());
   });
 
-  it("flags the accounts cooldown or capacity hold back, once, from its own address: their reward escalation starts", async function () {
+  it("flags the accounts cooldown or capacity hold back, from its own address: their reward escalation starts, and a flag renews a running clock no sooner than RENEW_AFTER_SECONDS", async function () {
     const s = res.run.stats!;
     const le = res.handle!.protocol.liquidationEngine;
+    const seenTopic = id("AccountSeenLiquidatable(uint256,uint256)");
     const flagged = (await le.queryFilter(le.filters.AccountFlagged())).filter((e) => e.args.since > 0n);
     expect(s.flags, "the protected preset's 30 s cooldown holds accounts back").to.be.greaterThan(0);
-    expect(flagged.length).to.equal(s.flags);
+    expect(flagged.length, "at least one flag started a clock").to.be.greaterThan(0);
     const selector = le.interface.getFunction("flag").selector;
     for (const e of flagged) {
       const tx = await e.getTransaction();
       expect(tx.from).to.equal(keeperAddress);
       expect(tx.data.startsWith(selector), "a flag() of its own, not a tranche's").to.equal(true);
     }
-    // no flag() that did nothing: every one the keeper sent started a clock (the contract returns
-    // without an event for an account already flagged)
+    // every flag() the keeper sent was one: none that did nothing (the contract reverts one that would
+    // neither start nor renew a clock), each saw the account liquidatable
     const leAddress = (await le.getAddress()).toLowerCase();
     const flagTxs = blocks
-      .flatMap((b) => b.transactions)
-      .filter((tx) => tx.to?.toLowerCase() === leAddress && tx.input.startsWith(selector));
-    expect(flagTxs.length).to.equal(flagged.length);
+      .flatMap((b) => b.transactions.map((tx) => ({ tx, t: BigInt(b.timestamp) })))
+      .filter(({ tx }) => tx.to?.toLowerCase() === leAddress && tx.input.startsWith(selector));
+    expect(flagTxs.length).to.equal(s.flags);
+    const lastByAccount = new Map<bigint, bigint>();
+    for (const { tx, t } of flagTxs) {
+      const receipt = (await rpc("eth_getTransactionReceipt", [tx.hash])) as { logs: { topics: string[] }[] };
+      const seen = receipt.logs.filter((l) => l.topics[0] === seenTopic);
+      expect(seen.length, `flag ${tx.hash} saw its account liquidatable`).to.equal(1);
+      const id = BigInt(seen[0].topics[1]);
+      const started = flagged.some((e) => e.transactionHash === tx.hash);
+      const last = lastByAccount.get(id);
+      // a renewal (no new clock) comes at least RENEW_AFTER_SECONDS after the keeper last flagged it
+      if (!started && last !== undefined) expect(t - last).to.be.greaterThanOrEqual(RENEW_AFTER_SECONDS);
+      lastByAccount.set(id, t);
+    }
   });
 
   it("sent every liquidation and poke from its own address, through its TxManager, at the tick's time", async function () {
