@@ -23,6 +23,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { CrashDataError, crashEvent, describeEvent } from "./data/index.js";
 import type { OhlcMode } from "./data/loaders.js";
 import { type PopulationSpec, defaultPopulation, loadPopulation } from "./population.js";
+import { targetsMet } from "./metrics.js";
 import { type ResolvedParams, loadParamsFile, loadPreset, presetNames, withOverrides } from "./presets.js";
 import { type EventPaths, OHLC_MODES, SYNTHETIC_EVENT, listEvents, pathsFor, userPaths } from "./sources.js";
 
@@ -176,7 +177,7 @@ async function main(): Promise<number> {
     progress: progressEnabled(o.progress),
     jobs: o.jobs,
   });
-  const failed = report.comparisons.filter((c) => !(c.noUncoveredBadDebt && c.extraDropAtMostThird && c.fewerWipeouts));
+  const failed = report.comparisons.filter((c) => !targetsMet(c));
   return o.check && failed.length ? EXIT_USAGE : 0;
 }
 

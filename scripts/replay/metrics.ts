@@ -92,6 +92,47 @@ export function computeMetrics(
 
 export type Comparison = ReplayReport["comparisons"][number];
 
+/** The backstop vault's figures of a run with it (WAD decimal strings). */
+export type VaultSummary = {
+  capital: string;
+  /** capital less the lowest equity over the steps (0 when it never fell below its capital) */
+  maxLoss: string;
+  /** the budget: maxDrawdown x capital */
+  budget: string;
+  /** highest drawdown of the share price from its peak, and the breaker's bound */
+  maxDrawdown: string;
+  drawdownBound: string;
+  takeovers: number;
+  takenOverNotional: string;
+};
+
+/** The vault's worst loss and drawdown over the run's steps; undefined for a run without the vault. */
+export function vaultSummary(run: ReplayRun): VaultSummary | undefined {
+  const stats = run.stats ?? {};
+  if (stats.backstopCapital === undefined) return undefined;
+  const capital = BigInt(stats.backstopCapital);
+  const config = JSON.parse(String(stats.backstopConfig ?? "{}")) as Record<string, string>;
+  const bound = BigInt(config.maxDrawdown ?? "0");
+  let maxLoss = 0n;
+  let maxDrawdown = 0n;
+  for (const s of run.steps) {
+    if (!s.backstop) continue;
+    const loss = capital - BigInt(s.backstop.equity);
+    if (loss > maxLoss) maxLoss = loss;
+    const dd = BigInt(s.backstop.drawdown);
+    if (dd > maxDrawdown) maxDrawdown = dd;
+  }
+  return {
+    capital: capital.toString(),
+    maxLoss: maxLoss.toString(),
+    budget: ((capital * bound) / WAD).toString(),
+    maxDrawdown: maxDrawdown.toString(),
+    drawdownBound: bound.toString(),
+    takeovers: Number(stats.backstopTakeovers ?? 0),
+    takenOverNotional: String(stats.backstopTakenOverNotional ?? "0"),
+  };
+}
+
 /**
  * The outcome targets of a candidate (protected) against the baseline on the same event: no bad debt
  * left uncovered by the insurance fund (read strictly: every unit incurred was covered by the fund, so
@@ -102,6 +143,7 @@ export type Comparison = ReplayReport["comparisons"][number];
 export function compare(baseline: ReplayRun, candidate: ReplayRun): Comparison {
   const b = baseline.metrics;
   const c = candidate.metrics;
+  const vault = vaultSummary(candidate);
   return {
     event: candidate.event,
     noUncoveredBadDebt: BigInt(c.badDebtCoveredByInsurance) === BigInt(c.badDebtIncurred),
@@ -109,6 +151,7 @@ export function compare(baseline: ReplayRun, candidate: ReplayRun): Comparison {
     extraDropAtMostThird: 3n * BigInt(c.maxExtraDrop) <= BigInt(b.maxExtraDrop),
     // "fewer than baseline, or none where baseline has none"
     fewerWipeouts: c.accountsWipedOut < b.accountsWipedOut || c.accountsWipedOut === 0,
+    ...(vault === undefined ? {} : { vaultLossWithinBudget: BigInt(vault.maxLoss) <= BigInt(vault.budget) }),
     preset: candidate.preset,
     baseline: baseline.preset,
     figures: {
@@ -118,8 +161,22 @@ export function compare(baseline: ReplayRun, candidate: ReplayRun): Comparison {
       badDebtUncovered: { baseline: b.badDebtUncovered, candidate: c.badDebtUncovered },
       maxExtraDrop: { baseline: b.maxExtraDrop, candidate: c.maxExtraDrop },
       accountsWipedOut: { baseline: b.accountsWipedOut, candidate: c.accountsWipedOut },
+      ...(vault === undefined ? {} : { vaultLoss: { baseline: "0", candidate: vault.maxLoss } }),
+      ...(vault === undefined ? {} : { vaultBudget: { baseline: "0", candidate: vault.budget } }),
     },
   };
+}
+
+/** Every outcome target of a comparison holds (what `--check` requires); the vault's only with the vault. */
+export function targetsMet(c: Comparison): boolean {
+  return c.noUncoveredBadDebt && c.extraDropAtMostThird && c.fewerWipeouts && c.vaultLossWithinBudget !== false;
+}
+
+/** "$loss of $budget" for a comparison with the vault. */
+function vaultFigures(c: Comparison): string {
+  const loss = c.figures?.vaultLoss?.candidate;
+  const budget = c.figures?.vaultBudget?.candidate;
+  return `$${formatUsd(BigInt(loss ?? 0))} of $${formatUsd(BigInt(budget ?? 0))}`;
 }
 
 /** Comparisons of every non-baseline run against the baseline run of its event. */
@@ -193,7 +250,10 @@ export function summaryTable(report: ReplayReport): string {
       const mark = (ok: boolean) => (ok ? "met" : "NOT met");
       lines.push(
         `targets, ${c.preset ?? "protected"} vs ${c.baseline ?? "baseline"}: no uncovered bad debt ${mark(c.noUncoveredBadDebt)}; ` +
-          `extra drop <= a third ${mark(c.extraDropAtMostThird)}; fewer wipe-outs ${mark(c.fewerWipeouts)}`,
+          `extra drop <= a third ${mark(c.extraDropAtMostThird)}; fewer wipe-outs ${mark(c.fewerWipeouts)}` +
+          (c.vaultLossWithinBudget === undefined
+            ? ""
+            : `; vault loss within budget ${mark(c.vaultLossWithinBudget)} (${vaultFigures(c)})`),
       );
     }
   }

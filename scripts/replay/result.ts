@@ -113,6 +113,11 @@ export type ReplayReport = {
     /** protected's extra drop is at most a third of baseline's (issue 12's target; what --check requires) */
     extraDropAtMostThird: boolean;
     fewerWipeouts: boolean;
+    /**
+     * the backstop vault's worst loss over the run within its budget (`maxDrawdown` x capital); absent
+     * when the candidate runs without the vault (nothing to bound)
+     */
+    vaultLossWithinBudget?: boolean;
     /** the runs compared (absent: "protected" against "baseline") */
     preset?: string;
     baseline?: string;

@@ -11,9 +11,11 @@
  *  - drop: protected's extra price drop at most a third of baseline's;
  *  - wipe-outs: fewer accounts wiped out than baseline, or none.
  */
-import { WAD, formatPct, formatUsd } from "./decimal.js";
-import { compare } from "./metrics.js";
+import { formatPct, formatUsd } from "./decimal.js";
+import { type VaultSummary, compare, vaultSummary } from "./metrics.js";
 import type { ReplayRun } from "./result.js";
+
+export { type VaultSummary, vaultSummary };
 
 /** The impact model's variants the sweep runs (`impact` overrides of the presets). */
 export const VARIANTS: Record<string, { depthToMarket?: number; halfLifeSeconds?: number }> = {
@@ -30,20 +32,6 @@ export type DataSet = "real" | "stylised";
 export type RunKey = { seed: number; variant: string; data: DataSet; event: string; preset: string };
 
 export const keyOf = (k: RunKey) => `${k.seed}|${k.variant}|${k.data}|${k.event}|${k.preset}`;
-
-/** The backstop vault's figures of a run with it (WAD decimal strings). */
-export type VaultSummary = {
-  capital: string;
-  /** capital less the lowest equity over the steps (0 when it never fell below its capital) */
-  maxLoss: string;
-  /** the budget: maxDrawdown x capital */
-  budget: string;
-  /** highest drawdown of the share price from its peak, and the breaker's bound */
-  maxDrawdown: string;
-  drawdownBound: string;
-  takeovers: number;
-  takenOverNotional: string;
-};
 
 /** What the sweep keeps of a run: one line of its results file. */
 export type RunSummary = RunKey & {
@@ -87,33 +75,6 @@ export function summarise(key: RunKey, run: ReplayRun): RunSummary {
     seconds: run.seconds,
     cpuSeconds: run.cpuSeconds,
     ...(run.notes?.length ? { notes: run.notes } : {}),
-  };
-}
-
-/** The vault's worst loss and drawdown over the run's steps; undefined for a run without the vault. */
-export function vaultSummary(run: ReplayRun): VaultSummary | undefined {
-  const stats = run.stats ?? {};
-  if (stats.backstopCapital === undefined) return undefined;
-  const capital = BigInt(stats.backstopCapital);
-  const config = JSON.parse(String(stats.backstopConfig ?? "{}")) as Record<string, string>;
-  const bound = BigInt(config.maxDrawdown ?? "0");
-  let maxLoss = 0n;
-  let maxDrawdown = 0n;
-  for (const s of run.steps) {
-    if (!s.backstop) continue;
-    const loss = capital - BigInt(s.backstop.equity);
-    if (loss > maxLoss) maxLoss = loss;
-    const dd = BigInt(s.backstop.drawdown);
-    if (dd > maxDrawdown) maxDrawdown = dd;
-  }
-  return {
-    capital: capital.toString(),
-    maxLoss: maxLoss.toString(),
-    budget: ((capital * bound) / WAD).toString(),
-    maxDrawdown: maxDrawdown.toString(),
-    drawdownBound: bound.toString(),
-    takeovers: Number(stats.backstopTakeovers ?? 0),
-    takenOverNotional: String(stats.backstopTakenOverNotional ?? "0"),
   };
 }
 

@@ -16,6 +16,7 @@ import { expect } from "chai";
 import { parseUserPath, symbolFromFileName } from "../../scripts/replay/data/index.js";
 import { presetNames, loadPreset } from "../../scripts/replay/presets.js";
 import type { ReplayReport } from "../../scripts/replay/result.js";
+import { targetsMet } from "../../scripts/replay/metrics.js";
 import { listEvents } from "../../scripts/replay/sources.js";
 
 const TSX = join("node_modules", ".bin", "tsx");
@@ -125,7 +126,8 @@ describe("Crash replay command line", function () {
     }
     // --check: exit 2 exactly when a target is not met
     const c = report.comparisons[0];
-    expect(r.status).to.equal(c.noUncoveredBadDebt && c.extraDropAtMostThird && c.fewerWipeouts ? 0 : 2);
+    expect(r.status).to.equal(targetsMet(c) ? 0 : 2);
+    expect(c.vaultLossWithinBudget, "protected runs with the vault: its loss target is judged").to.be.a("boolean");
     expect(existsSync(join(out, "index.html"))).to.equal(true);
     expect(r.out).to.match(/user-path: Your price path: btc-my-crash\.csv/);
     expect(r.out).to.match(/wall time \(s\)/);

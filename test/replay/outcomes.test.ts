@@ -11,7 +11,7 @@
  *    tranches, backstop closes and the backstop vault's unwinds; issue 12);
  *  - protected wipes out fewer accounts than baseline (or none, when baseline wipes out none);
  *  - the backstop vault's loss within its budget: its capital less its lowest equity at the oracle over
- *    the run's steps at most maxDrawdown x capital (scripts/replay/sweepTable.ts, vaultSummary; issue 12).
+ *    the run's steps at most maxDrawdown x capital (scripts/replay/metrics.ts, vaultSummary; issue 12).
  *
  * A target holds or it is listed in PENDING with the reason. A listed target that does not hold is
  * reported pending with its figures (TARGET NOT MET); a listed target that now holds FAILS, so that no
@@ -37,7 +37,7 @@ import { type Comparison, compare } from "../../scripts/replay/metrics.js";
 import { defaultPopulation, withPopulationOverrides } from "../../scripts/replay/population.js";
 import { loadPreset } from "../../scripts/replay/presets.js";
 import type { ReplayRun } from "../../scripts/replay/result.js";
-import { vaultSummary } from "../../scripts/replay/sweepTable.js";
+import { vaultSummary } from "../../scripts/replay/metrics.js";
 import type { PricePath } from "../../scripts/replay/types.js";
 
 /** Small populations keep CI fast; the benchmark and the main job run larger ones. */

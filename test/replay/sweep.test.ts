@@ -5,6 +5,7 @@
  */
 import { expect } from "chai";
 
+import { compare, targetsMet } from "../../scripts/replay/metrics.js";
 import type { ReplayRun } from "../../scripts/replay/result.js";
 import {
   type RunSummary,
@@ -110,6 +111,43 @@ describe("Replay sweep: grading a cell", function () {
     expect(v.maxDrawdown).to.equal((WAD / 10n).toString());
     expect(v.takeovers).to.equal(3);
     expect(vaultSummary({ stats: {}, steps: [] } as unknown as ReplayRun)).to.equal(undefined);
+  });
+
+  it("compare and --check judge the vault's loss against its budget; a run without the vault has nothing to judge", function () {
+    const capital = 1000n * WAD;
+    const metrics = {
+      badDebtIncurred: "0",
+      badDebtCoveredByInsurance: "0",
+      badDebtSocialised: "0",
+      badDebtUncovered: "0",
+      maxExtraDrop: pct(0.5),
+      accountsWipedOut: 0,
+    };
+    const withVault = (lowestEquity: bigint) =>
+      ({
+        event: "ftx-2022",
+        preset: "protected",
+        metrics,
+        stats: {
+          backstopCapital: capital.toString(),
+          backstopConfig: JSON.stringify({ maxDrawdown: ((15n * WAD) / 100n).toString() }),
+        },
+        steps: [{ backstop: { equity: lowestEquity.toString(), drawdown: "0" } }],
+      }) as unknown as ReplayRun;
+    const baseline = {
+      event: "ftx-2022",
+      preset: "baseline",
+      metrics: { ...metrics, maxExtraDrop: pct(3) },
+      stats: {},
+      steps: [],
+    } as unknown as ReplayRun;
+    const within = compare(baseline, withVault(capital - 150n * WAD));
+    const beyond = compare(baseline, withVault(capital - 150n * WAD - 1n));
+    expect([within.vaultLossWithinBudget, targetsMet(within)]).to.deep.equal([true, true]);
+    expect([beyond.vaultLossWithinBudget, targetsMet(beyond)]).to.deep.equal([false, false]);
+    expect(beyond.figures?.vaultLoss?.candidate).to.equal((150n * WAD + 1n).toString());
+    const noVault = compare(baseline, { ...baseline, preset: "protected-no-vault", metrics } as unknown as ReplayRun);
+    expect([noVault.vaultLossWithinBudget, targetsMet(noVault)]).to.deep.equal([undefined, true]);
   });
 
   it("pairs runs into cells by seed, variant, data set and event, and marks each target in the table", function () {
