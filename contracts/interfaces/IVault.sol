@@ -97,6 +97,20 @@ interface IVault is IERC4626, IBoundedParameters {
         uint256 insuranceWad
     ) external returns (uint256 keeperPaidWad, uint256 insurancePaidWad);
 
+    /// @notice A liquidation leg's settlement and the tranche's penalty in one call: settles `pnlWad`
+    ///         exactly as `settle` with no fee, then, when `keeperWad` or `insuranceWad` is non-zero, takes
+    ///         the penalty exactly as `chargePenalty` does. Events in that order: ProfitShortfall (if any),
+    ///         then PenaltyCharged (only when a penalty is asked). One call instead of two saves the second
+    ///         call's dispatch, guard and margin write on every tranche. Engine only; with a penalty the
+    ///         engine must also be the liquidation engine (the modules run at the engine's address).
+    function settleLiquidation(
+        uint256 accountId,
+        int256 pnlWad,
+        address keeper,
+        uint256 keeperWad,
+        uint256 insuranceWad
+    ) external returns (uint256 shortfallWad, uint256 keeperPaidWad, uint256 insurancePaidWad);
+
     /// @notice Pulls `amount` tokens from the insurance fund into the LP pool (bad-debt cover).
     ///         Insurance fund only.
     function receiveCover(uint256 amount) external;

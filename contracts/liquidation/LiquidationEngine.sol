@@ -326,20 +326,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         uint256 since = _clockStart(acct, plan.marginBefore);
         if (since == 0) since = block.timestamp;
 
-        uint32 windowLength = _liqConfig.capacityWindow;
-        for (uint256 i; i < plan.legs.length; ++i) {
-            Leg memory leg = plan.legs[i];
-            // The vault's settlement must be what the plan replayed (it reads the pool and margin the
-            // plan read; anything else is a bug, and the whole tranche reverts).
-            uint256 shortfall = _reduceLeg(accountId, leg.marketId, leg.sizeDelta, leg.realised);
-            if (shortfall != leg.shortfall) revert ExecutionDiverged(accountId, leg.marketId);
-            ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[leg.marketId], windowLength);
-            w.used = (uint256(w.used) + leg.notional).min(type(uint128).max).toUint128();
-            _capacityWindows[leg.marketId] = w;
-        }
-        if (plan.keeperFromPenalty != 0 || plan.insuranceShare != 0) {
-            vault.chargePenalty(accountId, keeper, plan.keeperFromPenalty, plan.insuranceShare);
-        }
+        _executeLegs(plan, keeper);
         IInsuranceFund fund;
         if (plan.badDebt != 0 || plan.keeperFromFund != 0) fund = IInsuranceFund(vault.insuranceFund());
         if (plan.badDebt != 0) _routeBadDebt(plan, fund);
@@ -371,6 +358,24 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             healthAfter,
             since
         );
+    }
+
+    /// @dev Reduces every leg and counts it in its market's window. The vault's settlement must be what
+    ///      the plan replayed (it reads the pool and margin the plan read; anything else is a bug, and the
+    ///      whole tranche reverts). The last leg's vault call also takes the penalty, after its settlement.
+    function _executeLegs(Plan memory plan, address keeper) internal {
+        uint32 windowLength = _liqConfig.capacityWindow;
+        uint256 n = plan.legs.length;
+        for (uint256 i; i < n; ++i) {
+            Leg memory leg = plan.legs[i];
+            uint256[2] memory penalty;
+            if (i + 1 == n) penalty = [plan.keeperFromPenalty, plan.insuranceShare];
+            uint256 shortfall = _reduceLeg(plan.accountId, leg.marketId, leg.sizeDelta, leg.realised, keeper, penalty);
+            if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
+            ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[leg.marketId], windowLength);
+            w.used = (uint256(w.used) + leg.notional).min(type(uint128).max).toUint128();
+            _capacityWindows[leg.marketId] = w;
+        }
     }
 
     function _routeBadDebt(Plan memory plan, IInsuranceFund fund) internal {

@@ -232,13 +232,31 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev A liquidation leg: the reduction _reduce would make at the index price, from what the plan
     ///      already computed at that price (the basis stays, the closed part realises `realised`, the
-    ///      same PerpMath.applyTrade arithmetic), without reading the market's configuration again.
+    ///      same PerpMath.applyTrade arithmetic), without reading the market's configuration again. The
+    ///      vault settles the leg and, on the tranche's last leg, takes the penalty (`penalty`: the
+    ///      keeper's part, the insurance fund's; both 0 on the other legs) in the same call
+    ///      (Vault.settleLiquidation).
     function _reduceLeg(
         uint256 accountId,
         uint256 marketId,
         int256 sizeDelta,
-        int256 realised
+        int256 realised,
+        address keeper,
+        uint256[2] memory penalty
     ) internal returns (uint256 shortfall) {
+        (uint256 price, int256 fundingIndex, int256 newSize) = _moveLeg(accountId, marketId, sizeDelta);
+        (shortfall, , ) = vault.settleLiquidation(accountId, realised, keeper, penalty[0], penalty[1]);
+        if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
+        emit IPerpEngine.PositionModified(accountId, marketId, sizeDelta, newSize, price, 0, realised, fundingIndex);
+    }
+
+    /// @dev The leg's writes to the engine's storage (accrual, open interest, the position, the account's
+    ///      markets); the vault's settlement and the events are _reduceLeg's.
+    function _moveLeg(
+        uint256 accountId,
+        uint256 marketId,
+        int256 sizeDelta
+    ) private returns (uint256 price, int256 fundingIndex, int256 newSize) {
         IPerpEngine.MarketConfig storage cfg = _configs[marketId];
         IPerpEngine.Position storage pos = _positions[accountId][marketId];
         Trade memory t;
@@ -246,15 +264,14 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         t.oldBasis = pos.basis;
         t.newSize = t.oldSize + sizeDelta;
         t.newBasis = t.newSize == 0 ? int256(0) : t.oldBasis;
-        (uint256 price, uint256 sigma) = _priceOf(cfg.feedId);
-        (int256 fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], price, sigma);
+        uint256 sigma;
+        (price, sigma) = _priceOf(cfg.feedId);
+        (fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], price, sigma);
         _writeMarket(cfg, _states[marketId], marketId, t);
-        pos.size = t.newSize.toInt128();
-        pos.basis = t.newBasis.toInt128();
+        // One write of the position's slot (size and basis share it).
+        _positions[accountId][marketId] = IPerpEngine.Position(t.newSize.toInt128(), t.newBasis.toInt128());
         _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
-        (, shortfall, ) = vault.settle(accountId, realised, 0);
-        if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
-        emit IPerpEngine.PositionModified(accountId, marketId, sizeDelta, t.newSize, price, 0, realised, fundingIndex);
+        newSize = t.newSize;
     }
 
     // ------------------------------------------------------------------ writes shared by trades and reductions
@@ -484,13 +501,22 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     /// @dev When the account's reward-escalation clock started, or 0 when it does not run: not flagged or
     ///      liquidated in this episode, margin added since (the owner acted on it), or not seen liquidatable
     ///      for more than ESCALATION_GAP.
+    ///      The account's liquidation slot is read once (lastTrancheAt in bits 0-39, liquidatableSince in
+    ///      40-79, marginAtFlag in 80-207, seenAt in 216-255, as solc packs the struct) instead of once per
+    ///      field.
     function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
-        since = acct.liquidatableSince;
-        uint256 seen = acct.lastTrancheAt;
-        if (acct.seenAt > seen) seen = acct.seenAt;
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(add(acct.slot, 1))
+        }
+        since = uint40(word >> 40);
+        uint256 seen = uint40(word);
+        uint256 seenAt = uint40(word >> 216);
+        if (seenAt > seen) seen = seenAt;
+        uint256 marginAtFlag = uint128(word >> 80);
         // A clock not seen running (a tranche, a flag) for ESCALATION_GAP may have outlived a recovery by
         // price that no transaction saw: its episode is over.
-        if (since != 0 && (marginNow > acct.marginAtFlag || block.timestamp > seen + ESCALATION_GAP)) since = 0;
+        if (since != 0 && (marginNow > marginAtFlag || block.timestamp > seen + ESCALATION_GAP)) since = 0;
     }
 
     /// @dev Writes the account's liquidation state (slot 1 of AccountData) in one SSTORE instead of one per

@@ -49,6 +49,10 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     address public engine;
     /// @notice Share of trading fees credited to the LP pool (WAD); the rest accrues to the protocol.
     uint64 public lpFeeShare;
+    /// @dev Engine and liquidation engine are one contract (the liquidation modules run at the engine's
+    ///      address): kept in the engine's slot, which settleLiquidation reads anyway, so the penalty's
+    ///      caller check costs no cold read of `liquidationEngine`. Set by setEngine and wireLiquidation.
+    bool internal _engineLiquidates;
     uint128 internal _lpPool;
     uint128 internal _protocolFees;
     /// @notice Fraction of the open skew's notional the pool must keep (WAD).
@@ -116,6 +120,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (engine_ == address(0)) revert ZeroAddress();
         if (engine != address(0)) revert EngineAlreadySet(engine);
         engine = engine_;
+        _engineLiquidates = engine_ == liquidationEngine;
         emit EngineSet(engine_);
     }
 
@@ -125,6 +130,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (liquidationEngine != address(0)) revert AlreadySet();
         liquidationEngine = liquidationEngine_;
         insuranceFund = insuranceFund_;
+        _engineLiquidates = liquidationEngine_ == engine;
         emit LiquidationWired(liquidationEngine_, insuranceFund_);
     }
 
@@ -196,6 +202,17 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         int256 pnlWad,
         uint256 feeWad
     ) external onlyEngine nonReentrant returns (uint256 marginWad, uint256 shortfallWad, uint256 feePaidWad) {
+        (marginWad, shortfallWad, feePaidWad) = _settle(accountId, pnlWad, feeWad);
+        _margin[accountId] = marginWad;
+    }
+
+    /// @dev Settle's arithmetic: the account's margin after the PnL and the fee (not yet written), the
+    ///      bad debt and the fee paid; the LP pool and the protocol's fees are written.
+    function _settle(
+        uint256 accountId,
+        int256 pnlWad,
+        uint256 feeWad
+    ) internal returns (uint256 marginWad, uint256 shortfallWad, uint256 feePaidWad) {
         marginWad = _margin[accountId];
         uint256 pool = _lpPool;
         if (pnlWad > 0) {
@@ -219,7 +236,6 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
             pool += toPool;
             _protocolFees += (feePaidWad - toPool).toUint128();
         }
-        _margin[accountId] = marginWad;
         _lpPool = pool.toUint128();
     }
 
@@ -232,10 +248,47 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 keeperWad,
         uint256 insuranceWad
     ) external onlyLiquidationEngine nonReentrant returns (uint256 keeperPaidWad, uint256 insurancePaidWad) {
-        uint256 margin = _margin[accountId];
+        uint256 margin;
+        (keeperPaidWad, insurancePaidWad, margin) = _penalty(
+            accountId,
+            keeper,
+            keeperWad,
+            insuranceWad,
+            _margin[accountId]
+        );
+        _margin[accountId] = margin;
+    }
+
+    /// @inheritdoc IVault
+    function settleLiquidation(
+        uint256 accountId,
+        int256 pnlWad,
+        address keeper,
+        uint256 keeperWad,
+        uint256 insuranceWad
+    ) external onlyEngine nonReentrant returns (uint256 shortfallWad, uint256 keeperPaidWad, uint256 insurancePaidWad) {
+        uint256 margin;
+        (margin, shortfallWad, ) = _settle(accountId, pnlWad, 0);
+        if (keeperWad != 0 || insuranceWad != 0) {
+            // The penalty is the liquidation engine's to charge, as chargePenalty requires: the caller is
+            // the engine (onlyEngine), so it is enough that the engine is the liquidation engine.
+            if (!_engineLiquidates) revert NotLiquidationEngine(msg.sender);
+            (keeperPaidWad, insurancePaidWad, margin) = _penalty(accountId, keeper, keeperWad, insuranceWad, margin);
+        }
+        _margin[accountId] = margin;
+    }
+
+    /// @dev Takes the penalty from `margin` (keeper first) and returns what is left; the caller writes it.
+    function _penalty(
+        uint256 accountId,
+        address keeper,
+        uint256 keeperWad,
+        uint256 insuranceWad,
+        uint256 margin
+    ) internal returns (uint256 keeperPaidWad, uint256 insurancePaidWad, uint256 marginLeft) {
         keeperPaidWad = keeperWad.min(margin);
         insurancePaidWad = insuranceWad.min(margin - keeperPaidWad);
-        _margin[accountId] = margin - keeperPaidWad - insurancePaidWad;
+        marginLeft = margin - keeperPaidWad - insurancePaidWad;
         if (keeperPaidWad != 0) _keeperRewards[keeper] += keeperPaidWad;
         if (insurancePaidWad != 0) _insurancePending += insurancePaidWad;
         emit PenaltyCharged(accountId, keeper, keeperPaidWad, insurancePaidWad);

@@ -4,7 +4,12 @@
  *
  * - margin: MarginDeposited / MarginWithdrawn (token units * SCALE); each trade's settlement (the
  *   realised PnL of PositionModified, a loss taking at most the margin, a profit cut short by a
- *   ProfitShortfall event of the same settlement, then the fee actually charged); PenaltyCharged.
+ *   ProfitShortfall event of the same settlement, then the fee actually charged); PenaltyCharged. A
+ *   tranche's penalty is taken in the vault call that settles its last leg (Vault.settleLiquidation), so
+ *   its PenaltyCharged comes before that leg's PositionModified, whose profit may be what pays it: the
+ *   penalty is debited at once and the margin may stand below zero until the position event credits the
+ *   profit (the order does not change the result: a loss takes at most what the penalty left). A margin
+ *   still below zero after the position event or at LiquidationSettled did not fit: the account is stale.
  * - position: PositionModified gives the new size; the new basis is the engine's own
  *   `applyTrade(oldSize, oldBasis, sizeDelta, fillPrice, fundingIndex)`, run through the mirror.
  *
@@ -124,10 +129,13 @@ export class AccountBook {
     if (e.realisedPnl > 0n) a.margin += e.realisedPnl - cut;
     else if (e.realisedPnl < 0n) a.margin = a.margin + e.realisedPnl < 0n ? 0n : a.margin + e.realisedPnl;
     this.debit(a, e.fee);
+    this.settleBelowZero(a);
   }
 
+  /** Debited at once, even below zero: a liquidation's last leg settles its profit after the penalty's
+   *  event (see the header); positionModified and settled() catch a margin that stays below zero. */
   penaltyCharged(id: bigint, keeperWad: bigint, insuranceWad: bigint): void {
-    this.debit(this.touch(id), keeperWad + insuranceWad);
+    this.touch(id).margin -= keeperWad + insuranceWad;
   }
 
   /** Overwrites an account with what the contracts hold (after it was marked stale). */
@@ -141,7 +149,9 @@ export class AccountBook {
 
   /** A tranche of the account was settled (LiquidationSettled). */
   settled(id: bigint): void {
-    this.touch(id).liquidatedBefore = true;
+    const a = this.touch(id);
+    a.liquidatedBefore = true;
+    this.settleBelowZero(a);
   }
 
   markStale(id: bigint): void {
@@ -185,6 +195,14 @@ export class AccountBook {
       this.accounts.set(id, a);
     }
     return a;
+  }
+
+  /** A margin below zero once its settlement's events are applied did not fit what the vault did. */
+  private settleBelowZero(a: TrackedAccount): void {
+    if (a.margin < 0n) {
+      a.margin = 0n;
+      a.stale = true;
+    }
   }
 
   private debit(a: TrackedAccount, amount: bigint): void {

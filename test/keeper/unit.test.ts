@@ -252,6 +252,68 @@ describe("keeper account book and event follower", () => {
     expect(book.get(1n)!.stale).to.equal(true);
   });
 
+  it("applies a tranche's penalty charged before its last leg's position event (one vault call), to the wei", () => {
+    // The vault settles the last leg and takes the penalty in one call: PenaltyCharged precedes that leg's
+    // PositionModified. A profitable leg pays a penalty larger than the margin held before it.
+    const book = new AccountBook(10n ** 12n);
+    book.accountCreated(1n, OWNER);
+    book.marginDeposited(1n, 10n * 10n ** 6n); // 10 WAD
+    book.positionModified({
+      accountId: 1n,
+      marketId: 0,
+      sizeDelta: WAD,
+      newSize: WAD,
+      fillPrice: 2000n * WAD,
+      fee: 0n,
+      realisedPnl: 0n,
+      fundingIndex: 0n,
+    });
+    book.penaltyCharged(1n, 12n * WAD, 3n * WAD); // 15 WAD, paid out of the leg's 40 WAD profit
+    book.positionModified({
+      accountId: 1n,
+      marketId: 0,
+      sizeDelta: -WAD,
+      newSize: 0n,
+      fillPrice: 2040n * WAD,
+      fee: 0n,
+      realisedPnl: 40n * WAD,
+      fundingIndex: 0n,
+    });
+    book.settled(1n);
+    expect(book.get(1n)!.margin).to.equal(35n * WAD);
+    expect(book.get(1n)!.stale).to.equal(false);
+    // a losing last leg: the loss takes what the penalty left, as the vault does (settle, then penalty)
+    book.positionModified({
+      accountId: 1n,
+      marketId: 1,
+      sizeDelta: WAD,
+      newSize: WAD,
+      fillPrice: 100n * WAD,
+      fee: 0n,
+      realisedPnl: 0n,
+      fundingIndex: 0n,
+    });
+    book.penaltyCharged(1n, 4n * WAD, WAD);
+    book.positionModified({
+      accountId: 1n,
+      marketId: 1,
+      sizeDelta: -WAD,
+      newSize: 0n,
+      fillPrice: 80n * WAD,
+      fee: 0n,
+      realisedPnl: -20n * WAD,
+      fundingIndex: 0n,
+    });
+    book.settled(1n);
+    expect(book.get(1n)!.margin).to.equal(10n * WAD);
+    expect(book.get(1n)!.stale).to.equal(false);
+    // a penalty no event pays for leaves the account stale, at zero
+    book.penaltyCharged(1n, 11n * WAD, 0n);
+    book.settled(1n);
+    expect(book.get(1n)!.margin).to.equal(0n);
+    expect(book.get(1n)!.stale).to.equal(true);
+  });
+
   it("reports positions moved by force (takeover, unwind, backstop loss, auto-deleveraging) to the breaker pokes, with their block", async () => {
     const backstopIface = IBackstopEngine__factory.createInterface();
     const adlIface = IAutoDeleveraging__factory.createInterface();

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {Test, Vm} from "forge-std/Test.sol";
+
+import {IVault} from "../../contracts/interfaces/IVault.sol";
+import {MockUSDC} from "../../contracts/mocks/MockUSDC.sol";
+import {Vault} from "../../contracts/vault/Vault.sol";
+
+/// @notice Vault.settleLiquidation (a liquidation leg's settlement and the tranche's penalty in one call)
+///         leaves every ledger exactly as settle followed by chargePenalty does, emits the same events in
+///         that order, and keeps both callers' checks: engine only, and the penalty only when the engine is
+///         also the liquidation engine. This test contract plays the engine.
+contract VaultSettleLiquidationTest is Test {
+    uint256 internal constant SCALE = 1e12;
+    address internal constant KEEPER = address(0xBEEF);
+    address internal constant FUND = address(0xF00D);
+
+    MockUSDC internal usdc;
+    Vault internal split; // settle, then chargePenalty
+    Vault internal joint; // settleLiquidation
+
+    function setUp() public {
+        usdc = new MockUSDC();
+        split = _vault(address(this));
+        joint = _vault(address(this));
+    }
+
+    function _vault(address liquidationEngine) internal returns (Vault v) {
+        v = new Vault(usdc, address(this), address(this));
+        v.setEngine(address(this));
+        v.wireLiquidation(liquidationEngine, FUND);
+        usdc.mint(address(this), 1_000_000e6);
+        usdc.approve(address(v), type(uint256).max);
+        // Account 1 loses 300 to the pool (a profit can then be paid from it); accounts 2 and 3 hold margin.
+        v.depositMargin(1, address(this), 1_000e6);
+        v.depositMargin(2, address(this), 100e6);
+        v.depositMargin(3, address(this), 50e6);
+        v.settle(1, -300e18, 0);
+    }
+
+    /// @dev Both vaults' ledgers after the same leg and penalty, one through each path.
+    function _compare(uint256 accountId, int256 pnl, uint256 keeperWad, uint256 insuranceWad) internal {
+        (, uint256 shortfallSplit, ) = split.settle(accountId, pnl, 0);
+        if (keeperWad != 0 || insuranceWad != 0) split.chargePenalty(accountId, KEEPER, keeperWad, insuranceWad);
+        (uint256 shortfallJoint, , ) = joint.settleLiquidation(accountId, pnl, KEEPER, keeperWad, insuranceWad);
+        assertEq(shortfallJoint, shortfallSplit, "shortfall");
+        assertEq(joint.marginOf(accountId), split.marginOf(accountId), "margin");
+        assertEq(joint.lpPoolWad(), split.lpPoolWad(), "pool");
+        assertEq(joint.keeperRewardsOf(KEEPER), split.keeperRewardsOf(KEEPER), "keeper");
+        assertEq(joint.insuranceLedgerWad(), split.insuranceLedgerWad(), "insurance");
+    }
+
+    function test_lossThenPenalty_equalsSettleThenChargePenalty() public {
+        _compare(2, -40e18, 7e18, 3e18);
+        assertEq(joint.marginOf(2), 50e18);
+    }
+
+    function test_profitPaysAPenaltyLargerThanTheMarginBefore() public {
+        // 50 of margin, a 200 profit, a 120 penalty: only the profit settled first can pay it.
+        _compare(3, 200e18, 100e18, 20e18);
+        assertEq(joint.marginOf(3), 130e18);
+        assertEq(joint.keeperRewardsOf(KEEPER), 100e18);
+    }
+
+    function test_lossBeyondMargin_penaltyTakesNothing() public {
+        _compare(3, -80e18, 5e18, 5e18);
+        assertEq(joint.marginOf(3), 0);
+    }
+
+    function test_noPenalty_settlesOnly() public {
+        _compare(2, -10e18, 0, 0);
+        assertEq(joint.keeperRewardsOf(KEEPER), 0);
+    }
+
+    function test_profitShortfallThenPenaltyCharged_inThatOrder() public {
+        vm.recordLogs();
+        joint.settleLiquidation(2, 1_000e18, KEEPER, 1e18, 0); // the pool holds 300
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 2);
+        assertEq(logs[0].topics[0], IVault.ProfitShortfall.selector);
+        assertEq(logs[1].topics[0], IVault.PenaltyCharged.selector);
+    }
+
+    function test_engineOnly() public {
+        vm.prank(KEEPER);
+        vm.expectRevert(abi.encodeWithSelector(IVault.NotEngine.selector, KEEPER));
+        joint.settleLiquidation(2, -1e18, KEEPER, 0, 0);
+    }
+
+    function test_penaltyOnlyWhenTheEngineIsTheLiquidationEngine() public {
+        Vault other = _vault(address(0xABCD));
+        vm.expectRevert(abi.encodeWithSelector(IVault.NotLiquidationEngine.selector, address(this)));
+        other.settleLiquidation(2, -1e18, KEEPER, 1e18, 0);
+        // without a penalty it is a settlement, which is the engine's
+        other.settleLiquidation(2, -1e18, KEEPER, 0, 0);
+        assertEq(other.marginOf(2), 99e18);
+    }
+}
