@@ -63,6 +63,12 @@ contract VaultSettleLiquidationTest is Test {
         assertEq(joint.keeperRewardsOf(KEEPER), 100e18);
     }
 
+    function test_profitBeyondThePool_equalsSettleThenChargePenalty() public {
+        _compare(2, 1_000e18, 20e18, 5e18); // the pool holds 300 of the 1,000 owed
+        assertEq(joint.marginOf(2), 375e18);
+        assertEq(joint.lpPoolWad(), 0);
+    }
+
     function test_lossBeyondMargin_penaltyTakesNothing() public {
         _compare(3, -80e18, 5e18, 5e18);
         assertEq(joint.marginOf(3), 0);
