@@ -11,8 +11,8 @@
  *
  * With --compare every event is replayed a second time with the monitor acting through the breaker's
  * risk-oracle role (backtest.ts, `raise`), and a second table sets the outcome figures of the two runs
- * side by side: protected-with-monitor against protected-without (`--gate on|off`: the acting run's
- * change gate, the default's otherwise).
+ * side by side: protected-with-monitor against protected-without (`--gate on|off`, `--escalation on|off`:
+ * the acting run's change gate and escalation, the defaults otherwise).
  *
  * `--event` takes one id or a comma-separated list; `--out <file>` moves the JSON report.
  * Real series from CRASH_DATA_DIR when it is set (and not --stylised), the stylised scenarios
@@ -39,7 +39,15 @@ import {
   seededUniform,
 } from "./calmHistory.js";
 import { type EventData, calibrateEscalation, leaveOneEventOut } from "./calibration.js";
-import { type ChangeGateSettings, type RuleInputs, DEFAULT_CHANGE_GATE, DEFAULT_GATE, RULE_VARIANTS } from "./rules.js";
+import {
+  type ChangeGateSettings,
+  type EscalationSettings,
+  type RuleInputs,
+  DEFAULT_CHANGE_GATE,
+  DEFAULT_ESCALATION,
+  DEFAULT_GATE,
+  RULE_VARIANTS,
+} from "./rules.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -86,6 +94,15 @@ function gateArg(): ChangeGateSettings | null {
   if (g === "on") return DEFAULT_CHANGE_GATE;
   if (g === "off") return null;
   throw new Error(`--gate ${g}: on or off`);
+}
+
+/** --escalation on|off: escalation in the acting run (rules.ts Escalation); the default's otherwise. */
+function escalationArg(): EscalationSettings | null | undefined {
+  const e = arg("escalation");
+  if (e === undefined) return undefined;
+  if (e === "on") return DEFAULT_ESCALATION;
+  if (e === "off") return null;
+  throw new Error(`--escalation ${e}: on or off`);
 }
 
 function eventsArg(all: string[]): string[] {
@@ -268,7 +285,7 @@ async function main(): Promise<void> {
       without: run.metrics,
     };
     if (compare) {
-      const acting = new ReplayBacktest({ raise: true, gate: gateArg() });
+      const acting = new ReplayBacktest({ raise: true, gate: gateArg(), escalation: escalationArg() });
       const withMonitor = await runReplay({
         network: hre.network,
         event: id,
