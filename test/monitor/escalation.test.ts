@@ -121,7 +121,7 @@ describe("Risk monitor: escalation", function () {
       escalation: DEFAULT_ESCALATION,
     });
     expect(gateOnly.atLevel[2]).to.equal(3);
-    expect(gateOnly.shareAtLevel1).to.be.closeTo(4 / 14, 1e-12);
+    expect(Math.abs(gateOnly.shareAtLevel1 - 4 / 14)).to.be.below(1e-12);
     expect(withEscalation.atLevel.slice(1)).to.deep.equal([0, 0, 0]);
     expect(withEscalation.level2RaisesPer30Days).to.equal(0);
     const v = RULE_VARIANTS.find((x) => x.name === "gate+escalation")!;
@@ -169,9 +169,9 @@ describe("Risk monitor: escalation's calibration", function () {
     const b = series([0, 1, 0, 2, 0], 1_800); // 2 h: level >= 1 for 1 h, one entry
     const p = pooledCalm([a, b], { rules: DEFAULT_RULES, gate: null, escalation: null });
     expect(p.hours).to.equal(6);
-    expect(p.shareAtLevel1).to.be.closeTo(3 / 6, 1e-12);
+    expect(Math.abs(p.shareAtLevel1 - 3 / 6)).to.be.below(1e-12);
     expect(p.level2Raises).to.equal(2);
-    expect(p.level2RaisesPer30Days).to.be.closeTo((2 * 30 * 24) / 6, 1e-9);
+    expect(Math.abs(p.level2RaisesPer30Days - (2 * 30 * 24) / 6)).to.be.below(1e-9);
     expect(p.perSeriesPer30Days).to.deep.equal([(30 * 24) / 4, (30 * 24) / 2]);
   });
 
