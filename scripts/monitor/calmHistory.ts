@@ -32,9 +32,11 @@ import { type MonitorAccount, type MonitorState, mirrorLiquidatable } from "./ex
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, forecast } from "./forecast.js";
 import {
   type ChangeGateSettings,
+  type EscalationSettings,
   type Persistence,
   type RuleInputs,
   type Rules,
+  DEFAULT_ESCALATION,
   DEFAULT_GATE,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
@@ -244,7 +246,7 @@ export function calmFigures(
   event: string,
   inputs: readonly RuleInputs[],
   rules: Rules,
-  o: { gate: ChangeGateSettings | null; persistence: Persistence | null },
+  o: { gate: ChangeGateSettings | null; persistence: Persistence | null; escalation?: EscalationSettings | null },
 ): CalmResult {
   const levels = levelSeries(inputs, rules, o).map((d) => d.level);
   let seconds = 0;
@@ -274,12 +276,19 @@ export function calmFalseAlarms(
   path: PricePath,
   rules: Rules = DEFAULT_RULES,
   settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
-  o: { book?: CalmBook; persistence?: Persistence | null; gate?: ChangeGateSettings | null } = {},
+  o: {
+    book?: CalmBook;
+    persistence?: Persistence | null;
+    gate?: ChangeGateSettings | null;
+    escalation?: EscalationSettings | null;
+  } = {},
 ): CalmResult {
   return calmFigures(event, calmInputs(path, o.book ?? "replay", settings), rules, {
     // null: the rules' level as it is, forecast by forecast (before persistence)
     persistence: o.persistence === null ? null : (o.persistence ?? DEFAULT_PERSISTENCE),
     gate: o.gate === undefined ? DEFAULT_GATE : o.gate,
+    // every calm bar is a fresh oracle round
+    escalation: o.escalation === undefined ? DEFAULT_ESCALATION : o.escalation,
   });
 }
 
@@ -372,6 +381,7 @@ export function bootstrapRaises(
     rules: Rules;
     gate: ChangeGateSettings | null;
     persistence: Persistence | null;
+    escalation?: EscalationSettings | null;
   }[],
   o: { paths: number; days?: number; blockHours?: number; seed?: number; book?: CalmBook },
 ): BootstrapResult {
