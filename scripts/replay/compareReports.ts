@@ -1,5 +1,6 @@
 /**
- * Compares two replay reports (replay-report.json) run for run: every step, metric, parameter,
+ * Compares two replay reports (replay-report.json) run for run (paired by event and preset, so a
+ * report of a few runs compares with one of all): every step, metric, parameter,
  * market and counter must be equal, except what measures the machine rather than the run (wall and
  * CPU times, the milliseconds spent in calls) and, listed separately, the request counters that an
  * optimisation of the replay's own reads may change (`--counters` makes them fail the comparison too).
@@ -9,9 +10,10 @@
  * Exit status: 0 equal; 1 a difference in what a run did; 2 bad input.
  */
 import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 
 /** Fields that measure the machine (wall and CPU time), never the run. */
-const TIMING = new Set(["generatedAt", "seconds", "cpuSeconds", "sendMs", "callMs", "keeperMs"]);
+export const TIMING = new Set(["generatedAt", "seconds", "cpuSeconds", "sendMs", "callMs", "keeperMs"]);
 /** Fields that count the replay's and the keeper's requests to the node: reported, not failed on. */
 const REQUESTS = new Set(["calls", "rpcCalls"]);
 
@@ -47,25 +49,39 @@ function main(argv: string[]): number {
   }
   const [a, b] = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as { runs: Json[] });
   const skip = new Set([...TIMING, ...(counters ? [] : REQUESTS)]);
-  const outcome = differences(a as unknown as Json, b as unknown as Json, skip);
   const label = (r: Json) => {
     const o = r as { event: string; preset: string };
     return `${o.event} / ${o.preset}`;
   };
-  for (let i = 0; i < Math.min(a.runs.length, b.runs.length); i++) {
-    const req = differences(a.runs[i], b.runs[i], TIMING).filter((d) => !outcome.some((o) => d.startsWith(o)));
-    const before = (a.runs[i] as { cpuSeconds?: number }).cpuSeconds ?? 0;
-    const after = (b.runs[i] as { cpuSeconds?: number }).cpuSeconds ?? 0;
-    const counts = req.length ? `; requests: ${req.map((d) => d.replace(/^\.stats\./, "")).join(", ")}` : "";
-    console.log(`${label(a.runs[i])}: CPU ${before.toFixed(1)} -> ${after.toFixed(1)} s${counts}`);
+  // runs are paired by event and preset: a report of some runs compares with a report of all
+  const after = new Map(b.runs.map((r) => [label(r), r]));
+  let failed = 0;
+  let compared = 0;
+  for (const run of a.runs) {
+    const other = after.get(label(run));
+    if (!other) continue;
+    compared++;
+    const outcome = differences(run, other, skip);
+    const requests = counters ? [] : differences(run, other, TIMING).filter((d) => !outcome.includes(d));
+    const cpu = (r: Json) => ((r as { cpuSeconds?: number }).cpuSeconds ?? 0).toFixed(1);
+    const counts = requests.length ? `; requests: ${requests.map((d) => d.replace(/^\.stats\./, "")).join(", ")}` : "";
+    console.log(`${label(run)}: CPU ${cpu(run)} -> ${cpu(other)} s${counts}`);
+    if (outcome.length) {
+      failed++;
+      for (const d of outcome.slice(0, 20)) console.log(`  ${d}`);
+    }
   }
-  if (outcome.length) {
-    console.log(`\n${outcome.length} difference(s):`);
-    for (const d of outcome.slice(0, 50)) console.log(`  ${d}`);
+  if (compared === 0) {
+    console.error("no run of the first report is in the second");
+    return 2;
+  }
+  if (failed) {
+    console.log(`\n${failed} of ${compared} runs differ`);
     return 1;
   }
-  console.log(`\n${a.runs.length} runs equal (times${counters ? "" : " and request counts"} aside)`);
+  console.log(`\n${compared} runs equal (times${counters ? "" : " and request counts"} aside)`);
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exitCode = main(process.argv.slice(2));

@@ -8,6 +8,7 @@ import { expect } from "chai";
 import { AbiCoder, BrowserProvider, type Eip1193Provider, Interface, Network, getAddress, id } from "ethers";
 
 import type { Chain } from "../../scripts/replay/chain.js";
+import { TIMING, differences } from "../../scripts/replay/compareReports.js";
 import { abiMemoStats as stats, memoizeAbiCoding, plainKey } from "../../scripts/replay/abiMemo.js";
 import { replayProvider } from "../../scripts/replay/serviceKeeper.js";
 
@@ -68,6 +69,24 @@ describe("Replay cost: what is saved computes the same", function () {
     expect(fn.selector).to.equal(fn.selector);
     const ev = new Interface(["event Done(uint256 indexed a, address b)"]).getEvent("Done")!;
     expect(ev.topicHash).to.equal(id("Done(uint256,address)"));
+  });
+
+  it("compareReports: a wei of difference in a step is found; wall and CPU times are not differences", function () {
+    const run = {
+      seconds: 1.5,
+      cpuSeconds: 1,
+      steps: [{ t: 1, liquidatedNotional: "100" }],
+      stats: { sendMs: 3, txs: 9 },
+    };
+    const same = { ...run, seconds: 9, cpuSeconds: 7, stats: { sendMs: 8, txs: 9 } };
+    expect(differences({ runs: [run] }, { runs: [same] }, TIMING)).to.deep.equal([]);
+    const off = { ...run, steps: [{ t: 1, liquidatedNotional: "101" }] };
+    expect(differences({ runs: [run] }, { runs: [off] }, TIMING)).to.deep.equal([
+      '.runs[0].steps[0].liquidatedNotional: "100" != "101"',
+    ]);
+    expect(differences({ runs: [run] }, { runs: [{ ...run, stats: { sendMs: 3, txs: 10 } }] }, TIMING)).to.have.length(
+      1,
+    );
   });
 
   it("the replay keeper's provider sends a read as ethers' own provider would, errors included, without resolving addresses per request", async function () {
