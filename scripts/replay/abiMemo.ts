@@ -14,10 +14,13 @@
  * before). A miss codes as before; a coding that throws is not remembered (it throws again). A
  * function's selector and an event's topic (a keccak of the fragment's signature, computed again at
  * every access: every call's encoding reads the selector) are remembered per fragment, which is
- * immutable.
+ * immutable; and an Interface's `getFunction` (a contract call looks its function up by name two or
+ * three times, each a scan of every function's signature) remembers what it found per key and per
+ * what of the arguments the lookup reads (their count, whether the last is an overrides object),
+ * unless an argument is `Typed` (which picks among overloads).
  * Installed by the replay engine only: the keeper service's own process codes as ethers does.
  */
-import { AbiCoder, EventFragment, FunctionFragment, type ParamType, type Result } from "ethers";
+import { AbiCoder, EventFragment, FunctionFragment, Interface, type ParamType, type Result, Typed } from "ethers";
 
 /** Codings remembered per list of types; the oldest is forgotten first. */
 export const PER_TYPES = 64;
@@ -54,6 +57,40 @@ export function memoizeAbiCoding(): void {
   };
   rememberGetter(FunctionFragment.prototype, "selector");
   rememberGetter(EventFragment.prototype, "topicHash");
+  rememberLookups();
+}
+
+/** Interface.getFunction, remembered per interface and lookup (see the header). */
+function rememberLookups(): void {
+  const getFunction = Interface.prototype.getFunction;
+  const found = new WeakMap<Interface, Map<string, FunctionFragment>>();
+  Interface.prototype.getFunction = function (this: Interface, key: string, values?: unknown[]) {
+    const key2 = lookupKey(key, values);
+    if (key2 === undefined) return getFunction.call(this, key, values);
+    let seen = found.get(this);
+    const hit = seen?.get(key2);
+    if (hit) return hit;
+    const f = getFunction.call(this, key, values);
+    if (f) {
+      if (!seen) found.set(this, (seen = new Map()));
+      seen.set(key2, f);
+    }
+    return f;
+  };
+}
+
+/**
+ * What `Interface.getFunction(key, values)` depends on: a selector or a full signature alone; a bare
+ * name with the count of `values` and whether the last one is an object (overrides may end them);
+ * undefined when a value is Typed.
+ */
+export function lookupKey(key: string, values?: readonly unknown[]): string | undefined {
+  if (key.startsWith("0x") || key.includes("(")) return `=${key}`;
+  if (!values) return `${key}/`;
+  if (values.some((v) => Typed.isTyped(v))) return undefined;
+  const last = values.at(-1);
+  const objectLast = values.length > 0 && last != null && !Array.isArray(last) && typeof last === "object";
+  return `${key}/${values.length}${objectLast ? "o" : ""}`;
 }
 
 /** Makes the getter `name` of `proto` compute once per object (which must be immutable). */

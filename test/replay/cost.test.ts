@@ -5,11 +5,21 @@
  * without its per-request address resolution. No node: fake EIP-1193 providers record what is sent.
  */
 import { expect } from "chai";
-import { AbiCoder, BrowserProvider, type Eip1193Provider, Interface, Network, getAddress, id } from "ethers";
+import {
+  AbiCoder,
+  BrowserProvider,
+  type Eip1193Provider,
+  Interface,
+  Network,
+  Typed,
+  ZeroAddress,
+  getAddress,
+  id,
+} from "ethers";
 
 import type { Chain } from "../../scripts/replay/chain.js";
 import { TIMING, differences } from "../../scripts/replay/compareReports.js";
-import { abiMemoStats as stats, memoizeAbiCoding, plainKey } from "../../scripts/replay/abiMemo.js";
+import { abiMemoStats as stats, lookupKey, memoizeAbiCoding, plainKey } from "../../scripts/replay/abiMemo.js";
 import { replayProvider } from "../../scripts/replay/serviceKeeper.js";
 
 const iface = new Interface([
@@ -69,6 +79,30 @@ describe("Replay cost: what is saved computes the same", function () {
     expect(fn.selector).to.equal(fn.selector);
     const ev = new Interface(["event Done(uint256 indexed a, address b)"]).getEvent("Done")!;
     expect(ev.topicHash).to.equal(id("Done(uint256,address)"));
+  });
+
+  it("remembered function lookups pick what ethers picks, overloads included", function () {
+    memoizeAbiCoding();
+    const o = new Interface([
+      "function f(uint256 a) view returns (uint256)",
+      "function f(uint256 a, uint256 b) view returns (uint256)",
+      "function g(address a) view returns (uint256)",
+    ]);
+    const sig = (f: { format(): string } | null) => f?.format();
+    for (let i = 0; i < 2; i++) {
+      expect(sig(o.getFunction("f", [1n]))).to.equal("f(uint256)");
+      expect(() => o.getFunction("f", [1n, 2n]), "ethers' own ambiguity").to.throw(/ambiguous/);
+      expect(() => o.getFunction("f", [1n, { blockTag: 3 }]), "ethers' own ambiguity").to.throw(/ambiguous/);
+      expect(sig(o.getFunction("g", [ZeroAddress, { blockTag: 3 }]))).to.equal("g(address)");
+      expect(sig(o.getFunction("f", [Typed.uint256(1n), Typed.uint256(2n)]))).to.equal("f(uint256,uint256)");
+      expect(sig(o.getFunction("g", [ZeroAddress]))).to.equal("g(address)");
+      expect(sig(o.getFunction("g(address)"))).to.equal("g(address)");
+      expect(sig(o.getFunction(o.getFunction("g")!.selector))).to.equal("g(address)");
+      expect(() => o.getFunction("f"), "ambiguous").to.throw(/ambiguous/);
+      expect(o.getFunction("h", [1n])).to.equal(null);
+    }
+    expect(lookupKey("f", [Typed.uint256(1n)])).to.equal(undefined);
+    expect(lookupKey("f", [1n, {}])).to.not.equal(lookupKey("f", [1n, 2n]));
   });
 
   it("compareReports: a wei of difference in a step is found; wall and CPU times are not differences", function () {
