@@ -124,6 +124,8 @@ const FAST_CALL_KEYS = new Set(["to", "from", "data", "gasLimit", "blockTag"]);
  *    batching off): a keeper pass makes a dozen requests one after the other, a replay thousands of
  *    passes, and the timer was most of the keeper's time. Errors are converted as the queue would
  *    (`getRpcError`);
+ *  - a read (`call`) goes to the node as the eth_call ethers would build, without its request copy
+ *    and its checksum of every address at every request;
  *  - `broadcastTransaction` returns the node's record of the transaction (eth_getTransactionByHash)
  *    instead of recovering its sender from the signature in JavaScript (ethers does, for the
  *    response's `from`: a millisecond and a half a transaction, more than the node takes to mine it).
