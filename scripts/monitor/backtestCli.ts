@@ -20,6 +20,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 } from "../lib/random.js";
 
 import { runReplay } from "../replay/engine.js";
 import { type ResolvedParams, loadPreset, withOverrides } from "../replay/presets.js";
@@ -36,7 +37,6 @@ import {
   calmFigures,
   calmInputs,
   calmPath,
-  seededUniform,
 } from "./calmHistory.js";
 import { type EventData, calibrateEscalation, leaveOneEventOut } from "./calibration.js";
 import {
@@ -209,7 +209,7 @@ function loeoTable(): void {
   const started = process.cpuUsage();
   const events: EventData[] = eventsArg(Object.keys(CALM_FILES)).map((event) => {
     const path = calmPath(dir, event);
-    const next = seededUniform(seed);
+    const next = mulberry32(seed);
     const bootstrap: RuleInputs[][] = [];
     for (let k = 0; k < paths; k++) bootstrap.push(calmInputs(bootstrapPath([path], 30, 6, next)));
     return { event, calm: calmInputs(path), bootstrap, replay: replays.get(event) };
