@@ -8,7 +8,7 @@ import type { BigNumberish } from "ethers";
 
 import { WAD } from "../lib/math/fixedPoint.js";
 import { type EngineSnapshot, type MarketSnapshot, marketSnapshot, pendingAccrual } from "../lib/math/engine.js";
-import { capacity as liquidationCapacity } from "../lib/math/liquidation.js";
+import { capacity as liquidationCapacity, staleBound } from "../lib/math/liquidation.js";
 import { decodeRevert, type ProtocolContracts } from "./contracts.js";
 
 export type LiquidationParams = {
@@ -26,6 +26,22 @@ export type LiquidationParams = {
   capBypassRatio: bigint;
 };
 
+/**
+ * A market whose feed answers only `StaleAnswer`, as LiquidationConfigurator.staleValuation values a
+ * leg in it: at its feed's last answer moved to the edge of the stale band most favourable to the
+ * account (LiquidationMath.staleBound), up for a long, down for a short, each with its funding and
+ * maintenance term accrued to the view's timestamp at that price.
+ */
+export type StaleMarket = {
+  /** the feed's last answer (WAD) and its time (seconds) */
+  lastPrice: bigint;
+  updatedAt: bigint;
+  /** a long leg's market: priced at the band's upper edge */
+  long: MarketSnapshot;
+  /** a short leg's market: priced at the band's lower edge (at least 0) */
+  short: MarketSnapshot;
+};
+
 /** A market's liquidation capacity in the current window (quote WAD). */
 export type CapacityRoom = { capacity: bigint; used: bigint; room: bigint };
 
@@ -37,8 +53,14 @@ export type ChainView = {
   /** for the mirror, with every market's funding and maintenance ramp already accrued to `timestamp` */
   engine: EngineSnapshot;
   capacity: Map<number, CapacityRoom>;
-  /** markets whose oracle read failed (stale, down): accounts in them cannot be liquidated now */
+  /** markets whose oracle read failed (stale, down), with the error's name */
   unpriced: Map<number, string>;
+  /**
+   * the unpriced markets whose feed is only stale (`StaleAnswer`) and whose last answer reads: an
+   * account with a leg in one is valued with that leg at its band's edge, and its fresh legs can be
+   * liquidated; an account in any other unpriced market cannot be liquidated now
+   */
+  stale: Map<number, StaleMarket>;
   liquidation: LiquidationParams;
 };
 
@@ -87,6 +109,7 @@ export async function readChainView(
   const markets = new Map<number, MarketSnapshot>();
   const capacity = new Map<number, CapacityRoom>();
   const unpriced = new Map<number, string>();
+  const stale = new Map<number, StaleMarket>();
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     const [config, state, quoted, window] = perMarket[i];
@@ -95,6 +118,10 @@ export async function readChainView(
     if (config.feedId !== feedIds.get(id)) read = await priceOf(config.feedId);
     if ("error" in read) {
       unpriced.set(id, read.error);
+      if (read.error === "StaleAnswer") {
+        const last = await staleMarket(c, config, state, at, timestamp);
+        if (last) stale.set(id, last);
+      }
       continue;
     }
     // Liquidation views never consult the breaker (liquidationSnapshot leaves initial margin at zero);
@@ -115,8 +142,38 @@ export async function readChainView(
     },
     capacity,
     unpriced,
+    stale,
     liquidation,
   };
+}
+
+/**
+ * A stale market's two valuations (long and short legs), from the feed's last answer and sigma read
+ * at the view's block, as staleValuation reads them (`latestPrice`, `volatility`); undefined when even
+ * the last answer does not read (the contract then refuses with the oracle's error). Read only for a
+ * market whose feed is stale, so a scan with every feed fresh makes no extra call.
+ */
+async function staleMarket(
+  c: ProtocolContracts,
+  config: Parameters<typeof marketSnapshot>[0] & { feedId: string },
+  state: Parameters<typeof marketSnapshot>[1],
+  at: { blockTag: number },
+  now: bigint,
+): Promise<StaleMarket | undefined> {
+  try {
+    const [[lastPrice, updatedAt], sigma] = await Promise.all([
+      c.oracle.latestPrice(config.feedId, at),
+      c.oracle.volatility(config.feedId, at),
+    ]);
+    // `block.timestamp - updatedAt` is a checked subtraction in the contract: it reverts there too
+    if (updatedAt > now) return undefined;
+    const edge = (long: boolean) =>
+      accrued(marketSnapshot(config, state, staleBound(lastPrice, sigma, now - updatedAt, long), sigma, WAD), now);
+    return { lastPrice, updatedAt, long: edge(true), short: edge(false) };
+  } catch {
+    // the last answer does not read, or the mirror's checked arithmetic reverts where the contract's does
+    return undefined;
+  }
 }
 
 /**

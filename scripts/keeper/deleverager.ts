@@ -18,6 +18,7 @@
  */
 import { id as keccakId, ZeroAddress } from "ethers";
 
+import type { IBackstopVault } from "../../types/ethers-contracts/contracts/interfaces/IBackstopVault.js";
 import { IBackstopVault__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstopVault__factory.js";
 
 import { accountSummary, mulDivDown, unrealisedPnl, WAD, type EngineSnapshot } from "../lib/math/index.js";
@@ -148,8 +149,7 @@ export class Deleverager {
       return []; // a deployment without the backstop's configurator
     }
     if (state.vault === ZeroAddress || config.adlDrawdown === 0n) return [];
-    const runner = this.o.contracts.engine.runner;
-    const sharePrice = await IBackstopVault__factory.connect(state.vault, runner).sharePrice(latest);
+    const sharePrice = await this.vaultAt(state.vault).sharePrice(latest);
     const triggerPrice = (state.peakSharePrice * (WAD - config.adlDrawdown)) / WAD;
     if (sharePrice > triggerPrice) return [];
     if (!(await this.hasRole())) return [];
@@ -183,6 +183,16 @@ export class Deleverager {
     }
     return reports;
   }
+
+  /** The backstop vault's contract at `address`, built once: a TypeChain contract parses its ABI when built. */
+  private vaultAt(address: string): IBackstopVault {
+    if (this.vault?.target !== address) {
+      this.vault = IBackstopVault__factory.connect(address, this.o.contracts.engine.runner);
+    }
+    return this.vault;
+  }
+
+  private vault: IBackstopVault | undefined;
 
   private async hasRole(): Promise<boolean> {
     if (this.role === undefined) {

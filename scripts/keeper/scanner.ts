@@ -1,9 +1,22 @@
 /**
  * Off-chain health of every tracked account, with the engine mirror (scripts/lib/math/engine.ts),
- * and the order in which to liquidate: worst first.
+ * and the order in which to liquidate: worst first. An account with a leg in a market whose feed is
+ * only stale is valued as LiquidationEngine values it (LiquidationConfigurator.staleValuation): that
+ * leg at the edge of its stale band most favourable to the account, so that its fresh legs are
+ * liquidated when it is below maintenance even there.
  */
 import { mulWadDown } from "../lib/math/fixedPoint.js";
-import { accountSummary, health, isLiquidatable } from "../lib/math/engine.js";
+import {
+  type AccountSnapshot,
+  type AccountSummary,
+  type EnginePosition,
+  type EngineSnapshot,
+  type MarketSnapshot,
+  accountSummary,
+  health,
+  isLiquidatable,
+} from "../lib/math/engine.js";
+import { liquidationMargin } from "../lib/math/liquidation.js";
 import type { AccountBook } from "./book.js";
 import type { ChainView } from "./chainView.js";
 
@@ -24,8 +37,11 @@ export type ScanResult = {
   /** liquidatable accounts, worst first */
   liquidatable: AccountHealth[];
   withPositions: number;
-  /** accounts with a position in a market whose price could not be read */
+  /** accounts with a position in a market whose price could not be read, and not valued at a stale
+   * leg's band (another oracle error, no fresh leg, no readable last answer) */
   unpriced: number;
+  /** accounts valued with a stale leg at its band's edge (liquidatable or not) */
+  staleValued: number;
   /** accounts the mirror could not evaluate (a stale book entry, an arithmetic revert) */
   unevaluated: number;
 };
@@ -44,7 +60,7 @@ export function worstFirst(a: AccountHealth, b: AccountHealth): number {
 }
 
 export function scanAccounts(book: AccountBook, view: ChainView): ScanResult {
-  const out: ScanResult = { liquidatable: [], withPositions: 0, unpriced: 0, unevaluated: 0 };
+  const out: ScanResult = { liquidatable: [], withPositions: 0, unpriced: 0, staleValued: 0, unevaluated: 0 };
   const backstopRatio = view.liquidation.backstopRatio;
   for (const account of book.withPositions()) {
     out.withPositions++;
@@ -53,16 +69,28 @@ export function scanAccounts(book: AccountBook, view: ChainView): ScanResult {
       continue;
     }
     const markets = [...account.positions.keys()];
+    const snapshot = book.snapshotOf(account);
+    let summary: AccountSummary | undefined;
     if (markets.some((m) => !view.engine.markets.has(m))) {
-      out.unpriced++;
-      continue;
-    }
-    let summary;
-    try {
-      summary = accountSummary(view.engine, book.snapshotOf(account));
-    } catch {
-      out.unevaluated++;
-      continue;
+      const valued = staleValuation(view, snapshot);
+      if (valued === "unpriced") {
+        out.unpriced++;
+        continue;
+      }
+      out.staleValued++;
+      if (valued === "unevaluated") {
+        out.unevaluated++;
+        continue;
+      }
+      if (valued === "waits") continue;
+      summary = valued;
+    } else {
+      try {
+        summary = accountSummary(view.engine, snapshot);
+      } catch {
+        out.unevaluated++;
+        continue;
+      }
     }
     if (!isLiquidatable(summary)) continue;
     out.liquidatable.push({
@@ -77,4 +105,52 @@ export function scanAccounts(book: AccountBook, view: ChainView): ScanResult {
   }
   out.liquidatable.sort(worstFirst);
   return out;
+}
+
+/**
+ * Mirrors LiquidationEngine._tryPositions for an account with a leg in a market without a price:
+ * - "unpriced" when a leg's market is not merely stale (another oracle error, or its last answer does
+ *   not read) or when the account has no fresh leg: the contract refuses with the oracle's error;
+ * - "waits" when the account is bankrupt on its fresh legs while its stale legs, at the edge of their
+ *   band, could meet the loss (the contract's StaleLegMayCoverLoss);
+ * - otherwise the account's summary with each stale leg at its band's edge (long up, short down), as
+ *   staleValuation writes it: equity and notional over every leg, maintenance over every leg plus one
+ *   liquidation margin on the whole notional (at least a wei of it for the stale legs).
+ */
+export function staleValuation(
+  view: ChainView,
+  account: AccountSnapshot,
+): AccountSummary | "unpriced" | "waits" | "unevaluated" {
+  const fresh = new Map<number, EnginePosition>();
+  const markets = new Map<number, MarketSnapshot>();
+  let staleLegs = 0;
+  for (const [id, position] of account.positions) {
+    if (position.size === 0n) continue;
+    const priced = view.engine.markets.get(id);
+    if (priced) {
+      fresh.set(id, position);
+      markets.set(id, priced);
+      continue;
+    }
+    const stale = view.stale.get(id);
+    if (!stale) return "unpriced";
+    markets.set(id, position.size > 0n ? stale.long : stale.short);
+    staleLegs++;
+  }
+  if (fresh.size === 0) return "unpriced";
+  const engine: EngineSnapshot = { ...view.engine, markets };
+  try {
+    const all = accountSummary(engine, account);
+    if (staleLegs === 0) return all;
+    const freshOnly = accountSummary(engine, { margin: account.margin, positions: fresh });
+    if (freshOnly.equity < 0n && all.equity >= 0n) return "waits";
+    // staleValuation counts the stale legs' maintenance as at least one wei
+    const lm = (notional: bigint) => liquidationMargin(engine.liquidationMargin, notional);
+    const staleMaintenance =
+      all.maintenanceMargin - lm(all.notional) - (freshOnly.maintenanceMargin - lm(freshOnly.notional));
+    if (staleMaintenance === 0n) return { ...all, maintenanceMargin: all.maintenanceMargin + 1n };
+    return all;
+  } catch {
+    return "unevaluated";
+  }
 }

@@ -33,12 +33,15 @@ import type { ThresholdTable } from "./ladder.js";
 import {
   type BreakerMarket,
   type ChangeGateSettings,
+  type EscalationSettings,
   type LevelDecision,
   type Persistence,
   type RuleInputs,
   type Rules,
   ChangeGate,
+  DEFAULT_ESCALATION,
   DEFAULT_GATE,
+  Escalation,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
   LevelTracker,
@@ -129,12 +132,18 @@ export class ReplayBacktest {
       persistence?: Persistence | null;
       /** the change gate (rules.ts ChangeGate); null: none; default DEFAULT_GATE */
       gate?: ChangeGateSettings | null;
+      /** escalation (rules.ts Escalation); null: none; default DEFAULT_ESCALATION (every step is a fresh round) */
+      escalation?: EscalationSettings | null;
     } = {},
   ) {
     this.tracker = o.persistence === null ? undefined : new LevelTracker(o.persistence ?? DEFAULT_PERSISTENCE);
     const gate = o.gate === undefined ? DEFAULT_GATE : o.gate;
     this.gate = gate === null ? undefined : new ChangeGate(gate);
+    const escalation = o.escalation === undefined ? DEFAULT_ESCALATION : o.escalation;
+    this.escalation = escalation === null ? undefined : new Escalation(escalation);
   }
+
+  private readonly escalation: Escalation | undefined;
 
   private readonly tracker: LevelTracker | undefined;
   private readonly gate: ChangeGate | undefined;
@@ -250,7 +259,9 @@ export class ReplayBacktest {
     const { forecast: f, tables } = forecast(state, this.history, settings);
     const inputs = ruleInputs(f);
     const wanted = levelFromInputs(this.gate ? this.gate.filter(inputs) : inputs, this.o.rules ?? DEFAULT_RULES);
-    const decision = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
+    const persisted = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
+    // every replay step follows new oracle rounds: each forecast is fresh
+    const decision = this.escalation ? this.escalation.update(persisted) : persisted;
     if (this.o.raise) {
       // every replay tick is an oracle round: a forecast after one is fresh
       if (this.raiser) this.raiser.fresh = true;

@@ -6,19 +6,21 @@
  *
  * With --calm, no replay: the false alarms on the longer calm history the crash data holds before
  * each event (calmHistory.ts), one table. With --bootstrap, no replay: level-2 raises per 30 calm days
- * on 30-day paths resampled from that history.
+ * on 30-day paths resampled from that history. With --loeo, no replay: escalation calibrated
+ * leave-one-event-out (calibration.ts), leads read from earlier reports (`--replays`).
  *
  * With --compare every event is replayed a second time with the monitor acting through the breaker's
  * risk-oracle role (backtest.ts, `raise`), and a second table sets the outcome figures of the two runs
- * side by side: protected-with-monitor against protected-without (`--gate on|off`: the acting run's
- * change gate, the default's otherwise).
+ * side by side: protected-with-monitor against protected-without (`--gate on|off`, `--escalation on|off`:
+ * the acting run's change gate and escalation, the defaults otherwise).
  *
  * `--event` takes one id or a comma-separated list; `--out <file>` moves the JSON report.
  * Real series from CRASH_DATA_DIR when it is set (and not --stylised), the stylised scenarios
  * otherwise. A standalone tsx script like the replay's CLI: it loads the Hardhat runtime itself.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 } from "../lib/random.js";
 
 import { runReplay } from "../replay/engine.js";
 import { type ResolvedParams, loadPreset, withOverrides } from "../replay/presets.js";
@@ -27,8 +29,25 @@ import type { PricePath } from "../replay/types.js";
 import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
 import type { ReplayMetrics } from "../replay/result.js";
 import { ReplayBacktest, type BacktestResult } from "./backtest.js";
-import { type CalmBook, CALM_FILES, bootstrapRaises, calmFigures, calmInputs, calmPath } from "./calmHistory.js";
-import { type ChangeGateSettings, DEFAULT_CHANGE_GATE, DEFAULT_GATE, RULE_VARIANTS } from "./rules.js";
+import {
+  type CalmBook,
+  CALM_FILES,
+  bootstrapPath,
+  bootstrapRaises,
+  calmFigures,
+  calmInputs,
+  calmPath,
+} from "./calmHistory.js";
+import { type EventData, calibrateEscalation, leaveOneEventOut } from "./calibration.js";
+import {
+  type ChangeGateSettings,
+  type EscalationSettings,
+  type RuleInputs,
+  DEFAULT_CHANGE_GATE,
+  DEFAULT_ESCALATION,
+  DEFAULT_GATE,
+  RULE_VARIANTS,
+} from "./rules.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -75,6 +94,15 @@ function gateArg(): ChangeGateSettings | null {
   if (g === "on") return DEFAULT_CHANGE_GATE;
   if (g === "off") return null;
   throw new Error(`--gate ${g}: on or off`);
+}
+
+/** --escalation on|off: escalation in the acting run (rules.ts Escalation); the default's otherwise. */
+function escalationArg(): EscalationSettings | null | undefined {
+  const e = arg("escalation");
+  if (e === undefined) return undefined;
+  if (e === "on") return DEFAULT_ESCALATION;
+  if (e === "off") return null;
+  throw new Error(`--escalation ${e}: on or off`);
 }
 
 function eventsArg(all: string[]): string[] {
@@ -146,8 +174,73 @@ function cut(paths: PricePath[], preset: ResolvedParams): { paths: PricePath[]; 
   return { paths: cutPaths, params: withOverrides(preset, { population: { openWindow } }) };
 }
 
+/** A backtest report's rules inputs and first wave per event (JSON writes Infinity as null). */
+function replayInputs(files: string[]): Map<string, { inputs: RuleInputs[]; waveStart: number }> {
+  const out = new Map<string, { inputs: RuleInputs[]; waveStart: number }>();
+  for (const file of files) {
+    const report = JSON.parse(readFileSync(file, "utf8")) as {
+      rows: { event: string; result: { inputs?: Record<string, unknown>[]; waveStart?: number } }[];
+    };
+    for (const row of report.rows) {
+      if (!row.result.inputs || row.result.waveStart === undefined) continue;
+      const inputs = row.result.inputs.map(
+        (x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v === null ? Infinity : v])) as RuleInputs,
+      );
+      out.set(row.event, { inputs, waveStart: row.result.waveStart });
+    }
+  }
+  return out;
+}
+
+/**
+ * --loeo: escalation calibrated leave-one-event-out (calibration.ts). Each event's calm history and
+ * `--paths` (default 2) 30-day paths bootstrapped from it alone (its own seeded stream, `--seed`); the
+ * setting chosen on the other five events' paths is measured on the held-out event's history, its paths
+ * and, with `--replays <report.json,...>` (backtest reports of earlier runs, which carry every step's
+ * rules inputs), its replay's lead times. Then the same calibrated on all six (in sample).
+ */
+function loeoTable(): void {
+  const dir = arg("data-dir") ?? process.env.CRASH_DATA_DIR;
+  if (!dir) throw new Error("--loeo reads the real bars: set CRASH_DATA_DIR or pass --data-dir <dir>");
+  const paths = Number(arg("paths") ?? 2);
+  const seed = Number(arg("seed") ?? 20_260_101);
+  if (!Number.isInteger(paths) || paths < 1) throw new Error("--paths: an integer of at least 1");
+  const replays = replayInputs(arg("replays")?.split(",") ?? []);
+  const started = process.cpuUsage();
+  const events: EventData[] = eventsArg(Object.keys(CALM_FILES)).map((event) => {
+    const path = calmPath(dir, event);
+    const next = mulberry32(seed);
+    const bootstrap: RuleInputs[][] = [];
+    for (let k = 0; k < paths; k++) bootstrap.push(calmInputs(bootstrapPath([path], 30, 6, next)));
+    return { event, calm: calmInputs(path), bootstrap, replay: replays.get(event) };
+  });
+  const rows = leaveOneEventOut(events);
+  const min = (s: number | undefined) => (s === undefined ? "never" : (s / 60).toFixed(0));
+  const lines = [
+    "| held out | confirm of window (training) | training calm at L>=1 / L2 per 30 d | held-out calm history: at L>=1 / L2 per 30 d | held-out bootstrap: at L>=1 / L2 per 30 d | lead L>=1 / L2 (min) |",
+    "|" + " --- |".repeat(6),
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.event} | ${r.escalation.confirm} of ${r.escalation.window}${r.trainingMet ? "" : " (targets not met)"} | ${pct(r.training.shareAtLevel1)} / ${r.training.level2RaisesPer30Days.toFixed(2)} | ${pct(r.calm.shareAtLevel1)} / ${r.calm.level2RaisesPer30Days.toFixed(1)} (${r.calm.hours.toFixed(0)} h) | ${pct(r.bootstrap.shareAtLevel1)} / ${r.bootstrap.level2RaisesPer30Days.toFixed(2)} (${r.bootstrap.level2Raises} in ${(r.bootstrap.hours / 24).toFixed(0)} d) | ${r.lead ? `${min(r.lead.level1)} / ${min(r.lead.level2)}` : "-"} |`,
+    );
+  }
+  const all = calibrateEscalation(events.flatMap((e) => e.bootstrap));
+  const cpu = process.cpuUsage(started);
+  console.log(`${events.length} events, ${paths} paths each, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s`);
+  console.log("\n" + lines.join("\n"));
+  console.log(
+    `\nin sample (all ${events.length} events' paths): ${all.escalation.confirm} of ${all.escalation.window}${all.met ? "" : " (targets not met)"}, calm at L>=1 ${pct(all.calm.shareAtLevel1)}, L2 ${all.calm.level2RaisesPer30Days.toFixed(2)} per 30 d`,
+  );
+  const file = arg("out") ?? join("reports", "monitor-loeo.json");
+  mkdirSync("reports", { recursive: true });
+  writeFileSync(file, toJson({ seed, paths, rows, inSample: all }, 1) + "\n");
+  console.log(`\nwritten: ${file}`);
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes("--calm")) return calmTable();
+  if (process.argv.includes("--loeo")) return loeoTable();
   if (process.argv.includes("--bootstrap")) return bootstrapTable();
   const event = arg("event") ?? "all";
   const preset = loadPreset(arg("preset") ?? "protected");
@@ -192,7 +285,7 @@ async function main(): Promise<void> {
       without: run.metrics,
     };
     if (compare) {
-      const acting = new ReplayBacktest({ raise: true, gate: gateArg() });
+      const acting = new ReplayBacktest({ raise: true, gate: gateArg(), escalation: escalationArg() });
       const withMonitor = await runReplay({
         network: hre.network,
         event: id,

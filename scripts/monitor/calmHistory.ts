@@ -19,6 +19,7 @@
 import { join } from "node:path";
 
 import { WAD } from "../lib/math/fixedPoint.js";
+import { mulberry32 } from "../lib/random.js";
 import { marketSnapshot } from "../lib/math/engine.js";
 import { DEFAULT_LIQUIDATION_MARGIN } from "./syntheticBook.js";
 import { volatilityTerm } from "../lib/math/riskModel.js";
@@ -32,9 +33,11 @@ import { type MonitorAccount, type MonitorState, mirrorLiquidatable } from "./ex
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, forecast } from "./forecast.js";
 import {
   type ChangeGateSettings,
+  type EscalationSettings,
   type Persistence,
   type RuleInputs,
   type Rules,
+  DEFAULT_ESCALATION,
   DEFAULT_GATE,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
@@ -244,7 +247,7 @@ export function calmFigures(
   event: string,
   inputs: readonly RuleInputs[],
   rules: Rules,
-  o: { gate: ChangeGateSettings | null; persistence: Persistence | null },
+  o: { gate: ChangeGateSettings | null; persistence: Persistence | null; escalation?: EscalationSettings | null },
 ): CalmResult {
   const levels = levelSeries(inputs, rules, o).map((d) => d.level);
   let seconds = 0;
@@ -274,25 +277,20 @@ export function calmFalseAlarms(
   path: PricePath,
   rules: Rules = DEFAULT_RULES,
   settings: ForecastSettings = DEFAULT_FORECAST_SETTINGS,
-  o: { book?: CalmBook; persistence?: Persistence | null; gate?: ChangeGateSettings | null } = {},
+  o: {
+    book?: CalmBook;
+    persistence?: Persistence | null;
+    gate?: ChangeGateSettings | null;
+    escalation?: EscalationSettings | null;
+  } = {},
 ): CalmResult {
   return calmFigures(event, calmInputs(path, o.book ?? "replay", settings), rules, {
     // null: the rules' level as it is, forecast by forecast (before persistence)
     persistence: o.persistence === null ? null : (o.persistence ?? DEFAULT_PERSISTENCE),
     gate: o.gate === undefined ? DEFAULT_GATE : o.gate,
+    // every calm bar is a fresh oracle round
+    escalation: o.escalation === undefined ? DEFAULT_ESCALATION : o.escalation,
   });
-}
-
-/** A deterministic uniform [0, 1) generator (mulberry32): the bootstrap is reproducible from its seed. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /**
@@ -372,11 +370,12 @@ export function bootstrapRaises(
     rules: Rules;
     gate: ChangeGateSettings | null;
     persistence: Persistence | null;
+    escalation?: EscalationSettings | null;
   }[],
   o: { paths: number; days?: number; blockHours?: number; seed?: number; book?: CalmBook },
 ): BootstrapResult {
   const days = o.days ?? 30;
-  const next = seededUniform(o.seed ?? 20_260_101);
+  const next = mulberry32(o.seed ?? 20_260_101);
   const runs = variants.map(() => ({ raises: [] as number[], share: [] as number[] }));
   for (let k = 0; k < o.paths; k++) {
     const inputs = calmInputs(bootstrapPath(sources, days, o.blockHours ?? 6, next), o.book ?? "replay");
@@ -394,7 +393,7 @@ export function bootstrapRaises(
       const raises = runs[j].raises;
       const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       // percentile bootstrap of the mean over the paths (1,000 resamples, its own seeded stream)
-      const draw = seededUniform(7_919 + j);
+      const draw = mulberry32(7_919 + j);
       const means: number[] = [];
       for (let b = 0; b < 1_000; b++) {
         let sum = 0;
@@ -434,7 +433,7 @@ export function calmThenFallPath(
   } = {},
 ): { path: PricePath; fallStart: number; precursorStart: number } {
   const bar = 900;
-  const next = seededUniform(o.seed ?? 1_234);
+  const next = mulberry32(o.seed ?? 1_234);
   const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   const sigmaBar = (o.sigmaAnnual ?? 0.5) * Math.sqrt(bar / YEAR_SECONDS);
   const calmBars = Math.round(((o.calmDays ?? 2.5) * 86_400) / bar);

@@ -201,6 +201,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       },
       persistence: { confirmSeconds: config.confirmSeconds, confirmForecasts: config.confirmForecasts },
       gate: config.changeGate ? DEFAULT_CHANGE_GATE : null,
+      escalation: config.escalation
+        ? { confirm: config.escalateConfirm, window: config.escalateWindow, stepPerForecast: 1 }
+        : null,
       raiseDuration: config.raiseDuration,
       renewWithin: config.renewWithin,
       restoreBps: config.restoreBps,

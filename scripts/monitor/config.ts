@@ -17,6 +17,7 @@ import {
   integer,
   mergeSources,
 } from "../keeper/config.js";
+import { DEFAULT_ESCALATION } from "./rules.js";
 
 export { ConfigError };
 
@@ -67,8 +68,16 @@ export const monitorConfigSchema = z
     waveMustFeedItself: booleanLike.default(false),
     /** the change gate (rules.ts ChangeGate): a probability rule sets a level only at a new low of its distance */
     changeGate: booleanLike.default(true),
+    /** escalation (rules.ts Escalation): confirmed by `escalateConfirm` of the last `escalateWindow` fresh forecasts, one level per round */
+    escalation: booleanLike.default(true),
+    escalateConfirm: integer(1, 100).default(DEFAULT_ESCALATION.confirm),
+    escalateWindow: integer(1, 100).default(DEFAULT_ESCALATION.window),
   })
   .strict()
+  .refine((c) => c.escalateConfirm <= c.escalateWindow, {
+    error: "escalateConfirm must be at most escalateWindow",
+    path: ["escalateConfirm"],
+  })
   .refine((c) => c.level2P1h >= c.level1P1h, { error: "level2P1h must be at least level1P1h", path: ["level2P1h"] })
   .refine((c) => c.level3P15m >= c.level2P15m, {
     error: "level3P15m must be at least level2P15m",
@@ -184,6 +193,21 @@ export const FIELDS: Record<Key, FieldMeta> = {
     env: env("changeGate"),
     help: "turn off the change gate: every forecast's probability rules act on the level of risk, not on its change (on by default)",
   },
+  escalation: {
+    flag: "--no-escalation",
+    env: env("escalation"),
+    help: "turn off escalation: a level takes effect on the forecast that wants it, not once fresh forecasts confirm it (on by default)",
+  },
+  escalateConfirm: valued(
+    "escalateConfirm",
+    "n",
+    `a level takes effect once n of the last --escalate-window fresh forecasts wanted level >= 1 (default ${DEFAULT_ESCALATION.confirm})`,
+  ),
+  escalateWindow: valued(
+    "escalateWindow",
+    "n",
+    `... out of this many fresh forecasts (default ${DEFAULT_ESCALATION.window}); the level then climbs one step per fresh forecast`,
+  ),
 };
 
 export type { ConfigSources };

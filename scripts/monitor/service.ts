@@ -26,12 +26,15 @@ import type { Direction, ThresholdTable } from "./ladder.js";
 import {
   type BreakerMarket,
   type ChangeGateSettings,
+  type EscalationSettings,
   type LevelDecision,
   type OracleAction,
   type Persistence,
   type Rules,
   ChangeGate,
+  DEFAULT_ESCALATION,
   DEFAULT_GATE,
+  Escalation,
   DEFAULT_PERSISTENCE,
   DEFAULT_RULES,
   LevelTracker,
@@ -75,6 +78,8 @@ export type ServiceOptions = {
   persistence?: Persistence | null;
   /** the change gate (rules.ts ChangeGate; default DEFAULT_GATE); null: none */
   gate?: ChangeGateSettings | null;
+  /** escalation (rules.ts Escalation; default DEFAULT_ESCALATION): confirmed by fresh forecasts, one level per round; null: none */
+  escalation?: EscalationSettings | null;
   raiseDuration?: number;
   renewWithin?: number;
   alerts?: AlertSink;
@@ -180,6 +185,7 @@ export class MonitorService extends EventEmitter {
   private labRun: LabRun | undefined;
   private tracker: LevelTracker | undefined;
   private gate: ChangeGate | null | undefined;
+  private escalation: Escalation | null | undefined;
   lastTickAt = 0;
 
   constructor(
@@ -217,7 +223,13 @@ export class MonitorService extends EventEmitter {
     if (this.tracker === undefined && this.o.persistence !== null) {
       this.tracker = new LevelTracker(this.o.persistence ?? DEFAULT_PERSISTENCE);
     }
-    const decision = this.tracker ? this.tracker.update(Number(state.timestamp), wanted) : wanted;
+    const persisted = this.tracker ? this.tracker.update(Number(state.timestamp), wanted) : wanted;
+    if (this.escalation === undefined) {
+      const e = this.o.escalation === undefined ? DEFAULT_ESCALATION : this.o.escalation;
+      this.escalation = e === null ? null : new Escalation(e);
+    }
+    // a forecast is fresh when an oracle round arrived since the last one: only such a forecast confirms or climbs
+    const decision = this.escalation ? this.escalation.update(persisted, rounds.length > 0) : persisted;
     this.decision = decision;
     this.record(f, decision, Number(state.timestamp));
     if (decision.level !== previous) {

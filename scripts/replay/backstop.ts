@@ -10,6 +10,7 @@ import { Interface } from "ethers";
 import { WAD } from "../lib/math/index.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { BackstopVault__factory } from "../../types/ethers-contracts/factories/contracts/backstop/BackstopVault.sol/BackstopVault__factory.js";
+import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import type { Chain } from "./chain.js";
 import { chainRunner, type ReplayContracts } from "./contracts.js";
 import type { RunPlan } from "./plan.js";
@@ -161,11 +162,14 @@ export function backstopLog(run: RunState, log: { topics: string[]; data: string
   return 0n;
 }
 
+/** Each run's vault contract, built at its first step (building one parses the ABI). */
+const vaults = new WeakMap<BackstopRun, BackstopVault>();
+
 /** The vault's book after a step. */
 export async function backstopStep(run: RunState): Promise<BackstopStep | undefined> {
   const b = run.backstop;
   if (!b) return undefined;
-  const bv = BackstopVault__factory.connect(b.vault, chainRunner(run.chain));
+  const bv = vaults.get(b) ?? vaults.set(b, BackstopVault__factory.connect(b.vault, chainRunner(run.chain))).get(b)!;
   const [s, price] = await Promise.all([run.c.engine.liquidationSnapshot(b.accountId), bv.sharePrice()]);
   if (price > b.peakSharePrice) b.peakSharePrice = price;
   const sizes = run.markets.map((m) => {

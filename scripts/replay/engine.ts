@@ -20,6 +20,7 @@ import type { NetworkConnection, NetworkManager } from "hardhat/types/network";
 import type { Protocol } from "../../deploy/protocol.js";
 import type { Book } from "./book.js";
 import type { Chain } from "./chain.js";
+import { memoizeAbiCoding } from "./abiMemo.js";
 import { planRun } from "./plan.js";
 import { type PopulationSpec, defaultPopulation } from "./population.js";
 import type { ResolvedParams } from "./presets.js";
@@ -68,6 +69,9 @@ export type ReplayHandle = {
 };
 
 export type EngineResult = { run: ReplayRun; handle?: ReplayHandle };
+
+// the same views answer the same bytes tick after tick: coded once (abiMemo.ts)
+memoizeAbiCoding();
 
 export async function runReplay(opts: EngineOptions): Promise<EngineResult> {
   const started = performance.now();

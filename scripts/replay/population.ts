@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 import { WAD } from "./decimal.js";
+import { mulberry32 } from "../lib/random.js";
 
 export const USDC_UNIT = 10n ** 6n;
 
@@ -104,18 +105,6 @@ export type TraderSpec = {
   /** unix seconds: the trader opens at the first tick at or after it */
   openAt: number;
 };
-
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG; deterministic for a seed on every platform. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function logUniform(u: number, lo: number, hi: number): number {
   if (lo === hi) return lo;

@@ -390,6 +390,7 @@ function view(markets: Map<number, MarketSnapshot>): ChainView {
     },
     capacity: new Map(),
     unpriced: new Map(),
+    stale: new Map(),
     liquidation: {
       trancheFraction: WAD / 4n,
       healthBuffer: WAD / 10n,
@@ -455,6 +456,58 @@ describe("keeper scan and plans", () => {
     book.replace(1n, OWNER, WAD, new Map([[7, { size: WAD, basis: WAD }]]));
     const scan = scanAccounts(book, view(new Map([[0, ETH_MARKET]])));
     expect(scan).to.deep.include({ unpriced: 1, liquidatable: [] });
+  });
+
+  it("values a stale leg at its band's edge only with a fresh leg beside it and a feed that is only stale", () => {
+    const stale = {
+      lastPrice: ETH_MARKET.price,
+      updatedAt: NOW - 4_000n,
+      long: accrued({ ...ETH_MARKET, price: (ETH_MARKET.price * 105n) / 100n }, NOW),
+      short: accrued({ ...ETH_MARKET, price: (ETH_MARKET.price * 95n) / 100n }, NOW),
+    };
+    const book = new AccountBook(10n ** 12n);
+    const leg = { size: 10n * WAD, basis: 2_000n * WAD };
+    // 1: a fresh ETH leg (market 0) far under water and a leg in market 7, whose feed is only stale
+    book.replace(
+      1n,
+      OWNER,
+      1_000n * WAD,
+      new Map([
+        [0, leg],
+        [7, { size: WAD / 100n, basis: 1_800n * WAD }],
+      ]),
+    );
+    // 2: only the stale leg: the contract refuses with StaleAnswer, nothing to liquidate
+    book.replace(2n, OWNER, 1_000n * WAD, new Map([[7, leg]]));
+    // 3: a fresh leg and a leg in market 8, whose feed fails otherwise (not StaleAnswer)
+    book.replace(
+      3n,
+      OWNER,
+      1_000n * WAD,
+      new Map([
+        [0, leg],
+        [8, leg],
+      ]),
+    );
+    const v = view(new Map([[0, ETH_MARKET]]));
+    v.unpriced.set(7, "StaleAnswer").set(8, "InvalidAnswer");
+    v.stale.set(7, stale);
+    const scan = scanAccounts(book, v);
+    expect(scan).to.deep.include({ withPositions: 3, staleValued: 1, unpriced: 2, unevaluated: 0 });
+    expect(scan.liquidatable.map((a) => a.accountId)).to.deep.equal([1n]);
+    // the long stale leg at the band's upper edge: equity and notional as the mirror has them there
+    const atEdge = accountSummary(
+      {
+        timestamp: NOW,
+        markets: new Map([
+          [0, v.engine.markets.get(0)!],
+          [7, stale.long],
+        ]),
+        liquidationMargin: LIQUIDATION_MARGIN,
+      },
+      book.snapshotOf(book.get(1n)!),
+    );
+    expect(scan.liquidatable[0]).to.deep.include({ equity: atEdge.equity, notional: atEdge.notional });
   });
 
   /** `backstop`: a full close; `bypassesCapacity`: near bankruptcy (below capBypassRatio), defaults to backstop */
@@ -831,6 +884,7 @@ describe("keeper pokes", () => {
         timestamp,
         engine: { timestamp, markets: new Map([[0, {}]]) },
         unpriced: new Map(),
+        stale: new Map(),
       }) as unknown as ChainView;
     const fees = async () => ({ maxFeePerGas: GWEI, maxPriorityFeePerGas: GWEI });
     return { pokers, at, fees, reads, gas, submitted, level };
@@ -965,6 +1019,7 @@ describe("keeper unwind poke (backstop vault)", () => {
       timestamp: 1_000n,
       engine: { timestamp: 1_000n, markets: new Map([[3, {}]]) },
       unpriced: new Map(),
+      stale: new Map(),
     } as unknown as ChainView;
     const fees = async () => ({ maxFeePerGas: GWEI, maxPriorityFeePerGas: GWEI });
     return { pokers, view, fees, submitted, backstop };

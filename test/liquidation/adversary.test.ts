@@ -252,8 +252,32 @@ describe("Liquidation against an adversary (issue 11)", function () {
       return { w, a, price };
     }
 
+    /**
+     * An account below maintenance during the cooldown of its first tranche, flagged by a keeper, so
+     * that its escalation clock runs. Built only from what the code before issue 11's fixes also did
+     * (a tranche, a flag on a liquidatable account), so that the tests on it fail before the fix on
+     * their own assertion rather than in this set-up.
+     */
+    async function flaggedInCooldown() {
+      const w = await deployWorld(ethers);
+      const a = await openAccount(w, w.alice, 2_000n * USDC);
+      await w.engine.connect(w.alice).modifyPosition(a, ETH, units(15), MAX_PRICE);
+      let price = await moveUntil(w, ETH, 2_000n * WAD, true, () => w.engine.isLiquidatable(a), 3n);
+      await w.liquidationEngine.liquidate(a);
+      const readyAt =
+        (await w.liquidationEngine.accountState(a)).lastTrancheAt + (await w.liquidationEngine.config()).cooldown;
+      // within the cooldown the price falls on until the account is below maintenance again
+      if (!(await w.engine.isLiquidatable(a)))
+        price = await moveUntil(w, ETH, price, true, () => w.engine.isLiquidatable(a));
+      await w.liquidationEngine.flag(a);
+      expect(BigInt(await time.latest()) < readyAt, "still in the tranche's cooldown").to.equal(true);
+      expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.not.equal(0n, "a clock runs");
+      return { w, a, price };
+    }
+
     it("clearFlag on a still-liquidatable account reverts AccountStillLiquidatable (not TrancheCoolingDown)", async function () {
-      const { w, a } = await loadFixture(trancheTaken);
+      // Before: it reverted TrancheCoolingDown(account, 0), which says nothing of why.
+      const { w, a } = await loadFixture(flaggedInCooldown);
       const s = await w.engine.accountSummary(a);
       // the figures at the next block's time (funding moves them by a few wei)
       const near = (x: bigint) => (v: bigint) => v > (x * 999n) / 1000n && v < (x * 1001n) / 1000n;
@@ -265,7 +289,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
     it("an escalation clock left over from a recovery by price never makes the fund pay more than the base reward", async function () {
       // Before: the clock survived the recovery, and the first tranche of a bankrupt account 2,000 s later
       // had the fund pay its keeper the full 3x (its penalty is zero: no equity).
-      const { w, a, price } = await loadFixture(trancheTaken);
+      const { w, a, price } = await loadFixture(flaggedInCooldown);
       await setPriceWad(w, ETH, (price * 110n) / 100n);
       expect(await w.engine.isLiquidatable(a)).to.equal(false);
       await time.increase(2_000);
@@ -322,7 +346,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
     it("margin added ends the episode: deposit clears the flag, so withdrawing it again does not restore the multiplier", async function () {
       // Before: a deposit only masked the clock while margin stayed above marginAtFlag; withdrawing brought
       // the old clock (and its multiplier) back.
-      const { w, a } = await loadFixture(trancheTaken);
+      const { w, a } = await loadFixture(flaggedInCooldown);
       await expect(w.engine.connect(w.alice).deposit(a, USDC))
         .to.emit(w.liquidationEngine, "AccountFlagged")
         .withArgs(a, 0n);

@@ -86,8 +86,9 @@ describe("Risk monitor service: raises through the risk-oracle role", function (
         level2WaveP15m: 0,
         waveMustFeedItself: false,
       },
-      // this test is about the raises, not about persistence (rules.ts LevelTracker): every level at once
+      // this test is about the raises, not about persistence or escalation (rules.ts): every level at once
       persistence: null,
+      escalation: null,
       raiseDuration: 7_200,
       renewWithin: 5_000,
       alerts: webhookSink([hook.url], silentLogger()),
@@ -237,6 +238,7 @@ describe("Risk monitor server: metrics, health, the event stream", function () {
       source: new SyntheticSource(500, 5),
       logger: silentLogger(),
       persistence: null,
+      escalation: null,
     });
     const server = await startMonitorServer({ port: 0, service });
     const controller = new AbortController();

@@ -11,6 +11,7 @@ import { type Deployment, deploymentPath, writeDeployment } from "../../../deplo
 import { feedId } from "../../../deploy/params.js";
 import { type Protocol, deployProtocol } from "../../../deploy/protocol.js";
 import { WAD } from "../../lib/math/fixedPoint.js";
+import { mulberry32 } from "../../lib/random.js";
 
 export const USDC = 10n ** 6n;
 export { WAD };
@@ -188,18 +189,6 @@ export async function openAccounts(w: LocalWorld, owner: string, specs: AccountS
   return specs.map((_, i) => firstId + BigInt(i));
 }
 
-/** A small seeded generator (mulberry32): test data only, never money arithmetic. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * `n` accounts of mixed leverage (uniform in [minLeverage, maxLeverage]), mostly long, some
  * cross-margined over two markets. Leverage is notional over margin at the given prices.
@@ -217,7 +206,7 @@ export function mixedAccounts(
     maxMarginUsdc?: number;
   },
 ): AccountSpec[] {
-  const rand = seededRandom(o.seed);
+  const rand = mulberry32(o.seed);
   const markets = [...o.prices.keys()];
   const specs: AccountSpec[] = [];
   for (let i = 0; i < n; i++) {

@@ -47,6 +47,8 @@ contract LiquidationHandler is CommonBase, StdUtils {
     PerpEngine public immutable engine;
     ILiquidationEngine public immutable liquidationEngine;
     InsuranceFund public immutable insuranceFund;
+    /// @dev Told of every crash, so the run's trading sanity check counts only the opens before it.
+    ProtocolHandler public immutable protocol;
     address public immutable keeper;
     uint256 public immutable SCALE;
 
@@ -85,8 +87,10 @@ contract LiquidationHandler is CommonBase, StdUtils {
         InsuranceFund insuranceFund_,
         ProtocolHandler.Market[] memory markets_,
         uint256[] memory accountIds_,
-        address[] memory stakers_
+        address[] memory stakers_,
+        ProtocolHandler protocol_
     ) {
+        protocol = protocol_;
         usdc = usdc_;
         vault = vault_;
         engine = engine_;
@@ -213,6 +217,7 @@ contract LiquidationHandler is CommonBase, StdUtils {
         int256 next = (answer * int256(BPS - dropBps)) / int256(BPS);
         if (next < market.minAnswer) next = market.minAnswer;
         market.feed.updateAnswer(next);
+        protocol.markDisrupted();
         _countSuccess(Action.Crash);
     }
 

@@ -106,6 +106,12 @@ contract ProtocolHandler is CommonBase, StdUtils {
     mapping(bytes4 selector => bool) internal _seen;
 
     uint256 public ghost_unexpectedReverts;
+    /// @dev Set by the first crash or volatility update of a run: from then on a sized trade may be refused
+    ///      for good reasons (the account fell under water, initial margin rose past SIZING_LEVERAGE), so
+    ///      the run's sanity check counts only the open attempts made before it.
+    bool public disrupted;
+    uint256 public calmOpenAttempts;
+    uint256 public calmOpenSuccesses;
     Action public lastUnexpectedAction;
     bytes public lastUnexpectedRevert;
 
@@ -213,7 +219,16 @@ contract ProtocolHandler is CommonBase, StdUtils {
         if (cap == 0) return _countSkip(Action.OpenPosition);
         uint256 floor = _minSize(market);
         if (floor > cap) return _countSkip(Action.OpenPosition);
-        _trade(Action.OpenPosition, accountId, trader, market.id, _signed(bound(sizeSeed, floor, cap), isBuy));
+        bool calm = !disrupted;
+        if (calm) ++calmOpenAttempts;
+        bool filled = _trade(
+            Action.OpenPosition,
+            accountId,
+            trader,
+            market.id,
+            _signed(bound(sizeSeed, floor, cap), isBuy)
+        );
+        if (calm && filled) ++calmOpenSuccesses;
     }
 
     /// @dev Any size within the trade cap, either side, whatever the margin: the engine decides.
@@ -303,6 +318,7 @@ contract ProtocolHandler is CommonBase, StdUtils {
         Market memory market = _market(marketSeed);
         uint256 rounds = bound(roundsSeed, 1, MAX_VOL_ROUNDS);
         try oracle.updateVolatility(market.feedId, rounds) {
+            disrupted = true;
             _countSuccess(Action.UpdateVolatility);
         } catch (bytes memory reason) {
             _countRevert(Action.UpdateVolatility, reason);
@@ -455,13 +471,25 @@ contract ProtocolHandler is CommonBase, StdUtils {
     }
 
     /// @dev The limit price never binds: the fill is what the skew makes it.
-    function _trade(Action action, uint256 accountId, address trader, uint256 marketId, int256 sizeDelta) internal {
+    function _trade(
+        Action action,
+        uint256 accountId,
+        address trader,
+        uint256 marketId,
+        int256 sizeDelta
+    ) internal returns (bool filled) {
         vm.prank(trader);
         try engine.modifyPosition(accountId, marketId, sizeDelta, _limitPrice(sizeDelta)) {
             _countSuccess(action);
+            return true;
         } catch (bytes memory reason) {
             _countRevert(action, reason);
         }
+    }
+
+    /// @notice Called by the liquidation handler's crash: see `disrupted`. Not a fuzzed action.
+    function markDisrupted() external {
+        disrupted = true;
     }
 
     /// @dev Scans accounts (then markets) from the seeded ones for an open position.

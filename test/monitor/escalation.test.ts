@@ -1,0 +1,216 @@
+/**
+ * Escalation (rules.ts Escalation; docs/architecture.md, "False alarms: the fourth round"): a level takes
+ * effect once `confirm` of the last `window` fresh forecasts wanted level >= 1, and climbs one level per
+ * fresh forecast; and its calibration (calibration.ts), the least strict setting of a fixed grid that
+ * meets the false-alarm targets on calm data, checked leave-one-event-out.
+ */
+import { expect } from "chai";
+
+import {
+  ESCALATION_GRID,
+  calibrateEscalation,
+  leadOf,
+  leaveOneEventOut,
+  pooledCalm,
+} from "../../scripts/monitor/calibration.js";
+import { calmFigures, calmInputs, calmThenFallPath } from "../../scripts/monitor/calmHistory.js";
+import { resolveMonitorConfig } from "../../scripts/monitor/config.js";
+import {
+  type LevelDecision,
+  type RuleInputs,
+  DEFAULT_CHANGE_GATE,
+  DEFAULT_ESCALATION,
+  DEFAULT_RULES,
+  Escalation,
+  RULE_VARIANTS,
+  levelSeries,
+} from "../../scripts/monitor/rules.js";
+
+const want = (level: number, immediate = false): LevelDecision => ({
+  level,
+  reason: `wanted ${level}`,
+  p15m: 0,
+  p1h: 0,
+  p24h: 0,
+  wave15m: 0,
+  wave1h: 0,
+  ...(immediate ? { immediate: true } : {}),
+});
+
+/** Inputs the rules read as level 2 (P(15 min) 2%), 1 (P(1 h) 2%) or 0, with no distance (the gate stays off). */
+const inputs = (t: number, level: number): RuleInputs => ({
+  t,
+  criticalNow: false,
+  p15m: level >= 2 ? 0.02 : 0,
+  p1h: level >= 1 ? 0.02 : 0,
+  p24h: 0,
+  distance1h: Infinity,
+  wave15m: 0,
+  wave1h: 0,
+  feedingWave15m: 0,
+  feedingWave1h: 0,
+  waveDistance1h: Infinity,
+  feedingWaveDistance1h: Infinity,
+});
+
+const series = (levels: number[], step = 3_600, t0 = 0) => levels.map((l, i) => inputs(t0 + i * step, l));
+
+describe("Risk monitor: escalation", function () {
+  it("a level needs confirm of the last window fresh forecasts, then climbs one level per forecast", function () {
+    const e = new Escalation({ confirm: 3, window: 6, stepPerForecast: 1 });
+    const got = [2, 2, 2, 2, 2].map((l) => e.update(want(l)).level);
+    // the rules as they were acted on every forecast's level at once: [2, 2, 2, 2, 2]
+    expect(got).to.deep.equal([0, 0, 1, 2, 2]);
+  });
+
+  it("a single forecast's level 2 between calm ones is never acted on (the old rules raised it)", function () {
+    const e = new Escalation(DEFAULT_ESCALATION);
+    const got = [0, 0, 2, 0, 0, 2, 0].map((l) => e.update(want(l)).level);
+    expect(got).to.deep.equal([0, 0, 0, 0, 0, 0, 0]);
+    const old = levelSeries(series([0, 0, 2, 0, 0, 2, 0]), DEFAULT_RULES, { gate: null, persistence: null });
+    expect(old.map((d) => d.level)).to.deep.equal([0, 0, 2, 0, 0, 2, 0]);
+  });
+
+  it("a missed round inside the window does not restart the count; it falls at once", function () {
+    const e = new Escalation({ confirm: 3, window: 6, stepPerForecast: 1 });
+    const got = [1, 0, 1, 1, 2, 2, 0, 1].map((l) => e.update(want(l)).level);
+    // third hit on the fourth forecast (1 of the window missed), level 2 one forecast after level 1;
+    // the drop to 0 is at once; afterwards the window still holds 4 hits of 6, so level 1 is confirmed
+    expect(got).to.deep.equal([0, 0, 0, 1, 2, 2, 0, 1]);
+  });
+
+  it("the book past its critical shock takes effect at once; a forecast without a new round neither confirms nor climbs", function () {
+    const e = new Escalation({ confirm: 2, window: 2, stepPerForecast: 1 });
+    expect(e.update(want(3, true)).level).to.equal(3);
+    const f = new Escalation({ confirm: 2, window: 2, stepPerForecast: 1 });
+    expect(f.update(want(2), true).level).to.equal(0);
+    // the same rounds read again on a new block: not a second confirmation
+    expect(f.update(want(2), false).level).to.equal(0);
+    expect(f.update(want(2), true).level).to.equal(1);
+    // not fresh: no climb, but the level in effect holds while the rules still want it
+    expect(f.update(want(2), false).level).to.equal(1);
+    expect(f.update(want(2), true).level).to.equal(2);
+    expect(f.update(want(0), false).level).to.equal(0);
+  });
+
+  it("refuses settings that cannot be met", function () {
+    expect(() => new Escalation({ confirm: 0, window: 3, stepPerForecast: 1 })).to.throw(/confirm/);
+    expect(() => new Escalation({ confirm: 4, window: 3, stepPerForecast: 1 })).to.throw(/confirm/);
+    expect(() => new Escalation({ confirm: 1, window: 1, stepPerForecast: 0 })).to.throw(/stepPerForecast/);
+    const rpcUrl = "http://127.0.0.1:9350";
+    expect(() =>
+      resolveMonitorConfig({ flags: { rpcUrl, escalateConfirm: "5", escalateWindow: "4" }, env: {} }),
+    ).to.throw(/escalateConfirm must be at most escalateWindow/);
+    const off = resolveMonitorConfig({ flags: { rpcUrl, escalation: false }, env: {} });
+    expect(off.escalation).to.equal(false);
+    const on = resolveMonitorConfig({ flags: { rpcUrl }, env: {} });
+    expect([on.escalation, on.escalateConfirm, on.escalateWindow]).to.deep.equal([
+      true,
+      DEFAULT_ESCALATION.confirm,
+      DEFAULT_ESCALATION.window,
+    ]);
+  });
+
+  it("cuts isolated spikes from the calm figures, and is a variant of the backtests beside the gate alone", function () {
+    // hourly bars, isolated spikes to level 2: every forecast's level at once counts each
+    const calm = series([0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 2, 0]);
+    const gateOnly = calmFigures("x", calm, DEFAULT_RULES, { gate: null, persistence: null });
+    const withEscalation = calmFigures("x", calm, DEFAULT_RULES, {
+      gate: null,
+      persistence: null,
+      escalation: DEFAULT_ESCALATION,
+    });
+    expect(gateOnly.atLevel[2]).to.equal(3);
+    expect(Math.abs(gateOnly.shareAtLevel1 - 4 / 14)).to.be.below(1e-12);
+    expect(withEscalation.atLevel.slice(1)).to.deep.equal([0, 0, 0]);
+    expect(withEscalation.level2RaisesPer30Days).to.equal(0);
+    const v = RULE_VARIANTS.find((x) => x.name === "gate+escalation")!;
+    expect(v.escalation).to.deep.equal(DEFAULT_ESCALATION);
+    expect(v.gate).to.deep.equal(DEFAULT_CHANGE_GATE);
+  });
+});
+
+describe("Risk monitor: escalation on a path of our own", function () {
+  it("the stress book on a synthetic calm-then-fall path: fewer calm alarms and level-2 entries than the gate alone", function () {
+    this.timeout(300_000);
+    // not designed on any event and not used by the calibration: a seeded random walk, a deterioration, a fall
+    const { path, fallStart, precursorStart } = calmThenFallPath({ seed: 1_234 });
+    const inputs = calmInputs(path, "replay");
+    const calm = inputs.filter((x) => x.t < precursorStart);
+    const gateV = RULE_VARIANTS.find((v) => v.name === "gate")!;
+    const escV = RULE_VARIANTS.find((v) => v.name === "gate+escalation")!;
+    const gated = calmFigures("own", calm, gateV.rules, gateV);
+    const escalated = calmFigures("own", calm, escV.rules, escV);
+    const g = levelSeries(inputs, escV.rules, escV).map((d) => d.level);
+    const firstAt = (level: number) =>
+      inputs.find((x, i) => x.t >= precursorStart && x.t <= fallStart && g[i] >= level)?.t;
+    const before = (level: number) => {
+      const t = firstAt(level);
+      return t === undefined ? "none" : `${((fallStart - t) / 60).toFixed(0)} min`;
+    };
+    // the cost, measured and reported (docs/architecture.md, "False alarms: the fourth round"): on this
+    // path the gate's warnings in the deterioration are single forecasts' new lows, which escalation
+    // does not confirm, so it gives no warning before the fall here
+    console.log(
+      `      own path: calm at L>=1 gate ${(gated.shareAtLevel1 * 100).toFixed(1)}% -> gate+escalation ${(escalated.shareAtLevel1 * 100).toFixed(1)}%; L2 entries /30 d ${gated.level2RaisesPer30Days.toFixed(0)} -> ${escalated.level2RaisesPer30Days.toFixed(0)}; before the fall: level 1 ${before(1)}, level 2 ${before(2)}`,
+    );
+    expect(gated.shareAtLevel1, "the gate alone is over the 5% target here").to.be.greaterThan(0.05);
+    expect(escalated.shareAtLevel1).to.be.lessThan(gated.shareAtLevel1);
+    expect(escalated.level2RaisesPer30Days).to.be.lessThan(gated.level2RaisesPer30Days / 4);
+    // never above the gate's level: escalation only delays or drops a level the gate lets through
+    const gl = levelSeries(inputs, gateV.rules, gateV).map((d) => d.level);
+    g.forEach((l, i) => expect(l, `bar ${i}`).to.be.at.most(gl[i]));
+  });
+});
+
+describe("Risk monitor: escalation's calibration", function () {
+  it("pools calm time and level-2 entries over series", function () {
+    const a = series([2, 2, 0, 0, 0]); // 4 h: level >= 1 for 2 h, one entry
+    const b = series([0, 1, 0, 2, 0], 1_800); // 2 h: level >= 1 for 1 h, one entry
+    const p = pooledCalm([a, b], { rules: DEFAULT_RULES, gate: null, escalation: null });
+    expect(p.hours).to.equal(6);
+    expect(Math.abs(p.shareAtLevel1 - 3 / 6)).to.be.below(1e-12);
+    expect(p.level2Raises).to.equal(2);
+    expect(Math.abs(p.level2RaisesPer30Days - (2 * 30 * 24) / 6)).to.be.below(1e-9);
+    expect(p.perSeriesPer30Days).to.deep.equal([(30 * 24) / 4, (30 * 24) / 2]);
+  });
+
+  it("chooses the least strict setting of the grid that meets the targets, and says when none does", function () {
+    // 200 calm hours with an alarm of three forecasts every 50 hours: with one or two confirmations each
+    // reaches level 2 (four raises in 200 h), with three of six it stops at level 1 (2% of the time)
+    const levels = Array.from({ length: 200 }, (_, i) => (i % 50 >= 10 && i % 50 <= 12 ? 2 : 0));
+    const c = calibrateEscalation([series(levels)], { gate: null });
+    expect(c.met).to.equal(true);
+    expect(c.escalation).to.deep.equal({ confirm: 3, window: 6, stepPerForecast: 1 });
+    // every grid entry before it fails on the same data
+    for (const g of ESCALATION_GRID.slice(0, ESCALATION_GRID.indexOf(c.escalation))) {
+      const p = pooledCalm([series(levels)], { rules: DEFAULT_RULES, gate: null, escalation: g });
+      expect(p.shareAtLevel1 > 0.05 || p.level2RaisesPer30Days > 1, JSON.stringify(g)).to.equal(true);
+    }
+    // level 2 wanted on every forecast: nothing in the grid meets the targets
+    const none = calibrateEscalation([series(levels.map(() => 2))], { gate: null });
+    expect(none.met).to.equal(false);
+    expect(none.escalation).to.deep.equal(ESCALATION_GRID[ESCALATION_GRID.length - 1]);
+  });
+
+  it("leave-one-event-out: a held-out event's setting comes from the other events alone, and is measured on it", function () {
+    const quiet = series(Array.from({ length: 100 }, () => 0));
+    const spiky = series(Array.from({ length: 100 }, (_, i) => (i % 25 < 2 ? 2 : 0)));
+    const crash = series([0, 0, 1, 1, 2, 2, 2, 2], 60, 1_000_000);
+    const events = [
+      { event: "a", calm: quiet, bootstrap: [quiet], replay: { inputs: crash, waveStart: 1_000_000 + 7 * 60 } },
+      { event: "b", calm: spiky, bootstrap: [spiky] },
+      { event: "c", calm: quiet, bootstrap: [quiet] },
+    ];
+    const rows = leaveOneEventOut(events, { gate: null });
+    // held out b (the only event with alarms): the others need no escalation
+    expect(rows[1].escalation).to.deep.equal(ESCALATION_GRID[0]);
+    expect(rows[1].calm.level2Raises).to.be.greaterThan(0);
+    // held out a: chosen on b and c, and equal to calibrating on them directly
+    expect(rows[0].escalation).to.deep.equal(calibrateEscalation([spiky, quiet], { gate: null }).escalation);
+    const l1 = rows[0].lead!.level1!;
+    const l2 = rows[0].lead!.level2!;
+    expect(l1).to.be.greaterThan(l2);
+    expect(leadOf(crash, [0, 0, 0, 0, 1, 2, 2, 2], 1_000_000 + 7 * 60, 2)).to.equal(2 * 60);
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * What makes a replay cheaper must not change what it computes: the memoized decoding hands out the
+ * Result a fresh decoder would build (the very same frozen object for the same bytes), and the
+ * replay keeper's provider sends a read as the same eth_call ethers would, with the same errors,
+ * without its per-request address resolution. No node: fake EIP-1193 providers record what is sent.
+ */
+import { expect } from "chai";
+import {
+  AbiCoder,
+  BrowserProvider,
+  type Eip1193Provider,
+  Interface,
+  Network,
+  Typed,
+  ZeroAddress,
+  getAddress,
+  id,
+} from "ethers";
+
+import type { Chain } from "../../scripts/replay/chain.js";
+import { TIMING, differences } from "../../scripts/replay/compareReports.js";
+import { abiMemoStats as stats, lookupKey, memoizeAbiCoding, plainKey } from "../../scripts/replay/abiMemo.js";
+import { replayProvider } from "../../scripts/replay/serviceKeeper.js";
+
+const iface = new Interface([
+  "function cfg(uint256 id) view returns (tuple(uint256 a, int256 b, bool c, address d) c, uint256[] xs)",
+  "error Nope(uint256 code)",
+]);
+const fn = iface.getFunction("cfg")!;
+const answer = (a: bigint) =>
+  iface.encodeFunctionResult(fn, [{ a, b: -7n, c: true, d: "0x00000000000000000000000000000000000000aa" }, [1n, 2n]]);
+
+describe("Replay cost: what is saved computes the same", function () {
+  it("memoized decoding: the same frozen Result for the same bytes, equal to a fresh decoder's; other bytes decode anew", function () {
+    memoizeAbiCoding();
+    const data = answer(5n);
+    const before = { ...stats };
+    const first = iface.decodeFunctionResult(fn, data);
+    const second = iface.decodeFunctionResult(fn, data);
+    expect(second, "the remembered Result").to.equal(first);
+    expect(stats.hits - before.hits).to.equal(1);
+    expect(Object.isFrozen(first) && Object.isFrozen(first[0])).to.equal(true);
+    // a decoder of its own (not the process's default one): the same values, field by field
+    const fresh = new AbiCoder().decode(fn.outputs, data);
+    expect(first.toObject(true)).to.deep.equal(fresh.toObject(true));
+    const other = iface.decodeFunctionResult(fn, answer(6n));
+    expect(other[0].a).to.equal(6n);
+    expect(first[0].a).to.equal(5n);
+    // junk is not remembered: it throws every time
+    for (let i = 0; i < 2; i++) expect(() => iface.decodeFunctionResult(fn, data.slice(0, -64))).to.throw();
+    // a list of types built for one call (not a fragment's frozen list) is decoded without memo
+    const misses = stats.misses;
+    const hits = stats.hits;
+    const types = ["uint256"];
+    AbiCoder.defaultAbiCoder().decode(types, answer(1n).slice(0, 66));
+    AbiCoder.defaultAbiCoder().decode(types, answer(1n).slice(0, 66));
+    expect([stats.hits, stats.misses]).to.deep.equal([hits, misses]);
+  });
+
+  it("memoized encoding: plain arguments only, keyed without ambiguity, equal to a fresh encoder's", function () {
+    memoizeAbiCoding();
+    const hits = stats.hits;
+    const a = iface.encodeFunctionData(fn, [42n]);
+    const b = iface.encodeFunctionData(fn, [42n]);
+    expect(b).to.equal(a);
+    expect(stats.hits - hits).to.equal(1);
+    expect(a.slice(10)).to.equal(new AbiCoder().encode(fn.inputs, [42n]).slice(2));
+    expect(iface.encodeFunctionData(fn, [43n])).to.not.equal(a);
+    // a value out of range throws every time
+    for (let i = 0; i < 2; i++) expect(() => iface.encodeFunctionData(fn, [-1n])).to.throw();
+    // one key per list of plain values, never two lists with one key
+    const lists: unknown[][] = [["a,b"], ["a", "b"], [1n], [1], ["1"], [true], ['"a"'], ["a"], [1n, 1n], ["n1,n1"]];
+    const keys = lists.map(plainKey);
+    expect(new Set(keys).size).to.equal(lists.length);
+    expect(plainKey([[1n]]), "an array is not plain").to.equal(undefined);
+    expect(plainKey([{ a: 1n }]), "an object is not plain").to.equal(undefined);
+    // the selector and the topic, remembered per fragment, are ethers' own
+    expect(fn.selector).to.equal(id("cfg(uint256)").slice(0, 10));
+    expect(fn.selector).to.equal(fn.selector);
+    const ev = new Interface(["event Done(uint256 indexed a, address b)"]).getEvent("Done")!;
+    expect(ev.topicHash).to.equal(id("Done(uint256,address)"));
+  });
+
+  it("remembered function lookups pick what ethers picks, overloads included", function () {
+    memoizeAbiCoding();
+    const o = new Interface([
+      "function f(uint256 a) view returns (uint256)",
+      "function f(uint256 a, uint256 b) view returns (uint256)",
+      "function g(address a) view returns (uint256)",
+    ]);
+    const sig = (f: { format(): string } | null) => f?.format();
+    for (let i = 0; i < 2; i++) {
+      expect(sig(o.getFunction("f", [1n]))).to.equal("f(uint256)");
+      expect(() => o.getFunction("f", [1n, 2n]), "ethers' own ambiguity").to.throw(/ambiguous/);
+      expect(() => o.getFunction("f", [1n, { blockTag: 3 }]), "ethers' own ambiguity").to.throw(/ambiguous/);
+      expect(sig(o.getFunction("g", [ZeroAddress, { blockTag: 3 }]))).to.equal("g(address)");
+      expect(sig(o.getFunction("f", [Typed.uint256(1n), Typed.uint256(2n)]))).to.equal("f(uint256,uint256)");
+      expect(sig(o.getFunction("g", [ZeroAddress]))).to.equal("g(address)");
+      expect(sig(o.getFunction("g(address)"))).to.equal("g(address)");
+      expect(sig(o.getFunction(o.getFunction("g")!.selector))).to.equal("g(address)");
+      expect(() => o.getFunction("f"), "ambiguous").to.throw(/ambiguous/);
+      expect(o.getFunction("h", [1n])).to.equal(null);
+    }
+    expect(lookupKey("f", [Typed.uint256(1n)])).to.equal(undefined);
+    expect(lookupKey("f", [1n, {}])).to.not.equal(lookupKey("f", [1n, 2n]));
+  });
+
+  it("compareReports: a wei of difference in a step is found; wall and CPU times are not differences", function () {
+    const run = {
+      seconds: 1.5,
+      cpuSeconds: 1,
+      steps: [{ t: 1, liquidatedNotional: "100" }],
+      stats: { sendMs: 3, txs: 9 },
+    };
+    const same = { ...run, seconds: 9, cpuSeconds: 7, stats: { sendMs: 8, txs: 9 } };
+    expect(differences({ runs: [run] }, { runs: [same] }, TIMING)).to.deep.equal([]);
+    const off = { ...run, steps: [{ t: 1, liquidatedNotional: "101" }] };
+    expect(differences({ runs: [run] }, { runs: [off] }, TIMING)).to.deep.equal([
+      '.runs[0].steps[0].liquidatedNotional: "100" != "101"',
+    ]);
+    expect(differences({ runs: [run] }, { runs: [{ ...run, stats: { sendMs: 3, txs: 10 } }] }, TIMING)).to.have.length(
+      1,
+    );
+  });
+
+  it("the replay keeper's provider sends a read as ethers' own provider would, errors included, without resolving addresses per request", async function () {
+    const to = getAddress("0x5fbdb2315678afecb367f032d93f642f64180aa3");
+    const from = getAddress("0x70997970c51812dc3a010c7d01b50e0d17dc79c8");
+    const reads = [
+      { to, data: iface.encodeFunctionData(fn, [1n]) },
+      { to, from, data: iface.encodeFunctionData(fn, [2n]), gasLimit: 300_000n, blockTag: 7 },
+      { to, data: iface.encodeFunctionData(fn, [3n]), blockTag: "latest" },
+      { to, data: iface.encodeFunctionData(fn, [4n]), blockTag: 0 },
+    ];
+    const revert = iface.encodeErrorResult("Nope", [9n]);
+    /** a node that answers every eth_call, and reverts the one for id 3 */
+    const node = (sent: unknown[][]) => async (method: string, params: unknown[]) => {
+      if (method !== "eth_call") throw new Error(`unexpected ${method}`);
+      sent.push(params);
+      const data = (params[0] as { data: string }).data;
+      if (data === reads[2].data) {
+        throw Object.assign(new Error("execution reverted"), { code: 3, data: revert });
+      }
+      return answer(BigInt("0x" + data.slice(-64)));
+    };
+    const viaEthers: unknown[][] = [];
+    const reference = new BrowserProvider(
+      { request: ({ method, params }) => node(viaEthers)(method, params as unknown[]) } as Eip1193Provider,
+      Network.from(31337),
+      { staticNetwork: Network.from(31337), cacheTimeout: -1 },
+    );
+    const viaReplay: unknown[][] = [];
+    const chain = { time: 0, rpc: node(viaReplay) } as unknown as Chain;
+    const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 });
+    // the fast path never takes the provider's request copy and address resolution
+    (provider as unknown as { _getTransactionRequest: () => never })._getTransactionRequest = () => {
+      throw new Error("took the provider's path");
+    };
+    for (const r of reads) {
+      const [a, b] = await Promise.allSettled([reference.call(r), provider.call(r)]);
+      expect(b.status).to.equal(a.status);
+      if (a.status === "fulfilled" && b.status === "fulfilled") expect(b.value).to.equal(a.value);
+      else {
+        const [ea, eb] = [(a as PromiseRejectedResult).reason, (b as PromiseRejectedResult).reason];
+        expect(eb.code).to.equal("CALL_EXCEPTION");
+        expect([eb.code, eb.data, eb.transaction]).to.deep.equal([ea.code, ea.data, ea.transaction]);
+        expect(iface.parseError(eb.data)?.args[0]).to.equal(9n);
+      }
+    }
+    expect(viaReplay).to.deep.equal(viaEthers);
+    // a bad checksum is refused as the provider refuses it
+    const k = to.search(/[a-fA-F]/);
+    const bad =
+      to.slice(0, k) + (to[k] === to[k].toLowerCase() ? to[k].toUpperCase() : to[k].toLowerCase()) + to.slice(k + 1);
+    let refused: unknown;
+    await provider.call({ to: bad, data: "0x" }).catch((e: unknown) => (refused = e));
+    expect(String(refused)).to.match(/bad address checksum/);
+  });
+});
