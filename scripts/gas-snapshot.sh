@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates gas-snapshot.txt: the gas scenarios (test/gas/scenarios.test.ts) with --gas-stats.
+# Regenerates gas-snapshot.txt: the gas scenarios (test/gas/scenarios.test.ts) with --gas-stats: deposit,
+# trades, orders, the breaker, liquidations and deleverageBackstop (one candidate and five), from receipts.
 # Commit the result; a diff in review shows what a change costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

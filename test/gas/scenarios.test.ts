@@ -7,7 +7,20 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { BTC, ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units } from "../helpers/fixture.js";
+import { WAD } from "../../deploy/params.js";
+import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import {
+  BTC,
+  ETH,
+  MAX_PRICE,
+  USDC,
+  deployWorld,
+  openAccount,
+  setPrice,
+  setPriceWad,
+  units,
+} from "../helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -30,6 +43,10 @@ const LIQUIDATION_TARGET = { tranche: 150_000n, perTrancheInBatch: 70_000n };
 // tranche 190,000 -> 190,200 and per tranche in a batch 77,500 -> 77,800: the stale-leg check and the
 // escalation's seen time (issue 11) cost about 340 gas a tranche (190,130 and 77,783 measured)
 const LIQUIDATION_BUDGET = { tranche: 190_200n, perTrancheInBatch: 77_800n, backstop: 191_000n };
+// deleverageBackstop (issue 12): the vault's inventory closed against opposite positions at the oracle.
+// Measured 218,296 (one candidate) and 487,372 (five, 97,474 a candidate); asserted with about 1% of
+// slack so that a regression fails.
+const DELEVERAGE_BUDGET = { one: 220_000n, five: 492_000n };
 
 describe("Gas scenarios", function () {
   const pending: string[] = [];
@@ -205,5 +222,73 @@ describe("Gas scenarios", function () {
     };
     check("tranche in its own transaction", tranche, LIQUIDATION_TARGET.tranche);
     check("per tranche in a batch of 50", perTranche, LIQUIDATION_TARGET.perTrancheInBatch);
+  });
+
+  it("measures deleverageBackstop: the vault's inventory closed against one candidate, and against five", async function () {
+    const w = await deployWorld(ethers, { breaker: false }); // the admin holds ADL_KEEPER
+    const signers = await ethers.getSigners();
+    const bv = (await ethers.deployContract("BackstopVault", [
+      await w.usdc.getAddress(),
+      await w.engine.getAddress(),
+      w.admin.address,
+      w.governor.address,
+    ])) as unknown as BackstopVault;
+    const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
+    const vaultAccount = await bv.accountId();
+    await bs.setBackstopConfig({
+      feeRate: WAD / 100n,
+      accountShare: WAD / 2n,
+      marketShare: 5n * WAD,
+      refSigma: (8n * WAD) / 10n,
+      depthShare: WAD / 5n,
+      totalShare: 10n * WAD,
+      maxDrawdown: (75n * WAD) / 1000n,
+      drawdownWindow: 8 * 3600,
+      impactBudget: WAD / 10_000n,
+      flowHalfLife: 600,
+      maxHold: 3600,
+      lateMultiplier: 4n * WAD,
+      adlDrawdown: WAD / 20n,
+    });
+    await bs.setBackstopVault(await bv.getAddress(), vaultAccount);
+    await w.usdc.connect(w.lp).approve(await bv.getAddress(), 2n ** 256n - 1n);
+    await bv.connect(w.lp).deposit(1_000_000n * USDC, w.lp.address);
+    // five shorts of 20 ETH with different margins (so different scores), then a 200 ETH long at 10x
+    const shorts: bigint[] = [];
+    for (let i = 0; i < 5; ++i) {
+      const owner = [w.bob, w.carol, w.stranger][i % 3];
+      const id = await openAccount(w, owner, BigInt(6_000 + 2_000 * i) * USDC);
+      await w.engine.connect(owner).modifyPosition(id, ETH, -units(20), 0n);
+      shorts.push(id);
+    }
+    const long = await openAccount(w, w.alice, 40_000n * USDC);
+    await w.engine.connect(w.alice).modifyPosition(long, ETH, units(200), MAX_PRICE);
+    // the price at which the long's health is 1/2: past the 2/3 backstop, not bankrupt
+    const v = await w.engine.positionView(long, ETH);
+    const num = (v.size * v.breakEvenPrice) / WAD - (await w.vault.marginOf(long));
+    const den = v.size - ((v.size / 2n) * v.maintenanceMarginRatio) / WAD;
+    await setPriceWad(w, ETH, ((num * WAD) / den / 10n ** 10n) * 10n ** 10n);
+    await w.liquidationEngine.connect(signers[8]).liquidate(long);
+    expect((await w.engine.position(vaultAccount, ETH)).size).to.equal(units(200));
+    // $400 lower: the vault's 200 ETH lose about $80k on $1M, past its 5% trigger
+    const index = (await w.engine.positionView(vaultAccount, ETH)).indexPrice;
+    await setPriceWad(w, ETH, index - 400n * WAD);
+    const scored = [];
+    for (const id of shorts) {
+      const [sum, ps] = await w.engine.liquidationSnapshot(id);
+      const p = ps.find((x) => x.marketId === BigInt(ETH))!;
+      scored.push({ id, score: (p.value * sum.notional) / sum.equity });
+    }
+    scored.sort((a, b) => (a.score === b.score ? (a.id < b.id ? -1 : 1) : a.score > b.score ? -1 : 1));
+    const ranked = scored.map((s) => s.id);
+    const snap = await networkHelpers.takeSnapshot();
+    const le = w.liquidationEngine.connect(w.admin);
+    const one = await measure("deleverageBackstop: one candidate", le.deleverageBackstop(ETH, [ranked[0]]));
+    await snap.restore();
+    const five = await measure("deleverageBackstop: five candidates", le.deleverageBackstop(ETH, ranked));
+    figures["deleverageBackstop: per candidate of five"] = five / 5n;
+    expect((await w.engine.position(vaultAccount, ETH)).size).to.equal(units(100)); // all five closed
+    expect(one, "deleverageBackstop, one candidate").to.be.lessThanOrEqual(DELEVERAGE_BUDGET.one);
+    expect(five, "deleverageBackstop, five candidates").to.be.lessThanOrEqual(DELEVERAGE_BUDGET.five);
   });
 });

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { Contract, Interface } from "ethers";
 import { network } from "hardhat";
 
-import { WAD } from "../../deploy/params.js";
+import { DEFAULT_MARKETS, WAD, feedId, marketConfig, type MarketSpec } from "../../deploy/params.js";
 import type { OrderParams } from "../../deploy/protocol.js";
 import { keeperSettings } from "../../scripts/keeper/config.js";
 import type { ChainView } from "../../scripts/keeper/chainView.js";
@@ -18,7 +18,7 @@ import { silentLogger } from "../../scripts/keeper/logger.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
 import { Settler } from "../../scripts/keeper/settler.js";
 import type { TxManager } from "../../scripts/keeper/txManager.js";
-import type { IOrders } from "../../types/ethers-contracts/index.js";
+import type { IOrders, MockAggregator } from "../../types/ethers-contracts/index.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, type World } from "../helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -46,6 +46,37 @@ async function ordersOnFixture(): Promise<OrderWorld> {
 
 async function ordersOffFixture(): Promise<OrderWorld> {
   return withOrders(await deployWorld(ethers));
+}
+
+/** Market ids 2..7 listed like ETH: with ETH and BTC, eight markets, the most an account may hold. */
+const EXTRA_MARKETS: MarketSpec[] = [2, 3, 4, 5, 6, 7].map((id) => ({ ...DEFAULT_MARKETS[0], id, symbol: `M${id}` }));
+const LAST_LEG = 7;
+
+/**
+ * Orders on, eight markets, and Alice's account `eightLegs` holding a position in seven of them (each
+ * opened through an order), so that an order in the eighth makes the fill's margin check walk eight legs.
+ */
+async function eightLegsFixture(): Promise<OrderWorld & { eightLegs: bigint }> {
+  const w = await ordersOnFixture();
+  for (const m of EXTRA_MARKETS) {
+    const feed = await ethers.deployContract("MockAggregator", [
+      m.feedDecimals,
+      2000n * 10n ** 8n,
+      `${m.symbol} / USD`,
+    ]);
+    w.feeds.set(m.id, feed as unknown as MockAggregator);
+    await w.oracle.connect(w.governor).setFeed(feedId(m.symbol), feed, m.heartbeat, m.volWindow, m.initialSigma);
+    await w.engine.connect(w.governor).listMarket(m.id, marketConfig(m));
+  }
+  const a = await openAccount(w, w.alice, 100_000n * USDC);
+  for (let m = 0; m < LAST_LEG; m++) {
+    await w.orders.connect(w.alice).commitOrder(a, m, WAD / 10n, MAX_PRICE);
+    await time.increase(ORDERS.minDelay);
+    const feed = w.feeds.get(m)!;
+    await feed.updateAnswer((await feed.latestRoundData())[1]);
+    await w.orders.connect(w.bob).settleOrder(a, (await feed.latestRoundData())[0]);
+  }
+  return { ...w, markets: [...w.markets, ...EXTRA_MARKETS], eightLegs: a };
 }
 
 async function latestRound(w: World, marketId = ETH): Promise<bigint> {
@@ -150,13 +181,21 @@ describe("Two-step orders", function () {
     });
 
     it("no gas limit makes a settlement pay the settler without filling: a starved fill reverts it all", async function () {
-      const w = await loadFixture(ordersOnFixture);
-      const a = await openAccount(w, w.alice, 100_000n * USDC);
-      await w.orders.connect(w.alice).commitOrder(a, ETH, WAD, MAX_PRICE);
-      const round = await roundAfterDelay(w, 2000n);
+      // The fill walks every leg of an account holding eight positions (the most an account may hold), so
+      // it costs far more than 64 times what the settlement does after it: at some gas limits the fill runs
+      // out of gas while the outer call keeps its 1/64, enough to pay the settler and mark the order done.
+      // Only the out-of-gas guard (an empty revert reason reverts the settlement) stops that.
+      const w = await loadFixture(eightLegsFixture);
+      const a = w.eightLegs;
+      expect(await w.engine.accountMarkets(a)).to.have.length(7);
+      await w.orders.connect(w.alice).commitOrder(a, LAST_LEG, WAD, MAX_PRICE);
+      await time.increase(ORDERS.minDelay);
+      await w.feeds.get(LAST_LEG)!.updateAnswer(2000n * 10n ** 8n);
+      const round = await latestRound(w, LAST_LEG);
       const needed = await w.orders.connect(w.stranger).settleOrder.estimateGas(a, round);
-      let starved = 0;
-      for (let gasLimit = 80_000n; gasLimit <= needed; gasLimit += 10_000n) {
+      // The fixture's premise: 1/64 of what the fill needs covers the settlement's own tail (~5k gas).
+      expect(needed, "the fill must cost well over 320k gas").to.be.gt(450_000n);
+      const tryAt = async (gasLimit: bigint): Promise<"filled" | "reverted"> => {
         const snap = await networkHelpers.takeSnapshot();
         const ok = await w.orders
           .connect(w.stranger)
@@ -166,16 +205,41 @@ describe("Two-step orders", function () {
             () => true,
             () => false,
           );
-        if (ok) {
-          expect((await w.engine.position(a, ETH)).size, `filled at gas limit ${gasLimit}`).to.equal(WAD);
-        } else {
-          starved++;
-          expect((await w.orders.pendingOrder(a)).committedAt, `still pending at ${gasLimit}`).to.not.equal(0n);
+        try {
+          if (ok) {
+            expect(
+              (await w.engine.position(a, LAST_LEG)).size,
+              `paid without filling at gas limit ${gasLimit}`,
+            ).to.equal(WAD);
+            expect(await w.vault.keeperRewardsOf(w.stranger.address)).to.equal(ORDERS.settlementReward);
+            return "filled";
+          }
+          expect(
+            (await w.orders.pendingOrder(a)).committedAt,
+            `not pending after a revert at ${gasLimit}`,
+          ).to.not.equal(0n);
           expect(await w.vault.keeperRewardsOf(w.stranger.address)).to.equal(0n);
+          return "reverted";
+        } finally {
+          await snap.restore();
         }
-        await snap.restore();
+      };
+      // Coarsely over the whole range (a fill starved anywhere in it leaves the outer call between 2k and
+      // the settlement's whole tail), then in 1k steps just below the first limit that fills.
+      let lowestFill = needed;
+      let starved = 0;
+      for (let gasLimit = 200_000n; gasLimit < needed; gasLimit += 10_000n) {
+        if ((await tryAt(gasLimit)) === "filled") {
+          lowestFill = gasLimit;
+          break;
+        }
+        starved++;
       }
-      expect(starved).to.be.gt(3);
+      for (let gasLimit = lowestFill - 10_000n; gasLimit < lowestFill; gasLimit += 1_000n) {
+        if ((await tryAt(gasLimit)) === "reverted") starved++;
+      }
+      expect(await tryAt(needed)).to.equal("filled");
+      expect(starved).to.be.gt(10);
     });
 
     it("the limit price bounds the fill: a miss at the round refuses the order", async function () {

@@ -5,8 +5,10 @@ import {AutoDeleveraging} from "../../contracts/liquidation/AutoDeleveraging.sol
 import {BackstopModule} from "../../contracts/liquidation/BackstopModule.sol";
 import {BackstopVault} from "../../contracts/backstop/BackstopVault.sol";
 import {IBackstopEngine, IBackstopTypes} from "../../contracts/interfaces/IBackstop.sol";
+import {Roles} from "../../contracts/libraries/Roles.sol";
 import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
 import {BackstopHandler} from "./handlers/BackstopHandler.sol";
+import {BackstopDeleverageHandler} from "./handlers/BackstopDeleverageHandler.sol";
 
 /// @notice Issue 12's backstop properties under an adversary (BackstopHandler): takeovers by the keeper and
 ///         by the traders themselves, netting against the vault's inventory, paced unwinds, a run on the
@@ -18,6 +20,7 @@ import {BackstopHandler} from "./handlers/BackstopHandler.sol";
 ///         start), below the largest positions ($1M), so that it binds.
 contract BackstopInvariantTest is ProtocolFixture {
     BackstopHandler internal handler;
+    BackstopDeleverageHandler internal deleverager;
     BackstopVault internal bv;
     IBackstopEngine internal bs;
 
@@ -54,7 +57,7 @@ contract BackstopInvariantTest is ProtocolFixture {
                 flowHalfLife: 600,
                 maxHold: 1 hours,
                 lateMultiplier: 4e18,
-                adlDrawdown: 0
+                adlDrawdown: 0.01e18 // deleverageBackstop past a 1% drawdown (reached in many runs), below the breaker's 15%
             })
         );
         bs.setBackstopVault(address(bv), bv.accountId());
@@ -65,6 +68,8 @@ contract BackstopInvariantTest is ProtocolFixture {
         vm.stopPrank();
 
         handler = new BackstopHandler(usdc, vault, engine, bv, oracle, ethFeed, btcFeed, makeAddr("keeper"));
+        vm.prank(admin);
+        engine.grantRole(Roles.ADL_KEEPER, makeAddr("keeper"));
         bytes4[] memory selectors = new bytes4[](14);
         selectors[0] = BackstopHandler.open.selector;
         selectors[1] = BackstopHandler.openAgainstInventory.selector;
@@ -83,6 +88,11 @@ contract BackstopInvariantTest is ProtocolFixture {
         selectors[13] = BackstopHandler.openAgainstInventory.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+        deleverager = new BackstopDeleverageHandler(handler, engine, bv, makeAddr("keeper"));
+        bytes4[] memory delev = new bytes4[](1);
+        delev[0] = BackstopDeleverageHandler.deleverageVault.selector;
+        targetContract(address(deleverager));
+        targetSelector(FuzzSelector({addr: address(deleverager), selectors: delev}));
     }
 
     // ------------------------------------------------------------------ properties
@@ -137,6 +147,44 @@ contract BackstopInvariantTest is ProtocolFixture {
         assertEq(handler.ghost_unwindOverBudget(), 0, handler.lastViolation());
     }
 
+    /// @notice deleverageBackstop never runs before the drawdown trigger (share price at or below the peak less
+    ///         adlDrawdown), with the trigger off, or for a caller without ADL_KEEPER.
+    function invariant_deleverageOnlyPastTriggerByKeeper() public view {
+        assertEq(deleverager.ghost_deleverageOutOfTurn(), 0, deleverager.lastViolation());
+    }
+
+    /// @notice deleverageBackstop only reduces the vault's inventory in the market called, by exactly what the
+    ///         candidates closed: never grows or flips it, never touches another market's.
+    function invariant_deleverageOnlyReducesTheVault() public view {
+        assertEq(deleverager.ghost_vaultInventoryGrown(), 0, deleverager.lastViolation());
+    }
+
+    /// @notice Every account deleverageBackstop closes was on the other side, in profit and above maintenance,
+    ///         is reduced (never grown or flipped) and stays at or above maintenance; a listed account it does
+    ///         not close is unchanged.
+    function invariant_deleverageCandidatesEligibleAndAboveFloor() public view {
+        assertEq(deleverager.ghost_candidateBroken(), 0, deleverager.lastViolation());
+    }
+
+    /// @notice deleverageBackstop sells nothing: skew and the forced flow unchanged, open interest down on both
+    ///         sides by exactly the size closed.
+    function invariant_deleverageSellsNothing() public view {
+        assertEq(deleverager.ghost_deleverageSold(), 0, deleverager.lastViolation());
+    }
+
+    /// @notice No value leaks in deleverageBackstop: the vault's equity and share price are at least what a
+    ///         close at the oracle leaves them, and no candidate's equity grows.
+    function invariant_deleverageLeaksNoValue() public view {
+        assertEq(deleverager.ghost_deleverageValueLeak(), 0, deleverager.lastViolation());
+    }
+
+    /// @notice deleverageBackstop refuses only with its documented custom errors: AccessControlUnauthorizedAccount
+    ///         for a stranger, BackstopAboveTrigger above the trigger, and for bad lists NotAnAdlCandidate,
+    ///         AdlCandidatesNotRanked, NoAdlCandidateAboveMaintenance, NothingToDeleverage or TooManyCandidates.
+    function invariant_deleverageRefusesWithDocumentedErrors() public view {
+        assertEq(deleverager.ghost_deleverageBadRefusal(), 0, deleverager.lastViolation());
+    }
+
     // ------------------------------------------------------------------ the scenarios, played once
 
     /// @notice A long and a short, the price gapping down: the long is taken over (by its own owner),
@@ -174,5 +222,63 @@ contract BackstopInvariantTest is ProtocolFixture {
         invariant_redemptionsWithinFreeMargin();
         invariant_noTakeoverRoundTripProfit();
         invariant_unwindWithinBudget();
+    }
+
+    /// @notice The vault takes over a $1M ETH long and the price falls on: above the trigger the keeper's call is
+    ///         refused; past it a stranger is refused, a reversed list, a repeated entry and the vault itself are
+    ///         refused whole, and the keeper's ranked list closes the inventory against the two profitable shorts
+    ///         (the losing long and the wrong-side account refused). Every handler check runs on each call.
+    function test_deleverageVaultPastItsTrigger() public {
+        handler.open(0, 0, 1_000_000, 20, true); // account 0: $1M ETH long at 20x
+        handler.open(1, 0, 300_000, 5, false); // account 1: a short at 5x
+        handler.open(2, 0, 200_000, 8, false); // account 2: a short at 8x
+        handler.movePrice(0, 1_550); // ETH -4.5%: the long is past the backstop
+        handler.liquidate(0);
+        assertEq(handler.ghost_takeovers(), 1, "the long was taken over");
+        deleverager.deleverageVault(0, 0, 1); // the keeper's list, above the trigger
+        assertEq(deleverager.ghost_vaultDeleveragesAboveTrigger(), 1, "refused above the trigger");
+        handler.movePrice(0, 1_300); // ETH -7% more: the vault's share price falls past its 3% trigger
+        assertLe(bv.sharePrice(), (uint256(bs.backstopState().peakSharePrice) * 0.99e18) / 1e18, "past the trigger");
+        deleverager.deleverageVault(0, 0, 5); // by a stranger
+        deleverager.deleverageVault(0, 2, 1); // reversed
+        deleverager.deleverageVault(0, 5, 1); // with the vault itself
+        deleverager.deleverageVault(0, 3, 1); // with a repeat
+        assertEq(deleverager.ghost_vaultDeleverages(), 0, "every adversarial list refused");
+        deleverager.deleverageVault(0, 0, 1); // the keeper's ranked list
+        assertEq(deleverager.ghost_vaultDeleverages(), 1, "the keeper's list went through");
+        assertEq(deleverager.ghost_candidatesClosed(), 2, "both shorts closed against the vault");
+        invariant_deleverageOnlyPastTriggerByKeeper();
+        invariant_deleverageOnlyReducesTheVault();
+        invariant_deleverageCandidatesEligibleAndAboveFloor();
+        invariant_deleverageSellsNothing();
+        invariant_deleverageLeaksNoValue();
+        invariant_deleverageRefusesWithDocumentedErrors();
+    }
+
+    /// @notice The same takeover, then a fuzzed move of ETH (from -12% to +12%) and a fuzzed call: the keeper's
+    ///         list or an adversarial one, by the keeper or a stranger, above or past the trigger. Random
+    ///         invariant runs seldom reach a vault past its trigger with candidates in profit; this reaches it
+    ///         in most runs, with every deleverage property checked on the call.
+    function testFuzz_deleverageVaultAfterAMove(uint256 bpsSeed, uint256 modeSeed, uint256 pickSeed) public {
+        handler.open(0, 0, 1_000_000, 20, true);
+        handler.open(1, 0, 300_000, 5, false);
+        handler.open(2, 0, 200_000, 8, false);
+        handler.open(0, 0, 100_000, 10, true);
+        handler.movePrice(0, 1_550);
+        handler.liquidate(0);
+        assertEq(handler.ghost_takeovers(), 1, "the long was taken over");
+        handler.movePrice(0, 800 + (bpsSeed % 2_401)); // -12% .. +12%
+        deleverager.deleverageVault(0, modeSeed, pickSeed);
+        assertEq(
+            deleverager.ghost_vaultDeleverages() + deleverager.ghost_vaultDeleverageRefusals(),
+            1,
+            "the call was made"
+        );
+        invariant_deleverageOnlyPastTriggerByKeeper();
+        invariant_deleverageOnlyReducesTheVault();
+        invariant_deleverageCandidatesEligibleAndAboveFloor();
+        invariant_deleverageSellsNothing();
+        invariant_deleverageLeaksNoValue();
+        invariant_deleverageRefusesWithDocumentedErrors();
     }
 }

@@ -27,6 +27,7 @@ import {WAD} from "../../../contracts/libraries/Constants.sol";
 ///         and recomputing what the contracts promise from their views; a breach adds to a ghost counter
 ///         (a failed assertion inside a handler call would only be a discarded revert) and records its
 ///         figures in `lastViolation`. BackstopInvariant.t.sol asserts the counters stay zero.
+///         BackstopDeleverageHandler acts beside it on the same accounts (deleverageBackstop).
 contract BackstopHandler is CommonBase, StdUtils {
     uint256 internal constant ETH = 0;
     uint256 internal constant BTC = 1;

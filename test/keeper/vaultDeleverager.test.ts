@@ -1,0 +1,243 @@
+/**
+ * The keeper's vault-deleverage job (Deleverager.runBackstop, scripts/keeper/deleverager.ts) against the
+ * deployed protocol: nothing is sent while the backstop vault's share price is above its trigger (the
+ * drawdown breaker's peak less adlDrawdown); past it, one `deleverageBackstop` per market with inventory,
+ * its candidates ranked exactly as the engine requires (opposite side, in profit, above maintenance; score
+ * = value * notional / equity descending, ties by ascending id), which the engine accepts; a list the
+ * engine refuses (the book raced by a close) is simulated, logged with its reason and not sent.
+ */
+import { expect } from "chai";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { network } from "hardhat";
+
+import { WAD } from "../../deploy/params.js";
+import { AccountBook } from "../../scripts/keeper/book.js";
+import { readChainView } from "../../scripts/keeper/chainView.js";
+import { keeperSettings } from "../../scripts/keeper/config.js";
+import { type ProtocolContracts, rereadAccounts } from "../../scripts/keeper/contracts.js";
+import { Deleverager } from "../../scripts/keeper/deleverager.js";
+import { silentLogger } from "../../scripts/keeper/logger.js";
+import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
+import type { TxManager } from "../../scripts/keeper/txManager.js";
+import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
+
+const { ethers, networkHelpers } = await network.create();
+const { loadFixture } = networkHelpers;
+
+const SCALE = 10n ** 12n;
+const GWEI = 10n ** 9n;
+const ADL_DRAWDOWN = WAD / 20n; // 5%, below the breaker's 7.5%
+
+const CONFIG = {
+  feeRate: WAD / 100n,
+  accountShare: WAD / 2n,
+  marketShare: 5n * WAD,
+  refSigma: (8n * WAD) / 10n,
+  depthShare: WAD / 5n,
+  totalShare: 10n * WAD,
+  maxDrawdown: (75n * WAD) / 1000n,
+  drawdownWindow: 8 * 3600,
+  impactBudget: WAD / 10_000n,
+  flowHalfLife: 600,
+  maxHold: 3600,
+  lateMultiplier: 4n * WAD,
+  adlDrawdown: ADL_DRAWDOWN,
+};
+
+type VWorld = World & {
+  bv: BackstopVault;
+  vaultAccount: bigint;
+  /** shorts against the vault's long inventory: `small` opened first (lower id), `big` ranks first */
+  small: bigint;
+  big: bigint;
+  /** a long like the vault's inventory: never a candidate */
+  sameSide: bigint;
+};
+
+async function withPosition(w: World, owner: HardhatEthersSigner, marginUsdc: bigint, size: bigint) {
+  const id = await openAccount(w, owner, marginUsdc * USDC);
+  await w.engine.connect(owner).modifyPosition(id, ETH, size, size > 0n ? MAX_PRICE : 0n);
+  return id;
+}
+
+/** Alice's 200 ETH long taken over by the backstop vault; two shorts and a long left in the market. */
+async function world(): Promise<VWorld> {
+  const w = await deployWorld(ethers); // the admin holds ADL_KEEPER: it is the keeper's key here
+  for (const s of [w.alice, w.bob, w.carol, w.stranger]) await w.usdc.mint(s.address, 100_000_000n * USDC);
+  const bv = (await ethers.deployContract("BackstopVault", [
+    await w.usdc.getAddress(),
+    await w.engine.getAddress(),
+    w.admin.address,
+    w.governor.address,
+  ])) as unknown as BackstopVault;
+  const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
+  const vaultAccount = await bv.accountId();
+  await bs.setBackstopConfig(CONFIG);
+  await bs.setBackstopVault(await bv.getAddress(), vaultAccount);
+  await w.usdc.connect(w.lp).approve(await bv.getAddress(), 2n ** 256n - 1n);
+  await bv.connect(w.lp).deposit(1_000_000n * USDC, w.lp.address);
+  const small = await withPosition(w, w.stranger, 6_000n, -20n * WAD);
+  const big = await withPosition(w, w.bob, 60_000n, -100n * WAD);
+  const sameSide = await withPosition(w, w.carol, 20_000n, 10n * WAD);
+  const alice = await withPosition(w, w.alice, 40_000n, 200n * WAD);
+  // the price at which Alice's health is 1/2: past the 2/3 backstop, not bankrupt
+  const v = await w.engine.positionView(alice, ETH);
+  const margin = await w.vault.marginOf(alice);
+  const num = (v.size * v.breakEvenPrice) / WAD - margin;
+  const den = v.size - ((v.size / 2n) * v.maintenanceMarginRatio) / WAD;
+  await setPriceWad(w, ETH, ((num * WAD) / den / 10n ** 10n) * 10n ** 10n);
+  await w.liquidationEngine.connect(w.stranger).liquidate(alice);
+  expect((await w.engine.position(vaultAccount, ETH)).size).to.equal(200n * WAD);
+  return { ...w, bv, vaultAccount, small, big, sameSide };
+}
+
+/** ETH $400 lower: the vault's 200 ETH lose about $80k on $1M, past its 5% trigger. */
+async function pastTrigger(w: VWorld) {
+  const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+  await setPriceWad(w, ETH, price - 400n * WAD);
+  const peak = (await IBackstopEngine__factory.connect(await w.engine.getAddress(), ethers.provider).backstopState())
+    .peakSharePrice;
+  expect(await w.bv.sharePrice()).to.be.at.most((peak * (WAD - ADL_DRAWDOWN)) / WAD);
+}
+
+/**
+ * The job over the deployed contracts, the keeper's key being the admin's. Transactions are simulated and
+ * sent by that key and mined at once; `raceAfterRefresh` runs between the job's read of the book and its
+ * simulation (another transaction landing first).
+ */
+function job(w: VWorld, raceAfterRefresh?: () => Promise<void>) {
+  const contracts = {
+    engine: w.engine.connect(w.admin),
+    vault: w.vault,
+    liquidationEngine: w.liquidationEngine.connect(w.admin),
+    oracle: w.oracle,
+    backstop: IBackstopEngine__factory.connect(w.engine.target as string, w.admin),
+    feeds: [],
+  } as unknown as ProtocolContracts;
+  const sent: { key: string; data: string; hash: string }[] = [];
+  const estimated: string[] = [];
+  const tx = {
+    hasKey: () => false,
+    count: () => 0,
+    fits: async () => true,
+    estimate: async (to: string, data: string) => {
+      estimated.push(data);
+      return ethers.provider.estimateGas({ from: w.admin.address, to, data });
+    },
+    submit: async (req: { key: string; to: string; data: string; gasLimit: bigint }) => {
+      const r = await w.admin.sendTransaction({ to: req.to, data: req.data, gasLimit: req.gasLimit });
+      await r.wait();
+      sent.push({ key: req.key, data: req.data, hash: r.hash });
+      return { hashes: [r.hash], nonce: r.nonce };
+    },
+  };
+  const deleverager = new Deleverager({
+    contracts,
+    tx: tx as unknown as TxManager,
+    settings: keeperSettings({}),
+    address: w.admin.address,
+    scale: SCALE,
+    logger: silentLogger(),
+    metrics: new KeeperMetrics(),
+  });
+  const refresh = async () => {
+    const feedIds = new Map<number, string>();
+    for (const m of w.markets) feedIds.set(m.id, (await w.engine.marketConfig(m.id)).feedId);
+    const block = (await ethers.provider.getBlock("latest"))!;
+    const view = await readChainView(contracts, feedIds, {
+      number: block.number,
+      timestamp: block.timestamp,
+      baseFeePerGas: block.baseFeePerGas,
+    });
+    const book = new AccountBook(SCALE);
+    const ids = [];
+    for (let id = 1n; id < (await w.engine.nextAccountId()); id++) ids.push(id);
+    await rereadAccounts(book, contracts, ids, block.number);
+    if (raceAfterRefresh) await raceAfterRefresh();
+    return { book, view };
+  };
+  const fees = async () => ({ maxFeePerGas: 100n * GWEI, maxPriorityFeePerGas: GWEI });
+  const iface = w.liquidationEngine.interface;
+  const candidatesOf = (data: string) => {
+    const [marketId, ids] = iface.decodeFunctionData("deleverageBackstop", data);
+    return { marketId: Number(marketId), ids: [...(ids as bigint[])] };
+  };
+  return { run: () => deleverager.run(refresh, fees), sent, estimated, candidatesOf };
+}
+
+describe("keeper: the backstop vault's deleverage job", function () {
+  it("sends nothing while the vault's share price is above its trigger (the engine would refuse)", async function () {
+    const w = await loadFixture(world);
+    const j = job(w);
+    expect(await j.run()).to.deep.equal([]);
+    expect(j.estimated).to.deep.equal([]);
+    expect(j.sent).to.deep.equal([]);
+    await expect(
+      w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [w.big, w.small]),
+    ).to.be.revertedWithCustomError(w.liquidationEngine, "BackstopAboveTrigger");
+  });
+
+  it("past the trigger sends deleverageBackstop with the engine's ranking, which the engine accepts", async function () {
+    const w = await loadFixture(world);
+    await pastTrigger(w);
+    const j = job(w);
+    const reports = await j.run();
+    expect(reports.map((r) => [r.kind, r.key, r.sent])).to.deep.equal([["adl", "adl-vault:0", true]]);
+    expect(j.sent).to.have.length(1);
+    const { marketId, ids } = j.candidatesOf(j.sent[0].data);
+    expect(marketId).to.equal(ETH);
+    // the two shorts only (not the same-side long, not the vault, not the flat account), the bigger score
+    // first although its id is higher: ranked by score, not by id
+    expect(ids).to.deep.equal([w.big, w.small]);
+    expect(w.big).to.be.greaterThan(w.small);
+    const rc = (await ethers.provider.getTransactionReceipt(j.sent[0].hash))!;
+    const block = rc.blockNumber - 1;
+    const scores = [];
+    for (const id of ids) {
+      const [s, ps] = await w.engine.liquidationSnapshot(id, { blockTag: block });
+      const p = ps.find((x) => x.marketId === BigInt(ETH))!;
+      expect(p.value).to.be.greaterThan(0n);
+      expect(s.equity).to.be.greaterThan(s.maintenanceMargin);
+      scores.push((p.value * s.notional) / s.equity);
+    }
+    expect(scores[0]).to.be.greaterThan(scores[1]);
+    // the engine took both: the shorts are closed and the vault's 200 ETH are down to 80
+    const closed = rc.logs
+      .map((l) => {
+        try {
+          return w.liquidationEngine.interface.parseLog(l);
+        } catch {
+          return null;
+        }
+      })
+      .filter((e) => e?.name === "BackstopDeleveraged")
+      .map((e) => e!.args.accountId as bigint);
+    expect(closed).to.deep.equal([w.big, w.small]);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(80n * WAD);
+    expect((await w.engine.position(w.big, ETH)).size).to.equal(0n);
+    expect((await w.engine.position(w.small, ETH)).size).to.equal(0n);
+    expect((await w.engine.position(w.sameSide, ETH)).size).to.equal(10n * WAD);
+    // the rest of the inventory has nobody left to close against: nothing more is sent
+    const again = job(w);
+    expect(await again.run()).to.deep.equal([]);
+    expect(again.sent).to.deep.equal([]);
+  });
+
+  it("a list the engine refuses (a candidate closed after the book was read) is simulated, reported and not sent", async function () {
+    const w = await loadFixture(world);
+    await pastTrigger(w);
+    const j = job(w, async () => {
+      await w.engine.connect(w.bob).closePosition(w.big, ETH, MAX_PRICE);
+    });
+    const reports = await j.run();
+    expect(reports).to.have.length(1);
+    expect(reports[0].sent).to.equal(false);
+    expect(reports[0].reason).to.equal("would revert: NotAnAdlCandidate");
+    expect(j.estimated).to.have.length(1);
+    expect(j.sent).to.deep.equal([]);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+    expect((await w.engine.position(w.small, ETH)).size).to.equal(-20n * WAD);
+  });
+});
