@@ -86,6 +86,10 @@ interface IBackstopTypes is IBoundedParameters {
         int256 realised,
         bool late
     );
+    /// @notice An unwind while the vault's share price is `drawdownWad` below the drawdown breaker's peak:
+    ///         the impact budget was `budgetWad` (raised by the loss ramp, or the whole inventory at
+    ///         maxDrawdown).
+    event BackstopLossUnwind(uint256 indexed marketId, uint256 drawdownWad, uint256 budgetWad);
     /// @notice The drawdown breaker's peak moved (a new window or a higher share price).
     event BackstopPeakSet(uint256 sharePrice, uint256 at);
     /// @notice Takeovers refused because the vault's share price fell past maxDrawdown.
@@ -113,7 +117,12 @@ interface IBackstop is IBackstopTypes {
 
     /// @notice Sells the vault's inventory in `marketId` at the oracle price, as much as the market's
     ///         impact budget has room for (`lateMultiplier` times more once the inventory is older than
-    ///         `maxHold`). Permissionless. Returns the notional sold.
+    ///         `maxHold`). The budget also grows with the vault's loss (the loss ramp): while its share
+    ///         price is `drawdown` below the drawdown breaker's peak (within the breaker's window), the budget
+    ///         is multiplied by (maxDrawdown / (maxDrawdown - drawdown))^2, at most by `lateMultiplier`; at
+    ///         `maxDrawdown` or beyond, the whole inventory is sold at once. So the vault's loss is bounded
+    ///         by its budget plus one unwind step's move, on any path. Emits `BackstopUnwound` (and
+    ///         `BackstopLossUnwind` while in drawdown). Permissionless. Returns the notional sold.
     function unwind(uint256 marketId) external returns (uint256 notional);
 
     /// @notice What unwind(marketId) would sell now (notional, WAD), and the budget and its use.

@@ -242,8 +242,10 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 vaultId = b.accountId;
         int256 size = _positions[vaultId][marketId].size;
         if (size == 0) revert NothingToUnwind(marketId);
-        (uint256 closeAbs, uint256 used, uint256 budget, bool late) = _room(marketId, size);
+        uint256 drawdown = _lossDrawdown(b, _backstopConfig);
+        (uint256 closeAbs, uint256 used, uint256 budget, bool late) = _room(marketId, size, drawdown);
         if (closeAbs == 0) revert UnwindBudgetExhausted(marketId, used, budget);
+        if (drawdown != 0) emit BackstopLossUnwind(marketId, drawdown, budget);
         notional = _sell(vaultId, marketId, size, closeAbs, late);
     }
 
@@ -289,17 +291,19 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         int256 size = _positions[b.accountId][marketId].size;
         if (size == 0) return (0, 0, 0, false);
         uint256 closeAbs;
-        (closeAbs, usedWad, budgetWad, late) = _room(marketId, size);
+        (closeAbs, usedWad, budgetWad, late) = _room(marketId, size, _lossDrawdown(b, _backstopConfig));
         (uint256 price, ) = _priceOf(_configs[marketId].feedId);
         sellable = closeAbs.mulWadDown(price);
     }
 
     /// @dev The size the unwind may sell now: the budget (a share of the market's depth, times
-    ///      lateMultiplier once the inventory is older than maxHold) less the decayed forced flow and what
-    ///      tranches used of the market's capacity window.
+    ///      lateMultiplier once the inventory is older than maxHold, raised by the loss ramp at the vault's
+    ///      `drawdown`) less the decayed forced flow and what tranches used of the market's capacity window;
+    ///      all of it at maxDrawdown.
     function _room(
         uint256 marketId,
-        int256 size
+        int256 size,
+        uint256 drawdown
     ) internal view returns (uint256 closeAbs, uint256 used, uint256 budget, bool late) {
         BackstopConfig memory c = _backstopConfig;
         IPerpEngine.MarketConfig storage cfg = _listedConfig(marketId);
@@ -313,8 +317,30 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (block.timestamp < uint256(_capacityWindows[marketId].start) + window) {
             used += _capacityWindows[marketId].used;
         }
+        // the loss budget's edge: at maxDrawdown what is left is sold, whatever the impact budget says
+        uint256 abs = FixedPoint.abs(size);
+        if (drawdown >= c.maxDrawdown) return (abs, used, used + abs.mulWadUp(price), late);
+        if (!late) budget = _ramped(budget, drawdown, c.maxDrawdown, c.lateMultiplier);
         if (used >= budget) return (0, used, budget, late);
-        closeAbs = (budget - used).mulDivDown(WAD, price).min(FixedPoint.abs(size));
+        closeAbs = (budget - used).mulDivDown(WAD, price).min(abs);
+    }
+
+    /// @dev The loss ramp: the budget times (maxDrawdown / (maxDrawdown - drawdown))^2, at most times `cap`
+    ///      (lateMultiplier: the late unwind's bound on standing impact). The sooner the vault's loss uses up
+    ///      its budget, the sooner its inventory goes; `drawdown` < maxDrawdown here.
+    function _ramped(uint256 budget, uint256 drawdown, uint256 maxDd, uint256 cap) internal pure returns (uint256) {
+        if (drawdown == 0) return budget;
+        uint256 left = maxDd - drawdown;
+        return budget.mulDivDown(maxDd, left).mulDivDown(maxDd, left).min(budget.mulWadDown(cap));
+    }
+
+    /// @dev The vault's share price below the drawdown breaker's peak (WAD; 0 at or above it, or once the
+    ///      breaker's window has run out: the breaker would start a new one at the next takeover).
+    function _lossDrawdown(BackstopState memory b, BackstopConfig memory c) internal view returns (uint256) {
+        uint256 peak = b.peakSharePrice;
+        if (peak == 0 || block.timestamp >= uint256(b.peakAt) + c.drawdownWindow) return 0;
+        uint256 price = IBackstopVault(b.vault).sharePrice();
+        return price >= peak ? 0 : WAD - price.mulDivUp(WAD, peak);
     }
 
     /// @dev The forced-flow measure decayed exponentially to now.

@@ -118,6 +118,21 @@ function events(w: BWorld, rc: { logs: readonly { topics: readonly string[]; dat
   return out;
 }
 
+/** The vault's conservative share price below the drawdown breaker's peak, as BackstopModule reads it. */
+async function lossDrawdown(w: BWorld): Promise<bigint> {
+  const peak = (await w.bs.backstopState()).peakSharePrice;
+  const price = await w.bv.sharePrice();
+  return price >= peak ? 0n : WAD - ceilDiv(price * WAD, peak);
+}
+
+/** The unwind's budget under the loss ramp: base x (maxDrawdown / (maxDrawdown - d))^2, at most x lateMultiplier. */
+function ramped(base: bigint, d: bigint): bigint {
+  if (d === 0n) return base;
+  const m = CONFIG.maxDrawdown;
+  const r = (((base * m) / (m - d)) * m) / (m - d);
+  return min(r, (base * CONFIG.lateMultiplier) / WAD);
+}
+
 describe("Backstop vault: takeover", function () {
   it("moves a backstop account's position to the vault at the oracle price: open interest unchanged, fee to the vault, the trader keeps the rest", async function () {
     const w = await loadFixture(world);
@@ -319,12 +334,19 @@ describe("Backstop vault: paced unwind", function () {
     const depth = ((await w.engine.marketConfig(ETH)).skewScale * price) / WAD;
     const budget = (depth * CONFIG.impactBudget) / WAD;
     const [sellable, used, b] = await w.bs.unwindRoom(ETH);
-    expect(b).to.equal(budget);
+    // the takeover's mark haircut (2% of the notional, less its 1% fee) puts the vault slightly in
+    // drawdown: the loss ramp raises the budget a little
+    const d = await lossDrawdown(w);
+    expect(d).to.be.greaterThan(0n);
+    // (the view and the transaction read the share price a few seconds apart: funding moves it by wei)
+    expect(b).to.be.closeTo(ramped(budget, d), ramped(budget, d) / 1_000_000n);
     expect(used).to.equal(0n);
-    const closeAbs = (budget * WAD) / price;
-    expect(sellable).to.equal((closeAbs * price) / WAD);
+    expect(sellable).to.be.closeTo(b, b / 1_000_000n);
     const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
     console.log(`      gas: unwind (one market): ${rc.gasUsed}`);
+    const [ramp] = events(w, rc, "BackstopLossUnwind");
+    expect(ramp.args.budgetWad).to.equal(ramped(budget, ramp.args.drawdownWad as bigint));
+    const closeAbs = ((ramp.args.budgetWad as bigint) * WAD) / price;
     const [u] = events(w, rc, "BackstopUnwound");
     expect(u.args.sizeDelta).to.equal(-closeAbs);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD - closeAbs);
@@ -400,6 +422,122 @@ describe("Backstop vault: paced unwind", function () {
     }
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
     await expect(w.bs.unwind(ETH)).to.be.revertedWithCustomError(w.bs, "NothingToUnwind").withArgs(ETH);
+  });
+});
+
+describe("Backstop vault: the loss ramp (the unwind's budget grows with the vault's loss)", function () {
+  async function withInventory() {
+    const w = await world();
+    const a = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k
+    await setPriceWad(w, ETH, await priceForHealth(w, a, WAD / 2n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(a);
+    return w;
+  }
+
+  async function baseBudget(w: BWorld): Promise<bigint> {
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    const depth = ((await w.engine.marketConfig(ETH)).skewScale * price) / WAD;
+    return (depth * CONFIG.impactBudget) / WAD;
+  }
+
+  it("raises the budget by (maxDrawdown / (maxDrawdown - drawdown))^2 as the inventory loses, and says so (BackstopLossUnwind)", async function () {
+    const w = await loadFixture(withInventory);
+    const p0 = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await setPriceWad(w, ETH, (p0 * 97n) / 100n); // -3% on $400k: about $12k of $1M
+    const d = await lossDrawdown(w);
+    expect(d).to.be.within(WAD / 100n, CONFIG.maxDrawdown / 2n);
+    const base = await baseBudget(w);
+    const want = ramped(base, d);
+    expect(want).to.be.greaterThan(base);
+    const [, used, budget] = await w.bs.unwindRoom(ETH);
+    expect(used).to.equal(0n);
+    expect(budget).to.be.closeTo(want, want / 1_000_000n);
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    const [e] = events(w, rc, "BackstopLossUnwind");
+    expect(e.args.marketId).to.equal(BigInt(ETH));
+    expect(e.args.drawdownWad).to.be.closeTo(d, d / 1_000_000n);
+    const got = e.args.budgetWad as bigint;
+    expect(got).to.equal(ramped(base, e.args.drawdownWad as bigint));
+    const [u] = events(w, rc, "BackstopUnwound");
+    const price = u.args.price as bigint;
+    expect(u.args.sizeDelta).to.equal(-((got * WAD) / price));
+  });
+
+  it("at maxDrawdown sells what is left at once, though the impact budget is used up", async function () {
+    const w = await loadFixture(withInventory);
+    const p0 = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await w.bs.connect(w.stranger).unwind(ETH); // uses the budget
+    expect((await w.bs.unwindRoom(ETH)).sellable).to.equal(0n);
+    // the path keeps falling until the vault's loss reaches its budget (maxDrawdown below the peak)
+    let p = p0;
+    for (let i = 0; i < 9 && (await lossDrawdown(w)) < CONFIG.maxDrawdown; i++) {
+      p = (p * 90n) / 100n;
+      await setPriceWad(w, ETH, p);
+    }
+    expect(await lossDrawdown(w)).to.be.greaterThanOrEqual(CONFIG.maxDrawdown);
+    const left = (await w.engine.position(w.vaultAccount, ETH)).size;
+    expect(left).to.be.greaterThan(0n);
+    const [sellable, used, budget] = await w.bs.unwindRoom(ETH);
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    expect(sellable).to.equal((left * price) / WAD);
+    expect(budget).to.be.greaterThan(used);
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    console.log(`      gas: unwind at maxDrawdown (the whole inventory): ${rc.gasUsed}`);
+    expect(events(w, rc, "BackstopLossUnwind")).to.have.length(1);
+    const [u] = events(w, rc, "BackstopUnwound");
+    expect(u.args.sizeDelta).to.equal(-left);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+    // the loss stops there: nothing left to fall with the path
+    const equityAfter = (await w.bv.book()).equityWad;
+    await setPriceWad(w, ETH, (p0 * 60n) / 100n);
+    expect((await w.bv.book()).equityWad).to.equal(equityAfter);
+  });
+
+  it("reads no drawdown once the drawdown breaker's window has run out (as the breaker would restart it)", async function () {
+    const w = await loadFixture(withInventory);
+    const p0 = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await setPriceWad(w, ETH, (p0 * 97n) / 100n);
+    expect(await lossDrawdown(w)).to.be.greaterThan(0n);
+    await time.increase(CONFIG.drawdownWindow);
+    await setPriceWad(w, ETH, (p0 * 97n) / 100n);
+    // the share price is still below the old peak, but the window is over: only the time limit applies
+    expect(await lossDrawdown(w)).to.be.greaterThan(0n);
+    const base = await baseBudget(w);
+    expect((await w.bs.unwindRoom(ETH)).budgetWad).to.equal((base * CONFIG.lateMultiplier) / WAD);
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    expect(events(w, rc, "BackstopLossUnwind")).to.have.length(0);
+  });
+
+  it("adversarial: filling the vault with self-liquidations at one price cannot force a sale of its inventory: the ramp stays within lateMultiplier x the budget", async function () {
+    const w = await loadFixture(world);
+    // an attacker opens leveraged longs, lets one price step take them all below maintenance, and
+    // liquidates them into the vault one after the other at that same price, to push the vault's
+    // conservative share price (its 2% mark haircut on the inventory) toward maxDrawdown
+    const ids = [];
+    for (let i = 0; i < 12; i++) ids.push(await positionAccount(w, w.alice, 40_000n, 200n * WAD));
+    await setPriceWad(w, ETH, await priceForHealth(w, ids[0], WAD / 2n));
+    let taken = 0;
+    for (const id of ids) {
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
+      taken += events(w, rc, "AccountTakenOver").length;
+    }
+    expect(taken).to.be.greaterThan(4); // the vault held several times what one takeover brings
+    const inventory = (await w.engine.position(w.vaultAccount, ETH)).size;
+    const d = await lossDrawdown(w);
+    // each takeover costs the vault its haircut less the fee it earns (2% - 1% of the notional), and the
+    // caps keep the notional within marketShare x equity: short of maxDrawdown at one price
+    expect(d).to.be.greaterThan(0n);
+    expect(d).to.be.lessThan(CONFIG.maxDrawdown);
+    const base = await baseBudget(w);
+    const [sellable, , budget] = await w.bs.unwindRoom(ETH);
+    expect(budget).to.be.greaterThan(base);
+    expect(budget).to.be.at.most((base * CONFIG.lateMultiplier) / WAD);
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    expect(sellable).to.be.lessThan((inventory * price) / WAD);
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    const [u] = events(w, rc, "BackstopUnwound");
+    expect(abs(u.args.sizeDelta as bigint)).to.be.lessThan(inventory);
+    expect((u.args.notional as bigint) <= (base * CONFIG.lateMultiplier) / WAD).to.equal(true);
   });
 });
 

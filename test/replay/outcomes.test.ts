@@ -66,17 +66,16 @@ function holds(key: Target, outcome: Comparison, prot: ReplayRun): boolean {
  * service, `protected` with the backstop vault as the first liquidator). The drop, wipe-out and bad-debt
  * targets hold on every event of both data sets (the vault takes over every account below maintenance
  * it can, at the oracle price, with no sale); the vault's loss within its budget holds on every event
- * but stylised May 2021 (issue 12; the figures are in docs/architecture.md, "Backstop vault").
+ * (issue 12; the figures are in docs/architecture.md, "Backstop vault").
  * A target that stops holding fails here; list it with its measured figures and the reason.
  */
 const PENDING_REASON = 'listed with its figures in this file; see docs/architecture.md, "Backstop vault"';
 const PENDING: Record<DataSet, Partial<Record<CrashEventId, Target[]>>> = {
-  // Stylised May 2021: the vault deleverages against the traders' shorts past its 5% trigger, but they
-  // are fewer than the longs it took over and the rest of its inventory keeps falling with the path
-  // (measured $302,371 against a $228,776 budget, traders opening through two-step orders; $612k
-  // before the trigger). The real series' May 2021 now holds (the test asserts it).
+  // Empty: every target is asserted on all 12 events. Stylised May 2021's vault loss ($302,371 against a
+  // $228,776 budget before) holds since the unwind's budget ramps with the vault's loss and sells what is
+  // left at maxDrawdown (docs/architecture.md, "Backstop vault", the loss ramp).
   real: {},
-  stylised: { "may-2021": ["vaultLossWithinBudget"] },
+  stylised: {},
 };
 
 function realDataDir(): string | undefined {
