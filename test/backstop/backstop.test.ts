@@ -17,7 +17,7 @@ import { silentLogger } from "../../scripts/keeper/logger.js";
 import { GOVERNOR_ROLE } from "../../deploy/protocol.js";
 import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
-import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -29,23 +29,7 @@ const abs = (a: bigint) => (a < 0n ? -a : a);
 const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
 
-type Config = Parameters<IBackstopEngine["setBackstopConfig"]>[0];
-
-const CONFIG = {
-  feeRate: WAD / 100n, // 1% of the notional taken over
-  accountShare: WAD / 2n,
-  marketShare: 5n * WAD,
-  refSigma: (8n * WAD) / 10n,
-  depthShare: WAD / 5n,
-  totalShare: 10n * WAD,
-  maxDrawdown: (75n * WAD) / 1000n, // Binance's 7.5%
-  drawdownWindow: 8 * 3600,
-  impactBudget: WAD / 10_000n, // 0.01% of depth: $200k on the default ETH market
-  flowHalfLife: 600,
-  maxHold: 3600,
-  lateMultiplier: 4n * WAD,
-  adlDrawdown: 0n, // off but where a test turns it on
-} satisfies Config;
+const CONFIG = BACKSTOP_TEST_CONFIG;
 
 type BWorld = World & {
   keeper: HardhatEthersSigner;
@@ -63,18 +47,8 @@ async function world(): Promise<BWorld> {
     await w.usdc.mint(s.address, 100_000_000n * USDC);
     await w.usdc.connect(s).approve(await w.vault.getAddress(), MAX_UINT);
   }
-  const bv = (await ethers.deployContract("BackstopVault", [
-    await w.usdc.getAddress(),
-    await w.engine.getAddress(),
-    w.admin.address,
-    w.governor.address,
-  ])) as unknown as BackstopVault;
-  const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
-  const vaultAccount = await bv.accountId();
-  await bs.setBackstopConfig(CONFIG);
-  await bs.setBackstopVault(await bv.getAddress(), vaultAccount);
-  for (const s of [w.lp, w.stranger, w.carol]) await w.usdc.connect(s).approve(await bv.getAddress(), MAX_UINT);
-  await bv.connect(w.lp).deposit(1_000_000n * USDC, w.lp.address);
+  const { bv, bs, vaultAccount } = await attachBackstopVault(ethers, w, CONFIG, 1_000_000n);
+  for (const s of [w.stranger, w.carol]) await w.usdc.connect(s).approve(await bv.getAddress(), MAX_UINT);
   return { ...w, keeper, funder, bv, bs, vaultAccount };
 }
 

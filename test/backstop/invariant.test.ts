@@ -13,9 +13,8 @@ import fc from "fast-check";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
-import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
-import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad } from "../helpers/fixture.js";
+import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -27,32 +26,13 @@ async function world() {
     await w.usdc.mint(s.address, 100_000_000n * USDC);
     await w.usdc.connect(s).approve(await w.vault.getAddress(), MAX_UINT);
   }
-  const bv = (await ethers.deployContract("BackstopVault", [
-    await w.usdc.getAddress(),
-    await w.engine.getAddress(),
-    w.admin.address,
-    w.governor.address,
-  ])) as unknown as BackstopVault;
-  const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
-  await bs.setBackstopConfig({
-    feeRate: WAD / 200n,
-    accountShare: WAD / 2n,
-    marketShare: 5n * WAD,
-    refSigma: (8n * WAD) / 10n,
-    depthShare: WAD / 5n,
-    totalShare: 5n * WAD,
-    maxDrawdown: (15n * WAD) / 100n,
-    drawdownWindow: 8 * 3600,
-    impactBudget: WAD / 10_000n,
-    flowHalfLife: 600,
-    maxHold: 3600,
-    lateMultiplier: 4n * WAD,
-    adlDrawdown: 0n,
-  });
-  await bs.setBackstopVault(await bv.getAddress(), await bv.accountId());
-  await w.usdc.connect(w.lp).approve(await bv.getAddress(), MAX_UINT);
-  await bv.connect(w.lp).deposit(500_000n * USDC, w.lp.address);
-  return { ...w, bv, bs, vaultAccount: await bv.accountId() };
+  const backstop = await attachBackstopVault(
+    ethers,
+    w,
+    { ...BACKSTOP_TEST_CONFIG, feeRate: WAD / 200n, totalShare: 5n * WAD, maxDrawdown: (15n * WAD) / 100n },
+    500_000n,
+  );
+  return { ...w, ...backstop };
 }
 
 type Action =

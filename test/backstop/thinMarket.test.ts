@@ -18,9 +18,9 @@ import { network } from "hardhat";
 import { DEFAULT_MARKETS, WAD, feedId, marketConfig, type MarketSpec } from "../../deploy/params.js";
 import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
-import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import type { MockAggregator } from "../../types/ethers-contracts/index.js";
 import { MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
+import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;
@@ -38,18 +38,9 @@ const THIN_SPEC: MarketSpec = {
 };
 const VAULT_CAPITAL = 400_000n; // USDC
 const CONFIG = {
-  feeRate: WAD / 100n,
+  ...BACKSTOP_TEST_CONFIG,
   accountShare: WAD / 2n, // $200k of the vault's $400k
-  marketShare: 5n * WAD,
-  refSigma: (8n * WAD) / 10n,
   depthShare: WAD / 100n, // 1% of $20M: $200k in THIN
-  totalShare: 10n * WAD,
-  maxDrawdown: (75n * WAD) / 1000n,
-  drawdownWindow: 8 * 3600,
-  impactBudget: WAD / 10_000n,
-  flowHalfLife: 600,
-  maxHold: 3600,
-  lateMultiplier: 4n * WAD,
   adlDrawdown: WAD / 20n, // 5%
 };
 
@@ -80,18 +71,7 @@ async function world(): Promise<TWorld> {
     .connect(w.governor)
     .setFeed(feedId("THIN"), thinFeed, THIN_SPEC.heartbeat, THIN_SPEC.volWindow, THIN_SPEC.initialSigma);
   await w.engine.connect(w.governor).listMarket(THIN, marketConfig(THIN_SPEC));
-  const bv = (await ethers.deployContract("BackstopVault", [
-    await w.usdc.getAddress(),
-    await w.engine.getAddress(),
-    w.admin.address,
-    w.governor.address,
-  ])) as unknown as BackstopVault;
-  const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
-  const vaultAccount = await bv.accountId();
-  await bs.setBackstopConfig(CONFIG);
-  await bs.setBackstopVault(await bv.getAddress(), vaultAccount);
-  await w.usdc.connect(w.lp).approve(await bv.getAddress(), 2n ** 256n - 1n);
-  await bv.connect(w.lp).deposit(VAULT_CAPITAL * USDC, w.lp.address);
+  const { bv, bs, vaultAccount } = await attachBackstopVault(ethers, w, CONFIG, VAULT_CAPITAL);
   return { ...w, markets: [...w.markets, THIN_SPEC], attacker, victim, bv, bs, vaultAccount, thinFeed };
 }
 

@@ -8,8 +8,6 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
-import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
-import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import {
   BTC,
   ETH,
@@ -21,6 +19,7 @@ import {
   setPriceWad,
   units,
 } from "../helpers/fixture.js";
+import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -231,32 +230,12 @@ describe("Gas scenarios", function () {
   it("measures deleverageBackstop: the vault's inventory closed against one candidate, and against five", async function () {
     const w = await deployWorld(ethers, { breaker: false }); // the admin holds ADL_KEEPER
     const signers = await ethers.getSigners();
-    const bv = (await ethers.deployContract("BackstopVault", [
-      await w.usdc.getAddress(),
-      await w.engine.getAddress(),
-      w.admin.address,
-      w.governor.address,
-    ])) as unknown as BackstopVault;
-    const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
-    const vaultAccount = await bv.accountId();
-    await bs.setBackstopConfig({
-      feeRate: WAD / 100n,
-      accountShare: WAD / 2n,
-      marketShare: 5n * WAD,
-      refSigma: (8n * WAD) / 10n,
-      depthShare: WAD / 5n,
-      totalShare: 10n * WAD,
-      maxDrawdown: (75n * WAD) / 1000n,
-      drawdownWindow: 8 * 3600,
-      impactBudget: WAD / 10_000n,
-      flowHalfLife: 600,
-      maxHold: 3600,
-      lateMultiplier: 4n * WAD,
-      adlDrawdown: WAD / 20n,
-    });
-    await bs.setBackstopVault(await bv.getAddress(), vaultAccount);
-    await w.usdc.connect(w.lp).approve(await bv.getAddress(), 2n ** 256n - 1n);
-    await bv.connect(w.lp).deposit(1_000_000n * USDC, w.lp.address);
+    const { vaultAccount } = await attachBackstopVault(
+      ethers,
+      w,
+      { ...BACKSTOP_TEST_CONFIG, adlDrawdown: WAD / 20n },
+      1_000_000n,
+    );
     // five shorts of 20 ETH with different margins (so different scores), then a 200 ETH long at 10x
     const shorts: bigint[] = [];
     for (let i = 0; i < 5; ++i) {

@@ -22,6 +22,7 @@ import type { TxManager } from "../../scripts/keeper/txManager.js";
 import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
+import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;
@@ -30,21 +31,7 @@ const SCALE = 10n ** 12n;
 const GWEI = 10n ** 9n;
 const ADL_DRAWDOWN = WAD / 20n; // 5%, below the breaker's 7.5%
 
-const CONFIG = {
-  feeRate: WAD / 100n,
-  accountShare: WAD / 2n,
-  marketShare: 5n * WAD,
-  refSigma: (8n * WAD) / 10n,
-  depthShare: WAD / 5n,
-  totalShare: 10n * WAD,
-  maxDrawdown: (75n * WAD) / 1000n,
-  drawdownWindow: 8 * 3600,
-  impactBudget: WAD / 10_000n,
-  flowHalfLife: 600,
-  maxHold: 3600,
-  lateMultiplier: 4n * WAD,
-  adlDrawdown: ADL_DRAWDOWN,
-};
+const CONFIG = { ...BACKSTOP_TEST_CONFIG, adlDrawdown: ADL_DRAWDOWN };
 
 type VWorld = World & {
   bv: BackstopVault;
@@ -66,18 +53,7 @@ async function withPosition(w: World, owner: HardhatEthersSigner, marginUsdc: bi
 async function world(): Promise<VWorld> {
   const w = await deployWorld(ethers); // the admin holds ADL_KEEPER: it is the keeper's key here
   for (const s of [w.alice, w.bob, w.carol, w.stranger]) await w.usdc.mint(s.address, 100_000_000n * USDC);
-  const bv = (await ethers.deployContract("BackstopVault", [
-    await w.usdc.getAddress(),
-    await w.engine.getAddress(),
-    w.admin.address,
-    w.governor.address,
-  ])) as unknown as BackstopVault;
-  const bs = IBackstopEngine__factory.connect(await w.engine.getAddress(), w.governor);
-  const vaultAccount = await bv.accountId();
-  await bs.setBackstopConfig(CONFIG);
-  await bs.setBackstopVault(await bv.getAddress(), vaultAccount);
-  await w.usdc.connect(w.lp).approve(await bv.getAddress(), 2n ** 256n - 1n);
-  await bv.connect(w.lp).deposit(1_000_000n * USDC, w.lp.address);
+  const { bv, vaultAccount } = await attachBackstopVault(ethers, w, CONFIG, 1_000_000n);
   const small = await withPosition(w, w.stranger, 6_000n, -20n * WAD);
   const big = await withPosition(w, w.bob, 60_000n, -100n * WAD);
   const sameSide = await withPosition(w, w.carol, 20_000n, 10n * WAD);
