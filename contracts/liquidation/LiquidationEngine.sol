@@ -55,7 +55,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
         _openPriceCache();
-        _cachePrices(accountId);
+        _cacheMarkets(_accounts[accountId].markets);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
         uint256 taken = _takeover(plan, msg.sender);
         if (taken == 0) {
@@ -88,7 +88,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function executeForBatch(uint256 accountId, address keeper) external returns (Status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
-        _cachePrices(accountId);
+        _cacheMarkets(_accounts[accountId].markets);
         (Plan memory plan, Refusal memory refusal) = _plan(accountId);
         if (_takeover(plan, keeper) != 0) return Status.Ok;
         if (refusal.status == Status.Ok) _execute(plan, keeper);
@@ -210,8 +210,9 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
         uint96 markets = acct.markets;
         uint256 stale;
+        (uint256 held, ) = _cachedMarkets();
         // Every market's price must answer before the summary reads them: one the cache holds did.
-        for (uint96 bits = markets; bits != 0; bits &= bits - 1) {
+        for (uint96 bits = markets & ~uint96(held); bits != 0; bits &= bits - 1) {
             uint256 m = LibBit.ffs(bits);
             bytes32 feedId = _configs[m].feedId;
             if (_isCached(feedId)) continue;
@@ -254,13 +255,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             staleMaintenance := mload(add(p, 96))
         }
         failed = "";
-    }
-
-    /// @dev Reads every market of the account into the open price cache.
-    function _cachePrices(uint256 accountId) internal {
-        for (uint96 bits = _accounts[accountId].markets; bits != 0; bits &= bits - 1) {
-            _cachePrice(_configs[LibBit.ffs(bits)].feedId);
-        }
     }
 
     /// @dev Scales each leg's share down to what its own market's remaining window capacity allows (0: the

@@ -110,6 +110,10 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     ///      oracle read per market (the answer cannot change inside the call), and closes it on return.
     bytes32 private constant _PRICE_CACHE_OPEN = keccak256("cascade.engine.priceCache.open");
     bytes32 private constant _PRICE_CACHE_LAST = keccak256("cascade.engine.priceCache.last");
+    /// @dev The markets whose prices the open cache holds: the cache's id in bits 128 and up, a bit per
+    ///      market below (a word left by an earlier cache has another id and counts as empty). An account
+    ///      whose markets are all held skips the per-market look-ups (its feed id, the feed's slot).
+    bytes32 private constant _PRICE_CACHE_MARKETS = keccak256("cascade.engine.priceCache.markets");
 
     constructor(IVault vault_, IOracleAdapter oracle_) {
         if (address(vault_) == address(0) || address(oracle_) == address(0)) revert IPerpEngine.ZeroAddress();
@@ -152,6 +156,35 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev The markets whose prices the open cache holds (0 without an open cache), and the cache's id.
+    function _cachedMarkets() internal view returns (uint256 held, uint256 id) {
+        bytes32 open = _PRICE_CACHE_OPEN;
+        bytes32 marketsSlot = _PRICE_CACHE_MARKETS;
+        uint256 word;
+        assembly ("memory-safe") {
+            id := tload(open)
+            word := tload(marketsSlot)
+        }
+        if (id != 0 && word >> 128 == id) held = uint128(word);
+    }
+
+    /// @dev Reads every market in `markets` that the open cache does not hold yet into it (no-op without
+    ///      an open cache); a market whose feed refuses to answer stays out of it.
+    function _cacheMarkets(uint96 markets) internal {
+        (uint256 held, uint256 id) = _cachedMarkets();
+        uint256 want = markets & ~held;
+        if (id == 0 || want == 0) return;
+        for (; want != 0; want &= want - 1) {
+            uint256 m = LibBit.ffs(want);
+            if (_cachePrice(_configs[m].feedId)) held |= uint256(1) << m;
+        }
+        bytes32 marketsSlot = _PRICE_CACHE_MARKETS;
+        uint256 word = (id << 128) | held;
+        assembly ("memory-safe") {
+            tstore(marketsSlot, word)
+        }
+    }
+
     function _closePriceCache() internal {
         bytes32 open = _PRICE_CACHE_OPEN;
         assembly ("memory-safe") {
@@ -160,20 +193,21 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Reads a feed into the open cache; a feed that refuses to answer is left out (the caller's
-    ///      plan reports it).
-    function _cachePrice(bytes32 feedId) internal {
+    ///      plan reports it). Whether the cache holds the feed now.
+    function _cachePrice(bytes32 feedId) private returns (bool cached) {
         bytes32 slot = _priceSlot(feedId);
-        if (slot == 0) return;
+        if (slot == 0) return false;
         uint256 held;
         assembly ("memory-safe") {
             held := tload(slot)
         }
-        if (held != 0) return;
+        if (held != 0) return true;
         try oracle.getPriceAndVolatility(feedId) returns (uint256 price, uint256 sigma) {
             assembly ("memory-safe") {
                 tstore(slot, price)
                 tstore(add(slot, 1), sigma)
             }
+            return price != 0;
         } catch {}
     }
 
@@ -184,7 +218,14 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             id := tload(open)
         }
         if (id == 0) return 0;
-        slot = keccak256(abi.encode(feedId, id, open));
+        // keccak256(abi.encode(feedId, id, open)), hashed in scratch space: no memory allocated per read.
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, feedId)
+            mstore(add(p, 32), id)
+            mstore(add(p, 64), open)
+            slot := keccak256(p, 96)
+        }
     }
 
     // ------------------------------------------------------------------ reduce
