@@ -362,9 +362,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         uint256 n = plan.legs.length;
         for (uint256 i; i < n; ++i) {
             Leg memory leg = plan.legs[i];
-            uint256[2] memory penalty;
-            if (i + 1 == n) penalty = [plan.keeperFromPenalty, plan.insuranceShare];
-            uint256 shortfall = _reduceLeg(plan.accountId, leg.marketId, leg.sizeDelta, leg.realised, keeper, penalty);
+            bool last = i + 1 == n;
+            uint256 shortfall = _reduceLeg(
+                plan.accountId,
+                leg,
+                keeper,
+                last ? plan.keeperFromPenalty : 0,
+                last ? plan.insuranceShare : 0
+            );
             if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
             ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[leg.marketId], windowLength);
             w.used = (uint256(w.used) + leg.notional).min(type(uint128).max).toUint128();

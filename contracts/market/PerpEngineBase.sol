@@ -11,6 +11,7 @@ import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {IBackstop} from "../interfaces/IBackstop.sol";
 import {IOrders} from "../interfaces/IOrders.sol";
@@ -272,23 +273,33 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev A liquidation leg: the reduction _reduce would make at the index price, from what the plan
-    ///      already computed at that price (the basis stays, the closed part realises `realised`, the
-    ///      same PerpMath.applyTrade arithmetic), without reading the market's configuration again. The
-    ///      vault settles the leg and, on the tranche's last leg, takes the penalty (`penalty`: the
-    ///      keeper's part, the insurance fund's; both 0 on the other legs) in the same call
-    ///      (Vault.settleLiquidation).
+    ///      already computed at that price (the fill `leg.price`, which the plan read from the call's price
+    ///      cache; the basis stays, the closed part realises `leg.realised`, the same PerpMath.applyTrade
+    ///      arithmetic), without reading the market's configuration or the price again (the volatility
+    ///      only when the market accrues). The vault settles the leg and, on the tranche's last leg, takes
+    ///      the penalty (`keeperWad` for the keeper, `insuranceWad` for the insurance fund; both 0 on the
+    ///      other legs) in the same call (Vault.settleLiquidation).
     function _reduceLeg(
         uint256 accountId,
-        uint256 marketId,
-        int256 sizeDelta,
-        int256 realised,
+        ILiquidator.Leg memory leg,
         address keeper,
-        uint256[2] memory penalty
+        uint256 keeperWad,
+        uint256 insuranceWad
     ) internal returns (uint256 shortfall) {
-        (uint256 price, int256 fundingIndex, int256 newSize) = _moveLeg(accountId, marketId, sizeDelta);
-        (shortfall, , ) = vault.settleLiquidation(accountId, realised, keeper, penalty[0], penalty[1]);
+        uint256 marketId = leg.marketId;
+        (int256 fundingIndex, int256 newSize) = _moveLeg(accountId, marketId, leg.sizeDelta, leg.price);
+        (shortfall, , ) = vault.settleLiquidation(accountId, leg.realised, keeper, keeperWad, insuranceWad);
         if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
-        emit IPerpEngine.PositionModified(accountId, marketId, sizeDelta, newSize, price, 0, realised, fundingIndex);
+        emit IPerpEngine.PositionModified(
+            accountId,
+            marketId,
+            leg.sizeDelta,
+            newSize,
+            leg.price,
+            0,
+            leg.realised,
+            fundingIndex
+        );
     }
 
     /// @dev The leg's writes to the engine's storage (accrual, open interest, the position, the account's
@@ -296,19 +307,22 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     function _moveLeg(
         uint256 accountId,
         uint256 marketId,
-        int256 sizeDelta
-    ) private returns (uint256 price, int256 fundingIndex, int256 newSize) {
+        int256 sizeDelta,
+        uint256 price
+    ) private returns (int256 fundingIndex, int256 newSize) {
         IPerpEngine.MarketConfig storage cfg = _configs[marketId];
+        IPerpEngine.MarketState storage st = _states[marketId];
         IPerpEngine.Position storage pos = _positions[accountId][marketId];
         Trade memory t;
         t.oldSize = pos.size;
         t.oldBasis = pos.basis;
         t.newSize = t.oldSize + sizeDelta;
         t.newBasis = t.newSize == 0 ? int256(0) : t.oldBasis;
+        // The volatility only moves the maintenance ramp of an accrual: a market accrued this block needs none.
         uint256 sigma;
-        (price, sigma) = _priceOf(cfg.feedId);
-        (fundingIndex, ) = _accrue(marketId, cfg, _states[marketId], price, sigma);
-        _writeMarket(cfg, _states[marketId], marketId, t);
+        if (block.timestamp != st.lastAccrualTime) (, sigma) = _priceOf(cfg.feedId);
+        (fundingIndex, ) = _accrue(marketId, cfg, st, price, sigma);
+        _writeMarket(cfg, st, marketId, t);
         // One write of the position's slot (size and basis share it).
         _positions[accountId][marketId] = IPerpEngine.Position(t.newSize.toInt128(), t.newBasis.toInt128());
         _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
