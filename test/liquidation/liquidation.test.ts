@@ -979,6 +979,35 @@ describe("LiquidationEngine: batches and Automation", function () {
     expect(abi.decode(["uint256[]"], afterData)[0]).to.deep.equal([]);
   });
 
+  it("prices a market the batch has not priced yet: an account in two markets after one in one market goes as previewed", async function () {
+    const w = await loadFixture(world);
+    // the first account holds ETH only (the batch's price cache then holds ETH alone); the second holds
+    // ETH and BTC, so its BTC price must still be read when its turn comes
+    const ethOnly = await positionAccount(w, w.alice, 1_000n, ETH, -units(8));
+    const both = await openAccount(w, w.bob, 2_000n * USDC);
+    await w.engine.connect(w.bob).modifyPosition(both, ETH, units(10), MAX_PRICE);
+    await w.engine.connect(w.bob).modifyPosition(both, BTC, -units(1), 0n);
+    await setPriceWad(w, ETH, 2_100n * WAD);
+    await setPriceWad(w, BTC, 32_500n * WAD);
+    await pinNext();
+    const plans = [
+      await w.liquidationEngine.previewLiquidation(ethOnly, pending),
+      await w.liquidationEngine.previewLiquidation(both, pending),
+    ];
+    expect(plans[0].legs.map((l) => l.marketId)).to.deep.equal([BigInt(ETH)]);
+    expect(plans[1].legs.map((l) => l.marketId)).to.deep.equal([BigInt(ETH), BigInt(BTC)]);
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidateBatch([ethOnly, both]));
+    const topic = (id: bigint) => "0x" + id.toString(16).padStart(64, "0");
+    for (const [i, id] of [ethOnly, both].entries()) {
+      const engineAddresses = [await w.engine.getAddress(), await w.vault.getAddress()].map((a) => a.toLowerCase());
+      const logs = rc.logs.filter(
+        (l) => engineAddresses.includes(l.address.toLowerCase()) && l.topics[1] === topic(id) && l.topics.length > 2,
+      );
+      expectMatchesPlan(w, plans[i], { logs });
+    }
+    expect((await w.engine.position(both, BTC)).size).to.equal(-units(1) + plans[1].legs[1].sizeDelta);
+  });
+
   it("measures liquidateBatch of 50 tranches", async function () {
     const w = await loadFixture(world);
     const ids: bigint[] = [];
