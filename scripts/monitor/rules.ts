@@ -58,6 +58,12 @@ export type LevelDecision = {
   wave1h: number;
   /** an observation (the book is past its critical shock now), not a forecast: persistence does not delay it */
   immediate?: boolean;
+  /**
+   * the book's distance to trouble: distance-to-cascade at 1 h of the nearer of the critical shock and the
+   * liquidation wave the rules read (Infinity when neither is in reach), before the change gate; escalation's
+   * fast path follows its trend across fresh forecasts. Absent: unknown (no trend).
+   */
+  distance?: number;
 };
 
 /** The probabilities of the worst direction by horizon (0 when nothing up to the grid's end is critical). */
@@ -147,7 +153,8 @@ export function levelFromInputs(x: RuleInputs, rules: Rules = DEFAULT_RULES): Le
     wave1h: feeding ? x.feedingWave1h : x.wave1h,
   };
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
-  const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p });
+  const distance = Math.min(x.distance1h, feeding ? x.feedingWaveDistance1h : x.waveDistance1h);
+  const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p, distance });
   if (x.criticalNow) return { ...at(3, "the book is past its critical shock now"), immediate: true };
   if (p.p15m >= rules.level3P15m) return at(3, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`);
   if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
@@ -294,6 +301,12 @@ export class ChangeGate {
  * - **One step per fresh forecast.** The level in effect rises by at most `stepPerForecast` on each fresh
  *   forecast: level 2 (a raise of the breaker) needs level 1 in effect on the round before. A forecast
  *   that is not fresh (the same rounds read again on a new block) never raises the level.
+ * - **Fast path for a book moving toward the boundary** (`fastRun`, docs/architecture.md, "False alarms:
+ *   the fifth round"). Level 1 (a warning; no raise) is confirmed at once, without the count, when the
+ *   book's distance to trouble (LevelDecision `distance`: the nearer of the critical shock and the wave,
+ *   over the hour's volatility) fell on each of the last `fastRun` fresh forecasts: the book itself
+ *   moving toward its cluster round after round, which a calm book does only briefly. Level 2 and above
+ *   (a raise of the breaker) still need the count.
  * - It falls at once to what the rules want, and "the book is past its critical shock now" is an
  *   observation that takes effect at once, as everywhere else.
  *
@@ -307,6 +320,11 @@ export type EscalationSettings = {
   window: number;
   /** levels the level in effect may climb per fresh forecast */
   stepPerForecast: number;
+  /**
+   * the fast path: level 1 is confirmed at once when the book's distance to trouble fell on each of the
+   * last `fastRun` fresh forecasts (strictly, one forecast to the next); 0 or absent: no fast path
+   */
+  fastRun?: number;
 };
 
 /**
@@ -315,12 +333,17 @@ export type EscalationSettings = {
  * turn, each event's setting came out 3 of 4 or 3 of 5 (docs/architecture.md, "False alarms: the fourth
  * round").
  */
-export const DEFAULT_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1 };
+export const DEFAULT_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1, fastRun: 2 };
+
+/** The fourth round's default, counting only (no fast path): a variant of the backtests, the "before" column. */
+export const COUNT_ONLY_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1 };
 
 /** Applies escalation forecast by forecast (one per market book). */
 export class Escalation {
   /** whether each of the last `window` fresh forecasts wanted level >= 1 (oldest first) */
   private readonly recent: boolean[] = [];
+  /** the distance to trouble of the last `fastRun` + 1 fresh forecasts (oldest first; NaN: unknown) */
+  private readonly distances: number[] = [];
   private level = 0;
 
   constructor(private readonly e: EscalationSettings = DEFAULT_ESCALATION) {
@@ -332,6 +355,18 @@ export class Escalation {
     if (!(Number.isInteger(e.stepPerForecast) && e.stepPerForecast >= 1)) {
       throw new Error(`escalation: stepPerForecast ${e.stepPerForecast} must be an integer >= 1`);
     }
+    const run = e.fastRun ?? 0;
+    if (!(Number.isInteger(run) && run >= 0)) throw new Error(`escalation: fastRun ${run} must be an integer >= 0`);
+  }
+
+  /** Whether the distance to trouble fell on each of the last `fastRun` fresh forecasts. */
+  private falling(): boolean {
+    const run = this.e.fastRun ?? 0;
+    if (run === 0 || this.distances.length <= run) return false;
+    for (let j = this.distances.length - run; j < this.distances.length; j++) {
+      if (!(this.distances[j] < this.distances[j - 1])) return false;
+    }
+    return true;
   }
 
   /** The level in effect after the rules' `decision` for a forecast; `fresh`: it follows a new oracle round. */
@@ -339,6 +374,8 @@ export class Escalation {
     if (fresh) {
       this.recent.push(decision.level >= 1);
       if (this.recent.length > this.e.window) this.recent.shift();
+      this.distances.push(decision.distance ?? NaN);
+      if (this.distances.length > (this.e.fastRun ?? 0) + 1) this.distances.shift();
     }
     if (decision.immediate) {
       this.level = decision.level;
@@ -347,10 +384,19 @@ export class Escalation {
     const hits = this.recent.filter(Boolean).length;
     let level = decision.level;
     let why = "";
+    const counted = ` ${hits} of the last ${this.e.window} fresh forecasts, ${this.e.confirm} needed`;
     if (level >= 1 && hits < this.e.confirm) {
-      level = 0;
-      why = ` (not yet confirmed: ${hits} of the last ${this.e.window} fresh forecasts, ${this.e.confirm} needed)`;
-    } else if (level > this.level) {
+      if (this.falling()) {
+        // the fast path: a warning at once for a book moving toward the boundary; a raise still needs the count
+        if (level > 1)
+          why = ` (level 1 at once: the distance fell on ${this.e.fastRun} fresh forecasts in a row; level ${level} not yet confirmed:${counted})`;
+        level = 1;
+      } else {
+        level = 0;
+        why = ` (not yet confirmed:${counted})`;
+      }
+    }
+    if (level > this.level) {
       const reachable = fresh ? this.level + this.e.stepPerForecast : this.level;
       if (level > reachable) {
         why = ` (level ${level} wanted; ${fresh ? "one step per fresh forecast" : "no fresh oracle round"})`;
@@ -436,6 +482,13 @@ export const RULE_VARIANTS: readonly {
     gate: null,
     persistence: null,
     escalation: DEFAULT_ESCALATION,
+  },
+  {
+    name: "gate+escalation, count only",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: COUNT_ONLY_ESCALATION,
   },
   {
     name: "gate+escalation",
