@@ -305,8 +305,9 @@ export class ChangeGate {
  *   the fifth round"). Level 1 (a warning; no raise) is confirmed at once, without the count, when the
  *   book's distance to trouble (LevelDecision `distance`: the nearer of the critical shock and the wave,
  *   over the hour's volatility) fell on each of the last `fastRun` fresh forecasts: the book itself
- *   moving toward its cluster round after round, which a calm book does only briefly. Level 2 and above
- *   (a raise of the breaker) still need the count.
+ *   moving toward its cluster round after round, which a calm book does only briefly. It only adds level
+ *   1 (caution): level 2 and above (the restricting raises) come from the count alone, exactly as
+ *   without it (a level-2 raise needs the count's own level 1 on the round before).
  * - It falls at once to what the rules want, and "the book is past its critical shock now" is an
  *   observation that takes effect at once, as everywhere else.
  *
@@ -344,7 +345,9 @@ export class Escalation {
   private readonly recent: boolean[] = [];
   /** the distance to trouble of the last `fastRun` + 1 fresh forecasts (oldest first; NaN: unknown) */
   private readonly distances: number[] = [];
+  /** the level the count alone has in effect (the one that climbs), and the level in effect with the fast path */
   private level = 0;
+  private effective = 0;
 
   constructor(private readonly e: EscalationSettings = DEFAULT_ESCALATION) {
     if (!(Number.isInteger(e.confirm) && e.confirm >= 1 && Number.isInteger(e.window) && e.window >= e.confirm)) {
@@ -379,24 +382,18 @@ export class Escalation {
     }
     if (decision.immediate) {
       this.level = decision.level;
+      this.effective = decision.level;
       return decision;
     }
     const hits = this.recent.filter(Boolean).length;
+    // the count (the fourth round), on its own level: every level-2 and higher figure is the count's
     let level = decision.level;
     let why = "";
-    const counted = ` ${hits} of the last ${this.e.window} fresh forecasts, ${this.e.confirm} needed`;
+    const counted = `${hits} of the last ${this.e.window} fresh forecasts, ${this.e.confirm} needed`;
     if (level >= 1 && hits < this.e.confirm) {
-      if (this.falling()) {
-        // the fast path: a warning at once for a book moving toward the boundary; a raise still needs the count
-        if (level > 1)
-          why = ` (level 1 at once: the distance fell on ${this.e.fastRun} fresh forecasts in a row; level ${level} not yet confirmed:${counted})`;
-        level = 1;
-      } else {
-        level = 0;
-        why = ` (not yet confirmed:${counted})`;
-      }
-    }
-    if (level > this.level) {
+      level = 0;
+      why = ` (not yet confirmed: ${counted})`;
+    } else if (level > this.level) {
       const reachable = fresh ? this.level + this.e.stepPerForecast : this.level;
       if (level > reachable) {
         why = ` (level ${level} wanted; ${fresh ? "one step per fresh forecast" : "no fresh oracle round"})`;
@@ -404,6 +401,13 @@ export class Escalation {
       }
     }
     this.level = level;
+    // the fast path: level 1 besides, for a book moving toward the boundary (held, not entered, without a fresh round)
+    const fast = level === 0 && decision.level >= 1 && this.falling() && (fresh || this.effective >= 1);
+    this.effective = fast ? 1 : level;
+    if (fast) {
+      why = ` (level 1 at once: the distance fell on ${this.e.fastRun} fresh forecasts in a row${decision.level > 1 ? `; level ${decision.level} not yet confirmed: ${counted}` : ""})`;
+      return decision.level === 1 ? decision : { ...decision, level: 1, reason: `${decision.reason}${why}` };
+    }
     return level === decision.level ? decision : { ...decision, level, reason: `${decision.reason}${why}` };
   }
 }

@@ -63,18 +63,18 @@ const fast2: EscalationSettings = { ...COUNT_ONLY_ESCALATION, fastRun: 2 };
 
 describe("Risk monitor: escalation's fast path", function () {
   it("level 1 at once after the distance fell on each of the last fastRun fresh forecasts; level 2 still needs the count", function () {
-    const wanted = [0, 0, 2, 2, 2];
-    const distances = [3, 2.5, 2, 1.8, 1.7];
+    const wanted = [0, 0, 2, 2, 2, 2];
+    const distances = [3, 2.5, 2, 1.8, 1.7, 1.6];
     const run = (s: typeof fast2) => {
       const e = new Escalation(s);
       return wanted.map((l, i) => e.update(want(l, distances[i])));
     };
-    // the count alone (the fourth round): the third hit of the window is the fifth forecast
-    expect(run(COUNT_ONLY_ESCALATION).map((d) => d.level)).to.deep.equal([0, 0, 0, 0, 1]);
+    // the count alone (the fourth round): the third hit of the window is the fifth forecast, level 2 the sixth
+    expect(run(COUNT_ONLY_ESCALATION).map((d) => d.level)).to.deep.equal([0, 0, 0, 0, 1, 2]);
     const got = run(fast2);
-    // the fast path: level 1 on the first forecast that wants anything (two falls in a row before it), level 2
-    // only once 3 of the last 4 wanted level >= 1, one step above the level 1 already in effect
-    expect(got.map((d) => d.level)).to.deep.equal([0, 0, 1, 1, 2]);
+    // the fast path: level 1 on the first forecast that wants anything (two falls in a row before it); level 2
+    // exactly as the count alone gives it (the fast path only adds level 1)
+    expect(got.map((d) => d.level)).to.deep.equal([0, 0, 1, 1, 1, 2]);
     expect(got[2].reason).to.match(/level 1 at once: the distance fell on 2 fresh forecasts in a row/);
   });
 
@@ -101,8 +101,11 @@ describe("Risk monitor: escalation's fast path", function () {
     // the same rounds read again on a new block: not a fall of the trend, and no climb without a fresh round
     expect(e.update(want(1, 2.4), false).level).to.equal(0);
     expect(e.update(want(1, 2)).level).to.equal(1);
+    // held on the same rounds read again while the rules still want it
+    expect(e.update(want(1, 2), false).level).to.equal(1);
     // the level falls at once when the rules want less
     expect(e.update(want(0, 1.5)).level).to.equal(0);
+    expect(e.update(want(1, 1.4), false).level).to.equal(0);
   });
 
   it("reads the nearer of the critical shock's and the wave's distance, before the change gate", function () {
@@ -137,10 +140,9 @@ describe("Risk monitor: escalation's fast path", function () {
     // the count alone: level 1 on the third wanting forecast (2 minutes before the wave), level 2 one after it
     expect(lead(COUNT_ONLY_ESCALATION, 1)).to.equal(2 * 60);
     expect(lead(COUNT_ONLY_ESCALATION, 2)).to.equal(60);
-    // the fast path: level 1 on the first (4 minutes before); level 2 still on the count's third hit, but
-    // one step above the level 1 already in effect, so a round sooner
+    // the fast path: level 1 on the first (4 minutes before); level 2 as the count alone gives it
     expect(lead(fast2, 1)).to.equal(4 * 60);
-    expect(lead(fast2, 2)).to.equal(2 * 60);
+    expect(lead(fast2, 2)).to.equal(60);
   });
 
   it("refuses a negative or fractional run, and is a setting of the monitor and a variant of the backtests", function () {
