@@ -330,9 +330,9 @@ export type EscalationSettings = {
 
 /**
  * The calibration's choice on all six events' own calm bootstrap paths (calibration.ts; the in-sample row
- * of `backtest:monitor -- --loeo`, 2 paths of 30 days per event, seed 20260101): 3 of 4. Left out in
- * turn, each event's setting came out 3 of 4 or 3 of 5 (docs/architecture.md, "False alarms: the fourth
- * round").
+ * of `backtest:monitor -- --loeo`, 2 paths of 30 days per event, seed 20260101): 3 of 4, then a fast path
+ * of 2 falls. Left out in turn, each event's count came out 3 of 4 or 3 of 5 and every fast path 2
+ * (docs/architecture.md, "False alarms: the fourth round" and "the fifth round").
  */
 export const DEFAULT_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1, fastRun: 2 };
 
