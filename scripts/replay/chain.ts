@@ -17,7 +17,9 @@
  * - Views (eth_call on "latest") run with the latest block's timestamp; `mine()` starts a tick with an
  *   empty block so that views see the tick's time even before its first transaction.
  */
-import type { ContractTransaction } from "ethers";
+import { writeFileSync } from "node:fs";
+
+import { type ContractTransaction, Transaction } from "ethers";
 import type { EthereumProvider } from "hardhat/types/providers";
 
 /** EIP-7825 per-transaction gas cap (Osaka). */
@@ -34,6 +36,27 @@ const MINES = new Set([
 ]);
 /** Requests whose last parameter is the block they read at. */
 const PINNED_READS = new Set(["eth_call", "eth_getBalance", "eth_getTransactionCount", "eth_getCode"]);
+
+/** REPLAY_RPC_PROFILE=<file>: every request counted by method (an eth_call by target and selector), written at exit. */
+const PROFILE = process.env.REPLAY_RPC_PROFILE;
+const counts = new Map<string, number>();
+function profile(method: string, params: unknown[]): void {
+  let key = method;
+  if (method === "eth_call" || method === "eth_sendTransaction") {
+    const tx = params[0] as { to?: string; data?: string };
+    key += ` ${tx.to ?? ""} ${(tx.data ?? "").slice(0, 10)}`;
+  } else if (method === "eth_sendRawTransaction") {
+    const tx = Transaction.from(params[0] as string);
+    key += ` ${tx.to ?? ""} ${tx.data.slice(0, 10)}`;
+  }
+  if (counts.size === 0) {
+    process.on("exit", () => {
+      const rows = [...counts].sort((a, b) => b[1] - a[1]);
+      writeFileSync(PROFILE!, JSON.stringify(Object.fromEntries(rows), null, 1));
+    });
+  }
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
 
 export type Log = { address: string; topics: string[]; data: string; blockNumber: string; logIndex: string };
 
@@ -69,6 +92,7 @@ export class Chain {
    * or eth_getBlockByNumber("latest") answer, and forgotten as soon as anything may mine a block.
    */
   async rpc<T>(method: string, params: unknown[] = []): Promise<T> {
+    if (PROFILE) profile(method, params);
     if (MINES.has(method)) {
       this.head = undefined;
       this.mined++;
