@@ -4,7 +4,7 @@
  * capacity window), with the same view to the wei at the same block, a stale feed's revert included.
  */
 import { expect } from "chai";
-import { BrowserProvider, type Eip1193Provider, Network } from "ethers";
+import { BrowserProvider, type Eip1193Provider, Network, type Result } from "ethers";
 import { network } from "hardhat";
 
 import { type ChainView, readChainView } from "../../scripts/keeper/chainView.js";
@@ -25,6 +25,9 @@ import {
 
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;
+
+/** A struct answer's values, nested structs included, by position. */
+const plain = (r: unknown) => (r as Result).toArray(true);
 
 /** An ethers provider over the test network that counts the eth_calls it sends. */
 function countingProvider(chainId: number): { provider: BrowserProvider; calls: () => number } {
@@ -104,14 +107,14 @@ describe("keeper: the scan read through ProtocolLens", function () {
     const v = await lens.keeperView([ETH, BTC]);
     expect(await lens.engine()).to.equal(await w.engine.getAddress());
     expect(await lens.oracle()).to.equal(await w.oracle.getAddress());
-    expect(v.liquidation.toArray()).to.deep.equal((await w.liquidationEngine.config()).toArray());
-    expect(v.reward.toArray()).to.deep.equal((await w.liquidationEngine.rewardConfig()).toArray());
+    expect(plain(v.liquidation)).to.deep.equal(plain(await w.liquidationEngine.config()));
+    expect(plain(v.reward)).to.deep.equal(plain(await w.liquidationEngine.rewardConfig()));
     for (const [i, id] of [ETH, BTC].entries()) {
       const m = v.markets[i];
       const config = await w.engine.marketConfig(id);
       expect(m.marketId).to.equal(BigInt(id));
-      expect(m.config.toArray(true)).to.deep.equal(config.toArray(true));
-      expect(m.state.toArray()).to.deep.equal((await w.engine.marketState(id)).toArray());
+      expect(plain(m.config)).to.deep.equal(plain(config));
+      expect(plain(m.state)).to.deep.equal(plain(await w.engine.marketState(id)));
       const [price, sigma] = await w.oracle.getPriceAndVolatility(config.feedId);
       expect([m.priced, m.priceWad, m.sigmaWad, m.priceError]).to.deep.equal([true, price, sigma, "0x"]);
       const [start, used] = await w.liquidationEngine.capacityWindow(id);
