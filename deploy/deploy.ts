@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     automation: c.automation ?? "",
   };
   if (c.breaker) rows.breaker = c.breaker;
+  if (c.lens) rows.lens = `${c.lens} (read-only: the keeper's scan in one call)`;
   for (const [k, v] of Object.entries(c.triggers)) rows[`trigger ${k}`] = v;
   for (const m of plan.markets) rows[`feed ${m.symbol}`] = `${c.feeds[m.symbol]}${m.feed ? "" : " (mock)"}`;
   if (c.timelock) rows.timelock = `${c.timelock} (proposer and executor: ${r.roles.proposer})`;

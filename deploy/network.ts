@@ -121,6 +121,7 @@ export async function buildPlan(
     markets,
     breaker: params.breaker,
     orders: params.orders,
+    lens: true,
   };
   if (params.seed) {
     const unit = 10n ** BigInt(collateralDecimals);
@@ -345,6 +346,7 @@ export async function deployNetwork(
         modules: a.modules,
         breaker: a.breaker,
         timelock: a.timelock,
+        lens: a.lens,
         triggers: a.triggers,
         feeds: a.feeds,
       },

@@ -22,6 +22,7 @@ import type {
   MockUSDC,
   OracleAdapter,
   PerpEngine,
+  ProtocolLens,
   Vault,
 } from "../types/ethers-contracts/index.js";
 import { type MarketSpec, DEFAULT_MARKETS, feedId, marketConfig } from "./params.js";
@@ -39,6 +40,8 @@ export type Protocol = {
   automation: LiquidationAutomation;
   /** undefined when deployed with `breaker: false` */
   breaker?: CircuitBreaker;
+  /** the read-only lens the keeper reads a scan through; undefined unless deployed with `lens: true` */
+  lens?: ProtocolLens;
   triggers: Record<string, string>;
   feeds: Map<number, MockAggregator>;
   markets: MarketSpec[];
@@ -63,6 +66,11 @@ export type DeployOptions = {
    * keeps adding risk in one step (unit-test fixtures of other features).
    */
   orders?: OrderParams;
+  /**
+   * deploy the ProtocolLens too, last (default false: the in-process fixtures keep the deployer's
+   * nonces, so contracts they deploy afterwards keep their addresses)
+   */
+  lens?: boolean;
 };
 
 /** IOrders.setOrderConfig's arguments (seconds; the reward in WAD). */
@@ -82,6 +90,7 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
       breaker: opts.breaker ?? true,
       collateral: opts.collateral,
       orders: opts.orders,
+      lens: opts.lens,
     },
     steps,
   );
@@ -101,6 +110,7 @@ export async function deployProtocol(ethers: HardhatEthers, opts: DeployOptions)
     )) as unknown as ILiquidationEngine,
     automation: await at<LiquidationAutomation>("LiquidationAutomation", a.automation!),
     breaker: a.breaker === undefined ? undefined : await at<CircuitBreaker>("CircuitBreaker", a.breaker),
+    lens: a.lens === undefined ? undefined : await at<ProtocolLens>("ProtocolLens", a.lens),
     triggers: a.triggers,
     feeds,
     markets,
@@ -131,6 +141,8 @@ export type SystemPlan = {
   breaker: boolean;
   /** two-step orders on, with these parameters (off when absent) */
   orders?: OrderParams;
+  /** deploy the read-only ProtocolLens (the keeper's one-call scan), as the last step */
+  lens?: boolean;
   /** funds moved by the deployer after wiring; amounts in token units / wei */
   seed?: {
     lpLiquidity: bigint;
@@ -161,6 +173,8 @@ export type SystemAddresses = {
   };
   breaker?: string;
   timelock?: string;
+  /** the read-only ProtocolLens; absent in records written before it existed (the keeper then reads view by view) */
+  lens?: string;
   triggers: Record<string, string>;
   /** aggregator per market symbol */
   feeds: Record<string, string>;
@@ -191,6 +205,7 @@ export const DEPLOY_STEP = {
   automation: "deploy:automation",
   breaker: "deploy:breaker",
   timelock: "deploy:timelock",
+  lens: "deploy:lens",
   feed: (symbol: string) => `deploy:feed:${symbol}`,
   trigger: (name: string) => `deploy:trigger:${name}`,
 };
@@ -227,6 +242,7 @@ export function addressesFromSteps(steps: Record<string, string>, plan: SystemPl
     },
     breaker: steps[DEPLOY_STEP.breaker],
     timelock: steps[DEPLOY_STEP.timelock],
+    lens: steps[DEPLOY_STEP.lens],
     triggers,
     feeds,
   };
@@ -404,6 +420,9 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     }
   }
 
+  // Last of all: a view-only contract with no roles, so every other contract keeps its address.
+  const lens = plan.lens ? await steps.deploy(DEPLOY_STEP.lens, "ProtocolLens", [engine, oracle]) : undefined;
+
   const modules = {
     marketAdmin,
     liquidation: liquidationModule,
@@ -423,6 +442,7 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     modules,
     breaker,
     timelock,
+    lens,
     triggers,
     feeds,
   };

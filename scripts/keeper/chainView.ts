@@ -9,6 +9,7 @@ import type { BigNumberish } from "ethers";
 import { WAD } from "../lib/math/fixedPoint.js";
 import { type EngineSnapshot, type MarketSnapshot, marketSnapshot, pendingAccrual } from "../lib/math/engine.js";
 import { capacity as liquidationCapacity, staleBound } from "../lib/math/liquidation.js";
+import type { ProtocolLens } from "../../types/ethers-contracts/contracts/lens/ProtocolLens.js";
 import { decodeRevert, type ProtocolContracts } from "./contracts.js";
 
 export type LiquidationParams = {
@@ -77,23 +78,9 @@ export async function readChainView(
 ): Promise<ChainView> {
   const at = { blockTag: block.number };
   const ids = [...feedIds.keys()];
-  const priceOf = (feedId: string) =>
-    c.oracle.getPriceAndVolatility(feedId, at).then(
-      ([price, sigma]) => ({ price, sigma }),
-      (e: unknown) => ({ error: decodeRevert(e)?.name ?? (e as Error).message }),
-    );
-  const [liq, reward, ...perMarket] = await Promise.all([
-    c.liquidationEngine.config(at),
-    c.liquidationEngine.rewardConfig(at),
-    ...ids.map((id) =>
-      Promise.all([
-        c.engine.marketConfig(id, at),
-        c.engine.marketState(id, at),
-        priceOf(feedIds.get(id)!),
-        c.liquidationEngine.capacityWindow(id, at),
-      ]),
-    ),
-  ]);
+  const { liq, reward, perMarket } = c.lens
+    ? await readThroughLens(c.lens, ids, at)
+    : await readOneByOne(c, feedIds, at);
   const liquidation: LiquidationParams = {
     trancheFraction: liq.trancheFraction,
     healthBuffer: liq.healthBuffer,
@@ -112,10 +99,8 @@ export async function readChainView(
   const stale = new Map<number, StaleMarket>();
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    const [config, state, quoted, window] = perMarket[i];
+    const [config, state, read, window] = perMarket[i];
     if (!config.listed) continue;
-    let read = quoted;
-    if (config.feedId !== feedIds.get(id)) read = await priceOf(config.feedId);
     if ("error" in read) {
       unpriced.set(id, read.error);
       if (read.error === "StaleAnswer") {
@@ -144,6 +129,83 @@ export async function readChainView(
     unpriced,
     stale,
     liquidation,
+  };
+}
+
+type MarketConfig = Awaited<ReturnType<ProtocolContracts["engine"]["marketConfig"]>>;
+type MarketState = Awaited<ReturnType<ProtocolContracts["engine"]["marketState"]>>;
+type Quote = { price: bigint; sigma: bigint } | { error: string };
+/** What a scan reads, before it is put together: the same values from the lens or from one call each. */
+type RawView = {
+  liq: Awaited<ReturnType<ProtocolContracts["liquidationEngine"]["config"]>>;
+  reward: Awaited<ReturnType<ProtocolContracts["liquidationEngine"]["rewardConfig"]>>;
+  /** per market, in `ids`' order: its config, state, price of its config's feed, capacity window */
+  perMarket: [MarketConfig, MarketState, Quote, { start: bigint; used: bigint }][];
+};
+
+/** The name of a revert, as the keeper reports it: the protocol error's name, else the message. */
+function revertName(e: unknown): string {
+  return decodeRevert(e)?.name ?? (e as Error).message;
+}
+
+/**
+ * One call per value (a deployment without a lens): the liquidation configs, then per market its
+ * config, state, price (the record's feed first, the config's when it names another) and window.
+ */
+async function readOneByOne(
+  c: ProtocolContracts,
+  feedIds: ReadonlyMap<number, string>,
+  at: { blockTag: number },
+): Promise<RawView> {
+  const ids = [...feedIds.keys()];
+  const priceOf = (feedId: string): Promise<Quote> =>
+    c.oracle.getPriceAndVolatility(feedId, at).then(
+      ([price, sigma]) => ({ price, sigma }),
+      (e: unknown) => ({ error: revertName(e) }),
+    );
+  const [liq, reward, ...reads] = await Promise.all([
+    c.liquidationEngine.config(at),
+    c.liquidationEngine.rewardConfig(at),
+    ...ids.map((id) =>
+      Promise.all([
+        c.engine.marketConfig(id, at),
+        c.engine.marketState(id, at),
+        priceOf(feedIds.get(id)!),
+        c.liquidationEngine.capacityWindow(id, at),
+      ]),
+    ),
+  ]);
+  const perMarket: RawView["perMarket"] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const [config, state, quoted, window] = reads[i];
+    const read = config.listed && config.feedId !== feedIds.get(ids[i]) ? await priceOf(config.feedId) : quoted;
+    perMarket.push([config, state, read, window]);
+  }
+  return { liq, reward, perMarket };
+}
+
+/**
+ * One call (ProtocolLens.keeperView): the same views, read by the lens at the same block, its oracle
+ * read at each listed market's own feed. A feed's revert comes back as data, named as the call's
+ * revert would be (a revert that names no protocol error: its data, as text).
+ */
+async function readThroughLens(lens: ProtocolLens, ids: number[], at: { blockTag: number }): Promise<RawView> {
+  const v = await lens.keeperView(ids, at);
+  const perMarket: RawView["perMarket"] = v.markets.map((m) => {
+    const quote: Quote = m.priced
+      ? { price: m.priceWad, sigma: m.sigmaWad }
+      : { error: decodeRevert({ data: m.priceError })?.name ?? `reverted with data ${m.priceError}` };
+    return [
+      m.config as unknown as MarketConfig,
+      m.state as unknown as MarketState,
+      quote,
+      { start: m.windowStart, used: m.windowUsed },
+    ];
+  });
+  return {
+    liq: v.liquidation as unknown as RawView["liq"],
+    reward: v.reward as unknown as RawView["reward"],
+    perMarket,
   };
 }
 

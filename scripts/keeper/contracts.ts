@@ -13,6 +13,8 @@ import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories
 import type { ILiquidationEngine } from "../../types/ethers-contracts/contracts/interfaces/ILiquidationEngine.js";
 import type { OracleAdapter } from "../../types/ethers-contracts/contracts/oracle/OracleAdapter.js";
 import type { PerpEngine } from "../../types/ethers-contracts/contracts/market/PerpEngine.js";
+import type { ProtocolLens } from "../../types/ethers-contracts/contracts/lens/ProtocolLens.js";
+import { ProtocolLens__factory } from "../../types/ethers-contracts/factories/contracts/lens/ProtocolLens__factory.js";
 import type { Vault } from "../../types/ethers-contracts/contracts/vault/Vault.js";
 import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
 import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
@@ -36,6 +38,8 @@ export type ProtocolContracts = {
   backstop?: IBackstopEngine;
   oracle: OracleAdapter;
   breaker?: CircuitBreaker;
+  /** the read-only lens a scan is read through in one call (chainView.ts); absent: one call per view */
+  lens?: ProtocolLens;
   /** one per market of the deployment record that has a feed address */
   feeds: Feed[];
 };
@@ -54,6 +58,7 @@ export function bindContracts(d: Deployment, runner: ContractRunner): ProtocolCo
     backstop: IBackstopEngine__factory.connect(c.engine, runner),
     oracle: OracleAdapter__factory.connect(c.oracle, runner),
     breaker: c.breaker ? CircuitBreaker__factory.connect(c.breaker, runner) : undefined,
+    lens: c.lens ? ProtocolLens__factory.connect(c.lens, runner) : undefined,
     feeds,
   };
 }

@@ -17,7 +17,9 @@
  * - Views (eth_call on "latest") run with the latest block's timestamp; `mine()` starts a tick with an
  *   empty block so that views see the tick's time even before its first transaction.
  */
-import type { ContractTransaction } from "ethers";
+import { writeFileSync } from "node:fs";
+
+import { type ContractTransaction, Transaction } from "ethers";
 import type { EthereumProvider } from "hardhat/types/providers";
 
 /** EIP-7825 per-transaction gas cap (Osaka). */
@@ -34,6 +36,38 @@ const MINES = new Set([
 ]);
 /** Requests whose last parameter is the block they read at. */
 const PINNED_READS = new Set(["eth_call", "eth_getBalance", "eth_getTransactionCount", "eth_getCode"]);
+
+/** REPLAY_RPC_PROFILE=<file>: every request that reaches the node counted by method (an eth_call by target and selector), written at exit. */
+const PROFILE = process.env.REPLAY_RPC_PROFILE;
+const counts = new Map<string, number>();
+function profile(method: string, params: unknown[]): void {
+  let key = method;
+  if (method === "eth_call" || method === "eth_sendTransaction") {
+    const tx = params[0] as { to?: string; data?: string };
+    key += ` ${tx.to ?? ""} ${(tx.data ?? "").slice(0, 10)}`;
+  } else if (method === "eth_sendRawTransaction") {
+    const tx = Transaction.from(params[0] as string);
+    key += ` ${tx.to ?? ""} ${tx.data.slice(0, 10)}`;
+  }
+  if (counts.size === 0) {
+    process.on("exit", () => {
+      const rows = [...counts].sort((a, b) => b[1] - a[1]);
+      writeFileSync(PROFILE!, JSON.stringify(Object.fromEntries(rows), null, 1));
+    });
+  }
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** Receipts `Chain` keeps to answer again (see `Chain.receipts`). */
+const RECEIPTS_KEPT = 1024;
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
 
 export type Log = { address: string; topics: string[]; data: string; blockNumber: string; logIndex: string };
 
@@ -72,11 +106,18 @@ export class Chain {
     if (MINES.has(method)) {
       this.head = undefined;
       this.mined++;
+      if (method === "evm_revert") this.receipts.clear();
     } else if (this.head !== undefined && PINNED_READS.has(method) && params.at(-1) === this.head) {
       params = [...params.slice(0, -1), "latest"];
     }
+    if (method === "eth_getTransactionReceipt") {
+      const known = this.receipts.get(params[0] as string);
+      if (known !== undefined) return known as T;
+    }
+    if (PROFILE) profile(method, params);
     const before = this.mined;
     const result = (await this.provider.request({ method, params })) as T;
+    if (method === "eth_getTransactionReceipt" && result !== null) this.remember(params[0] as string, result);
     if (before === this.mined) {
       if (method === "eth_blockNumber") this.head = result as string;
       else if (method === "eth_getBlockByNumber" && params[0] === "latest" && result !== null) {
@@ -84,6 +125,20 @@ export class Chain {
       }
     }
     return result;
+  }
+
+  /**
+   * Receipts already answered, by hash: the replay reads each keeper transaction's receipt at the end
+   * of its tick and the keeper's TxManager reads it again at its next poll. A mined transaction's
+   * receipt never changes on this chain (nothing reorganises it; an `evm_revert` forgets them all), so
+   * the node's answer is handed out again, frozen, and the node asked once. The newest
+   * `RECEIPTS_KEPT` only: the poll comes within the tick.
+   */
+  private receipts = new Map<string, unknown>();
+
+  private remember(hash: string, receipt: unknown): void {
+    if (this.receipts.size >= RECEIPTS_KEPT) this.receipts.delete(this.receipts.keys().next().value!);
+    this.receipts.set(hash, deepFreeze(receipt));
   }
 
   /** hex number of the head block, while no request since may have mined another */

@@ -29,6 +29,9 @@ const MAX_UINT = 2n ** 256n - 1n;
 /** The two-step order parameters of every run: the deployments' (deploy/params/localhost.json). */
 export const REPLAY_ORDERS = { minDelay: 2, maxDelay: 3900, settlementReward: 10n ** 18n };
 
+/** The network account (by index) that deploys the keeper's lens and sends nothing else. */
+const LENS_DEPLOYER = 7;
+
 /** A fresh run: chain, protocol, feeds, configuration, funds, accounts, keeper. */
 export async function setUpRun(network: NetworkManager, params: ResolvedParams, plan: RunPlan): Promise<RunState> {
   const connection = await network.create({
@@ -44,7 +47,8 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
   try {
     const ethers = (connection as unknown as { ethers: HardhatEthers }).ethers;
     const chain = new Chain(connection.provider);
-    const [admin, governor, guardian, keeper, trader, lp, operator] = (await ethers.getSigners()).map((s) => s.address);
+    const signers = await ethers.getSigners();
+    const [admin, governor, guardian, keeper, trader, lp, operator] = signers.map((s) => s.address);
     const roles: Roles = { admin, governor, guardian, keeper, trader, lp, operator };
     // deployProtocol waits on each transaction (automine at wall-clock time). Nothing it leaves behind
     // depends on those times once the setup block re-anchors the feeds and accrues each market.
@@ -58,6 +62,14 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       // as deployed (deploy/params): traders add risk only through commit -> settle
       orders: REPLAY_ORDERS,
     });
+    // The keeper's lens, from an account nothing else sends from: the deployer's nonces, so the addresses
+    // of what it deploys next, stay as they were without a lens.
+    const lens = await ethers.deployContract(
+      "ProtocolLens",
+      [await protocol.engine.getAddress(), await protocol.oracle.getAddress()],
+      signers[LENS_DEPLOYER],
+    );
+    await lens.waitForDeployment();
     const c = bindContracts(protocol, chain);
     chain.setTime(plan.tSetup);
     const markets = await deployFeeds(ethers, chain, c, roles, params, plan);
@@ -76,7 +88,7 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       scale: SCALE,
     });
     await book.init();
-    const deployment = await deploymentRecord(chain, protocol, roles, markets, startBlock);
+    const deployment = await deploymentRecord(chain, protocol, roles, markets, startBlock, await lens.getAddress());
     const hints: RunState["hints"] = {};
     const state: RunState = {
       params,
@@ -321,6 +333,7 @@ async function deploymentRecord(
   roles: Roles,
   markets: MarketRun[],
   startBlock: number,
+  lens: string,
 ): Promise<Deployment> {
   return {
     version: 1,
@@ -335,6 +348,7 @@ async function deploymentRecord(
       insuranceFund: await p.insuranceFund.getAddress(),
       liquidationEngine: await p.liquidationEngine.getAddress(),
       breaker: p.breaker ? await p.breaker.getAddress() : undefined,
+      lens,
       triggers: p.triggers,
       // the feeds the oracle reads now: the replay's
       feeds: Object.fromEntries(markets.map((m) => [m.symbol, m.feed])),

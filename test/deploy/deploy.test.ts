@@ -33,6 +33,7 @@ import type {
   MockUSDC,
   OracleAdapter,
   PerpEngine,
+  ProtocolLens,
   Timelock,
   Vault,
 } from "../../types/ethers-contracts/index.js";
@@ -202,6 +203,16 @@ describe("Deploying to a hardhat node (deploy/deploy.ts, scripts/local)", functi
     }
     expect(await engine.circuitBreaker()).to.equal(record.contracts.breaker);
     expect(await engine.hasRole(LIQUIDATOR_ROLE, record.contracts.liquidationEngine)).to.equal(true);
+    // the keeper's lens, deployed last, reads this engine and oracle: every market, priced
+    const lens = await at<ProtocolLens>("ProtocolLens", record.contracts.lens!);
+    expect([await lens.engine(), await lens.oracle()]).to.deep.equal([
+      record.contracts.engine,
+      record.contracts.oracle,
+    ]);
+    const seen = await lens.keeperView(record.markets.map((m) => m.id));
+    expect(seen.markets.map((m) => [m.config.feedId, m.priced])).to.deep.equal(
+      record.markets.map((m) => [m.feedId, true]),
+    );
 
     // Roles: every contract governed and administered by the governor, guardian and risk oracle where
     // they act, and nothing left with the deployer.

@@ -32,6 +32,7 @@ describe("Contract sizes", function () {
       "InsuranceFund",
       "OracleAdapter",
       "CircuitBreaker",
+      "ProtocolLens",
     ]) {
       expect(deployed, name).to.include(name);
     }

@@ -14,13 +14,14 @@ import {
   Typed,
   ZeroAddress,
   getAddress,
+  hexlify,
   id,
 } from "ethers";
 
-import type { Chain } from "../../scripts/replay/chain.js";
+import { Chain } from "../../scripts/replay/chain.js";
 import { TIMING, differences } from "../../scripts/replay/compareReports.js";
 import { abiMemoStats as stats, lookupKey, memoizeAbiCoding, plainKey } from "../../scripts/replay/abiMemo.js";
-import { replayProvider } from "../../scripts/replay/serviceKeeper.js";
+import { lowerHex, replayProvider } from "../../scripts/replay/serviceKeeper.js";
 
 const iface = new Interface([
   "function cfg(uint256 id) view returns (tuple(uint256 a, int256 b, bool c, address d) c, uint256[] xs)",
@@ -175,5 +176,62 @@ describe("Replay cost: what is saved computes the same", function () {
     let refused: unknown;
     await provider.call({ to: bad, data: "0x" }).catch((e: unknown) => (refused = e));
     expect(String(refused)).to.match(/bad address checksum/);
+  });
+
+  it("lowerHex answers what hexlify answers, the same string when it already is, and refuses what hexlify refuses", function () {
+    const long = "0x" + "ab01".repeat(600);
+    for (const v of [
+      "0x",
+      "0x00",
+      long,
+      "0xABcd",
+      getAddress("0x5fbdb2315678afecb367f032d93f642f64180aa3"),
+      new Uint8Array([1, 255]),
+    ]) {
+      expect(lowerHex(v)).to.equal(hexlify(v));
+    }
+    expect(lowerHex(long)).to.equal(long);
+    for (const bad of ["0xabc", "abcd", "0xzz", 7]) {
+      let a: unknown, b: unknown;
+      try {
+        hexlify(bad as string);
+      } catch (e) {
+        a = (e as Error).message;
+      }
+      try {
+        lowerHex(bad);
+      } catch (e) {
+        b = (e as Error).message;
+      }
+      expect(a, String(bad)).to.be.a("string");
+      expect(b).to.equal(a);
+    }
+  });
+
+  it("a receipt is asked of the node once, handed out again frozen, never while unmined, and forgotten at evm_revert", async function () {
+    const asked: string[] = [];
+    let mined = false;
+    const receipt = { status: "0x1", gasUsed: "0x5208", logs: [{ topics: ["0x01"] }], blockNumber: "0x2" };
+    const chain = new Chain({
+      request: async ({ method }: { method: string }) => {
+        asked.push(method);
+        if (method === "eth_getTransactionReceipt") return mined ? structuredClone(receipt) : null;
+        return null;
+      },
+    } as never);
+    const get = () => chain.rpc<typeof receipt | null>("eth_getTransactionReceipt", ["0xaa"]);
+    expect(await get()).to.equal(null);
+    mined = true;
+    const first = await get();
+    const second = await get();
+    expect(second).to.equal(first);
+    expect(first).to.deep.equal(receipt);
+    expect(Object.isFrozen(first!.logs[0].topics)).to.equal(true);
+    expect(asked.filter((m) => m === "eth_getTransactionReceipt")).to.have.length(2);
+    await chain.rpc("evm_revert", ["0x1"]);
+    const third = await get();
+    expect(third).to.not.equal(first);
+    expect(third).to.deep.equal(receipt);
+    expect(asked.filter((m) => m === "eth_getTransactionReceipt")).to.have.length(3);
   });
 });

@@ -48,6 +48,7 @@ export async function deploymentRecord(
       insuranceFund: await p.insuranceFund.getAddress(),
       liquidationEngine: await p.liquidationEngine.getAddress(),
       breaker: p.breaker ? await p.breaker.getAddress() : undefined,
+      lens: p.lens ? await p.lens.getAddress() : undefined,
       triggers: p.triggers,
       feeds,
     },
@@ -70,6 +71,7 @@ export async function deployWorld(
     admin: deployer.address,
     governor: deployer.address,
     guardian: guardian.address,
+    lens: true, // the keeper reads its scan through it, as on a network deployment (deploy/network.ts)
   });
   const lp = o.lpUsdc ?? 1_000_000n * USDC;
   const insurance = o.insuranceUsdc ?? 100_000n * USDC;
