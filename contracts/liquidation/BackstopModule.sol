@@ -204,12 +204,21 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             for (uint256 j; j < before.length; ++j) {
                 if (before[j].marketId == ps[i].marketId) was = before[j].notional;
             }
-            if (ps[i].notional <= was) continue;
-            (, uint256 sigma) = _priceOf(_configs[ps[i].marketId].feedId);
-            uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
-            uint256 byDepth = ps[i].skewScale.mulWadDown(ps[i].price).mulWadDown(c.depthShare);
-            _cap("market", ps[i].notional, byEquity.min(byDepth));
+            if (ps[i].notional > was) _marketCaps(c, ps[i], equity);
         }
+    }
+
+    /// @dev A market whose inventory grew: equity scaled down by volatility, a share of the depth, and what
+    ///      the unwind can sell within `maxHold` at its budget (from nothing in flight: the budget at once,
+    ///      then the decayed measure's recovery, budget x ln2 / flowHalfLife a second). Intake beyond the
+    ///      last would outrun the unwind: it would be sold late, or by the loss ramp into the move.
+    function _marketCaps(BackstopConfig memory c, IPerpEngine.PositionSnapshot memory p, uint256 equity) internal view {
+        (, uint256 sigma) = _priceOf(_configs[p.marketId].feedId);
+        uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
+        uint256 depth = p.skewScale.mulWadDown(p.price);
+        _cap("market", p.notional, byEquity.min(depth.mulWadDown(c.depthShare)));
+        uint256 budget = depth.mulWadDown(c.impactBudget);
+        _cap("unwind", p.notional, budget + budget.mulDivDown(uint256(LN2_WAD) * c.maxHold, WAD * c.flowHalfLife));
     }
 
     function _cap(bytes32 name, uint256 value, uint256 limit) internal pure {
