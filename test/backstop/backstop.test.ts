@@ -161,12 +161,12 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
   });
 
-  it("declines what would take a market's inventory past what the unwind sells within maxHold at its budget: closed as before", async function () {
+  it("declines what would take a market's inventory past what the unwind sells within maxHold at its budget: tranched as before", async function () {
     const w = await loadFixture(world);
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push(await positionAccount(w, w.alice, 40_000n, 200n * WAD));
-    // one price step takes all three below maintenance at once
-    await setPriceWad(w, ETH, await priceForHealth(w, ids[0], WAD / 2n));
+    // one price step takes all three below maintenance at once, above the 2/3 backstop (a decline tranches)
+    await setPriceWad(w, ETH, await priceForHealth(w, ids[0], (8n * WAD) / 10n));
     const taken = [];
     for (const id of ids) {
       const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
@@ -183,6 +183,29 @@ describe("Backstop vault: takeover", function () {
     expect(vs.summary.notional).to.be.at.most(unwindable);
     expect(vs.summary.notional + vs.summary.notional / 2n).to.be.greaterThan(unwindable);
     expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
+  });
+
+  it("takes an account below the backstop past the unwind cap (a decline would sell it whole at once)", async function () {
+    const w = await loadFixture(world);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await positionAccount(w, w.alice, 40_000n, 200n * WAD));
+    // one price step takes all three below the 2/3 backstop at once: a declined one would be closed in full
+    await setPriceWad(w, ETH, await priceForHealth(w, ids[0], WAD / 2n));
+    const taken = [];
+    for (const id of ids) {
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
+      taken.push(events(w, rc, "AccountTakenOver").length);
+      expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
+    }
+    // the same three accounts the unwind cap declines the third of above the backstop (previous test)
+    expect(taken).to.deep.equal([1, 1, 1]);
+    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
+    const price = vs.positions[0].price;
+    const budget = ((((await w.engine.marketConfig(ETH)).skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
+    const LN2 = 693147180559945309n;
+    const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+    expect(vs.summary.notional).to.be.greaterThan(unwindable);
+    for (const id of ids) expect((await w.engine.position(id, ETH)).size).to.equal(0n);
   });
 
   it("leaves what the vault declines (a cap) to the tranches, as without a vault", async function () {
