@@ -20,7 +20,10 @@ interface IBackstopTypes is IBoundedParameters {
         uint32 drawdownWindow; // seconds: the peak is the highest share price seen in this window
         uint64 impactBudget; // unwind: decayed forced flow + tranche window use <= budget * depth
         uint32 flowHalfLife; // seconds: half-life of the forced-flow measure
-        uint32 maxHold; // seconds: inventory older than this unwinds with lateMultiplier times the budget
+        // seconds: inventory older than this unwinds with lateMultiplier times the budget; a takeover of an
+        // account above the backstop may not take a market's inventory past what the unwind sells in this time
+        // at its budget (the "unwind" cap; below the backstop a decline would sell the account at once)
+        uint32 maxHold;
         uint64 lateMultiplier; // >= 1
         // <= maxDrawdown (0: off): once the share price is this far below the drawdown breaker's peak, the
         // ADL keeper may close the vault's inventory against the most profitable opposite positions at the
@@ -50,7 +53,10 @@ interface IBackstopTypes is IBoundedParameters {
     error NothingToUnwind(uint256 marketId);
     error UnwindBudgetExhausted(uint256 marketId, uint256 usedWad, uint256 budgetWad);
     /// @notice A takeover that does not fit (the self-call reverts with it and the liquidation engine
-    ///         closes the account as before): which cap, the value and the limit.
+    ///         closes the account as before): which cap ("account", "total", "market", "unwind": for an
+    ///         account above the backstop, the market's inventory past what the unwind sells within `maxHold`
+    ///         at its budget, "vaultHealth",
+    ///         "vaultMargin"), the value and the limit.
     error TakeoverCapExceeded(bytes32 cap, uint256 value, uint256 limit);
     error TakeoverUncovered(uint256 badDebtWad, uint256 coveredWad);
 

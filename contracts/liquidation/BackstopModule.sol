@@ -60,9 +60,11 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 equity = vs.equity > 0 ? uint256(vs.equity) : 0;
         notional = s.notional;
         _cap("account", notional, equity.mulWadDown(c.accountShare));
+        // an account a decline would close in full at once (below the backstop) is not held to the unwind cap
+        bool paced = !LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin);
         uint256 covered = _moveAll(accountId, vaultId, ps);
         _settleTakeover(accountId, vaultId, keeper, notional, covered, c);
-        _checkCaps(c, vaultId, before, equity);
+        _checkCaps(c, vaultId, before, equity, paced);
     }
 
     /// @dev Every position to the vault, gains first (so a loss leg's shortfall is what the account's whole
@@ -190,7 +192,8 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         BackstopConfig memory c,
         uint256 vaultId,
         IPerpEngine.PositionSnapshot[] memory before,
-        uint256 equity
+        uint256 equity,
+        bool paced
     ) internal view {
         (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(vaultId);
         if (vs.equity < int256(vs.maintenanceMargin)) {
@@ -204,12 +207,29 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             for (uint256 j; j < before.length; ++j) {
                 if (before[j].marketId == ps[i].marketId) was = before[j].notional;
             }
-            if (ps[i].notional <= was) continue;
-            (, uint256 sigma) = _priceOf(_configs[ps[i].marketId].feedId);
-            uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
-            uint256 byDepth = ps[i].skewScale.mulWadDown(ps[i].price).mulWadDown(c.depthShare);
-            _cap("market", ps[i].notional, byEquity.min(byDepth));
+            if (ps[i].notional > was) _marketCaps(c, ps[i], equity, paced);
         }
+    }
+
+    /// @dev A market whose inventory grew: equity scaled down by volatility, a share of the depth, and what
+    ///      the unwind can sell within `maxHold` at its budget (from nothing in flight: the budget at once,
+    ///      then the decayed measure's recovery, budget x ln2 / flowHalfLife a second). Intake beyond the
+    ///      last would outrun the unwind: it would be sold late, or by the loss ramp into the move. The last
+    ///      only when `paced` (the account above the backstop): below it a decline closes the whole account
+    ///      into the market at once, more forced flow now than any unwind of it.
+    function _marketCaps(
+        BackstopConfig memory c,
+        IPerpEngine.PositionSnapshot memory p,
+        uint256 equity,
+        bool paced
+    ) internal view {
+        (, uint256 sigma) = _priceOf(_configs[p.marketId].feedId);
+        uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
+        uint256 depth = p.skewScale.mulWadDown(p.price);
+        _cap("market", p.notional, byEquity.min(depth.mulWadDown(c.depthShare)));
+        if (!paced) return;
+        uint256 budget = depth.mulWadDown(c.impactBudget);
+        _cap("unwind", p.notional, budget + budget.mulDivDown(uint256(LN2_WAD) * c.maxHold, WAD * c.flowHalfLife));
     }
 
     function _cap(bytes32 name, uint256 value, uint256 limit) internal pure {

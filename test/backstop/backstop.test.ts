@@ -161,6 +161,53 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
   });
 
+  it("declines what would take a market's inventory past what the unwind sells within maxHold at its budget: tranched as before", async function () {
+    const w = await loadFixture(world);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await positionAccount(w, w.alice, 40_000n, 200n * WAD));
+    // one price step takes all three below maintenance at once, above the 2/3 backstop (a decline tranches)
+    await setPriceWad(w, ETH, await priceForHealth(w, ids[0], (8n * WAD) / 10n));
+    const taken = [];
+    for (const id of ids) {
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
+      taken.push(events(w, rc, "AccountTakenOver").length);
+    }
+    // the third fits the account, market, depth and total caps (the adversarial fill below takes more than
+    // four such accounts when this cap is lifted), but not what the unwind can sell before maxHold
+    expect(taken).to.deep.equal([1, 1, 0]);
+    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
+    const price = vs.positions[0].price;
+    const budget = ((((await w.engine.marketConfig(ETH)).skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
+    const LN2 = 693147180559945309n;
+    const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+    expect(vs.summary.notional).to.be.at.most(unwindable);
+    expect(vs.summary.notional + vs.summary.notional / 2n).to.be.greaterThan(unwindable);
+    expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
+  });
+
+  it("takes an account below the backstop past the unwind cap (a decline would sell it whole at once)", async function () {
+    const w = await loadFixture(world);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await positionAccount(w, w.alice, 40_000n, 200n * WAD));
+    // one price step takes all three below the 2/3 backstop at once: a declined one would be closed in full
+    await setPriceWad(w, ETH, await priceForHealth(w, ids[0], WAD / 2n));
+    const taken = [];
+    for (const id of ids) {
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
+      taken.push(events(w, rc, "AccountTakenOver").length);
+      expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
+    }
+    // the same three accounts the unwind cap declines the third of above the backstop (previous test)
+    expect(taken).to.deep.equal([1, 1, 1]);
+    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
+    const price = vs.positions[0].price;
+    const budget = ((((await w.engine.marketConfig(ETH)).skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
+    const LN2 = 693147180559945309n;
+    const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+    expect(vs.summary.notional).to.be.greaterThan(unwindable);
+    for (const id of ids) expect((await w.engine.position(id, ETH)).size).to.equal(0n);
+  });
+
   it("leaves what the vault declines (a cap) to the tranches, as without a vault", async function () {
     const w = await loadFixture(world);
     await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD / 100n }); // $10k of a $1M vault
@@ -484,6 +531,9 @@ describe("Backstop vault: the loss ramp (the unwind's budget grows with the vaul
 
   it("adversarial: filling the vault with self-liquidations at one price cannot force a sale of its inventory: the ramp stays within lateMultiplier x the budget", async function () {
     const w = await loadFixture(world);
+    // the unwind cap (what maxHold sells at the budget) would stop the fill at two takeovers: lift it by a
+    // longer maxHold, to test the ramp against the other caps' fill
+    await w.bs.setBackstopConfig({ ...CONFIG, maxHold: 8 * 3600 });
     // an attacker opens leveraged longs, lets one price step take them all below maintenance, and
     // liquidates them into the vault one after the other at that same price, to push the vault's
     // conservative share price (its 2% mark haircut on the inventory) toward maxDrawdown
@@ -680,7 +730,8 @@ describe("Backstop vault: adversarial", function () {
 
   it("a thin market pushed around the vault: the depth cap keeps the inventory within a share of the market's depth", async function () {
     const w = await loadFixture(world);
-    await w.bs.setBackstopConfig({ ...CONFIG, depthShare: WAD / 1000n, accountShare: WAD }); // 0.1% of $2B
+    // 0.1% of $2B; the unwind cap lifted (0.1% budget) so that the depth cap is the one in question
+    await w.bs.setBackstopConfig({ ...CONFIG, depthShare: WAD / 1000n, accountShare: WAD, impactBudget: WAD / 1000n });
     const ids = [];
     for (const o of [w.alice, w.bob, w.carol]) ids.push(await positionAccount(w, o, 200_000n, 500n * WAD));
     // a manipulated price takes all three to the backstop at once

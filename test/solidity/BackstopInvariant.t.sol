@@ -224,6 +224,30 @@ contract BackstopInvariantTest is ProtocolFixture {
         invariant_unwindWithinBudget();
     }
 
+    /// @notice A takeover declined by a cap checked after the legs moved (here the unwind cap: a $922k BTC short
+    ///         above the backstop against $793k the unwind can sell within maxHold at 0.01% of depth) reverts the
+    ///         whole self-call after AccountTakenOver was emitted; the engine then tranches the account in the
+    ///         market, so open interest falls with nothing netted. The recorded logs keep the reverted event: the
+    ///         handler must not take it for a takeover (the invariant suite's one deterministic failure before).
+    function test_takeoverDeclinedAfterItsEventIsATranche() public {
+        handler.open(0, 1, 900_000, 25, false); // $900k BTC short at 25x
+        handler.movePrice(1, 2_250); // BTC +2.5%: below maintenance, above the 2/3 backstop
+        uint256 id = handler.accounts(0);
+        int256 size = engine.positionView(id, 1).size;
+        handler.selfLiquidate(0);
+        assertEq(handler.ghost_declinedAfterEvent(), 1, "the event was recorded, the takeover reverted");
+        assertEq(handler.ghost_takeovers(), 0, "not counted as a takeover");
+        int256 left = engine.positionView(id, 1).size;
+        assertTrue(left < 0 && left > size, "tranched in the market");
+        assertEq(engine.positionView(bv.accountId(), 1).size, 0, "the vault took nothing");
+        assertEq(
+            engine.marketState(1).shortOpenInterest,
+            uint256(-left),
+            "the short's open interest fell by the tranche"
+        );
+        invariant_takeoverConservesOpenInterestAndSkew();
+    }
+
     /// @notice The vault takes over a $1M ETH long and the price falls on: above the trigger the keeper's call is
     ///         refused; past it a stranger is refused, a reversed list, a repeated entry and the vault itself are
     ///         refused whole, and the keeper's ranked list closes the inventory against the two profitable shorts

@@ -59,6 +59,10 @@ contract BackstopHandler is CommonBase, StdUtils {
     uint256 public ghost_takeovers;
     uint256 public ghost_selfTakeovers;
     uint256 public ghost_nettedTakeovers;
+    /// @notice Takeovers that logged AccountTakenOver in the self-call and then reverted there (a cap checked
+    ///         after the legs moved): the recorded logs keep a reverted frame's events, so the event alone does
+    ///         not prove a takeover; the engine closed the account in the market instead.
+    uint256 public ghost_declinedAfterEvent;
     uint256 public ghost_closes;
     uint256 public ghost_unwinds;
     uint256 public ghost_lateUnwinds;
@@ -347,12 +351,40 @@ contract BackstopHandler is CommonBase, StdUtils {
                 takenOver = true;
             }
         }
-        if (!takenOver) return;
+        if (!takenOver || !_legsMoved(b)) return;
         ++ghost_takeovers;
         if (caller == ownerOf[id]) ++ghost_selfTakeovers;
         _checkOpenInterest(b);
         _checkVaultAfter(b, c);
         _checkRoundTrip(id, b);
+    }
+
+    /// @dev Whether the takeover whose event was recorded stood: the cheatcode's recorded logs keep the events of
+    ///      a reverted frame, and a cap checked after the legs moved (`_checkCaps`: total, market, unwind, the
+    ///      vault's health) reverts the whole self-call after `AccountTakenOver`, the engine then closing the
+    ///      account in the market. A takeover that stood moved every leg to the vault (its size in each of the
+    ///      trader's markets grew by the trader's size); a reverted one moved none. Some legs moved and not
+    ///      others is a partial takeover: a breach.
+    function _legsMoved(Before memory b) internal returns (bool) {
+        uint256 moved;
+        for (uint256 i; i < b.traderPositions.length; ++i) {
+            uint256 m = b.traderPositions[i].marketId;
+            if (_vaultSize(m) == _sizeIn(b.vaultPositions, m) + b.traderPositions[i].size) ++moved;
+        }
+        if (moved == b.traderPositions.length) return true;
+        if (moved != 0) {
+            ++ghost_oiBroken;
+            lastViolation = string.concat(
+                "partial takeover: ",
+                vm.toString(moved),
+                " of ",
+                vm.toString(b.traderPositions.length),
+                " legs moved to the vault"
+            );
+        } else {
+            ++ghost_declinedAfterEvent;
+        }
+        return false;
     }
 
     /// @dev Open interest and skew at a takeover: skew unchanged in every market; each side's open interest
