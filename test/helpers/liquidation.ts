@@ -1,11 +1,13 @@
 /**
  * The liquidation tests' shared set-up (test/liquidation and the keeper's liquidation and ADL jobs in
  * test/keeper): the block tag of the next block, the keeper book's scale, an account opened with its
- * legs, a price walk, a stale BTC feed, the engine's ADL score, and the keeper's read of the chain.
+ * legs, a change of the liquidation configuration, a price walk, a stale BTC feed, the engine's ADL
+ * score, and the keeper's read of the chain.
  */
 import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { Time } from "@nomicfoundation/hardhat-network-helpers/types";
 import { expect } from "chai";
+import type { Result, Typed } from "ethers";
 
 import { AccountBook } from "../../scripts/keeper/book.js";
 import { readChainView } from "../../scripts/keeper/chainView.js";
@@ -42,6 +44,14 @@ export async function openPosition(
     await w.engine.connect(owner).modifyPosition(id, market, size, size > 0n ? MAX_PRICE : 0n);
   }
   return id;
+}
+
+export type LiquidationConfig = Exclude<Parameters<World["liquidationEngine"]["setConfig"]>[0], Typed>;
+
+/** Sets the liquidation engine's configuration (as the governor) to what it is now with `changes` made. */
+export async function changeLiquidationConfig(w: World, changes: Partial<LiquidationConfig>): Promise<void> {
+  const now = (await w.liquidationEngine.config()) as unknown as Result;
+  await w.liquidationEngine.connect(w.governor).setConfig({ ...(now.toObject() as LiquidationConfig), ...changes });
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   setPriceWad,
   units,
 } from "../helpers/fixture.js";
-import { PENDING, WHALE_LEGS, moveUntil, openPosition } from "../helpers/liquidation.js";
+import { PENDING, WHALE_LEGS, changeLiquidationConfig, moveUntil, openPosition } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -176,17 +176,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
       const c = await w.liquidationEngine.config();
       // backstops are paced by capacity (bypass only near bankruptcy), windows of a minute
       // small windows (the least depth factor): a close past the backstop bypasses the cap and overfills
-      await w.liquidationEngine.connect(w.governor).setConfig({
-        trancheFraction: c.trancheFraction,
-        healthBuffer: c.healthBuffer,
-        backstopRatio: c.backstopRatio,
-        penaltyRate: c.penaltyRate,
-        cooldown: c.cooldown,
-        capacityWindow: c.capacityWindow,
-        capacityDepthFactor: 10n ** 15n,
-        dustNotional: c.dustNotional,
-        capBypassRatio: c.capBypassRatio,
-      });
+      await changeLiquidationConfig(w, { capacityDepthFactor: 10n ** 15n });
       const carol = await openPosition(w, w.carol, 100_000n, [[BTC, units(100)]]);
       const whale = await openPosition(w, w.alice, 150_000n, WHALE_LEGS);
       // carol past the backstop: her full close bypasses the cap and overfills the BTC window
