@@ -38,7 +38,7 @@ import {
   calmInputs,
   calmPath,
 } from "./calmHistory.js";
-import { type EventData, calibrateEscalation, leaveOneEventOut } from "./calibration.js";
+import { type EventData, calibrateEscalation, calibrateFastPath, leaveOneEventOut } from "./calibration.js";
 import {
   type ChangeGateSettings,
   type EscalationSettings,
@@ -214,27 +214,46 @@ function loeoTable(): void {
     for (let k = 0; k < paths; k++) bootstrap.push(calmInputs(bootstrapPath([path], 30, 6, next)));
     return { event, calm: calmInputs(path), bootstrap, replay: replays.get(event) };
   });
-  const rows = leaveOneEventOut(events);
+  // --fast off: the count alone (the fourth round's procedure), for the before column
+  const fastGrid = arg("fast") === "off" ? [] : undefined;
+  const rows = leaveOneEventOut(events, { fastGrid });
   const min = (s: number | undefined) => (s === undefined ? "never" : (s / 60).toFixed(0));
   const lines = [
-    "| held out | confirm of window (training) | training calm at L>=1 / L2 per 30 d | held-out calm history: at L>=1 / L2 per 30 d | held-out bootstrap: at L>=1 / L2 per 30 d | lead L>=1 / L2 (min) |",
+    "| held out | confirm of window, fast run (training) | training calm at L>=1 / L2 per 30 d | held-out calm history: at L>=1 / L2 per 30 d | held-out bootstrap: at L>=1 / L2 per 30 d | lead L>=1 / L2 (min) |",
     "|" + " --- |".repeat(6),
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.event} | ${r.escalation.confirm} of ${r.escalation.window}${r.trainingMet ? "" : " (targets not met)"} | ${pct(r.training.shareAtLevel1)} / ${r.training.level2RaisesPer30Days.toFixed(2)} | ${pct(r.calm.shareAtLevel1)} / ${r.calm.level2RaisesPer30Days.toFixed(1)} (${r.calm.hours.toFixed(0)} h) | ${pct(r.bootstrap.shareAtLevel1)} / ${r.bootstrap.level2RaisesPer30Days.toFixed(2)} (${r.bootstrap.level2Raises} in ${(r.bootstrap.hours / 24).toFixed(0)} d) | ${r.lead ? `${min(r.lead.level1)} / ${min(r.lead.level2)}` : "-"} |`,
+      `| ${r.event} | ${r.escalation.confirm} of ${r.escalation.window}, ${r.fastRun || "none"}${r.trainingMet ? "" : " (targets not met)"} | ${pct(r.training.shareAtLevel1)} / ${r.training.level2RaisesPer30Days.toFixed(2)} | ${pct(r.calm.shareAtLevel1)} / ${r.calm.level2RaisesPer30Days.toFixed(1)} (${r.calm.hours.toFixed(0)} h) | ${pct(r.bootstrap.shareAtLevel1)} / ${r.bootstrap.level2RaisesPer30Days.toFixed(2)} (${r.bootstrap.level2Raises} in ${(r.bootstrap.hours / 24).toFixed(0)} d) | ${r.lead ? `${min(r.lead.level1)} / ${min(r.lead.level2)}` : "-"} |`,
     );
   }
-  const all = calibrateEscalation(events.flatMap((e) => e.bootstrap));
+  const pooled = events.flatMap((e) => e.bootstrap);
+  const all = calibrateEscalation(pooled);
+  const fast = fastGrid === undefined && all.met ? calibrateFastPath(pooled, all.escalation) : undefined;
+  // pooled over the held-out events: each measured under the setting chosen without it
+  const heldOut = rows.reduce(
+    (a, r) => ({
+      raises: a.raises + r.bootstrap.level2Raises,
+      hours: a.hours + r.bootstrap.hours,
+      alert: a.alert + r.bootstrap.shareAtLevel1 * r.bootstrap.hours,
+    }),
+    { raises: 0, hours: 0, alert: 0 },
+  );
   const cpu = process.cpuUsage(started);
   console.log(`${events.length} events, ${paths} paths each, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s`);
   console.log("\n" + lines.join("\n"));
   console.log(
-    `\nin sample (all ${events.length} events' paths): ${all.escalation.confirm} of ${all.escalation.window}${all.met ? "" : " (targets not met)"}, calm at L>=1 ${pct(all.calm.shareAtLevel1)}, L2 ${all.calm.level2RaisesPer30Days.toFixed(2)} per 30 d`,
+    `\nheld-out bootstraps pooled: calm at L>=1 ${pct(heldOut.alert / heldOut.hours)}, ${heldOut.raises} level-2 entries in ${(heldOut.hours / 24).toFixed(0)} d (${((heldOut.raises * 30 * 24) / heldOut.hours).toFixed(2)} per 30 d)`,
+  );
+  console.log(
+    `in sample (all ${events.length} events' paths): ${all.escalation.confirm} of ${all.escalation.window}${all.met ? "" : " (targets not met)"}, calm at L>=1 ${pct(all.calm.shareAtLevel1)}, L2 ${all.calm.level2RaisesPer30Days.toFixed(2)} per 30 d` +
+      (fast
+        ? `; fast path: ${fast.met ? `run ${fast.fastRun}, calm at L>=1 ${pct(fast.calm.shareAtLevel1)}, L2 ${fast.calm.level2RaisesPer30Days.toFixed(2)} per 30 d` : "none meets the targets"}`
+        : ""),
   );
   const file = arg("out") ?? join("reports", "monitor-loeo.json");
   mkdirSync("reports", { recursive: true });
-  writeFileSync(file, toJson({ seed, paths, rows, inSample: all }, 1) + "\n");
+  writeFileSync(file, toJson({ seed, paths, rows, inSample: all, inSampleFast: fast }, 1) + "\n");
   console.log(`\nwritten: ${file}`);
 }
 

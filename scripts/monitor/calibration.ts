@@ -1,6 +1,7 @@
 /**
- * Calibration of the monitor's one fitted choice, escalation (rules.ts `Escalation`: how many of the
- * last fresh forecasts must want a level before it takes effect), and its out-of-sample check.
+ * Calibration of the monitor's fitted choices, escalation (rules.ts `Escalation`: how many of the last
+ * fresh forecasts must want a level before it takes effect, and then the run of falling distances after
+ * which level 1 is confirmed at once, the fast path), and their out-of-sample check.
  *
  * As a VaR limit is calibrated: the targets are false-alarm rates on calm time (level >= 1 at most 5%
  * of it, at most one level-2 raise per 30 days), and the choice is the least strict setting of a fixed
@@ -43,6 +44,13 @@ export const ESCALATION_GRID: readonly EscalationSettings[] = [
   [5, 5],
   [6, 6],
 ].map(([confirm, window]) => ({ confirm, window, stepPerForecast: 1 }));
+
+/**
+ * The fast path's run lengths tried (rules.ts Escalation `fastRun`), least strict first: level 1 at once
+ * after the distance to trouble fell on 1, 2, ... 6 fresh forecasts in a row. Fixed before any
+ * calibration; chosen after the count (`ESCALATION_GRID`), on the same calm data, by the same targets.
+ */
+export const FAST_RUN_GRID: readonly number[] = [1, 2, 3, 4, 5, 6];
 
 /** Calm figures pooled over several series (each a run of consecutive forecasts, calm throughout). */
 export type PooledCalm = {
@@ -126,6 +134,25 @@ export function calibrateEscalation(
   return last!;
 }
 
+/**
+ * The fast path for an escalation already chosen (`calibrateEscalation`): the least strict run length of
+ * `grid` whose pooled calm figures over `calm` still meet the targets; `fastRun` 0 (no fast path) when
+ * none does.
+ */
+export function calibrateFastPath(
+  calm: readonly (readonly RuleInputs[])[],
+  escalation: EscalationSettings,
+  o: { rules?: Rules; gate?: ChangeGateSettings | null; grid?: readonly number[] } = {},
+): { fastRun: number; met: boolean; calm: PooledCalm } {
+  const base = { rules: o.rules ?? DEFAULT_RULES, gate: o.gate === undefined ? DEFAULT_CHANGE_GATE : o.gate };
+  for (const fastRun of o.grid ?? FAST_RUN_GRID) {
+    const c = pooledCalm(calm, { ...base, escalation: { ...escalation, fastRun } });
+    if (meetsTargets(c)) return { fastRun, met: true, calm: c };
+  }
+  const c = pooledCalm(calm, { ...base, escalation: { ...escalation, fastRun: 0 } });
+  return { fastRun: 0, met: false, calm: c };
+}
+
 /** Seconds before the wave the level first reached `level` (negative: after it); undefined: never. */
 export function leadOf(
   inputs: readonly RuleInputs[],
@@ -150,8 +177,10 @@ export type EventData = {
 
 export type HeldOutRow = {
   event: string;
-  /** chosen on the other events' bootstrap */
+  /** chosen on the other events' bootstrap: the count (ESCALATION_GRID), then the fast path's run on it */
   escalation: EscalationSettings;
+  /** the fast path's run chosen on the same data (FAST_RUN_GRID; 0: none met the targets, or no fast grid) */
+  fastRun: number;
   trainingMet: boolean;
   training: PooledCalm;
   /** the held-out event, under the chosen setting */
@@ -163,14 +192,28 @@ export type HeldOutRow = {
 /** Leave-one-event-out: each event's figures under the setting calibrated without it. */
 export function leaveOneEventOut(
   events: readonly EventData[],
-  o: { rules?: Rules; gate?: ChangeGateSettings | null; grid?: readonly EscalationSettings[] } = {},
+  o: {
+    rules?: Rules;
+    gate?: ChangeGateSettings | null;
+    grid?: readonly EscalationSettings[];
+    /** the fast path's grid (default FAST_RUN_GRID; empty: no fast path, the count alone) */
+    fastGrid?: readonly number[];
+  } = {},
 ): HeldOutRow[] {
   const rules = o.rules ?? DEFAULT_RULES;
   const gate = o.gate === undefined ? DEFAULT_CHANGE_GATE : o.gate;
   return events.map((held) => {
     const training = events.filter((e) => e !== held).flatMap((e) => e.bootstrap);
-    const c = calibrateEscalation(training, { rules, gate, grid: o.grid });
-    const v: Variant = { rules, gate, escalation: c.escalation };
+    let c = calibrateEscalation(training, { rules, gate, grid: o.grid });
+    let fastRun = 0;
+    if (c.met && (o.fastGrid ?? FAST_RUN_GRID).length > 0) {
+      const f = calibrateFastPath(training, c.escalation, { rules, gate, grid: o.fastGrid });
+      if (f.met) {
+        fastRun = f.fastRun;
+        c = { ...c, calm: f.calm };
+      }
+    }
+    const v: Variant = { rules, gate, escalation: { ...c.escalation, fastRun } };
     let lead: HeldOutRow["lead"];
     if (held.replay) {
       const levels = variantLevels(held.replay.inputs, v);
@@ -182,6 +225,7 @@ export function leaveOneEventOut(
     return {
       event: held.event,
       escalation: c.escalation,
+      fastRun,
       trainingMet: c.met,
       training: c.calm,
       calm: pooledCalm([held.calm], v),

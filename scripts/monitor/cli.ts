@@ -202,7 +202,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       persistence: { confirmSeconds: config.confirmSeconds, confirmForecasts: config.confirmForecasts },
       gate: config.changeGate ? DEFAULT_CHANGE_GATE : null,
       escalation: config.escalation
-        ? { confirm: config.escalateConfirm, window: config.escalateWindow, stepPerForecast: 1 }
+        ? {
+            confirm: config.escalateConfirm,
+            window: config.escalateWindow,
+            stepPerForecast: 1,
+            fastRun: config.escalateFastRun,
+          }
         : null,
       raiseDuration: config.raiseDuration,
       renewWithin: config.renewWithin,

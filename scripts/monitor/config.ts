@@ -72,6 +72,8 @@ export const monitorConfigSchema = z
     escalation: booleanLike.default(true),
     escalateConfirm: integer(1, 100).default(DEFAULT_ESCALATION.confirm),
     escalateWindow: integer(1, 100).default(DEFAULT_ESCALATION.window),
+    /** escalation's fast path (rules.ts Escalation `fastRun`): level 1 at once after this many falls of the distance in a row; 0: off */
+    escalateFastRun: integer(0, 100).default(DEFAULT_ESCALATION.fastRun ?? 0),
   })
   .strict()
   .refine((c) => c.escalateConfirm <= c.escalateWindow, {
@@ -207,6 +209,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
     "escalateWindow",
     "n",
     `... out of this many fresh forecasts (default ${DEFAULT_ESCALATION.window}); the level then climbs one step per fresh forecast`,
+  ),
+  escalateFastRun: valued(
+    "escalateFastRun",
+    "n",
+    `escalation's fast path: level 1 (no raise) at once when the distance to trouble fell on each of the last n fresh forecasts (default ${DEFAULT_ESCALATION.fastRun ?? 0}; 0: off)`,
   ),
 };
 

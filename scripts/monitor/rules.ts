@@ -58,6 +58,12 @@ export type LevelDecision = {
   wave1h: number;
   /** an observation (the book is past its critical shock now), not a forecast: persistence does not delay it */
   immediate?: boolean;
+  /**
+   * the book's distance to trouble: distance-to-cascade at 1 h of the nearer of the critical shock and the
+   * liquidation wave the rules read (Infinity when neither is in reach), before the change gate; escalation's
+   * fast path follows its trend across fresh forecasts. Absent: unknown (no trend).
+   */
+  distance?: number;
 };
 
 /** The probabilities of the worst direction by horizon (0 when nothing up to the grid's end is critical). */
@@ -147,7 +153,8 @@ export function levelFromInputs(x: RuleInputs, rules: Rules = DEFAULT_RULES): Le
     wave1h: feeding ? x.feedingWave1h : x.wave1h,
   };
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
-  const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p });
+  const distance = Math.min(x.distance1h, feeding ? x.feedingWaveDistance1h : x.waveDistance1h);
+  const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p, distance });
   if (x.criticalNow) return { ...at(3, "the book is past its critical shock now"), immediate: true };
   if (p.p15m >= rules.level3P15m) return at(3, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`);
   if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
@@ -294,6 +301,13 @@ export class ChangeGate {
  * - **One step per fresh forecast.** The level in effect rises by at most `stepPerForecast` on each fresh
  *   forecast: level 2 (a raise of the breaker) needs level 1 in effect on the round before. A forecast
  *   that is not fresh (the same rounds read again on a new block) never raises the level.
+ * - **Fast path for a book moving toward the boundary** (`fastRun`, docs/architecture.md, "False alarms:
+ *   the fifth round"). Level 1 (a warning; no raise) is confirmed at once, without the count, when the
+ *   book's distance to trouble (LevelDecision `distance`: the nearer of the critical shock and the wave,
+ *   over the hour's volatility) fell on each of the last `fastRun` fresh forecasts: the book itself
+ *   moving toward its cluster round after round, which a calm book does only briefly. It only adds level
+ *   1 (caution): level 2 and above (the restricting raises) come from the count alone, exactly as
+ *   without it (a level-2 raise needs the count's own level 1 on the round before).
  * - It falls at once to what the rules want, and "the book is past its critical shock now" is an
  *   observation that takes effect at once, as everywhere else.
  *
@@ -307,21 +321,33 @@ export type EscalationSettings = {
   window: number;
   /** levels the level in effect may climb per fresh forecast */
   stepPerForecast: number;
+  /**
+   * the fast path: level 1 is confirmed at once when the book's distance to trouble fell on each of the
+   * last `fastRun` fresh forecasts (strictly, one forecast to the next); 0 or absent: no fast path
+   */
+  fastRun?: number;
 };
 
 /**
  * The calibration's choice on all six events' own calm bootstrap paths (calibration.ts; the in-sample row
- * of `backtest:monitor -- --loeo`, 2 paths of 30 days per event, seed 20260101): 3 of 4. Left out in
- * turn, each event's setting came out 3 of 4 or 3 of 5 (docs/architecture.md, "False alarms: the fourth
- * round").
+ * of `backtest:monitor -- --loeo`, 2 paths of 30 days per event, seed 20260101): 3 of 4, then a fast path
+ * of 2 falls. Left out in turn, each event's count came out 3 of 4 or 3 of 5 and every fast path 2
+ * (docs/architecture.md, "False alarms: the fourth round" and "the fifth round").
  */
-export const DEFAULT_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1 };
+export const DEFAULT_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1, fastRun: 2 };
+
+/** The fourth round's default, counting only (no fast path): a variant of the backtests, the "before" column. */
+export const COUNT_ONLY_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1 };
 
 /** Applies escalation forecast by forecast (one per market book). */
 export class Escalation {
   /** whether each of the last `window` fresh forecasts wanted level >= 1 (oldest first) */
   private readonly recent: boolean[] = [];
+  /** the distance to trouble of the last `fastRun` + 1 fresh forecasts (oldest first; NaN: unknown) */
+  private readonly distances: number[] = [];
+  /** the level the count alone has in effect (the one that climbs), and the level in effect with the fast path */
   private level = 0;
+  private effective = 0;
 
   constructor(private readonly e: EscalationSettings = DEFAULT_ESCALATION) {
     if (!(Number.isInteger(e.confirm) && e.confirm >= 1 && Number.isInteger(e.window) && e.window >= e.confirm)) {
@@ -332,6 +358,18 @@ export class Escalation {
     if (!(Number.isInteger(e.stepPerForecast) && e.stepPerForecast >= 1)) {
       throw new Error(`escalation: stepPerForecast ${e.stepPerForecast} must be an integer >= 1`);
     }
+    const run = e.fastRun ?? 0;
+    if (!(Number.isInteger(run) && run >= 0)) throw new Error(`escalation: fastRun ${run} must be an integer >= 0`);
+  }
+
+  /** Whether the distance to trouble fell on each of the last `fastRun` fresh forecasts. */
+  private falling(): boolean {
+    const run = this.e.fastRun ?? 0;
+    if (run === 0 || this.distances.length <= run) return false;
+    for (let j = this.distances.length - run; j < this.distances.length; j++) {
+      if (!(this.distances[j] < this.distances[j - 1])) return false;
+    }
+    return true;
   }
 
   /** The level in effect after the rules' `decision` for a forecast; `fresh`: it follows a new oracle round. */
@@ -339,17 +377,22 @@ export class Escalation {
     if (fresh) {
       this.recent.push(decision.level >= 1);
       if (this.recent.length > this.e.window) this.recent.shift();
+      this.distances.push(decision.distance ?? NaN);
+      if (this.distances.length > (this.e.fastRun ?? 0) + 1) this.distances.shift();
     }
     if (decision.immediate) {
       this.level = decision.level;
+      this.effective = decision.level;
       return decision;
     }
     const hits = this.recent.filter(Boolean).length;
+    // the count (the fourth round), on its own level: every level-2 and higher figure is the count's
     let level = decision.level;
     let why = "";
+    const counted = `${hits} of the last ${this.e.window} fresh forecasts, ${this.e.confirm} needed`;
     if (level >= 1 && hits < this.e.confirm) {
       level = 0;
-      why = ` (not yet confirmed: ${hits} of the last ${this.e.window} fresh forecasts, ${this.e.confirm} needed)`;
+      why = ` (not yet confirmed: ${counted})`;
     } else if (level > this.level) {
       const reachable = fresh ? this.level + this.e.stepPerForecast : this.level;
       if (level > reachable) {
@@ -358,6 +401,13 @@ export class Escalation {
       }
     }
     this.level = level;
+    // the fast path: level 1 besides, for a book moving toward the boundary (held, not entered, without a fresh round)
+    const fast = level === 0 && decision.level >= 1 && this.falling() && (fresh || this.effective >= 1);
+    this.effective = fast ? 1 : level;
+    if (fast) {
+      why = ` (level 1 at once: the distance fell on ${this.e.fastRun} fresh forecasts in a row${decision.level > 1 ? `; level ${decision.level} not yet confirmed: ${counted}` : ""})`;
+      return decision.level === 1 ? decision : { ...decision, level: 1, reason: `${decision.reason}${why}` };
+    }
     return level === decision.level ? decision : { ...decision, level, reason: `${decision.reason}${why}` };
   }
 }
@@ -436,6 +486,13 @@ export const RULE_VARIANTS: readonly {
     gate: null,
     persistence: null,
     escalation: DEFAULT_ESCALATION,
+  },
+  {
+    name: "gate+escalation, count only",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: COUNT_ONLY_ESCALATION,
   },
   {
     name: "gate+escalation",
