@@ -19,6 +19,7 @@ import type { BackstopVault } from "../../types/ethers-contracts/contracts/backs
 import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
 import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
+import { changeLiquidationConfig } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -222,18 +223,7 @@ describe("Backstop vault: takeover", function () {
   it("takes over an account the market's liquidation capacity holds back (no sale); without the vault it would wait", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
-    const c = await le.config();
-    await le.connect(w.governor).setConfig({
-      trancheFraction: c.trancheFraction,
-      healthBuffer: c.healthBuffer,
-      backstopRatio: c.backstopRatio,
-      penaltyRate: c.penaltyRate,
-      cooldown: c.cooldown,
-      capacityWindow: c.capacityWindow,
-      capacityDepthFactor: WAD / 1000n, // the bound's minimum
-      dustNotional: c.dustNotional,
-      capBypassRatio: c.capBypassRatio,
-    });
+    await changeLiquidationConfig(w, { capacityDepthFactor: WAD / 1000n }); // the bound's minimum
     const a = await positionAccount(w, w.bob, 20_000n, 100n * WAD);
     const big = await positionAccount(w, w.alice, 4_000_000n, 20_000n * WAD); // far more than the window
     await setPriceWad(w, ETH, await priceForHealth(w, a, (85n * WAD) / 100n));

@@ -16,25 +16,20 @@ import { BrowserProvider, type Eip1193Provider, Network } from "ethers";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
-import { AccountBook } from "../../scripts/keeper/book.js";
-import { readChainView } from "../../scripts/keeper/chainView.js";
 import { keeperSettings } from "../../scripts/keeper/config.js";
-import { type ProtocolContracts, rereadAccounts } from "../../scripts/keeper/contracts.js";
 import { deploymentRecord } from "../../scripts/keeper/devnet/world.js";
 import { Keeper } from "../../scripts/keeper/keeper.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
 import { scanAccounts, staleValuation } from "../../scripts/keeper/scanner.js";
+import { BTC, ETH, type World, deployWorld, setPriceWad, units } from "../helpers/fixture.js";
 import {
-  BTC,
-  ETH,
-  MAX_PRICE,
-  USDC,
-  type World,
-  deployWorld,
-  openAccount,
-  setPriceWad,
-  units,
-} from "../helpers/fixture.js";
+  WHALE_LEGS,
+  keeperContracts,
+  openPosition,
+  readKeeperBook,
+  snapshotLeg,
+  staleBtc,
+} from "../helpers/liquidation.js";
 
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;
@@ -58,20 +53,19 @@ type Scene = {
  */
 async function scene(): Promise<Scene> {
   const w = await deployWorld(ethers);
-  const whale = await openAccount(w, w.alice, 1_000_000n * USDC);
-  await w.engine.connect(w.alice).modifyPosition(whale, BTC, units(1) / 100n, MAX_PRICE);
-  await w.engine.connect(w.alice).modifyPosition(whale, ETH, units(2_000), MAX_PRICE);
-  const nearly = await openAccount(w, w.bob, 60_000n * USDC);
-  await w.engine.connect(w.bob).modifyPosition(nearly, BTC, -units(10), 0n);
-  await w.engine.connect(w.bob).modifyPosition(nearly, ETH, units(100), MAX_PRICE);
-  const waits = await openAccount(w, w.carol, 40_000n * USDC);
-  await w.engine.connect(w.carol).modifyPosition(waits, BTC, units(20), MAX_PRICE);
-  await w.engine.connect(w.carol).modifyPosition(waits, ETH, units(100), MAX_PRICE);
+  const whale = await openPosition(w, w.alice, 1_000_000n, WHALE_LEGS);
+  const nearly = await openPosition(w, w.bob, 60_000n, [
+    [BTC, -units(10)],
+    [ETH, units(100)],
+  ]);
+  const waits = await openPosition(w, w.carol, 40_000n, [
+    [BTC, units(20)],
+    [ETH, units(100)],
+  ]);
 
   await setPriceWad(w, BTC, 36_000n * WAD);
   const margin = BigInt((await w.engine.accountSummary(waits)).margin);
-  const ethLegOf = async (id: bigint) =>
-    (await w.engine.liquidationSnapshot(id)).positions.find((p) => Number(p.marketId) === ETH)!;
+  const ethLegOf = async (id: bigint) => (await snapshotLeg(w, id, ETH)).leg;
   let eth = 2_000n * WAD;
   while (margin + (await ethLegOf(waits)).value >= 0n) {
     eth = (eth * 98n) / 100n;
@@ -84,19 +78,14 @@ async function scene(): Promise<Scene> {
   expect((await w.engine.accountSummary(whale)).equity > 0n, "the whale is not bankrupt").to.equal(true);
 
   // `nearly` 1% of its BTC leg below maintenance, well inside the band's 5%
-  const btcNotional = (await w.engine.liquidationSnapshot(nearly)).positions.find(
-    (p) => Number(p.marketId) === BTC,
-  )!.notional;
+  const btcNotional = (await snapshotLeg(w, nearly, BTC)).leg.notional;
   const s = await w.engine.accountSummary(nearly);
   const need = BigInt(s.maintenanceMargin) - s.equity - btcNotional / 100n;
   expect(need > 0n, "nearly starts further below maintenance").to.equal(true);
   await w.engine.connect(w.bob).deposit(nearly, need / 10n ** 12n);
   expect(await w.engine.isLiquidatable(nearly)).to.equal(true);
 
-  await time.increase(3_601);
-  await setPriceWad(w, ETH, eth);
-  const btcFeed = (await w.engine.marketConfig(BTC)).feedId;
-  await expect(w.oracle.getPriceAndVolatility(btcFeed)).to.be.revertedWithCustomError(w.oracle, "StaleAnswer");
+  await staleBtc(w, time, eth);
   return { w, whale, nearly, waits };
 }
 
@@ -145,28 +134,12 @@ describe("keeper: accounts with a leg in a market whose feed is stale (issue 11,
 
   it("values each account as the contract does, to the wei: the plan's or AccountHealthy's equity and maintenance, and StaleLegMayCoverLoss as waiting", async function () {
     const { w, whale, nearly, waits } = await scene();
-    const contracts = {
-      engine: w.engine,
-      vault: w.vault,
-      liquidationEngine: w.liquidationEngine,
-      oracle: w.oracle,
-      feeds: [],
-    } as unknown as ProtocolContracts;
-    const feedIds = new Map<number, string>();
-    for (const m of w.markets) feedIds.set(m.id, (await w.engine.marketConfig(m.id)).feedId);
     // the view of the next block (an eth_call on "pending" runs at its time): mine it now, read it
     await networkHelpers.mine();
-    const block = (await ethers.provider.getBlock("latest"))!;
+    const { block, view, book } = await readKeeperBook(ethers, w, keeperContracts(w), [whale, nearly, waits]);
     const at = { blockTag: block.number };
-    const view = await readChainView(contracts, feedIds, {
-      number: block.number,
-      timestamp: block.timestamp,
-      baseFeePerGas: block.baseFeePerGas,
-    });
     expect([...view.unpriced.keys()]).to.deep.equal([BTC]);
     expect([...view.stale.keys()]).to.deep.equal([BTC]);
-    const book = new AccountBook(10n ** 12n);
-    await rereadAccounts(book, contracts, [whale, nearly, waits], block.number);
     const snapshot = (id: bigint) => book.snapshotOf(book.get(id)!);
 
     const whaleValue = staleValuation(view, snapshot(whale));

@@ -468,6 +468,16 @@ function view(markets: Map<number, MarketSnapshot>): ChainView {
 }
 
 describe("keeper scan and plans", () => {
+  /** The batch limits of the packing tests: 100 accounts, a 16.7M gas cap, 400k overhead, 110k a tranche. */
+  const limits = {
+    maxBatch: 100,
+    gasPerTranche: 110_000,
+    gasPerExtraLeg: 60_000,
+    gasPerFundCall: 70_000,
+    batchGasOverhead: 400_000,
+    txGasCap: 16_777_216,
+  };
+
   it("evaluates with market accruals computed once, exactly as the mirror does per position", () => {
     const account = { margin: 2_000n * WAD, positions: new Map([[0, { size: 10n * WAD, basis: 1_990n * WAD }]]) };
     const lm = LIQUIDATION_MARGIN;
@@ -636,14 +646,6 @@ describe("keeper scan and plans", () => {
   });
 
   it("packs batches under the account limit and the gas cap", () => {
-    const limits = {
-      maxBatch: 100,
-      gasPerTranche: 110_000,
-      gasPerExtraLeg: 60_000,
-      gasPerFundCall: 70_000,
-      batchGasOverhead: 400_000,
-      txGasCap: 16_777_216,
-    };
     const single = Array.from({ length: 250 }, (_, i) => plan(BigInt(i + 1), [[0, 1n]]));
     // 16.7M less 400k at 110k a tranche: 148 fit, so the 100-account limit binds
     expect(packBatches(single, limits).map((b) => b.length)).to.deep.equal([100, 100, 50]);
@@ -666,14 +668,6 @@ describe("keeper scan and plans", () => {
   });
 
   it("sends a held-back account for the backstop vault's takeover: no capacity used, gas budgeted as a takeover", () => {
-    const limits = {
-      maxBatch: 100,
-      gasPerTranche: 110_000,
-      gasPerExtraLeg: 60_000,
-      gasPerFundCall: 70_000,
-      batchGasOverhead: 400_000,
-      txGasCap: 16_777_216,
-    };
     const t = takeoverPlan(7n);
     expect(trancheGas(t, limits)).to.equal(GAS_PER_TAKEOVER);
     expect(GAS_PER_TAKEOVER).to.be.greaterThan(trancheGas(plan(1n, [[0, 1n]], true, true), limits));

@@ -7,27 +7,23 @@
  * engine refuses (the book raced by a close) is simulated, logged with its reason and not sent.
  */
 import { expect } from "chai";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
-import { AccountBook } from "../../scripts/keeper/book.js";
-import { readChainView } from "../../scripts/keeper/chainView.js";
 import { keeperSettings } from "../../scripts/keeper/config.js";
-import { type ProtocolContracts, rereadAccounts } from "../../scripts/keeper/contracts.js";
 import { Deleverager } from "../../scripts/keeper/deleverager.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
 import type { TxManager } from "../../scripts/keeper/txManager.js";
 import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
-import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
+import { ETH, MAX_PRICE, USDC, deployWorld, setPriceWad, type World } from "../helpers/fixture.js";
 import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
+import { SCALE, adlScore, keeperContracts, openPosition, readKeeperBook, snapshotLeg } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;
 
-const SCALE = 10n ** 12n;
 const GWEI = 10n ** 9n;
 const ADL_DRAWDOWN = WAD / 20n; // 5%, below the breaker's 7.5%
 
@@ -43,21 +39,15 @@ type VWorld = World & {
   sameSide: bigint;
 };
 
-async function withPosition(w: World, owner: HardhatEthersSigner, marginUsdc: bigint, size: bigint) {
-  const id = await openAccount(w, owner, marginUsdc * USDC);
-  await w.engine.connect(owner).modifyPosition(id, ETH, size, size > 0n ? MAX_PRICE : 0n);
-  return id;
-}
-
 /** Alice's 200 ETH long taken over by the backstop vault; two shorts and a long left in the market. */
 async function world(): Promise<VWorld> {
   const w = await deployWorld(ethers); // the admin holds ADL_KEEPER: it is the keeper's key here
   for (const s of [w.alice, w.bob, w.carol, w.stranger]) await w.usdc.mint(s.address, 100_000_000n * USDC);
   const { bv, vaultAccount } = await attachBackstopVault(ethers, w, CONFIG, 1_000_000n);
-  const small = await withPosition(w, w.stranger, 6_000n, -20n * WAD);
-  const big = await withPosition(w, w.bob, 60_000n, -100n * WAD);
-  const sameSide = await withPosition(w, w.carol, 20_000n, 10n * WAD);
-  const alice = await withPosition(w, w.alice, 40_000n, 200n * WAD);
+  const small = await openPosition(w, w.stranger, 6_000n, [[ETH, -20n * WAD]]);
+  const big = await openPosition(w, w.bob, 60_000n, [[ETH, -100n * WAD]]);
+  const sameSide = await openPosition(w, w.carol, 20_000n, [[ETH, 10n * WAD]]);
+  const alice = await openPosition(w, w.alice, 40_000n, [[ETH, 200n * WAD]]);
   // the price at which Alice's health is 1/2: past the 2/3 backstop, not bankrupt
   const v = await w.engine.positionView(alice, ETH);
   const margin = await w.vault.marginOf(alice);
@@ -84,14 +74,11 @@ async function pastTrigger(w: VWorld) {
  * simulation (another transaction landing first).
  */
 function job(w: VWorld, raceAfterRefresh?: () => Promise<void>) {
-  const contracts = {
+  const contracts = keeperContracts(w, {
     engine: w.engine.connect(w.admin),
-    vault: w.vault,
     liquidationEngine: w.liquidationEngine.connect(w.admin),
-    oracle: w.oracle,
     backstop: IBackstopEngine__factory.connect(w.engine.target as string, w.admin),
-    feeds: [],
-  } as unknown as ProtocolContracts;
+  });
   const sent: { key: string; data: string; hash: string }[] = [];
   const estimated: string[] = [];
   const tx = {
@@ -119,18 +106,9 @@ function job(w: VWorld, raceAfterRefresh?: () => Promise<void>) {
     metrics: new KeeperMetrics(),
   });
   const refresh = async () => {
-    const feedIds = new Map<number, string>();
-    for (const m of w.markets) feedIds.set(m.id, (await w.engine.marketConfig(m.id)).feedId);
-    const block = (await ethers.provider.getBlock("latest"))!;
-    const view = await readChainView(contracts, feedIds, {
-      number: block.number,
-      timestamp: block.timestamp,
-      baseFeePerGas: block.baseFeePerGas,
-    });
-    const book = new AccountBook(SCALE);
     const ids = [];
     for (let id = 1n; id < (await w.engine.nextAccountId()); id++) ids.push(id);
-    await rereadAccounts(book, contracts, ids, block.number);
+    const { book, view } = await readKeeperBook(ethers, w, contracts, ids);
     if (raceAfterRefresh) await raceAfterRefresh();
     return { book, view };
   };
@@ -172,11 +150,10 @@ describe("keeper: the backstop vault's deleverage job", function () {
     const block = rc.blockNumber - 1;
     const scores = [];
     for (const id of ids) {
-      const [s, ps] = await w.engine.liquidationSnapshot(id, { blockTag: block });
-      const p = ps.find((x) => x.marketId === BigInt(ETH))!;
-      expect(p.value).to.be.greaterThan(0n);
-      expect(s.equity).to.be.greaterThan(s.maintenanceMargin);
-      scores.push((p.value * s.notional) / s.equity);
+      const snap = await snapshotLeg(w, id, ETH, { blockTag: block });
+      expect(snap.leg.value).to.be.greaterThan(0n);
+      expect(snap.summary.equity).to.be.greaterThan(snap.summary.maintenanceMargin);
+      scores.push(adlScore(snap));
     }
     expect(scores[0]).to.be.greaterThan(scores[1]);
     // the engine took both: the shorts are closed and the vault's 200 ETH are down to 80

@@ -13,29 +13,21 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 
 import { WAD } from "../../deploy/params.js";
 import { ADL_KEEPER_ROLE, LIQUIDATOR_ROLE } from "../../deploy/protocol.js";
-import { AccountBook } from "../../scripts/keeper/book.js";
-import { readChainView } from "../../scripts/keeper/chainView.js";
-import { type ProtocolContracts, rereadAccounts } from "../../scripts/keeper/contracts.js";
 import { ADL_KEEPER_ROLE as KEEPER_SIDE_ROLE, rankAdlCandidates } from "../../scripts/keeper/deleverager.js";
+import { BTC, ETH, USDC, type World, deployWorld, setPriceWad, snapshotState, units } from "../helpers/fixture.js";
 import {
-  BTC,
-  ETH,
-  MAX_PRICE,
-  USDC,
-  type World,
-  deployWorld,
-  openAccount,
-  setPriceWad,
-  snapshotState,
-  units,
-} from "../helpers/fixture.js";
+  PENDING,
+  adlScore,
+  keeperContracts,
+  openPosition,
+  readKeeperBook,
+  snapshotLeg,
+} from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.connect();
 const { loadFixture, time } = networkHelpers;
 
-const SCALE = 10n ** 12n;
 const MAX_UINT = 2n ** 256n - 1n;
-const pending = { blockTag: "pending" } as const;
 
 type AdlWorld = World & { keeper: HardhatEthersSigner; dave: HardhatEthersSigner };
 
@@ -52,19 +44,6 @@ async function world(): Promise<AdlWorld> {
   return { ...w, keeper, dave };
 }
 
-async function positionAccount(
-  w: AdlWorld,
-  owner: HardhatEthersSigner,
-  marginUsdc: bigint,
-  legs: [market: number, size: bigint][],
-): Promise<bigint> {
-  const id = await openAccount(w, owner, marginUsdc * USDC);
-  for (const [market, size] of legs) {
-    await w.engine.connect(owner).modifyPosition(id, market, size, size > 0n ? MAX_PRICE : 0n);
-  }
-  return id;
-}
-
 async function pinNext(): Promise<number> {
   const t = (await time.latest()) + 1;
   await time.setNextBlockTimestamp(t);
@@ -73,9 +52,7 @@ async function pinNext(): Promise<number> {
 
 /** The engine's own ADL score of an account's position in `market`, at the next block. */
 async function score(w: AdlWorld, id: bigint, market: number): Promise<bigint> {
-  const [s, ps] = await w.engine.liquidationSnapshot(id, pending);
-  const p = ps.find((x) => x.marketId === BigInt(market))!;
-  return (p.value * s.notional) / s.equity;
+  return adlScore(await snapshotLeg(w, id, market, PENDING));
 }
 
 /**
@@ -85,9 +62,9 @@ async function score(w: AdlWorld, id: bigint, market: number): Promise<bigint> {
  * together they can recover it all.
  */
 async function bankrupt(w: AdlWorld, extra?: () => Promise<void>, beforeLiquidation?: () => Promise<void>) {
-  const a = await positionAccount(w, w.alice, 2_000n, [[ETH, units(30)]]);
-  const top = await positionAccount(w, w.carol, 300n, [[ETH, -units(4)]]);
-  const low = await positionAccount(w, w.bob, 20_000n, [[ETH, -units(10)]]);
+  const a = await openPosition(w, w.alice, 2_000n, [[ETH, units(30)]]);
+  const top = await openPosition(w, w.carol, 300n, [[ETH, -units(4)]]);
+  const low = await openPosition(w, w.bob, 20_000n, [[ETH, -units(10)]]);
   await extra?.();
   await setPriceWad(w, ETH, 1_900n * WAD);
   await beforeLiquidation?.();
@@ -151,7 +128,7 @@ describe("Auto-deleveraging never takes an account below maintenance (issue 11, 
   async function crossMargined(w: AdlWorld, targetEquity: bigint) {
     let dave = 0n;
     const r = await bankrupt(w, async () => {
-      dave = await positionAccount(w, w.dave, 1_500n, [
+      dave = await openPosition(w, w.dave, 1_500n, [
         [ETH, -units(5)],
         [BTC, WAD / 10n],
       ]);
@@ -302,7 +279,7 @@ describe("The keeper's ADL ranking (scripts/keeper/deleverager.ts)", function ()
     let below = 0n;
     const { top, low, a } = await bankrupt(w, async () => {
       // a winning short on an account a BTC long has taken to maintenance: the engine would skip it
-      below = await positionAccount(w, w.dave, 1_000n, [
+      below = await openPosition(w, w.dave, 1_000n, [
         [ETH, -units(5)],
         [BTC, WAD / 10n],
       ]);
@@ -312,30 +289,12 @@ describe("The keeper's ADL ranking (scripts/keeper/deleverager.ts)", function ()
     await setPriceWad(w, BTC, btc - ((s.equity - units(100)) * WAD) / (WAD / 10n));
     const sb = await w.engine.accountSummary(below);
     expect(sb.equity > 0n && sb.equity <= BigInt(sb.maintenanceMargin), "an account at maintenance").to.equal(true);
-    const loser = await positionAccount(w, w.stranger, 5_000n, [[ETH, units(1)]]); // the bankrupt side
-    const contracts = {
-      engine: w.engine,
-      vault: w.vault,
-      liquidationEngine: w.liquidationEngine,
-      oracle: w.oracle,
-      feeds: [],
-    } as unknown as ProtocolContracts;
-    const feedIds = new Map<number, string>();
-    for (const m of w.markets) feedIds.set(m.id, (await w.engine.marketConfig(m.id)).feedId);
-    const block = (await ethers.provider.getBlock("latest"))!;
-    const view = await readChainView(contracts, feedIds, {
-      number: block.number,
-      timestamp: block.timestamp,
-      baseFeePerGas: block.baseFeePerGas,
-    });
-    const book = new AccountBook(SCALE);
-    await rereadAccounts(book, contracts, [a, top, low, below, loser], block.number);
+    const loser = await openPosition(w, w.stranger, 5_000n, [[ETH, units(1)]]); // the bankrupt side
+    const { block, view, book } = await readKeeperBook(ethers, w, keeperContracts(w), [a, top, low, below, loser]);
     const ranked = rankAdlCandidates(book, view.engine, ETH, true);
     expect(ranked.map((r) => r.accountId)).to.deep.equal([top, low]);
     for (const r of ranked) {
-      const [sum, ps] = await w.engine.liquidationSnapshot(r.accountId, { blockTag: block.number });
-      const p = ps.find((x) => x.marketId === BigInt(ETH))!;
-      expect(r.score).to.equal((p.value * sum.notional) / sum.equity); // to the wei
+      expect(r.score).to.equal(adlScore(await snapshotLeg(w, r.accountId, ETH, { blockTag: block.number }))); // to the wei
     }
     expect(KEEPER_SIDE_ROLE).to.equal(ADL_KEEPER_ROLE);
     await expect(
@@ -351,7 +310,7 @@ describe("The keeper's ADL ranking (scripts/keeper/deleverager.ts)", function ()
 describe("forceReduce's price (issue 11, Low)", function () {
   it("refuses a price more than MAX_FORCE_REDUCE_DEVIATION from the index, with no change; accepts one within it", async function () {
     const w = await loadFixture(world);
-    const a = await positionAccount(w, w.alice, 10_000n, [[ETH, units(5)]]);
+    const a = await openPosition(w, w.alice, 10_000n, [[ETH, units(5)]]);
     await w.engine.connect(w.admin).grantRole(LIQUIDATOR_ROLE, w.stranger.address);
     const e = w.engine.connect(w.stranger);
     // the band as documented (1%); the constant is checked after the refusals, so that the code before

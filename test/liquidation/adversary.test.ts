@@ -23,29 +23,10 @@ import {
   setPriceWad,
   units,
 } from "../helpers/fixture.js";
+import { PENDING, WHALE_LEGS, changeLiquidationConfig, moveUntil, openPosition } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
-
-const pending = { blockTag: "pending" } as const;
-
-/** Lowers (or raises) a market's price in steps (0.25% by default) until `done` holds; returns the price. */
-async function moveUntil(
-  w: World,
-  marketId: number,
-  start: bigint,
-  down: boolean,
-  done: () => Promise<boolean>,
-  stepBps = 25n,
-): Promise<bigint> {
-  let price = start;
-  for (let i = 0; i < 1_000; ++i) {
-    price = down ? (price * (10_000n - stepBps)) / 10_000n : (price * (10_000n + stepBps)) / 10_000n;
-    await setPriceWad(w, marketId, price);
-    if (await done()) return price;
-  }
-  throw new Error("price walk did not reach the wanted state");
-}
 
 async function plainWorld() {
   return deployWorld(ethers);
@@ -114,7 +95,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
       await w.liquidationEngine.connect(keeper).liquidate(long);
       const fundBefore = await fundWad(w);
       await time.increase(2_000);
-      if (await w.engine.isLiquidatable(long, pending)) await w.liquidationEngine.connect(keeper).liquidate(long);
+      if (await w.engine.isLiquidatable(long, PENDING)) await w.liquidationEngine.connect(keeper).liquidate(long);
       const plan = await w.liquidationEngine.previewLiquidation(long).catch(() => undefined);
       expect(plan === undefined || plan.keeperFromFund === 0n).to.equal(true);
       expect(await fundWad(w)).to.be.greaterThanOrEqual(fundBefore);
@@ -127,7 +108,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
       // draws on the fund.
       const { w, long } = await loadFixture(hedgedDust);
       await moveUntil(w, ETH, 2_000n * WAD, true, async () => (await w.engine.health(long)) < (95n * WAD) / 100n);
-      const plan = await w.liquidationEngine.previewLiquidation(long, pending);
+      const plan = await w.liquidationEngine.previewLiquidation(long, PENDING);
       expect(plan.badDebt).to.equal(0n);
       const r = await rewardFields(w);
       const base = reward(r, plan.trancheNotional, 0n);
@@ -175,8 +156,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
       // Before: flag() started the clock on any liquidatable account, so the owner could age its own flag
       // before anyone could act.
       const w = await deployWorld(ethers);
-      const a = await openAccount(w, w.alice, 2_000n * USDC);
-      await w.engine.connect(w.alice).modifyPosition(a, ETH, units(15), MAX_PRICE);
+      const a = await openPosition(w, w.alice, 2_000n, [[ETH, units(15)]]);
       await moveUntil(w, ETH, 2_000n * WAD, true, async () => (await w.engine.health(a)) < (70n * WAD) / 100n, 3n);
       await expect(w.liquidationEngine.flag(a)).to.be.revertedWithCustomError(w.liquidationEngine, "NotHeldBack");
       await w.liquidationEngine.liquidate(a);
@@ -196,22 +176,9 @@ describe("Liquidation against an adversary (issue 11)", function () {
       const c = await w.liquidationEngine.config();
       // backstops are paced by capacity (bypass only near bankruptcy), windows of a minute
       // small windows (the least depth factor): a close past the backstop bypasses the cap and overfills
-      await w.liquidationEngine.connect(w.governor).setConfig({
-        trancheFraction: c.trancheFraction,
-        healthBuffer: c.healthBuffer,
-        backstopRatio: c.backstopRatio,
-        penaltyRate: c.penaltyRate,
-        cooldown: c.cooldown,
-        capacityWindow: c.capacityWindow,
-        capacityDepthFactor: 10n ** 15n,
-        dustNotional: c.dustNotional,
-        capBypassRatio: c.capBypassRatio,
-      });
-      const carol = await openAccount(w, w.carol, 100_000n * USDC);
-      await w.engine.connect(w.carol).modifyPosition(carol, BTC, units(100), MAX_PRICE);
-      const whale = await openAccount(w, w.alice, 150_000n * USDC);
-      await w.engine.connect(w.alice).modifyPosition(whale, BTC, units(1) / 100n, MAX_PRICE);
-      await w.engine.connect(w.alice).modifyPosition(whale, ETH, units(2_000), MAX_PRICE);
+      await changeLiquidationConfig(w, { capacityDepthFactor: 10n ** 15n });
+      const carol = await openPosition(w, w.carol, 100_000n, [[BTC, units(100)]]);
+      const whale = await openPosition(w, w.alice, 150_000n, WHALE_LEGS);
       // carol past the backstop: her full close bypasses the cap and overfills the BTC window
       let btc = 30_000n * WAD;
       btc = await moveUntil(w, BTC, btc, true, async () => {
@@ -225,7 +192,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
       expect(whaleBtcNotional > 0n).to.equal(true);
       // the whale below maintenance on ETH
       await moveUntil(w, ETH, 2_000n * WAD, true, () => w.engine.isLiquidatable(whale));
-      const plan = await w.liquidationEngine.previewLiquidation(whale, pending);
+      const plan = await w.liquidationEngine.previewLiquidation(whale, PENDING);
       expect(plan.legs.map((l) => Number(l.marketId))).to.deep.equal([ETH]);
       await w.liquidationEngine.liquidate(whale);
       expect((await w.engine.position(whale, ETH)).size < units(2_000)).to.equal(true);
@@ -236,8 +203,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
   describe("Lows", function () {
     async function trancheTaken() {
       const w = await deployWorld(ethers);
-      const a = await openAccount(w, w.alice, 2_000n * USDC);
-      await w.engine.connect(w.alice).modifyPosition(a, ETH, units(15), MAX_PRICE);
+      const a = await openPosition(w, w.alice, 2_000n, [[ETH, units(15)]]);
       const price = await moveUntil(
         w,
         ETH,
@@ -260,8 +226,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
      */
     async function flaggedInCooldown() {
       const w = await deployWorld(ethers);
-      const a = await openAccount(w, w.alice, 2_000n * USDC);
-      await w.engine.connect(w.alice).modifyPosition(a, ETH, units(15), MAX_PRICE);
+      const a = await openPosition(w, w.alice, 2_000n, [[ETH, units(15)]]);
       let price = await moveUntil(w, ETH, 2_000n * WAD, true, () => w.engine.isLiquidatable(a), 3n);
       await w.liquidationEngine.liquidate(a);
       const readyAt =
@@ -295,7 +260,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
       await time.increase(2_000);
       await moveUntil(w, ETH, price, true, async () => (await w.engine.accountSummary(a)).equity < 0n);
       expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.not.equal(0n, "the old clock is there");
-      const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+      const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
       expect(plan.badDebt > 0n).to.equal(true);
       const base = reward(await rewardFields(w), plan.trancheNotional, 0n);
       expect(plan.keeperFromFund <= base, `${plan.keeperFromFund} > ${base}`).to.equal(true);
@@ -313,7 +278,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
       await moveUntil(w, ETH, price, true, () => w.engine.isLiquidatable(a));
       expect((await w.engine.accountSummary(a)).equity > 0n).to.equal(true, "solvent: the account pays its keeper");
       expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.equal(old, "the old clock is stored");
-      const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+      const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
       const r = await rewardFields(w);
       expect(plan.keeperReward <= reward(r, plan.trancheNotional, 1n)).to.equal(true, `${plan.keeperReward}`);
       const tx = await w.liquidationEngine.liquidate(a);
@@ -333,13 +298,13 @@ describe("Liquidation against an adversary (issue 11)", function () {
           .to.emit(w.liquidationEngine, "AccountSeenLiquidatable")
           .withArgs(a, since);
       }
-      const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+      const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
       const r = await rewardFields(w);
       expect(plan.keeperReward > reward(r, plan.trancheNotional, 1_000n)).to.equal(true, "escalated over 1,500 s");
       // unseen for 601 s: over; a flag now would start a clock before anyone could act
       await time.increase(601);
       await expect(w.liquidationEngine.flag(a)).to.be.revertedWithCustomError(w.liquidationEngine, "NotHeldBack");
-      const fresh = await w.liquidationEngine.previewLiquidation(a, pending);
+      const fresh = await w.liquidationEngine.previewLiquidation(a, PENDING);
       expect(fresh.keeperReward <= reward(r, fresh.trancheNotional, 1n)).to.equal(true, `${fresh.keeperReward}`);
     });
 
@@ -356,8 +321,7 @@ describe("Liquidation against an adversary (issue 11)", function () {
     it("withdraw respects the stress level's leverage cap (level 4: 5x); adding margin and reducing still work", async function () {
       // Before: withdraw checked initial margin only, about 7.8x allowed against level 4's 5x.
       const w = await deployWorld(ethers, { breaker: true });
-      const a = await openAccount(w, w.alice, 10_000n * USDC);
-      await w.engine.connect(w.alice).modifyPosition(a, ETH, units(10), MAX_PRICE); // ~2x
+      const a = await openPosition(w, w.alice, 10_000n, [[ETH, units(10)]]); // ~2x
       await w.breaker!.connect(w.guardian).raiseLevel(ETH, 4);
       const cap = (await w.breaker!.tradePolicy(ETH)).maxLeverage;
       expect(cap).to.equal(5n * WAD);

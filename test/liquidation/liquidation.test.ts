@@ -29,15 +29,14 @@ import {
   units,
   type World,
 } from "../helpers/fixture.js";
+import { PENDING, SCALE, openPosition } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
 
-const SCALE = 10n ** 12n;
 const MAX_UINT = 2n ** 256n - 1n;
 const ETH_FEED = encodeBytes32String("ETH/USD");
 const abi = AbiCoder.defaultAbiCoder();
-const pending = { blockTag: "pending" } as const;
 
 /** LiquidationEngine.Status */
 const Status = { Ok: 0n, NoPositions: 1n, Healthy: 2n, CoolingDown: 3n, NoCapacity: 4n, SnapshotFailed: 5n };
@@ -241,8 +240,8 @@ describe("LiquidationEngine: tranches", function () {
     expect(healthBefore).to.be.within((8n * WAD) / 10n, (81n * WAD) / 100n);
 
     const t = await pinNext();
-    const [s, ps] = await w.engine.liquidationSnapshot(a, pending);
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const [s, ps] = await w.engine.liquidationSnapshot(a, PENDING);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     const c = await w.liquidationEngine.config();
     const r = await w.liquidationEngine.rewardConfig();
 
@@ -301,8 +300,8 @@ describe("LiquidationEngine: tranches", function () {
     await setHealths(w, ETH, [[a, (96n * WAD) / 100n]]);
     const healthBefore = await w.engine.health(a);
     await pinNext();
-    const [s] = await w.engine.liquidationSnapshot(a, pending);
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const [s] = await w.engine.liquidationSnapshot(a, PENDING);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     const f = expectedFraction(s.equity, s.maintenanceMargin, s.notional, await w.liquidationEngine.config());
     expect(f).to.be.lessThan(WAD / 4n);
     expect(f).to.be.greaterThan(WAD / 10n);
@@ -346,14 +345,14 @@ describe("LiquidationEngine: tranches", function () {
     const readyAt = t1 + 30;
     for (const at of [t1 + 1, readyAt - 1]) {
       await pinNext(at);
-      await expect(w.liquidationEngine.previewLiquidation(a, pending))
+      await expect(w.liquidationEngine.previewLiquidation(a, PENDING))
         .to.be.revertedWithCustomError(w.liquidationEngine, "TrancheCoolingDown")
         .withArgs(a, readyAt);
       await expect(w.liquidationEngine.connect(w.keeper).liquidate(a))
         .to.be.revertedWithCustomError(w.liquidationEngine, "TrancheCoolingDown")
         .withArgs(a, readyAt);
     }
-    expect(await w.liquidationEngine.liquidatableAccounts(a, 1, pending)).to.deep.equal([]);
+    expect(await w.liquidationEngine.liquidatableAccounts(a, 1, PENDING)).to.deep.equal([]);
     await pinNext(readyAt);
     const second = w.liquidationEngine.connect(w.keeper).liquidate(a);
     await expect(second).to.emit(w.liquidationEngine, "LiquidationSettled");
@@ -373,7 +372,7 @@ describe("LiquidationEngine: tranches", function () {
     expect(health).to.be.greaterThan(0n);
 
     await pinNext(t1 + 5); // well inside the cooldown
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.backstop).to.equal(true);
     expect(plan.fraction).to.equal(WAD);
     expect(plan.legs[0].sizeDelta).to.equal(-size);
@@ -399,12 +398,12 @@ describe("LiquidationEngine: tranches", function () {
     const a = await positionAccount(w, w.alice, 8n, ETH, units(6) / 100n);
     await setHealths(w, ETH, [[a, (8n * WAD) / 10n]]);
     await pinNext();
-    const [s] = await w.engine.liquidationSnapshot(a, pending);
+    const [s] = await w.engine.liquidationSnapshot(a, PENDING);
     const c = await w.liquidationEngine.config();
     // 25% would leave ~88 USDC open: below dust, so the tranche takes everything
     expect(mulWadDown(s.notional, WAD - c.trancheFraction)).to.be.lessThan(c.dustNotional);
     expect(expectedFraction(s.equity, s.maintenanceMargin, s.notional, c)).to.equal(WAD);
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.backstop).to.equal(false);
     expect(plan.fraction).to.equal(WAD);
     const tx = w.liquidationEngine.connect(w.keeper).liquidate(a);
@@ -417,9 +416,10 @@ describe("LiquidationEngine: tranches", function () {
 
   it("liquidates a cross-margined account with a gain in one market and a larger-than-margin loss in another without a spurious shortfall", async function () {
     const w = await loadFixture(world);
-    const a = await openAccount(w, w.alice, 2_000n * USDC);
-    await w.engine.connect(w.alice).modifyPosition(a, ETH, units(10), MAX_PRICE);
-    await w.engine.connect(w.alice).modifyPosition(a, BTC, -units(1), 0n);
+    const a = await openPosition(w, w.alice, 2_000n, [
+      [ETH, units(10)],
+      [BTC, -units(1)],
+    ]);
     await setPriceWad(w, ETH, 2_100n * WAD); // +~1000 on ETH
     await setPriceWad(w, BTC, 32_500n * WAD); // -~2500 on BTC: more than the 2000 of margin
     const margin = await w.vault.marginOf(a);
@@ -430,7 +430,7 @@ describe("LiquidationEngine: tranches", function () {
     expect(s.equity).to.be.lessThan((s.maintenanceMargin * 6667n) / 10000n); // backstop: both legs close in full
 
     await pinNext();
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.legs.map((l) => l.marketId)).to.deep.equal([BigInt(ETH), BigInt(BTC)]); // gain first
     expect(plan.legs[0].realised).to.be.greaterThan(0n);
     expect(plan.legs[1].shortfall).to.equal(0n);
@@ -488,7 +488,7 @@ describe("LiquidationEngine: capacity per market and window", function () {
 
     // whale1 would take 25% (5000 ETH) but only 2000 ETH of room is left: 10%
     await pinNext();
-    const plan = await w.liquidationEngine.previewLiquidation(whale1, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(whale1, PENDING);
     expect(plan.fraction).to.equal(WAD / 10n);
     await expect(w.liquidationEngine.connect(w.keeper).liquidate(whale1))
       .to.emit(w.liquidationEngine, "LiquidationSettled")
@@ -504,7 +504,7 @@ describe("LiquidationEngine: capacity per market and window", function () {
     await expect(w.liquidationEngine.connect(w.keeper).liquidate(whale2))
       .to.be.revertedWithCustomError(w.liquidationEngine, "LiquidationCapacityExhausted")
       .withArgs(whale2, ETH, t + 60);
-    const ids = await w.liquidationEngine.liquidatableAccounts(1, 10, pending);
+    const ids = await w.liquidationEngine.liquidatableAccounts(1, 10, PENDING);
     expect(ids).to.deep.equal([sinking]); // only the backstop can act now
 
     // a backstop bypasses capacity
@@ -545,7 +545,7 @@ describe("LiquidationEngine: capacity per market and window", function () {
     await expect(le.connect(w.keeper).liquidate(sinking))
       .to.be.revertedWithCustomError(le, "LiquidationCapacityExhausted")
       .withArgs(sinking, ETH, t + 60);
-    expect(await le.liquidatableAccounts(1, 10, pending)).to.deep.equal([]);
+    expect(await le.liquidatableAccounts(1, 10, PENDING)).to.deep.equal([]);
 
     // with the bypass above its health, the same account goes now, in full, while the window is still full
     await le.connect(w.governor).setConfig({ ...paced, capBypassRatio: (6n * WAD) / 10n });
@@ -587,7 +587,7 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     // a tranche starts the clock; in its cooldown the account is held back, and a flag leaves the clock
     const t0 = await pinNext();
     await w.liquidationEngine.connect(w.keeper).liquidate(a);
-    expect(await w.engine.isLiquidatable(a, pending)).to.equal(true);
+    expect(await w.engine.isLiquidatable(a, PENDING)).to.equal(true);
     await expect(w.liquidationEngine.flag(a)).not.to.emit(w.liquidationEngine, "AccountFlagged");
     expect((await w.liquidationEngine.accountState(a)).liquidatableSince).to.equal(t0);
 
@@ -598,7 +598,7 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
       await pinNext(t0 + Number(elapsed) + 1);
       await expect(w.liquidationEngine.flag(a)).to.emit(w.liquidationEngine, "AccountSeenLiquidatable").withArgs(a, t0);
       await pinNext(t0 + Number(elapsed) + 2);
-      const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+      const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
       const e = elapsed + 2n;
       const base = expectedReward(plan.trancheNotional, 0n, r);
       expect(plan.keeperReward, `after ${e} s`).to.equal(expectedReward(plan.trancheNotional, e, r));
@@ -607,7 +607,7 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     }
     // executed at 3x: the penalty still pays it all
     await pinNext(t0 + 2_600);
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.keeperReward).to.equal(mulWadDown(expectedReward(plan.trancheNotional, 0n, r), 3n * WAD));
     expect(plan.keeperFromFund).to.equal(0n);
     await expect(w.liquidationEngine.connect(w.keeper).liquidate(a))
@@ -619,7 +619,7 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     const b = await positionAccount(w, w.bob, 1_000n, ETH, units(15));
     await setHealths(w, ETH, [[b, (8n * WAD) / 10n]]);
     await pinNext();
-    const small = await w.liquidationEngine.previewLiquidation(b, pending);
+    const small = await w.liquidationEngine.previewLiquidation(b, PENDING);
     expect(toObject(r).flat + mulWadDown(small.trancheNotional, r.shareOfNotional)).to.be.lessThan(10n * WAD);
     expect(small.keeperReward).to.equal(10n * WAD);
   });
@@ -629,7 +629,7 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     const whale = await positionAccount(w, w.alice, 1_200_000n, ETH, units(12_000));
     await setHealths(w, ETH, [[whale, (8n * WAD) / 10n]]);
     await pinNext();
-    const plan = await w.liquidationEngine.previewLiquidation(whale, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(whale, PENDING);
     expect(plan.trancheNotional).to.be.greaterThan(1_000_000n * WAD);
     expect(plan.keeperReward).to.equal(500n * WAD);
     const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(whale));
@@ -650,7 +650,7 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     const pendingBefore = await w.vault.insurancePendingWad();
 
     await pinNext();
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.keeperFromPenalty).to.be.greaterThan(0n);
     expect(plan.insuranceShare).to.be.greaterThan(0n);
     await w.liquidationEngine.connect(w.keeper).liquidate(a);
@@ -720,7 +720,7 @@ describe("LiquidationEngine: bad debt", function () {
     const fundAssets = await w.insuranceFund.totalAssets();
 
     await pinNext();
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.backstop).to.equal(true);
     const loss = -plan.legs[0].realised;
     const shortfall = loss - margin;
@@ -773,7 +773,7 @@ describe("LiquidationEngine: bad debt", function () {
     const fundTokens = await w.insuranceFund.coverable(); // the stake and the fee share the vault holds for it
     expect(fundTokens).to.be.greaterThan(100n * USDC);
     await pinNext();
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.badDebtCovered).to.equal(fundTokens * SCALE);
     const socialised = plan.badDebt - plan.badDebtCovered;
     expect(plan.badDebtSocialised).to.equal(socialised);
@@ -799,7 +799,7 @@ describe("LiquidationEngine: bad debt", function () {
     await w.vault.connect(w.governor).setInsuranceFeeShare(0n); // no fee income for the fund either
     expect(await w.insuranceFund.coverable()).to.equal(0n);
     await pinNext();
-    const plan = await w.liquidationEngine.previewLiquidation(a, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(a, PENDING);
     expect(plan.badDebt).to.be.greaterThan(0n);
     expect(plan.badDebtCovered).to.equal(0n);
     expect(plan.badDebtSocialised).to.equal(plan.badDebt);
@@ -854,8 +854,8 @@ describe("LiquidationEngine: bad debt", function () {
     };
     const premiumBefore = await skewPremium();
     await pinNext();
-    const [cs, [cp]] = await w.engine.liquidationSnapshot(carol, pending);
-    const [bs, [bp]] = await w.engine.liquidationSnapshot(bob, pending);
+    const [cs, [cp]] = await w.engine.liquidationSnapshot(carol, PENDING);
+    const [bs, [bp]] = await w.engine.liquidationSnapshot(bob, PENDING);
     expect(cp.value).to.be.lessThan(deficit);
     const fromBob = deficit - cp.value;
     const bobClosed = ceilDiv(abs(bobSize) * fromBob, bp.value);
@@ -891,7 +891,7 @@ describe("LiquidationEngine: bad debt", function () {
     await w.liquidationEngine.connect(w.governor).setAdlConfig({ window: 3_600, maxNotionalPerWindow: 1_000n * WAD });
     const deficit = await w.liquidationEngine.pendingDeficit(ETH, true);
     const t = await pinNext();
-    const [, [cp]] = await w.engine.liquidationSnapshot(carol, pending);
+    const [, [cp]] = await w.engine.liquidationSnapshot(carol, PENDING);
     const closeAbs = (1_000n * WAD * WAD) / cp.price; // room / price
     const recovered = min(
       deficit,
@@ -936,7 +936,7 @@ describe("LiquidationEngine: batches and Automation", function () {
     const { w, healthy, sick1, closed, sick2, unknown } = await mixed();
     const ids = [healthy, unknown, sick1, closed, sick2, sick1];
     await pinNext();
-    expect(await w.liquidationEngine.liquidateBatch.staticCall(ids, pending)).to.equal(2n);
+    expect(await w.liquidationEngine.liquidateBatch.staticCall(ids, PENDING)).to.equal(2n);
     const tx = w.liquidationEngine.connect(w.keeper).liquidateBatch(ids);
     await expect(tx).to.emit(w.liquidationEngine, "LiquidationSkipped").withArgs(healthy, Status.Healthy);
     await expect(tx).to.emit(w.liquidationEngine, "LiquidationSkipped").withArgs(unknown, Status.SnapshotFailed);
@@ -958,13 +958,13 @@ describe("LiquidationEngine: batches and Automation", function () {
     const { w, healthy, sick1, sick2 } = await mixed();
     const page = (first: bigint, count: bigint) => abi.encode(["uint256", "uint256"], [first, count]);
     await pinNext();
-    const [needed, data] = await w.automation.checkUpkeep(page(0n, 100n), pending);
+    const [needed, data] = await w.automation.checkUpkeep(page(0n, 100n), PENDING);
     expect(needed).to.equal(true);
     expect(abi.decode(["uint256[]"], data)[0]).to.deep.equal([sick1, sick2]);
-    expect(await w.liquidationEngine.liquidatableAccounts(1, 100, pending)).to.deep.equal([sick1, sick2]);
-    expect(await w.liquidationEngine.liquidatableAccounts(sick1 + 1n, 100, pending)).to.deep.equal([sick2]);
-    expect(await w.liquidationEngine.liquidatableAccounts(1, 1, pending)).to.deep.equal([]); // [1, 2): healthy only
-    const [none] = await w.automation.checkUpkeep(page(healthy, 1n), pending);
+    expect(await w.liquidationEngine.liquidatableAccounts(1, 100, PENDING)).to.deep.equal([sick1, sick2]);
+    expect(await w.liquidationEngine.liquidatableAccounts(sick1 + 1n, 100, PENDING)).to.deep.equal([sick2]);
+    expect(await w.liquidationEngine.liquidatableAccounts(1, 1, PENDING)).to.deep.equal([]); // [1, 2): healthy only
+    const [none] = await w.automation.checkUpkeep(page(healthy, 1n), PENDING);
     expect(none).to.equal(false);
 
     // a forged performData naming a healthy account: skipped, the rest liquidated
@@ -1019,7 +1019,7 @@ describe("LiquidationEngine: batches and Automation", function () {
       ids.map((id) => [id, (8n * WAD) / 10n] as [bigint, bigint]),
     );
     await pinNext();
-    expect((await w.liquidationEngine.liquidatableAccounts(1, 100, pending)).length).to.equal(50);
+    expect((await w.liquidationEngine.liquidatableAccounts(1, 100, PENDING)).length).to.equal(50);
     const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidateBatch(ids, { gasLimit: 16_777_216n }));
     const { legs } = parseLiquidation(w, rc);
     expect(legs.length).to.equal(50);
@@ -1042,7 +1042,7 @@ describe("LiquidationEngine: bad input", function () {
     const { w, a } = await one();
     const before = await snapshotState(w, [a]);
     await pinNext();
-    const [s] = await w.engine.liquidationSnapshot(a, pending);
+    const [s] = await w.engine.liquidationSnapshot(a, PENDING);
     await expect(w.liquidationEngine.connect(w.keeper).liquidate(a))
       .to.be.revertedWithCustomError(w.liquidationEngine, "AccountHealthy")
       .withArgs(a, s.equity, s.maintenanceMargin);
@@ -1236,7 +1236,7 @@ async function expectBadDebtAccounted(w: World) {
 async function rankCandidates(w: World, market: number, ids: bigint[]) {
   const scored: { id: bigint; score: bigint }[] = [];
   for (const id of ids) {
-    const [s, ps] = await w.engine.liquidationSnapshot(id, pending);
+    const [s, ps] = await w.engine.liquidationSnapshot(id, PENDING);
     const p = ps.find((x) => x.marketId === BigInt(market))!;
     scored.push({ id, score: (p.value * s.notional) / s.equity });
   }

@@ -6,36 +6,23 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
-import {
-  ETH,
-  MAX_PRICE,
-  USDC,
-  deployWorld,
-  openAccount,
-  passLpLockup,
-  setPriceWad,
-  units,
-} from "../helpers/fixture.js";
+import { ETH, USDC, deployWorld, passLpLockup, setPriceWad, units } from "../helpers/fixture.js";
+import { PENDING, openPosition } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
 
-const pending = { blockTag: "pending" } as const;
-
 async function world() {
   const w = await deployWorld(ethers, { insurance: 0n }); // written for an empty fund
-  const alice = await openAccount(w, w.alice, 1_000n * USDC);
-  await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(15), MAX_PRICE);
+  const alice = await openPosition(w, w.alice, 1_000n, [[ETH, units(15)]]);
   return { w, alice };
 }
 
 /** alice 15 ETH long on 1000 USDC, bankrupt at 1900; bob and carol short and in profit; fund empty. */
 async function deficit() {
   const { w, alice } = await world();
-  const bob = await openAccount(w, w.bob, 1_000n * USDC);
-  await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(3), 0n);
-  const carol = await openAccount(w, w.carol, 300n * USDC);
-  await w.engine.connect(w.carol).modifyPosition(carol, ETH, -units(4), 0n);
+  const bob = await openPosition(w, w.bob, 1_000n, [[ETH, -units(3)]]);
+  const carol = await openPosition(w, w.carol, 300n, [[ETH, -units(4)]]);
   await w.vault.connect(w.governor).setInsuranceFeeShare(0n);
   await setPriceWad(w, ETH, 1_900n * WAD);
   await w.liquidationEngine.liquidate(alice);
@@ -105,7 +92,7 @@ describe("Liquidation regressions (bugs found in review, fixed)", function () {
     // (the tranche left her smaller than before: walk the price down until she is liquidatable again)
     for (let p = 1_895n * WAD; !(await w.engine.isLiquidatable(alice)); p -= 5n * WAD) await setPriceWad(w, ETH, p);
     expect(await w.engine.isLiquidatable(alice)).to.equal(true);
-    const plan = await w.liquidationEngine.previewLiquidation(alice, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(alice, PENDING);
     const r = await w.liquidationEngine.rewardConfig();
     const base = r[0] + (plan.trancheNotional * r.shareOfNotional) / WAD; // flat + share * notional
     expect(plan.keeperReward).to.equal(base);
@@ -123,9 +110,10 @@ describe("Liquidation regressions (bugs found in review, fixed)", function () {
     const w = await deployWorld(ethers, { insurance: 0n }); // written for an empty fund
     await passLpLockup(w, networkHelpers.time);
     await w.vault.connect(w.lp).withdraw(998_000n * USDC, w.lp.address, w.lp.address);
-    const a = await openAccount(w, w.alice, 3_000n * USDC);
-    await w.engine.connect(w.alice).modifyPosition(a, ETH, units(10), MAX_PRICE);
-    await w.engine.connect(w.alice).modifyPosition(a, 1, -units(1), 0n);
+    const a = await openPosition(w, w.alice, 3_000n, [
+      [ETH, units(10)],
+      [1, -units(1)],
+    ]);
     await setPriceWad(w, ETH, 2_500n * WAD);
     await setPriceWad(w, 1, 38_000n * WAD);
     const s = await w.engine.accountSummary(a);

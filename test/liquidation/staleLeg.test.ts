@@ -9,54 +9,29 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
-import {
-  BTC,
-  ETH,
-  MAX_PRICE,
-  USDC,
-  type World,
-  deployWorld,
-  openAccount,
-  setPriceWad,
-  units,
-} from "../helpers/fixture.js";
+import { BTC, ETH, type World, deployWorld, setPriceWad, units } from "../helpers/fixture.js";
+import { PENDING, WHALE_LEGS, moveUntil, openPosition, snapshotLeg, staleBtc } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { time } = networkHelpers;
 
-const pending = { blockTag: "pending" } as const;
-
-/** Lowers a market's price in 0.25% steps until `done` holds (all feeds fresh); returns the price. */
-async function lowerUntil(w: World, marketId: number, start: bigint, done: () => Promise<boolean>): Promise<bigint> {
-  let price = start;
-  for (let i = 0; i < 1_000; ++i) {
-    price = (price * 9_975n) / 10_000n;
-    await setPriceWad(w, marketId, price);
-    if (await done()) return price;
-  }
-  throw new Error("price walk did not reach the wanted state");
-}
-
-/** Lets every feed go past its heartbeat (3,600 s), then refreshes ETH only: BTC's feed is stale. */
-async function staleBtc(w: World, ethPrice: bigint) {
-  await time.increase(3_601);
-  await setPriceWad(w, ETH, ethPrice);
-  await expect(w.oracle.getPriceAndVolatility((await w.engine.marketConfig(BTC)).feedId)).to.be.revertedWithCustomError(
-    w.oracle,
-    "StaleAnswer",
-  );
+/**
+ * A whale (0.01 BTC and 2,000 ETH long on 400,000 USDC) with ETH lowered in 0.25% steps until `done`
+ * holds, then BTC's feed stale (ETH refreshed at the price reached).
+ */
+async function staleWhale(done: (w: World, whale: bigint) => Promise<boolean>) {
+  const w = await deployWorld(ethers);
+  const whale = await openPosition(w, w.alice, 400_000n, WHALE_LEGS);
+  const eth = await moveUntil(w, ETH, 2_000n * WAD, true, () => done(w, whale));
+  await staleBtc(w, time, eth);
+  return { w, whale, eth };
 }
 
 describe("Liquidation with a stale leg (issue 11, Medium 6)", function () {
   it("a whale's large fresh ETH leg is liquidated while its tiny BTC leg's feed is stale; the BTC leg is not traded", async function () {
-    const w = await deployWorld(ethers);
-    const whale = await openAccount(w, w.alice, 400_000n * USDC);
-    await w.engine.connect(w.alice).modifyPosition(whale, BTC, units(1) / 100n, MAX_PRICE);
-    await w.engine.connect(w.alice).modifyPosition(whale, ETH, units(2_000), MAX_PRICE);
-    const eth = await lowerUntil(w, ETH, 2_000n * WAD, async () => (await w.engine.health(whale)) < (9n * WAD) / 10n);
-    await staleBtc(w, eth);
+    const { w, whale, eth } = await staleWhale(async (w, whale) => (await w.engine.health(whale)) < (9n * WAD) / 10n);
 
-    const plan = await w.liquidationEngine.previewLiquidation(whale, pending);
+    const plan = await w.liquidationEngine.previewLiquidation(whale, PENDING);
     expect(plan.legs.map((l) => Number(l.marketId))).to.deep.equal([ETH]);
     expect(plan.equity < BigInt(plan.maintenanceMargin)).to.equal(true);
     await expect(w.liquidationEngine.liquidate(whale)).to.emit(w.liquidationEngine, "LiquidationSettled");
@@ -69,30 +44,24 @@ describe("Liquidation with a stale leg (issue 11, Medium 6)", function () {
   });
 
   it("in a batch too: the account is liquidated, not skipped as SnapshotFailed", async function () {
-    const w = await deployWorld(ethers);
-    const whale = await openAccount(w, w.alice, 400_000n * USDC);
-    await w.engine.connect(w.alice).modifyPosition(whale, BTC, units(1) / 100n, MAX_PRICE);
-    await w.engine.connect(w.alice).modifyPosition(whale, ETH, units(2_000), MAX_PRICE);
-    const eth = await lowerUntil(w, ETH, 2_000n * WAD, async () => (await w.engine.health(whale)) < (9n * WAD) / 10n);
-    await staleBtc(w, eth);
+    const { w, whale } = await staleWhale(async (w, whale) => (await w.engine.health(whale)) < (9n * WAD) / 10n);
     await expect(w.liquidationEngine.liquidateBatch([whale])).to.emit(w.liquidationEngine, "LiquidationSettled");
   });
 
   it("an account below maintenance at the stale leg's last answer but not at the edge of its band in the account's favour is not liquidated", async function () {
     const w = await deployWorld(ethers);
-    const a = await openAccount(w, w.alice, 60_000n * USDC);
     // a large BTC long: +5% on it outweighs the shortfall below maintenance
-    await w.engine.connect(w.alice).modifyPosition(a, BTC, units(10), MAX_PRICE);
-    await w.engine.connect(w.alice).modifyPosition(a, ETH, units(100), MAX_PRICE);
-    const eth = await lowerUntil(w, ETH, 2_000n * WAD, () => w.engine.isLiquidatable(a));
+    const a = await openPosition(w, w.alice, 60_000n, [
+      [BTC, units(10)],
+      [ETH, units(100)],
+    ]);
+    const eth = await moveUntil(w, ETH, 2_000n * WAD, true, () => w.engine.isLiquidatable(a));
     const s = await w.engine.accountSummary(a);
-    const btcNotional = (await w.engine.liquidationSnapshot(a)).positions.find(
-      (p) => Number(p.marketId) === BTC,
-    )!.notional;
+    const btcNotional = (await snapshotLeg(w, a, BTC)).leg.notional;
     // the gap below maintenance is far less than 5% of the BTC leg
     expect(BigInt(s.maintenanceMargin) - s.equity < btcNotional / 40n).to.equal(true);
-    await staleBtc(w, eth);
-    await expect(w.liquidationEngine.previewLiquidation(a, pending)).to.be.revertedWithCustomError(
+    await staleBtc(w, time, eth);
+    await expect(w.liquidationEngine.previewLiquidation(a, PENDING)).to.be.revertedWithCustomError(
       w.liquidationEngine,
       "AccountHealthy",
     );
@@ -101,9 +70,10 @@ describe("Liquidation with a stale leg (issue 11, Medium 6)", function () {
 
   it("an account bankrupt on its fresh legs whose stale gain could meet the loss waits for the feed (StaleLegMayCoverLoss)", async function () {
     const w = await deployWorld(ethers);
-    const a = await openAccount(w, w.alice, 40_000n * USDC);
-    await w.engine.connect(w.alice).modifyPosition(a, BTC, units(20), MAX_PRICE);
-    await w.engine.connect(w.alice).modifyPosition(a, ETH, units(100), MAX_PRICE);
+    const a = await openPosition(w, w.alice, 40_000n, [
+      [BTC, units(20)],
+      [ETH, units(100)],
+    ]);
     // BTC up 20%: a large gain; then ETH down until the margin plus the ETH leg is below zero
     await setPriceWad(w, BTC, 36_000n * WAD);
     const margin = (await w.engine.accountSummary(a)).margin;
@@ -111,25 +81,20 @@ describe("Liquidation with a stale leg (issue 11, Medium 6)", function () {
     for (;;) {
       eth = (eth * 98n) / 100n;
       await setPriceWad(w, ETH, eth);
-      const ethLeg = (await w.engine.liquidationSnapshot(a)).positions.find((p) => Number(p.marketId) === ETH)!;
+      const ethLeg = (await snapshotLeg(w, a, ETH)).leg;
       if (BigInt(margin) + ethLeg.value < 0n) break;
     }
     // and below maintenance with BTC at its last answer (BTC's gain alone is less than 6 ETH's loss)
-    eth = await lowerUntil(w, ETH, eth, () => w.engine.isLiquidatable(a));
-    await staleBtc(w, eth);
-    await expect(w.liquidationEngine.previewLiquidation(a, pending))
+    eth = await moveUntil(w, ETH, eth, true, () => w.engine.isLiquidatable(a));
+    await staleBtc(w, time, eth);
+    await expect(w.liquidationEngine.previewLiquidation(a, PENDING))
       .to.be.revertedWithCustomError(w.liquidationEngine, "StaleLegMayCoverLoss")
       .withArgs(a, BTC);
   });
 
   it("a tiny stale leg never holds back an account bankrupt on its fresh legs: its fresh legs close in full, the stale leg stays", async function () {
-    const w = await deployWorld(ethers);
-    const whale = await openAccount(w, w.alice, 400_000n * USDC);
-    await w.engine.connect(w.alice).modifyPosition(whale, BTC, units(1) / 100n, MAX_PRICE);
-    await w.engine.connect(w.alice).modifyPosition(whale, ETH, units(2_000), MAX_PRICE);
-    const eth = await lowerUntil(w, ETH, 2_000n * WAD, async () => (await w.engine.accountSummary(whale)).equity < 0n);
-    await staleBtc(w, eth);
-    const plan = await w.liquidationEngine.previewLiquidation(whale, pending);
+    const { w, whale } = await staleWhale(async (w, whale) => (await w.engine.accountSummary(whale)).equity < 0n);
+    const plan = await w.liquidationEngine.previewLiquidation(whale, PENDING);
     expect(plan.backstop).to.equal(true);
     expect(plan.badDebt > 0n).to.equal(true);
     await expect(w.liquidationEngine.liquidate(whale)).to.emit(w.liquidationEngine, "LiquidationSettled");

@@ -13,7 +13,7 @@ import {
   leaveOneEventOut,
   pooledCalm,
 } from "../../scripts/monitor/calibration.js";
-import { calmFigures, calmInputs, calmThenFallPath } from "../../scripts/monitor/calmHistory.js";
+import { calmFigures } from "../../scripts/monitor/calmHistory.js";
 import { resolveMonitorConfig } from "../../scripts/monitor/config.js";
 import {
   type LevelDecision,
@@ -22,9 +22,9 @@ import {
   DEFAULT_ESCALATION,
   DEFAULT_RULES,
   Escalation,
-  RULE_VARIANTS,
   levelSeries,
 } from "../../scripts/monitor/rules.js";
+import { ownPath, ruleInputs, ruleVariant } from "../helpers/monitor.js";
 
 const want = (level: number, immediate = false): LevelDecision => ({
   level,
@@ -38,20 +38,8 @@ const want = (level: number, immediate = false): LevelDecision => ({
 });
 
 /** Inputs the rules read as level 2 (P(15 min) 2%), 1 (P(1 h) 2%) or 0, with no distance (the gate stays off). */
-const inputs = (t: number, level: number): RuleInputs => ({
-  t,
-  criticalNow: false,
-  p15m: level >= 2 ? 0.02 : 0,
-  p1h: level >= 1 ? 0.02 : 0,
-  p24h: 0,
-  distance1h: Infinity,
-  wave15m: 0,
-  wave1h: 0,
-  feedingWave15m: 0,
-  feedingWave1h: 0,
-  waveDistance1h: Infinity,
-  feedingWaveDistance1h: Infinity,
-});
+const inputs = (t: number, level: number): RuleInputs =>
+  ruleInputs(t, { p15m: level >= 2 ? 0.02 : 0, p1h: level >= 1 ? 0.02 : 0 });
 
 const series = (levels: number[], step = 3_600, t0 = 0) => levels.map((l, i) => inputs(t0 + i * step, l));
 
@@ -124,7 +112,7 @@ describe("Risk monitor: escalation", function () {
     expect(Math.abs(gateOnly.shareAtLevel1 - 4 / 14)).to.be.below(1e-12);
     expect(withEscalation.atLevel.slice(1)).to.deep.equal([0, 0, 0]);
     expect(withEscalation.level2RaisesPer30Days).to.equal(0);
-    const v = RULE_VARIANTS.find((x) => x.name === "gate+escalation")!;
+    const v = ruleVariant("gate+escalation");
     expect(v.escalation).to.deep.equal(DEFAULT_ESCALATION);
     expect(v.gate).to.deep.equal(DEFAULT_CHANGE_GATE);
   });
@@ -134,16 +122,13 @@ describe("Risk monitor: escalation on a path of our own", function () {
   it("the stress book on a synthetic calm-then-fall path: fewer calm alarms and level-2 entries than the gate alone", function () {
     this.timeout(300_000);
     // not designed on any event and not used by the calibration: a seeded random walk, a deterioration, a fall
-    const { path, fallStart, precursorStart } = calmThenFallPath({ seed: 1_234 });
-    const inputs = calmInputs(path, "replay");
-    const calm = inputs.filter((x) => x.t < precursorStart);
-    const gateV = RULE_VARIANTS.find((v) => v.name === "gate")!;
-    const escV = RULE_VARIANTS.find((v) => v.name === "gate+escalation")!;
+    const { fallStart, inputs, calm, firstAt: firstIn } = ownPath();
+    const gateV = ruleVariant("gate");
+    const escV = ruleVariant("gate+escalation");
     const gated = calmFigures("own", calm, gateV.rules, gateV);
     const escalated = calmFigures("own", calm, escV.rules, escV);
     const g = levelSeries(inputs, escV.rules, escV).map((d) => d.level);
-    const firstAt = (level: number) =>
-      inputs.find((x, i) => x.t >= precursorStart && x.t <= fallStart && g[i] >= level)?.t;
+    const firstAt = (level: number) => firstIn(g, level);
     const before = (level: number) => {
       const t = firstAt(level);
       return t === undefined ? "none" : `${((fallStart - t) / 60).toFixed(0)} min`;

@@ -12,32 +12,20 @@ import { mulberry32 } from "../../scripts/lib/random.js";
 import { MonitorService } from "../../scripts/monitor/service.js";
 import { syntheticState } from "../../scripts/monitor/syntheticBook.js";
 
-import { bootstrapPath, calmFigures, calmInputs, calmThenFallPath } from "../../scripts/monitor/calmHistory.js";
+import { bootstrapPath, calmFigures, calmThenFallPath } from "../../scripts/monitor/calmHistory.js";
 import {
   type RuleInputs,
   ChangeGate,
   DEFAULT_CHANGE_GATE,
   DEFAULT_RULES,
-  RULE_VARIANTS,
   levelFromInputs,
   levelSeries,
 } from "../../scripts/monitor/rules.js";
+import { ownPath, ruleInputs, ruleVariant } from "../helpers/monitor.js";
 
 /** Inputs whose only finite distance is the critical one, with a probability that sets level 2. */
-const risky = (t: number, distance1h: number, criticalNow = false): RuleInputs => ({
-  t,
-  criticalNow,
-  p15m: 0.02,
-  p1h: 0.2,
-  p24h: 0.9,
-  distance1h,
-  wave15m: 0,
-  wave1h: 0,
-  feedingWave15m: 0,
-  feedingWave1h: 0,
-  waveDistance1h: Infinity,
-  feedingWaveDistance1h: Infinity,
-});
+const risky = (t: number, distance1h: number, criticalNow = false): RuleInputs =>
+  ruleInputs(t, { criticalNow, p15m: 0.02, p1h: 0.2, p24h: 0.9, distance1h });
 
 describe("Risk monitor: the change gate", function () {
   it("a standing risk is gated once there is history; a new low of the distance opens it; critical now is never gated", function () {
@@ -93,11 +81,9 @@ describe("Risk monitor: the change gate", function () {
 
   it("on a path of our own with the stress book: fewer calm alarms than the plain rules, never a higher level, a warning before the fall", function () {
     this.timeout(300_000);
-    const { path, fallStart, precursorStart } = calmThenFallPath({ seed: 1_234 });
-    const inputs = calmInputs(path, "replay");
-    const calm = inputs.filter((x) => x.t < precursorStart);
-    const plainV = RULE_VARIANTS.find((v) => v.name === "plain")!;
-    const gateV = RULE_VARIANTS.find((v) => v.name === "gate")!;
+    const { fallStart, inputs, calm, firstAt: firstIn } = ownPath();
+    const plainV = ruleVariant("plain");
+    const gateV = ruleVariant("gate");
     const plain = calmFigures("own", calm, plainV.rules, plainV);
     const gated = calmFigures("own", calm, gateV.rules, gateV);
     console.log(
@@ -113,8 +99,7 @@ describe("Risk monitor: the change gate", function () {
       if (x.t - inputs[0].t < 3_600) expect(g[i]).to.equal(p[i]);
     });
     // the deterioration: level >= 1 and level 2 before the fall's first bar
-    const firstAt = (level: number) =>
-      inputs.find((x, i) => x.t >= precursorStart && x.t <= fallStart && g[i] >= level)?.t;
+    const firstAt = (level: number) => firstIn(g, level);
     expect(firstAt(1), "level >= 1 during the deterioration").to.not.equal(undefined);
     expect(firstAt(2), "level 2 during the deterioration").to.not.equal(undefined);
     expect(firstAt(2)!).to.be.lessThan(fallStart);

@@ -1,0 +1,51 @@
+/**
+ * The risk-monitor tests' shared set-up (test/monitor): hand-made rule inputs, the backtests' rule
+ * variants by name, and the path of our own (a seeded calm walk, a deterioration, a fall) read by the
+ * replay's stress book.
+ */
+import { calmInputs, calmThenFallPath } from "../../scripts/monitor/calmHistory.js";
+import { type RuleInputs, RULE_VARIANTS } from "../../scripts/monitor/rules.js";
+
+/**
+ * Rule inputs at time `t` with no probability, no wave and no finite distance (level 0, nothing for the
+ * gate to compare), with `set` in place of any of them.
+ */
+export function ruleInputs(t: number, set: Partial<Omit<RuleInputs, "t">> = {}): RuleInputs {
+  return {
+    t,
+    criticalNow: false,
+    p15m: 0,
+    p1h: 0,
+    p24h: 0,
+    distance1h: Infinity,
+    wave15m: 0,
+    wave1h: 0,
+    feedingWave15m: 0,
+    feedingWave1h: 0,
+    waveDistance1h: Infinity,
+    feedingWaveDistance1h: Infinity,
+    ...set,
+  };
+}
+
+/** The backtests' rule variant named `name` (rules.ts RULE_VARIANTS); throws if there is none. */
+export function ruleVariant(name: string): (typeof RULE_VARIANTS)[number] {
+  const v = RULE_VARIANTS.find((x) => x.name === name);
+  if (v === undefined) throw new Error(`no rule variant ${name}`);
+  return v;
+}
+
+/**
+ * The path of our own (calmThenFallPath, seed 1,234: not designed on any event, not used by the
+ * calibration), its inputs as the replay's stress book reads them, and those of its calm part (before
+ * the deterioration).
+ */
+export function ownPath() {
+  const { path, fallStart, precursorStart } = calmThenFallPath({ seed: 1_234 });
+  const inputs = calmInputs(path, "replay");
+  const calm = inputs.filter((x) => x.t < precursorStart);
+  /** The time of the first bar from the deterioration to the fall whose level in `levels` is at least `level`. */
+  const firstAt = (levels: number[], level: number) =>
+    inputs.find((x, i) => x.t >= precursorStart && x.t <= fallStart && levels[i] >= level)?.t;
+  return { path, fallStart, precursorStart, inputs, calm, firstAt };
+}
