@@ -133,15 +133,19 @@ describe("Risk monitor: escalation on a path of our own", function () {
       const t = firstAt(level);
       return t === undefined ? "none" : `${((fallStart - t) / 60).toFixed(0)} min`;
     };
-    // the cost, measured and reported (docs/architecture.md, "False alarms: the fourth round"): on this
-    // path the gate's warnings in the deterioration are single forecasts' new lows, which escalation
-    // does not confirm, so it gives no warning before the fall here
+    // measured and reported (docs/architecture.md, "False alarms: the fourth round" and "the fifth
+    // round"): on this path the gate's warnings in the deterioration are single forecasts' new lows,
+    // which the 3-of-4 count alone does not confirm; the default's fast path (the distance falling on
+    // consecutive fresh forecasts) gives level 1 before the fall
     console.log(
       `      own path: calm at L>=1 gate ${(gated.shareAtLevel1 * 100).toFixed(1)}% -> gate+escalation ${(escalated.shareAtLevel1 * 100).toFixed(1)}%; L2 entries /30 d ${gated.level2RaisesPer30Days.toFixed(0)} -> ${escalated.level2RaisesPer30Days.toFixed(0)}; before the fall: level 1 ${before(1)}, level 2 ${before(2)}`,
     );
     expect(gated.shareAtLevel1, "the gate alone is over the 5% target here").to.be.greaterThan(0.05);
     expect(escalated.shareAtLevel1).to.be.lessThan(gated.shareAtLevel1);
     expect(escalated.level2RaisesPer30Days).to.be.lessThan(gated.level2RaisesPer30Days / 4);
+    const warned = firstAt(1);
+    expect(warned, "the default (fast path on) warns at level 1 before the fall").to.not.equal(undefined);
+    expect(warned!).to.be.lessThan(fallStart);
     // never above the gate's level: escalation only delays or drops a level the gate lets through
     const gl = levelSeries(inputs, gateV.rules, gateV).map((d) => d.level);
     g.forEach((l, i) => expect(l, `bar ${i}`).to.be.at.most(gl[i]));
