@@ -991,8 +991,8 @@ describe("LiquidationEngine: batches and Automation", function () {
     await setPriceWad(w, BTC, 32_500n * WAD);
     await pinNext();
     const plans = [
-      await w.liquidationEngine.previewLiquidation(ethOnly, pending),
-      await w.liquidationEngine.previewLiquidation(both, pending),
+      await w.liquidationEngine.previewLiquidation(ethOnly, PENDING),
+      await w.liquidationEngine.previewLiquidation(both, PENDING),
     ];
     expect(plans[0].legs.map((l) => l.marketId)).to.deep.equal([BigInt(ETH)]);
     expect(plans[1].legs.map((l) => l.marketId)).to.deep.equal([BigInt(ETH), BigInt(BTC)]);
