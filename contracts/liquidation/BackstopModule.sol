@@ -219,8 +219,9 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     ///      the unwind can sell within `maxHold` at its budget (from nothing in flight: the budget at once,
     ///      then the decayed measure's recovery, budget x ln2 / flowHalfLife a second). Intake beyond the
     ///      last would outrun the unwind: it would be sold late, or by the loss ramp into the move. The last
-    ///      only when `paced` (the account above the backstop): below it a decline closes the whole account
-    ///      into the market at once, more forced flow now than any unwind of it.
+    ///      times `paced`, the loss budget left (1 - drawdown / maxDrawdown, WAD), for an account above the
+    ///      backstop; none (`paced` = max) below it, where a decline closes the whole account into the market
+    ///      at once, more forced flow now than any unwind of it.
     function _marketCaps(
         BackstopConfig memory c,
         IPerpEngine.PositionSnapshot memory p,
