@@ -108,6 +108,18 @@ function ramped(base: bigint, d: bigint): bigint {
   return min(r, (base * CONFIG.lateMultiplier) / WAD);
 }
 
+/**
+ * The vault's inventory snapshot and the unwind cap at its first position's price: what the paced unwind
+ * sells before maxHold at the impact budget, impactBudget x depth x (1 + ln2 x maxHold / flowHalfLife).
+ */
+async function unwindCap(w: BWorld) {
+  const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
+  const price = vs.positions[0].price;
+  const budget = ((((await w.engine.marketConfig(ETH)).skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
+  const LN2 = 693147180559945309n;
+  const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+  return { vs, unwindable };
+}
 describe("Backstop vault: takeover", function () {
   it("moves a backstop account's position to the vault at the oracle price: open interest unchanged, fee to the vault, the trader keeps the rest", async function () {
     const w = await loadFixture(world);
@@ -176,11 +188,7 @@ describe("Backstop vault: takeover", function () {
     // the third fits the account, market, depth and total caps (the adversarial fill below takes more than
     // four such accounts when this cap is lifted), but not what the unwind can sell before maxHold
     expect(taken).to.deep.equal([1, 1, 0]);
-    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
-    const price = vs.positions[0].price;
-    const budget = ((((await w.engine.marketConfig(ETH)).skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
-    const LN2 = 693147180559945309n;
-    const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+    const { vs, unwindable } = await unwindCap(w);
     expect(vs.summary.notional).to.be.at.most(unwindable);
     expect(vs.summary.notional + vs.summary.notional / 2n).to.be.greaterThan(unwindable);
     expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
@@ -229,11 +237,7 @@ describe("Backstop vault: takeover", function () {
     }
     // the same three accounts the unwind cap declines the third of above the backstop (previous test)
     expect(taken).to.deep.equal([1, 1, 1]);
-    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
-    const price = vs.positions[0].price;
-    const budget = ((((await w.engine.marketConfig(ETH)).skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
-    const LN2 = 693147180559945309n;
-    const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+    const { vs, unwindable } = await unwindCap(w);
     expect(vs.summary.notional).to.be.greaterThan(unwindable);
     for (const id of ids) expect((await w.engine.position(id, ETH)).size).to.equal(0n);
   });

@@ -4,7 +4,7 @@
  * replay's stress book.
  */
 import { calmInputs, calmThenFallPath } from "../../scripts/monitor/calmHistory.js";
-import { type RuleInputs, RULE_VARIANTS } from "../../scripts/monitor/rules.js";
+import { type LevelDecision, type RuleInputs, RULE_VARIANTS } from "../../scripts/monitor/rules.js";
 
 /**
  * Rule inputs at time `t` with no probability, no wave and no finite distance (level 0, nothing for the
@@ -26,6 +26,11 @@ export function ruleInputs(t: number, set: Partial<Omit<RuleInputs, "t">> = {}):
     feedingWaveDistance1h: Infinity,
     ...set,
   };
+}
+
+/** A decision of the rules wanting `level`, with no probability and no wave, and `set` in place of any field. */
+export function decision(level: number, set: Partial<Omit<LevelDecision, "level">> = {}): LevelDecision {
+  return { level, reason: `wanted ${level}`, p15m: 0, p1h: 0, p24h: 0, wave15m: 0, wave1h: 0, ...set };
 }
 
 /** The backtests' rule variant named `name` (rules.ts RULE_VARIANTS); throws if there is none. */

@@ -16,7 +16,6 @@ import {
 import { calmFigures } from "../../scripts/monitor/calmHistory.js";
 import { resolveMonitorConfig } from "../../scripts/monitor/config.js";
 import {
-  type LevelDecision,
   type RuleInputs,
   DEFAULT_CHANGE_GATE,
   DEFAULT_ESCALATION,
@@ -24,18 +23,9 @@ import {
   Escalation,
   levelSeries,
 } from "../../scripts/monitor/rules.js";
-import { ownPath, ruleInputs, ruleVariant } from "../helpers/monitor.js";
+import { decision, ownPath, ruleInputs, ruleVariant } from "../helpers/monitor.js";
 
-const want = (level: number, immediate = false): LevelDecision => ({
-  level,
-  reason: `wanted ${level}`,
-  p15m: 0,
-  p1h: 0,
-  p24h: 0,
-  wave15m: 0,
-  wave1h: 0,
-  ...(immediate ? { immediate: true } : {}),
-});
+const want = (level: number, immediate = false) => decision(level, immediate ? { immediate: true } : {});
 
 /** Inputs the rules read as level 2 (P(15 min) 2%), 1 (P(1 h) 2%) or 0, with no distance (the gate stays off). */
 const inputs = (t: number, level: number): RuleInputs =>

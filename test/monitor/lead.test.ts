@@ -19,7 +19,6 @@ import {
 import { resolveMonitorConfig } from "../../scripts/monitor/config.js";
 import {
   type EscalationSettings,
-  type LevelDecision,
   type RuleInputs,
   COUNT_ONLY_ESCALATION,
   DEFAULT_CHANGE_GATE,
@@ -30,34 +29,14 @@ import {
   levelFromInputs,
   levelSeries,
 } from "../../scripts/monitor/rules.js";
+import { decision, ruleInputs } from "../helpers/monitor.js";
 
 /** A decision wanting `level` with the book's distance to trouble `distance` (sigma-hours). */
-const want = (level: number, distance?: number): LevelDecision => ({
-  level,
-  reason: `wanted ${level}`,
-  p15m: 0,
-  p1h: 0,
-  p24h: 0,
-  wave15m: 0,
-  wave1h: 0,
-  ...(distance === undefined ? {} : { distance }),
-});
+const want = (level: number, distance?: number) => decision(level, distance === undefined ? {} : { distance });
 
 /** Inputs whose wave is `waveDistance` away, with P(wave within 15 min / 1 h) setting level `level` (0..2). */
-const waveInputs = (t: number, level: number, waveDistance: number): RuleInputs => ({
-  t,
-  criticalNow: false,
-  p15m: 0,
-  p1h: 0,
-  p24h: 0,
-  distance1h: Infinity,
-  wave15m: level >= 2 ? 0.2 : 0,
-  wave1h: level >= 1 ? 0.2 : 0,
-  feedingWave15m: 0,
-  feedingWave1h: 0,
-  waveDistance1h: waveDistance,
-  feedingWaveDistance1h: Infinity,
-});
+const waveInputs = (t: number, level: number, waveDistance: number): RuleInputs =>
+  ruleInputs(t, { wave15m: level >= 2 ? 0.2 : 0, wave1h: level >= 1 ? 0.2 : 0, waveDistance1h: waveDistance });
 
 const fast2: EscalationSettings = { ...COUNT_ONLY_ESCALATION, fastRun: 2 };
 
