@@ -208,11 +208,7 @@ describe("Backstop vault: takeover", function () {
     const d = await lossDrawdown(w);
     expect(d).to.be.within(CONFIG.maxDrawdown / 3n, (CONFIG.maxDrawdown * 9n) / 10n);
     const s2 = await w.engine.liquidationSnapshot(a2);
-    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
-    const price = vs.positions[0].price;
-    const budget = ((((await w.engine.marketConfig(ETH)).skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
-    const LN2 = 693147180559945309n;
-    const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+    const { vs, unwindable } = await unwindCap(w);
     const after = vs.summary.notional + s2.summary.notional;
     // the whole cap would take it; the share of it the loss budget leaves does not
     expect(after).to.be.at.most(unwindable);
