@@ -61,7 +61,11 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         notional = s.notional;
         _cap("account", notional, equity.mulWadDown(c.accountShare));
         // an account a decline would close in full at once (below the backstop) is not held to the unwind cap
-        bool paced = !LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin);
+        // the unwind cap's share: the loss budget left (1 - drawdown / maxDrawdown); none below the backstop
+        uint256 paced =
+            LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin)
+                ? type(uint256).max
+                : WAD - _lossDrawdown(_backstop, c).mulDivDown(WAD, c.maxDrawdown).min(WAD);
         uint256 covered = _moveAll(accountId, vaultId, ps);
         _settleTakeover(accountId, vaultId, keeper, notional, covered, c);
         _checkCaps(c, vaultId, before, equity, paced);
@@ -193,7 +197,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 vaultId,
         IPerpEngine.PositionSnapshot[] memory before,
         uint256 equity,
-        bool paced
+        uint256 paced
     ) internal view {
         (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(vaultId);
         if (vs.equity < int256(vs.maintenanceMargin)) {
@@ -215,21 +219,23 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     ///      the unwind can sell within `maxHold` at its budget (from nothing in flight: the budget at once,
     ///      then the decayed measure's recovery, budget x ln2 / flowHalfLife a second). Intake beyond the
     ///      last would outrun the unwind: it would be sold late, or by the loss ramp into the move. The last
-    ///      only when `paced` (the account above the backstop): below it a decline closes the whole account
-    ///      into the market at once, more forced flow now than any unwind of it.
+    ///      times `paced`, the loss budget left (1 - drawdown / maxDrawdown, WAD), for an account above the
+    ///      backstop; none (`paced` = max) below it, where a decline closes the whole account into the market
+    ///      at once, more forced flow now than any unwind of it.
     function _marketCaps(
         BackstopConfig memory c,
         IPerpEngine.PositionSnapshot memory p,
         uint256 equity,
-        bool paced
+        uint256 paced
     ) internal view {
         (, uint256 sigma) = _priceOf(_configs[p.marketId].feedId);
         uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
         uint256 depth = p.skewScale.mulWadDown(p.price);
         _cap("market", p.notional, byEquity.min(depth.mulWadDown(c.depthShare)));
-        if (!paced) return;
+        if (paced == type(uint256).max) return;
         uint256 budget = depth.mulWadDown(c.impactBudget);
-        _cap("unwind", p.notional, budget + budget.mulDivDown(uint256(LN2_WAD) * c.maxHold, WAD * c.flowHalfLife));
+        uint256 sellable = budget + budget.mulDivDown(uint256(LN2_WAD) * c.maxHold, WAD * c.flowHalfLife);
+        _cap("unwind", p.notional, sellable.mulWadDown(paced));
     }
 
     function _cap(bytes32 name, uint256 value, uint256 limit) internal pure {

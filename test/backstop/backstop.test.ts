@@ -194,6 +194,31 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
   });
 
+  it("in drawdown, holds the unwind cap to the loss budget left (x (1 - drawdown / maxDrawdown)): a takeover the full cap allows is declined and tranched", async function () {
+    const w = await loadFixture(world);
+    const a1 = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k
+    await setPriceWad(w, ETH, await priceForHealth(w, a1, (8n * WAD) / 10n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(a1);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+    // the inventory loses: the vault's share price falls below the breaker's peak
+    const p1 = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await setPriceWad(w, ETH, ((p1 * 93n) / 100n / 10n ** 10n) * 10n ** 10n);
+    const a2 = await positionAccount(w, w.bob, 15_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a2, (8n * WAD) / 10n)); // above the 2/3 backstop
+    const d = await lossDrawdown(w);
+    expect(d).to.be.within(CONFIG.maxDrawdown / 3n, (CONFIG.maxDrawdown * 9n) / 10n);
+    const s2 = await w.engine.liquidationSnapshot(a2);
+    const { vs, unwindable } = await unwindCap(w);
+    const after = vs.summary.notional + s2.summary.notional;
+    // the whole cap would take it; the share of it the loss budget leaves does not
+    expect(after).to.be.at.most(unwindable);
+    expect(after).to.be.greaterThan((unwindable * (WAD - (d * WAD) / CONFIG.maxDrawdown)) / WAD);
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a2));
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(1); // declined: tranched as without a vault
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+  });
+
   it("takes an account below the backstop past the unwind cap (a decline would sell it whole at once)", async function () {
     const w = await loadFixture(world);
     const ids = [];
