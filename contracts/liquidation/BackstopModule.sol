@@ -60,8 +60,8 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 equity = vs.equity > 0 ? uint256(vs.equity) : 0;
         notional = s.notional;
         _cap("account", notional, equity.mulWadDown(c.accountShare));
-        // an account a decline would close in full at once (below the backstop) is not held to the unwind cap
-        // the unwind cap's share: the loss budget left (1 - drawdown / maxDrawdown); none below the backstop
+        // the unwind cap's share: the loss budget left (1 - drawdown / maxDrawdown); none below the backstop,
+        // where a decline would close the whole account at once
         uint256 paced =
             LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin)
                 ? type(uint256).max
