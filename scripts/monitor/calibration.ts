@@ -18,6 +18,7 @@ import {
   DEFAULT_CHANGE_GATE,
   DEFAULT_RULES,
   levelSeries,
+  rulesSchema,
 } from "./rules.js";
 
 /** The false-alarm targets of issue 13: calm time at level >= 1, level-2 raises per 30 calm days. */
@@ -232,5 +233,27 @@ export function leaveOneEventOut(
       bootstrap: pooledCalm(held.bootstrap, v),
       lead,
     };
+  });
+}
+
+/** A candidate rule set: the default rules with some thresholds changed (rules.ts `rulesSchema`). */
+export type RuleCandidate = { name: string; rules: Rules };
+
+/**
+ * Candidate rule sets for `backtest:monitor -- --loeo --candidates <file>`: a non-empty array of
+ * `{ "name": ..., "rules": { <threshold>: <value>, ... } }`, each validated by the rules' schema over the
+ * defaults (no `rules`: the defaults themselves). Throws, naming the entry, on anything else.
+ */
+export function parseCandidates(raw: unknown, source = "candidates"): RuleCandidate[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${source}: a non-empty JSON array`);
+  return raw.map((c: unknown, i) => {
+    const entry = (c ?? {}) as { name?: unknown; rules?: unknown };
+    if (typeof entry.name !== "string" || entry.name === "") throw new Error(`${source}: entry ${i} has no name`);
+    const parsed = rulesSchema.safeParse(entry.rules ?? {});
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((x) => `${x.path.join(".") || "rules"}: ${x.message}`).join("; ");
+      throw new Error(`${source}: ${entry.name}: ${why}`);
+    }
+    return { name: entry.name, rules: parsed.data };
   });
 }
