@@ -45,6 +45,7 @@ import {
   calibrateEscalation,
   calibrateFastPath,
   type RuleCandidate,
+  candidateLeads,
   leaveOneEventOut,
   parseCandidates,
 } from "./calibration.js";
@@ -334,8 +335,29 @@ function candidateTable(
   console.log(`\nwritten: ${file}`);
 }
 
+/**
+ * --leads --replays <report.json,...> --candidates <file>: no replay and no calm data; each candidate
+ * rule set's leads (level >= 1 / level 2, minutes before the first wave) on the reports' recorded
+ * forecasts, under the default gate and escalation (calibration.ts `candidateLeads`).
+ */
+function leadsTable(): void {
+  const replays = replayInputs(arg("replays")?.split(",") ?? []);
+  const file = arg("candidates");
+  if (!file || replays.size === 0) throw new Error("--leads needs --replays <report.json,...> and --candidates <file>");
+  const rows = candidateLeads(replays, readCandidates(file));
+  const min = (s: number | undefined) => (s === undefined ? "never" : (s / 60).toFixed(0));
+  const events = [...replays.keys()];
+  const lines = [`| rules | ${events.join(" | ")} |`, "|" + " --- |".repeat(1 + events.length)];
+  for (const r of rows) {
+    lines.push(`| ${r.name} | ${r.leads.map((l) => `${min(l.level1)} / ${min(l.level2)}`).join(" | ")} |`);
+  }
+  console.log("lead of level >= 1 / level 2, minutes before the first wave (negative: after)\n");
+  console.log(lines.join("\n"));
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes("--calm")) return calmTable();
+  if (process.argv.includes("--leads")) return leadsTable();
   if (process.argv.includes("--loeo")) return loeoTable();
   if (process.argv.includes("--bootstrap")) return bootstrapTable();
   const event = arg("event") ?? "all";

@@ -16,6 +16,7 @@ import {
   type RuleInputs,
   type Rules,
   DEFAULT_CHANGE_GATE,
+  DEFAULT_ESCALATION,
   DEFAULT_RULES,
   levelSeries,
   rulesSchema,
@@ -256,4 +257,30 @@ export function parseCandidates(raw: unknown, source = "candidates"): RuleCandid
     }
     return { name: entry.name, rules: parsed.data };
   });
+}
+
+/**
+ * Each candidate's leads on recorded replays (a backtest report's `RuleInputs` and first wave), under
+ * the given gate and escalation (the defaults' by default): seconds before the wave that level >= 1 and
+ * level 2 first took effect (negative: after it; undefined: never). No calm data: the leads only, to see
+ * which candidates could move a warning before the cost of each is measured (`leaveOneEventOut`).
+ */
+export function candidateLeads(
+  replays: ReadonlyMap<string, { inputs: RuleInputs[]; waveStart: number }>,
+  candidates: readonly RuleCandidate[],
+  o: { gate?: ChangeGateSettings | null; escalation?: EscalationSettings | null } = {},
+): { name: string; leads: { event: string; level1: number | undefined; level2: number | undefined }[] }[] {
+  const gate = o.gate === undefined ? DEFAULT_CHANGE_GATE : o.gate;
+  const escalation = o.escalation === undefined ? DEFAULT_ESCALATION : o.escalation;
+  return candidates.map((c) => ({
+    name: c.name,
+    leads: [...replays].map(([event, r]) => {
+      const levels = variantLevels(r.inputs, { rules: c.rules, gate, escalation });
+      return {
+        event,
+        level1: leadOf(r.inputs, levels, r.waveStart, 1),
+        level2: leadOf(r.inputs, levels, r.waveStart, 2),
+      };
+    }),
+  }));
 }

@@ -10,6 +10,7 @@ import {
   ESCALATION_GRID,
   calibrateEscalation,
   leadOf,
+  candidateLeads,
   leaveOneEventOut,
   parseCandidates,
   pooledCalm,
@@ -219,5 +220,20 @@ describe("Risk monitor: escalation's calibration", function () {
     expect(before.level2).to.equal(undefined);
     expect(after.level1).to.equal(5 * 60);
     expect(after.level2).to.equal(4 * 60);
+  });
+
+  it("candidate leads on recorded replays: under the given gate and escalation, no calm data", function () {
+    const [plain, lower] = parseCandidates([{ name: "default" }, { name: "low", rules: { level2P1h: 0.02 } }]);
+    const t0 = 1_000_000;
+    const crash = Array.from({ length: 8 }, (_, i) => ruleInputs(t0 + i * 60, { p1h: i >= 2 ? 0.02 : 0 }));
+    const replays = new Map([["crash", { inputs: crash, waveStart: t0 + 7 * 60 }]]);
+    const rows = candidateLeads(replays, [plain, lower], { gate: null, escalation: null });
+    expect(rows.map((r) => r.name)).to.deep.equal(["default", "low"]);
+    expect(rows[0].leads).to.deep.equal([{ event: "crash", level1: 5 * 60, level2: undefined }]);
+    expect(rows[1].leads).to.deep.equal([{ event: "crash", level1: 5 * 60, level2: 5 * 60 }]);
+    // the defaults' escalation (3 of the last 4 fresh forecasts, then one level per forecast) delays both
+    const escalated = candidateLeads(replays, [lower], { gate: null })[0].leads[0];
+    expect(escalated.level1).to.equal(3 * 60);
+    expect(escalated.level2).to.equal(2 * 60);
   });
 });
