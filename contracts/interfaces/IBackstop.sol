@@ -139,8 +139,9 @@ interface IBackstop is IBackstopTypes {
     ///         (`BackstopEdgeReached`) only what the other side's open interest cannot take is sold at once
     ///         (with at least the budget's room at `lateMultiplier`), the rest left to deleverageBackstop,
     ///         which closes it with no sale. So the vault's loss is bounded by its budget plus one unwind
-    ///         step's move (and one cooldown's, on what the other side could take), on any path. Emits `BackstopUnwound` (and
-    ///         `BackstopLossUnwind` while in drawdown). Permissionless. Returns the notional sold.
+    ///         step's move (and one cooldown's, on what the other side could take), on any path. Emits
+    ///         `BackstopUnwound` (and `BackstopLossUnwind` while in drawdown). Permissionless. Returns the
+    ///         notional sold.
     function unwind(uint256 marketId) external returns (uint256 notional);
 
     /// @notice What unwind(marketId) would sell now (notional, WAD), and the budget and its use.
