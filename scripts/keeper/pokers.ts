@@ -60,6 +60,9 @@ export class Pokers {
   private readonly applied = new Map<number, { at: bigint; block: number }>();
   /** newest block with a LiquidationSettled event (by anyone) */
   private lastSettledBlock = -1;
+  /** marketId -> the level this keeper's last mined poke left (its LevelChanged), to choose whether to ask
+   *  `pokeDue` first: only a guide, both ways are exact */
+  private readonly levelSeen = new Map<number, number>();
   /** CircuitBreaker.TRIGGER_GAS */
   private triggerGas: bigint | undefined;
 
@@ -147,6 +150,17 @@ export class Pokers {
       const m = Number(o.tx.key.split(":")[1]);
       const at = this.lastBreakerPokeAt.get(m);
       if (at !== undefined) this.applied.set(m, { at, block: o.receipt.blockNumber });
+      const iface = this.o.contracts.breaker!.interface;
+      for (const log of o.receipt.logs) {
+        const ev = (() => {
+          try {
+            return iface.parseLog({ topics: [...log.topics], data: log.data });
+          } catch {
+            return null;
+          }
+        })();
+        if (ev?.name === "LevelChanged" && Number(ev.args.marketId) === m) this.levelSeen.set(m, Number(ev.args.to));
+      }
     }
     if (o.tx.kind === "claim") {
       const iface = this.o.contracts.vault.interface;
@@ -281,7 +295,9 @@ export class Pokers {
       });
     for (const m of periodic) {
       poke(m, `every ${interval} blocks`);
-      if (this.o.settings.breakerPokeWhenDue) due[due.length - 1].ifDue = m;
+      // Above level 0 a poke is nearly always due (the hold clock moves unless a step down waits out
+      // its cooldown), and asking first would evaluate the triggers twice: it is sent unasked there.
+      if (this.o.settings.breakerPokeWhenDue && !this.levelSeen.get(m)) due[due.length - 1].ifDue = m;
     }
     toRead.forEach((m, i) => {
       const [proposed, inForce] = reads[i];

@@ -1062,6 +1062,29 @@ describe("keeper pokes", () => {
     expect(plain.reads.pokeDue).to.equal(0);
   });
 
+  it("with breakerPokeWhenDue, sends the periodic poke unasked while its last poke left the level above 0", async () => {
+    const { pokers, at, fees, reads, submitted, level } = world(1, { breakerPokeWhenDue: true });
+    const iface = CircuitBreaker__factory.createInterface();
+    const changed = (blockNumber: number, from: number, to: number) => {
+      const { topics, data } = iface.encodeEventLog("LevelChanged", [0, from, to, 0, ADDR.breaker]);
+      return {
+        tx: { kind: "breaker", key: "breaker:0", nonce: 0 },
+        status: "mined",
+        receipt: { blockNumber, logs: [{ topics, data }] },
+      } as unknown as TxOutcome;
+    };
+    await pokers.run(at(10), fees);
+    await pokers.run(at(11), fees); // asked, due: sent
+    expect([reads.pokeDue, submitted.length]).to.deep.equal([1, 1]);
+    pokers.outcome(changed(12, 0, 2));
+    level.due = false; // not consulted above level 0
+    await pokers.run(at(13), fees);
+    expect([reads.pokeDue, submitted.length], "sent unasked at level 2").to.deep.equal([1, 2]);
+    pokers.outcome(changed(14, 1, 0));
+    await pokers.run(at(15), fees);
+    expect([reads.pokeDue, submitted.length], "asked again at level 0, not due").to.deep.equal([2, 2]);
+  });
+
   it("with breakerPokeWhenDue, pokes as before when the breaker has no pokeDue view", async () => {
     const { pokers, at, fees, submitted, level } = world(1, { breakerPokeWhenDue: true });
     await pokers.run(at(10), fees);
