@@ -88,8 +88,12 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
             m.lastHeld = uint40(block.timestamp);
             _move(marketId, m, proposed, fromTrigger ? Source.Trigger : _floorSource(m, proposed), source);
         } else if (proposed == current) {
-            m.lastHeld = uint40(block.timestamp);
-            _markets[marketId] = m;
+            // The hold clock counts only above level 0 (a step down needs a level to step from, and every
+            // move away from 0 restarts the clock), so a poke that finds nothing at level 0 writes nothing.
+            if (current != 0) {
+                m.lastHeld = uint40(block.timestamp);
+                _markets[marketId] = m;
+            }
         } else {
             // Hysteresis: step down one level only once the proposal has stayed below the level for a
             // whole cooldown (counted from the last poke that still proposed it, not from the last
@@ -106,6 +110,33 @@ contract CircuitBreaker is ICircuitBreaker, AccessControl {
     /// @inheritdoc ICircuitBreaker
     function proposedLevel(uint256 marketId) external view returns (uint8 level, address source) {
         (level, source, , ) = _proposed(marketId, _markets[marketId]);
+    }
+
+    /// @inheritdoc ICircuitBreaker
+    function pokeDue(uint256 marketId) external view returns (bool) {
+        MarketLevel memory m = _markets[marketId];
+        uint256 current = m.level;
+        // Once the cooldown has passed above level 0, a poke writes whatever it finds: a step down, a hold
+        // (the hold clock is older than now) or an escalation.
+        if (current != 0) {
+            uint256 quietSince = m.lastHeld > m.lastChange ? m.lastHeld : m.lastChange;
+            if (block.timestamp >= quietSince + deescalationCooldown) return true;
+        }
+        // Otherwise a poke writes only when the proposal reaches `need`: above the level, or the level itself
+        // when it would move the hold clock (above 0, not already held at this time).
+        uint256 need = current == 0 || m.lastHeld == block.timestamp ? current + 1 : current;
+        if (m.guardianLevel >= need) return true;
+        if (block.timestamp < m.riskOracleExpiry && m.riskOracleLevel >= need) return true;
+        bool capped = block.timestamp < m.overrideExpiry && m.overrideLevel < need;
+        uint256 n = _triggers.length;
+        for (uint256 i; i < n; ++i) {
+            (bool ok, uint256 proposal) = _ask(_triggers[i], marketId);
+            // a failing trigger is reported by the poke (TriggerFailed)
+            if (!ok) return true;
+            if (proposal > MAX_LEVEL) proposal = MAX_LEVEL;
+            if (!capped && proposal >= need) return true;
+        }
+        return false;
     }
 
     // ================================================================== guardian, risk oracle, governance

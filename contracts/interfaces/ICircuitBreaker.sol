@@ -84,6 +84,13 @@ interface ICircuitBreaker is IBoundedParameters {
     ///         (address(0) when a floor or nothing is behind it).
     function proposedLevel(uint256 marketId) external view returns (uint8 level, address source);
 
+    /// @notice Whether `poke(marketId)` would change anything now: move the level, move the hold clock
+    ///         (`lastHeld`, above level 0 only) or report a failing trigger. False means a poke now would
+    ///         write nothing and emit nothing, so a keeper may skip it. Asks the triggers only until one
+    ///         answers the question (at most as many as a poke asks), and none once the cooldown has passed
+    ///         above level 0 (a poke then always writes).
+    function pokeDue(uint256 marketId) external view returns (bool);
+
     /// @notice Risk-oracle role: raises a market to at most `riskOracleMaxLevel` for at most
     ///         `riskOracleMaxDuration`, expiring by itself. At most one raise per market every
     ///         `riskOracleMinDelay`; a raise made before the previous one lapsed (its expiry plus the

@@ -88,6 +88,7 @@ export const keeperSettingsSchema = z.object({
   pokeBreaker: booleanLike.default(true),
   breakerPokeIntervalBlocks: integer(0, 1_000_000).default(300),
   breakerPokeGasBound: booleanLike.default(false),
+  breakerPokeWhenDue: booleanLike.default(false),
   claimRewards: booleanLike.default(true),
   /** WAD (collateral tokens scaled to 18 decimals, as the vault books rewards) */
   claimThreshold: decimalAmount(18, "collateral tokens").default(parseUnits("100", 18)),
@@ -246,6 +247,10 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
   breakerPokeGasBound: toggle(
     "breakerPokeGasBound",
     "send breaker pokes unsimulated, with a gas limit no poke can exceed (every trigger at its cap: more ether held)",
+  ),
+  breakerPokeWhenDue: toggle(
+    "breakerPokeWhenDue",
+    "send a periodic breaker poke only when breaker.pokeDue says it would change something (one read instead of a transaction)",
   ),
   claimRewards: toggle("claimRewards", "do not claim keeper rewards", true),
   claimThreshold: valued(

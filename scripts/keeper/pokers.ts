@@ -5,7 +5,10 @@
  *   de-escalation only once its cooldown has passed, counted as the breaker counts it: from the
  *   later of the last change and the last poke that still proposed the level; poke would do nothing
  *   before), or every `breakerPokeIntervalBlocks` blocks once the block time has moved on since its
- *   last poke (then without reading the proposal first);
+ *   last poke (then without reading the proposal first; with `breakerPokeWhenDue`, only when the
+ *   breaker's `pokeDue` view, asked at the head just before sending, says the poke would change
+ *   something: a level, the hold clock above level 0, a failing trigger's report. A poke not due
+ *   would write nothing, so skipping it leaves the breaker exactly as sending it would);
  * - vault.claimKeeperRewards once the rewards reach `claimThreshold` tokens;
  * - backstop.unwind(market) when the backstop vault holds inventory there and the market's impact
  *   budget has room (unwindRoom): the vault's paced sale, permissionless, one of the keeper's jobs.
@@ -25,6 +28,8 @@
  * could not make another poke due. Another party's transaction at the same block time (an oracle
  * round, a trade) is seen once the block time moves on.
  */
+import type { ContractRunner } from "ethers";
+
 import type { ChainView } from "./chainView.js";
 import { decodeRevert } from "./contracts.js";
 import type { Fees } from "./fees.js";
@@ -34,7 +39,15 @@ import type { TxKind, TxOutcome } from "./txManager.js";
 
 export type PokeReport = { kind: TxKind; key: string; reason: string; hash?: string; sent: boolean };
 
-type Due = { kind: TxKind; key: string; reason: string; to: string; data: string };
+type Due = {
+  kind: TxKind;
+  key: string;
+  reason: string;
+  to: string;
+  data: string;
+  /** a periodic breaker poke under `breakerPokeWhenDue`: sent only if `pokeDue` says it changes something */
+  ifDue?: number;
+};
 
 export class Pokers {
   /** marketId -> block and block time of the last poke this keeper sent */
@@ -47,6 +60,9 @@ export class Pokers {
   private readonly applied = new Map<number, { at: bigint; block: number }>();
   /** newest block with a LiquidationSettled event (by anyone) */
   private lastSettledBlock = -1;
+  /** marketId -> the level this keeper's last mined poke left (its LevelChanged), to choose whether to ask
+   *  `pokeDue` first: only a guide, both ways are exact */
+  private readonly levelSeen = new Map<number, number>();
   /** CircuitBreaker.TRIGGER_GAS */
   private triggerGas: bigint | undefined;
 
@@ -70,9 +86,12 @@ export class Pokers {
     ]);
     const due = [...vol, ...breaker, ...claim, ...unwind].filter((d) => !this.o.tx.hasKey(d.key));
     const reports: PokeReport[] = [];
-    const bound = this.o.settings.breakerPokeGasBound && breaker.length ? await this.breakerGasBound(view) : undefined;
+    let bound: bigint | undefined;
     for (const d of due) {
+      // asked when its turn comes, after the volatility updates before it: the state the poke would meet
+      if (d.ifDue !== undefined && !(await this.pokeDue(d.ifDue, view))) continue;
       // a breaker poke under the bound needs no simulation: it cannot run out of gas, nor revert otherwise
+      if (d.kind === "breaker" && this.o.settings.breakerPokeGasBound) bound ??= await this.breakerGasBound(view);
       let gasLimit = d.kind === "breaker" ? bound : undefined;
       if (gasLimit === undefined) {
         gasLimit = this.gasLimits.get(d.key);
@@ -131,6 +150,17 @@ export class Pokers {
       const m = Number(o.tx.key.split(":")[1]);
       const at = this.lastBreakerPokeAt.get(m);
       if (at !== undefined) this.applied.set(m, { at, block: o.receipt.blockNumber });
+      const iface = this.o.contracts.breaker!.interface;
+      for (const log of o.receipt.logs) {
+        const ev = (() => {
+          try {
+            return iface.parseLog({ topics: [...log.topics], data: log.data });
+          } catch {
+            return null;
+          }
+        })();
+        if (ev?.name === "LevelChanged" && Number(ev.args.marketId) === m) this.levelSeen.set(m, Number(ev.args.to));
+      }
     }
     if (o.tx.kind === "claim") {
       const iface = this.o.contracts.vault.interface;
@@ -196,6 +226,31 @@ export class Pokers {
     return BigInt(triggers.length) * (cap + cap / 63n + 20_000n) + 300_000n;
   }
 
+  /**
+   * `breaker.pokeDue(m)` at the head (the state a poke sent now would meet). When it is not due, the
+   * breaker already is what that poke would leave: it counts as this keeper's poke of `m` at this block
+   * time (the interval restarts, and the proposal is not read again at this time until a liquidation,
+   * as after a mined poke). A breaker without the view (an older deployment) is poked as before.
+   */
+  private async pokeDue(m: number, view: ChainView): Promise<boolean> {
+    const breaker = this.o.contracts.breaker!;
+    let due: boolean;
+    try {
+      due = await breaker.pokeDue(m, { blockTag: "latest" });
+    } catch (e) {
+      if (isTransportError(e)) throw e;
+      return true;
+    }
+    if (due) return true;
+    const head = await (breaker.runner as ContractRunner).provider!.getBlockNumber();
+    this.lastBreakerPoke.set(m, view.blockNumber);
+    this.lastBreakerPokeAt.set(m, view.timestamp);
+    // settled in the head block or before: already seen by the view; only later ones are news
+    this.applied.set(m, { at: view.timestamp, block: head + 1 });
+    this.o.logger.debug({ market: m, head }, "breaker poke not due; not sent");
+    return false;
+  }
+
   /** The level this keeper's last mined poke of `m` applied still stands at `view` (see the header). */
   private standing(m: number, view: ChainView, liquidated: boolean): boolean {
     const a = this.applied.get(m);
@@ -238,7 +293,12 @@ export class Pokers {
         to: breaker.target as string,
         data: breaker.interface.encodeFunctionData("poke", [m]),
       });
-    for (const m of periodic) poke(m, `every ${interval} blocks`);
+    for (const m of periodic) {
+      poke(m, `every ${interval} blocks`);
+      // Above level 0 a poke is nearly always due (the hold clock moves unless a step down waits out
+      // its cooldown), and asking first would evaluate the triggers twice: it is sent unasked there.
+      if (this.o.settings.breakerPokeWhenDue && !this.levelSeen.get(m)) due[due.length - 1].ifDue = m;
+    }
     toRead.forEach((m, i) => {
       const [proposed, inForce] = reads[i];
       if (proposed.level > inForce.level) poke(m, `escalate ${inForce.level} -> ${proposed.level}`);

@@ -25,7 +25,8 @@
  *    the TxManager only hears of it at its next poll, so the limit counts a tick's transactions);
  *    the breaker poked every block, which is once a tick since the keeper does not poke twice at one
  *    block time: the breaker's de-escalation counts from the last poke that still proposed the
- *    level, so a replay pokes it every tick; the volatility estimate updated on every new round, up
+ *    level, so a replay checks it every tick and pokes when the breaker's `pokeDue` says the poke
+ *    would change something (a skipped poke would have written nothing); the volatility estimate updated on every new round, up
  *    to 64 rounds at a time. Fees stay the schema's: with a base fee of 0 the keeper offers its
  *    default 1 gwei tip (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee
  *    cap and tip, which the node accepts; the tip goes to the coinbase, nothing in the protocol.
@@ -110,6 +111,7 @@ export function replayKeeperSettings(batchSize: number): KeeperSettings {
     pokeBreaker: true,
     breakerPokeIntervalBlocks: 1,
     breakerPokeGasBound: true,
+    breakerPokeWhenDue: true,
   });
 }
 

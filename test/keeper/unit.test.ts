@@ -886,8 +886,8 @@ describe("keeper nonces and fees", () => {
 describe("keeper pokes", () => {
   /** A breaker whose triggers propose `level.proposed`, its level in force `level.inForce`; counts reads. */
   function world(interval: number, extra: KeeperSettingsInput = {}) {
-    const reads = { proposed: 0 };
-    const level = { proposed: 0n, inForce: { level: 0n, lastChange: 0n, lastHeld: 0n } };
+    const reads = { proposed: 0, pokeDue: 0, head: 0 };
+    const level = { proposed: 0n, inForce: { level: 0n, lastChange: 0n, lastHeld: 0n }, due: true };
     const breakerIface = CircuitBreaker__factory.createInterface();
     const breaker = {
       target: ADDR.breaker,
@@ -900,6 +900,11 @@ describe("keeper pokes", () => {
       marketLevel: async () => level.inForce,
       TRIGGER_GAS: async () => 1_000_000n,
       triggers: async () => ["0x01", "0x02", "0x03", "0x04", "0x05"],
+      pokeDue: async () => {
+        reads.pokeDue++;
+        return level.due;
+      },
+      runner: { provider: { getBlockNumber: async () => reads.head } },
     };
     const gas = { estimate: 100_000n, estimates: 0, fits: [] as bigint[], fitsOk: true };
     const submitted: { key: string; gasLimit: bigint }[] = [];
@@ -1025,6 +1030,72 @@ describe("keeper pokes", () => {
     // the block time moved on: periodic poke again
     expect((await pokers.run(at(16), fees)).map((p) => p.reason)).to.deep.equal(["every 1 blocks"]);
     expect(submitted).to.have.length(2);
+  });
+
+  it("with breakerPokeWhenDue, sends a periodic poke only when pokeDue says it changes something", async () => {
+    const { pokers, at, fees, reads, submitted, level } = world(1, { breakerPokeWhenDue: true });
+    await pokers.run(at(10), fees); // first sight: the proposal is read
+    expect(reads.proposed).to.equal(1);
+    level.due = false;
+    reads.head = 11;
+    expect(await pokers.run(at(11), fees), "not due: nothing sent").to.deep.equal([]);
+    expect(reads.pokeDue).to.equal(1);
+    expect(submitted).to.deep.equal([]);
+    const t = at(11).timestamp;
+    // the check stands for a poke at this block time: no second read of the proposal, no second check
+    expect(await pokers.run(at(12, t), fees)).to.deep.equal([]);
+    expect([reads.proposed, reads.pokeDue]).to.deep.equal([1, 1]);
+    // a liquidation settled after the checked head: the proposal is read again
+    pokers.settled(12);
+    await pokers.run(at(13, t), fees);
+    expect(reads.proposed).to.equal(2);
+    // the block time moved on: checked again, and sent when due
+    level.due = true;
+    expect((await pokers.run(at(14), fees)).map((p) => [p.reason, p.sent])).to.deep.equal([["every 1 blocks", true]]);
+    expect(reads.pokeDue).to.equal(2);
+    expect(submitted.map((x) => x.key)).to.deep.equal(["breaker:0"]);
+    // without the setting, the periodic poke is sent unasked
+    const plain = world(1);
+    await plain.pokers.run(plain.at(10), plain.fees);
+    plain.level.due = false;
+    expect((await plain.pokers.run(plain.at(11), plain.fees)).map((p) => p.sent)).to.deep.equal([true]);
+    expect(plain.reads.pokeDue).to.equal(0);
+  });
+
+  it("with breakerPokeWhenDue, sends the periodic poke unasked while its last poke left the level above 0", async () => {
+    const { pokers, at, fees, reads, submitted, level } = world(1, { breakerPokeWhenDue: true });
+    const iface = CircuitBreaker__factory.createInterface();
+    const changed = (blockNumber: number, from: number, to: number) => {
+      const { topics, data } = iface.encodeEventLog("LevelChanged", [0, from, to, 0, ADDR.breaker]);
+      return {
+        tx: { kind: "breaker", key: "breaker:0", nonce: 0 },
+        status: "mined",
+        receipt: { blockNumber, logs: [{ topics, data }] },
+      } as unknown as TxOutcome;
+    };
+    await pokers.run(at(10), fees);
+    await pokers.run(at(11), fees); // asked, due: sent
+    expect([reads.pokeDue, submitted.length]).to.deep.equal([1, 1]);
+    pokers.outcome(changed(12, 0, 2));
+    level.due = false; // not consulted above level 0
+    await pokers.run(at(13), fees);
+    expect([reads.pokeDue, submitted.length], "sent unasked at level 2").to.deep.equal([1, 2]);
+    pokers.outcome(changed(14, 1, 0));
+    await pokers.run(at(15), fees);
+    expect([reads.pokeDue, submitted.length], "asked again at level 0, not due").to.deep.equal([2, 2]);
+  });
+
+  it("with breakerPokeWhenDue, pokes as before when the breaker has no pokeDue view", async () => {
+    const { pokers, at, fees, submitted, level } = world(1, { breakerPokeWhenDue: true });
+    await pokers.run(at(10), fees);
+    level.due = false;
+    const breaker = (pokers as unknown as { o: { contracts: { breaker: Record<string, unknown> } } }).o.contracts
+      .breaker;
+    breaker.pokeDue = async () => {
+      throw Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION" });
+    };
+    expect((await pokers.run(at(11), fees)).map((p) => p.sent)).to.deep.equal([true]);
+    expect(submitted).to.have.length(1);
   });
 
   it("with breakerPokeGasBound, sends a breaker poke unsimulated with a limit no poke can exceed", async () => {
