@@ -70,20 +70,26 @@ interface ILiquidator {
     error AccountStillLiquidatable(uint256 accountId, int256 equity, uint256 maintenanceMargin);
 
     event AccountFlagged(uint256 indexed accountId, uint256 since);
-    /// @notice One call's outcome; `liquidatableSince` is when the reward-escalation clock started.
-    /// @notice One position's part of a tranche, with its share of the penalty, the keeper reward
-    ///         and the bad debt covered by the fund or socialised.
+    /// @notice One position's part of a tranche: the position's change (a liquidation leg emits no
+    ///         PositionModified: this event carries what it would, the fee being 0 and the basis unchanged
+    ///         unless `newSize` is 0), the PnL realised into margin (before any ProfitShortfall cut or bad
+    ///         debt), its share of the penalty (taken from the margin: the vault emits no PenaltyCharged
+    ///         for a tranche; the tranche's penalty is the sum over its legs, taken after its last leg
+    ///         settles), of the keeper reward and of the bad debt covered by the fund or socialised.
     event TrancheLiquidated(
         uint256 indexed accountId,
         uint256 indexed marketId,
         address indexed keeper,
         int256 sizeDelta,
+        int256 newSize,
         uint256 fillPrice,
+        int256 realisedPnl,
         uint256 penalty,
         uint256 keeperReward,
         uint256 badDebtCovered,
         uint256 badDebtSocialised
     );
+    /// @notice One call's outcome; `liquidatableSince` is when the reward-escalation clock started.
     event LiquidationSettled(
         uint256 indexed accountId,
         address indexed keeper,

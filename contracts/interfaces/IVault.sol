@@ -99,8 +99,9 @@ interface IVault is IERC4626, IBoundedParameters {
 
     /// @notice A liquidation leg's settlement and the tranche's penalty in one call: settles `pnlWad`
     ///         exactly as `settle` with no fee, then, when `keeperWad` or `insuranceWad` is non-zero, takes
-    ///         the penalty exactly as `chargePenalty` does. Events in that order: ProfitShortfall (if any),
-    ///         then PenaltyCharged (only when a penalty is asked). One call instead of two saves the second
+    ///         the penalty exactly as `chargePenalty` does, but without PenaltyCharged: the liquidation
+    ///         engine's TrancheLiquidated events record the tranche's penalty (their `penalty` fields sum to
+    ///         it). Emits ProfitShortfall when a profit is cut. One call instead of two saves the second
     ///         call's dispatch, guard and margin write on every tranche. Engine only; with a penalty the
     ///         engine must also be the liquidation engine (the modules run at the engine's address).
     function settleLiquidation(

@@ -342,7 +342,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             healthAfter >= WAD ? 0 : uint40(since),
             plan.marginAfter.toUint128()
         );
-        _emitLegs(plan, keeper);
         emit LiquidationSettled(
             accountId,
             keeper,
@@ -354,16 +353,19 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         );
     }
 
-    /// @dev Reduces every leg and counts it in its market's window. The vault's settlement must be what
-    ///      the plan replayed (it reads the pool and margin the plan read; anything else is a bug, and the
-    ///      whole tranche reverts). The last leg's vault call also takes the penalty, after its settlement.
+    /// @dev Reduces every leg, counts it in its market's window and emits its TrancheLiquidated. The vault's
+    ///      settlement must be what the plan replayed (it reads the pool and margin the plan read; anything
+    ///      else is a bug, and the whole tranche reverts). The last leg's vault call also takes the penalty,
+    ///      after its settlement.
     function _executeLegs(Plan memory plan, address keeper) internal {
         uint32 windowLength = _liqConfig.capacityWindow;
         uint256 n = plan.legs.length;
+        // What is left to split over the legs: the penalty, the keeper reward, the fund's cover.
+        uint256[3] memory left = [plan.keeperFromPenalty + plan.insuranceShare, plan.keeperReward, plan.badDebtCovered];
         for (uint256 i; i < n; ++i) {
             Leg memory leg = plan.legs[i];
             bool last = i + 1 == n;
-            uint256 shortfall = _reduceLeg(
+            (uint256 shortfall, int256 newSize) = _reduceLeg(
                 plan.accountId,
                 leg,
                 keeper,
@@ -374,6 +376,43 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[leg.marketId], windowLength);
             w.used = (uint256(w.used) + leg.notional).min(type(uint128).max).toUint128();
             _capacityWindows[leg.marketId] = w;
+            _emitLeg(plan, leg, keeper, newSize, last, left);
+        }
+    }
+
+    /// @dev A leg's TrancheLiquidated; penalty and reward are split by notional (the last leg takes the
+    ///      rounding), bad debt is reported on the leg where it arose. The data words are written at the
+    ///      free-memory pointer (not moved) in the event's field order, as `emit` would encode them.
+    function _emitLeg(
+        Plan memory plan,
+        Leg memory leg,
+        address keeper,
+        int256 newSize,
+        bool last,
+        uint256[3] memory left
+    ) internal {
+        uint256 legPenalty =
+            last
+                ? left[0]
+                : (plan.keeperFromPenalty + plan.insuranceShare).mulDivDown(leg.notional, plan.trancheNotional);
+        uint256 legReward = last ? left[1] : plan.keeperReward.mulDivDown(leg.notional, plan.trancheNotional);
+        uint256 covered = leg.shortfall.min(left[2]);
+        left[0] -= legPenalty;
+        left[1] -= legReward;
+        left[2] -= covered;
+        bytes32 topic = TrancheLiquidated.selector;
+        uint256 accountId = plan.accountId;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, mload(add(leg, 32))) // sizeDelta
+            mstore(add(p, 32), newSize)
+            mstore(add(p, 64), mload(add(leg, 64))) // fillPrice: the leg's price
+            mstore(add(p, 96), mload(add(leg, 128))) // realisedPnl: the leg's realised value
+            mstore(add(p, 128), legPenalty)
+            mstore(add(p, 160), legReward)
+            mstore(add(p, 192), covered)
+            mstore(add(p, 224), sub(mload(add(leg, 160)), covered)) // socialised: the shortfall not covered
+            log4(p, 256, topic, accountId, mload(leg), keeper)
         }
     }
 
@@ -395,37 +434,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             _pendingDeficit[plan.legs[i].marketId][plan.legs[i].bankruptLong] += socialised;
             _badDebt.pending += socialised;
             emit DeficitQueued(plan.legs[i].marketId, plan.legs[i].bankruptLong, socialised);
-        }
-    }
-
-    /// @dev Per-leg events; penalty and reward are split by notional (the last leg takes the rounding),
-    ///      bad debt is reported on the leg where it arose.
-    function _emitLegs(Plan memory plan, address keeper) internal {
-        uint256 penalty = plan.keeperFromPenalty + plan.insuranceShare;
-        uint256 penaltyLeft = penalty;
-        uint256 rewardLeft = plan.keeperReward;
-        uint256 toCover = plan.badDebtCovered;
-        uint256 n = plan.legs.length;
-        for (uint256 i; i < n; ++i) {
-            Leg memory leg = plan.legs[i];
-            uint256 legPenalty = i + 1 == n ? penaltyLeft : penalty.mulDivDown(leg.notional, plan.trancheNotional);
-            uint256 legReward =
-                i + 1 == n ? rewardLeft : plan.keeperReward.mulDivDown(leg.notional, plan.trancheNotional);
-            penaltyLeft -= legPenalty;
-            rewardLeft -= legReward;
-            uint256 covered = leg.shortfall.min(toCover);
-            toCover -= covered;
-            emit TrancheLiquidated(
-                plan.accountId,
-                leg.marketId,
-                keeper,
-                leg.sizeDelta,
-                leg.price,
-                legPenalty,
-                legReward,
-                covered,
-                leg.shortfall - covered
-            );
         }
     }
 

@@ -278,28 +278,19 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     ///      arithmetic), without reading the market's configuration or the price again (the volatility
     ///      only when the market accrues). The vault settles the leg and, on the tranche's last leg, takes
     ///      the penalty (`keeperWad` for the keeper, `insuranceWad` for the insurance fund; both 0 on the
-    ///      other legs) in the same call (Vault.settleLiquidation).
+    ///      other legs) in the same call (Vault.settleLiquidation). The leg's event is the caller's
+    ///      (LiquidationEngine's TrancheLiquidated, which carries the new size and the realised PnL).
     function _reduceLeg(
         uint256 accountId,
         ILiquidator.Leg memory leg,
         address keeper,
         uint256 keeperWad,
         uint256 insuranceWad
-    ) internal returns (uint256 shortfall) {
+    ) internal returns (uint256 shortfall, int256 newSize) {
         uint256 marketId = leg.marketId;
-        (int256 fundingIndex, int256 newSize) = _moveLeg(accountId, marketId, leg.sizeDelta, leg.price);
+        newSize = _moveLeg(accountId, marketId, leg.sizeDelta, leg.price);
         (shortfall, , ) = vault.settleLiquidation(accountId, leg.realised, keeper, keeperWad, insuranceWad);
         if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
-        emit IPerpEngine.PositionModified(
-            accountId,
-            marketId,
-            leg.sizeDelta,
-            newSize,
-            leg.price,
-            0,
-            leg.realised,
-            fundingIndex
-        );
     }
 
     /// @dev The leg's writes to the engine's storage (accrual, open interest, the position, the account's
@@ -309,7 +300,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint256 marketId,
         int256 sizeDelta,
         uint256 price
-    ) private returns (int256 fundingIndex, int256 newSize) {
+    ) private returns (int256 newSize) {
         IPerpEngine.MarketConfig storage cfg = _configs[marketId];
         IPerpEngine.MarketState storage st = _states[marketId];
         IPerpEngine.Position storage pos = _positions[accountId][marketId];
@@ -321,7 +312,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         // The volatility only moves the maintenance ramp of an accrual: a market accrued this block needs none.
         uint256 sigma;
         if (block.timestamp != st.lastAccrualTime) (, sigma) = _priceOf(cfg.feedId);
-        (fundingIndex, ) = _accrue(marketId, cfg, st, price, sigma);
+        _accrue(marketId, cfg, st, price, sigma);
         _writeMarket(cfg, st, marketId, t);
         // One write of the position's slot (size and basis share it).
         _positions[accountId][marketId] = IPerpEngine.Position(t.newSize.toInt128(), t.newBasis.toInt128());

@@ -262,14 +262,9 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 insuranceWad
     ) external onlyLiquidationEngine nonReentrant returns (uint256 keeperPaidWad, uint256 insurancePaidWad) {
         uint256 margin;
-        (keeperPaidWad, insurancePaidWad, margin) = _penalty(
-            accountId,
-            keeper,
-            keeperWad,
-            insuranceWad,
-            _margin[accountId]
-        );
+        (keeperPaidWad, insurancePaidWad, margin) = _penalty(keeper, keeperWad, insuranceWad, _margin[accountId]);
         _margin[accountId] = margin;
+        emit PenaltyCharged(accountId, keeper, keeperPaidWad, insurancePaidWad);
     }
 
     /// @inheritdoc IVault
@@ -284,16 +279,17 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         (margin, shortfallWad) = _settleLeg(accountId, pnlWad);
         if (keeperWad != 0 || insuranceWad != 0) {
             // The penalty is the liquidation engine's to charge, as chargePenalty requires: the caller is
-            // the engine (onlyEngine), so it is enough that the engine is the liquidation engine.
+            // the engine (onlyEngine), so it is enough that the engine is the liquidation engine. No
+            // PenaltyCharged: the engine's TrancheLiquidated events carry the penalty (their sum).
             if (!_engineLiquidates) revert NotLiquidationEngine(msg.sender);
-            (keeperPaidWad, insurancePaidWad, margin) = _penalty(accountId, keeper, keeperWad, insuranceWad, margin);
+            (keeperPaidWad, insurancePaidWad, margin) = _penalty(keeper, keeperWad, insuranceWad, margin);
         }
         _margin[accountId] = margin;
     }
 
-    /// @dev Takes the penalty from `margin` (keeper first) and returns what is left; the caller writes it.
+    /// @dev Takes the penalty from `margin` (keeper first) and returns what is left; the caller writes it
+    ///      (and chargePenalty emits PenaltyCharged).
     function _penalty(
-        uint256 accountId,
         address keeper,
         uint256 keeperWad,
         uint256 insuranceWad,
@@ -304,7 +300,6 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         marginLeft = margin - keeperPaidWad - insurancePaidWad;
         if (keeperPaidWad != 0) _keeperRewards[keeper] += keeperPaidWad;
         if (insurancePaidWad != 0) _insurancePending += insurancePaidWad;
-        emit PenaltyCharged(accountId, keeper, keeperPaidWad, insurancePaidWad);
     }
 
     /// @inheritdoc IVault

@@ -4,14 +4,16 @@
  *
  * - margin: MarginDeposited / MarginWithdrawn (token units * SCALE); each trade's settlement (the
  *   realised PnL of PositionModified, a loss taking at most the margin, a profit cut short by a
- *   ProfitShortfall event of the same settlement, then the fee actually charged); PenaltyCharged. A
- *   tranche's penalty is taken in the vault call that settles its last leg (Vault.settleLiquidation), so
- *   its PenaltyCharged comes before that leg's PositionModified, whose profit may be what pays it: the
- *   penalty is debited at once and the margin may stand below zero until the position event credits the
- *   profit (the order does not change the result: a loss takes at most what the penalty left). A margin
- *   still below zero after the position event or at LiquidationSettled did not fit: the account is stale.
- * - position: PositionModified gives the new size; the new basis is the engine's own
- *   `applyTrade(oldSize, oldBasis, sizeDelta, fillPrice, fundingIndex)`, run through the mirror.
+ *   ProfitShortfall event of the same settlement, then the fee actually charged); PenaltyCharged (a
+ *   backstop takeover's reward, an order's settlement reward). A liquidation leg emits neither
+ *   PositionModified nor PenaltyCharged: its TrancheLiquidated carries the new size, the realised PnL
+ *   (settled as a trade's, with no fee) and the leg's share of the tranche's penalty, debited after the
+ *   PnL. The vault takes the whole penalty after the last leg settles; debiting each share after its
+ *   own leg ends at the same margin (a leg's loss that the margin could not pay leaves no penalty to
+ *   share). A margin below zero after a leg or at LiquidationSettled did not fit: the account is stale.
+ * - position: PositionModified (or TrancheLiquidated) gives the new size; the new basis is the engine's
+ *   own `applyTrade(oldSize, oldBasis, sizeDelta, fillPrice, fundingIndex)`, run through the mirror (a
+ *   liquidation leg only reduces, which keeps the basis whatever the funding index, or closes).
  *
  * When an event does not fit what the book holds (sizes that do not add up, a withdrawal larger than
  * the margin, an unknown account), the account is marked `stale` and re-read from the contracts.
@@ -132,10 +134,25 @@ export class AccountBook {
     this.settleBelowZero(a);
   }
 
-  /** Debited at once, even below zero: a liquidation's last leg settles its profit after the penalty's
-   *  event (see the header); positionModified and settled() catch a margin that stays below zero. */
+  /** Debited at once, even below zero; positionModified and settled() catch a margin that stays below zero. */
   penaltyCharged(id: bigint, keeperWad: bigint, insuranceWad: bigint): void {
     this.touch(id).margin -= keeperWad + insuranceWad;
+  }
+
+  /** A liquidation leg (TrancheLiquidated): a reduction at the fill with no fee, then its penalty share. */
+  trancheLeg(e: {
+    accountId: bigint;
+    marketId: number;
+    sizeDelta: bigint;
+    newSize: bigint;
+    fillPrice: bigint;
+    realisedPnl: bigint;
+    penalty: bigint;
+  }): void {
+    // A reduction keeps the basis (or closes), so the funding index, which only moves the realised
+    // PnL the event carries, is not needed: 0 stands for it.
+    this.positionModified({ ...e, fee: 0n, fundingIndex: 0n });
+    this.debit(this.touch(e.accountId), e.penalty);
   }
 
   /** Overwrites an account with what the contracts hold (after it was marked stale). */

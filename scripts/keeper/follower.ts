@@ -1,6 +1,6 @@
 /**
  * Follows the protocol's events into the account book: one eth_getLogs per bounded block range
- * (three contracts, eleven event kinds, one request), from the block after the last one processed up
+ * (three contracts, twelve event kinds, one request), from the block after the last one processed up
  * to the head. A node that refuses a range as too large gets it halved until it answers.
  */
 import type { Log, LogDescription, Provider } from "ethers";
@@ -28,6 +28,8 @@ export const FOLLOWED_TOPICS: string[] = [
   vaultEvents.getEvent("MarginWithdrawn").topicHash,
   vaultEvents.getEvent("ProfitShortfall").topicHash,
   vaultEvents.getEvent("PenaltyCharged").topicHash,
+  // a liquidation leg's position change, realised PnL and penalty share (no PositionModified, no PenaltyCharged)
+  liquidationEvents.getEvent("TrancheLiquidated").topicHash,
   liquidationEvents.getEvent("LiquidationSettled").topicHash,
   // a takeover moves margin (the backstop fee, the keeper's reward, covered bad debt) between the
   // trader's and the backstop vault's accounts, and an unwind or a vault loss settles the vault's
@@ -146,6 +148,19 @@ export class EventFollower {
           fee: a.fee,
           realisedPnl: a.realisedPnl,
           fundingIndex: a.fundingIndex,
+        });
+        break;
+      case "TrancheLiquidated":
+        if (this.touched.tx !== log.transactionHash) this.touched = { tx: log.transactionHash, ids: new Set() };
+        this.touched.ids.add(a.accountId as bigint);
+        book.trancheLeg({
+          accountId: a.accountId,
+          marketId: Number(a.marketId),
+          sizeDelta: a.sizeDelta,
+          newSize: a.newSize,
+          fillPrice: a.fillPrice,
+          realisedPnl: a.realisedPnl,
+          penalty: a.penalty,
         });
         break;
       case "MarginDeposited":

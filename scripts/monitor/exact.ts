@@ -38,7 +38,7 @@ const FEED_ABI = [
   "function decimals() view returns (uint8)",
 ];
 const EVENTS = new Interface([
-  "event TrancheLiquidated(uint256 indexed accountId, uint256 indexed marketId, address indexed keeper, int256 sizeDelta, uint256 fillPrice, uint256 penalty, uint256 keeperReward, uint256 badDebtCovered, uint256 badDebtSocialised)",
+  "event TrancheLiquidated(uint256 indexed accountId, uint256 indexed marketId, address indexed keeper, int256 sizeDelta, int256 newSize, uint256 fillPrice, int256 realisedPnl, uint256 penalty, uint256 keeperReward, uint256 badDebtCovered, uint256 badDebtSocialised)",
   "event BadDebtIncurred(uint256 indexed accountId, uint256 indexed marketId, uint256 amountWad)",
 ]);
 /** the exact run's keeper: a fixed key of its own, funded on the fork (liquidations and pokes are permissionless) */

@@ -49,7 +49,7 @@ const LIQUIDATION_TARGET = { tranche: 150_000n, perTrancheInBatch: 70_000n };
 // cache's slot hashed without allocating, a mask of the markets the cache holds (an account priced already
 // skips its per-market feed look-ups), a leg executing at the plan's fill with the volatility read only
 // when its market accrues (186,357, 74,313 and 177,937 measured)
-const LIQUIDATION_BUDGET = { tranche: 186_600n, perTrancheInBatch: 74_500n, backstop: 178_200n };
+const LIQUIDATION_BUDGET = { tranche: 181_600n, perTrancheInBatch: 69_500n, backstop: 173_200n };
 // deleverageBackstop (issue 12): the vault's inventory closed against opposite positions at the oracle.
 // Measured 218,296 (one candidate) and 487,372 (five, 97,474 a candidate); asserted with about 1% of
 // slack so that a regression fails.

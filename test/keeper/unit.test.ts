@@ -157,6 +157,7 @@ function log(
 const fee1 = WAD;
 const fee2 = WAD / 2n;
 const realised = positionValue(2n * WAD, 2000n * WAD, 2100n * WAD, 0n);
+const realised2 = positionValue(-WAD / 2n, 30_000n * WAD, 30_400n * WAD, 0n); // -200 WAD
 const EVENTS: Log[] = [
   log(ADDR.engine, engineIface, "AccountCreated", [1n, OWNER], 10),
   log(ADDR.vault, vaultIface, "MarginDeposited", [1n, OWNER, 1_000n * 10n ** 6n], 11),
@@ -173,6 +174,16 @@ const EVENTS: Log[] = [
   ),
   log(ADDR.vault, vaultIface, "PenaltyCharged", [1n, OWNER, WAD, WAD], 130),
   log(ADDR.liquidationEngine, liquidationIface, "LiquidationSettled", [1n, OWNER, false, WAD / 4n, 0n, WAD, 0n], 130),
+  // a liquidation leg: no PositionModified, no PenaltyCharged; TrancheLiquidated carries the move, the
+  // realised PnL and the penalty share
+  log(
+    ADDR.liquidationEngine,
+    liquidationIface,
+    "TrancheLiquidated",
+    [2n, 1n, OWNER, WAD / 2n, -WAD / 2n, 30_400n * WAD, realised2, 6n * WAD, 4n * WAD, 0n, 0n],
+    140,
+  ),
+  log(ADDR.liquidationEngine, liquidationIface, "LiquidationSettled", [2n, OWNER, false, WAD / 2n, 0n, WAD, 0n], 140),
 ];
 
 /** getLogs over EVENTS, refusing ranges over 50 blocks as some nodes do. */
@@ -249,6 +260,39 @@ describe("keeper account book and event follower", () => {
       realisedPnl: 0n,
       fundingIndex: 0n,
     });
+    expect(book.get(1n)!.stale).to.equal(true);
+  });
+
+  it("applies a liquidation leg's TrancheLiquidated: the reduction, its PnL, then its penalty share, to the wei", () => {
+    const book = new AccountBook(10n ** 12n);
+    book.accountCreated(1n, OWNER);
+    book.marginDeposited(1n, 10n * 10n ** 6n); // 10 WAD
+    for (const marketId of [0, 1]) {
+      book.positionModified({
+        accountId: 1n,
+        marketId,
+        sizeDelta: WAD,
+        newSize: WAD,
+        fillPrice: 2000n * WAD,
+        fee: 0n,
+        realisedPnl: 0n,
+        fundingIndex: 0n,
+      });
+    }
+    // gains first: a 40 WAD profit the pool cut by 5, then a loss of 20; the penalty (9) split 4 + 5
+    book.profitShortfall(1n, 40n * WAD, 35n * WAD);
+    const leg = { accountId: 1n, sizeDelta: -WAD / 2n, newSize: WAD / 2n };
+    book.trancheLeg({ ...leg, marketId: 0, fillPrice: 2080n * WAD, realisedPnl: 40n * WAD, penalty: 4n * WAD });
+    book.trancheLeg({ ...leg, marketId: 1, fillPrice: 1960n * WAD, realisedPnl: -20n * WAD, penalty: 5n * WAD });
+    book.settled(1n);
+    expect(book.get(1n)!.margin).to.equal(10n * WAD + 35n * WAD - 20n * WAD - 9n * WAD);
+    expect(book.get(1n)!.positions.get(0)).to.deep.equal({ size: WAD / 2n, basis: 2000n * WAD });
+    expect(book.get(1n)!.positions.get(1)).to.deep.equal({ size: WAD / 2n, basis: 2000n * WAD });
+    expect(book.get(1n)!.stale).to.equal(false);
+    // a close: the position goes; a penalty the margin cannot pay did not fit: stale, at zero
+    book.trancheLeg({ ...leg, marketId: 0, newSize: 0n, fillPrice: 2000n * WAD, realisedPnl: 0n, penalty: 17n * WAD });
+    expect(book.get(1n)!.positions.has(0)).to.equal(false);
+    expect(book.get(1n)!.margin).to.equal(0n);
     expect(book.get(1n)!.stale).to.equal(true);
   });
 
@@ -368,10 +412,16 @@ describe("keeper account book and event follower", () => {
     expect(full.calls[0]).to.deep.equal({ fromBlock: 5, toBlock: 104 });
     expect(full.calls.slice(1).every((c) => c.toBlock - c.fromBlock + 1 <= 50)).to.equal(true);
     expect(whole.lastBlock).to.equal(150);
-    expect(settled).to.deep.equal([1n]);
+    expect(settled).to.deep.equal([1n, 2n]);
     const a1 = bookWhole.get(1n)!;
     expect(a1.margin).to.equal(1000n * WAD - fee1 + realised - fee2 - 2n * WAD);
     expect(a1.positions.get(0)).to.deep.equal({ size: 3n * WAD, basis: 2000n * WAD });
+    // the liquidation leg: position reduced (basis kept), its loss then its penalty share taken
+    const a2 = bookWhole.get(2n)!;
+    expect(realised2).to.equal(-200n * WAD);
+    expect(a2.margin).to.equal(500n * WAD + realised2 - 6n * WAD);
+    expect(a2.positions.get(1)).to.deep.equal({ size: -WAD / 2n, basis: 30_000n * WAD });
+    expect(a2.stale).to.equal(false);
 
     // first run stops at block 70 and writes its checkpoint
     const part = fakeLogs();

@@ -163,34 +163,43 @@ async function receipt(tx: Promise<ContractTransactionResponse>) {
   return (await (await tx).wait())!;
 }
 
-/** The liquidation's TrancheLiquidated, LiquidationSettled and PositionModified events, in order. */
+/** The liquidation's TrancheLiquidated and LiquidationSettled events, in order; `fills` are the legs'
+ *  position changes (TrancheLiquidated carries them: a liquidation leg emits no PositionModified, which
+ *  `positionEvents` counts, nor the vault's PenaltyCharged, which `penaltyEvents` counts). */
 function parseLiquidation(w: LiqWorld, r: { logs: readonly { topics: readonly string[]; data: string }[] }) {
   const legs: {
     marketId: bigint;
     sizeDelta: bigint;
+    newSize: bigint;
     fillPrice: bigint;
+    realisedPnl: bigint;
     penalty: bigint;
     keeperReward: bigint;
     badDebtCovered: bigint;
     badDebtSocialised: bigint;
   }[] = [];
-  const fills: { marketId: bigint; sizeDelta: bigint; fillPrice: bigint; realisedPnl: bigint }[] = [];
   let settled: { backstop: boolean; fraction: bigint; trancheNotional: bigint; healthAfter: bigint } | undefined;
+  let positionEvents = 0;
+  let penaltyEvents = 0;
   for (const log of r.logs) {
     const le = w.liquidationEngine.interface.parseLog(log as { topics: string[]; data: string });
     if (le?.name === "TrancheLiquidated") legs.push(le.args.toObject() as (typeof legs)[number]);
     if (le?.name === "LiquidationSettled") settled = le.args.toObject() as typeof settled;
     const pe = w.engine.interface.parseLog(log as { topics: string[]; data: string });
-    if (pe?.name === "PositionModified") fills.push(pe.args.toObject() as (typeof fills)[number]);
+    if (pe?.name === "PositionModified") ++positionEvents;
+    const ve = w.vault.interface.parseLog(log as { topics: string[]; data: string });
+    if (ve?.name === "PenaltyCharged") ++penaltyEvents;
   }
-  return { legs, fills, settled };
+  return { legs, fills: legs, settled, positionEvents, penaltyEvents };
 }
 
 /** Execution (events, ledgers) equals the plan previewed at the same timestamp. */
 function expectMatchesPlan(w: LiqWorld, plan: Plan, r: Parameters<typeof parseLiquidation>[1]) {
-  const { legs, fills, settled } = parseLiquidation(w, r);
+  const { legs, fills, settled, positionEvents, penaltyEvents } = parseLiquidation(w, r);
   expect(legs.length).to.equal(plan.legs.length);
   expect(fills.length).to.equal(plan.legs.length);
+  expect(positionEvents).to.equal(0);
+  expect(penaltyEvents).to.equal(0);
   let penalty = 0n;
   let reward = 0n;
   let covered = 0n;
@@ -269,13 +278,13 @@ describe("LiquidationEngine: tranches", function () {
     const tx = w.liquidationEngine.connect(w.keeper).liquidate(a);
     await expect(tx)
       .to.emit(w.liquidationEngine, "TrancheLiquidated")
-      .withArgs(a, ETH, w.keeper.address, -closed, price, penalty, reward, 0n, 0n);
+      .withArgs(a, ETH, w.keeper.address, -closed, units(15) - closed, price, realised, penalty, reward, 0n, 0n);
     await expect(tx)
       .to.emit(w.liquidationEngine, "LiquidationSettled")
       .withArgs(a, w.keeper.address, false, WAD / 4n, notional, (h: bigint) => h > healthBefore && h < WAD, t);
-    await expect(tx)
-      .to.emit(w.vault, "PenaltyCharged")
-      .withArgs(a, w.keeper.address, plan.keeperFromPenalty, plan.insuranceShare);
+    // the tranche's penalty is in TrancheLiquidated (above): no PenaltyCharged, no PositionModified
+    await expect(tx).not.to.emit(w.vault, "PenaltyCharged");
+    await expect(tx).not.to.emit(w.engine, "PositionModified");
     const rc = await receipt(tx);
     gas["liquidate: one tranche, single-market account"] = rc.gasUsed;
     expectMatchesPlan(w, plan, rc);
@@ -315,7 +324,9 @@ describe("LiquidationEngine: tranches", function () {
         ETH,
         w.keeper.address,
         -closed,
+        units(15) - closed,
         plan.legs[0].price,
+        plan.legs[0].realised,
         (x: bigint) => x > 0n,
         plan.keeperReward,
         0n,
@@ -483,7 +494,7 @@ describe("LiquidationEngine: capacity per market and window", function () {
     const t = await pinNext();
     await expect(w.liquidationEngine.connect(w.keeper).liquidate(whale2))
       .to.emit(w.liquidationEngine, "TrancheLiquidated")
-      .withArgs(whale2, ETH, w.keeper.address, -units(3_000), price, anyUint, anyUint, 0n, 0n);
+      .withArgs(whale2, ETH, w.keeper.address, -units(3_000), anyInt, price, anyInt, anyUint, anyUint, 0n, 0n);
     expect((await w.liquidationEngine.capacityWindow(ETH)).used).to.equal(3_000n * price);
 
     // whale1 would take 25% (5000 ETH) but only 2000 ETH of room is left: 10%
@@ -612,7 +623,7 @@ describe("LiquidationEngine: keeper reward and penalty", function () {
     expect(plan.keeperFromFund).to.equal(0n);
     await expect(w.liquidationEngine.connect(w.keeper).liquidate(a))
       .to.emit(w.liquidationEngine, "TrancheLiquidated")
-      .withArgs(a, ETH, w.keeper.address, anyInt, anyUint, anyUint, plan.keeperReward, 0n, 0n);
+      .withArgs(a, ETH, w.keeper.address, anyInt, anyInt, anyUint, anyInt, anyUint, plan.keeperReward, 0n, 0n);
 
     // min clamp: a governor floor of 10 USDC lifts the small tranche's base (~5.9)
     await w.liquidationEngine.connect(w.governor).setRewardConfig({ ...toObject(r), min: 10n * WAD });
@@ -742,7 +753,7 @@ describe("LiquidationEngine: bad debt", function () {
       .withArgs(w.keeper.address, reward / SCALE);
     await expect(tx)
       .to.emit(w.liquidationEngine, "TrancheLiquidated")
-      .withArgs(a, ETH, w.keeper.address, -units(15), 1_900n * WAD, 0n, plan.keeperReward, shortfall, 0n);
+      .withArgs(a, ETH, w.keeper.address, -units(15), 0n, 1_900n * WAD, anyInt, 0n, plan.keeperReward, shortfall, 0n);
     await expect(tx).not.to.emit(w.liquidationEngine, "DeficitQueued");
     await expect(tx).to.changeTokenBalance(ethers, w.usdc, w.keeper.address, reward / SCALE);
     const rc = await receipt(tx);
@@ -782,7 +793,7 @@ describe("LiquidationEngine: bad debt", function () {
     await expect(tx).to.emit(w.liquidationEngine, "DeficitQueued").withArgs(ETH, true, socialised);
     await expect(tx)
       .to.emit(w.liquidationEngine, "TrancheLiquidated")
-      .withArgs(a, ETH, w.keeper.address, -units(15), anyUint, 0n, 0n, plan.badDebtCovered, socialised);
+      .withArgs(a, ETH, w.keeper.address, -units(15), 0n, anyUint, anyInt, 0n, 0n, plan.badDebtCovered, socialised);
     expectMatchesPlan(w, plan, await receipt(tx));
     expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.equal(socialised);
     expect(await w.liquidationEngine.badDebtPending()).to.equal(socialised);

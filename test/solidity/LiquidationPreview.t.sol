@@ -6,6 +6,7 @@ import {Vm} from "forge-std/Vm.sol";
 import {ILiquidator} from "../../contracts/interfaces/ILiquidator.sol";
 import {ILiquidationConfigurator} from "../../contracts/interfaces/ILiquidationConfigurator.sol";
 import {IPerpEngine} from "../../contracts/interfaces/IPerpEngine.sol";
+import {IVault} from "../../contracts/interfaces/IVault.sol";
 import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
 import {WAD} from "../../contracts/libraries/Constants.sol";
 
@@ -192,6 +193,18 @@ contract LiquidationPreviewTest is ProtocolFixture {
 
     // ================================================================== the comparison
 
+    /// @dev A TrancheLiquidated's position fields against the plan's leg and the size before.
+    function _checkLegEvent(bytes memory data, ILiquidator.Leg memory leg, int256 sizeBefore) internal pure {
+        (int256 sizeDelta, int256 newSize, uint256 price, int256 realised) = abi.decode(
+            data,
+            (int256, int256, uint256, int256)
+        );
+        assertEq(sizeDelta, leg.sizeDelta, "event sizeDelta");
+        assertEq(newSize, sizeBefore + leg.sizeDelta, "event newSize");
+        assertEq(price, leg.price, "event price");
+        assertEq(realised, leg.realised, "event realised");
+    }
+
     function _liquidateAndCompare(uint256 account) internal {
         ILiquidator.Plan memory plan = liquidationEngine.previewLiquidation(account);
         Before memory b = _before(account);
@@ -202,7 +215,9 @@ contract LiquidationPreviewTest is ProtocolFixture {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(notional, plan.trancheNotional, "returned notional");
 
-        // legs: the engine's fills in plan order, and the liquidation engine's per-leg events
+        // legs: the liquidation engine's per-leg events, in plan order (a leg emits no PositionModified and
+        // the vault no PenaltyCharged: TrancheLiquidated carries the fill, the new size, the realised PnL
+        // and the penalty share)
         uint256 fills;
         uint256 tranches;
         uint256 penalty;
@@ -211,28 +226,22 @@ contract LiquidationPreviewTest is ProtocolFixture {
         uint256 socialised;
         for (uint256 i; i < logs.length; ++i) {
             bytes32 topic = logs[i].topics[0];
-            if (topic == IPerpEngine.PositionModified.selector && logs[i].emitter == address(engine)) {
-                ILiquidator.Leg memory leg = plan.legs[fills++];
-                assertEq(uint256(logs[i].topics[2]), leg.marketId, "leg market");
-                (int256 sizeDelta, , uint256 fillPrice, uint256 fee, int256 realised, ) = abi.decode(
-                    logs[i].data,
-                    (int256, int256, uint256, uint256, int256, int256)
-                );
-                assertEq(sizeDelta, leg.sizeDelta, "leg sizeDelta");
-                assertEq(fillPrice, leg.price, "leg fill price");
-                assertEq(fee, 0, "liquidation fill charged a fee");
-                assertEq(realised, leg.realised, "leg realised");
-            } else if (topic == IPerpEngine.BadDebtIncurred.selector) {
+            assertTrue(topic != IPerpEngine.PositionModified.selector, "a liquidation leg emitted PositionModified");
+            assertTrue(topic != IVault.PenaltyCharged.selector, "a tranche emitted PenaltyCharged");
+            if (topic == IPerpEngine.BadDebtIncurred.selector) {
                 uint256 marketId = uint256(logs[i].topics[2]);
                 assertEq(abi.decode(logs[i].data, (uint256)), _leg(plan, marketId).shortfall, "leg shortfall");
             } else if (topic == ILiquidator.TrancheLiquidated.selector) {
                 ILiquidator.Leg memory leg = plan.legs[tranches++];
-                (int256 sizeDelta, uint256 price, uint256 p, uint256 r, uint256 c, uint256 so) = abi.decode(
+                ++fills;
+                assertEq(uint256(logs[i].topics[1]), account, "event account");
+                assertEq(uint256(logs[i].topics[2]), leg.marketId, "event market");
+                assertEq(address(uint160(uint256(logs[i].topics[3]))), keeper, "event keeper");
+                _checkLegEvent(logs[i].data, leg, b.sizes[leg.marketId]);
+                (, , , , uint256 p, uint256 r, uint256 c, uint256 so) = abi.decode(
                     logs[i].data,
-                    (int256, uint256, uint256, uint256, uint256, uint256)
+                    (int256, int256, uint256, int256, uint256, uint256, uint256, uint256)
                 );
-                assertEq(sizeDelta, leg.sizeDelta, "event sizeDelta");
-                assertEq(price, leg.price, "event price");
                 assertEq(c + so, leg.shortfall, "event bad debt");
                 penalty += p;
                 reward += r;

@@ -8,8 +8,9 @@ import {MockUSDC} from "../../contracts/mocks/MockUSDC.sol";
 import {Vault} from "../../contracts/vault/Vault.sol";
 
 /// @notice Vault.settleLiquidation (a liquidation leg's settlement and the tranche's penalty in one call)
-///         leaves every ledger exactly as settle followed by chargePenalty does, emits the same events in
-///         that order, and keeps both callers' checks: engine only, and the penalty only when the engine is
+///         leaves every ledger exactly as settle followed by chargePenalty does, emits settle's events
+///         but not chargePenalty's PenaltyCharged (the liquidation engine's TrancheLiquidated records a
+///         tranche's penalty), and keeps both callers' checks: engine only, and the penalty only when the engine is
 ///         also the liquidation engine. This test contract plays the engine.
 contract VaultSettleLiquidationTest is Test {
     uint256 internal constant SCALE = 1e12;
@@ -79,13 +80,15 @@ contract VaultSettleLiquidationTest is Test {
         assertEq(joint.keeperRewardsOf(KEEPER), 0);
     }
 
-    function test_profitShortfallThenPenaltyCharged_inThatOrder() public {
+    /// A tranche's penalty is recorded by the liquidation engine's TrancheLiquidated events: the vault
+    /// emits only the ProfitShortfall; chargePenalty (backstop, orders) still emits PenaltyCharged.
+    function test_profitShortfallOnly_noPenaltyCharged() public {
         vm.recordLogs();
         joint.settleLiquidation(2, 1_000e18, KEEPER, 1e18, 0); // the pool holds 300
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        assertEq(logs.length, 2);
+        assertEq(logs.length, 1);
         assertEq(logs[0].topics[0], IVault.ProfitShortfall.selector);
-        assertEq(logs[1].topics[0], IVault.PenaltyCharged.selector);
+        assertEq(joint.keeperRewardsOf(KEEPER), 1e18);
     }
 
     function test_engineOnly() public {
