@@ -18,7 +18,13 @@ import { ImpactModel } from "../replay/impact.js";
 import { type Direction, type ThresholdTable, countAtMost, kOfMove } from "./ladder.js";
 
 /** A market as the cascade needs it: current price and the depth its impact is measured against. */
-export type CascadeMarket = { id: number; price: bigint; depthWad: bigint };
+export type CascadeMarket = {
+  id: number;
+  price: bigint;
+  depthWad: bigint;
+  /** this market's move per unit of the joint move, WAD (default 1: every market moves alike); see ladder.ts `betaTables` */
+  beta?: bigint;
+};
 
 export type CascadeOptions = {
   /** cap of one market's displacement, WAD (the replay's default: 0.9) */
@@ -86,10 +92,11 @@ export function cascade(
     let notional = 0n;
     markets.forEach((m, i) => {
       const size = table.sizePrefix.get(m.id)?.[n] ?? 0n;
-      const price = (m.price * k) / WAD;
+      const km = m.beta === undefined ? k : WAD + (m.beta * (k - WAD)) / WAD;
+      const price = (m.price * km) / WAD;
       // closing the liquidated positions: a long closed is a sale
       if (size !== 0n) model.addTrade(i, -size, price);
-      notional += ((table.notionalPrefix.get(m.id)?.[n] ?? 0n) * k) / WAD;
+      notional += ((table.notionalPrefix.get(m.id)?.[n] ?? 0n) * km) / WAD;
     });
     let weighted = 0n;
     markets.forEach((m, i) => {
