@@ -74,7 +74,12 @@ export function cascade(
 ): CascadeResult {
   const maxImpact = opts.maxImpactWad ?? DEFAULT_MAX_IMPACT;
   const down = table.direction === "down";
-  const totalDepth = markets.reduce((s, m) => s + m.depthWad, 0n);
+  // each market's weight in the joint move: its depth, times its beta where markets do not move alike (a
+  // market that does not follow the reference does not dilute the reference's displacement)
+  const weights = markets.map((m) =>
+    m.beta === undefined ? m.depthWad : m.beta > 0n ? (m.depthWad * m.beta) / WAD : 0n,
+  );
+  const totalDepth = weights.reduce((s, w) => s + w, 0n);
   // a down move past 100% has no price; the impact cap keeps the endogenous part below it
   const ceiling = down ? WAD - 1n : 10n * WAD;
   let x = shock;
@@ -102,7 +107,7 @@ export function cascade(
     markets.forEach((m, i) => {
       const imp = model.impact[i];
       if (imp === maxImpact || imp === -maxImpact) capped = true;
-      weighted += imp * m.depthWad;
+      weighted += imp * weights[i];
     });
     const displacement = totalDepth === 0n ? 0n : weighted / totalDepth;
     const endogenous = down ? -displacement : displacement;

@@ -113,6 +113,24 @@ describe("Risk monitor: the forecast error", function () {
     expect(j.predicted).to.equal(s.predictedJoint);
   });
 
+  it("a market that does not move with the reference does not dilute the reference's own displacement", function () {
+    const betas = new Map([
+      [eth, WAD],
+      [btc, 0n],
+    ]);
+    const table = betaTables(exposures, snapshots, betas).down;
+    const all = cascadeMarkets(state, 10_000).map((m) => ({ ...m, beta: betas.get(m.id)! }));
+    const ethOnly = all.filter((m) => m.id === eth);
+    const opts = { insuranceWad: state.insuranceWad };
+    for (const s of [pct(2), pct(5), pct(8), pct(15)]) {
+      const both = cascade(table, all, s, opts);
+      // BTC stays where it is: the joint move is ETH's alone, whatever BTC's depth or what is closed there
+      expect(both.total, `s=${s}`).to.equal(cascade(table, ethOnly, s, opts).total);
+    }
+    // and the cascade adds something on this book (the comparison is not between two zeros)
+    expect(cascade(table, all, pct(15), opts).extra).to.be.greaterThan(0n);
+  });
+
   it("only the accounts the forecast saw count against it: a position opened after the step is not its error", function () {
     const seen = new Set(state.accounts.map((a) => a.id));
     const newcomer = 10_000n;
