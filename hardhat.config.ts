@@ -68,7 +68,8 @@ export default defineConfig({
     },
   },
   networks: {
-    localhost: { type: "http", url: "http://127.0.0.1:8545" },
+    // LOCAL_PORT: a node on another port of 127.0.0.1 (`npx hardhat node --port <n>`), e.g. beside other nodes
+    localhost: { type: "http", url: `http://127.0.0.1:${envInt("LOCAL_PORT", 8545)}` },
     // Test network: keys from the keystore (`npx hardhat keystore set SEPOLIA_PRIVATE_KEY`) or the
     // environment, never from the repo.
     sepolia: {

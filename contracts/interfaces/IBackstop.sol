@@ -44,6 +44,10 @@ interface IBackstopTypes is IBoundedParameters {
         uint128 amount; // WAD, as of `at`
         uint40 at;
         uint40 inventorySince; // when the vault's inventory in the market was opened (0: none)
+        // when an unwind first found the vault at maxDrawdown with this inventory (0: not yet): until one
+        // tranche cooldown after it, the edge leaves what the other side's open interest could take to
+        // deleverageBackstop
+        uint40 edgeAt;
     }
 
     error NotSelf(address caller);
@@ -96,6 +100,10 @@ interface IBackstopTypes is IBoundedParameters {
     ///         the impact budget was `budgetWad` (raised by the loss ramp, or the whole inventory at
     ///         maxDrawdown).
     event BackstopLossUnwind(uint256 indexed marketId, uint256 drawdownWad, uint256 budgetWad);
+    /// @notice An unwind found the vault at maxDrawdown in `marketId` with deleveraging on: until `until`, the
+    ///         edge sells at once only the inventory beyond the other side's open interest (what no opposite
+    ///         position can take), and leaves the rest to deleverageBackstop; from then on, all of it.
+    event BackstopEdgeReached(uint256 indexed marketId, uint256 until);
     /// @notice The drawdown breaker's peak moved (a new window or a higher share price).
     event BackstopPeakSet(uint256 sharePrice, uint256 at);
     /// @notice Takeovers refused because the vault's share price fell past maxDrawdown.
@@ -126,9 +134,14 @@ interface IBackstop is IBackstopTypes {
     ///         `maxHold`). The budget also grows with the vault's loss (the loss ramp): while its share
     ///         price is `drawdown` below the drawdown breaker's peak (within the breaker's window), the budget
     ///         is multiplied by (maxDrawdown / (maxDrawdown - drawdown))^2, at most by `lateMultiplier`; at
-    ///         `maxDrawdown` or beyond, the whole inventory is sold at once. So the vault's loss is bounded
-    ///         by its budget plus one unwind step's move, on any path. Emits `BackstopUnwound` (and
-    ///         `BackstopLossUnwind` while in drawdown). Permissionless. Returns the notional sold.
+    ///         `maxDrawdown` or beyond, the whole inventory is sold at once; with deleveraging on
+    ///         (`adlDrawdown` > 0), for one tranche cooldown after the first unwind at that edge
+    ///         (`BackstopEdgeReached`) only what the other side's open interest cannot take is sold at once
+    ///         (with at least the budget's room at `lateMultiplier`), the rest left to deleverageBackstop,
+    ///         which closes it with no sale. So the vault's loss is bounded by its budget plus one unwind
+    ///         step's move (and one cooldown's, on what the other side could take), on any path. Emits
+    ///         `BackstopUnwound` (and `BackstopLossUnwind` while in drawdown). Permissionless. Returns the
+    ///         notional sold.
     function unwind(uint256 marketId) external returns (uint256 notional);
 
     /// @notice What unwind(marketId) would sell now (notional, WAD), and the budget and its use.

@@ -160,8 +160,10 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             if (vaultShortfall != 0) revert TakeoverCapExceeded("vaultMargin", vaultShortfall, 0);
         }
         Flow storage f = _forcedFlow[m];
-        if (v.newSize == 0) f.inventorySince = 0;
-        else if (v.oldSize == 0 || (v.oldSize > 0) != (v.newSize > 0)) f.inventorySince = uint40(block.timestamp);
+        if (v.newSize == 0) (f.inventorySince, f.edgeAt) = (0, 0);
+        else if (v.oldSize == 0 || (v.oldSize > 0) != (v.newSize > 0)) {
+            (f.inventorySince, f.edgeAt) = (uint40(block.timestamp), 0);
+        }
         emit IPerpEngine.PositionModified(vaultId, m, p.size, v.newSize, p.price, 0, v.realisedPnl, p.fundingIndex);
         return v.realisedPnl;
     }
@@ -268,7 +270,13 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 vaultId = b.accountId;
         int256 size = _positions[vaultId][marketId].size;
         if (size == 0) revert NothingToUnwind(marketId);
-        uint256 drawdown = _lossDrawdown(b, _backstopConfig);
+        BackstopConfig memory c = _backstopConfig;
+        uint256 drawdown = _lossDrawdown(b, c);
+        Flow storage f = _forcedFlow[marketId];
+        if (drawdown >= c.maxDrawdown && c.adlDrawdown != 0 && f.edgeAt == 0) {
+            f.edgeAt = uint40(block.timestamp);
+            emit BackstopEdgeReached(marketId, block.timestamp + _liqConfig.cooldown);
+        }
         (uint256 closeAbs, uint256 used, uint256 budget, bool late) = _room(marketId, size, drawdown);
         if (closeAbs == 0) revert UnwindBudgetExhausted(marketId, used, budget);
         if (drawdown != 0) emit BackstopLossUnwind(marketId, drawdown, budget);
@@ -289,7 +297,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         Flow storage f = _forcedFlow[marketId];
         f.amount = (_decayed(f, _backstopConfig.flowHalfLife) + notional).toUint128();
         f.at = uint40(block.timestamp);
-        if (closeAbs == FixedPoint.abs(size)) f.inventorySince = 0;
+        if (closeAbs == FixedPoint.abs(size)) (f.inventorySince, f.edgeAt) = (0, 0);
         if (shortfall != 0) _vaultLoss(marketId, size > 0, shortfall);
         emit BackstopUnwound(marketId, msg.sender, delta, price, notional, realised, late);
     }
@@ -325,7 +333,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     /// @dev The size the unwind may sell now: the budget (a share of the market's depth, times
     ///      lateMultiplier once the inventory is older than maxHold, raised by the loss ramp at the vault's
     ///      `drawdown`) less the decayed forced flow and what tranches used of the market's capacity window;
-    ///      all of it at maxDrawdown.
+    ///      all of it at maxDrawdown (but see _edge).
     function _room(
         uint256 marketId,
         int256 size,
@@ -343,12 +351,27 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (block.timestamp < uint256(_capacityWindows[marketId].start) + window) {
             used += _capacityWindows[marketId].used;
         }
-        // the loss budget's edge: at maxDrawdown what is left is sold, whatever the impact budget says
+        // the loss ramp (at its cap from maxDrawdown on), then the loss budget's edge: at maxDrawdown what is
+        // left is sold, whatever the impact budget says (_edge)
         uint256 abs = FixedPoint.abs(size);
-        if (drawdown >= c.maxDrawdown) return (abs, used, used + abs.mulWadUp(price), late);
-        if (!late) budget = _ramped(budget, drawdown, c.maxDrawdown, c.lateMultiplier);
-        if (used >= budget) return (0, used, budget, late);
-        closeAbs = (budget - used).mulDivDown(WAD, price).min(abs);
+        if (!late) budget = _ramped(budget, drawdown.min(c.maxDrawdown - 1), c.maxDrawdown, c.lateMultiplier);
+        closeAbs = used >= budget ? 0 : (budget - used).mulDivDown(WAD, price).min(abs);
+        if (drawdown < c.maxDrawdown) return (closeAbs, used, budget, late);
+        uint256 edge = _edge(marketId, size, f.edgeAt, c.adlDrawdown);
+        if (edge <= closeAbs) return (closeAbs, used, budget, late);
+        return (edge, used, used + edge.mulWadUp(price), late);
+    }
+
+    /// @dev What the loss budget's edge sells at once: all of it; with deleveraging on, until one tranche
+    ///      cooldown after the first unwind at the edge, only the inventory beyond the other side's open
+    ///      interest. What an opposite position can take is left to deleverageBackstop, which closes it at the
+    ///      oracle with no sale: a sale at the edge lands in the move that brought the vault there, and is the
+    ///      cascade's next step. What no deleveraging took is sold at once after the cooldown.
+    function _edge(uint256 marketId, int256 size, uint40 edgeAt, uint64 adlDrawdown) internal view returns (uint256) {
+        uint256 abs = FixedPoint.abs(size);
+        if (adlDrawdown == 0 || (edgeAt != 0 && block.timestamp > uint256(edgeAt) + _liqConfig.cooldown)) return abs;
+        IPerpEngine.MarketState storage st = _states[marketId];
+        return abs - abs.min(size > 0 ? st.shortOpenInterest : st.longOpenInterest);
     }
 
     /// @dev The loss ramp: the budget times (maxDrawdown / (maxDrawdown - drawdown))^2, at most times `cap`

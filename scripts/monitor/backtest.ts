@@ -25,7 +25,7 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
 import type { Protocol } from "../../deploy/protocol.js";
 import { deploymentRecord } from "../keeper/devnet/world.js";
-import type { ReplayStep } from "../replay/result.js";
+import type { ReplayMetrics, ReplayStep } from "../replay/result.js";
 import { type CascadeMarket, cascade } from "./cascade.js";
 import { ChainSource } from "./chain.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "./forecast.js";
@@ -605,4 +605,16 @@ export function firstWave(
   const threshold = oi / 100n;
   const hit = [...windows].filter(([, n]) => n >= threshold && n > 0n).map(([w]) => w);
   return hit.length ? Math.min(...hit) : undefined;
+}
+
+/**
+ * One run's outcome figures for the with/without table (`backtest:monitor -- --compare`): extra drop /
+ * wiped out / bad debt incurred / the backstop vault's worst loss ("-" without the vault) / liquidated
+ * notional / positions opened. Dollars are whole (rounded down), the drop to 0.01%.
+ */
+export function outcomeCell(m: ReplayMetrics, vaultLoss: string | undefined): string {
+  const usd = (w: string) => `$${(BigInt(w) / WAD).toLocaleString("en-US")}`;
+  const drop = `${(Number(BigInt(m.maxExtraDrop) / 10n ** 12n) / 1e4).toFixed(2)}%`;
+  const vault = vaultLoss === undefined ? "-" : usd(vaultLoss);
+  return `${drop} / ${m.accountsWipedOut} / ${usd(m.badDebtIncurred)} / ${vault} / ${usd(m.liquidatedNotional ?? "0")} / ${m.positionsOpened ?? "-"}`;
 }

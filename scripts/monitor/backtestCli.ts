@@ -29,7 +29,8 @@ import { defaultPopulation, withPopulationOverrides } from "../replay/population
 import type { PricePath } from "../replay/types.js";
 import { type EventPaths, listEvents, pathsFor } from "../replay/sources.js";
 import type { ReplayMetrics } from "../replay/result.js";
-import { ReplayBacktest, type BacktestResult } from "./backtest.js";
+import { vaultSummary } from "../replay/metrics.js";
+import { ReplayBacktest, type BacktestResult, outcomeCell } from "./backtest.js";
 import {
   type CalmBook,
   CALM_FILES,
@@ -39,7 +40,16 @@ import {
   calmInputs,
   calmPath,
 } from "./calmHistory.js";
-import { type EventData, calibrateEscalation, calibrateFastPath, leaveOneEventOut } from "./calibration.js";
+import {
+  type EventData,
+  FALSE_ALARM_TARGETS,
+  calibrateEscalation,
+  calibrateFastPath,
+  type RuleCandidate,
+  candidateLeads,
+  leaveOneEventOut,
+  parseCandidates,
+} from "./calibration.js";
 import {
   type ChangeGateSettings,
   type EscalationSettings,
@@ -104,6 +114,15 @@ function escalationArg(): EscalationSettings | null | undefined {
   if (e === "on") return DEFAULT_ESCALATION;
   if (e === "off") return null;
   throw new Error(`--escalation ${e}: on or off`);
+}
+
+/** --accounts <n>: the population's size (the replay's `--accounts`; the population file's otherwise). */
+function accountsArg(preset: ResolvedParams): ResolvedParams {
+  const a = arg("accounts");
+  if (a === undefined) return preset;
+  const n = Number(a);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--accounts ${a}: a positive integer`);
+  return withOverrides(preset, { population: { accounts: n } });
 }
 
 function eventsArg(all: string[]): string[] {
@@ -224,6 +243,8 @@ function loeoTable(): void {
   });
   // --fast off: the count alone (the fourth round's procedure), for the before column
   const fastGrid = arg("fast") === "off" ? [] : undefined;
+  const candidates = arg("candidates");
+  if (candidates !== undefined) return candidateTable(events, readCandidates(candidates), fastGrid, started);
   const rows = leaveOneEventOut(events, { fastGrid });
   const min = (s: number | undefined) => (s === undefined ? "never" : (s / 60).toFixed(0));
   const lines = [
@@ -265,12 +286,90 @@ function loeoTable(): void {
   console.log(`\nwritten: ${file}`);
 }
 
+/** `--candidates <file.json>`: the candidate rule sets (calibration.ts `parseCandidates`). */
+function readCandidates(file: string): RuleCandidate[] {
+  return parseCandidates(JSON.parse(readFileSync(file, "utf8")) as unknown, file);
+}
+
+/**
+ * `--loeo --candidates`: the leave-one-event-out procedure (escalation and its fast path calibrated on the
+ * other events' calm bootstrap, never on a lead) repeated for each candidate rule set on the same
+ * forecasts' inputs; one row per candidate: pooled held-out calm figures, in-sample choice, and every
+ * held-out event's lead of level >= 1 / level 2 (with `--replays`).
+ */
+function candidateTable(
+  events: EventData[],
+  candidates: RuleCandidate[],
+  fastGrid: number[] | undefined,
+  started: NodeJS.CpuUsage,
+): void {
+  const min = (s: number | undefined) => (s === undefined ? "never" : (s / 60).toFixed(0));
+  const lines = [
+    `| rules | held-out bootstraps: L>=1 / L2 per 30 d | targets met out of sample | in sample: setting, L>=1 / L2 per 30 d | ${events.map((e) => e.event).join(" | ")} |`,
+    "|" + " --- |".repeat(4 + events.length),
+  ];
+  const out = [];
+  for (const c of candidates) {
+    const rows = leaveOneEventOut(events, { fastGrid, rules: c.rules });
+    const pooled = rows.reduce(
+      (a, r) => ({
+        raises: a.raises + r.bootstrap.level2Raises,
+        hours: a.hours + r.bootstrap.hours,
+        alert: a.alert + r.bootstrap.shareAtLevel1 * r.bootstrap.hours,
+      }),
+      { raises: 0, hours: 0, alert: 0 },
+    );
+    const share = pooled.hours > 0 ? pooled.alert / pooled.hours : 0;
+    const per30 = pooled.hours > 0 ? (pooled.raises * 30 * 24) / pooled.hours : 0;
+    const met = share <= FALSE_ALARM_TARGETS.shareAtLevel1 && per30 <= FALSE_ALARM_TARGETS.level2RaisesPer30Days;
+    const pooledAll = events.flatMap((e) => e.bootstrap);
+    const all = calibrateEscalation(pooledAll, { rules: c.rules });
+    const fast =
+      fastGrid === undefined && all.met ? calibrateFastPath(pooledAll, all.escalation, { rules: c.rules }) : undefined;
+    const inSample = fast?.met ? fast.calm : all.calm;
+    lines.push(
+      `| ${c.name} | ${pct(share)} / ${per30.toFixed(2)} | ${met ? "yes" : "no"} | ${all.escalation.confirm} of ${all.escalation.window}${fast?.met ? `, run ${fast.fastRun}` : ""}${all.met ? "" : " (not met)"}, ${pct(inSample.shareAtLevel1)} / ${inSample.level2RaisesPer30Days.toFixed(2)} | ${rows.map((r) => (r.lead ? `${min(r.lead.level1)} / ${min(r.lead.level2)}` : "-")).join(" | ")} |`,
+    );
+    out.push({ name: c.name, rules: c.rules, rows, heldOut: { share, per30, met }, inSample: { all, fast } });
+  }
+  const cpu = process.cpuUsage(started);
+  console.log(
+    `${events.length} events, ${candidates.length} candidates, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s`,
+  );
+  console.log("\n" + lines.join("\n"));
+  const file = arg("out") ?? join("reports", "monitor-candidates.json");
+  mkdirSync("reports", { recursive: true });
+  writeFileSync(file, toJson({ candidates: out }, 1) + "\n");
+  console.log(`\nwritten: ${file}`);
+}
+
+/**
+ * --leads --replays <report.json,...> --candidates <file>: no replay and no calm data; each candidate
+ * rule set's leads (level >= 1 / level 2, minutes before the first wave) on the reports' recorded
+ * forecasts, under the default gate and escalation (calibration.ts `candidateLeads`).
+ */
+function leadsTable(): void {
+  const replays = replayInputs(arg("replays")?.split(",") ?? []);
+  const file = arg("candidates");
+  if (!file || replays.size === 0) throw new Error("--leads needs --replays <report.json,...> and --candidates <file>");
+  const rows = candidateLeads(replays, readCandidates(file));
+  const min = (s: number | undefined) => (s === undefined ? "never" : (s / 60).toFixed(0));
+  const events = [...replays.keys()];
+  const lines = [`| rules | ${events.join(" | ")} |`, "|" + " --- |".repeat(1 + events.length)];
+  for (const r of rows) {
+    lines.push(`| ${r.name} | ${r.leads.map((l) => `${min(l.level1)} / ${min(l.level2)}`).join(" | ")} |`);
+  }
+  console.log("lead of level >= 1 / level 2, minutes before the first wave (negative: after)\n");
+  console.log(lines.join("\n"));
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes("--calm")) return calmTable();
+  if (process.argv.includes("--leads")) return leadsTable();
   if (process.argv.includes("--loeo")) return loeoTable();
   if (process.argv.includes("--bootstrap")) return bootstrapTable();
   const event = arg("event") ?? "all";
-  const preset = loadPreset(arg("preset") ?? "protected");
+  const preset = accountsArg(loadPreset(arg("preset") ?? "protected"));
   const stylised = process.argv.includes("--stylised") || !process.env.CRASH_DATA_DIR;
   const ids = event === "all" ? listEvents() : event.split(",");
   const { default: hre } = await import("hardhat");
@@ -282,6 +381,8 @@ async function main(): Promise<void> {
     without: ReplayMetrics;
     with?: ReplayMetrics;
     raises?: ReplayBacktest["raises"];
+    /** the backstop vault's worst loss over each run (WAD; absent without the vault) */
+    vaultLoss?: { without: string | undefined; with: string | undefined };
   }[] = [];
   for (const [index, id] of ids.entries()) {
     let ev: EventPaths;
@@ -323,6 +424,7 @@ async function main(): Promise<void> {
       });
       row.with = withMonitor.run.metrics;
       row.raises = acting.raises;
+      row.vaultLoss = { without: vaultSummary(run)?.maxLoss, with: vaultSummary(withMonitor.run)?.maxLoss };
     }
     rows.push(row);
     if (process.env.BACKTEST_DUMP) {
@@ -366,11 +468,7 @@ async function main(): Promise<void> {
   console.log("\nrules variants on the same forecasts (lead: before the first wave; negative: after)\n");
   console.log(vlines.join("\n"));
   if (compare) {
-    const usd = (w: string) => `$${(BigInt(w) / 10n ** 18n).toLocaleString("en-US")}`;
-    const pc = (w: string | undefined) =>
-      w === undefined ? "-" : `${(Number(BigInt(w) / 10n ** 12n) / 1e4).toFixed(2)}%`;
-    const cell = (m: ReplayMetrics) =>
-      `${pc(m.maxExtraDrop)} / ${m.accountsWipedOut} / ${usd(m.badDebtIncurred)} / ${usd(m.liquidatedNotional ?? "0")} / ${m.positionsOpened ?? "-"}`;
+    const cell = outcomeCell;
     const out = [
       "| event | protected without monitor | protected with monitor | raises (renewals, refused) | time at level >= 2 without / with |",
       "|" + " --- |".repeat(5),
@@ -379,10 +477,12 @@ async function main(): Promise<void> {
     for (const r of rows) {
       if (!r.with) continue;
       out.push(
-        `| ${r.event} | ${cell(r.without)} | ${cell(r.with)} | ${r.raises!.sent} (${r.raises!.renewals}, ${r.raises!.refused}) | ${(atLeast2(r.without) / 60).toFixed(0)} / ${(atLeast2(r.with) / 60).toFixed(0)} min |`,
+        `| ${r.event} | ${cell(r.without, r.vaultLoss?.without)} | ${cell(r.with, r.vaultLoss?.with)} | ${r.raises!.sent} (${r.raises!.renewals}, ${r.raises!.refused}) | ${(atLeast2(r.without) / 60).toFixed(0)} / ${(atLeast2(r.with) / 60).toFixed(0)} min |`,
       );
     }
-    console.log("\ncells: extra drop / wiped out / bad debt incurred / liquidated notional / positions opened\n");
+    console.log(
+      "\ncells: extra drop / wiped out / bad debt incurred / vault's worst loss / liquidated notional / positions opened\n",
+    );
     console.log(out.join("\n"));
   }
   mkdirSync("reports", { recursive: true });

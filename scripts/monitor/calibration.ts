@@ -16,8 +16,10 @@ import {
   type RuleInputs,
   type Rules,
   DEFAULT_CHANGE_GATE,
+  DEFAULT_ESCALATION,
   DEFAULT_RULES,
   levelSeries,
+  rulesSchema,
 } from "./rules.js";
 
 /** The false-alarm targets of issue 13: calm time at level >= 1, level-2 raises per 30 calm days. */
@@ -233,4 +235,52 @@ export function leaveOneEventOut(
       lead,
     };
   });
+}
+
+/** A candidate rule set: the default rules with some thresholds changed (rules.ts `rulesSchema`). */
+export type RuleCandidate = { name: string; rules: Rules };
+
+/**
+ * Candidate rule sets for `backtest:monitor -- --loeo --candidates <file>`: a non-empty array of
+ * `{ "name": ..., "rules": { <threshold>: <value>, ... } }`, each validated by the rules' schema over the
+ * defaults (no `rules`: the defaults themselves). Throws, naming the entry, on anything else.
+ */
+export function parseCandidates(raw: unknown, source = "candidates"): RuleCandidate[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${source}: a non-empty JSON array`);
+  return raw.map((c: unknown, i) => {
+    const entry = (c ?? {}) as { name?: unknown; rules?: unknown };
+    if (typeof entry.name !== "string" || entry.name === "") throw new Error(`${source}: entry ${i} has no name`);
+    const parsed = rulesSchema.safeParse(entry.rules ?? {});
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((x) => `${x.path.join(".") || "rules"}: ${x.message}`).join("; ");
+      throw new Error(`${source}: ${entry.name}: ${why}`);
+    }
+    return { name: entry.name, rules: parsed.data };
+  });
+}
+
+/**
+ * Each candidate's leads on recorded replays (a backtest report's `RuleInputs` and first wave), under
+ * the given gate and escalation (the defaults' by default): seconds before the wave that level >= 1 and
+ * level 2 first took effect (negative: after it; undefined: never). No calm data: the leads only, to see
+ * which candidates could move a warning before the cost of each is measured (`leaveOneEventOut`).
+ */
+export function candidateLeads(
+  replays: ReadonlyMap<string, { inputs: RuleInputs[]; waveStart: number }>,
+  candidates: readonly RuleCandidate[],
+  o: { gate?: ChangeGateSettings | null; escalation?: EscalationSettings | null } = {},
+): { name: string; leads: { event: string; level1: number | undefined; level2: number | undefined }[] }[] {
+  const gate = o.gate === undefined ? DEFAULT_CHANGE_GATE : o.gate;
+  const escalation = o.escalation === undefined ? DEFAULT_ESCALATION : o.escalation;
+  return candidates.map((c) => ({
+    name: c.name,
+    leads: [...replays].map(([event, r]) => {
+      const levels = variantLevels(r.inputs, { rules: c.rules, gate, escalation });
+      return {
+        event,
+        level1: leadOf(r.inputs, levels, r.waveStart, 1),
+        level2: leadOf(r.inputs, levels, r.waveStart, 2),
+      };
+    }),
+  }));
 }

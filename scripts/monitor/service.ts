@@ -127,7 +127,7 @@ export class MonitorMetrics {
   });
   readonly coverage = this.gauge(
     "monitor_insurance_coverage_at_10pct",
-    "insurance fund over the bad debt of a 10% joint fall with cascade",
+    "insurance fund over the bad debt of a 10% joint fall with cascade; -1 when that fall leaves no bad debt",
   );
   readonly accounts = this.gauge("monitor_accounts_with_positions", "accounts holding a position");
   readonly forecastSeconds = new Histogram({

@@ -671,6 +671,69 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
   });
 
+  /**
+   * The loss budget's edge with deleveraging on: Bob short 40 ETH (the only counterpart), the vault's 200 ETH
+   * long first unwound at its budget (about half of it), then the price falls until the vault's loss reaches
+   * maxDrawdown. Returns the vault's size there and the cooldown (seconds) the edge waits for deleveraging.
+   */
+  async function atTheEdge() {
+    const w = await world();
+    await w.bs.setBackstopConfig({ ...ADL, lateMultiplier: WAD });
+    const bob = await positionAccount(w, w.bob, 60_000n, -40n * WAD);
+    const alice = await positionAccount(w, w.alice, 40_000n, 200n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, alice, WAD / 2n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(alice);
+    await w.bs.connect(w.stranger).unwind(ETH); // the impact budget, used
+    let p = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    for (let i = 0; i < 20 && (await lossDrawdown(w)) < ADL.maxDrawdown; i++) {
+      p = (p * 97n) / 100n;
+      await setPriceWad(w, ETH, p);
+    }
+    expect(await lossDrawdown(w)).to.be.greaterThanOrEqual(ADL.maxDrawdown);
+    const size = (await w.engine.position(w.vaultAccount, ETH)).size;
+    expect(size).to.be.greaterThan(40n * WAD); // more than Bob can take
+    const cooldown = BigInt((await w.liquidationEngine.config()).cooldown);
+    return { w, bob, size, cooldown };
+  }
+
+  it("at maxDrawdown sells at once only what the other side cannot take, and leaves the rest to deleverageBackstop (no sale)", async function () {
+    const { w, bob, size, cooldown } = await loadFixture(atTheEdge);
+    const shortOi = (await w.engine.marketState(ETH)).shortOpenInterest;
+    expect(shortOi).to.equal(40n * WAD);
+    const [sellable] = await w.bs.unwindRoom(ETH);
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    expect(sellable).to.equal(((size - shortOi) * price) / WAD); // not the whole inventory (before: all of it)
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    const now = BigInt((await ethers.provider.getBlock(rc.blockNumber))!.timestamp);
+    const [edge] = events(w, rc, "BackstopEdgeReached");
+    expect(edge.args.marketId).to.equal(BigInt(ETH));
+    expect(edge.args.until).to.equal(now + cooldown);
+    const [u] = events(w, rc, "BackstopUnwound");
+    expect(u.args.sizeDelta).to.equal(-(size - shortOi));
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(shortOi);
+    // within the cooldown nothing more is sold (the impact budget is used up)
+    await expect(w.bs.connect(w.stranger).unwind(ETH)).to.be.revertedWithCustomError(w.bs, "UnwindBudgetExhausted");
+    // the ADL keeper closes the rest against Bob at the oracle: nothing sold into the market
+    const flow = await w.bs.forcedFlow(ETH);
+    await w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [bob]);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+    expect((await w.engine.position(bob, ETH)).size).to.equal(0n);
+    expect(await w.bs.forcedFlow(ETH)).to.be.at.most(flow);
+  });
+
+  it("at maxDrawdown sells at once, after one tranche cooldown, what deleveraging did not take", async function () {
+    const { w, cooldown } = await loadFixture(atTheEdge);
+    await w.bs.connect(w.stranger).unwind(ETH);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(40n * WAD);
+    await time.increase(cooldown + 1n);
+    expect(await lossDrawdown(w)).to.be.greaterThanOrEqual(ADL.maxDrawdown);
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    expect(events(w, rc, "BackstopEdgeReached")).to.have.length(0); // the clock started at the first
+    const [u] = events(w, rc, "BackstopUnwound");
+    expect(u.args.sizeDelta).to.equal(-40n * WAD);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+  });
+
   it("bounds adlDrawdown at maxDrawdown (ParameterOutOfBounds), governor only", async function () {
     const w = await loadFixture(world);
     await expect(w.bs.setBackstopConfig({ ...CONFIG, adlDrawdown: CONFIG.maxDrawdown + 1n }))

@@ -8,7 +8,8 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
-import { ReplayBacktest } from "../../scripts/monitor/backtest.js";
+import { ReplayBacktest, outcomeCell } from "../../scripts/monitor/backtest.js";
+import type { ReplayMetrics } from "../../scripts/replay/result.js";
 import { runReplay } from "../../scripts/replay/engine.js";
 import { loadPreset, withOverrides } from "../../scripts/replay/presets.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
@@ -85,5 +86,25 @@ describe("Risk monitor backtest: acting through the risk-oracle role inside a re
     } finally {
       await loud.handle!.close();
     }
+  });
+});
+
+describe("Risk monitor backtest: the with/without table's outcome figures", function () {
+  it("carries the extra drop, wipe-outs, bad debt, the vault's worst loss, the liquidated notional and the positions opened", function () {
+    const e18 = 10n ** 18n;
+    const m = {
+      maxExtraDrop: ((388n * e18) / 10_000n).toString(), // 3.88%
+      accountsWipedOut: 8,
+      badDebtIncurred: (13_729n * e18 + 5n).toString(),
+      liquidatedNotional: (14_599_787n * e18).toString(),
+      positionsOpened: 177,
+    } as ReplayMetrics;
+    expect(outcomeCell(m, (250_123n * e18 + e18 - 1n).toString())).to.equal(
+      "3.88% / 8 / $13,729 / $250,123 / $14,599,787 / 177",
+    );
+    // a run without the vault has no loss to show, and an older report no positions count
+    expect(outcomeCell({ ...m, positionsOpened: undefined }, undefined)).to.equal(
+      "3.88% / 8 / $13,729 / - / $14,599,787 / -",
+    );
   });
 });

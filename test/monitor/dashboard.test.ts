@@ -73,6 +73,8 @@ describe("Risk monitor dashboard in chromium", function () {
   let context: BrowserContext | undefined;
   let page: Page;
   let profile: string;
+  /** every console error and every response of 400 or more while the page loads and runs */
+  const problems: string[] = [];
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
@@ -101,6 +103,13 @@ describe("Risk monitor dashboard in chromium", function () {
       viewport: { width: 1280, height: 1400 },
     });
     page = await context.newPage();
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page: ${e.message}`));
+    page.on("response", (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+    });
     await page.goto(server.url);
     await page.waitForSelector("body[data-ready]", { timeout: 30_000 });
   });
@@ -113,6 +122,11 @@ describe("Risk monitor dashboard in chromium", function () {
 
   const text = (id: string) => page.locator(`#${id}`).innerText();
   const api = async <T>(path: string): Promise<T> => (await fetch(server.url + path)).json() as Promise<T>;
+
+  it("loads with no console error and no request the monitor answers with an error (a favicon included)", async function () {
+    await page.waitForLoadState("networkidle");
+    expect(problems).to.deep.equal([]);
+  });
 
   it("shows the API's numbers: level, critical shocks, distance, probabilities, insurance, indicators", async function () {
     const { forecast: f, decision: d } = await api<Api>("/api/forecast");

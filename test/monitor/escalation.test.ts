@@ -10,7 +10,9 @@ import {
   ESCALATION_GRID,
   calibrateEscalation,
   leadOf,
+  candidateLeads,
   leaveOneEventOut,
+  parseCandidates,
   pooledCalm,
 } from "../../scripts/monitor/calibration.js";
 import { calmFigures } from "../../scripts/monitor/calmHistory.js";
@@ -191,5 +193,47 @@ describe("Risk monitor: escalation's calibration", function () {
     const l2 = rows[0].lead!.level2!;
     expect(l1).to.be.greaterThan(l2);
     expect(leadOf(crash, [0, 0, 0, 0, 1, 2, 2, 2], 1_000_000 + 7 * 60, 2)).to.equal(2 * 60);
+  });
+
+  it("candidate rule sets: validated over the defaults, and each measured by the same procedure", function () {
+    const [plain, lower] = parseCandidates([
+      { name: "default" },
+      { name: "level 2 at P(1 h) 2%", rules: { level2P1h: 0.02 } },
+    ]);
+    expect(plain.rules).to.deep.equal(DEFAULT_RULES);
+    expect(lower.rules).to.deep.equal({ ...DEFAULT_RULES, level2P1h: 0.02 });
+    expect(() => parseCandidates([])).to.throw(/non-empty/);
+    expect(() => parseCandidates([{ rules: {} }])).to.throw(/entry 0 has no name/);
+    // level 2 below level 1's own threshold, and a probability above 1, are refused by the rules' schema
+    expect(() => parseCandidates([{ name: "x", rules: { level2P1h: 0.001 } }])).to.throw(/x: .*level2P1h/);
+    expect(() => parseCandidates([{ name: "y", rules: { level2P15m: 2 } }])).to.throw(/y: /);
+    // a crash whose P(1 h) is 2% from the third forecast: level 1 under the defaults, level 2 under the candidate
+    const crash = [0, 0, 2, 2, 2, 2, 2, 2].map((_, i) => ruleInputs(1_000_000 + i * 60, { p1h: i >= 2 ? 0.02 : 0 }));
+    const quiet = series(Array.from({ length: 100 }, () => 0));
+    const events = [
+      { event: "a", calm: quiet, bootstrap: [quiet], replay: { inputs: crash, waveStart: 1_000_000 + 7 * 60 } },
+      { event: "b", calm: quiet, bootstrap: [quiet] },
+    ];
+    const before = leaveOneEventOut(events, { gate: null, rules: plain.rules })[0].lead!;
+    const after = leaveOneEventOut(events, { gate: null, rules: lower.rules })[0].lead!;
+    expect(before.level1).to.equal(5 * 60);
+    expect(before.level2).to.equal(undefined);
+    expect(after.level1).to.equal(5 * 60);
+    expect(after.level2).to.equal(4 * 60);
+  });
+
+  it("candidate leads on recorded replays: under the given gate and escalation, no calm data", function () {
+    const [plain, lower] = parseCandidates([{ name: "default" }, { name: "low", rules: { level2P1h: 0.02 } }]);
+    const t0 = 1_000_000;
+    const crash = Array.from({ length: 8 }, (_, i) => ruleInputs(t0 + i * 60, { p1h: i >= 2 ? 0.02 : 0 }));
+    const replays = new Map([["crash", { inputs: crash, waveStart: t0 + 7 * 60 }]]);
+    const rows = candidateLeads(replays, [plain, lower], { gate: null, escalation: null });
+    expect(rows.map((r) => r.name)).to.deep.equal(["default", "low"]);
+    expect(rows[0].leads).to.deep.equal([{ event: "crash", level1: 5 * 60, level2: undefined }]);
+    expect(rows[1].leads).to.deep.equal([{ event: "crash", level1: 5 * 60, level2: 5 * 60 }]);
+    // the defaults' escalation (3 of the last 4 fresh forecasts, then one level per forecast) delays both
+    const escalated = candidateLeads(replays, [lower], { gate: null })[0].leads[0];
+    expect(escalated.level1).to.equal(3 * 60);
+    expect(escalated.level2).to.equal(2 * 60);
   });
 });
