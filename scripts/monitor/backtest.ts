@@ -29,7 +29,7 @@ import type { ReplayMetrics, ReplayStep } from "../replay/result.js";
 import { type CascadeMarket, cascade } from "./cascade.js";
 import { ChainSource } from "./chain.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "./forecast.js";
-import type { ThresholdTable } from "./ladder.js";
+import { type ThresholdTable, betaTables } from "./ladder.js";
 import {
   type BreakerMarket,
   type ChangeGateSettings,
@@ -53,7 +53,10 @@ import {
 } from "./rules.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
+import { type Exposure, type MonitorState, exposureOf, marketMap } from "./exposure.js";
+import type { MarketSnapshot } from "../lib/math/engine.js";
 import { WAD } from "../lib/math/fixedPoint.js";
+import { ILiquidator__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidator__factory.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 
 type Observation = {
@@ -74,6 +77,15 @@ type Observation = {
   insuranceWad: bigint;
   /** largest |skew| / skewScale over the markets */
   skewRatio: number;
+  /** the chain as the monitor read it at this step (kept for `dump`) */
+  state: MonitorState;
+  /** every market's path price at the step, by market id (the replay's per-market paths) */
+  pathPrices: Map<number, bigint>;
+  /** the book's exposures and the markets, for the forecast of a move that is not joint */
+  exposures: Exposure[];
+  snapshots: Map<number, MarketSnapshot>;
+  /** accounts holding a position at the step: the book the forecast saw */
+  seen: Set<bigint>;
 };
 
 export type BacktestResult = {
@@ -98,6 +110,8 @@ export type BacktestResult = {
   series: { t: number; level: number; reason: string; critical: number | null; p1h: number; price: number }[];
   /** the rules' inputs at every step (to derive any other variant later from the same run) */
   inputs: RuleInputs[];
+  /** the forecast error's steps, with their parts */
+  forecastSamples: ForecastSample[];
 };
 
 export type VariantResult = {
@@ -109,7 +123,7 @@ export type VariantResult = {
 export class ReplayBacktest {
   private source: ChainSource | undefined;
   private readonly observations: Observation[] = [];
-  private readonly liquidations: { t: number; notional: bigint }[] = [];
+  private readonly liquidations: ForcedCloses[] = [];
   private readonly history: PricePoint[] = [];
   private openInterest: bigint | undefined;
   private lastBlock: number | undefined;
@@ -234,18 +248,26 @@ export class ReplayBacktest {
     // forced closes of the step: the tranches the replay counts (sold into the market) and the accounts the
     // backstop vault took over (AccountTakenOver, no sale: the vault-first design), read from the step's blocks
     const head = await chain.ethers.provider.getBlockNumber();
-    let notional = BigInt(step.liquidatedNotional);
+    const tranches = BigInt(step.liquidatedNotional);
+    let takeovers = 0n;
+    // the forced closes by account (the forecast error counts only accounts the forecast saw)
+    const byAccount: { id: bigint; notional: bigint }[] = [];
     if (this.lastBlock !== undefined && head > this.lastBlock) {
-      const backstop = IBackstopEngine__factory.connect(
-        await chain.protocol.engine.getAddress(),
-        chain.ethers.provider,
-      );
+      const engine = await chain.protocol.engine.getAddress();
+      const backstop = IBackstopEngine__factory.connect(engine, chain.ethers.provider);
       for (const e of await backstop.queryFilter(backstop.filters.AccountTakenOver(), this.lastBlock + 1, head)) {
-        notional += e.args.notional;
+        takeovers += e.args.notional;
+        byAccount.push({ id: e.args.accountId, notional: e.args.notional });
+      }
+      const liquidator = ILiquidator__factory.connect(engine, chain.ethers.provider);
+      for (const e of await liquidator.queryFilter(liquidator.filters.TrancheLiquidated(), this.lastBlock + 1, head)) {
+        const size = e.args.sizeDelta < 0n ? -e.args.sizeDelta : e.args.sizeDelta;
+        byAccount.push({ id: e.args.accountId, notional: (size * e.args.fillPrice) / WAD });
       }
     }
     this.lastBlock = head;
-    if (notional > 0n) this.liquidations.push({ t: step.t, notional });
+    const notional = tranches + takeovers;
+    if (notional > 0n) this.liquidations.push({ t: step.t, notional, tranches, takeovers, byAccount });
     if (step.feedback) return;
     if (!this.source) {
       const chainId = Number((await chain.ethers.provider.getNetwork()).chainId);
@@ -292,6 +314,13 @@ export class ReplayBacktest {
       const r = Number(((skew < 0n ? -skew : skew) * 1_000_000n) / m.snapshot.config.skewScale) / 1_000_000;
       if (r > skewRatio) skewRatio = r;
     }
+    const snapshots = marketMap(state);
+    // each market's own path (a run over several paths records them by symbol; one path: the step's)
+    const pathPrices = new Map<number, bigint>();
+    for (const m of state.markets) {
+      const own = step.markets?.find((x) => x.symbol === m.symbol);
+      pathPrices.set(m.id, BigInt(own?.pathPrice ?? step.pathPrice));
+    }
     this.observations.push({
       t: step.t,
       level: decision.level,
@@ -305,8 +334,41 @@ export class ReplayBacktest {
       markets: cascadeMarkets(state, settings.depthBps),
       insuranceWad: state.insuranceWad,
       skewRatio,
+      pathPrices,
+      exposures: state.accounts
+        .filter((a) => a.positions.size > 0)
+        .map((a) => exposureOf(a, snapshots, state.liquidationMargin)),
+      snapshots,
+      seen: new Set(state.accounts.filter((a) => a.positions.size > 0).map((a) => a.id)),
+      // a copy: the book's position maps are live and change with the later steps
+      state: process.env.BACKTEST_DUMP ? structuredClone(state) : state,
     });
   };
+
+  /**
+   * Everything the forecast error is computed from, for a per-step diagnosis offline (BACKTEST_DUMP):
+   * each step's down table, markets, fund and prices, and every step's forced closes split into the
+   * tranches sold and the accounts the backstop took over.
+   */
+  dump(): unknown {
+    return {
+      observations: this.observations.map((o) => ({
+        t: o.t,
+        pathPrice: o.pathPrice,
+        oraclePrice: o.oraclePrice,
+        table: o.table,
+        markets: o.markets,
+        insuranceWad: o.insuranceWad,
+        pathPrices: o.pathPrices,
+        exposures: o.exposures,
+        snapshots: o.snapshots,
+        seen: o.seen,
+        state: o.state,
+      })),
+      liquidations: this.liquidations,
+      history: this.history,
+    };
+  }
 
   result(): BacktestResult {
     const obs = this.observations;
@@ -354,21 +416,8 @@ export class ReplayBacktest {
       };
     });
     // forecast error: the path's largest fall over the next hour, through the cascade, against the replay
-    const ratios: number[] = [];
-    for (let i = 0; i < obs.length; i++) {
-      const o = obs[i];
-      let low = o.pathPrice;
-      for (let j = i + 1; j < obs.length && obs[j].t <= o.t + 3_600; j++)
-        if (obs[j].pathPrice < low) low = obs[j].pathPrice;
-      const shock = o.pathPrice > 0n ? ((o.pathPrice - low) * WAD) / o.pathPrice : 0n;
-      const predicted = cascade(o.table, o.markets, shock, { insuranceWad: o.insuranceWad }).liquidatedNotional;
-      let realised = 0n;
-      for (const l of this.liquidations) if (l.t > o.t && l.t <= o.t + 3_600) realised += l.notional;
-      if (predicted === 0n && realised === 0n) continue;
-      ratios.push(
-        realised === 0n ? Infinity : predicted === 0n ? 0 : Number((predicted * 1_000_000n) / realised) / 1_000_000,
-      );
-    }
+    const samples = forecastSamples(obs, this.liquidations);
+    const ratios = samples.filter((x) => x.ratio !== undefined).map((x) => x.ratio!);
     ratios.sort((a, b) => a - b);
     return {
       steps: obs.length,
@@ -399,8 +448,147 @@ export class ReplayBacktest {
         price: o.oraclePrice,
       })),
       inputs: obs.map((o) => o.inputs),
+      forecastSamples: samples,
     };
   }
+}
+
+/** What one step's forecast is compared with (the fields of an observation the error reads). */
+export type ForecastStep = {
+  t: number;
+  /** the reference path's price at the step, WAD (the first market's) */
+  pathPrice: bigint;
+  /** the joint-move table of the step's book */
+  table: ThresholdTable;
+  markets: CascadeMarket[];
+  insuranceWad: bigint;
+  /** every market's own path price, by id; absent: every market moves with the reference */
+  pathPrices?: ReadonlyMap<number, bigint>;
+  /** the book's exposures and markets, for a move that is not joint (with `pathPrices`) */
+  exposures?: Exposure[];
+  snapshots?: ReadonlyMap<number, MarketSnapshot>;
+  /** accounts holding a position at the step; absent: every forced close counts */
+  seen?: ReadonlySet<bigint>;
+};
+
+/** The replay's forced closes of one step, WAD: tranches sold and accounts the backstop vault took over. */
+export type ForcedCloses = {
+  t: number;
+  notional: bigint;
+  tranches?: bigint;
+  takeovers?: bigint;
+  /** the same closes by account (takeovers and tranche legs) */
+  byAccount?: { id: bigint; notional: bigint }[];
+};
+
+/** One step of the forecast error, with its parts (the per-step dump of the report). */
+export type ForecastSample = {
+  t: number;
+  /** the reference path's largest fall over the next hour from its price at the step, WAD */
+  shock: bigint;
+  /** each market's move at that low per unit of the reference's (WAD, by market id; 1: moved alike) */
+  betas: Record<number, bigint>;
+  /** the cascade's liquidated notional for that move, WAD */
+  predicted: bigint;
+  /** the same with every market moved alike (the joint move of the ladder) */
+  predictedJoint: bigint;
+  /** of it, the accounts liquidatable at the step's prices already (a shock of 0), WAD */
+  predictedNow: bigint;
+  /** forced closes the replay made in the hour after the step of accounts held at the step, WAD */
+  realised: bigint;
+  /** every forced close of the hour, accounts opened after the step included */
+  realisedAll: bigint;
+  realisedTranches: bigint;
+  realisedTakeovers: bigint;
+  /** predicted / realised; undefined when both are 0 (not a sample), Infinity when only realised is */
+  ratio: number | undefined;
+};
+
+const HOUR = 3_600;
+
+/**
+ * The forecast error per step: the cascade forecast for the move the paths then made against the forced
+ * closes the replay made in that hour (after the step, up to an hour later).
+ *
+ * - The move: the reference path's largest fall over the next hour from its price at the step, and
+ *   every other market's own path move to that same moment, as a multiple (beta) of the reference's:
+ *   the replay drives each market by its own path, and a market that does not fall with the reference
+ *   (a ratio such as stETH/ETH, a stablecoin) liquidates nothing there. The cascade then moves each
+ *   market by its beta (ladder.ts `betaTables`).
+ * - What it did: the forced closes (tranche legs and takeovers) of the accounts that held a position
+ *   at the step. The forecast is of the book as it stands; the replay's traders open over the first
+ *   part of the run, and a position opened after the step is no error of that forecast.
+ */
+export function forecastSamples(
+  steps: readonly ForecastStep[],
+  liquidations: readonly ForcedCloses[],
+): ForecastSample[] {
+  const out: ForecastSample[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const o = steps[i];
+    let low = o.pathPrice;
+    let at = i;
+    for (let j = i + 1; j < steps.length && steps[j].t <= o.t + HOUR; j++)
+      if (steps[j].pathPrice < low) {
+        low = steps[j].pathPrice;
+        at = j;
+      }
+    const shock = o.pathPrice > 0n ? ((o.pathPrice - low) * WAD) / o.pathPrice : 0n;
+    const opts = { insuranceWad: o.insuranceWad };
+    const betas = new Map<number, bigint>();
+    if (shock > 0n && o.pathPrices && steps[at].pathPrices) {
+      for (const [id, p] of o.pathPrices) {
+        const then = steps[at].pathPrices!.get(id);
+        if (then === undefined || p === 0n) continue;
+        const move = ((p - then) * WAD) / p;
+        betas.set(id, (move * WAD) / shock);
+      }
+    }
+    const joint = [...betas.values()].every((b) => b === WAD);
+    let table = o.table;
+    let markets = o.markets;
+    if (!joint && o.exposures && o.snapshots) {
+      table = betaTables(o.exposures, o.snapshots, betas).down;
+      markets = o.markets.map((m) => ({ ...m, beta: betas.get(m.id) ?? WAD }));
+    }
+    const predicted = cascade(table, markets, shock, opts).liquidatedNotional;
+    const predictedJoint = joint ? predicted : cascade(o.table, o.markets, shock, opts).liquidatedNotional;
+    const predictedNow = cascade(o.table, o.markets, 0n, opts).liquidatedNotional;
+    let realised = 0n;
+    let realisedAll = 0n;
+    let realisedTranches = 0n;
+    let realisedTakeovers = 0n;
+    for (const l of liquidations) {
+      if (l.t <= o.t || l.t > o.t + HOUR) continue;
+      realisedAll += l.notional;
+      realisedTranches += l.tranches ?? 0n;
+      realisedTakeovers += l.takeovers ?? 0n;
+      if (!o.seen || !l.byAccount) realised += l.notional;
+      else for (const c of l.byAccount) if (o.seen.has(c.id)) realised += c.notional;
+    }
+    const ratio =
+      predicted === 0n && realised === 0n
+        ? undefined
+        : realised === 0n
+          ? Infinity
+          : predicted === 0n
+            ? 0
+            : Number((predicted * 1_000_000n) / realised) / 1_000_000;
+    out.push({
+      t: o.t,
+      shock,
+      betas: Object.fromEntries(betas),
+      predicted,
+      predictedJoint,
+      predictedNow,
+      realised,
+      realisedAll,
+      realisedTranches,
+      realisedTakeovers,
+      ratio,
+    });
+  }
+  return out;
 }
 
 /** Start of the first 5-minute window (aligned to the first step) whose liquidations reach 1% of `oi`. */

@@ -20,6 +20,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { serialize } from "node:v8";
 import { mulberry32 } from "../lib/random.js";
 
 import { runReplay } from "../replay/engine.js";
@@ -176,8 +177,15 @@ function bootstrapTable(): void {
  * paths end. Never before the traders' open span ends. The lead times and calm figures need nothing
  * after the first wave; the forecast error then covers the shorter run only.
  */
-function cut(paths: PricePath[], preset: ResolvedParams): { paths: PricePath[]; params: ResolvedParams } {
-  const until = arg("until");
+function cut(
+  paths: PricePath[],
+  preset: ResolvedParams,
+  index: number,
+): { paths: PricePath[]; params: ResolvedParams } {
+  // one time for every event, or a comma-separated list, one per event of --event in its order
+  const times = arg("until")?.split(",");
+  const until = times === undefined ? undefined : times.length === 1 ? times[0] : times[index];
+  if (times !== undefined && until === undefined) throw new Error(`--until: ${times.length} times for more events`);
   if (!until) return { paths, params: preset };
   const at = Date.parse(until) / 1000;
   if (!Number.isFinite(at)) throw new Error(`--until ${until}: not a time`);
@@ -376,7 +384,7 @@ async function main(): Promise<void> {
     /** the backstop vault's worst loss over each run (WAD; absent without the vault) */
     vaultLoss?: { without: string | undefined; with: string | undefined };
   }[] = [];
-  for (const id of ids) {
+  for (const [index, id] of ids.entries()) {
     let ev: EventPaths;
     try {
       ev = await pathsFor(id, { stylised });
@@ -384,7 +392,7 @@ async function main(): Promise<void> {
       console.log(`${id}: skipped (${(e as Error).message})`);
       continue;
     }
-    const { paths, params } = cut(ev.paths, preset);
+    const { paths, params } = cut(ev.paths, preset, index);
     // observes under the defaults; each observation also carries the rules' inputs, so one replay gives
     // every variant's row of the table (backtest.ts RULE_VARIANTS)
     const bt = new ReplayBacktest();
@@ -419,6 +427,10 @@ async function main(): Promise<void> {
       row.vaultLoss = { without: vaultSummary(run)?.maxLoss, with: vaultSummary(withMonitor.run)?.maxLoss };
     }
     rows.push(row);
+    if (process.env.BACKTEST_DUMP) {
+      // v8's serialisation keeps bigints and maps: the dump reads back as the objects themselves
+      writeFileSync(`${process.env.BACKTEST_DUMP}-${id}.v8`, serialize(bt.dump()));
+    }
     if (process.env.BACKTEST_TRACE) {
       for (const p of result.series.filter((_, i) => i % 10 === 0)) {
         const c = p.critical === null ? "none" : `${(p.critical * 100).toFixed(2)}%`;

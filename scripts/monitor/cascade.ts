@@ -18,7 +18,13 @@ import { ImpactModel } from "../replay/impact.js";
 import { type Direction, type ThresholdTable, countAtMost, kOfMove } from "./ladder.js";
 
 /** A market as the cascade needs it: current price and the depth its impact is measured against. */
-export type CascadeMarket = { id: number; price: bigint; depthWad: bigint };
+export type CascadeMarket = {
+  id: number;
+  price: bigint;
+  depthWad: bigint;
+  /** this market's move per unit of the joint move, WAD (default 1: every market moves alike); see ladder.ts `betaTables` */
+  beta?: bigint;
+};
 
 export type CascadeOptions = {
   /** cap of one market's displacement, WAD (the replay's default: 0.9) */
@@ -68,7 +74,12 @@ export function cascade(
 ): CascadeResult {
   const maxImpact = opts.maxImpactWad ?? DEFAULT_MAX_IMPACT;
   const down = table.direction === "down";
-  const totalDepth = markets.reduce((s, m) => s + m.depthWad, 0n);
+  // each market's weight in the joint move: its depth, times its beta where markets do not move alike (a
+  // market that does not follow the reference does not dilute the reference's displacement)
+  const weights = markets.map((m) =>
+    m.beta === undefined ? m.depthWad : m.beta > 0n ? (m.depthWad * m.beta) / WAD : 0n,
+  );
+  const totalDepth = weights.reduce((s, w) => s + w, 0n);
   // a down move past 100% has no price; the impact cap keeps the endogenous part below it
   const ceiling = down ? WAD - 1n : 10n * WAD;
   let x = shock;
@@ -86,16 +97,17 @@ export function cascade(
     let notional = 0n;
     markets.forEach((m, i) => {
       const size = table.sizePrefix.get(m.id)?.[n] ?? 0n;
-      const price = (m.price * k) / WAD;
+      const km = m.beta === undefined ? k : WAD + (m.beta * (k - WAD)) / WAD;
+      const price = (m.price * km) / WAD;
       // closing the liquidated positions: a long closed is a sale
       if (size !== 0n) model.addTrade(i, -size, price);
-      notional += ((table.notionalPrefix.get(m.id)?.[n] ?? 0n) * k) / WAD;
+      notional += ((table.notionalPrefix.get(m.id)?.[n] ?? 0n) * km) / WAD;
     });
     let weighted = 0n;
     markets.forEach((m, i) => {
       const imp = model.impact[i];
       if (imp === maxImpact || imp === -maxImpact) capped = true;
-      weighted += imp * m.depthWad;
+      weighted += imp * weights[i];
     });
     const displacement = totalDepth === 0n ? 0n : weighted / totalDepth;
     const endogenous = down ? -displacement : displacement;

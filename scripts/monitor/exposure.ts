@@ -85,6 +85,8 @@ export type Exposure = {
   notional: bigint;
   /** sum of |size|, WAD: a price floored by one wei moves equity by at most this (WAD^2 units) */
   absSizeSum: bigint;
+  /** B and C by market id (their sums are `b` and `c`): for moves that are not joint (`betaTables`) */
+  byMarket: Map<number, { b: bigint; c: bigint }>;
 };
 
 /** The linear form of an account (see the file comment). Markets must be accrued to one timestamp. */
@@ -99,6 +101,7 @@ export function exposureOf(
   const notionals = new Map<number, bigint>();
   let notional = 0n;
   let absSizeSum = 0n;
+  const byMarket = new Map<number, { b: bigint; c: bigint }>();
   for (const [id, p] of account.positions) {
     if (p.size === 0n) continue;
     const m = markets.get(id);
@@ -109,6 +112,7 @@ export function exposureOf(
     b += p.size * m.price;
     const cm = absSize * m.price * mmr;
     c += (cm + WAD - 1n) / WAD;
+    byMarket.set(id, { b: p.size * m.price, c: (cm + WAD - 1n) / WAD });
     const n = (absSize * m.price + WAD - 1n) / WAD;
     notionals.set(id, n);
     notional += n;
@@ -117,7 +121,7 @@ export function exposureOf(
   // The liquidation margin, held at its value at today's notional (constant in k where its clamp binds,
   // else off by share * notional * |k - 1|: the ladder checks the boundary with the exact mirror).
   a -= liquidationMargin(lm, notional) * WAD;
-  return { account, a, b, c, notionals, notional, absSizeSum };
+  return { account, a, b, c, notionals, notional, absSizeSum, byMarket };
 }
 
 /** A * WAD / -(slope), floored: the k at which `a + k * slope / WAD` crosses zero. */

@@ -285,18 +285,64 @@ function points(acc: Acc, ks: bigint[], moves: number[]): LadderPoint[] {
   return out;
 }
 
+/**
+ * The threshold tables for a move that is not joint: market i moves by beta_i times the move x (WAD
+ * betas by market id; a market without one moves by x). Equity and maintenance stay linear in x, each
+ * market's B and C scaled by its own factor (1 - beta_i x down, 1 + beta_i x up), so an account's
+ * form is a' + k s' with k the reference market's factor:
+ *
+ *   liquidation  s' = sum beta_i (B_i - C_i),   a' = A + (B - C) - s'
+ *   bankruptcy   s' = sum beta_i B_i,           a' = A + B - s'
+ *
+ * With every beta 1 these are the joint tables (`tablesOf`). The cascade moves market i's price by
+ * its beta too (`CascadeMarket.beta`).
+ */
+export function betaTables(
+  exposures: Exposure[],
+  markets: ReadonlyMap<number, MarketSnapshot>,
+  betas: ReadonlyMap<number, bigint>,
+): Record<Direction, ThresholdTable> {
+  return { down: table("down", exposures, markets, betas), up: table("up", exposures, markets, betas) };
+}
+
+/** An exposure's liquidation and bankruptcy forms (a, slope) under per-market betas (see `betaTables`). */
+function betaForms(e: Exposure, betas: ReadonlyMap<number, bigint>) {
+  let sl = 0n;
+  let sb = 0n;
+  for (const [id, x] of e.byMarket) {
+    const beta = betas.get(id) ?? WAD;
+    sl += (beta * (x.b - x.c)) / WAD;
+    sb += (beta * x.b) / WAD;
+  }
+  return { al: e.a + e.b - e.c - sl, sl, ab: e.a + e.b - sb, sb };
+}
+
+/** k (WAD) where a + k * slope / WAD crosses zero. */
+function crossingK(a: bigint, slope: bigint): bigint | undefined {
+  return slope === 0n ? undefined : (-a * WAD) / slope;
+}
+
 function table(
   direction: Direction,
   exposures: Exposure[],
   markets: ReadonlyMap<number, MarketSnapshot>,
+  betas?: ReadonlyMap<number, bigint>,
 ): ThresholdTable {
-  const liq: { move: bigint; e: Exposure }[] = [];
-  const bank: { move: bigint; e: Exposure }[] = [];
+  const liq: { move: bigint; e: Exposure; a: bigint; b: bigint }[] = [];
+  const bank: { move: bigint; e: Exposure; a: bigint; b: bigint }[] = [];
   for (const e of exposures) {
+    if (betas) {
+      const f = betaForms(e, betas);
+      const m = thresholdMove(direction, f.al, f.sl, crossingK(f.al, f.sl));
+      if (m !== undefined) liq.push({ move: m, e, a: f.al, b: f.sl });
+      const mb = thresholdMove(direction, f.ab, f.sb, crossingK(f.ab, f.sb));
+      if (mb !== undefined) bank.push({ move: mb, e, a: f.ab, b: f.sb });
+      continue;
+    }
     const m = thresholdMove(direction, e.a, e.b - e.c, liquidationK(e));
-    if (m !== undefined) liq.push({ move: m, e });
+    if (m !== undefined) liq.push({ move: m, e, a: e.a, b: e.b });
     const mb = thresholdMove(direction, e.a, e.b, bankruptcyK(e));
-    if (mb !== undefined) bank.push({ move: mb, e });
+    if (mb !== undefined) bank.push({ move: mb, e, a: e.a, b: e.b });
   }
   liq.sort((x, y) => (x.move < y.move ? -1 : x.move > y.move ? 1 : 0));
   bank.sort((x, y) => (x.move < y.move ? -1 : x.move > y.move ? 1 : 0));
@@ -318,8 +364,8 @@ function table(
   const aPrefix = [0n];
   const bPrefix = [0n];
   for (const x of bank) {
-    aPrefix.push(aPrefix[aPrefix.length - 1] + x.e.a);
-    bPrefix.push(bPrefix[bPrefix.length - 1] + x.e.b);
+    aPrefix.push(aPrefix[aPrefix.length - 1] + x.a);
+    bPrefix.push(bPrefix[bPrefix.length - 1] + x.b);
   }
   return {
     direction,
