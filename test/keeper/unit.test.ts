@@ -187,6 +187,20 @@ const EVENTS: Log[] = [
 ];
 
 /** getLogs over EVENTS, refusing ranges over 50 blocks as some nodes do. */
+/** Account 1 opens one unit long in `marketId` at 2,000, with no fee. */
+function openOneAt2000(book: AccountBook, marketId: number): void {
+  book.positionModified({
+    accountId: 1n,
+    marketId,
+    sizeDelta: WAD,
+    newSize: WAD,
+    fillPrice: 2000n * WAD,
+    fee: 0n,
+    realisedPnl: 0n,
+    fundingIndex: 0n,
+  });
+}
+
 function fakeLogs() {
   const calls: { fromBlock: number; toBlock: number }[] = [];
   return {
@@ -267,18 +281,7 @@ describe("keeper account book and event follower", () => {
     const book = new AccountBook(10n ** 12n);
     book.accountCreated(1n, OWNER);
     book.marginDeposited(1n, 10n * 10n ** 6n); // 10 WAD
-    for (const marketId of [0, 1]) {
-      book.positionModified({
-        accountId: 1n,
-        marketId,
-        sizeDelta: WAD,
-        newSize: WAD,
-        fillPrice: 2000n * WAD,
-        fee: 0n,
-        realisedPnl: 0n,
-        fundingIndex: 0n,
-      });
-    }
+    for (const marketId of [0, 1]) openOneAt2000(book, marketId);
     // gains first: a 40 WAD profit the pool cut by 5, then a loss of 20; the penalty (9) split 4 + 5
     book.profitShortfall(1n, 40n * WAD, 35n * WAD);
     const leg = { accountId: 1n, sizeDelta: -WAD / 2n, newSize: WAD / 2n };
@@ -302,16 +305,7 @@ describe("keeper account book and event follower", () => {
     const book = new AccountBook(10n ** 12n);
     book.accountCreated(1n, OWNER);
     book.marginDeposited(1n, 10n * 10n ** 6n); // 10 WAD
-    book.positionModified({
-      accountId: 1n,
-      marketId: 0,
-      sizeDelta: WAD,
-      newSize: WAD,
-      fillPrice: 2000n * WAD,
-      fee: 0n,
-      realisedPnl: 0n,
-      fundingIndex: 0n,
-    });
+    openOneAt2000(book, 0);
     book.penaltyCharged(1n, 12n * WAD, 3n * WAD); // 15 WAD, paid out of the leg's 40 WAD profit
     book.positionModified({
       accountId: 1n,

@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {Test, Vm} from "forge-std/Test.sol";
-
-import {CircuitBreaker} from "../../contracts/breaker/CircuitBreaker.sol";
 import {ICircuitBreaker} from "../../contracts/interfaces/ICircuitBreaker.sol";
 import {ITrigger} from "../../contracts/interfaces/ITrigger.sol";
-import {Roles} from "../../contracts/libraries/Roles.sol";
-import {RevertingTrigger, SettableTrigger} from "./helpers/BreakerMocks.sol";
+import {BreakerWorld} from "./helpers/BreakerWorld.sol";
 
 /// @notice `pokeDue` answers exactly whether a poke now would change anything: under random sequences of
 ///         proposals (0..5, 5 reading as 4), time (none at all included, so a hold at the same time
@@ -15,37 +11,17 @@ import {RevertingTrigger, SettableTrigger} from "./helpers/BreakerMocks.sol";
 ///         it is registered, `pokeDue` is true exactly when the poke that follows changes the market's
 ///         level state or emits an event. A keeper that skips the pokes it says are not due leaves the
 ///         breaker as the pokes would have.
-contract BreakerPokeDueTest is Test {
+contract BreakerPokeDueTest is BreakerWorld {
     uint256 internal constant MARKET = 5;
-    uint32 internal constant COOLDOWN = 30 minutes;
 
-    CircuitBreaker internal breaker;
-    SettableTrigger internal a;
-    SettableTrigger internal b;
-    RevertingTrigger internal broken;
     bool internal brokenAdded;
-
-    address internal admin = makeAddr("admin");
-    address internal governor = makeAddr("governor");
-    address internal guardian = makeAddr("guardian");
-    address internal riskOracle = makeAddr("riskOracle");
 
     uint256 internal dueCount;
     uint256 internal notDueCount;
     uint256 internal heldAbove0NotDue;
 
     function setUp() public {
-        vm.warp(1_700_000_000);
-        breaker = new CircuitBreaker(admin, governor, guardian);
-        a = new SettableTrigger();
-        b = new SettableTrigger();
-        broken = new RevertingTrigger();
-        vm.startPrank(governor);
-        breaker.addTrigger(ITrigger(address(a)));
-        breaker.addTrigger(ITrigger(address(b)));
-        vm.stopPrank();
-        vm.prank(admin);
-        breaker.grantRole(Roles.RISK_ORACLE, riskOracle);
+        _deployBreaker(false);
     }
 
     /// @notice At level 0 with nothing proposed a poke writes nothing and emits nothing, and is not due.

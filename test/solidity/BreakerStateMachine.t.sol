@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {Test} from "forge-std/Test.sol";
-
-import {CircuitBreaker} from "../../contracts/breaker/CircuitBreaker.sol";
 import {ICircuitBreaker} from "../../contracts/interfaces/ICircuitBreaker.sol";
-import {ITrigger} from "../../contracts/interfaces/ITrigger.sol";
-import {Roles} from "../../contracts/libraries/Roles.sol";
-import {RevertingTrigger, SettableTrigger} from "./helpers/BreakerMocks.sol";
+import {BreakerWorld} from "./helpers/BreakerWorld.sol";
 
 /// @notice The breaker's state machine under random sequences of proposals, time, guardian raises,
 ///         risk-oracle raises and governance overrides, with a trigger that always reverts among its
@@ -17,20 +12,9 @@ import {RevertingTrigger, SettableTrigger} from "./helpers/BreakerMocks.sol";
 ///         that still proposed the level (whichever is later), and
 ///         otherwise changes nothing; the level never sits below the guardian's floor or a live
 ///         risk-oracle floor; and poke never reverts.
-contract BreakerStateMachineTest is Test {
+contract BreakerStateMachineTest is BreakerWorld {
     uint256 internal constant MARKET = 3;
     uint256 internal constant STEPS = 40;
-    uint32 internal constant COOLDOWN = 30 minutes;
-
-    CircuitBreaker internal breaker;
-    SettableTrigger internal a;
-    SettableTrigger internal b;
-    RevertingTrigger internal broken;
-
-    address internal admin = makeAddr("admin");
-    address internal governor = makeAddr("governor");
-    address internal guardian = makeAddr("guardian");
-    address internal riskOracle = makeAddr("riskOracle");
 
     /// @dev Counts of what the random walks exercised, checked to be non-trivial in one long walk.
     uint256 internal escalations;
@@ -38,18 +22,7 @@ contract BreakerStateMachineTest is Test {
     uint256 internal holds;
 
     function setUp() public {
-        vm.warp(1_700_000_000);
-        breaker = new CircuitBreaker(admin, governor, guardian);
-        a = new SettableTrigger();
-        b = new SettableTrigger();
-        broken = new RevertingTrigger();
-        vm.startPrank(governor);
-        breaker.addTrigger(ITrigger(address(a)));
-        breaker.addTrigger(ITrigger(address(broken)));
-        breaker.addTrigger(ITrigger(address(b)));
-        vm.stopPrank();
-        vm.prank(admin);
-        breaker.grantRole(Roles.RISK_ORACLE, riskOracle);
+        _deployBreaker(true);
     }
 
     function test_revertingTriggerIsReportedAndSkipped() public {
