@@ -407,6 +407,74 @@ describe("Backstop vault: paced unwind", function () {
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.be.lessThan(left);
   });
 
+  it("paces by the price: the index price's move against the inventory since the pace's reference counts as standing impact (a quarter of the budget's pace kept), the reference held until the price comes back", async function () {
+    const w = await loadFixture(withInventory);
+    const skewScale = (await w.engine.marketConfig(ETH)).skewScale;
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    const [u] = events(w, rc, "BackstopUnwound");
+    const ref = u.args.price as bigint; // the reference: the index price at the inventory's first sale
+    const [r] = events(w, rc, "BackstopPaceReference");
+    expect(r.args.marketId).to.equal(BigInt(ETH));
+    expect(r.args.price).to.equal(ref);
+    const indexPrice = async () => (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    const moveOf = (p: bigint) => (skewScale * (ref - p) + WAD - 1n) / WAD;
+    // one half-life on: the decayed measure has freed about half the budget, but the price is 0.007% below
+    // the sale (about 70% of the budget's $200k at the market's depth): the market has not absorbed it
+    await time.increase(600);
+    await setPriceWad(w, ETH, (ref * 99_993n) / 100_000n);
+    let [, used, budget] = await w.bs.unwindRoom(ETH);
+    let flow = await w.bs.forcedFlow(ETH);
+    const moved = moveOf(await indexPrice());
+    expect(moved).to.be.greaterThan(flow);
+    expect(moved).to.be.lessThan(flow + budget - budget / 4n);
+    expect(used).to.equal(moved);
+    // a fall far beyond the budget: the price counts up to the decayed flow plus three quarters of the budget,
+    // so the unwind keeps a quarter of the budget's pace (nothing while the flow is above a quarter)
+    await setPriceWad(w, ETH, (ref * 999n) / 1000n);
+    [, used, budget] = await w.bs.unwindRoom(ETH);
+    flow = await w.bs.forcedFlow(ETH);
+    expect(flow).to.be.greaterThan(budget / 4n);
+    expect(used).to.equal(flow + budget - budget / 4n);
+    await expect(w.bs.unwind.staticCall(ETH, { blockTag: "latest" })).to.be.revertedWithCustomError(
+      w.bs,
+      "UnwindBudgetExhausted",
+    );
+    await time.increase(1200); // the flow at about an eighth of the budget: the floor has room
+    await setPriceWad(w, ETH, (ref * 999n) / 1000n);
+    let sellable: bigint;
+    [sellable, used, budget] = await w.bs.unwindRoom(ETH);
+    flow = await w.bs.forcedFlow(ETH);
+    expect(used).to.equal(flow + budget - budget / 4n);
+    expect(sellable).to.be.greaterThan(0n);
+    const rc2 = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    const [u2] = events(w, rc2, "BackstopUnwound");
+    expect(u2.args.notional).to.be.closeTo(sellable, sellable / 100n);
+    // sold below the reference: the reference stays where the market has not come back to
+    expect(events(w, rc2, "BackstopPaceReference")).to.have.length(0);
+    // (at that sale's price, a reference moved to it would count no move: the held one counts 0.1%, capped)
+    await setPriceWad(w, ETH, u2.args.price as bigint);
+    [, used, budget] = await w.bs.unwindRoom(ETH);
+    flow = await w.bs.forcedFlow(ETH);
+    expect(moveOf(await indexPrice())).to.be.greaterThan(flow + budget);
+    expect(used).to.equal(flow + budget - budget / 4n);
+    // the price back at the reference: only the decayed measure counts, and the next sale moves the reference
+    await time.increase(600);
+    await setPriceWad(w, ETH, ref);
+    [, used] = await w.bs.unwindRoom(ETH);
+    expect(used).to.equal(await w.bs.forcedFlow(ETH));
+    // past maxHold the time limit's path is clear: the price's move does not hold the late budget back
+    await time.increase(CONFIG.maxHold);
+    await setPriceWad(w, ETH, (ref * 999n) / 1000n);
+    const [, lateUsed, , late] = await w.bs.unwindRoom(ETH);
+    expect(late).to.equal(true);
+    expect(lateUsed).to.equal(await w.bs.forcedFlow(ETH));
+    // a sale with the price back at the reference moves it there
+    await setPriceWad(w, ETH, ref);
+    const rc3 = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    const [r3] = events(w, rc3, "BackstopPaceReference");
+    expect(r3.args.price).to.equal(ref);
+  });
+
   it("the keeper's event-followed book follows a takeover and an unwind: after re-reading what it marks stale, every margin and position equals the chain's", async function () {
     const w = await loadFixture(world);
     const book = new AccountBook(await w.vault.SCALE());
