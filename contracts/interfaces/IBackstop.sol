@@ -104,9 +104,6 @@ interface IBackstopTypes is IBoundedParameters {
     ///         edge sells at once only the inventory beyond the other side's open interest (what no opposite
     ///         position can take), and leaves the rest to deleverageBackstop; from then on, all of it.
     event BackstopEdgeReached(uint256 indexed marketId, uint256 until);
-    /// @notice The paced unwind's reference price in `marketId` moved to `price`: the inventory's first sale,
-    ///         or a sale once the price had come back to the reference (see `unwind`).
-    event BackstopPaceReference(uint256 indexed marketId, uint256 price);
     /// @notice The drawdown breaker's peak moved (a new window or a higher share price).
     event BackstopPeakSet(uint256 sharePrice, uint256 at);
     /// @notice Takeovers refused because the vault's share price fell past maxDrawdown.
@@ -134,13 +131,7 @@ interface IBackstop is IBackstopTypes {
 
     /// @notice Sells the vault's inventory in `marketId` at the oracle price, as much as the market's
     ///         impact budget has room for (`lateMultiplier` times more once the inventory is older than
-    ///         `maxHold`). The room is the budget less the decayed forced flow (and the tranches' use of the
-    ///         capacity window); before `maxHold`, the decayed flow counts as at least the index price's move
-    ///         against the inventory since the pace's reference (skewScale x the move: the standing impact the
-    ///         market shows, whatever its depth and recovery), but at most as the decayed flow plus three
-    ///         quarters of the budget (a floor: a quarter of the budget's pace). The reference is the price of
-    ///         the inventory's first sale, moved to a later sale's price only once the price has come back to
-    ///         it (`BackstopPaceReference`). The budget also grows with the vault's loss (the loss ramp): while its share
+    ///         `maxHold`). The budget also grows with the vault's loss (the loss ramp): while its share
     ///         price is `drawdown` below the drawdown breaker's peak (within the breaker's window), the budget
     ///         is multiplied by (maxDrawdown / (maxDrawdown - drawdown))^2, at most by `lateMultiplier`; at
     ///         `maxDrawdown` or beyond, the whole inventory is sold at once; with deleveraging on
@@ -153,8 +144,7 @@ interface IBackstop is IBackstopTypes {
     ///         notional sold.
     function unwind(uint256 marketId) external returns (uint256 notional);
 
-    /// @notice What unwind(marketId) would sell now (notional, WAD), and the budget and its use (the decayed
-    ///         flow, or the price's move since the last sale where that is more, plus the window's use).
+    /// @notice What unwind(marketId) would sell now (notional, WAD), and the budget and its use.
     function unwindRoom(
         uint256 marketId
     ) external view returns (uint256 sellable, uint256 usedWad, uint256 budgetWad, bool late);

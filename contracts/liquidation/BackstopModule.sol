@@ -30,18 +30,6 @@ contract BackstopModule is IBackstop, PerpEngineBase {
 
     int256 private constant LN2_WAD = 693147180559945309;
 
-    /// @dev The unwind's reference price in a market, and the inventory it belongs to (that inventory's
-    ///      `Flow.inventorySince`): the index price at the inventory's first sale, moved to a later sale's price
-    ///      only once the price has come back to it (not below it for a long inventory, not above for a short).
-    struct LastSale {
-        uint216 price;
-        uint40 inventorySince;
-    }
-
-    /// @dev The LastSale mapping's slot, of its own (ERC-7201 style, outside PerpEngineBase's layout):
-    ///      keccak256(abi.encode(uint256(keccak256("cascade.backstop.lastSale")) - 1)) & ~bytes32(uint256(0xff)).
-    bytes32 private constant _LAST_SALE_SLOT = 0x714fba7b45d681090a1eeb3fa41eb72ba5191fcc2ecdd0555e4815baae818e00;
-
     /// @notice The module that serves what this one does not (auto-deleveraging).
     address public immutable next;
 
@@ -309,12 +297,6 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         Flow storage f = _forcedFlow[marketId];
         f.amount = (_decayed(f, _backstopConfig.flowHalfLife) + notional).toUint128();
         f.at = uint40(block.timestamp);
-        // the reference: this sale's price for a new inventory, or once the price is back at the reference
-        LastSale storage ref = _lastSales()[marketId];
-        if (ref.inventorySince != f.inventorySince || (size > 0 ? price >= ref.price : price <= ref.price)) {
-            (ref.price, ref.inventorySince) = (uint216(price), f.inventorySince);
-            emit BackstopPaceReference(marketId, price);
-        }
         if (closeAbs == FixedPoint.abs(size)) (f.inventorySince, f.edgeAt) = (0, 0);
         if (shortfall != 0) _vaultLoss(marketId, size > 0, shortfall);
         emit BackstopUnwound(marketId, msg.sender, delta, price, notional, realised, late);
@@ -351,10 +333,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     /// @dev The size the unwind may sell now: the budget (a share of the market's depth, times
     ///      lateMultiplier once the inventory is older than maxHold, raised by the loss ramp at the vault's
     ///      `drawdown`) less the decayed forced flow and what tranches used of the market's capacity window;
-    ///      all of it at maxDrawdown (but see _edge). Before maxHold, the decayed flow counts as at least the
-    ///      price's move against the inventory since the pace's reference (_priceMove): the standing impact the
-    ///      market shows, whatever its depth and half-life; but never more than the decayed flow plus three
-    ///      quarters of the budget, so the unwind keeps a floor of a quarter of the budget's pace.
+    ///      all of it at maxDrawdown (but see _edge).
     function _room(
         uint256 marketId,
         int256 size,
@@ -366,50 +345,21 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         Flow memory f = _forcedFlow[marketId];
         budget = uint256(cfg.skewScale).mulWadDown(price).mulWadDown(c.impactBudget);
         late = f.inventorySince != 0 && block.timestamp >= uint256(f.inventorySince) + c.maxHold;
-        used = _decayed(f, c.flowHalfLife);
         if (late) budget = budget.mulWadDown(c.lateMultiplier);
-        else {
-            // the loss ramp (at its cap from maxDrawdown on); then the price's pace: the standing impact is at
-            // least the price's move against the inventory since the pace's reference, but for a floor of a
-            // quarter of the budget on the decayed flow
-            budget = _ramped(budget, drawdown.min(c.maxDrawdown - 1), c.maxDrawdown, c.lateMultiplier);
-            used = used.max(
-                _priceMove(marketId, size, price, cfg.skewScale, f.inventorySince).min(used + budget - budget / 4)
-            );
-        }
+        used = _decayed(f, c.flowHalfLife);
         uint32 window = _liqConfig.capacityWindow;
         if (block.timestamp < uint256(_capacityWindows[marketId].start) + window) {
             used += _capacityWindows[marketId].used;
         }
-        // the loss budget's edge: at maxDrawdown what is left is sold, whatever the impact budget says (_edge)
+        // the loss ramp (at its cap from maxDrawdown on), then the loss budget's edge: at maxDrawdown what is
+        // left is sold, whatever the impact budget says (_edge)
         uint256 abs = FixedPoint.abs(size);
+        if (!late) budget = _ramped(budget, drawdown.min(c.maxDrawdown - 1), c.maxDrawdown, c.lateMultiplier);
         closeAbs = used >= budget ? 0 : (budget - used).mulDivDown(WAD, price).min(abs);
         if (drawdown < c.maxDrawdown) return (closeAbs, used, budget, late);
         uint256 edge = _edge(marketId, size, f.edgeAt, c.adlDrawdown);
         if (edge <= closeAbs) return (closeAbs, used, budget, late);
         return (edge, used, used + edge.mulWadUp(price), late);
-    }
-
-    /// @dev The index price's move against the inventory since the pace's reference (LastSale: down for a long,
-    ///      up for a short), as the notional that moves the price so far at the market's depth (skewScale x the
-    ///      move, rounded up); 0 before the inventory's first sale and once the price is back at the reference.
-    function _priceMove(
-        uint256 marketId,
-        int256 size,
-        uint256 price,
-        uint256 skewScale,
-        uint40 since
-    ) internal view returns (uint256) {
-        LastSale memory s = _lastSales()[marketId];
-        if (s.price == 0 || s.inventorySince != since) return 0;
-        uint256 ref = s.price;
-        return skewScale.mulWadUp(size > 0 ? ref - ref.min(price) : price - price.min(ref));
-    }
-
-    function _lastSales() private pure returns (mapping(uint256 => LastSale) storage m) {
-        assembly ("memory-safe") {
-            m.slot := _LAST_SALE_SLOT
-        }
     }
 
     /// @dev What the loss budget's edge sells at once: all of it; with deleveraging on, until one tranche
