@@ -17,9 +17,10 @@
  *   skew scale, where funding is at half its maximum, in any market);
  * - false alarms on the calm stretch (every step more than an hour before the wave): the share of calm
  *   time at level >= 1, and the level-2 raises there scaled to 30 days;
- * - forecast error: at each step, the cascade forecast for the exogenous move the path then made
- *   over the next hour (its largest fall from the step's path price) against the notional the
- *   replay liquidated in that hour; the median ratio and the share within a factor 1.5.
+ * - forecast error: at each step, the cascade forecast for the moves the paths then made over the next
+ *   hour (every market's own path, the collateral's included: `pathMoves`) against the notional the
+ *   replay force-closed in that hour of the accounts held at the step; the median ratio and the share
+ *   within a factor 1.5.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
@@ -619,9 +620,9 @@ export function forecastSamples(
 }
 
 /**
- * One move the paths made in the hour after a step: `reference`'s largest fall ("down") or rise ("up")
- * from its price at the step, `shock` its size (WAD), and every market's own move to that same moment in
- * the same sense, per unit of the reference's (`betas`, WAD by market id; negative: it moved the other
+ * One move the paths made in the hour after a step: `reference`'s fall ("down") or rise ("up") from its
+ * price at the step to one moment, `shock` its size (WAD), and every market's own move to that same
+ * moment in the same sense, per unit of the reference's (`betas`, WAD by market id; negative: it moved the other
  * way). `reference` undefined: the reference path's fall with every market moved alike (no per-market
  * paths).
  */
@@ -633,9 +634,10 @@ export type PathMove = {
 };
 
 /**
- * Every market's largest fall and largest rise over the hour after step `i` (its own path, from its
- * price at the step), each with the other markets' moves at that moment: the candidate moves the
- * forecast error evaluates (`forecastSamples` keeps the one whose forecast liquidates the most, the
+ * The moves the paths made over the hour after step `i`: at the moment of every market's largest fall
+ * and largest rise (its own path, from its price at the step), every market's move to that moment, the
+ * market that moved most as the reference (betas within [-1, 1]): the candidate moves the forecast error
+ * evaluates (`forecastSamples` keeps the one whose forecast liquidates the most, the
  * hour's worst moment for the book as it stood). A market whose path is the collateral's price (the
  * replay's USDC market in the USDC depeg) moves by its own path like any other: a fall of the
  * collateral while the perp is flat is a move, and so is the rebound after it (shorts).
@@ -644,7 +646,8 @@ export function pathMoves(steps: readonly ForecastStep[], i: number): PathMove[]
   const o = steps[i];
   const start = o.pathPrices;
   if (!start) return [];
-  const out: PathMove[] = [];
+  // the moments: each market's lowest and highest path price in the hour (the first of equal ones)
+  const moments = new Set<number>();
   for (const [id, p0] of start) {
     if (p0 <= 0n) continue;
     let low = p0;
@@ -663,21 +666,33 @@ export function pathMoves(steps: readonly ForecastStep[], i: number): PathMove[]
         highAt = j;
       }
     }
-    const candidates: [Direction, number, bigint][] = [
-      ["down", lowAt, ((p0 - low) * WAD) / p0],
-      ["up", highAt, ((high - p0) * WAD) / p0],
-    ];
-    for (const [direction, j, shock] of candidates) {
-      if (shock <= 0n) continue;
-      const betas = new Map<number, bigint>();
-      for (const [other, q0] of start) {
-        const q = steps[j].pathPrices?.get(other);
-        if (q === undefined || q0 === 0n) continue;
-        const move = direction === "down" ? ((q0 - q) * WAD) / q0 : ((q - q0) * WAD) / q0;
-        betas.set(other, (move * WAD) / shock);
+    if (lowAt !== i) moments.add(lowAt);
+    if (highAt !== i) moments.add(highAt);
+  }
+  const out: PathMove[] = [];
+  for (const j of [...moments].sort((x, y) => x - y)) {
+    // every market's signed move to the moment (positive: up); the reference is the one that moved most,
+    // so every beta is within [-1, 1] (a reference that barely moved would scale the cascade's own
+    // displacement of the others by its inverse)
+    const moves = new Map<number, bigint>();
+    let reference: number | undefined;
+    let largest = 0n;
+    for (const [id, p0] of start) {
+      const p = steps[j].pathPrices?.get(id);
+      if (p === undefined || p0 <= 0n) continue;
+      const move = ((p - p0) * WAD) / p0;
+      moves.set(id, move);
+      const size = move < 0n ? -move : move;
+      if (size > largest) {
+        largest = size;
+        reference = id;
       }
-      out.push({ reference: id, direction, shock, betas });
     }
+    if (reference === undefined) continue;
+    const direction: Direction = moves.get(reference)! < 0n ? "down" : "up";
+    const betas = new Map<number, bigint>();
+    for (const [id, move] of moves) betas.set(id, ((direction === "down" ? -move : move) * WAD) / largest);
+    out.push({ reference, direction, shock: largest, betas });
   }
   return out;
 }
