@@ -309,7 +309,7 @@ export class ChangeGate {
  *   1 (caution): level 2 and above (the restricting raises) come from the count alone, exactly as
  *   without it (a level-2 raise needs the count's own level 1 on the round before).
  * - **Evidence within the shortest horizon** (`evidenceSeconds`, docs/architecture.md, "False alarms: the
- *   sixth round"). A fresh forecast confirms (counts among the `confirm` hits, or extends the fast path's
+ *   seventh round"). A fresh forecast confirms (counts among the `confirm` hits, or extends the fast path's
  *   run) only while it is at most `evidenceSeconds` (900: the rules' shortest horizon) old: the count
  *   becomes a rate, hits per 15 minutes. A moving market brings rounds every minute or so and confirms
  *   within minutes; a calm one brings a round per bar or heartbeat, and a forecast an hour old whose

@@ -196,7 +196,7 @@ describe("Risk monitor: escalation on a path of our own", function () {
     const def = ruleVariant("gate+escalation");
     expect(def.escalation).to.deep.equal(DEFAULT_ESCALATION);
     // 15-minute bars throughout: no alarm in the calm part, and (the cost, measured and reported in
-    // docs/architecture.md, "False alarms: the sixth round") none before the fall either
+    // docs/architecture.md, "False alarms: the seventh round") none before the fall either
     const slow = ownPath();
     const quiet = calmFigures("own", slow.calm, def.rules, def);
     expect(quiet.shareAtLevel1).to.equal(0);
