@@ -370,7 +370,10 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     ///      cascade's next step. What no deleveraging took is sold at once after the cooldown.
     function _edge(uint256 marketId, int256 size, uint40 edgeAt, uint64 adlDrawdown) internal view returns (uint256) {
         uint256 abs = FixedPoint.abs(size);
-        if (adlDrawdown == 0 || (edgeAt != 0 && block.timestamp > uint256(edgeAt) + LiquidationParams.cooldown(_liqConfigWord))) return abs;
+        if (
+            adlDrawdown == 0 ||
+            (edgeAt != 0 && block.timestamp > uint256(edgeAt) + LiquidationParams.cooldown(_liqConfigWord))
+        ) return abs;
         IPerpEngine.MarketState storage st = _states[marketId];
         return abs - abs.min(size > 0 ? st.shortOpenInterest : st.longOpenInterest);
     }
