@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IBoundedParameters} from "./Bounds.sol";
+import {LiquidationMath} from "./LiquidationMath.sol";
 
 /// @title LiquidationParams
 /// @notice The liquidation and keeper-reward configurations as the engine stores them: one word each
@@ -94,6 +95,20 @@ library LiquidationParams {
             mstore(add(r, 0x60), mul(and(shr(80, w), m), u)) // max
             mstore(add(r, 0x80), mul(and(shr(192, w), 0xffffffff), u)) // escalationPerSecond
             mstore(add(r, 0xa0), mul(shr(224, w), u)) // maxMultiplier
+        }
+    }
+
+    /// @dev LiquidationMath.liquidationMargin from the reward word's four fields (no struct in memory).
+    function liquidationMargin(uint256 rewardWord, uint256 notional) internal pure returns (uint256) {
+        unchecked {
+            return
+                LiquidationMath.liquidationMargin(
+                    (rewardWord & M40) * UNIT,
+                    ((rewardWord >> 160) & type(uint32).max) * UNIT,
+                    ((rewardWord >> 40) & M40) * UNIT,
+                    ((rewardWord >> 80) & M40) * UNIT,
+                    notional
+                );
         }
     }
 

@@ -175,8 +175,8 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         v.maintenanceMargin =
             freshMaintenance +
             v.staleMaintenance +
-            LiquidationMath.liquidationMargin(_rewardParams(), v.notional) -
-            LiquidationMath.liquidationMargin(_rewardParams(), freshNotional);
+            LiquidationParams.liquidationMargin(_rewardConfigWord, v.notional) -
+            LiquidationParams.liquidationMargin(_rewardConfigWord, freshNotional);
     }
 
     /// @inheritdoc ILiquidationConfigurator

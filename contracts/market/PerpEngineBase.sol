@@ -18,7 +18,6 @@ import {IOrders} from "../interfaces/IOrders.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
-import {LiquidationMath} from "../libraries/LiquidationMath.sol";
 import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {WAD} from "../libraries/Constants.sol";
 
@@ -435,7 +434,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         }
         // The keeper who will liquidate the account is paid from its own margin: the requirement holds
         // the liquidation margin (Synthetix's), so a solvent account never needs the insurance fund.
-        uint256 lm = LiquidationMath.liquidationMargin(_rewardParams(), s.notional);
+        uint256 lm = LiquidationParams.liquidationMargin(_rewardConfigWord, s.notional);
         s.maintenanceMargin += lm;
         if (withInitial) s.initialMargin += lm;
     }
