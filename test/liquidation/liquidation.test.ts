@@ -1190,8 +1190,7 @@ describe("LiquidationEngine: governance", function () {
     ];
     for (const [field, name] of configFields) {
       // capBypassRatio is bounded by backstopRatio, which is at its default: step down instead
-      const next =
-        field === "capBypassRatio" || field === "trancheFraction" ? config[field] - UNIT : config[field] + UNIT;
+      const next = field === "capBypassRatio" ? (config[field] as bigint) - UNIT : (config[field] as bigint) + UNIT;
       const off = next + 1n;
       await expect(le.setConfig({ ...config, [field]: off }))
         .to.be.revertedWithCustomError(w.liquidationEngine, "ParameterNotInUnits")
@@ -1211,7 +1210,7 @@ describe("LiquidationEngine: governance", function () {
       ["maxMultiplier", "maxMultiplier"],
     ];
     for (const [field, name] of rewardFields) {
-      const next = reward[field] + UNIT;
+      const next = (reward[field] as bigint) + UNIT;
       const off = next + 1n;
       await expect(le.setRewardConfig({ ...reward, [field]: off }))
         .to.be.revertedWithCustomError(w.liquidationEngine, "ParameterNotInUnits")
