@@ -8,8 +8,11 @@ import {IBoundedParameters} from "../libraries/Bounds.sol";
 ///         per-account state, capacity windows, the bad-debt ledger and the deficits queued for
 ///         auto-deleveraging. Served at the engine's address (LiquidationConfigurator module).
 interface ILiquidationConfigurator is IBoundedParameters {
-    /// @notice Tranche parameters (governor, bounded). Ratios WAD.
-    /// @dev Two storage slots: the four WAD ratios, then the rest (types sized to each field's bound).
+    /// @notice Tranche parameters (governor, bounded). Ratios and dustNotional WAD, each a whole number of
+    ///         1e-6 of a WAD (1e12 wei: a ratio to 0.0001%, an amount to a millionth of a dollar);
+    ///         cooldown and capacityWindow in seconds.
+    /// @dev Stored as one word, dustNotional in the reward configuration's word (LiquidationParams), so a
+    ///      tranche reads two cold slots for both configurations.
     struct Config {
         uint64 trancheFraction; // largest share of every position one tranche closes
         uint64 healthBuffer; // a tranche aims at equity >= maintenance * (1 + buffer)
@@ -23,7 +26,9 @@ interface ILiquidationConfigurator is IBoundedParameters {
     }
 
     /// @notice Keeper reward: clamp(flat + share * notional, min, max) * escalation, where escalation
-    ///         rises from 1 with the time since the account was first seen liquidatable.
+    ///         rises from 1 with the time since the account was first seen liquidatable. Every field WAD, a
+    ///         whole number of 1e-6 of a WAD (1e12 wei).
+    /// @dev Stored as one word with the Config's dustNotional (LiquidationParams): every margin check reads it.
     struct RewardConfig {
         uint96 flat; // quote (WAD): covers gas
         uint96 min; // quote (WAD)
@@ -91,13 +96,17 @@ interface ILiquidationConfigurator is IBoundedParameters {
         uint256 marketId
     ) external view returns (uint256 capacity, uint256 used, uint256 windowEndsAt);
 
-    /// @notice Sets the tranche parameters. Governor; every field within its MIN_/MAX_ bounds.
+    /// @notice Sets the tranche parameters. Governor; every field within its MIN_/MAX_ bounds
+    ///         (ParameterOutOfBounds), every WAD field a whole number of 1e-6 of a WAD (1e12 wei;
+    ///         ParameterNotInUnits). Either refusal changes nothing.
     function setConfig(Config calldata c) external;
 
-    /// @notice Sets the keeper-reward parameters. Governor; every field within its bounds.
+    /// @notice Sets the keeper-reward parameters. Governor; every field within its bounds
+    ///         (ParameterOutOfBounds) and a whole number of 1e-6 of a WAD (1e12 wei; ParameterNotInUnits).
+    ///         Either refusal changes nothing.
     function setRewardConfig(RewardConfig calldata r) external;
 
-    /// @notice The tranche parameters.
+    /// @notice The tranche parameters, in WAD (and seconds) exactly as set.
     function config()
         external
         view
@@ -113,7 +122,7 @@ interface ILiquidationConfigurator is IBoundedParameters {
             uint64 capBypassRatio
         );
 
-    /// @notice The keeper-reward parameters.
+    /// @notice The keeper-reward parameters, in WAD exactly as set.
     function rewardConfig()
         external
         view

@@ -11,14 +11,16 @@ import {RiskParams} from "../libraries/RiskModel.sol";
 ///         proportional to skew accrued per second, volatility-adjusted margin and fees.
 interface IPerpEngine is IBoundedParameters {
     /// @notice Static configuration of a market (governor, bounded).
+    ///         Field order is storage order: what a liquidation reads (the feed, the depth and the funding
+    ///         rate cap, in the first two slots) is kept apart from the trade caps (the third slot).
     struct MarketConfig {
         bytes32 feedId; // oracle adapter feed
         uint128 skewScale; // depth, in base units (WAD): skew premium = skew / skewScale
-        uint128 maxOpenInterest; // per side, base units (WAD)
-        uint128 maxTradeSize; // per trade, base units (WAD)
         uint64 maxFundingRatePerSecond; // WAD, reached at |skew| >= skewScale
         bool listed;
         bool reduceOnly; // set by the guardian (safer), cleared by the governor
+        uint128 maxOpenInterest; // per side, base units (WAD)
+        uint128 maxTradeSize; // per trade, base units (WAD)
         RiskParams risk;
     }
 

@@ -7,6 +7,10 @@ pragma solidity ^0.8.30;
 interface IBoundedParameters {
     /// @notice A governed parameter outside its MIN_/MAX_ bounds: which one, the value given and the bounds.
     error ParameterOutOfBounds(bytes32 parameter, uint256 value, uint256 min, uint256 max);
+    /// @notice A governed parameter within its bounds but not a whole number of the unit it is stored in
+    ///         (e.g. the liquidation configuration's WAD fields, stored in 1e-6 of a WAD): which one, the
+    ///         value given and the unit.
+    error ParameterNotInUnits(bytes32 parameter, uint256 value, uint256 unit);
 }
 
 /// @title Bounds

@@ -200,8 +200,20 @@ library LiquidationMath {
         ILiquidationConfigurator.RewardConfig memory r,
         uint256 notional
     ) internal pure returns (uint256) {
+        return liquidationMargin(r.flat, r.shareOfNotional, r.min, r.max, notional);
+    }
+
+    /// @notice The same liquidation margin from the four fields it reads (the engine's margin checks pass
+    ///         them straight from the stored reward word, without building the struct).
+    function liquidationMargin(
+        uint256 flat,
+        uint256 shareOfNotional,
+        uint256 min,
+        uint256 max,
+        uint256 notional
+    ) internal pure returns (uint256) {
         if (notional == 0) return 0;
-        return (uint256(r.flat) + notional.mulWadDown(r.shareOfNotional)).clamp(r.min, r.max);
+        return (flat + notional.mulWadDown(shareOfNotional)).clamp(min, max);
     }
 
     /// @notice Keeper reward before the fund: clamp(flat + share * notional, min, max), times an

@@ -13,6 +13,7 @@ import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {LiquidationMath} from "../libraries/LiquidationMath.sol";
+import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {WAD} from "../libraries/Constants.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 
@@ -63,7 +64,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         // the unwind cap's share: the loss budget left (1 - drawdown / maxDrawdown); none below the backstop,
         // where a decline would close the whole account at once
         uint256 paced =
-            LiquidationMath.isBackstop(_liqConfig, s.equity, s.maintenanceMargin)
+            LiquidationMath.isBackstop(_liquidationConfig(), s.equity, s.maintenanceMargin)
                 ? type(uint256).max
                 : WAD - _lossDrawdown(_backstop, c).mulDivDown(WAD, c.maxDrawdown).min(WAD);
         uint256 covered = _moveAll(accountId, vaultId, ps);
@@ -180,7 +181,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     ) internal returns (uint256 fee, uint256 keeperWad, uint256 marginLeft) {
         uint256 margin = vault.marginOf(accountId);
         fee = notional.mulWadUp(c.feeRate).min(margin / 2);
-        keeperWad = LiquidationMath.reward(_rewardConfig, notional, 0).min(fee);
+        keeperWad = LiquidationMath.reward(_rewardParams(), notional, 0).min(fee);
         if (keeperWad != 0) vault.chargePenalty(accountId, keeper, keeperWad, 0);
         uint256 toVault = fee - keeperWad;
         if (toVault != 0) {
@@ -275,7 +276,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         Flow storage f = _forcedFlow[marketId];
         if (drawdown >= c.maxDrawdown && c.adlDrawdown != 0 && f.edgeAt == 0) {
             f.edgeAt = uint40(block.timestamp);
-            emit BackstopEdgeReached(marketId, block.timestamp + _liqConfig.cooldown);
+            emit BackstopEdgeReached(marketId, block.timestamp + LiquidationParams.cooldown(_liqConfigWord));
         }
         (uint256 closeAbs, uint256 used, uint256 budget, bool late) = _room(marketId, size, drawdown);
         if (closeAbs == 0) revert UnwindBudgetExhausted(marketId, used, budget);
@@ -347,7 +348,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         late = f.inventorySince != 0 && block.timestamp >= uint256(f.inventorySince) + c.maxHold;
         if (late) budget = budget.mulWadDown(c.lateMultiplier);
         used = _decayed(f, c.flowHalfLife);
-        uint32 window = _liqConfig.capacityWindow;
+        uint32 window = uint32(LiquidationParams.capacityWindow(_liqConfigWord));
         if (block.timestamp < uint256(_capacityWindows[marketId].start) + window) {
             used += _capacityWindows[marketId].used;
         }
@@ -369,7 +370,10 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     ///      cascade's next step. What no deleveraging took is sold at once after the cooldown.
     function _edge(uint256 marketId, int256 size, uint40 edgeAt, uint64 adlDrawdown) internal view returns (uint256) {
         uint256 abs = FixedPoint.abs(size);
-        if (adlDrawdown == 0 || (edgeAt != 0 && block.timestamp > uint256(edgeAt) + _liqConfig.cooldown)) return abs;
+        if (
+            adlDrawdown == 0 ||
+            (edgeAt != 0 && block.timestamp > uint256(edgeAt) + LiquidationParams.cooldown(_liqConfigWord))
+        ) return abs;
         IPerpEngine.MarketState storage st = _states[marketId];
         return abs - abs.min(size > 0 ? st.shortOpenInterest : st.longOpenInterest);
     }

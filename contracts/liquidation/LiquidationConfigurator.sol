@@ -8,6 +8,7 @@ import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {LiquidationMath} from "../libraries/LiquidationMath.sol";
+import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel} from "../libraries/RiskModel.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
@@ -174,8 +175,8 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         v.maintenanceMargin =
             freshMaintenance +
             v.staleMaintenance +
-            LiquidationMath.liquidationMargin(_rewardConfig, v.notional) -
-            LiquidationMath.liquidationMargin(_rewardConfig, freshNotional);
+            LiquidationParams.liquidationMargin(_rewardConfigWord, v.notional) -
+            LiquidationParams.liquidationMargin(_rewardConfigWord, freshNotional);
     }
 
     /// @inheritdoc ILiquidationConfigurator
@@ -207,7 +208,16 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         Bounds.check("dustNotional", c.dustNotional, 0, MAX_DUST_NOTIONAL);
         // a bypass above the backstop would let capped partial tranches through uncapped
         Bounds.check("capBypassRatio", c.capBypassRatio, 0, c.backstopRatio);
-        _liqConfig = c;
+        // Stored in 1e-6 of a WAD (LiquidationParams): a WAD field must be a whole number of that unit.
+        LiquidationParams.checkUnit("trancheFraction", c.trancheFraction);
+        LiquidationParams.checkUnit("healthBuffer", c.healthBuffer);
+        LiquidationParams.checkUnit("backstopRatio", c.backstopRatio);
+        LiquidationParams.checkUnit("penaltyRate", c.penaltyRate);
+        LiquidationParams.checkUnit("capacityDepthFactor", c.capacityDepthFactor);
+        LiquidationParams.checkUnit("dustNotional", c.dustNotional);
+        LiquidationParams.checkUnit("capBypassRatio", c.capBypassRatio);
+        _liqConfigWord = LiquidationParams.encodeConfig(c) | (_liqConfigWord & LiquidationParams.BACKSTOP_SET);
+        _rewardConfigWord = LiquidationParams.encodeReward(_rewardParams(), c.dustNotional);
         emit ConfigSet(c);
     }
 
@@ -219,7 +229,13 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         Bounds.check("rewardShare", r.shareOfNotional, 0, MAX_REWARD_SHARE);
         Bounds.check("escalationPerSecond", r.escalationPerSecond, 0, MAX_ESCALATION_PER_SECOND);
         Bounds.check("maxMultiplier", r.maxMultiplier, WAD, MAX_REWARD_MULTIPLIER);
-        _rewardConfig = r;
+        LiquidationParams.checkUnit("rewardMax", r.max);
+        LiquidationParams.checkUnit("rewardMin", r.min);
+        LiquidationParams.checkUnit("rewardFlat", r.flat);
+        LiquidationParams.checkUnit("rewardShare", r.shareOfNotional);
+        LiquidationParams.checkUnit("escalationPerSecond", r.escalationPerSecond);
+        LiquidationParams.checkUnit("maxMultiplier", r.maxMultiplier);
+        _rewardConfigWord = LiquidationParams.encodeReward(r, LiquidationParams.dustNotional(_rewardConfigWord));
         emit RewardConfigSet(r);
     }
 
@@ -227,7 +243,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
     function liquidationCapacity(
         uint256 marketId
     ) external view returns (uint256 capacity, uint256 used, uint256 windowEndsAt) {
-        Config memory c = _liqConfig;
+        Config memory c = _liquidationConfig();
         Window memory w = _rolled(_capacityWindows[marketId], c.capacityWindow);
         IPerpEngine.MarketConfig storage cfg = _configs[marketId];
         // An unlisted market has no capacity and reads no feed: a caller that only needs what was
@@ -255,7 +271,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
             uint64 capBypassRatio
         )
     {
-        Config memory c = _liqConfig;
+        Config memory c = _liquidationConfig();
         return (
             c.trancheFraction,
             c.healthBuffer,
@@ -282,7 +298,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
             uint64 maxMultiplier
         )
     {
-        RewardConfig memory r = _rewardConfig;
+        RewardConfig memory r = _rewardParams();
         return (r.flat, r.min, r.shareOfNotional, r.max, r.escalationPerSecond, r.maxMultiplier);
     }
 
@@ -334,6 +350,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         address owner = _accounts[accountId].owner;
         if (owner != backstopVault) revert NotBackstopAccountOwner(accountId, owner, backstopVault);
         _backstop = BackstopState(backstopVault, 0, accountId.toUint64(), 0);
+        _liqConfigWord |= LiquidationParams.BACKSTOP_SET;
         emit BackstopVaultSet(backstopVault, accountId);
     }
 

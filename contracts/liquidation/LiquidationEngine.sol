@@ -14,6 +14,7 @@ import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {LiquidationMath} from "../libraries/LiquidationMath.sol";
+import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {WAD} from "../libraries/Constants.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 
@@ -133,9 +134,9 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             return (plan, refusal);
         }
 
-        ILiquidationConfigurator.Config memory c = _liqConfig;
+        ILiquidationConfigurator.Config memory c = _liquidationConfig();
         // Read once: the liquidation margin (three times) and the reward all come from it.
-        ILiquidationConfigurator.RewardConfig memory r = _rewardConfig;
+        ILiquidationConfigurator.RewardConfig memory r = _rewardParams();
         plan.backstop = LiquidationMath.isBackstop(c, s.equity, s.maintenanceMargin);
         AccountData storage acct = _accounts[accountId];
         uint256 lastTrancheAt = acct.lastTrancheAt;
@@ -358,7 +359,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      else is a bug, and the whole tranche reverts). The last leg's vault call also takes the penalty,
     ///      after its settlement.
     function _executeLegs(Plan memory plan, address keeper) internal {
-        uint32 windowLength = _liqConfig.capacityWindow;
+        uint256 windowLength = LiquidationParams.capacityWindow(_liqConfigWord);
         uint256 n = plan.legs.length;
         // What is left to split over the legs: the penalty, the keeper reward, the fund's cover.
         uint256[3] memory left = [plan.keeperFromPenalty + plan.insuranceShare, plan.keeperReward, plan.badDebtCovered];
@@ -444,7 +445,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      breaker), and the account's tranche or backstop close goes (or waits) as without a vault.
     ///      Healthy, flat and unreadable accounts have equity >= maintenance in the plan (both 0).
     function _takeover(Plan memory plan, address keeper) internal returns (uint256 taken) {
-        if (_backstop.vault == address(0) || plan.equity >= int256(plan.maintenanceMargin)) return 0;
+        // The configuration word's flag (read by the plan already) instead of the backstop state's cold slot.
+        if (plan.equity >= int256(plan.maintenanceMargin) || _liqConfigWord & LiquidationParams.BACKSTOP_SET == 0) {
+            return 0;
+        }
         bytes4 selector = IBackstop.backstopTakeover.selector;
         uint256 accountId = plan.accountId;
         assembly ("memory-safe") {

@@ -14,6 +14,7 @@ import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel} from "../libraries/RiskModel.sol";
+import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {WAD} from "../libraries/Constants.sol";
 import {PerpEngineBase} from "./PerpEngineBase.sol";
@@ -88,8 +89,9 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
             window: 3600,
             maxNotionalPerWindow: 10_000_000e18
         });
-        _liqConfig = c;
-        _rewardConfig = r;
+        // Whole units of LiquidationParams (1e-6 of a WAD), as the setters require.
+        _liqConfigWord = LiquidationParams.encodeConfig(c);
+        _rewardConfigWord = LiquidationParams.encodeReward(r, c.dustNotional);
         _adlConfig = a;
         emit ILiquidationConfigurator.ConfigSet(c);
         emit ILiquidationConfigurator.RewardConfigSet(r);
@@ -278,7 +280,7 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
     ///      liquidation config's dustNotional), so its liquidation pays a keeper from its own margin.
     ///      Reducing and closing never come here.
     function _checkMinimum(uint256 accountId, int256 newSize, MarketCache memory c) internal view {
-        uint256 minimum = _liqConfig.dustNotional;
+        uint256 minimum = LiquidationParams.dustNotional(_rewardConfigWord);
         uint256 positionNotional = PerpMath.notional(newSize, c.price);
         if (positionNotional < minimum) revert PositionBelowMinimum(accountId, c.marketId, positionNotional, minimum);
     }

@@ -18,7 +18,7 @@ import {IOrders} from "../interfaces/IOrders.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
-import {LiquidationMath} from "../libraries/LiquidationMath.sol";
+import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {WAD} from "../libraries/Constants.sol";
 
 /// @title PerpEngineBase
@@ -67,8 +67,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     mapping(uint256 accountId => mapping(uint256 marketId => IPerpEngine.Position)) internal _positions;
 
     // ------------------------------------------------------------------ liquidation storage
-    ILiquidationConfigurator.Config internal _liqConfig;
-    ILiquidationConfigurator.RewardConfig internal _rewardConfig;
+    /// @dev The liquidation configuration and the reward configuration (with dustNotional), one word each
+    ///      in LiquidationParams' units and layout: a tranche reads two cold slots for both, a trade's margin
+    ///      check one.
+    uint256 internal _liqConfigWord;
+    uint256 internal _rewardConfigWord;
     IAutoDeleveraging.AdlConfig internal _adlConfig;
     mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _capacityWindows;
     mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _adlWindows;
@@ -431,7 +434,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         }
         // The keeper who will liquidate the account is paid from its own margin: the requirement holds
         // the liquidation margin (Synthetix's), so a solvent account never needs the insurance fund.
-        uint256 lm = LiquidationMath.liquidationMargin(_rewardConfig, s.notional);
+        uint256 lm = LiquidationParams.liquidationMargin(_rewardConfigWord, s.notional);
         s.maintenanceMargin += lm;
         if (withInitial) s.initialMargin += lm;
     }
@@ -537,6 +540,16 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (oldSize == 0) return true;
         if ((oldSize > 0) != (newSize > 0)) return true;
         return FixedPoint.abs(newSize) > FixedPoint.abs(oldSize);
+    }
+
+    /// @dev The liquidation configuration, decoded (LiquidationParams: two words, WAD fields in 1e-6 units).
+    function _liquidationConfig() internal view returns (ILiquidationConfigurator.Config memory) {
+        return LiquidationParams.decodeConfig(_liqConfigWord, _rewardConfigWord);
+    }
+
+    /// @dev The keeper-reward configuration, decoded (LiquidationParams: one word).
+    function _rewardParams() internal view returns (ILiquidationConfigurator.RewardConfig memory) {
+        return LiquidationParams.decodeReward(_rewardConfigWord);
     }
 
     /// @dev The longest time the reward-escalation clock runs without being seen (a tranche, or flag() finding

@@ -1172,6 +1172,80 @@ describe("LiquidationEngine: governance", function () {
     }
   });
 
+  it("stores WAD fields in 1e-6 units: a value that is not a whole unit is refused (ParameterNotInUnits), nothing changes; a whole unit reads back exactly", async function () {
+    const w = await loadFixture(world);
+    const le = w.liquidationEngine.connect(w.governor);
+    const UNIT = 10n ** 12n;
+    const config = await cfg(w);
+    const reward = await rwd(w);
+    // every WAD field, at a value inside its bounds: one wei off a whole unit, then one unit above its default
+    const configFields: [keyof typeof config, string][] = [
+      ["trancheFraction", "trancheFraction"],
+      ["healthBuffer", "healthBuffer"],
+      ["backstopRatio", "backstopRatio"],
+      ["penaltyRate", "penaltyRate"],
+      ["capacityDepthFactor", "capacityDepthFactor"],
+      ["dustNotional", "dustNotional"],
+      ["capBypassRatio", "capBypassRatio"],
+    ];
+    for (const [field, name] of configFields) {
+      // capBypassRatio is bounded by backstopRatio, which is at its default: step down instead
+      const next = field === "capBypassRatio" ? (config[field] as bigint) - UNIT : (config[field] as bigint) + UNIT;
+      const off = next + 1n;
+      await expect(le.setConfig({ ...config, [field]: off }))
+        .to.be.revertedWithCustomError(w.liquidationEngine, "ParameterNotInUnits")
+        .withArgs(n(name), off, UNIT);
+      expect([await cfg(w), await rwd(w)]).to.deep.equal([config, reward]);
+      await expect(le.setConfig({ ...config, [field]: next })).to.emit(w.liquidationEngine, "ConfigSet");
+      expect(await cfg(w)).to.deep.equal({ ...config, [field]: next });
+      expect(await rwd(w)).to.deep.equal(reward); // dustNotional shares the reward's word
+      await le.setConfig(config);
+    }
+    const rewardFields: [keyof typeof reward, string][] = [
+      ["flat", "rewardFlat"],
+      ["min", "rewardMin"],
+      ["shareOfNotional", "rewardShare"],
+      ["max", "rewardMax"],
+      ["escalationPerSecond", "escalationPerSecond"],
+      ["maxMultiplier", "maxMultiplier"],
+    ];
+    for (const [field, name] of rewardFields) {
+      const next = (reward[field] as bigint) + UNIT;
+      const off = next + 1n;
+      await expect(le.setRewardConfig({ ...reward, [field]: off }))
+        .to.be.revertedWithCustomError(w.liquidationEngine, "ParameterNotInUnits")
+        .withArgs(n(name), off, UNIT);
+      expect([await cfg(w), await rwd(w)]).to.deep.equal([config, reward]);
+      await expect(le.setRewardConfig({ ...reward, [field]: next })).to.emit(w.liquidationEngine, "RewardConfigSet");
+      expect(await rwd(w)).to.deep.equal({ ...reward, [field]: next });
+      expect(await cfg(w)).to.deep.equal(config); // the dust in the same word is kept
+      await le.setRewardConfig(reward);
+    }
+    // every field at once at the top of its width's bounds reads back exactly (no field spills into the next)
+    const top = {
+      trancheFraction: WAD,
+      healthBuffer: WAD,
+      backstopRatio: WAD,
+      penaltyRate: WAD / 20n,
+      cooldown: 3_600n,
+      capacityWindow: 86_400n,
+      capacityDepthFactor: 18n * WAD,
+      dustNotional: 10_000n * WAD,
+      capBypassRatio: WAD,
+    };
+    const topReward = {
+      flat: 10_000n * WAD,
+      min: 10_000n * WAD,
+      shareOfNotional: WAD / 100n,
+      max: 10_000n * WAD,
+      escalationPerSecond: WAD / 100n,
+      maxMultiplier: 10n * WAD,
+    };
+    await le.setConfig(top);
+    await le.setRewardConfig(topReward);
+    expect([await cfg(w), await rwd(w)]).to.deep.equal([top, topReward]);
+  });
+
   it("bounds every RewardConfig field and the AdlConfig", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine.connect(w.governor);

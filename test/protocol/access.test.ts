@@ -71,11 +71,11 @@ function configTuple(c: Config) {
   return [
     c.feedId,
     c.skewScale,
-    c.maxOpenInterest,
-    c.maxTradeSize,
     c.maxFundingRatePerSecond,
     true, // listed
     false, // reduceOnly
+    c.maxOpenInterest,
+    c.maxTradeSize,
     [r.mmrBase, r.mmrMin, r.mmrMax, r.kMm, r.imMultiplier, r.sizePremium, r.mmrRampPerSecond, r.baseFee, r.kFee],
   ];
 }
