@@ -147,8 +147,9 @@ contract BackstopInvariantTest is ProtocolFixture {
         assertEq(handler.ghost_unwindOverBudget(), 0, handler.lastViolation());
     }
 
-    /// @notice deleverageBackstop never runs before the drawdown trigger (share price at or below the peak less
-    ///         adlDrawdown), with the trigger off, or for a caller without ADL_KEEPER.
+    /// @notice deleverageBackstop closes only what backstopExcess lets go: the whole inventory past the drawdown
+    ///         trigger (share price at or below the peak less adlDrawdown), before it at most the part beyond the
+    ///         carry, and nothing with the trigger off or for a caller without ADL_KEEPER.
     function invariant_deleverageOnlyPastTriggerByKeeper() public view {
         assertEq(deleverager.ghost_deleverageOutOfTurn(), 0, deleverager.lastViolation());
     }
