@@ -167,17 +167,21 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         uint256 marketId,
         int256 size
     ) internal view returns (uint256 excess, uint256 sharePrice, uint256 triggerPrice) {
-        IBackstopTypes.BackstopConfig memory c = _backstopConfig;
-        if (b.vault == address(0) || c.adlDrawdown == 0) revert BackstopDeleverageOff();
+        // the fields one at a time: past the trigger (the common call) reads only adlDrawdown's slot
+        uint256 trigger = _backstopConfig.adlDrawdown;
+        if (b.vault == address(0) || trigger == 0) revert BackstopDeleverageOff();
         sharePrice = IBackstopVault(b.vault).sharePrice();
-        triggerPrice = uint256(b.peakSharePrice).mulWadDown(WAD - c.adlDrawdown);
+        triggerPrice = uint256(b.peakSharePrice).mulWadDown(WAD - trigger);
         excess = FixedPoint.abs(size);
         if (excess == 0 || sharePrice <= triggerPrice) return (excess, sharePrice, triggerPrice);
-        uint256 budgetLeft = _lossBudgetLeft(b, c.maxDrawdown, sharePrice);
+        uint256 budgetLeft = _lossBudgetLeft(b, _backstopConfig.maxDrawdown, sharePrice);
         if (budgetLeft == 0) return (excess, sharePrice, triggerPrice);
         bytes32 feedId = _listedConfig(marketId).feedId;
         (uint256 price, uint256 sigma) = _priceOf(feedId);
-        uint256 carry = budgetLeft.mulDivDown(WAD, _stressMove(feedId, sigma, c.maxHold)).mulDivDown(WAD, price);
+        uint256 carry = budgetLeft.mulDivDown(WAD, _stressMove(feedId, sigma, _backstopConfig.maxHold)).mulDivDown(
+            WAD,
+            price
+        );
         excess -= excess.min(carry);
     }
 

@@ -721,6 +721,7 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     const state = await w.engine.marketState(ETH);
     const flowBefore = await w.bs.forcedFlow(ETH);
     const rc = await receipt(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [w.bobId]));
+    console.log(`      gas: deleverageBackstop above the trigger, the excess (one candidate): ${rc.gasUsed}`);
     const [e] = events(w, rc, "BackstopDeleveraged");
     expect(e.args.accountId).to.equal(w.bobId);
     // Bob's short reduced by the excess as the next block sees it (a second's funding later: within 1e-6)
