@@ -17,9 +17,10 @@
  *   skew scale, where funding is at half its maximum, in any market);
  * - false alarms on the calm stretch (every step more than an hour before the wave): the share of calm
  *   time at level >= 1, and the level-2 raises there scaled to 30 days;
- * - forecast error: at each step, the cascade forecast for the exogenous move the path then made
- *   over the next hour (its largest fall from the step's path price) against the notional the
- *   replay liquidated in that hour; the median ratio and the share within a factor 1.5.
+ * - forecast error: at each step, the cascade forecast for the moves the paths then made over the next
+ *   hour (every market's own path, the collateral's included: `pathMoves`) against the notional the
+ *   replay force-closed in that hour of the accounts held at the step; the median ratio and the share
+ *   within a factor 1.5.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
@@ -29,7 +30,7 @@ import type { ReplayMetrics, ReplayStep } from "../replay/result.js";
 import { type CascadeMarket, cascade } from "./cascade.js";
 import { ChainSource } from "./chain.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "./forecast.js";
-import { type ThresholdTable, betaTables } from "./ladder.js";
+import { type Direction, type ThresholdTable, betaTables } from "./ladder.js";
 import {
   type BreakerMarket,
   type ChangeGateSettings,
@@ -53,7 +54,7 @@ import {
 } from "./rules.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import type { PricePoint } from "./stats.js";
-import { type Exposure, type MonitorState, exposureOf, marketMap } from "./exposure.js";
+import { type Exposure, type MonitorAccount, type MonitorState, exposureOf, marketMap } from "./exposure.js";
 import type { MarketSnapshot } from "../lib/math/engine.js";
 import { WAD } from "../lib/math/fixedPoint.js";
 import { ILiquidator__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidator__factory.js";
@@ -335,9 +336,9 @@ export class ReplayBacktest {
       insuranceWad: state.insuranceWad,
       skewRatio,
       pathPrices,
-      exposures: state.accounts
-        .filter((a) => a.positions.size > 0)
-        .map((a) => exposureOf(a, snapshots, state.liquidationMargin)),
+      // each account with a copy of its positions as they are at the step: the book's maps are live (the
+      // chain source follows the later steps), and the forecast error reads them after the run
+      exposures: stepExposures(state, snapshots),
       snapshots,
       seen: new Set(state.accounts.filter((a) => a.positions.size > 0).map((a) => a.id)),
       // a copy: the book's position maps are live and change with the later steps
@@ -453,6 +454,21 @@ export class ReplayBacktest {
   }
 }
 
+/**
+ * The book's exposures at a step, each account with its own copy of its positions: the chain source's
+ * position maps are live (they follow the later steps, and a takeover empties them), and the forecast
+ * error reads the exposures after the run (the beta tables' sizes sold come from the positions).
+ */
+export function stepExposures(state: MonitorState, snapshots: ReadonlyMap<number, MarketSnapshot>): Exposure[] {
+  return state.accounts
+    .filter((a) => a.positions.size > 0)
+    .map((a) => exposureOf(atStep(a), snapshots, state.liquidationMargin));
+}
+
+function atStep(a: MonitorAccount): MonitorAccount {
+  return { ...a, positions: new Map([...a.positions].map(([id, p]) => [id, { ...p }])) };
+}
+
 /** What one step's forecast is compared with (the fields of an observation the error reads). */
 export type ForecastStep = {
   t: number;
@@ -484,13 +500,16 @@ export type ForcedCloses = {
 /** One step of the forecast error, with its parts (the per-step dump of the report). */
 export type ForecastSample = {
   t: number;
-  /** the reference path's largest fall over the next hour from its price at the step, WAD */
+  /** the chosen move's size (see `pathMoves`): its reference market's fall or rise from the step, WAD */
   shock: bigint;
+  /** the market whose largest move in the hour that is (undefined: the reference path, every market alike) */
+  reference: number | undefined;
+  direction: Direction;
   /** each market's move at that low per unit of the reference's (WAD, by market id; 1: moved alike) */
   betas: Record<number, bigint>;
   /** the cascade's liquidated notional for that move, WAD */
   predicted: bigint;
-  /** the same with every market moved alike (the joint move of the ladder) */
+  /** the reference path's fall with every market moved alike (the joint move of the ladder) */
   predictedJoint: bigint;
   /** of it, the accounts liquidatable at the step's prices already (a shock of 0), WAD */
   predictedNow: bigint;
@@ -510,11 +529,15 @@ const HOUR = 3_600;
  * The forecast error per step: the cascade forecast for the move the paths then made against the forced
  * closes the replay made in that hour (after the step, up to an hour later).
  *
- * - The move: the reference path's largest fall over the next hour from its price at the step, and
- *   every other market's own path move to that same moment, as a multiple (beta) of the reference's:
- *   the replay drives each market by its own path, and a market that does not fall with the reference
- *   (a ratio such as stETH/ETH, a stablecoin) liquidates nothing there. The cascade then moves each
- *   market by its beta (ladder.ts `betaTables`).
+ * - The move: every market's largest fall and largest rise over the next hour from its own path price
+ *   at the step, each with every other market's own path move to that same moment, as a multiple
+ *   (beta) of it (`pathMoves`): the replay drives each market by its own path, and a market that does
+ *   not move with the others (a ratio such as stETH/ETH, a stablecoin, the collateral's own price)
+ *   liquidates nothing there, or is the one that moves. The cascade moves each market by its beta
+ *   (ladder.ts `betaTables`), and the sample keeps the move whose forecast liquidates the most: the
+ *   hour's worst moment for the book as it stood. Only the paths' prices enter, never the replay's
+ *   oracle (which carries the impact of what the replay then sold). Without per-market paths: the
+ *   reference path's fall, every market alike.
  * - What it did: the forced closes (tranche legs and takeovers) of the accounts that held a position
  *   at the step. The forecast is of the book as it stands; the replay's traders open over the first
  *   part of the run, and a position opened after the step is no error of that forecast.
@@ -527,32 +550,35 @@ export function forecastSamples(
   for (let i = 0; i < steps.length; i++) {
     const o = steps[i];
     let low = o.pathPrice;
-    let at = i;
     for (let j = i + 1; j < steps.length && steps[j].t <= o.t + HOUR; j++)
-      if (steps[j].pathPrice < low) {
-        low = steps[j].pathPrice;
-        at = j;
-      }
-    const shock = o.pathPrice > 0n ? ((o.pathPrice - low) * WAD) / o.pathPrice : 0n;
+      if (steps[j].pathPrice < low) low = steps[j].pathPrice;
+    const refShock = o.pathPrice > 0n ? ((o.pathPrice - low) * WAD) / o.pathPrice : 0n;
     const opts = { insuranceWad: o.insuranceWad };
-    const betas = new Map<number, bigint>();
-    if (shock > 0n && o.pathPrices && steps[at].pathPrices) {
-      for (const [id, p] of o.pathPrices) {
-        const then = steps[at].pathPrices!.get(id);
-        if (then === undefined || p === 0n) continue;
-        const move = ((p - then) * WAD) / p;
-        betas.set(id, (move * WAD) / shock);
+    // the moves the paths made in the hour: each market's largest fall and largest rise, each with every
+    // other market's own move to that moment (the reference's fall alone without per-market paths)
+    const moves: PathMove[] = o.pathPrices
+      ? pathMoves(steps, i)
+      : refShock > 0n
+        ? [{ reference: undefined, direction: "down", shock: refShock, betas: new Map() }]
+        : [];
+    let best: { move: PathMove; predicted: bigint } | undefined;
+    for (const m of moves) {
+      const joint = [...m.betas.values()].every((b) => b === WAD);
+      let table = o.table;
+      let markets = o.markets;
+      if (m.direction === "up" || (!joint && o.exposures && o.snapshots)) {
+        if (!o.exposures || !o.snapshots) continue;
+        table = betaTables(o.exposures, o.snapshots, m.betas)[m.direction];
+        markets = o.markets.map((x) => ({ ...x, beta: m.betas.get(x.id) ?? WAD }));
       }
+      const predicted = cascade(table, markets, m.shock, opts).liquidatedNotional;
+      if (best === undefined || predicted > best.predicted) best = { move: m, predicted };
     }
-    const joint = [...betas.values()].every((b) => b === WAD);
-    let table = o.table;
-    let markets = o.markets;
-    if (!joint && o.exposures && o.snapshots) {
-      table = betaTables(o.exposures, o.snapshots, betas).down;
-      markets = o.markets.map((m) => ({ ...m, beta: betas.get(m.id) ?? WAD }));
-    }
-    const predicted = cascade(table, markets, shock, opts).liquidatedNotional;
-    const predictedJoint = joint ? predicted : cascade(o.table, o.markets, shock, opts).liquidatedNotional;
+    const predicted = best?.predicted ?? 0n;
+    const shock = best?.move.shock ?? 0n;
+    const betas = best?.move.betas ?? new Map<number, bigint>();
+    // the joint move of the ladder at the reference's fall (the forecast as the rules read it)
+    const predictedJoint = cascade(o.table, o.markets, refShock, opts).liquidatedNotional;
     const predictedNow = cascade(o.table, o.markets, 0n, opts).liquidatedNotional;
     let realised = 0n;
     let realisedAll = 0n;
@@ -577,6 +603,8 @@ export function forecastSamples(
     out.push({
       t: o.t,
       shock,
+      reference: best?.move.reference,
+      direction: best?.move.direction ?? "down",
       betas: Object.fromEntries(betas),
       predicted,
       predictedJoint,
@@ -587,6 +615,84 @@ export function forecastSamples(
       realisedTakeovers,
       ratio,
     });
+  }
+  return out;
+}
+
+/**
+ * One move the paths made in the hour after a step: `reference`'s fall ("down") or rise ("up") from its
+ * price at the step to one moment, `shock` its size (WAD), and every market's own move to that same
+ * moment in the same sense, per unit of the reference's (`betas`, WAD by market id; negative: it moved the other
+ * way). `reference` undefined: the reference path's fall with every market moved alike (no per-market
+ * paths).
+ */
+export type PathMove = {
+  reference: number | undefined;
+  direction: Direction;
+  shock: bigint;
+  betas: Map<number, bigint>;
+};
+
+/**
+ * The moves the paths made over the hour after step `i`: at the moment of every market's largest fall
+ * and largest rise (its own path, from its price at the step), every market's move to that moment, the
+ * market that moved most as the reference (betas within [-1, 1]): the candidate moves the forecast error
+ * evaluates (`forecastSamples` keeps the one whose forecast liquidates the most, the
+ * hour's worst moment for the book as it stood). A market whose path is the collateral's price (the
+ * replay's USDC market in the USDC depeg) moves by its own path like any other: a fall of the
+ * collateral while the perp is flat is a move, and so is the rebound after it (shorts).
+ */
+export function pathMoves(steps: readonly ForecastStep[], i: number): PathMove[] {
+  const o = steps[i];
+  const start = o.pathPrices;
+  if (!start) return [];
+  // the moments: each market's lowest and highest path price in the hour (the first of equal ones)
+  const moments = new Set<number>();
+  for (const [id, p0] of start) {
+    if (p0 <= 0n) continue;
+    let low = p0;
+    let high = p0;
+    let lowAt = i;
+    let highAt = i;
+    for (let j = i + 1; j < steps.length && steps[j].t <= o.t + HOUR; j++) {
+      const p = steps[j].pathPrices?.get(id);
+      if (p === undefined) continue;
+      if (p < low) {
+        low = p;
+        lowAt = j;
+      }
+      if (p > high) {
+        high = p;
+        highAt = j;
+      }
+    }
+    if (lowAt !== i) moments.add(lowAt);
+    if (highAt !== i) moments.add(highAt);
+  }
+  const out: PathMove[] = [];
+  for (const j of [...moments].sort((x, y) => x - y)) {
+    // every market's signed move to the moment (positive: up); the reference is the one that moved most,
+    // so every beta is within [-1, 1] (a reference that barely moved would scale the cascade's own
+    // displacement of the others by its inverse)
+    const moves = new Map<number, bigint>();
+    let reference: number | undefined;
+    let largest = 0n;
+    for (const [id, p0] of start) {
+      const p = steps[j].pathPrices?.get(id);
+      if (p === undefined || p0 <= 0n) continue;
+      const move = ((p - p0) * WAD) / p0;
+      moves.set(id, move);
+      const size = move < 0n ? -move : move;
+      if (size > largest) {
+        largest = size;
+        reference = id;
+      }
+    }
+    if (reference === undefined) continue;
+    const direction: Direction = moves.get(reference)! < 0n ? "down" : "up";
+    const betas = new Map<number, bigint>();
+    for (const [id, move] of moves) betas.set(id, ((direction === "down" ? -move : move) * WAD) / largest);
+    out.push({ reference, direction, shock: largest, betas });
   }
   return out;
 }

@@ -299,9 +299,10 @@ describe("keeper account book and event follower", () => {
     expect(book.get(1n)!.stale).to.equal(true);
   });
 
-  it("applies a tranche's penalty charged before its last leg's position event (one vault call), to the wei", () => {
-    // The vault settles the last leg and takes the penalty in one call: PenaltyCharged precedes that leg's
-    // PositionModified. A profitable leg pays a penalty larger than the margin held before it.
+  it("applies a PenaltyCharged that precedes the PositionModified whose profit pays it, to the wei", () => {
+    // Liquidation legs carry their penalty in TrancheLiquidated (test above); PenaltyCharged is still emitted
+    // by chargePenalty (takeovers, order settlement). The book must end the same whichever of the two events
+    // comes first: a profitable position event pays a penalty larger than the margin held before it.
     const book = new AccountBook(10n ** 12n);
     book.accountCreated(1n, OWNER);
     book.marginDeposited(1n, 10n * 10n ** 6n); // 10 WAD

@@ -7,7 +7,7 @@
 import { expect } from "chai";
 
 import { WAD } from "../../scripts/lib/math/fixedPoint.js";
-import { type ForecastStep, forecastSamples } from "../../scripts/monitor/backtest.js";
+import { type ForecastStep, forecastSamples, pathMoves, stepExposures } from "../../scripts/monitor/backtest.js";
 import { cascade } from "../../scripts/monitor/cascade.js";
 import { type MonitorState, exposureOf, marketMap } from "../../scripts/monitor/exposure.js";
 import { cascadeMarkets } from "../../scripts/monitor/forecast.js";
@@ -156,5 +156,112 @@ describe("Risk monitor: the forecast error", function () {
     // without the step's book every close counts (the measurement as it was)
     const [all] = forecastSamples([step(0, WAD), step(1_800, (WAD * 97n) / 100n)], closes);
     expect(all.realised).to.equal(5n * WAD);
+  });
+
+  it("a market that moves while the reference is flat (the collateral's own price) is a move, and so is a rise", function () {
+    const price = (id: number) => snapshots.get(id)!.price;
+    // the reference (ETH, the first market) stays flat; BTC (a stand-in for the replay's USDC market, driven
+    // by the collateral's price) falls 8% over the hour, then the next hour rises 6% from there
+    const at = (ethF: bigint, btcF: bigint) =>
+      new Map([
+        [eth, (price(eth) * ethF) / WAD],
+        [btc, (price(btc) * btcF) / WAD],
+      ]);
+    const fall = [step(0, WAD, at(WAD, WAD)), step(1_800, WAD, at(WAD, (WAD * 92n) / 100n))];
+    const [s] = forecastSamples(fall, [{ t: 600, notional: 1n }]);
+    expect(s.reference).to.equal(btc);
+    expect(s.direction).to.equal("down");
+    expect(s.shock).to.equal(pct(8));
+    expect(s.betas[eth]).to.equal(0n);
+    expect(s.betas[btc]).to.equal(WAD);
+    const betas = new Map([
+      [eth, 0n],
+      [btc, WAD],
+    ]);
+    const markets = cascadeMarkets(state, 10_000).map((m) => ({ ...m, beta: betas.get(m.id)! }));
+    const opts = { insuranceWad: state.insuranceWad };
+    const expected = cascade(betaTables(exposures, snapshots, betas).down, markets, pct(8), opts).liquidatedNotional;
+    expect(expected, "BTC longs are liquidatable at an 8% fall of BTC").to.be.greaterThan(0n);
+    expect(s.predicted).to.equal(expected);
+    // the reference's own fall is 0: the measurement before fed the forecast nothing (ratio 0)
+    expect(s.predictedJoint).to.equal(
+      cascade(tablesOf(exposures, snapshots).down, cascadeMarkets(state, 10_000), 0n, opts).liquidatedNotional,
+    );
+    expect(s.predicted).to.be.greaterThan(s.predictedJoint);
+
+    // a rise of BTC alone: its shorts, through the up table
+    const rise = [step(0, WAD, at(WAD, WAD)), step(1_800, WAD, at(WAD, (WAD * 106n) / 100n))];
+    const [r] = forecastSamples(rise, [{ t: 600, notional: 1n }]);
+    expect(r.reference).to.equal(btc);
+    expect(r.direction).to.equal("up");
+    expect(r.shock).to.equal(pct(6));
+    const up = cascade(betaTables(exposures, snapshots, betas).up, markets, pct(6), opts).liquidatedNotional;
+    expect(up, "BTC shorts are liquidatable at a 6% rise").to.be.greaterThan(0n);
+    expect(r.predicted).to.equal(up);
+
+    // the moments of each market's largest fall and rise are the candidates, the market that moved most
+    // there the reference (betas within [-1, 1]); the sample keeps the one whose forecast liquidates the most
+    const both = [
+      step(0, WAD, at(WAD, WAD)),
+      step(900, WAD, at((WAD * 97n) / 100n, (WAD * 99n) / 100n)),
+      step(1_800, WAD, at((WAD * 101n) / 100n, (WAD * 92n) / 100n)),
+    ];
+    const moves = pathMoves(both, 0);
+    expect(moves.map((m) => `${m.reference}:${m.direction}`)).to.deep.equal([`${eth}:down`, `${btc}:down`]);
+    // at ETH's low BTC had fallen 1%: a third of ETH's move
+    expect(moves[0].shock).to.equal(pct(3));
+    expect(moves[0].betas.get(btc)).to.equal((pct(1) * WAD) / pct(3));
+    // at ETH's high (BTC's low) BTC moved most: ETH's 1% rise is -1/8 of BTC's fall
+    expect(moves[1].shock).to.equal(pct(8));
+    expect(moves[1].betas.get(eth)).to.equal(-((pct(1) * WAD) / pct(8)));
+    const [b] = forecastSamples(both, [{ t: 600, notional: 1n }]);
+    const each = moves.map(
+      (m) =>
+        cascade(
+          betaTables(exposures, snapshots, m.betas)[m.direction],
+          cascadeMarkets(state, 10_000).map((x) => ({ ...x, beta: m.betas.get(x.id)! })),
+          m.shock,
+          opts,
+        ).liquidatedNotional,
+    );
+    expect(b.predicted).to.equal(each.reduce((x, y) => (y > x ? y : x), 0n));
+  });
+
+  it("the step's book is a copy: positions closed after the step still count in what the forecast sells", function () {
+    // a book of its own (the synthetic state is shared by the other tests)
+    const own = syntheticState(400, 7);
+    const snaps = marketMap(own);
+    const price = (id: number) => snaps.get(id)!.price;
+    const paths = (f: bigint) =>
+      new Map([
+        [eth, (price(eth) * f) / WAD],
+        [btc, (price(btc) * (WAD + (WAD - f) / 2n)) / WAD],
+      ]);
+    const stepOf = (t: number, f: bigint, ex: ReturnType<typeof stepExposures>): ForecastStep => ({
+      t,
+      pathPrice: f,
+      table: tablesOf(ex, snaps).down,
+      markets: cascadeMarkets(own, 10_000),
+      insuranceWad: own.insuranceWad,
+      pathPrices: paths(f),
+      exposures: ex,
+      snapshots: snaps,
+    });
+    const copied = stepExposures(own, snaps);
+    const live = own.accounts
+      .filter((a) => a.positions.size > 0)
+      .map((a) => exposureOf(a, snaps, own.liquidationMargin));
+    const run = (ex: ReturnType<typeof stepExposures>) =>
+      forecastSamples([stepOf(0, WAD, ex), stepOf(1_800, (WAD * 90n) / 100n, ex)], [{ t: 600, notional: 1n }])[0];
+    const before = run(copied);
+    expect(run(live).predicted).to.equal(before.predicted);
+    // ETH falls while BTC rises: not a joint move, so the sizes sold come from the positions
+    expect(before.betas[btc]).to.be.lessThan(0n);
+    // the replay then takes over every account: the chain source's maps empty (as they do after the step)
+    for (const a of own.accounts) (a.positions as Map<number, unknown>).clear();
+    const after = run(copied);
+    expect(after.predicted).to.equal(before.predicted);
+    // read through the live maps, the same forecast sells nothing and its cascade adds nothing (the bug)
+    expect(run(live).predicted).to.be.lessThan(before.predicted);
   });
 });
