@@ -7,7 +7,8 @@ import {IBoundedParameters} from "../libraries/Bounds.sol";
 /// @notice Validated reads of Chainlink AggregatorV3Interface feeds, normalised to WAD, plus an
 ///         on-chain volatility estimate (EWMA of squared log returns over the feed's rounds).
 interface IOracleAdapter is IBoundedParameters {
-    /// @notice Configuration of one feed. Packed in one slot.
+    /// @notice Configuration of one feed, as feedConfig reports it (the adapter stores it packed with the
+    ///         feed's sigma in one slot, the volWindow with the variance).
     struct FeedConfig {
         address aggregator; // AggregatorV3Interface (a proxy on live networks)
         uint32 heartbeat; // seconds after which an answer is stale
@@ -23,7 +24,7 @@ interface IOracleAdapter is IBoundedParameters {
         int128 maxAnswer;
     }
 
-    /// @notice Volatility state of one feed. Two slots.
+    /// @notice Volatility state of one feed, as volatilityState reports it.
     struct VolatilityState {
         uint80 lastRoundId; // last round folded into the estimate
         uint40 lastTimestamp; // its updatedAt

@@ -13,8 +13,9 @@ import {Bounds} from "../libraries/Bounds.sol";
 
 /// @title OracleAdapter
 /// @notice Validated, WAD-normalised Chainlink reads and a permissionlessly updated EWMA volatility
-///         estimate per feed. Read by the engine on every trade, so the hot path touches one config
-///         slot, the sequencer slot, one volatility slot and the aggregator.
+///         estimate per feed. Read by the engine on every trade and liquidation, so the hot path touches
+///         one storage slot per feed (`_reads`: the aggregator, heartbeat, decimals, flags and sigma),
+///         the sequencer's slot only when a sequencer feed is set, and the aggregator.
 contract OracleAdapter is IOracleAdapter, AccessControl {
     using SafeCast for uint256;
 
@@ -41,6 +42,29 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         uint32 gracePeriod;
     }
 
+    /// @dev The volatility walk's state of one feed, two slots; its sigma lives in the feed's read word
+    ///      (`_reads`), where every price read finds it. The EWMA window sits with the variance it weighs.
+    struct VolatilityStore {
+        uint80 lastRoundId;
+        uint40 lastTimestamp;
+        uint128 lastPriceWad;
+        uint128 varianceWad;
+        uint32 volWindow;
+    }
+
+    /// @dev The read word: everything a price read needs in one slot per feed. Bits 0-159 the aggregator,
+    ///      160-177 the heartbeat (at most MAX_HEARTBEAT, 3 days < 2^18), 178-183 the decimals (at most
+    ///      MAX_DECIMALS, 36 < 2^6), 184 answer bounds set, 185 a sequencer feed set, 186-255 sigma (at most
+    ///      MAX_SIGMA, 50e18 < 2^66, in 70 bits).
+    uint256 private constant _HEARTBEAT_SHIFT = 160;
+    uint256 private constant _HEARTBEAT_MASK = (1 << 18) - 1;
+    uint256 private constant _DECIMALS_SHIFT = 178;
+    uint256 private constant _DECIMALS_MASK = (1 << 6) - 1;
+    uint256 private constant _BOUNDED_BIT = 1 << 184;
+    uint256 private constant _SEQUENCER_BIT = 1 << 185;
+    uint256 private constant _SIGMA_SHIFT = 186;
+    uint256 private constant _SIGMA_BITS = 70;
+
     /// @dev Working copy of the anchor while updateVolatility walks rounds (memory, one write at the end).
     struct Anchor {
         uint80 roundId;
@@ -58,10 +82,12 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         uint256 updatedAt;
     }
 
-    mapping(bytes32 feedId => FeedConfig) private _feeds;
+    mapping(bytes32 feedId => uint256 word) private _reads;
     mapping(bytes32 feedId => AnswerBounds) internal _answerBounds;
-    mapping(bytes32 feedId => VolatilityState) private _volatility;
+    mapping(bytes32 feedId => VolatilityStore) private _volatility;
     SequencerConfig private _sequencer;
+    /// @dev Every feed ever set, so setSequencerFeed can flag each feed's read word.
+    bytes32[] private _feedIds;
 
     constructor(address admin, address governor) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -85,20 +111,22 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         // Reading the aggregator before writing is safe: both calls are STATICCALLs (view).
         uint8 decimals = _readDecimals(aggregator);
         Bounds.check("decimals", decimals, 0, MAX_DECIMALS);
-        VolatilityState memory anchor = _newAnchor(feedId, aggregator, decimals, initialSigmaWad);
+        uint256 previous = _reads[feedId];
+        VolatilityState memory anchor = _newAnchor(feedId, aggregator, decimals, initialSigmaWad, previous);
 
-        _feeds[feedId] = FeedConfig({
-            aggregator: aggregator,
-            heartbeat: heartbeat,
-            decimals: decimals,
-            volWindow: volWindow,
-            bounded: false
-        });
+        if (previous == 0) _feedIds.push(feedId);
+        _reads[feedId] = _pack(aggregator, heartbeat, decimals, _sequencer.feed != address(0), anchor.sigmaWad);
         if (_answerBounds[feedId].maxAnswer != 0) {
             delete _answerBounds[feedId];
             emit AnswerBoundsSet(feedId, 0, 0);
         }
-        _volatility[feedId] = anchor;
+        _volatility[feedId] = VolatilityStore({
+            lastRoundId: anchor.lastRoundId,
+            lastTimestamp: anchor.lastTimestamp,
+            lastPriceWad: anchor.lastPriceWad,
+            varianceWad: anchor.varianceWad,
+            volWindow: volWindow
+        });
 
         emit FeedSet(feedId, aggregator, heartbeat, decimals, volWindow);
         emit VolatilityAnchored(feedId, anchor.lastRoundId, anchor.lastPriceWad, anchor.sigmaWad);
@@ -106,13 +134,13 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
 
     /// @inheritdoc IOracleAdapter
     function setAnswerBounds(bytes32 feedId, int256 minAnswer, int256 maxAnswer) external onlyRole(Roles.GOVERNOR) {
-        _loadFeed(feedId);
+        (, uint256 word) = _loadFeed(feedId);
         bool clear = minAnswer == 0 && maxAnswer == 0;
         if (!clear && (minAnswer < 0 || minAnswer >= maxAnswer || maxAnswer > type(int128).max)) {
             revert InvalidAnswerBounds(minAnswer, maxAnswer);
         }
         _answerBounds[feedId] = AnswerBounds(int128(minAnswer), int128(maxAnswer));
-        _feeds[feedId].bounded = !clear;
+        _reads[feedId] = clear ? word & ~_BOUNDED_BIT : word | _BOUNDED_BIT;
         emit AnswerBoundsSet(feedId, minAnswer, maxAnswer);
     }
 
@@ -127,6 +155,14 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         if (sequencerFeed != address(0) && sequencerFeed.code.length == 0) revert InvalidAggregator(sequencerFeed);
 
         _sequencer = SequencerConfig({feed: sequencerFeed, gracePeriod: gracePeriod});
+        // Each feed's read word says whether to read the sequencer's slot at all (L1: never).
+        bool set = sequencerFeed != address(0);
+        uint256 n = _feedIds.length;
+        for (uint256 i; i < n; ++i) {
+            bytes32 id = _feedIds[i];
+            uint256 word = _reads[id];
+            _reads[id] = set ? word | _SEQUENCER_BIT : word & ~_SEQUENCER_BIT;
+        }
 
         emit SequencerFeedSet(sequencerFeed, gracePeriod);
     }
@@ -134,13 +170,12 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     /// @inheritdoc IOracleAdapter
     function resetVolatility(bytes32 feedId, uint256 sigmaWad) external onlyRole(Roles.GOVERNOR) {
         Bounds.check("sigma", sigmaWad, MIN_SIGMA, MAX_SIGMA);
-        _loadFeed(feedId);
+        (, uint256 word) = _loadFeed(feedId);
 
         uint256 varianceWad = VolatilityMath.varianceFromSigma(sigmaWad);
 
-        VolatilityState storage vol = _volatility[feedId];
-        vol.varianceWad = varianceWad.toUint128();
-        vol.sigmaWad = sigmaWad.toUint128();
+        _volatility[feedId].varianceWad = varianceWad.toUint128();
+        _reads[feedId] = _withSigma(word, sigmaWad);
 
         emit VolatilityReset(feedId, sigmaWad);
     }
@@ -149,8 +184,9 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
 
     /// @inheritdoc IOracleAdapter
     function updateVolatility(bytes32 feedId, uint256 maxRounds) external returns (uint256 processed) {
-        FeedConfig memory cfg = _loadFeed(feedId);
-        VolatilityState memory state = _volatility[feedId];
+        (FeedConfig memory cfg, uint256 word) = _loadFeed(feedId);
+        VolatilityStore memory state = _volatility[feedId];
+        cfg.volWindow = state.volWindow;
         Observation memory latest;
         (latest.roundId, latest.priceWad, latest.updatedAt) = _readLatest(
             feedId,
@@ -170,15 +206,16 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         });
         _walk(cfg, anchor, latest, budget);
         processed = anchor.folded;
-        uint256 sigmaWad = processed == 0 ? state.sigmaWad : VolatilityMath.sigmaFromVariance(anchor.varianceWad);
+        uint256 sigmaWad = processed == 0 ? word >> _SIGMA_SHIFT : VolatilityMath.sigmaFromVariance(anchor.varianceWad);
 
-        _volatility[feedId] = VolatilityState({
+        _volatility[feedId] = VolatilityStore({
             lastRoundId: anchor.roundId,
             lastTimestamp: anchor.timestamp.toUint40(),
             lastPriceWad: anchor.priceWad.toUint128(),
             varianceWad: anchor.varianceWad.toUint128(),
-            sigmaWad: sigmaWad.toUint128()
+            volWindow: state.volWindow
         });
+        if (processed != 0) _reads[feedId] = _withSigma(word, sigmaWad);
 
         // Emitted whenever the anchor moved, including a walk that only stepped over rounds that
         // were not newer (processed == 0), so every state change is visible off-chain.
@@ -189,19 +226,20 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
 
     /// @inheritdoc IOracleAdapter
     function getPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt) {
-        (priceWad, updatedAt) = _readFresh(feedId, _loadFeed(feedId));
+        (priceWad, updatedAt) = _readFresh(feedId, _reads[feedId]);
     }
 
     /// @inheritdoc IOracleAdapter
     function getPriceAndVolatility(bytes32 feedId) external view returns (uint256 priceWad, uint256 sigmaWad) {
-        (priceWad, ) = _readFresh(feedId, _loadFeed(feedId));
-        // Only the second slot of the state is read: sigma is stored, never derived on the hot path.
-        sigmaWad = _volatility[feedId].sigmaWad;
+        uint256 word = _reads[feedId];
+        (priceWad, ) = _readFresh(feedId, word);
+        // Sigma is stored in the read word, never derived on the hot path: no second slot.
+        sigmaWad = word >> _SIGMA_SHIFT;
     }
 
     /// @inheritdoc IOracleAdapter
     function latestPrice(bytes32 feedId) external view returns (uint256 priceWad, uint256 updatedAt) {
-        FeedConfig memory cfg = _loadFeed(feedId);
+        (FeedConfig memory cfg, ) = _loadFeed(feedId);
         (, priceWad, updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals, cfg.bounded);
     }
 
@@ -210,7 +248,7 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         bytes32 feedId,
         uint80 roundId
     ) external view returns (uint256 priceWad, uint256 updatedAt, uint256 previousUpdatedAt) {
-        FeedConfig memory cfg = _loadFeed(feedId);
+        (FeedConfig memory cfg, ) = _loadFeed(feedId);
         AggregatorV3Interface agg = AggregatorV3Interface(cfg.aggregator);
         (uint80 id, int256 answer, , uint256 at, uint80 answeredInRound) = agg.getRoundData(roundId);
         if (id != roundId) revert IncompleteRound(feedId, roundId, answeredInRound, at);
@@ -227,20 +265,29 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
     /// @inheritdoc IOracleAdapter
     /// @dev Reverts for an unknown feed rather than returning 0, which a caller could take for calm.
     function volatility(bytes32 feedId) external view returns (uint256 sigmaWad) {
-        _loadFeed(feedId);
-        sigmaWad = _volatility[feedId].sigmaWad;
+        (, uint256 word) = _loadFeed(feedId);
+        sigmaWad = word >> _SIGMA_SHIFT;
     }
 
     /// @inheritdoc IOracleAdapter
     /// @dev Returns an all-zero struct for an unknown feed (aggregator == address(0)); does not revert.
-    function feedConfig(bytes32 feedId) external view returns (FeedConfig memory) {
-        return _feeds[feedId];
+    function feedConfig(bytes32 feedId) external view returns (FeedConfig memory cfg) {
+        cfg = _unpack(_reads[feedId]);
+        cfg.volWindow = _volatility[feedId].volWindow;
     }
 
     /// @inheritdoc IOracleAdapter
     /// @dev Returns an all-zero struct for an unknown feed; does not revert.
     function volatilityState(bytes32 feedId) external view returns (VolatilityState memory) {
-        return _volatility[feedId];
+        VolatilityStore memory v = _volatility[feedId];
+        return
+            VolatilityState({
+                lastRoundId: v.lastRoundId,
+                lastTimestamp: v.lastTimestamp,
+                lastPriceWad: v.lastPriceWad,
+                varianceWad: v.varianceWad,
+                sigmaWad: uint128(_reads[feedId] >> _SIGMA_SHIFT)
+            });
     }
 
     /// @inheritdoc IOracleAdapter
@@ -256,38 +303,75 @@ contract OracleAdapter is IOracleAdapter, AccessControl {
         bytes32 feedId,
         address aggregator,
         uint8 decimals,
-        uint256 initialSigmaWad
+        uint256 initialSigmaWad,
+        uint256 previous
     ) internal view returns (VolatilityState memory anchor) {
         (uint80 roundId, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, aggregator, decimals, false);
         anchor.lastRoundId = roundId;
         anchor.lastTimestamp = updatedAt.toUint40();
         anchor.lastPriceWad = priceWad.toUint128();
-        if (_feeds[feedId].aggregator != address(0)) {
+        if (previous != 0) {
             // Re-pointing a feed (new proxy, new heartbeat) does not change how volatile the market
             // is, so the estimate survives; only the anchor moves, since round ids are per aggregator.
-            VolatilityState storage previous = _volatility[feedId];
-            anchor.varianceWad = previous.varianceWad;
-            anchor.sigmaWad = previous.sigmaWad;
+            anchor.varianceWad = _volatility[feedId].varianceWad;
+            anchor.sigmaWad = uint128(previous >> _SIGMA_SHIFT);
         } else {
             anchor.varianceWad = VolatilityMath.varianceFromSigma(initialSigmaWad).toUint128();
             anchor.sigmaWad = initialSigmaWad.toUint128();
         }
     }
 
-    function _loadFeed(bytes32 feedId) internal view returns (FeedConfig memory cfg) {
-        cfg = _feeds[feedId];
+    /// @dev The feed's read word and its fields (volWindow 0: it is kept with the variance); reverts for an
+    ///      unknown feed.
+    function _loadFeed(bytes32 feedId) internal view returns (FeedConfig memory cfg, uint256 word) {
+        word = _reads[feedId];
+        cfg = _unpack(word);
         if (cfg.aggregator == address(0)) revert FeedNotFound(feedId);
     }
 
-    /// @dev The sequencer is checked first: while an L2 is down every answer is suspect, fresh or not.
-    function _readFresh(bytes32 feedId, FeedConfig memory cfg) internal view returns (uint256, uint256) {
-        _checkSequencer();
-        (, uint256 priceWad, uint256 updatedAt) = _readLatest(feedId, cfg.aggregator, cfg.decimals, cfg.bounded);
+    /// @dev The sequencer is checked first: while an L2 is down every answer is suspect, fresh or not. Its
+    ///      slot is read only when the feed's word says a sequencer feed is set.
+    function _readFresh(bytes32 feedId, uint256 word) internal view returns (uint256 priceWad, uint256 updatedAt) {
+        address aggregator = address(uint160(word));
+        if (aggregator == address(0)) revert FeedNotFound(feedId);
+        if (word & _SEQUENCER_BIT != 0) _checkSequencer();
+        (, priceWad, updatedAt) = _readLatest(
+            feedId,
+            aggregator,
+            uint8((word >> _DECIMALS_SHIFT) & _DECIMALS_MASK),
+            word & _BOUNDED_BIT != 0
+        );
+        uint256 heartbeat = (word >> _HEARTBEAT_SHIFT) & _HEARTBEAT_MASK;
         // updatedAt <= block.timestamp was checked by _readLatest, so the subtraction cannot underflow.
-        if (block.timestamp - updatedAt > cfg.heartbeat) {
-            revert StaleAnswer(feedId, updatedAt, cfg.heartbeat, block.timestamp);
+        if (block.timestamp - updatedAt > heartbeat) {
+            revert StaleAnswer(feedId, updatedAt, heartbeat, block.timestamp);
         }
-        return (priceWad, updatedAt);
+    }
+
+    /// @dev A read word from its fields; heartbeat and decimals are bound-checked by setFeed before.
+    function _pack(
+        address aggregator,
+        uint256 heartbeat,
+        uint256 decimals,
+        bool sequencer,
+        uint256 sigmaWad
+    ) private pure returns (uint256 word) {
+        word = uint256(uint160(aggregator)) | (heartbeat << _HEARTBEAT_SHIFT) | (decimals << _DECIMALS_SHIFT);
+        if (sequencer) word |= _SEQUENCER_BIT;
+        word = _withSigma(word, sigmaWad);
+    }
+
+    /// @dev The word with its sigma replaced; sigma is at most MAX_SIGMA on every path, the check guards the width.
+    function _withSigma(uint256 word, uint256 sigmaWad) private pure returns (uint256) {
+        if (sigmaWad >> _SIGMA_BITS != 0) revert SafeCast.SafeCastOverflowedUintDowncast(uint8(_SIGMA_BITS), sigmaWad);
+        return (word & ((uint256(1) << _SIGMA_SHIFT) - 1)) | (sigmaWad << _SIGMA_SHIFT);
+    }
+
+    function _unpack(uint256 word) private pure returns (FeedConfig memory cfg) {
+        cfg.aggregator = address(uint160(word));
+        cfg.heartbeat = uint32((word >> _HEARTBEAT_SHIFT) & _HEARTBEAT_MASK);
+        cfg.decimals = uint8((word >> _DECIMALS_SHIFT) & _DECIMALS_MASK);
+        cfg.bounded = word & _BOUNDED_BIT != 0;
     }
 
     function _checkSequencer() internal view {

@@ -284,7 +284,7 @@ export class ReplayBacktest {
     const wanted = levelFromInputs(this.gate ? this.gate.filter(inputs) : inputs, this.o.rules ?? DEFAULT_RULES);
     const persisted = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
     // every replay step follows new oracle rounds: each forecast is fresh
-    const decision = this.escalation ? this.escalation.update(persisted) : persisted;
+    const decision = this.escalation ? this.escalation.update(persisted, true, step.t) : persisted;
     if (this.o.raise) {
       // every replay tick is an oracle round: a forecast after one is fresh
       if (this.raiser) this.raiser.fresh = true;

@@ -116,13 +116,27 @@ function escalationArg(): EscalationSettings | null | undefined {
   throw new Error(`--escalation ${e}: on or off`);
 }
 
-/** --accounts <n>: the population's size (the replay's `--accounts`; the population file's otherwise). */
+/**
+ * --accounts <n>: the population's size (the replay's `--accounts`; the population file's otherwise);
+ * --population-seed <n>: its PRNG seed (another draw of the same population, to see how much of a with/without
+ * difference is one account's path).
+ */
 function accountsArg(preset: ResolvedParams): ResolvedParams {
   const a = arg("accounts");
-  if (a === undefined) return preset;
-  const n = Number(a);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--accounts ${a}: a positive integer`);
-  return withOverrides(preset, { population: { accounts: n } });
+  const s = arg("population-seed");
+  let out = preset;
+  if (a !== undefined) {
+    const n = Number(a);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--accounts ${a}: a positive integer`);
+    out = withOverrides(out, { population: { accounts: n } });
+  }
+  if (s !== undefined) {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+      throw new Error(`--population-seed ${s}: an integer in [0, 2^32)`);
+    out = withOverrides(out, { population: { seed: n } });
+  }
+  return out;
 }
 
 function eventsArg(all: string[]): string[] {

@@ -147,7 +147,20 @@ export function calmStates(
   // entries of the past day, never of positions held through days of drift
   const barSeconds = path.points.length > 1 ? path.points[1].t - path.points[0].t : 3_600;
   const ageBars = Math.max(1, Math.round(86_400 / barSeconds));
-  const entryBar = (i: number, index: number) => Math.max(0, i - ((index * 7_919) % ageBars));
+  // the entry: the last bar at or before the position's age back (a whole number of the first bars'
+  // length; on evenly spaced bars exactly that many bars back), so a path whose bars change length keeps
+  // positions up to a day old
+  const entryBar = (i: number, index: number) => {
+    const at = path.points[i].t - ((index * 7_919) % ageBars) * barSeconds;
+    let lo = 0;
+    let hi = i;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (path.points[mid].t <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
   const maxLevNumber = Number((maxLeverage * 100n) / WAD) / 100;
   const bookAt = (i: number) => {
     const accounts: MonitorAccount[] = plan.traders.map((tr) => {
@@ -419,7 +432,10 @@ export function bootstrapRaises(
  * on: `calmDays` of 15-minute bars of a random walk at `sigmaAnnual` (normal log returns from a seeded
  * stream), then a deterioration of `precursorHours` where the volatility doubles and the price drifts
  * down `precursorDrift` in all, then a fall of `fall` over one hour (4 equal bars), then 2 hours flat.
- * Returns the path and the time the fall starts (the bar before its first falling bar).
+ * Returns the path and the time the fall starts (the bar before its first falling bar). With
+ * `moveBarSeconds` the deterioration and the fall come in bars of that length instead (the same
+ * volatility per unit of time, the same drift and fall in all): a moving market whose oracle posts a
+ * round on every deviation, where a calm one posts one per bar.
  */
 export function calmThenFallPath(
   o: {
@@ -430,9 +446,14 @@ export function calmThenFallPath(
     fall?: number;
     seed?: number;
     start?: number;
+    moveBarSeconds?: number;
   } = {},
 ): { path: PricePath; fallStart: number; precursorStart: number } {
   const bar = 900;
+  const moveBar = o.moveBarSeconds ?? bar;
+  if (!(Number.isInteger(moveBar) && moveBar > 0 && 3_600 % moveBar === 0)) {
+    throw new Error(`moveBarSeconds ${moveBar}: a whole divisor of an hour`);
+  }
   const next = mulberry32(o.seed ?? 1_234);
   const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   const sigmaBar = (o.sigmaAnnual ?? 0.5) * Math.sqrt(bar / YEAR_SECONDS);
@@ -441,17 +462,23 @@ export function calmThenFallPath(
   const start = o.start ?? 1_900_000_000;
   let price = 30_000;
   const points = [{ t: start, priceWad: BigInt(Math.round(price * 100)) * 10n ** 16n }];
-  const push = (r: number) => {
+  let t = start;
+  const push = (r: number, dt: number) => {
     price *= Math.exp(r);
-    points.push({ t: start + points.length * bar, priceWad: BigInt(Math.round(price * 100)) * 10n ** 16n });
+    t += dt;
+    points.push({ t, priceWad: BigInt(Math.round(price * 100)) * 10n ** 16n });
   };
-  for (let i = 0; i < calmBars; i++) push(sigmaBar * normal());
+  for (let i = 0; i < calmBars; i++) push(sigmaBar * normal(), bar);
   const precursorStart = points[points.length - 1].t;
-  const drift = Math.log(1 - (o.precursorDrift ?? 0.04)) / preBars;
-  for (let i = 0; i < preBars; i++) push(drift + 2 * sigmaBar * normal());
+  // the deterioration and the fall in bars of moveBar: per-bar volatility scaled by sqrt(time)
+  const k = bar / moveBar;
+  const sigmaMove = sigmaBar / Math.sqrt(k);
+  const moveBars = preBars * k;
+  const drift = Math.log(1 - (o.precursorDrift ?? 0.04)) / moveBars;
+  for (let i = 0; i < moveBars; i++) push(drift + 2 * sigmaMove * normal(), moveBar);
   const fallStart = points[points.length - 1].t;
-  for (let i = 0; i < 4; i++) push(Math.log(1 - (o.fall ?? 0.12)) / 4);
-  for (let i = 0; i < 8; i++) push(0);
+  for (let i = 0; i < 4 * k; i++) push(Math.log(1 - (o.fall ?? 0.12)) / (4 * k), moveBar);
+  for (let i = 0; i < 8; i++) push(0, bar);
   return {
     path: {
       event: "synthetic-calm-then-fall",

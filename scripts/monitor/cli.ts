@@ -207,6 +207,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             window: config.escalateWindow,
             stepPerForecast: 1,
             fastRun: config.escalateFastRun,
+            evidenceSeconds: config.escalateEvidenceSeconds,
           }
         : null,
       raiseDuration: config.raiseDuration,

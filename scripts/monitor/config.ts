@@ -74,6 +74,8 @@ export const monitorConfigSchema = z
     escalateWindow: integer(1, 100).default(DEFAULT_ESCALATION.window),
     /** escalation's fast path (rules.ts Escalation `fastRun`): level 1 at once after this many falls of the distance in a row; 0: off */
     escalateFastRun: integer(0, 100).default(DEFAULT_ESCALATION.fastRun ?? 0),
+    /** escalation's evidence window (rules.ts Escalation `evidenceSeconds`): a fresh forecast confirms only this long; 0: no expiry */
+    escalateEvidenceSeconds: integer(0, 86_400).default(DEFAULT_ESCALATION.evidenceSeconds ?? 0),
   })
   .strict()
   .refine((c) => c.escalateConfirm <= c.escalateWindow, {
@@ -214,6 +216,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
     "escalateFastRun",
     "n",
     `escalation's fast path: level 1 (no raise) at once when the distance to trouble fell on each of the last n fresh forecasts (default ${DEFAULT_ESCALATION.fastRun ?? 0}; 0: off)`,
+  ),
+  escalateEvidenceSeconds: valued(
+    "escalateEvidenceSeconds",
+    "s",
+    `a fresh forecast confirms a level (a hit of the count, a fall of the fast path) only while at most s seconds old (default ${DEFAULT_ESCALATION.evidenceSeconds ?? 0}; 0: no expiry)`,
   ),
 };
 

@@ -308,6 +308,12 @@ export class ChangeGate {
  *   moving toward its cluster round after round, which a calm book does only briefly. It only adds level
  *   1 (caution): level 2 and above (the restricting raises) come from the count alone, exactly as
  *   without it (a level-2 raise needs the count's own level 1 on the round before).
+ * - **Evidence within the shortest horizon** (`evidenceSeconds`, docs/architecture.md, "False alarms: the
+ *   seventh round"). A fresh forecast confirms (counts among the `confirm` hits, or extends the fast path's
+ *   run) only while it is at most `evidenceSeconds` (900: the rules' shortest horizon) old: the count
+ *   becomes a rate, hits per 15 minutes. A moving market brings rounds every minute or so and confirms
+ *   within minutes; a calm one brings a round per bar or heartbeat, and a forecast an hour old whose
+ *   15-minute risk did not come is not evidence for the next one.
  * - It falls at once to what the rules want, and "the book is past its critical shock now" is an
  *   observation that takes effect at once, as everywhere else.
  *
@@ -326,7 +332,15 @@ export type EscalationSettings = {
    * last `fastRun` fresh forecasts (strictly, one forecast to the next); 0 or absent: no fast path
    */
   fastRun?: number;
+  /**
+   * a fresh forecast confirms (a hit of the count, a fall of the fast path's run) only while it is at most
+   * this many seconds old; 0 or absent: no expiry (the fifth round's escalation)
+   */
+  evidenceSeconds?: number;
 };
+
+/** The rules' shortest horizon (P(15 min)): how long a fresh forecast's evidence lasts by default. */
+export const EVIDENCE_SECONDS = 900;
 
 /**
  * The calibration's choice on all six events' own calm bootstrap paths (calibration.ts; the in-sample row
@@ -334,17 +348,26 @@ export type EscalationSettings = {
  * of 2 falls. Left out in turn, each event's count came out 3 of 4 or 3 of 5 and every fast path 2
  * (docs/architecture.md, "False alarms: the fourth round" and "the fifth round").
  */
-export const DEFAULT_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1, fastRun: 2 };
+export const DEFAULT_ESCALATION: EscalationSettings = {
+  confirm: 3,
+  window: 4,
+  stepPerForecast: 1,
+  fastRun: 2,
+  evidenceSeconds: EVIDENCE_SECONDS,
+};
+
+/** The fifth round's default: the same count and fast path with no expiry of evidence (a backtest variant). */
+export const NO_EXPIRY_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1, fastRun: 2 };
 
 /** The fourth round's default, counting only (no fast path): a variant of the backtests, the "before" column. */
 export const COUNT_ONLY_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1 };
 
 /** Applies escalation forecast by forecast (one per market book). */
 export class Escalation {
-  /** whether each of the last `window` fresh forecasts wanted level >= 1 (oldest first) */
-  private readonly recent: boolean[] = [];
-  /** the distance to trouble of the last `fastRun` + 1 fresh forecasts (oldest first; NaN: unknown) */
-  private readonly distances: number[] = [];
+  /** whether each of the last `window` fresh forecasts wanted level >= 1, and its time (oldest first) */
+  private readonly recent: { hit: boolean; t: number }[] = [];
+  /** the distance to trouble of the last `fastRun` + 1 fresh forecasts and their times (oldest first; NaN: unknown) */
+  private readonly distances: { d: number; t: number }[] = [];
   /** the level the count alone has in effect (the one that climbs), and the level in effect with the fast path */
   private level = 0;
   private effective = 0;
@@ -360,24 +383,41 @@ export class Escalation {
     }
     const run = e.fastRun ?? 0;
     if (!(Number.isInteger(run) && run >= 0)) throw new Error(`escalation: fastRun ${run} must be an integer >= 0`);
+    const ev = e.evidenceSeconds ?? 0;
+    if (!(Number.isFinite(ev) && ev >= 0)) throw new Error(`escalation: evidenceSeconds ${ev} must be >= 0`);
   }
 
-  /** Whether the distance to trouble fell on each of the last `fastRun` fresh forecasts. */
-  private falling(): boolean {
+  /** Whether a fresh forecast made at `at` still counts as evidence at `now` (see `evidenceSeconds`). */
+  private current(at: number, now: number): boolean {
+    const ev = this.e.evidenceSeconds ?? 0;
+    return ev === 0 || now - at <= ev;
+  }
+
+  /** Whether the distance to trouble fell on each of the last `fastRun` fresh forecasts, all still current. */
+  private falling(now: number): boolean {
     const run = this.e.fastRun ?? 0;
-    if (run === 0 || this.distances.length <= run) return false;
-    for (let j = this.distances.length - run; j < this.distances.length; j++) {
-      if (!(this.distances[j] < this.distances[j - 1])) return false;
+    const d = this.distances;
+    if (run === 0 || d.length <= run) return false;
+    if (!this.current(d[d.length - 1 - run].t, now)) return false;
+    for (let j = d.length - run; j < d.length; j++) {
+      if (!(d[j].d < d[j - 1].d)) return false;
     }
     return true;
   }
 
-  /** The level in effect after the rules' `decision` for a forecast; `fresh`: it follows a new oracle round. */
-  update(decision: LevelDecision, fresh = true): LevelDecision {
+  /**
+   * The level in effect after the rules' `decision` for a forecast made at `t` (seconds); `fresh`: it
+   * follows a new oracle round. `t` is needed when evidence expires (`evidenceSeconds` > 0).
+   */
+  update(decision: LevelDecision, fresh = true, t?: number): LevelDecision {
+    if (t === undefined && (this.e.evidenceSeconds ?? 0) > 0) {
+      throw new Error("escalation: a forecast's time is needed when its evidence expires (evidenceSeconds)");
+    }
+    const now = t ?? 0;
     if (fresh) {
-      this.recent.push(decision.level >= 1);
+      this.recent.push({ hit: decision.level >= 1, t: now });
       if (this.recent.length > this.e.window) this.recent.shift();
-      this.distances.push(decision.distance ?? NaN);
+      this.distances.push({ d: decision.distance ?? NaN, t: now });
       if (this.distances.length > (this.e.fastRun ?? 0) + 1) this.distances.shift();
     }
     if (decision.immediate) {
@@ -385,11 +425,12 @@ export class Escalation {
       this.effective = decision.level;
       return decision;
     }
-    const hits = this.recent.filter(Boolean).length;
+    const hits = this.recent.filter((r) => r.hit && this.current(r.t, now)).length;
     // the count (the fourth round), on its own level: every level-2 and higher figure is the count's
     let level = decision.level;
     let why = "";
-    const counted = `${hits} of the last ${this.e.window} fresh forecasts, ${this.e.confirm} needed`;
+    const within = (this.e.evidenceSeconds ?? 0) > 0 ? ` within ${this.e.evidenceSeconds} s` : "";
+    const counted = `${hits} of the last ${this.e.window} fresh forecasts${within}, ${this.e.confirm} needed`;
     if (level >= 1 && hits < this.e.confirm) {
       level = 0;
       why = ` (not yet confirmed: ${counted})`;
@@ -402,7 +443,7 @@ export class Escalation {
     }
     this.level = level;
     // the fast path: level 1 besides, for a book moving toward the boundary (held, not entered, without a fresh round)
-    const fast = level === 0 && decision.level >= 1 && this.falling() && (fresh || this.effective >= 1);
+    const fast = level === 0 && decision.level >= 1 && this.falling(now) && (fresh || this.effective >= 1);
     this.effective = fast ? 1 : level;
     if (fast) {
       why = ` (level 1 at once: the distance fell on ${this.e.fastRun} fresh forecasts in a row${decision.level > 1 ? `; level ${decision.level} not yet confirmed: ${counted}` : ""})`;
@@ -432,7 +473,7 @@ export function levelSeries(
   return inputs.map((x) => {
     const d = levelFromInputs(gate ? gate.filter(x) : x, rules);
     const p = tracker ? tracker.update(x.t, d) : d;
-    return escalation ? escalation.update(p) : p;
+    return escalation ? escalation.update(p, true, x.t) : p;
   });
 }
 
@@ -493,6 +534,13 @@ export const RULE_VARIANTS: readonly {
     gate: DEFAULT_CHANGE_GATE,
     persistence: null,
     escalation: COUNT_ONLY_ESCALATION,
+  },
+  {
+    name: "gate+escalation, no expiry",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: NO_EXPIRY_ESCALATION,
   },
   {
     name: "gate+escalation",

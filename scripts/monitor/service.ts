@@ -229,7 +229,9 @@ export class MonitorService extends EventEmitter {
       this.escalation = e === null ? null : new Escalation(e);
     }
     // a forecast is fresh when an oracle round arrived since the last one: only such a forecast confirms or climbs
-    const decision = this.escalation ? this.escalation.update(persisted, rounds.length > 0) : persisted;
+    const decision = this.escalation
+      ? this.escalation.update(persisted, rounds.length > 0, Number(state.timestamp))
+      : persisted;
     this.decision = decision;
     this.record(f, decision, Number(state.timestamp));
     if (decision.level !== previous) {

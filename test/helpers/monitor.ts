@@ -43,10 +43,10 @@ export function ruleVariant(name: string): (typeof RULE_VARIANTS)[number] {
 /**
  * The path of our own (calmThenFallPath, seed 1,234: not designed on any event, not used by the
  * calibration), its inputs as the replay's stress book reads them, and those of its calm part (before
- * the deterioration).
+ * the deterioration); `moveBarSeconds`: the deterioration and the fall in bars of that length.
  */
-export function ownPath() {
-  const { path, fallStart, precursorStart } = calmThenFallPath({ seed: 1_234 });
+export function ownPath(moveBarSeconds?: number) {
+  const { path, fallStart, precursorStart } = calmThenFallPath({ seed: 1_234, moveBarSeconds });
   const inputs = calmInputs(path, "replay");
   const calm = inputs.filter((x) => x.t < precursorStart);
   /** The time of the first bar from the deterioration to the fall whose level in `levels` is at least `level`. */

@@ -22,7 +22,9 @@ import {
   DEFAULT_CHANGE_GATE,
   DEFAULT_ESCALATION,
   DEFAULT_RULES,
+  EVIDENCE_SECONDS,
   Escalation,
+  NO_EXPIRY_ESCALATION,
   levelSeries,
 } from "../../scripts/monitor/rules.js";
 import { decision, ownPath, ruleInputs, ruleVariant } from "../helpers/monitor.js";
@@ -45,7 +47,8 @@ describe("Risk monitor: escalation", function () {
 
   it("a single forecast's level 2 between calm ones is never acted on (the old rules raised it)", function () {
     const e = new Escalation(DEFAULT_ESCALATION);
-    const got = [0, 0, 2, 0, 0, 2, 0].map((l) => e.update(want(l)).level);
+    // a fresh forecast a minute
+    const got = [0, 0, 2, 0, 0, 2, 0].map((l, i) => e.update(want(l), true, i * 60).level);
     expect(got).to.deep.equal([0, 0, 0, 0, 0, 0, 0]);
     const old = levelSeries(series([0, 0, 2, 0, 0, 2, 0]), DEFAULT_RULES, { gate: null, persistence: null });
     expect(old.map((d) => d.level)).to.deep.equal([0, 0, 2, 0, 0, 2, 0]);
@@ -110,13 +113,58 @@ describe("Risk monitor: escalation", function () {
   });
 });
 
+describe("Risk monitor: escalation's evidence window", function () {
+  const settings = { ...DEFAULT_ESCALATION, fastRun: 0 };
+  const levels = (e: Escalation, wanted: number[], step: number) =>
+    wanted.map((l, i) => e.update(want(l), true, i * step).level);
+
+  it("confirms only on hits within evidenceSeconds: a moving market's rounds, not a calm one's bars", function () {
+    // three hits in a row: a round a minute confirms on the third, as before
+    expect(levels(new Escalation(settings), [1, 1, 1, 1], 60)).to.deep.equal([0, 0, 1, 1]);
+    // the same hits a round every 15 minutes (a calm market's bars): the third is 30 minutes after the first,
+    // older than the 15-minute window, so never three current hits
+    expect(levels(new Escalation(settings), [1, 1, 1, 1, 1], 900)).to.deep.equal([0, 0, 0, 0, 0]);
+    // the fifth round's escalation (no expiry) confirmed them after three bars
+    const noExpiry = new Escalation({ ...settings, evidenceSeconds: 0 });
+    expect(levels(noExpiry, [1, 1, 1, 1, 1], 900)).to.deep.equal([0, 0, 1, 1, 1]);
+    // a level in effect falls once its hits age out, though the rules still want it
+    const e = new Escalation(settings);
+    expect([0, 60, 120].map((t) => e.update(want(1), true, t).level)).to.deep.equal([0, 0, 1]);
+    expect(e.update(want(1), true, 1_100).level).to.equal(0);
+  });
+
+  it("the fast path's run must lie within evidenceSeconds too", function () {
+    const fast = { ...DEFAULT_ESCALATION };
+    const run = (step: number) => {
+      const e = new Escalation(fast);
+      return [3, 2.5, 2].map((d, i) => e.update(decision(i === 2 ? 1 : 0, { distance: d }), true, i * step).level);
+    };
+    expect(run(60)).to.deep.equal([0, 0, 1]);
+    expect(run(900)).to.deep.equal([0, 0, 0]);
+    expect(new Escalation({ ...fast, evidenceSeconds: 0 }).update(decision(0, { distance: 3 })).level).to.equal(0);
+  });
+
+  it("needs the forecast's time when evidence expires, refuses a negative window, and is a monitor setting", function () {
+    expect(() => new Escalation(DEFAULT_ESCALATION).update(want(1))).to.throw(/time is needed/);
+    expect(() => new Escalation({ ...DEFAULT_ESCALATION, evidenceSeconds: -1 })).to.throw(/evidenceSeconds/);
+    const rpcUrl = "http://127.0.0.1:9350";
+    const on = resolveMonitorConfig({ flags: { rpcUrl }, env: {} });
+    expect(on.escalateEvidenceSeconds).to.equal(DEFAULT_ESCALATION.evidenceSeconds);
+    expect(DEFAULT_ESCALATION.evidenceSeconds).to.equal(EVIDENCE_SECONDS);
+    const off = resolveMonitorConfig({ flags: { rpcUrl, escalateEvidenceSeconds: "0" }, env: {} });
+    expect(off.escalateEvidenceSeconds).to.equal(0);
+    expect(ruleVariant("gate+escalation, no expiry").escalation).to.deep.equal(NO_EXPIRY_ESCALATION);
+  });
+});
+
 describe("Risk monitor: escalation on a path of our own", function () {
   it("the stress book on a synthetic calm-then-fall path: fewer calm alarms and level-2 entries than the gate alone", function () {
     this.timeout(300_000);
     // not designed on any event and not used by the calibration: a seeded random walk, a deterioration, a fall
     const { fallStart, inputs, calm, firstAt: firstIn } = ownPath();
     const gateV = ruleVariant("gate");
-    const escV = ruleVariant("gate+escalation");
+    // the fifth round's escalation (no expiry of evidence): the default's count and fast path on 15-minute bars
+    const escV = ruleVariant("gate+escalation, no expiry");
     const gated = calmFigures("own", calm, gateV.rules, gateV);
     const escalated = calmFigures("own", calm, escV.rules, escV);
     const g = levelSeries(inputs, escV.rules, escV).map((d) => d.level);
@@ -141,6 +189,35 @@ describe("Risk monitor: escalation on a path of our own", function () {
     // never above the gate's level: escalation only delays or drops a level the gate lets through
     const gl = levelSeries(inputs, gateV.rules, gateV).map((d) => d.level);
     g.forEach((l, i) => expect(l, `bar ${i}`).to.be.at.most(gl[i]));
+  });
+
+  it("the default (evidence within 15 minutes): quiet on the calm bars; warns before the fall when the market's rounds come every minute", function () {
+    this.timeout(300_000);
+    const def = ruleVariant("gate+escalation");
+    expect(def.escalation).to.deep.equal(DEFAULT_ESCALATION);
+    // 15-minute bars throughout: no alarm in the calm part, and (the cost, measured and reported in
+    // docs/architecture.md, "False alarms: the seventh round") none before the fall either
+    const slow = ownPath();
+    const quiet = calmFigures("own", slow.calm, def.rules, def);
+    expect(quiet.shareAtLevel1).to.equal(0);
+    expect(quiet.level2RaisesPer30Days).to.equal(0);
+    const slowLevels = levelSeries(slow.inputs, def.rules, def).map((d) => d.level);
+    expect(slow.firstAt(slowLevels, 1)).to.equal(undefined);
+    // the same path with the deterioration and the fall in 1-minute rounds (a moving market's oracle): the
+    // default warns before the fall, as the fifth round's rule does there
+    const moving = ownPath(60);
+    const levels = levelSeries(moving.inputs, def.rules, def).map((d) => d.level);
+    const warned = moving.firstAt(levels, 1);
+    expect(warned, "level 1 before the fall in a moving market").to.not.equal(undefined);
+    expect(warned!).to.be.lessThan(moving.fallStart);
+    const noExpiry = ruleVariant("gate+escalation, no expiry");
+    const before = moving.firstAt(
+      levelSeries(moving.inputs, noExpiry.rules, noExpiry).map((d) => d.level),
+      1,
+    );
+    expect(warned).to.equal(before);
+    // the calm part is the same bars as the slow path's: still quiet
+    expect(calmFigures("own", moving.calm, def.rules, def).shareAtLevel1).to.equal(0);
   });
 });
 
