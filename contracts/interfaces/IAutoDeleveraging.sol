@@ -36,6 +36,9 @@ interface IAutoDeleveraging is IBoundedParameters {
     ///         breaker's peak less adlDrawdown) and its inventory within what its loss budget left carries
     ///         (backstopExcess is 0).
     error BackstopAboveTrigger(uint256 sharePrice, uint256 triggerPrice);
+    /// @notice deleverageBackstop above the vault's trigger while bad debt of the vault's side is pending in
+    ///         the market (`deficit`, WAD): autoDeleverage recovers it from the opposite side's profits first.
+    error BackstopYieldsToDeficit(uint256 marketId, bool bankruptLong, uint256 deficit);
 
     event AdlConfigSet(AdlConfig config);
     /// @notice The backstop vault's inventory closed against one candidate's opposite position at the
@@ -81,7 +84,8 @@ interface IAutoDeleveraging is IBoundedParameters {
     ///         `adlDrawdown` or more below the drawdown breaker's peak; above that, the part beyond what the
     ///         vault's loss budget left can carry through a stress move (backstopExcess), so that a running
     ///         crash passes the inventory on before its next step takes the vault to the edge of its budget.
-    ///         BackstopAboveTrigger when there is no such part. ADL_KEEPER role only. The same candidates and
+    ///         BackstopAboveTrigger when there is no such part (BackstopYieldsToDeficit when a deficit of
+    ///         the vault's side is pending). ADL_KEEPER role only. The same candidates and
     ///         ranking as autoDeleverage (score = position value * account notional / account equity,
     ///         strictly descending, equal scores by ascending id; accounts at or below maintenance are
     ///         skipped); each is closed as far as what may be closed goes, realising its profit at the index
@@ -97,8 +101,10 @@ interface IAutoDeleveraging is IBoundedParameters {
     ///         conservative mark above the edge, the peak share price less maxDrawdown) over the stress move
     ///         (WAD of the price) times the price. The stress move is over the vault's holding horizon
     ///         (maxHold): the larger of the oracle's volatility estimate and its last round's move over the
-    ///         round before, each scaled by the square root of the horizon over its time. 0: nothing to
-    ///         close. BackstopDeleverageOff without a vault or with adlDrawdown 0.
+    ///         round before, each scaled by the square root of the horizon over its time. Above the
+    ///         trigger it is 0 while bad debt of the vault's side is pending in the market (pendingDeficit):
+    ///         the opposite side's profits recover that first. 0: nothing to close. BackstopDeleverageOff
+    ///         without a vault or with adlDrawdown 0.
     function backstopExcess(uint256 marketId) external view returns (uint256 excess);
 
     /// @notice Sets the per-market bound. Governor; window and notional within their bounds.

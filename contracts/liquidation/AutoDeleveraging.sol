@@ -137,7 +137,11 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         st.bankruptLong = size > 0;
         (uint256 excess, uint256 sharePrice, uint256 triggerPrice) = _backstopExcess(b, marketId, size);
         if (size == 0) revert NothingToDeleverage(marketId, st.bankruptLong);
-        if (excess == 0) revert BackstopAboveTrigger(sharePrice, triggerPrice);
+        if (excess == 0) {
+            uint256 deficit = _pendingDeficit[marketId][st.bankruptLong];
+            if (deficit != 0) revert BackstopYieldsToDeficit(marketId, st.bankruptLong, deficit);
+            revert BackstopAboveTrigger(sharePrice, triggerPrice);
+        }
         int256 left = size > 0 ? int256(excess) : -int256(excess);
         if (candidates.length > MAX_CANDIDATES) revert TooManyCandidates(candidates.length, MAX_CANDIDATES);
         st.previousScore = type(uint256).max;
@@ -174,6 +178,9 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         triggerPrice = uint256(b.peakSharePrice).mulWadDown(WAD - trigger);
         excess = FixedPoint.abs(size);
         if (excess == 0 || sharePrice <= triggerPrice) return (excess, sharePrice, triggerPrice);
+        // above the trigger the vault yields to a deficit pending on its side: the opposite side's profits
+        // recover that bad debt first (autoDeleverage), and the carry's excess must not use them up
+        if (_pendingDeficit[marketId][size > 0] != 0) return (0, sharePrice, triggerPrice);
         uint256 budgetLeft = _lossBudgetLeft(b, _backstopConfig.maxDrawdown, sharePrice);
         if (budgetLeft == 0) return (excess, sharePrice, triggerPrice);
         bytes32 feedId = _listedConfig(marketId).feedId;

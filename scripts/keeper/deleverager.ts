@@ -75,7 +75,8 @@ export class Deleverager {
   ) {}
 
   /**
-   * Sends one `autoDeleverage` per market and side with a deficit pending at the newest block.
+   * Sends one `autoDeleverage` per market and side with a deficit pending at the newest block, then
+   * `deleverageBackstop` where the backstop vault's inventory may go (`runBackstop`).
    * `refresh` brings the book and the chain view to that block (the keeper's own liquidations of this
    * pass may have just booked the deficit); it is only asked when something is pending.
    */
@@ -83,15 +84,27 @@ export class Deleverager {
     refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
     fees: () => Promise<Fees | undefined>,
   ): Promise<PokeReport[]> {
+    // bad debt first: the backstop vault's inventory above its trigger yields to a pending deficit (the
+    // opposite side's profits recover that), so the vault's job runs after the deficits' calls
+    const reports = await this.runDeficits(refresh, fees);
+    if (this.o.tx.count() >= this.o.settings.maxPendingTxs) return reports;
+    reports.push(...(await this.runBackstop(refresh, fees)));
+    return reports;
+  }
+
+  /** The deficits' part of `run`. */
+  private async runDeficits(
+    refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
+    fees: () => Promise<Fees | undefined>,
+  ): Promise<PokeReport[]> {
     const le = this.o.contracts.liquidationEngine;
-    const vaultReports = await this.runBackstop(refresh, fees);
     const pendingWad = await le.badDebtPending({ blockTag: "latest" });
     this.o.metrics.adlDeficitPending.set(Number(pendingWad / 10n ** 12n) / 1e6);
-    if (pendingWad === 0n) return vaultReports;
-    if (!(await this.hasRole())) return vaultReports;
+    if (pendingWad === 0n) return [];
+    if (!(await this.hasRole())) return [];
     const { book, view } = await refresh();
     const at = { blockTag: view.blockNumber };
-    const reports: PokeReport[] = [...vaultReports];
+    const reports: PokeReport[] = [];
     const [window, maxNotional] = await le.adlConfig(at);
     for (const marketId of view.engine.markets.keys()) {
       for (const bankruptLong of [true, false]) {

@@ -41,7 +41,12 @@ type BWorld = World & {
 };
 
 async function world(): Promise<BWorld> {
-  const w = await deployWorld(ethers);
+  return worldWith({});
+}
+
+/** `world` with deployment options (e.g. `insurance: 0n`, an empty insurance fund). */
+async function worldWith(opts: { insurance?: bigint }): Promise<BWorld> {
+  const w = await deployWorld(ethers, opts);
   const signers = await ethers.getSigners();
   const [keeper, funder] = [signers[8], signers[9]];
   for (const s of [w.alice, w.bob, w.carol, funder, w.lp, w.stranger]) {
@@ -740,6 +745,40 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
       w.liquidationEngine,
       "BackstopAboveTrigger",
     );
+  });
+
+  it("above the trigger yields to bad debt of its side pending in the market: autoDeleverage recovers it first", async function () {
+    // no insurance: the negative equity of the account the vault takes over waits for autoDeleverage, which
+    // needs the same profitable shorts the vault's excess would use up
+    const w = await worldWith({ insurance: 0n });
+    await w.bs.setBackstopConfig(ADL);
+    const bob = await positionAccount(w, w.bob, 60_000n, -100n * WAD);
+    const carol = await positionAccount(w, w.carol, 20_000n, 100n * WAD);
+    const alice = await positionAccount(w, w.alice, 40_000n, 200n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, alice, WAD / 2n));
+    await w.liquidationEngine.connect(w.keeper).liquidate(alice);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, carol, -WAD / 10n)); // Carol's equity below zero
+    await w.liquidationEngine.connect(w.keeper).liquidate(carol); // the fund's few dollars cover a part
+    const deficit = await w.liquidationEngine.pendingDeficit(ETH, true);
+    expect(deficit).to.be.greaterThan(0n);
+    // the same -3% round a minute later that passes an excess on when nothing is pending (test above)
+    await calmRound(w, ETH, time);
+    const before = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await time.increase(59);
+    await setPriceWad(w, ETH, ((before * 97n) / 100n / 10n ** 10n) * 10n ** 10n);
+    const peak = (await w.bs.backstopState()).peakSharePrice;
+    expect(await w.bv.sharePrice()).to.be.greaterThan((peak * (WAD - ADL.adlDrawdown)) / WAD);
+    expect(await w.liquidationEngine.backstopExcess(ETH)).to.equal(0n);
+    const bobSize = (await w.engine.position(bob, ETH)).size;
+    await expect(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [bob]))
+      .to.be.revertedWithCustomError(w.liquidationEngine, "BackstopYieldsToDeficit")
+      .withArgs(ETH, true, deficit);
+    expect((await w.engine.position(bob, ETH)).size).to.equal(bobSize);
+    // the deficit recovered from Bob's short, the excess may go again
+    await w.liquidationEngine.connect(w.admin).autoDeleverage(ETH, true, [bob]);
+    expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.equal(0n);
+    expect(await w.liquidationEngine.backstopExcess(ETH)).to.be.greaterThan(0n);
   });
 
   /**
