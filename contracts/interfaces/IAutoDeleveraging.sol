@@ -33,8 +33,12 @@ interface IAutoDeleveraging is IBoundedParameters {
     /// @notice deleverageBackstop without a backstop vault or with its trigger (adlDrawdown) off.
     error BackstopDeleverageOff();
     /// @notice deleverageBackstop while the vault's share price is above its trigger price (the drawdown
-    ///         breaker's peak less adlDrawdown).
+    ///         breaker's peak less adlDrawdown) and its inventory within what its loss budget left carries
+    ///         (backstopExcess is 0).
     error BackstopAboveTrigger(uint256 sharePrice, uint256 triggerPrice);
+    /// @notice deleverageBackstop above the vault's trigger while bad debt of the vault's side is pending in
+    ///         the market (`deficit`, WAD): autoDeleverage recovers it from the opposite side's profits first.
+    error BackstopYieldsToDeficit(uint256 marketId, bool bankruptLong, uint256 deficit);
 
     event AdlConfigSet(AdlConfig config);
     /// @notice The backstop vault's inventory closed against one candidate's opposite position at the
@@ -75,17 +79,33 @@ interface IAutoDeleveraging is IBoundedParameters {
     ) external returns (uint256 recovered);
 
     /// @notice Closes the backstop vault's inventory in `marketId` against the given opposite positions in
-    ///         profit, both at the oracle index price, once the vault's share price is `adlDrawdown` or more
-    ///         below the drawdown breaker's peak (BackstopAboveTrigger otherwise): the vault's loss stops
-    ///         there and nothing is sold into the market (open interest falls on both sides, skew does not
-    ///         move). ADL_KEEPER role only. The same candidates and ranking as autoDeleverage (score =
-    ///         position value * account notional / account equity, strictly descending, equal scores by
-    ///         ascending id; accounts at or below maintenance are skipped); each is closed as far as the
-    ///         vault's inventory goes, realising its profit at the index (its equity does not change). Not
-    ///         bounded by the ADL window: no loss is passed on. A loss the vault's margin cannot pay is bad
-    ///         debt: the insurance fund covers it, the rest is queued for autoDeleverage.
+    ///         profit, both at the oracle index price, with no sale into the market (open interest falls on
+    ///         both sides, skew does not move). How much: all of it once the vault's share price is
+    ///         `adlDrawdown` or more below the drawdown breaker's peak; above that, the part beyond what the
+    ///         vault's loss budget left can carry through a stress move (backstopExcess), so that a running
+    ///         crash passes the inventory on before its next step takes the vault to the edge of its budget.
+    ///         BackstopAboveTrigger when there is no such part (BackstopYieldsToDeficit when a deficit of
+    ///         the vault's side is pending). ADL_KEEPER role only. The same candidates and
+    ///         ranking as autoDeleverage (score = position value * account notional / account equity,
+    ///         strictly descending, equal scores by ascending id; accounts at or below maintenance are
+    ///         skipped); each is closed as far as what may be closed goes, realising its profit at the index
+    ///         (its equity does not change). Not bounded by the ADL window: no loss is passed on. A loss the
+    ///         vault's margin cannot pay is bad debt: the insurance fund covers it, the rest is queued for
+    ///         autoDeleverage.
     /// @return closed the notional closed (WAD)
     function deleverageBackstop(uint256 marketId, uint256[] calldata candidates) external returns (uint256 closed);
+
+    /// @notice What deleverageBackstop may close now of the vault's inventory in `marketId` (absolute size,
+    ///         WAD): all of it at or past the trigger (the breaker's peak share price less adlDrawdown);
+    ///         above it, the size beyond the carry, the loss budget left (the vault's equity at the
+    ///         conservative mark above the edge, the peak share price less maxDrawdown) over the stress move
+    ///         (WAD of the price) times the price. The stress move is over the vault's holding horizon
+    ///         (maxHold): the larger of the oracle's volatility estimate and its last round's move over the
+    ///         round before, each scaled by the square root of the horizon over its time. Above the
+    ///         trigger it is 0 while bad debt of the vault's side is pending in the market (pendingDeficit):
+    ///         the opposite side's profits recover that first. 0: nothing to close. BackstopDeleverageOff
+    ///         without a vault or with adlDrawdown 0.
+    function backstopExcess(uint256 marketId) external view returns (uint256 excess);
 
     /// @notice Sets the per-market bound. Governor; window and notional within their bounds.
     function setAdlConfig(AdlConfig calldata a) external;

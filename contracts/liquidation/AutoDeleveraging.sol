@@ -2,6 +2,8 @@
 pragma solidity ^0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
@@ -16,6 +18,7 @@ import {PerpMath} from "../libraries/PerpMath.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Bounds} from "../libraries/Bounds.sol";
 import {WAD} from "../libraries/Constants.sol";
+import {VolatilityMath} from "../libraries/VolatilityMath.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 
 /// @title AutoDeleveraging
@@ -128,16 +131,18 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         uint256[] calldata candidates
     ) external onlyRole(Roles.ADL_KEEPER) nonReentrant returns (uint256 closed) {
         IBackstopTypes.BackstopState memory b = _backstop;
-        uint256 trigger = _backstopConfig.adlDrawdown;
-        if (b.vault == address(0) || trigger == 0) revert BackstopDeleverageOff();
-        uint256 sharePrice = IBackstopVault(b.vault).sharePrice();
-        uint256 triggerPrice = uint256(b.peakSharePrice).mulWadDown(WAD - trigger);
-        if (sharePrice > triggerPrice) revert BackstopAboveTrigger(sharePrice, triggerPrice);
-        int256 left = _positions[b.accountId][marketId].size;
+        int256 size = _positions[b.accountId][marketId].size;
         AdlStep memory st;
         st.marketId = marketId;
-        st.bankruptLong = left > 0;
-        if (left == 0) revert NothingToDeleverage(marketId, st.bankruptLong);
+        st.bankruptLong = size > 0;
+        (uint256 excess, uint256 sharePrice, uint256 triggerPrice) = _backstopExcess(b, marketId, size);
+        if (size == 0) revert NothingToDeleverage(marketId, st.bankruptLong);
+        if (excess == 0) {
+            uint256 deficit = _pendingDeficit[marketId][st.bankruptLong];
+            if (deficit != 0) revert BackstopYieldsToDeficit(marketId, st.bankruptLong, deficit);
+            revert BackstopAboveTrigger(sharePrice, triggerPrice);
+        }
+        int256 left = size > 0 ? int256(excess) : -int256(excess);
         if (candidates.length > MAX_CANDIDATES) revert TooManyCandidates(candidates.length, MAX_CANDIDATES);
         st.previousScore = type(uint256).max;
         for (uint256 i; i < candidates.length && left != 0; ++i) {
@@ -148,6 +153,76 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
             closed += st.notional;
         }
         if (closed == 0) revert NoAdlCandidateAboveMaintenance(marketId, st.bankruptLong);
+    }
+
+    /// @inheritdoc IAutoDeleveraging
+    function backstopExcess(uint256 marketId) external view returns (uint256 excess) {
+        IBackstopTypes.BackstopState memory b = _backstop;
+        (excess, , ) = _backstopExcess(b, marketId, _positions[b.accountId][marketId].size);
+    }
+
+    /// @dev What deleverageBackstop may close of the vault's inventory `size` in a market (absolute size):
+    ///      all of it at or past the trigger (the breaker's peak share price less adlDrawdown); above it, what
+    ///      exceeds the carry: the size whose loss over a stress move (_stressMove) the loss budget left (the
+    ///      conservative equity above the edge, the peak less maxDrawdown) can pay. Rounded down (the carry
+    ///      down, so the excess up: the vault's favour).
+    function _backstopExcess(
+        IBackstopTypes.BackstopState memory b,
+        uint256 marketId,
+        int256 size
+    ) internal view returns (uint256 excess, uint256 sharePrice, uint256 triggerPrice) {
+        // the fields one at a time: past the trigger (the common call) reads only adlDrawdown's slot
+        uint256 trigger = _backstopConfig.adlDrawdown;
+        if (b.vault == address(0) || trigger == 0) revert BackstopDeleverageOff();
+        sharePrice = IBackstopVault(b.vault).sharePrice();
+        triggerPrice = uint256(b.peakSharePrice).mulWadDown(WAD - trigger);
+        excess = FixedPoint.abs(size);
+        if (excess == 0 || sharePrice <= triggerPrice) return (excess, sharePrice, triggerPrice);
+        // above the trigger the vault yields to a deficit pending on its side: the opposite side's profits
+        // recover that bad debt first (autoDeleverage), and the carry's excess must not use them up
+        if (_pendingDeficit[marketId][size > 0] != 0) return (0, sharePrice, triggerPrice);
+        uint256 budgetLeft = _lossBudgetLeft(b, _backstopConfig.maxDrawdown, sharePrice);
+        if (budgetLeft == 0) return (excess, sharePrice, triggerPrice);
+        bytes32 feedId = _listedConfig(marketId).feedId;
+        (uint256 price, uint256 sigma) = _priceOf(feedId);
+        uint256 carry = budgetLeft.mulDivDown(WAD, _stressMove(feedId, sigma, _backstopConfig.maxHold)).mulDivDown(
+            WAD,
+            price
+        );
+        excess -= excess.min(carry);
+    }
+
+    /// @dev The vault's loss budget left (WAD of the asset): its equity at the conservative mark times the
+    ///      share of its share price above the edge (the breaker's peak less maxDrawdown); 0 at or past it.
+    function _lossBudgetLeft(
+        IBackstopTypes.BackstopState memory b,
+        uint256 maxDrawdown,
+        uint256 sharePrice
+    ) internal view returns (uint256) {
+        uint256 edge = uint256(b.peakSharePrice).mulWadUp(WAD - maxDrawdown);
+        (int256 equity, uint256 notional) = IBackstopVault(b.vault).book();
+        int256 marked = equity - int256(notional.mulWadUp(IBackstopVault(b.vault).markHaircut()));
+        if (marked <= 0 || sharePrice <= edge) return 0;
+        return uint256(marked).mulDivDown(sharePrice - edge, sharePrice);
+    }
+
+    /// @dev The stress move the vault's inventory must be carried through (WAD fraction of the price): over
+    ///      its holding horizon (`horizon`, maxHold), the larger of the oracle's volatility estimate and the
+    ///      move of its last round over the round before, each scaled to the horizon by the square root of
+    ///      time. The last round's move is what a running crash shows at once; the estimate lags it.
+    function _stressMove(bytes32 feedId, uint256 sigma, uint256 horizon) internal view returns (uint256 move) {
+        move = sigma.mulWadUp(FixedPointMathLib.sqrtWad((horizon * WAD) / VolatilityMath.SECONDS_PER_YEAR) + 1);
+        (uint80 id, , , , ) = AggregatorV3Interface(oracle.feedConfig(feedId).aggregator).latestRoundData();
+        if (id == 0) return move.max(1);
+        try oracle.roundPrice(feedId, id) returns (uint256 p1, uint256 t1, uint256) {
+            try oracle.roundPrice(feedId, id - 1) returns (uint256 p0, uint256 t0, uint256) {
+                if (t1 > t0) {
+                    uint256 r = (p1 > p0 ? p1 - p0 : p0 - p1).mulDivUp(WAD, p0);
+                    move = move.max(r.mulWadUp(FixedPointMathLib.sqrtWad((horizon * WAD) / (t1 - t0)) + 1));
+                }
+            } catch {}
+        } catch {}
+        move = move.max(1);
     }
 
     /// @dev One candidate of deleverageBackstop: its position closed against the vault's inventory (`left`)

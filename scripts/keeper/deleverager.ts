@@ -7,10 +7,11 @@
  * the engine scores them, and sends the top MAX_CANDIDATES. Accounts at or below maintenance are left
  * out: the engine would skip them (it never takes an account below its maintenance margin).
  *
- * The same job closes the backstop vault's inventory (`deleverageBackstop`) once the vault's share price
- * is `adlDrawdown` or more below its drawdown breaker's peak: against the same ranked candidates (the
- * side opposite the vault's inventory), at the oracle price, so the vault's loss stops there with no sale
- * into the market (issue 12).
+ * The same job closes the backstop vault's inventory (`deleverageBackstop`) where the engine's
+ * `backstopExcess` says part of it may go: all of it once the vault's share price is `adlDrawdown` or more
+ * below its drawdown breaker's peak, and before that the part its loss budget left cannot carry through a
+ * stress move; against the same ranked candidates (the side opposite the vault's inventory), at the oracle
+ * price, with no sale into the market (issue 12).
  *
  * Each call is simulated first (an estimate at "latest"); one that would revert is not sent and is
  * logged with the engine's reason. A market whose ADL window is full waits for the next window. A key
@@ -18,10 +19,7 @@
  */
 import { id as keccakId, ZeroAddress } from "ethers";
 
-import type { IBackstopVault } from "../../types/ethers-contracts/contracts/interfaces/IBackstopVault.js";
-import { IBackstopVault__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstopVault__factory.js";
-
-import { accountSummary, mulDivDown, unrealisedPnl, WAD, type EngineSnapshot } from "../lib/math/index.js";
+import { accountSummary, mulDivDown, unrealisedPnl, type EngineSnapshot } from "../lib/math/index.js";
 import type { AccountBook } from "./book.js";
 import type { ChainView } from "./chainView.js";
 import { decodeRevert } from "./contracts.js";
@@ -77,7 +75,8 @@ export class Deleverager {
   ) {}
 
   /**
-   * Sends one `autoDeleverage` per market and side with a deficit pending at the newest block.
+   * Sends one `autoDeleverage` per market and side with a deficit pending at the newest block, then
+   * `deleverageBackstop` where the backstop vault's inventory may go (`runBackstop`).
    * `refresh` brings the book and the chain view to that block (the keeper's own liquidations of this
    * pass may have just booked the deficit); it is only asked when something is pending.
    */
@@ -85,15 +84,27 @@ export class Deleverager {
     refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
     fees: () => Promise<Fees | undefined>,
   ): Promise<PokeReport[]> {
+    // bad debt first: the backstop vault's inventory above its trigger yields to a pending deficit (the
+    // opposite side's profits recover that), so the vault's job runs after the deficits' calls
+    const reports = await this.runDeficits(refresh, fees);
+    if (this.o.tx.count() >= this.o.settings.maxPendingTxs) return reports;
+    reports.push(...(await this.runBackstop(refresh, fees)));
+    return reports;
+  }
+
+  /** The deficits' part of `run`. */
+  private async runDeficits(
+    refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
+    fees: () => Promise<Fees | undefined>,
+  ): Promise<PokeReport[]> {
     const le = this.o.contracts.liquidationEngine;
-    const vaultReports = await this.runBackstop(refresh, fees);
     const pendingWad = await le.badDebtPending({ blockTag: "latest" });
     this.o.metrics.adlDeficitPending.set(Number(pendingWad / 10n ** 12n) / 1e6);
-    if (pendingWad === 0n) return vaultReports;
-    if (!(await this.hasRole())) return vaultReports;
+    if (pendingWad === 0n) return [];
+    if (!(await this.hasRole())) return [];
     const { book, view } = await refresh();
     const at = { blockTag: view.blockNumber };
-    const reports: PokeReport[] = [...vaultReports];
+    const reports: PokeReport[] = [];
     const [window, maxNotional] = await le.adlConfig(at);
     for (const marketId of view.engine.markets.keys()) {
       for (const bankruptLong of [true, false]) {
@@ -131,9 +142,10 @@ export class Deleverager {
   }
 
   /**
-   * `deleverageBackstop` per market where the vault holds inventory, once its share price is at or below
-   * its trigger (the breaker's peak less `adlDrawdown`, as the engine computes it). Nothing on a deployment
-   * without the backstop or with the trigger off.
+   * `deleverageBackstop` per market where the engine says part of the vault's inventory may be closed
+   * (`backstopExcess`): all of it once its share price is at or below its trigger (the breaker's peak less
+   * `adlDrawdown`), and above it the part its loss budget left cannot carry through a stress move. Nothing
+   * on a deployment without the backstop or with the trigger off.
    */
   private async runBackstop(
     refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
@@ -149,22 +161,25 @@ export class Deleverager {
       return []; // a deployment without the backstop's configurator
     }
     if (state.vault === ZeroAddress || config.adlDrawdown === 0n) return [];
-    const sharePrice = await this.vaultAt(state.vault).sharePrice(latest);
-    const triggerPrice = (state.peakSharePrice * (WAD - config.adlDrawdown)) / WAD;
-    if (sharePrice > triggerPrice) return [];
+    const le = this.o.contracts.liquidationEngine;
+    const due: number[] = [];
+    for (const id of await this.o.contracts.engine.accountMarkets(state.accountId, latest)) {
+      if ((await le.backstopExcess(id, latest)) > 0n) due.push(Number(id));
+    }
+    if (due.length === 0) return [];
     if (!(await this.hasRole())) return [];
     const { book, view } = await refresh();
-    const le = this.o.contracts.liquidationEngine;
+    const at = { blockTag: view.blockNumber };
     const reports: PokeReport[] = [];
-    for (const marketId of view.engine.markets.keys()) {
-      const size = (await this.o.contracts.engine.position(state.accountId, marketId, { blockTag: view.blockNumber }))
-        .size;
-      if (size === 0n) continue;
+    for (const marketId of due) {
+      const size = (await this.o.contracts.engine.position(state.accountId, marketId, at)).size;
+      const excess = size === 0n ? 0n : await le.backstopExcess(marketId, at);
+      if (excess === 0n) continue;
       const ranked = rankAdlCandidates(book, view.engine, marketId, size > 0n).slice(0, MAX_ADL_CANDIDATES);
       if (ranked.length === 0) {
         this.o.logger.warn(
-          { marketId, size },
-          "the backstop vault is past its trigger but no account to close against",
+          { marketId, size, excess },
+          "the backstop vault has inventory to pass on but no account to close against",
         );
         continue;
       }
@@ -172,8 +187,8 @@ export class Deleverager {
       const report = await this.send(
         `adl-vault:${marketId}`,
         le.interface.encodeFunctionData("deleverageBackstop", [marketId, ids]),
-        `backstop vault past its trigger (share price ${sharePrice} <= ${triggerPrice}), ${ids.length} candidates`,
-        { marketId, vaultSize: size, sharePrice, triggerPrice, candidates: ids.length },
+        `backstop vault: ${excess} of its inventory ${size} to pass on, ${ids.length} candidates`,
+        { marketId, vaultSize: size, excess, candidates: ids.length },
         ranked,
         view,
         fees,
@@ -183,16 +198,6 @@ export class Deleverager {
     }
     return reports;
   }
-
-  /** The backstop vault's contract at `address`, built once: a TypeChain contract parses its ABI when built. */
-  private vaultAt(address: string): IBackstopVault {
-    if (this.vault?.target !== address) {
-      this.vault = IBackstopVault__factory.connect(address, this.o.contracts.engine.runner);
-    }
-    return this.vault;
-  }
-
-  private vault: IBackstopVault | undefined;
 
   private async hasRole(): Promise<boolean> {
     if (this.role === undefined) {

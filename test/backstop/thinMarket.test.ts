@@ -20,10 +20,10 @@ import type { BackstopVault } from "../../types/ethers-contracts/contracts/backs
 import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
 import type { MockAggregator } from "../../types/ethers-contracts/index.js";
 import { MAX_PRICE, USDC, deployWorld, openAccount, setPriceWad, type World } from "../helpers/fixture.js";
-import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
+import { BACKSTOP_TEST_CONFIG, attachBackstopVault, calmRound } from "../helpers/backstop.js";
 
 const { ethers, networkHelpers } = await network.create();
-const { loadFixture } = networkHelpers;
+const { loadFixture, time } = networkHelpers;
 
 const THIN = 2;
 /** $100 a unit, 200,000 units of depth: $20M, against $2B on the default ETH market. */
@@ -175,6 +175,7 @@ describe("Backstop vault: a thin market pushed around the vault", function () {
     const trigger = (sharePeak * (WAD - CONFIG.adlDrawdown)) / WAD;
     const takeoverPrice = await index(w);
     expect(await w.bv.sharePrice()).to.be.greaterThan(trigger);
+    await calmRound(w, THIN, time); // above the trigger and, the market calm, within the carry
     await expect(w.liquidationEngine.connect(w.admin).deleverageBackstop(THIN, victims)).to.be.revertedWithCustomError(
       w.liquidationEngine,
       "BackstopAboveTrigger",

@@ -52,3 +52,21 @@ export async function attachBackstopVault(
   await bv.connect(depositor).deposit(capitalUsdc * USDC, depositor.address);
   return { bv, bs, vaultAccount };
 }
+
+/**
+ * One more oracle round `seconds` later at the same answer: the last round's move is nil, so the backstop's
+ * carry (IAutoDeleveraging.backstopExcess) is set by the oracle's volatility estimate alone, not by the move
+ * that brought the takeover.
+ */
+export async function calmRound(
+  w: World,
+  marketId: number,
+  time: { increase(seconds: number): Promise<unknown> },
+  seconds = 60,
+): Promise<void> {
+  const feed = w.feeds.get(marketId);
+  if (!feed) throw new Error(`no feed for market ${marketId}`);
+  const [, answer] = await feed.latestRoundData();
+  await time.increase(seconds);
+  await feed.updateAnswer(answer);
+}

@@ -18,11 +18,11 @@ import type { TxManager } from "../../scripts/keeper/txManager.js";
 import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, setPriceWad, type World } from "../helpers/fixture.js";
-import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
+import { BACKSTOP_TEST_CONFIG, attachBackstopVault, calmRound } from "../helpers/backstop.js";
 import { SCALE, adlScore, keeperContracts, openPosition, readKeeperBook, snapshotLeg } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
-const { loadFixture } = networkHelpers;
+const { loadFixture, time } = networkHelpers;
 
 const GWEI = 10n ** 9n;
 const ADL_DRAWDOWN = WAD / 20n; // 5%, below the breaker's 7.5%
@@ -122,8 +122,10 @@ function job(w: VWorld, raceAfterRefresh?: () => Promise<void>) {
 }
 
 describe("keeper: the backstop vault's deleverage job", function () {
-  it("sends nothing while the vault's share price is above its trigger (the engine would refuse)", async function () {
+  it("sends nothing while the vault's share price is above its trigger and its inventory within its carry (the engine would refuse)", async function () {
     const w = await loadFixture(world);
+    await calmRound(w, ETH, time); // the takeover's own price move no longer counts
+    expect(await w.liquidationEngine.backstopExcess(ETH)).to.equal(0n);
     const j = job(w);
     expect(await j.run()).to.deep.equal([]);
     expect(j.estimated).to.deep.equal([]);
@@ -131,6 +133,28 @@ describe("keeper: the backstop vault's deleverage job", function () {
     await expect(
       w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [w.big, w.small]),
     ).to.be.revertedWithCustomError(w.liquidationEngine, "BackstopAboveTrigger");
+  });
+
+  it("above the trigger, after a sharp round, sends deleverageBackstop for what the engine says exceeds the carry, which the engine closes", async function () {
+    const w = await loadFixture(world);
+    await calmRound(w, ETH, time);
+    const price = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
+    await time.increase(59);
+    await setPriceWad(w, ETH, ((price * 97n) / 100n / 10n ** 10n) * 10n ** 10n); // -3% in a minute
+    const peak = (await IBackstopEngine__factory.connect(await w.engine.getAddress(), ethers.provider).backstopState())
+      .peakSharePrice;
+    expect(await w.bv.sharePrice()).to.be.greaterThan((peak * (WAD - ADL_DRAWDOWN)) / WAD);
+    const excess = await w.liquidationEngine.backstopExcess(ETH);
+    expect(excess).to.be.greaterThan(0n);
+    expect(excess).to.be.lessThan(100n * WAD); // what the big short alone can take
+    const j = job(w);
+    const reports = await j.run();
+    expect(reports.map((r) => [r.kind, r.key, r.sent])).to.deep.equal([["adl", "adl-vault:0", true]]);
+    expect(j.candidatesOf(j.sent[0].data).ids).to.deep.equal([w.big, w.small]);
+    // the engine recomputes the excess at the same price: the vault keeps what it carries
+    const size = (await w.engine.position(w.vaultAccount, ETH)).size;
+    expect(size).to.be.closeTo(200n * WAD - excess, excess / 1_000_000n); // a second's funding later
+    expect((await w.engine.position(w.small, ETH)).size).to.equal(-20n * WAD); // the big short sufficed
   });
 
   it("past the trigger sends deleverageBackstop with the engine's ranking, which the engine accepts", async function () {

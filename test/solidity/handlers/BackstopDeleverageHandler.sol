@@ -38,8 +38,9 @@ contract BackstopDeleverageHandler is CommonBase {
     uint256 public ghost_candidatesClosed;
 
     // -------------------------------------------------------------- breaches (must stay 0)
-    /// @notice deleverageBackstop went through while the vault's share price was above its trigger, with the
-    ///         trigger off, or for a caller without ADL_KEEPER.
+    /// @notice deleverageBackstop went through while the engine said nothing could go (backstopExcess 0: above
+    ///         the trigger and within the carry), with the trigger off, or for a caller without ADL_KEEPER; or it
+    ///         closed more than backstopExcess; or backstopExcess was not the whole inventory past the trigger.
     uint256 public ghost_deleverageOutOfTurn;
     /// @notice deleverageBackstop grew the vault's inventory, flipped it, touched another market's, or moved it
     ///         by other than the candidates' reductions.
@@ -80,11 +81,16 @@ contract BackstopDeleverageHandler is CommonBase {
         uint256[] memory list = _candidateList(m, modeSeed % 6, pickSeed);
         address caller = pickSeed % 5 == 0 ? stranger : keeper;
         DelevBefore memory b = _delevBefore(m, list);
+        // past the trigger the whole inventory may go
+        if (b.triggerOn && b.sharePrice <= b.triggerPrice && b.excess != _abs(b.vaultSize[m])) {
+            ++ghost_deleverageOutOfTurn;
+            lastViolation = string.concat("backstopExcess past the trigger: ", vm.toString(b.excess));
+        }
         vm.recordLogs();
         vm.prank(caller);
         try liq.deleverageBackstop(m, list) {
             ++ghost_vaultDeleverages;
-            if (caller != keeper || !b.triggerOn || b.sharePrice > b.triggerPrice) {
+            if (caller != keeper || !b.triggerOn || b.excess == 0) {
                 ++ghost_deleverageOutOfTurn;
                 lastViolation = string.concat(
                     "deleverageBackstop out of turn: share price ",
@@ -94,12 +100,22 @@ contract BackstopDeleverageHandler is CommonBase {
                     caller == keeper ? "" : ", by a stranger"
                 );
             }
+            uint256 closedAbs = _abs(b.vaultSize[m] - _vaultSize(m));
+            if (closedAbs > b.excess) {
+                ++ghost_deleverageOutOfTurn;
+                lastViolation = string.concat(
+                    "deleverageBackstop closed ",
+                    vm.toString(closedAbs),
+                    " beyond the excess ",
+                    vm.toString(b.excess)
+                );
+            }
             _checkDeleverage(m, list, b, vm.getRecordedLogs());
         } catch (bytes memory err) {
             vm.getRecordedLogs();
             ++ghost_vaultDeleverageRefusals;
             if (b.triggerOn && b.sharePrice > b.triggerPrice) ++ghost_vaultDeleveragesAboveTrigger;
-            _checkRefusal(err, caller, b);
+            _checkRefusal(err, caller, m, b);
         }
     }
 
@@ -108,6 +124,7 @@ contract BackstopDeleverageHandler is CommonBase {
         bool triggerOn;
         uint256 sharePrice;
         uint256 triggerPrice;
+        uint256 excess;
         int256 vaultEquity;
         int256[2] vaultSize;
         IPerpEngine.MarketState market;
@@ -126,6 +143,7 @@ contract BackstopDeleverageHandler is CommonBase {
         (b.vaultEquity, ) = bv.book();
         b.vaultSize[0] = _vaultSize(0);
         b.vaultSize[1] = _vaultSize(1);
+        if (b.triggerOn) b.excess = liq.backstopExcess(m);
         b.market = engine.marketState(m);
         b.flow = bs.forcedFlow(m);
         b.summaries = new IPerpEngine.AccountSummary[](list.length);
@@ -195,8 +213,9 @@ contract BackstopDeleverageHandler is CommonBase {
     }
 
     /// @dev A refusal carries one of deleverageBackstop's documented errors, and the right one for a stranger
-    ///      (AccessControlUnauthorizedAccount) and for the keeper above the trigger (BackstopAboveTrigger).
-    function _checkRefusal(bytes memory err, address caller, DelevBefore memory b) internal {
+    ///      (AccessControlUnauthorizedAccount), for the keeper with no inventory (NothingToDeleverage) and with
+    ///      nothing the engine lets go (backstopExcess 0: BackstopAboveTrigger).
+    function _checkRefusal(bytes memory err, address caller, uint256 m, DelevBefore memory b) internal {
         bytes4 sel = err.length >= 4 ? bytes4(err) : bytes4(0);
         bool documented =
             sel == IAccessControl.AccessControlUnauthorizedAccount.selector ||
@@ -210,7 +229,8 @@ contract BackstopDeleverageHandler is CommonBase {
         bool right = documented;
         if (caller != keeper) right = sel == IAccessControl.AccessControlUnauthorizedAccount.selector;
         else if (!b.triggerOn) right = sel == IAutoDeleveraging.BackstopDeleverageOff.selector;
-        else if (b.sharePrice > b.triggerPrice) right = sel == IAutoDeleveraging.BackstopAboveTrigger.selector;
+        else if (b.vaultSize[m] == 0) right = sel == IAutoDeleveraging.NothingToDeleverage.selector;
+        else if (b.excess == 0) right = sel == IAutoDeleveraging.BackstopAboveTrigger.selector;
         if (!right) {
             ++ghost_deleverageBadRefusal;
             lastViolation = string.concat("deleverageBackstop refused with ", vm.toString(err));
