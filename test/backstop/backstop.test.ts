@@ -708,16 +708,23 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     return carry >= size ? 0n : size - carry;
   }
 
-  it("above the trigger passes on, with no sale, what its loss budget left cannot carry through the last round's move", async function () {
-    const w = await loadFixture(withCounterpart);
+  /**
+   * A calm round, then a -3% round a minute later: the vault's 200 ETH lose about 3% of $400k, far from its 5%
+   * trigger (asserted), but a move like it over the vault's hour of holding (x sqrt(60)) is more than its
+   * loss budget left carries.
+   */
+  async function sharpRoundAboveTrigger(w: BWorld) {
     await calmRound(w, ETH, time);
-    // a -3% round a minute later: the vault's 200 ETH lose about 3% of $400k, far from its 5% trigger, but
-    // a move like it over the vault's hour of holding (x sqrt(60)) is more than its loss budget left carries
     const before = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
     await time.increase(59);
     await setPriceWad(w, ETH, ((before * 97n) / 100n / 10n ** 10n) * 10n ** 10n);
     const peak = (await w.bs.backstopState()).peakSharePrice;
     expect(await w.bv.sharePrice()).to.be.greaterThan((peak * (WAD - ADL.adlDrawdown)) / WAD);
+  }
+
+  it("above the trigger passes on, with no sale, what its loss budget left cannot carry through the last round's move", async function () {
+    const w = await loadFixture(withCounterpart);
+    await sharpRoundAboveTrigger(w);
     const excess = await w.liquidationEngine.backstopExcess(ETH);
     const expected = await expectedExcess(w);
     expect(expected).to.be.greaterThan(10n * WAD);
@@ -762,13 +769,8 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     await w.liquidationEngine.connect(w.keeper).liquidate(carol); // the fund's few dollars cover a part
     const deficit = await w.liquidationEngine.pendingDeficit(ETH, true);
     expect(deficit).to.be.greaterThan(0n);
-    // the same -3% round a minute later that passes an excess on when nothing is pending (test above)
-    await calmRound(w, ETH, time);
-    const before = (await w.engine.positionView(w.vaultAccount, ETH)).indexPrice;
-    await time.increase(59);
-    await setPriceWad(w, ETH, ((before * 97n) / 100n / 10n ** 10n) * 10n ** 10n);
-    const peak = (await w.bs.backstopState()).peakSharePrice;
-    expect(await w.bv.sharePrice()).to.be.greaterThan((peak * (WAD - ADL.adlDrawdown)) / WAD);
+    // the same -3% round that passes an excess on when nothing is pending (test above)
+    await sharpRoundAboveTrigger(w);
     expect(await w.liquidationEngine.backstopExcess(ETH)).to.equal(0n);
     const bobSize = (await w.engine.position(bob, ETH)).size;
     await expect(w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [bob]))
