@@ -503,11 +503,14 @@ describe("keeper, end to end on a hardhat node", function () {
     const byKeeper = keys.map((k) => settled.filter((s) => s.keeper === k.address).length);
     expect(byKeeper[0] + byKeeper[1]).to.equal(settled.length);
     const vault = w.protocol.vault.connect(w.rpc);
-    const claims = await vault.queryFilter(
-      vault.filters.KeeperRewardsClaimed(keys[0].address),
-      w.deployment.startBlock,
-    );
-    if (byKeeper[0] > 0) expect(claims.length, "the first keeper claimed its rewards").to.be.greaterThan(0);
+    const claims = () =>
+      vault.queryFilter(vault.filters.KeeperRewardsClaimed(keys[0].address), w.deployment.startBlock);
+    if (byKeeper[0] > 0) {
+      // the claim is the keeper's next tick after its reward accrued: on a loaded machine that tick can
+      // come after the crash's last step, so wait for it (bounded) rather than read it at once
+      await waitUntil(async () => (await claims()).length > 0, 20_000);
+      expect((await claims()).length, "the first keeper claimed its rewards").to.be.greaterThan(0);
+    }
     for (const k of keys) {
       expect(await rpc.getTransactionCount(k.address, "pending"), "no transaction left pending").to.equal(
         await rpc.getTransactionCount(k.address, "latest"),
