@@ -29,8 +29,20 @@ library RiskModel {
 
     /// @notice Target of the maintenance volatility term: clamp(mmrBase + kMm * sigma, mmrMin, mmrMax).
     function volatilityTerm(RiskParams memory p, uint256 sigmaWad) internal pure returns (uint256) {
-        uint256 raw = uint256(p.mmrBase) + uint256(p.kMm).mulWadUp(sigmaWad);
-        return raw.clamp(p.mmrMin, p.mmrMax);
+        return volatilityTerm(p.mmrBase, p.kMm, p.mmrMin, p.mmrMax, sigmaWad);
+    }
+
+    /// @notice The same target from the four parameters it reads (the engine's accrual passes them
+    ///         straight from storage, without building the struct in memory).
+    function volatilityTerm(
+        uint256 mmrBase,
+        uint256 kMm,
+        uint256 mmrMin,
+        uint256 mmrMax,
+        uint256 sigmaWad
+    ) internal pure returns (uint256) {
+        uint256 raw = mmrBase + kMm.mulWadUp(sigmaWad);
+        return raw.clamp(mmrMin, mmrMax);
     }
 
     /// @notice Moves the maintenance volatility term from `current` toward `target` by at most
@@ -51,7 +63,11 @@ library RiskModel {
 
     /// @notice Extra margin ratio for large positions: sizePremium * |size| / skewScale, rounded up.
     function sizePremiumRatio(RiskParams memory p, uint256 absSize, uint256 skewScale) internal pure returns (uint256) {
-        return uint256(p.sizePremium).mulDivUp(absSize, skewScale);
+        return sizePremiumRatio(p.sizePremium, absSize, skewScale);
+    }
+
+    function sizePremiumRatio(uint256 sizePremium, uint256 absSize, uint256 skewScale) internal pure returns (uint256) {
+        return sizePremium.mulDivUp(absSize, skewScale);
     }
 
     /// @notice Maintenance margin ratio of a position, given the market's ramped volatility term.
@@ -61,7 +77,17 @@ library RiskModel {
         uint256 absSize,
         uint256 skewScale
     ) internal pure returns (uint256) {
-        return (rampedTerm + sizePremiumRatio(p, absSize, skewScale)).min(WAD);
+        return maintenanceMarginRatio(p.sizePremium, rampedTerm, absSize, skewScale);
+    }
+
+    /// @notice The same ratio from the one parameter it reads (the size premium).
+    function maintenanceMarginRatio(
+        uint256 sizePremium,
+        uint256 rampedTerm,
+        uint256 absSize,
+        uint256 skewScale
+    ) internal pure returns (uint256) {
+        return (rampedTerm + sizePremiumRatio(sizePremium, absSize, skewScale)).min(WAD);
     }
 
     /// @notice Initial margin ratio: takes the volatility term at once (not ramped), never below the

@@ -374,9 +374,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 last ? plan.insuranceShare : 0
             );
             if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
-            ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[leg.marketId], windowLength);
-            w.used = (uint256(w.used) + leg.notional).min(type(uint128).max).toUint128();
-            _capacityWindows[leg.marketId] = w;
+            ILiquidationConfigurator.Window storage stored = _capacityWindows[leg.marketId];
+            ILiquidationConfigurator.Window memory w = _rolled(stored, windowLength);
+            // The window's slot written once, whole: start in bits 0-39, used in 40-167 (as solc packs it).
+            uint256 word = uint256(w.start) | ((uint256(w.used) + leg.notional).min(type(uint128).max) << 40);
+            assembly ("memory-safe") {
+                sstore(stored.slot, word)
+            }
             _emitLeg(plan, leg, keeper, newSize, last, left);
         }
     }

@@ -317,8 +317,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (block.timestamp != st.lastAccrualTime) (, sigma) = _priceOf(cfg.feedId);
         _accrue(marketId, cfg, st, price, sigma);
         _writeMarket(cfg, st, marketId, t);
-        // One write of the position's slot (size and basis share it).
-        _positions[accountId][marketId] = IPerpEngine.Position(t.newSize.toInt128(), t.newBasis.toInt128());
+        // One write of the position's slot, whole: size in bits 0-127, basis in 128-255 (as solc packs it).
+        uint256 posWord = uint256(uint128(t.newSize.toInt128())) | (uint256(uint128(t.newBasis.toInt128())) << 128);
+        assembly ("memory-safe") {
+            sstore(pos.slot, posWord)
+        }
         _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
         newSize = t.newSize;
     }
@@ -345,11 +348,18 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 revert IPerpEngine.OpenInterestCapExceeded(marketId, grown, cfg.maxOpenInterest);
             }
         }
-        st.longOpenInterest = longOi.toUint128();
-        st.shortOpenInterest = shortOi.toUint128();
-        st.basisSum = (int256(st.basisSum) +
-            FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
-            FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128();
+        // Each of the state's two slots written once, whole (solc writes a packed field by reading the slot
+        // back and masking it in): both sides' open interest in slot 0, the basis sum alone in slot 2.
+        uint256 oiWord = uint256(longOi.toUint128()) | (uint256(shortOi.toUint128()) << 128);
+        uint256 basisWord = uint128(
+            (int256(st.basisSum) +
+                FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
+                FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128()
+        );
+        assembly ("memory-safe") {
+            sstore(st.slot, oiWord)
+            sstore(add(st.slot, 2), basisWord)
+        }
     }
 
     function _writeAccountMarkets(
@@ -411,9 +421,12 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 s.initialMargin += RiskModel.marginRequirement(notional, imr);
             } else {
                 // Maintenance only needs the size premium: one slot of the risk parameters, not three.
-                RiskParams memory risk;
-                risk.sizePremium = cfg.risk.sizePremium;
-                uint256 mmr = RiskModel.maintenanceMarginRatio(risk, c.term, FixedPoint.abs(p.size), cfg.skewScale);
+                uint256 mmr = RiskModel.maintenanceMarginRatio(
+                    cfg.risk.sizePremium,
+                    c.term,
+                    FixedPoint.abs(p.size),
+                    cfg.skewScale
+                );
                 mm = RiskModel.marginRequirement(notional, mmr);
             }
             s.equity += value;
@@ -468,13 +481,21 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint256 price,
         uint256 sigma
     ) internal returns (int256 index, uint256 term) {
-        uint256 last = st.lastAccrualTime;
-        if (block.timestamp == last) return (st.fundingIndex, st.maintenanceTerm);
-        (index, term) = _pendingAccrual(cfg, st, price, sigma);
-        st.fundingIndex = index.toInt128();
-        st.lastAccrualTime = uint64(block.timestamp);
-        st.maintenanceTerm = term.toUint64();
-        emit IPerpEngine.MarketAccrued(marketId, index, _rate(cfg, st), term);
+        uint256 word = _accrualWord(st);
+        if (block.timestamp == uint64(word >> 128)) return (int128(uint128(word)), uint64(word >> 192));
+        int256 rate;
+        (index, term, rate) = _pendingAccrualAndRate(cfg, st, word, price, sigma);
+        // The accrual's slot (slot 1: fundingIndex in bits 0-127, lastAccrualTime in 128-191, maintenanceTerm
+        // in 192-255, as solc packs the struct) written once, whole; the event's rate is the one the
+        // accrual used (open interest has not moved since).
+        word =
+            uint256(uint128(index.toInt128())) |
+            (uint256(uint64(block.timestamp)) << 128) |
+            (uint256(term.toUint64()) << 192);
+        assembly ("memory-safe") {
+            sstore(add(st.slot, 1), word)
+        }
+        emit IPerpEngine.MarketAccrued(marketId, index, rate, term);
     }
 
     function _pendingAccrual(
@@ -483,19 +504,37 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint256 price,
         uint256 sigma
     ) internal view returns (int256 index, uint256 term) {
-        uint256 elapsed = block.timestamp - st.lastAccrualTime;
-        index = st.fundingIndex;
-        term = st.maintenanceTerm;
-        if (elapsed == 0) return (index, term);
-        index += PerpMath.fundingIndexDelta(_rate(cfg, st), price, elapsed);
-        // The ramp needs the first slot of the risk parameters and the ramp speed: the fee's slot stays cold.
-        RiskParams storage stored = cfg.risk;
-        RiskParams memory risk;
-        (risk.mmrBase, risk.mmrMin, risk.mmrMax, risk.kMm) = (stored.mmrBase, stored.mmrMin, stored.mmrMax, stored.kMm);
-        risk.mmrRampPerSecond = stored.mmrRampPerSecond;
+        (index, term, ) = _pendingAccrualAndRate(cfg, st, _accrualWord(st), price, sigma);
+    }
+
+    /// @dev The state's accrual slot (slot 1): fundingIndex in bits 0-127, lastAccrualTime in 128-191,
+    ///      maintenanceTerm in 192-255, as solc packs the struct; read once instead of once per field.
+    function _accrualWord(IPerpEngine.MarketState storage st) internal view returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := sload(add(st.slot, 1))
+        }
+    }
+
+    /// @dev _pendingAccrual and the funding rate it accrued at (0 when no time has passed).
+    function _pendingAccrualAndRate(
+        IPerpEngine.MarketConfig storage cfg,
+        IPerpEngine.MarketState storage st,
+        uint256 word,
+        uint256 price,
+        uint256 sigma
+    ) private view returns (int256 index, uint256 term, int256 rate) {
+        uint256 elapsed = block.timestamp - uint64(word >> 128);
+        index = int128(uint128(word));
+        term = uint64(word >> 192);
+        if (elapsed == 0) return (index, term, 0);
+        rate = _rate(cfg, st);
+        index += PerpMath.fundingIndexDelta(rate, price, elapsed);
+        // The ramp needs the first slot of the risk parameters and the ramp speed (the fee's slot stays cold),
+        // read from storage as scalars: no RiskParams built in memory.
+        RiskParams storage risk = cfg.risk;
         term = RiskModel.rampVolatilityTerm(
             term,
-            RiskModel.volatilityTerm(risk, sigma),
+            RiskModel.volatilityTerm(risk.mmrBase, risk.kMm, risk.mmrMin, risk.mmrMax, sigma),
             elapsed,
             risk.mmrRampPerSecond
         );
@@ -508,8 +547,13 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         return PerpMath.fundingRate(_skew(st), cfg.skewScale, cfg.maxFundingRatePerSecond);
     }
 
+    /// @dev Long less short open interest, from one read of their slot (long in bits 0-127, short above).
     function _skew(IPerpEngine.MarketState storage st) internal view returns (int256) {
-        return int256(uint256(st.longOpenInterest)) - int256(uint256(st.shortOpenInterest));
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(st.slot)
+        }
+        return int256(uint256(uint128(word))) - int256(word >> 128);
     }
 
     function _policy(uint256 marketId) internal view returns (ICircuitBreaker.TradePolicy memory) {

@@ -1,0 +1,85 @@
+/**
+ * The market's state and a position are written one whole slot at a time (PerpEngineBase: the open
+ * interest word, the accrual word, the basis sum, the position's size and basis). These tests read every
+ * field back through the getters with negative values in the signed fields (a funding index below zero,
+ * a short's size, a basis sum below zero), where a wrong mask or sign extension would show.
+ */
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { WAD } from "../../deploy/params.js";
+import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, units } from "../helpers/fixture.js";
+
+const { ethers, networkHelpers } = await network.create();
+
+/** floor(a * b / WAD) for signed a and b (FixedPoint.mulWadFloorSigned). */
+function mulWadFloorSigned(a: bigint, b: bigint): bigint {
+  const p = a * b;
+  return p >= 0n ? p / WAD : -((-p + WAD - 1n) / WAD);
+}
+
+describe("PerpEngine: the market's state and positions written as whole slots", function () {
+  async function world() {
+    const w = await deployWorld(ethers, { breaker: false });
+    const alice = await openAccount(w, w.alice, 50_000n * USDC);
+    const bob = await openAccount(w, w.bob, 50_000n * USDC);
+    return { w, alice, bob };
+  }
+
+  it("keeps every field of the state and of a short position, with a negative funding index", async function () {
+    const { w, alice, bob } = await networkHelpers.loadFixture(world);
+    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
+    await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(10), MAX_PRICE);
+    // Shorts outweigh longs: the funding rate is negative and the index falls below zero as time passes.
+    await networkHelpers.time.increase(1_800); // within the feed's heartbeat (3,600 s)
+    const rateBefore = await w.engine.fundingRate(ETH);
+    expect(rateBefore < 0n).to.equal(true);
+    const before = await w.engine.marketState(ETH);
+
+    const tx = await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(1), MAX_PRICE);
+    const rc = await tx.wait();
+    const block = await ethers.provider.getBlock(rc!.blockNumber);
+    const st = await w.engine.marketState(ETH);
+    expect(st.longOpenInterest).to.equal(units(11));
+    expect(st.shortOpenInterest).to.equal(units(30));
+    expect(st.fundingIndex < 0n).to.equal(true);
+    expect(st.fundingIndex < before.fundingIndex).to.equal(true);
+    expect(st.lastAccrualTime).to.equal(BigInt(block!.timestamp));
+    expect(st.maintenanceTerm > 0n).to.equal(true);
+    // The accrual's event carries the rate it accrued at: the one before the trade moved the skew.
+    await expect(tx).to.emit(w.engine, "MarketAccrued").withArgs(ETH, st.fundingIndex, rateBefore, st.maintenanceTerm);
+
+    const a = await w.engine.position(alice, ETH);
+    const b = await w.engine.position(bob, ETH);
+    expect(a.size).to.equal(units(11));
+    expect(b.size).to.equal(-units(30));
+    expect(b.basis > 0n).to.equal(true);
+    expect(st.basisSum < 0n).to.equal(true);
+    expect(st.basisSum).to.equal(mulWadFloorSigned(a.size, a.basis) + mulWadFloorSigned(b.size, b.basis));
+
+    // Accruing again in a later block, with nothing traded: the index and term move, open interest stays.
+    await networkHelpers.time.increase(600);
+    await w.engine.accrue(ETH);
+    const st2 = await w.engine.marketState(ETH);
+    expect(st2.longOpenInterest).to.equal(units(11));
+    expect(st2.shortOpenInterest).to.equal(units(30));
+    expect(st2.basisSum).to.equal(st.basisSum);
+    expect(st2.fundingIndex < st.fundingIndex).to.equal(true);
+  });
+
+  it("closes a short to zero: the position's slot and the short side's open interest are cleared", async function () {
+    const { w, alice, bob } = await networkHelpers.loadFixture(world);
+    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
+    await w.engine.connect(w.alice).modifyPosition(alice, ETH, units(10), MAX_PRICE);
+    await networkHelpers.time.increase(1_800); // within the feed's heartbeat (3,600 s)
+    await w.engine.connect(w.bob).closePosition(bob, ETH, MAX_PRICE);
+    const b = await w.engine.position(bob, ETH);
+    expect(b.size).to.equal(0n);
+    expect(b.basis).to.equal(0n);
+    const st = await w.engine.marketState(ETH);
+    expect(st.shortOpenInterest).to.equal(0n);
+    expect(st.longOpenInterest).to.equal(units(10));
+    const a = await w.engine.position(alice, ETH);
+    expect(st.basisSum).to.equal(mulWadFloorSigned(a.size, a.basis));
+  });
+});
