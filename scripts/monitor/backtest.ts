@@ -23,6 +23,7 @@
  *   within a factor 1.5.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import { id } from "ethers";
 
 import type { Protocol } from "../../deploy/protocol.js";
 import { deploymentRecord } from "../keeper/devnet/world.js";
@@ -59,6 +60,9 @@ import type { MarketSnapshot } from "../lib/math/engine.js";
 import { WAD } from "../lib/math/fixedPoint.js";
 import { ILiquidator__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidator__factory.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+
+/** A feed's new round (Chainlink's AggregatorInterface event, the mock feeds' too). */
+const ANSWER_UPDATED = id("AnswerUpdated(int256,uint256,uint256)");
 
 type Observation = {
   t: number;
@@ -128,6 +132,8 @@ export class ReplayBacktest {
   private readonly history: PricePoint[] = [];
   private openInterest: bigint | undefined;
   private lastBlock: number | undefined;
+  /** an oracle round was mined since the last forecast (the next forecast is fresh) */
+  private roundSinceForecast = false;
 
   /** raises sent, renewals among them, and raises the breaker refused */
   readonly raises = { sent: 0, renewals: 0, refused: 0, alerts: 0 };
@@ -147,7 +153,7 @@ export class ReplayBacktest {
       persistence?: Persistence | null;
       /** the change gate (rules.ts ChangeGate); null: none; default DEFAULT_GATE */
       gate?: ChangeGateSettings | null;
-      /** escalation (rules.ts Escalation); null: none; default DEFAULT_ESCALATION (every step is a fresh round) */
+      /** escalation (rules.ts Escalation); null: none; default DEFAULT_ESCALATION (fresh: a step after a new oracle round) */
       escalation?: EscalationSettings | null;
     } = {},
   ) {
@@ -253,6 +259,17 @@ export class ReplayBacktest {
     let takeovers = 0n;
     // the forced closes by account (the forecast error counts only accounts the forecast saw)
     const byAccount: { id: bigint; notional: bigint }[] = [];
+    // the first step reads the first rounds; later, any feed's round mined since the step before (the
+    // replay's own feeds: it re-points the oracle to them, so they are read from the logs, not the record)
+    if (this.lastBlock === undefined) this.roundSinceForecast = true;
+    else if (head > this.lastBlock) {
+      const rounds = await chain.ethers.provider.getLogs({
+        fromBlock: this.lastBlock + 1,
+        toBlock: head,
+        topics: [ANSWER_UPDATED],
+      });
+      if (rounds.length > 0) this.roundSinceForecast = true;
+    }
     if (this.lastBlock !== undefined && head > this.lastBlock) {
       const engine = await chain.protocol.engine.getAddress();
       const backstop = IBackstopEngine__factory.connect(engine, chain.ethers.provider);
@@ -275,19 +292,23 @@ export class ReplayBacktest {
       const deployment = await deploymentRecord(chain.protocol, "replay", chainId, 0);
       this.source = new ChainSource({ provider: chain.ethers.provider, deployment, historyRounds: 0 });
     }
+    // fresh as the service counts it: an oracle round arrived since the last forecast. The replay posts a
+    // round only when a feed's answer changes or half its heartbeat passed, so a step on a held path price
+    // (a stylised path's 15-minute step read by 5-minute ticks) re-reads the round before and is not fresh
+    const fresh = this.roundSinceForecast;
+    this.roundSinceForecast = false;
     const state = await this.source.read();
     const oraclePrice = Number(BigInt(step.oraclePrice)) / 1e18;
     this.history.push({ t: step.t, price: oraclePrice });
     const settings = this.o.settings ?? DEFAULT_FORECAST_SETTINGS;
     const { forecast: f, tables } = forecast(state, this.history, settings);
-    const inputs = ruleInputs(f);
+    const inputs = { ...ruleInputs(f), price: oraclePrice, fresh };
     const wanted = levelFromInputs(this.gate ? this.gate.filter(inputs) : inputs, this.o.rules ?? DEFAULT_RULES);
     const persisted = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
-    // every replay step follows new oracle rounds: each forecast is fresh
-    const decision = this.escalation ? this.escalation.update(persisted, true, step.t) : persisted;
+    const decision = this.escalation ? this.escalation.update(persisted, fresh, step.t, oraclePrice) : persisted;
     if (this.o.raise) {
-      // every replay tick is an oracle round: a forecast after one is fresh
-      if (this.raiser) this.raiser.fresh = true;
+      // a renewal waits for a forecast after a round the last raise had not seen, as in the service
+      if (this.raiser && fresh) this.raiser.fresh = true;
       await this.act(
         decision,
         f.inputsHash,

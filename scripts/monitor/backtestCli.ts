@@ -508,7 +508,8 @@ async function main(): Promise<void> {
         preset: preset.name,
         rows: rows.map((r) => ({
           ...r,
-          result: { ...r.result, series: undefined },
+          // the series (each step's level, reason and oracle price) stays: the rules' inputs alone carry no price
+          result: r.result,
           without: { ...r.without, liquidatedPerWindow: undefined },
           with: r.with && { ...r.with, liquidatedPerWindow: undefined },
         })),

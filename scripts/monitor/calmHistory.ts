@@ -251,7 +251,7 @@ export function calmInputs(
   const history: PricePoint[] = [];
   return calmStates(path, book).map((s) => {
     history.push({ t: s.t, price: s.price });
-    return ruleInputs(forecast(s.state, history, settings).forecast);
+    return { ...ruleInputs(forecast(s.state, history, settings).forecast), price: s.price };
   });
 }
 

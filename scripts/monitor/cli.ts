@@ -208,6 +208,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             stepPerForecast: 1,
             fastRun: config.escalateFastRun,
             evidenceSeconds: config.escalateEvidenceSeconds,
+            minMove: config.escalateMinMoveBps / 10_000,
           }
         : null,
       raiseDuration: config.raiseDuration,

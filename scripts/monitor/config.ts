@@ -76,6 +76,8 @@ export const monitorConfigSchema = z
     escalateFastRun: integer(0, 100).default(DEFAULT_ESCALATION.fastRun ?? 0),
     /** escalation's evidence window (rules.ts Escalation `evidenceSeconds`): a fresh forecast confirms only this long; 0: no expiry */
     escalateEvidenceSeconds: integer(0, 86_400).default(DEFAULT_ESCALATION.evidenceSeconds ?? 0),
+    /** escalation's rounds must move the price (rules.ts Escalation `minMove`), in bps; 0: every round counts */
+    escalateMinMoveBps: integer(0, 5_000).default(Math.round((DEFAULT_ESCALATION.minMove ?? 0) * 10_000)),
   })
   .strict()
   .refine((c) => c.escalateConfirm <= c.escalateWindow, {
@@ -221,6 +223,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
     "escalateEvidenceSeconds",
     "s",
     `a fresh forecast confirms a level (a hit of the count, a fall of the fast path) only while at most s seconds old (default ${DEFAULT_ESCALATION.evidenceSeconds ?? 0}; 0: no expiry)`,
+  ),
+  escalateMinMoveBps: valued(
+    "escalateMinMoveBps",
+    "bps",
+    `a fresh forecast counts toward escalation only when the reference price moved at least bps from the last that counted (default ${Math.round((DEFAULT_ESCALATION.minMove ?? 0) * 10_000)}; 0: every round counts)`,
   ),
 };
 

@@ -99,6 +99,13 @@ export type RuleInputs = {
   /** the wave's distance at 1 h, nearer direction; Infinity when no wave; and for self-feeding waves only */
   waveDistance1h: number;
   feedingWaveDistance1h: number;
+  /** the reference market's oracle price the forecast read (escalation's `minMove`); absent in older reports */
+  price?: number;
+  /**
+   * the forecast follows an oracle round the one before had not seen (escalation counts and climbs only on
+   * such a forecast); absent: fresh (every calm bar is a round; older reports did not record it)
+   */
+  fresh?: boolean;
 };
 
 /** The rules' inputs of a forecast (see RuleInputs). */
@@ -314,6 +321,9 @@ export class ChangeGate {
  *   becomes a rate, hits per 15 minutes. A moving market brings rounds every minute or so and confirms
  *   within minutes; a calm one brings a round per bar or heartbeat, and a forecast an hour old whose
  *   15-minute risk did not come is not evidence for the next one.
+ * - **Rounds that move** (`minMove`, off by default: measured and not adopted, docs/architecture.md, "False
+ *   alarms: the replays' own calm"). A fresh forecast counts only when the reference price moved at least
+ *   `minMove` from the last one that counted: the rounds a push feed with that deviation threshold posts.
  * - It falls at once to what the rules want, and "the book is past its critical shock now" is an
  *   observation that takes effect at once, as everywhere else.
  *
@@ -337,7 +347,21 @@ export type EscalationSettings = {
    * this many seconds old; 0 or absent: no expiry (the fifth round's escalation)
    */
   evidenceSeconds?: number;
+  /**
+   * a fresh forecast counts (as a hit, a fall of the fast path's run, a step up) only when the reference
+   * oracle price moved at least this fraction from the price of the last forecast that counted: the
+   * rounds a push feed with this deviation threshold would have posted (docs/architecture.md, "False
+   * alarms: the replays' own calm"); 0 or absent: every fresh forecast counts (the seventh round's)
+   */
+  minMove?: number;
 };
+
+/**
+ * A push feed's deviation threshold (Chainlink's BTC/USD and ETH/USD on mainnet: a round on a 0.5% move
+ * or at the heartbeat): escalation's `minMove` in the variant that counts only the rounds such a feed
+ * would have posted (docs/architecture.md, "False alarms: the replays' own calm").
+ */
+export const PUSH_FEED_DEVIATION = 0.005;
 
 /** The rules' shortest horizon (P(15 min)): how long a fresh forecast's evidence lasts by default. */
 export const EVIDENCE_SECONDS = 900;
@@ -385,6 +409,24 @@ export class Escalation {
     if (!(Number.isInteger(run) && run >= 0)) throw new Error(`escalation: fastRun ${run} must be an integer >= 0`);
     const ev = e.evidenceSeconds ?? 0;
     if (!(Number.isFinite(ev) && ev >= 0)) throw new Error(`escalation: evidenceSeconds ${ev} must be >= 0`);
+    const mv = e.minMove ?? 0;
+    if (!(Number.isFinite(mv) && mv >= 0 && mv < 1)) throw new Error(`escalation: minMove ${mv} must be in [0, 1)`);
+  }
+
+  /** the reference price of the last forecast that counted (minMove) */
+  private countedPrice: number | undefined;
+
+  /**
+   * Whether a fresh forecast at reference price `price` counts under `minMove`: the first one does, then
+   * one whose price is at least `minMove` away from the last that counted. A forecast without a price (a
+   * monitor with no oracle history yet) counts: nothing shows that its round did not move.
+   */
+  private moved(price: number | undefined): boolean {
+    const mv = this.e.minMove ?? 0;
+    if (mv === 0 || price === undefined || !(price > 0)) return true;
+    if (this.countedPrice !== undefined && Math.abs(price / this.countedPrice - 1) < mv) return false;
+    this.countedPrice = price;
+    return true;
   }
 
   /** Whether a fresh forecast made at `at` still counts as evidence at `now` (see `evidenceSeconds`). */
@@ -407,13 +449,16 @@ export class Escalation {
 
   /**
    * The level in effect after the rules' `decision` for a forecast made at `t` (seconds); `fresh`: it
-   * follows a new oracle round. `t` is needed when evidence expires (`evidenceSeconds` > 0).
+   * follows a new oracle round. `t` is needed when evidence expires (`evidenceSeconds` > 0), `price` (the
+   * reference market's oracle price) when rounds must move (`minMove` > 0).
    */
-  update(decision: LevelDecision, fresh = true, t?: number): LevelDecision {
+  update(decision: LevelDecision, fresh = true, t?: number, price?: number): LevelDecision {
     if (t === undefined && (this.e.evidenceSeconds ?? 0) > 0) {
       throw new Error("escalation: a forecast's time is needed when its evidence expires (evidenceSeconds)");
     }
     const now = t ?? 0;
+    // under minMove a round that did not move the price as far as a push feed's deviation is not fresh
+    if (fresh) fresh = this.moved(price);
     if (fresh) {
       this.recent.push({ hit: decision.level >= 1, t: now });
       if (this.recent.length > this.e.window) this.recent.shift();
@@ -465,15 +510,17 @@ export function levelSeries(
     persistence: Persistence | null;
     escalation?: EscalationSettings | null;
   },
+  /** the reference oracle price at each forecast (needed when the escalation has `minMove`) */
+  prices?: readonly number[],
 ): LevelDecision[] {
   const gate = o.gate ? new ChangeGate(o.gate) : undefined;
   const tracker = o.persistence ? new LevelTracker(o.persistence) : undefined;
   const escalation = o.escalation ? new Escalation(o.escalation) : undefined;
-  // every forecast of a backtest follows a new oracle round: each is fresh
-  return inputs.map((x) => {
+  // a forecast is fresh unless its inputs say it followed no new oracle round (RuleInputs `fresh`)
+  return inputs.map((x, i) => {
     const d = levelFromInputs(gate ? gate.filter(x) : x, rules);
     const p = tracker ? tracker.update(x.t, d) : d;
-    return escalation ? escalation.update(p, true, x.t) : p;
+    return escalation ? escalation.update(p, x.fresh ?? true, x.t, prices?.[i] ?? x.price) : p;
   });
 }
 
@@ -548,6 +595,13 @@ export const RULE_VARIANTS: readonly {
     gate: DEFAULT_CHANGE_GATE,
     persistence: null,
     escalation: DEFAULT_ESCALATION,
+  },
+  {
+    name: "gate+escalation, rounds move 0.5%",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: { ...DEFAULT_ESCALATION, minMove: PUSH_FEED_DEVIATION },
   },
 ];
 

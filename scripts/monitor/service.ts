@@ -208,7 +208,8 @@ export class MonitorService extends EventEmitter {
     this.lastTickAt = now;
     if (state.blockNumber === this.lastBlock && !rounds.length) return undefined;
     this.lastBlock = state.blockNumber;
-    const { forecast: f, tables } = forecast(state, this.o.source.referenceHistory(state), this.settings);
+    const history = this.o.source.referenceHistory(state);
+    const { forecast: f, tables } = forecast(state, history, this.settings);
     this.state = state;
     this.tables = tables;
     this.latest = f;
@@ -230,7 +231,7 @@ export class MonitorService extends EventEmitter {
     }
     // a forecast is fresh when an oracle round arrived since the last one: only such a forecast confirms or climbs
     const decision = this.escalation
-      ? this.escalation.update(persisted, rounds.length > 0, Number(state.timestamp))
+      ? this.escalation.update(persisted, rounds.length > 0, Number(state.timestamp), history.at(-1)?.price)
       : persisted;
     this.decision = decision;
     this.record(f, decision, Number(state.timestamp));

@@ -89,6 +89,31 @@ describe("Risk monitor backtest: acting through the risk-oracle role inside a re
   });
 });
 
+describe("Risk monitor backtest: a forecast is fresh only after a new oracle round, as in the service", function () {
+  this.timeout(600_000);
+
+  it("a step on a held path price re-reads the round before: not fresh, so escalation does not count it", async function () {
+    // a calm staircase: the price steps up 0.01% every third minute and is held in between (a stylised
+    // path's 15-minute step read by 5-minute ticks, in miniature); the replay posts a round only on a change
+    const start = 1_900_000_000;
+    const points = Array.from({ length: 45 }, (_, i) => ({
+      t: start + 60 * i,
+      priceWad: BigInt(Math.round(8_000 * (1 + 0.0001 * Math.floor(i / 3)) * 100)) * 10n ** 16n,
+    }));
+    const path = { ...PATH, event: "synthetic-staircase", resolution: 60, points };
+    const watch = new ReplayBacktest();
+    await runReplay({ network, event: "staircase", paths: [path], params: params(), onStep: watch.onStep });
+    const inputs = watch.result().inputs;
+    expect(inputs.length).to.be.greaterThan(30);
+    expect(inputs[0].fresh, "the first forecast reads the first rounds").to.equal(true);
+    const held = inputs.filter((x, i) => i > 0 && x.price === inputs[i - 1].price);
+    const moved = inputs.filter((x, i) => i > 0 && x.price !== inputs[i - 1].price);
+    expect(held.length, "two of every three steps hold the price").to.be.greaterThan(moved.length);
+    expect(held.map((x) => x.fresh)).to.deep.equal(held.map(() => false));
+    expect(moved.map((x) => x.fresh)).to.deep.equal(moved.map(() => true));
+  });
+});
+
 describe("Risk monitor backtest: the with/without table's outcome figures", function () {
   it("carries the extra drop, wipe-outs, bad debt, the vault's worst loss, the liquidated notional and the positions opened", function () {
     const e18 = 10n ** 18n;

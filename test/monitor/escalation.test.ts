@@ -157,6 +157,59 @@ describe("Risk monitor: escalation's evidence window", function () {
   });
 });
 
+describe("Risk monitor: escalation's rounds must move the price (minMove)", function () {
+  const settings = { ...DEFAULT_ESCALATION, fastRun: 0, minMove: 0.005 };
+  /** levels for hits a minute apart at prices stepping by `step` (a fraction) each round */
+  const levels = (e: Escalation, wanted: number[], step: number) =>
+    wanted.map((l, i) => e.update(want(l), true, i * 60, 20_000 * (1 + step) ** i).level);
+
+  it("a round a minute that barely moves the price is not evidence; one that moves as a push feed's is", function () {
+    // 0.01% a round (a calm market under an oracle that posts every minute): never three counted hits
+    expect(levels(new Escalation(settings), [1, 1, 1, 1, 1, 1], 0.0001)).to.deep.equal([0, 0, 0, 0, 0, 0]);
+    // without minMove the same rounds confirm on the third (the seventh round's escalation)
+    expect(levels(new Escalation({ ...settings, minMove: 0 }), [1, 1, 1, 1], 0.0001)).to.deep.equal([0, 0, 1, 1]);
+    // 0.6% a round (a moving market): every round counts, confirmed on the third, level 2 one round later
+    expect(levels(new Escalation(settings), [1, 1, 2, 2], 0.006)).to.deep.equal([0, 0, 1, 2]);
+    // the move is counted from the last round that counted: 0.2% a round counts every third round
+    // (0.6% in all), so three counted hits take 7 rounds, within 15 minutes at a round a minute
+    expect(levels(new Escalation(settings), [1, 1, 1, 1, 1, 1, 1, 1], 0.002)).to.deep.equal([0, 0, 0, 0, 0, 0, 1, 1]);
+  });
+
+  it("a level in effect holds on rounds that do not count, and falls at once when the rules want less", function () {
+    const e = new Escalation(settings);
+    expect(levels(e, [1, 1, 1], 0.006)).to.deep.equal([0, 0, 1]);
+    expect(e.update(want(1), true, 200, 20_000 * 1.006 ** 2).level).to.equal(1);
+    expect(e.update(want(0), true, 260, 20_000 * 1.006 ** 2).level).to.equal(0);
+  });
+
+  it("levelSeries counts only fresh forecasts (RuleInputs fresh): a re-read round neither confirms nor climbs", function () {
+    const o = { gate: null, persistence: null, escalation: { ...DEFAULT_ESCALATION, fastRun: 0 } };
+    const hits = [0, 1, 2, 3, 4, 5, 6].map((i) => inputs(i * 60, 1));
+    // a round every third minute, re-read in between: the third counted hit is six minutes in
+    const staircase = hits.map((x, i) => ({ ...x, fresh: i % 3 === 0 }));
+    expect(levelSeries(staircase, DEFAULT_RULES, o).map((d) => d.level)).to.deep.equal([0, 0, 0, 0, 0, 0, 1]);
+    // every forecast after a new round (and inputs that do not say: fresh, as the calm bars)
+    expect(levelSeries(hits, DEFAULT_RULES, o).map((d) => d.level)).to.deep.equal([0, 0, 1, 1, 1, 1, 1]);
+  });
+
+  it("levelSeries reads each forecast's price; the setting is bounded and a monitor flag", function () {
+    const hits = [0, 1, 2, 3, 4].map((i) => ({ ...inputs(i * 60, 1), price: 20_000 }));
+    const o = { gate: null, persistence: null, escalation: settings };
+    expect(levelSeries(hits, DEFAULT_RULES, o).map((d) => d.level)).to.deep.equal([0, 0, 0, 0, 0]);
+    const moving = hits.map((x, i) => ({ ...x, price: 20_000 * 1.01 ** i }));
+    expect(levelSeries(moving, DEFAULT_RULES, o).map((d) => d.level)).to.deep.equal([0, 0, 1, 1, 1]);
+    // prices given beside the inputs win (a report whose inputs carry none)
+    const prices = moving.map((x) => x.price);
+    expect(levelSeries(hits, DEFAULT_RULES, o, prices).map((d) => d.level)).to.deep.equal([0, 0, 1, 1, 1]);
+    expect(() => new Escalation({ ...settings, minMove: -0.1 })).to.throw(/minMove/);
+    expect(() => new Escalation({ ...settings, minMove: 1 })).to.throw(/minMove/);
+    const rpcUrl = "http://127.0.0.1:9350";
+    const on = resolveMonitorConfig({ flags: { rpcUrl, escalateMinMoveBps: "50" }, env: {} });
+    expect(on.escalateMinMoveBps).to.equal(50);
+    expect(() => resolveMonitorConfig({ flags: { rpcUrl, escalateMinMoveBps: "6000" }, env: {} })).to.throw();
+  });
+});
+
 describe("Risk monitor: escalation on a path of our own", function () {
   it("the stress book on a synthetic calm-then-fall path: fewer calm alarms and level-2 entries than the gate alone", function () {
     this.timeout(300_000);
