@@ -9,6 +9,7 @@ import type { EventOf } from "./contracts.js";
 import type { ILiquidationEngine } from "../../types/ethers-contracts/index.js";
 import type { RunState } from "./state.js";
 import { backstopLog } from "./backstop.js";
+import { traceDeclines } from "./traceDeclines.js";
 
 type Ev<N extends keyof ILiquidationEngine["filters"]> = EventOf<ILiquidationEngine, N>;
 
@@ -19,6 +20,7 @@ export async function digest(
 ): Promise<{ notional: bigint; tranches: number; unwound: bigint }> {
   const le = run.c.liquidationEngine;
   const logs = await run.chain.logs(from, [await le.getAddress()]);
+  await traceDeclines(run, logs);
   const out = { notional: 0n, tranches: 0, unwound: 0n };
   const touched = new Set<bigint>();
   const closed = new Set<bigint>();
