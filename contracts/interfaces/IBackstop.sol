@@ -62,6 +62,8 @@ interface IBackstopTypes is IBoundedParameters {
     ///         at its budget, "vaultHealth",
     ///         "vaultMargin"), the value and the limit.
     error TakeoverCapExceeded(bytes32 cap, uint256 value, uint256 limit);
+    /// @notice A takeover's bad debt that neither the insurance fund (`coveredWad` of `badDebtWad`) nor the
+    ///         vault's loss budget can pay: the account goes to the backstop close.
     error TakeoverUncovered(uint256 badDebtWad, uint256 coveredWad);
 
     event BackstopVaultSet(address indexed vault, uint256 indexed accountId);
@@ -108,6 +110,9 @@ interface IBackstopTypes is IBoundedParameters {
     event BackstopPeakSet(uint256 sharePrice, uint256 at);
     /// @notice Takeovers refused because the vault's share price fell past maxDrawdown.
     event BackstopHalted(uint256 sharePrice, uint256 peakSharePrice);
+    /// @notice The vault's account paid `amountWad` of the bad debt of `accountId`'s takeover, what the
+    ///         insurance fund could not cover (within its loss budget, below its deleveraging trigger).
+    event BackstopBadDebtPaid(uint256 indexed accountId, uint256 amountWad);
     /// @notice The vault's own inventory went bankrupt while unwinding: covered by the insurance fund,
     ///         the rest queued for auto-deleveraging.
     event BackstopLoss(uint256 indexed marketId, uint256 shortfallWad, uint256 coveredWad);

@@ -151,7 +151,8 @@ interface ILiquidationConfigurator is IBoundedParameters {
     /// @notice Bad debt realised by liquidations, in total (WAD).
     function badDebtIncurred() external view returns (uint256);
 
-    /// @notice Bad debt the insurance fund covered (WAD).
+    /// @notice Bad debt covered (WAD): by the insurance fund, and at a takeover what the fund could not cover
+    ///         and the backstop vault paid within its loss budget (`BackstopBadDebtPaid`).
     function badDebtCovered() external view returns (uint256);
 
     /// @notice Bad debt recovered by auto-deleveraging (WAD).

@@ -73,8 +73,9 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     }
 
     /// @dev Every position to the vault, gains first (so a loss leg's shortfall is what the account's whole
-    ///      equity leaves). Negative equity goes to the insurance fund as in a backstop close; a takeover
-    ///      the fund cannot cover in full is left to that close (and its auto-deleveraging).
+    ///      equity leaves). Negative equity goes to the insurance fund as in a backstop close; what the fund
+    ///      cannot cover the vault pays within its loss budget (_absorb), else the takeover is left to that
+    ///      close (and its auto-deleveraging). `covered` is the fund's part.
     function _moveAll(
         uint256 accountId,
         uint256 vaultId,
@@ -88,9 +89,25 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         }
         if (shortfall == 0) return 0;
         covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
-        if (covered < shortfall) revert TakeoverUncovered(shortfall, covered);
+        if (covered < shortfall) _absorb(accountId, vaultId, shortfall, covered);
         _badDebt.incurred += shortfall;
-        _badDebt.covered += covered;
+        _badDebt.covered += shortfall;
+    }
+
+    /// @dev The bad debt of a takeover the insurance fund could not cover, paid by the vault's account: the
+    ///      vault is the layer of loss capital after the fund, before the profitable opposite side
+    ///      (auto-deleveraging). Within the part of its loss budget below its deleveraging trigger only
+    ///      (`adlDrawdown`; `maxDrawdown` with deleveraging off): the part past the trigger carries its
+    ///      inventory, and spent on bad debt it would bring on the edge's sale. Refused (the takeover reverts,
+    ///      and the account goes to the backstop close, which queues the rest for auto-deleveraging) where the
+    ///      vault's margin cannot pay it or its conservative share price ends that far below the breaker's peak.
+    function _absorb(uint256 accountId, uint256 vaultId, uint256 shortfall, uint256 covered) internal {
+        uint256 rest = shortfall - covered;
+        (, uint256 unpaid, ) = vault.settle(vaultId, -int256(rest), 0);
+        BackstopConfig memory c = _backstopConfig;
+        uint256 bound = c.adlDrawdown != 0 ? c.adlDrawdown : c.maxDrawdown;
+        if (unpaid != 0 || _lossDrawdown(_backstop, c) >= bound) revert TakeoverUncovered(shortfall, covered);
+        emit BackstopBadDebtPaid(accountId, rest);
     }
 
     /// @dev The fee, the account's liquidation state (a closed account starts afresh) and the event.

@@ -308,6 +308,76 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
   });
 
+  it("pays what the insurance fund cannot cover of a takeover's bad debt out of its loss budget: nothing pending, nothing sold", async function () {
+    const w = await worldWith({ insurance: 0n }); // the fund holds a few dollars at most
+    const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+    await setPriceWad(w, ETH, await priceForHealth(w, a, -WAD / 5n)); // equity below zero
+    const s = await w.engine.liquidationSnapshot(a);
+    expect(s.summary.equity).to.be.lessThan(0n);
+    const [incurred, covered, margin] = [
+      await w.liquidationEngine.badDebtIncurred(),
+      await w.liquidationEngine.badDebtCovered(),
+      await w.vault.marginOf(w.vaultAccount),
+    ];
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    console.log(`      gas: liquidate -> takeover, bad debt past the fund paid by the vault: ${rc.gasUsed}`);
+    expect(events(w, rc, "LiquidationSettled")).to.have.length(0);
+    const [taken] = events(w, rc, "AccountTakenOver");
+    const [paid] = events(w, rc, "BackstopBadDebtPaid");
+    const shortfall = (await w.liquidationEngine.badDebtIncurred()) - incurred;
+    expect(shortfall).to.be.within(-s.summary.equity - WAD / 100n, -s.summary.equity + WAD / 100n);
+    const byVault = paid.args.amountWad as bigint;
+    expect(paid.args.accountId).to.equal(a);
+    expect(byVault).to.be.greaterThan(shortfall / 2n); // most of it: the fund is (nearly) empty
+    expect(byVault).to.equal(shortfall - (taken.args.badDebtCoveredWad as bigint));
+    // the ledger balances with nothing left for auto-deleveraging; the vault's margin paid exactly its part
+    // (a wiped-out account pays no fee)
+    expect((await w.liquidationEngine.badDebtCovered()) - covered).to.equal(shortfall);
+    expect(await w.liquidationEngine.badDebtPending()).to.equal(0n);
+    expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.equal(0n);
+    expect(await w.vault.marginOf(w.vaultAccount)).to.equal(margin - byVault);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
+    expect((await w.engine.position(a, ETH)).size).to.equal(0n);
+  });
+
+  it("leaves bad debt past its deleveraging trigger (maxDrawdown when off) to the backstop close, which queues it for auto-deleveraging", async function () {
+    // Alice's bad debt $1,000 an ETH below her bankruptcy (about $100k) against the $1M vault's 7.5% maxDrawdown
+    // with deleveraging off; $600 (about $60k, 6% with the mark haircut) against its 5% trigger with it on,
+    // within maxDrawdown: the part of the budget past the trigger carries the inventory, it pays no bad debt
+    for (const [config, below] of [
+      [CONFIG, 1_000n],
+      [{ ...CONFIG, adlDrawdown: WAD / 20n }, 600n],
+    ] as const) {
+      // the control: the same account, price and config with the default $100k fund is taken over (no cap
+      // declines it; the vault pays at most a small rest), so below it is the bad debt that is refused
+      const ctl = await world();
+      await ctl.bs.setBackstopConfig(config);
+      const ca = await positionAccount(ctl, ctl.alice, 20_000n, 100n * WAD);
+      await setPriceWad(ctl, ETH, (await priceForHealth(ctl, ca, 0n)) - below * WAD);
+      const crc = await receipt(ctl.liquidationEngine.connect(ctl.keeper).liquidate(ca));
+      expect(events(ctl, crc, "AccountTakenOver")).to.have.length(1);
+
+      const w = await worldWith({ insurance: 0n });
+      await w.bs.setBackstopConfig(config);
+      const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+      await setPriceWad(w, ETH, (await priceForHealth(w, a, 0n)) - below * WAD);
+      const debt = -(await w.engine.liquidationSnapshot(a)).summary.equity;
+      const bound = config.adlDrawdown !== 0n ? config.adlDrawdown : config.maxDrawdown;
+      expect(debt).to.be.greaterThan((1_000_000n * WAD * bound) / WAD);
+      // with the trigger on, the debt and the haircut on the inventory (about $2.4k) stay within maxDrawdown
+      if (config.adlDrawdown !== 0n) expect(debt).to.be.lessThan(70_000n * WAD);
+      const margin = await w.vault.marginOf(w.vaultAccount);
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+      expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+      expect(events(w, rc, "BackstopBadDebtPaid")).to.have.length(0);
+      const [settled] = events(w, rc, "LiquidationSettled");
+      expect(settled.args.backstop).to.equal(true);
+      expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.be.greaterThan(0n);
+      expect(await w.vault.marginOf(w.vaultAccount)).to.equal(margin);
+      expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+    }
+  });
+
   it("nets an opposite-side backstop against the inventory first: both sides' open interest fall, no sale", async function () {
     const w = await loadFixture(world);
     const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
@@ -766,7 +836,11 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     await w.liquidationEngine.connect(w.keeper).liquidate(alice);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
     await setPriceWad(w, ETH, await priceForHealth(w, carol, -WAD / 10n)); // Carol's equity below zero
-    await w.liquidationEngine.connect(w.keeper).liquidate(carol); // the fund's few dollars cover a part
+    // Carol's takeover declined (the account cap), so her backstop close queues the deficit: the fund's few
+    // dollars cover a part (a takeover would have had the vault pay the rest)
+    await w.bs.setBackstopConfig({ ...ADL, accountShare: WAD / 1000n });
+    await w.liquidationEngine.connect(w.keeper).liquidate(carol);
+    await w.bs.setBackstopConfig(ADL);
     const deficit = await w.liquidationEngine.pendingDeficit(ETH, true);
     expect(deficit).to.be.greaterThan(0n);
     // the same -3% round that passes an excess on when nothing is pending (test above)
