@@ -152,6 +152,9 @@ export function backstopLog(run: RunState, log: { topics: string[]; data: string
     run.record.liquidated.add(id);
     run.record.counters.keeperRewards += a.keeperWad as bigint;
     if ((a.marginLeftWad as bigint) === 0n) run.record.wipedOut.add(id);
+  } else if (parsed.name === "BackstopBadDebtPaid") {
+    // what the insurance fund could not cover of a takeover's bad debt, paid by the vault (kept apart from the fund's)
+    run.record.counters.badDebtPaidByVault += a.amountWad as bigint;
   } else if (parsed.name === "BackstopUnwound") {
     // a sale like a liquidated leg: the impact model takes it
     run.impact.addTrade(Number(a.marketId), a.sizeDelta as bigint, a.price as bigint);

@@ -12,6 +12,8 @@ export type RunCounters = {
   badDebtCovered: bigint;
   badDebtSocialised: bigint;
   badDebtPending: bigint;
+  /** the part of `badDebtCovered` the backstop vault paid at its takeovers (BackstopBadDebtPaid), not the fund */
+  badDebtPaidByVault: bigint;
   accountsLiquidated: number;
   accountsWipedOut: number;
   tranches: number;
@@ -66,7 +68,8 @@ export function computeMetrics(
   });
   return {
     badDebtIncurred: c.badDebtIncurred.toString(),
-    badDebtCoveredByInsurance: c.badDebtCovered.toString(),
+    badDebtCoveredByInsurance: (c.badDebtCovered - c.badDebtPaidByVault).toString(),
+    badDebtPaidByBackstopVault: c.badDebtPaidByVault.toString(),
     badDebtSocialised: c.badDebtSocialised.toString(),
     badDebtUncovered: c.badDebtPending.toString(),
     insuranceDrawdown: drawdown.toString(),
@@ -193,6 +196,7 @@ export function comparisons(runs: readonly ReplayRun[], baselineName = "baseline
 const ROWS: [string, (m: ReplayMetrics) => string][] = [
   ["bad debt incurred ($)", (m) => formatUsd(BigInt(m.badDebtIncurred))],
   ["  covered by insurance ($)", (m) => formatUsd(BigInt(m.badDebtCoveredByInsurance))],
+  ["  paid by the backstop vault ($)", (m) => formatUsd(BigInt(m.badDebtPaidByBackstopVault))],
   ["  socialised by ADL ($)", (m) => formatUsd(BigInt(m.badDebtSocialised))],
   ["  uncovered ($)", (m) => formatUsd(BigInt(m.badDebtUncovered))],
   ["insurance drawdown ($)", (m) => formatUsd(BigInt(m.insuranceDrawdown))],

@@ -32,6 +32,9 @@ export type ReplayStep = {
 export type ReplayMetrics = {
   badDebtIncurred: WadString;
   badDebtCoveredByInsurance: WadString;
+  /** bad debt the backstop vault paid at its takeovers where the insurance fund could not (not insurance:
+   *  the target "all covered by the insurance fund" does not count it) */
+  badDebtPaidByBackstopVault: WadString;
   badDebtSocialised: WadString;
   /** bad debt neither covered nor socialised: a loss the LP pool kept */
   badDebtUncovered: WadString;

@@ -183,6 +183,7 @@ function emptyRecord(insuranceStart: bigint): RunState["record"] {
       badDebtCovered: 0n,
       badDebtSocialised: 0n,
       badDebtPending: 0n,
+      badDebtPaidByVault: 0n,
       accountsLiquidated: 0,
       accountsWipedOut: 0,
       tranches: 0,

@@ -73,6 +73,7 @@ function fixtureRun(event: string, title: string, preset: "baseline" | "protecte
     metrics: {
       badDebtIncurred: protectedRun ? "0" : ((1_234_567_891n * WAD) / 100n).toString(), // $12,345,678.91
       badDebtCoveredByInsurance: protectedRun ? "0" : (98_765n * WAD + WAD / 2n).toString(), // $98,765.50
+      badDebtPaidByBackstopVault: "0",
       badDebtSocialised: "0",
       badDebtUncovered: protectedRun ? "0" : (12_246_913n * WAD + (41n * WAD) / 100n).toString(), // $12,246,913.41
       insuranceDrawdown: (100_000n * WAD - insurance).toString(),

@@ -18,6 +18,11 @@ export type SummaryRow = { label: string; indent?: boolean; value: (run: ReplayR
 export const SUMMARY_ROWS: SummaryRow[] = [
   { label: "bad debt incurred", value: (r) => formatUsd(r.metrics.badDebtIncurred) },
   { label: "covered by insurance", indent: true, value: (r) => formatUsd(r.metrics.badDebtCoveredByInsurance) },
+  {
+    label: "paid by the backstop vault",
+    indent: true,
+    value: (r) => formatUsd(r.metrics.badDebtPaidByBackstopVault ?? "0"),
+  },
   { label: "socialised (ADL)", indent: true, value: (r) => formatUsd(r.metrics.badDebtSocialised) },
   { label: "uncovered (LP pool)", indent: true, value: (r) => formatUsd(r.metrics.badDebtUncovered) },
   { label: "insurance drawdown", value: (r) => formatUsd(r.metrics.insuranceDrawdown) },
