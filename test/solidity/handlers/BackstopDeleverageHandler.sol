@@ -125,6 +125,7 @@ contract BackstopDeleverageHandler is CommonBase {
         uint256 sharePrice;
         uint256 triggerPrice;
         uint256 excess;
+        uint256 deficit; // the pending deficit of the vault's side in the market (its excess then yields to it)
         int256 vaultEquity;
         int256[2] vaultSize;
         IPerpEngine.MarketState market;
@@ -144,6 +145,7 @@ contract BackstopDeleverageHandler is CommonBase {
         b.vaultSize[0] = _vaultSize(0);
         b.vaultSize[1] = _vaultSize(1);
         if (b.triggerOn) b.excess = liq.backstopExcess(m);
+        if (b.vaultSize[m] != 0) b.deficit = liq.pendingDeficit(m, b.vaultSize[m] > 0);
         b.market = engine.marketState(m);
         b.flow = bs.forcedFlow(m);
         b.summaries = new IPerpEngine.AccountSummary[](list.length);
@@ -214,13 +216,15 @@ contract BackstopDeleverageHandler is CommonBase {
 
     /// @dev A refusal carries one of deleverageBackstop's documented errors, and the right one for a stranger
     ///      (AccessControlUnauthorizedAccount), for the keeper with no inventory (NothingToDeleverage) and with
-    ///      nothing the engine lets go (backstopExcess 0: BackstopAboveTrigger).
+    ///      nothing the engine lets go (backstopExcess 0: BackstopYieldsToDeficit while a deficit of the vault's
+    ///      side is pending in the market, else BackstopAboveTrigger).
     function _checkRefusal(bytes memory err, address caller, uint256 m, DelevBefore memory b) internal {
         bytes4 sel = err.length >= 4 ? bytes4(err) : bytes4(0);
         bool documented =
             sel == IAccessControl.AccessControlUnauthorizedAccount.selector ||
                 sel == IAutoDeleveraging.BackstopDeleverageOff.selector ||
                 sel == IAutoDeleveraging.BackstopAboveTrigger.selector ||
+                sel == IAutoDeleveraging.BackstopYieldsToDeficit.selector ||
                 sel == IAutoDeleveraging.NothingToDeleverage.selector ||
                 sel == IAutoDeleveraging.TooManyCandidates.selector ||
                 sel == IAutoDeleveraging.NotAnAdlCandidate.selector ||
@@ -230,7 +234,12 @@ contract BackstopDeleverageHandler is CommonBase {
         if (caller != keeper) right = sel == IAccessControl.AccessControlUnauthorizedAccount.selector;
         else if (!b.triggerOn) right = sel == IAutoDeleveraging.BackstopDeleverageOff.selector;
         else if (b.vaultSize[m] == 0) right = sel == IAutoDeleveraging.NothingToDeleverage.selector;
-        else if (b.excess == 0) right = sel == IAutoDeleveraging.BackstopAboveTrigger.selector;
+        else if (b.excess == 0) {
+            right =
+                b.deficit != 0
+                    ? sel == IAutoDeleveraging.BackstopYieldsToDeficit.selector
+                    : sel == IAutoDeleveraging.BackstopAboveTrigger.selector;
+        }
         if (!right) {
             ++ghost_deleverageBadRefusal;
             lastViolation = string.concat("deleverageBackstop refused with ", vm.toString(err));
