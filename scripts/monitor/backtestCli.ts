@@ -391,6 +391,8 @@ async function main(): Promise<void> {
   const rows: {
     event: string;
     source: string;
+    /** the population the runs drew (its size and seed): one draw of a seed comparison (seedCompare.ts) */
+    population: { accounts: number; seed: number };
     result: BacktestResult;
     without: ReplayMetrics;
     with?: ReplayMetrics;
@@ -423,6 +425,7 @@ async function main(): Promise<void> {
     const row: (typeof rows)[number] = {
       event: id,
       source: stylised ? "stylised" : "real",
+      population: run.population,
       result,
       without: run.metrics,
     };
