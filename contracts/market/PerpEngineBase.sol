@@ -73,7 +73,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     uint256 internal _liqConfigWord;
     uint256 internal _rewardConfigWord;
     IAutoDeleveraging.AdlConfig internal _adlConfig;
-    mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _capacityWindows;
+    /// @dev Retired: each market's capacity window now lives in its state's basis-sum slot (_capacityWindow).
+    ///      The mapping's slot stays so that every later variable keeps its place.
+    mapping(uint256 marketId => ILiquidationConfigurator.Window) private _retiredCapacityWindows;
     mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _adlWindows;
     mapping(uint256 marketId => mapping(bool bankruptLong => uint256 amountWad)) internal _pendingDeficit;
     ILiquidationConfigurator.BadDebtLedger internal _badDebt;
@@ -349,16 +351,55 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             }
         }
         // Each of the state's two slots written once, whole (solc writes a packed field by reading the slot
-        // back and masking it in): both sides' open interest in slot 0, the basis sum alone in slot 2.
+        // back and masking it in): both sides' open interest in slot 0; in slot 2 the basis sum (bits 0-127),
+        // the capacity window above it kept as it is (_capacityWindow).
         uint256 oiWord = uint256(longOi.toUint128()) | (uint256(shortOi.toUint128()) << 128);
-        uint256 basisWord = uint128(
-            (int256(st.basisSum) +
-                FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
-                FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128()
-        );
+        uint256 basisWord;
+        assembly ("memory-safe") {
+            basisWord := sload(add(st.slot, 2))
+        }
+        basisWord =
+            ((basisWord >> 128) << 128) |
+            uint128(
+                (int256(int128(uint128(basisWord))) +
+                    FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
+                    FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128()
+            );
         assembly ("memory-safe") {
             sstore(st.slot, oiWord)
             sstore(add(st.slot, 2), basisWord)
+        }
+    }
+
+    /// @dev A market's liquidation capacity window, kept in the upper half of its state's basis-sum slot
+    ///      (slot 2: basisSum in bits 0-127 as solc packs it, the window's start in 128-159, used in 160-255),
+    ///      which a tranche reads and rewrites anyway: one cold slot and one write fewer than a slot of its
+    ///      own. The start is in seconds as a uint32 (until 2106), used saturates at 2^96 - 1 (7.9e10 of
+    ///      quote notional in WAD, far above any market's window capacity).
+    function _capacityWindow(uint256 marketId) internal view returns (ILiquidationConfigurator.Window memory w) {
+        IPerpEngine.MarketState storage st = _states[marketId];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(add(st.slot, 2))
+        }
+        w.start = uint40(uint32(word >> 128));
+        w.used = uint128(word >> 160);
+    }
+
+    /// @dev Counts `notional` in a market's capacity window (_capacityWindow), opening a new window when the
+    ///      current one is `length` seconds old or more; the basis sum beside it kept. One read, one write.
+    function _countInWindow(uint256 marketId, uint256 length, uint256 notional) internal {
+        IPerpEngine.MarketState storage st = _states[marketId];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(add(st.slot, 2))
+        }
+        uint256 start = uint32(word >> 128);
+        uint256 used = word >> 160;
+        if (block.timestamp >= start + length) (start, used) = (block.timestamp, 0);
+        word = uint128(word) | (uint256(uint32(start)) << 128) | ((used + notional).min(type(uint96).max) << 160);
+        assembly ("memory-safe") {
+            sstore(add(st.slot, 2), word)
         }
     }
 
