@@ -371,10 +371,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 leg,
                 keeper,
                 last ? plan.keeperFromPenalty : 0,
-                last ? plan.insuranceShare : 0
+                last ? plan.insuranceShare : 0,
+                windowLength
             );
             if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
-            _countInWindow(leg.marketId, windowLength, leg.notional);
             _emitLeg(plan, leg, keeper, newSize, last, left);
         }
     }

@@ -290,21 +290,23 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         ILiquidator.Leg memory leg,
         address keeper,
         uint256 keeperWad,
-        uint256 insuranceWad
+        uint256 insuranceWad,
+        uint256 windowLength
     ) internal returns (uint256 shortfall, int256 newSize) {
         uint256 marketId = leg.marketId;
-        newSize = _moveLeg(accountId, marketId, leg.sizeDelta, leg.price);
+        newSize = _moveLeg(accountId, marketId, leg, windowLength);
         (shortfall, , ) = vault.settleLiquidation(accountId, leg.realised, keeper, keeperWad, insuranceWad);
         if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
     }
 
     /// @dev The leg's writes to the engine's storage (accrual, open interest, the position, the account's
-    ///      markets); the vault's settlement and the events are _reduceLeg's.
+    ///      markets, the leg's notional counted in the market's capacity window of `windowLength` seconds);
+    ///      the vault's settlement and the events are _reduceLeg's.
     function _moveLeg(
         uint256 accountId,
         uint256 marketId,
-        int256 sizeDelta,
-        uint256 price
+        ILiquidator.Leg memory leg,
+        uint256 windowLength
     ) private returns (int256 newSize) {
         IPerpEngine.MarketConfig storage cfg = _configs[marketId];
         IPerpEngine.MarketState storage st = _states[marketId];
@@ -312,13 +314,13 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         Trade memory t;
         t.oldSize = pos.size;
         t.oldBasis = pos.basis;
-        t.newSize = t.oldSize + sizeDelta;
+        t.newSize = t.oldSize + leg.sizeDelta;
         t.newBasis = t.newSize == 0 ? int256(0) : t.oldBasis;
         // The volatility only moves the maintenance ramp of an accrual: a market accrued this block needs none.
         uint256 sigma;
         if (block.timestamp != st.lastAccrualTime) (, sigma) = _priceOf(cfg.feedId);
-        _accrue(marketId, cfg, st, price, sigma);
-        _writeMarket(cfg, st, marketId, t);
+        _accrue(marketId, cfg, st, leg.price, sigma);
+        _writeLegMarket(st, t, windowLength, leg.notional);
         // One write of the position's slot, whole: size in bits 0-127, basis in 128-255 (as solc packs it).
         uint256 posWord = uint256(uint128(t.newSize.toInt128())) | (uint256(uint128(t.newBasis.toInt128())) << 128);
         assembly ("memory-safe") {
@@ -371,6 +373,45 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev _writeMarket for a liquidation leg (a reduction: no cap to check), with the leg's `notional` counted
+    ///      in the market's capacity window (_capacityWindow) in the same write of the basis sum's slot, a new
+    ///      window opened when the current one is `windowLength` seconds old or more: one read and one write
+    ///      of that slot a leg instead of two.
+    function _writeLegMarket(
+        IPerpEngine.MarketState storage st,
+        Trade memory t,
+        uint256 windowLength,
+        uint256 notional
+    ) private {
+        uint256 longOi = st.longOpenInterest;
+        uint256 shortOi = st.shortOpenInterest;
+        if (t.oldSize > 0) longOi -= uint256(t.oldSize);
+        else shortOi -= uint256(-t.oldSize);
+        if (t.newSize > 0) longOi += uint256(t.newSize);
+        else shortOi += uint256(-t.newSize);
+        uint256 oiWord = uint256(longOi.toUint128()) | (uint256(shortOi.toUint128()) << 128);
+        uint256 basisWord;
+        assembly ("memory-safe") {
+            basisWord := sload(add(st.slot, 2))
+        }
+        // The window above the basis sum: its start in bits 128-159, used in 160-255.
+        uint256 start = uint32(basisWord >> 128);
+        uint256 used = basisWord >> 160;
+        if (block.timestamp >= start + windowLength) (start, used) = (block.timestamp, 0);
+        basisWord =
+            (uint256(uint32(start)) << 128) |
+            ((used + notional).min(type(uint96).max) << 160) |
+            uint128(
+                (int256(int128(uint128(basisWord))) +
+                    FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
+                    FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128()
+            );
+        assembly ("memory-safe") {
+            sstore(st.slot, oiWord)
+            sstore(add(st.slot, 2), basisWord)
+        }
+    }
+
     /// @dev A market's liquidation capacity window, kept in the upper half of its state's basis-sum slot
     ///      (slot 2: basisSum in bits 0-127 as solc packs it, the window's start in 128-159, used in 160-255),
     ///      which a tranche reads and rewrites anyway: one cold slot and one write fewer than a slot of its
@@ -384,23 +425,6 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         }
         w.start = uint40(uint32(word >> 128));
         w.used = uint128(word >> 160);
-    }
-
-    /// @dev Counts `notional` in a market's capacity window (_capacityWindow), opening a new window when the
-    ///      current one is `length` seconds old or more; the basis sum beside it kept. One read, one write.
-    function _countInWindow(uint256 marketId, uint256 length, uint256 notional) internal {
-        IPerpEngine.MarketState storage st = _states[marketId];
-        uint256 word;
-        assembly ("memory-safe") {
-            word := sload(add(st.slot, 2))
-        }
-        uint256 start = uint32(word >> 128);
-        uint256 used = word >> 160;
-        if (block.timestamp >= start + length) (start, used) = (block.timestamp, 0);
-        word = uint128(word) | (uint256(uint32(start)) << 128) | ((used + notional).min(type(uint96).max) << 160);
-        assembly ("memory-safe") {
-            sstore(add(st.slot, 2), word)
-        }
     }
 
     function _writeAccountMarkets(
