@@ -6,6 +6,7 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 
 import {IBackstop} from "../interfaces/IBackstop.sol";
 import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
+import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -366,9 +367,8 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (late) budget = budget.mulWadDown(c.lateMultiplier);
         used = _decayed(f, c.flowHalfLife);
         uint32 window = uint32(LiquidationParams.capacityWindow(_liqConfigWord));
-        if (block.timestamp < uint256(_capacityWindows[marketId].start) + window) {
-            used += _capacityWindows[marketId].used;
-        }
+        ILiquidationConfigurator.Window memory w = _capacityWindow(marketId);
+        if (block.timestamp < uint256(w.start) + window) used += w.used;
         // the loss ramp (at its cap from maxDrawdown on), then the loss budget's edge: at maxDrawdown what is
         // left is sold, whatever the impact budget says (_edge)
         uint256 abs = FixedPoint.abs(size);

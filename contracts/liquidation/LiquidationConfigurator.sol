@@ -244,7 +244,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         uint256 marketId
     ) external view returns (uint256 capacity, uint256 used, uint256 windowEndsAt) {
         Config memory c = _liquidationConfig();
-        Window memory w = _rolled(_capacityWindows[marketId], c.capacityWindow);
+        Window memory w = _rolled(_capacityWindow(marketId), c.capacityWindow);
         IPerpEngine.MarketConfig storage cfg = _configs[marketId];
         // An unlisted market has no capacity and reads no feed: a caller that only needs what was
         // used (the liquidation-pressure trigger) never fails on it.
@@ -312,7 +312,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
 
     /// @inheritdoc ILiquidationConfigurator
     function capacityWindow(uint256 marketId) external view returns (uint40 start, uint128 used) {
-        Window memory w = _capacityWindows[marketId];
+        Window memory w = _capacityWindow(marketId);
         return (w.start, w.used);
     }
 

@@ -271,7 +271,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         bool any;
         for (uint256 i; i < ps.length; ++i) {
             uint256 cap = LiquidationMath.capacity(c.capacityDepthFactor, ps[i].skewScale, ps[i].price);
-            ILiquidationConfigurator.Window memory w = _rolled(_capacityWindows[ps[i].marketId], c.capacityWindow);
+            ILiquidationConfigurator.Window memory w = _rolled(_capacityWindow(ps[i].marketId), c.capacityWindow);
             uint256 room = cap > w.used ? cap - w.used : 0;
             uint256 allowed = LiquidationMath.shareThatFits(room, ps[i].notional).min(plan.fraction);
             fractions[i] = allowed;
@@ -281,7 +281,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (!any) {
             refusal.status = Status.NoCapacity;
             refusal.marketId = blocked;
-            refusal.windowEndsAt = uint256(_capacityWindows[blocked].start) + c.capacityWindow;
+            refusal.windowEndsAt = uint256(_capacityWindow(blocked).start) + c.capacityWindow;
         }
     }
 
@@ -371,16 +371,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 leg,
                 keeper,
                 last ? plan.keeperFromPenalty : 0,
-                last ? plan.insuranceShare : 0
+                last ? plan.insuranceShare : 0,
+                windowLength
             );
             if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
-            ILiquidationConfigurator.Window storage stored = _capacityWindows[leg.marketId];
-            ILiquidationConfigurator.Window memory w = _rolled(stored, windowLength);
-            // The window's slot written once, whole: start in bits 0-39, used in 40-167 (as solc packs it).
-            uint256 word = uint256(w.start) | ((uint256(w.used) + leg.notional).min(type(uint128).max) << 40);
-            assembly ("memory-safe") {
-                sstore(stored.slot, word)
-            }
             _emitLeg(plan, leg, keeper, newSize, last, left);
         }
     }

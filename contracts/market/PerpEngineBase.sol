@@ -73,7 +73,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     uint256 internal _liqConfigWord;
     uint256 internal _rewardConfigWord;
     IAutoDeleveraging.AdlConfig internal _adlConfig;
-    mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _capacityWindows;
+    /// @dev Retired: each market's capacity window now lives in its state's basis-sum slot (_capacityWindow).
+    ///      The mapping's slot stays so that every later variable keeps its place.
+    mapping(uint256 marketId => ILiquidationConfigurator.Window) private _retiredCapacityWindows;
     mapping(uint256 marketId => ILiquidationConfigurator.Window) internal _adlWindows;
     mapping(uint256 marketId => mapping(bool bankruptLong => uint256 amountWad)) internal _pendingDeficit;
     ILiquidationConfigurator.BadDebtLedger internal _badDebt;
@@ -288,21 +290,23 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         ILiquidator.Leg memory leg,
         address keeper,
         uint256 keeperWad,
-        uint256 insuranceWad
+        uint256 insuranceWad,
+        uint256 windowLength
     ) internal returns (uint256 shortfall, int256 newSize) {
         uint256 marketId = leg.marketId;
-        newSize = _moveLeg(accountId, marketId, leg.sizeDelta, leg.price);
+        newSize = _moveLeg(accountId, marketId, leg, windowLength);
         (shortfall, , ) = vault.settleLiquidation(accountId, leg.realised, keeper, keeperWad, insuranceWad);
         if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
     }
 
     /// @dev The leg's writes to the engine's storage (accrual, open interest, the position, the account's
-    ///      markets); the vault's settlement and the events are _reduceLeg's.
+    ///      markets, the leg's notional counted in the market's capacity window of `windowLength` seconds);
+    ///      the vault's settlement and the events are _reduceLeg's.
     function _moveLeg(
         uint256 accountId,
         uint256 marketId,
-        int256 sizeDelta,
-        uint256 price
+        ILiquidator.Leg memory leg,
+        uint256 windowLength
     ) private returns (int256 newSize) {
         IPerpEngine.MarketConfig storage cfg = _configs[marketId];
         IPerpEngine.MarketState storage st = _states[marketId];
@@ -310,13 +314,13 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         Trade memory t;
         t.oldSize = pos.size;
         t.oldBasis = pos.basis;
-        t.newSize = t.oldSize + sizeDelta;
+        t.newSize = t.oldSize + leg.sizeDelta;
         t.newBasis = t.newSize == 0 ? int256(0) : t.oldBasis;
         // The volatility only moves the maintenance ramp of an accrual: a market accrued this block needs none.
         uint256 sigma;
         if (block.timestamp != st.lastAccrualTime) (, sigma) = _priceOf(cfg.feedId);
-        _accrue(marketId, cfg, st, price, sigma);
-        _writeMarket(cfg, st, marketId, t);
+        _accrue(marketId, cfg, st, leg.price, sigma);
+        _writeLegMarket(st, t, windowLength, leg.notional);
         // One write of the position's slot, whole: size in bits 0-127, basis in 128-255 (as solc packs it).
         uint256 posWord = uint256(uint128(t.newSize.toInt128())) | (uint256(uint128(t.newBasis.toInt128())) << 128);
         assembly ("memory-safe") {
@@ -349,17 +353,78 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             }
         }
         // Each of the state's two slots written once, whole (solc writes a packed field by reading the slot
-        // back and masking it in): both sides' open interest in slot 0, the basis sum alone in slot 2.
+        // back and masking it in): both sides' open interest in slot 0; in slot 2 the basis sum (bits 0-127),
+        // the capacity window above it kept as it is (_capacityWindow).
         uint256 oiWord = uint256(longOi.toUint128()) | (uint256(shortOi.toUint128()) << 128);
-        uint256 basisWord = uint128(
-            (int256(st.basisSum) +
-                FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
-                FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128()
-        );
+        uint256 basisWord;
+        assembly ("memory-safe") {
+            basisWord := sload(add(st.slot, 2))
+        }
+        basisWord =
+            ((basisWord >> 128) << 128) |
+            uint128(
+                (int256(int128(uint128(basisWord))) +
+                    FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
+                    FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128()
+            );
         assembly ("memory-safe") {
             sstore(st.slot, oiWord)
             sstore(add(st.slot, 2), basisWord)
         }
+    }
+
+    /// @dev _writeMarket for a liquidation leg (a reduction: no cap to check), with the leg's `notional` counted
+    ///      in the market's capacity window (_capacityWindow) in the same write of the basis sum's slot, a new
+    ///      window opened when the current one is `windowLength` seconds old or more: one read and one write
+    ///      of that slot a leg instead of two.
+    function _writeLegMarket(
+        IPerpEngine.MarketState storage st,
+        Trade memory t,
+        uint256 windowLength,
+        uint256 notional
+    ) private {
+        uint256 longOi = st.longOpenInterest;
+        uint256 shortOi = st.shortOpenInterest;
+        if (t.oldSize > 0) longOi -= uint256(t.oldSize);
+        else shortOi -= uint256(-t.oldSize);
+        if (t.newSize > 0) longOi += uint256(t.newSize);
+        else shortOi += uint256(-t.newSize);
+        uint256 oiWord = uint256(longOi.toUint128()) | (uint256(shortOi.toUint128()) << 128);
+        uint256 basisWord;
+        assembly ("memory-safe") {
+            basisWord := sload(add(st.slot, 2))
+        }
+        // The window above the basis sum: its start in bits 128-159, used in 160-255.
+        uint256 start = uint32(basisWord >> 128);
+        uint256 used = basisWord >> 160;
+        if (block.timestamp >= start + windowLength) (start, used) = (block.timestamp, 0);
+        basisWord =
+            (uint256(uint32(start)) << 128) |
+            ((used + notional).min(type(uint96).max) << 160) |
+            uint128(
+                (int256(int128(uint128(basisWord))) +
+                    FixedPoint.mulWadFloorSigned(t.newSize, t.newBasis) -
+                    FixedPoint.mulWadFloorSigned(t.oldSize, t.oldBasis)).toInt128()
+            );
+        assembly ("memory-safe") {
+            sstore(st.slot, oiWord)
+            sstore(add(st.slot, 2), basisWord)
+        }
+    }
+
+    /// @dev A market's liquidation capacity window, kept in the upper half of its state's basis-sum slot
+    ///      (slot 2: basisSum in bits 0-127 as solc packs it, the window's start in 128-159, used in 160-255),
+    ///      which a tranche reads and rewrites anyway: one cold slot and one write fewer than a slot of its
+    ///      own. The start is in seconds as a uint32 (until 2106), used saturates at 2^96 - 1 (7.9e10 of
+    ///      quote notional in WAD, far above any market's window capacity).
+    function _capacityWindow(uint256 marketId) internal view returns (ILiquidationConfigurator.Window memory w) {
+        IPerpEngine.MarketState storage st = _states[marketId];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(add(st.slot, 2))
+        }
+        w.start = uint40(uint32(word >> 128));
+        w.used = uint128(word >> 160);
     }
 
     function _writeAccountMarkets(

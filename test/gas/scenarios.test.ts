@@ -66,7 +66,13 @@ const LIQUIDATION_TARGET = { tranche: 150_000n, perTrancheInBatch: 70_000n };
 // state, the position and the capacity window written one whole slot at a time, the accrual's slot read once
 // and its funding rate computed once, the ramp's parameters read as scalars (164,794, 67,818 and 156,328
 // measured)
-const LIQUIDATION_BUDGET = { tranche: 165_000n, perTrancheInBatch: 68_000n, backstop: 156_500n };
+// tranche 165,000 -> 160,200, per tranche in a batch 68,000 -> 67,800, backstop 156,500 -> 151,800: the capacity
+// window in the upper half of the market state's basis-sum slot, which a tranche reads and rewrites anyway (one
+// cold slot and one write fewer; 159,855, 67,583 and 151,392 measured)
+// tranche 160,200 -> 159,800, per tranche in a batch 67,800 -> 67,400, backstop 151,800 -> 151,400: a leg counts its
+// notional in the capacity window in the same read and write of the basis sum's slot as the basis sum (159,459,
+// 67,187 and 150,996 measured)
+const LIQUIDATION_BUDGET = { tranche: 159_800n, perTrancheInBatch: 67_400n, backstop: 151_400n };
 // deleverageBackstop (issue 12): the vault's inventory closed against opposite positions at the oracle.
 // Measured 218,296 (one candidate) and 487,372 (five, 97,474 a candidate); asserted with about 1% of
 // slack so that a regression fails. With the oracle's read word 211,164 and 470,756: 213,000 and 475,000.

@@ -2,13 +2,15 @@
  * The market's state and a position are written one whole slot at a time (PerpEngineBase: the open
  * interest word, the accrual word, the basis sum, the position's size and basis). These tests read every
  * field back through the getters with negative values in the signed fields (a funding index below zero,
- * a short's size, a basis sum below zero), where a wrong mask or sign extension would show.
+ * a short's size, a basis sum below zero), where a wrong mask or sign extension would show. The market's
+ * liquidation capacity window shares the basis sum's slot (its upper half): a trade must keep the window
+ * and a liquidation the basis sum.
  */
 import { expect } from "chai";
 import { network } from "hardhat";
 
 import { WAD } from "../../deploy/params.js";
-import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, units } from "../helpers/fixture.js";
+import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, units } from "../helpers/fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -81,5 +83,56 @@ describe("PerpEngine: the market's state and positions written as whole slots", 
     expect(st.longOpenInterest).to.equal(units(10));
     const a = await w.engine.position(alice, ETH);
     expect(st.basisSum).to.equal(mulWadFloorSigned(a.size, a.basis));
+  });
+  it("keeps the capacity window and the basis sum in one slot: a liquidation and a trade each keep the other", async function () {
+    const { w, bob } = await networkHelpers.loadFixture(world);
+    const keeper = (await ethers.getSigners())[8];
+    const thin = await openAccount(w, w.carol, 1_050n * USDC);
+    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
+    await w.engine.connect(w.carol).modifyPosition(thin, ETH, units(15), MAX_PRICE);
+    let price = 2_000n;
+    while (!(await w.engine.isLiquidatable(thin))) await setPrice(w, ETH, (price -= 5n));
+    const basisSum = async () => {
+      const [t, b] = [await w.engine.position(thin, ETH), await w.engine.position(bob, ETH)];
+      return mulWadFloorSigned(t.size, t.basis) + mulWadFloorSigned(b.size, b.basis);
+    };
+    const tranche = async () => {
+      const rc = await (await w.liquidationEngine.connect(keeper).liquidate(thin)).wait();
+      const settled = rc!.logs
+        .map((l) => w.liquidationEngine.interface.parseLog(l))
+        .find((e) => e?.name === "LiquidationSettled");
+      const block = await ethers.provider.getBlock(rc!.blockNumber);
+      return { notional: settled!.args.trancheNotional as bigint, at: BigInt(block!.timestamp) };
+    };
+
+    // A tranche opens the window and rewrites the basis sum beside it (bob's short keeps it below zero).
+    const first = await tranche();
+    expect(first.notional > 0n).to.equal(true);
+    let window = await w.liquidationEngine.capacityWindow(ETH);
+    expect(window.start).to.equal(first.at);
+    expect(window.used).to.equal(first.notional);
+    const st = await w.engine.marketState(ETH);
+    expect(st.basisSum < 0n).to.equal(true);
+    expect(st.basisSum).to.equal(await basisSum());
+
+    // A trade rewrites the basis sum and leaves the window as it was.
+    await w.engine.connect(w.bob).modifyPosition(bob, ETH, units(7), MAX_PRICE);
+    expect((await w.engine.marketState(ETH)).basisSum).to.equal(await basisSum());
+    window = await w.liquidationEngine.capacityWindow(ETH);
+    expect(window.start).to.equal(first.at);
+    expect(window.used).to.equal(first.notional);
+
+    // The next tranche counts in the same window while it is open, in a new one after; the basis sum follows.
+    const [, , , , cooldown, windowLength] = await w.liquidationEngine.config();
+    await networkHelpers.time.increase(cooldown);
+    while (!(await w.engine.isLiquidatable(thin))) await setPrice(w, ETH, (price -= 5n));
+    const second = await tranche();
+    window = await w.liquidationEngine.capacityWindow(ETH);
+    const sameWindow = second.at < first.at + windowLength;
+    expect(window.start).to.equal(sameWindow ? first.at : second.at);
+    expect(window.used).to.equal(sameWindow ? first.notional + second.notional : second.notional);
+    expect((await w.engine.marketState(ETH)).basisSum).to.equal(await basisSum());
+    const [, used] = await w.liquidationEngine.liquidationCapacity(ETH);
+    expect(used).to.equal(window.used);
   });
 });
