@@ -158,6 +158,8 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
     /// @inheritdoc IAutoDeleveraging
     function backBackstop(uint256 marketId, uint256 drawdown) external returns (uint256 paid) {
         if (msg.sender != address(this)) revert IBackstopTypes.NotSelf(msg.sender);
+        // a vault with nothing left at the conservative mark: no share price to restore (and the unwind never reverts)
+        if (drawdown >= WAD) return 0;
         IBackstopTypes.BackstopState memory b = _backstop;
         // the share price is the vault's marked assets over its supply: assets x (d - maxDrawdown) / (1 - d)
         // more puts it at the edge; a millionth more, just above it (rounded up: the vault's favour)
