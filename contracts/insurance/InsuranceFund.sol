@@ -35,6 +35,7 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
     uint32 public constant MAX_WINDOW = 14 days;
     uint256 public constant MIN_STRESS_LOSS_RATIO = 0.001e18;
     uint256 public constant MAX_STRESS_LOSS_RATIO = 1e18;
+    uint256 public constant MAX_VAULT_SHARE = 0.5e18;
 
     IVault public immutable vault;
     IPerpEngine public immutable engine;
@@ -46,7 +47,15 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
     /// @notice Share of open notional the fund should be able to lose in a crash (WAD).
     uint256 public stressLossRatio = 0.02e18;
 
+    /// @notice Share of the fund that may back the backstop vault's loss beyond its budget within one
+    ///         withdrawal cooldown (WAD; 0: never). The rest stays for traders' bad debt.
+    uint256 public vaultShare = 0.25e18;
+
     mapping(address owner => WithdrawalRequest) internal _requests;
+
+    /// @dev What backVault paid since `_vaultBackedSince` (tokens); a new period starts one cooldown later.
+    uint128 internal _vaultBacked;
+    uint64 internal _vaultBackedSince;
 
     modifier onlyLiquidationEngine() {
         if (msg.sender != liquidationEngine || msg.sender == address(0)) revert NotLiquidationEngine(msg.sender);
@@ -69,6 +78,7 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         _grantRole(Roles.GOVERNOR, governor);
         emit WithdrawalWindowSet(7 days, 2 days);
         emit StressLossRatioSet(0.02e18);
+        emit VaultShareSet(0.25e18);
     }
 
     // ------------------------------------------------------------------ admin
@@ -95,6 +105,13 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         Bounds.check("stressLossRatio", ratioWad, MIN_STRESS_LOSS_RATIO, MAX_STRESS_LOSS_RATIO);
         stressLossRatio = ratioWad;
         emit StressLossRatioSet(ratioWad);
+    }
+
+    /// @inheritdoc IInsuranceFund
+    function setVaultShare(uint256 shareWad) external onlyRole(Roles.GOVERNOR) {
+        Bounds.check("vaultShare", shareWad, 0, MAX_VAULT_SHARE);
+        vaultShare = shareWad;
+        emit VaultShareSet(shareWad);
     }
 
     // ------------------------------------------------------------------ stakers
@@ -189,6 +206,33 @@ contract InsuranceFund is IInsuranceFund, ERC4626, AccessControl, ReentrancyGuar
         emit BadDebtCovered(amountWad, amount);
         token.forceApprove(address(vault), amount);
         vault.receiveCover(amount);
+    }
+
+    /// @inheritdoc IInsuranceFund
+    function backVault(uint256 amountWad) external onlyLiquidationEngine nonReentrant returns (uint256 paidWad) {
+        if (amountWad == 0) return 0;
+        vault.flushInsurance();
+        IERC20 token = IERC20(asset());
+        uint256 held = token.balanceOf(address(this));
+        uint256 backed = _vaultBacked;
+        if (block.timestamp >= uint256(_vaultBackedSince) + cooldown) {
+            backed = 0;
+            _vaultBackedSince = uint64(block.timestamp);
+        }
+        // within a period, at most vaultShare of what the fund held before it paid the vault (rounded down)
+        uint256 limit = (held + backed).mulWadDown(vaultShare);
+        uint256 amount = amountWad.mulDivUp(1, SCALE).min(limit - limit.min(backed)).min(held);
+        _vaultBacked = (backed + amount).toUint128();
+        if (amount == 0) return 0;
+        paidWad = amount * SCALE;
+        emit VaultBacked(amountWad, amount, backed + amount);
+        token.forceApprove(address(vault), amount);
+        vault.receiveCover(amount);
+    }
+
+    /// @inheritdoc IInsuranceFund
+    function vaultBacking() external view returns (uint256 backed, uint256 since) {
+        return (_vaultBacked, _vaultBackedSince);
     }
 
     /// @inheritdoc IInsuranceFund

@@ -95,6 +95,14 @@ interface IAutoDeleveraging is IBoundedParameters {
     /// @return closed the notional closed (WAD)
     function deleverageBackstop(uint256 marketId, uint256[] calldata candidates) external returns (uint256 closed);
 
+    /// @notice Past the backstop vault's loss budget (its drawdown `drawdown` >= maxDrawdown, deleveraging on):
+    ///         asks the insurance fund (IInsuranceFund.backVault, within its vaultShare) for what puts the
+    ///         vault's conservative share price just above the edge (the breaker's peak less maxDrawdown), and
+    ///         credits what it paid to the vault's account (BackstopBacked). The unwind's self-call only
+    ///         (NotSelf): what deleveraging cannot take is then unwound at its paced rate, not sold at once.
+    /// @return paid what the fund paid (WAD; 0: nothing, the edge as before)
+    function backBackstop(uint256 marketId, uint256 drawdown) external returns (uint256 paid);
+
     /// @notice What deleverageBackstop may close now of the vault's inventory in `marketId` (absolute size,
     ///         WAD): all of it at or past the trigger (the breaker's peak share price less adlDrawdown);
     ///         above it, the size beyond the carry, the loss budget left (the vault's equity at the

@@ -113,6 +113,9 @@ interface IBackstopTypes is IBoundedParameters {
     /// @notice The vault's account paid `amountWad` of the bad debt of `accountId`'s takeover, what the
     ///         insurance fund could not cover (within its loss budget, below its deleveraging trigger).
     event BackstopBadDebtPaid(uint256 indexed accountId, uint256 amountWad);
+    /// @notice Past the loss budget's edge, the insurance fund paid `paidWad` of the `neededWad` that puts the
+    ///         vault's share price back at the edge, credited to the vault's account (an unwind in `marketId`).
+    event BackstopBacked(uint256 indexed marketId, uint256 neededWad, uint256 paidWad);
     /// @notice The vault's own inventory went bankrupt while unwinding: covered by the insurance fund,
     ///         the rest queued for auto-deleveraging.
     event BackstopLoss(uint256 indexed marketId, uint256 shortfallWad, uint256 coveredWad);

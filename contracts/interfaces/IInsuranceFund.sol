@@ -36,6 +36,10 @@ interface IInsuranceFund is IERC4626, IBoundedParameters {
     /// @notice Bad debt covered: `amount` tokens paid into the vault's LP pool.
     event BadDebtCovered(uint256 requestedWad, uint256 amount);
     event KeeperPaid(address indexed keeper, uint256 amount);
+    event VaultShareSet(uint256 shareWad);
+    /// @notice The backstop vault's loss beyond its budget paid: `amount` tokens into the vault's LP pool,
+    ///         which credits them to the vault's account; `backed` tokens paid so in the current period.
+    event VaultBacked(uint256 requestedWad, uint256 amount, uint256 backed);
 
     /// @notice Wires the liquidation engine, the only caller of cover and payKeeper. Admin.
     function setLiquidationEngine(address liquidationEngine_) external;
@@ -43,6 +47,10 @@ interface IInsuranceFund is IERC4626, IBoundedParameters {
     function setWithdrawalWindow(uint32 cooldown_, uint32 window_) external;
     /// @notice Loss ratio of open notional the coverage ratio is measured against (WAD, bounded).
     function setStressLossRatio(uint256 ratioWad) external;
+
+    /// @notice Share of the fund that may back the backstop vault past its loss budget within one
+    ///         withdrawal cooldown (WAD, at most MAX_VAULT_SHARE; 0 turns it off). Governor.
+    function setVaultShare(uint256 shareWad) external;
 
     /// @notice Starts (or restarts) the cooldown for withdrawing up to `shares`.
     function requestWithdrawal(uint256 shares) external;
@@ -52,6 +60,16 @@ interface IInsuranceFund is IERC4626, IBoundedParameters {
     ///         (never reverts for lack of funds). Liquidation engine only.
     /// @return coveredWad what was paid, in WAD (whole token units)
     function cover(uint256 amountWad) external returns (uint256 coveredWad);
+
+    /// @notice Pays up to `amountWad` of the backstop vault's loss beyond its budget into the vault's LP pool
+    ///         (rounded up to whole tokens), within `vaultShare` of what the fund held before it began paying
+    ///         in the current period (one withdrawal cooldown from the first payment). Never reverts for lack
+    ///         of room: pays what it may, possibly nothing. Liquidation engine only.
+    /// @return paidWad what was paid, in WAD (whole token units)
+    function backVault(uint256 amountWad) external returns (uint256 paidWad);
+
+    /// @notice Tokens backVault paid in the current period, and when that period began.
+    function vaultBacking() external view returns (uint256 backed, uint256 since);
 
     /// @notice Tops up a keeper's reward when the penalty could not pay it. Liquidation engine only.
     function payKeeper(address keeper, uint256 amountWad) external returns (uint256 paidWad);

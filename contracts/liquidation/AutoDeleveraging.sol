@@ -156,6 +156,25 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
     }
 
     /// @inheritdoc IAutoDeleveraging
+    function backBackstop(uint256 marketId, uint256 drawdown) external returns (uint256 paid) {
+        if (msg.sender != address(this)) revert IBackstopTypes.NotSelf(msg.sender);
+        // a vault with nothing left at the conservative mark: no share price to restore (and the unwind never reverts)
+        if (drawdown >= WAD) return 0;
+        IBackstopTypes.BackstopState memory b = _backstop;
+        // the share price is the vault's marked assets over its supply: assets x (d - maxDrawdown) / (1 - d)
+        // more puts it at the edge; a millionth more, just above it (rounded up: the vault's favour)
+        uint256 need = (IBackstopVault(b.vault).totalAssets() * SCALE).mulDivUp(
+            drawdown - _backstopConfig.maxDrawdown + 1e12,
+            WAD - drawdown
+        );
+        paid = IInsuranceFund(vault.insuranceFund()).backVault(need);
+        if (paid == 0) return 0;
+        // the fund paid the tokens into the LP pool; the pool credits them to the vault's account
+        vault.settle(b.accountId, int256(paid), 0);
+        emit IBackstopTypes.BackstopBacked(marketId, need, paid);
+    }
+
+    /// @inheritdoc IAutoDeleveraging
     function backstopExcess(uint256 marketId) external view returns (uint256 excess) {
         IBackstopTypes.BackstopState memory b = _backstop;
         (excess, , ) = _backstopExcess(b, marketId, _positions[b.accountId][marketId].size);

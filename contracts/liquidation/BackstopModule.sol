@@ -7,6 +7,7 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {IBackstop} from "../interfaces/IBackstop.sol";
 import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
+import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -291,13 +292,22 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (size == 0) revert NothingToUnwind(marketId);
         BackstopConfig memory c = _backstopConfig;
         uint256 drawdown = _lossDrawdown(b, c);
+        uint256 backed;
+        if (drawdown >= c.maxDrawdown && c.adlDrawdown != 0) {
+            // past the edge the insurance fund pays the loss beyond the budget, within its share (AutoDeleveraging)
+            backed = IAutoDeleveraging(address(this)).backBackstop(marketId, drawdown);
+            if (backed != 0) drawdown = _lossDrawdown(b, c);
+        }
         Flow storage f = _forcedFlow[marketId];
         if (drawdown >= c.maxDrawdown && c.adlDrawdown != 0 && f.edgeAt == 0) {
             f.edgeAt = uint40(block.timestamp);
             emit BackstopEdgeReached(marketId, block.timestamp + LiquidationParams.cooldown(_liqConfigWord));
         }
         (uint256 closeAbs, uint256 used, uint256 budget, bool late) = _room(marketId, size, drawdown);
-        if (closeAbs == 0) revert UnwindBudgetExhausted(marketId, used, budget);
+        if (closeAbs == 0) {
+            if (backed != 0) return 0;
+            revert UnwindBudgetExhausted(marketId, used, budget);
+        }
         if (drawdown != 0) emit BackstopLossUnwind(marketId, drawdown, budget);
         notional = _sell(vaultId, marketId, size, closeAbs, late);
     }

@@ -155,6 +155,9 @@ export function backstopLog(run: RunState, log: { topics: string[]; data: string
   } else if (parsed.name === "BackstopBadDebtPaid") {
     // what the insurance fund could not cover of a takeover's bad debt, paid by the vault (kept apart from the fund's)
     run.record.counters.badDebtPaidByVault += a.amountWad as bigint;
+  } else if (parsed.name === "BackstopBacked") {
+    // the insurance fund's payment to the vault past its loss budget: the fund's loss, kept apart from bad debt
+    run.record.counters.vaultBackedByInsurance += a.paidWad as bigint;
   } else if (parsed.name === "BackstopUnwound") {
     // a sale like a liquidated leg: the impact model takes it
     run.impact.addTrade(Number(a.marketId), a.sizeDelta as bigint, a.price as bigint);

@@ -14,6 +14,8 @@ export type RunCounters = {
   badDebtPending: bigint;
   /** the part of `badDebtCovered` the backstop vault paid at its takeovers (BackstopBadDebtPaid), not the fund */
   badDebtPaidByVault: bigint;
+  /** what the insurance fund paid the backstop vault past its loss budget (BackstopBacked): a fund loss, not bad debt */
+  vaultBackedByInsurance: bigint;
   accountsLiquidated: number;
   accountsWipedOut: number;
   tranches: number;
@@ -73,6 +75,7 @@ export function computeMetrics(
     badDebtSocialised: c.badDebtSocialised.toString(),
     badDebtUncovered: c.badDebtPending.toString(),
     insuranceDrawdown: drawdown.toString(),
+    vaultBackedByInsurance: c.vaultBackedByInsurance.toString(),
     accountsLiquidated: c.accountsLiquidated,
     accountsWipedOut: c.accountsWipedOut,
     tranches: c.tranches,
@@ -200,6 +203,7 @@ const ROWS: [string, (m: ReplayMetrics) => string][] = [
   ["  socialised by ADL ($)", (m) => formatUsd(BigInt(m.badDebtSocialised))],
   ["  uncovered ($)", (m) => formatUsd(BigInt(m.badDebtUncovered))],
   ["insurance drawdown ($)", (m) => formatUsd(BigInt(m.insuranceDrawdown))],
+  ["  backing the vault past its budget ($)", (m) => formatUsd(BigInt(m.vaultBackedByInsurance ?? "0"))],
   ["accounts liquidated", (m) => String(m.accountsLiquidated)],
   ["accounts wiped out", (m) => String(m.accountsWipedOut)],
   ["tranches", (m) => String(m.tranches)],

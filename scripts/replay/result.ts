@@ -38,6 +38,9 @@ export type ReplayMetrics = {
   badDebtSocialised: WadString;
   /** bad debt neither covered nor socialised: a loss the LP pool kept */
   badDebtUncovered: WadString;
+  /** what the insurance fund paid the backstop vault past its loss budget (part of the insurance drawdown;
+   *  absent in reports from before it existed) */
+  vaultBackedByInsurance?: WadString;
   insuranceDrawdown: WadString;
   accountsLiquidated: number;
   /** accounts closed with nothing left (equity <= 0 at their last liquidation) */

@@ -184,6 +184,7 @@ function emptyRecord(insuranceStart: bigint): RunState["record"] {
       badDebtSocialised: 0n,
       badDebtPending: 0n,
       badDebtPaidByVault: 0n,
+      vaultBackedByInsurance: 0n,
       accountsLiquidated: 0,
       accountsWipedOut: 0,
       tranches: 0,

@@ -863,8 +863,18 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
    * maxDrawdown. Returns the vault's size there and the cooldown (seconds) the edge waits for deleveraging.
    */
   async function atTheEdge() {
+    return edgeWith(0n); // the edge without the insurance fund's backing
+  }
+
+  /** `atTheEdge` with the insurance fund's default share backing the vault past its budget. */
+  async function atTheEdgeBacked() {
+    return edgeWith(WAD / 4n);
+  }
+
+  async function edgeWith(vaultShare: bigint) {
     const w = await world();
     await w.bs.setBackstopConfig({ ...ADL, lateMultiplier: WAD });
+    await w.insuranceFund.connect(w.governor).setVaultShare(vaultShare);
     const bob = await positionAccount(w, w.bob, 60_000n, -40n * WAD);
     const alice = await positionAccount(w, w.alice, 40_000n, 200n * WAD);
     await setPriceWad(w, ETH, await priceForHealth(w, alice, WAD / 2n));
@@ -918,6 +928,63 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     const [u] = events(w, rc, "BackstopUnwound");
     expect(u.args.sizeDelta).to.equal(-40n * WAD);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+  });
+
+  it("past maxDrawdown, the insurance fund pays the vault's loss beyond its budget: back above the edge, nothing sold at once, deleveraging still takes the other side", async function () {
+    const { w, bob, size } = await loadFixture(atTheEdgeBacked);
+    expect(await lossDrawdown(w)).to.be.greaterThanOrEqual(ADL.maxDrawdown);
+    const fund0 = await w.insuranceFund.coverable();
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    console.log(`      gas: unwind past maxDrawdown, backed by the insurance fund: ${rc.gasUsed}`);
+    const [backed] = events(w, rc, "BackstopBacked");
+    expect(backed.args.marketId).to.equal(BigInt(ETH));
+    const paid = backed.args.paidWad;
+    expect(paid).to.be.greaterThan(0n);
+    // paid in full (rounded up to whole tokens): well within a quarter of the fund
+    expect(paid).to.equal(ceilDiv(backed.args.neededWad, SCALE) * SCALE);
+    expect(paid).to.be.lessThan((fund0 * SCALE) / 4n);
+    expect(await w.insuranceFund.coverable()).to.equal(fund0 - paid / SCALE);
+    // the vault's share price just above the edge: no edge clock, no sale at once
+    const d = await lossDrawdown(w);
+    expect(d).to.be.lessThan(ADL.maxDrawdown);
+    expect(d).to.be.greaterThan(ADL.maxDrawdown - WAD / 10_000n);
+    expect(events(w, rc, "BackstopEdgeReached")).to.have.length(0);
+    const sold = events(w, rc, "BackstopUnwound").reduce((a, u) => a + abs(u.args.sizeDelta as bigint), 0n);
+    const after = (await w.engine.position(w.vaultAccount, ETH)).size;
+    expect(after).to.equal(size - sold);
+    expect(after).to.be.greaterThan(40n * WAD); // the edge alone sells all but Bob's 40 ETH at once
+    // past the deleveraging trigger still: Bob's short takes 40 ETH at the oracle, nothing sold
+    const flow = await w.bs.forcedFlow(ETH);
+    await w.liquidationEngine.connect(w.admin).deleverageBackstop(ETH, [bob]);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(after - 40n * WAD);
+    expect((await w.engine.position(bob, ETH)).size).to.equal(0n);
+    expect(await w.bs.forcedFlow(ETH)).to.be.at.most(flow);
+  });
+
+  it("past maxDrawdown, beyond the insurance fund's vaultShare the edge sells at once as before", async function () {
+    const { w, size, cooldown } = await loadFixture(atTheEdgeBacked);
+    await w.insuranceFund.connect(w.governor).setVaultShare(WAD / 10_000n); // about $10 of the fund
+    const fund0 = await w.insuranceFund.coverable();
+    const rc = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    const [backed] = events(w, rc, "BackstopBacked");
+    expect(backed.args.paidWad).to.equal(((fund0 * (WAD / 10_000n)) / WAD) * SCALE);
+    expect(backed.args.paidWad).to.be.lessThan(backed.args.neededWad);
+    expect(await lossDrawdown(w)).to.be.greaterThanOrEqual(ADL.maxDrawdown);
+    expect(events(w, rc, "BackstopEdgeReached")).to.have.length(1);
+    const [u] = events(w, rc, "BackstopUnwound");
+    expect(u.args.sizeDelta).to.equal(-(size - 40n * WAD));
+    // the share is used for the period: after the cooldown the rest goes at once, with no more backing
+    await time.increase(cooldown + 1n);
+    const rc2 = await receipt(w.bs.connect(w.stranger).unwind(ETH));
+    expect(events(w, rc2, "BackstopBacked")).to.have.length(0);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+  });
+
+  it("backBackstop is the unwind's self-call only (NotSelf)", async function () {
+    const w = await loadFixture(world);
+    await expect(w.liquidationEngine.connect(w.admin).backBackstop(ETH, WAD / 10n))
+      .to.be.revertedWithCustomError(w.bs, "NotSelf")
+      .withArgs(w.admin.address);
   });
 
   it("bounds adlDrawdown at maxDrawdown (ParameterOutOfBounds), governor only", async function () {

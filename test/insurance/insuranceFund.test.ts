@@ -203,6 +203,9 @@ describe("InsuranceFund: access and bounds", function () {
       await expect(w.insuranceFund.connect(s).payKeeper(s.address, WAD))
         .to.be.revertedWithCustomError(w.insuranceFund, "NotLiquidationEngine")
         .withArgs(s.address);
+      await expect(w.insuranceFund.connect(s).backVault(WAD))
+        .to.be.revertedWithCustomError(w.insuranceFund, "NotLiquidationEngine")
+        .withArgs(s.address);
     }
     await expect(w.vault.connect(w.stranger).receiveCover(1n))
       .to.be.revertedWithCustomError(w.vault, "NotInsuranceFund")
@@ -264,6 +267,60 @@ describe("InsuranceFund: access and bounds", function () {
       await expect(f.setStressLossRatio(r)).to.emit(w.insuranceFund, "StressLossRatioSet").withArgs(r);
       expect(await w.insuranceFund.stressLossRatio()).to.equal(r);
     }
+  });
+
+  it("bounds vaultShare (at most half the fund; 0 turns backVault off), governor only, with its event", async function () {
+    const { w } = await loadFixture(staked);
+    expect(await w.insuranceFund.vaultShare()).to.equal(WAD / 4n);
+    await expect(w.insuranceFund.connect(w.stranger).setVaultShare(0n))
+      .to.be.revertedWithCustomError(w.insuranceFund, "AccessControlUnauthorizedAccount")
+      .withArgs(w.stranger.address, GOVERNOR_ROLE);
+    const f = w.insuranceFund.connect(w.governor);
+    await expect(f.setVaultShare(WAD / 2n + 1n))
+      .to.be.revertedWithCustomError(w.insuranceFund, "ParameterOutOfBounds")
+      .withArgs(n("vaultShare"), WAD / 2n + 1n, 0n, WAD / 2n);
+    expect(await w.insuranceFund.vaultShare()).to.equal(WAD / 4n);
+    for (const r of [0n, WAD / 2n]) {
+      await expect(f.setVaultShare(r)).to.emit(w.insuranceFund, "VaultShareSet").withArgs(r);
+      expect(await w.insuranceFund.vaultShare()).to.equal(r);
+    }
+  });
+
+  it("backVault pays the vault's LP pool at most vaultShare of what the fund held before it began paying, per withdrawal cooldown", async function () {
+    const { w } = await loadFixture(staked); // 1,000 USDC staked
+    const engine = await w.insuranceFund.liquidationEngine();
+    await networkHelpers.impersonateAccount(engine);
+    await networkHelpers.setBalance(engine, 10n ** 18n);
+    const asEngine = w.insuranceFund.connect(await ethers.getSigner(engine));
+    const held0 = await w.insuranceFund.coverable();
+    expect(held0).to.equal(1_000n * USDC);
+    // 100.4 USDC asked (rounded up to 100.400001 whole units of the token's 6 decimals): paid in full
+    const ask = 100_400_000_500_000_000_000n;
+    const pool0 = await w.vault.lpPoolWad();
+    await expect(asEngine.backVault(ask))
+      .to.emit(w.insuranceFund, "VaultBacked")
+      .withArgs(ask, 100_400_001n, 100_400_001n);
+    expect(await w.insuranceFund.coverable()).to.equal(held0 - 100_400_001n);
+    expect(await w.vault.lpPoolWad()).to.equal(pool0 + 100_400_001n * SCALE); // the pool credits the vault's account
+    // the rest of the period's 250 USDC (a quarter of the 1,000 held before the first payment), no more
+    await expect(asEngine.backVault(500n * WAD))
+      .to.emit(w.insuranceFund, "VaultBacked")
+      .withArgs(500n * WAD, 250n * USDC - 100_400_001n, 250n * USDC);
+    const [backed] = await w.insuranceFund.vaultBacking();
+    expect(backed).to.equal(250n * USDC);
+    expect(await w.insuranceFund.coverable()).to.equal(750n * USDC);
+    await expect(asEngine.backVault(WAD)).not.to.emit(w.insuranceFund, "VaultBacked");
+    expect(await w.insuranceFund.coverable()).to.equal(750n * USDC);
+    // one cooldown after the first payment a new period starts, on what the fund holds then
+    await time.increase(BigInt(await w.insuranceFund.cooldown()));
+    await expect(asEngine.backVault(500n * WAD))
+      .to.emit(w.insuranceFund, "VaultBacked")
+      .withArgs(500n * WAD, (750n * USDC) / 4n, (750n * USDC) / 4n);
+    // off at 0
+    await w.insuranceFund.connect(w.governor).setVaultShare(0n);
+    await time.increase(BigInt(await w.insuranceFund.cooldown()));
+    await expect(asEngine.backVault(WAD)).not.to.emit(w.insuranceFund, "VaultBacked");
+    await networkHelpers.stopImpersonatingAccount(engine);
   });
 
   it("reports coverage: unbounded without open interest, else assets over open notional * stressLossRatio", async function () {

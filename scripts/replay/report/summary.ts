@@ -27,6 +27,11 @@ export const SUMMARY_ROWS: SummaryRow[] = [
   { label: "uncovered (LP pool)", indent: true, value: (r) => formatUsd(r.metrics.badDebtUncovered) },
   { label: "insurance drawdown", value: (r) => formatUsd(r.metrics.insuranceDrawdown) },
   {
+    label: "backing the vault past its budget",
+    indent: true,
+    value: (r) => formatUsd(r.metrics.vaultBackedByInsurance ?? "0"),
+  },
+  {
     label: "accounts liquidated",
     value: (r) => `${r.metrics.accountsLiquidated} of ${r.population.accounts}`,
   },
