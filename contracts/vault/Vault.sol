@@ -313,7 +313,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         insurancePaidWad = insuranceWad.min(margin - keeperPaidWad);
         marginLeft = margin - keeperPaidWad - insurancePaidWad;
         if (keeperPaidWad != 0) _keeperRewards[keeper] += keeperPaidWad;
-        if (insurancePaidWad != 0) _insurancePending = (uint256(_insurancePending) + insurancePaidWad).toUint96();
+        if (insurancePaidWad != 0) _creditInsurance(insurancePaidWad);
     }
 
     /// @inheritdoc IVault
@@ -348,6 +348,23 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         IERC20(asset()).safeTransfer(fund, amount);
     }
 
+    /// @dev Adds to the insurance ledger with one read and one write of its slot (solc would read it again to
+    ///      mask the field in); past 96 bits it reverts as SafeCast does.
+    function _creditInsurance(uint256 amountWad) internal {
+        uint256 word;
+        uint256 shift;
+        assembly ("memory-safe") {
+            word := sload(_insurancePending.slot)
+            shift := mul(8, _insurancePending.offset)
+        }
+        uint256 pending = (word >> shift) + amountWad;
+        if (pending > type(uint96).max) revert SafeCast.SafeCastOverflowedUintDowncast(96, pending);
+        word = (word & ((uint256(1) << shift) - 1)) | (pending << shift);
+        assembly ("memory-safe") {
+            sstore(_insurancePending.slot, word)
+        }
+    }
+
     /// @dev Splits the protocol fees accrued since the last split; what was split before stays the
     ///      protocol's.
     function _setAsideInsuranceFees() internal {
@@ -355,7 +372,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 share = _unsplitFeeShare();
         if (share != 0) {
             _protocolFees -= share.toUint128();
-            _insurancePending = (uint256(_insurancePending) + share).toUint96();
+            _creditInsurance(share);
         }
         _protocolFeesSplit = _protocolFees;
     }
