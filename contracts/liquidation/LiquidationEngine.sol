@@ -57,11 +57,11 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
         _openPriceCache();
         _cacheMarkets(_accounts[accountId].markets);
-        (Plan memory plan, Refusal memory refusal) = _plan(accountId);
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(accountId);
         uint256 taken = _takeover(plan, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
-            _execute(plan, msg.sender);
+            _execute(plan, msg.sender, accruals);
             taken = plan.trancheNotional;
         }
         _closePriceCache();
@@ -90,16 +90,16 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     function executeForBatch(uint256 accountId, address keeper) external returns (Status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
         _cacheMarkets(_accounts[accountId].markets);
-        (Plan memory plan, Refusal memory refusal) = _plan(accountId);
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(accountId);
         if (_takeover(plan, keeper) != 0) return Status.Ok;
-        if (refusal.status == Status.Ok) _execute(plan, keeper);
+        if (refusal.status == Status.Ok) _execute(plan, keeper, accruals);
         return refusal.status;
     }
 
     /// @inheritdoc ILiquidator
     function previewLiquidation(uint256 accountId) external view returns (Plan memory plan) {
         Refusal memory refusal;
-        (plan, refusal) = _plan(accountId);
+        (plan, refusal, ) = _plan(accountId);
         if (refusal.status != Status.Ok) _revertFor(plan, refusal);
     }
 
@@ -109,29 +109,32 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     /// @dev Everything a tranche will do, computed from the engine's own storage (LiquidationMath does
     ///      the arithmetic). Shared by preview and execution; a refusal says why not, with its numbers.
-    function _plan(uint256 accountId) internal view returns (Plan memory plan, Refusal memory refusal) {
+    ///      `accruals`: each fresh position's market's pending accrual as the summary computed it (_summary),
+    ///      which the legs write instead of computing it again.
+    function _plan(
+        uint256 accountId
+    ) internal view returns (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) {
         plan.accountId = accountId;
-        (
-            IPerpEngine.AccountSummary memory s,
-            IPerpEngine.PositionSnapshot[] memory ps,
-            bytes memory failed,
-            uint256 staleMaintenance
-        ) = _tryPositions(accountId);
+        IPerpEngine.PositionSnapshot[] memory ps;
+        IPerpEngine.AccountSummary memory s;
+        bytes memory failed;
+        uint256 staleMaintenance;
+        (s, ps, accruals, failed, staleMaintenance) = _tryPositions(accountId);
         if (failed.length != 0) {
             refusal.status = Status.SnapshotFailed;
             refusal.reason = failed;
-            return (plan, refusal);
+            return (plan, refusal, accruals);
         }
         if (ps.length == 0) {
             refusal.status = Status.NoPositions;
-            return (plan, refusal);
+            return (plan, refusal, accruals);
         }
         plan.equity = s.equity;
         plan.maintenanceMargin = s.maintenanceMargin;
         plan.marginBefore = s.margin;
         if (s.equity >= int256(s.maintenanceMargin)) {
             refusal.status = Status.Healthy;
-            return (plan, refusal);
+            return (plan, refusal, accruals);
         }
 
         ILiquidationConfigurator.Config memory c = _liquidationConfig();
@@ -139,11 +142,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         ILiquidationConfigurator.RewardConfig memory r = _rewardParams();
         plan.backstop = LiquidationMath.isBackstop(c, s.equity, s.maintenanceMargin);
         AccountData storage acct = _accounts[accountId];
-        uint256 lastTrancheAt = acct.lastTrancheAt;
-        if (!plan.backstop && lastTrancheAt != 0 && block.timestamp < lastTrancheAt + c.cooldown) {
-            refusal.status = Status.CoolingDown;
-            refusal.readyAt = lastTrancheAt + c.cooldown;
-            return (plan, refusal);
+        {
+            uint256 lastTrancheAt = acct.lastTrancheAt;
+            if (!plan.backstop && lastTrancheAt != 0 && block.timestamp < lastTrancheAt + c.cooldown) {
+                refusal.status = Status.CoolingDown;
+                refusal.readyAt = lastTrancheAt + c.cooldown;
+                return (plan, refusal, accruals);
+            }
         }
         plan.fraction = LiquidationMath.trancheFraction(
             c,
@@ -160,7 +165,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
         if (!LiquidationMath.bypassesCapacity(c, s.equity, s.maintenanceMargin)) {
             _fitCapacity(c, ps, fractions, plan, refusal);
-            if (refusal.status != Status.Ok) return (plan, refusal);
+            if (refusal.status != Status.Ok) return (plan, refusal, accruals);
         }
         // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
         uint256 pool = type(uint256).max;
@@ -201,13 +206,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         returns (
             IPerpEngine.AccountSummary memory s,
             IPerpEngine.PositionSnapshot[] memory ps,
+            uint256[] memory accruals,
             bytes memory failed,
             uint256 staleMaintenance
         )
     {
         AccountData storage acct = _accounts[accountId];
         if (acct.owner == address(0)) {
-            return (s, ps, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId), 0);
+            return (s, ps, accruals, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId), 0);
         }
         uint96 markets = acct.markets;
         uint256 stale;
@@ -223,17 +229,19 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                     error_ := mload(add(reason, 32))
                 }
                 if (reason.length < 4 || error_ != IOracleAdapter.StaleAnswer.selector) {
-                    return (s, ps, reason.length == 0 ? bytes("oracle") : reason, 0);
+                    return (s, ps, accruals, reason.length == 0 ? bytes("oracle") : reason, 0);
                 }
                 failed = reason;
                 stale |= uint256(1) << m;
             }
         }
         markets &= ~uint96(stale);
-        if (markets == 0) return (s, ps, failed, 0);
-        ps = new IPerpEngine.PositionSnapshot[](LibBit.popCount(markets));
-        s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, false);
-        if (stale == 0) return (s, ps, "", 0);
+        if (markets == 0) return (s, ps, accruals, failed, 0);
+        uint256 n = LibBit.popCount(markets);
+        ps = new IPerpEngine.PositionSnapshot[](n);
+        accruals = new uint256[](n * ACCRUAL_WORDS);
+        s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, accruals, false);
+        if (stale == 0) return (s, ps, accruals, "", 0);
         // The valuation (LiquidationConfigurator.staleValuation) through a self-call: the account's totals
         // with the stale legs are written straight into `s`; its revert (StaleLegMayCoverLoss, or the
         // oracle's error when even a last answer is unusable) is this call's.
@@ -315,13 +323,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     // ================================================================== execution
 
-    function _execute(Plan memory plan, address keeper) internal {
+    function _execute(Plan memory plan, address keeper, uint256[] memory accruals) internal {
         uint256 accountId = plan.accountId;
         AccountData storage acct = _accounts[accountId];
         uint256 since = _clockStart(acct, plan.marginBefore);
         if (since == 0) since = block.timestamp;
 
-        _executeLegs(plan, keeper);
+        _executeLegs(plan, keeper, accruals);
         IInsuranceFund fund;
         if (plan.badDebt != 0 || plan.keeperFromFund != 0) fund = IInsuranceFund(vault.insuranceFund());
         if (plan.badDebt != 0) _routeBadDebt(plan, fund);
@@ -358,7 +366,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      settlement must be what the plan replayed (it reads the pool and margin the plan read; anything
     ///      else is a bug, and the whole tranche reverts). The last leg's vault call also takes the penalty,
     ///      after its settlement.
-    function _executeLegs(Plan memory plan, address keeper) internal {
+    function _executeLegs(Plan memory plan, address keeper, uint256[] memory accruals) internal {
         uint256 windowLength = LiquidationParams.capacityWindow(_liqConfigWord);
         uint256 n = plan.legs.length;
         // What is left to split over the legs: the penalty, the keeper reward, the fund's cover.
@@ -372,7 +380,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 keeper,
                 last ? plan.keeperFromPenalty : 0,
                 last ? plan.insuranceShare : 0,
-                windowLength
+                windowLength,
+                accruals
             );
             if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
             _emitLeg(plan, leg, keeper, newSize, last, left);
