@@ -239,7 +239,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (markets == 0) return (s, ps, accruals, failed, 0);
         uint256 n = LibBit.popCount(markets);
         ps = new IPerpEngine.PositionSnapshot[](n);
-        accruals = new uint256[](n * ACCRUAL_WORDS);
+        // An entry a position, every one written by _summary (no cached market): allocated without zeroing.
+        assembly ("memory-safe") {
+            accruals := mload(0x40)
+            mstore(accruals, mul(n, ACCRUAL_WORDS))
+            mstore(0x40, add(add(accruals, 32), mul(n, mul(ACCRUAL_WORDS, 32))))
+        }
         s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, accruals, false);
         if (stale == 0) return (s, ps, accruals, "", 0);
         // The valuation (LiquidationConfigurator.staleValuation) through a self-call: the account's totals

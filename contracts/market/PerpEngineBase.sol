@@ -579,9 +579,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         int256 rate
     ) private pure {
         // The four words written in place, bounds checked once (always true: an entry a position).
-        assert((i + 1) * ACCRUAL_WORDS <= accruals.length);
+        assert(i < accruals.length / ACCRUAL_WORDS);
         assembly ("memory-safe") {
-            let p := add(add(accruals, 32), mul(i, 128))
+            let p := add(add(accruals, 32), mul(i, mul(ACCRUAL_WORDS, 32)))
             mstore(p, marketId)
             mstore(add(p, 32), index)
             mstore(add(p, 64), term)
