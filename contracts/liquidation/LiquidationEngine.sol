@@ -162,9 +162,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         // backstop's included, fits each leg in its own market's remaining capacity: a full window holds
         // back only that market's leg, the others go now.
         uint256[] memory fractions = new uint256[](ps.length);
-        for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
-        if (!LiquidationMath.bypassesCapacity(c, s.equity, s.maintenanceMargin)) {
-            _fitCapacity(c, ps, fractions, plan, refusal);
+        if (LiquidationMath.bypassesCapacity(c, s.equity, s.maintenanceMargin)) {
+            for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
+        } else {
+            _fitCapacity(c, ps, fractions, plan, refusal); // sets every leg's share
             if (refusal.status != Status.Ok) return (plan, refusal, accruals);
         }
         // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
@@ -284,8 +285,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         bool any;
         for (uint256 i; i < ps.length; ++i) {
             uint256 cap = LiquidationMath.capacity(c.capacityDepthFactor, ps[i].skewScale, ps[i].price);
-            ILiquidationConfigurator.Window memory w = _rolled(_capacityWindow(ps[i].marketId), c.capacityWindow);
-            uint256 room = cap > w.used ? cap - w.used : 0;
+            uint256 used = _usedInWindow(ps[i].marketId, c.capacityWindow);
+            uint256 room = cap > used ? cap - used : 0;
             uint256 allowed = LiquidationMath.shareThatFits(room, ps[i].notional).min(plan.fraction);
             fractions[i] = allowed;
             if (allowed != 0) any = true;
@@ -356,15 +357,20 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             healthAfter >= WAD ? 0 : uint40(since),
             plan.marginAfter.toUint128()
         );
-        emit LiquidationSettled(
-            accountId,
-            keeper,
-            plan.backstop,
-            plan.fraction,
-            plan.trancheNotional,
-            healthAfter,
-            since
-        );
+        // LiquidationSettled, its data words written at the free-memory pointer (not moved) as `emit` would encode them.
+        bytes32 topic = LiquidationSettled.selector;
+        bool backstop = plan.backstop;
+        uint256 fraction = plan.fraction;
+        uint256 trancheNotional = plan.trancheNotional;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, backstop)
+            mstore(add(p, 32), fraction)
+            mstore(add(p, 64), trancheNotional)
+            mstore(add(p, 96), healthAfter)
+            mstore(add(p, 128), since)
+            log3(p, 160, topic, accountId, keeper)
+        }
     }
 
     /// @dev Reduces every leg, counts it in its market's window and emits its TrancheLiquidated. The vault's
@@ -476,13 +482,16 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
     }
 
-    function _rolled(
-        ILiquidationConfigurator.Window memory w,
-        uint256 length
-    ) internal view returns (ILiquidationConfigurator.Window memory) {
-        if (block.timestamp >= uint256(w.start) + length)
-            return ILiquidationConfigurator.Window(uint40(block.timestamp), 0);
-        return w;
+    /// @dev What the market's current capacity window has used: _capacityWindow's `used`, or 0 once the window is
+    ///      `length` seconds old (a new one opens with the leg), read as scalars instead of Window structs.
+    function _usedInWindow(uint256 marketId, uint256 length) internal view returns (uint256) {
+        IPerpEngine.MarketState storage st = _states[marketId];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(add(st.slot, 2))
+        }
+        // The window above the basis sum: its start in bits 128-159, used in 160-255 (_capacityWindow).
+        return block.timestamp >= uint256(uint32(word >> 128)) + length ? 0 : word >> 160;
     }
 
     function _revertFor(Plan memory plan, Refusal memory refusal) internal pure {
