@@ -56,8 +56,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
         _openPriceCache();
-        _cacheMarkets(_accounts[accountId].markets);
-        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(accountId);
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+            accountId,
+            _cacheMarkets(_accounts[accountId].markets)
+        );
         uint256 taken = _takeover(plan, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
@@ -89,8 +91,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function executeForBatch(uint256 accountId, address keeper) external returns (Status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
-        _cacheMarkets(_accounts[accountId].markets);
-        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(accountId);
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+            accountId,
+            _cacheMarkets(_accounts[accountId].markets)
+        );
         if (_takeover(plan, keeper) != 0) return Status.Ok;
         if (refusal.status == Status.Ok) _execute(plan, keeper, accruals);
         return refusal.status;
@@ -99,7 +103,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function previewLiquidation(uint256 accountId) external view returns (Plan memory plan) {
         Refusal memory refusal;
-        (plan, refusal, ) = _plan(accountId);
+        (uint256 held, ) = _cachedMarkets();
+        (plan, refusal, ) = _plan(accountId, held);
         if (refusal.status != Status.Ok) _revertFor(plan, refusal);
     }
 
@@ -112,14 +117,15 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      `accruals`: each fresh position's market's pending accrual as the summary computed it (_summary),
     ///      which the legs write instead of computing it again.
     function _plan(
-        uint256 accountId
+        uint256 accountId,
+        uint256 held
     ) internal view returns (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) {
         plan.accountId = accountId;
         IPerpEngine.PositionSnapshot[] memory ps;
         IPerpEngine.AccountSummary memory s;
         bytes memory failed;
         uint256 staleMaintenance;
-        (s, ps, accruals, failed, staleMaintenance) = _tryPositions(accountId);
+        (s, ps, accruals, failed, staleMaintenance) = _tryPositions(accountId, held);
         if (failed.length != 0) {
             refusal.status = Status.SnapshotFailed;
             refusal.reason = failed;
@@ -198,9 +204,11 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      whose feed is only stale are not in `ps` (they cannot be traded) but are in the summary, valued
     ///      at the bound most favourable to the account (`staleValuation`); `staleMaintenance` is their
     ///      maintenance margin (non-zero exactly when there are such legs). With no fresh leg the stale
-    ///      answer is the refusal.
+    ///      answer is the refusal. `held`: the markets the open price cache holds (_cachedMarkets; the caller
+    ///      has them from _cacheMarkets), whose prices answered already.
     function _tryPositions(
-        uint256 accountId
+        uint256 accountId,
+        uint256 held
     )
         internal
         view
@@ -218,7 +226,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
         uint96 markets = acct.markets;
         uint256 stale;
-        (uint256 held, ) = _cachedMarkets();
         // Every market's price must answer before the summary reads them: one the cache holds did.
         for (uint96 bits = markets & ~uint96(held); bits != 0; bits &= bits - 1) {
             uint256 m = LibBit.ffs(bits);

@@ -175,11 +175,13 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Reads every market in `markets` that the open cache does not hold yet into it (no-op without
-    ///      an open cache); a market whose feed refuses to answer stays out of it.
-    function _cacheMarkets(uint96 markets) internal {
-        (uint256 held, uint256 id) = _cachedMarkets();
+    ///      an open cache); a market whose feed refuses to answer stays out of it. Returns the markets the
+    ///      cache holds now (what _cachedMarkets would read back; 0 without an open cache).
+    function _cacheMarkets(uint96 markets) internal returns (uint256 held) {
+        uint256 id;
+        (held, id) = _cachedMarkets();
         uint256 want = markets & ~held;
-        if (id == 0 || want == 0) return;
+        if (id == 0 || want == 0) return held;
         for (; want != 0; want &= want - 1) {
             uint256 m = LibBit.ffs(want);
             if (_cachePrice(_configs[m].feedId)) held |= uint256(1) << m;
