@@ -364,7 +364,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             healthAfter >= WAD ? 0 : uint40(since),
             plan.marginAfter.toUint128()
         );
-        // LiquidationSettled, its data words written at the free-memory pointer (not moved) as `emit` would encode them.
+        // LiquidationSettled, its data words written at the free-memory pointer (not moved), as `emit` encodes them.
         bytes32 topic = LiquidationSettled.selector;
         bool backstop = plan.backstop;
         uint256 fraction = plan.fraction;
