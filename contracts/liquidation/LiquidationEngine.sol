@@ -56,12 +56,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
         _openPriceCache();
-        _cacheMarkets(_accounts[accountId].markets);
-        (Plan memory plan, Refusal memory refusal) = _plan(accountId);
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+            accountId,
+            _cacheMarkets(_accounts[accountId].markets)
+        );
         uint256 taken = _takeover(plan, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
-            _execute(plan, msg.sender);
+            _execute(plan, msg.sender, accruals);
             taken = plan.trancheNotional;
         }
         _closePriceCache();
@@ -89,17 +91,20 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function executeForBatch(uint256 accountId, address keeper) external returns (Status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
-        _cacheMarkets(_accounts[accountId].markets);
-        (Plan memory plan, Refusal memory refusal) = _plan(accountId);
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+            accountId,
+            _cacheMarkets(_accounts[accountId].markets)
+        );
         if (_takeover(plan, keeper) != 0) return Status.Ok;
-        if (refusal.status == Status.Ok) _execute(plan, keeper);
+        if (refusal.status == Status.Ok) _execute(plan, keeper, accruals);
         return refusal.status;
     }
 
     /// @inheritdoc ILiquidator
     function previewLiquidation(uint256 accountId) external view returns (Plan memory plan) {
         Refusal memory refusal;
-        (plan, refusal) = _plan(accountId);
+        (uint256 held, ) = _cachedMarkets();
+        (plan, refusal, ) = _plan(accountId, held);
         if (refusal.status != Status.Ok) _revertFor(plan, refusal);
     }
 
@@ -109,29 +114,33 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     /// @dev Everything a tranche will do, computed from the engine's own storage (LiquidationMath does
     ///      the arithmetic). Shared by preview and execution; a refusal says why not, with its numbers.
-    function _plan(uint256 accountId) internal view returns (Plan memory plan, Refusal memory refusal) {
+    ///      `accruals`: each fresh position's market's pending accrual as the summary computed it (_summary),
+    ///      which the legs write instead of computing it again.
+    function _plan(
+        uint256 accountId,
+        uint256 held
+    ) internal view returns (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) {
         plan.accountId = accountId;
-        (
-            IPerpEngine.AccountSummary memory s,
-            IPerpEngine.PositionSnapshot[] memory ps,
-            bytes memory failed,
-            uint256 staleMaintenance
-        ) = _tryPositions(accountId);
+        IPerpEngine.PositionSnapshot[] memory ps;
+        IPerpEngine.AccountSummary memory s;
+        bytes memory failed;
+        uint256 staleMaintenance;
+        (s, ps, accruals, failed, staleMaintenance) = _tryPositions(accountId, held);
         if (failed.length != 0) {
             refusal.status = Status.SnapshotFailed;
             refusal.reason = failed;
-            return (plan, refusal);
+            return (plan, refusal, accruals);
         }
         if (ps.length == 0) {
             refusal.status = Status.NoPositions;
-            return (plan, refusal);
+            return (plan, refusal, accruals);
         }
         plan.equity = s.equity;
         plan.maintenanceMargin = s.maintenanceMargin;
         plan.marginBefore = s.margin;
         if (s.equity >= int256(s.maintenanceMargin)) {
             refusal.status = Status.Healthy;
-            return (plan, refusal);
+            return (plan, refusal, accruals);
         }
 
         ILiquidationConfigurator.Config memory c = _liquidationConfig();
@@ -139,11 +148,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         ILiquidationConfigurator.RewardConfig memory r = _rewardParams();
         plan.backstop = LiquidationMath.isBackstop(c, s.equity, s.maintenanceMargin);
         AccountData storage acct = _accounts[accountId];
-        uint256 lastTrancheAt = acct.lastTrancheAt;
-        if (!plan.backstop && lastTrancheAt != 0 && block.timestamp < lastTrancheAt + c.cooldown) {
-            refusal.status = Status.CoolingDown;
-            refusal.readyAt = lastTrancheAt + c.cooldown;
-            return (plan, refusal);
+        {
+            uint256 lastTrancheAt = acct.lastTrancheAt;
+            if (!plan.backstop && lastTrancheAt != 0 && block.timestamp < lastTrancheAt + c.cooldown) {
+                refusal.status = Status.CoolingDown;
+                refusal.readyAt = lastTrancheAt + c.cooldown;
+                return (plan, refusal, accruals);
+            }
         }
         plan.fraction = LiquidationMath.trancheFraction(
             c,
@@ -157,10 +168,11 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         // backstop's included, fits each leg in its own market's remaining capacity: a full window holds
         // back only that market's leg, the others go now.
         uint256[] memory fractions = new uint256[](ps.length);
-        for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
-        if (!LiquidationMath.bypassesCapacity(c, s.equity, s.maintenanceMargin)) {
-            _fitCapacity(c, ps, fractions, plan, refusal);
-            if (refusal.status != Status.Ok) return (plan, refusal);
+        if (LiquidationMath.bypassesCapacity(c, s.equity, s.maintenanceMargin)) {
+            for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
+        } else {
+            _fitCapacity(c, ps, fractions, plan, refusal); // sets every leg's share
+            if (refusal.status != Status.Ok) return (plan, refusal, accruals);
         }
         // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
         uint256 pool = type(uint256).max;
@@ -192,26 +204,28 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      whose feed is only stale are not in `ps` (they cannot be traded) but are in the summary, valued
     ///      at the bound most favourable to the account (`staleValuation`); `staleMaintenance` is their
     ///      maintenance margin (non-zero exactly when there are such legs). With no fresh leg the stale
-    ///      answer is the refusal.
+    ///      answer is the refusal. `held`: the markets the open price cache holds (_cachedMarkets; the caller
+    ///      has them from _cacheMarkets), whose prices answered already.
     function _tryPositions(
-        uint256 accountId
+        uint256 accountId,
+        uint256 held
     )
         internal
         view
         returns (
             IPerpEngine.AccountSummary memory s,
             IPerpEngine.PositionSnapshot[] memory ps,
+            uint256[] memory accruals,
             bytes memory failed,
             uint256 staleMaintenance
         )
     {
         AccountData storage acct = _accounts[accountId];
         if (acct.owner == address(0)) {
-            return (s, ps, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId), 0);
+            return (s, ps, accruals, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId), 0);
         }
         uint96 markets = acct.markets;
         uint256 stale;
-        (uint256 held, ) = _cachedMarkets();
         // Every market's price must answer before the summary reads them: one the cache holds did.
         for (uint96 bits = markets & ~uint96(held); bits != 0; bits &= bits - 1) {
             uint256 m = LibBit.ffs(bits);
@@ -223,17 +237,24 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                     error_ := mload(add(reason, 32))
                 }
                 if (reason.length < 4 || error_ != IOracleAdapter.StaleAnswer.selector) {
-                    return (s, ps, reason.length == 0 ? bytes("oracle") : reason, 0);
+                    return (s, ps, accruals, reason.length == 0 ? bytes("oracle") : reason, 0);
                 }
                 failed = reason;
                 stale |= uint256(1) << m;
             }
         }
         markets &= ~uint96(stale);
-        if (markets == 0) return (s, ps, failed, 0);
-        ps = new IPerpEngine.PositionSnapshot[](LibBit.popCount(markets));
-        s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, false);
-        if (stale == 0) return (s, ps, "", 0);
+        if (markets == 0) return (s, ps, accruals, failed, 0);
+        uint256 n = LibBit.popCount(markets);
+        ps = new IPerpEngine.PositionSnapshot[](n);
+        // An entry a position, every one written by _summary (no cached market): allocated without zeroing.
+        assembly ("memory-safe") {
+            accruals := mload(0x40)
+            mstore(accruals, mul(n, ACCRUAL_WORDS))
+            mstore(0x40, add(add(accruals, 32), mul(n, mul(ACCRUAL_WORDS, 32))))
+        }
+        s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, accruals, false);
+        if (stale == 0) return (s, ps, accruals, "", 0);
         // The valuation (LiquidationConfigurator.staleValuation) through a self-call: the account's totals
         // with the stale legs are written straight into `s`; its revert (StaleLegMayCoverLoss, or the
         // oracle's error when even a last answer is unusable) is this call's.
@@ -271,8 +292,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         bool any;
         for (uint256 i; i < ps.length; ++i) {
             uint256 cap = LiquidationMath.capacity(c.capacityDepthFactor, ps[i].skewScale, ps[i].price);
-            ILiquidationConfigurator.Window memory w = _rolled(_capacityWindow(ps[i].marketId), c.capacityWindow);
-            uint256 room = cap > w.used ? cap - w.used : 0;
+            uint256 used = _usedInWindow(ps[i].marketId, c.capacityWindow);
+            uint256 room = cap > used ? cap - used : 0;
             uint256 allowed = LiquidationMath.shareThatFits(room, ps[i].notional).min(plan.fraction);
             fractions[i] = allowed;
             if (allowed != 0) any = true;
@@ -315,13 +336,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     // ================================================================== execution
 
-    function _execute(Plan memory plan, address keeper) internal {
+    function _execute(Plan memory plan, address keeper, uint256[] memory accruals) internal {
         uint256 accountId = plan.accountId;
         AccountData storage acct = _accounts[accountId];
         uint256 since = _clockStart(acct, plan.marginBefore);
         if (since == 0) since = block.timestamp;
 
-        _executeLegs(plan, keeper);
+        _executeLegs(plan, keeper, accruals);
         IInsuranceFund fund;
         if (plan.badDebt != 0 || plan.keeperFromFund != 0) fund = IInsuranceFund(vault.insuranceFund());
         if (plan.badDebt != 0) _routeBadDebt(plan, fund);
@@ -343,22 +364,27 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             healthAfter >= WAD ? 0 : uint40(since),
             plan.marginAfter.toUint128()
         );
-        emit LiquidationSettled(
-            accountId,
-            keeper,
-            plan.backstop,
-            plan.fraction,
-            plan.trancheNotional,
-            healthAfter,
-            since
-        );
+        // LiquidationSettled, its data words written at the free-memory pointer (not moved), as `emit` encodes them.
+        bytes32 topic = LiquidationSettled.selector;
+        bool backstop = plan.backstop;
+        uint256 fraction = plan.fraction;
+        uint256 trancheNotional = plan.trancheNotional;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, backstop)
+            mstore(add(p, 32), fraction)
+            mstore(add(p, 64), trancheNotional)
+            mstore(add(p, 96), healthAfter)
+            mstore(add(p, 128), since)
+            log3(p, 160, topic, accountId, keeper)
+        }
     }
 
     /// @dev Reduces every leg, counts it in its market's window and emits its TrancheLiquidated. The vault's
     ///      settlement must be what the plan replayed (it reads the pool and margin the plan read; anything
     ///      else is a bug, and the whole tranche reverts). The last leg's vault call also takes the penalty,
     ///      after its settlement.
-    function _executeLegs(Plan memory plan, address keeper) internal {
+    function _executeLegs(Plan memory plan, address keeper, uint256[] memory accruals) internal {
         uint256 windowLength = LiquidationParams.capacityWindow(_liqConfigWord);
         uint256 n = plan.legs.length;
         // What is left to split over the legs: the penalty, the keeper reward, the fund's cover.
@@ -372,7 +398,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 keeper,
                 last ? plan.keeperFromPenalty : 0,
                 last ? plan.insuranceShare : 0,
-                windowLength
+                windowLength,
+                accruals
             );
             if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
             _emitLeg(plan, leg, keeper, newSize, last, left);
@@ -462,13 +489,16 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
     }
 
-    function _rolled(
-        ILiquidationConfigurator.Window memory w,
-        uint256 length
-    ) internal view returns (ILiquidationConfigurator.Window memory) {
-        if (block.timestamp >= uint256(w.start) + length)
-            return ILiquidationConfigurator.Window(uint40(block.timestamp), 0);
-        return w;
+    /// @dev What the market's current capacity window has used: _capacityWindow's `used`, or 0 once the window is
+    ///      `length` seconds old (a new one opens with the leg), read as scalars instead of Window structs.
+    function _usedInWindow(uint256 marketId, uint256 length) internal view returns (uint256) {
+        IPerpEngine.MarketState storage st = _states[marketId];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(add(st.slot, 2))
+        }
+        // The window above the basis sum: its start in bits 128-159, used in 160-255 (_capacityWindow).
+        return block.timestamp >= uint256(uint32(word >> 128)) + length ? 0 : word >> 160;
     }
 
     function _revertFor(Plan memory plan, Refusal memory refusal) internal pure {

@@ -134,7 +134,15 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         uint256 margin = vault.marginOf(accountId);
         uint256 available = margin;
         if (markets != 0) {
-            AccountSummary memory s = _summary(accountId, markets, margin, _noCache(), _noPositions(), true);
+            AccountSummary memory s = _summary(
+                accountId,
+                markets,
+                margin,
+                _noCache(),
+                _noPositions(),
+                _noAccruals(),
+                true
+            );
             // What stays must meet initial margin and every held market's stress-level leverage cap.
             uint256 required = s.initialMargin.max(s.notional.mulDivUp(WAD, _leverageCap(markets)));
             int256 free = s.equity - int256(required);
@@ -292,7 +300,7 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         MarketCache memory c,
         uint256 maxLeverage
     ) internal view {
-        AccountSummary memory s = _summary(accountId, markets, margin, c, _noPositions(), true);
+        AccountSummary memory s = _summary(accountId, markets, margin, c, _noPositions(), _noAccruals(), true);
         if (s.equity < int256(s.initialMargin)) revert MarginBelowInitial(accountId, s.equity, s.initialMargin);
         if (maxLeverage != 0 && s.notional > uint256(s.equity).mulWadDown(maxLeverage)) {
             revert LeverageAboveCap(accountId, s.notional.mulDivUp(WAD, uint256(s.equity)), maxLeverage);
@@ -341,7 +349,16 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
     function _accountSummary(uint256 accountId, bool withInitial) internal view returns (AccountSummary memory) {
         AccountData storage acct = _accounts[accountId];
         if (acct.owner == address(0)) revert AccountNotFound(accountId);
-        return _summary(accountId, acct.markets, vault.marginOf(accountId), _noCache(), _noPositions(), withInitial);
+        return
+            _summary(
+                accountId,
+                acct.markets,
+                vault.marginOf(accountId),
+                _noCache(),
+                _noPositions(),
+                _noAccruals(),
+                withInitial
+            );
     }
 
     /// @inheritdoc IPerpEngine

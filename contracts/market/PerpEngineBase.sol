@@ -175,11 +175,13 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Reads every market in `markets` that the open cache does not hold yet into it (no-op without
-    ///      an open cache); a market whose feed refuses to answer stays out of it.
-    function _cacheMarkets(uint96 markets) internal {
-        (uint256 held, uint256 id) = _cachedMarkets();
+    ///      an open cache); a market whose feed refuses to answer stays out of it. Returns the markets the
+    ///      cache holds now (what _cachedMarkets would read back; 0 without an open cache).
+    function _cacheMarkets(uint96 markets) internal returns (uint256 held) {
+        uint256 id;
+        (held, id) = _cachedMarkets();
         uint256 want = markets & ~held;
-        if (id == 0 || want == 0) return;
+        if (id == 0 || want == 0) return held;
         for (; want != 0; want &= want - 1) {
             uint256 m = LibBit.ffs(want);
             if (_cachePrice(_configs[m].feedId)) held |= uint256(1) << m;
@@ -291,10 +293,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         address keeper,
         uint256 keeperWad,
         uint256 insuranceWad,
-        uint256 windowLength
+        uint256 windowLength,
+        uint256[] memory accruals
     ) internal returns (uint256 shortfall, int256 newSize) {
         uint256 marketId = leg.marketId;
-        newSize = _moveLeg(accountId, marketId, leg, windowLength);
+        newSize = _moveLeg(accountId, marketId, leg, windowLength, accruals);
         (shortfall, , ) = vault.settleLiquidation(accountId, leg.realised, keeper, keeperWad, insuranceWad);
         if (shortfall != 0) emit IPerpEngine.BadDebtIncurred(accountId, marketId, shortfall);
     }
@@ -306,9 +309,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint256 accountId,
         uint256 marketId,
         ILiquidator.Leg memory leg,
-        uint256 windowLength
+        uint256 windowLength,
+        uint256[] memory accruals
     ) private returns (int256 newSize) {
-        IPerpEngine.MarketConfig storage cfg = _configs[marketId];
         IPerpEngine.MarketState storage st = _states[marketId];
         IPerpEngine.Position storage pos = _positions[accountId][marketId];
         Trade memory t;
@@ -316,10 +319,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         t.oldBasis = pos.basis;
         t.newSize = t.oldSize + leg.sizeDelta;
         t.newBasis = t.newSize == 0 ? int256(0) : t.oldBasis;
-        // The volatility only moves the maintenance ramp of an accrual: a market accrued this block needs none.
-        uint256 sigma;
-        if (block.timestamp != st.lastAccrualTime) (, sigma) = _priceOf(cfg.feedId);
-        _accrue(marketId, cfg, st, leg.price, sigma);
+        _accrueAsPlanned(marketId, st, accruals);
         _writeLegMarket(st, t, windowLength, leg.notional);
         // One write of the position's slot, whole: size in bits 0-127, basis in 128-255 (as solc packs it).
         uint256 posWord = uint256(uint128(t.newSize.toInt128())) | (uint256(uint128(t.newBasis.toInt128())) << 128);
@@ -328,6 +328,36 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         }
         _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
         newSize = t.newSize;
+    }
+
+    /// @dev A liquidation leg's accrual: the one the plan's summary computed for the market (`accruals`, see
+    ///      _summary), written and emitted exactly as _accrue would here, since its inputs are the plan's: the
+    ///      price and volatility from the call's price cache, the block, and the market's state, which nothing
+    ///      changes before the market's own accrual (a tranche has one leg per market). Nothing when the market
+    ///      accrued in this block already (the plan then read the stored values). A market missing from
+    ///      `accruals` cannot happen (every leg comes from a position the summary read) and would revert.
+    function _accrueAsPlanned(uint256 marketId, IPerpEngine.MarketState storage st, uint256[] memory accruals) private {
+        if (block.timestamp == uint64(_accrualWord(st) >> 128)) return;
+        uint256 at;
+        while (accruals[at] != marketId) at += ACCRUAL_WORDS; // past the end (cannot happen): reverts
+        int256 index;
+        uint256 term;
+        int256 rate;
+        assembly ("memory-safe") {
+            let p := add(add(accruals, 32), mul(at, 32))
+            index := mload(add(p, 32))
+            term := mload(add(p, 64))
+            rate := mload(add(p, 96))
+        }
+        // The accrual's slot written whole, as _accrue writes it.
+        uint256 word =
+            uint256(uint128(index.toInt128())) |
+                (uint256(uint64(block.timestamp)) << 128) |
+                (uint256(term.toUint64()) << 192);
+        assembly ("memory-safe") {
+            sstore(add(st.slot, 1), word)
+        }
+        emit IPerpEngine.MarketAccrued(marketId, index, rate, term);
     }
 
     // ------------------------------------------------------------------ writes shared by trades and reductions
@@ -452,6 +482,10 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev Cross-margin totals. `cached` carries the traded market's values already read this call.
     ///      When `out` is non-empty (one slot per position), each position is also reported in it.
+    ///      When `accruals` is non-empty (ACCRUAL_WORDS a position), each position's market's pending accrual
+    ///      is recorded in it (market id, funding index, term, rate: what _accrue would write and emit at
+    ///      this price in this block), so that a liquidation leg writes the plan's accrual instead of
+    ///      computing it again (_accrueAsPlanned).
     ///      Without `withInitial`, initial margin is left at zero and the circuit breaker is not read:
     ///      liquidation and health views must not depend on the breaker answering.
     function _summary(
@@ -460,6 +494,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         uint256 margin,
         MarketCache memory cached,
         IPerpEngine.PositionSnapshot[] memory out,
+        uint256[] memory accruals,
         bool withInitial
     ) internal view returns (IPerpEngine.AccountSummary memory s) {
         s.margin = margin;
@@ -473,7 +508,10 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             if (m != cached.marketId) {
                 c = other;
                 (c.price, c.sigma) = _priceOf(cfg.feedId);
-                (c.fundingIndex, c.term) = _pendingAccrual(cfg, _states[m], c.price, c.sigma);
+                IPerpEngine.MarketState storage st = _states[m];
+                int256 rate;
+                (c.fundingIndex, c.term, rate) = _pendingAccrualAndRate(cfg, st, _accrualWord(st), c.price, c.sigma);
+                if (accruals.length != 0) _recordAccrual(accruals, i, m, c.fundingIndex, c.term, rate);
                 c.imMultiplier = withInitial ? _policy(m).imMultiplier : WAD;
             }
             IPerpEngine.Position memory p = _positions[accountId][m];
@@ -525,7 +563,32 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (acct.owner == address(0)) revert IPerpEngine.AccountNotFound(accountId);
         uint96 markets = acct.markets;
         ps = new IPerpEngine.PositionSnapshot[](LibBit.popCount(markets));
-        s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, false);
+        s = _summary(accountId, markets, vault.marginOf(accountId), _noCache(), ps, _noAccruals(), false);
+    }
+
+    /// @dev Words a position takes in `_summary`'s accruals: market id, funding index, term, rate.
+    uint256 internal constant ACCRUAL_WORDS = 4;
+
+    /// @dev No accruals asked of `_summary` (an empty array: nothing allocated).
+    function _noAccruals() internal pure returns (uint256[] memory none) {}
+
+    function _recordAccrual(
+        uint256[] memory accruals,
+        uint256 i,
+        uint256 marketId,
+        int256 index,
+        uint256 term,
+        int256 rate
+    ) private pure {
+        // The four words written in place, bounds checked once (always true: an entry a position).
+        assert(i < accruals.length / ACCRUAL_WORDS);
+        assembly ("memory-safe") {
+            let p := add(add(accruals, 32), mul(i, mul(ACCRUAL_WORDS, 32)))
+            mstore(p, marketId)
+            mstore(add(p, 32), index)
+            mstore(add(p, 64), term)
+            mstore(add(p, 96), rate)
+        }
     }
 
     function _marginRatios(

@@ -49,10 +49,6 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     address public engine;
     /// @notice Share of trading fees credited to the LP pool (WAD); the rest accrues to the protocol.
     uint64 public lpFeeShare;
-    /// @dev Engine and liquidation engine are one contract (the liquidation modules run at the engine's
-    ///      address): kept in the engine's slot, which settleLiquidation reads anyway, so the penalty's
-    ///      caller check costs no cold read of `liquidationEngine`. Set by setEngine and wireLiquidation.
-    bool internal _engineLiquidates;
     uint128 internal _lpPool;
     uint128 internal _protocolFees;
     /// @notice Fraction of the open skew's notional the pool must keep (WAD).
@@ -62,8 +58,14 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     address public insuranceFund;
     /// @notice Share of protocol fees owed to the insurance fund (WAD).
     uint256 public insuranceFeeShare;
-    /// @dev Penalty shares owed to the insurance fund, not yet sent.
-    uint256 internal _insurancePending;
+    /// @dev The engine when it is also the liquidation engine (the liquidation modules run at the engine's
+    ///      address), else 0; set by setEngine and wireLiquidation. It shares a slot with the insurance ledger,
+    ///      which a tranche's penalty writes: settleLiquidation checks its caller against it instead of a cold
+    ///      read of the engine's slot (which only trades need).
+    address internal _liquidatingEngine;
+    /// @dev Penalty shares owed to the insurance fund, not yet sent (WAD; 96 bits hold 7.9e10 tokens, and
+    ///      flushInsurance, open to anyone, empties it).
+    uint96 internal _insurancePending;
     /// @dev The part of _protocolFees already split with the insurance fund: the share applies once.
     uint256 internal _protocolFeesSplit;
 
@@ -84,6 +86,17 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
 
     modifier onlyEngine() {
         if (msg.sender != engine) revert NotEngine(msg.sender);
+        _;
+    }
+
+    /// @dev settleLiquidation's check: the engine that is also the liquidation engine may settle and charge a
+    ///      penalty; any other caller gets settle's check (onlyEngine), and a penalty is refused to an engine
+    ///      that is not the liquidation engine (chargePenalty's check). Only those callers read the engine's slot.
+    modifier onlyLiquidatingEngine(bool penalty) {
+        if (msg.sender != _liquidatingEngine || msg.sender == address(0)) {
+            if (msg.sender != engine) revert NotEngine(msg.sender);
+            if (penalty) revert NotLiquidationEngine(msg.sender);
+        }
         _;
     }
 
@@ -120,7 +133,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (engine_ == address(0)) revert ZeroAddress();
         if (engine != address(0)) revert EngineAlreadySet(engine);
         engine = engine_;
-        _engineLiquidates = engine_ == liquidationEngine;
+        if (engine_ == liquidationEngine) _liquidatingEngine = engine_;
         emit EngineSet(engine_);
     }
 
@@ -130,7 +143,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (liquidationEngine != address(0)) revert AlreadySet();
         liquidationEngine = liquidationEngine_;
         insuranceFund = insuranceFund_;
-        _engineLiquidates = liquidationEngine_ == engine;
+        if (liquidationEngine_ == engine) _liquidatingEngine = liquidationEngine_;
         emit LiquidationWired(liquidationEngine_, insuranceFund_);
     }
 
@@ -274,16 +287,17 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         address keeper,
         uint256 keeperWad,
         uint256 insuranceWad
-    ) external onlyEngine nonReentrant returns (uint256 shortfallWad, uint256 keeperPaidWad, uint256 insurancePaidWad) {
+    )
+        external
+        onlyLiquidatingEngine(keeperWad != 0 || insuranceWad != 0)
+        nonReentrant
+        returns (uint256 shortfallWad, uint256 keeperPaidWad, uint256 insurancePaidWad)
+    {
+        bool penalty = keeperWad != 0 || insuranceWad != 0;
         uint256 margin;
         (margin, shortfallWad) = _settleLeg(accountId, pnlWad);
-        if (keeperWad != 0 || insuranceWad != 0) {
-            // The penalty is the liquidation engine's to charge, as chargePenalty requires: the caller is
-            // the engine (onlyEngine), so it is enough that the engine is the liquidation engine. No
-            // PenaltyCharged: the engine's TrancheLiquidated events carry the penalty (their sum).
-            if (!_engineLiquidates) revert NotLiquidationEngine(msg.sender);
-            (keeperPaidWad, insurancePaidWad, margin) = _penalty(keeper, keeperWad, insuranceWad, margin);
-        }
+        // No PenaltyCharged: the engine's TrancheLiquidated events carry the penalty (their sum).
+        if (penalty) (keeperPaidWad, insurancePaidWad, margin) = _penalty(keeper, keeperWad, insuranceWad, margin);
         _margin[accountId] = margin;
     }
 
@@ -299,7 +313,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         insurancePaidWad = insuranceWad.min(margin - keeperPaidWad);
         marginLeft = margin - keeperPaidWad - insurancePaidWad;
         if (keeperPaidWad != 0) _keeperRewards[keeper] += keeperPaidWad;
-        if (insurancePaidWad != 0) _insurancePending += insurancePaidWad;
+        if (insurancePaidWad != 0) _creditInsurance(insurancePaidWad);
     }
 
     /// @inheritdoc IVault
@@ -329,9 +343,26 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         _setAsideInsuranceFees();
         amount = _insurancePending / SCALE;
         if (amount == 0) return 0;
-        _insurancePending -= amount * SCALE;
+        _insurancePending -= (amount * SCALE).toUint96();
         emit InsuranceFlushed(fund, amount);
         IERC20(asset()).safeTransfer(fund, amount);
+    }
+
+    /// @dev Adds to the insurance ledger with one read and one write of its slot (solc would read it again to
+    ///      mask the field in); past 96 bits it reverts as SafeCast does.
+    function _creditInsurance(uint256 amountWad) internal {
+        uint256 word;
+        uint256 shift;
+        assembly ("memory-safe") {
+            word := sload(_insurancePending.slot)
+            shift := mul(8, _insurancePending.offset)
+        }
+        uint256 pending = (word >> shift) + amountWad;
+        if (pending > type(uint96).max) revert SafeCast.SafeCastOverflowedUintDowncast(96, pending);
+        word = (word & ((uint256(1) << shift) - 1)) | (pending << shift);
+        assembly ("memory-safe") {
+            sstore(_insurancePending.slot, word)
+        }
     }
 
     /// @dev Splits the protocol fees accrued since the last split; what was split before stays the
@@ -341,7 +372,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 share = _unsplitFeeShare();
         if (share != 0) {
             _protocolFees -= share.toUint128();
-            _insurancePending += share;
+            _creditInsurance(share);
         }
         _protocolFeesSplit = _protocolFees;
     }

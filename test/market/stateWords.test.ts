@@ -135,4 +135,33 @@ describe("PerpEngine: the market's state and positions written as whole slots", 
     const [, used] = await w.liquidationEngine.liquidationCapacity(ETH);
     expect(used).to.equal(window.used);
   });
+
+  it("a liquidation leg writes and emits the accrual its plan computed, as accrue would in the same block", async function () {
+    const { w, bob } = await networkHelpers.loadFixture(world);
+    const keeper = (await ethers.getSigners())[8];
+    const thin = await openAccount(w, w.carol, 1_050n * USDC);
+    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
+    await w.engine.connect(w.carol).modifyPosition(thin, ETH, units(15), MAX_PRICE);
+    let price = 2_000n;
+    while (!(await w.engine.isLiquidatable(thin))) await setPrice(w, ETH, (price -= 5n));
+    await networkHelpers.time.increase(600); // funding and the maintenance ramp both move
+    const at = BigInt(await networkHelpers.time.latest()) + 10n;
+    const accrued = async (tx: Promise<{ wait: () => Promise<unknown> }>) => {
+      const rc = (await (await tx).wait()) as { logs: { topics: readonly string[]; data: string }[] };
+      const logs = rc.logs.map((l) => w.engine.interface.parseLog(l)).filter((e) => e?.name === "MarketAccrued");
+      expect(logs.length).to.equal(1);
+      const st = await w.engine.marketState(ETH);
+      return { args: logs[0]!.args.toArray(), st: [st.fundingIndex, st.lastAccrualTime, st.maintenanceTerm] };
+    };
+    const before = await networkHelpers.takeSnapshot();
+    await networkHelpers.time.setNextBlockTimestamp(at);
+    const poke = await accrued(w.engine.accrue(ETH));
+    await before.restore();
+    await networkHelpers.time.setNextBlockTimestamp(at);
+    const leg = await accrued(w.liquidationEngine.connect(keeper).liquidate(thin));
+    expect(poke.st[1]).to.equal(at);
+    expect(poke.args[2]).to.not.equal(0n); // a rate: bob's short outweighs the long
+    expect(leg.args).to.deep.equal(poke.args);
+    expect(leg.st).to.deep.equal(poke.st);
+  });
 });

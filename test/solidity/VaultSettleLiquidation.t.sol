@@ -97,6 +97,35 @@ contract VaultSettleLiquidationTest is Test {
         joint.settleLiquidation(2, -1e18, KEEPER, 0, 0);
     }
 
+    /// The liquidating engine's address shares its slot with the insurance ledger: credits keep it, and it is
+    /// set whichever of setEngine and wireLiquidation comes last.
+    function test_ledgerAndCallerShareASlot_wiringInEitherOrder() public {
+        Vault v = new Vault(usdc, address(this), address(this));
+        v.wireLiquidation(address(this), FUND);
+        v.setEngine(address(this));
+        usdc.approve(address(v), type(uint256).max);
+        v.depositMargin(2, address(this), 100e6);
+        for (uint256 i; i < 3; ++i) v.settleLiquidation(2, -1e18, KEEPER, 1e18, 2e18);
+        assertEq(v.insuranceLedgerWad(), 6e18);
+        assertEq(v.keeperRewardsOf(KEEPER), 3e18);
+        assertEq(v.marginOf(2), 88e18);
+        vm.prank(KEEPER);
+        vm.expectRevert(abi.encodeWithSelector(IVault.NotEngine.selector, KEEPER));
+        v.settleLiquidation(2, -1e18, KEEPER, 1e18, 0);
+    }
+
+    /// The insurance ledger holds 96 bits (7.9e10 tokens in WAD): a credit past them reverts, changing nothing.
+    function test_insuranceLedgerPast96BitsReverts() public {
+        uint256 tokens = 1e17; // 1e29 in WAD, above 2^96 - 1 (7.9e28)
+        usdc.mint(address(this), tokens);
+        joint.depositMargin(2, address(this), tokens);
+        uint256 past = uint256(type(uint96).max) + 1;
+        vm.expectRevert(abi.encodeWithSignature("SafeCastOverflowedUintDowncast(uint8,uint256)", 96, past));
+        joint.settleLiquidation(2, 0, KEEPER, 0, past);
+        joint.settleLiquidation(2, 0, KEEPER, 0, past - 1);
+        assertEq(joint.insuranceLedgerWad(), past - 1);
+    }
+
     function test_penaltyOnlyWhenTheEngineIsTheLiquidationEngine() public {
         Vault other = _vault(address(0xABCD));
         vm.expectRevert(abi.encodeWithSelector(IVault.NotLiquidationEngine.selector, address(this)));
