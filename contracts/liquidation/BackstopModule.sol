@@ -116,10 +116,11 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         whole = PerpMath.notional(size, p.price);
     }
 
-    /// @dev Every position to the vault, gains first (so a loss leg's shortfall is what the account's whole
-    ///      equity leaves). Negative equity goes to the insurance fund as in a backstop close; what the fund
-    ///      cannot cover the vault pays within its loss budget (_absorb), else the takeover is left to that
-    ///      close (and its auto-deleveraging). `covered` is the fund's part.
+    /// @dev `share` (WAD) of every position to the vault, gains first (so a loss leg's shortfall is what the
+    ///      account's whole equity leaves). Negative equity goes to the insurance fund as in a backstop close;
+    ///      what the fund cannot cover the vault pays within its loss budget (AutoDeleveraging.backstopBadDebt,
+    ///      a self-call), else the takeover is left to that close (and its auto-deleveraging). `covered` is
+    ///      the fund's part.
     function _moveAll(
         uint256 accountId,
         uint256 vaultId,
@@ -268,13 +269,10 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         }
     }
 
-    /// @dev A market whose inventory grew: equity scaled down by volatility, a share of the depth, and what
-    ///      the unwind can sell within `maxHold` at its budget (from nothing in flight: the budget at once,
-    ///      then the decayed measure's recovery, budget x ln2 / flowHalfLife a second). Intake beyond the
-    ///      last would outrun the unwind: it would be sold late, or by the loss ramp into the move. The last
-    ///      times `paced`, the loss budget left (1 - drawdown / maxDrawdown, WAD), for an account above the
-    ///      backstop; none (`paced` = max) below it, where a decline closes the whole account into the market
-    ///      at once, more forced flow now than any unwind of it.
+    /// @dev A market whose inventory grew: equity scaled down by volatility, and a share of the depth. (The
+    ///      unwind cap is not checked here: above the backstop the share taken fits it by construction,
+    ///      _share; below it there is none, where a decline closes the whole account into the market at once,
+    ///      more forced flow now than any unwind of it.)
     function _marketCap(BackstopConfig memory c, IPerpEngine.PositionSnapshot memory p, uint256 equity) internal view {
         (, uint256 sigma) = _priceOf(_configs[p.marketId].feedId);
         uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
