@@ -103,6 +103,21 @@ interface IAutoDeleveraging is IBoundedParameters {
     /// @return paid what the fund paid (WAD; 0: nothing, the edge as before)
     function backBackstop(uint256 marketId, uint256 drawdown) external returns (uint256 paid);
 
+    /// @notice The bad debt of a takeover the insurance fund could not cover (`shortfall` less `covered`, WAD),
+    ///         paid by the backstop vault's account: the vault is the layer of loss capital after the fund, before
+    ///         the profitable opposite side. Within the part of its loss budget below its deleveraging trigger only
+    ///         (`adlDrawdown`; `maxDrawdown` with deleveraging off): the part past the trigger carries its
+    ///         inventory, and spent on bad debt it would bring on the edge's sale. Reverts TakeoverUncovered (the
+    ///         takeover reverts with it, and the account goes to the backstop close, which queues the rest for
+    ///         auto-deleveraging) where the vault's margin cannot pay it or its conservative share price ends that
+    ///         far below the breaker's peak; else BackstopBadDebtPaid. The takeover's self-call only (NotSelf).
+    function backstopBadDebt(uint256 accountId, uint256 shortfall, uint256 covered) external;
+
+    /// @notice A loss of the backstop vault's inventory beyond its whole margin (`shortfall`, WAD), realised by an
+    ///         unwind: the insurance fund covers what it can, the rest is queued for auto-deleveraging like any
+    ///         other bad debt (BackstopLoss). The unwind's self-call only (NotSelf).
+    function backstopLoss(uint256 marketId, bool vaultLong, uint256 shortfall) external;
+
     /// @notice What deleverageBackstop may close now of the vault's inventory in `marketId` (absolute size,
     ///         WAD): all of it at or past the trigger (the breaker's peak share price less adlDrawdown);
     ///         above it, the size beyond the carry, the loss budget left (the vault's equity at the

@@ -175,6 +175,24 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
     }
 
     /// @inheritdoc IAutoDeleveraging
+    function backstopBadDebt(uint256 accountId, uint256 shortfall, uint256 covered) external {
+        if (msg.sender != address(this)) revert IBackstopTypes.NotSelf(msg.sender);
+        IBackstopTypes.BackstopState memory b = _backstop;
+        uint256 rest = shortfall - covered;
+        (, uint256 unpaid, ) = vault.settle(b.accountId, -int256(rest), 0);
+        IBackstopTypes.BackstopConfig memory c = _backstopConfig;
+        uint256 bound = c.adlDrawdown != 0 ? c.adlDrawdown : c.maxDrawdown;
+        if (unpaid != 0 || _lossDrawdown(b, c) >= bound) revert IBackstopTypes.TakeoverUncovered(shortfall, covered);
+        emit IBackstopTypes.BackstopBadDebtPaid(accountId, rest);
+    }
+
+    /// @inheritdoc IAutoDeleveraging
+    function backstopLoss(uint256 marketId, bool vaultLong, uint256 shortfall) external {
+        if (msg.sender != address(this)) revert IBackstopTypes.NotSelf(msg.sender);
+        emit IBackstopTypes.BackstopLoss(marketId, shortfall, _coverVaultLoss(marketId, vaultLong, shortfall));
+    }
+
+    /// @inheritdoc IAutoDeleveraging
     function backstopExcess(uint256 marketId) external view returns (uint256 excess) {
         IBackstopTypes.BackstopState memory b = _backstop;
         (excess, , ) = _backstopExcess(b, marketId, _positions[b.accountId][marketId].size);
@@ -265,8 +283,8 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
 
     /// @dev The vault's realised loss beyond its margin: bad debt like any other, covered by the insurance
     ///      fund as far as it goes, the rest queued for auto-deleveraging.
-    function _coverVaultLoss(uint256 marketId, bool vaultLong, uint256 shortfall) internal {
-        uint256 covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
+    function _coverVaultLoss(uint256 marketId, bool vaultLong, uint256 shortfall) internal returns (uint256 covered) {
+        covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
         _badDebt.incurred += shortfall;
         _badDebt.covered += covered;
         uint256 rest = shortfall - covered;

@@ -61,55 +61,83 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 vaultId = b.accountId;
         (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory before) = _snapshot(vaultId);
         uint256 equity = vs.equity > 0 ? uint256(vs.equity) : 0;
-        notional = s.notional;
+        uint256 share = WAD;
+        ILiquidationConfigurator.Config memory lc = _liquidationConfig();
+        if (!LiquidationMath.isBackstop(lc, s.equity, s.maintenanceMargin)) share = _share(c, lc, s, ps, before);
+        notional = s.notional.mulWadDown(share);
         _cap("account", notional, equity.mulWadDown(c.accountShare));
-        // the unwind cap's share: the loss budget left (1 - drawdown / maxDrawdown); none below the backstop,
-        // where a decline would close the whole account at once
-        uint256 paced =
-            LiquidationMath.isBackstop(_liquidationConfig(), s.equity, s.maintenanceMargin)
-                ? type(uint256).max
-                : WAD - _lossDrawdown(_backstop, c).mulDivDown(WAD, c.maxDrawdown).min(WAD);
-        uint256 covered = _moveAll(accountId, vaultId, ps);
+        uint256 covered = _moveAll(accountId, vaultId, ps, share);
         _settleTakeover(accountId, vaultId, keeper, notional, covered, c);
-        _checkCaps(c, vaultId, before, equity, paced);
+        _checkCaps(c, vaultId, before, equity);
     }
 
-    /// @dev Every position to the vault, gains first (so a loss leg's shortfall is what the account's whole
-    ///      equity leaves). Negative equity goes to the insurance fund as in a backstop close; what the fund
-    ///      cannot cover the vault pays within its loss budget (_absorb), else the takeover is left to that
-    ///      close (and its auto-deleveraging). `covered` is the fund's part.
+    /// @dev Above the backstop, the largest share (WAD, rounded down; WAD when the whole fits) of every position
+    ///      of the account that the unwind cap (with its drawdown share) leaves room for in every market. The
+    ///      vault's notional in a market is convex in the share and the share 0 leaves it as it was, so
+    ///      (limit - was) / (whole - was) of the account fits. The other caps decline the whole as before.
+    function _share(
+        BackstopConfig memory c,
+        ILiquidationConfigurator.Config memory lc,
+        IPerpEngine.AccountSummary memory s,
+        IPerpEngine.PositionSnapshot[] memory ps,
+        IPerpEngine.PositionSnapshot[] memory before
+    ) internal view returns (uint256 share) {
+        // the loss budget left (1 - drawdown / maxDrawdown): the unwind cap's share in drawdown
+        uint256 paced = WAD - _lossDrawdown(_backstop, c).mulDivDown(WAD, c.maxDrawdown).min(WAD);
+        share = WAD;
+        for (uint256 i; i < ps.length; ++i) {
+            (uint256 was, uint256 whole) = _wholeIn(ps[i], before);
+            uint256 limit = _unwindable(c, ps[i], paced);
+            if (whole > limit.max(was))
+                share = share.min(limit <= was ? 0 : (limit - was).mulDivDown(WAD, whole - was));
+        }
+        // at least the share the tranche would close (what brings the account back above maintenance with the
+        // buffer; all of it where the rest would be dust): a smaller part goes to that tranche, as before
+        uint256 least = LiquidationMath.trancheFraction(
+            lc,
+            s.equity,
+            s.maintenanceMargin,
+            s.notional,
+            false,
+            LiquidationParams.liquidationMargin(_rewardConfigWord, s.notional)
+        );
+        if (share < least) revert TakeoverCapExceeded("unwind", share, least);
+    }
+
+    /// @dev The vault's notional in `p`'s market before the takeover and after taking `p` whole.
+    function _wholeIn(
+        IPerpEngine.PositionSnapshot memory p,
+        IPerpEngine.PositionSnapshot[] memory before
+    ) internal pure returns (uint256 was, uint256 whole) {
+        int256 size = p.size;
+        for (uint256 j; j < before.length; ++j) {
+            if (before[j].marketId == p.marketId) (size, was) = (size + before[j].size, before[j].notional);
+        }
+        whole = PerpMath.notional(size, p.price);
+    }
+
+    /// @dev `share` (WAD) of every position to the vault, gains first (so a loss leg's shortfall is what the
+    ///      account's whole equity leaves). Negative equity goes to the insurance fund as in a backstop close;
+    ///      what the fund cannot cover the vault pays within its loss budget (AutoDeleveraging.backstopBadDebt,
+    ///      a self-call), else the takeover is left to that close (and its auto-deleveraging). `covered` is
+    ///      the fund's part.
     function _moveAll(
         uint256 accountId,
         uint256 vaultId,
-        IPerpEngine.PositionSnapshot[] memory ps
+        IPerpEngine.PositionSnapshot[] memory ps,
+        uint256 share
     ) internal returns (uint256 covered) {
         uint256 shortfall;
         for (uint256 pass; pass < 2; ++pass) {
             for (uint256 i; i < ps.length; ++i) {
-                if ((ps[i].value >= 0) == (pass == 0)) shortfall += _moveLeg(accountId, vaultId, ps[i]);
+                if ((ps[i].value >= 0) == (pass == 0)) shortfall += _moveLeg(accountId, vaultId, ps[i], share);
             }
         }
         if (shortfall == 0) return 0;
         covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
-        if (covered < shortfall) _absorb(accountId, vaultId, shortfall, covered);
+        if (covered < shortfall) IAutoDeleveraging(address(this)).backstopBadDebt(accountId, shortfall, covered);
         _badDebt.incurred += shortfall;
         _badDebt.covered += shortfall;
-    }
-
-    /// @dev The bad debt of a takeover the insurance fund could not cover, paid by the vault's account: the
-    ///      vault is the layer of loss capital after the fund, before the profitable opposite side
-    ///      (auto-deleveraging). Within the part of its loss budget below its deleveraging trigger only
-    ///      (`adlDrawdown`; `maxDrawdown` with deleveraging off): the part past the trigger carries its
-    ///      inventory, and spent on bad debt it would bring on the edge's sale. Refused (the takeover reverts,
-    ///      and the account goes to the backstop close, which queues the rest for auto-deleveraging) where the
-    ///      vault's margin cannot pay it or its conservative share price ends that far below the breaker's peak.
-    function _absorb(uint256 accountId, uint256 vaultId, uint256 shortfall, uint256 covered) internal {
-        uint256 rest = shortfall - covered;
-        (, uint256 unpaid, ) = vault.settle(vaultId, -int256(rest), 0);
-        BackstopConfig memory c = _backstopConfig;
-        uint256 bound = c.adlDrawdown != 0 ? c.adlDrawdown : c.maxDrawdown;
-        if (unpaid != 0 || _lossDrawdown(_backstop, c) >= bound) revert TakeoverUncovered(shortfall, covered);
-        emit BackstopBadDebtPaid(accountId, rest);
     }
 
     /// @dev The fee, the account's liquidation state (a closed account starts afresh) and the event.
@@ -129,13 +157,15 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         emit AccountTakenOver(accountId, keeper, notional, fee, keeperWad, covered, marginLeft);
     }
 
-    /// @dev Closes the trader's position at the oracle price (its PnL realised there) and opens the same
-    ///      size on the vault's account at that price: open interest and skew do not change (or fall, where
-    ///      the vault held the other side: that part nets with no sale).
+    /// @dev Closes `share` (WAD) of the trader's position at the oracle price (that part's PnL realised there;
+    ///      its size rounded toward zero) and opens the same size on the vault's account at that price: open
+    ///      interest and skew do not change (or fall, where the vault held the other side: that part nets with
+    ///      no sale). `p` is left holding the part moved.
     function _moveLeg(
         uint256 accountId,
         uint256 vaultId,
-        IPerpEngine.PositionSnapshot memory p
+        IPerpEngine.PositionSnapshot memory p,
+        uint256 share
     ) internal returns (uint256 shortfall) {
         uint256 m = p.marketId;
         IPerpEngine.MarketConfig storage cfg = _configs[m];
@@ -146,11 +176,14 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         Trade memory t;
         t.oldSize = p.size;
         t.oldBasis = p.basis;
+        p.size = (t.oldSize * int256(share)) / int256(WAD);
+        t.newSize = t.oldSize - p.size;
+        (t.newBasis, p.value) = PerpMath.applyTrade(t.oldSize, p.basis, -p.size, p.price, p.fundingIndex);
         _writeMarket(cfg, st, m, t);
-        delete _positions[accountId][m];
-        _writeAccountMarkets(accountId, _accounts[accountId].markets, m, 0);
+        _positions[accountId][m] = IPerpEngine.Position(t.newSize.toInt128(), t.newBasis.toInt128());
+        _writeAccountMarkets(accountId, _accounts[accountId].markets, m, t.newSize);
         (, shortfall, ) = vault.settle(accountId, p.value, 0);
-        emit IPerpEngine.PositionModified(accountId, m, -p.size, 0, p.price, 0, p.value, p.fundingIndex);
+        emit IPerpEngine.PositionModified(accountId, m, -p.size, t.newSize, p.price, 0, p.value, p.fundingIndex);
         int256 vaultRealised = _openVaultLeg(vaultId, p, cfg, st);
         emit PositionTakenOver(accountId, m, p.size, p.price, p.value, vaultRealised);
     }
@@ -218,8 +251,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         BackstopConfig memory c,
         uint256 vaultId,
         IPerpEngine.PositionSnapshot[] memory before,
-        uint256 equity,
-        uint256 paced
+        uint256 equity
     ) internal view {
         (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory ps) = _snapshot(vaultId);
         if (vs.equity < int256(vs.maintenanceMargin)) {
@@ -233,31 +265,32 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             for (uint256 j; j < before.length; ++j) {
                 if (before[j].marketId == ps[i].marketId) was = before[j].notional;
             }
-            if (ps[i].notional > was) _marketCaps(c, ps[i], equity, paced);
+            if (ps[i].notional > was) _marketCap(c, ps[i], equity);
         }
     }
 
-    /// @dev A market whose inventory grew: equity scaled down by volatility, a share of the depth, and what
-    ///      the unwind can sell within `maxHold` at its budget (from nothing in flight: the budget at once,
-    ///      then the decayed measure's recovery, budget x ln2 / flowHalfLife a second). Intake beyond the
-    ///      last would outrun the unwind: it would be sold late, or by the loss ramp into the move. The last
-    ///      times `paced`, the loss budget left (1 - drawdown / maxDrawdown, WAD), for an account above the
-    ///      backstop; none (`paced` = max) below it, where a decline closes the whole account into the market
-    ///      at once, more forced flow now than any unwind of it.
-    function _marketCaps(
-        BackstopConfig memory c,
-        IPerpEngine.PositionSnapshot memory p,
-        uint256 equity,
-        uint256 paced
-    ) internal view {
+    /// @dev A market whose inventory grew: equity scaled down by volatility, and a share of the depth. (The
+    ///      unwind cap is not checked here: above the backstop the share taken fits it by construction,
+    ///      _share; below it there is none, where a decline closes the whole account into the market at once,
+    ///      more forced flow now than any unwind of it.)
+    function _marketCap(BackstopConfig memory c, IPerpEngine.PositionSnapshot memory p, uint256 equity) internal view {
         (, uint256 sigma) = _priceOf(_configs[p.marketId].feedId);
         uint256 byEquity = equity.mulWadDown(c.marketShare).mulDivDown(c.refSigma, sigma.max(c.refSigma));
-        uint256 depth = p.skewScale.mulWadDown(p.price);
-        _cap("market", p.notional, byEquity.min(depth.mulWadDown(c.depthShare)));
-        if (paced == type(uint256).max) return;
-        uint256 budget = depth.mulWadDown(c.impactBudget);
+        _cap("market", p.notional, byEquity.min(p.skewScale.mulWadDown(p.price).mulWadDown(c.depthShare)));
+    }
+
+    /// @dev The unwind cap in `p`'s market: what the unwind can sell within `maxHold` at its budget (from nothing
+    ///      in flight: the budget at once, then the decayed measure's recovery, budget x ln2 / flowHalfLife a
+    ///      second), times `paced`, the loss budget left. Intake beyond it would outrun the unwind: it would be
+    ///      sold late, or by the loss ramp into the move. Above the backstop only (_share).
+    function _unwindable(
+        BackstopConfig memory c,
+        IPerpEngine.PositionSnapshot memory p,
+        uint256 paced
+    ) internal pure returns (uint256) {
+        uint256 budget = p.skewScale.mulWadDown(p.price).mulWadDown(c.impactBudget);
         uint256 sellable = budget + budget.mulDivDown(uint256(LN2_WAD) * c.maxHold, WAD * c.flowHalfLife);
-        _cap("unwind", p.notional, sellable.mulWadDown(paced));
+        return sellable.mulWadDown(paced);
     }
 
     function _cap(bytes32 name, uint256 value, uint256 limit) internal pure {
@@ -327,22 +360,8 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         f.amount = (_decayed(f, _backstopConfig.flowHalfLife) + notional).toUint128();
         f.at = uint40(block.timestamp);
         if (closeAbs == FixedPoint.abs(size)) (f.inventorySince, f.edgeAt) = (0, 0);
-        if (shortfall != 0) _vaultLoss(marketId, size > 0, shortfall);
+        if (shortfall != 0) IAutoDeleveraging(address(this)).backstopLoss(marketId, size > 0, shortfall);
         emit BackstopUnwound(marketId, msg.sender, delta, price, notional, realised, late);
-    }
-
-    /// @dev A loss of the vault's inventory beyond its whole margin: the insurance fund covers what it can,
-    ///      the rest is queued for auto-deleveraging like any other bad debt.
-    function _vaultLoss(uint256 marketId, bool bankruptLong, uint256 shortfall) internal {
-        uint256 covered = IInsuranceFund(vault.insuranceFund()).cover(shortfall);
-        _badDebt.incurred += shortfall;
-        _badDebt.covered += covered;
-        uint256 rest = shortfall - covered;
-        if (rest != 0) {
-            _pendingDeficit[marketId][bankruptLong] += rest;
-            _badDebt.pending += rest;
-        }
-        emit BackstopLoss(marketId, shortfall, covered);
     }
 
     /// @inheritdoc IBackstop
@@ -412,15 +431,6 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (drawdown == 0) return budget;
         uint256 left = maxDd - drawdown;
         return budget.mulDivDown(maxDd, left).mulDivDown(maxDd, left).min(budget.mulWadDown(cap));
-    }
-
-    /// @dev The vault's share price below the drawdown breaker's peak (WAD; 0 at or above it, or once the
-    ///      breaker's window has run out: the breaker would start a new one at the next takeover).
-    function _lossDrawdown(BackstopState memory b, BackstopConfig memory c) internal view returns (uint256) {
-        uint256 peak = b.peakSharePrice;
-        if (peak == 0 || block.timestamp >= uint256(b.peakAt) + c.drawdownWindow) return 0;
-        uint256 price = IBackstopVault(b.vault).sharePrice();
-        return price >= peak ? 0 : WAD - price.mulDivUp(WAD, peak);
     }
 
     /// @dev The forced-flow measure decayed exponentially to now.

@@ -14,6 +14,7 @@ import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.s
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {IBackstop} from "../interfaces/IBackstop.sol";
+import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
 import {IOrders} from "../interfaces/IOrders.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
@@ -717,6 +718,19 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     /// @dev The liquidation configuration, decoded (LiquidationParams: two words, WAD fields in 1e-6 units).
     function _liquidationConfig() internal view returns (ILiquidationConfigurator.Config memory) {
         return LiquidationParams.decodeConfig(_liqConfigWord, _rewardConfigWord);
+    }
+
+    /// @dev The backstop vault's share price below the drawdown breaker's peak (WAD; 0 at or above it, or once
+    ///      the breaker's window has run out: the breaker would start a new one at the next takeover). Read by
+    ///      the takeover, the unwind (BackstopModule) and the takeover's bad debt (AutoDeleveraging).
+    function _lossDrawdown(
+        IBackstop.BackstopState memory b,
+        IBackstop.BackstopConfig memory c
+    ) internal view returns (uint256) {
+        uint256 peak = b.peakSharePrice;
+        if (peak == 0 || block.timestamp >= uint256(b.peakAt) + c.drawdownWindow) return 0;
+        uint256 price = IBackstopVault(b.vault).sharePrice();
+        return price >= peak ? 0 : WAD - price.mulDivUp(WAD, peak);
     }
 
     /// @dev The keeper-reward configuration, decoded (LiquidationParams: one word).

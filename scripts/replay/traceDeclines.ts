@@ -3,7 +3,9 @@
  * tranched or closed (issue 12's diagnosis). For every `LiquidationSettled` of a run with a vault, the
  * vault's takeover is called again (`eth_call` from the engine, the module's only caller) on the state
  * just before the liquidation's block, and its answer is appended to the file as one JSON line: the cap
- * that reverted (`TakeoverCapExceeded(cap, value, limit)`), the breaker (0 taken, no revert), or a
+ * that reverted (`TakeoverCapExceeded(cap, value, limit)`; for `unwind`, the share of the account that fits
+ * the unwind cap and the least share the vault takes, the tranche's, both fractions), the breaker (0 taken,
+ * no revert), or a
  * takeover that would have gone through there (that state does not hold the same block's earlier
  * liquidations). Reads only; the run's result does not change.
  */

@@ -125,6 +125,40 @@ async function unwindCap(w: BWorld) {
   const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
   return { vs, unwindable };
 }
+/**
+ * An account above the backstop of which about half fits what the unwind cap leaves once a first account
+ * ($400k at 10x, taken whole) is in the vault; the account cap raised to the whole vault so that only the
+ * unwind cap binds. The share the takeover should take, mirrored from the contract's rule.
+ */
+async function partialCase(w: BWorld) {
+  await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD });
+  const le = w.liquidationEngine;
+  const a1 = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k at 2000
+  const price = await priceForHealth(w, a1, (8n * WAD) / 10n); // above the 2/3 backstop
+  // a2 sized so that about half of it fits what the unwind cap leaves after a1, at a1's leverage
+  const skewScale = (await w.engine.marketConfig(ETH)).skewScale;
+  const budget = (((skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
+  const LN2 = 693147180559945309n;
+  const cap = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
+  const size2 = (((cap - 200n * price) * 2n * WAD) / price / 10n ** 15n) * 10n ** 15n;
+  expect(size2).to.be.greaterThan(0n);
+  const a2 = await positionAccount(w, w.bob, (200n * size2) / WAD, size2);
+  await setPriceWad(w, ETH, price);
+  expect(events(w, await receipt(le.connect(w.keeper).liquidate(a1)), "AccountTakenOver")).to.have.length(1);
+  const s2 = await w.engine.liquidationSnapshot(a2);
+  expect(s2.summary.equity).to.be.lessThan(BigInt(s2.summary.maintenanceMargin));
+  expect(s2.summary.equity * 3n).to.be.greaterThan(BigInt(s2.summary.maintenanceMargin) * 2n); // above the backstop
+  const { vs, unwindable } = await unwindCap(w);
+  const d = await lossDrawdown(w);
+  const limit = (unwindable * (WAD - min((d * WAD) / CONFIG.maxDrawdown, WAD))) / WAD;
+  const was = vs.summary.notional;
+  const whole = was + s2.summary.notional;
+  expect(whole).to.be.greaterThan(limit); // the whole does not fit: declined and tranched before this rule
+  const share = ((limit - was) * WAD) / (whole - was);
+  expect(share).to.be.within(WAD / 3n, (2n * WAD) / 3n);
+  return { a1, a2, size2, s2, share, limit };
+}
+
 describe("Backstop vault: takeover", function () {
   it("moves a backstop account's position to the vault at the oracle price: open interest unchanged, fee to the vault, the trader keeps the rest", async function () {
     const w = await loadFixture(world);
@@ -197,6 +231,75 @@ describe("Backstop vault: takeover", function () {
     expect(vs.summary.notional).to.be.at.most(unwindable);
     expect(vs.summary.notional + vs.summary.notional / 2n).to.be.greaterThan(unwindable);
     expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
+  });
+
+  it("takes over the largest share of an account above the backstop that fits the unwind cap, where the whole does not: the same share of the position, the fee on the part, the vault at its cap, the rest liquidatable later", async function () {
+    const w = await loadFixture(world);
+    const le = w.liquidationEngine;
+    const { a2, size2, s2, share, limit } = await partialCase(w);
+    const rewardsBefore = await w.vault.keeperRewardsOf(w.keeper.address);
+
+    const rc = await receipt(le.connect(w.keeper).liquidate(a2));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
+    const [taken] = events(w, rc, "AccountTakenOver");
+    expect(taken.args.accountId).to.equal(a2);
+    // the same share of the position moved, rounded toward zero; the trader keeps the rest
+    const kept = (await w.engine.position(a2, ETH)).size;
+    const part = size2 - kept;
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD + part);
+    expect(part).to.be.closeTo((size2 * share) / WAD, size2 / 10n ** 9n); // the share read a block earlier
+    expect(kept).to.be.greaterThan(0n);
+    // the fee on the part taken, rounded up: notional x share, the keeper's reward out of it
+    expect(taken.args.notional).to.be.closeTo((s2.summary.notional * share) / WAD, s2.summary.notional / 10n ** 9n);
+    expect(taken.args.feeWad).to.equal(ceilDiv(taken.args.notional * CONFIG.feeRate, WAD));
+    expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewardsBefore + taken.args.keeperWad);
+    // nothing beyond the cap
+    const after = await w.engine.liquidationSnapshot(w.vaultAccount);
+    expect(after.summary.notional).to.be.at.most(limit);
+    expect(after.summary.notional).to.be.greaterThan((limit * 999n) / 1000n);
+    // the account's health better for it: maintenance falls with the part, equity only by the fee
+    const r2 = await w.engine.liquidationSnapshot(a2);
+    expect(BigInt(r2.summary.equity)).to.be.closeTo(BigInt(s2.summary.equity) - taken.args.feeWad, WAD / 100n);
+    expect(BigInt(r2.summary.equity) * BigInt(s2.summary.maintenanceMargin)).to.be.greaterThan(
+      BigInt(s2.summary.equity) * BigInt(r2.summary.maintenanceMargin),
+    );
+    // liquidatable again later: below the backstop the vault takes the rest whole (no unwind cap there)
+    await setPriceWad(w, ETH, await priceForHealth(w, a2, WAD / 2n));
+    const rc2 = await receipt(le.connect(w.keeper).liquidate(a2));
+    expect(events(w, rc2, "AccountTakenOver")).to.have.length(1);
+    expect((await w.engine.position(a2, ETH)).size).to.equal(0n);
+  });
+
+  it("adversarial: after a part taken, calls move nothing and pay no keeper until the tranche's cooldown ends; the vault takes no part below the tranche's share", async function () {
+    const w = await loadFixture(world);
+    const le = w.liquidationEngine;
+    const { a2, size2 } = await partialCase(w);
+    expect(events(w, await receipt(le.connect(w.keeper).liquidate(a2)), "AccountTakenOver")).to.have.length(1);
+    const mid = (await w.engine.position(a2, ETH)).size;
+    expect(mid).to.be.within(1n, size2 - 1n);
+    // still below maintenance here (the fee, 1% of the part, is far above a tranche's penalty): the vault has
+    // no room left, so the takeover declines, and the tranche is cooling down since the part was taken
+    expect(await w.engine.health(a2)).to.be.lessThan(WAD);
+    const vaultSize = (await w.engine.position(w.vaultAccount, ETH)).size;
+    const rewards = await w.vault.keeperRewardsOf(w.keeper.address);
+    for (let i = 0; i < 3; i++) {
+      await expect(le.connect(w.keeper).liquidate(a2)).to.be.revertedWithCustomError(le, "TrancheCoolingDown");
+    }
+    expect((await w.engine.position(a2, ETH)).size).to.equal(mid);
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(vaultSize);
+    expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewards);
+    // the takeover itself refuses a part below the tranche's share (0 here: the vault is at its cap)
+    const from = await w.engine.getAddress();
+    await networkHelpers.impersonateAccount(from);
+    await networkHelpers.setBalance(from, WAD);
+    const self = await ethers.getSigner(from);
+    const data = w.bs.interface.encodeFunctionData("backstopTakeover", [a2, w.keeper.address]);
+    await expect(self.call({ to: from, data })).to.be.revertedWithCustomError(w.bs, "TakeoverCapExceeded");
+    // after the cooldown the tranche sells as without a vault
+    await time.increase(Number((await le.config()).cooldown));
+    const rc = await receipt(le.connect(w.keeper).liquidate(a2));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(1);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
   });
 
   it("in drawdown, holds the unwind cap to the loss budget left (x (1 - drawdown / maxDrawdown)): a takeover the full cap allows is declined and tranched", async function () {
@@ -980,11 +1083,18 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
   });
 
-  it("backBackstop is the unwind's self-call only (NotSelf)", async function () {
+  it("backBackstop, backstopLoss and backstopBadDebt are the engine's self-calls only (NotSelf)", async function () {
     const w = await loadFixture(world);
     await expect(w.liquidationEngine.connect(w.admin).backBackstop(ETH, WAD / 10n))
       .to.be.revertedWithCustomError(w.bs, "NotSelf")
       .withArgs(w.admin.address);
+    await expect(w.liquidationEngine.connect(w.stranger).backstopLoss(ETH, true, WAD))
+      .to.be.revertedWithCustomError(w.bs, "NotSelf")
+      .withArgs(w.stranger.address);
+    await expect(w.liquidationEngine.connect(w.stranger).backstopBadDebt(1n, WAD, 0n))
+      .to.be.revertedWithCustomError(w.bs, "NotSelf")
+      .withArgs(w.stranger.address);
+    expect(await w.liquidationEngine.badDebtIncurred()).to.equal(0n);
   });
 
   it("bounds adlDrawdown at maxDrawdown (ParameterOutOfBounds), governor only", async function () {

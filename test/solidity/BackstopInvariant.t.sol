@@ -232,12 +232,38 @@ contract BackstopInvariantTest is ProtocolFixture {
         invariant_unwindWithinBudget();
     }
 
-    /// @notice A takeover declined by a cap checked after the legs moved (here the unwind cap: a $922k BTC short
-    ///         above the backstop against $793k the unwind can sell within maxHold at 0.01% of depth) reverts the
-    ///         whole self-call after AccountTakenOver was emitted; the engine then tranches the account in the
-    ///         market, so open interest falls with nothing netted. The recorded logs keep the reverted event: the
-    ///         handler must not take it for a takeover (the invariant suite's one deterministic failure before).
+    /// @notice A $922k BTC short above the backstop against $793k the unwind can sell within maxHold at 0.01% of
+    ///         depth: the vault takes the largest share of it that fits the unwind cap, and the account keeps the
+    ///         rest (declined whole and tranched before the partial takeover). Every handler check runs on it.
+    function test_takeoverOfAPartWhereTheWholeDoesNotFitTheUnwindCap() public {
+        handler.open(0, 1, 900_000, 25, false); // $900k BTC short at 25x
+        handler.movePrice(1, 2_250); // BTC +2.5%: below maintenance, above the 2/3 backstop
+        uint256 id = handler.accounts(0);
+        int256 size = engine.positionView(id, 1).size;
+        handler.selfLiquidate(0);
+        assertEq(handler.ghost_takeovers(), 1, "a part taken over");
+        int256 left = engine.positionView(id, 1).size;
+        int256 taken = engine.positionView(bv.accountId(), 1).size;
+        assertTrue(left < 0 && left > size, "the account keeps the rest");
+        assertEq(taken + left, size, "the vault holds the part, nothing sold");
+        // about 793 / 922 of it: between four fifths and nine tenths
+        assertTrue(taken * 10 < size * 8 && taken * 10 > size * 9, "the share the unwind cap leaves");
+        invariant_takeoverConservesOpenInterestAndSkew();
+        invariant_takeoverCapsRespected();
+        invariant_noTakeoverRoundTripProfit();
+        invariant_vaultAboveMaintenanceAfterTakeover();
+    }
+
+    /// @notice A takeover declined by a cap checked after the legs moved (here the market cap, its equity share
+    ///         lowered to 0.1: the same $922k BTC short, whose part the unwind cap leaves is still above it)
+    ///         reverts the whole self-call after AccountTakenOver was emitted; the engine then tranches the
+    ///         account in the market, so open interest falls with nothing netted. The recorded logs keep the
+    ///         reverted event: the handler must not take it for a takeover.
     function test_takeoverDeclinedAfterItsEventIsATranche() public {
+        IBackstopTypes.BackstopConfig memory c = bs.backstopConfig();
+        c.marketShare = 0.1e18;
+        vm.prank(governor);
+        bs.setBackstopConfig(c);
         handler.open(0, 1, 900_000, 25, false); // $900k BTC short at 25x
         handler.movePrice(1, 2_250); // BTC +2.5%: below maintenance, above the 2/3 backstop
         uint256 id = handler.accounts(0);

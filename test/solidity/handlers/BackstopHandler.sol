@@ -346,53 +346,72 @@ contract BackstopHandler is CommonBase, StdUtils {
         }
         Vm.Log[] memory logs = vm.getRecordedLogs();
         bool takenOver;
+        uint256 notional;
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter == address(engine) && logs[i].topics[0] == IBackstopTypes.AccountTakenOver.selector) {
                 takenOver = true;
+                (notional, , , , ) = abi.decode(logs[i].data, (uint256, uint256, uint256, uint256, uint256));
             }
         }
-        if (!takenOver || !_legsMoved(b)) return;
+        if (!takenOver || !_legsMoved(id, b)) return;
         ++ghost_takeovers;
         if (caller == ownerOf[id]) ++ghost_selfTakeovers;
-        _checkOpenInterest(b);
-        _checkVaultAfter(b, c);
+        _checkOpenInterest(id, b);
+        _checkVaultAfter(b, c, notional);
         _checkRoundTrip(id, b);
     }
 
+    /// @dev What the takeover moved of the trader's position in market `m`: its size before less its size now.
+    function _part(uint256 id, Before memory b, uint256 m) internal view returns (int256) {
+        return _sizeIn(b.traderPositions, m) - engine.positionView(id, m).size;
+    }
+
     /// @dev Whether the takeover whose event was recorded stood: the cheatcode's recorded logs keep the events of
-    ///      a reverted frame, and a cap checked after the legs moved (`_checkCaps`: total, market, unwind, the
-    ///      vault's health) reverts the whole self-call after `AccountTakenOver`, the engine then closing the
-    ///      account in the market. A takeover that stood moved every leg to the vault (its size in each of the
-    ///      trader's markets grew by the trader's size); a reverted one moved none. Some legs moved and not
-    ///      others is a partial takeover: a breach.
-    function _legsMoved(Before memory b) internal returns (bool) {
+    ///      a reverted frame, and a cap checked after the legs moved (`_checkCaps`: total, market, the vault's
+    ///      health) reverts the whole self-call after `AccountTakenOver`, the engine then closing the account in
+    ///      the market. A takeover that stood moved the same share of every leg to the vault (above the backstop
+    ///      a part where the whole does not fit the unwind cap): in each of the trader's markets the vault's size
+    ///      grew by exactly what the trader's fell, and those parts are the same share of each leg's size to
+    ///      within each part's rounding toward zero. A reverted one moved none. Legs moved in unequal shares, or
+    ///      some and not others, is a breach.
+    function _legsMoved(uint256 id, Before memory b) internal returns (bool) {
         uint256 moved;
-        for (uint256 i; i < b.traderPositions.length; ++i) {
+        uint256 n = b.traderPositions.length;
+        int256[] memory parts = new int256[](n);
+        for (uint256 i; i < n; ++i) {
             uint256 m = b.traderPositions[i].marketId;
-            if (_vaultSize(m) == _sizeIn(b.vaultPositions, m) + b.traderPositions[i].size) ++moved;
+            int256 part = _vaultSize(m) - _sizeIn(b.vaultPositions, m);
+            if (part != 0 && part == _part(id, b, m)) (parts[i], moved) = (part, moved + 1);
         }
-        if (moved == b.traderPositions.length) return true;
-        if (moved != 0) {
+        if (moved == 0) {
+            ++ghost_declinedAfterEvent;
+            return false;
+        }
+        bool same = moved == n;
+        for (uint256 i = 1; i < n && same; ++i) {
+            int256 s0 = b.traderPositions[0].size;
+            int256 si = b.traderPositions[i].size;
+            same = _abs(parts[i] * s0 - parts[0] * si) <= _abs(s0) + _abs(si);
+        }
+        if (!same) {
             ++ghost_oiBroken;
             lastViolation = string.concat(
-                "partial takeover: ",
+                "takeover of unequal shares: ",
                 vm.toString(moved),
                 " of ",
-                vm.toString(b.traderPositions.length),
+                vm.toString(n),
                 " legs moved to the vault"
             );
-        } else {
-            ++ghost_declinedAfterEvent;
         }
-        return false;
+        return same;
     }
 
     /// @dev Open interest and skew at a takeover: skew unchanged in every market; each side's open interest
-    ///      unchanged, or down by exactly the size netted against the vault's opposite inventory.
-    function _checkOpenInterest(Before memory b) internal {
+    ///      unchanged, or down by exactly the size of the part moved netted against the vault's opposite inventory.
+    function _checkOpenInterest(uint256 id, Before memory b) internal {
         for (uint256 m; m < 2; ++m) {
             IPerpEngine.MarketState memory a = engine.marketState(m);
-            int256 traderSize = _sizeIn(b.traderPositions, m);
+            int256 traderSize = _part(id, b, m);
             int256 vaultSize = _sizeIn(b.vaultPositions, m);
             uint256 netted;
             if (traderSize != 0 && vaultSize != 0 && (traderSize > 0) != (vaultSize > 0)) {
@@ -424,7 +443,7 @@ contract BackstopHandler is CommonBase, StdUtils {
 
     /// @dev After a takeover: the vault's account above maintenance, and each cap (recomputed here from the
     ///      views) respected against the vault's equity before the takeover.
-    function _checkVaultAfter(Before memory b, IBackstopTypes.BackstopConfig memory c) internal {
+    function _checkVaultAfter(Before memory b, IBackstopTypes.BackstopConfig memory c, uint256 taken) internal {
         (IPerpEngine.AccountSummary memory a, IPerpEngine.PositionSnapshot[] memory ps) = engine.liquidationSnapshot(
             vaultId
         );
@@ -438,7 +457,7 @@ contract BackstopHandler is CommonBase, StdUtils {
             );
         }
         uint256 equity = b.vault.equity > 0 ? uint256(b.vault.equity) : 0;
-        if (b.trader.notional > (equity * c.accountShare) / WAD) _capBreach("account", b.trader.notional, equity);
+        if (taken > (equity * c.accountShare) / WAD) _capBreach("account", taken, equity);
         if (a.notional > b.vault.notional && a.notional > (equity * c.totalShare) / WAD) {
             _capBreach("total", a.notional, equity);
         }
@@ -458,11 +477,13 @@ contract BackstopHandler is CommonBase, StdUtils {
     }
 
     /// @dev A takeover never leaves the trader better off than a close at the oracle: what it holds after
-    ///      (its margin left, plus the keeper's reward when it liquidated itself) is at most its equity at the
-    ///      oracle price before (nothing when that was negative).
+    ///      (its equity: the margin left and what a part taken left of its positions, plus the keeper's reward
+    ///      when it liquidated itself) is at most its equity at the oracle price before (nothing when that was
+    ///      negative).
     function _checkRoundTrip(uint256 id, Before memory b) internal {
-        uint256 after_ = vault.marginOf(id) + vault.keeperRewardsOf(ownerOf[id]) - b.ownerRewards;
-        uint256 atOracle = b.trader.equity > 0 ? uint256(b.trader.equity) : 0;
+        (IPerpEngine.AccountSummary memory a, ) = engine.liquidationSnapshot(id);
+        int256 after_ = a.equity + int256(vault.keeperRewardsOf(ownerOf[id]) - b.ownerRewards);
+        int256 atOracle = b.trader.equity > 0 ? b.trader.equity : int256(0);
         if (after_ > atOracle) {
             ++ghost_roundTripProfit;
             lastViolation = string.concat(
