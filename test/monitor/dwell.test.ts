@@ -6,6 +6,7 @@
  */
 import { expect } from "chai";
 
+import { resolveMonitorConfig } from "../../scripts/monitor/config.js";
 import {
   DEFAULT_CHANGE_GATE,
   DEFAULT_ESCALATION,
@@ -89,6 +90,14 @@ describe("Risk monitor: the alarm's dwell (tenth round, measured)", function () 
       renewMargin: DWELL_RENEW_MARGIN,
     });
     expect(ruleVariant("gate+escalation, dwell 15 min").escalation).to.deep.equal(DWELL_ESCALATION);
+    // the service's settings (the same Escalation): off unless asked, bounded
+    const rpcUrl = "http://127.0.0.1:9350";
+    const off = resolveMonitorConfig({ flags: { rpcUrl }, env: {} });
+    expect(off.escalateDwellSeconds).to.equal(0);
+    expect(off.escalateRenewMarginBps).to.equal(1_000);
+    const on = resolveMonitorConfig({ flags: { rpcUrl, escalateDwellSeconds: "900" }, env: {} });
+    expect(on.escalateDwellSeconds).to.equal(900);
+    expect(() => resolveMonitorConfig({ flags: { rpcUrl, escalateRenewMarginBps: "10000" }, env: {} })).to.throw();
   });
 
   it("on a series: the calm alarm that only drifts is cut, the first lead is kept", function () {
