@@ -209,6 +209,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             fastRun: config.escalateFastRun,
             evidenceSeconds: config.escalateEvidenceSeconds,
             minMove: config.escalateMinMoveBps / 10_000,
+            dwellSeconds: config.escalateDwellSeconds,
+            renewMargin: config.escalateRenewMarginBps / 10_000,
           }
         : null,
       raiseDuration: config.raiseDuration,

@@ -17,7 +17,7 @@ import {
   integer,
   mergeSources,
 } from "../keeper/config.js";
-import { DEFAULT_ESCALATION } from "./rules.js";
+import { DEFAULT_ESCALATION, DWELL_RENEW_MARGIN } from "./rules.js";
 
 export { ConfigError };
 
@@ -78,6 +78,12 @@ export const monitorConfigSchema = z
     escalateEvidenceSeconds: integer(0, 86_400).default(DEFAULT_ESCALATION.evidenceSeconds ?? 0),
     /** escalation's rounds must move the price (rules.ts Escalation `minMove`), in bps; 0: every round counts */
     escalateMinMoveBps: integer(0, 5_000).default(Math.round((DEFAULT_ESCALATION.minMove ?? 0) * 10_000)),
+    /** the alarm's dwell (rules.ts Escalation `dwellSeconds`): an alarm not re-confirmed this long expires; 0: off */
+    escalateDwellSeconds: integer(0, 86_400).default(DEFAULT_ESCALATION.dwellSeconds ?? 0),
+    /** ... re-confirmed by a fresh forecast whose distance to trouble is this much closer (`renewMargin`), in bps */
+    escalateRenewMarginBps: integer(1, 9_999).default(
+      Math.round((DEFAULT_ESCALATION.renewMargin ?? DWELL_RENEW_MARGIN) * 10_000),
+    ),
   })
   .strict()
   .refine((c) => c.escalateConfirm <= c.escalateWindow, {
@@ -228,6 +234,16 @@ export const FIELDS: Record<Key, FieldMeta> = {
     "escalateMinMoveBps",
     "bps",
     `a fresh forecast counts toward escalation only when the reference price moved at least bps from the last that counted (default ${Math.round((DEFAULT_ESCALATION.minMove ?? 0) * 10_000)}; 0: every round counts)`,
+  ),
+  escalateDwellSeconds: valued(
+    "escalateDwellSeconds",
+    "s",
+    `the alarm's dwell: an alarm that no fresh forecast materially closer to trouble re-confirms within s seconds expires until one does or the rules want level 0 (default ${DEFAULT_ESCALATION.dwellSeconds ?? 0}; 0: off; measured, not adopted)`,
+  ),
+  escalateRenewMarginBps: valued(
+    "escalateRenewMarginBps",
+    "bps",
+    `what re-confirms an alarm under the dwell: a fresh forecast whose distance to trouble is this much closer (default ${Math.round(DWELL_RENEW_MARGIN * 10_000)})`,
   ),
 };
 

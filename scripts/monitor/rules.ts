@@ -39,6 +39,12 @@ export const rulesSchema = z
      * with the wait below, it cost the fast crashes their warning (docs/architecture.md, "False alarms")
      */
     waveMustFeedItself: z.boolean().default(false),
+    /**
+     * the critical probabilities (P(15 min), P(1 h)) set level 2 only when the critical shock lies beyond the
+     * first wave's: when they are the same shock, its probability is the wave's, which has its own level-2
+     * rule (docs/architecture.md, "False alarms: the tenth round"; off by default: measured, not adopted)
+     */
+    level2CriticalBeyondWave: z.boolean().optional(),
   })
   .refine((r) => r.level2P1h >= r.level1P1h, { error: "level2P1h must be at least level1P1h" })
   .refine((r) => r.level3P15m >= r.level2P15m, { error: "level3P15m must be at least level2P15m" });
@@ -164,8 +170,16 @@ export function levelFromInputs(x: RuleInputs, rules: Rules = DEFAULT_RULES): Le
   const at = (level: number, reason: string): LevelDecision => ({ level, reason, ...p, distance });
   if (x.criticalNow) return { ...at(3, "the book is past its critical shock now"), immediate: true };
   if (p.p15m >= rules.level3P15m) return at(3, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level3P15m)}`);
-  if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
-  if (p.p1h >= rules.level2P1h) return at(2, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level2P1h)}`);
+  const waveDistance = feeding ? x.feedingWaveDistance1h : x.waveDistance1h;
+  // the critical shock is the first wave's (the same distance): its probability is the wave's
+  const criticalIsWave =
+    rules.level2CriticalBeyondWave === true &&
+    Number.isFinite(x.distance1h) &&
+    Math.abs(x.distance1h - waveDistance) <= 1e-9 * Math.max(1, x.distance1h);
+  if (!criticalIsWave) {
+    if (p.p15m >= rules.level2P15m) return at(2, `P(15 min) ${pct(p.p15m)} >= ${pct(rules.level2P15m)}`);
+    if (p.p1h >= rules.level2P1h) return at(2, `P(1 h) ${pct(p.p1h)} >= ${pct(rules.level2P1h)}`);
+  }
   if (p.wave15m >= rules.level2WaveP15m) {
     return at(2, `P(liquidation wave within 15 min) ${pct(p.wave15m)} >= ${pct(rules.level2WaveP15m)}`);
   }
@@ -354,6 +368,19 @@ export type EscalationSettings = {
    * alarms: the replays' own calm"); 0 or absent: every fresh forecast counts (the seventh round's)
    */
   minMove?: number;
+  /**
+   * the alarm's dwell (docs/architecture.md, "False alarms: the tenth round"; off by default: measured and
+   * not adopted): an alarm (the level in effect out of 0) that no fresh forecast re-confirms within this
+   * many seconds expires, and stays spent until a forecast is materially worse than the one it expired on
+   * or the rules want level 0; 0 or absent: an alarm lasts as long as the rules want it
+   */
+  dwellSeconds?: number;
+  /**
+   * what re-confirms an alarm under `dwellSeconds`: a fresh forecast whose distance to trouble (LevelDecision
+   * `distance`) is at most (1 - renewMargin) times the alarm's anchor (the distance of the forecast that
+   * started or last renewed it); default 0.1
+   */
+  renewMargin?: number;
 };
 
 /**
@@ -365,6 +392,9 @@ export const PUSH_FEED_DEVIATION = 0.005;
 
 /** The rules' shortest horizon (P(15 min)): how long a fresh forecast's evidence lasts by default. */
 export const EVIDENCE_SECONDS = 900;
+
+/** The dwell's default margin: an alarm is re-confirmed by a forecast whose distance to trouble is 10% closer. */
+export const DWELL_RENEW_MARGIN = 0.1;
 
 /**
  * The calibration's choice on all six events' own calm bootstrap paths (calibration.ts; the in-sample row
@@ -382,6 +412,13 @@ export const DEFAULT_ESCALATION: EscalationSettings = {
 
 /** The fifth round's default: the same count and fast path with no expiry of evidence (a backtest variant). */
 export const NO_EXPIRY_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1, fastRun: 2 };
+
+/** The tenth round's measured candidate: the default with the alarm's dwell, 15 minutes and a 10% margin. */
+export const DWELL_ESCALATION: EscalationSettings = {
+  ...DEFAULT_ESCALATION,
+  dwellSeconds: EVIDENCE_SECONDS,
+  renewMargin: DWELL_RENEW_MARGIN,
+};
 
 /** The fourth round's default, counting only (no fast path): a variant of the backtests, the "before" column. */
 export const COUNT_ONLY_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1 };
@@ -411,7 +448,18 @@ export class Escalation {
     if (!(Number.isFinite(ev) && ev >= 0)) throw new Error(`escalation: evidenceSeconds ${ev} must be >= 0`);
     const mv = e.minMove ?? 0;
     if (!(Number.isFinite(mv) && mv >= 0 && mv < 1)) throw new Error(`escalation: minMove ${mv} must be in [0, 1)`);
+    const dw = e.dwellSeconds ?? 0;
+    if (!(Number.isFinite(dw) && dw >= 0)) throw new Error(`escalation: dwellSeconds ${dw} must be >= 0`);
+    const rm = e.renewMargin ?? DWELL_RENEW_MARGIN;
+    if (!(Number.isFinite(rm) && rm > 0 && rm < 1)) {
+      throw new Error(`escalation: renewMargin ${rm} must be in (0, 1)`);
+    }
   }
+
+  /** the alarm under `dwellSeconds`: the distance and time of the forecast that started or last renewed it */
+  private alarm: { anchor: number; t: number } | undefined;
+  /** the anchor of the alarm that expired, while it is spent (dwellSeconds) */
+  private spent: number | undefined;
 
   /** the reference price of the last forecast that counted (minMove) */
   private countedPrice: number | undefined;
@@ -453,12 +501,61 @@ export class Escalation {
    * reference market's oracle price) when rounds must move (`minMove` > 0).
    */
   update(decision: LevelDecision, fresh = true, t?: number, price?: number): LevelDecision {
-    if (t === undefined && (this.e.evidenceSeconds ?? 0) > 0) {
-      throw new Error("escalation: a forecast's time is needed when its evidence expires (evidenceSeconds)");
+    if (t === undefined && ((this.e.evidenceSeconds ?? 0) > 0 || (this.e.dwellSeconds ?? 0) > 0)) {
+      throw new Error("escalation: a forecast's time is needed when evidence or an alarm expires");
     }
-    const now = t ?? 0;
     // under minMove a round that did not move the price as far as a push feed's deviation is not fresh
     if (fresh) fresh = this.moved(price);
+    return this.dwell(decision, this.escalate(decision, fresh, t ?? 0), fresh, t ?? 0);
+  }
+
+  /**
+   * The alarm's dwell (`dwellSeconds`) on the level escalation put in effect (`out`) for the rules'
+   * `decision`: an alarm not re-confirmed by a materially worse fresh forecast within the dwell expires.
+   */
+  private dwell(decision: LevelDecision, out: LevelDecision, fresh: boolean, now: number): LevelDecision {
+    const dwell = this.e.dwellSeconds ?? 0;
+    if (dwell === 0) return out;
+    if (out.immediate || decision.level === 0) {
+      // an observation, or the episode the rules wanted is over: nothing is held against the next alarm
+      this.alarm = undefined;
+      this.spent = undefined;
+      return out;
+    }
+    if (out.level === 0) return out;
+    const m = this.e.renewMargin ?? DWELL_RENEW_MARGIN;
+    const d = out.distance ?? NaN;
+    // materially worse than an anchor: the distance to trouble closer by the margin (unknown: never)
+    const worse = (anchor: number) => fresh && d <= anchor * (1 - m);
+    const off = (why: string): LevelDecision => {
+      // escalation's own level falls with it: a level-2 raise again needs level 1 in effect the round before
+      this.level = 0;
+      this.effective = 0;
+      return { ...out, level: 0, reason: `${out.reason} (${why})` };
+    };
+    const closer = `a fresh forecast ${(m * 100).toFixed(0)}% closer`;
+    if (this.alarm === undefined) {
+      if (this.spent !== undefined && !worse(this.spent)) {
+        return off(`the alarm expired at distance ${this.spent.toFixed(2)}; it returns on ${closer}`);
+      }
+      this.spent = undefined;
+      this.alarm = { anchor: d, t: now };
+      return out;
+    }
+    if (worse(this.alarm.anchor)) {
+      this.alarm = { anchor: d, t: now };
+      return out;
+    }
+    if (now - this.alarm.t > dwell) {
+      this.spent = this.alarm.anchor;
+      this.alarm = undefined;
+      return off(`expired: not re-confirmed by ${closer} within ${dwell} s`);
+    }
+    return out;
+  }
+
+  /** Escalation proper (the count, one step per fresh forecast, the fast path), before the dwell. */
+  private escalate(decision: LevelDecision, fresh: boolean, now: number): LevelDecision {
     if (fresh) {
       this.recent.push({ hit: decision.level >= 1, t: now });
       if (this.recent.length > this.e.window) this.recent.shift();
@@ -592,6 +689,20 @@ export const RULE_VARIANTS: readonly {
   {
     name: "gate+escalation",
     rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: DEFAULT_ESCALATION,
+  },
+  {
+    name: "gate+escalation, dwell 15 min",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: DWELL_ESCALATION,
+  },
+  {
+    name: "gate+escalation, L2 critical beyond wave",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false, level2CriticalBeyondWave: true },
     gate: DEFAULT_CHANGE_GATE,
     persistence: null,
     escalation: DEFAULT_ESCALATION,
