@@ -66,6 +66,68 @@ function arg(name: string): string | undefined {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
+/** The flags this command reads: those that take a value, and the switches. */
+const BACKTEST_VALUE_FLAGS = [
+  "accounts",
+  "book",
+  "candidates",
+  "data-dir",
+  "days",
+  "escalation",
+  "event",
+  "fast",
+  "gate",
+  "out",
+  "paths",
+  "population-seed",
+  "preset",
+  "replays",
+  "seed",
+  "until",
+] as const;
+const BACKTEST_SWITCHES = ["bootstrap", "calm", "compare", "leads", "loeo", "stylised", "help"] as const;
+
+/**
+ * What is wrong with the arguments (undefined when nothing): an unknown flag, a value flag without its
+ * value, or a stray word. A typo must not start the long default backtest in its place.
+ */
+function badBacktestArgs(argv: readonly string[]): string | undefined {
+  const values = new Set<string>(BACKTEST_VALUE_FLAGS);
+  const switches = new Set<string>(BACKTEST_SWITCHES);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("--")) return `unexpected argument "${a}"`;
+    const name = a.slice(2);
+    if (switches.has(name)) continue;
+    if (!values.has(name)) return `unknown option "${a}" (--help lists them)`;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) return `option "${a}" needs a value`;
+    i++;
+  }
+  return undefined;
+}
+
+const USAGE = `Usage: npm run backtest:monitor -- [options]
+
+The risk monitor's rules replayed inside the crash replays: lead times, false alarms, forecast error
+(docs/architecture.md, "Risk monitor"). Writes reports/monitor-backtest.json (--out moves it).
+
+  --event all|<id>[,<id>...]   events to replay (default: all)
+  --preset <name>              replay preset (default: protected)
+  --accounts <n>               traders per run; --population-seed <n> draws another population
+  --stylised                   the stylised scenarios (the default without CRASH_DATA_DIR)
+  --compare                    replay again with the monitor acting through the risk-oracle role;
+                               --gate on|off and --escalation on|off set the acting run's rules
+  --until <time>[,<time>...]   stop the real series there (one time, or one per event)
+  --calm [--book replay|realistic] [--data-dir <dir>]   false alarms on the calm history, no replay
+  --bootstrap [--paths <n>] [--days <n>] [--seed <n>]   level-2 raises per 30 calm days, no replay
+  --loeo --replays <files> [--candidates <file>] [--fast off]   leave-one-event-out calibration
+  --leads --replays <files>    lead times read from earlier reports
+  --out <file>                 where the JSON report goes
+  --help                       this text
+
+Exit codes: 0 done, 1 a run failed, 2 bad arguments.`;
+
 const fmt = (s: number | undefined) => (s === undefined ? "never" : `${(s / 60).toFixed(0)} min`);
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
 
@@ -378,6 +440,15 @@ function leadsTable(): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--help")) {
+    console.log(USAGE);
+    return;
+  }
+  const bad = badBacktestArgs(process.argv.slice(2));
+  if (bad) {
+    console.error(`backtest:monitor: ${bad}\n\n${USAGE}`);
+    process.exit(2);
+  }
   if (process.argv.includes("--calm")) return calmTable();
   if (process.argv.includes("--leads")) return leadsTable();
   if (process.argv.includes("--loeo")) return loeoTable();
