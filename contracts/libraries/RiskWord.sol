@@ -13,11 +13,13 @@ import {LiquidationParams} from "./LiquidationParams.sol";
 ///      LiquidationParams.UNIT (1e12 wei, 1e-6 of a WAD; their bounds, at most 1e18, need 20 bits), then
 ///      mmrRampPerSecond as it is (wei, a uint64) in bits 160-223. `MarketAdmin` refuses a value of the five
 ///      that is not a whole unit (ParameterNotInUnits), so decoding gives back exactly what governance set.
-///      The word's slot is keccak256(the configuration's slot, TAG): no variable of the engine moves.
+///      The word's slot is the one after the six of `IPerpEngine.MarketConfig` in `_configs[marketId]`, where a
+///      seventh slot of the struct would be (a mapping's entries are spread by keccak256: nothing else is there);
+///      a field added to `MarketConfig` would have to move it.
 library RiskWord {
     uint256 internal constant UNIT = LiquidationParams.UNIT;
-    /// @dev keccak256("cascade.market.risk-word")
-    bytes32 internal constant TAG = keccak256("cascade.market.risk-word");
+    /// @dev The word's slot: the configuration's slot + 6.
+    uint256 internal constant OFFSET = 6;
 
     /// @dev The word of `r`; its five WAD fields must be within bounds and whole units.
     function encode(RiskParams calldata r) internal pure returns (uint256 w) {

@@ -121,11 +121,8 @@ contract MarketAdmin is PerpEngineBase {
         cfg.maxFundingRatePerSecond = c.maxFundingRatePerSecond;
         cfg.risk = c.risk;
         uint256 w = RiskWord.encode(c.risk);
-        bytes32 tag = RiskWord.TAG;
         assembly ("memory-safe") {
-            mstore(0, cfg.slot)
-            mstore(0x20, tag)
-            sstore(keccak256(0, 0x40), w)
+            sstore(add(cfg.slot, 6), w)
         }
     }
 

@@ -117,7 +117,7 @@ contract OrderModule is IOrders, PerpEngineBase {
     ) internal view returns (uint256) {
         (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
         uint256 fill = PerpMath.fillPrice(price, _skew(_states[marketId]), sizeDelta, cfg.skewScale);
-        return RiskModel.tradeFee(_riskOf(cfg), size, sizeDelta, fill, sigma, policy.feeMultiplier);
+        return _tradeFee(cfg, size, sizeDelta, fill, sigma, policy.feeMultiplier);
     }
 
     // ================================================================== settle

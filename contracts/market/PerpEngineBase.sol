@@ -663,14 +663,31 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         term = RiskModel.rampVolatilityTerm(term, target, elapsed, speed);
     }
 
-    /// @dev The market's risk word (RiskWord: its slot is keccak256(the configuration's slot, RiskWord.TAG)).
+    /// @dev The market's risk word (RiskWord: the slot after the configuration's six, as a seventh slot of the
+    ///      struct would be).
     function _riskWord(IPerpEngine.MarketConfig storage cfg) internal view returns (uint256 w) {
-        bytes32 tag = RiskWord.TAG;
         assembly ("memory-safe") {
-            mstore(0, cfg.slot)
-            mstore(0x20, tag)
-            w := sload(keccak256(0, 0x40))
+            w := sload(add(cfg.slot, 6))
         }
+    }
+
+    /// @dev RiskModel.tradeFee with the market's baseFee and kFee, read from the configuration's risk slots (bits
+    ///      192-255 of the second, bits 0-63 of the third, as solc packs RiskParams) without the ramp's slot.
+    function _tradeFee(
+        IPerpEngine.MarketConfig storage cfg,
+        int256 oldSize,
+        int256 sizeDelta,
+        uint256 fillPrice,
+        uint256 sigma,
+        uint256 feeMultiplier
+    ) internal view returns (uint256) {
+        uint256 baseFee;
+        uint256 kFee;
+        assembly ("memory-safe") {
+            baseFee := shr(192, sload(add(cfg.slot, 4)))
+            kFee := and(sload(add(cfg.slot, 5)), 0xffffffffffffffff)
+        }
+        return RiskModel.tradeFee(baseFee, kFee, oldSize, sizeDelta, fillPrice, sigma, feeMultiplier);
     }
 
     /// @dev The maintenance volatility term's target at `sigma` and the ramp's speed, from the risk word (each
@@ -678,7 +695,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     function _rampTarget(
         IPerpEngine.MarketConfig storage cfg,
         uint256 sigma
-    ) private view returns (uint256 target, uint256 speed) {
+    ) internal view returns (uint256 target, uint256 speed) {
         uint256 w = _riskWord(cfg);
         uint256 u = RiskWord.UNIT;
         uint256 base;

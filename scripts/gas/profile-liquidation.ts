@@ -129,7 +129,12 @@ async function profile(label: string, hash: string): Promise<void> {
   for (const [k, v] of coldSlots) console.log(`cold SLOADs in ${k}: ${v.length} ${v.join(" ")}`);
 }
 
-if (process.env.PROFILE_BATCH) {
+if (process.env.PROFILE_TRADE) {
+  // A trade for comparison: a fresh account opens 1 ETH long.
+  const id = await openAccount(w, w.alice, 1_000n * USDC);
+  const tx = await w.engine.connect(w.alice).modifyPosition(id, ETH, units(1), MAX_PRICE);
+  await profile("modifyPosition: an open in its own transaction", tx.hash);
+} else if (process.env.PROFILE_BATCH) {
   const tx = await w.liquidationEngine.connect(keeper).liquidateBatch(ids.slice(1), { gasLimit: 16_000_000n });
   await profile("liquidateBatch: 3 tranches", tx.hash);
 } else {
