@@ -121,8 +121,9 @@ contract MarketAdmin is PerpEngineBase {
         cfg.maxFundingRatePerSecond = c.maxFundingRatePerSecond;
         cfg.risk = c.risk;
         uint256 w = RiskWord.encode(c.risk);
+        uint256 offset = RiskWord.OFFSET;
         assembly ("memory-safe") {
-            sstore(add(cfg.slot, 6), w)
+            sstore(add(cfg.slot, offset), w)
         }
     }
 

@@ -11,7 +11,6 @@ import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {Bounds} from "../libraries/Bounds.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
-import {RiskModel} from "../libraries/RiskModel.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {PerpEngineBase} from "./PerpEngineBase.sol";
 

@@ -13,7 +13,6 @@ import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
-import {RiskModel} from "../libraries/RiskModel.sol";
 import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {WAD} from "../libraries/Constants.sol";

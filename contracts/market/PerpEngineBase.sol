@@ -666,8 +666,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     /// @dev The market's risk word (RiskWord: the slot after the configuration's six, as a seventh slot of the
     ///      struct would be).
     function _riskWord(IPerpEngine.MarketConfig storage cfg) internal view returns (uint256 w) {
+        uint256 offset = RiskWord.OFFSET;
         assembly ("memory-safe") {
-            w := sload(add(cfg.slot, 6))
+            w := sload(add(cfg.slot, offset))
         }
     }
 

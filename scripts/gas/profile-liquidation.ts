@@ -3,6 +3,7 @@
  * long 15 ETH, the price walked down to the first liquidation), liquidates one account in its own
  * transaction, and breaks its trace (debug_traceTransaction) down per call frame and per opcode class:
  * cold/warm SLOADs (with the slots), SSTOREs, logs, calls, the rest. `npx hardhat run scripts/gas/profile-liquidation.ts`
+ * (PROFILE_BATCH=1: a batch of three; PROFILE_TRADE=1: an open by a fresh account instead, for comparison)
  */
 import { network } from "hardhat";
 
