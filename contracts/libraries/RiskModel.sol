@@ -117,8 +117,18 @@ library RiskModel {
         uint256 sigmaWad,
         uint256 levelFeeMultiplier
     ) internal pure returns (uint256) {
-        uint256 surcharge = WAD + uint256(p.kFee).mulWadUp(sigmaWad);
-        return uint256(p.baseFee).mulWadUp(surcharge).mulWadUp(levelFeeMultiplier);
+        return riskFeeRate(p.baseFee, p.kFee, sigmaWad, levelFeeMultiplier);
+    }
+
+    /// @notice The same rate from the two parameters it reads.
+    function riskFeeRate(
+        uint256 baseFee,
+        uint256 kFee,
+        uint256 sigmaWad,
+        uint256 levelFeeMultiplier
+    ) internal pure returns (uint256) {
+        uint256 surcharge = WAD + kFee.mulWadUp(sigmaWad);
+        return baseFee.mulWadUp(surcharge).mulWadUp(levelFeeMultiplier);
     }
 
     /// @notice Fee of a trade from `oldSize` by `sizeDelta` at `fillPrice`. The part that reduces
@@ -131,13 +141,26 @@ library RiskModel {
         uint256 fillPrice,
         uint256 sigmaWad,
         uint256 levelFeeMultiplier
+    ) internal pure returns (uint256) {
+        return tradeFee(p.baseFee, p.kFee, oldSize, sizeDelta, fillPrice, sigmaWad, levelFeeMultiplier);
+    }
+
+    /// @notice The same fee from the two parameters it reads (the engine passes them from storage).
+    function tradeFee(
+        uint256 baseFee,
+        uint256 kFee,
+        int256 oldSize,
+        int256 sizeDelta,
+        uint256 fillPrice,
+        uint256 sigmaWad,
+        uint256 levelFeeMultiplier
     ) internal pure returns (uint256 fee) {
         uint256 absDelta = FixedPoint.abs(sizeDelta);
         uint256 reducing = (oldSize > 0) != (sizeDelta > 0) ? absDelta.min(FixedPoint.abs(oldSize)) : 0;
         uint256 adding = absDelta - reducing;
-        if (reducing != 0) fee = reducing.mulWadUp(fillPrice).mulWadUp(p.baseFee);
+        if (reducing != 0) fee = reducing.mulWadUp(fillPrice).mulWadUp(baseFee);
         if (adding != 0) {
-            fee += adding.mulWadUp(fillPrice).mulWadUp(riskFeeRate(p, sigmaWad, levelFeeMultiplier));
+            fee += adding.mulWadUp(fillPrice).mulWadUp(riskFeeRate(baseFee, kFee, sigmaWad, levelFeeMultiplier));
         }
     }
 }

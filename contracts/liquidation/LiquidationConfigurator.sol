@@ -162,7 +162,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
             v.notional += notional;
             v.staleMaintenance += RiskModel.marginRequirement(
                 notional,
-                RiskModel.maintenanceMarginRatio(cfg.risk, term, FixedPoint.abs(pos.size), cfg.skewScale)
+                RiskModel.maintenanceMarginRatio(_sizePremium(cfg), term, FixedPoint.abs(pos.size), cfg.skewScale)
             );
         }
         // Bankrupt on its fresh legs while its stale legs, at the edge of their band, could still meet the

@@ -11,6 +11,8 @@ import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Bounds, IBoundedParameters} from "../libraries/Bounds.sol";
+import {LiquidationParams} from "../libraries/LiquidationParams.sol";
+import {RiskWord} from "../libraries/RiskWord.sol";
 import {PerpEngineBase} from "./PerpEngineBase.sol";
 
 /// @title MarketAdmin
@@ -118,6 +120,11 @@ contract MarketAdmin is PerpEngineBase {
         cfg.maxTradeSize = c.maxTradeSize;
         cfg.maxFundingRatePerSecond = c.maxFundingRatePerSecond;
         cfg.risk = c.risk;
+        uint256 w = RiskWord.encode(c.risk);
+        uint256 offset = RiskWord.OFFSET;
+        assembly ("memory-safe") {
+            sstore(add(cfg.slot, offset), w)
+        }
     }
 
     function _checkConfig(IPerpEngine.MarketConfig calldata c, uint256 longOi, uint256 shortOi) internal pure {
@@ -138,5 +145,11 @@ contract MarketAdmin is PerpEngineBase {
         Bounds.check("mmrRampPerSecond", r.mmrRampPerSecond, MIN_MMR_RAMP_PER_SECOND, MAX_MMR_RAMP_PER_SECOND);
         Bounds.check("baseFee", r.baseFee, 0, MAX_BASE_FEE);
         Bounds.check("kFee", r.kFee, 0, MAX_K_FEE);
+        // The risk word (RiskWord) holds these five in units of 1e-6 of a WAD: only whole units are accepted.
+        LiquidationParams.checkUnit("mmrMin", r.mmrMin);
+        LiquidationParams.checkUnit("mmrMax", r.mmrMax);
+        LiquidationParams.checkUnit("mmrBase", r.mmrBase);
+        LiquidationParams.checkUnit("kMm", r.kMm);
+        LiquidationParams.checkUnit("sizePremium", r.sizePremium);
     }
 }

@@ -11,7 +11,6 @@ import {ICircuitBreaker} from "../interfaces/ICircuitBreaker.sol";
 import {Bounds} from "../libraries/Bounds.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
-import {RiskModel} from "../libraries/RiskModel.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {PerpEngineBase} from "./PerpEngineBase.sol";
 
@@ -117,7 +116,7 @@ contract OrderModule is IOrders, PerpEngineBase {
     ) internal view returns (uint256) {
         (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
         uint256 fill = PerpMath.fillPrice(price, _skew(_states[marketId]), sizeDelta, cfg.skewScale);
-        return RiskModel.tradeFee(cfg.risk, size, sizeDelta, fill, sigma, policy.feeMultiplier);
+        return _tradeFee(cfg, size, sizeDelta, fill, sigma, policy.feeMultiplier);
     }
 
     // ================================================================== settle

@@ -13,7 +13,6 @@ import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
-import {RiskModel} from "../libraries/RiskModel.sol";
 import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {WAD} from "../libraries/Constants.sol";
@@ -247,7 +246,7 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         if (sizeDelta > 0 ? t.fill > limitPrice : t.fill < limitPrice) {
             revert LimitPriceMissed(t.fill, limitPrice, sizeDelta > 0);
         }
-        t.fee = RiskModel.tradeFee(cfg.risk, t.oldSize, sizeDelta, t.fill, c.sigma, policy.feeMultiplier);
+        t.fee = _tradeFee(cfg, t.oldSize, sizeDelta, t.fill, c.sigma, policy.feeMultiplier);
         (t.newBasis, t.realisedPnl) = PerpMath.applyTrade(t.oldSize, t.oldBasis, sizeDelta, t.fill, c.fundingIndex);
 
         // ---- write
@@ -424,7 +423,7 @@ contract PerpEngine is IPerpEngine, PerpEngineBase {
         (uint256 price, uint256 sigma) = oracle.getPriceAndVolatility(cfg.feedId);
         fillPrice = PerpMath.fillPrice(price, _skew(_states[marketId]), sizeDelta, cfg.skewScale);
         uint256 feeMultiplier = _policy(marketId).feeMultiplier;
-        fee = RiskModel.tradeFee(cfg.risk, currentSize, sizeDelta, fillPrice, sigma, feeMultiplier);
+        fee = _tradeFee(cfg, currentSize, sizeDelta, fillPrice, sigma, feeMultiplier);
     }
 
     /// @inheritdoc IPerpEngine

@@ -20,6 +20,7 @@ import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
 import {LiquidationParams} from "../libraries/LiquidationParams.sol";
+import {RiskWord} from "../libraries/RiskWord.sol";
 import {WAD} from "../libraries/Constants.sol";
 
 /// @title PerpEngineBase
@@ -524,9 +525,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 mm = RiskModel.marginRequirement(notional, mmr);
                 s.initialMargin += RiskModel.marginRequirement(notional, imr);
             } else {
-                // Maintenance only needs the size premium: one slot of the risk parameters, not three.
+                // Maintenance only needs the size premium: from the risk word (warm: the accrual read it).
                 uint256 mmr = RiskModel.maintenanceMarginRatio(
-                    cfg.risk.sizePremium,
+                    _sizePremium(cfg),
                     c.term,
                     FixedPoint.abs(p.size),
                     cfg.skewScale
@@ -597,7 +598,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         MarketCache memory c,
         uint256 absSize
     ) internal view returns (uint256 mmr, uint256 imr) {
-        RiskParams memory risk = cfg.risk;
+        RiskParams memory risk = _riskOf(cfg);
         uint256 skewScale = cfg.skewScale;
         mmr = RiskModel.maintenanceMarginRatio(risk, c.term, absSize, skewScale);
         imr = RiskModel.initialMarginRatio(risk, c.sigma, c.term, absSize, skewScale, c.imMultiplier);
@@ -658,15 +659,88 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (elapsed == 0) return (index, term, 0);
         rate = _rate(cfg, st);
         index += PerpMath.fundingIndexDelta(rate, price, elapsed);
-        // The ramp needs the first slot of the risk parameters and the ramp speed (the fee's slot stays cold),
-        // read from storage as scalars: no RiskParams built in memory.
-        RiskParams storage risk = cfg.risk;
-        term = RiskModel.rampVolatilityTerm(
-            term,
-            RiskModel.volatilityTerm(risk.mmrBase, risk.kMm, risk.mmrMin, risk.mmrMax, sigma),
-            elapsed,
-            risk.mmrRampPerSecond
-        );
+        // The ramp's five parameters from the risk word (one slot; RiskParams' slots stay cold).
+        (uint256 target, uint256 speed) = _rampTarget(cfg, sigma);
+        term = RiskModel.rampVolatilityTerm(term, target, elapsed, speed);
+    }
+
+    /// @dev The market's risk word (RiskWord: the slot after the configuration's six, as a seventh slot of the
+    ///      struct would be).
+    function _riskWord(IPerpEngine.MarketConfig storage cfg) internal view returns (uint256 w) {
+        uint256 offset = RiskWord.OFFSET;
+        assembly ("memory-safe") {
+            w := sload(add(cfg.slot, offset))
+        }
+    }
+
+    /// @dev RiskModel.tradeFee with the market's baseFee and kFee, read from the configuration's risk slots (bits
+    ///      192-255 of the second, bits 0-63 of the third, as solc packs RiskParams) without the ramp's slot.
+    function _tradeFee(
+        IPerpEngine.MarketConfig storage cfg,
+        int256 oldSize,
+        int256 sizeDelta,
+        uint256 fillPrice,
+        uint256 sigma,
+        uint256 feeMultiplier
+    ) internal view returns (uint256) {
+        uint256 baseFee;
+        uint256 kFee;
+        assembly ("memory-safe") {
+            baseFee := shr(192, sload(add(cfg.slot, 4)))
+            kFee := and(sload(add(cfg.slot, 5)), 0xffffffffffffffff)
+        }
+        return RiskModel.tradeFee(baseFee, kFee, oldSize, sizeDelta, fillPrice, sigma, feeMultiplier);
+    }
+
+    /// @dev The maintenance volatility term's target at `sigma` and the ramp's speed, from the risk word (each
+    ///      field below 2^32 units: no overflow).
+    function _rampTarget(
+        IPerpEngine.MarketConfig storage cfg,
+        uint256 sigma
+    ) internal view returns (uint256 target, uint256 speed) {
+        uint256 w = _riskWord(cfg);
+        uint256 u = RiskWord.UNIT;
+        uint256 base;
+        uint256 kMm;
+        uint256 lo;
+        uint256 hi;
+        assembly ("memory-safe") {
+            let m := 0xffffffff
+            base := mul(and(w, m), u)
+            lo := mul(and(shr(32, w), m), u)
+            hi := mul(and(shr(64, w), m), u)
+            kMm := mul(and(shr(96, w), m), u)
+            speed := and(shr(160, w), 0xffffffffffffffff)
+        }
+        target = RiskModel.volatilityTerm(base, kMm, lo, hi, sigma);
+    }
+
+    /// @dev The size premium from the risk word.
+    function _sizePremium(IPerpEngine.MarketConfig storage cfg) internal view returns (uint256) {
+        return ((_riskWord(cfg) >> 128) & 0xffffffff) * RiskWord.UNIT;
+    }
+
+    /// @dev The market's RiskParams as the configuration holds them, without reading their first slot: the ramp's
+    ///      fields and the size premium from the risk word, imMultiplier and baseFee from the second slot (bits
+    ///      0-63 and 192-255, as solc packs the struct), kFee from the third. Each written to its word of the
+    ///      memory struct, in declaration order.
+    function _riskOf(IPerpEngine.MarketConfig storage cfg) internal view returns (RiskParams memory p) {
+        uint256 w = _riskWord(cfg);
+        uint256 u = RiskWord.UNIT;
+        assembly ("memory-safe") {
+            let m := 0xffffffff
+            let m64 := 0xffffffffffffffff
+            let s2 := sload(add(cfg.slot, 4))
+            mstore(p, mul(and(w, m), u)) // mmrBase
+            mstore(add(p, 0x20), mul(and(shr(32, w), m), u)) // mmrMin
+            mstore(add(p, 0x40), mul(and(shr(64, w), m), u)) // mmrMax
+            mstore(add(p, 0x60), mul(and(shr(96, w), m), u)) // kMm
+            mstore(add(p, 0x80), and(s2, m64)) // imMultiplier
+            mstore(add(p, 0xa0), mul(and(shr(128, w), m), u)) // sizePremium
+            mstore(add(p, 0xc0), and(shr(160, w), m64)) // mmrRampPerSecond
+            mstore(add(p, 0xe0), shr(192, s2)) // baseFee
+            mstore(add(p, 0x100), and(sload(add(cfg.slot, 5)), m64)) // kFee
+        }
     }
 
     function _rate(

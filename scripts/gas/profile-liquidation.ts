@@ -3,6 +3,7 @@
  * long 15 ETH, the price walked down to the first liquidation), liquidates one account in its own
  * transaction, and breaks its trace (debug_traceTransaction) down per call frame and per opcode class:
  * cold/warm SLOADs (with the slots), SSTOREs, logs, calls, the rest. `npx hardhat run scripts/gas/profile-liquidation.ts`
+ * (PROFILE_BATCH=1: a batch of three; PROFILE_TRADE=1: an open by a fresh account instead, for comparison)
  */
 import { network } from "hardhat";
 
@@ -129,7 +130,12 @@ async function profile(label: string, hash: string): Promise<void> {
   for (const [k, v] of coldSlots) console.log(`cold SLOADs in ${k}: ${v.length} ${v.join(" ")}`);
 }
 
-if (process.env.PROFILE_BATCH) {
+if (process.env.PROFILE_TRADE) {
+  // A trade for comparison: a fresh account opens 1 ETH long.
+  const id = await openAccount(w, w.alice, 1_000n * USDC);
+  const tx = await w.engine.connect(w.alice).modifyPosition(id, ETH, units(1), MAX_PRICE);
+  await profile("modifyPosition: an open in its own transaction", tx.hash);
+} else if (process.env.PROFILE_BATCH) {
   const tx = await w.liquidationEngine.connect(keeper).liquidateBatch(ids.slice(1), { gasLimit: 16_000_000n });
   await profile("liquidateBatch: 3 tranches", tx.hash);
 } else {
