@@ -211,6 +211,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
             minMove: config.escalateMinMoveBps / 10_000,
             dwellSeconds: config.escalateDwellSeconds,
             renewMargin: config.escalateRenewMarginBps / 10_000,
+            trendSeconds: config.escalateTrendSeconds,
           }
         : null,
       raiseDuration: config.raiseDuration,

@@ -84,6 +84,8 @@ export const monitorConfigSchema = z
     escalateRenewMarginBps: integer(1, 9_999).default(
       Math.round((DEFAULT_ESCALATION.renewMargin ?? DWELL_RENEW_MARGIN) * 10_000),
     ),
+    /** the alarm needs a falling distance (rules.ts Escalation `trendSeconds`): over this many seconds; 0: off */
+    escalateTrendSeconds: integer(0, 86_400).default(DEFAULT_ESCALATION.trendSeconds ?? 0),
   })
   .strict()
   .refine((c) => c.escalateConfirm <= c.escalateWindow, {
@@ -244,6 +246,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
     "escalateRenewMarginBps",
     "bps",
     `what re-confirms an alarm under the dwell: a fresh forecast whose distance to trouble is this much closer (default ${Math.round(DWELL_RENEW_MARGIN * 10_000)})`,
+  ),
+  escalateTrendSeconds: valued(
+    "escalateTrendSeconds",
+    "s",
+    `an alarm (the level in effect above 0) holds only while the distance to trouble is below that of the fresh forecast s seconds before (default ${DEFAULT_ESCALATION.trendSeconds ?? 0}; 0: off; measured, not adopted)`,
   ),
 };
 

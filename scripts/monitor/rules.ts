@@ -269,6 +269,11 @@ export type ChangeGateSettings = {
 
 export const DEFAULT_CHANGE_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 3_600 };
 
+/** The eleventh round's measured candidate: the gate's history ends at the evidence window (15 min) instead of
+ *  the hour, so a level needs the distance still falling within it (docs/architecture.md, "False alarms: the
+ *  eleventh round"). */
+export const EVIDENCE_LAG_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 900 };
+
 /** The gate the monitor applies unless told otherwise (null: none): on, since it kept every measured lead
  *  (docs/architecture.md, "False alarms: the third round"). */
 export const DEFAULT_GATE: ChangeGateSettings | null = DEFAULT_CHANGE_GATE;
@@ -381,6 +386,14 @@ export type EscalationSettings = {
    * started or last renewed it); default 0.1
    */
   renewMargin?: number;
+  /**
+   * the alarm needs a falling distance (docs/architecture.md, "False alarms: the eleventh round"): the level in
+   * effect is above 0 only while the distance to trouble (LevelDecision `distance`) is below that of the latest
+   * fresh forecast at least this many seconds older (the book moved toward trouble over the window); otherwise
+   * level 0, and a level-2 raise again needs level 1 the round before. An observation ("past its critical
+   * shock now") and a monitor with no forecast that old are not filtered; 0 or absent: off
+   */
+  trendSeconds?: number;
 };
 
 /**
@@ -420,6 +433,9 @@ export const DWELL_ESCALATION: EscalationSettings = {
   renewMargin: DWELL_RENEW_MARGIN,
 };
 
+/** The eleventh round's measured candidate: the default with an alarm that needs the distance falling over 15 minutes. */
+export const TREND_ESCALATION: EscalationSettings = { ...DEFAULT_ESCALATION, trendSeconds: EVIDENCE_SECONDS };
+
 /** The fourth round's default, counting only (no fast path): a variant of the backtests, the "before" column. */
 export const COUNT_ONLY_ESCALATION: EscalationSettings = { confirm: 3, window: 4, stepPerForecast: 1 };
 
@@ -454,7 +470,14 @@ export class Escalation {
     if (!(Number.isFinite(rm) && rm > 0 && rm < 1)) {
       throw new Error(`escalation: renewMargin ${rm} must be in (0, 1)`);
     }
+    const tr = e.trendSeconds ?? 0;
+    if (!(Number.isFinite(tr) && tr >= 0 && tr <= 86_400)) {
+      throw new Error(`escalation: trendSeconds ${tr} must be in [0, 86400]`);
+    }
   }
+
+  /** fresh forecasts' distances to trouble and times (trendSeconds): the latest at least that old, then every later one */
+  private readonly trendPast: { d: number; t: number }[] = [];
 
   /** the alarm under `dwellSeconds`: the distance and time of the forecast that started or last renewed it */
   private alarm: { anchor: number; t: number } | undefined;
@@ -501,12 +524,43 @@ export class Escalation {
    * reference market's oracle price) when rounds must move (`minMove` > 0).
    */
   update(decision: LevelDecision, fresh = true, t?: number, price?: number): LevelDecision {
-    if (t === undefined && ((this.e.evidenceSeconds ?? 0) > 0 || (this.e.dwellSeconds ?? 0) > 0)) {
+    if (
+      t === undefined &&
+      ((this.e.evidenceSeconds ?? 0) > 0 || (this.e.dwellSeconds ?? 0) > 0 || (this.e.trendSeconds ?? 0) > 0)
+    ) {
       throw new Error("escalation: a forecast's time is needed when evidence or an alarm expires");
     }
     // under minMove a round that did not move the price as far as a push feed's deviation is not fresh
     if (fresh) fresh = this.moved(price);
-    return this.dwell(decision, this.escalate(decision, fresh, t ?? 0), fresh, t ?? 0);
+    const now = t ?? 0;
+    return this.trend(this.dwell(decision, this.escalate(decision, fresh, now), fresh, now), fresh, now);
+  }
+
+  /**
+   * The alarm needs a falling distance (`trendSeconds`): the level escalation (and the dwell) put in effect
+   * stays above 0 only while the distance to trouble is below that of the latest fresh forecast at least
+   * `trendSeconds` older.
+   */
+  private trend(out: LevelDecision, fresh: boolean, now: number): LevelDecision {
+    const span = this.e.trendSeconds ?? 0;
+    if (span === 0) return out;
+    const d = out.distance ?? NaN;
+    if (fresh) this.trendPast.push({ d, t: now });
+    while (this.trendPast.length >= 2 && this.trendPast[1].t <= now - span) this.trendPast.shift();
+    if (out.immediate || out.level === 0) return out;
+    const ref = this.trendPast[0];
+    // no forecast that old (a monitor that has just started), or a distance unknown: no evidence either way
+    if (ref === undefined || ref.t > now - span || Number.isNaN(d) || Number.isNaN(ref.d)) return out;
+    if (d < ref.d) return out;
+    // escalation's own level falls with it: a level-2 raise again needs level 1 in effect the round before
+    this.level = 0;
+    this.effective = 0;
+    const was = Number.isFinite(ref.d) ? ref.d.toFixed(2) : "none in reach";
+    return {
+      ...out,
+      level: 0,
+      reason: `${out.reason} (the distance to trouble ${Number.isFinite(d) ? d.toFixed(2) : "none in reach"} did not fall over ${span} s: ${was} then)`,
+    };
   }
 
   /**
@@ -704,6 +758,20 @@ export const RULE_VARIANTS: readonly {
     name: "gate+escalation, L2 critical beyond wave",
     rules: { ...DEFAULT_RULES, waveMustFeedItself: false, level2CriticalBeyondWave: true },
     gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: DEFAULT_ESCALATION,
+  },
+  {
+    name: "gate+escalation, falling distance 15 min",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: DEFAULT_CHANGE_GATE,
+    persistence: null,
+    escalation: TREND_ESCALATION,
+  },
+  {
+    name: "gate lag 15 min+escalation",
+    rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
+    gate: EVIDENCE_LAG_GATE,
     persistence: null,
     escalation: DEFAULT_ESCALATION,
   },

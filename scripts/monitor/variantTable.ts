@@ -19,27 +19,44 @@ import {
   DEFAULT_ESCALATION,
   DEFAULT_RULES,
   DWELL_ESCALATION,
+  EVIDENCE_LAG_GATE,
+  TREND_ESCALATION,
+  type ChangeGateSettings,
   type EscalationSettings,
   type RuleInputs,
   type Rules,
   levelSeries,
 } from "./rules.js";
 
-/** The rule sets compared: today's default, the tenth round's two candidates and their sensitivity. */
-export const CANDIDATES: readonly { name: string; rules: Rules; escalation: EscalationSettings }[] = [
+/**
+ * The rule sets compared: today's default, the tenth round's two candidates at their chosen settings, and
+ * the eleventh round's two with their sensitivity (docs/architecture.md, "False alarms: the eleventh round").
+ */
+export const CANDIDATES: readonly {
+  name: string;
+  rules: Rules;
+  escalation: EscalationSettings;
+  gate?: ChangeGateSettings;
+}[] = [
   { name: "default", rules: DEFAULT_RULES, escalation: DEFAULT_ESCALATION },
   { name: "dwell 15 min, 10%", rules: DEFAULT_RULES, escalation: DWELL_ESCALATION },
-  { name: "dwell 30 min, 10%", rules: DEFAULT_RULES, escalation: { ...DWELL_ESCALATION, dwellSeconds: 1_800 } },
-  { name: "dwell 15 min, 20%", rules: DEFAULT_RULES, escalation: { ...DWELL_ESCALATION, renewMargin: 0.2 } },
   {
     name: "L2 critical beyond wave",
     rules: { ...DEFAULT_RULES, level2CriticalBeyondWave: true },
     escalation: DEFAULT_ESCALATION,
   },
+  { name: "gate lag 15 min", rules: DEFAULT_RULES, escalation: DEFAULT_ESCALATION, gate: EVIDENCE_LAG_GATE },
   {
-    name: "both (dwell 15 min + L2 beyond wave)",
-    rules: { ...DEFAULT_RULES, level2CriticalBeyondWave: true },
-    escalation: DWELL_ESCALATION,
+    name: "gate lag 30 min",
+    rules: DEFAULT_RULES,
+    escalation: DEFAULT_ESCALATION,
+    gate: { ...EVIDENCE_LAG_GATE, lagSeconds: 1_800 },
+  },
+  { name: "falling distance 15 min", rules: DEFAULT_RULES, escalation: TREND_ESCALATION },
+  {
+    name: "falling distance 30 min",
+    rules: DEFAULT_RULES,
+    escalation: { ...TREND_ESCALATION, trendSeconds: 1_800 },
   },
 ];
 
@@ -61,10 +78,9 @@ export function variantFigures(
   waveStart: number,
   rules: Rules,
   escalation: EscalationSettings,
+  gate: ChangeGateSettings = DEFAULT_CHANGE_GATE,
 ): VariantFigures {
-  const levels = levelSeries(inputs, rules, { gate: DEFAULT_CHANGE_GATE, persistence: null, escalation }).map(
-    (d) => d.level,
-  );
+  const levels = levelSeries(inputs, rules, { gate, persistence: null, escalation }).map((d) => d.level);
   const calmEnd = waveStart - 3_600;
   let calm = 0;
   let alert = 0;
@@ -133,7 +149,7 @@ function main(): void {
       const inputs = recordedInputs(row);
       const who = `${row.event} (${row.source ?? "?"}, ${row.population?.accounts ?? "?"}/${row.population?.seed ?? "?"})`;
       for (const c of CANDIDATES) {
-        const f = variantFigures(inputs, waveStart, c.rules, c.escalation);
+        const f = variantFigures(inputs, waveStart, c.rules, c.escalation, c.gate);
         lines.push(
           `| ${who} | ${c.name} | ${min(f.lead1)} / ${min(f.lead2)} | ${pct(f.calmShare)}${f.calmSeconds ? ` (${(f.calmSeconds / 3_600).toFixed(1)} h)` : ""} | ${f.calmRaises} | ${pct(f.lastHour)} |`,
         );
