@@ -58,6 +58,12 @@ export const CANDIDATES: readonly {
     rules: DEFAULT_RULES,
     escalation: { ...TREND_ESCALATION, trendSeconds: 1_800 },
   },
+  {
+    name: "both (gate lag 15 min + falling distance 15 min)",
+    rules: DEFAULT_RULES,
+    escalation: TREND_ESCALATION,
+    gate: EVIDENCE_LAG_GATE,
+  },
 ];
 
 export type VariantFigures = {
