@@ -55,15 +55,15 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     /// @inheritdoc ILiquidator
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
-        _openPriceCache();
-        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+        // A cache just opened holds no market yet.
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals, uint256 since) = _plan(
             accountId,
-            _cacheMarkets(_accounts[accountId].markets)
+            _cacheMarketsIn(_openPriceCache(), 0, _accounts[accountId].markets)
         );
         uint256 taken = _takeover(plan, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
-            _execute(plan, msg.sender, accruals);
+            _execute(plan, msg.sender, accruals, since);
             taken = plan.trancheNotional;
         }
         _closePriceCache();
@@ -91,12 +91,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function executeForBatch(uint256 accountId, address keeper) external returns (Status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
-        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals, uint256 since) = _plan(
             accountId,
             _cacheMarkets(_accounts[accountId].markets)
         );
         if (_takeover(plan, keeper) != 0) return Status.Ok;
-        if (refusal.status == Status.Ok) _execute(plan, keeper, accruals);
+        if (refusal.status == Status.Ok) _execute(plan, keeper, accruals, since);
         return refusal.status;
     }
 
@@ -104,7 +104,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     function previewLiquidation(uint256 accountId) external view returns (Plan memory plan) {
         Refusal memory refusal;
         (uint256 held, ) = _cachedMarkets();
-        (plan, refusal, ) = _plan(accountId, held);
+        (plan, refusal, , ) = _plan(accountId, held);
         if (refusal.status != Status.Ok) _revertFor(plan, refusal);
     }
 
@@ -115,11 +115,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @dev Everything a tranche will do, computed from the engine's own storage (LiquidationMath does
     ///      the arithmetic). Shared by preview and execution; a refusal says why not, with its numbers.
     ///      `accruals`: each fresh position's market's pending accrual as the summary computed it (_summary),
-    ///      which the legs write instead of computing it again.
+    ///      which the legs write instead of computing it again. `since`: when the account's reward-escalation
+    ///      clock started (_clockStart, 0 when it does not run; set only for a plan that executes), which the
+    ///      execution records instead of reading the clock again.
     function _plan(
         uint256 accountId,
         uint256 held
-    ) internal view returns (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) {
+    ) internal view returns (Plan memory plan, Refusal memory refusal, uint256[] memory accruals, uint256 since) {
         plan.accountId = accountId;
         IPerpEngine.PositionSnapshot[] memory ps;
         IPerpEngine.AccountSummary memory s;
@@ -129,18 +131,18 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         if (failed.length != 0) {
             refusal.status = Status.SnapshotFailed;
             refusal.reason = failed;
-            return (plan, refusal, accruals);
+            return (plan, refusal, accruals, 0);
         }
         if (ps.length == 0) {
             refusal.status = Status.NoPositions;
-            return (plan, refusal, accruals);
+            return (plan, refusal, accruals, 0);
         }
         plan.equity = s.equity;
         plan.maintenanceMargin = s.maintenanceMargin;
         plan.marginBefore = s.margin;
         if (s.equity >= int256(s.maintenanceMargin)) {
             refusal.status = Status.Healthy;
-            return (plan, refusal, accruals);
+            return (plan, refusal, accruals, 0);
         }
 
         ILiquidationConfigurator.Config memory c = _liquidationConfig();
@@ -153,7 +155,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             if (!plan.backstop && lastTrancheAt != 0 && block.timestamp < lastTrancheAt + c.cooldown) {
                 refusal.status = Status.CoolingDown;
                 refusal.readyAt = lastTrancheAt + c.cooldown;
-                return (plan, refusal, accruals);
+                return (plan, refusal, accruals, 0);
             }
         }
         plan.fraction = LiquidationMath.trancheFraction(
@@ -172,17 +174,9 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
         } else {
             _fitCapacity(c, ps, fractions, plan, refusal); // sets every leg's share
-            if (refusal.status != Status.Ok) return (plan, refusal, accruals);
+            if (refusal.status != Status.Ok) return (plan, refusal, accruals, 0);
         }
-        // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
-        uint256 pool = type(uint256).max;
-        for (uint256 i; i < ps.length; ++i) {
-            if (ps[i].value > 0) {
-                pool = vault.lpPoolWad();
-                break;
-            }
-        }
-        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, fractions, s.margin, pool);
+        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, fractions, s.margin, _poolFor(ps));
         // Stale legs stay open (no price to trade at) with all their maintenance.
         if (staleMaintenance != 0) {
             plan.remainingMaintenance += staleMaintenance;
@@ -195,7 +189,16 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 s.notional - plan.trancheNotional + plan.legs.length
             );
         }
-        _planMoney(plan, r, c.penaltyRate, marginLeft, acct);
+        since = _planMoney(plan, r, c.penaltyRate, marginLeft, acct);
+    }
+
+    /// @dev The vault pays a gain only as far as the LP pool reaches: the pool, read only when a leg realises a
+    ///      gain (unbounded otherwise).
+    function _poolFor(IPerpEngine.PositionSnapshot[] memory ps) internal view returns (uint256) {
+        for (uint256 i; i < ps.length; ++i) {
+            if (ps[i].value > 0) return vault.lpPoolWad();
+        }
+        return type(uint256).max;
     }
 
     /// @dev The account's positions at current prices, as PerpEngine.liquidationSnapshot reports them,
@@ -307,21 +310,21 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     }
 
     /// @dev Penalty, keeper reward, insurance share and bad-debt routing, in the vault's and the fund's
-    ///      own rounding so that the plan is what they will do.
+    ///      own rounding so that the plan is what they will do. Returns the escalation clock's start (_clockStart).
     function _planMoney(
         Plan memory plan,
         ILiquidationConfigurator.RewardConfig memory r,
         uint256 penaltyRate,
         uint256 marginLeft,
         AccountData storage acct
-    ) internal view {
-        uint256 since = _clockStart(acct, plan.marginBefore);
+    ) internal view returns (uint256 since) {
+        since = _clockStart(acct, plan.marginBefore);
         uint256 rewardWad = LiquidationMath.reward(r, plan.trancheNotional, since == 0 ? 0 : block.timestamp - since);
         LiquidationMath.splitPenalty(plan, penaltyRate, marginLeft, rewardWad);
         // The fund is only read when it has to pay: bad debt (a solvent account pays its own keeper).
         if (plan.badDebt == 0) {
             plan.keeperReward = plan.keeperFromPenalty;
-            return;
+            return since;
         }
         uint256 available = collateral.balanceOf(vault.insuranceFund()) + vault.insurancePendingWad() / SCALE;
         // The fund tops up at most the unescalated reward: an escalation is the account's own money, so a
@@ -336,10 +339,11 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     // ================================================================== execution
 
-    function _execute(Plan memory plan, address keeper, uint256[] memory accruals) internal {
+    /// @dev `since`: the plan's escalation clock (_plan), unchanged since: nothing writes the account's
+    ///      liquidation slot or its margin between the plan and its execution.
+    function _execute(Plan memory plan, address keeper, uint256[] memory accruals, uint256 since) internal {
         uint256 accountId = plan.accountId;
         AccountData storage acct = _accounts[accountId];
-        uint256 since = _clockStart(acct, plan.marginBefore);
         if (since == 0) since = block.timestamp;
 
         _executeLegs(plan, keeper, accruals);
