@@ -844,11 +844,16 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     ///      The account's liquidation slot is read once (lastTrancheAt in bits 0-39, liquidatableSince in
     ///      40-79, marginAtFlag in 80-207, seenAt in 216-255, as solc packs the struct) instead of once per
     ///      field.
-    function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
+    function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256) {
         uint256 word;
         assembly ("memory-safe") {
             word := sload(add(acct.slot, 1))
         }
+        return _clockFrom(word, marginNow);
+    }
+
+    /// @dev _clockStart from the account's liquidation slot `word`, read by the caller.
+    function _clockFrom(uint256 word, uint256 marginNow) internal view returns (uint256 since) {
         since = uint40(word >> 40);
         uint256 seen = uint40(word);
         uint256 seenAt = uint40(word >> 216);
