@@ -150,15 +150,11 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             return (plan, refusal, ctx);
         }
 
-        ILiquidationConfigurator.RewardConfig memory r;
-        ILiquidationConfigurator.Config memory c;
-        {
-            // Each word read once: the liquidation margin (three times) and the reward come from the reward word.
-            uint256 rewardWord = _rewardConfigWord;
-            ctx.configWord = _liqConfigWord;
-            c = LiquidationParams.decodeConfig(ctx.configWord, rewardWord);
-            r = LiquidationParams.decodeReward(rewardWord);
-        }
+        // Each word read once: the liquidation margin (three times) and the reward come from the reward word.
+        uint256 rewardWord = _rewardConfigWord;
+        ctx.configWord = _liqConfigWord;
+        ILiquidationConfigurator.Config memory c = LiquidationParams.decodeConfig(ctx.configWord, rewardWord);
+        ILiquidationConfigurator.RewardConfig memory r = LiquidationParams.decodeReward(rewardWord);
         plan.backstop = LiquidationMath.isBackstop(c, s.equity, s.maintenanceMargin);
         AccountData storage acct = _accounts[accountId];
         {
