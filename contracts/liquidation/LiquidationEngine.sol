@@ -62,10 +62,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     /// @inheritdoc ILiquidator
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
-        // A cache just opened holds no market yet.
+        // A cache just opened holds no market yet; nothing reads its markets back in this call.
         (Plan memory plan, Refusal memory refusal, Context memory ctx) = _plan(
             accountId,
-            _cacheMarketsIn(_openPriceCache(), 0, _accounts[accountId].markets)
+            _cacheMarketsIn(_openPriceCache(), 0, _accounts[accountId].markets, false)
         );
         uint256 taken = _takeover(plan, ctx, msg.sender);
         if (taken == 0) {

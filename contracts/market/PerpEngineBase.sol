@@ -183,22 +183,26 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     ///      cache holds now (what _cachedMarkets would read back; 0 without an open cache).
     function _cacheMarkets(uint96 markets) internal returns (uint256) {
         (uint256 held, uint256 id) = _cachedMarkets();
-        return _cacheMarketsIn(id, held, markets);
+        return _cacheMarketsIn(id, held, markets, true);
     }
 
     /// @dev _cacheMarkets for the open cache `id` (0: none) that holds the markets `held`: a caller that has
-    ///      just opened the cache knows both (held is 0) and skips reading them back.
-    function _cacheMarketsIn(uint256 id, uint256 held, uint96 markets) internal returns (uint256) {
+    ///      just opened the cache knows both (held is 0) and skips reading them back. `record`: write the markets
+    ///      the cache holds for a later _cachedMarkets of the same cache; a caller that caches once per cache
+    ///      (liquidate: one account) has no later reader and skips the write.
+    function _cacheMarketsIn(uint256 id, uint256 held, uint96 markets, bool record) internal returns (uint256) {
         uint256 want = markets & ~held;
         if (id == 0 || want == 0) return held;
         for (; want != 0; want &= want - 1) {
             uint256 m = LibBit.ffs(want);
             if (_cachePrice(_configs[m].feedId, id)) held |= uint256(1) << m;
         }
-        bytes32 marketsSlot = _PRICE_CACHE_MARKETS;
-        uint256 word = (id << 128) | held;
-        assembly ("memory-safe") {
-            tstore(marketsSlot, word)
+        if (record) {
+            bytes32 marketsSlot = _PRICE_CACHE_MARKETS;
+            uint256 word = (id << 128) | held;
+            assembly ("memory-safe") {
+                tstore(marketsSlot, word)
+            }
         }
         return held;
     }
