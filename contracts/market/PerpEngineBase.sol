@@ -353,7 +353,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             sstore(pos.slot, posWord)
         }
-        _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
+        // A reduction that leaves a position changes none of the account's markets (its bit is set: it held
+        // the position): only a closed one is taken out.
+        if (t.newSize == 0) _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, 0);
         newSize = t.newSize;
     }
 
@@ -542,6 +544,8 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 c.imMultiplier = withInitial ? _policy(m).imMultiplier : WAD;
             }
             IPerpEngine.Position memory p = _positions[accountId][m];
+            // The depth, read once on the maintenance-only path (its ratio and the snapshot take it).
+            uint256 skewScale;
             int256 value = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
             uint256 notional = PerpMath.notional(p.size, c.price);
             uint256 mm;
@@ -551,11 +555,12 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 s.initialMargin += RiskModel.marginRequirement(notional, imr);
             } else {
                 // Maintenance only needs the size premium: from the risk word (warm: the accrual read it).
+                skewScale = cfg.skewScale;
                 uint256 mmr = RiskModel.maintenanceMarginRatio(
                     _sizePremium(cfg),
                     c.term,
                     FixedPoint.abs(p.size),
-                    cfg.skewScale
+                    skewScale
                 );
                 mm = RiskModel.marginRequirement(notional, mmr);
             }
@@ -572,7 +577,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                     value,
                     notional,
                     mm,
-                    cfg.skewScale
+                    withInitial ? cfg.skewScale : skewScale
                 );
         }
         // The keeper who will liquidate the account is paid from its own margin: the requirement holds
