@@ -35,6 +35,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     uint256 public constant MAX_BATCH = 100;
 
+    /// @dev What a tranche's execution takes from its plan besides the Plan itself: read or computed once.
+    struct Context {
+        uint256[] accruals; // each fresh position's market's pending accrual (_summary), which the legs write
+        uint256 since; // the reward-escalation clock's start (_clockStart; 0: not running)
+        uint256 configWord; // the liquidation configuration's word (0 when the plan stopped before reading it)
+    }
+
     IERC20 public immutable collateral;
     /// @notice The module that serves what this one does not (parameters and ledgers, then
     ///         auto-deleveraging): calls fall through the engine's modules in that order.
@@ -55,15 +62,15 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     /// @inheritdoc ILiquidator
     function liquidate(uint256 accountId) external nonReentrant returns (uint256 trancheNotional) {
-        _openPriceCache();
-        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+        // A cache just opened holds no market yet; nothing reads its markets back in this call.
+        (Plan memory plan, Refusal memory refusal, Context memory ctx) = _plan(
             accountId,
-            _cacheMarkets(_accounts[accountId].markets)
+            _cacheMarketsIn(_openPriceCache(), 0, _accounts[accountId].markets, false)
         );
-        uint256 taken = _takeover(plan, msg.sender);
+        uint256 taken = _takeover(plan, ctx, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
-            _execute(plan, msg.sender, accruals);
+            _execute(plan, ctx, msg.sender);
             taken = plan.trancheNotional;
         }
         _closePriceCache();
@@ -91,12 +98,12 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     /// @inheritdoc ILiquidator
     function executeForBatch(uint256 accountId, address keeper) external returns (Status) {
         if (msg.sender != address(this)) revert NotSelf(msg.sender);
-        (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) = _plan(
+        (Plan memory plan, Refusal memory refusal, Context memory ctx) = _plan(
             accountId,
             _cacheMarkets(_accounts[accountId].markets)
         );
-        if (_takeover(plan, keeper) != 0) return Status.Ok;
-        if (refusal.status == Status.Ok) _execute(plan, keeper, accruals);
+        if (_takeover(plan, ctx, keeper) != 0) return Status.Ok;
+        if (refusal.status == Status.Ok) _execute(plan, ctx, keeper);
         return refusal.status;
     }
 
@@ -114,46 +121,54 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     /// @dev Everything a tranche will do, computed from the engine's own storage (LiquidationMath does
     ///      the arithmetic). Shared by preview and execution; a refusal says why not, with its numbers.
-    ///      `accruals`: each fresh position's market's pending accrual as the summary computed it (_summary),
-    ///      which the legs write instead of computing it again.
+    ///      `ctx`: what the takeover and the execution use again (the summary's accruals, the escalation clock,
+    ///      the configuration word) instead of computing or reading it a second time.
     function _plan(
         uint256 accountId,
         uint256 held
-    ) internal view returns (Plan memory plan, Refusal memory refusal, uint256[] memory accruals) {
+    ) internal view returns (Plan memory plan, Refusal memory refusal, Context memory ctx) {
         plan.accountId = accountId;
         IPerpEngine.PositionSnapshot[] memory ps;
         IPerpEngine.AccountSummary memory s;
         bytes memory failed;
         uint256 staleMaintenance;
-        (s, ps, accruals, failed, staleMaintenance) = _tryPositions(accountId, held);
+        (s, ps, ctx.accruals, failed, staleMaintenance) = _tryPositions(accountId, held);
         if (failed.length != 0) {
             refusal.status = Status.SnapshotFailed;
             refusal.reason = failed;
-            return (plan, refusal, accruals);
+            return (plan, refusal, ctx);
         }
         if (ps.length == 0) {
             refusal.status = Status.NoPositions;
-            return (plan, refusal, accruals);
+            return (plan, refusal, ctx);
         }
         plan.equity = s.equity;
         plan.maintenanceMargin = s.maintenanceMargin;
         plan.marginBefore = s.margin;
         if (s.equity >= int256(s.maintenanceMargin)) {
             refusal.status = Status.Healthy;
-            return (plan, refusal, accruals);
+            return (plan, refusal, ctx);
         }
 
-        ILiquidationConfigurator.Config memory c = _liquidationConfig();
-        // Read once: the liquidation margin (three times) and the reward all come from it.
-        ILiquidationConfigurator.RewardConfig memory r = _rewardParams();
+        // Each word read once: the liquidation margin (three times) and the reward come from the reward word.
+        uint256 rewardWord = _rewardConfigWord;
+        ctx.configWord = _liqConfigWord;
+        ILiquidationConfigurator.Config memory c = LiquidationParams.decodeConfig(ctx.configWord, rewardWord);
+        ILiquidationConfigurator.RewardConfig memory r = LiquidationParams.decodeReward(rewardWord);
         plan.backstop = LiquidationMath.isBackstop(c, s.equity, s.maintenanceMargin);
         AccountData storage acct = _accounts[accountId];
         {
-            uint256 lastTrancheAt = acct.lastTrancheAt;
+            // The account's liquidation slot, read once for the cooldown and the escalation clock.
+            uint256 stateWord;
+            assembly ("memory-safe") {
+                stateWord := sload(add(acct.slot, 1))
+            }
+            ctx.since = _clockFrom(stateWord, plan.marginBefore);
+            uint256 lastTrancheAt = uint40(stateWord);
             if (!plan.backstop && lastTrancheAt != 0 && block.timestamp < lastTrancheAt + c.cooldown) {
                 refusal.status = Status.CoolingDown;
                 refusal.readyAt = lastTrancheAt + c.cooldown;
-                return (plan, refusal, accruals);
+                return (plan, refusal, ctx);
             }
         }
         plan.fraction = LiquidationMath.trancheFraction(
@@ -172,17 +187,9 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             for (uint256 i; i < ps.length; ++i) fractions[i] = plan.fraction;
         } else {
             _fitCapacity(c, ps, fractions, plan, refusal); // sets every leg's share
-            if (refusal.status != Status.Ok) return (plan, refusal, accruals);
+            if (refusal.status != Status.Ok) return (plan, refusal, ctx);
         }
-        // The vault pays a gain only as far as the LP pool reaches: read it when a leg realises one.
-        uint256 pool = type(uint256).max;
-        for (uint256 i; i < ps.length; ++i) {
-            if (ps[i].value > 0) {
-                pool = vault.lpPoolWad();
-                break;
-            }
-        }
-        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, fractions, s.margin, pool);
+        uint256 marginLeft = LiquidationMath.planLegs(plan, ps, fractions, s.margin, _poolFor(ps));
         // Stale legs stay open (no price to trade at) with all their maintenance.
         if (staleMaintenance != 0) {
             plan.remainingMaintenance += staleMaintenance;
@@ -195,7 +202,16 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 s.notional - plan.trancheNotional + plan.legs.length
             );
         }
-        _planMoney(plan, r, c.penaltyRate, marginLeft, acct);
+        _planMoney(plan, r, c.penaltyRate, marginLeft, ctx.since);
+    }
+
+    /// @dev The vault pays a gain only as far as the LP pool reaches: the pool, read only when a leg realises a
+    ///      gain (unbounded otherwise).
+    function _poolFor(IPerpEngine.PositionSnapshot[] memory ps) internal view returns (uint256) {
+        for (uint256 i; i < ps.length; ++i) {
+            if (ps[i].value > 0) return vault.lpPoolWad();
+        }
+        return type(uint256).max;
     }
 
     /// @dev The account's positions at current prices, as PerpEngine.liquidationSnapshot reports them,
@@ -220,11 +236,19 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             uint256 staleMaintenance
         )
     {
-        AccountData storage acct = _accounts[accountId];
-        if (acct.owner == address(0)) {
-            return (s, ps, accruals, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId), 0);
+        // The account's first slot read once: its owner in bits 0-159, its markets above (as solc packs them).
+        uint96 markets;
+        {
+            AccountData storage acct = _accounts[accountId];
+            uint256 head;
+            assembly ("memory-safe") {
+                head := sload(acct.slot)
+            }
+            if (uint160(head) == 0) {
+                return (s, ps, accruals, abi.encodeWithSelector(IPerpEngine.AccountNotFound.selector, accountId), 0);
+            }
+            markets = uint96(head >> 160);
         }
-        uint96 markets = acct.markets;
         uint256 stale;
         // Every market's price must answer before the summary reads them: one the cache holds did.
         for (uint96 bits = markets & ~uint96(held); bits != 0; bits &= bits - 1) {
@@ -307,15 +331,14 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     }
 
     /// @dev Penalty, keeper reward, insurance share and bad-debt routing, in the vault's and the fund's
-    ///      own rounding so that the plan is what they will do.
+    ///      own rounding so that the plan is what they will do. `since`: the escalation clock's start.
     function _planMoney(
         Plan memory plan,
         ILiquidationConfigurator.RewardConfig memory r,
         uint256 penaltyRate,
         uint256 marginLeft,
-        AccountData storage acct
+        uint256 since
     ) internal view {
-        uint256 since = _clockStart(acct, plan.marginBefore);
         uint256 rewardWad = LiquidationMath.reward(r, plan.trancheNotional, since == 0 ? 0 : block.timestamp - since);
         LiquidationMath.splitPenalty(plan, penaltyRate, marginLeft, rewardWad);
         // The fund is only read when it has to pay: bad debt (a solvent account pays its own keeper).
@@ -336,13 +359,16 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     // ================================================================== execution
 
-    function _execute(Plan memory plan, address keeper, uint256[] memory accruals) internal {
+    /// @dev `ctx.since`: the plan's escalation clock (_plan), unchanged since: nothing writes the account's
+    ///      liquidation slot or its margin between the plan and its execution (a takeover that declines
+    ///      writes nothing).
+    function _execute(Plan memory plan, Context memory ctx, address keeper) internal {
         uint256 accountId = plan.accountId;
         AccountData storage acct = _accounts[accountId];
-        uint256 since = _clockStart(acct, plan.marginBefore);
+        uint256 since = ctx.since;
         if (since == 0) since = block.timestamp;
 
-        _executeLegs(plan, keeper, accruals);
+        _executeLegs(plan, keeper, ctx);
         IInsuranceFund fund;
         if (plan.badDebt != 0 || plan.keeperFromFund != 0) fund = IInsuranceFund(vault.insuranceFund());
         if (plan.badDebt != 0) _routeBadDebt(plan, fund);
@@ -384,8 +410,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      settlement must be what the plan replayed (it reads the pool and margin the plan read; anything
     ///      else is a bug, and the whole tranche reverts). The last leg's vault call also takes the penalty,
     ///      after its settlement.
-    function _executeLegs(Plan memory plan, address keeper, uint256[] memory accruals) internal {
-        uint256 windowLength = LiquidationParams.capacityWindow(_liqConfigWord);
+    function _executeLegs(Plan memory plan, address keeper, Context memory ctx) internal {
+        uint256 windowLength = LiquidationParams.capacityWindow(ctx.configWord);
         uint256 n = plan.legs.length;
         // What is left to split over the legs: the penalty, the keeper reward, the fund's cover.
         uint256[3] memory left = [plan.keeperFromPenalty + plan.insuranceShare, plan.keeperReward, plan.badDebtCovered];
@@ -399,7 +425,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
                 last ? plan.keeperFromPenalty : 0,
                 last ? plan.insuranceShare : 0,
                 windowLength,
-                accruals
+                ctx.accruals
             );
             if (shortfall != leg.shortfall) revert ExecutionDiverged(plan.accountId, leg.marketId);
             _emitLeg(plan, leg, keeper, newSize, last, left);
@@ -469,9 +495,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      self-call): the notional taken over, or 0 when it declined or reverted (a cap, the drawdown
     ///      breaker), and the account's tranche or backstop close goes (or waits) as without a vault.
     ///      Healthy, flat and unreadable accounts have equity >= maintenance in the plan (both 0).
-    function _takeover(Plan memory plan, address keeper) internal returns (uint256 taken) {
-        // The configuration word's flag (read by the plan already) instead of the backstop state's cold slot.
-        if (plan.equity >= int256(plan.maintenanceMargin) || _liqConfigWord & LiquidationParams.BACKSTOP_SET == 0) {
+    function _takeover(Plan memory plan, Context memory ctx, address keeper) internal returns (uint256 taken) {
+        // The configuration word's flag (the plan read the word: a liquidatable account's plan always does)
+        // instead of the backstop state's cold slot.
+        if (plan.equity >= int256(plan.maintenanceMargin) || ctx.configWord & LiquidationParams.BACKSTOP_SET == 0) {
             return 0;
         }
         bytes4 selector = IBackstop.backstopTakeover.selector;

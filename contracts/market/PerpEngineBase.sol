@@ -154,11 +154,13 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    function _openPriceCache() internal {
+    /// @dev Opens a price cache with a new id (ids only grow within a transaction, so a fresh cache holds
+    ///      no market: the markets word, if any, carries an earlier id) and returns the id.
+    function _openPriceCache() internal returns (uint256 id) {
         bytes32 open = _PRICE_CACHE_OPEN;
         bytes32 last = _PRICE_CACHE_LAST;
         assembly ("memory-safe") {
-            let id := add(tload(last), 1)
+            id := add(tload(last), 1)
             tstore(last, id)
             tstore(open, id)
         }
@@ -179,20 +181,30 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     /// @dev Reads every market in `markets` that the open cache does not hold yet into it (no-op without
     ///      an open cache); a market whose feed refuses to answer stays out of it. Returns the markets the
     ///      cache holds now (what _cachedMarkets would read back; 0 without an open cache).
-    function _cacheMarkets(uint96 markets) internal returns (uint256 held) {
-        uint256 id;
-        (held, id) = _cachedMarkets();
+    function _cacheMarkets(uint96 markets) internal returns (uint256) {
+        (uint256 held, uint256 id) = _cachedMarkets();
+        return _cacheMarketsIn(id, held, markets, true);
+    }
+
+    /// @dev _cacheMarkets for the open cache `id` (0: none) that holds the markets `held`: a caller that has
+    ///      just opened the cache knows both (held is 0) and skips reading them back. `record`: write the markets
+    ///      the cache holds for a later _cachedMarkets of the same cache; a caller that caches once per cache
+    ///      (liquidate: one account) has no later reader and skips the write.
+    function _cacheMarketsIn(uint256 id, uint256 held, uint96 markets, bool record) internal returns (uint256) {
         uint256 want = markets & ~held;
         if (id == 0 || want == 0) return held;
         for (; want != 0; want &= want - 1) {
             uint256 m = LibBit.ffs(want);
-            if (_cachePrice(_configs[m].feedId)) held |= uint256(1) << m;
+            if (_cachePrice(_configs[m].feedId, id)) held |= uint256(1) << m;
         }
-        bytes32 marketsSlot = _PRICE_CACHE_MARKETS;
-        uint256 word = (id << 128) | held;
-        assembly ("memory-safe") {
-            tstore(marketsSlot, word)
+        if (record) {
+            bytes32 marketsSlot = _PRICE_CACHE_MARKETS;
+            uint256 word = (id << 128) | held;
+            assembly ("memory-safe") {
+                tstore(marketsSlot, word)
+            }
         }
+        return held;
     }
 
     function _closePriceCache() internal {
@@ -204,9 +216,8 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev Reads a feed into the open cache; a feed that refuses to answer is left out (the caller's
     ///      plan reports it). Whether the cache holds the feed now.
-    function _cachePrice(bytes32 feedId) private returns (bool cached) {
-        bytes32 slot = _priceSlot(feedId);
-        if (slot == 0) return false;
+    function _cachePrice(bytes32 feedId, uint256 id) private returns (bool cached) {
+        bytes32 slot = _priceSlotIn(feedId, id);
         uint256 held;
         assembly ("memory-safe") {
             held := tload(slot)
@@ -228,7 +239,21 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             id := tload(open)
         }
         if (id == 0) return 0;
-        // keccak256(abi.encode(feedId, id, open)), hashed in scratch space: no memory allocated per read.
+        // keccak256(abi.encode(feedId, id, open)), hashed in scratch space: no memory allocated per read
+        // (_priceSlotIn's hash, repeated here: a call to it would grow every module that reads prices).
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, feedId)
+            mstore(add(p, 32), id)
+            mstore(add(p, 64), open)
+            slot := keccak256(p, 96)
+        }
+    }
+
+    /// @dev The feed's slot in the open cache `id` (non-zero): keccak256(abi.encode(feedId, id, open)),
+    ///      hashed at the free-memory pointer without moving it (no memory allocated per read).
+    function _priceSlotIn(bytes32 feedId, uint256 id) private pure returns (bytes32 slot) {
+        bytes32 open = _PRICE_CACHE_OPEN;
         assembly ("memory-safe") {
             let p := mload(0x40)
             mstore(p, feedId)
@@ -328,7 +353,9 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             sstore(pos.slot, posWord)
         }
-        _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, t.newSize);
+        // A reduction that leaves a position changes none of the account's markets (its bit is set: it held
+        // the position): only a closed one is taken out.
+        if (t.newSize == 0) _writeAccountMarkets(accountId, _accounts[accountId].markets, marketId, 0);
         newSize = t.newSize;
     }
 
@@ -517,6 +544,8 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 c.imMultiplier = withInitial ? _policy(m).imMultiplier : WAD;
             }
             IPerpEngine.Position memory p = _positions[accountId][m];
+            // The depth, read once on the maintenance-only path (its ratio and the snapshot take it).
+            uint256 skewScale;
             int256 value = PerpMath.positionValue(p.size, p.basis, c.price, c.fundingIndex);
             uint256 notional = PerpMath.notional(p.size, c.price);
             uint256 mm;
@@ -526,11 +555,12 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                 s.initialMargin += RiskModel.marginRequirement(notional, imr);
             } else {
                 // Maintenance only needs the size premium: from the risk word (warm: the accrual read it).
+                skewScale = cfg.skewScale;
                 uint256 mmr = RiskModel.maintenanceMarginRatio(
                     _sizePremium(cfg),
                     c.term,
                     FixedPoint.abs(p.size),
-                    cfg.skewScale
+                    skewScale
                 );
                 mm = RiskModel.marginRequirement(notional, mmr);
             }
@@ -547,7 +577,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
                     value,
                     notional,
                     mm,
-                    cfg.skewScale
+                    withInitial ? cfg.skewScale : skewScale
                 );
         }
         // The keeper who will liquidate the account is paid from its own margin: the requirement holds
@@ -823,11 +853,16 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     ///      The account's liquidation slot is read once (lastTrancheAt in bits 0-39, liquidatableSince in
     ///      40-79, marginAtFlag in 80-207, seenAt in 216-255, as solc packs the struct) instead of once per
     ///      field.
-    function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256 since) {
+    function _clockStart(AccountData storage acct, uint256 marginNow) internal view returns (uint256) {
         uint256 word;
         assembly ("memory-safe") {
             word := sload(add(acct.slot, 1))
         }
+        return _clockFrom(word, marginNow);
+    }
+
+    /// @dev _clockStart from the account's liquidation slot `word`, read by the caller.
+    function _clockFrom(uint256 word, uint256 marginNow) internal view returns (uint256 since) {
         since = uint40(word >> 40);
         uint256 seen = uint40(word);
         uint256 seenAt = uint40(word >> 216);

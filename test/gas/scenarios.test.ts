@@ -79,7 +79,12 @@ const LIQUIDATION_TARGET = { tranche: 150_000n, perTrancheInBatch: 70_000n };
 // tranche 153,800 -> 152,000, backstop 145,700 -> 143,900 (per tranche in a batch stays 67,000): the maintenance
 // ramp's fields and the size premium in one risk word after the configuration's six slots, so a tranche reads one
 // cold slot fewer (151,554, 66,763 and 143,457 measured)
-const LIQUIDATION_BUDGET = { tranche: 152_000n, perTrancheInBatch: 67_000n, backstop: 143_900n };
+// tranche 152,000 -> 149,600, per tranche in a batch 67,000 -> 65,500, backstop 143,900 -> 141,900: the plan reads the
+// configuration words and the account's two slots once and hands the escalation clock and the configuration word to
+// the takeover and the execution; liquidate's fresh price cache is filled without reading it back or recording its
+// markets; the maintenance-only summary reads the depth once; a leg that leaves a position does not rewrite the
+// account's markets (149,317, 65,174 and 141,625 measured)
+const LIQUIDATION_BUDGET = { tranche: 149_600n, perTrancheInBatch: 65_500n, backstop: 141_900n };
 // deleverageBackstop (issue 12): the vault's inventory closed against opposite positions at the oracle.
 // Measured 218,296 (one candidate) and 487,372 (five, 97,474 a candidate); asserted with about 1% of
 // slack so that a regression fails. With the oracle's read word 211,164 and 470,756: 213,000 and 475,000.
