@@ -28,6 +28,18 @@ describe("PerpEngine: the market's state and positions written as whole slots", 
     return { w, alice, bob };
   }
 
+  /** Bob short 30 ETH, a thin account (carol, $1,050) long 15, the price lowered in $5 steps until the thin one is liquidatable. */
+  async function thinLiquidatable() {
+    const { w, bob } = await networkHelpers.loadFixture(world);
+    const keeper = (await ethers.getSigners())[8];
+    const thin = await openAccount(w, w.carol, 1_050n * USDC);
+    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
+    await w.engine.connect(w.carol).modifyPosition(thin, ETH, units(15), MAX_PRICE);
+    let price = 2_000n;
+    while (!(await w.engine.isLiquidatable(thin))) await setPrice(w, ETH, (price -= 5n));
+    return { w, bob, keeper, thin, price };
+  }
+
   it("keeps every field of the state and of a short position, with a negative funding index", async function () {
     const { w, alice, bob } = await networkHelpers.loadFixture(world);
     await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
@@ -85,13 +97,8 @@ describe("PerpEngine: the market's state and positions written as whole slots", 
     expect(st.basisSum).to.equal(mulWadFloorSigned(a.size, a.basis));
   });
   it("keeps the capacity window and the basis sum in one slot: a liquidation and a trade each keep the other", async function () {
-    const { w, bob } = await networkHelpers.loadFixture(world);
-    const keeper = (await ethers.getSigners())[8];
-    const thin = await openAccount(w, w.carol, 1_050n * USDC);
-    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
-    await w.engine.connect(w.carol).modifyPosition(thin, ETH, units(15), MAX_PRICE);
-    let price = 2_000n;
-    while (!(await w.engine.isLiquidatable(thin))) await setPrice(w, ETH, (price -= 5n));
+    const { w, bob, keeper, thin, price: atLiquidatable } = await thinLiquidatable();
+    let price = atLiquidatable;
     const basisSum = async () => {
       const [t, b] = [await w.engine.position(thin, ETH), await w.engine.position(bob, ETH)];
       return mulWadFloorSigned(t.size, t.basis) + mulWadFloorSigned(b.size, b.basis);
@@ -137,13 +144,7 @@ describe("PerpEngine: the market's state and positions written as whole slots", 
   });
 
   it("a liquidation leg writes and emits the accrual its plan computed, as accrue would in the same block", async function () {
-    const { w, bob } = await networkHelpers.loadFixture(world);
-    const keeper = (await ethers.getSigners())[8];
-    const thin = await openAccount(w, w.carol, 1_050n * USDC);
-    await w.engine.connect(w.bob).modifyPosition(bob, ETH, -units(30), 0n);
-    await w.engine.connect(w.carol).modifyPosition(thin, ETH, units(15), MAX_PRICE);
-    let price = 2_000n;
-    while (!(await w.engine.isLiquidatable(thin))) await setPrice(w, ETH, (price -= 5n));
+    const { w, keeper, thin } = await thinLiquidatable();
     await networkHelpers.time.increase(600); // funding and the maintenance ramp both move
     const at = BigInt(await networkHelpers.time.latest()) + 10n;
     const accrued = async (tx: Promise<{ wait: () => Promise<unknown> }>) => {
