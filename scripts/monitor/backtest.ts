@@ -54,7 +54,8 @@ import {
   ruleInputs,
 } from "./rules.js";
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
-import type { PricePoint } from "./stats.js";
+import { type PricePoint, standardisedShocks } from "./stats.js";
+import { type ForecastProbe, probeOf } from "./reliability.js";
 import { type Exposure, type MonitorAccount, type MonitorState, exposureOf, marketMap } from "./exposure.js";
 import type { MarketSnapshot } from "../lib/math/engine.js";
 import { WAD } from "../lib/math/fixedPoint.js";
@@ -74,6 +75,8 @@ type Observation = {
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
   critical: number | null;
   p1h: number;
+  /** both directions' predictions, for the reliability table (reliability.ts) */
+  probe: ForecastProbe;
   oraclePrice: number;
   pathPrice: bigint;
   /** for the forecast error: the down table and markets at this step */
@@ -117,6 +120,8 @@ export type BacktestResult = {
   inputs: RuleInputs[];
   /** the forecast error's steps, with their parts */
   forecastSamples: ForecastSample[];
+  /** every forecast's predictions in both directions, for the reliability table (reliability.ts) */
+  probes: ForecastProbe[];
 };
 
 export type VariantResult = {
@@ -350,6 +355,7 @@ export class ReplayBacktest {
       reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
+      probe: probeOf(f, step.t, oraclePrice, standardisedShocks(this.history)),
       oraclePrice,
       pathPrice: BigInt(step.pathPrice),
       table: tables.down,
@@ -471,6 +477,7 @@ export class ReplayBacktest {
       })),
       inputs: obs.map((o) => o.inputs),
       forecastSamples: samples,
+      probes: obs.map((o) => o.probe),
     };
   }
 }

@@ -52,6 +52,12 @@ export type ForecastSettings = {
   waveMinAccounts: number;
   /** the collateral depegs the forecast repeats itself at, bps (exposure.ts `depegged`) */
   depegBps: number[];
+  /**
+   * the historic simulation counts only when the history holds this many non-overlapping windows of the
+   * horizon (stats.ts `moveProbability` `minHorizons`); 0 or absent: 30 overlapping windows suffice (the
+   * default; the twelfth round measured 30 and did not adopt it)
+   */
+  historicMinHorizons?: number;
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -225,6 +231,7 @@ export function forecast(
   const markets = cascadeMarkets(state, settings.depthBps);
   const sigmaMax = Math.max(0, ...state.markets.map((m) => Number(m.snapshot.sigma) / 1e18));
   const sample = standardisedShocks(history);
+  const minHorizons = settings.historicMinHorizons ?? 0;
 
   const per = {} as Record<Direction, DirectionForecast>;
   for (const d of DIRECTIONS) {
@@ -232,8 +239,8 @@ export function forecast(
     const critical = criticalShock(tables[d], markets, curve, opts);
     const horizons = settings.horizonsSeconds.map((h) =>
       critical === undefined
-        ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample)
-        : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample),
+        ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample, 30, minHorizons)
+        : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample, 30, minHorizons),
     );
     const oi = state.markets.reduce(
       (sum, m) =>
@@ -252,7 +259,7 @@ export function forecast(
             (r) => r.liquidatedNotional >= waveNotional && r.accounts >= settings.waveMinAccounts,
           );
     const waveHorizons = settings.horizonsSeconds.map((h) =>
-      moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample),
+      moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample, 30, minHorizons),
     );
     const atWave = wave === undefined ? undefined : cascade(tables[d], markets, wave, opts);
     const waveAmplifies = atWave !== undefined && selfExciting(atWave.waves, atWave.liquidatedNotional);

@@ -8,7 +8,8 @@
  * - Historic: the horizon spans n steps; every run of n consecutive z's, summed and divided by
  *   sqrt(n), is one draw of a standardised horizon return (volatility clustering inside a window is
  *   kept). Rescaled by the oracle's current volatility over the horizon, the share of draws beyond
- *   the move is the probability. Needs at least `minWindows` windows; otherwise it is not reported.
+ *   the move is the probability. Needs at least `minWindows` windows (and, when asked, `minHorizons`
+ *   non-overlapping ones); otherwise it is not reported.
  * - Fat-tailed fit: a Student-t with unit variance whose degrees of freedom come from the sample's
  *   excess kurtosis (nu = 4 + 6 / kurtosis, within [2.5, 100]); with no history, nu = 4 is assumed.
  * - The probability the monitor acts on is the larger of the two (a risk monitor errs toward warning),
@@ -189,6 +190,12 @@ export function moveProbability(
   sigmaAnnual: number,
   sample: ShockSample,
   minWindows = 30,
+  /**
+   * and at least this many non-overlapping windows (the history's shocks over the horizon's steps): the
+   * overlapping windows of a few hours' history are a handful of independent draws (0: not asked, the
+   * default; docs/architecture.md, "Risk monitor", "Is the probability calibrated?")
+   */
+  minHorizons = 0,
 ): MoveProbability {
   const logReturn = direction === "down" ? Math.log(Math.max(1e-12, 1 - move)) : Math.log(1 + move);
   const sigmaHorizon = sigmaAnnual * Math.sqrt(horizonSeconds / YEAR_SECONDS);
@@ -203,7 +210,7 @@ export function moveProbability(
   if (sample.z.length > 0 && sample.stepSeconds > 0) {
     const n = Math.max(1, Math.round(horizonSeconds / sample.stepSeconds));
     windows = sample.z.length - n + 1;
-    if (windows >= minWindows) {
+    if (windows >= minWindows && Math.floor(sample.z.length / n) >= minHorizons) {
       let sum = 0;
       for (let i = 0; i < n; i++) sum += sample.z[i];
       let beyond = 0;
