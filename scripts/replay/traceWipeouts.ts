@@ -32,7 +32,7 @@ async function main() {
   if (!(variant in VARIANTS)) throw new Error(`unknown variant ${variant}`);
   const impact = VARIANTS[variant];
   const params = withOverrides(loadPreset("protected"), {
-    population: { accounts: 60, seed: Number(seed) },
+    population: { accounts: Number(process.env.TRACE_ACCOUNTS ?? 60), seed: Number(seed) },
     ...(Object.keys(impact).length ? { impact } : {}),
   });
   const ev = pathsFor(event, { stylised: mode === "stylised" });

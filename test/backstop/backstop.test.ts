@@ -10,6 +10,7 @@ import { network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import { WAD } from "../../deploy/params.js";
+import * as liq from "../../scripts/lib/math/liquidation.js";
 import { AccountBook } from "../../scripts/keeper/book.js";
 import { rereadAccounts } from "../../scripts/keeper/contracts.js";
 import { EventFollower } from "../../scripts/keeper/follower.js";
@@ -130,7 +131,7 @@ async function unwindCap(w: BWorld) {
  * ($400k at 10x, taken whole) is in the vault; the account cap raised to the whole vault so that only the
  * unwind cap binds. The share the takeover should take, mirrored from the contract's rule.
  */
-async function partialCase(w: BWorld) {
+async function partialCase(w: BWorld, behindShare = 0n) {
   await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD });
   const le = w.liquidationEngine;
   const a1 = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k at 2000
@@ -143,6 +144,9 @@ async function partialCase(w: BWorld) {
   const size2 = (((cap - 200n * price) * 2n * WAD) / price / 10n ** 15n) * 10n ** 15n;
   expect(size2).to.be.greaterThan(0n);
   const a2 = await positionAccount(w, w.bob, (200n * size2) / WAD, size2);
+  // optionally a smaller account at the same leverage, liquidatable in the same step
+  const behind = (((size2 * behindShare) / WAD) / 10n ** 15n) * 10n ** 15n;
+  const a3 = behind === 0n ? 0n : await positionAccount(w, w.carol, (200n * behind) / WAD, behind);
   await setPriceWad(w, ETH, price);
   expect(events(w, await receipt(le.connect(w.keeper).liquidate(a1)), "AccountTakenOver")).to.have.length(1);
   const s2 = await w.engine.liquidationSnapshot(a2);
@@ -154,9 +158,21 @@ async function partialCase(w: BWorld) {
   const was = vs.summary.notional;
   const whole = was + s2.summary.notional;
   expect(whole).to.be.greaterThan(limit); // the whole does not fit: declined and tranched before this rule
-  const share = ((limit - was) * WAD) / (whole - was);
-  expect(share).to.be.within(WAD / 3n, (2n * WAD) / 3n);
-  return { a1, a2, size2, s2, share, limit };
+  const room = ((limit - was) * WAD) / (whole - was); // the largest share that fits
+  expect(room).to.be.within(WAD / 3n, (2n * WAD) / 3n);
+  const share = await trancheShare(w, s2.summary);
+  expect(share).to.be.within(1n, room - 1n); // the tranche's share is the smaller here: the part is no larger
+  return { a1, a2, a3, behind, size2, s2, share, room, limit, was, whole };
+}
+
+/** The share a tranche would close of the account now (LiquidationMath.trancheFraction, through the mirror). */
+async function trancheShare(w: BWorld, s: { equity: bigint; maintenanceMargin: bigint; notional: bigint }) {
+  const le = w.liquidationEngine;
+  const c = await le.config();
+  const r = await le.rewardConfig();
+  const reward = { flat: r.flat, min: r.min, shareOfNotional: r.shareOfNotional, max: r.max };
+  const lm = liq.liquidationMargin(reward, s.notional);
+  return liq.trancheFraction(c, s.equity, s.maintenanceMargin, s.notional, false, lm);
 }
 
 describe("Backstop vault: takeover", function () {
@@ -233,17 +249,17 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
   });
 
-  it("takes over the largest share of an account above the backstop that fits the unwind cap, where the whole does not: the same share of the position, the fee on the part, the vault at its cap, the rest liquidatable later", async function () {
+  it("takes over a part of an account above the backstop where the whole does not fit the unwind cap: the tranche's share of the position, the fee on the part, the rest of the vault's room left, the rest liquidatable later", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
-    const { a2, size2, s2, share, limit } = await partialCase(w);
+    const { a2, size2, s2, share, room, limit, was, whole } = await partialCase(w);
     const rewardsBefore = await w.vault.keeperRewardsOf(w.keeper.address);
 
     const rc = await receipt(le.connect(w.keeper).liquidate(a2));
     expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
     const [taken] = events(w, rc, "AccountTakenOver");
     expect(taken.args.accountId).to.equal(a2);
-    // the same share of the position moved, rounded toward zero; the trader keeps the rest
+    // the tranche's share of the position moved, rounded toward zero; the trader keeps the rest
     const kept = (await w.engine.position(a2, ETH)).size;
     const part = size2 - kept;
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD + part);
@@ -253,10 +269,10 @@ describe("Backstop vault: takeover", function () {
     expect(taken.args.notional).to.be.closeTo((s2.summary.notional * share) / WAD, s2.summary.notional / 10n ** 9n);
     expect(taken.args.feeWad).to.equal(ceilDiv(taken.args.notional * CONFIG.feeRate, WAD));
     expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewardsBefore + taken.args.keeperWad);
-    // nothing beyond the cap
+    // no larger than the tranche's share: the vault below its cap by what the larger share would have taken
     const after = await w.engine.liquidationSnapshot(w.vaultAccount);
-    expect(after.summary.notional).to.be.at.most(limit);
-    expect(after.summary.notional).to.be.greaterThan((limit * 999n) / 1000n);
+    expect(after.summary.notional).to.be.closeTo(was + ((whole - was) * share) / WAD, whole / 10n ** 6n);
+    expect(limit - after.summary.notional).to.be.greaterThan(((whole - was) * (room - share)) / WAD / 2n);
     // the account's health better for it: maintenance falls with the part, equity only by the fee
     const r2 = await w.engine.liquidationSnapshot(a2);
     expect(BigInt(r2.summary.equity)).to.be.closeTo(BigInt(s2.summary.equity) - taken.args.feeWad, WAD / 100n);
@@ -270,16 +286,39 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(a2, ETH)).size).to.equal(0n);
   });
 
-  it("adversarial: after a part taken, calls move nothing and pay no keeper until the tranche's cooldown ends; the vault takes no part below the tranche's share", async function () {
+  it("leaves the room a part does not need to a smaller account behind it in the same step: taken over whole, not tranched", async function () {
+    const w = await loadFixture(world);
+    const le = w.liquidationEngine;
+    const { a2, a3, behind } = await partialCase(w, WAD / 10n);
+    const s3 = await w.engine.liquidationSnapshot(a3);
+    expect(s3.summary.equity).to.be.lessThan(BigInt(s3.summary.maintenanceMargin)); // liquidatable
+    expect(events(w, await receipt(le.connect(w.keeper).liquidate(a2)), "AccountTakenOver")).to.have.length(1);
+    // the room the part left holds the smaller account whole (a part filling the cap left it none: tranched)
+    const { vs, unwindable } = await unwindCap(w);
+    expect(vs.summary.notional + s3.summary.notional).to.be.at.most(unwindable);
+    const rc = await receipt(le.connect(w.keeper).liquidate(a3));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
+    const [taken] = events(w, rc, "AccountTakenOver");
+    expect(taken.args.notional).to.equal(s3.summary.notional);
+    expect((await w.engine.position(a3, ETH)).size).to.equal(0n);
+    expect(await w.engine.position(w.vaultAccount, ETH).then((p) => p.size)).to.equal(
+      200n * WAD + (vs.positions[0].size - 200n * WAD) + behind,
+    );
+  });
+
+  it("adversarial: after a part taken, calls move nothing and pay no keeper until the tranche's cooldown ends, though the vault has room; then a part again, no larger than the tranche's share", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
     const { a2, size2 } = await partialCase(w);
     expect(events(w, await receipt(le.connect(w.keeper).liquidate(a2)), "AccountTakenOver")).to.have.length(1);
     const mid = (await w.engine.position(a2, ETH)).size;
     expect(mid).to.be.within(1n, size2 - 1n);
-    // still below maintenance here (the fee, 1% of the part, is far above a tranche's penalty): the vault has
-    // no room left, so the takeover declines, and the tranche is cooling down since the part was taken
+    // the price moves on: below maintenance again, above the backstop; the vault has room for a part, but the
+    // part waits for the tranche's cooldown, which the part started
+    await setPriceWad(w, ETH, await priceForHealth(w, a2, (9n * WAD) / 10n));
     expect(await w.engine.health(a2)).to.be.lessThan(WAD);
+    const { vs, unwindable } = await unwindCap(w);
+    expect(vs.summary.notional).to.be.lessThan(unwindable);
     const vaultSize = (await w.engine.position(w.vaultAccount, ETH)).size;
     const rewards = await w.vault.keeperRewardsOf(w.keeper.address);
     for (let i = 0; i < 3; i++) {
@@ -288,18 +327,21 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(a2, ETH)).size).to.equal(mid);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(vaultSize);
     expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewards);
-    // the takeover itself refuses a part below the tranche's share (0 here: the vault is at its cap)
+    // the takeover itself refuses the part while the cooldown runs (share 0, below the tranche's share)
     const from = await w.engine.getAddress();
     await networkHelpers.impersonateAccount(from);
     await networkHelpers.setBalance(from, WAD);
     const self = await ethers.getSigner(from);
     const data = w.bs.interface.encodeFunctionData("backstopTakeover", [a2, w.keeper.address]);
     await expect(self.call({ to: from, data })).to.be.revertedWithCustomError(w.bs, "TakeoverCapExceeded");
-    // after the cooldown the tranche sells as without a vault
+    // after the cooldown the vault takes the tranche's share again instead of the market
     await time.increase(Number((await le.config()).cooldown));
+    const s2 = await w.engine.liquidationSnapshot(a2);
+    const share = await trancheShare(w, s2.summary);
     const rc = await receipt(le.connect(w.keeper).liquidate(a2));
-    expect(events(w, rc, "TrancheLiquidated")).to.have.length(1);
-    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(1);
+    expect(mid - (await w.engine.position(a2, ETH)).size).to.be.closeTo((mid * share) / WAD, mid / 10n ** 9n);
   });
 
   it("in drawdown, holds the unwind cap to the loss budget left (x (1 - drawdown / maxDrawdown)): a takeover the full cap allows is declined and tranched", async function () {
