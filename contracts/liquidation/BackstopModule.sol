@@ -31,6 +31,10 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     using SafeCast for uint256;
     using SafeCast for int256;
 
+    /// @dev A part taken over leaves the account at equity >= maintenance x (1 + this): twice maintenance, as far
+    ///      above it as maintenance is above zero (_share).
+    uint64 private constant PART_HEALTH_BUFFER = 1e18;
+
     /// @notice The module that serves what this one does not (auto-deleveraging).
     address public immutable next;
 
@@ -66,10 +70,12 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         _checkCaps(c, b.accountId, before, equity);
     }
 
-    /// @dev Above the backstop, the largest share (WAD, rounded down; WAD when the whole fits) of every position
-    ///      of the account that the unwind cap (with its drawdown share) leaves room for in every market. The
+    /// @dev Above the backstop, the share (WAD) of every position taken over: WAD when the whole fits the unwind
+    ///      cap (with its drawdown share) in every market, else the part that brings the account to twice its
+    ///      maintenance if that fits and the tranche's cooldown has run, else a revert (the engine tranches). The
     ///      vault's notional in a market is convex in the share and the share 0 leaves it as it was, so
-    ///      (limit - was) / (whole - was) of the account fits. The other caps decline the whole as before.
+    ///      (limit - was) / (whole - was) of the account, rounded down, is the most that fits. The other caps
+    ///      decline the whole as before.
     function _share(
         BackstopConfig memory c,
         IPerpEngine.AccountSummary memory s,
@@ -88,8 +94,12 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             if (whole > limit.max(was))
                 share = share.min(limit <= was ? 0 : (limit - was).mulDivDown(WAD, whole - was));
         }
-        // at least the share the tranche would close (what brings the account back above maintenance with the
-        // buffer; all of it where the rest would be dust): a smaller part goes to that tranche, as before
+        // a part is what brings the account to twice its maintenance (the tranche's rule at PART_HEALTH_BUFFER,
+        // with no tranche cap; all of it where the rest would be dust), no more: the rest of the vault's room
+        // stays for the accounts that fit whole. A tranche leaves ~1.1 x maintenance, under 2% of notional above
+        // zero, which one sharp minute takes through; a part that left as little would spend the room that saves
+        // an account taken whole on one that is wiped out anyway (docs/architecture.md, "The part's size").
+        (lc.healthBuffer, lc.trancheFraction) = (PART_HEALTH_BUFFER, uint64(WAD));
         uint256 least = LiquidationMath.trancheFraction(
             lc,
             s.equity,
@@ -98,9 +108,8 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             false,
             LiquidationParams.liquidationMargin(_rewardConfigWord, s.notional)
         );
-        // a part is the tranche sold to the vault instead of the market: no sooner (the tranche's cooldown,
-        // which the engine checks only after a takeover declines: share 0 until then) and no larger (the rest
-        // of the vault's room stays for the accounts that fit whole)
+        // and no sooner than the tranche it replaces (its cooldown, which the engine checks only after a takeover
+        // declines): share 0 until then
         if (share < WAD && block.timestamp < uint256(_accounts[accountId].lastTrancheAt) + lc.cooldown) share = 0;
         if (share < least) revert TakeoverCapExceeded("unwind", share, least);
         return share < WAD ? least : WAD;

@@ -136,12 +136,12 @@ async function partialCase(w: BWorld, behindShare = 0n) {
   const le = w.liquidationEngine;
   const a1 = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k at 2000
   const price = await priceForHealth(w, a1, (8n * WAD) / 10n); // above the 2/3 backstop
-  // a2 sized so that about half of it fits what the unwind cap leaves after a1, at a1's leverage
+  // a2 sized so that about 5/6 of it fits what the unwind cap leaves after a1, at a1's leverage
   const skewScale = (await w.engine.marketConfig(ETH)).skewScale;
   const budget = (((skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
   const LN2 = 693147180559945309n;
   const cap = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
-  const size2 = (((cap - 200n * price) * 2n * WAD) / price / 10n ** 15n) * 10n ** 15n;
+  const size2 = (((cap - 200n * price) * 21n * WAD) / 20n / price / 10n ** 15n) * 10n ** 15n;
   expect(size2).to.be.greaterThan(0n);
   const a2 = await positionAccount(w, w.bob, (200n * size2) / WAD, size2);
   // optionally a smaller account at the same leverage, liquidatable in the same step
@@ -159,18 +159,30 @@ async function partialCase(w: BWorld, behindShare = 0n) {
   const whole = was + s2.summary.notional;
   expect(whole).to.be.greaterThan(limit); // the whole does not fit: declined and tranched before this rule
   const room = ((limit - was) * WAD) / (whole - was); // the largest share that fits
-  expect(room).to.be.within(WAD / 3n, (2n * WAD) / 3n);
-  const share = await trancheShare(w, s2.summary);
-  expect(share).to.be.within(1n, room - 1n); // the tranche's share is the smaller here: the part is no larger
+  expect(room).to.be.within((7n * WAD) / 10n, (19n * WAD) / 20n);
+  const share = await partShare(w, s2.summary);
+  expect(share).to.be.within(WAD / 10n, room - WAD / 20n); // the part is smaller than the room: no larger
   return { a1, a2, a3, behind, size2, s2, share, room, limit, was, whole };
 }
 
-/** The share a tranche would close of the account now (LiquidationMath.trancheFraction, through the mirror). */
-async function trancheShare(w: BWorld, s: { equity: bigint; maintenanceMargin: bigint; notional: bigint }) {
+/**
+ * The part of an account the vault takes where the whole does not fit (BackstopModule._share, through the
+ * mirror): the tranche's rule with the health buffer at 100% (twice maintenance) and no tranche cap.
+ */
+async function partShare(w: BWorld, s: { equity: bigint; maintenanceMargin: bigint; notional: bigint }) {
   const le = w.liquidationEngine;
-  const c = await le.config();
+  const k = await le.config();
+  const c = {
+    trancheFraction: WAD,
+    healthBuffer: WAD,
+    backstopRatio: k.backstopRatio,
+    penaltyRate: k.penaltyRate,
+    dustNotional: k.dustNotional,
+    capBypassRatio: k.capBypassRatio,
+  };
   const r = await le.rewardConfig();
-  const reward = { flat: r.flat, min: r.min, shareOfNotional: r.shareOfNotional, max: r.max };
+  // a Result's `flat` is Array.prototype.flat: the fields by position
+  const reward = { flat: r[0], min: r[1], shareOfNotional: r[2], max: r[3] };
   const lm = liq.liquidationMargin(reward, s.notional);
   return liq.trancheFraction(c, s.equity, s.maintenanceMargin, s.notional, false, lm);
 }
@@ -249,7 +261,7 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
   });
 
-  it("takes over a part of an account above the backstop where the whole does not fit the unwind cap: the tranche's share of the position, the fee on the part, the rest of the vault's room left, the rest liquidatable later", async function () {
+  it("takes over a part of an account above the backstop where the whole does not fit the unwind cap: what brings it to twice maintenance, the fee on the part, the rest of the vault's room left, the rest liquidatable later", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
     const { a2, size2, s2, share, room, limit, was, whole } = await partialCase(w);
@@ -259,7 +271,7 @@ describe("Backstop vault: takeover", function () {
     expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
     const [taken] = events(w, rc, "AccountTakenOver");
     expect(taken.args.accountId).to.equal(a2);
-    // the tranche's share of the position moved, rounded toward zero; the trader keeps the rest
+    // the part's share of the position moved, rounded toward zero; the trader keeps the rest
     const kept = (await w.engine.position(a2, ETH)).size;
     const part = size2 - kept;
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD + part);
@@ -269,12 +281,14 @@ describe("Backstop vault: takeover", function () {
     expect(taken.args.notional).to.be.closeTo((s2.summary.notional * share) / WAD, s2.summary.notional / 10n ** 9n);
     expect(taken.args.feeWad).to.equal(ceilDiv(taken.args.notional * CONFIG.feeRate, WAD));
     expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewardsBefore + taken.args.keeperWad);
-    // no larger than the tranche's share: the vault below its cap by what the larger share would have taken
+    // no larger: the vault below its cap by what the largest share that fits would have taken
     const after = await w.engine.liquidationSnapshot(w.vaultAccount);
     expect(after.summary.notional).to.be.closeTo(was + ((whole - was) * share) / WAD, whole / 10n ** 6n);
     expect(limit - after.summary.notional).to.be.greaterThan(((whole - was) * (room - share)) / WAD / 2n);
-    // the account's health better for it: maintenance falls with the part, equity only by the fee
+    // the account's health better for it: maintenance falls with the part, equity only by the fee; near twice
+    // maintenance (the fee, 1% of the part, is more than the tranche's penalty the share was sized with)
     const r2 = await w.engine.liquidationSnapshot(a2);
+    expect(await w.engine.health(a2)).to.be.within((19n * WAD) / 10n, 2n * WAD);
     expect(BigInt(r2.summary.equity)).to.be.closeTo(BigInt(s2.summary.equity) - taken.args.feeWad, WAD / 100n);
     expect(BigInt(r2.summary.equity) * BigInt(s2.summary.maintenanceMargin)).to.be.greaterThan(
       BigInt(s2.summary.equity) * BigInt(r2.summary.maintenanceMargin),
@@ -289,7 +303,7 @@ describe("Backstop vault: takeover", function () {
   it("leaves the room a part does not need to a smaller account behind it in the same step: taken over whole, not tranched", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
-    const { a2, a3, behind } = await partialCase(w, WAD / 10n);
+    const { a2, a3, behind } = await partialCase(w, WAD / 25n);
     const s3 = await w.engine.liquidationSnapshot(a3);
     expect(s3.summary.equity).to.be.lessThan(BigInt(s3.summary.maintenanceMargin)); // liquidatable
     expect(events(w, await receipt(le.connect(w.keeper).liquidate(a2)), "AccountTakenOver")).to.have.length(1);
@@ -306,15 +320,15 @@ describe("Backstop vault: takeover", function () {
     );
   });
 
-  it("adversarial: after a part taken, calls move nothing and pay no keeper until the tranche's cooldown ends, though the vault has room; then a part again, no larger than the tranche's share", async function () {
+  it("adversarial: after a part taken, calls move nothing and pay no keeper until the tranche's cooldown ends, though the vault has room; then a part again where it fits, else the tranche", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
     const { a2, size2 } = await partialCase(w);
     expect(events(w, await receipt(le.connect(w.keeper).liquidate(a2)), "AccountTakenOver")).to.have.length(1);
     const mid = (await w.engine.position(a2, ETH)).size;
     expect(mid).to.be.within(1n, size2 - 1n);
-    // the price moves on: below maintenance again, above the backstop; the vault has room for a part, but the
-    // part waits for the tranche's cooldown, which the part started
+    // the price moves on: below maintenance again, above the backstop; the vault has room, but a part waits for
+    // the tranche's cooldown, which the part started
     await setPriceWad(w, ETH, await priceForHealth(w, a2, (9n * WAD) / 10n));
     expect(await w.engine.health(a2)).to.be.lessThan(WAD);
     const { vs, unwindable } = await unwindCap(w);
@@ -334,14 +348,18 @@ describe("Backstop vault: takeover", function () {
     const self = await ethers.getSigner(from);
     const data = w.bs.interface.encodeFunctionData("backstopTakeover", [a2, w.keeper.address]);
     await expect(self.call({ to: from, data })).to.be.revertedWithCustomError(w.bs, "TakeoverCapExceeded");
-    // after the cooldown the vault takes the tranche's share again instead of the market
+    // after the cooldown the vault takes the part again where it fits the room left, else the tranche sells
     await time.increase(Number((await le.config()).cooldown));
     const s2 = await w.engine.liquidationSnapshot(a2);
-    const share = await trancheShare(w, s2.summary);
+    const share = await partShare(w, s2.summary);
+    const c2 = await unwindCap(w);
+    const fits = c2.vs.summary.notional + (s2.summary.notional * share) / WAD <= c2.unwindable;
     const rc = await receipt(le.connect(w.keeper).liquidate(a2));
-    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
-    expect(events(w, rc, "AccountTakenOver")).to.have.length(1);
-    expect(mid - (await w.engine.position(a2, ETH)).size).to.be.closeTo((mid * share) / WAD, mid / 10n ** 9n);
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(fits ? 0 : 1);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(fits ? 1 : 0);
+    const moved = mid - (await w.engine.position(a2, ETH)).size;
+    if (fits) expect(moved).to.be.closeTo((mid * share) / WAD, mid / 10n ** 9n);
+    else expect(moved).to.be.within(1n, mid - 1n);
   });
 
   it("in drawdown, holds the unwind cap to the loss budget left (x (1 - drawdown / maxDrawdown)): a takeover the full cap allows is declined and tranched", async function () {
