@@ -443,5 +443,4 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 left = maxDd - drawdown;
         return budget.mulDivDown(maxDd, left).mulDivDown(maxDd, left).min(budget.mulWadDown(cap));
     }
-
 }
