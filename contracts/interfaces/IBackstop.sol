@@ -156,7 +156,12 @@ interface IBackstop is IBackstopTypes {
     function unwindRoom(
         uint256 marketId
     ) external view returns (uint256 sellable, uint256 usedWad, uint256 budgetWad, bool late);
+}
 
+/// @title IBackstopFlow
+/// @notice The forced-flow measure the unwind paces by, at the engine's address (served by AutoDeleveraging,
+///         on the same storage: BackstopModule had no room for the view).
+interface IBackstopFlow {
     /// @notice The forced-flow measure of `marketId`, decayed to now (WAD quote notional).
     function forcedFlow(uint256 marketId) external view returns (uint256);
 }
@@ -177,4 +182,4 @@ interface IBackstopConfigurator is IBackstopTypes {
 
 /// @title IBackstopEngine
 /// @notice Everything about the backstop that callers reach at the engine's address.
-interface IBackstopEngine is IBackstop, IBackstopConfigurator {}
+interface IBackstopEngine is IBackstop, IBackstopConfigurator, IBackstopFlow {}

@@ -9,11 +9,12 @@ import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
-import {IBackstopTypes} from "../interfaces/IBackstop.sol";
+import {IBackstopTypes, IBackstopFlow} from "../interfaces/IBackstop.sol";
 import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {ForcedFlow} from "../libraries/ForcedFlow.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Bounds} from "../libraries/Bounds.sol";
@@ -28,7 +29,7 @@ import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 /// @dev A module of PerpEngine, reached at the engine's address through its fallback: it reduces
 ///      positions directly in the engine's storage and settles the shared bad-debt ledger. Its own
 ///      contract because it is a separate job from liquidating (different callers, inputs, bounds).
-contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
+contract AutoDeleveraging is IAutoDeleveraging, IBackstopFlow, PerpEngineBase {
     using FixedPoint for uint256;
     using SafeCast for uint256;
 
@@ -49,6 +50,11 @@ contract AutoDeleveraging is IAutoDeleveraging, PerpEngineBase {
         Bounds.check("adlMaxNotional", a.maxNotionalPerWindow, 1, type(uint128).max);
         _adlConfig = a;
         emit AdlConfigSet(a);
+    }
+
+    /// @inheritdoc IBackstopFlow
+    function forcedFlow(uint256 marketId) external view returns (uint256) {
+        return ForcedFlow.decayed(_forcedFlow[marketId], _backstopConfig.flowHalfLife);
     }
 
     /// @notice IPerpEngine.forceReduce, forwarded by PerpEngine through the liquidation modules.

@@ -2,7 +2,6 @@
 pragma solidity ^0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 
 import {IBackstop} from "../interfaces/IBackstop.sol";
 import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
@@ -16,6 +15,7 @@ import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {LiquidationMath} from "../libraries/LiquidationMath.sol";
 import {LiquidationParams} from "../libraries/LiquidationParams.sol";
+import {ForcedFlow} from "../libraries/ForcedFlow.sol";
 import {WAD} from "../libraries/Constants.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 
@@ -31,7 +31,9 @@ contract BackstopModule is IBackstop, PerpEngineBase {
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    int256 private constant LN2_WAD = 693147180559945309;
+    /// @dev A part taken over leaves the account at equity >= maintenance x (1 + this): twice maintenance, as far
+    ///      above it as maintenance is above zero (_share).
+    uint64 private constant PART_HEALTH_BUFFER = 1e18;
 
     /// @notice The module that serves what this one does not (auto-deleveraging).
     address public immutable next;
@@ -58,30 +60,31 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         BackstopConfig memory c = _backstopConfig;
         if (!_drawdownOk(b, c)) return 0;
 
-        uint256 vaultId = b.accountId;
-        (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory before) = _snapshot(vaultId);
+        (IPerpEngine.AccountSummary memory vs, IPerpEngine.PositionSnapshot[] memory before) = _snapshot(b.accountId);
         uint256 equity = vs.equity > 0 ? uint256(vs.equity) : 0;
-        uint256 share = WAD;
-        ILiquidationConfigurator.Config memory lc = _liquidationConfig();
-        if (!LiquidationMath.isBackstop(lc, s.equity, s.maintenanceMargin)) share = _share(c, lc, s, ps, before);
+        uint256 share = _share(c, s, ps, before, accountId);
         notional = s.notional.mulWadDown(share);
         _cap("account", notional, equity.mulWadDown(c.accountShare));
-        uint256 covered = _moveAll(accountId, vaultId, ps, share);
-        _settleTakeover(accountId, vaultId, keeper, notional, covered, c);
-        _checkCaps(c, vaultId, before, equity);
+        uint256 covered = _moveAll(accountId, b.accountId, ps, share);
+        _settleTakeover(accountId, b.accountId, keeper, notional, covered, c);
+        _checkCaps(c, b.accountId, before, equity);
     }
 
-    /// @dev Above the backstop, the largest share (WAD, rounded down; WAD when the whole fits) of every position
-    ///      of the account that the unwind cap (with its drawdown share) leaves room for in every market. The
+    /// @dev Above the backstop, the share (WAD) of every position taken over: WAD when the whole fits the unwind
+    ///      cap (with its drawdown share) in every market, else the part that brings the account to twice its
+    ///      maintenance if that fits and the tranche's cooldown has run, else a revert (the engine tranches). The
     ///      vault's notional in a market is convex in the share and the share 0 leaves it as it was, so
-    ///      (limit - was) / (whole - was) of the account fits. The other caps decline the whole as before.
+    ///      (limit - was) / (whole - was) of the account, rounded down, is the most that fits. The other caps
+    ///      decline the whole as before.
     function _share(
         BackstopConfig memory c,
-        ILiquidationConfigurator.Config memory lc,
         IPerpEngine.AccountSummary memory s,
         IPerpEngine.PositionSnapshot[] memory ps,
-        IPerpEngine.PositionSnapshot[] memory before
+        IPerpEngine.PositionSnapshot[] memory before,
+        uint256 accountId
     ) internal view returns (uint256 share) {
+        ILiquidationConfigurator.Config memory lc = _liquidationConfig();
+        if (LiquidationMath.isBackstop(lc, s.equity, s.maintenanceMargin)) return WAD;
         // the loss budget left (1 - drawdown / maxDrawdown): the unwind cap's share in drawdown
         uint256 paced = WAD - _lossDrawdown(_backstop, c).mulDivDown(WAD, c.maxDrawdown).min(WAD);
         share = WAD;
@@ -91,8 +94,12 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             if (whole > limit.max(was))
                 share = share.min(limit <= was ? 0 : (limit - was).mulDivDown(WAD, whole - was));
         }
-        // at least the share the tranche would close (what brings the account back above maintenance with the
-        // buffer; all of it where the rest would be dust): a smaller part goes to that tranche, as before
+        // a part is what brings the account to twice its maintenance (the tranche's rule at PART_HEALTH_BUFFER,
+        // with no tranche cap; all of it where the rest would be dust), no more: the rest of the vault's room
+        // stays for the accounts that fit whole. A tranche leaves ~1.1 x maintenance, under 2% of notional above
+        // zero, which one sharp minute takes through; a part that left as little would spend the room that saves
+        // an account taken whole on one that is wiped out anyway (docs/architecture.md, "The part's size").
+        (lc.healthBuffer, lc.trancheFraction) = (PART_HEALTH_BUFFER, uint64(WAD));
         uint256 least = LiquidationMath.trancheFraction(
             lc,
             s.equity,
@@ -101,7 +108,11 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             false,
             LiquidationParams.liquidationMargin(_rewardConfigWord, s.notional)
         );
+        // and no sooner than the tranche it replaces (its cooldown, which the engine checks only after a takeover
+        // declines): share 0 until then
+        if (share < WAD && block.timestamp < uint256(_accounts[accountId].lastTrancheAt) + lc.cooldown) share = 0;
         if (share < least) revert TakeoverCapExceeded("unwind", share, least);
+        return share < WAD ? least : WAD;
     }
 
     /// @dev The vault's notional in `p`'s market before the takeover and after taking `p` whole.
@@ -289,7 +300,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         uint256 paced
     ) internal pure returns (uint256) {
         uint256 budget = p.skewScale.mulWadDown(p.price).mulWadDown(c.impactBudget);
-        uint256 sellable = budget + budget.mulDivDown(uint256(LN2_WAD) * c.maxHold, WAD * c.flowHalfLife);
+        uint256 sellable = budget + budget.mulDivDown(uint256(ForcedFlow.LN2_WAD) * c.maxHold, WAD * c.flowHalfLife);
         return sellable.mulWadDown(paced);
     }
 
@@ -357,7 +368,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         (int256 realised, uint256 shortfall, uint256 price) = _reduce(vaultId, marketId, delta, 0);
         notional = PerpMath.notional(delta, price);
         Flow storage f = _forcedFlow[marketId];
-        f.amount = (_decayed(f, _backstopConfig.flowHalfLife) + notional).toUint128();
+        f.amount = (ForcedFlow.decayed(f, _backstopConfig.flowHalfLife) + notional).toUint128();
         f.at = uint40(block.timestamp);
         if (closeAbs == FixedPoint.abs(size)) (f.inventorySince, f.edgeAt) = (0, 0);
         if (shortfall != 0) IAutoDeleveraging(address(this)).backstopLoss(marketId, size > 0, shortfall);
@@ -394,7 +405,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         budget = uint256(cfg.skewScale).mulWadDown(price).mulWadDown(c.impactBudget);
         late = f.inventorySince != 0 && block.timestamp >= uint256(f.inventorySince) + c.maxHold;
         if (late) budget = budget.mulWadDown(c.lateMultiplier);
-        used = _decayed(f, c.flowHalfLife);
+        used = ForcedFlow.decayed(f, c.flowHalfLife);
         uint32 window = uint32(LiquidationParams.capacityWindow(_liqConfigWord));
         ILiquidationConfigurator.Window memory w = _capacityWindow(marketId);
         if (block.timestamp < uint256(w.start) + window) used += w.used;
@@ -431,20 +442,5 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (drawdown == 0) return budget;
         uint256 left = maxDd - drawdown;
         return budget.mulDivDown(maxDd, left).mulDivDown(maxDd, left).min(budget.mulWadDown(cap));
-    }
-
-    /// @dev The forced-flow measure decayed exponentially to now.
-    function _decayed(Flow memory f, uint256 halfLife) internal view returns (uint256) {
-        if (f.amount == 0 || halfLife == 0) return f.amount;
-        uint256 dt = block.timestamp - f.at;
-        int256 factor = FixedPointMathLib.expWad(-((int256(dt) * LN2_WAD) / int256(halfLife)));
-        return uint256(f.amount).mulWadUp(uint256(factor));
-    }
-
-    // ================================================================== views
-
-    /// @inheritdoc IBackstop
-    function forcedFlow(uint256 marketId) external view returns (uint256) {
-        return _decayed(_forcedFlow[marketId], _backstopConfig.flowHalfLife);
     }
 }

@@ -10,6 +10,7 @@ import { network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import { WAD } from "../../deploy/params.js";
+import * as liq from "../../scripts/lib/math/liquidation.js";
 import { AccountBook } from "../../scripts/keeper/book.js";
 import { rereadAccounts } from "../../scripts/keeper/contracts.js";
 import { EventFollower } from "../../scripts/keeper/follower.js";
@@ -125,24 +126,33 @@ async function unwindCap(w: BWorld) {
   const unwindable = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
   return { vs, unwindable };
 }
+/** The unwind cap held to the loss budget left, as `_share` reads it (x (1 - drawdown / maxDrawdown)). */
+async function pacedCap(w: BWorld) {
+  const { vs, unwindable } = await unwindCap(w);
+  const d = await lossDrawdown(w);
+  return { vs, limit: (unwindable * (WAD - min((d * WAD) / CONFIG.maxDrawdown, WAD))) / WAD };
+}
 /**
  * An account above the backstop of which about half fits what the unwind cap leaves once a first account
  * ($400k at 10x, taken whole) is in the vault; the account cap raised to the whole vault so that only the
  * unwind cap binds. The share the takeover should take, mirrored from the contract's rule.
  */
-async function partialCase(w: BWorld) {
+async function partialCase(w: BWorld, behindShare = 0n) {
   await w.bs.setBackstopConfig({ ...CONFIG, accountShare: WAD });
   const le = w.liquidationEngine;
   const a1 = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k at 2000
   const price = await priceForHealth(w, a1, (8n * WAD) / 10n); // above the 2/3 backstop
-  // a2 sized so that about half of it fits what the unwind cap leaves after a1, at a1's leverage
+  // a2 sized so that about 5/6 of it fits what the unwind cap leaves after a1, at a1's leverage
   const skewScale = (await w.engine.marketConfig(ETH)).skewScale;
   const budget = (((skewScale * price) / WAD) * CONFIG.impactBudget) / WAD;
   const LN2 = 693147180559945309n;
   const cap = budget + (budget * LN2 * BigInt(CONFIG.maxHold)) / (WAD * BigInt(CONFIG.flowHalfLife));
-  const size2 = (((cap - 200n * price) * 2n * WAD) / price / 10n ** 15n) * 10n ** 15n;
+  const size2 = (((cap - 200n * price) * 21n * WAD) / 20n / price / 10n ** 15n) * 10n ** 15n;
   expect(size2).to.be.greaterThan(0n);
   const a2 = await positionAccount(w, w.bob, (200n * size2) / WAD, size2);
+  // optionally a smaller account at the same leverage, liquidatable in the same step
+  const behind = ((size2 * behindShare) / WAD / 10n ** 15n) * 10n ** 15n;
+  const a3 = behind === 0n ? 0n : await positionAccount(w, w.carol, (200n * behind) / WAD, behind);
   await setPriceWad(w, ETH, price);
   expect(events(w, await receipt(le.connect(w.keeper).liquidate(a1)), "AccountTakenOver")).to.have.length(1);
   const s2 = await w.engine.liquidationSnapshot(a2);
@@ -154,9 +164,33 @@ async function partialCase(w: BWorld) {
   const was = vs.summary.notional;
   const whole = was + s2.summary.notional;
   expect(whole).to.be.greaterThan(limit); // the whole does not fit: declined and tranched before this rule
-  const share = ((limit - was) * WAD) / (whole - was);
-  expect(share).to.be.within(WAD / 3n, (2n * WAD) / 3n);
-  return { a1, a2, size2, s2, share, limit };
+  const room = ((limit - was) * WAD) / (whole - was); // the largest share that fits
+  expect(room).to.be.within((7n * WAD) / 10n, (19n * WAD) / 20n);
+  const share = await partShare(w, s2.summary);
+  expect(share).to.be.within(WAD / 10n, room - WAD / 20n); // the part is smaller than the room: no larger
+  return { a1, a2, a3, behind, size2, s2, share, room, limit, was, whole };
+}
+
+/**
+ * The part of an account the vault takes where the whole does not fit (BackstopModule._share, through the
+ * mirror): the tranche's rule with the health buffer at 100% (twice maintenance) and no tranche cap.
+ */
+async function partShare(w: BWorld, s: { equity: bigint; maintenanceMargin: bigint; notional: bigint }) {
+  const le = w.liquidationEngine;
+  const k = await le.config();
+  const c = {
+    trancheFraction: WAD,
+    healthBuffer: WAD,
+    backstopRatio: k.backstopRatio,
+    penaltyRate: k.penaltyRate,
+    dustNotional: k.dustNotional,
+    capBypassRatio: k.capBypassRatio,
+  };
+  const r = await le.rewardConfig();
+  // a Result's `flat` is Array.prototype.flat: the fields by position
+  const reward = { flat: r[0], min: r[1], shareOfNotional: r[2], max: r[3] };
+  const lm = liq.liquidationMargin(reward, s.notional);
+  return liq.trancheFraction(c, s.equity, s.maintenanceMargin, s.notional, false, lm);
 }
 
 describe("Backstop vault: takeover", function () {
@@ -233,32 +267,37 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
   });
 
-  it("takes over the largest share of an account above the backstop that fits the unwind cap, where the whole does not: the same share of the position, the fee on the part, the vault at its cap, the rest liquidatable later", async function () {
+  it("takes over a part of an account above the backstop where the whole does not fit the unwind cap: what brings it to twice maintenance, the fee on the part, the rest of the vault's room left, the rest liquidatable later", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
-    const { a2, size2, s2, share, limit } = await partialCase(w);
+    const { a2, size2, s2, share, room, limit, was, whole } = await partialCase(w);
     const rewardsBefore = await w.vault.keeperRewardsOf(w.keeper.address);
 
     const rc = await receipt(le.connect(w.keeper).liquidate(a2));
     expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold
     const [taken] = events(w, rc, "AccountTakenOver");
     expect(taken.args.accountId).to.equal(a2);
-    // the same share of the position moved, rounded toward zero; the trader keeps the rest
+    // the part's share of the position moved, rounded toward zero; the trader keeps the rest
     const kept = (await w.engine.position(a2, ETH)).size;
     const part = size2 - kept;
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD + part);
-    expect(part).to.be.closeTo((size2 * share) / WAD, size2 / 10n ** 9n); // the share read a block earlier
+    // the share read a block earlier (the funding accrued since moves the equity it is sized from)
+    expect(part).to.be.closeTo((size2 * share) / WAD, size2 / 10n ** 7n);
     expect(kept).to.be.greaterThan(0n);
     // the fee on the part taken, rounded up: notional x share, the keeper's reward out of it
-    expect(taken.args.notional).to.be.closeTo((s2.summary.notional * share) / WAD, s2.summary.notional / 10n ** 9n);
+    expect(taken.args.notional).to.be.closeTo((s2.summary.notional * share) / WAD, s2.summary.notional / 10n ** 7n);
     expect(taken.args.feeWad).to.equal(ceilDiv(taken.args.notional * CONFIG.feeRate, WAD));
     expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewardsBefore + taken.args.keeperWad);
-    // nothing beyond the cap
+    // no larger: the vault below its cap by what the largest share that fits would have taken
     const after = await w.engine.liquidationSnapshot(w.vaultAccount);
-    expect(after.summary.notional).to.be.at.most(limit);
-    expect(after.summary.notional).to.be.greaterThan((limit * 999n) / 1000n);
-    // the account's health better for it: maintenance falls with the part, equity only by the fee
+    expect(after.summary.notional).to.be.closeTo(was + ((whole - was) * share) / WAD, whole / 10n ** 6n);
+    expect(limit - after.summary.notional).to.be.greaterThan(((whole - was) * (room - share)) / WAD / 2n);
+    // the account's health better for it: maintenance falls with the part, equity only by the fee; above what a
+    // tranche leaves (1 + healthBuffer), below twice maintenance: the share is sized with the tranche's penalty
+    // (0.5% here) and the fee is 1% of the part
     const r2 = await w.engine.liquidationSnapshot(a2);
+    const buffer = (await le.config()).healthBuffer;
+    expect(await w.engine.health(a2)).to.be.within(WAD + buffer, 2n * WAD);
     expect(BigInt(r2.summary.equity)).to.be.closeTo(BigInt(s2.summary.equity) - taken.args.feeWad, WAD / 100n);
     expect(BigInt(r2.summary.equity) * BigInt(s2.summary.maintenanceMargin)).to.be.greaterThan(
       BigInt(s2.summary.equity) * BigInt(r2.summary.maintenanceMargin),
@@ -270,16 +309,19 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(a2, ETH)).size).to.equal(0n);
   });
 
-  it("adversarial: after a part taken, calls move nothing and pay no keeper until the tranche's cooldown ends; the vault takes no part below the tranche's share", async function () {
+  it("adversarial: after a part taken, calls move nothing and pay no keeper until the tranche's cooldown ends, though the vault has room; then a part again where it fits, else the tranche", async function () {
     const w = await loadFixture(world);
     const le = w.liquidationEngine;
     const { a2, size2 } = await partialCase(w);
     expect(events(w, await receipt(le.connect(w.keeper).liquidate(a2)), "AccountTakenOver")).to.have.length(1);
     const mid = (await w.engine.position(a2, ETH)).size;
     expect(mid).to.be.within(1n, size2 - 1n);
-    // still below maintenance here (the fee, 1% of the part, is far above a tranche's penalty): the vault has
-    // no room left, so the takeover declines, and the tranche is cooling down since the part was taken
+    // the price moves on: below maintenance again, above the backstop; the vault has room, but a part waits for
+    // the tranche's cooldown, which the part started
+    await setPriceWad(w, ETH, await priceForHealth(w, a2, (9n * WAD) / 10n));
     expect(await w.engine.health(a2)).to.be.lessThan(WAD);
+    const { vs, unwindable } = await unwindCap(w);
+    expect(vs.summary.notional).to.be.lessThan(unwindable);
     const vaultSize = (await w.engine.position(w.vaultAccount, ETH)).size;
     const rewards = await w.vault.keeperRewardsOf(w.keeper.address);
     for (let i = 0; i < 3; i++) {
@@ -288,18 +330,25 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(a2, ETH)).size).to.equal(mid);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(vaultSize);
     expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewards);
-    // the takeover itself refuses a part below the tranche's share (0 here: the vault is at its cap)
+    // the takeover itself refuses the part while the cooldown runs (share 0, below the tranche's share)
     const from = await w.engine.getAddress();
     await networkHelpers.impersonateAccount(from);
     await networkHelpers.setBalance(from, WAD);
     const self = await ethers.getSigner(from);
     const data = w.bs.interface.encodeFunctionData("backstopTakeover", [a2, w.keeper.address]);
     await expect(self.call({ to: from, data })).to.be.revertedWithCustomError(w.bs, "TakeoverCapExceeded");
-    // after the cooldown the tranche sells as without a vault
+    // after the cooldown the vault takes the part again where it fits the room left, else the tranche sells
     await time.increase(Number((await le.config()).cooldown));
+    const s2 = await w.engine.liquidationSnapshot(a2);
+    const share = await partShare(w, s2.summary);
+    const c2 = await pacedCap(w);
+    const fits = c2.vs.summary.notional + (s2.summary.notional * share) / WAD <= c2.limit;
     const rc = await receipt(le.connect(w.keeper).liquidate(a2));
-    expect(events(w, rc, "TrancheLiquidated")).to.have.length(1);
-    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(fits ? 0 : 1);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(fits ? 1 : 0);
+    const moved = mid - (await w.engine.position(a2, ETH)).size;
+    if (fits) expect(moved).to.be.closeTo((mid * share) / WAD, mid / 10n ** 9n);
+    else expect(moved).to.be.within(1n, mid - 1n);
   });
 
   it("in drawdown, holds the unwind cap to the loss budget left (x (1 - drawdown / maxDrawdown)): a takeover the full cap allows is declined and tranched", async function () {
