@@ -94,12 +94,15 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             if (whole > limit.max(was))
                 share = share.min(limit <= was ? 0 : (limit - was).mulDivDown(WAD, whole - was));
         }
-        // a part is what brings the account to twice its maintenance (the tranche's rule at PART_HEALTH_BUFFER,
-        // with no tranche cap; all of it where the rest would be dust), no more: the rest of the vault's room
-        // stays for the accounts that fit whole. A tranche leaves ~1.1 x maintenance, under 2% of notional above
-        // zero, which one sharp minute takes through; a part that left as little would spend the room that saves
-        // an account taken whole on one that is wiped out anyway (docs/architecture.md, "The part's size").
-        (lc.healthBuffer, lc.trancheFraction) = (PART_HEALTH_BUFFER, uint64(WAD));
+        // a part is what brings the account to twice its maintenance after the fee it pays (the tranche's rule at
+        // PART_HEALTH_BUFFER with the takeover's fee rate for the penalty, no tranche cap; all of it where the rest
+        // would be dust), no more: the rest of the vault's room stays for the accounts that fit whole. The fee is
+        // at most feeRate x the part's notional (rounded up by 1 wei at most; the cap of half the margin only
+        // lowers it), so sizing with the full rate, rounded up, errs toward the larger part. A tranche leaves
+        // ~1.1 x maintenance, under 2% of notional above zero, which one sharp minute takes through; a part that
+        // left as little would spend the room that saves an account taken whole on one that is wiped out anyway
+        // (docs/architecture.md, "The part's size").
+        (lc.healthBuffer, lc.trancheFraction, lc.penaltyRate) = (PART_HEALTH_BUFFER, uint64(WAD), c.feeRate);
         uint256 least = LiquidationMath.trancheFraction(
             lc,
             s.equity,
