@@ -5,6 +5,9 @@
  */
 import { expect } from "chai";
 
+// Floats are compared as |a - b| <= eps, not with closeTo: in the whole suite the Hardhat chai matchers read
+// closeTo's arguments as bigints and throw on a fraction.
+
 import {
   type DirectionProbe,
   type ForecastProbe,
@@ -97,7 +100,7 @@ describe("Risk monitor: the reliability of the forecast's probabilities", functi
     const bins = reliability(xs, 3600);
     const b = bins.find((x) => x.lo === 0.1)!;
     expect(b.forecasts).to.equal(4);
-    expect(b.meanPredicted).to.be.closeTo(0.15, 1e-12);
+    expect(Math.abs(b.meanPredicted - 0.15)).to.be.at.most(1e-12);
     expect(b.observed).to.equal(0.5);
     expect(b.episodes).to.equal(2); // 0-120 overlap; 4,000 is a window of its own
     expect(b.episodeHits).to.equal(1);
@@ -128,7 +131,7 @@ describe("Risk monitor: the reliability of the forecast's probabilities", functi
       if (reached(path, i, move, "down", 3600)) crossed++;
     }
     // the normal endpoint probability is what the walk's ends bear out (a loose band: windows overlap)
-    expect(ends / n).to.be.closeTo(p.normal, 0.06);
+    expect(Math.abs(ends / n - p.normal)).to.be.at.most(0.06);
     // reaching the level at any step within the hour is more frequent than being beyond it at the end
     expect(crossed / n).to.be.greaterThan((1.4 * ends) / n);
   });
@@ -201,11 +204,11 @@ describe("Risk monitor: the reliability of the forecast's probabilities", functi
     };
     const [kept] = inputsWithMinHorizons([recorded], [p], 0);
     expect(kept.p1h).to.equal(recorded.p1h);
-    expect(kept.distance1h).to.be.closeTo(recorded.distance1h, 1e-12);
+    expect(Math.abs(kept.distance1h - recorded.distance1h)).to.be.at.most(1e-12);
     const [x] = inputsWithMinHorizons([recorded], [p], 30);
     expect(x.p1h).to.equal(0.12);
     expect(x.p15m).to.equal(0.02);
-    expect(x.distance1h).to.be.closeTo(Math.log(1.01) / (0.6 * Math.sqrt(3_600 / YEAR_SECONDS)), 1e-12);
+    expect(Math.abs(x.distance1h - Math.log(1.01) / (0.6 * Math.sqrt(3_600 / YEAR_SECONDS)))).to.be.at.most(1e-12);
     expect(x.wave1h).to.equal(0.08);
     expect(x.p24h).to.equal(0.4);
     expect(() => inputsWithMinHorizons([recorded], [], 30)).to.throw("one probe per input");
