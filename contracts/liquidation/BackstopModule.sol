@@ -94,6 +94,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
             if (whole > limit.max(was))
                 share = share.min(limit <= was ? 0 : (limit - was).mulDivDown(WAD, whole - was));
         }
+        if (share == WAD) return WAD; // the whole fits: no part to size
         // a part is what brings the account to twice its maintenance after the fee it pays (the tranche's rule at
         // PART_HEALTH_BUFFER with the takeover's fee rate for the penalty, no tranche cap; all of it where the rest
         // would be dust), no more: the rest of the vault's room stays for the accounts that fit whole. The fee is
@@ -115,7 +116,7 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         // declines): share 0 until then
         if (share < WAD && block.timestamp < uint256(_accounts[accountId].lastTrancheAt) + lc.cooldown) share = 0;
         if (share < least) revert TakeoverCapExceeded("unwind", share, least);
-        return share < WAD ? least : WAD;
+        return least;
     }
 
     /// @dev The vault's notional in `p`'s market before the takeover and after taking `p` whole.
