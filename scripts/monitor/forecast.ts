@@ -33,7 +33,13 @@ import {
   tablesOf,
   thresholdTables,
 } from "./ladder.js";
-import { type MoveProbability, type PricePoint, moveProbability, standardisedShocks } from "./stats.js";
+import {
+  type MoveProbability,
+  type PricePoint,
+  type ProbabilityModel,
+  moveProbability,
+  standardisedShocks,
+} from "./stats.js";
 
 export type ForecastSettings = {
   ladderStepBps: number;
@@ -58,6 +64,12 @@ export type ForecastSettings = {
    * default; the twelfth round measured 30 and did not adopt it)
    */
   historicMinHorizons?: number;
+  /**
+   * what each probability is of (stats.ts `ProbabilityModel`): `reach`, the price touches the shock at some
+   * time within the horizon (first passage); `end`, it is past the shock at the horizon's end. Absent: `end`
+   * (docs/architecture.md, "Risk monitor", "The probability of reaching")
+   */
+  probabilityModel?: ProbabilityModel;
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -232,6 +244,7 @@ export function forecast(
   const sigmaMax = Math.max(0, ...state.markets.map((m) => Number(m.snapshot.sigma) / 1e18));
   const sample = standardisedShocks(history);
   const minHorizons = settings.historicMinHorizons ?? 0;
+  const model = settings.probabilityModel ?? "end";
 
   const per = {} as Record<Direction, DirectionForecast>;
   for (const d of DIRECTIONS) {
@@ -239,8 +252,8 @@ export function forecast(
     const critical = criticalShock(tables[d], markets, curve, opts);
     const horizons = settings.horizonsSeconds.map((h) =>
       critical === undefined
-        ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample, 30, minHorizons)
-        : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample, 30, minHorizons),
+        ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample, 30, minHorizons, model)
+        : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample, 30, minHorizons, model),
     );
     const oi = state.markets.reduce(
       (sum, m) =>
@@ -259,7 +272,16 @@ export function forecast(
             (r) => r.liquidatedNotional >= waveNotional && r.accounts >= settings.waveMinAccounts,
           );
     const waveHorizons = settings.horizonsSeconds.map((h) =>
-      moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample, 30, minHorizons),
+      moveProbability(
+        Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18,
+        d,
+        h,
+        sigmaMax,
+        sample,
+        30,
+        minHorizons,
+        model,
+      ),
     );
     const atWave = wave === undefined ? undefined : cascade(tables[d], markets, wave, opts);
     const waveAmplifies = atWave !== undefined && selfExciting(atWave.waves, atWave.liquidatedNotional);
