@@ -69,7 +69,7 @@ export const CANDIDATES: readonly {
   // is today's thresholds read as probabilities of reaching
   { name: "reach thresholds", rules: REACH_RULES, escalation: DEFAULT_ESCALATION },
   {
-    name: "reach thresholds, L2 at P(1 h) 50%",
+    name: "reach thresholds; L2 at P(1 h) 50%",
     rules: { ...REACH_RULES, level2P1h: 0.5 },
     escalation: DEFAULT_ESCALATION,
   },
