@@ -115,7 +115,13 @@ export class MonitorMetrics {
   });
   readonly probability = new Gauge({
     name: "monitor_cascade_probability",
-    help: "probability of reaching the critical shock within the horizon (worst direction)",
+    help: "probability of the critical shock within the horizon that the rules read (worst direction): past it at the horizon's end, or reaching it under --probability-model reach",
+    labelNames: ["horizon"] as const,
+    registers: [this.registry],
+  });
+  readonly reachProbability = new Gauge({
+    name: "monitor_cascade_reach_probability",
+    help: "probability of reaching the critical shock at some time within the horizon (first passage, worst direction)",
     labelNames: ["horizon"] as const,
     registers: [this.registry],
   });
@@ -330,6 +336,8 @@ export class MonitorService extends EventEmitter {
               : `${h.horizonSeconds}s`;
       m.distance.set({ horizon: label }, Number.isFinite(h.distance) ? h.distance : -1);
       m.probability.set({ horizon: label }, worst.criticalShock === undefined ? 0 : h.probability);
+      const reach = worst.reachHorizons.find((r) => r.horizonSeconds === h.horizonSeconds);
+      m.reachProbability.set({ horizon: label }, worst.criticalShock === undefined ? 0 : (reach?.probability ?? 0));
     }
     const i = f.indicators;
     for (const [move, v] of [
