@@ -363,3 +363,26 @@ export function inputsUnderModel(
   }
   return { inputs: outInputs, probes: outProbes, check };
 }
+
+/**
+ * The non-overlapping windows of `xs` (sorted by time) whose prediction is at least `min`: greedy, a window
+ * starts at the first such forecast a horizon or more after the last window's start, and is read at that
+ * forecast. With the windows' predictions and outcomes, the chance that a calibrated forecast shows none
+ * of them come true is the product of 1 - p (the windows do not overlap, so they share no future path).
+ */
+export function distinctWindows(
+  xs: readonly Outcome[],
+  horizon: number,
+  min: number,
+): { windows: Outcome[]; hits: number; noHitIfCalibrated: number } {
+  const windows: Outcome[] = [];
+  for (const x of [...xs].filter((o) => o.predicted >= min).sort((a, b) => a.t - b.t)) {
+    const last = windows[windows.length - 1];
+    if (!last || x.t - last.t >= horizon) windows.push(x);
+  }
+  return {
+    windows,
+    hits: windows.filter((w) => w.hit).length,
+    noHitIfCalibrated: windows.reduce((a, w) => a * (1 - w.predicted), 1),
+  };
+}

@@ -11,6 +11,7 @@ import { expect } from "chai";
 import {
   type DirectionProbe,
   type ForecastProbe,
+  distinctWindows,
   inputsWithMinHorizons,
   outcomes,
   probeWithMinHorizons,
@@ -108,6 +109,21 @@ describe("Risk monitor: the reliability of the forecast's probabilities", functi
     const s = summary(xs);
     expect(s.n).to.equal(5);
     expect(s.observed).to.equal(0.4);
+  });
+
+  it("the non-overlapping windows at a prediction of at least 5%, and the chance a calibrated forecast shows none come true", function () {
+    const xs = [
+      { t: 7200, predicted: 0.3, hit: false },
+      { t: 0, predicted: 0.01, hit: true }, // below 5%: not a window
+      { t: 600, predicted: 0.1, hit: false },
+      { t: 1200, predicted: 0.5, hit: true }, // inside the window from 600
+      { t: 4300, predicted: 0.2, hit: false },
+    ];
+    const d = distinctWindows(xs, 3600, 0.05);
+    expect(d.windows.map((w) => w.t)).to.deep.equal([600, 4300]); // 7,200 is within the hour from 4,300
+    expect(d.hits).to.equal(0);
+    expect(Math.abs(d.noHitIfCalibrated - 0.9 * 0.8)).to.be.at.most(1e-12);
+    expect(distinctWindows(xs, 3600, 0.6).windows).to.deep.equal([]);
   });
 
   it("on a Gaussian walk the end-of-horizon probability matches the end, and the path crosses more often", function () {
