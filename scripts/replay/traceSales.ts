@@ -82,7 +82,13 @@ async function main() {
       for (const e of await l.queryFilter(l.filters.TrancheLiquidated(), last + 1, head)) {
         const kind: Kind = backstopTx.has(e.transactionHash) ? "backstopClose" : "tranche";
         const n = num((e.args.sizeDelta * e.args.fillPrice) / 10n ** 18n);
-        trades.push({ t: step.t, kind, market: Number(e.args.marketId), notional: n, account: String(e.args.accountId) });
+        trades.push({
+          t: step.t,
+          kind,
+          market: Number(e.args.marketId),
+          notional: n,
+          account: String(e.args.accountId),
+        });
         row.sold[kind] += -n;
       }
       for (const e of await b.queryFilter(b.filters.BackstopUnwound(), last + 1, head)) {
