@@ -234,4 +234,60 @@ describe("Replay cost: what is saved computes the same", function () {
     expect(third).to.deep.equal(receipt);
     expect(asked.filter((m) => m === "eth_getTransactionReceipt")).to.have.length(3);
   });
+  it("a read is asked of the node once while nothing changes, again after any request that may change state, never kept when it overlapped one, never when it failed", async function () {
+    const asked: string[] = [];
+    let value = 1;
+    let release: (() => void) | undefined;
+    const chain = new Chain({
+      request: async ({ method, params }: { method: string; params: unknown[] }) => {
+        asked.push(method);
+        if (method === "eth_call") {
+          const data = (params[0] as { data: string }).data;
+          if (data === "0xbad0") throw new Error("execution reverted");
+          if (data === "0x5100" && release === undefined) await new Promise<void>((r) => (release = r));
+          return "0x" + value.toString(16).padStart(64, "0");
+        }
+        if (method === "eth_sendRawTransaction") value++;
+        if (method === "eth_blockNumber") return "0x7";
+        return null;
+      },
+    } as never);
+    const calls = () => asked.filter((m) => m === "eth_call").length;
+    const read = (data = "0x1234", to = "0x" + "11".repeat(20)) =>
+      chain.rpc<string>("eth_call", [{ to, data }, "latest"]);
+    const first = await read();
+    expect(await read()).to.equal(first);
+    expect(calls()).to.equal(1);
+    expect(chain.readHits).to.equal(1);
+    // other arguments or another contract: another read
+    await read("0x1235");
+    await read("0x1234", "0x" + "22".repeat(20));
+    expect(calls()).to.equal(3);
+    // a read of the head's number changes nothing; a transaction does
+    await chain.rpc("eth_blockNumber");
+    expect(await read()).to.equal(first);
+    expect(calls()).to.equal(3);
+    await chain.rpc("eth_sendRawTransaction", ["0x00"]);
+    const after = await read();
+    expect(after).to.not.equal(first);
+    expect(calls()).to.equal(4);
+    // any request that is not a read counts as a change (an evm_ method, an unknown one)
+    await chain.rpc("evm_setNextBlockTimestamp", [5]);
+    await read();
+    expect(calls()).to.equal(5);
+    // a failed read is asked again
+    for (let k = 0; k < 2; k++) await read("0xbad0").catch(() => undefined);
+    expect(calls()).to.equal(7);
+    // a read that a change overlapped is not kept
+    const slow = read("0x5100");
+    await new Promise((r) => setImmediate(r));
+    await chain.rpc("eth_sendRawTransaction", ["0x00"]);
+    release!();
+    await slow;
+    await read("0x5100").then(
+      () => undefined,
+      () => undefined,
+    );
+    expect(calls()).to.equal(9);
+  });
 });
