@@ -32,10 +32,7 @@ const o = new Command()
     "comma-separated presets to run (a profile of one run: --presets protected --jobs 1)",
     "baseline,protected",
   )
-  .option(
-    "--out <file>",
-    "also write the runs as a replay report (compare two with scripts/replay/compareReports.ts)",
-  )
+  .option("--out <file>", "also write the runs as a replay report (compare two with scripts/replay/compareReports.ts)")
   .parse()
   .opts<{ accounts: number; steps: number; synthetic?: boolean; jobs?: number; presets: string; out?: string }>();
 

@@ -27,9 +27,11 @@
  *    block time: the breaker's de-escalation counts from the last poke that still proposed the
  *    level, so a replay checks it every tick and pokes when the breaker's `pokeDue` says the poke
  *    would change something (a skipped poke would have written nothing); the volatility estimate updated on every new round, up
- *    to 64 rounds at a time. Fees stay the schema's: with a base fee of 0 the keeper offers its
- *    default 1 gwei tip (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee
- *    cap and tip, which the node accepts; the tip goes to the coinbase, nothing in the protocol.
+ *    to 64 rounds at a time; settleOrders batches simulated with one eth_call at a per-order gas budget
+ *    rather than estimated (`settleGasBudget`: a fill executes as under the estimate, see settler.ts).
+ *    Fees stay the schema's: with a base fee of 0 the keeper offers its default 1 gwei tip
+ *    (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee cap and tip, which the
+ *    node accepts; the tip goes to the coinbase, nothing in the protocol.
  *  - Logs: silent, unless REPLAY_KEEPER_LOG names a pino level (info, debug...): then on stderr.
  *
  * One replay tick is one instant of the path, at which the service would keep polling while blocks
@@ -112,6 +114,7 @@ export function replayKeeperSettings(batchSize: number): KeeperSettings {
     breakerPokeIntervalBlocks: 1,
     breakerPokeGasBound: true,
     breakerPokeWhenDue: true,
+    settleGasBudget: true,
   });
 }
 
