@@ -11,11 +11,14 @@ import {
   type Eip1193Provider,
   Interface,
   Network,
+  Transaction,
   Typed,
+  Wallet,
   ZeroAddress,
   getAddress,
   hexlify,
   id,
+  keccak256,
 } from "ethers";
 
 import { Chain } from "../../scripts/replay/chain.js";
@@ -152,7 +155,7 @@ describe("Replay cost: what is saved computes the same", function () {
     );
     const viaReplay: unknown[][] = [];
     const chain = { time: 0, rpc: node(viaReplay) } as unknown as Chain;
-    const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 });
+    const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 }, from);
     // the fast path never takes the provider's request copy and address resolution
     (provider as unknown as { _getTransactionRequest: () => never })._getTransactionRequest = () => {
       throw new Error("took the provider's path");
@@ -176,6 +179,46 @@ describe("Replay cost: what is saved computes the same", function () {
     let refused: unknown;
     await provider.call({ to: bad, data: "0x" }).catch((e: unknown) => (refused = e));
     expect(String(refused)).to.match(/bad address checksum/);
+  });
+
+  it("the replay keeper's provider answers a broadcast with the transaction ethers would recover, asking the node nothing more", async function () {
+    const wallet = Wallet.createRandom();
+    const asked: string[] = [];
+    const chain = {
+      time: 0,
+      rpc: async (method: string, params: unknown[]) => {
+        asked.push(method);
+        if (method === "eth_sendRawTransaction") return keccak256(params[0] as string);
+        return null;
+      },
+    } as unknown as Chain;
+    const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 }, wallet.address.toLowerCase());
+    const raw = await wallet.signTransaction({
+      type: 2,
+      chainId: 31337n,
+      nonce: 7,
+      to: getAddress("0x5fbdb2315678afecb367f032d93f642f64180aa3"),
+      data: "0x12345678",
+      value: 0n,
+      gasLimit: 345_678n,
+      maxFeePerGas: 10n ** 9n,
+      maxPriorityFeePerGas: 10n ** 9n,
+    });
+    const r = await provider.broadcastTransaction(raw);
+    const t = Transaction.from(raw);
+    expect(asked).to.deep.equal(["evm_setNextBlockTimestamp", "eth_sendRawTransaction"]);
+    expect([r.hash, r.from, r.to, r.nonce, r.data, r.gasLimit, r.maxFeePerGas, r.chainId, r.type]).to.deep.equal([
+      t.hash,
+      t.from,
+      t.to,
+      t.nonce,
+      t.data,
+      t.gasLimit,
+      t.maxFeePerGas,
+      t.chainId,
+      t.type,
+    ]);
+    expect(r.signature.serialized).to.equal(t.signature!.serialized);
   });
 
   it("lowerHex answers what hexlify answers, the same string when it already is, and refuses what hexlify refuses", function () {
