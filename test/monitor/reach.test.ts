@@ -18,19 +18,7 @@ import {
   standardisedShocks,
   windowExtremes,
 } from "../../scripts/monitor/stats.js";
-
-/** A deterministic uniform generator (mulberry32) and standard normals from it (Box-Muller). */
-function normals(seed: number) {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-}
+import { normals } from "../../scripts/lib/random.js";
 
 describe("Risk monitor: the probability of reaching a shock within the horizon", function () {
   it("a window's running extreme is the lowest (highest) of its partial sums, as a brute-force scan finds it", function () {

@@ -22,6 +22,7 @@ import {
 import type { RuleInputs } from "../../scripts/monitor/rules.js";
 import { YEAR_SECONDS } from "../../scripts/monitor/stats.js";
 import { moveProbability, standardisedShocks } from "../../scripts/monitor/stats.js";
+import { normals } from "../../scripts/lib/random.js";
 
 const side = (o: Partial<DirectionProbe> = {}): DirectionProbe => ({
   critical: null,
@@ -37,19 +38,6 @@ const side = (o: Partial<DirectionProbe> = {}): DirectionProbe => ({
 
 const probe = (t: number, price: number, down: Partial<DirectionProbe> = {}, up: Partial<DirectionProbe> = {}) =>
   ({ t, price, sigma: 0.5, worst: "down", down: side(down), up: side(up) }) as ForecastProbe;
-
-/** A deterministic uniform generator (mulberry32) and standard normals from it (Box-Muller). */
-function normals(seed: number) {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-}
 
 describe("Risk monitor: the reliability of the forecast's probabilities", function () {
   it("a path reached a shock within the horizon, not after it, and a window the path does not cover is left out", function () {
