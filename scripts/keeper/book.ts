@@ -65,9 +65,14 @@ export class AccountBook {
     return this.accounts.entries();
   }
 
-  /** Accounts holding at least one position. */
-  *withPositions(): Generator<TrackedAccount> {
-    for (const a of this.accounts.values()) if (a.positions.size > 0) yield a;
+  /**
+   * Accounts holding at least one position. An array, not a generator: every scan walks the whole book
+   * (a replay's keeper thousands of times), and resuming a generator per account cost more than the walk.
+   */
+  withPositions(): TrackedAccount[] {
+    const out: TrackedAccount[] = [];
+    for (const a of this.accounts.values()) if (a.positions.size > 0) out.push(a);
+    return out;
   }
 
   stale(): TrackedAccount[] {

@@ -89,6 +89,7 @@ export const keeperSettingsSchema = z.object({
   breakerPokeIntervalBlocks: integer(0, 1_000_000).default(300),
   breakerPokeGasBound: booleanLike.default(false),
   breakerPokeWhenDue: booleanLike.default(false),
+  settleGasBudget: booleanLike.default(false),
   claimRewards: booleanLike.default(true),
   /** WAD (collateral tokens scaled to 18 decimals, as the vault books rewards) */
   claimThreshold: decimalAmount(18, "collateral tokens").default(parseUnits("100", 18)),
@@ -251,6 +252,10 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
   breakerPokeWhenDue: toggle(
     "breakerPokeWhenDue",
     "send a periodic breaker poke only when breaker.pokeDue says it would change something (one read instead of a transaction)",
+  ),
+  settleGasBudget: toggle(
+    "settleGasBudget",
+    "simulate a settleOrders batch with one eth_call at a per-order gas budget instead of eth_estimateGas (more ether held)",
   ),
   claimRewards: toggle("claimRewards", "do not claim keeper rewards", true),
   claimThreshold: valued(

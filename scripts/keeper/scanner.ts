@@ -16,7 +16,12 @@ import {
   health,
   isLiquidatable,
 } from "../lib/math/engine.js";
+import { type Accrual, MAX_MARKETS, pendingAccrual } from "../lib/math/engine.js";
 import { liquidationMargin } from "../lib/math/liquidation.js";
+import { notional, positionValue } from "../lib/math/perpMath.js";
+import { maintenanceMarginRatio, marginRequirement } from "../lib/math/riskModel.js";
+import { abs } from "../lib/math/fixedPoint.js";
+import { addInt, addUint, assertInt128, assertUint256, uint256ToInt256 } from "../lib/math/solidityIntegers.js";
 import type { AccountBook } from "./book.js";
 import type { ChainView } from "./chainView.js";
 
@@ -62,6 +67,7 @@ export function worstFirst(a: AccountHealth, b: AccountHealth): number {
 export function scanAccounts(book: AccountBook, view: ChainView): ScanResult {
   const out: ScanResult = { liquidatable: [], withPositions: 0, unpriced: 0, staleValued: 0, unevaluated: 0 };
   const backstopRatio = view.liquidation.backstopRatio;
+  const accruals = new AccrualMemo(view.engine);
   for (const account of book.withPositions()) {
     out.withPositions++;
     if (account.stale) {
@@ -86,7 +92,7 @@ export function scanAccounts(book: AccountBook, view: ChainView): ScanResult {
       summary = valued;
     } else {
       try {
-        summary = accountSummary(view.engine, snapshot);
+        summary = maintenanceSummary(view.engine, snapshot, accruals);
       } catch {
         out.unevaluated++;
         continue;
@@ -105,6 +111,72 @@ export function scanAccounts(book: AccountBook, view: ChainView): ScanResult {
   }
   out.liquidatable.sort(worstFirst);
   return out;
+}
+
+/** Each market's accrual to the snapshot's time, computed at its first use in a scan (or its error). */
+export class AccrualMemo {
+  private readonly known = new Map<number, Accrual | Error>();
+
+  constructor(private readonly snapshot: EngineSnapshot) {}
+
+  get(marketId: number): Accrual {
+    let a = this.known.get(marketId);
+    if (a === undefined) {
+      try {
+        a = pendingAccrual(this.snapshot.markets.get(marketId)!, this.snapshot.timestamp);
+      } catch (e) {
+        a = e as Error;
+      }
+      this.known.set(marketId, a);
+    }
+    if (a instanceof Error) throw a;
+    return a;
+  }
+}
+
+/**
+ * `accountSummary` without the initial margin, which no scan reads, and with each market's accrual
+ * computed once per scan (`accruals`) instead of once per position: the same equity, maintenance
+ * margin and notional, to the wei, with the same checks (a scan evaluates every account with a
+ * position, twice a tick in a protected replay). Every market the account holds must be in the
+ * snapshot (the scan sends the others to `staleValuation`). `initialMargin` is 0: not computed.
+ * test/keeper/unit.test.ts compares it with `accountSummary`.
+ */
+export function maintenanceSummary(
+  snapshot: EngineSnapshot,
+  account: AccountSnapshot,
+  accruals = new AccrualMemo(snapshot),
+): AccountSummary {
+  assertUint256("now", snapshot.timestamp);
+  const margin = assertUint256("margin", account.margin);
+  let equity = uint256ToInt256(margin);
+  let maintenanceMargin = 0n;
+  let totalNotional = 0n;
+  // the engine's order (lowest market id first), every leg checked before any is valued, as accountSummary does
+  const held: number[] = [];
+  for (const [id, p] of account.positions) {
+    if (!Number.isInteger(id) || id < 0 || id >= MAX_MARKETS) {
+      throw new RangeError(`market id ${id} is not an integer in [0, ${MAX_MARKETS - 1}]`);
+    }
+    assertInt128("Position.size", p.size);
+    assertInt128("Position.basis", p.basis);
+    if (p.size !== 0n) held.push(id);
+  }
+  if (held.length > 1) held.sort((a, b) => a - b);
+  for (const id of held) {
+    const { size, basis } = account.positions.get(id)!;
+    const market = snapshot.markets.get(id)!;
+    const { fundingIndex, term } = accruals.get(id);
+    const { risk, skewScale } = market.config;
+    equity = addInt(equity, positionValue(size, basis, market.price, fundingIndex), "accountSummary");
+    const positionNotional = notional(size, market.price);
+    const mmr = maintenanceMarginRatio(risk, term, abs(size), skewScale);
+    maintenanceMargin = addUint(maintenanceMargin, marginRequirement(positionNotional, mmr), "accountSummary");
+    totalNotional = addUint(totalNotional, positionNotional, "accountSummary");
+  }
+  const lm = liquidationMargin(snapshot.liquidationMargin, totalNotional);
+  maintenanceMargin = addUint(maintenanceMargin, lm, "accountSummary");
+  return { margin, equity, maintenanceMargin, initialMargin: 0n, notional: totalNotional };
 }
 
 /**

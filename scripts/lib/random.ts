@@ -12,3 +12,12 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
+
+/**
+ * Standard normal draws from mulberry32 by Box-Muller (one draw per pair of uniforms), deterministic
+ * for a seed: test data and bootstrap experiments only.
+ */
+export function normals(seed: number): () => number {
+  const u = mulberry32(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}

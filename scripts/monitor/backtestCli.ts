@@ -54,11 +54,16 @@ import {
   type ChangeGateSettings,
   type EscalationSettings,
   type RuleInputs,
+  type Rules,
   DEFAULT_CHANGE_GATE,
   DEFAULT_ESCALATION,
   DEFAULT_GATE,
+  DEFAULT_RULES,
+  REACH_RULES,
   RULE_VARIANTS,
 } from "./rules.js";
+import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS } from "./forecast.js";
+import { PROBABILITY_MODELS, type ProbabilityModel } from "./stats.js";
 import { toJson } from "./service.js";
 
 function arg(name: string): string | undefined {
@@ -81,7 +86,9 @@ const BACKTEST_VALUE_FLAGS = [
   "paths",
   "population-seed",
   "preset",
+  "probability",
   "replays",
+  "rules",
   "seed",
   "until",
 ] as const;
@@ -123,6 +130,9 @@ The risk monitor's rules replayed inside the crash replays: lead times, false al
   --bootstrap [--paths <n>] [--days <n>] [--seed <n>]   level-2 raises per 30 calm days, no replay
   --loeo --replays <files> [--candidates <file>] [--fast off]   leave-one-event-out calibration
   --leads --replays <files>    lead times read from earlier reports
+  --probability end|reach      what the forecast's probabilities are of: past the shock at the horizon's
+                               end (default) or reaching it within the horizon (replays, --calm, --loeo)
+  --rules default|reach        the rules' thresholds (reach: each doubled, rules.ts REACH_RULES)
   --out <file>                 where the JSON report goes
   --help                       this text
 
@@ -148,7 +158,7 @@ function calmTable(): void {
   for (const event of eventsArg(Object.keys(CALM_FILES))) {
     const path = calmPath(dir, event);
     for (const book of books) {
-      const inputs = calmInputs(path, book);
+      const inputs = calmInputs(path, book, settingsArg());
       for (const v of RULE_VARIANTS) {
         const r = calmFigures(event, inputs, v.rules, v);
         lines.push(
@@ -158,6 +168,21 @@ function calmTable(): void {
     }
   }
   console.log(lines.join("\n"));
+}
+
+/** --probability end|reach: the forecast settings with that probability model (stats.ts ProbabilityModel). */
+function settingsArg(): ForecastSettings {
+  const m = arg("probability") ?? "end";
+  if (!PROBABILITY_MODELS.includes(m as ProbabilityModel)) throw new Error(`--probability ${m}: end or reach`);
+  return { ...DEFAULT_FORECAST_SETTINGS, probabilityModel: m as ProbabilityModel };
+}
+
+/** --rules default|reach: the rules' thresholds (rules.ts DEFAULT_RULES, REACH_RULES). */
+function rulesArg(): Rules {
+  const r = arg("rules") ?? "default";
+  if (r === "default") return DEFAULT_RULES;
+  if (r === "reach") return REACH_RULES;
+  throw new Error(`--rules ${r}: default or reach`);
 }
 
 /** --gate on|off: the change gate of the acting run (rules.ts ChangeGate); the default's otherwise. */
@@ -309,19 +334,23 @@ function loeoTable(): void {
   const seed = Number(arg("seed") ?? 20_260_101);
   if (!Number.isInteger(paths) || paths < 1) throw new Error("--paths: an integer of at least 1");
   const replays = replayInputs(arg("replays")?.split(",") ?? []);
+  const settings = settingsArg();
+  const rules = rulesArg();
   const started = process.cpuUsage();
   const events: EventData[] = eventsArg(Object.keys(CALM_FILES)).map((event) => {
     const path = calmPath(dir, event);
     const next = mulberry32(seed);
     const bootstrap: RuleInputs[][] = [];
-    for (let k = 0; k < paths; k++) bootstrap.push(calmInputs(bootstrapPath([path], 30, 6, next)));
-    return { event, calm: calmInputs(path), bootstrap, replay: replays.get(event) };
+    for (let k = 0; k < paths; k++) {
+      bootstrap.push(calmInputs(bootstrapPath([path], 30, 6, next), "replay", settings));
+    }
+    return { event, calm: calmInputs(path, "replay", settings), bootstrap, replay: replays.get(event) };
   });
   // --fast off: the count alone (the fourth round's procedure), for the before column
   const fastGrid = arg("fast") === "off" ? [] : undefined;
   const candidates = arg("candidates");
   if (candidates !== undefined) return candidateTable(events, readCandidates(candidates), fastGrid, started);
-  const rows = leaveOneEventOut(events, { fastGrid });
+  const rows = leaveOneEventOut(events, { fastGrid, rules });
   const min = (s: number | undefined) => (s === undefined ? "never" : (s / 60).toFixed(0));
   const lines = [
     "| held out | confirm of window, fast run (training) | training calm at L>=1 / L2 per 30 d | held-out calm history: at L>=1 / L2 per 30 d | held-out bootstrap: at L>=1 / L2 per 30 d | lead L>=1 / L2 (min) |",
@@ -333,8 +362,8 @@ function loeoTable(): void {
     );
   }
   const pooled = events.flatMap((e) => e.bootstrap);
-  const all = calibrateEscalation(pooled);
-  const fast = fastGrid === undefined && all.met ? calibrateFastPath(pooled, all.escalation) : undefined;
+  const all = calibrateEscalation(pooled, { rules });
+  const fast = fastGrid === undefined && all.met ? calibrateFastPath(pooled, all.escalation, { rules }) : undefined;
   // pooled over the held-out events: each measured under the setting chosen without it
   const heldOut = rows.reduce(
     (a, r) => ({
@@ -482,7 +511,7 @@ async function main(): Promise<void> {
     const { paths, params } = cut(ev.paths, preset, index);
     // observes under the defaults; each observation also carries the rules' inputs, so one replay gives
     // every variant's row of the table (backtest.ts RULE_VARIANTS)
-    const bt = new ReplayBacktest();
+    const bt = new ReplayBacktest({ settings: settingsArg(), rules: rulesArg() });
     const started = Date.now();
     const { run } = await runReplay({
       network: hre.network,

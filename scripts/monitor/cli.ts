@@ -188,7 +188,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       logger,
       breaker,
       dryRun: config.dryRun,
-      settings: { ...DEFAULT_FORECAST_SETTINGS, depthBps: config.depthBps },
+      settings: { ...DEFAULT_FORECAST_SETTINGS, depthBps: config.depthBps, probabilityModel: config.probabilityModel },
       rules: {
         level1P1h: config.level1P1h,
         level1P24h: config.level1P24h,

@@ -56,6 +56,8 @@ export const monitorConfigSchema = z
     stylised: booleanLike.default(false),
     keeperDelay: integer(1, 86_400).default(300),
     heartbeat: integer(1, 86_400).default(3_600),
+    /** what the rules' probabilities are of (stats.ts ProbabilityModel): past the shock at the horizon's end, or reaching it */
+    probabilityModel: z.enum(["end", "reach"], { error: "must be end or reach" }).default("end"),
     level1P1h: probability.default(0.01),
     level1P24h: probability.default(0.1),
     level2P15m: probability.default(0.01),
@@ -180,6 +182,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
   stylised: toggle("stylised", "the lab uses the stylised crash scenarios even when real data is at hand"),
   keeperDelay: valued("keeperDelay", "s", "the lab's slow keeper: seconds its closes come late (default 300)"),
   heartbeat: valued("heartbeat", "s", "the lab's stale oracle: seconds the oracle holds its last round (default 3600)"),
+  probabilityModel: valued(
+    "probabilityModel",
+    "end|reach",
+    "what the rules' probabilities are of: the price past the shock at the horizon's end (default end), or reaching it at some time within the horizon (reach; measured, not adopted with these thresholds); the probability of reaching is reported either way",
+  ),
   level1P1h: valued("level1P1h", "p", "level 1 when P(critical within 1 h) >= p (default 0.01)"),
   level1P24h: valued("level1P24h", "p", "level 1 when P(critical within 24 h) >= p (default 0.1)"),
   level2P15m: valued("level2P15m", "p", "level 2 when P(critical within 15 min) >= p (default 0.01)"),

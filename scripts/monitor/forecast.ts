@@ -33,7 +33,13 @@ import {
   tablesOf,
   thresholdTables,
 } from "./ladder.js";
-import { type MoveProbability, type PricePoint, moveProbability, standardisedShocks } from "./stats.js";
+import {
+  type MoveProbability,
+  type PricePoint,
+  type ProbabilityModel,
+  moveProbability,
+  standardisedShocks,
+} from "./stats.js";
 
 export type ForecastSettings = {
   ladderStepBps: number;
@@ -58,6 +64,12 @@ export type ForecastSettings = {
    * default; the twelfth round measured 30 and did not adopt it)
    */
   historicMinHorizons?: number;
+  /**
+   * what each probability is of (stats.ts `ProbabilityModel`): `reach`, the price touches the shock at some
+   * time within the horizon (first passage); `end`, it is past the shock at the horizon's end. Absent: `end`
+   * (docs/architecture.md, "Risk monitor", "The probability of reaching")
+   */
+  probabilityModel?: ProbabilityModel;
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -104,11 +116,16 @@ export type DirectionForecast = {
   curve: CascadeResult[];
   /** smallest critical shock (WAD), undefined when none up to the grid's end */
   criticalShock: bigint | undefined;
-  /** per horizon: distance and probability of reaching the critical shock */
+  /**
+   * per horizon: distance and probability of the critical shock under the settings' model (`probabilityModel`:
+   * past it at the horizon's end by default): what the rules read
+   */
   horizons: MoveProbability[];
+  /** per horizon: the probability of reaching the critical shock at some time within it (first passage) */
+  reachHorizons: MoveProbability[];
   /** smallest shock (WAD) whose cascade liquidates `waveBps` of the open interest: a liquidation wave */
   waveShock: bigint | undefined;
-  /** per horizon: probability of reaching the wave shock */
+  /** per horizon: probability of the wave shock, under the settings' model */
   waveHorizons: MoveProbability[];
   /**
    * the wave feeds itself (cascade.ts `selfExciting`: its sales set off at least the liquidations the
@@ -232,15 +249,20 @@ export function forecast(
   const sigmaMax = Math.max(0, ...state.markets.map((m) => Number(m.snapshot.sigma) / 1e18));
   const sample = standardisedShocks(history);
   const minHorizons = settings.historicMinHorizons ?? 0;
+  const model = settings.probabilityModel ?? "end";
 
   const per = {} as Record<Direction, DirectionForecast>;
   for (const d of DIRECTIONS) {
     const curve = cascadeCurve(tables[d], markets, curveOpts);
     const critical = criticalShock(tables[d], markets, curve, opts);
+    const shock = critical === undefined ? settings.maxShockBps / 10_000 : Number(critical) / 1e18;
+    const reachHorizons = settings.horizonsSeconds.map((h) =>
+      moveProbability(shock, d, h, sigmaMax, sample, 30, minHorizons, "reach"),
+    );
     const horizons = settings.horizonsSeconds.map((h) =>
       critical === undefined
-        ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample, 30, minHorizons)
-        : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample, 30, minHorizons),
+        ? moveProbability(settings.maxShockBps / 10_000, d, h, sigmaMax, sample, 30, minHorizons, model)
+        : moveProbability(Number(critical) / 1e18, d, h, sigmaMax, sample, 30, minHorizons, model),
     );
     const oi = state.markets.reduce(
       (sum, m) =>
@@ -259,12 +281,30 @@ export function forecast(
             (r) => r.liquidatedNotional >= waveNotional && r.accounts >= settings.waveMinAccounts,
           );
     const waveHorizons = settings.horizonsSeconds.map((h) =>
-      moveProbability(Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18, d, h, sigmaMax, sample, 30, minHorizons),
+      moveProbability(
+        Number(wave ?? bpsWad(settings.maxShockBps)) / 1e18,
+        d,
+        h,
+        sigmaMax,
+        sample,
+        30,
+        minHorizons,
+        model,
+      ),
     );
     const atWave = wave === undefined ? undefined : cascade(tables[d], markets, wave, opts);
     const waveAmplifies = atWave !== undefined && selfExciting(atWave.waves, atWave.liquidatedNotional);
     // beyond the grid nothing is critical: the probability reported is the grid's end, an upper bound
-    per[d] = { direction: d, curve, criticalShock: critical, horizons, waveShock: wave, waveHorizons, waveAmplifies };
+    per[d] = {
+      direction: d,
+      curve,
+      criticalShock: critical,
+      horizons,
+      reachHorizons,
+      waveShock: wave,
+      waveHorizons,
+      waveAmplifies,
+    };
   }
   const hourIndex = Math.max(0, settings.horizonsSeconds.indexOf(3_600));
   const p1h = (d: Direction) => (per[d].criticalShock === undefined ? 0 : per[d].horizons[hourIndex].probability);

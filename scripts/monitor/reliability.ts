@@ -15,7 +15,14 @@
 import type { Forecast } from "./forecast.js";
 import type { Direction } from "./ladder.js";
 import type { RuleInputs } from "./rules.js";
-import { type ShockSample, YEAR_SECONDS } from "./stats.js";
+import {
+  type PricePoint,
+  type ProbabilityModel,
+  type ShockSample,
+  YEAR_SECONDS,
+  moveProbability,
+  standardisedShocks,
+} from "./stats.js";
 
 /** What one forecast predicted for one direction: the shocks as fractions of the price, null when none. */
 export type DirectionProbe = {
@@ -279,4 +286,103 @@ export function inputsWithMinHorizons(
       wave1h: Math.max(p.down.w1h, p.up.w1h),
     };
   });
+}
+
+/**
+ * A run's probabilities recomputed under a probability model (stats.ts `ProbabilityModel`) from its probes
+ * alone, no replay: the backtest's price history at a forecast is the reference prices of every forecast
+ * up to it (backtest.ts adds one point per observed step), and each probe carries the volatility and the
+ * shocks, so every probability the rules read is computed again as the forecast computes it. Under the
+ * model the run was recorded with it gives back the recorded inputs (`check`: the largest difference).
+ * The self-feeding waves' figures stay as recorded (no default rule reads them; the probes do not carry
+ * which direction's wave feeds itself), so do freshness and price.
+ */
+export function inputsUnderModel(
+  inputs: readonly RuleInputs[],
+  probes: readonly ForecastProbe[],
+  model: ProbabilityModel,
+): { inputs: RuleInputs[]; probes: ForecastProbe[]; check: number } {
+  if (inputs.length !== probes.length) throw new Error("inputsUnderModel: one probe per input");
+  const history: PricePoint[] = [];
+  const outInputs: RuleInputs[] = [];
+  const outProbes: ForecastProbe[] = [];
+  let check = 0;
+  const diff = (a: number, b: number) => {
+    if (a === b) return 0;
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
+    return Math.abs(a - b);
+  };
+  for (let i = 0; i < probes.length; i++) {
+    const p = probes[i];
+    history.push({ t: p.t, price: p.price });
+    const sample = standardisedShocks(history);
+    const side = (d: Direction) => {
+      const x = p[d];
+      const at = (shock: number, h: number) => moveProbability(shock, d, h, p.sigma, sample, 30, 0, model);
+      const c = x.critical === null ? undefined : [900, 3_600, 86_400].map((h) => at(x.critical!, h));
+      const w = x.wave === null ? undefined : [900, 3_600].map((h) => at(x.wave!, h));
+      const probe: DirectionProbe = {
+        ...x,
+        p15m: c ? c[0].probability : 0,
+        p1h: c ? c[1].probability : 0,
+        historic1h: c ? (c[1].historic ?? null) : null,
+        studentT1h: c ? c[1].studentT : 0,
+        w15m: w ? w[0].probability : 0,
+        w1h: w ? w[1].probability : 0,
+        parts: [c?.[0], c?.[1], w?.[0], w?.[1]].map(
+          (m) => [m?.historic ?? null, m?.studentT ?? 0] as [number | null, number],
+        ),
+      };
+      return {
+        probe,
+        p24h: c ? c[2].probability : 0,
+        distance1h: c ? c[1].distance : Infinity,
+        waveDistance1h: w ? w[1].distance : Infinity,
+      };
+    };
+    const down = side("down");
+    const up = side("up");
+    const worst: Direction = up.probe.p1h > down.probe.p1h ? "up" : "down";
+    const ws = worst === "up" ? up : down;
+    const x = inputs[i];
+    const y: RuleInputs = {
+      ...x,
+      criticalNow: ws.probe.critical === 0,
+      p15m: ws.probe.p15m,
+      p1h: ws.probe.p1h,
+      p24h: ws.p24h,
+      distance1h: ws.distance1h,
+      wave15m: Math.max(down.probe.w15m, up.probe.w15m),
+      wave1h: Math.max(down.probe.w1h, up.probe.w1h),
+      waveDistance1h: Math.min(down.waveDistance1h, up.waveDistance1h),
+    };
+    const keys = ["p15m", "p1h", "p24h", "distance1h", "wave15m", "wave1h", "waveDistance1h"] as const;
+    for (const k of keys) check = Math.max(check, diff(x[k] ?? Infinity, y[k]));
+    outInputs.push(y);
+    outProbes.push({ ...p, worst, down: down.probe, up: up.probe });
+  }
+  return { inputs: outInputs, probes: outProbes, check };
+}
+
+/**
+ * The non-overlapping windows of `xs` (sorted by time) whose prediction is at least `min`: greedy, a window
+ * starts at the first such forecast a horizon or more after the last window's start, and is read at that
+ * forecast. With the windows' predictions and outcomes, the chance that a calibrated forecast shows none
+ * of them come true is the product of 1 - p (the windows do not overlap, so they share no future path).
+ */
+export function distinctWindows(
+  xs: readonly Outcome[],
+  horizon: number,
+  min: number,
+): { windows: Outcome[]; hits: number; noHitIfCalibrated: number } {
+  const windows: Outcome[] = [];
+  for (const x of [...xs].filter((o) => o.predicted >= min).sort((a, b) => a.t - b.t)) {
+    const last = windows[windows.length - 1];
+    if (!last || x.t - last.t >= horizon) windows.push(x);
+  }
+  return {
+    windows,
+    hits: windows.filter((w) => w.hit).length,
+    noHitIfCalibrated: windows.reduce((a, w) => a * (1 - w.predicted), 1),
+  };
 }

@@ -5,7 +5,10 @@
  * out, counted per forecast and per distinct window. Pooled over every report's events, both directions;
  * then the calm stretch alone (more than an hour before the first wave) and the worst direction alone.
  *
- *   npx tsx scripts/monitor/reliabilityTable.ts <report.json> [<report.json> ...] [--calm] [--worst]
+ *   npx tsx scripts/monitor/reliabilityTable.ts <report.json> [<report.json> ...] [--calm] [--worst] [--hours]
+ *
+ * --hours: per run, the calm stretch's non-overlapping hours that start at a critical P(1 h) of 5% or more,
+ * their predictions, how many came true and the chance a calibrated forecast shows none (`distinctWindows`).
  *
  * A report written before the probes were recorded (no `probes`) is refused: re-run its backtest.
  */
@@ -18,6 +21,7 @@ import {
   HORIZONS,
   outcomes,
   reliability,
+  distinctWindows,
   summary,
 } from "./reliability.js";
 
@@ -27,10 +31,11 @@ function main() {
   const args = process.argv.slice(2);
   const files = args.filter((a) => !a.startsWith("--"));
   if (files.length === 0) {
-    console.error("usage: reliabilityTable.ts <report.json> [...] [--calm] [--worst]");
+    console.error("usage: reliabilityTable.ts <report.json> [...] [--calm] [--worst] [--hours]");
     process.exit(2);
   }
   const calmOnly = args.includes("--calm");
+  const hours = args.includes("--hours");
   const worstOnly = args.includes("--worst");
   const runs: { name: string; probes: ForecastProbe[]; waveStart?: number }[] = [];
   for (const f of files) {
@@ -39,6 +44,17 @@ function main() {
       if (!row.result.probes) throw new Error(`${f}: ${row.event} has no probes (re-run its backtest)`);
       runs.push({ name: `${row.event} (${row.source})`, probes: row.result.probes, waveStart: row.result.waveStart });
     }
+  }
+  if (hours) {
+    // per run: the calm's non-overlapping hours that start at a critical P(1 h) of 5% or more
+    for (const r of runs) {
+      const to = r.waveStart === undefined ? undefined : r.waveStart - 3_600;
+      const d = distinctWindows(outcomes(r.probes, "critical", 3_600, { worstOnly, to }), 3_600, 0.05);
+      console.log(
+        `${r.name}: ${d.windows.length} calm hours at P(1 h) >= 5% (${d.windows.map((w) => pct(w.predicted)).join(", ")}), ${d.hits} came true; none if calibrated: ${pct(d.noHitIfCalibrated)}`,
+      );
+    }
+    return;
   }
   console.log(
     `${runs.length} runs: ${runs.map((r) => r.name).join(", ")}; ${calmOnly ? "calm stretch only" : "whole runs"}, ${worstOnly ? "worst direction" : "both directions"}\n`,

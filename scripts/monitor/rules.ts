@@ -52,6 +52,22 @@ export const rulesSchema = z
 export type Rules = z.output<typeof rulesSchema>;
 export const DEFAULT_RULES: Rules = rulesSchema.parse({});
 
+/**
+ * The thresholds for probabilities of reaching the shock within the horizon (stats.ts `ProbabilityModel`
+ * `reach`): each of DEFAULT_RULES' doubled, so that a level stays at the distance-to-cascade where the
+ * end-of-horizon rules put it on a diffusion (reflection: reaching is twice being past at the end;
+ * docs/architecture.md, "Risk monitor", "The probability of reaching").
+ */
+export const REACH_RULES: Rules = rulesSchema.parse({
+  level1P1h: 2 * DEFAULT_RULES.level1P1h,
+  level1P24h: 2 * DEFAULT_RULES.level1P24h,
+  level2P15m: 2 * DEFAULT_RULES.level2P15m,
+  level2P1h: 2 * DEFAULT_RULES.level2P1h,
+  level3P15m: 2 * DEFAULT_RULES.level3P15m,
+  level1WaveP1h: 2 * DEFAULT_RULES.level1WaveP1h,
+  level2WaveP15m: 2 * DEFAULT_RULES.level2WaveP15m,
+});
+
 export type LevelDecision = {
   level: number;
   /** the rule that set it, for logs, alerts and the dashboard */

@@ -101,30 +101,31 @@ export type LabRun = { block: number; source: string; results: ScenarioResult[];
 export class MonitorMetrics {
   readonly registry = new Registry();
   readonly level = this.gauge("monitor_stress_level", "stress level the forecast wants (0..4)");
-  readonly critical = new Gauge({
-    name: "monitor_critical_shock_ratio",
-    help: "smallest critical joint shock (fraction; absent when none up to the grid's end)",
-    labelNames: ["direction"] as const,
-    registers: [this.registry],
-  });
-  readonly distance = new Gauge({
-    name: "monitor_distance_to_cascade",
-    help: "critical shock over the oracle volatility of the horizon (worst direction)",
-    labelNames: ["horizon"] as const,
-    registers: [this.registry],
-  });
-  readonly probability = new Gauge({
-    name: "monitor_cascade_probability",
-    help: "probability of reaching the critical shock within the horizon (worst direction)",
-    labelNames: ["horizon"] as const,
-    registers: [this.registry],
-  });
-  readonly liquidatable = new Gauge({
-    name: "monitor_liquidatable_notional",
-    help: "notional liquidatable at a joint move, collateral units",
-    labelNames: ["move"] as const,
-    registers: [this.registry],
-  });
+  readonly critical = this.gauge(
+    "monitor_critical_shock_ratio",
+    "smallest critical joint shock (fraction; absent when none up to the grid's end)",
+    "direction",
+  );
+  readonly distance = this.gauge(
+    "monitor_distance_to_cascade",
+    "critical shock over the oracle volatility of the horizon (worst direction)",
+    "horizon",
+  );
+  readonly probability = this.gauge(
+    "monitor_cascade_probability",
+    "probability of the critical shock within the horizon that the rules read (worst direction): past it at the horizon's end, or reaching it under --probability-model reach",
+    "horizon",
+  );
+  readonly reachProbability = this.gauge(
+    "monitor_cascade_reach_probability",
+    "probability of reaching the critical shock at some time within the horizon (first passage, worst direction)",
+    "horizon",
+  );
+  readonly liquidatable = this.gauge(
+    "monitor_liquidatable_notional",
+    "notional liquidatable at a joint move, collateral units",
+    "move",
+  );
   readonly coverage = this.gauge(
     "monitor_insurance_coverage_at_10pct",
     "insurance fund over the bad debt of a 10% joint fall with cascade; -1 when that fall leaves no bad debt",
@@ -151,19 +152,19 @@ export class MonitorMetrics {
     "monitor_unpriced_accounts",
     "accounts left out of the last forecast because they hold a market whose oracle read failed",
   );
-  readonly scenarioBadDebt = new Gauge({
-    name: "monitor_scenario_bad_debt",
-    help: "bad debt of each scenario of the lab on the latest book, collateral units",
-    labelNames: ["scenario"] as const,
-    registers: [this.registry],
-  });
+  readonly scenarioBadDebt = this.gauge(
+    "monitor_scenario_bad_debt",
+    "bad debt of each scenario of the lab on the latest book, collateral units",
+    "scenario",
+  );
 
   constructor(processMetrics = false) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  private gauge(name: string, help: string) {
-    return new Gauge({ name, help, registers: [this.registry] });
+  /** a gauge in this registry, with one label when `label` is given */
+  private gauge<L extends string = never>(name: string, help: string, label?: L) {
+    return new Gauge<L>({ name, help, labelNames: label === undefined ? [] : [label], registers: [this.registry] });
   }
 
   private counter(name: string, help: string) {
@@ -330,6 +331,8 @@ export class MonitorService extends EventEmitter {
               : `${h.horizonSeconds}s`;
       m.distance.set({ horizon: label }, Number.isFinite(h.distance) ? h.distance : -1);
       m.probability.set({ horizon: label }, worst.criticalShock === undefined ? 0 : h.probability);
+      const reach = worst.reachHorizons.find((r) => r.horizonSeconds === h.horizonSeconds);
+      m.reachProbability.set({ horizon: label }, worst.criticalShock === undefined ? 0 : (reach?.probability ?? 0));
     }
     const i = f.indicators;
     for (const [move, v] of [

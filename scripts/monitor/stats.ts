@@ -14,6 +14,13 @@
  *   excess kurtosis (nu = 4 + 6 / kurtosis, within [2.5, 100]); with no history, nu = 4 is assumed.
  * - The probability the monitor acts on is the larger of the two (a risk monitor errs toward warning),
  *   and both are reported, with the normal for comparison.
+ * - Two readings of "the probability of the move within the horizon" (`ProbabilityModel`): `end`, the price
+ *   is past the move at the horizon's end; `reach`, the price touches the move at some time within the
+ *   horizon (first passage, what the issue asks for). For `reach` the historic part takes each window's
+ *   running extreme (the lowest, or highest, of its partial sums) instead of its sum, and the fitted laws
+ *   take the reflection principle: P(reach) = min(1, 2 P(end)), exact for Brownian motion watched
+ *   continuously and, by Levy's inequality, an upper bound for any walk with symmetric independent steps
+ *   watched at its steps (docs/architecture.md, "Risk monitor", "The probability of reaching").
  */
 
 export const YEAR_SECONDS = 365 * 24 * 3600;
@@ -161,8 +168,40 @@ export function regularizedBeta(x: number, a: number, b: number): number {
   return (front * f) / a;
 }
 
+/** `end`: past the move at the horizon's end; `reach`: touching it at some time within the horizon */
+export type ProbabilityModel = "end" | "reach";
+export const PROBABILITY_MODELS: readonly ProbabilityModel[] = ["end", "reach"];
+
+/**
+ * Per window of n shocks, the running extreme of its path: the lowest (`down`) or highest partial sum
+ * z_i + ... + z_(i+k-1), k = 1..n, of each window i = 0..N-n. Prefix sums and a monotone queue: O(N).
+ */
+export function windowExtremes(z: readonly number[], n: number, direction: "down" | "up"): number[] {
+  const N = z.length;
+  if (n < 1 || N < n) return [];
+  const prefix = new Float64Array(N + 1);
+  for (let k = 0; k < N; k++) prefix[k + 1] = prefix[k] + z[k];
+  // a window i reads prefix[i+1..i+n] - prefix[i]; the queue holds candidate indices of the extreme
+  const better = direction === "down" ? (a: number, b: number) => a <= b : (a: number, b: number) => a >= b;
+  const queue = new Int32Array(N + 1);
+  let head = 0;
+  let tail = 0;
+  const out: number[] = [];
+  for (let j = 1; j <= N; j++) {
+    while (tail > head && better(prefix[j], prefix[queue[tail - 1]])) tail--;
+    queue[tail++] = j;
+    const i = j - n;
+    if (i < 0) continue;
+    while (queue[head] <= i) head++;
+    out.push(prefix[queue[head]] - prefix[i]);
+  }
+  return out;
+}
+
 export type MoveProbability = {
   horizonSeconds: number;
+  /** what the probabilities below are of (`ProbabilityModel`) */
+  model: ProbabilityModel;
   /** the move as a fraction of the price (positive), and its log return (signed) */
   move: number;
   logReturn: number;
@@ -196,6 +235,7 @@ export function moveProbability(
    * default; docs/architecture.md, "Risk monitor", "Is the probability calibrated?")
    */
   minHorizons = 0,
+  model: ProbabilityModel = "end",
 ): MoveProbability {
   const logReturn = direction === "down" ? Math.log(Math.max(1e-12, 1 - move)) : Math.log(1 + move);
   const sigmaHorizon = sigmaAnnual * Math.sqrt(horizonSeconds / YEAR_SECONDS);
@@ -203,14 +243,24 @@ export function moveProbability(
   const nu = fitDegreesOfFreedom(sample.z);
   // unit-variance Student-t: T * sqrt((nu - 2) / nu)
   const tScale = Math.sqrt((nu - 2) / nu);
-  const studentT = distance === Infinity ? 0 : studentTCdf(-distance / tScale, nu);
-  const normal = distance === Infinity ? 0 : normalCdf(-distance);
+  // reflection: a first passage is twice the end's tail (at most 1)
+  const reflect = (p: number) => (model === "reach" ? Math.min(1, 2 * p) : p);
+  const studentT = distance === Infinity ? 0 : reflect(studentTCdf(-distance / tScale, nu));
+  const normal = distance === Infinity ? 0 : reflect(normalCdf(-distance));
   let historic: number | undefined;
   let windows = 0;
   if (sample.z.length > 0 && sample.stepSeconds > 0) {
     const n = Math.max(1, Math.round(horizonSeconds / sample.stepSeconds));
     windows = sample.z.length - n + 1;
-    if (windows >= minWindows && Math.floor(sample.z.length / n) >= minHorizons) {
+    if (windows >= minWindows && Math.floor(sample.z.length / n) >= minHorizons && model === "reach") {
+      const root = Math.sqrt(n);
+      let beyond = 0;
+      for (const extreme of windowExtremes(sample.z, n, direction)) {
+        const draw = extreme / root;
+        if (direction === "down" ? draw <= -distance : draw >= distance) beyond++;
+      }
+      historic = beyond / windows;
+    } else if (windows >= minWindows && Math.floor(sample.z.length / n) >= minHorizons) {
       let sum = 0;
       for (let i = 0; i < n; i++) sum += sample.z[i];
       let beyond = 0;
@@ -228,6 +278,7 @@ export function moveProbability(
   }
   return {
     horizonSeconds,
+    model,
     move,
     logReturn,
     sigmaHorizon,

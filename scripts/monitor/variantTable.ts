@@ -19,6 +19,7 @@ import {
   DEFAULT_ESCALATION,
   DEFAULT_RULES,
   DWELL_ESCALATION,
+  REACH_RULES,
   EVIDENCE_LAG_GATE,
   TREND_ESCALATION,
   type ChangeGateSettings,
@@ -63,6 +64,14 @@ export const CANDIDATES: readonly {
     rules: DEFAULT_RULES,
     escalation: TREND_ESCALATION,
     gate: EVIDENCE_LAG_GATE,
+  },
+  // the thirteenth round's, for inputs recomputed under the reach model (modelCandidate.ts): there "default"
+  // is today's thresholds read as probabilities of reaching
+  { name: "reach thresholds", rules: REACH_RULES, escalation: DEFAULT_ESCALATION },
+  {
+    name: "reach thresholds; L2 at P(1 h) 50%",
+    rules: { ...REACH_RULES, level2P1h: 0.5 },
+    escalation: DEFAULT_ESCALATION,
   },
 ];
 
@@ -136,10 +145,17 @@ export function recordedInputs(row: Row): RuleInputs[] {
 }
 
 function main(): void {
-  const files = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--event");
+  const files = process.argv
+    .slice(2)
+    .filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--event" && all[i - 1] !== "--rules");
   const i = process.argv.indexOf("--event");
   const only = i > 0 ? process.argv[i + 1] : undefined;
-  if (files.length === 0) throw new Error("usage: variantTable.ts <report.json> [...] [--event <id>]");
+  // --rules <name,name>: only these rule sets (CANDIDATES' names)
+  const r = process.argv.indexOf("--rules");
+  const sets = r > 0 ? process.argv[r + 1].split(",") : undefined;
+  if (files.length === 0) {
+    throw new Error("usage: variantTable.ts <report.json> [...] [--event <id>] [--rules <name,name>]");
+  }
   const min = (v: number | undefined) => (v === undefined ? "never" : (v / 60).toFixed(0));
   const pct = (v: number | undefined) => (v === undefined ? "-" : `${(v * 100).toFixed(1)}%`);
   const lines = [
@@ -155,6 +171,7 @@ function main(): void {
       const inputs = recordedInputs(row);
       const who = `${row.event} (${row.source ?? "?"}, ${row.population?.accounts ?? "?"}/${row.population?.seed ?? "?"})`;
       for (const c of CANDIDATES) {
+        if (sets && !sets.includes(c.name)) continue;
         const f = variantFigures(inputs, waveStart, c.rules, c.escalation, c.gate);
         lines.push(
           `| ${who} | ${c.name} | ${min(f.lead1)} / ${min(f.lead2)} | ${pct(f.calmShare)}${f.calmSeconds ? ` (${(f.calmSeconds / 3_600).toFixed(1)} h)` : ""} | ${f.calmRaises} | ${pct(f.lastHour)} |`,

@@ -36,11 +36,55 @@ const MINES = new Set([
 ]);
 /** Requests whose last parameter is the block they read at. */
 const PINNED_READS = new Set(["eth_call", "eth_getBalance", "eth_getTransactionCount", "eth_getCode"]);
+/**
+ * Requests that change nothing on the node: any other one (a transaction, an evm_ or hardhat_ method)
+ * may change what a read answers, and empties the read cache (see `Chain.rpc`).
+ */
+const READS_ONLY = new Set([
+  "eth_call",
+  "eth_estimateGas",
+  "eth_blockNumber",
+  "eth_chainId",
+  "net_version",
+  "eth_getBlockByNumber",
+  "eth_getBlockByHash",
+  "eth_getLogs",
+  "eth_getTransactionReceipt",
+  "eth_getTransactionByHash",
+  "eth_getTransactionCount",
+  "eth_getBalance",
+  "eth_getCode",
+  "eth_getStorageAt",
+  "eth_gasPrice",
+  "eth_maxPriorityFeePerGas",
+  "eth_feeHistory",
+]);
+/** Reads answered again from the cache while nothing changed on the node. */
+const CACHED_READS = new Set(["eth_call", "eth_getBlockByNumber"]);
 
-/** REPLAY_RPC_PROFILE=<file>: every request that reaches the node counted by method (an eth_call by target and selector), written at exit. */
+/**
+ * REPLAY_RPC_PROFILE=<file>: every request that reaches the node counted by method (an eth_call and a
+ * transaction by target and selector), with the wall milliseconds it held the node, written at exit.
+ * Requests in flight together share the time between them equally (the node answers one at a time,
+ * so a request's own latency would count its queue too).
+ */
 const PROFILE = process.env.REPLAY_RPC_PROFILE;
-const counts = new Map<string, number>();
-function profile(method: string, params: unknown[]): void {
+const profiled = new Map<string, { n: number; ms: number }>();
+const inFlight = new Map<number, string>();
+let nextRequest = 0;
+let lastEvent = 0;
+
+/** Shares the time since the last start or end among the requests in flight. */
+function shareTime(): void {
+  const now = performance.now();
+  if (inFlight.size > 0) {
+    const each = (now - lastEvent) / inFlight.size;
+    for (const key of inFlight.values()) profiled.get(key)!.ms += each;
+  }
+  lastEvent = now;
+}
+
+function profileKey(method: string, params: unknown[]): string {
   let key = method;
   if (method === "eth_call" || method === "eth_sendTransaction") {
     const tx = params[0] as { to?: string; data?: string };
@@ -49,13 +93,29 @@ function profile(method: string, params: unknown[]): void {
     const tx = Transaction.from(params[0] as string);
     key += ` ${tx.to ?? ""} ${tx.data.slice(0, 10)}`;
   }
-  if (counts.size === 0) {
+  return key;
+}
+
+/** Starts timing a request; returns the function that ends it. */
+function profile(method: string, params: unknown[]): () => void {
+  const key = profileKey(method, params);
+  if (profiled.size === 0) {
     process.on("exit", () => {
-      const rows = [...counts].sort((a, b) => b[1] - a[1]);
-      writeFileSync(PROFILE!, JSON.stringify(Object.fromEntries(rows), null, 1));
+      const rows = [...profiled].sort((a, b) => b[1].ms - a[1].ms);
+      const out = Object.fromEntries(rows.map(([k, v]) => [k, { n: v.n, ms: Math.round(v.ms) }]));
+      writeFileSync(PROFILE!, JSON.stringify(out, null, 1));
     });
   }
-  counts.set(key, (counts.get(key) ?? 0) + 1);
+  const row = profiled.get(key) ?? { n: 0, ms: 0 };
+  profiled.set(key, row);
+  row.n++;
+  shareTime();
+  const id = nextRequest++;
+  inFlight.set(id, key);
+  return () => {
+    shareTime();
+    inFlight.delete(id);
+  };
 }
 
 /** Receipts `Chain` keeps to answer again (see `Chain.receipts`). */
@@ -88,9 +148,15 @@ export class Chain {
   failedTxs = 0;
   calls = 0;
   gasUsed = 0n;
-  /** wall milliseconds spent in transactions and in calls */
+  /**
+   * wall milliseconds spent in transactions, and during which at least one of `call`'s reads was in
+   * flight (reads awaited together count once: summing each one's latency counted every other read it
+   * waited behind, tens of seconds more than the run took)
+   */
   sendMs = 0;
   callMs = 0;
+  private callsInFlight = 0;
+  private callsSince = 0;
 
   constructor(readonly provider: EthereumProvider) {}
 
@@ -103,6 +169,10 @@ export class Chain {
    * or eth_getBlockByNumber("latest") answer, and forgotten as soon as anything may mine a block.
    */
   async rpc<T>(method: string, params: unknown[] = []): Promise<T> {
+    if (!READS_ONLY.has(method)) {
+      this.reads.clear();
+      this.changes++;
+    }
     if (MINES.has(method)) {
       this.head = undefined;
       this.mined++;
@@ -114,10 +184,28 @@ export class Chain {
       const known = this.receipts.get(params[0] as string);
       if (known !== undefined) return known as T;
     }
-    if (PROFILE) profile(method, params);
+    const readKey = CACHED_READS.has(method) ? method + JSON.stringify(params) : undefined;
+    if (readKey !== undefined) {
+      const known = this.reads.get(readKey);
+      if (known !== undefined) {
+        this.readHits++;
+        return known as T;
+      }
+    }
+    const done = PROFILE ? profile(method, params) : undefined;
     const before = this.mined;
-    const result = (await this.provider.request({ method, params })) as T;
+    const changes = this.changes;
+    let result: T;
+    try {
+      result = (await this.provider.request({ method, params })) as T;
+    } finally {
+      done?.();
+    }
     if (method === "eth_getTransactionReceipt" && result !== null) this.remember(params[0] as string, result);
+    // an answer to a read that overlapped a change is not kept (it may be from before or after it)
+    if (readKey !== undefined && result != null && before === this.mined && this.changes === changes) {
+      this.reads.set(readKey, deepFreeze(result));
+    }
     if (before === this.mined) {
       if (method === "eth_blockNumber") this.head = result as string;
       else if (method === "eth_getBlockByNumber" && params[0] === "latest" && result !== null) {
@@ -140,6 +228,18 @@ export class Chain {
     if (this.receipts.size >= RECEIPTS_KEPT) this.receipts.delete(this.receipts.keys().next().value!);
     this.receipts.set(hash, deepFreeze(receipt));
   }
+
+  /**
+   * Answers to reads (eth_call, eth_getBlockByNumber) by method and parameters, kept while no request
+   * that may change the node's state was sent: the node would answer the same bytes (same state, same
+   * block), so handing them out again is exact. A keeper pass reads some views twice at one block
+   * (its jobs each read what they need), and the replay's step reads what the keeper just read.
+   */
+  private reads = new Map<string, unknown>();
+  /** requests sent so far that may have changed what a read answers */
+  private changes = 0;
+  /** reads answered from `reads` */
+  readHits = 0;
 
   /** hex number of the head block, while no request since may have mined another */
   private head: string | undefined;
@@ -276,11 +376,11 @@ export class Chain {
   /** eth_call on the latest block. Reverts throw. */
   async call(to: string, data: string, gas = TX_GAS_CAP): Promise<string> {
     this.calls++;
-    const started = performance.now();
+    if (this.callsInFlight++ === 0) this.callsSince = performance.now();
     try {
       return await this.rpc<string>("eth_call", [{ to, data, gas: "0x" + gas.toString(16) }, "latest"]);
     } finally {
-      this.callMs += performance.now() - started;
+      if (--this.callsInFlight === 0) this.callMs += performance.now() - this.callsSince;
     }
   }
 

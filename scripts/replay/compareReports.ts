@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 /** Fields that measure the machine (wall and CPU time), never the run. */
 export const TIMING = new Set(["generatedAt", "seconds", "cpuSeconds", "sendMs", "callMs", "keeperMs"]);
 /** Fields that count the replay's and the keeper's requests to the node: reported, not failed on. */
-const REQUESTS = new Set(["calls", "rpcCalls"]);
+const REQUESTS = new Set(["calls", "rpcCalls", "cachedReads"]);
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

@@ -99,6 +99,8 @@ export async function recordRun(
       txs: chain.txs,
       failedTxs: chain.failedTxs,
       calls: chain.calls,
+      /** reads the chain answered again without the node (chain.ts: nothing changed since) */
+      cachedReads: chain.readHits,
       gasUsed: chain.gasUsed.toString(),
       sendMs: Math.round(chain.sendMs),
       callMs: Math.round(chain.callMs),

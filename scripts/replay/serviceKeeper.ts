@@ -27,9 +27,11 @@
  *    block time: the breaker's de-escalation counts from the last poke that still proposed the
  *    level, so a replay checks it every tick and pokes when the breaker's `pokeDue` says the poke
  *    would change something (a skipped poke would have written nothing); the volatility estimate updated on every new round, up
- *    to 64 rounds at a time. Fees stay the schema's: with a base fee of 0 the keeper offers its
- *    default 1 gwei tip (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee
- *    cap and tip, which the node accepts; the tip goes to the coinbase, nothing in the protocol.
+ *    to 64 rounds at a time; settleOrders batches simulated with one eth_call at a per-order gas budget
+ *    rather than estimated (`settleGasBudget`: a fill executes as under the estimate, see settler.ts).
+ *    Fees stay the schema's: with a base fee of 0 the keeper offers its default 1 gwei tip
+ *    (eth_maxPriorityFeePerGas is not consulted when the base fee is 0), as fee cap and tip, which the
+ *    node accepts; the tip goes to the coinbase, nothing in the protocol.
  *  - Logs: silent, unless REPLAY_KEEPER_LOG names a pino level (info, debug...): then on stderr.
  *
  * One replay tick is one instant of the path, at which the service would keep polling while blocks
@@ -56,7 +58,6 @@ import {
   type Log as EthersLog,
   Network,
   type TransactionRequest,
-  type TransactionResponse,
   Wallet,
   getAddress,
   getBigInt,
@@ -64,6 +65,8 @@ import {
   isHexString,
   keccak256,
   toQuantity,
+  Transaction,
+  TransactionResponse,
 } from "ethers";
 import { pino } from "pino";
 
@@ -112,6 +115,7 @@ export function replayKeeperSettings(batchSize: number): KeeperSettings {
     breakerPokeIntervalBlocks: 1,
     breakerPokeGasBound: true,
     breakerPokeWhenDue: true,
+    settleGasBudget: true,
   });
 }
 
@@ -140,12 +144,24 @@ const FAST_CALL_KEYS = new Set(["to", "from", "data", "gasLimit", "blockTag"]);
  *    (`getRpcError`);
  *  - a read (`call`) goes to the node as the eth_call ethers would build, without its request copy
  *    and its checksum of every address at every request;
- *  - `broadcastTransaction` returns the node's record of the transaction (eth_getTransactionByHash)
- *    instead of recovering its sender from the signature in JavaScript (ethers does, for the
- *    response's `from`: a millisecond and a half a transaction, more than the node takes to mine it).
+ *  - `broadcastTransaction` returns a response built from the signed bytes with the sender it was made
+ *    for (the keeper's key: the one signer of this provider) instead of recovering the sender from the
+ *    signature in JavaScript (ethers does, for the response's `from`: a millisecond and a half a
+ *    transaction, more than the node takes to mine it) or asking the node for its record of it (one
+ *    more request per transaction; nothing the keeper does reads the response).
  */
 class ImmediateProvider extends BrowserProvider {
   private nextId = 1;
+
+  constructor(
+    eip1193: Eip1193Provider,
+    network: Network,
+    options: ConstructorParameters<typeof BrowserProvider>[2],
+    /** the address of the one key that signs what this provider broadcasts */
+    private readonly sender: string,
+  ) {
+    super(eip1193, network, options);
+  }
 
   override async send(method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
     const payload = { method, params, id: this.nextId++, jsonrpc: "2.0" as const };
@@ -194,9 +210,31 @@ class ImmediateProvider extends BrowserProvider {
   override async broadcastTransaction(signedTx: string): Promise<TransactionResponse> {
     const hash = (await this.send("eth_sendRawTransaction", [signedTx])) as string;
     if (hash !== keccak256(signedTx)) throw new Error(`the node returned hash ${hash} for another transaction`);
-    const tx = await this.getTransaction(hash);
-    if (!tx) throw new Error(`the node accepted transaction ${hash} but does not know it`);
-    return tx;
+    // parsing reads the signature but does not recover its signer (that happens only when `from` is read)
+    const tx = Transaction.from(signedTx);
+    return new TransactionResponse(
+      {
+        blockNumber: null,
+        blockHash: null,
+        hash,
+        index: 0,
+        type: tx.type ?? 0,
+        to: tx.to,
+        from: this.sender,
+        nonce: tx.nonce,
+        gasLimit: tx.gasLimit,
+        gasPrice: tx.gasPrice ?? tx.maxFeePerGas ?? 0n,
+        maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+        maxFeePerGas: tx.maxFeePerGas,
+        data: tx.data,
+        value: tx.value,
+        chainId: tx.chainId,
+        signature: tx.signature!,
+        accessList: tx.accessList,
+        authorizationList: tx.authorizationList,
+      },
+      this,
+    );
   }
 }
 
@@ -204,7 +242,7 @@ class ImmediateProvider extends BrowserProvider {
  * An ethers provider over the replay's connection: transactions mined at `chain.time`, requests
  * counted in `stats`, no caching, no polling, no timers.
  */
-export function replayProvider(chain: Chain, chainId: number, stats: RpcStats): BrowserProvider {
+export function replayProvider(chain: Chain, chainId: number, stats: RpcStats, sender: string): BrowserProvider {
   const timed: Eip1193Provider = {
     async request({ method, params }) {
       stats.requests++;
@@ -215,7 +253,12 @@ export function replayProvider(chain: Chain, chainId: number, stats: RpcStats): 
     },
   };
   const network = Network.from(chainId);
-  return new ImmediateProvider(timed, network, { staticNetwork: network, cacheTimeout: -1, polling: false });
+  return new ImmediateProvider(
+    timed,
+    network,
+    { staticNetwork: network, cacheTimeout: -1, polling: false },
+    getAddress(sender),
+  );
 }
 
 function replayLogger(): Logger {
@@ -298,7 +341,7 @@ export class ServiceKeeper {
   private volatilityMoves: boolean | undefined;
 
   constructor(private readonly ctx: KeeperContext) {
-    const provider = replayProvider(ctx.chain, ctx.deployment.chainId, this.rpc);
+    const provider = replayProvider(ctx.chain, ctx.deployment.chainId, this.rpc, ctx.keeper);
     const signer = new Wallet(ctx.keeperKey, provider);
     if (signer.address.toLowerCase() !== ctx.keeper.toLowerCase()) {
       throw new Error(`replay keeper: the key is for ${signer.address}, not the keeper address ${ctx.keeper}`);

@@ -7,6 +7,13 @@
  * touched in, and from the first partial takeover on, at every step until it is closed.
  *
  *   CRASH_DATA_DIR=... npx tsx scripts/replay/traceWipeouts.ts <event> <seed> <variant> <out.json> [stylised]
+ *
+ * TRACE_PATH=<file.csv> replays that price path (one BTC market, as `cli.ts --path <file> --symbol BTC`) instead
+ * of <event>; TRACE_PRESET=<preset> traces that preset (default protected; baseline has no vault, so its wipe-outs
+ * are the full closes that leave the account no margin or bad debt, as the replay's digest counts them);
+ * TRACE_WATCH=<id,id,...> also prints those accounts' state at every step, touched or not. Account ids are
+ * given in the order the traders' deposits land, which differs between presets: `deposits` (each account's margin
+ * at the first step, before any position) is what matches a trader across two runs.
  */
 import { writeFileSync } from "node:fs";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
@@ -15,7 +22,7 @@ import type { Protocol } from "../../deploy/protocol.js";
 import { runReplay } from "./engine.js";
 import { loadPreset, withOverrides } from "./presets.js";
 import type { ReplayStep } from "./result.js";
-import { pathsFor } from "./sources.js";
+import { pathsFor, userPaths } from "./sources.js";
 import { VARIANTS } from "./sweepTable.js";
 import { ILiquidator__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidator__factory.js";
 import { IPerpEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IPerpEngine__factory.js";
@@ -31,16 +38,24 @@ async function main() {
   const { default: hre } = await import("hardhat");
   if (!(variant in VARIANTS)) throw new Error(`unknown variant ${variant}`);
   const impact = VARIANTS[variant];
-  const params = withOverrides(loadPreset("protected"), {
+  const params = withOverrides(loadPreset(process.env.TRACE_PRESET ?? "protected"), {
     population: { accounts: Number(process.env.TRACE_ACCOUNTS ?? 60), seed: Number(seed) },
     ...(Object.keys(impact).length ? { impact } : {}),
   });
-  const ev = pathsFor(event, { stylised: mode === "stylised" });
+  const ev = process.env.TRACE_PATH
+    ? userPaths([process.env.TRACE_PATH], ["BTC"])
+    : pathsFor(event, { stylised: mode === "stylised" });
   const lines = new Map<string, Line[]>();
   const watch = new Set<bigint>(); // partly taken over, not yet closed
+  const always = (process.env.TRACE_WATCH ?? "")
+    .split(",")
+    .filter((x) => x.trim() !== "")
+    .map((x) => BigInt(x.trim()));
   const wiped = new Set<string>();
   const partial = new Set<string>();
   let last: number | undefined;
+  const deposits: Record<string, string> = {};
+  let early = 0;
   const push = (id: bigint, l: Line) => {
     const k = String(id);
     if (!lines.has(k)) lines.set(k, []);
@@ -52,6 +67,13 @@ async function main() {
     const engine = await chain.protocol.engine.getAddress();
     const oracle = (Number(BigInt(step.oraclePrice)) / 1e18).toFixed(2);
     const touched = new Set<bigint>();
+    if (early++ < 3) {
+      const pe = IPerpEngine__factory.connect(engine, p);
+      for (let id = 1n; id <= BigInt(params.population?.accounts ?? 60) + 5n; id++) {
+        const s = await pe.accountSummary(id).catch(() => undefined); // ids past the last account revert
+        if (s && s.margin > 0n && s.notional === 0n && !(String(id) in deposits)) deposits[String(id)] = usd(s.margin);
+      }
+    }
     if (last !== undefined && head > last) {
       const b = IBackstopEngine__factory.connect(engine, p);
       const l = ILiquidator__factory.connect(engine, p);
@@ -84,14 +106,21 @@ async function main() {
           what = `B leg ${a.marketId} bad debt ${usd(bad)} fill ${(Number(a.fillPrice) / 1e18).toFixed(2)} WIPED`;
         } else if (e.eventName === "LiquidationSettled") {
           what = `S ${a.backstop ? "backstop" : "tranche"} fraction ${(Number(a.fraction) / 1e18).toFixed(3)} notional ${usd(a.trancheNotional as bigint)} health ${(Number(a.healthAfter) / 1e18).toFixed(3)}`;
-          if (a.fraction === 10n ** 18n) watch.delete(id);
+          if (a.fraction === 10n ** 18n) {
+            watch.delete(id);
+            const s = await pe.accountSummary(id, { blockTag: e.blockNumber });
+            if (s.margin === 0n && s.notional === 0n) {
+              wiped.add(String(id));
+              what += " WIPED";
+            }
+          }
         } else {
           what = `D ${(Number(a.sizeDelta) / 1e18).toFixed(3)}`;
         }
         touched.add(id);
         push(id, { ...base, what });
       }
-      for (const id of new Set([...touched, ...watch])) {
+      for (const id of new Set([...touched, ...watch, ...always])) {
         const s = await pe.accountSummary(id);
         push(id, {
           t: step.t,
@@ -104,7 +133,14 @@ async function main() {
     }
     last = head;
   };
-  const { run } = await runReplay({ network: hre.network, event, title: ev.title, paths: ev.paths, params, onStep });
+  const { run } = await runReplay({
+    network: hre.network,
+    event: ev.event,
+    title: ev.title,
+    paths: ev.paths,
+    params,
+    onStep,
+  });
   const m = run.metrics as unknown as Record<string, unknown>;
   const result = {
     cell: { event, seed, variant, mode: mode ?? "real" },
@@ -113,6 +149,7 @@ async function main() {
     wiped: [...wiped],
     partlyTaken: [...partial],
     wipedAfterPart: [...wiped].filter((k) => partial.has(k)),
+    deposits,
     accounts: Object.fromEntries(lines),
   };
   writeFileSync(

@@ -9,7 +9,8 @@ import { encodeBytes32String, type ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
-import { WAD } from "../../deploy/params.js";
+import { DEFAULT_MARKETS, DEFAULT_RISK, WAD, feedId, marketConfig } from "../../deploy/params.js";
+import { loadPreset } from "../../scripts/replay/presets.js";
 import * as liq from "../../scripts/lib/math/liquidation.js";
 import { AccountBook } from "../../scripts/keeper/book.js";
 import { rereadAccounts } from "../../scripts/keeper/contracts.js";
@@ -1269,5 +1270,120 @@ describe("Backstop vault: adversarial", function () {
     const worth = await w.bv.previewRedeem(lpShares);
     await setPriceWad(w, ETH, (price * 97n) / 100n);
     expect(await w.bv.previewRedeem(lpShares)).to.be.lessThan(worth);
+  });
+});
+
+/**
+ * The maintenance ramp at its bound where a vault is set (docs/architecture.md, "The sharp paths' wipe-outs,
+ * traced, and the maintenance ramp with a vault"): a volatility spike makes an account liquidatable at its
+ * target maintenance at once, and the vault, the first liquidator, takes it at the oracle price with no sale,
+ * before the next step of the fall takes it through zero.
+ */
+describe("Backstop vault: the maintenance ramp at its bound", function () {
+  const MAX_RAMP = 10n ** 15n; // MarketAdmin.MAX_MMR_RAMP_PER_SECOND
+  const ETH_FEED = feedId("ETH");
+  const SPIKE = 4n * WAD; // 400% annualised: the volatility term's target 1% + 4%
+
+  /** A decimal string as a WAD bigint (the presets' `Dec`), with no floating point. */
+  const wadOf = (d: string) => {
+    const [i, f = ""] = d.split(".");
+    return BigInt(i) * WAD + BigInt((f + "0".repeat(18)).slice(0, 18));
+  };
+
+  /**
+   * The ETH market's maintenance ramp at `ramp`; `n` accounts of `size` ETH on `marginUsdc` (5x at 2000) at health
+   * 1.5 or more; then a volatility spike and one minute.
+   */
+  async function spikeCase(ramp: bigint, n: number, size = 100n * WAD, marginUsdc = 40_000n) {
+    const w = await loadFixture(world);
+    const spec = DEFAULT_MARKETS[0];
+    await w.engine
+      .connect(w.governor)
+      .setMarketConfig(ETH, { ...marketConfig(spec), risk: { ...spec.risk, mmrRampPerSecond: ramp } });
+    const ids = [];
+    for (const o of [w.alice, w.bob, w.carol].slice(0, n)) ids.push(await positionAccount(w, o, marginUsdc, size));
+    let price = 0n;
+    for (const id of ids) {
+      const p = await priceForHealth(w, id, (3n * WAD) / 2n);
+      if (p > price) price = p; // a long's health rises with the price: every account at 1.5 or more
+    }
+    await setPriceWad(w, ETH, price);
+    for (const id of ids) {
+      const s = (await w.engine.liquidationSnapshot(id)).summary;
+      expect(s.equity).to.be.greaterThan(BigInt(s.maintenanceMargin)); // healthy before the spike
+    }
+    await w.oracle.connect(w.governor).resetVolatility(ETH_FEED, SPIKE);
+    await time.increase(60); // one oracle step of the replay's paths
+    await setPriceWad(w, ETH, price); // a fresh round at the same price: the price has not moved
+    return { w, ids, price };
+  }
+
+  async function liquidatable(w: BWorld, id: bigint) {
+    const s = (await w.engine.liquidationSnapshot(id)).summary;
+    return s.equity < BigInt(s.maintenanceMargin);
+  }
+
+  it("the replay's protected preset sets the ramp at its bound; without a vault it stays the deployment's default", function () {
+    expect(wadOf(String(loadPreset("protected").market.risk?.mmrRampPerSecond))).to.equal(MAX_RAMP);
+    expect(wadOf(String(loadPreset("protected-no-vault").market.risk?.mmrRampPerSecond))).to.equal(
+      DEFAULT_RISK.mmrRampPerSecond,
+    );
+  });
+
+  it("a volatility spike makes an account liquidatable at its target maintenance at once; the vault takes it whole at the oracle, the trader keeps its margin less the fee, nothing sold; at the default ramp it is still healthy", async function () {
+    const slow = await spikeCase(DEFAULT_RISK.mmrRampPerSecond, 1);
+    expect(await liquidatable(slow.w, slow.ids[0])).to.equal(false); // the ramp: 1 point an hour
+    const { w, ids, price } = await spikeCase(MAX_RAMP, 1);
+    const a = ids[0];
+    expect(await liquidatable(w, a)).to.equal(true);
+    const before = (await w.engine.liquidationSnapshot(a)).summary;
+    expect(before.equity).to.be.greaterThan(0n);
+    const oi = (await w.engine.marketState(ETH)).longOpenInterest;
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+    const taken = events(w, rc, "AccountTakenOver");
+    expect(taken).to.have.length(1);
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0); // nothing sold into the market
+    expect((await w.engine.position(a, ETH)).size).to.equal(0n); // whole
+    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
+    expect((await w.engine.marketState(ETH)).longOpenInterest).to.equal(oi); // one side's interest moved
+    const left = await w.vault.marginOf(a);
+    expect(left).to.be.greaterThan(0n); // not wiped out: its margin less the fee
+    expect(left).to.equal(taken[0].args.marginLeftWad);
+    const marginAtOracle = taken[0].args.marginLeftWad + taken[0].args.feeWad;
+    expect(taken[0].args.feeWad).to.equal(
+      min(ceilDiv(taken[0].args.notional * CONFIG.feeRate, WAD), marginAtOracle / 2n),
+    );
+    expect(taken[0].args.notional).to.equal(before.notional);
+    const [p] = await w.oracle.getPrice(await w.engine.marketConfig(ETH).then((c) => c.feedId));
+    expect(p).to.equal(price);
+  });
+
+  it("adversarial: self-liquidation at a spike, the owner as its own keeper, pays less than the account's equity", async function () {
+    const { w, ids } = await spikeCase(MAX_RAMP, 1);
+    const a = ids[0];
+    const equity = BigInt((await w.engine.liquidationSnapshot(a)).summary.equity);
+    await w.liquidationEngine.connect(w.alice).liquidate(a);
+    const got = (await w.vault.marginOf(a)) + (await w.vault.keeperRewardsOf(w.alice.address));
+    expect(got).to.be.lessThan(equity);
+  });
+
+  it("adversarial: a spike that takes many accounts below maintenance at once does not feed the vault past its caps (a thin market pushed around the vault)", async function () {
+    const { w, ids } = await spikeCase(MAX_RAMP, 3, 500n * WAD, 200_000n);
+    // 0.1% of $2B; the account cap lifted so that the market's caps are the ones in question
+    await w.bs.setBackstopConfig({ ...CONFIG, depthShare: WAD / 1000n, accountShare: WAD, impactBudget: WAD / 1000n });
+    for (const id of ids) expect(await liquidatable(w, id)).to.equal(true);
+    const taken = [];
+    for (const id of ids) {
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
+      taken.push(events(w, rc, "AccountTakenOver").length);
+    }
+    // the first fits; the spike shrinks the market cap (x refSigma / sigma) below two of them: closed as before
+    expect(taken).to.deep.equal([1, 0, 0]);
+    const vs = await w.engine.liquidationSnapshot(w.vaultAccount);
+    const depth = ((await w.engine.marketConfig(ETH)).skewScale * vs.positions[0].price) / WAD;
+    expect(vs.summary.notional).to.be.at.most(depth / 1000n);
+    const equity = BigInt(vs.summary.equity);
+    expect(vs.summary.notional).to.be.at.most((((CONFIG.marketShare * equity) / WAD) * CONFIG.refSigma) / SPIKE);
+    expect(vs.summary.notional).to.be.greaterThan(0n);
   });
 });

@@ -37,7 +37,13 @@ import {
   takeoverPlan,
   trancheGas,
 } from "../../scripts/keeper/planner.js";
-import { type ScanResult, scanAccounts, worstFirst } from "../../scripts/keeper/scanner.js";
+import {
+  AccrualMemo,
+  type ScanResult,
+  maintenanceSummary,
+  scanAccounts,
+  worstFirst,
+} from "../../scripts/keeper/scanner.js";
 import { TxManager, type TxOutcome, type TxProvider, classifyBroadcastError } from "../../scripts/keeper/txManager.js";
 import { CircuitBreaker__factory } from "../../types/ethers-contracts/factories/contracts/breaker/CircuitBreaker__factory.js";
 import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
@@ -535,6 +541,59 @@ describe("keeper scan and plans", () => {
       account,
     );
     expect(once).to.deep.equal(direct);
+  });
+
+  it("scans with maintenanceSummary: accountSummary's equity, maintenance margin and notional to the wei, and its errors", () => {
+    // three markets not yet accrued (funding and the term ramp computed per scan), sizes of both signs
+    const markets = new Map<number, MarketSnapshot>([
+      [0, ETH_MARKET],
+      [3, { ...ETH_MARKET, price: 31n * WAD, sigma: WAD, state: { ...ETH_MARKET.state, lastAccrualTime: NOW - 7n } }],
+      [
+        9,
+        {
+          ...ETH_MARKET,
+          price: 65_000n * WAD,
+          state: { ...ETH_MARKET.state, longOpenInterest: 0n, shortOpenInterest: 40n * WAD },
+        },
+      ],
+    ]);
+    const snapshot = { timestamp: NOW, markets, liquidationMargin: LIQUIDATION_MARGIN };
+    let seed = 20261206n;
+    const next = (n: bigint) => {
+      seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
+      return seed % n;
+    };
+    const memo = new AccrualMemo(snapshot);
+    let compared = 0;
+    for (let k = 0; k < 300; k++) {
+      const positions = new Map<number, { size: bigint; basis: bigint }>();
+      for (const m of [9, 0, 3]) {
+        if (next(3n) === 0n) continue;
+        const size = (next(2n) === 0n ? -1n : 1n) * (next(50n * WAD) + (k % 7 === 0 ? 0n : 1n));
+        positions.set(m, { size, basis: size * (next(2_000n) + 1n) });
+      }
+      const account = { margin: next(100_000n * WAD), positions };
+      const full = accountSummary(snapshot, account);
+      const lean = maintenanceSummary(snapshot, account, memo);
+      expect(lean).to.deep.equal({ ...full, initialMargin: 0n });
+      expect(maintenanceSummary(snapshot, account)).to.deep.equal(lean);
+      compared++;
+    }
+    expect(compared).to.equal(300);
+    // a market accrued at a time after the snapshot's, a size out of int128: both refuse
+    const behind = {
+      ...snapshot,
+      markets: new Map([[0, { ...ETH_MARKET, state: { ...ETH_MARKET.state, lastAccrualTime: NOW + 1n } }]]),
+    };
+    const one = { margin: WAD, positions: new Map([[0, { size: WAD, basis: WAD }]]) };
+    expect(() => accountSummary(behind, one)).to.throw();
+    expect(() => maintenanceSummary(behind, one)).to.throw();
+    const memoBehind = new AccrualMemo(behind);
+    expect(() => maintenanceSummary(behind, one, memoBehind)).to.throw();
+    expect(() => maintenanceSummary(behind, one, memoBehind)).to.throw();
+    const huge = { margin: WAD, positions: new Map([[0, { size: 2n ** 127n, basis: 0n }]]) };
+    expect(() => accountSummary(snapshot, huge)).to.throw();
+    expect(() => maintenanceSummary(snapshot, huge)).to.throw();
   });
 
   it("orders liquidatable accounts worst first and flags the backstop", () => {

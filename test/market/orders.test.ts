@@ -16,7 +16,7 @@ import type { ChainView } from "../../scripts/keeper/chainView.js";
 import { AGGREGATOR_ABI, type ProtocolContracts } from "../../scripts/keeper/contracts.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
-import { Settler } from "../../scripts/keeper/settler.js";
+import { SETTLE_GAS_OVERHEAD, SETTLE_GAS_PER_ORDER, Settler, settleGasLimit } from "../../scripts/keeper/settler.js";
 import type { TxManager } from "../../scripts/keeper/txManager.js";
 import type { IOrders, MockAggregator } from "../../types/ethers-contracts/index.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, openAccount, setPrice, type World } from "../helpers/fixture.js";
@@ -380,14 +380,26 @@ describe("Two-step orders", function () {
   });
 
   describe("the keeper's settle job", function () {
-    it("follows the order events, finds each order's first round and settles the due ones in one simulated batch", async function () {
+    /** Three orders settled by the job: the batch it sent, its gas limit and the requests it made. */
+    async function settleThree(settings: Parameters<typeof keeperSettings>[0]) {
       const w = await loadFixture(ordersOnFixture);
       const a = await openAccount(w, w.alice, 100_000n * USDC);
       const b = await openAccount(w, w.bob, 100_000n * USDC);
       const c = await openAccount(w, w.carol, 100_000n * USDC);
-      const sent: { to: string; data: string }[] = [];
+      const sent: { to: string; data: string; gasLimit: bigint }[] = [];
+      const asked = { estimates: 0, fits: [] as bigint[] };
       const tx = {
-        estimate: (to: string, data: string) => ethers.provider.estimateGas({ from: w.stranger.address, to, data }),
+        estimate: (to: string, data: string) => {
+          asked.estimates++;
+          return ethers.provider.estimateGas({ from: w.stranger.address, to, data });
+        },
+        fits: async (to: string, data: string, gasLimit: bigint) => {
+          asked.fits.push(gasLimit);
+          return ethers.provider.call({ from: w.stranger.address, to, data, gasLimit }).then(
+            () => true,
+            () => false,
+          );
+        },
         submit: async (req: { to: string; data: string; gasLimit: bigint }) => {
           sent.push(req);
           const r = await w.stranger.sendTransaction({ to: req.to, data: req.data, gasLimit: req.gasLimit });
@@ -413,7 +425,7 @@ describe("Two-step orders", function () {
         contracts,
         provider: ethers.provider,
         tx,
-        settings: keeperSettings({}),
+        settings: keeperSettings(settings),
         logger: silentLogger(),
         metrics,
         startBlock: 0,
@@ -446,6 +458,29 @@ describe("Two-step orders", function () {
       await settler.follow((await view()).blockNumber);
       expect(settler.pending.size).to.equal(0);
       expect((await metrics.orders.get()).values.find((v) => v.labels.outcome === "settled")?.value).to.equal(3);
+      return { sent, asked };
+    }
+
+    it("follows the order events, finds each order's first round and settles the due ones in one simulated batch", async function () {
+      const { sent, asked } = await settleThree({});
+      // the default: the node's estimate plus the margin
+      expect(asked.estimates).to.equal(1);
+      expect(asked.fits).to.deep.equal([]);
+      expect(sent[0].gasLimit).to.be.gt(0n);
+    });
+
+    it("with settleGasBudget, simulates the batch with one eth_call at its per-order budget and sends it with that limit, above the estimate plus the margin", async function () {
+      const { sent, asked } = await settleThree({ settleGasBudget: true });
+      const budget = settleGasLimit(3, keeperSettings({}).txGasCap);
+      expect(budget).to.equal(BigInt(SETTLE_GAS_OVERHEAD + 3 * SETTLE_GAS_PER_ORDER));
+      expect(asked.estimates).to.equal(0);
+      expect(asked.fits).to.deep.equal([budget]);
+      expect(sent[0].gasLimit).to.equal(budget);
+      // the batch of three as the default job would have sent it, estimated from the state before it
+      const { sent: estimated } = await settleThree({});
+      expect(estimated[0].gasLimit).to.be.lte(budget);
+      // the cap bounds a large batch
+      expect(settleGasLimit(1000, 16_777_216)).to.equal(16_777_216n);
     });
   });
 

@@ -53,11 +53,18 @@ const fmtPct = (wad: string | null | undefined) =>
   wad === undefined || wad === null ? "none" : (Number(BigInt(wad)) / 1e16).toFixed(2) + "%";
 const fmtP = (p: number) => (p * 100).toFixed(3) + "%";
 
+type Side = {
+  criticalShock?: string;
+  waveShock?: string;
+  horizons: { horizonSeconds: number; probability: number; model: string }[];
+  reachHorizons: { horizonSeconds: number; probability: number; model: string }[];
+};
+
 type Api = {
   forecast: {
     blockNumber: number;
-    down: { criticalShock?: string; waveShock?: string };
-    up: { criticalShock?: string; waveShock?: string };
+    down: Side;
+    up: Side;
     worst: { distance1h: number; direction: string };
     insurance: { coverableWad: string; badDebtAt10pct: string };
     indicators: Record<string, string>;
@@ -140,6 +147,22 @@ describe("Risk monitor dashboard in chromium", function () {
     expect(await text("p-15m")).to.equal(fmtP(d.p15m));
     expect(await text("p-1h")).to.equal(fmtP(d.p1h));
     expect(await text("p-24h")).to.equal(fmtP(d.p24h));
+    // the rules read the end-of-horizon probability by default; the probability of reaching is shown beside it
+    const w = f.worst.direction === "up" ? f.up : f.down;
+    expect(w.horizons[0].model).to.equal("end");
+    expect(await text("p-model")).to.contain("past the critical shock at the horizon's end");
+    for (const [id, s] of [
+      ["reach-15m", 900],
+      ["reach-1h", 3600],
+      ["reach-24h", 86400],
+    ] as const) {
+      const h = w.reachHorizons.find((x) => x.horizonSeconds === s)!;
+      expect(h.model).to.equal("reach");
+      const end = w.horizons.find((x) => x.horizonSeconds === s)!;
+      // reaching a level within the horizon is at least as likely as being past it at the end
+      expect(h.probability).to.be.at.least(end.probability);
+      expect(await text(id)).to.equal(fmtP(w.criticalShock === undefined ? 0 : h.probability));
+    }
     expect(await text("insurance")).to.equal(fmtUsd(f.insurance.coverableWad));
     expect(await text("baddebt10")).to.equal(fmtUsd(f.insurance.badDebtAt10pct));
     for (const k of ["liquidatableNow", "down5", "down10", "up5", "up10"]) {

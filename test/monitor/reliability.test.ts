@@ -11,6 +11,7 @@ import { expect } from "chai";
 import {
   type DirectionProbe,
   type ForecastProbe,
+  distinctWindows,
   inputsWithMinHorizons,
   outcomes,
   probeWithMinHorizons,
@@ -21,6 +22,7 @@ import {
 import type { RuleInputs } from "../../scripts/monitor/rules.js";
 import { YEAR_SECONDS } from "../../scripts/monitor/stats.js";
 import { moveProbability, standardisedShocks } from "../../scripts/monitor/stats.js";
+import { normals } from "../../scripts/lib/random.js";
 
 const side = (o: Partial<DirectionProbe> = {}): DirectionProbe => ({
   critical: null,
@@ -36,19 +38,6 @@ const side = (o: Partial<DirectionProbe> = {}): DirectionProbe => ({
 
 const probe = (t: number, price: number, down: Partial<DirectionProbe> = {}, up: Partial<DirectionProbe> = {}) =>
   ({ t, price, sigma: 0.5, worst: "down", down: side(down), up: side(up) }) as ForecastProbe;
-
-/** A deterministic uniform generator (mulberry32) and standard normals from it (Box-Muller). */
-function normals(seed: number) {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-}
 
 describe("Risk monitor: the reliability of the forecast's probabilities", function () {
   it("a path reached a shock within the horizon, not after it, and a window the path does not cover is left out", function () {
@@ -108,6 +97,21 @@ describe("Risk monitor: the reliability of the forecast's probabilities", functi
     const s = summary(xs);
     expect(s.n).to.equal(5);
     expect(s.observed).to.equal(0.4);
+  });
+
+  it("the non-overlapping windows at a prediction of at least 5%, and the chance a calibrated forecast shows none come true", function () {
+    const xs = [
+      { t: 7200, predicted: 0.3, hit: false },
+      { t: 0, predicted: 0.01, hit: true }, // below 5%: not a window
+      { t: 600, predicted: 0.1, hit: false },
+      { t: 1200, predicted: 0.5, hit: true }, // inside the window from 600
+      { t: 4300, predicted: 0.2, hit: false },
+    ];
+    const d = distinctWindows(xs, 3600, 0.05);
+    expect(d.windows.map((w) => w.t)).to.deep.equal([600, 4300]); // 7,200 is within the hour from 4,300
+    expect(d.hits).to.equal(0);
+    expect(Math.abs(d.noHitIfCalibrated - 0.9 * 0.8)).to.be.at.most(1e-12);
+    expect(distinctWindows(xs, 3600, 0.6).windows).to.deep.equal([]);
   });
 
   it("on a Gaussian walk the end-of-horizon probability matches the end, and the path crosses more often", function () {

@@ -11,11 +11,14 @@ import {
   type Eip1193Provider,
   Interface,
   Network,
+  Transaction,
   Typed,
+  Wallet,
   ZeroAddress,
   getAddress,
   hexlify,
   id,
+  keccak256,
 } from "ethers";
 
 import { Chain } from "../../scripts/replay/chain.js";
@@ -152,7 +155,7 @@ describe("Replay cost: what is saved computes the same", function () {
     );
     const viaReplay: unknown[][] = [];
     const chain = { time: 0, rpc: node(viaReplay) } as unknown as Chain;
-    const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 });
+    const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 }, from);
     // the fast path never takes the provider's request copy and address resolution
     (provider as unknown as { _getTransactionRequest: () => never })._getTransactionRequest = () => {
       throw new Error("took the provider's path");
@@ -176,6 +179,46 @@ describe("Replay cost: what is saved computes the same", function () {
     let refused: unknown;
     await provider.call({ to: bad, data: "0x" }).catch((e: unknown) => (refused = e));
     expect(String(refused)).to.match(/bad address checksum/);
+  });
+
+  it("the replay keeper's provider answers a broadcast with the transaction ethers would recover, asking the node nothing more", async function () {
+    const wallet = Wallet.createRandom();
+    const asked: string[] = [];
+    const chain = {
+      time: 0,
+      rpc: async (method: string, params: unknown[]) => {
+        asked.push(method);
+        if (method === "eth_sendRawTransaction") return keccak256(params[0] as string);
+        return null;
+      },
+    } as unknown as Chain;
+    const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 }, wallet.address.toLowerCase());
+    const raw = await wallet.signTransaction({
+      type: 2,
+      chainId: 31337n,
+      nonce: 7,
+      to: getAddress("0x5fbdb2315678afecb367f032d93f642f64180aa3"),
+      data: "0x12345678",
+      value: 0n,
+      gasLimit: 345_678n,
+      maxFeePerGas: 10n ** 9n,
+      maxPriorityFeePerGas: 10n ** 9n,
+    });
+    const r = await provider.broadcastTransaction(raw);
+    const t = Transaction.from(raw);
+    expect(asked).to.deep.equal(["evm_setNextBlockTimestamp", "eth_sendRawTransaction"]);
+    expect([r.hash, r.from, r.to, r.nonce, r.data, r.gasLimit, r.maxFeePerGas, r.chainId, r.type]).to.deep.equal([
+      t.hash,
+      t.from,
+      t.to,
+      t.nonce,
+      t.data,
+      t.gasLimit,
+      t.maxFeePerGas,
+      t.chainId,
+      t.type,
+    ]);
+    expect(r.signature.serialized).to.equal(t.signature!.serialized);
   });
 
   it("lowerHex answers what hexlify answers, the same string when it already is, and refuses what hexlify refuses", function () {
@@ -233,5 +276,61 @@ describe("Replay cost: what is saved computes the same", function () {
     expect(third).to.not.equal(first);
     expect(third).to.deep.equal(receipt);
     expect(asked.filter((m) => m === "eth_getTransactionReceipt")).to.have.length(3);
+  });
+  it("a read is asked of the node once while nothing changes, again after any request that may change state, never kept when it overlapped one, never when it failed", async function () {
+    const asked: string[] = [];
+    let value = 1;
+    let release: (() => void) | undefined;
+    const chain = new Chain({
+      request: async ({ method, params }: { method: string; params: unknown[] }) => {
+        asked.push(method);
+        if (method === "eth_call") {
+          const data = (params[0] as { data: string }).data;
+          if (data === "0xbad0") throw new Error("execution reverted");
+          if (data === "0x5100" && release === undefined) await new Promise<void>((r) => (release = r));
+          return "0x" + value.toString(16).padStart(64, "0");
+        }
+        if (method === "eth_sendRawTransaction") value++;
+        if (method === "eth_blockNumber") return "0x7";
+        return null;
+      },
+    } as never);
+    const calls = () => asked.filter((m) => m === "eth_call").length;
+    const read = (data = "0x1234", to = "0x" + "11".repeat(20)) =>
+      chain.rpc<string>("eth_call", [{ to, data }, "latest"]);
+    const first = await read();
+    expect(await read()).to.equal(first);
+    expect(calls()).to.equal(1);
+    expect(chain.readHits).to.equal(1);
+    // other arguments or another contract: another read
+    await read("0x1235");
+    await read("0x1234", "0x" + "22".repeat(20));
+    expect(calls()).to.equal(3);
+    // a read of the head's number changes nothing; a transaction does
+    await chain.rpc("eth_blockNumber");
+    expect(await read()).to.equal(first);
+    expect(calls()).to.equal(3);
+    await chain.rpc("eth_sendRawTransaction", ["0x00"]);
+    const after = await read();
+    expect(after).to.not.equal(first);
+    expect(calls()).to.equal(4);
+    // any request that is not a read counts as a change (an evm_ method, an unknown one)
+    await chain.rpc("evm_setNextBlockTimestamp", [5]);
+    await read();
+    expect(calls()).to.equal(5);
+    // a failed read is asked again
+    for (let k = 0; k < 2; k++) await read("0xbad0").catch(() => undefined);
+    expect(calls()).to.equal(7);
+    // a read that a change overlapped is not kept
+    const slow = read("0x5100");
+    await new Promise((r) => setImmediate(r));
+    await chain.rpc("eth_sendRawTransaction", ["0x00"]);
+    release!();
+    await slow;
+    await read("0x5100").then(
+      () => undefined,
+      () => undefined,
+    );
+    expect(calls()).to.equal(9);
   });
 });

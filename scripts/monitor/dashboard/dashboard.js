@@ -135,6 +135,20 @@ function show(body) {
   $("p-15m").textContent = fmtP(d.p15m);
   $("p-1h").textContent = fmtP(d.p1h);
   $("p-24h").textContent = fmtP(d.p24h);
+  // the worst direction's probabilities of reaching its critical shock (0 when none up to the grid's end)
+  const w = f[f.worst.direction];
+  const model = w.horizons.length ? w.horizons[0].model : "end";
+  $("p-model").textContent =
+    model === "reach"
+      ? "the probability of reaching the critical shock within the horizon"
+      : "the probability of being past the critical shock at the horizon's end";
+  const reach = (s) => {
+    const h = w.reachHorizons.find((x) => x.horizonSeconds === s);
+    return w.criticalShock === undefined || w.criticalShock === null || !h ? 0 : h.probability;
+  };
+  $("reach-15m").textContent = fmtP(reach(900));
+  $("reach-1h").textContent = fmtP(reach(3600));
+  $("reach-24h").textContent = fmtP(reach(86400));
   $("worst").textContent = f.worst.direction;
   $("insurance").textContent = fmtUsd(f.insurance.coverableWad);
   $("coverage").textContent =
