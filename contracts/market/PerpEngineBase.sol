@@ -844,7 +844,7 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev The longest time the reward-escalation clock runs without being seen (a tranche, or flag() finding
     ///      the account liquidatable): escalation counts only time during which the account was seen
-    ///      liquidatable, with gaps of at most this (docs/architecture.md, "Escalation after a recovery").
+    ///      liquidatable, with gaps of at most this (docs/architecture.md, "The mechanism", the escalation clock).
     uint256 internal constant ESCALATION_GAP = 600;
 
     /// @dev When the account's reward-escalation clock started, or 0 when it does not run: not flagged or

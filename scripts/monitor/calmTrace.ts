@@ -3,7 +3,7 @@
  * replay): every step more than an hour before the first wave, the level each stage of the default rules
  * gives (the plain rules, after the change gate, after escalation) with the rule that set it, the
  * distances the gate and the fast path read, and the oracle price when the report carries the series.
- * Then, per rule, the calm seconds at level >= 1 it accounts for (docs/architecture.md, "Risk monitor",
+ * Then, per rule, the calm seconds at level >= 1 it accounts for (docs/experiments.md, "Risk monitor",
  * "False alarms: the replays' own calm").
  *
  *   npx tsx scripts/monitor/calmTrace.ts <report.json> [event] [--all] [--fresh-from-prices]

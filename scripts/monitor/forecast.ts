@@ -67,7 +67,7 @@ export type ForecastSettings = {
   /**
    * what each probability is of (stats.ts `ProbabilityModel`): `reach`, the price touches the shock at some
    * time within the horizon (first passage); `end`, it is past the shock at the horizon's end. Absent: `end`
-   * (docs/architecture.md, "Risk monitor", "The probability of reaching")
+   * (docs/architecture.md, "Risk monitor", "Probability"; docs/experiments.md, "The probability of reaching")
    */
   probabilityModel?: ProbabilityModel;
 };

@@ -1,5 +1,5 @@
 /**
- * The twelfth round's candidate on a recorded run, no replay (docs/architecture.md, "Risk monitor", "Is
+ * The twelfth round's candidate on a recorded run, no replay (docs/experiments.md, "Is
  * the probability calibrated?"): a backtest report with every row's rules' inputs (and probes) recomputed
  * as if the historic part of each probability needed `--min-horizons` non-overlapping windows of its
  * horizon (reliability.ts `inputsWithMinHorizons`). The copy is read by `variantTable.ts` and

@@ -1,5 +1,5 @@
 /**
- * A recorded run under another probability model, no replay (docs/architecture.md, "Risk monitor", "The
+ * A recorded run under another probability model, no replay (docs/experiments.md, "Risk monitor", "The
  * probability of reaching"): every row's rules' inputs and probes recomputed from its probes (reliability.ts
  * `inputsUnderModel`) as if the forecast had computed the probability of reaching each shock within the
  * horizon (`reach`) or of being past it at the horizon's end (`end`). It first recomputes the row under the

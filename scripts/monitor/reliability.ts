@@ -4,7 +4,7 @@
  * within 15 min and 1 h. The path then did or did not: the reference market's oracle price, as the
  * forecast read it, reached price * (1 -/+ shock) at some later step inside the horizon. A reliability
  * table puts the forecasts in bins of predicted probability and compares the mean prediction with the
- * share that came true (docs/architecture.md, "Risk monitor", "Is the probability calibrated?").
+ * share that came true (docs/experiments.md, "Is the probability calibrated?").
  *
  * The forecasts are not independent draws: one every replay step, each horizon spans many steps, so
  * neighbouring forecasts share most of their future path (and a crash is one path whatever its length).

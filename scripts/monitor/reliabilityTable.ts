@@ -1,5 +1,5 @@
 /**
- * The reliability tables of backtest reports (reliability.ts; docs/architecture.md, "Risk monitor", "Is
+ * The reliability tables of backtest reports (reliability.ts; docs/experiments.md, "Is
  * the probability calibrated?"): per target (the critical shock, the first wave's) and horizon (15 min,
  * 1 h), the forecasts in bins of predicted probability, their mean prediction and the share the path bore
  * out, counted per forecast and per distinct window. Pooled over every report's events, both directions;

@@ -36,13 +36,13 @@ export const rulesSchema = z
     level2WaveP15m: z.number().min(0).max(1).default(0.1),
     /**
      * a wave sets a level only when it feeds itself (Forecast `waveAmplifies`). Off by default: measured
-     * with the wait below, it cost the fast crashes their warning (docs/architecture.md, "False alarms")
+     * with the wait below, it cost the fast crashes their warning (docs/experiments.md, "False alarms: persistence")
      */
     waveMustFeedItself: z.boolean().default(false),
     /**
      * the critical probabilities (P(15 min), P(1 h)) set level 2 only when the critical shock lies beyond the
      * first wave's: when they are the same shock, its probability is the wave's, which has its own level-2
-     * rule (docs/architecture.md, "False alarms: the tenth round"; off by default: measured, not adopted)
+     * rule (docs/experiments.md, "False alarms: the alarm's duration"; off by default: measured, not adopted)
      */
     level2CriticalBeyondWave: z.boolean().optional(),
   })
@@ -56,7 +56,7 @@ export const DEFAULT_RULES: Rules = rulesSchema.parse({});
  * The thresholds for probabilities of reaching the shock within the horizon (stats.ts `ProbabilityModel`
  * `reach`): each of DEFAULT_RULES' doubled, so that a level stays at the distance-to-cascade where the
  * end-of-horizon rules put it on a diffusion (reflection: reaching is twice being past at the end;
- * docs/architecture.md, "Risk monitor", "The probability of reaching").
+ * docs/experiments.md, "Risk monitor", "The probability of reaching").
  */
 export const REACH_RULES: Rules = rulesSchema.parse({
   level1P1h: 2 * DEFAULT_RULES.level1P1h,
@@ -209,7 +209,7 @@ export function levelFromInputs(x: RuleInputs, rules: Rules = DEFAULT_RULES): Le
 
 /**
  * Persistence: a level the rules want is acted on only once it has held on consecutive forecasts for
- * long enough (docs/architecture.md, "Risk monitor", "False alarms: the second round"). One forecast is
+ * long enough (docs/experiments.md, "False alarms: persistence and the self-feeding wave"). One forecast is
  * an estimate from one oracle round (the volatility, the book and the impact all move with it); a
  * risk over the next 15 minutes or hour that appears in one round and is gone in the next is not yet
  * evidence. A level rises to L when the rules have wanted at least L on every forecast of the last
@@ -225,7 +225,7 @@ export type Persistence = {
 };
 
 /** No wait by default (every forecast's level at once): the 300 s / 2-forecast wait is an option, not yet
- *  a default, because with it the fast crashes lost their lead (docs/architecture.md, "False alarms"). */
+ *  a default, because with it the fast crashes lost their lead (docs/experiments.md, "False alarms: persistence"). */
 export const DEFAULT_PERSISTENCE: Persistence = { confirmSeconds: 0, confirmForecasts: 1 };
 
 /** The options measured against the defaults (`backtest:monitor --calm`): the 300 s / 2-forecast wait and
@@ -263,7 +263,7 @@ export class LevelTracker {
 }
 
 /**
- * The change gate (docs/architecture.md, "Risk monitor", "False alarms: the third round"). A standing
+ * The change gate (docs/architecture.md, "Risk monitor"; docs/experiments.md, "False alarms: the change gate"). A standing
  * property of the book (its leverage, how its liquidation prices cluster) is what the book is, not
  * news: in a fragile book the probability of reaching the critical shock is high on every calm
  * forecast. The gate lets a probability rule set a level only when the distance it is computed from
@@ -286,12 +286,12 @@ export type ChangeGateSettings = {
 export const DEFAULT_CHANGE_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 3_600 };
 
 /** The eleventh round's measured candidate: the gate's history ends at the evidence window (15 min) instead of
- *  the hour, so a level needs the distance still falling within it (docs/architecture.md, "False alarms: the
- *  eleventh round"). */
+ *  the hour, so a level needs the distance still falling within it (docs/experiments.md, "False alarms:
+ *  an alarm that needs a falling distance"). */
 export const EVIDENCE_LAG_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 900 };
 
 /** The gate the monitor applies unless told otherwise (null: none): on, since it kept every measured lead
- *  (docs/architecture.md, "False alarms: the third round"). */
+ *  (docs/experiments.md, "False alarms: the change gate"). */
 export const DEFAULT_GATE: ChangeGateSettings | null = DEFAULT_CHANGE_GATE;
 
 /** Applies the change gate forecast by forecast (one per market book). */
@@ -330,7 +330,7 @@ export class ChangeGate {
 }
 
 /**
- * Escalation (docs/architecture.md, "Risk monitor", "False alarms: the fourth round"): a level the rules
+ * Escalation (docs/architecture.md, "Risk monitor"; docs/experiments.md, "False alarms: escalation"): a level the rules
  * want is acted on only once it is confirmed by fresh forecasts (each after an oracle round the one
  * before had not seen), and the level in effect climbs one step per fresh forecast.
  *
@@ -343,20 +343,20 @@ export class ChangeGate {
  * - **One step per fresh forecast.** The level in effect rises by at most `stepPerForecast` on each fresh
  *   forecast: level 2 (a raise of the breaker) needs level 1 in effect on the round before. A forecast
  *   that is not fresh (the same rounds read again on a new block) never raises the level.
- * - **Fast path for a book moving toward the boundary** (`fastRun`, docs/architecture.md, "False alarms:
- *   the fifth round"). Level 1 (a warning; no raise) is confirmed at once, without the count, when the
+ * - **Fast path for a book moving toward the boundary** (`fastRun`, docs/experiments.md, "False alarms:
+ *   the fast path"). Level 1 (a warning; no raise) is confirmed at once, without the count, when the
  *   book's distance to trouble (LevelDecision `distance`: the nearer of the critical shock and the wave,
  *   over the hour's volatility) fell on each of the last `fastRun` fresh forecasts: the book itself
  *   moving toward its cluster round after round, which a calm book does only briefly. It only adds level
  *   1 (caution): level 2 and above (the restricting raises) come from the count alone, exactly as
  *   without it (a level-2 raise needs the count's own level 1 on the round before).
- * - **Evidence within the shortest horizon** (`evidenceSeconds`, docs/architecture.md, "False alarms: the
- *   seventh round"). A fresh forecast confirms (counts among the `confirm` hits, or extends the fast path's
+ * - **Evidence within the shortest horizon** (`evidenceSeconds`, docs/experiments.md, "False alarms:
+ *   evidence within 15 minutes"). A fresh forecast confirms (counts among the `confirm` hits, or extends the fast path's
  *   run) only while it is at most `evidenceSeconds` (900: the rules' shortest horizon) old: the count
  *   becomes a rate, hits per 15 minutes. A moving market brings rounds every minute or so and confirms
  *   within minutes; a calm one brings a round per bar or heartbeat, and a forecast an hour old whose
  *   15-minute risk did not come is not evidence for the next one.
- * - **Rounds that move** (`minMove`, off by default: measured and not adopted, docs/architecture.md, "False
+ * - **Rounds that move** (`minMove`, off by default: measured and not adopted, docs/experiments.md, "False
  *   alarms: the replays' own calm"). A fresh forecast counts only when the reference price moved at least
  *   `minMove` from the last one that counted: the rounds a push feed with that deviation threshold posts.
  * - It falls at once to what the rules want, and "the book is past its critical shock now" is an
@@ -385,12 +385,12 @@ export type EscalationSettings = {
   /**
    * a fresh forecast counts (as a hit, a fall of the fast path's run, a step up) only when the reference
    * oracle price moved at least this fraction from the price of the last forecast that counted: the
-   * rounds a push feed with this deviation threshold would have posted (docs/architecture.md, "False
+   * rounds a push feed with this deviation threshold would have posted (docs/experiments.md, "False
    * alarms: the replays' own calm"); 0 or absent: every fresh forecast counts (the seventh round's)
    */
   minMove?: number;
   /**
-   * the alarm's dwell (docs/architecture.md, "False alarms: the tenth round"; off by default: measured and
+   * the alarm's dwell (docs/experiments.md, "False alarms: the alarm's duration"; off by default: measured and
    * not adopted): an alarm (the level in effect out of 0) that no fresh forecast re-confirms within this
    * many seconds expires, and stays spent until a forecast is materially worse than the one it expired on
    * or the rules want level 0; 0 or absent: an alarm lasts as long as the rules want it
@@ -403,7 +403,7 @@ export type EscalationSettings = {
    */
   renewMargin?: number;
   /**
-   * the alarm needs a falling distance (docs/architecture.md, "False alarms: the eleventh round"): the level in
+   * the alarm needs a falling distance (docs/experiments.md, "False alarms: an alarm that needs a falling distance"): the level in
    * effect is above 0 only while the distance to trouble (LevelDecision `distance`) is below that of the latest
    * fresh forecast at least this many seconds older (the book moved toward trouble over the window); otherwise
    * level 0, and a level-2 raise again needs level 1 the round before. An observation ("past its critical
@@ -415,7 +415,7 @@ export type EscalationSettings = {
 /**
  * A push feed's deviation threshold (Chainlink's BTC/USD and ETH/USD on mainnet: a round on a 0.5% move
  * or at the heartbeat): escalation's `minMove` in the variant that counts only the rounds such a feed
- * would have posted (docs/architecture.md, "False alarms: the replays' own calm").
+ * would have posted (docs/experiments.md, "False alarms: the replays' own calm").
  */
 export const PUSH_FEED_DEVIATION = 0.005;
 
@@ -429,7 +429,7 @@ export const DWELL_RENEW_MARGIN = 0.1;
  * The calibration's choice on all six events' own calm bootstrap paths (calibration.ts; the in-sample row
  * of `backtest:monitor -- --loeo`, 2 paths of 30 days per event, seed 20260101): 3 of 4, then a fast path
  * of 2 falls. Left out in turn, each event's count came out 3 of 4 or 3 of 5 and every fast path 2
- * (docs/architecture.md, "False alarms: the fourth round" and "the fifth round").
+ * (docs/experiments.md, "False alarms: escalation" and "False alarms: the fast path").
  */
 export const DEFAULT_ESCALATION: EscalationSettings = {
   confirm: 3,
@@ -693,7 +693,7 @@ export function levelSeries(
 
 /**
  * The variants every backtest reports from the same forecasts: the defaults' building blocks one at a
- * time, so each one's cost and gain is separated (docs/architecture.md, "False alarms: the third round").
+ * time, so each one's cost and gain is separated (docs/experiments.md, "False alarms: the change gate").
  */
 export const RULE_VARIANTS: readonly {
   name: string;

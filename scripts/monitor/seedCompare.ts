@@ -1,5 +1,5 @@
 /**
- * Protected with and without the monitor over several draws of the population (docs/architecture.md,
+ * Protected with and without the monitor over several draws of the population (docs/experiments.md,
  * "Risk monitor", "Protected with and without the monitor over population draws"). No replay: reads the
  * reports of `npm run backtest:monitor -- --compare --population-seed <n>` (one report per draw, any
  * number of events each) and prints, per event, each outcome figure's difference with the monitor minus

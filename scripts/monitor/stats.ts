@@ -20,7 +20,7 @@
  *   running extreme (the lowest, or highest, of its partial sums) instead of its sum, and the fitted laws
  *   take the reflection principle: P(reach) = min(1, 2 P(end)), exact for Brownian motion watched
  *   continuously and, by Levy's inequality, an upper bound for any walk with symmetric independent steps
- *   watched at its steps (docs/architecture.md, "Risk monitor", "The probability of reaching").
+ *   watched at its steps (docs/experiments.md, "Risk monitor", "The probability of reaching").
  */
 
 export const YEAR_SECONDS = 365 * 24 * 3600;
@@ -232,7 +232,7 @@ export function moveProbability(
   /**
    * and at least this many non-overlapping windows (the history's shocks over the horizon's steps): the
    * overlapping windows of a few hours' history are a handful of independent draws (0: not asked, the
-   * default; docs/architecture.md, "Risk monitor", "Is the probability calibrated?")
+   * default; docs/experiments.md, "Is the probability calibrated?")
    */
   minHorizons = 0,
   model: ProbabilityModel = "end",

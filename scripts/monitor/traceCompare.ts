@@ -1,5 +1,5 @@
 /**
- * Diagnosis of a with/without difference (docs/architecture.md, "Risk monitor", "The stylised FTX with
+ * Diagnosis of a with/without difference (docs/experiments.md, "Risk monitor", "The stylised FTX with
  * the monitor: the cause"): one event replayed without and with the monitor acting through the
  * risk-oracle role, and per step of each run the breaker's level, the oracle and path prices, the forced
  * closes by account (T: taken over by the backstop vault, W: wiped out; S: a tranche sold; D: the vault's

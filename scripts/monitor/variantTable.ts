@@ -1,6 +1,6 @@
 /**
- * Candidate rules on the recorded inputs of backtest reports (no replay; docs/architecture.md, "Risk
- * monitor", "False alarms: the tenth round"): per event and rule set, the leads of level >= 1 and level 2
+ * Candidate rules on the recorded inputs of backtest reports (no replay; docs/experiments.md, "Risk
+ * monitor", "False alarms: the alarm's duration"): per event and rule set, the leads of level >= 1 and level 2
  * before the first wave, the calm share at level >= 1 and the level-2 entries in the calm stretch (more
  * than an hour before the first wave), and the share of the last hour before the wave at level >= 1 (so a
  * rule that keeps the first lead but drops the warning before the wave shows it). Every rule set goes
@@ -31,7 +31,7 @@ import {
 
 /**
  * The rule sets compared: today's default, the tenth round's two candidates at their chosen settings, and
- * the eleventh round's two with their sensitivity (docs/architecture.md, "False alarms: the eleventh round").
+ * the eleventh round's two with their sensitivity (docs/experiments.md, "False alarms: an alarm that needs a falling distance").
  */
 export const CANDIDATES: readonly {
   name: string;

@@ -1,5 +1,5 @@
 /**
- * Diagnosis of a sweep cell's extra drop (docs/architecture.md, "The six misses, traced"): the protected run of
+ * Diagnosis of a sweep cell's extra drop (docs/experiments.md, "The six misses, traced"): the protected run of
  * one cell, every forced sale or purchase per step by kind (tranches and backstop closes of accounts the vault
  * did not take, the vault's unwinds), the takeovers and deleveraging closes (no sale) beside them, and at the
  * step of the largest extra drop each kind's share of the standing impact there: each trade's notional over

@@ -1,5 +1,5 @@
 /**
- * Diagnosis of wiped-out accounts (docs/architecture.md, "A part taken where the whole does not fit the unwind
+ * Diagnosis of wiped-out accounts (docs/experiments.md, "A part taken where the whole does not fit the unwind
  * cap", "The extra wipe-outs, traced"): one protected run of a sweep cell, and for every account the engine or
  * the vault touched, its forced closes in order (T: taken over, whole or in part, with the notional and the
  * margin left; S: a tranche settled, its fraction, notional and health after; B: a leg closed with bad debt;

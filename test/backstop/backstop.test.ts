@@ -1274,7 +1274,7 @@ describe("Backstop vault: adversarial", function () {
 });
 
 /**
- * The maintenance ramp at its bound where a vault is set (docs/architecture.md, "The sharp paths' wipe-outs,
+ * The maintenance ramp at its bound where a vault is set (docs/experiments.md, "The sharp paths' wipe-outs,
  * traced, and the maintenance ramp with a vault"): a volatility spike makes an account liquidatable at its
  * target maintenance at once, and the vault, the first liquidator, takes it at the oracle price with no sale,
  * before the next step of the fall takes it through zero.

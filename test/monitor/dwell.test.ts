@@ -1,5 +1,5 @@
 /**
- * The tenth round's candidates (rules.ts; docs/architecture.md, "False alarms: the tenth round"), measured
+ * The tenth round's candidates (rules.ts; docs/experiments.md, "False alarms: the alarm's duration"), measured
  * and not adopted: the alarm's dwell (Escalation `dwellSeconds`, `renewMargin`: an alarm that no materially
  * worse fresh forecast re-confirms expires) and level 2 by the critical probabilities only when the critical
  * shock lies beyond the first wave's (Rules `level2CriticalBeyondWave`).

@@ -1,5 +1,5 @@
 /**
- * Escalation (rules.ts Escalation; docs/architecture.md, "False alarms: the fourth round"): a level takes
+ * Escalation (rules.ts Escalation; docs/experiments.md, "False alarms: escalation"): a level takes
  * effect once `confirm` of the last `window` fresh forecasts wanted level >= 1, and climbs one level per
  * fresh forecast; and its calibration (calibration.ts), the least strict setting of a fixed grid that
  * meets the false-alarm targets on calm data, checked leave-one-event-out.
@@ -226,8 +226,8 @@ describe("Risk monitor: escalation on a path of our own", function () {
       const t = firstAt(level);
       return t === undefined ? "none" : `${((fallStart - t) / 60).toFixed(0)} min`;
     };
-    // measured and reported (docs/architecture.md, "False alarms: the fourth round" and "the fifth
-    // round"): on this path the gate's warnings in the deterioration are single forecasts' new lows,
+    // measured and reported (docs/experiments.md, "False alarms: escalation" and "False
+    // alarms: the fast path"): on this path the gate's warnings in the deterioration are single forecasts' new lows,
     // which the 3-of-4 count alone does not confirm; the default's fast path (the distance falling on
     // consecutive fresh forecasts) gives level 1 before the fall
     console.log(
@@ -249,7 +249,7 @@ describe("Risk monitor: escalation on a path of our own", function () {
     const def = ruleVariant("gate+escalation");
     expect(def.escalation).to.deep.equal(DEFAULT_ESCALATION);
     // 15-minute bars throughout: no alarm in the calm part, and (the cost, measured and reported in
-    // docs/architecture.md, "False alarms: the seventh round") none before the fall either
+    // docs/experiments.md, "False alarms: evidence within 15 minutes") none before the fall either
     const slow = ownPath();
     const quiet = calmFigures("own", slow.calm, def.rules, def);
     expect(quiet.shareAtLevel1).to.equal(0);

@@ -1,5 +1,5 @@
 /**
- * The backtest's forecast error (backtest.ts `forecastSamples`; docs/architecture.md, "Risk monitor",
+ * The backtest's forecast error (backtest.ts `forecastSamples`; docs/experiments.md, "Risk monitor",
  * "The forecast error"): each market moved by its own path (ladder.ts `betaTables`, the cascade's
  * `beta`), and only the forced closes of the accounts the forecast saw counted against it. Pure: a
  * seeded synthetic book (ETH and BTC, a third of the accounts cross-margined), no chain.

@@ -1,5 +1,5 @@
 /**
- * The change gate (rules.ts ChangeGate; docs/architecture.md, "False alarms: the third round"): a
+ * The change gate (rules.ts ChangeGate; docs/experiments.md, "False alarms: the change gate"): a
  * probability rule sets a level only when its distance-to-cascade is at a new low against the
  * monitor's own forecasts of 24 h to 1 h ago. Unit behaviour on hand-made inputs, then measured on a
  * path of our own (synthetic: a seeded random walk, a deterioration, a fall) with the replay's stress

@@ -1,6 +1,6 @@
 /**
- * Escalation's fast path (rules.ts Escalation `fastRun`; docs/architecture.md, "False alarms: the fifth
- * round"): level 1 is confirmed at once, without the count, when the book's distance to trouble fell on
+ * Escalation's fast path (rules.ts Escalation `fastRun`; docs/experiments.md, "False alarms: the fast
+ * path"): level 1 is confirmed at once, without the count, when the book's distance to trouble fell on
  * each of the last `fastRun` fresh forecasts; level 2 and above still need the count. And its
  * calibration (calibration.ts `calibrateFastPath`): the least strict run of a fixed grid that keeps the
  * calm figures within the false-alarm targets, after the count has been chosen.

@@ -1,6 +1,6 @@
 /**
  * The probability of reaching a shock within the horizon (stats.ts `ProbabilityModel` `reach`;
- * docs/architecture.md, "Risk monitor", "The probability of reaching"): the running extreme of each
+ * docs/experiments.md, "Risk monitor", "The probability of reaching"): the running extreme of each
  * historic window, the reflection principle on the fitted laws, a recorded run recomputed from its probes.
  */
 import { expect } from "chai";

@@ -1,5 +1,5 @@
 /**
- * The reliability table of the forecast's probabilities (reliability.ts; docs/architecture.md, "Risk
+ * The reliability table of the forecast's probabilities (reliability.ts; docs/experiments.md, "Risk
  * monitor", "Is the probability calibrated?"): whether a path reached a shock within a horizon, the bins,
  * the distinct windows, and the table on paths whose law is known.
  */

@@ -1,5 +1,5 @@
 /**
- * The eleventh round's candidates (rules.ts; docs/architecture.md, "False alarms: the eleventh round"):
+ * The eleventh round's candidates (rules.ts; docs/experiments.md, "False alarms: an alarm that needs a falling distance"):
  * the alarm that needs a falling distance (Escalation `trendSeconds`: the level in effect stays above 0 only
  * while the distance to trouble is below that of the fresh forecast `trendSeconds` before) and the change
  * gate whose history ends at the evidence window (EVIDENCE_LAG_GATE: a new low against 24 h to 15 min ago).

@@ -65,7 +65,7 @@ function holds(key: Target, outcome: Comparison): boolean {
  * service, `protected` with the backstop vault as the first liquidator). The drop, wipe-out and bad-debt
  * targets hold on every event of both data sets (the vault takes over every account below maintenance
  * it can, at the oracle price, with no sale); the vault's loss within its budget holds on every event
- * (issue 12; the figures are in docs/architecture.md, "Backstop vault").
+ * (issue 12; the figures are in docs/architecture.md, "What the replays show").
  * A target that stops holding fails here; list it with its measured figures and the reason.
  */
 const PENDING_REASON = 'listed with its figures in this file; see docs/architecture.md, "Backstop vault"';

@@ -7,7 +7,7 @@
  * (test/replay/outcomes.test.ts). On this synthetic path two of them are NOT met today (protected
  * cuts the extra price drop by about a tenth, not a half, and may wipe out more accounts: backstop
  * closes bypass the capacity cap and 30 s cooldowns lag a fast-falling oracle; see the issue's note and
- * docs/architecture.md). This file prints the comparison and asserts what does hold here; it does not
+ * docs/experiments.md, "Crash replays before the backstop vault"). This file prints the comparison and asserts what does hold here; it does not
  * assert the unmet targets, and it does not hide them either: they are printed below the table.
  */
 import { expect } from "chai";
