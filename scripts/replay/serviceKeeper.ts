@@ -55,6 +55,7 @@
 import {
   BrowserProvider,
   type Eip1193Provider,
+  FeeData,
   type Log as EthersLog,
   Network,
   type TransactionRequest,
@@ -205,6 +206,27 @@ class ImmediateProvider extends BrowserProvider {
       this.checked.add(a);
     }
     return true;
+  }
+
+  /**
+   * ethers' own fee heuristics (`AbstractProvider.getFeeData`: no fee plugin on this network) without
+   * the request whose answer the keeper never reads, and without the one ethers then discards: the
+   * keeper reads `maxPriorityFeePerGas` only (keeper.ts, `feeSource`), which ethers sets from
+   * eth_maxPriorityFeePerGas (1 gwei when that fails) when the latest block has a base fee and leaves
+   * null otherwise. So: the latest block, then eth_maxPriorityFeePerGas only when it has a base fee;
+   * eth_gasPrice is never asked (`gasPrice` null). Every field the keeper reads is ethers' value.
+   */
+  override async getFeeData(): Promise<FeeData> {
+    const block = await this.getBlock("latest");
+    if (!block?.baseFeePerGas) return new FeeData(null, null, null);
+    let tip: bigint | null = null;
+    try {
+      tip = getBigInt((await this.send("eth_maxPriorityFeePerGas", [])) as string, "%response");
+    } catch {
+      // as ethers: a node without the method gets the default tip
+    }
+    tip ??= 1_000_000_000n;
+    return new FeeData(null, block.baseFeePerGas * 2n + tip, tip);
   }
 
   override async broadcastTransaction(signedTx: string): Promise<TransactionResponse> {

@@ -221,6 +221,60 @@ describe("Replay cost: what is saved computes the same", function () {
     expect(r.signature.serialized).to.equal(t.signature!.serialized);
   });
 
+  it("the replay keeper's provider prices fees as ethers' getFeeData, without eth_gasPrice, and asks the tip only of a block with a base fee", async function () {
+    const block = (baseFee: string | undefined) => ({
+      hash: keccak256("0x01"),
+      parentHash: keccak256("0x02"),
+      number: "0x5",
+      timestamp: "0x64",
+      nonce: "0x0000000000000000",
+      difficulty: "0x0",
+      gasLimit: "0x1c9c380",
+      gasUsed: "0x0",
+      miner: ZeroAddress,
+      extraData: "0x",
+      transactions: [],
+      ...(baseFee === undefined ? {} : { baseFeePerGas: baseFee }),
+    });
+    // base fee 0 (the replay's), a base fee with a node tip, a base fee on a node without the method, no base fee
+    const cases: { baseFee: string | undefined; tip: string | null }[] = [
+      { baseFee: "0x0", tip: "0x5" },
+      { baseFee: "0x7", tip: "0x3b9aca01" },
+      { baseFee: "0x2540be400", tip: null },
+      { baseFee: undefined, tip: "0x5" },
+    ];
+    for (const c of cases) {
+      const node = (asked: string[]) => async (method: string) => {
+        asked.push(method);
+        if (method === "eth_getBlockByNumber") return block(c.baseFee);
+        if (method === "eth_gasPrice") return "0x9";
+        if (method === "eth_maxPriorityFeePerGas") {
+          if (c.tip === null) throw Object.assign(new Error("method not found"), { code: -32601 });
+          return c.tip;
+        }
+        throw new Error(`unexpected ${method}`);
+      };
+      const viaEthers: string[] = [];
+      const reference = new BrowserProvider(
+        { request: ({ method }) => node(viaEthers)(method) } as Eip1193Provider,
+        Network.from(31337),
+        { staticNetwork: Network.from(31337), cacheTimeout: -1 },
+      );
+      const viaReplay: string[] = [];
+      const chain = { time: 0, rpc: node(viaReplay) } as unknown as Chain;
+      const provider = replayProvider(chain, 31337, { requests: 0, errors: 0 }, ZeroAddress);
+      const [a, b] = [await reference.getFeeData(), await provider.getFeeData()];
+      expect([b.maxFeePerGas, b.maxPriorityFeePerGas]).to.deep.equal([a.maxFeePerGas, a.maxPriorityFeePerGas]);
+      expect(b.gasPrice).to.equal(null);
+      expect(viaEthers).to.include("eth_gasPrice");
+      expect(viaReplay).to.not.include("eth_gasPrice");
+      // the tip is asked exactly when the block has a base fee: there it is what ethers answers
+      const hasBaseFee = c.baseFee !== undefined && BigInt(c.baseFee) > 0n;
+      expect(viaReplay.includes("eth_maxPriorityFeePerGas")).to.equal(hasBaseFee);
+      expect(a.maxPriorityFeePerGas !== null).to.equal(hasBaseFee);
+    }
+  });
+
   it("lowerHex answers what hexlify answers, the same string when it already is, and refuses what hexlify refuses", function () {
     const long = "0x" + "ab01".repeat(600);
     for (const v of [
