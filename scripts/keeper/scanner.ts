@@ -16,12 +16,12 @@ import {
   health,
   isLiquidatable,
 } from "../lib/math/engine.js";
-import { type Accrual, MAX_MARKETS, pendingAccrual } from "../lib/math/engine.js";
+import { type Accrual, heldMarkets, pendingAccrual } from "../lib/math/engine.js";
 import { liquidationMargin } from "../lib/math/liquidation.js";
 import { notional, positionValue } from "../lib/math/perpMath.js";
 import { maintenanceMarginRatio, marginRequirement } from "../lib/math/riskModel.js";
 import { abs } from "../lib/math/fixedPoint.js";
-import { addInt, addUint, assertInt128, assertUint256, uint256ToInt256 } from "../lib/math/solidityIntegers.js";
+import { addInt, addUint, assertUint256, uint256ToInt256 } from "../lib/math/solidityIntegers.js";
 import type { AccountBook } from "./book.js";
 import type { ChainView } from "./chainView.js";
 
@@ -152,18 +152,7 @@ export function maintenanceSummary(
   let equity = uint256ToInt256(margin);
   let maintenanceMargin = 0n;
   let totalNotional = 0n;
-  // the engine's order (lowest market id first), every leg checked before any is valued, as accountSummary does
-  const held: number[] = [];
-  for (const [id, p] of account.positions) {
-    if (!Number.isInteger(id) || id < 0 || id >= MAX_MARKETS) {
-      throw new RangeError(`market id ${id} is not an integer in [0, ${MAX_MARKETS - 1}]`);
-    }
-    assertInt128("Position.size", p.size);
-    assertInt128("Position.basis", p.basis);
-    if (p.size !== 0n) held.push(id);
-  }
-  if (held.length > 1) held.sort((a, b) => a - b);
-  for (const id of held) {
+  for (const id of heldMarkets(account)) {
     const { size, basis } = account.positions.get(id)!;
     const market = snapshot.markets.get(id)!;
     const { fundingIndex, term } = accruals.get(id);

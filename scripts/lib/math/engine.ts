@@ -216,8 +216,11 @@ export function unrealisedPnl(market: MarketSnapshot, position: EnginePosition, 
   return positionValue(position.size, position.basis, market.price, fundingIndex);
 }
 
-/** Market ids in the order the engine walks the account's bitmap: lowest set bit first. */
-function heldMarkets(account: AccountSnapshot): number[] {
+/**
+ * Market ids in the order the engine walks the account's bitmap: lowest set bit first; every leg's id
+ * and fields checked first, flat legs left out.
+ */
+export function heldMarkets(account: AccountSnapshot): number[] {
   const ids: number[] = [];
   for (const [id, p] of account.positions) {
     if (!Number.isInteger(id) || id < 0 || id >= MAX_MARKETS) {
