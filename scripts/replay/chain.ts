@@ -120,6 +120,18 @@ function profile(method: string, params: unknown[]): () => void {
 
 /** Receipts `Chain` keeps to answer again (see `Chain.receipts`). */
 const RECEIPTS_KEPT = 1024;
+/** Mined blocks `Chain` keeps to answer again (see `Chain.blocks`). */
+const BLOCKS_KEPT = 64;
+
+/**
+ * The cache key of an `eth_getBlockByNumber` at a block number (a hex quantity, not "latest", "pending"
+ * or another tag), or undefined: only a block named by its number is the same block at every asking.
+ */
+export function minedBlockKey(params: unknown[]): string | undefined {
+  const tag = params[0];
+  if (typeof tag !== "string" || !/^0x[0-9a-f]+$/i.test(tag)) return undefined;
+  return `${BigInt(tag)}:${params[1] === true}`;
+}
 
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
@@ -166,7 +178,8 @@ export class Chain {
    * same block, state and block context (checked by test/replay/engine.test.ts), but the node serves
    * "latest" from its current state where a block number costs a lookup of that block's state
    * (measured: about twice the time of a simple view). The head is known from the last eth_blockNumber
-   * or eth_getBlockByNumber("latest") answer, and forgotten as soon as anything may mine a block.
+   * or eth_getBlockByNumber("latest") answer, and forgotten as soon as anything may mine a block; while
+   * it is known, an eth_blockNumber is answered with it (the node's own answer, as it gave it).
    */
   async rpc<T>(method: string, params: unknown[] = []): Promise<T> {
     if (!READS_ONLY.has(method)) {
@@ -176,13 +189,30 @@ export class Chain {
     if (MINES.has(method)) {
       this.head = undefined;
       this.mined++;
-      if (method === "evm_revert") this.receipts.clear();
+      if (method === "evm_revert") {
+        this.receipts.clear();
+        this.blocks.clear();
+      }
+    } else if (method === "hardhat_reset") {
+      this.receipts.clear();
+      this.blocks.clear();
+    } else if (method === "eth_blockNumber" && this.head !== undefined) {
+      this.headHits++;
+      return this.head as T;
     } else if (this.head !== undefined && PINNED_READS.has(method) && params.at(-1) === this.head) {
       params = [...params.slice(0, -1), "latest"];
     }
     if (method === "eth_getTransactionReceipt") {
       const known = this.receipts.get(params[0] as string);
       if (known !== undefined) return known as T;
+    }
+    const blockKey = method === "eth_getBlockByNumber" ? minedBlockKey(params) : undefined;
+    if (blockKey !== undefined) {
+      const known = this.blocks.get(blockKey);
+      if (known !== undefined) {
+        this.blockHits++;
+        return known as T;
+      }
     }
     const readKey = CACHED_READS.has(method) ? method + JSON.stringify(params) : undefined;
     if (readKey !== undefined) {
@@ -202,6 +232,7 @@ export class Chain {
       done?.();
     }
     if (method === "eth_getTransactionReceipt" && result !== null) this.remember(params[0] as string, result);
+    if (blockKey !== undefined && result != null) this.keepBlock(blockKey, result);
     // an answer to a read that overlapped a change is not kept (it may be from before or after it)
     if (readKey !== undefined && result != null && before === this.mined && this.changes === changes) {
       this.reads.set(readKey, deepFreeze(result));
@@ -227,6 +258,24 @@ export class Chain {
   private remember(hash: string, receipt: unknown): void {
     if (this.receipts.size >= RECEIPTS_KEPT) this.receipts.delete(this.receipts.keys().next().value!);
     this.receipts.set(hash, deepFreeze(receipt));
+  }
+
+  /**
+   * Mined blocks already answered by number (`eth_getBlockByNumber` at a hex number, not a tag), by
+   * their parameters: a mined block never changes on this chain (nothing reorganises it; an
+   * `evm_revert` or `hardhat_reset` forgets them all), so the node's answer is handed out again, frozen.
+   * The keeper reads the genesis block at almost every pass (its check that the node was not reset, made
+   * whenever blocks were mined since its last pass). A block not mined yet answers null and is not kept.
+   * The newest `BLOCKS_KEPT` only.
+   */
+  private blocks = new Map<string, unknown>();
+  /** reads answered from `blocks`, and `eth_blockNumber`s answered from the known head */
+  blockHits = 0;
+  headHits = 0;
+
+  private keepBlock(key: string, block: unknown): void {
+    if (this.blocks.size >= BLOCKS_KEPT) this.blocks.delete(this.blocks.keys().next().value!);
+    this.blocks.set(key, deepFreeze(block));
   }
 
   /**

@@ -99,8 +99,8 @@ export async function recordRun(
       txs: chain.txs,
       failedTxs: chain.failedTxs,
       calls: chain.calls,
-      /** reads the chain answered again without the node (chain.ts: nothing changed since) */
-      cachedReads: chain.readHits,
+      /** reads the chain answered without the node (chain.ts: nothing changed since, a mined block, the known head) */
+      cachedReads: chain.readHits + chain.blockHits + chain.headHits,
       gasUsed: chain.gasUsed.toString(),
       sendMs: Math.round(chain.sendMs),
       callMs: Math.round(chain.callMs),

@@ -387,4 +387,95 @@ describe("Replay cost: what is saved computes the same", function () {
     );
     expect(calls()).to.equal(9);
   });
+  it("a mined block is asked of the node once by its number, never by a tag, never while unmined, and forgotten at evm_revert and hardhat_reset", async function () {
+    const asked: string[] = [];
+    let head = 2;
+    let salt = 0;
+    const block = (n: number) => ({
+      number: "0x" + n.toString(16),
+      hash: "0x" + (n + salt).toString(16).padStart(64, "0"),
+    });
+    const chain = new Chain({
+      request: async ({ method, params }: { method: string; params: unknown[] }) => {
+        asked.push(`${method} ${JSON.stringify(params)}`);
+        if (method === "eth_getBlockByNumber") {
+          const tag = params[0] as string;
+          const n = tag === "latest" ? head : Number(tag);
+          return n > head ? null : block(n);
+        }
+        if (method === "eth_sendRawTransaction") head++;
+        return null;
+      },
+    } as never);
+    const get = (tag: string, full = false) => chain.rpc<{ hash: string } | null>("eth_getBlockByNumber", [tag, full]);
+    const byNumber = () => asked.filter((a) => a.startsWith("eth_getBlockByNumber")).length;
+    const genesis = await get("0x0");
+    // a transaction mines a block; the genesis block stays what it was: not asked again
+    await chain.rpc("eth_sendRawTransaction", ["0x00"]);
+    expect(await get("0x0")).to.equal(genesis);
+    expect(await get("0x00")).to.equal(genesis);
+    expect(byNumber()).to.equal(1);
+    expect(chain.blockHits).to.equal(2);
+    expect(Object.isFrozen(genesis)).to.equal(true);
+    // the other flag is another answer; a tag is asked every time it is not in the read cache
+    await get("0x0", true);
+    expect(byNumber()).to.equal(2);
+    await get("latest");
+    await chain.rpc("eth_sendRawTransaction", ["0x00"]);
+    await get("latest");
+    expect(byNumber()).to.equal(4);
+    // a block not mined yet answers null, is not kept, and is asked again once mined
+    expect(await get("0x5")).to.equal(null);
+    head = 5;
+    expect(await get("0x5")).to.deep.equal(block(5));
+    expect(byNumber()).to.equal(6);
+    // a revert or a reset forgets them: the node may mine other blocks at those numbers
+    salt = 1;
+    await chain.rpc("evm_revert", ["0x1"]);
+    expect(await get("0x0")).to.deep.equal(block(0));
+    expect((await get("0x0"))!.hash).to.not.equal(genesis!.hash);
+    salt = 2;
+    await chain.rpc("hardhat_reset", []);
+    expect((await get("0x0"))!.hash).to.equal(block(0).hash);
+    expect(byNumber()).to.equal(8);
+  });
+  it("eth_blockNumber is answered with the known head until anything may mine, and asked again after", async function () {
+    const asked: string[] = [];
+    let head = 7;
+    const chain = new Chain({
+      request: async ({ method }: { method: string }) => {
+        asked.push(method);
+        if (method === "eth_blockNumber") return "0x" + head.toString(16);
+        if (method === "eth_getBlockByNumber") return { number: "0x" + head.toString(16) };
+        if (method === "eth_sendRawTransaction" || method === "evm_mine") head++;
+        return null;
+      },
+    } as never);
+    const number = () => chain.rpc<string>("eth_blockNumber");
+    const asks = () => asked.filter((m) => m === "eth_blockNumber").length;
+    expect(await number()).to.equal("0x7");
+    // a change that mines nothing (a timestamp for the next block, a read) keeps the head
+    await chain.rpc("evm_setNextBlockTimestamp", [5]);
+    expect(await number()).to.equal("0x7");
+    expect(asks()).to.equal(1);
+    expect(chain.headHits).to.equal(1);
+    for (const mine of [
+      "eth_sendRawTransaction",
+      "eth_sendTransaction",
+      "evm_mine",
+      "hardhat_mine",
+      "evm_setAutomine",
+      "evm_revert",
+    ]) {
+      if (mine !== "eth_sendRawTransaction" && mine !== "evm_mine") head++;
+      await chain.rpc(mine, []);
+      expect(await number(), mine).to.equal("0x" + head.toString(16));
+    }
+    expect(asks()).to.equal(7);
+    // the latest block's number is the head too
+    await chain.rpc("evm_mine", []);
+    await chain.rpc("eth_getBlockByNumber", ["latest", false]);
+    expect(await number()).to.equal("0x" + head.toString(16));
+    expect(asks()).to.equal(7);
+  });
 });
