@@ -29,6 +29,21 @@ interface IProtocolLens {
         MarketView[] markets; // in the order asked
     }
 
+    /// @notice What the keeper's deleveraging job reads at the start of a pass (scripts/keeper/deleverager.ts):
+    ///         the bad debt waiting for ADL and, where the backstop vault may pass inventory on, its markets.
+    struct DeleverageView {
+        uint256 badDebtPending; // ILiquidationConfigurator.badDebtPending
+        // IBackstopConfigurator.backstopState and backstopConfig both answered (false: a deployment without the
+        // backstop's configurator; the fields below are then 0)
+        bool backstop;
+        address vault; // IBackstopConfigurator.backstopState().vault
+        uint256 accountId; // IBackstopConfigurator.backstopState().accountId
+        uint256 adlDrawdown; // IBackstopConfigurator.backstopConfig().adlDrawdown
+        // IPerpEngine.accountMarkets(accountId) whose IAutoDeleveraging.backstopExcess is above 0, in that
+        // order; read only with a vault and adlDrawdown above 0 (else empty)
+        uint256[] excessMarkets;
+    }
+
     /// @notice The engine whose markets and liquidation parameters are read (the liquidation modules
     ///         answer at its address).
     function engine() external view returns (address);
@@ -38,4 +53,7 @@ interface IProtocolLens {
 
     /// @notice What a keeper's scan reads, for `marketIds`, at the current block.
     function keeperView(uint256[] calldata marketIds) external view returns (KeeperView memory view_);
+
+    /// @notice What the keeper's deleveraging job reads, at the current block, in one call.
+    function deleverageView() external view returns (DeleverageView memory v);
 }

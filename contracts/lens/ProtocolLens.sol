@@ -5,6 +5,8 @@ import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {IProtocolLens} from "../interfaces/IProtocolLens.sol";
+import {IBackstopConfigurator} from "../interfaces/IBackstop.sol";
+import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 
 /// @title ProtocolLens
 /// @notice Views only: gathers the protocol's own views into one answer for off-chain readers. It holds
@@ -33,6 +35,38 @@ contract ProtocolLens is IProtocolLens {
         );
         view_.markets = new MarketView[](marketIds.length);
         for (uint256 i; i < marketIds.length; ++i) view_.markets[i] = _market(marketIds[i]);
+    }
+
+    /// @inheritdoc IProtocolLens
+    function deleverageView() external view returns (DeleverageView memory v) {
+        v.badDebtPending = ILiquidationConfigurator(engine).badDebtPending();
+        // the keeper reads state and config together and skips the vault's job when either fails
+        try IBackstopConfigurator(engine).backstopState() returns (IBackstopConfigurator.BackstopState memory state) {
+            try IBackstopConfigurator(engine).backstopConfig() returns (
+                IBackstopConfigurator.BackstopConfig memory config
+            ) {
+                (v.backstop, v.vault, v.accountId, v.adlDrawdown) = (
+                    true,
+                    state.vault,
+                    state.accountId,
+                    config.adlDrawdown
+                );
+            } catch {
+                return v;
+            }
+        } catch {
+            return v;
+        }
+        if (v.vault == address(0) || v.adlDrawdown == 0) return v;
+        uint256[] memory ids = IPerpEngine(engine).accountMarkets(v.accountId);
+        uint256 n;
+        for (uint256 i; i < ids.length; ++i) {
+            if (IAutoDeleveraging(engine).backstopExcess(ids[i]) > 0) ids[n++] = ids[i];
+        }
+        assembly ("memory-safe") {
+            mstore(ids, n) // the markets kept, in their order
+        }
+        v.excessMarkets = ids;
     }
 
     function _market(uint256 marketId) private view returns (MarketView memory m) {

@@ -20,6 +20,7 @@
 import { id as keccakId, ZeroAddress } from "ethers";
 
 import { accountSummary, mulDivDown, unrealisedPnl, type EngineSnapshot } from "../lib/math/index.js";
+import type { IProtocolLens } from "../../types/ethers-contracts/contracts/lens/ProtocolLens.js";
 import type { AccountBook } from "./book.js";
 import type { ChainView } from "./chainView.js";
 import { decodeRevert } from "./contracts.js";
@@ -84,21 +85,52 @@ export class Deleverager {
     refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
     fees: () => Promise<Fees | undefined>,
   ): Promise<PokeReport[]> {
+    const lensed = await this.readThroughLens();
     // bad debt first: the backstop vault's inventory above its trigger yields to a pending deficit (the
     // opposite side's profits recover that), so the vault's job runs after the deficits' calls
-    const reports = await this.runDeficits(refresh, fees);
+    const reports = await this.runDeficits(refresh, fees, lensed?.badDebtPending);
     if (this.o.tx.count() >= this.o.settings.maxPendingTxs) return reports;
-    reports.push(...(await this.runBackstop(refresh, fees)));
+    // the lens's answer for the vault's job is the state it would read only when the deficits' part sent
+    // and refreshed nothing (nothing pending): else it reads again
+    reports.push(...(await this.runBackstop(refresh, fees, lensed?.badDebtPending === 0n ? lensed : undefined)));
     return reports;
   }
 
-  /** The deficits' part of `run`. */
+  /** Whether the lens answers `deleverageView` for this deployment (undefined: not asked yet). */
+  private lensWorks: boolean | undefined;
+
+  /**
+   * The job's first reads in one call (`ProtocolLens.deleverageView`, at the newest block): what
+   * `badDebtPending`, `backstopState`, `backstopConfig`, `accountMarkets` and `backstopExcess` answer
+   * read one by one. Only where the liquidation engine answers at the engine's address (the lens reads
+   * there); a lens that fails (one deployed before the view, a read that reverts) is not asked again,
+   * and the reads go one by one as before, their errors included.
+   */
+  private async readThroughLens(): Promise<IProtocolLens.DeleverageViewStructOutput | undefined> {
+    const { lens, engine, liquidationEngine } = this.o.contracts;
+    if (!lens || this.lensWorks === false) return undefined;
+    if (this.lensWorks === undefined) {
+      this.lensWorks = (liquidationEngine.target as string).toLowerCase() === (engine.target as string).toLowerCase();
+      if (!this.lensWorks) return undefined;
+    }
+    try {
+      return await lens.deleverageView({ blockTag: "latest" });
+    } catch (e) {
+      if (isTransportError(e)) throw e;
+      this.lensWorks = false;
+      this.o.logger.warn({ err: (e as Error).message }, "the lens's deleverageView failed; reading one by one");
+      return undefined;
+    }
+  }
+
+  /** The deficits' part of `run` (`pending`: the bad debt pending, already read at the newest block). */
   private async runDeficits(
     refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
     fees: () => Promise<Fees | undefined>,
+    pending?: bigint,
   ): Promise<PokeReport[]> {
     const le = this.o.contracts.liquidationEngine;
-    const pendingWad = await le.badDebtPending({ blockTag: "latest" });
+    const pendingWad = pending ?? (await le.badDebtPending({ blockTag: "latest" }));
     this.o.metrics.adlDeficitPending.set(Number(pendingWad / 10n ** 12n) / 1e6);
     if (pendingWad === 0n) return [];
     if (!(await this.hasRole())) return [];
@@ -150,21 +182,29 @@ export class Deleverager {
   private async runBackstop(
     refresh: () => Promise<{ book: AccountBook; view: ChainView }>,
     fees: () => Promise<Fees | undefined>,
+    lensed?: IProtocolLens.DeleverageViewStructOutput,
   ): Promise<PokeReport[]> {
     const bs = this.o.contracts.backstop;
     if (!bs) return [];
-    const latest = { blockTag: "latest" };
-    let state, config;
-    try {
-      [state, config] = await Promise.all([bs.backstopState(latest), bs.backstopConfig(latest)]);
-    } catch {
-      return []; // a deployment without the backstop's configurator
-    }
-    if (state.vault === ZeroAddress || config.adlDrawdown === 0n) return [];
     const le = this.o.contracts.liquidationEngine;
+    let state: { vault: string; accountId: bigint };
     const due: number[] = [];
-    for (const id of await this.o.contracts.engine.accountMarkets(state.accountId, latest)) {
-      if ((await le.backstopExcess(id, latest)) > 0n) due.push(Number(id));
+    if (lensed) {
+      if (!lensed.backstop || lensed.vault === ZeroAddress || lensed.adlDrawdown === 0n) return [];
+      state = { vault: lensed.vault, accountId: lensed.accountId };
+      for (const id of lensed.excessMarkets) due.push(Number(id));
+    } else {
+      const latest = { blockTag: "latest" };
+      let config;
+      try {
+        [state, config] = await Promise.all([bs.backstopState(latest), bs.backstopConfig(latest)]);
+      } catch {
+        return []; // a deployment without the backstop's configurator
+      }
+      if (state.vault === ZeroAddress || config.adlDrawdown === 0n) return [];
+      for (const id of await this.o.contracts.engine.accountMarkets(state.accountId, latest)) {
+        if ((await le.backstopExcess(id, latest)) > 0n) due.push(Number(id));
+      }
     }
     if (due.length === 0) return [];
     if (!(await this.hasRole())) return [];

@@ -17,6 +17,8 @@ import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
 import type { TxManager } from "../../scripts/keeper/txManager.js";
 import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import type { ProtocolContracts } from "../../scripts/keeper/contracts.js";
+import type { ProtocolLens } from "../../types/ethers-contracts/contracts/lens/ProtocolLens.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, setPriceWad, type World } from "../helpers/fixture.js";
 import { BACKSTOP_TEST_CONFIG, attachBackstopVault, calmRound } from "../helpers/backstop.js";
 import { SCALE, adlScore, keeperContracts, openPosition, readKeeperBook, snapshotLeg } from "../helpers/liquidation.js";
@@ -73,11 +75,12 @@ async function pastTrigger(w: VWorld) {
  * sent by that key and mined at once; `raceAfterRefresh` runs between the job's read of the book and its
  * simulation (another transaction landing first).
  */
-function job(w: VWorld, raceAfterRefresh?: () => Promise<void>) {
+function job(w: VWorld, raceAfterRefresh?: () => Promise<void>, lens?: ProtocolContracts["lens"]) {
   const contracts = keeperContracts(w, {
     engine: w.engine.connect(w.admin),
     liquidationEngine: w.liquidationEngine.connect(w.admin),
     backstop: IBackstopEngine__factory.connect(w.engine.target as string, w.admin),
+    lens,
   });
   const sent: { key: string; data: string; hash: string }[] = [];
   const estimated: string[] = [];
@@ -119,6 +122,38 @@ function job(w: VWorld, raceAfterRefresh?: () => Promise<void>) {
     return { marketId: Number(marketId), ids: [...(ids as bigint[])] };
   };
   return { run: () => deleverager.run(refresh, fees), sent, estimated, candidatesOf };
+}
+
+/** What the job's first reads answer one by one at the latest block, as `deleverageView` lays it out. */
+async function readsOneByOne(w: VWorld) {
+  const bs = IBackstopEngine__factory.connect(w.engine.target as string, ethers.provider);
+  const state = await bs.backstopState();
+  const config = await bs.backstopConfig();
+  const excess = [];
+  for (const id of await w.engine.accountMarkets(state.accountId)) {
+    if ((await w.liquidationEngine.backstopExcess(id)) > 0n) excess.push(id);
+  }
+  return [await w.liquidationEngine.badDebtPending(), true, state.vault, state.accountId, config.adlDrawdown, excess];
+}
+
+async function deployLens(w: VWorld, engine = w.engine.target as string): Promise<ProtocolLens> {
+  return (await ethers.deployContract("ProtocolLens", [
+    engine,
+    await w.oracle.getAddress(),
+  ])) as unknown as ProtocolLens;
+}
+
+/** The job's reports and sent calls in one state (a fixture's), with and without `lens`. */
+async function sameWithLens(state: () => Promise<VWorld>, lens: (w: VWorld) => Promise<ProtocolContracts["lens"]>) {
+  const out = [];
+  for (const withLens of [false, true]) {
+    const w = await state();
+    const j = job(w, undefined, withLens ? await lens(w) : undefined);
+    const reports = await j.run();
+    out.push({ reports: reports.map((r) => [r.kind, r.key, r.sent, r.reason]), sent: j.sent.map((x) => x.data) });
+  }
+  expect(out[1]).to.deep.equal(out[0]);
+  return out[0];
 }
 
 describe("keeper: the backstop vault's deleverage job", function () {
@@ -216,5 +251,92 @@ describe("keeper: the backstop vault's deleverage job", function () {
     expect(j.sent).to.deep.equal([]);
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
     expect((await w.engine.position(w.small, ETH)).size).to.equal(-20n * WAD);
+  });
+
+  it("the lens's deleverageView answers what the job's first reads answer one by one, and the job sends the same with it", async function () {
+    const calm = async () => {
+      const w = await loadFixture(world);
+      await calmRound(w, ETH, time);
+      return w;
+    };
+    const past = async () => {
+      const w = await loadFixture(world);
+      await pastTrigger(w);
+      return w;
+    };
+    for (const [name, state] of [
+      ["calm", calm],
+      ["past the trigger", past],
+    ] as const) {
+      const w = await state();
+      const lens = await deployLens(w);
+      const v = await lens.deleverageView();
+      const one = await readsOneByOne(w);
+      expect(
+        [v.badDebtPending, v.backstop, v.vault, v.accountId, v.adlDrawdown, [...v.excessMarkets]],
+        name,
+      ).to.deep.equal(one);
+      expect(v.vault).to.equal(await w.bv.getAddress());
+      expect((one[5] as bigint[]).length, name).to.equal(name === "calm" ? 0 : 1);
+      const seen = await sameWithLens(state, deployLens);
+      expect(seen.sent, name).to.have.length(name === "calm" ? 0 : 1);
+    }
+  });
+
+  it("reads one by one where the lens cannot serve: a failing lens (asked once), and the vault's part after bad debt was pending", async function () {
+    const past = async () => {
+      const w = await loadFixture(world);
+      await pastTrigger(w);
+      return w;
+    };
+    // a lens whose deleverageView reverts (here one reading another contract; the scan's keeperView from a
+    // right one): the job falls back, sends the same, and does not ask it again
+    const wrong = async (w: VWorld) => {
+      const bad = await deployLens(w, await w.vault.getAddress());
+      await expect(bad.deleverageView()).to.be.revert(ethers);
+      const good = await deployLens(w);
+      return {
+        keeperView: (...a: unknown[]) => good.keeperView(...(a as [never, never])),
+        deleverageView: (...a: unknown[]) => bad.deleverageView(...(a as [never])),
+      } as unknown as ProtocolLens;
+    };
+    expect((await sameWithLens(past, wrong)).sent).to.have.length(1);
+    const w = await past();
+    let asked = 0;
+    const failing = await wrong(w);
+    const counted = {
+      keeperView: failing.keeperView,
+      deleverageView: (o: unknown) => {
+        asked++;
+        return failing.deleverageView(o as never);
+      },
+    } as unknown as ProtocolLens;
+    const j = job(w, undefined, counted);
+    await j.run();
+    await j.run();
+    expect(asked).to.equal(1);
+    // a lens answer with bad debt pending stands for the deficits' reads only: the deficits' part may send
+    // and move the state, so the vault's part reads again (here the answer's vault fields are blanked: were
+    // they used, nothing would be sent)
+    const stale = async (x: VWorld) => {
+      const good = await deployLens(x);
+      const real = await good.deleverageView();
+      expect(real.badDebtPending).to.equal(0n);
+      return {
+        keeperView: (...a: unknown[]) => good.keeperView(...(a as [never, never])),
+        deleverageView: async () => ({
+          badDebtPending: 1n,
+          backstop: false,
+          vault: real.vault,
+          accountId: real.accountId,
+          adlDrawdown: real.adlDrawdown,
+          excessMarkets: [],
+        }),
+      } as unknown as ProtocolLens;
+    };
+    const x = await past();
+    const sj = job(x, undefined, await stale(x));
+    const reports = await sj.run();
+    expect(reports.map((r) => [r.key, r.sent])).to.deep.equal([["adl-vault:0", true]]);
   });
 });
