@@ -1,7 +1,8 @@
 /**
  * Follows the protocol's events into the account book: one eth_getLogs per bounded block range
  * (three contracts, twelve event kinds, one request), from the block after the last one processed up
- * to the head. A node that refuses a range as too large gets it halved until it answers.
+ * to the head. A node that refuses a range as too large gets it halved until it answers. The same
+ * request fetches the settler's order events for it (`also`).
  */
 import type { Log, LogDescription, Provider } from "ethers";
 
@@ -40,6 +41,8 @@ export const FOLLOWED_TOPICS: string[] = [
   adlEvents.getEvent("AutoDeleveraged").topicHash,
 ];
 
+const FOLLOWED = new Set(FOLLOWED_TOPICS);
+
 export type FollowerAddresses = { engine: string; vault: string; liquidationEngine: string };
 
 export type FollowReport = { fromBlock: number; toBlock: number; logs: number; requests: number };
@@ -60,6 +63,12 @@ export type FollowerOptions = {
    * the insurance fund, liquidation pressure) may have moved with them
    */
   onForced?: (blockNumber: number) => void;
+  /**
+   * Another reader's events, fetched in the same request (one eth_getLogs where there were two): the
+   * logs of `address` whose first topic is one of `topics` go to `take` with the range they cover, the
+   * follower applying only its own. The settler's order events (settler.ts) come this way.
+   */
+  also?: { address: string; topics: string[]; take: (logs: Log[], fromBlock: number, toBlock: number) => void };
 };
 
 export class EventFollower {
@@ -75,9 +84,20 @@ export class EventFollower {
     (typeof engineEvents | typeof vaultEvents | typeof liquidationEvents | typeof backstopEvents | typeof adlEvents)[]
   >();
 
+  /** the request's addresses and topics, the other reader's included */
+  private readonly addresses: string[];
+  private readonly topics: string[];
+  private readonly alsoTopics: Set<string>;
+
   constructor(private readonly o: FollowerOptions) {
     this.lastBlock = o.startBlock - 1;
     this.range = o.rangeBlocks;
+    const own = [o.addresses.engine, o.addresses.vault, o.addresses.liquidationEngine];
+    const also = o.also;
+    this.alsoTopics = new Set(also?.topics ?? []);
+    this.addresses =
+      also && !own.some((a) => a.toLowerCase() === also.address.toLowerCase()) ? [...own, also.address] : own;
+    this.topics = [...FOLLOWED_TOPICS, ...(also?.topics ?? []).filter((t) => !FOLLOWED_TOPICS.includes(t))];
     for (const [address, iface] of [
       [o.addresses.engine, engineEvents],
       [o.addresses.vault, vaultEvents],
@@ -101,8 +121,8 @@ export class EventFollower {
       try {
         report.requests += 1;
         logs = await this.o.provider.getLogs({
-          address: [this.o.addresses.engine, this.o.addresses.vault, this.o.addresses.liquidationEngine],
-          topics: [FOLLOWED_TOPICS],
+          address: this.addresses,
+          topics: [this.topics],
           fromBlock: from,
           toBlock: to,
         });
@@ -112,8 +132,17 @@ export class EventFollower {
         this.o.logger.warn({ from, to, range: this.range, err: (e as Error).message }, "log range refused; halving");
         continue;
       }
-      for (const log of logs) this.apply(log);
-      report.logs += logs.length;
+      const also = this.o.also;
+      const theirs: Log[] = [];
+      for (const log of logs) {
+        if (also && this.alsoTopics.has(log.topics[0]) && log.address.toLowerCase() === also.address.toLowerCase()) {
+          theirs.push(log);
+          if (!FOLLOWED.has(log.topics[0])) continue;
+        }
+        this.apply(log);
+        report.logs += 1;
+      }
+      also?.take(theirs, from, to);
       this.lastBlock = to;
     }
     return report;

@@ -20,7 +20,7 @@ import { type AccountRisk, accountRisks } from "./riskView.js";
 import { type Fees, initialFees } from "./fees.js";
 import { Deleverager } from "./deleverager.js";
 import { Flagger } from "./flagger.js";
-import { Settler } from "./settler.js";
+import { ORDER_TOPICS, Settler } from "./settler.js";
 import { EventFollower, type FollowReport } from "./follower.js";
 import { type LiquidationReport, Liquidator, type MinedLiquidation } from "./liquidator.js";
 import type { Logger } from "./logger.js";
@@ -394,6 +394,12 @@ export class Keeper {
         this.pokers?.settled(blockNumber);
       },
       onForced: (blockNumber) => this.pokers?.settled(blockNumber),
+      // the settler's order events in the same request
+      also: {
+        address: this.settler.address,
+        topics: ORDER_TOPICS,
+        take: (logs, from, to) => this.settler?.offer(logs, from, to),
+      },
     });
     this.follower.lastBlock = lastBlock;
     this.tx = tx;

@@ -38,7 +38,7 @@ export const ORDERS_ABI = [
   "function orderConfig() view returns ((uint32 minDelay, uint32 maxDelay, uint128 settlementReward, bool enabled))",
 ];
 const ordersIface = new Interface(ORDERS_ABI);
-const TOPICS = ["OrderCommitted", "OrderSettled", "OrderRefused", "OrderCancelled"].map(
+export const ORDER_TOPICS = ["OrderCommitted", "OrderSettled", "OrderRefused", "OrderCancelled"].map(
   (n) => ordersIface.getEvent(n)!.topicHash,
 );
 /** Gas budget of one order in a settleOrders batch under `settleGasBudget`, and of the batch itself. */
@@ -101,13 +101,45 @@ export class Settler {
     this.lastBlock = o.startBlock - 1;
   }
 
-  /** Reads the order events up to `toBlock` into the pending set. */
+  /** order events offered by the event follower for blocks (lastBlock, offeredTo], in order, not applied yet */
+  private offered: { blockNumber: number; topics: readonly string[]; data: string }[] = [];
+  private offeredTo = -1;
+
+  /**
+   * Order events the event follower fetched in its own request (follower.ts, `also`) for blocks
+   * [fromBlock, toBlock]: kept until `follow` reaches them, and used only where they continue what the
+   * settler has read or been offered (a range after a gap is ignored: `follow` reads that part itself).
+   */
+  offer(
+    logs: readonly { blockNumber: number; topics: readonly string[]; data: string }[],
+    fromBlock: number,
+    toBlock: number,
+  ): void {
+    const covered = Math.max(this.lastBlock, this.offeredTo);
+    if (fromBlock > covered + 1 || toBlock <= covered) return;
+    for (const log of logs) if (log.blockNumber > covered) this.offered.push(log);
+    this.offeredTo = toBlock;
+  }
+
+  /** The address the order events come from (the engine's), for the event follower's request. */
+  get address(): string {
+    return this.o.contracts.engine.target as string;
+  }
+
+  /** Reads the order events up to `toBlock` into the pending set: first what was offered, then the rest. */
   async follow(toBlock: number): Promise<void> {
+    if (this.offeredTo > this.lastBlock && toBlock > this.lastBlock) {
+      const upTo = Math.min(toBlock, this.offeredTo);
+      let k = 0;
+      for (; k < this.offered.length && this.offered[k].blockNumber <= upTo; k++) this.apply(this.offered[k]);
+      this.offered.splice(0, k);
+      this.lastBlock = upTo;
+    }
     const address = this.o.contracts.engine.target as string;
     const range = this.o.settings.logRangeBlocks;
     for (let from = this.lastBlock + 1; from <= toBlock; from += range) {
       const to = Math.min(toBlock, from + range - 1);
-      const logs = await this.o.provider.getLogs({ address, topics: [TOPICS], fromBlock: from, toBlock: to });
+      const logs = await this.o.provider.getLogs({ address, topics: [ORDER_TOPICS], fromBlock: from, toBlock: to });
       for (const log of logs) this.apply(log);
       this.lastBlock = to;
     }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { type Log, Transaction, type TransactionRequest, Wallet } from "ethers";
+import { Interface, type Log, Transaction, type TransactionRequest, Wallet } from "ethers";
 
 import { DEFAULT_RISK } from "../../deploy/params.js";
 import { accountSummary } from "../../scripts/lib/math/engine.js";
@@ -21,6 +21,7 @@ import { parseArgs } from "../../scripts/keeper/cli.js";
 import { ConfigError, type KeeperSettingsInput, keeperSettings, resolveConfig } from "../../scripts/keeper/config.js";
 import { bumpFees, initialFees } from "../../scripts/keeper/fees.js";
 import { EventFollower } from "../../scripts/keeper/follower.js";
+import { ORDERS_ABI, ORDER_TOPICS, Settler } from "../../scripts/keeper/settler.js";
 import type { ProtocolContracts } from "../../scripts/keeper/contracts.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
 import { Flagger, RENEW_AFTER_SECONDS } from "../../scripts/keeper/flagger.js";
@@ -394,6 +395,108 @@ describe("keeper account book and event follower", () => {
     });
     await follower.advance(30);
     expect(forced).to.deep.equal([20, 21, 22]);
+  });
+
+  it("fetches the settler's order events in its own request: the settler's pending orders as when it reads alone, and it reads what was not offered", async () => {
+    const orders = new Interface(ORDERS_ABI);
+    const at = (address: string, blockNumber: number, name: string, args: unknown[]) => {
+      const { data, topics } = orders.encodeEventLog(orders.getEvent(name)!, args);
+      return { address, data, topics, blockNumber, transactionHash: `0x${blockNumber}` } as unknown as Log;
+    };
+    const committed = (id: bigint, settleFrom: bigint) => [id, 0n, WAD, 0n, 0n, settleFrom, settleFrom + 100n];
+    const settled = (id: bigint) => [id, 0n, WAD, 1n, 2000n * WAD, OWNER, 0n, 60n];
+    // the follower's own events (EVENTS) and order events of the engine, one of them from another address
+    const all = [
+      ...EVENTS,
+      at(ADDR.engine, 8, "OrderCommitted", committed(1n, 10n)),
+      at(ADDR.engine, 12, "OrderCommitted", committed(2n, 20n)),
+      at(ADDR.engine, 33, "OrderSettled", settled(1n)),
+      at(ADDR.vault, 34, "OrderCommitted", committed(9n, 40n)),
+      at(ADDR.engine, 40, "OrderCommitted", committed(3n, 50n)),
+      at(ADDR.engine, 61, "OrderSettled", settled(2n)),
+      at(ADDR.engine, 75, "OrderCommitted", committed(4n, 80n)),
+    ].sort((x, y) => x.blockNumber - y.blockNumber);
+    const calls: { address: string[]; fromBlock: number; toBlock: number }[] = [];
+    const provider = {
+      async getLogs(f: { address: string | string[]; topics: string[][]; fromBlock: number; toBlock: number }) {
+        const address = ([] as string[]).concat(f.address).map((a) => a.toLowerCase());
+        calls.push({ address, fromBlock: f.fromBlock, toBlock: f.toBlock });
+        if (f.toBlock - f.fromBlock + 1 > 20) throw new Error("query exceeds max block range 20");
+        return all.filter(
+          (l) =>
+            address.includes(l.address.toLowerCase()) &&
+            f.topics[0].includes(l.topics[0]) &&
+            l.blockNumber >= f.fromBlock &&
+            l.blockNumber <= f.toBlock,
+        );
+      },
+    };
+    const settler = (startBlock: number) =>
+      new Settler({
+        contracts: { engine: { target: ADDR.engine } } as unknown as ProtocolContracts,
+        tx: undefined as unknown as TxManager,
+        settings: keeperSettings({ logRangeBlocks: 20 }),
+        logger: silentLogger(),
+        metrics: new KeeperMetrics(),
+        provider,
+        startBlock,
+      });
+    const pending = (s: Settler) => [...s.pending.entries()];
+    const alone = settler(5);
+    const shared = settler(5);
+    const book = new AccountBook(10n ** 12n);
+    const follower = new EventFollower({
+      provider,
+      addresses: ADDR,
+      book,
+      startBlock: 5,
+      rangeBlocks: 100,
+      logger: silentLogger(),
+      also: { address: ADDR.engine, topics: ORDER_TOPICS, take: (logs, from, to) => shared.offer(logs, from, to) },
+    });
+    const reference = new AccountBook(10n ** 12n);
+    await new EventFollower({
+      provider,
+      addresses: ADDR,
+      book: reference,
+      startBlock: 5,
+      rangeBlocks: 100,
+      logger: silentLogger(),
+    }).advance(150);
+    // the follower halves its refused range with the order topics in it, and offers what it fetched
+    await follower.advance(30);
+    expect(calls.at(-1)!.toBlock - calls.at(-1)!.fromBlock + 1).to.be.at.most(20);
+    let before = calls.length;
+    for (const to of [20, 30]) {
+      await alone.follow(to);
+      await shared.follow(to);
+      expect(pending(shared), `at ${to}`).to.deep.equal(pending(alone));
+    }
+    // the shared settler asked nothing: every request since was the lone one's (one address)
+    expect(calls.slice(before).every((c) => c.address.length === 1)).to.equal(true);
+    expect(pending(shared).map(([id]) => id)).to.deep.equal([1n, 2n]);
+    // offered past where it follows: kept for later, applied in order
+    await follower.advance(70);
+    before = calls.length;
+    await alone.follow(40);
+    await shared.follow(40);
+    expect(pending(shared)).to.deep.equal(pending(alone));
+    expect(calls.length - before).to.equal(1); // the lone settler's only
+    // beyond what was offered, the settler reads the rest itself (blocks 71 to 90)
+    before = calls.length;
+    await shared.follow(90);
+    expect(calls.slice(before).map((c) => [c.fromBlock, c.toBlock])).to.deep.equal([[71, 90]]);
+    await alone.follow(90);
+    expect(pending(shared)).to.deep.equal(pending(alone));
+    expect(pending(shared).map(([id]) => id)).to.deep.equal([3n, 4n]);
+    // an offer after a gap (a follower resumed from a checkpoint ahead of the settler) is not used
+    const late = settler(5);
+    late.offer([all.find((l) => l.blockNumber === 75)!], 71, 90);
+    await late.follow(90);
+    expect(pending(late)).to.deep.equal(pending(alone));
+    // the follower's own book is what it builds alone: the order events are not its own
+    await follower.advance(150);
+    expect(book.serialize()).to.deep.equal(reference.serialize());
   });
 
   it("follows in bounded ranges, halves a refused range, and resumes from the checkpoint", async () => {
