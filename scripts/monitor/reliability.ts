@@ -310,6 +310,11 @@ export function inputsUnderModel(
   model: ProbabilityModel,
   /** the historic part on the demeaned shocks (forecast.ts `historicDemean`) */
   demean = false,
+  /**
+   * the history as the backtest built it before it followed the reference feed's rounds: one point per forecast at
+   * its time and reference price (a report's probes without `round` are read so in any case)
+   */
+  perStep = false,
 ): { inputs: RuleInputs[]; probes: ForecastProbe[]; check: number } {
   if (inputs.length !== probes.length) throw new Error("inputsUnderModel: one probe per input");
   const history: PricePoint[] = [];
@@ -323,7 +328,7 @@ export function inputsUnderModel(
   };
   for (let i = 0; i < probes.length; i++) {
     const p = probes[i];
-    const point = p.round === undefined ? { t: p.t, price: p.price } : p.round;
+    const point = perStep || p.round === undefined ? { t: p.t, price: p.price } : p.round;
     if (point) history.push(point);
     const sample = demean ? demeaned(standardisedShocks(history)) : standardisedShocks(history);
     const side = (d: Direction) => {
