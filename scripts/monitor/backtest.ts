@@ -139,6 +139,8 @@ export class ReplayBacktest {
   private lastBlock: number | undefined;
   /** an oracle round was mined since the last forecast (the next forecast is fresh) */
   private roundSinceForecast = false;
+  /** the feed id of the reference market (the replay's first), whose rounds make the return history */
+  private reference: string | undefined;
 
   /** raises sent, renewals among them, and raises the breaker refused */
   readonly raises = { sent: 0, renewals: 0, refused: 0, alerts: 0 };
@@ -296,6 +298,7 @@ export class ReplayBacktest {
       const chainId = Number((await chain.ethers.provider.getNetwork()).chainId);
       const deployment = await deploymentRecord(chain.protocol, "replay", chainId, 0);
       this.source = new ChainSource({ provider: chain.ethers.provider, deployment, historyRounds: 0 });
+      this.reference = referenceFeed(deployment.markets, step);
     }
     // fresh as the service counts it: an oracle round arrived since the last forecast. The replay posts a
     // round only when a feed's answer changes or half its heartbeat passed, so a step on a held path price
@@ -304,7 +307,15 @@ export class ReplayBacktest {
     this.roundSinceForecast = false;
     const state = await this.source.read();
     const oraclePrice = Number(BigInt(step.oraclePrice)) / 1e18;
-    this.history.push({ t: step.t, price: oraclePrice });
+    // the return history is the reference market's own oracle rounds, as the service reads them (chain.ts
+    // `newRounds`: a new round's answer at its own updatedAt), not one point per step: a step made by
+    // another feed's round (the USDC depeg's irregular Chainlink rounds between BTC's minutes) would
+    // split one round's return into a held 0 and the whole move over the seconds left (`referenceRound`)
+    const [roundPrice, updatedAt] = await chain.protocol.oracle.latestPrice(this.reference!, {
+      blockTag: state.blockNumber,
+    });
+    const round = referenceRound(this.history, Number(updatedAt), Number(roundPrice) / 1e18);
+    if (round) this.history.push(round);
     const settings = this.o.settings ?? DEFAULT_FORECAST_SETTINGS;
     const { forecast: f, tables } = forecast(state, this.history, settings);
     const inputs = { ...ruleInputs(f), price: oraclePrice, fresh };
@@ -355,7 +366,7 @@ export class ReplayBacktest {
       reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
-      probe: probeOf(f, step.t, oraclePrice, standardisedShocks(this.history)),
+      probe: { ...probeOf(f, step.t, oraclePrice, standardisedShocks(this.history)), round: round ?? null },
       oraclePrice,
       pathPrice: BigInt(step.pathPrice),
       table: tables.down,
@@ -751,4 +762,28 @@ export function outcomeCell(m: ReplayMetrics, vaultLoss: string | undefined): st
   const drop = `${(Number(BigInt(m.maxExtraDrop) / 10n ** 12n) / 1e4).toFixed(2)}%`;
   const vault = vaultLoss === undefined ? "-" : usd(vaultLoss);
   return `${drop} / ${m.accountsWipedOut} / ${usd(m.badDebtIncurred)} / ${vault} / ${usd(m.liquidatedNotional ?? "0")} / ${m.positionsOpened ?? "-"}`;
+}
+
+/** The feed id of the replay's first market (the step's `oraclePrice` is its answer): the history's reference. */
+export function referenceFeed(markets: readonly { symbol: string; feedId: string }[], step: ReplayStep): string {
+  const symbol = step.markets?.[0]?.symbol ?? markets[0]?.symbol;
+  const m = markets.find((x) => x.symbol === symbol);
+  if (!m) throw new Error(`backtest: no market ${symbol} in the deployment record`);
+  return m.feedId;
+}
+
+/**
+ * The history point a forecast adds (undefined: none): the reference feed's latest round when it is newer than
+ * the history's last point, at the round's own time (`updatedAt`) and answer. One point per forecast at most,
+ * as the service's `newRounds` (its latest round per poll); a forecast after rounds of other feeds only adds
+ * nothing, so a return always spans the reference's own round interval.
+ */
+export function referenceRound(
+  history: readonly PricePoint[],
+  updatedAt: number,
+  price: number,
+): PricePoint | undefined {
+  const last = history.at(-1);
+  if (!(price > 0) || (last !== undefined && updatedAt <= last.t)) return undefined;
+  return { t: updatedAt, price };
 }

@@ -92,7 +92,16 @@ const BACKTEST_VALUE_FLAGS = [
   "seed",
   "until",
 ] as const;
-const BACKTEST_SWITCHES = ["bootstrap", "calm", "compare", "leads", "loeo", "stylised", "help"] as const;
+const BACKTEST_SWITCHES = [
+  "bootstrap",
+  "calm",
+  "compare",
+  "historic-demean",
+  "leads",
+  "loeo",
+  "stylised",
+  "help",
+] as const;
 
 /**
  * What is wrong with the arguments (undefined when nothing): an unknown flag, a value flag without its
@@ -133,6 +142,8 @@ The risk monitor's rules replayed inside the crash replays: lead times, false al
   --probability end|reach      what the forecast's probabilities are of: past the shock at the horizon's
                                end (default) or reaching it within the horizon (replays, --calm, --loeo)
   --rules default|reach        the rules' thresholds (reach: each doubled, rules.ts REACH_RULES)
+  --historic-demean            the historic part on the history's shocks less their mean (forecast.ts
+                               historicDemean; replays, --calm, --loeo)
   --out <file>                 where the JSON report goes
   --help                       this text
 
@@ -170,11 +181,18 @@ function calmTable(): void {
   console.log(lines.join("\n"));
 }
 
-/** --probability end|reach: the forecast settings with that probability model (stats.ts ProbabilityModel). */
+/**
+ * --probability end|reach: the forecast settings with that probability model (stats.ts ProbabilityModel);
+ * --historic-demean: the historic part on demeaned shocks (forecast.ts `historicDemean`).
+ */
 function settingsArg(): ForecastSettings {
   const m = arg("probability") ?? "end";
   if (!PROBABILITY_MODELS.includes(m as ProbabilityModel)) throw new Error(`--probability ${m}: end or reach`);
-  return { ...DEFAULT_FORECAST_SETTINGS, probabilityModel: m as ProbabilityModel };
+  return {
+    ...DEFAULT_FORECAST_SETTINGS,
+    probabilityModel: m as ProbabilityModel,
+    ...(process.argv.includes("--historic-demean") ? { historicDemean: true } : {}),
+  };
 }
 
 /** --rules default|reach: the rules' thresholds (rules.ts DEFAULT_RULES, REACH_RULES). */

@@ -37,6 +37,7 @@ import {
   type MoveProbability,
   type PricePoint,
   type ProbabilityModel,
+  demeaned,
   moveProbability,
   standardisedShocks,
 } from "./stats.js";
@@ -70,6 +71,11 @@ export type ForecastSettings = {
    * (docs/architecture.md, "Risk monitor", "Probability"; docs/experiments.md, "The probability of reaching")
    */
   probabilityModel?: ProbabilityModel;
+  /**
+   * the historic part draws its windows from the history's shocks with their mean removed (stats.ts `demeaned`);
+   * absent or false: as recorded (docs/experiments.md, "Why the USDC depeg's calm alarms")
+   */
+  historicDemean?: boolean;
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -247,7 +253,8 @@ export function forecast(
   const curveOpts = { ...opts, maxShockBps: settings.maxShockBps, stepBps: settings.shockStepBps };
   const markets = cascadeMarkets(state, settings.depthBps);
   const sigmaMax = Math.max(0, ...state.markets.map((m) => Number(m.snapshot.sigma) / 1e18));
-  const sample = standardisedShocks(history);
+  const shocks = standardisedShocks(history);
+  const sample = settings.historicDemean ? demeaned(shocks) : shocks;
   const minHorizons = settings.historicMinHorizons ?? 0;
   const model = settings.probabilityModel ?? "end";
 

@@ -7,7 +7,12 @@
  * recorded inputs back (the largest difference is printed). The copy is read by `variantTable.ts` and
  * `reliabilityTable.ts` like any report.
  *
- *   npx tsx scripts/monitor/modelCandidate.ts <report.json> <out.json> [--model reach|end] [--recorded end|reach]
+ *   npx tsx scripts/monitor/modelCandidate.ts <report.json> <out.json> [--model reach|end] [--recorded end|reach] [--demean] [--per-step-history]
+ *
+ * `--demean`: the historic part on the history's shocks with their mean removed (forecast.ts `historicDemean`;
+ * docs/experiments.md, "Why the USDC depeg's calm alarms"), under `--model` (give `--model end` for it alone).
+ * `--per-step-history`: the history as the backtest built it before it followed the reference feed's rounds (one
+ * point per forecast): the before column of that fix, on the same replays.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -26,9 +31,13 @@ function main(): void {
   };
   const model = opt("model", "reach") as ProbabilityModel;
   const recorded = opt("recorded", "end") as ProbabilityModel;
+  const demean = args.includes("--demean");
+  const perStep = args.includes("--per-step-history");
   const files = args.filter((a, i) => !a.startsWith("--") && !["--model", "--recorded"].includes(args[i - 1]));
   if (files.length !== 2 || !PROBABILITY_MODELS.includes(model) || !PROBABILITY_MODELS.includes(recorded)) {
-    console.error("usage: modelCandidate.ts <report.json> <out.json> [--model reach|end] [--recorded end|reach]");
+    console.error(
+      "usage: modelCandidate.ts <report.json> <out.json> [--model reach|end] [--recorded end|reach] [--demean] [--per-step-history]",
+    );
     process.exit(2);
   }
   const report = JSON.parse(readFileSync(files[0], "utf8")) as {
@@ -44,7 +53,7 @@ function main(): void {
         `${files[0]}: ${row.event}: the ${recorded} model does not give the recorded inputs back (${same.check})`,
       );
     }
-    const out = inputsUnderModel(inputs, probes, model);
+    const out = inputsUnderModel(inputs, probes, model, demean, perStep);
     row.result.inputs = out.inputs.map((x) =>
       Object.fromEntries(Object.entries(x).map(([key, v]) => [key, v === Infinity ? null : v])),
     );
@@ -52,7 +61,9 @@ function main(): void {
     console.log(`${row.event}: ${probes.length} forecasts, ${recorded} recomputed to ${same.check.toExponential(1)}`);
   }
   writeFileSync(files[1], JSON.stringify(report) + "\n");
-  console.log(`written: ${files[1]} (probabilities under the ${model} model)`);
+  console.log(
+    `written: ${files[1]} (probabilities under the ${model} model${demean ? ", historic part demeaned" : ""}${perStep ? ", one history point per forecast" : ""})`,
+  );
 }
 
 main();

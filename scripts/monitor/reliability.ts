@@ -20,6 +20,7 @@ import {
   type ProbabilityModel,
   type ShockSample,
   YEAR_SECONDS,
+  demeaned,
   moveProbability,
   standardisedShocks,
 } from "./stats.js";
@@ -53,6 +54,12 @@ export type ForecastProbe = {
   /** the history's standardised shocks and their step (s): how many windows the historic part had */
   shocks?: number;
   stepSeconds?: number;
+  /**
+   * the point this forecast added to the return history (the reference feed's new round, at its own time),
+   * null: none (no new round of it); absent in reports from before the history followed the rounds, whose
+   * history had one point per forecast at (t, price)
+   */
+  round?: PricePoint | null;
   down: DirectionProbe;
   up: DirectionProbe;
 };
@@ -290,8 +297,8 @@ export function inputsWithMinHorizons(
 
 /**
  * A run's probabilities recomputed under a probability model (stats.ts `ProbabilityModel`) from its probes
- * alone, no replay: the backtest's price history at a forecast is the reference prices of every forecast
- * up to it (backtest.ts adds one point per observed step), and each probe carries the volatility and the
+ * alone, no replay: the backtest's price history at a forecast is the reference feed's rounds up to it
+ * (each probe's `round`; a report without it: one point per observed step), and each probe carries the volatility and the
  * shocks, so every probability the rules read is computed again as the forecast computes it. Under the
  * model the run was recorded with it gives back the recorded inputs (`check`: the largest difference).
  * The self-feeding waves' figures stay as recorded (no default rule reads them; the probes do not carry
@@ -301,6 +308,13 @@ export function inputsUnderModel(
   inputs: readonly RuleInputs[],
   probes: readonly ForecastProbe[],
   model: ProbabilityModel,
+  /** the historic part on the demeaned shocks (forecast.ts `historicDemean`) */
+  demean = false,
+  /**
+   * the history as the backtest built it before it followed the reference feed's rounds: one point per forecast at
+   * its time and reference price (a report's probes without `round` are read so in any case)
+   */
+  perStep = false,
 ): { inputs: RuleInputs[]; probes: ForecastProbe[]; check: number } {
   if (inputs.length !== probes.length) throw new Error("inputsUnderModel: one probe per input");
   const history: PricePoint[] = [];
@@ -314,8 +328,9 @@ export function inputsUnderModel(
   };
   for (let i = 0; i < probes.length; i++) {
     const p = probes[i];
-    history.push({ t: p.t, price: p.price });
-    const sample = standardisedShocks(history);
+    const point = perStep || p.round === undefined ? { t: p.t, price: p.price } : p.round;
+    if (point) history.push(point);
+    const sample = demean ? demeaned(standardisedShocks(history)) : standardisedShocks(history);
     const side = (d: Direction) => {
       const x = p[d];
       const at = (shock: number, h: number) => moveProbability(shock, d, h, p.sigma, sample, 30, 0, model);

@@ -51,6 +51,18 @@ export function standardisedShocks(history: readonly PricePoint[], lambda = 0.94
   return { z, stepSeconds: dts[dts.length >> 1] };
 }
 
+/**
+ * The sample with its mean shock removed (`ForecastSettings.historicDemean`): the historic part then resamples
+ * the shocks' shape (tails, clustering inside a window) without replaying the history's average direction, a
+ * drift that a few hours of history estimate no better than its own size (docs/experiments.md, "Risk monitor",
+ * "Why the USDC depeg's calm alarms"). An empty sample is returned as it is.
+ */
+export function demeaned(sample: ShockSample): ShockSample {
+  if (sample.z.length === 0) return sample;
+  const mean = sample.z.reduce((s, x) => s + x, 0) / sample.z.length;
+  return { z: sample.z.map((x) => x - mean), stepSeconds: sample.stepSeconds };
+}
+
 /** Student-t degrees of freedom from the excess kurtosis of a sample (method of moments). */
 export function fitDegreesOfFreedom(z: readonly number[]): number {
   if (z.length < 8) return 4;

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
-import { ReplayBacktest, outcomeCell } from "../../scripts/monitor/backtest.js";
+import { ReplayBacktest, outcomeCell, referenceRound } from "../../scripts/monitor/backtest.js";
 import type { ReplayMetrics } from "../../scripts/replay/result.js";
 import { runReplay } from "../../scripts/replay/engine.js";
 import { loadPreset, withOverrides } from "../../scripts/replay/presets.js";
@@ -111,6 +111,60 @@ describe("Risk monitor backtest: a forecast is fresh only after a new oracle rou
     expect(held.length, "two of every three steps hold the price").to.be.greaterThan(moved.length);
     expect(held.map((x) => x.fresh)).to.deep.equal(held.map(() => false));
     expect(moved.map((x) => x.fresh)).to.deep.equal(moved.map(() => true));
+  });
+});
+
+describe("Risk monitor backtest: the return history is the reference market's own rounds, as in the service", function () {
+  this.timeout(600_000);
+
+  it("a point per round of the first market at its own time: another feed's rounds between its minutes add none", async function () {
+    // the USDC depeg's shape in miniature: the first market (BTC) has a round every minute, a second market's
+    // feed moves 15 s after each of BTC's minutes, so the replay steps at both; one point per step would
+    // record BTC's held price at :15 and then its whole minute's return over the 45 s left
+    const start = 1_900_000_000;
+    const n = 40;
+    const btc = {
+      ...PATH,
+      event: "synthetic-two-feeds",
+      points: Array.from({ length: n }, (_, i) => ({
+        t: start + 60 * i,
+        priceWad: BigInt(Math.round(8_000 * (1 + 0.001 * Math.sin(i)) * 100)) * 10n ** 16n,
+      })),
+    };
+    const other = {
+      ...btc,
+      symbol: "ETH",
+      points: Array.from({ length: n }, (_, i) => ({
+        t: start + 60 * i + 15,
+        priceWad: BigInt(Math.round(2_000 * (1 + 0.0005 * ((i % 2) - 0.5)) * 100)) * 10n ** 16n,
+      })),
+    };
+    const watch = new ReplayBacktest();
+    await runReplay({ network, event: "two-feeds", paths: [btc, other], params: params(), onStep: watch.onStep });
+    const { history, observations } = watch.dump() as {
+      history: { t: number; price: number }[];
+      observations: { t: number }[];
+    };
+    expect(observations.length, "the replay stepped at both feeds' times").to.be.greaterThan(n + n / 2);
+    expect(observations.some((o) => (o.t - start) % 60 === 15)).to.equal(true);
+    const btcAt = new Map(btc.points.map((p) => [p.t, Number(p.priceWad) / 1e18]));
+    // every point is one of BTC's own rounds, at its time and answer, each once
+    expect(history.length).to.be.greaterThan(n - 3);
+    for (const h of history) {
+      expect(btcAt.has(h.t), `point at +${h.t - start} s`).to.equal(true);
+      expect(Math.abs(h.price - btcAt.get(h.t)!)).to.be.at.most(1e-9);
+    }
+    const gaps = history.slice(1).map((h, i) => h.t - history[i].t);
+    expect(gaps.every((g) => g > 0 && g % 60 === 0)).to.equal(true);
+  });
+
+  it("referenceRound: a newer round adds its own time and answer; the same round, an older one or no price adds nothing", function () {
+    const h = [{ t: 100, price: 10 }];
+    expect(referenceRound([], 50, 9)).to.deep.equal({ t: 50, price: 9 });
+    expect(referenceRound(h, 160, 11)).to.deep.equal({ t: 160, price: 11 });
+    expect(referenceRound(h, 100, 10)).to.equal(undefined);
+    expect(referenceRound(h, 90, 10)).to.equal(undefined);
+    expect(referenceRound(h, 160, 0)).to.equal(undefined);
   });
 });
 
