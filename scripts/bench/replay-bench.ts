@@ -68,7 +68,11 @@ const jobs = names.map((name) => ({
   params: withOverrides(loadPreset(name), { population: { accounts: o.accounts } }),
 }));
 // as the replay CLI runs them: one worker process per core (--jobs 1: one after the other, here)
-const runs: ReplayRun[] = await runJobs({ network: hre.network, jobs: o.jobs }, jobs, () => undefined);
+const runs: ReplayRun[] = await runJobs(
+  { network: hre.network, artifacts: hre.artifacts, jobs: o.jobs },
+  jobs,
+  () => undefined,
+);
 for (const [k, name] of names.entries()) {
   const run = runs[k];
   const s = run.stats ?? {};

@@ -170,6 +170,7 @@ async function main(): Promise<number> {
   const { progressEnabled, runPlan } = await import("./runner.js");
   const { report } = await runPlan({
     network: hre.network,
+    artifacts: hre.artifacts,
     events,
     presets,
     population,

@@ -18,6 +18,7 @@ import type { ResolvedParams } from "./presets.js";
 import type { ReplayReport, ReplayRun } from "./result.js";
 import type { EventPaths } from "./sources.js";
 import type { RunJob } from "./worker.js";
+import { withoutContractDecoder } from "./decoder.js";
 
 export const REPORT_FILE = "replay-report.json";
 
@@ -36,6 +37,11 @@ export type Plan = {
   jobs?: number;
   /** where the summary and notices go (default: console.log) */
   log?: (line: string) => void;
+  /**
+   * the runtime's artifacts (`hre.artifacts`): given, runs in this process connect without Hardhat's
+   * contract decoder (decoder.ts; the replay's entry points pass it, tests do not)
+   */
+  artifacts?: object;
 };
 
 /** A progress bar on stderr, off when stderr is not a terminal or under CI. */
@@ -87,7 +93,7 @@ export function parallelism(wanted: number | undefined, runs: number): number {
 
 /** The runs, in worker processes when more than one go at a time; results in the jobs' order. */
 export function runJobs(
-  plan: Pick<Plan, "network" | "progress" | "jobs">,
+  plan: Pick<Plan, "network" | "progress" | "jobs" | "artifacts">,
   jobs: RunJob[],
   log: (line: string) => void,
 ): Promise<ReplayRun[]> {
@@ -97,10 +103,11 @@ export function runJobs(
 
 /** The runs one after the other in this process, with a progress bar when wanted. */
 async function runHere(
-  plan: Pick<Plan, "network" | "progress">,
+  plan: Pick<Plan, "network" | "progress" | "artifacts">,
   jobs: RunJob[],
   log: (line: string) => void,
 ): Promise<ReplayRun[]> {
+  if (plan.artifacts && jobs.length) await withoutContractDecoder({ artifacts: plan.artifacts, network: plan.network });
   const runs: ReplayRun[] = [];
   const bar = progressEnabled(plan.progress)
     ? new cliProgress.SingleBar(

@@ -31,6 +31,9 @@ async function serve(): Promise<void> {
   if (!send) throw new Error("scripts/replay/worker.ts runs as a child process of the replay runner, not on its own");
   const { default: hre } = await import("hardhat");
   const { runReplay } = await import("./engine.js");
+  // the replay reads reverts from their data: no stack-trace decoder (decoder.ts), about 1 s less a process
+  const { withoutContractDecoder } = await import("./decoder.js");
+  await withoutContractDecoder(hre);
   let queue = Promise.resolve();
   process.on("message", (m: ToWorker) => {
     queue = queue.then(async () => {

@@ -22,6 +22,7 @@ import {
 } from "ethers";
 
 import { Chain } from "../../scripts/replay/chain.js";
+import { withoutContractDecoder } from "../../scripts/replay/decoder.js";
 import { TIMING, differences } from "../../scripts/replay/compareReports.js";
 import { abiMemoStats as stats, lookupKey, memoizeAbiCoding, plainKey } from "../../scripts/replay/abiMemo.js";
 import { lowerHex, replayProvider } from "../../scripts/replay/serviceKeeper.js";
@@ -477,5 +478,72 @@ describe("Replay cost: what is saved computes the same", function () {
     await chain.rpc("eth_getBlockByNumber", ["latest", false]);
     expect(await number()).to.equal("0x" + head.toString(16));
     expect(asks()).to.equal(7);
+  });
+});
+
+describe("Replay cost: the first connection without the contract decoder", function () {
+  /** Hardhat's artifacts as far as the decoder goes: the listing on the prototype, as the real manager has it. */
+  class Artifacts {
+    async getAllBuildInfoIds(): Promise<string[]> {
+      return ["build-1", "build-2"];
+    }
+  }
+  type Listing = { getAllBuildInfoIds(): Promise<string[]> };
+
+  it("the connection it makes sees no build info; the listing is the runtime's own again after", async function () {
+    const artifacts = new Artifacts();
+    const seen: string[][] = [];
+    let closed = 0;
+    const network = {
+      async create() {
+        seen.push(await (artifacts as Listing).getAllBuildInfoIds());
+        return { close: async () => void closed++ };
+      },
+    };
+    expect(await withoutContractDecoder({ artifacts, network })).to.equal(true);
+    expect(seen).to.deep.equal([[]]);
+    expect(closed).to.equal(1);
+    expect(Object.getOwnPropertyNames(artifacts)).to.deep.equal([]);
+    expect(await artifacts.getAllBuildInfoIds()).to.deep.equal(["build-1", "build-2"]);
+  });
+
+  it("a connection that fails leaves the listing restored and fails the same", async function () {
+    const artifacts = new Artifacts();
+    const own = async () => ["own"];
+    Object.defineProperty(artifacts, "getAllBuildInfoIds", { value: own, configurable: true, writable: true });
+    const network = {
+      async create(): Promise<{ close(): Promise<void> }> {
+        expect(await (artifacts as Listing).getAllBuildInfoIds()).to.deep.equal([]);
+        throw new Error("no node");
+      },
+    };
+    let failure: unknown;
+    try {
+      await withoutContractDecoder({ artifacts, network });
+    } catch (e) {
+      failure = e;
+    }
+    expect((failure as Error).message).to.equal("no node");
+    expect((artifacts as Listing).getAllBuildInfoIds).to.equal(own);
+  });
+
+  it("a runtime without the listing: no connection, Hardhat's full decoder as before", async function () {
+    let created = 0;
+    const network = {
+      async create() {
+        created++;
+        return { close: async () => undefined };
+      },
+    };
+    expect(await withoutContractDecoder({ artifacts: {}, network })).to.equal(false);
+    expect(created).to.equal(0);
+  });
+
+  it("this project's Hardhat lists build infos where the helper stands in (else it would do nothing)", async function () {
+    const { default: hre } = await import("hardhat");
+    expect(typeof (hre.artifacts as unknown as Partial<Listing>).getAllBuildInfoIds).to.equal("function");
+    // a set of ids (the network manager only iterates it, as it does the helper's empty array)
+    const ids = [...((await hre.artifacts.getAllBuildInfoIds()) as Iterable<string>)];
+    expect(ids.length).to.be.greaterThan(0);
   });
 });
