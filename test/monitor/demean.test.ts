@@ -12,6 +12,7 @@ import { normals } from "../../scripts/lib/random.js";
 import { type ForecastProbe, inputsUnderModel } from "../../scripts/monitor/reliability.js";
 import type { RuleInputs } from "../../scripts/monitor/rules.js";
 import { demeaned, moveProbability, standardisedShocks } from "../../scripts/monitor/stats.js";
+import { ruleInputs } from "../helpers/monitor.js";
 
 /** A one-minute price path with a drift of `drift` (log, per minute) and noise of `vol` per minute. */
 function path(n: number, drift: number, vol: number, seed: number): { t: number; price: number }[] {
@@ -78,18 +79,8 @@ describe("Risk monitor: the historic part on demeaned shocks", function () {
       const none = { ...dp, critical: null, p15m: 0, p1h: 0, historic1h: null, studentT1h: 0 };
       probes.push({ t: p.t, price: p.price, sigma, worst: "down", round: p, down: dp, up: none });
       inputs.push({
-        t: p.t,
-        criticalNow: false,
-        p15m: p15.probability,
-        p1h: p1h.probability,
-        p24h: p24.probability,
+        ...ruleInputs(p.t, { p15m: p15.probability, p1h: p1h.probability, p24h: p24.probability }),
         distance1h: p1h.distance,
-        wave15m: 0,
-        wave1h: 0,
-        feedingWave15m: 0,
-        feedingWave1h: 0,
-        waveDistance1h: Infinity,
-        feedingWaveDistance1h: Infinity,
         price: p.price,
         fresh: true,
       } as RuleInputs);
