@@ -44,6 +44,20 @@ interface IProtocolLens {
         uint256[] excessMarkets;
     }
 
+    /// @notice A read the keeper makes at the same block besides its scan (scripts/keeper/passReads.ts): a static
+    ///         call of `target` with `data`, as it would send it as an eth_call of its own.
+    struct Read {
+        address target;
+        bytes data;
+    }
+
+    /// @notice A `Read`'s outcome: `ok` with the call's return data as it is, or not `ok` (it reverted; its data
+    ///         is not kept: the keeper then makes that read itself, which fails as it always did).
+    struct Answer {
+        bool ok;
+        bytes data;
+    }
+
     /// @notice The engine whose markets and liquidation parameters are read (the liquidation modules
     ///         answer at its address).
     function engine() external view returns (address);
@@ -53,6 +67,13 @@ interface IProtocolLens {
 
     /// @notice What a keeper's scan reads, for `marketIds`, at the current block.
     function keeperView(uint256[] calldata marketIds) external view returns (KeeperView memory view_);
+
+    /// @notice `keeperView(marketIds)` and, in the same call, each of `reads` as a static call from the lens, in
+    ///         their order: a keeper's pass reads its scan and its jobs' other reads at one block in one request.
+    function keeperViewWith(
+        uint256[] calldata marketIds,
+        Read[] calldata reads
+    ) external view returns (KeeperView memory view_, Answer[] memory answers);
 
     /// @notice What the keeper's deleveraging job reads, at the current block, in one call.
     function deleverageView() external view returns (DeleverageView memory v);

@@ -24,6 +24,23 @@ contract ProtocolLens is IProtocolLens {
 
     /// @inheritdoc IProtocolLens
     function keeperView(uint256[] calldata marketIds) external view returns (KeeperView memory view_) {
+        view_ = _keeperView(marketIds);
+    }
+
+    /// @inheritdoc IProtocolLens
+    function keeperViewWith(
+        uint256[] calldata marketIds,
+        Read[] calldata reads
+    ) external view returns (KeeperView memory view_, Answer[] memory answers) {
+        view_ = _keeperView(marketIds);
+        answers = new Answer[](reads.length);
+        for (uint256 i; i < reads.length; ++i) {
+            (bool ok, bytes memory out) = reads[i].target.staticcall(reads[i].data);
+            if (ok) answers[i] = Answer(true, out);
+        }
+    }
+
+    function _keeperView(uint256[] calldata marketIds) private view returns (KeeperView memory view_) {
         // config() and rewardConfig() answer their structs' fields as a flat tuple: the same encoding
         view_.liquidation = abi.decode(
             _read(engine, abi.encodeCall(ILiquidationConfigurator.config, ())),
