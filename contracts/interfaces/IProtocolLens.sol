@@ -44,6 +44,14 @@ interface IProtocolLens {
         uint256[] excessMarkets;
     }
 
+    /// @notice An account as the keeper's resync reads it (scripts/keeper/contracts.ts, rereadAccounts).
+    struct AccountView {
+        address owner; // IPerpEngine.accountOwner
+        uint256 margin; // IVault.marginOf
+        uint256[] markets; // IPerpEngine.accountMarkets
+        IPerpEngine.Position[] positions; // IPerpEngine.position(account, markets[i]), in that order
+    }
+
     /// @notice A read the keeper makes at the same block besides its scan (scripts/keeper/passReads.ts): a static
     ///         call of `target` with `data`, as it would send it as an eth_call of its own.
     struct Read {
@@ -74,6 +82,13 @@ interface IProtocolLens {
         uint256[] calldata marketIds,
         Read[] calldata reads
     ) external view returns (KeeperView memory view_, Answer[] memory answers);
+
+    /// @notice Each of `accountIds` as the keeper's resync reads it, `vault` answering the margins; reverts where
+    ///         one of those views reverts.
+    function accountsView(
+        address vault,
+        uint256[] calldata accountIds
+    ) external view returns (AccountView[] memory accounts);
 
     /// @notice What the keeper's deleveraging job reads, at the current block, in one call.
     function deleverageView() external view returns (DeleverageView memory v);

@@ -7,6 +7,7 @@ import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {IProtocolLens} from "../interfaces/IProtocolLens.sol";
 import {IBackstopConfigurator} from "../interfaces/IBackstop.sol";
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
+import {IVault} from "../interfaces/IVault.sol";
 
 /// @title ProtocolLens
 /// @notice Views only: gathers the protocol's own views into one answer for off-chain readers. It holds
@@ -52,6 +53,22 @@ contract ProtocolLens is IProtocolLens {
         );
         view_.markets = new MarketView[](marketIds.length);
         for (uint256 i; i < marketIds.length; ++i) view_.markets[i] = _market(marketIds[i]);
+    }
+
+    /// @inheritdoc IProtocolLens
+    function accountsView(
+        address vault,
+        uint256[] calldata accountIds
+    ) external view returns (AccountView[] memory accounts) {
+        IPerpEngine e = IPerpEngine(engine);
+        accounts = new AccountView[](accountIds.length);
+        for (uint256 i; i < accountIds.length; ++i) {
+            uint256 id = accountIds[i];
+            AccountView memory a = accounts[i];
+            (a.owner, a.margin, a.markets) = (e.accountOwner(id), IVault(vault).marginOf(id), e.accountMarkets(id));
+            a.positions = new IPerpEngine.Position[](a.markets.length);
+            for (uint256 j; j < a.markets.length; ++j) a.positions[j] = e.position(id, a.markets[j]);
+        }
     }
 
     /// @inheritdoc IProtocolLens

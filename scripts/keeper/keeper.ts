@@ -677,6 +677,7 @@ export class Keeper {
       this.contracts,
       stale.map((a) => a.id),
       blockTag,
+      this.contracts.lens,
     );
     this.log.info({ accounts: stale.length, block: blockTag }, "re-read accounts from the chain");
     return stale.length;

@@ -6,11 +6,25 @@
  * eth_call would; where the lens cannot (none, or one deployed before it), the jobs read one by one.
  */
 import { expect } from "chai";
-import { BrowserProvider, Contract, type Eip1193Provider, Interface, Network, type Result, ZeroHash } from "ethers";
+import {
+  BrowserProvider,
+  Contract,
+  type Eip1193Provider,
+  Interface,
+  Network,
+  type Result,
+  ZeroAddress,
+  ZeroHash,
+} from "ethers";
 import { network } from "hardhat";
 
 import { type ChainView, readChainView } from "../../scripts/keeper/chainView.js";
-import { AGGREGATOR_ABI, type ProtocolContracts, bindContracts } from "../../scripts/keeper/contracts.js";
+import {
+  AGGREGATOR_ABI,
+  type ProtocolContracts,
+  bindContracts,
+  rereadAccounts,
+} from "../../scripts/keeper/contracts.js";
 import { keeperSettings } from "../../scripts/keeper/config.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
@@ -41,8 +55,8 @@ const plain = (r: unknown) => (r as Result).toArray(true);
 
 /**
  * An ethers provider over the test network that counts the eth_calls it sends and their selectors. `old`:
- * a keeperViewWith call is sent with a selector no lens has, so the lens reverts as one deployed before
- * keeperViewWith does.
+ * a keeperViewWith or accountsView call is sent with a selector no lens has, so the lens reverts as one
+ * deployed before them does.
  */
 function countingProvider(
   chainId: number,
@@ -51,17 +65,17 @@ function countingProvider(
   let calls = 0;
   const selectors: string[] = [];
   const inner = connection.provider as unknown as Eip1193Provider;
-  const withSelector = LENS_WITH.slice(2);
+  const newer = [LENS_WITH.slice(2), LENS_ACCOUNTS.slice(2)];
   const counted: Eip1193Provider = {
     request: (r) => {
       if (r.method === "eth_call") {
         calls++;
         const tx = (r.params as { data?: string }[])[0];
         selectors.push((tx.data ?? "").slice(0, 10));
-        if (old && tx.data?.slice(2, 10) === withSelector) {
+        if (old && newer.includes(tx.data?.slice(2, 10) ?? "")) {
           r = {
             ...r,
-            params: [{ ...tx, data: "0xdeadbeef" + tx.data.slice(10) }, ...(r.params as unknown[]).slice(1)],
+            params: [{ ...tx, data: "0xdeadbeef" + (tx.data ?? "").slice(10) }, ...(r.params as unknown[]).slice(1)],
           };
         }
       }
@@ -73,17 +87,19 @@ function countingProvider(
   return { provider, calls: () => calls, selectors };
 }
 
-/** keeperViewWith's selector */
+/** keeperViewWith's and accountsView's selectors */
 let LENS_WITH = "";
+let LENS_ACCOUNTS = "";
 
 /** Both markets traded, some capacity used (a liquidation), then BTC's feed left past its heartbeat. */
-async function scene(): Promise<{ w: World; lens: ProtocolLens; eth: bigint }> {
+async function scene(): Promise<{ w: World; lens: ProtocolLens; eth: bigint; id: bigint }> {
   const w = await deployWorld(ethers);
   const lens = (await ethers.deployContract("ProtocolLens", [
     await w.engine.getAddress(),
     await w.oracle.getAddress(),
   ])) as unknown as ProtocolLens;
   LENS_WITH = lens.interface.getFunction("keeperViewWith").selector;
+  LENS_ACCOUNTS = lens.interface.getFunction("accountsView").selector;
   const id = await openAccount(w, w.alice, 20_000n * USDC);
   await w.engine.connect(w.alice).modifyPosition(id, ETH, units(40), MAX_PRICE);
   await w.engine.connect(w.alice).modifyPosition(id, BTC, -units(1), 0n);
@@ -93,7 +109,7 @@ async function scene(): Promise<{ w: World; lens: ProtocolLens; eth: bigint }> {
     await setPriceWad(w, ETH, eth);
   }
   await w.liquidationEngine.connect(w.bob).liquidate(id);
-  return { w, lens, eth };
+  return { w, lens, eth, id };
 }
 
 async function views(w: World, lens: ProtocolLens): Promise<{ plain: ChainView; viaLens: ChainView; calls: number[] }> {
@@ -314,5 +330,71 @@ describe("keeper: the pass's other reads in the scan's lens call (keeperViewWith
     expect(answers!.size).to.equal(reads2.length);
     expect(ok.selectors).to.deep.equal([LENS_WITH]);
     ok.provider.destroy();
+  });
+});
+
+describe("keeper: the resync read through ProtocolLens.accountsView", function () {
+  /** What rereadAccounts puts into a book, by account. */
+  function recorder() {
+    const seen = new Map<bigint, unknown>();
+    return {
+      seen,
+      book: {
+        replace: (id: bigint, owner: string, margin: bigint, positions: Map<number, unknown>) =>
+          seen.set(id, { owner, margin, positions: [...positions] }),
+      },
+    };
+  }
+
+  it("re-reads the accounts as one call per view does, to the wei, in one call; one by one where the lens cannot", async function () {
+    const { w, lens, id } = await scene();
+    // a second account with two positions, and an id no account has
+    const other = await openAccount(w, w.bob, 50_000n * USDC);
+    await w.engine.connect(w.bob).modifyPosition(other, ETH, -units(3), 0n);
+    await w.engine.connect(w.bob).modifyPosition(other, BTC, units(1) / 10n, MAX_PRICE);
+    const ids = [id, other, other + 100n];
+    const { chainId, record, lensRecord, ref } = await at(w, lens);
+    const oneByOne = countingProvider(chainId);
+    const plainRead = recorder();
+    await rereadAccounts(plainRead.book, bindContracts(record, oneByOne.provider), ids, ref.number);
+    oneByOne.provider.destroy();
+    expect([...plainRead.seen.keys()].sort()).to.deep.equal([...ids].sort());
+    expect((plainRead.seen.get(other) as { positions: unknown[] }).positions.length).to.equal(2);
+    expect((plainRead.seen.get(other + 100n) as { owner: string }).owner).to.equal(ZeroAddress);
+    // three views per account and one per position
+    const positions = [...plainRead.seen.values()].reduce(
+      (n: number, a) => n + (a as { positions: unknown[] }).positions.length,
+      0,
+    );
+    expect(oneByOne.calls()).to.equal(3 * ids.length + positions);
+
+    const viaLens = countingProvider(chainId);
+    const c = bindContracts(lensRecord, viaLens.provider);
+    const lensRead = recorder();
+    await rereadAccounts(lensRead.book, c, ids, ref.number, c.lens);
+    expect(lensRead.seen).to.deep.equal(plainRead.seen);
+    expect(viaLens.selectors).to.deep.equal([LENS_ACCOUNTS]);
+    viaLens.provider.destroy();
+
+    // a lens deployed before accountsView: asked once, then one by one
+    const old = countingProvider(chainId, true);
+    const c1 = bindContracts(lensRecord, old.provider);
+    for (let i = 0; i < 2; i++) {
+      const r = recorder();
+      await rereadAccounts(r.book, c1, ids, ref.number, c1.lens);
+      expect(r.seen).to.deep.equal(plainRead.seen);
+    }
+    expect(old.calls()).to.equal(1 + 2 * (3 * ids.length + positions));
+    expect(old.selectors.filter((x) => x === LENS_ACCOUNTS).length).to.equal(1);
+    old.provider.destroy();
+
+    // a lens reading another contract as the engine (its views revert): one by one, the same book
+    const wrong = (await ethers.deployContract("ProtocolLens", [
+      await w.vault.getAddress(),
+      await w.oracle.getAddress(),
+    ])) as unknown as ProtocolLens;
+    const r = recorder();
+    await rereadAccounts(r.book, bindContracts(record, ethers.provider), ids, ref.number, wrong);
+    expect(r.seen).to.deep.equal(plainRead.seen);
   });
 });
