@@ -33,6 +33,7 @@ import {
   positionValue,
 } from "../lib/math/index.js";
 import { WAD } from "../lib/math/index.js";
+import type { ProtocolLens } from "../../types/ethers-contracts/index.js";
 import type { Chain } from "./chain.js";
 import type { ReplayContracts } from "./contracts.js";
 
@@ -46,6 +47,8 @@ export type BookContext = {
   startBlock: number;
   /** vault.SCALE(): collateral token units to WAD */
   scale: bigint;
+  /** the keeper's lens, bound to the chain: the resync's reads in one call (rereadAccounts) */
+  lens?: ProtocolLens;
 };
 
 /** Blocks per eth_getLogs: the in-process node answers any range, so one request per sync. */
@@ -113,7 +116,7 @@ export class Book {
     const head = await this.ctx.chain.blockNumber();
     await this.follower.advance(head);
     const stale = this.accounts.stale().map((a) => a.id);
-    if (stale.length) await rereadAccounts(this.accounts, this.ctx.c, stale, head);
+    if (stale.length) await rereadAccounts(this.accounts, this.ctx.c, stale, head, this.ctx.lens);
     return stale.length;
   }
 
