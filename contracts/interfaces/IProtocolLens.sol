@@ -83,6 +83,9 @@ interface IProtocolLens {
         Read[] calldata reads
     ) external view returns (KeeperView memory view_, Answer[] memory answers);
 
+    /// @notice Each of `reads` as a static call from the lens, in their order (the reads of keeperViewWith alone).
+    function readAll(Read[] calldata reads) external view returns (Answer[] memory answers);
+
     /// @notice Each of `accountIds` as the keeper's resync reads it, `vault` answering the margins; reverts where
     ///         one of those views reverts.
     function accountsView(

@@ -34,6 +34,15 @@ contract ProtocolLens is IProtocolLens {
         Read[] calldata reads
     ) external view returns (KeeperView memory view_, Answer[] memory answers) {
         view_ = _keeperView(marketIds);
+        answers = _answers(reads);
+    }
+
+    /// @inheritdoc IProtocolLens
+    function readAll(Read[] calldata reads) external view returns (Answer[] memory answers) {
+        answers = _answers(reads);
+    }
+
+    function _answers(Read[] calldata reads) private view returns (Answer[] memory answers) {
         answers = new Answer[](reads.length);
         for (uint256 i; i < reads.length; ++i) {
             (bool ok, bytes memory out) = reads[i].target.staticcall(reads[i].data);

@@ -12,6 +12,9 @@
  */
 import type { Addressable, FunctionFragment, Interface } from "ethers";
 
+import type { ProtocolLens } from "../../types/ethers-contracts/contracts/lens/ProtocolLens.js";
+import { isTransportError } from "./rpc.js";
+
 /** A read a job would make at the scan's block: `fn(...args)` of the contract `to`. */
 export type PassRead = {
   key: string;
@@ -83,4 +86,22 @@ export function lensReads(reads: readonly PassRead[]): {
     data: r.to.interface.encodeFunctionData(r.fn, [...r.args]),
   }));
   return { asked, calls };
+}
+
+/**
+ * `reads` in one call of the lens (`ProtocolLens.readAll`, at the head), or undefined where the lens fails
+ * (an older lens: each read then made by its caller, as without one).
+ */
+export async function readAll(
+  lens: ProtocolLens | undefined,
+  reads: readonly PassRead[],
+): Promise<PassAnswers | undefined> {
+  if (!lens || !reads.length) return undefined;
+  const { asked, calls } = lensReads(reads);
+  try {
+    return new PassAnswers(asked, await lens.readAll(calls));
+  } catch (e) {
+    if (isTransportError(e)) throw e;
+    return undefined;
+  }
 }
