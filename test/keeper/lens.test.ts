@@ -28,7 +28,7 @@ import {
 import { keeperSettings } from "../../scripts/keeper/config.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
-import { type PassRead, PassAnswers, lensReads } from "../../scripts/keeper/passReads.js";
+import { type PassRead, PassAnswers, lensReads, prefetched, readAll } from "../../scripts/keeper/passReads.js";
 import { Pokers } from "../../scripts/keeper/pokers.js";
 import { Settler } from "../../scripts/keeper/settler.js";
 import type { TxManager } from "../../scripts/keeper/txManager.js";
@@ -55,7 +55,7 @@ const plain = (r: unknown) => (r as Result).toArray(true);
 
 /**
  * An ethers provider over the test network that counts the eth_calls it sends and their selectors. `old`:
- * a keeperViewWith or accountsView call is sent with a selector no lens has, so the lens reverts as one
+ * a keeperViewWith, accountsView or readAll call is sent with a selector no lens has, so the lens reverts as one
  * deployed before them does.
  */
 function countingProvider(
@@ -65,7 +65,7 @@ function countingProvider(
   let calls = 0;
   const selectors: string[] = [];
   const inner = connection.provider as unknown as Eip1193Provider;
-  const newer = [LENS_WITH.slice(2), LENS_ACCOUNTS.slice(2)];
+  const newer = [LENS_WITH.slice(2), LENS_ACCOUNTS.slice(2), LENS_ALL.slice(2)];
   const counted: Eip1193Provider = {
     request: (r) => {
       if (r.method === "eth_call") {
@@ -90,6 +90,7 @@ function countingProvider(
 /** keeperViewWith's and accountsView's selectors */
 let LENS_WITH = "";
 let LENS_ACCOUNTS = "";
+let LENS_ALL = "";
 
 /** Both markets traded, some capacity used (a liquidation), then BTC's feed left past its heartbeat. */
 async function scene(): Promise<{ w: World; lens: ProtocolLens; eth: bigint; id: bigint }> {
@@ -100,6 +101,7 @@ async function scene(): Promise<{ w: World; lens: ProtocolLens; eth: bigint; id:
   ])) as unknown as ProtocolLens;
   LENS_WITH = lens.interface.getFunction("keeperViewWith").selector;
   LENS_ACCOUNTS = lens.interface.getFunction("accountsView").selector;
+  LENS_ALL = lens.interface.getFunction("readAll").selector;
   const id = await openAccount(w, w.alice, 20_000n * USDC);
   await w.engine.connect(w.alice).modifyPosition(id, ETH, units(40), MAX_PRICE);
   await w.engine.connect(w.alice).modifyPosition(id, BTC, -units(1), 0n);
@@ -396,5 +398,52 @@ describe("keeper: the resync read through ProtocolLens.accountsView", function (
     const r = recorder();
     await rereadAccounts(r.book, bindContracts(record, ethers.provider), ids, ref.number, wrong);
     expect(r.seen).to.deep.equal(plainRead.seen);
+  });
+});
+
+describe("the replay book's snapshot reads through ProtocolLens.readAll", function () {
+  it("answers each read as its own call does, in one call; none where the lens has no readAll", async function () {
+    const { w, lens } = await scene();
+    const { chainId, lensRecord } = await at(w, lens);
+    const feeds = new Map<number, string>();
+    for (const m of [ETH, BTC]) feeds.set(m, (await w.engine.marketConfig(m)).feedId);
+    const reads = (c: ProtocolContracts): PassRead[] =>
+      [ETH, BTC].flatMap((m) => [
+        { key: `marketState:${m}`, to: c.engine, fn: "marketState", args: [m] },
+        { key: `price:${m}`, to: c.oracle, fn: "getPriceAndVolatility", args: [feeds.get(m)!] },
+      ]);
+    const own = async () =>
+      Promise.all(
+        [ETH, BTC].map(async (m) => [
+          plain(await w.engine.marketState(m)),
+          plain(await w.oracle.getPriceAndVolatility(feeds.get(m)!)),
+        ]),
+      );
+    const counted = countingProvider(chainId);
+    const c = bindContracts(lensRecord, counted.provider);
+    const answers = await readAll(c.lens, reads(c));
+    expect(answers!.size).to.equal(4);
+    const viaLens = await Promise.all(
+      [ETH, BTC].map(async (m) => [
+        plain(await prefetched(answers, `marketState:${m}`, () => c.engine.marketState(m))),
+        plain(await prefetched(answers, `price:${m}`, () => c.oracle.getPriceAndVolatility(feeds.get(m)!))),
+      ]),
+    );
+    expect(viaLens).to.deep.equal(await own());
+    expect(counted.selectors).to.deep.equal([LENS_ALL]);
+    // a stale feed's price reverts: no answer, so the caller's own read fails as it always did
+    const stale = await readAll(c.lens, [
+      { key: "unknown", to: c.oracle, fn: "getPriceAndVolatility", args: [ZeroHash] },
+    ]);
+    expect(stale!.size).to.equal(0);
+    expect(stale!.value("unknown")).to.equal(undefined);
+    counted.provider.destroy();
+
+    const old = countingProvider(chainId, true);
+    const c1 = bindContracts(lensRecord, old.provider);
+    expect(await readAll(c1.lens, reads(c1))).to.equal(undefined);
+    expect(await readAll(undefined, reads(c1))).to.equal(undefined);
+    expect(old.selectors).to.deep.equal([LENS_ALL]);
+    old.provider.destroy();
   });
 });
