@@ -193,12 +193,34 @@ export class ChainSource {
 
   /** The history of the market with the most open interest (the joint move's reference). */
   referenceHistory(state: MonitorState): PricePoint[] {
-    let best = state.markets[0];
-    for (const m of state.markets) {
-      const oi = (s: typeof m) =>
-        ((s.snapshot.state.longOpenInterest + s.snapshot.state.shortOpenInterest) * s.snapshot.price) / 10n ** 18n;
-      if (oi(m) > oi(best)) best = m;
-    }
-    return best ? (this.history.get(best.id) ?? []) : [];
+    return referenceHistory(this.history, state);
   }
+}
+
+/**
+ * The reference market: the one with the most open interest, long and short, valued at its price (the first of
+ * equal ones; undefined with no market). Its oracle rounds are the forecast's return history, in the service
+ * (`ChainSource.referenceHistory`) and in the backtest inside the replays alike.
+ */
+export function referenceMarket(state: Pick<MonitorState, "markets">): number | undefined {
+  let best: MonitorState["markets"][number] | undefined;
+  let bestOi = 0n;
+  for (const m of state.markets) {
+    const oi =
+      ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / 10n ** 18n;
+    if (best === undefined || oi > bestOi) {
+      best = m;
+      bestOi = oi;
+    }
+  }
+  return best?.id;
+}
+
+/** The reference market's rounds among every feed's (`histories`, by market id): the forecast's history. */
+export function referenceHistory(
+  histories: ReadonlyMap<number, PricePoint[]>,
+  state: Pick<MonitorState, "markets">,
+): PricePoint[] {
+  const id = referenceMarket(state);
+  return id === undefined ? [] : (histories.get(id) ?? []);
 }
