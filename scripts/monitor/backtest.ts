@@ -72,7 +72,10 @@ type Observation = {
   inputs: RuleInputs;
   /** the rule that set the level */
   reason: string;
-  /** the reference market (the most open interest, chain.ts `referenceMarket`): whose rounds the history is */
+  /**
+   * the reference market (the largest sigma, then the most open interest: chain.ts `referenceMarket`): whose
+   * rounds the history is
+   */
   reference: number | undefined;
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
   critical: number | null;
@@ -124,7 +127,7 @@ export type BacktestResult = {
     critical: number | null;
     p1h: number;
     price: number;
-    /** the reference market's symbol (the most open interest): whose rounds the forecast's history was */
+    /** the reference market's symbol (chain.ts `referenceMarket`): whose rounds the forecast's history was */
     reference: string | null;
   }[];
   /** the rules' inputs at every step (to derive any other variant later from the same run) */
@@ -337,8 +340,8 @@ export class ReplayBacktest {
       }
       this.histories.set(marketId, h);
     }
-    // the forecast reads the history of the market with the most open interest, by the service's own rule
-    // (chain.ts `referenceMarket`; `ChainSource.referenceHistory`)
+    // the forecast reads the reference market's history (the largest sigma, then the most open interest), by the
+    // service's own rule (chain.ts `referenceMarket`; `ChainSource.referenceHistory`)
     const reference = referenceMarket(state);
     const history = reference === undefined ? [] : (this.histories.get(reference) ?? []);
     const round = reference === undefined ? undefined : rounds[reference];

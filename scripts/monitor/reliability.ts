@@ -61,7 +61,8 @@ export type ForecastProbe = {
    */
   round?: PricePoint | null;
   /**
-   * the reference market (the most open interest, chain.ts `referenceMarket`) whose history the forecast read,
+   * the reference market (the largest sigma, then the most open interest: chain.ts `referenceMarket`) whose
+   * history the forecast read,
    * and the point this forecast added to each feed's history (by market id): with them the history is the
    * reference's rounds up to here, whichever market it is; absent in reports from before the backtest kept
    * every feed's rounds (their history is the first market's, `round`)

@@ -179,11 +179,12 @@ describe("Risk monitor backtest: the return history is the reference market's ow
   });
 });
 
-describe("Risk monitor backtest: the reference market is the service's, the one with the most open interest", function () {
+describe("Risk monitor backtest: the reference market is the service's, the one with the largest sigma", function () {
   this.timeout(600_000);
 
-  it("a two-market replay whose second market has the larger open interest forecasts on the second feed's rounds", async function () {
-    // BTC is the replay's first market; ETH, the second, gets three traders of four, so the most open interest.
+  it("a two-market replay whose second market has the larger sigma forecasts on the second feed's rounds", async function () {
+    // BTC is the replay's first market and gets seven traders of eight, so the most open interest; ETH, the second,
+    // moves more, so the larger sigma: the reference is ETH (the most open interest alone would read BTC's).
     // Each feed has a round a minute, ETH's 30 s after BTC's, and ETH moves more: the two histories differ in
     // every point's time and in their shocks
     const start = 1_900_000_000;
@@ -205,7 +206,7 @@ describe("Risk monitor backtest: the reference market is the service's, the one 
       })),
     };
     const weighted = withOverrides(loadPreset("protected"), {
-      population: { accounts: 24, marketWeights: { BTC: 1, ETH: 3 } },
+      population: { accounts: 24, marketWeights: { BTC: 7, ETH: 1 } },
     });
     const watch = new ReplayBacktest();
     await runReplay({ network, event: "two-markets", paths: [btc, eth], params: weighted, onStep: watch.onStep });
@@ -223,8 +224,10 @@ describe("Risk monitor backtest: the reference market is the service's, the one 
       const m = last.state.markets.find((x) => x.id === id)!;
       return ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / 10n ** 18n;
     };
-    expect(oi(ethId), "the second market has the larger open interest").to.be.greaterThan(oi(btcId));
-    // every step whose book has ETH ahead reads ETH's history, and the report says so
+    expect(oi(btcId), "the first market has the larger open interest").to.be.greaterThan(oi(ethId));
+    const sigma = (id: number) => last.state.markets.find((x) => x.id === id)!.snapshot.sigma;
+    expect(sigma(ethId), "the second market has the larger sigma").to.be.greaterThan(sigma(btcId));
+    // every step whose book has ETH's sigma ahead reads ETH's history, and the report says so
     const ahead = dump.observations.filter((o) => referenceMarket(o.state) === ethId);
     expect(ahead.length, "most steps have ETH ahead").to.be.greaterThan(dump.observations.length / 2);
     for (const o of ahead) expect(o.reference).to.equal(ethId);
@@ -255,17 +258,23 @@ describe("Risk monitor backtest: the reference market is the service's, the one 
     expect(differs, "the two feeds' histories give different shocks").to.be.greaterThan(0);
   });
 
-  it("referenceMarket: the most open interest valued at the price (not in size), the first of equal ones", function () {
-    const market = (id: number, price: bigint, long: bigint, short: bigint) =>
+  it("referenceMarket: the largest sigma; of equal sigmas the most open interest valued at the price; then the first", function () {
+    const market = (id: number, price: bigint, long: bigint, short: bigint, sigma = 5n * 10n ** 17n) =>
       ({
         id,
         symbol: String(id),
-        snapshot: { price, state: { longOpenInterest: long, shortOpenInterest: short } },
+        snapshot: { price, sigma, state: { longOpenInterest: long, shortOpenInterest: short } },
       }) as unknown as MonitorState["markets"][number];
     const e18 = 10n ** 18n;
-    // market 1: 10 units at 100 ($1,000); market 2: 2 units at 1,000 ($2,000): market 2 despite the smaller size
+    // equal sigmas. market 1: 10 units at 100 ($1,000); market 2: 2 units at 1,000 ($2,000): market 2 despite the
+    // smaller size
     const state = { markets: [market(1, 100n * e18, 6n * e18, 4n * e18), market(2, 1_000n * e18, e18, e18)] };
     expect(referenceMarket(state)).to.equal(2);
+    // a larger sigma wins over a larger open interest, whichever comes first
+    const calmBig = market(1, 1_000n * e18, 50n * e18, 50n * e18, 4n * 10n ** 17n);
+    const wildSmall = market(2, 100n * e18, e18, 0n, 9n * 10n ** 17n);
+    expect(referenceMarket({ markets: [calmBig, wildSmall] })).to.equal(2);
+    expect(referenceMarket({ markets: [wildSmall, calmBig] })).to.equal(2);
     expect(referenceMarket({ markets: [market(1, 100n * e18, 0n, 0n), market(2, 1_000n * e18, 0n, 0n)] })).to.equal(1);
     expect(referenceMarket({ markets: [] })).to.equal(undefined);
     const histories = new Map([
