@@ -29,7 +29,7 @@ import type { Protocol } from "../../deploy/protocol.js";
 import { deploymentRecord } from "../keeper/devnet/world.js";
 import type { ReplayMetrics, ReplayStep } from "../replay/result.js";
 import { type CascadeMarket, cascade } from "./cascade.js";
-import { ChainSource } from "./chain.js";
+import { ChainSource, referenceMarket } from "./chain.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS, cascadeMarkets, forecast } from "./forecast.js";
 import { type Direction, type ThresholdTable, betaTables } from "./ladder.js";
 import {
@@ -72,6 +72,11 @@ type Observation = {
   inputs: RuleInputs;
   /** the rule that set the level */
   reason: string;
+  /**
+   * the reference market (the largest sigma, then the most open interest: chain.ts `referenceMarket`): whose
+   * rounds the history is
+   */
+  reference: number | undefined;
   /** critical shock down (fraction; null: none up to 50%), P(1 h) of the worst direction */
   critical: number | null;
   p1h: number;
@@ -115,7 +120,16 @@ export type BacktestResult = {
   variants: VariantResult[];
   forecastError: { samples: number; medianRatio: number | undefined; withinFactor1_5: number | undefined };
   /** level the rules wanted at each step, for the report's series */
-  series: { t: number; level: number; reason: string; critical: number | null; p1h: number; price: number }[];
+  series: {
+    t: number;
+    level: number;
+    reason: string;
+    critical: number | null;
+    p1h: number;
+    price: number;
+    /** the reference market's symbol (chain.ts `referenceMarket`): whose rounds the forecast's history was */
+    reference: string | null;
+  }[];
   /** the rules' inputs at every step (to derive any other variant later from the same run) */
   inputs: RuleInputs[];
   /** the forecast error's steps, with their parts */
@@ -134,13 +148,14 @@ export class ReplayBacktest {
   private source: ChainSource | undefined;
   private readonly observations: Observation[] = [];
   private readonly liquidations: ForcedCloses[] = [];
-  private readonly history: PricePoint[] = [];
+  /** every feed's oracle rounds seen so far, by market id: the service's `ChainSource.history` */
+  private readonly histories = new Map<number, PricePoint[]>();
   private openInterest: bigint | undefined;
   private lastBlock: number | undefined;
   /** an oracle round was mined since the last forecast (the next forecast is fresh) */
   private roundSinceForecast = false;
-  /** the feed id of the reference market (the replay's first), whose rounds make the return history */
-  private reference: string | undefined;
+  /** every market's feed (the deployment record's), whose rounds make the return histories */
+  private feeds: { marketId: number; feedId: string }[] = [];
 
   /** raises sent, renewals among them, and raises the breaker refused */
   readonly raises = { sent: 0, renewals: 0, refused: 0, alerts: 0 };
@@ -298,7 +313,7 @@ export class ReplayBacktest {
       const chainId = Number((await chain.ethers.provider.getNetwork()).chainId);
       const deployment = await deploymentRecord(chain.protocol, "replay", chainId, 0);
       this.source = new ChainSource({ provider: chain.ethers.provider, deployment, historyRounds: 0 });
-      this.reference = referenceFeed(deployment.markets, step);
+      this.feeds = deployment.markets.map((m) => ({ marketId: m.id, feedId: m.feedId }));
     }
     // fresh as the service counts it: an oracle round arrived since the last forecast. The replay posts a
     // round only when a feed's answer changes or half its heartbeat passed, so a step on a held path price
@@ -307,21 +322,37 @@ export class ReplayBacktest {
     this.roundSinceForecast = false;
     const state = await this.source.read();
     const oraclePrice = Number(BigInt(step.oraclePrice)) / 1e18;
-    // the return history is the reference market's own oracle rounds, as the service reads them (chain.ts
-    // `newRounds`: a new round's answer at its own updatedAt), not one point per step: a step made by
-    // another feed's round (the USDC depeg's irregular Chainlink rounds between BTC's minutes) would
-    // split one round's return into a held 0 and the whole move over the seconds left (`referenceRound`)
-    const [roundPrice, updatedAt] = await chain.protocol.oracle.latestPrice(this.reference!, {
-      blockTag: state.blockNumber,
-    });
-    const round = referenceRound(this.history, Number(updatedAt), Number(roundPrice) / 1e18);
-    if (round) this.history.push(round);
+    // the return histories are every feed's own oracle rounds, as the service keeps them (chain.ts `newRounds`:
+    // a new round's answer at its own updatedAt), not one point per step: a step made by another feed's round
+    // (the USDC depeg's irregular Chainlink rounds between BTC's minutes) would split one round's return into a
+    // held 0 and the whole move over the seconds left (`referenceRound`)
+    const rounds: Record<number, PricePoint> = {};
+    for (const { marketId, feedId } of this.feeds) {
+      const read = await chain.protocol.oracle
+        .latestPrice(feedId, { blockTag: state.blockNumber })
+        .catch(() => undefined);
+      if (!read) continue;
+      const h = this.histories.get(marketId) ?? [];
+      const round = referenceRound(h, Number(read[1]), Number(read[0]) / 1e18);
+      if (round) {
+        h.push(round);
+        rounds[marketId] = round;
+      }
+      this.histories.set(marketId, h);
+    }
+    // the forecast reads the reference market's history (the largest sigma, then the most open interest), by the
+    // service's own rule (chain.ts `referenceMarket`; `ChainSource.referenceHistory`)
+    const reference = referenceMarket(state);
+    const history = reference === undefined ? [] : (this.histories.get(reference) ?? []);
+    const round = reference === undefined ? undefined : rounds[reference];
     const settings = this.o.settings ?? DEFAULT_FORECAST_SETTINGS;
-    const { forecast: f, tables } = forecast(state, this.history, settings);
-    const inputs = { ...ruleInputs(f), price: oraclePrice, fresh };
+    const { forecast: f, tables } = forecast(state, history, settings);
+    // the reference price escalation reads (`minMove`) is the history's last, as in the service
+    const referencePrice = history.at(-1)?.price;
+    const inputs = { ...ruleInputs(f), price: referencePrice, fresh };
     const wanted = levelFromInputs(this.gate ? this.gate.filter(inputs) : inputs, this.o.rules ?? DEFAULT_RULES);
     const persisted = this.tracker ? this.tracker.update(step.t, wanted) : wanted;
-    const decision = this.escalation ? this.escalation.update(persisted, fresh, step.t, oraclePrice) : persisted;
+    const decision = this.escalation ? this.escalation.update(persisted, fresh, step.t, referencePrice) : persisted;
     if (this.o.raise) {
       // a renewal waits for a forecast after a round the last raise had not seen, as in the service
       if (this.raiser && fresh) this.raiser.fresh = true;
@@ -362,11 +393,17 @@ export class ReplayBacktest {
     this.observations.push({
       t: step.t,
       level: decision.level,
+      reference,
       inputs,
       reason: decision.reason,
       critical: f.down.criticalShock === undefined ? null : Number(f.down.criticalShock) / 1e18,
       p1h: decision.p1h,
-      probe: { ...probeOf(f, step.t, oraclePrice, standardisedShocks(this.history)), round: round ?? null },
+      probe: {
+        ...probeOf(f, step.t, oraclePrice, standardisedShocks(history)),
+        round: round ?? null,
+        reference: reference ?? null,
+        rounds,
+      },
       oraclePrice,
       pathPrice: BigInt(step.pathPrice),
       table: tables.down,
@@ -393,6 +430,7 @@ export class ReplayBacktest {
     return {
       observations: this.observations.map((o) => ({
         t: o.t,
+        reference: o.reference,
         pathPrice: o.pathPrice,
         oraclePrice: o.oraclePrice,
         table: o.table,
@@ -405,7 +443,8 @@ export class ReplayBacktest {
         state: o.state,
       })),
       liquidations: this.liquidations,
-      history: this.history,
+      // every feed's rounds by market id; each observation's `reference` says whose the forecast read
+      histories: this.histories,
     };
   }
 
@@ -485,6 +524,7 @@ export class ReplayBacktest {
         critical: o.critical,
         p1h: o.p1h,
         price: o.oraclePrice,
+        reference: o.state.markets.find((m) => m.id === o.reference)?.symbol ?? null,
       })),
       inputs: obs.map((o) => o.inputs),
       forecastSamples: samples,
@@ -764,19 +804,11 @@ export function outcomeCell(m: ReplayMetrics, vaultLoss: string | undefined): st
   return `${drop} / ${m.accountsWipedOut} / ${usd(m.badDebtIncurred)} / ${vault} / ${usd(m.liquidatedNotional ?? "0")} / ${m.positionsOpened ?? "-"}`;
 }
 
-/** The feed id of the replay's first market (the step's `oraclePrice` is its answer): the history's reference. */
-export function referenceFeed(markets: readonly { symbol: string; feedId: string }[], step: ReplayStep): string {
-  const symbol = step.markets?.[0]?.symbol ?? markets[0]?.symbol;
-  const m = markets.find((x) => x.symbol === symbol);
-  if (!m) throw new Error(`backtest: no market ${symbol} in the deployment record`);
-  return m.feedId;
-}
-
 /**
- * The history point a forecast adds (undefined: none): the reference feed's latest round when it is newer than
- * the history's last point, at the round's own time (`updatedAt`) and answer. One point per forecast at most,
- * as the service's `newRounds` (its latest round per poll); a forecast after rounds of other feeds only adds
- * nothing, so a return always spans the reference's own round interval.
+ * The history point a forecast adds to one feed's history (undefined: none): the feed's latest round when it is
+ * newer than the history's last point, at the round's own time (`updatedAt`) and answer. One point per feed and
+ * forecast at most, as the service's `newRounds` (each feed's latest round per poll); a forecast after rounds of
+ * other feeds only adds nothing to this one, so a return always spans the feed's own round interval.
  */
 export function referenceRound(
   history: readonly PricePoint[],

@@ -27,8 +27,11 @@ import { countAtMost } from "./ladder.js";
 import { type PricePoint, standardisedShocks } from "./stats.js";
 
 type Dump = {
-  observations: { t: number; oraclePrice: number; state: MonitorState }[];
-  history: PricePoint[];
+  observations: { t: number; oraclePrice: number; state: MonitorState; reference?: number }[];
+  /** every feed's rounds by market id (each observation's `reference` is the one its forecast read) */
+  histories?: Map<number, PricePoint[]>;
+  /** an older dump's one history (the first market's rounds) */
+  history?: PricePoint[];
 };
 type Report = {
   rows: { event: string; result: { waveStart?: number; series: { t: number; level: number }[] } }[];
@@ -69,7 +72,9 @@ function main(): void {
     const newHour = hourKey !== lastHour;
     const show = lv >= 1 || n++ % every === 0 || newHour;
     if (!show) continue;
-    const history = dump.history.filter((h) => h.t <= o.t);
+    const all =
+      o.reference !== undefined && dump.histories ? (dump.histories.get(o.reference) ?? []) : (dump.history ?? []);
+    const history = all.filter((h) => h.t <= o.t);
     const { forecast: f, tables } = forecast(o.state, history, DEFAULT_FORECAST_SETTINGS);
     const d = f.worst.direction;
     const x = f[d];
@@ -114,7 +119,7 @@ function main(): void {
       .map(({ z, j }) => `${z.toFixed(1)}@${hhmm(history[j + 1].t).slice(6)}`)
       .join(" ");
     console.log(
-      `${hhmm(o.t)} L${lv} ${d} crit ${x.criticalShock === undefined ? "none" : pct(Number(x.criticalShock) / 1e18)} (${h1.distance.toFixed(2)} sh, P1h ${pct(h1.probability)} hist ${h1.historic === undefined ? "-" : pct(h1.historic)} t ${pct(h1.studentT)} nu ${h1.nu.toFixed(1)})` +
+      `${hhmm(o.t)} L${lv} ref ${o.reference === undefined ? "first" : symbols.get(o.reference)} ${d} crit ${x.criticalShock === undefined ? "none" : pct(Number(x.criticalShock) / 1e18)} (${h1.distance.toFixed(2)} sh, P1h ${pct(h1.probability)} hist ${h1.historic === undefined ? "-" : pct(h1.historic)} t ${pct(h1.studentT)} nu ${h1.nu.toFixed(1)})` +
         ` wave ${x.waveShock === undefined ? "none" : pct(Number(x.waveShock) / 1e18)} (${w1.distance.toFixed(2)} sh, W1h ${pct(w1.probability)}) | ${sig} | wave liquidates ${split} | z ${s.z.length}/${s.stepSeconds}s top ${big}`,
     );
   }

@@ -191,14 +191,43 @@ export class ChainSource {
     );
   }
 
-  /** The history of the market with the most open interest (the joint move's reference). */
+  /** The reference market's history (`referenceMarket`: the largest sigma, then the most open interest). */
   referenceHistory(state: MonitorState): PricePoint[] {
-    let best = state.markets[0];
-    for (const m of state.markets) {
-      const oi = (s: typeof m) =>
-        ((s.snapshot.state.longOpenInterest + s.snapshot.state.shortOpenInterest) * s.snapshot.price) / 10n ** 18n;
-      if (oi(m) > oi(best)) best = m;
-    }
-    return best ? (this.history.get(best.id) ?? []) : [];
+    return referenceHistory(this.history, state);
   }
+}
+
+/**
+ * The reference market: the one whose volatility scales the forecast, the largest oracle sigma (forecast.ts
+ * `sigmaMax`), so that the historic part's standardised shocks and the scale they are drawn at are the same
+ * market's; of equal sigmas the one with the most open interest, long and short, valued at its price; of equal
+ * ones the first (undefined with no market). Its oracle rounds are the forecast's return history, in the service
+ * (`ChainSource.referenceHistory`) and in the backtest inside the replays alike. (The most open interest alone
+ * chose a stablecoin's or a ratio's market on the two-market replays, whose rounds come every 30 minutes: too few
+ * for the historic part, while the scale was BTC's; experiments.md, "The backtest's reference market".)
+ */
+export function referenceMarket(state: Pick<MonitorState, "markets">): number | undefined {
+  let best: MonitorState["markets"][number] | undefined;
+  let bestSigma = 0n;
+  let bestOi = 0n;
+  for (const m of state.markets) {
+    const oi =
+      ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / 10n ** 18n;
+    const sigma = m.snapshot.sigma;
+    if (best === undefined || sigma > bestSigma || (sigma === bestSigma && oi > bestOi)) {
+      best = m;
+      bestSigma = sigma;
+      bestOi = oi;
+    }
+  }
+  return best?.id;
+}
+
+/** The reference market's rounds among every feed's (`histories`, by market id): the forecast's history. */
+export function referenceHistory(
+  histories: ReadonlyMap<number, PricePoint[]>,
+  state: Pick<MonitorState, "markets">,
+): PricePoint[] {
+  const id = referenceMarket(state);
+  return id === undefined ? [] : (histories.get(id) ?? []);
 }

@@ -60,6 +60,15 @@ export type ForecastProbe = {
    * history had one point per forecast at (t, price)
    */
   round?: PricePoint | null;
+  /**
+   * the reference market (the largest sigma, then the most open interest: chain.ts `referenceMarket`) whose
+   * history the forecast read,
+   * and the point this forecast added to each feed's history (by market id): with them the history is the
+   * reference's rounds up to here, whichever market it is; absent in reports from before the backtest kept
+   * every feed's rounds (their history is the first market's, `round`)
+   */
+  reference?: number | null;
+  rounds?: Record<number, PricePoint>;
   down: DirectionProbe;
   up: DirectionProbe;
 };
@@ -297,8 +306,9 @@ export function inputsWithMinHorizons(
 
 /**
  * A run's probabilities recomputed under a probability model (stats.ts `ProbabilityModel`) from its probes
- * alone, no replay: the backtest's price history at a forecast is the reference feed's rounds up to it
- * (each probe's `round`; a report without it: one point per observed step), and each probe carries the volatility and the
+ * alone, no replay: the backtest's price history at a forecast is the reference market's rounds up to it
+ * (each probe's `rounds` and `reference`; an older report: its `round`, the first market's, or without it one
+ * point per observed step), and each probe carries the volatility and the
  * shocks, so every probability the rules read is computed again as the forecast computes it. Under the
  * model the run was recorded with it gives back the recorded inputs (`check`: the largest difference).
  * The self-feeding waves' figures stay as recorded (no default rule reads them; the probes do not carry
@@ -318,6 +328,8 @@ export function inputsUnderModel(
 ): { inputs: RuleInputs[]; probes: ForecastProbe[]; check: number } {
   if (inputs.length !== probes.length) throw new Error("inputsUnderModel: one probe per input");
   const history: PricePoint[] = [];
+  // every feed's rounds by market id, for the probes that carry them (the reference's is the forecast's history)
+  const histories = new Map<number, PricePoint[]>();
   const outInputs: RuleInputs[] = [];
   const outProbes: ForecastProbe[] = [];
   let check = 0;
@@ -328,9 +340,19 @@ export function inputsUnderModel(
   };
   for (let i = 0; i < probes.length; i++) {
     const p = probes[i];
-    const point = perStep || p.round === undefined ? { t: p.t, price: p.price } : p.round;
-    if (point) history.push(point);
-    const sample = demean ? demeaned(standardisedShocks(history)) : standardisedShocks(history);
+    let read: PricePoint[] = history;
+    if (!perStep && p.rounds !== undefined) {
+      for (const [id, point] of Object.entries(p.rounds)) {
+        const h = histories.get(Number(id)) ?? [];
+        h.push(point);
+        histories.set(Number(id), h);
+      }
+      read = p.reference === undefined || p.reference === null ? [] : (histories.get(p.reference) ?? []);
+    } else {
+      const point = perStep || p.round === undefined ? { t: p.t, price: p.price } : p.round;
+      if (point) history.push(point);
+    }
+    const sample = demean ? demeaned(standardisedShocks(read)) : standardisedShocks(read);
     const side = (d: Direction) => {
       const x = p[d];
       const at = (shock: number, h: number) => moveProbability(shock, d, h, p.sigma, sample, 30, 0, model);

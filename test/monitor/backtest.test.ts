@@ -9,6 +9,9 @@ import { network } from "hardhat";
 
 import { RISK_ORACLE_ROLE } from "../../deploy/protocol.js";
 import { ReplayBacktest, outcomeCell, referenceRound } from "../../scripts/monitor/backtest.js";
+import { referenceHistory, referenceMarket } from "../../scripts/monitor/chain.js";
+import type { MonitorState } from "../../scripts/monitor/exposure.js";
+import { standardisedShocks } from "../../scripts/monitor/stats.js";
 import type { ReplayMetrics } from "../../scripts/replay/result.js";
 import { runReplay } from "../../scripts/replay/engine.js";
 import { loadPreset, withOverrides } from "../../scripts/replay/presets.js";
@@ -117,7 +120,7 @@ describe("Risk monitor backtest: a forecast is fresh only after a new oracle rou
 describe("Risk monitor backtest: the return history is the reference market's own rounds, as in the service", function () {
   this.timeout(600_000);
 
-  it("a point per round of the first market at its own time: another feed's rounds between its minutes add none", async function () {
+  it("a point per round of the reference market at its own time: another feed's rounds between its minutes add none", async function () {
     // the USDC depeg's shape in miniature: the first market (BTC) has a round every minute, a second market's
     // feed moves 15 s after each of BTC's minutes, so the replay steps at both; one point per step would
     // record BTC's held price at :15 and then its whole minute's return over the 45 s left
@@ -140,11 +143,19 @@ describe("Risk monitor backtest: the return history is the reference market's ow
       })),
     };
     const watch = new ReplayBacktest();
-    await runReplay({ network, event: "two-feeds", paths: [btc, other], params: params(), onStep: watch.onStep });
-    const { history, observations } = watch.dump() as {
-      history: { t: number; price: number }[];
-      observations: { t: number }[];
+    // every trader is in BTC (the other feed's market has no open interest), so BTC's rounds are the forecast's history
+    const weighted = withOverrides(loadPreset("protected"), {
+      population: { accounts: 24, marketWeights: { BTC: 1, ETH: 0 } },
+    });
+    await runReplay({ network, event: "two-feeds", paths: [btc, other], params: weighted, onStep: watch.onStep });
+    const dump = watch.dump() as {
+      histories: Map<number, { t: number; price: number }[]>;
+      observations: { t: number; reference: number | undefined; state: MonitorState }[];
     };
+    const { observations } = dump;
+    const btcId = observations[0].state.markets.find((m) => m.symbol === "BTC")!.id;
+    expect(observations.at(-1)!.reference, "BTC has the larger open interest").to.equal(btcId);
+    const history = dump.histories.get(btcId)!;
     expect(observations.length, "the replay stepped at both feeds' times").to.be.greaterThan(n + n / 2);
     expect(observations.some((o) => (o.t - start) % 60 === 15)).to.equal(true);
     const btcAt = new Map(btc.points.map((p) => [p.t, Number(p.priceWad) / 1e18]));
@@ -165,6 +176,113 @@ describe("Risk monitor backtest: the return history is the reference market's ow
     expect(referenceRound(h, 100, 10)).to.equal(undefined);
     expect(referenceRound(h, 90, 10)).to.equal(undefined);
     expect(referenceRound(h, 160, 0)).to.equal(undefined);
+  });
+});
+
+describe("Risk monitor backtest: the reference market is the service's, the one with the largest sigma", function () {
+  this.timeout(600_000);
+
+  it("a two-market replay whose second market has the larger sigma forecasts on the second feed's rounds", async function () {
+    // BTC is the replay's first market and gets seven traders of eight, so the most open interest; ETH, the second,
+    // moves more, so the larger sigma: the reference is ETH (the most open interest alone would read BTC's).
+    // Each feed has a round a minute, ETH's 30 s after BTC's, and ETH moves more: the two histories differ in
+    // every point's time and in their shocks
+    const start = 1_900_000_000;
+    const n = 40;
+    const btc = {
+      ...PATH,
+      event: "synthetic-two-markets",
+      points: Array.from({ length: n }, (_, i) => ({
+        t: start + 60 * i,
+        priceWad: BigInt(Math.round(8_000 * (1 + 0.0005 * Math.sin(i)) * 100)) * 10n ** 16n,
+      })),
+    };
+    const eth = {
+      ...btc,
+      symbol: "ETH",
+      points: Array.from({ length: n }, (_, i) => ({
+        t: start + 60 * i + 30,
+        priceWad: BigInt(Math.round(2_000 * (1 + 0.003 * Math.cos(1.7 * i)) * 100)) * 10n ** 16n,
+      })),
+    };
+    const weighted = withOverrides(loadPreset("protected"), {
+      population: { accounts: 24, marketWeights: { BTC: 7, ETH: 1 } },
+    });
+    const watch = new ReplayBacktest();
+    await runReplay({ network, event: "two-markets", paths: [btc, eth], params: weighted, onStep: watch.onStep });
+    const dump = watch.dump() as {
+      histories: Map<number, { t: number; price: number }[]>;
+      observations: { t: number; reference: number | undefined; state: MonitorState }[];
+    };
+    const result = watch.result();
+    const markets = dump.observations[0].state.markets;
+    const btcId = markets.find((m) => m.symbol === "BTC")!.id;
+    const ethId = markets.find((m) => m.symbol === "ETH")!.id;
+    expect(markets[0].id, "BTC is the replay's first market").to.equal(btcId);
+    const last = dump.observations.at(-1)!;
+    const oi = (id: number) => {
+      const m = last.state.markets.find((x) => x.id === id)!;
+      return ((m.snapshot.state.longOpenInterest + m.snapshot.state.shortOpenInterest) * m.snapshot.price) / 10n ** 18n;
+    };
+    expect(oi(btcId), "the first market has the larger open interest").to.be.greaterThan(oi(ethId));
+    const sigma = (id: number) => last.state.markets.find((x) => x.id === id)!.snapshot.sigma;
+    expect(sigma(ethId), "the second market has the larger sigma").to.be.greaterThan(sigma(btcId));
+    // every step whose book has ETH's sigma ahead reads ETH's history, and the report says so
+    const ahead = dump.observations.filter((o) => referenceMarket(o.state) === ethId);
+    expect(ahead.length, "most steps have ETH ahead").to.be.greaterThan(dump.observations.length / 2);
+    for (const o of ahead) expect(o.reference).to.equal(ethId);
+    const series = new Map(result.series.map((x) => [x.t, x.reference]));
+    for (const o of ahead) expect(series.get(o.t)).to.equal("ETH");
+    // that history is ETH's own rounds, at their times (30 s past the minute) and answers, after the feed's first
+    // round, which the replay's set-up posts at the run's start with the path's first price
+    const ethAt = new Map(eth.points.map((p) => [p.t, Number(p.priceWad) / 1e18]));
+    const history = dump.histories.get(ethId)!;
+    expect(history.length).to.be.greaterThan(n - 3);
+    expect(history[0].t).to.equal(start);
+    expect(Math.abs(history[0].price - Number(eth.points[0].priceWad) / 1e18)).to.be.at.most(1e-9);
+    for (const h of history.slice(1)) {
+      expect(ethAt.has(h.t), `point at +${h.t - start} s`).to.equal(true);
+      expect(Math.abs(h.price - ethAt.get(h.t)!)).to.be.at.most(1e-9);
+    }
+    // and the forecast read it: each probe's count of shocks is that of ETH's rounds up to the step, not BTC's
+    const btcHistory = dump.histories.get(btcId)!;
+    let differs = 0;
+    for (const [i, o] of dump.observations.entries()) {
+      if (o.reference !== ethId) continue;
+      const own = standardisedShocks(history.filter((h) => h.t <= o.t));
+      const first = standardisedShocks(btcHistory.filter((h) => h.t <= o.t));
+      expect(result.probes[i].shocks, `shocks at +${o.t - start} s`).to.equal(own.z.length);
+      expect(result.probes[i].stepSeconds).to.equal(own.stepSeconds);
+      if (own.z.length !== first.z.length || own.z.some((z, j) => z !== first.z[j])) differs++;
+    }
+    expect(differs, "the two feeds' histories give different shocks").to.be.greaterThan(0);
+  });
+
+  it("referenceMarket: the largest sigma; of equal sigmas the most open interest valued at the price; then the first", function () {
+    const market = (id: number, price: bigint, long: bigint, short: bigint, sigma = 5n * 10n ** 17n) =>
+      ({
+        id,
+        symbol: String(id),
+        snapshot: { price, sigma, state: { longOpenInterest: long, shortOpenInterest: short } },
+      }) as unknown as MonitorState["markets"][number];
+    const e18 = 10n ** 18n;
+    // equal sigmas. market 1: 10 units at 100 ($1,000); market 2: 2 units at 1,000 ($2,000): market 2 despite the
+    // smaller size
+    const state = { markets: [market(1, 100n * e18, 6n * e18, 4n * e18), market(2, 1_000n * e18, e18, e18)] };
+    expect(referenceMarket(state)).to.equal(2);
+    // a larger sigma wins over a larger open interest, whichever comes first
+    const calmBig = market(1, 1_000n * e18, 50n * e18, 50n * e18, 4n * 10n ** 17n);
+    const wildSmall = market(2, 100n * e18, e18, 0n, 9n * 10n ** 17n);
+    expect(referenceMarket({ markets: [calmBig, wildSmall] })).to.equal(2);
+    expect(referenceMarket({ markets: [wildSmall, calmBig] })).to.equal(2);
+    expect(referenceMarket({ markets: [market(1, 100n * e18, 0n, 0n), market(2, 1_000n * e18, 0n, 0n)] })).to.equal(1);
+    expect(referenceMarket({ markets: [] })).to.equal(undefined);
+    const histories = new Map([
+      [1, [{ t: 1, price: 100 }]],
+      [2, [{ t: 2, price: 1_000 }]],
+    ]);
+    expect(referenceHistory(histories, state)).to.deep.equal([{ t: 2, price: 1_000 }]);
+    expect(referenceHistory(histories, { markets: [] })).to.deep.equal([]);
   });
 });
 

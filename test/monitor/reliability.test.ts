@@ -12,6 +12,7 @@ import {
   type DirectionProbe,
   type ForecastProbe,
   distinctWindows,
+  inputsUnderModel,
   inputsWithMinHorizons,
   outcomes,
   probeWithMinHorizons,
@@ -23,6 +24,7 @@ import type { RuleInputs } from "../../scripts/monitor/rules.js";
 import { YEAR_SECONDS } from "../../scripts/monitor/stats.js";
 import { moveProbability, standardisedShocks } from "../../scripts/monitor/stats.js";
 import { normals } from "../../scripts/lib/random.js";
+import { ruleInputs } from "../helpers/monitor.js";
 
 const side = (o: Partial<DirectionProbe> = {}): DirectionProbe => ({
   critical: null,
@@ -229,5 +231,77 @@ describe("Risk monitor: the reliability of the forecast's probabilities", functi
     expect(strict.historic).to.equal(undefined);
     expect(strict.probability).to.equal(strict.studentT);
     expect(moveProbability(0.01, "down", 900, 0.6, sample, 30, 26).historic).to.not.equal(undefined); // 399 / 15 = 26
+  });
+});
+
+describe("Risk monitor: a run's probabilities recomputed on the reference market's history", function () {
+  it("inputsUnderModel follows each probe's reference among every feed's rounds, and gives the recorded figures back", function () {
+    // two feeds with a round a minute, the second's 30 s later and three times as volatile; the reference
+    // (the most open interest) is the first market for 80 forecasts, then the second
+    const g = normals(21);
+    const feeds = new Map<number, { t: number; price: number }[]>([
+      [1, [{ t: 0, price: 20_000 }]],
+      [2, [{ t: 30, price: 1_500 }]],
+    ]);
+    for (let i = 1; i < 160; i++) {
+      const a = feeds.get(1)!;
+      const b = feeds.get(2)!;
+      a.push({ t: 60 * i, price: a[i - 1].price * Math.exp(0.0005 * g()) });
+      b.push({ t: 60 * i + 30, price: b[i - 1].price * Math.exp(0.0015 * g()) });
+    }
+    const sigma = 0.001 * Math.sqrt(365 * 24 * 60);
+    const seen = new Map<number, { t: number; price: number }[]>([
+      [1, []],
+      [2, []],
+    ]);
+    const probes: ForecastProbe[] = [];
+    const inputs: RuleInputs[] = [];
+    for (let i = 0; i < 160; i++) {
+      const t = 60 * i + 45;
+      const rounds: Record<number, { t: number; price: number }> = {};
+      for (const [id, points] of feeds) {
+        rounds[id] = points[i];
+        seen.get(id)!.push(points[i]);
+      }
+      const reference = i < 80 ? 1 : 2;
+      const s = standardisedShocks(seen.get(reference)!);
+      const at = (h: number) => moveProbability(0.01, "down", h, sigma, s);
+      const [p15, p1h, p24] = [at(900), at(3_600), at(86_400)];
+      const dp = {
+        critical: 0.01,
+        p15m: p15.probability,
+        p1h: p1h.probability,
+        historic1h: p1h.historic ?? null,
+        studentT1h: p1h.studentT,
+        wave: null,
+        w15m: 0,
+        w1h: 0,
+      };
+      const none = { ...dp, critical: null, p15m: 0, p1h: 0, historic1h: null, studentT1h: 0 };
+      const price = feeds.get(1)![i].price;
+      const round = rounds[reference];
+      probes.push({ t, price, sigma, worst: "down", round, reference, rounds, down: dp, up: none });
+      inputs.push(
+        ruleInputs(t, {
+          p15m: p15.probability,
+          p1h: p1h.probability,
+          p24h: p24.probability,
+          distance1h: p1h.distance,
+          price,
+          fresh: true,
+        }),
+      );
+    }
+    const same = inputsUnderModel(inputs, probes, "end");
+    expect(same.check, "the recorded figures come back").to.be.at.most(1e-12);
+    // read as an older report (one history, each probe's `round` appended), the switch splices the first feed's
+    // rounds into the second's: the recomputed figures differ once the historic part counts
+    const legacy = probes.map(({ reference: _r, rounds: _x, ...p }) => p);
+    const spliced = inputsUnderModel(inputs, legacy, "end");
+    expect(spliced.check, "one history through the switch is not the reference's").to.be.greaterThan(1e-6);
+    expect(
+      Math.max(...spliced.inputs.slice(0, 80).map((x, i) => Math.abs(x.p1h - inputs[i].p1h))),
+      "before the switch the two readings agree",
+    ).to.be.at.most(1e-12);
   });
 });
