@@ -143,16 +143,3 @@ interface IAutoDeleveraging is IBoundedParameters {
     /// @notice A market's auto-deleveraging window as stored.
     function adlWindow(uint256 marketId) external view returns (uint40 start, uint128 used);
 }
-
-/// @title IStressLoss
-/// @notice Served at the engine's address by OrderModule (the module with room), beside auto-deleveraging's stress
-///         move, which it shares (PerpEngineBase._stressMove).
-interface IStressLoss {
-    /// @notice The loss of the account's positions over one stress move each (WAD of the asset, rounded up):
-    ///         per position, its notional at the oracle times backstopExcess's stress move over one heartbeat of
-    ///         the market's feed (the larger of the oracle's volatility estimate and its last round's move over
-    ///         the round before, each scaled by the square root of the heartbeat over its time). The liquidation
-    ///         engine holds an account the backstop vault declined for its unwind cap only while its equity
-    ///         exceeds this; otherwise it tranches it.
-    function stressLoss(uint256 accountId) external view returns (uint256 loss);
-}

@@ -2,6 +2,8 @@
 pragma solidity ^0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
@@ -17,6 +19,7 @@ import {PerpMath} from "../libraries/PerpMath.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Bounds} from "../libraries/Bounds.sol";
 import {WAD} from "../libraries/Constants.sol";
+import {VolatilityMath} from "../libraries/VolatilityMath.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 
 /// @title AutoDeleveraging
@@ -244,6 +247,25 @@ contract AutoDeleveraging is IAutoDeleveraging, IBackstopFlow, PerpEngineBase {
         int256 marked = equity - int256(notional.mulWadUp(IBackstopVault(b.vault).markHaircut()));
         if (marked <= 0 || sharePrice <= edge) return 0;
         return uint256(marked).mulDivDown(sharePrice - edge, sharePrice);
+    }
+
+    /// @dev The stress move the vault's inventory must be carried through (WAD fraction of the price): over
+    ///      its holding horizon (`horizon`, maxHold), the larger of the oracle's volatility estimate and the
+    ///      move of its last round over the round before, each scaled to the horizon by the square root of
+    ///      time. The last round's move is what a running crash shows at once; the estimate lags it.
+    function _stressMove(bytes32 feedId, uint256 sigma, uint256 horizon) internal view returns (uint256 move) {
+        move = sigma.mulWadUp(FixedPointMathLib.sqrtWad((horizon * WAD) / VolatilityMath.SECONDS_PER_YEAR) + 1);
+        (uint80 id, , , , ) = AggregatorV3Interface(oracle.feedConfig(feedId).aggregator).latestRoundData();
+        if (id == 0) return move.max(1);
+        try oracle.roundPrice(feedId, id) returns (uint256 p1, uint256 t1, uint256) {
+            try oracle.roundPrice(feedId, id - 1) returns (uint256 p0, uint256 t0, uint256) {
+                if (t1 > t0) {
+                    uint256 r = (p1 > p0 ? p1 - p0 : p0 - p1).mulDivUp(WAD, p0);
+                    move = move.max(r.mulWadUp(FixedPointMathLib.sqrtWad((horizon * WAD) / (t1 - t0)) + 1));
+                }
+            } catch {}
+        } catch {}
+        move = move.max(1);
     }
 
     /// @dev One candidate of deleverageBackstop: its position closed against the vault's inventory (`left`)

@@ -8,7 +8,6 @@ import {LibBit} from "solady/utils/LibBit.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IBackstop, IBackstopTypes} from "../interfaces/IBackstop.sol";
-import {IStressLoss} from "../interfaces/IAutoDeleveraging.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -503,10 +502,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     ///      self-call): the notional taken over, or 0 when it declined or reverted (a cap, the drawdown
     ///      breaker), and the account's tranche or backstop close goes (or waits) as without a vault; HELD
     ///      when the vault declined it for its unwind cap (`TakeoverCapExceeded("unwind", ..)`, raised above
-    ///      the backstop only) while its equity exceeds the loss of a stress move over one oracle heartbeat on
-    ///      its positions (IStressLoss.stressLoss): the account waits, not tranched, for the vault's room
-    ///      or the backstop, where the vault takes it whole (docs/architecture.md, "Held, not tranched, while
-    ///      the last move cannot carry it past zero").
+    ///      the backstop only): the account waits, not tranched, for the vault's room or the backstop, where
+    ///      the vault takes it whole (docs/architecture.md, "Held, not tranched").
     ///      Healthy, flat and unreadable accounts have equity >= maintenance in the plan (both 0).
     function _takeover(Plan memory plan, Context memory ctx, address keeper) internal returns (uint256 taken) {
         // The configuration word's flag (the plan read the word: a liquidatable account's plan always does)
@@ -536,23 +533,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             default {
                 if eq(returndatasize(), 32) {
                     taken := mload(p)
-                }
-            }
-        }
-        if (taken == HELD) {
-            // Held only while the account's equity exceeds the loss of a stress move over one oracle heartbeat
-            // on its positions (AutoDeleveraging's stressLoss, through a self-call); otherwise, or if the view
-            // fails, tranched as without the hold.
-            bytes4 lossSelector = IStressLoss.stressLoss.selector;
-            int256 equity = plan.equity;
-            assembly ("memory-safe") {
-                let p := mload(0x40)
-                mstore(p, lossSelector)
-                mstore(add(p, 4), accountId)
-                // (Yul evaluates arguments right to left: the call first, then its return data's size)
-                let ok := staticcall(gas(), address(), p, 36, p, 32)
-                if iszero(and(and(ok, eq(returndatasize(), 32)), and(sgt(equity, 0), gt(equity, mload(p))))) {
-                    taken := 0
                 }
             }
         }

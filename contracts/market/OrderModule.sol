@@ -2,10 +2,8 @@
 pragma solidity ^0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {LibBit} from "solady/utils/LibBit.sol";
 
 import {IOrders} from "../interfaces/IOrders.sol";
-import {IStressLoss} from "../interfaces/IAutoDeleveraging.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -23,7 +21,7 @@ import {PerpEngineBase} from "./PerpEngineBase.sol";
 ///      BackstopModule; what it does not serve goes on to auto-deleveraging). The fill itself is the
 ///      engine's own trade, reached through a self-call (`fillOrder`), so a settled order passes exactly
 ///      the checks of a direct trade, and a fill that fails them is caught and the order refused.
-contract OrderModule is IOrders, IStressLoss, PerpEngineBase {
+contract OrderModule is IOrders, PerpEngineBase {
     using FixedPoint for uint256;
     using SafeCast for uint256;
 
@@ -256,20 +254,6 @@ contract OrderModule is IOrders, IStressLoss, PerpEngineBase {
     }
 
     // ================================================================== views
-
-    // ================================================================== stress loss
-
-    /// @inheritdoc IStressLoss
-    function stressLoss(uint256 accountId) external view returns (uint256 loss) {
-        for (uint96 bits = _accounts[accountId].markets; bits != 0; bits &= bits - 1) {
-            uint256 m = LibBit.ffs(bits);
-            bytes32 feedId = _configs[m].feedId;
-            (uint256 price, uint256 sigma) = _priceOf(feedId);
-            loss += PerpMath.notional(_positions[accountId][m].size, price).mulWadUp(
-                _stressMove(feedId, sigma, oracle.feedConfig(feedId).heartbeat)
-            );
-        }
-    }
 
     /// @inheritdoc IOrders
     function orderConfig() external view returns (OrderConfig memory) {

@@ -5,8 +5,6 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {LibBit} from "solady/utils/LibBit.sol";
-import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
-import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
@@ -24,7 +22,6 @@ import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
 import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {RiskWord} from "../libraries/RiskWord.sol";
 import {WAD} from "../libraries/Constants.sol";
-import {VolatilityMath} from "../libraries/VolatilityMath.sol";
 
 /// @title PerpEngineBase
 /// @notice The engine's storage and the bookkeeping every part of the engine shares: funding accrual,
@@ -146,27 +143,6 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             if (price != 0) return (price, sigma);
         }
         return oracle.getPriceAndVolatility(feedId);
-    }
-
-    /// @dev The stress move (WAD fraction of the price) over `horizon` seconds: the larger of the oracle's
-    ///      volatility estimate `sigma` and the move of the feed's last round over the round before, each scaled
-    ///      to the horizon by the square root of time; rounds read through the adapter's roundPrice (a round
-    ///      that cannot be read counts as no move). The last round's move is what a running crash shows at once;
-    ///      the estimate lags it. Two callers: the backstop vault's carry over its holding horizon (maxHold;
-    ///      AutoDeleveraging.backstopExcess) and a declined account's hold over one heartbeat (stressLoss).
-    function _stressMove(bytes32 feedId, uint256 sigma, uint256 horizon) internal view returns (uint256 move) {
-        move = sigma.mulWadUp(FixedPointMathLib.sqrtWad((horizon * WAD) / VolatilityMath.SECONDS_PER_YEAR) + 1);
-        (uint80 id, , , , ) = AggregatorV3Interface(oracle.feedConfig(feedId).aggregator).latestRoundData();
-        if (id == 0) return move.max(1);
-        try oracle.roundPrice(feedId, id) returns (uint256 p1, uint256 t1, uint256) {
-            try oracle.roundPrice(feedId, id - 1) returns (uint256 p0, uint256 t0, uint256) {
-                if (t1 > t0) {
-                    uint256 r = (p1 > p0 ? p1 - p0 : p0 - p1).mulDivUp(WAD, p0);
-                    move = move.max(r.mulWadUp(FixedPointMathLib.sqrtWad((horizon * WAD) / (t1 - t0)) + 1));
-                }
-            } catch {}
-        } catch {}
-        move = move.max(1);
     }
 
     /// @dev Whether the open price cache holds the feed (always false without an open cache).
