@@ -250,56 +250,24 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(100n * WAD);
   });
 
-  it("declines what would take a market's inventory past what the unwind sells within maxHold at its budget: held, not tranched (TakeoverHeld), then taken whole at the backstop", async function () {
+  it("declines what would take a market's inventory past what the unwind sells within maxHold at its budget: tranched as before", async function () {
     const w = await loadFixture(world);
-    const le = w.liquidationEngine;
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push(await positionAccount(w, w.alice, 40_000n, 200n * WAD));
-    // one price step takes all three below maintenance at once, above the 2/3 backstop
+    // one price step takes all three below maintenance at once, above the 2/3 backstop (a decline tranches)
     await setPriceWad(w, ETH, await priceForHealth(w, ids[0], (8n * WAD) / 10n));
-    for (const id of ids.slice(0, 2)) {
-      const rc = await receipt(le.connect(w.keeper).liquidate(id));
-      expect(events(w, rc, "AccountTakenOver")).to.have.length(1);
+    const taken = [];
+    for (const id of ids) {
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(id));
+      taken.push(events(w, rc, "AccountTakenOver").length);
     }
     // the third fits the account, market, depth and total caps (the adversarial fill below takes more than
     // four such accounts when this cap is lifted), but not what the unwind can sell before maxHold
+    expect(taken).to.deep.equal([1, 1, 0]);
     const { vs, unwindable } = await unwindCap(w);
     expect(vs.summary.notional).to.be.at.most(unwindable);
     expect(vs.summary.notional + vs.summary.notional / 2n).to.be.greaterThan(unwindable);
-    // held: no tranche sells it into the market (the rule before tranched it), nothing moves, no keeper paid
-    const rewards = await w.vault.keeperRewardsOf(w.keeper.address);
-    const oi = (await w.engine.marketState(ETH)).longOpenInterest;
-    await expect(le.connect(w.keeper).liquidate(ids[2]))
-      .to.be.revertedWithCustomError(le, "TakeoverHeld")
-      .withArgs(ids[2]);
-    expect((await w.engine.position(ids[2], ETH)).size).to.equal(200n * WAD);
-    expect((await w.engine.marketState(ETH)).longOpenInterest).to.equal(oi);
-    expect(await w.vault.keeperRewardsOf(w.keeper.address)).to.equal(rewards);
-    // the engine's own refusals still come first: the preview (which does not ask the vault) plans a tranche
-    expect((await le.previewLiquidation(ids[2])).trancheNotional).to.be.greaterThan(0n);
-    // at the backstop there is no unwind cap: the vault takes it whole, nothing sold
-    await setPriceWad(w, ETH, await priceForHealth(w, ids[2], WAD / 2n));
-    const rc = await receipt(le.connect(w.keeper).liquidate(ids[2]));
-    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
-    const [taken] = events(w, rc, "AccountTakenOver");
-    expect(taken.args.marginLeftWad).to.be.greaterThan(0n); // not wiped out
-    expect((await w.engine.position(ids[2], ETH)).size).to.equal(0n);
-    expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(600n * WAD);
-  });
-
-  it("a batch holds the account the vault declines for its unwind cap (LiquidationFailed with TakeoverHeld) and liquidates the rest", async function () {
-    const w = await loadFixture(world);
-    const le = w.liquidationEngine;
-    const ids = [];
-    for (let i = 0; i < 3; i++) ids.push(await positionAccount(w, w.alice, 40_000n, 200n * WAD));
-    await setPriceWad(w, ETH, await priceForHealth(w, ids[0], (8n * WAD) / 10n));
-    const rc = await receipt(le.connect(w.keeper).liquidateBatch(ids));
-    expect(events(w, rc, "AccountTakenOver").map((e) => e.args.accountId)).to.deep.equal([ids[0], ids[1]]);
-    expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
-    const failed = events(w, rc, "LiquidationFailed");
-    expect(failed.map((e) => e.args.accountId)).to.deep.equal([ids[2]]);
-    expect(le.interface.parseError(failed[0].args.reason)!.name).to.equal("TakeoverHeld");
-    expect((await w.engine.position(ids[2], ETH)).size).to.equal(200n * WAD);
+    expect((await w.engine.position(ids[2], ETH)).size).to.not.equal(200n * WAD); // the third was tranched
   });
 
   it("takes over a part of an account above the backstop where the whole does not fit the unwind cap: what brings it to twice maintenance, the fee on the part, the rest of the vault's room left, the rest liquidatable later", async function () {
@@ -375,26 +343,21 @@ describe("Backstop vault: takeover", function () {
     const self = await ethers.getSigner(from);
     const data = w.bs.interface.encodeFunctionData("backstopTakeover", [a2, w.keeper.address]);
     await expect(self.call({ to: from, data })).to.be.revertedWithCustomError(w.bs, "TakeoverCapExceeded");
-    // after the cooldown the vault takes the part again where it fits the room left, else the account is held
-    // (the rule before tranched it)
+    // after the cooldown the vault takes the part again where it fits the room left, else the tranche sells
     await time.increase(Number((await le.config()).cooldown));
     const s2 = await w.engine.liquidationSnapshot(a2);
     const share = await partShare(w, s2.summary);
     const c2 = await pacedCap(w);
     const fits = c2.vs.summary.notional + (s2.summary.notional * share) / WAD <= c2.limit;
-    if (fits) {
-      const rc = await receipt(le.connect(w.keeper).liquidate(a2));
-      expect(events(w, rc, "TrancheLiquidated")).to.have.length(0);
-      expect(events(w, rc, "AccountTakenOver")).to.have.length(1);
-      const moved = mid - (await w.engine.position(a2, ETH)).size;
-      expect(moved).to.be.closeTo((mid * share) / WAD, mid / 10n ** 9n);
-    } else {
-      await expect(le.connect(w.keeper).liquidate(a2)).to.be.revertedWithCustomError(le, "TakeoverHeld");
-      expect((await w.engine.position(a2, ETH)).size).to.equal(mid);
-    }
+    const rc = await receipt(le.connect(w.keeper).liquidate(a2));
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(fits ? 0 : 1);
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(fits ? 1 : 0);
+    const moved = mid - (await w.engine.position(a2, ETH)).size;
+    if (fits) expect(moved).to.be.closeTo((mid * share) / WAD, mid / 10n ** 9n);
+    else expect(moved).to.be.within(1n, mid - 1n);
   });
 
-  it("in drawdown, holds the unwind cap to the loss budget left (x (1 - drawdown / maxDrawdown)): a takeover the full cap allows is declined and held", async function () {
+  it("in drawdown, holds the unwind cap to the loss budget left (x (1 - drawdown / maxDrawdown)): a takeover the full cap allows is declined and tranched", async function () {
     const w = await loadFixture(world);
     const a1 = await positionAccount(w, w.alice, 40_000n, 200n * WAD); // $400k
     await setPriceWad(w, ETH, await priceForHealth(w, a1, (8n * WAD) / 10n));
@@ -413,12 +376,9 @@ describe("Backstop vault: takeover", function () {
     // the whole cap would take it; the share of it the loss budget leaves does not
     expect(after).to.be.at.most(unwindable);
     expect(after).to.be.greaterThan((unwindable * (WAD - (d * WAD) / CONFIG.maxDrawdown)) / WAD);
-    // declined: held, not tranched (the rule before tranched it as without a vault)
-    await expect(w.liquidationEngine.connect(w.keeper).liquidate(a2)).to.be.revertedWithCustomError(
-      w.liquidationEngine,
-      "TakeoverHeld",
-    );
-    expect((await w.engine.position(a2, ETH)).size).to.equal(100n * WAD);
+    const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a2));
+    expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
+    expect(events(w, rc, "TrancheLiquidated")).to.have.length(1); // declined: tranched as without a vault
     expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(200n * WAD);
   });
 
