@@ -64,9 +64,6 @@ interface ILiquidator {
     error ExecutionDiverged(uint256 accountId, uint256 marketId);
     error BatchTooLarge(uint256 size, uint256 max);
     error NotSelf(address caller);
-    /// @notice The backstop vault declined the account for its unwind cap (above the backstop): it is held, not
-    ///         tranched, until the vault has room for it or it reaches the backstop, where the vault takes it whole.
-    error TakeoverHeld(uint256 accountId);
     /// @notice `flag` on an account that can be liquidated now: nothing holds it back.
     error NotHeldBack(uint256 accountId);
     /// @notice `clearFlag` on an account still below its maintenance margin.

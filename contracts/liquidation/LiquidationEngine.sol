@@ -7,7 +7,7 @@ import {LibBit} from "solady/utils/LibBit.sol";
 
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
-import {IBackstop, IBackstopTypes} from "../interfaces/IBackstop.sol";
+import {IBackstop} from "../interfaces/IBackstop.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -34,8 +34,6 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
     using SafeCast for uint256;
 
     uint256 public constant MAX_BATCH = 100;
-    /// @dev _takeover's answer for an account the vault declined for its unwind cap: held, not tranched.
-    uint256 private constant HELD = type(uint256).max;
 
     /// @dev What a tranche's execution takes from its plan besides the Plan itself: read or computed once.
     struct Context {
@@ -70,9 +68,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             _cacheMarketsIn(_openPriceCache(), 0, _accounts[accountId].markets, false)
         );
         uint256 taken = _takeover(plan, ctx, msg.sender);
-        if (taken == 0 || taken == HELD) {
+        if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
-            if (taken == HELD) revert TakeoverHeld(accountId);
             _execute(plan, ctx, msg.sender);
             taken = plan.trancheNotional;
         }
@@ -105,12 +102,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             accountId,
             _cacheMarkets(_accounts[accountId].markets)
         );
-        uint256 taken = _takeover(plan, ctx, keeper);
-        if (taken != 0 && taken != HELD) return Status.Ok;
-        if (refusal.status == Status.Ok) {
-            if (taken == HELD) revert TakeoverHeld(accountId);
-            _execute(plan, ctx, keeper);
-        }
+        if (_takeover(plan, ctx, keeper) != 0) return Status.Ok;
+        if (refusal.status == Status.Ok) _execute(plan, ctx, keeper);
         return refusal.status;
     }
 
@@ -500,10 +493,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
 
     /// @dev With a backstop vault, a liquidatable account goes to the vault first (BackstopModule, through a
     ///      self-call): the notional taken over, or 0 when it declined or reverted (a cap, the drawdown
-    ///      breaker), and the account's tranche or backstop close goes (or waits) as without a vault; HELD
-    ///      when the vault declined it for its unwind cap (`TakeoverCapExceeded("unwind", ..)`, raised above
-    ///      the backstop only): the account waits, not tranched, for the vault's room or the backstop, where
-    ///      the vault takes it whole (docs/architecture.md, "Held, not tranched").
+    ///      breaker), and the account's tranche or backstop close goes (or waits) as without a vault.
     ///      Healthy, flat and unreadable accounts have equity >= maintenance in the plan (both 0).
     function _takeover(Plan memory plan, Context memory ctx, address keeper) internal returns (uint256 taken) {
         // The configuration word's flag (the plan read the word: a liquidatable account's plan always does)
@@ -512,25 +502,13 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             return 0;
         }
         bytes4 selector = IBackstop.backstopTakeover.selector;
-        bytes4 capError = IBackstopTypes.TakeoverCapExceeded.selector;
-        bytes32 unwindCap = "unwind";
         uint256 accountId = plan.accountId;
         assembly ("memory-safe") {
             let p := mload(0x40)
             mstore(p, selector)
             mstore(add(p, 4), accountId)
             mstore(add(p, 36), keeper)
-            switch call(gas(), address(), 0, p, 68, p, 32)
-            case 0 {
-                // TakeoverCapExceeded(bytes32 cap, uint256 value, uint256 limit): 4 + 3 x 32 bytes
-                if eq(returndatasize(), 100) {
-                    returndatacopy(p, 0, 36)
-                    if and(eq(shr(224, mload(p)), shr(224, capError)), eq(mload(add(p, 4)), unwindCap)) {
-                        taken := not(0) // HELD
-                    }
-                }
-            }
-            default {
+            if call(gas(), address(), 0, p, 68, p, 32) {
                 if eq(returndatasize(), 32) {
                     taken := mload(p)
                 }
