@@ -4,7 +4,9 @@
  * replay's stress book.
  */
 import { calmInputs, calmThenFallPath } from "../../scripts/monitor/calmHistory.js";
+import type { ForecastProbe } from "../../scripts/monitor/reliability.js";
 import { type LevelDecision, type RuleInputs, RULE_VARIANTS } from "../../scripts/monitor/rules.js";
+import { moveProbability, standardisedShocks } from "../../scripts/monitor/stats.js";
 
 /**
  * Rule inputs at time `t` with no probability, no wave and no finite distance (level 0, nothing for the
@@ -53,4 +55,27 @@ export function ownPath(moveBarSeconds?: number) {
   const firstAt = (levels: number[], level: number) =>
     inputs.find((x, i) => x.t >= precursorStart && x.t <= fallStart && levels[i] >= level)?.t;
   return { path, fallStart, precursorStart, inputs, calm, firstAt };
+}
+
+/**
+ * A probe's two sides for a critical shock `critical` down, on the price history `history` at `sigma` (the
+ * historic and Student-t parts as the forecast computes them; the up side empty), and the three horizons'
+ * probabilities (15 min, 1 h, 24 h) they come from.
+ */
+export function downProbeSides(history: readonly { t: number; price: number }[], critical: number, sigma: number) {
+  const shocks = standardisedShocks([...history]);
+  const at = (h: number) => moveProbability(critical, "down", h, sigma, shocks);
+  const [p15, p1h, p24] = [at(900), at(3_600), at(86_400)];
+  const down: ForecastProbe["down"] = {
+    critical,
+    p15m: p15.probability,
+    p1h: p1h.probability,
+    historic1h: p1h.historic ?? null,
+    studentT1h: p1h.studentT,
+    wave: null,
+    w15m: 0,
+    w1h: 0,
+  };
+  const up: ForecastProbe["up"] = { ...down, critical: null, p15m: 0, p1h: 0, historic1h: null, studentT1h: 0 };
+  return { down, up, p15, p1h, p24 };
 }

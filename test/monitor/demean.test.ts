@@ -12,7 +12,7 @@ import { normals } from "../../scripts/lib/random.js";
 import { type ForecastProbe, inputsUnderModel } from "../../scripts/monitor/reliability.js";
 import type { RuleInputs } from "../../scripts/monitor/rules.js";
 import { demeaned, moveProbability, standardisedShocks } from "../../scripts/monitor/stats.js";
-import { ruleInputs } from "../helpers/monitor.js";
+import { downProbeSides, ruleInputs } from "../helpers/monitor.js";
 
 /** A one-minute price path with a drift of `drift` (log, per minute) and noise of `vol` per minute. */
 function path(n: number, drift: number, vol: number, seed: number): { t: number; price: number }[] {
@@ -63,20 +63,7 @@ describe("Risk monitor: the historic part on demeaned shocks", function () {
     const history: { t: number; price: number }[] = [];
     for (const p of prices) {
       history.push(p);
-      const s = standardisedShocks(history);
-      const at = (h: number) => moveProbability(0.008, "down", h, sigma, s);
-      const [p15, p1h, p24] = [at(900), at(3_600), at(86_400)];
-      const dp = {
-        critical: 0.008,
-        p15m: p15.probability,
-        p1h: p1h.probability,
-        historic1h: p1h.historic ?? null,
-        studentT1h: p1h.studentT,
-        wave: null,
-        w15m: 0,
-        w1h: 0,
-      };
-      const none = { ...dp, critical: null, p15m: 0, p1h: 0, historic1h: null, studentT1h: 0 };
+      const { down: dp, up: none, p15, p1h, p24 } = downProbeSides(history, 0.008, sigma);
       probes.push({ t: p.t, price: p.price, sigma, worst: "down", round: p, down: dp, up: none });
       inputs.push({
         ...ruleInputs(p.t, { p15m: p15.probability, p1h: p1h.probability, p24h: p24.probability }),

@@ -24,7 +24,7 @@ import type { RuleInputs } from "../../scripts/monitor/rules.js";
 import { YEAR_SECONDS } from "../../scripts/monitor/stats.js";
 import { moveProbability, standardisedShocks } from "../../scripts/monitor/stats.js";
 import { normals } from "../../scripts/lib/random.js";
-import { ruleInputs } from "../helpers/monitor.js";
+import { downProbeSides, ruleInputs } from "../helpers/monitor.js";
 
 const side = (o: Partial<DirectionProbe> = {}): DirectionProbe => ({
   critical: null,
@@ -264,20 +264,7 @@ describe("Risk monitor: a run's probabilities recomputed on the reference market
         seen.get(id)!.push(points[i]);
       }
       const reference = i < 80 ? 1 : 2;
-      const s = standardisedShocks(seen.get(reference)!);
-      const at = (h: number) => moveProbability(0.01, "down", h, sigma, s);
-      const [p15, p1h, p24] = [at(900), at(3_600), at(86_400)];
-      const dp = {
-        critical: 0.01,
-        p15m: p15.probability,
-        p1h: p1h.probability,
-        historic1h: p1h.historic ?? null,
-        studentT1h: p1h.studentT,
-        wave: null,
-        w15m: 0,
-        w1h: 0,
-      };
-      const none = { ...dp, critical: null, p15m: 0, p1h: 0, historic1h: null, studentT1h: 0 };
+      const { down: dp, up: none, p15, p1h, p24 } = downProbeSides(seen.get(reference)!, 0.01, sigma);
       const price = feeds.get(1)![i].price;
       const round = rounds[reference];
       probes.push({ t, price, sigma, worst: "down", round, reference, rounds, down: dp, up: none });
