@@ -44,28 +44,6 @@ interface IProtocolLens {
         uint256[] excessMarkets;
     }
 
-    /// @notice An account as the keeper's resync reads it (scripts/keeper/contracts.ts, rereadAccounts).
-    struct AccountView {
-        address owner; // IPerpEngine.accountOwner
-        uint256 margin; // IVault.marginOf
-        uint256[] markets; // IPerpEngine.accountMarkets
-        IPerpEngine.Position[] positions; // IPerpEngine.position(account, markets[i]), in that order
-    }
-
-    /// @notice A read the keeper makes at the same block besides its scan (scripts/keeper/passReads.ts): a static
-    ///         call of `target` with `data`, as it would send it as an eth_call of its own.
-    struct Read {
-        address target;
-        bytes data;
-    }
-
-    /// @notice A `Read`'s outcome: `ok` with the call's return data as it is, or not `ok` (it reverted; its data
-    ///         is not kept: the keeper then makes that read itself, which fails as it always did).
-    struct Answer {
-        bool ok;
-        bytes data;
-    }
-
     /// @notice The engine whose markets and liquidation parameters are read (the liquidation modules
     ///         answer at its address).
     function engine() external view returns (address);
@@ -75,23 +53,6 @@ interface IProtocolLens {
 
     /// @notice What a keeper's scan reads, for `marketIds`, at the current block.
     function keeperView(uint256[] calldata marketIds) external view returns (KeeperView memory view_);
-
-    /// @notice `keeperView(marketIds)` and, in the same call, each of `reads` as a static call from the lens, in
-    ///         their order: a keeper's pass reads its scan and its jobs' other reads at one block in one request.
-    function keeperViewWith(
-        uint256[] calldata marketIds,
-        Read[] calldata reads
-    ) external view returns (KeeperView memory view_, Answer[] memory answers);
-
-    /// @notice Each of `reads` as a static call from the lens, in their order (the reads of keeperViewWith alone).
-    function readAll(Read[] calldata reads) external view returns (Answer[] memory answers);
-
-    /// @notice Each of `accountIds` as the keeper's resync reads it, `vault` answering the margins; reverts where
-    ///         one of those views reverts.
-    function accountsView(
-        address vault,
-        uint256[] calldata accountIds
-    ) external view returns (AccountView[] memory accounts);
 
     /// @notice What the keeper's deleveraging job reads, at the current block, in one call.
     function deleverageView() external view returns (DeleverageView memory v);

@@ -7,7 +7,6 @@ import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {IProtocolLens} from "../interfaces/IProtocolLens.sol";
 import {IBackstopConfigurator} from "../interfaces/IBackstop.sol";
 import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
-import {IVault} from "../interfaces/IVault.sol";
 
 /// @title ProtocolLens
 /// @notice Views only: gathers the protocol's own views into one answer for off-chain readers. It holds
@@ -25,32 +24,6 @@ contract ProtocolLens is IProtocolLens {
 
     /// @inheritdoc IProtocolLens
     function keeperView(uint256[] calldata marketIds) external view returns (KeeperView memory view_) {
-        view_ = _keeperView(marketIds);
-    }
-
-    /// @inheritdoc IProtocolLens
-    function keeperViewWith(
-        uint256[] calldata marketIds,
-        Read[] calldata reads
-    ) external view returns (KeeperView memory view_, Answer[] memory answers) {
-        view_ = _keeperView(marketIds);
-        answers = _answers(reads);
-    }
-
-    /// @inheritdoc IProtocolLens
-    function readAll(Read[] calldata reads) external view returns (Answer[] memory answers) {
-        answers = _answers(reads);
-    }
-
-    function _answers(Read[] calldata reads) private view returns (Answer[] memory answers) {
-        answers = new Answer[](reads.length);
-        for (uint256 i; i < reads.length; ++i) {
-            (bool ok, bytes memory out) = reads[i].target.staticcall(reads[i].data);
-            if (ok) answers[i] = Answer(true, out);
-        }
-    }
-
-    function _keeperView(uint256[] calldata marketIds) private view returns (KeeperView memory view_) {
         // config() and rewardConfig() answer their structs' fields as a flat tuple: the same encoding
         view_.liquidation = abi.decode(
             _read(engine, abi.encodeCall(ILiquidationConfigurator.config, ())),
@@ -62,22 +35,6 @@ contract ProtocolLens is IProtocolLens {
         );
         view_.markets = new MarketView[](marketIds.length);
         for (uint256 i; i < marketIds.length; ++i) view_.markets[i] = _market(marketIds[i]);
-    }
-
-    /// @inheritdoc IProtocolLens
-    function accountsView(
-        address vault,
-        uint256[] calldata accountIds
-    ) external view returns (AccountView[] memory accounts) {
-        IPerpEngine e = IPerpEngine(engine);
-        accounts = new AccountView[](accountIds.length);
-        for (uint256 i; i < accountIds.length; ++i) {
-            uint256 id = accountIds[i];
-            AccountView memory a = accounts[i];
-            (a.owner, a.margin, a.markets) = (e.accountOwner(id), IVault(vault).marginOf(id), e.accountMarkets(id));
-            a.positions = new IPerpEngine.Position[](a.markets.length);
-            for (uint256 j; j < a.markets.length; ++j) a.positions[j] = e.position(id, a.markets[j]);
-        }
     }
 
     /// @inheritdoc IProtocolLens

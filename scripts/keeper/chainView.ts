@@ -11,8 +11,6 @@ import { type EngineSnapshot, type MarketSnapshot, marketSnapshot, pendingAccrua
 import { capacity as liquidationCapacity, staleBound } from "../lib/math/liquidation.js";
 import type { ProtocolLens } from "../../types/ethers-contracts/contracts/lens/ProtocolLens.js";
 import { decodeRevert, type ProtocolContracts } from "./contracts.js";
-import { isTransportError } from "./rpc.js";
-import { lensReads, PassAnswers, type PassRead } from "./passReads.js";
 
 export type LiquidationParams = {
   trancheFraction: bigint;
@@ -65,30 +63,23 @@ export type ChainView = {
    */
   stale: Map<number, StaleMarket>;
   liquidation: LiquidationParams;
-  /**
-   * the lens's answers to the pass's other reads at this block (`reads` of readChainView), where the lens
-   * answered them; a job takes a value from here or reads it itself (passReads.ts)
-   */
-  answers?: PassAnswers;
 };
 
 export type BlockRef = { number: number; timestamp: number; baseFeePerGas: bigint | null };
 
 /**
  * Reads the chain at `block`. `feedIds` maps each market to its oracle feed (from the deployment
- * record); a market whose config names another feed is re-read with that one. `reads`: the pass's jobs'
- * other reads at this block, asked in the same lens call where the lens serves them (`answers`).
+ * record); a market whose config names another feed is re-read with that one.
  */
 export async function readChainView(
   c: ProtocolContracts,
   feedIds: ReadonlyMap<number, string>,
   block: BlockRef,
-  reads: readonly PassRead[] = [],
 ): Promise<ChainView> {
   const at = { blockTag: block.number };
   const ids = [...feedIds.keys()];
-  const { liq, reward, perMarket, answers } = c.lens
-    ? await readThroughLens(c.lens, ids, at, reads)
+  const { liq, reward, perMarket } = c.lens
+    ? await readThroughLens(c.lens, ids, at)
     : await readOneByOne(c, feedIds, at);
   const liquidation: LiquidationParams = {
     trancheFraction: liq.trancheFraction,
@@ -138,7 +129,6 @@ export async function readChainView(
     unpriced,
     stale,
     liquidation,
-    ...(answers ? { answers } : {}),
   };
 }
 
@@ -151,7 +141,6 @@ type RawView = {
   reward: Awaited<ReturnType<ProtocolContracts["liquidationEngine"]["rewardConfig"]>>;
   /** per market, in `ids`' order: its config, state, price of its config's feed, capacity window */
   perMarket: [MarketConfig, MarketState, Quote, { start: bigint; used: bigint }][];
-  answers?: PassAnswers;
 };
 
 /** The name of a revert, as the keeper reports it: the protocol error's name, else the message. */
@@ -195,37 +184,13 @@ async function readOneByOne(
   return { liq, reward, perMarket };
 }
 
-/** Lenses whose keeperViewWith failed where keeperView answered (deployed before it): not asked again. */
-const withoutReads = new WeakSet<ProtocolLens>();
-
 /**
  * One call (ProtocolLens.keeperView): the same views, read by the lens at the same block, its oracle
  * read at each listed market's own feed. A feed's revert comes back as data, named as the call's
- * revert would be (a revert that names no protocol error: its data, as text). With `reads`, the same
- * call asks them too (keeperViewWith); a lens that fails that where keeperView answers is not asked
- * it again (the jobs then read one by one).
+ * revert would be (a revert that names no protocol error: its data, as text).
  */
-async function readThroughLens(
-  lens: ProtocolLens,
-  ids: number[],
-  at: { blockTag: number },
-  reads: readonly PassRead[],
-): Promise<RawView> {
-  let v: Awaited<ReturnType<ProtocolLens["keeperView"]>> | undefined;
-  let answers: PassAnswers | undefined;
-  if (reads.length && !withoutReads.has(lens)) {
-    const { asked, calls } = lensReads(reads);
-    try {
-      const [view, outcomes] = await lens.keeperViewWith(ids, calls, at);
-      v = view;
-      answers = new PassAnswers(asked, outcomes);
-    } catch (e) {
-      if (isTransportError(e)) throw e;
-      v = await lens.keeperView(ids, at);
-      withoutReads.add(lens);
-    }
-  }
-  v ??= await lens.keeperView(ids, at);
+async function readThroughLens(lens: ProtocolLens, ids: number[], at: { blockTag: number }): Promise<RawView> {
+  const v = await lens.keeperView(ids, at);
   const perMarket: RawView["perMarket"] = v.markets.map((m) => {
     const quote: Quote = m.priced
       ? { price: m.priceWad, sigma: m.sigmaWad }
@@ -241,7 +206,6 @@ async function readThroughLens(
     liq: v.liquidation as unknown as RawView["liq"],
     reward: v.reward as unknown as RawView["reward"],
     perMarket,
-    answers,
   };
 }
 

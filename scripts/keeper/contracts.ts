@@ -6,7 +6,6 @@
 import { Contract, Interface, type ContractRunner, type ErrorDescription } from "ethers";
 
 import type { Deployment } from "../../deploy/deployment.js";
-import { isTransportError } from "./rpc.js";
 import type { AccountBook } from "./book.js";
 import type { CircuitBreaker } from "../../types/ethers-contracts/contracts/breaker/CircuitBreaker.js";
 import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
@@ -88,52 +87,17 @@ function errors(): Interface {
 }
 
 /** Revert data of a failed call, where ethers put it (CallExceptionError.data, or nested). */
-/** Lenses whose accountsView failed where the reads one by one answered (deployed before it): not asked again. */
-const noAccountsView = new WeakSet<ProtocolLens>();
-
 /**
  * Re-reads the accounts a book cannot vouch for (owner, margin, positions) at `blockTag` and puts
- * them back into it: the keeper's and the risk monitor's resync. With `lens`, in one call
- * (`ProtocolLens.accountsView`, the same views at the same block); where that fails, one by one as without
- * it (which fails as it always did), and a lens that failed where they answered is not asked again.
+ * them back into it: the keeper's and the risk monitor's resync.
  */
 export async function rereadAccounts(
   book: Pick<AccountBook, "replace">,
   { engine, vault }: Pick<ProtocolContracts, "engine" | "vault">,
   ids: readonly bigint[],
   blockTag: number,
-  lens?: ProtocolLens,
 ): Promise<void> {
   const at = { blockTag };
-  if (lens && ids.length && !noAccountsView.has(lens)) {
-    let read: Awaited<ReturnType<ProtocolLens["accountsView"]>> | undefined;
-    try {
-      read = await lens.accountsView(vault.target as string, [...ids], at);
-    } catch (e) {
-      if (isTransportError(e)) throw e;
-    }
-    if (read) {
-      read.forEach((a, i) => {
-        const positions = new Map(
-          a.markets.map((m, j) => [Number(m), { size: a.positions[j].size, basis: a.positions[j].basis }]),
-        );
-        book.replace(ids[i], a.owner, a.margin, positions);
-      });
-      return;
-    }
-    await rereadOneByOne(book, { engine, vault }, ids, at);
-    noAccountsView.add(lens);
-    return;
-  }
-  await rereadOneByOne(book, { engine, vault }, ids, at);
-}
-
-async function rereadOneByOne(
-  book: Pick<AccountBook, "replace">,
-  { engine, vault }: Pick<ProtocolContracts, "engine" | "vault">,
-  ids: readonly bigint[],
-  at: { blockTag: number },
-): Promise<void> {
   await Promise.all(
     ids.map(async (id) => {
       const [owner, margin, markets] = await Promise.all([

@@ -528,16 +528,11 @@ export class Keeper {
     await this.learnMarkets();
 
     const readStarted = performance.now();
-    // the jobs' other reads at this block go in the scan's lens call, where there is a lens (passReads.ts)
-    const reads = this.contracts.lens
-      ? [...this.pokers!.passReads([...this.feedIds.keys()]), ...this.settler!.passReads()]
-      : [];
-    const view = await readChainView(
-      this.contracts,
-      this.feedIds,
-      { number: head.number, timestamp: head.timestamp, baseFeePerGas: head.baseFeePerGas },
-      reads,
-    );
+    const view = await readChainView(this.contracts, this.feedIds, {
+      number: head.number,
+      timestamp: head.timestamp,
+      baseFeePerGas: head.baseFeePerGas,
+    });
     const scanStarted = performance.now();
     const scan = scanAccounts(book, view);
     report.readMs = scanStarted - readStarted;
@@ -677,7 +672,6 @@ export class Keeper {
       this.contracts,
       stale.map((a) => a.id),
       blockTag,
-      this.contracts.lens,
     );
     this.log.info({ accounts: stale.length, block: blockTag }, "re-read accounts from the chain");
     return stale.length;

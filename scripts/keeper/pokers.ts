@@ -35,7 +35,6 @@ import { decodeRevert } from "./contracts.js";
 import type { Fees } from "./fees.js";
 import type { AddressedJobContext } from "./job.js";
 import { isTransportError } from "./rpc.js";
-import { type PassRead, prefetched, roundKey } from "./passReads.js";
 import type { TxKind, TxOutcome } from "./txManager.js";
 
 export type PokeReport = { kind: TxKind; key: string; reason: string; hash?: string; sent: boolean };
@@ -135,33 +134,6 @@ export class Pokers {
     return reports;
   }
 
-  /**
-   * The reads `run` makes at the scan's block for `marketIds` (passReads.ts): each feed's latest round and
-   * volatility state, the keeper's rewards, each market's unwind room; as its settings and contracts ask.
-   */
-  passReads(marketIds: readonly number[]): PassRead[] {
-    const { oracle, feeds, vault, backstop } = this.o.contracts;
-    const s = this.o.settings;
-    const reads: PassRead[] = [];
-    if (s.pokeVolatility) {
-      for (const f of feeds) {
-        reads.push({ key: roundKey(f.aggregator), to: f.aggregator, fn: "latestRoundData", args: [] });
-        reads.push({ key: `volatilityState:${f.feedId}`, to: oracle, fn: "volatilityState", args: [f.feedId] });
-      }
-    }
-    if (s.claimRewards) {
-      reads.push({
-        key: `keeperRewardsOf:${this.o.address}`,
-        to: vault,
-        fn: "keeperRewardsOf",
-        args: [this.o.address],
-      });
-    }
-    if (backstop)
-      for (const m of marketIds) reads.push({ key: `unwindRoom:${m}`, to: backstop, fn: "unwindRoom", args: [m] });
-    return reads;
-  }
-
   /** A liquidation was settled (LiquidationSettled), or positions were moved by force (a takeover, an
    *  unwind, a backstop loss, an auto-deleveraging), by anyone, in `blockNumber`. */
   settled(blockNumber: number): void {
@@ -216,10 +188,8 @@ export class Pokers {
     const reads = await Promise.all(
       feeds.map((f) =>
         Promise.all([
-          prefetched(view.answers, roundKey(f.aggregator), () => f.aggregator.latestRoundData(at)) as Promise<{
-            roundId: bigint;
-          }>,
-          prefetched(view.answers, `volatilityState:${f.feedId}`, () => oracle.volatilityState(f.feedId, at)),
+          f.aggregator.latestRoundData(at) as Promise<{ roundId: bigint }>,
+          oracle.volatilityState(f.feedId, at),
         ]).catch((e: unknown) => {
           if (isTransportError(e)) throw e;
           return undefined;
@@ -347,9 +317,7 @@ export class Pokers {
   private async claimDue(view: ChainView): Promise<Due[]> {
     if (!this.o.settings.claimRewards) return [];
     const { vault } = this.o.contracts;
-    const rewards = await prefetched(view.answers, `keeperRewardsOf:${this.o.address}`, () =>
-      vault.keeperRewardsOf(this.o.address, { blockTag: view.blockNumber }),
-    );
+    const rewards = await vault.keeperRewardsOf(this.o.address, { blockTag: view.blockNumber });
     // the vault pays whole token units: below one there is nothing to claim
     if (rewards < this.o.scale || rewards < this.o.settings.claimThreshold) return [];
     return [
@@ -371,7 +339,7 @@ export class Pokers {
     const markets = [...view.engine.markets.keys()];
     const rooms = await Promise.all(
       markets.map((m) =>
-        prefetched(view.answers, `unwindRoom:${m}`, () => backstop.unwindRoom(m, at)).catch((e: unknown) => {
+        backstop.unwindRoom(m, at).catch((e: unknown) => {
           // a deployment without the backstop module has nothing to unwind
           if (isTransportError(e)) throw e;
           return undefined;

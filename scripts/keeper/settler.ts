@@ -27,7 +27,6 @@ import type { Fees } from "./fees.js";
 import type { JobContext } from "./job.js";
 import type { PokeReport } from "./pokers.js";
 import { isTransportError } from "./rpc.js";
-import { type PassRead, prefetched, roundKey } from "./passReads.js";
 
 /** The order events and the two calls the settler makes. */
 export const ORDERS_ABI = [
@@ -177,9 +176,7 @@ export class Settler {
       if (!feed) continue;
       let l = latest.get(o.marketId);
       if (!l) {
-        const r = await prefetched(view.answers, roundKey(feed.aggregator), () =>
-          feed.aggregator.latestRoundData({ blockTag: view.blockNumber }),
-        );
+        const r = await feed.aggregator.latestRoundData({ blockTag: view.blockNumber });
         l = { roundId: BigInt(r[0]), updatedAt: BigInt(r[3]) };
         latest.set(o.marketId, l);
       }
@@ -189,16 +186,6 @@ export class Settler {
       rounds.push(round);
     }
     return { ids, rounds };
-  }
-
-  /** The reads `due` makes at the scan's block (passReads.ts): each feed's latest round. */
-  passReads(): PassRead[] {
-    return this.o.contracts.feeds.map((f) => ({
-      key: roundKey(f.aggregator),
-      to: f.aggregator,
-      fn: "latestRoundData",
-      args: [],
-    }));
   }
 
   /** Settles what is due, in simulated batches. */

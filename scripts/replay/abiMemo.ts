@@ -17,34 +17,18 @@
  * immutable; and an Interface's `getFunction` (a contract call looks its function up by name two or
  * three times, each a scan of every function's signature) remembers what it found per key and per
  * what of the arguments the lookup reads (their count, whether the last is an overrides object),
- * unless an argument is `Typed` (which picks among overloads). An event log's decoding
- * (`Interface.decodeEventLog`, which `parseLog` calls; its lists of types are built per call, so the coder's
- * memo never sees them) is remembered too, for the last `EVENT_LOGS` logs, keyed by the fragment's full
- * description, the topics and the data: the keeper's event follower and the replay's book follow the same
- * logs, and each decoded every one.
+ * unless an argument is `Typed` (which picks among overloads).
  * Installed by the replay engine only: the keeper service's own process codes as ethers does.
  */
-import {
-  AbiCoder,
-  type BytesLike,
-  EventFragment,
-  FunctionFragment,
-  Interface,
-  type ParamType,
-  type Result,
-  Typed,
-} from "ethers";
+import { AbiCoder, EventFragment, FunctionFragment, Interface, type ParamType, type Result, Typed } from "ethers";
 
 /** Codings remembered per list of types; the oldest is forgotten first. */
 export const PER_TYPES = 64;
 
 type Types = ReadonlyArray<string | ParamType>;
 
-/** Event logs whose decodings are remembered; the oldest is forgotten first. */
-export const EVENT_LOGS = 4096;
-
-/** Hits and misses of the memo (a miss codes as ethers does); `eventHits`/`eventMisses`: decodeEventLog's. */
-export const abiMemoStats = { hits: 0, misses: 0, eventHits: 0, eventMisses: 0 };
+/** Hits and misses of the memo (a miss codes as ethers does). */
+export const abiMemoStats = { hits: 0, misses: 0 };
 
 let installed = false;
 
@@ -74,45 +58,6 @@ export function memoizeAbiCoding(): void {
   rememberGetter(FunctionFragment.prototype, "selector");
   rememberGetter(EventFragment.prototype, "topicHash");
   rememberLookups();
-  rememberEventLogs();
-}
-
-/**
- * Interface.decodeEventLog, remembered across interfaces (see the header): only for a fragment object and
- * topics given (what parseLog passes); a decoding that throws is not remembered. Its Result is frozen.
- */
-function rememberEventLogs(): void {
-  const decodeEventLog = Interface.prototype.decodeEventLog;
-  const described = new WeakMap<EventFragment, string>();
-  const seen = new Map<string, Result>();
-  Interface.prototype.decodeEventLog = function (
-    this: Interface,
-    fragment: EventFragment | string,
-    data: BytesLike,
-    topics?: ReadonlyArray<string>,
-  ): Result {
-    if (typeof fragment === "string" || topics == null) return decodeEventLog.call(this, fragment, data, topics);
-    let d = described.get(fragment);
-    if (d === undefined) described.set(fragment, (d = fragment.format("json")));
-    const key = `${d}|${hexOf(data)}|${topics.join(",").toLowerCase()}`;
-    const hit = seen.get(key);
-    if (hit !== undefined) {
-      abiMemoStats.eventHits++;
-      return hit;
-    }
-    abiMemoStats.eventMisses++;
-    const out = decodeEventLog.call(this, fragment, data, topics);
-    if (seen.size >= EVENT_LOGS) seen.delete(seen.keys().next().value!);
-    seen.set(key, out);
-    return out;
-  };
-}
-
-/** A string lower-cased, bytes as "b" and their hex: never the same key for a string and for bytes. */
-function hexOf(data: BytesLike): string {
-  return typeof data === "string"
-    ? data.toLowerCase()
-    : "b" + Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
 }
 
 /** Interface.getFunction, remembered per interface and lookup (see the header). */

@@ -15,7 +15,6 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
 import { AccountBook } from "../keeper/book.js";
 import { rereadAccounts } from "../keeper/contracts.js";
-import { type PassRead, prefetched, readAll } from "../keeper/passReads.js";
 import { EventFollower } from "../keeper/follower.js";
 import { silentLogger } from "../keeper/logger.js";
 import {
@@ -34,7 +33,6 @@ import {
   positionValue,
 } from "../lib/math/index.js";
 import { WAD } from "../lib/math/index.js";
-import type { ProtocolLens } from "../../types/ethers-contracts/index.js";
 import type { Chain } from "./chain.js";
 import type { ReplayContracts } from "./contracts.js";
 
@@ -48,8 +46,6 @@ export type BookContext = {
   startBlock: number;
   /** vault.SCALE(): collateral token units to WAD */
   scale: bigint;
-  /** the keeper's lens, bound to the chain: the resync's reads in one call (rereadAccounts) */
-  lens?: ProtocolLens;
 };
 
 /** Blocks per eth_getLogs: the in-process node answers any range, so one request per sync. */
@@ -117,7 +113,7 @@ export class Book {
     const head = await this.ctx.chain.blockNumber();
     await this.follower.advance(head);
     const stale = this.accounts.stale().map((a) => a.id);
-    if (stale.length) await rereadAccounts(this.accounts, this.ctx.c, stale, head, this.ctx.lens);
+    if (stale.length) await rereadAccounts(this.accounts, this.ctx.c, stale, head);
     return stale.length;
   }
 
@@ -129,23 +125,10 @@ export class Book {
     await this.sync();
     const { engine, oracle, breaker } = this.ctx.c;
     const markets = new Map<number, MarketSnapshot>();
-    // the same reads, in one call of the lens where there is one (each made alone where it has no answer)
-    const answers = await readAll(
-      this.ctx.lens,
-      this.ctx.markets.flatMap((m): PassRead[] => [
-        { key: `marketState:${m.id}`, to: engine, fn: "marketState", args: [m.id] },
-        { key: `price:${m.feedId}`, to: oracle, fn: "getPriceAndVolatility", args: [m.feedId] },
-        ...(breaker ? [{ key: `tradePolicy:${m.id}`, to: breaker, fn: "tradePolicy", args: [m.id] }] : []),
-      ]),
-    );
     for (const m of this.ctx.markets) {
-      const st = await prefetched(answers, `marketState:${m.id}`, () => engine.marketState(m.id));
-      const [price, sigma] = await prefetched(answers, `price:${m.feedId}`, () =>
-        oracle.getPriceAndVolatility(m.feedId),
-      );
-      const levelImMultiplier = breaker
-        ? (await prefetched(answers, `tradePolicy:${m.id}`, () => breaker.tradePolicy(m.id))).imMultiplier
-        : WAD;
+      const st = await engine.marketState(m.id);
+      const [price, sigma] = await oracle.getPriceAndVolatility(m.feedId);
+      const levelImMultiplier = breaker ? (await breaker.tradePolicy(m.id)).imMultiplier : WAD;
       markets.set(m.id, {
         config: this.configs.get(m.id)!,
         state: {

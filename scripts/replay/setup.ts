@@ -11,11 +11,10 @@ import { type ContractTransaction, HDNodeWallet, Wallet } from "ethers";
 import type { NetworkConnection, NetworkManager } from "hardhat/types/network";
 
 import type { Deployment } from "../../deploy/deployment.js";
-import { ProtocolLens__factory } from "../../types/ethers-contracts/index.js";
 import { type Protocol, deployProtocol } from "../../deploy/protocol.js";
 import { Book } from "./book.js";
 import { Chain } from "./chain.js";
-import { bindContracts, chainRunner, type ReplayContracts } from "./contracts.js";
+import { bindContracts, type ReplayContracts } from "./contracts.js";
 import { ImpactModel } from "./impact.js";
 import { FEED_DECIMALS, type RunPlan } from "./plan.js";
 import { USDC_UNIT } from "./population.js";
@@ -87,7 +86,6 @@ export async function setUpRun(network: NetworkManager, params: ResolvedParams, 
       markets: markets.map((m) => ({ id: m.id, feedId: m.feedId })),
       startBlock,
       scale: SCALE,
-      lens: ProtocolLens__factory.connect(await lens.getAddress(), chainRunner(chain)),
     });
     await book.init();
     const deployment = await deploymentRecord(chain, protocol, roles, markets, startBlock, await lens.getAddress());

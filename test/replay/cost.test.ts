@@ -62,41 +62,6 @@ describe("Replay cost: what is saved computes the same", function () {
     expect([stats.hits, stats.misses]).to.deep.equal([hits, misses]);
   });
 
-  it("remembered event decodings: the same frozen Result for the same log, from any interface with the event, equal to ethers' own; junk and a wrong topic throw every time", function () {
-    memoizeAbiCoding();
-    const abi = ["event Moved(uint256 indexed id, address indexed who, int256 size, string note, uint256[] xs)"];
-    const a = new Interface(abi);
-    const b = new Interface(abi); // another follower's interface: other fragment objects, the same event
-    const ev = a.getEvent("Moved")!;
-    const log = a.encodeEventLog(ev, [7n, "0x00000000000000000000000000000000000000aa", -3n, "hi", [1n, 2n]]);
-    const before = { ...stats };
-    const first = a.parseLog(log)!;
-    const second = b.parseLog({ topics: log.topics.map((t) => t.toUpperCase().replace("0X", "0x")), data: log.data })!;
-    expect(second.args, "the remembered Result").to.equal(first.args);
-    expect([stats.eventMisses - before.eventMisses, stats.eventHits - before.eventHits]).to.deep.equal([1, 1]);
-    expect(Object.isFrozen(first.args)).to.equal(true);
-    // the values a coder of its own decodes from the data, and the indexed ones as encoded
-    const fresh = new AbiCoder().decode(["int256", "string", "uint256[]"], log.data);
-    expect([first.args.id, first.args.who, first.args.size, first.args.note, [...first.args.xs]]).to.deep.equal([
-      7n,
-      getAddress("0x00000000000000000000000000000000000000aa"),
-      fresh[0],
-      fresh[1],
-      [...fresh[2]],
-    ]);
-    // the same bytes as a Uint8Array: decoded anew (another key), equal
-    const asBytes = a.decodeEventLog(ev, Uint8Array.from(Buffer.from(log.data.slice(2), "hex")), log.topics);
-    expect(asBytes).to.not.equal(first.args);
-    expect(asBytes.toArray(true)).to.deep.equal(first.args.toArray(true));
-    // other data decodes anew; junk and a topic of another event throw every time (never remembered)
-    const other = a.encodeEventLog(ev, [8n, ZeroAddress, 1n, "", []]);
-    expect(a.parseLog(other)!.args.id).to.equal(8n);
-    for (let i = 0; i < 2; i++) {
-      expect(() => a.decodeEventLog(ev, log.data.slice(0, -64), log.topics)).to.throw();
-      expect(() => a.decodeEventLog(ev, log.data, [id("Other()"), ...log.topics.slice(1)])).to.throw();
-    }
-  });
-
   it("memoized encoding: plain arguments only, keyed without ambiguity, equal to a fresh encoder's", function () {
     memoizeAbiCoding();
     const hits = stats.hits;
