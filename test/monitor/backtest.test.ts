@@ -21,6 +21,26 @@ import { syntheticCrashFixture } from "../helpers/syntheticCrash.js";
 const PATH = syntheticCrashFixture(120);
 const params = () => withOverrides(loadPreset("protected"), { population: { accounts: 24 } });
 
+/** The two-feed tests' start and their feeds' number of one-minute rounds. */
+const START = 1_900_000_000;
+const ROUNDS = 40;
+
+/**
+ * A feed of ROUNDS one-minute rounds from START, `offset` seconds past each minute, at `base` x (1 + move(i)),
+ * as a replay path of `symbol` (the rest of the synthetic crash's fields).
+ */
+function minuteFeed(event: string, symbol: string, base: number, offset: number, move: (i: number) => number) {
+  return {
+    ...PATH,
+    event,
+    symbol,
+    points: Array.from({ length: ROUNDS }, (_, i) => ({
+      t: START + 60 * i + offset,
+      priceWad: BigInt(Math.round(base * (1 + move(i)) * 100)) * 10n ** 16n,
+    })),
+  };
+}
+
 describe("Risk monitor backtest: acting through the risk-oracle role inside a replay", function () {
   this.timeout(600_000);
 
@@ -124,26 +144,11 @@ describe("Risk monitor backtest: the return history is the reference market's ow
     // the USDC depeg's shape in miniature: the first market (BTC) has a round every minute, a second market's
     // feed moves 15 s after each of BTC's minutes, so the replay steps at both; one point per step would
     // record BTC's held price at :15 and then its whole minute's return over the 45 s left
-    const start = 1_900_000_000;
-    const n = 40;
-    const btc = {
-      ...PATH,
-      event: "synthetic-two-feeds",
-      points: Array.from({ length: n }, (_, i) => ({
-        t: start + 60 * i,
-        priceWad: BigInt(Math.round(8_000 * (1 + 0.001 * Math.sin(i)) * 100)) * 10n ** 16n,
-      })),
-    };
-    const other = {
-      ...btc,
-      symbol: "ETH",
-      points: Array.from({ length: n }, (_, i) => ({
-        t: start + 60 * i + 15,
-        priceWad: BigInt(Math.round(2_000 * (1 + 0.0005 * ((i % 2) - 0.5)) * 100)) * 10n ** 16n,
-      })),
-    };
+    const [start, n] = [START, ROUNDS];
+    const btc = minuteFeed("synthetic-two-feeds", PATH.symbol, 8_000, 0, (i) => 0.001 * Math.sin(i));
+    const other = minuteFeed("synthetic-two-feeds", "ETH", 2_000, 15, (i) => 0.0005 * ((i % 2) - 0.5));
     const watch = new ReplayBacktest();
-    // every trader is in BTC (the other feed's market has no open interest), so BTC's rounds are the forecast's history
+    // every trader is in BTC, which also moves more (the larger sigma), so BTC's rounds are the forecast's history
     const weighted = withOverrides(loadPreset("protected"), {
       population: { accounts: 24, marketWeights: { BTC: 1, ETH: 0 } },
     });
@@ -154,7 +159,7 @@ describe("Risk monitor backtest: the return history is the reference market's ow
     };
     const { observations } = dump;
     const btcId = observations[0].state.markets.find((m) => m.symbol === "BTC")!.id;
-    expect(observations.at(-1)!.reference, "BTC has the larger open interest").to.equal(btcId);
+    expect(observations.at(-1)!.reference, "BTC is the reference").to.equal(btcId);
     const history = dump.histories.get(btcId)!;
     expect(observations.length, "the replay stepped at both feeds' times").to.be.greaterThan(n + n / 2);
     expect(observations.some((o) => (o.t - start) % 60 === 15)).to.equal(true);
@@ -187,24 +192,9 @@ describe("Risk monitor backtest: the reference market is the service's, the one 
     // moves more, so the larger sigma: the reference is ETH (the most open interest alone would read BTC's).
     // Each feed has a round a minute, ETH's 30 s after BTC's, and ETH moves more: the two histories differ in
     // every point's time and in their shocks
-    const start = 1_900_000_000;
-    const n = 40;
-    const btc = {
-      ...PATH,
-      event: "synthetic-two-markets",
-      points: Array.from({ length: n }, (_, i) => ({
-        t: start + 60 * i,
-        priceWad: BigInt(Math.round(8_000 * (1 + 0.0005 * Math.sin(i)) * 100)) * 10n ** 16n,
-      })),
-    };
-    const eth = {
-      ...btc,
-      symbol: "ETH",
-      points: Array.from({ length: n }, (_, i) => ({
-        t: start + 60 * i + 30,
-        priceWad: BigInt(Math.round(2_000 * (1 + 0.003 * Math.cos(1.7 * i)) * 100)) * 10n ** 16n,
-      })),
-    };
+    const [start, n] = [START, ROUNDS];
+    const btc = minuteFeed("synthetic-two-markets", PATH.symbol, 8_000, 0, (i) => 0.0005 * Math.sin(i));
+    const eth = minuteFeed("synthetic-two-markets", "ETH", 2_000, 30, (i) => 0.003 * Math.cos(1.7 * i));
     const weighted = withOverrides(loadPreset("protected"), {
       population: { accounts: 24, marketWeights: { BTC: 7, ETH: 1 } },
     });
