@@ -1,12 +1,13 @@
 /**
  * A seeded synthetic book for the monitor's benchmark and dashboard demo: `accounts` accounts over the
- * default markets (deploy/params.ts), leverage 2x to 25x, long or short, a third of them
+ * default markets (deploy/params.ts; another list of market specs may be given), leverage 2x to 25x, long or short, a third of them
  * cross-margined in two markets, entry prices spread around the current price. Deterministic for a
  * seed (a 32-bit xorshift), so a figure measured on it can be reproduced.
  */
-import { DEFAULT_MARKETS, WAD } from "../../deploy/params.js";
+import { DEFAULT_MARKETS, type MarketSpec, WAD } from "../../deploy/params.js";
 import { type MarketSnapshot, marketSnapshot } from "../lib/math/engine.js";
 import { volatilityTerm } from "../lib/math/riskModel.js";
+import { referenceHistory } from "./chain.js";
 import type { MonitorAccount, MonitorState } from "./exposure.js";
 
 function rng(seed: number): () => number {
@@ -21,9 +22,14 @@ function rng(seed: number): () => number {
   };
 }
 
-export function syntheticState(accounts: number, seed = 1, timestamp = 1_800_000_000n): MonitorState {
+export function syntheticState(
+  accounts: number,
+  seed = 1,
+  timestamp = 1_800_000_000n,
+  specs: readonly MarketSpec[] = DEFAULT_MARKETS,
+): MonitorState {
   const rand = rng(seed);
-  const markets = DEFAULT_MARKETS.map((m) => {
+  const markets = specs.map((m) => {
     const price = m.initialPriceUsd * WAD;
     const term = volatilityTerm(m.risk, m.initialSigma);
     const snapshot: MarketSnapshot = marketSnapshot(
@@ -103,8 +109,8 @@ export class SyntheticSource {
   private readonly base: MonitorState;
   private readonly histories = new Map<number, { t: number; price: number }[]>();
 
-  constructor(accounts: number, seed = 1) {
-    this.base = syntheticState(accounts, seed);
+  constructor(accounts: number, seed = 1, specs: readonly MarketSpec[] = DEFAULT_MARKETS) {
+    this.base = syntheticState(accounts, seed, undefined, specs);
     for (const m of this.base.markets) {
       const p0 = Number(m.snapshot.price) / 1e18;
       // a day of one-minute history before the first read
@@ -149,7 +155,9 @@ export class SyntheticSource {
     });
   }
 
+  /** The reference market's rounds, by the service's own rule (chain.ts `referenceMarket`: the largest sigma, then
+   * the most open interest), not the first market's. */
   referenceHistory(state: MonitorState): { t: number; price: number }[] {
-    return this.histories.get(state.markets[0].id) ?? [];
+    return referenceHistory(this.histories, state);
   }
 }
