@@ -90,6 +90,14 @@ export const keeperSettingsSchema = z.object({
   breakerPokeGasBound: booleanLike.default(false),
   breakerPokeWhenDue: booleanLike.default(false),
   settleGasBudget: booleanLike.default(false),
+  /**
+   * EXPERIMENTAL (issue 12, bs13): send an account for liquidation only if it is below maintenance at the
+   * oracle and at the own-impact mark too (the oracle with the protocol's own decaying forced flow over its
+   * depth taken out: ownImpactMark.ts). Off by default.
+   */
+  ownImpactMark: booleanLike.default(false),
+  /** WAD fraction: the mark's cap on |estimated own impact|; unset: impactBudget x lateMultiplier (the backstop's) */
+  ownImpactMarkCap: decimalAmount(18, "a fraction of the price").optional(),
   claimRewards: booleanLike.default(true),
   /** WAD (collateral tokens scaled to 18 decimals, as the vault books rewards) */
   claimThreshold: decimalAmount(18, "collateral tokens").default(parseUnits("100", 18)),
@@ -256,6 +264,15 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
   settleGasBudget: toggle(
     "settleGasBudget",
     "simulate a settleOrders batch with one eth_call at a per-order gas budget instead of eth_estimateGas (more ether held)",
+  ),
+  ownImpactMark: toggle(
+    "ownImpactMark",
+    "experimental: liquidate only accounts below maintenance at the oracle and at the mark with the protocol's own estimated impact taken out",
+  ),
+  ownImpactMarkCap: valued(
+    "ownImpactMarkCap",
+    "fraction",
+    "experimental: cap of the own-impact mark's estimate, e.g. 0.006 (default impactBudget x lateMultiplier)",
   ),
   claimRewards: toggle("claimRewards", "do not claim keeper rewards", true),
   claimThreshold: valued(

@@ -148,6 +148,10 @@ const KeeperSchema = z
   .object({
     /** accounts per liquidateBatch of the keeper service (the contract takes at most 100) */
     batchSize: z.number().int().min(1).max(100),
+    /** EXPERIMENTAL (bs13): the keeper's own-impact mark (scripts/keeper/ownImpactMark.ts); off by default */
+    ownImpactMark: z.boolean(),
+    /** its cap on |estimated own impact| (a fraction); unset: the backstop's impactBudget x lateMultiplier */
+    ownImpactMarkCap: Dec,
   })
   .partial()
   .strict();
@@ -214,7 +218,7 @@ export type ResolvedParams = {
   funds: { insuranceToNotional: number; lpToNotional: number };
   /** the backstop vault: off unless a preset enables it; `config` overrides its defaults (backstop.ts) */
   backstop: { enabled: boolean; capitalToNotional: number; config: Record<string, Dec | number> };
-  keeper: { batchSize: number };
+  keeper: { batchSize: number; ownImpactMark?: boolean; ownImpactMarkCap?: Dec };
   replay: { maxTickSeconds: number; windowSeconds: number };
   population: PopulationOverrides;
 };
@@ -284,7 +288,26 @@ function presetFile(name: string): URL {
 
 /** A named preset from scripts/replay/presets/. */
 export function loadPreset(name: string): ResolvedParams {
-  return resolve(presetFile(name), name);
+  const p = resolve(presetFile(name), name);
+  return name === "protected" ? withOwnImpactMarkFromEnv(p) : p;
+}
+
+/** Environment variable that turns the keeper's experimental own-impact mark on for the `protected` preset. */
+export const OWN_IMPACT_MARK_ENV = "REPLAY_OWN_IMPACT_MARK";
+/** Environment variable giving that mark's cap (a fraction, e.g. 0.003), only with OWN_IMPACT_MARK_ENV. */
+export const OWN_IMPACT_MARK_CAP_ENV = "REPLAY_OWN_IMPACT_MARK_CAP";
+
+/**
+ * `protected` with the keeper's own-impact mark on when REPLAY_OWN_IMPACT_MARK=1 (and its cap from
+ * REPLAY_OWN_IMPACT_MARK_CAP): how the sweep and the outcome test measure it (docs/experiments.md, bs13).
+ * Unset, nothing changes.
+ */
+export function withOwnImpactMarkFromEnv(p: ResolvedParams, env: NodeJS.ProcessEnv = process.env): ResolvedParams {
+  const on = env[OWN_IMPACT_MARK_ENV];
+  if (on === undefined || on === "" || on === "0") return p;
+  if (on !== "1") throw new Error(`${OWN_IMPACT_MARK_ENV} must be 1 or 0 (got "${on}")`);
+  const cap = env[OWN_IMPACT_MARK_CAP_ENV];
+  return withOverrides(p, { keeper: { ownImpactMark: true, ...(cap ? { ownImpactMarkCap: cap } : {}) } });
 }
 
 /** A parameter file anywhere (its `extends` names a preset; without it, it applies to the defaults). */

@@ -60,6 +60,7 @@ import {
   Network,
   type TransactionRequest,
   Wallet,
+  formatEther,
   getAddress,
   getBigInt,
   hexlify,
@@ -96,6 +97,8 @@ export type KeeperContext = {
   hint?: () => Promise<bigint[]>;
   /** the preset's keeper.batchSize: accounts per liquidateBatch */
   batchSize: number;
+  /** the preset's experimental own-impact mark (keeper.ownImpactMark, keeper.ownImpactMarkCap); off when absent */
+  ownImpactMark?: { cap?: string };
 };
 
 /** Keeper passes per replay tick at most (see the header); reaching it is counted (`passLimitHits`). */
@@ -105,8 +108,11 @@ export const MAX_PASSES = 4;
 export const LOG_ENV = "REPLAY_KEEPER_LOG";
 
 /** The keeper's settings for a replay: the schema's defaults, and what is said in the header. */
-export function replayKeeperSettings(batchSize: number): KeeperSettings {
+export function replayKeeperSettings(batchSize: number, ownImpactMark?: { cap?: string }): KeeperSettings {
   return keeperSettings({
+    ...(ownImpactMark
+      ? { ownImpactMark: true, ...(ownImpactMark.cap !== undefined ? { ownImpactMarkCap: ownImpactMark.cap } : {}) }
+      : {}),
     maxBatch: batchSize,
     maxPendingTxs: 64,
     previewLimit: 10_000,
@@ -323,6 +329,9 @@ type Counts = {
   flags: number;
   /** keeper transactions that reverted */
   revertedTxs: number;
+  /** with the experimental own-impact mark: accounts below maintenance at the oracle left out at a pass
+   * because they were not at the mark (an account left out at several passes counts at each) */
+  markSkipped: number;
 };
 
 /** The keeper service as the replay runs it: one `tick()` per replay tick; counters and notes for the run. */
@@ -352,6 +361,7 @@ export class ServiceKeeper {
     claims: 0,
     flags: 0,
     revertedTxs: 0,
+    markSkipped: 0,
   };
   /** LiquidationFailed reasons: reason -> "account@time" */
   private readonly failures = new Map<string, string[]>();
@@ -369,7 +379,7 @@ export class ServiceKeeper {
       throw new Error(`replay keeper: the key is for ${signer.address}, not the keeper address ${ctx.keeper}`);
     }
     this.self = ctx.keeper.toLowerCase();
-    this.settings = replayKeeperSettings(ctx.batchSize);
+    this.settings = replayKeeperSettings(ctx.batchSize, ctx.ownImpactMark);
     this.keeper = new Keeper({
       provider,
       signer,
@@ -440,7 +450,15 @@ export class ServiceKeeper {
   }
 
   notes(): string[] {
-    return [...this.failures].map(([reason, at]) => revertNote(reason, at));
+    const notes = [...this.failures].map(([reason, at]) => revertNote(reason, at));
+    if (this.settings.ownImpactMark) {
+      const cap = this.settings.ownImpactMarkCap;
+      notes.push(
+        `own-impact mark on (experimental; cap ${cap === undefined ? "impactBudget x lateMultiplier" : formatEther(cap)}): ` +
+          `${this.counts.markSkipped} accounts left at a pass, below maintenance at the oracle but not at the mark`,
+      );
+    }
+    return notes;
   }
 
   private async readVolatilityMoves(): Promise<boolean> {
@@ -453,6 +471,7 @@ export class ServiceKeeper {
     const c = this.counts;
     c.passes++;
     if (r.fresh) c.scans++;
+    c.markSkipped += r.markSkipped ?? 0;
     let changed = false;
     c.previews += r.liquidation?.previewed ?? 0;
     c.contradicted += r.liquidation?.notLiquidatable ?? 0;

@@ -157,6 +157,13 @@ async function startKeeper(
       return ids;
     },
     batchSize: params.keeper.batchSize,
+    ...(params.keeper.ownImpactMark
+      ? {
+          ownImpactMark: {
+            ...(params.keeper.ownImpactMarkCap !== undefined ? { cap: String(params.keeper.ownImpactMarkCap) } : {}),
+          },
+        }
+      : {}),
   });
 }
 
