@@ -27,7 +27,7 @@ import type { Logger } from "./logger.js";
 import { KeeperMetrics } from "./metrics.js";
 import { type PokeReport, Pokers } from "./pokers.js";
 import { type RpcStats, isTransportError } from "./rpc.js";
-import { OwnImpactMark, type MarkSettings, liquidatableAtMark } from "./ownImpactMark.js";
+import { OwnImpactMark, type MarkSettings, keptAtMark } from "./ownImpactMark.js";
 import { type ScanResult, scanAccounts } from "./scanner.js";
 import type { HealthReport } from "./server.js";
 import { type Refusal, TxManager } from "./txManager.js";
@@ -618,9 +618,9 @@ export class Keeper {
     if (scan.liquidatable.length === 0) return 0;
     const marked = mark.markedSnapshot(view.engine, s);
     const book = this.book!;
-    const kept = scan.liquidatable.filter((a) => {
-      const account = book.get(a.accountId);
-      return !account || liquidatableAtMark(marked, book.snapshotOf(account));
+    const kept = keptAtMark(scan.liquidatable, marked, (id) => {
+      const account = book.get(id);
+      return account && book.snapshotOf(account);
     });
     const skipped = scan.liquidatable.length - kept.length;
     if (skipped) {

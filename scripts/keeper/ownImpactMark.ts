@@ -157,3 +157,18 @@ export function liquidatableAtMark(marked: EngineSnapshot, account: AccountSnaps
     return true;
   }
 }
+
+/**
+ * The accounts of a scan's liquidatable list (worst first, kept in order) that are below maintenance at the
+ * marks too; `snapshotOf` gives an account's snapshot (undefined: not in the book, kept).
+ */
+export function keptAtMark<T extends { accountId: bigint }>(
+  liquidatable: readonly T[],
+  marked: EngineSnapshot,
+  snapshotOf: (accountId: bigint) => AccountSnapshot | undefined,
+): T[] {
+  return liquidatable.filter((a) => {
+    const account = snapshotOf(a.accountId);
+    return !account || liquidatableAtMark(marked, account);
+  });
+}
