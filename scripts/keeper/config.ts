@@ -13,6 +13,13 @@ import { readFileSync } from "node:fs";
 import { isAddress, parseUnits } from "ethers";
 import { z } from "zod";
 
+/**
+ * What the experimental own-impact mark may delay (ownImpactMark.ts): `all` (bs13) or `sales` (bs14: only a
+ * liquidation that sells, never an account the backstop vault would take over).
+ */
+export const MARK_SCOPES = ["all", "sales"] as const;
+export type MarkScope = (typeof MARK_SCOPES)[number];
+
 const KEY_REQUIRED = "is required: the keeper's key (set KEEPER_PRIVATE_KEY rather than a flag)";
 
 /** Invalid configuration; `problems` holds one operator-readable line per field. */
@@ -98,6 +105,11 @@ export const keeperSettingsSchema = z.object({
   ownImpactMark: booleanLike.default(false),
   /** WAD fraction: the mark's cap on |estimated own impact|; unset: impactBudget x lateMultiplier (the backstop's) */
   ownImpactMarkCap: decimalAmount(18, "a fraction of the price").optional(),
+  /**
+   * EXPERIMENTAL (bs14): what the mark may delay: `all` (bs13) or `sales`, only a tranche or backstop close of
+   * an account the backstop vault declines; an account the vault would take over is sent whatever the mark says
+   */
+  ownImpactMarkScope: z.enum(MARK_SCOPES, { error: `must be one of ${MARK_SCOPES.join(", ")}` }).default("all"),
   claimRewards: booleanLike.default(true),
   /** WAD (collateral tokens scaled to 18 decimals, as the vault books rewards) */
   claimThreshold: decimalAmount(18, "collateral tokens").default(parseUnits("100", 18)),
@@ -273,6 +285,11 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
     "ownImpactMarkCap",
     "fraction",
     "experimental: cap of the own-impact mark's estimate, e.g. 0.006 (default impactBudget x lateMultiplier)",
+  ),
+  ownImpactMarkScope: valued(
+    "ownImpactMarkScope",
+    "scope",
+    "experimental: what the own-impact mark may delay: all (default) or sales (never an account the backstop vault would take over)",
   ),
   claimRewards: toggle("claimRewards", "do not claim keeper rewards", true),
   claimThreshold: valued(

@@ -27,7 +27,7 @@ import type { Logger } from "./logger.js";
 import { KeeperMetrics } from "./metrics.js";
 import { type PokeReport, Pokers } from "./pokers.js";
 import { type RpcStats, isTransportError } from "./rpc.js";
-import { OwnImpactMark, type MarkSettings, keptAtMark } from "./ownImpactMark.js";
+import { OwnImpactMark, type MarkSettings, keptAtMark, keptAtMarkForSales, vaultWouldTake } from "./ownImpactMark.js";
 import { type ScanResult, scanAccounts } from "./scanner.js";
 import type { HealthReport } from "./server.js";
 import { type Refusal, TxManager } from "./txManager.js";
@@ -66,6 +66,9 @@ export type TickReport = {
   /** with the experimental own-impact mark (`ownImpactMark`): accounts below maintenance at the oracle but
    * not at the mark, left out of this pass's liquidations (counted in `liquidatable`) */
   markSkipped?: number;
+  /** with the mark's scope `sales`: accounts below maintenance at the oracle but not at the mark that were sent
+   * all the same because the backstop vault would take them over (a takeover sells nothing) */
+  markTakeovers?: bigint[];
   /** the five worst accounts (health WAD) */
   worst: { accountId: bigint; health: bigint; backstop: boolean }[];
   liquidation?: LiquidationReport;
@@ -544,7 +547,7 @@ export class Keeper {
     });
     const scanStarted = performance.now();
     const scan = scanAccounts(book, view);
-    if (this.mark) report.markSkipped = await this.applyMark(this.mark, scan, view, head);
+    if (this.mark) report.markSkipped = await this.applyMark(this.mark, scan, view, head, report);
     report.readMs = scanStarted - readStarted;
     report.scanMs = performance.now() - scanStarted;
     this.metrics.scanSeconds.observe(report.scanMs / 1000);
@@ -606,7 +609,13 @@ export class Keeper {
    * too. Returns how many it left out. Without a readable backstop config (no module, a zero half-life) it
    * leaves out nothing.
    */
-  private async applyMark(mark: OwnImpactMark, scan: ScanResult, view: ChainView, head: Block): Promise<number> {
+  private async applyMark(
+    mark: OwnImpactMark,
+    scan: ScanResult,
+    view: ChainView,
+    head: Block,
+    report: TickReport,
+  ): Promise<number> {
     const s = await this.markSettings(head.number);
     if (!s) return 0;
     await mark.settle(s.halfLife, async (n) => {
@@ -618,10 +627,19 @@ export class Keeper {
     if (scan.liquidatable.length === 0) return 0;
     const marked = mark.markedSnapshot(view.engine, s);
     const book = this.book!;
-    const kept = keptAtMark(scan.liquidatable, marked, (id) => {
+    const snapshotOf = (id: bigint) => {
       const account = book.get(id);
       return account && book.snapshotOf(account);
-    });
+    };
+    let kept: typeof scan.liquidatable;
+    if (this.o.config.ownImpactMarkScope === "sales") {
+      const keeper = await this.o.signer.getAddress();
+      const r = await keptAtMarkForSales(scan.liquidatable, marked, snapshotOf, (id) =>
+        vaultWouldTake(this.contracts.backstop, id, keeper, view.blockNumber),
+      );
+      kept = r.kept;
+      report.markTakeovers = r.taken;
+    } else kept = keptAtMark(scan.liquidatable, marked, snapshotOf);
     const skipped = scan.liquidatable.length - kept.length;
     if (skipped) {
       mark.skipped += skipped;

@@ -10,12 +10,16 @@
  * default at `impactBudget` x `lateMultiplier`, the largest standing impact the paced unwind may build). The
  * mark is `oracle / (1 + estimate)`. With the option on, an account below maintenance at the oracle is sent
  * for liquidation only if it is below maintenance at the mark too: the mark only ever delays a liquidation.
+ * With the scope `sales` (bs14) it delays only a liquidation that sells: an account the backstop vault would
+ * take over is sent whatever the mark says (the keeper asks the engine first: `keptAtMarkForSales`).
  *
  * Rounding makes the correction the smaller one: the decay factor and the estimate toward zero, the mark
  * toward the oracle. Everything is bigint WAD.
  */
 import { WAD, abs, mulWadDown } from "../lib/math/fixedPoint.js";
 import { type AccountSnapshot, type EngineSnapshot, type MarketSnapshot, isLiquidatable } from "../lib/math/engine.js";
+import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
+import { isTransportError } from "./rpc.js";
 import { maintenanceSummary } from "./scanner.js";
 
 /** ln 2 in WAD, rounded down */
@@ -171,4 +175,64 @@ export function keptAtMark<T extends { accountId: bigint }>(
     const account = snapshotOf(a.accountId);
     return !account || liquidatableAtMark(marked, account);
   });
+}
+
+/**
+ * What the mark may delay (bs14). `all`: every liquidation of an account above maintenance at the mark (bs13).
+ * `sales`: only one that sells into the market, a tranche or a backstop close of an account the backstop
+ * vault declines; an account the vault would take over (a takeover sells nothing) is sent as without the mark.
+ */
+export { MARK_SCOPES, type MarkScope } from "./config.js";
+
+/** Whether the backstop vault would take the account over (in part or whole) if it were liquidated now. */
+export type TakeoverProbe = (accountId: bigint) => Promise<boolean>;
+
+/**
+ * `keptAtMark` for the `sales` scope: an account below maintenance at the marks too is kept, as is one the
+ * mark cannot value; of the others (below at the oracle only) each is asked of `vaultTakes`, and kept when the
+ * vault would take it over. `taken`: the accounts kept for that reason. The list's order is kept.
+ */
+export async function keptAtMarkForSales<T extends { accountId: bigint }>(
+  liquidatable: readonly T[],
+  marked: EngineSnapshot,
+  snapshotOf: (accountId: bigint) => AccountSnapshot | undefined,
+  vaultTakes: TakeoverProbe,
+): Promise<{ kept: T[]; taken: bigint[] }> {
+  const verdicts = await Promise.all(
+    liquidatable.map(async (a) => {
+      const account = snapshotOf(a.accountId);
+      if (!account || liquidatableAtMark(marked, account)) return "below";
+      return (await vaultTakes(a.accountId)) ? "taken" : "left";
+    }),
+  );
+  return {
+    kept: liquidatable.filter((_, i) => verdicts[i] !== "left"),
+    taken: liquidatable.filter((_, i) => verdicts[i] === "taken").map((a) => a.accountId),
+  };
+}
+
+/**
+ * Whether the backstop vault would take the account over if it were liquidated at `blockTag` (the mark's scope
+ * `sales`): the engine's own takeover, `backstopTakeover(accountId, keeper)`, run as an eth_call from the
+ * engine's address: the self-call `liquidate` and `liquidateBatch` make before any tranche, with the same checks
+ * (the vault set, the account below maintenance, the drawdown breaker, the part or whole that fits the unwind
+ * cap, the account, market, total, health and margin caps). A notional above zero is a takeover; zero or a
+ * revert is a decline (the account would be tranched or closed). Without the backstop module: a decline. A
+ * transport error is thrown. It sees the chain before the pass's batch: an earlier account of the same batch
+ * that the vault takes may use the room this one was judged to fit (docs/experiments.md, bs14).
+ */
+export async function vaultWouldTake(
+  backstop: IBackstopEngine | undefined,
+  accountId: bigint,
+  keeper: string,
+  blockTag: number,
+): Promise<boolean> {
+  if (!backstop) return false;
+  try {
+    const from = backstop.target as string;
+    return (await backstop.backstopTakeover.staticCall(accountId, keeper, { from, blockTag })) > 0n;
+  } catch (e) {
+    if (isTransportError(e)) throw e;
+    return false;
+  }
 }

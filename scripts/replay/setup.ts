@@ -161,6 +161,7 @@ async function startKeeper(
       ? {
           ownImpactMark: {
             ...(params.keeper.ownImpactMarkCap !== undefined ? { cap: String(params.keeper.ownImpactMarkCap) } : {}),
+            ...(params.keeper.ownImpactMarkScope !== undefined ? { scope: params.keeper.ownImpactMarkScope } : {}),
           },
         }
       : {}),

@@ -18,6 +18,7 @@ import {
   decayFactorWad,
   decayedFlow,
   keptAtMark,
+  keptAtMarkForSales,
   liquidatableAtMark,
   markPrice,
   ownImpact,
@@ -153,6 +154,50 @@ describe("keeper own-impact mark (experimental)", () => {
     expect(liquidatableAtMark(marked, unpriced)).to.equal(true);
   });
 
+  it("scope sales: sends an account the vault would take though healthy at the mark, leaves a declined one, sends one below at both", async () => {
+    const mark = new OwnImpactMark();
+    mark.trade(0, -5n * WAD, 1_800n * WAD, 41);
+    await mark.settle(HALF_LIFE, async () => NOW - 60n);
+    const marked = mark.markedSnapshot(ENGINE, { halfLife: HALF_LIFE, cap: CAP });
+    // 1 and 4: $5 below maintenance at the oracle, above it at the mark; 2: $200 below, below at both
+    const accounts = new Map([
+      [1n, accountAt(10n * WAD, -5n * WAD)],
+      [2n, accountAt(10n * WAD, -200n * WAD)],
+      [4n, accountAt(10n * WAD, -5n * WAD)],
+    ]);
+    for (const id of [1n, 4n]) expect(liquidatableAtMark(marked, accounts.get(id)!)).to.equal(false);
+    expect(liquidatableAtMark(marked, accounts.get(2n)!)).to.equal(true);
+    // the vault takes 4 over and declines 1 (and would decline 2 and 9: never asked, both are sent anyway)
+    const asked: bigint[] = [];
+    const takes = async (id: bigint) => {
+      asked.push(id);
+      return id === 4n;
+    };
+    const list = [{ accountId: 2n }, { accountId: 1n }, { accountId: 4n }, { accountId: 9n }];
+    const r = await keptAtMarkForSales(list, marked, (id) => accounts.get(id), takes);
+    expect(r.kept.map((a) => a.accountId)).to.deep.equal([2n, 4n, 9n]);
+    expect(r.taken).to.deep.equal([4n]);
+    // only the accounts the mark would leave are asked
+    expect([...asked].sort()).to.deep.equal([1n, 4n]);
+    // a vault that takes everything: the mark leaves nothing (main's list); one that takes nothing: bs13's scope
+    const all = await keptAtMarkForSales(
+      list,
+      marked,
+      (id) => accounts.get(id),
+      async () => true,
+    );
+    expect(all.kept.map((a) => a.accountId)).to.deep.equal([2n, 1n, 4n, 9n]);
+    expect(all.taken).to.deep.equal([1n, 4n]);
+    const none = await keptAtMarkForSales(
+      list,
+      marked,
+      (id) => accounts.get(id),
+      async () => false,
+    );
+    expect(none.kept).to.deep.equal(keptAtMark(list, marked, (id) => accounts.get(id)));
+    expect(none.taken).to.deep.equal([]);
+  });
+
   it("a healthy account at the oracle is never brought forward: the mark only filters the oracle's list", async () => {
     // a buy: the mark is below the oracle, where a long $5 above maintenance at the oracle is below it
     const mark = new OwnImpactMark();
@@ -249,5 +294,19 @@ describe("keeper own-impact mark (experimental)", () => {
         .ownImpactMarkCap,
     ).to.equal("0.003");
     expect(() => withOwnImpactMarkFromEnv(base, { REPLAY_OWN_IMPACT_MARK: "yes" })).to.throw(/must be 1 or 0/);
+    // the scope (bs14): all unless asked; sales from the replay's environment or settings
+    expect(defaults.ownImpactMarkScope).to.equal("all");
+    expect(replayKeeperSettings(100, {}).ownImpactMarkScope).to.equal("all");
+    expect(replayKeeperSettings(100, { scope: "sales" }).ownImpactMarkScope).to.equal("sales");
+    expect(keeperSettings({ ownImpactMarkScope: "sales" }).ownImpactMarkScope).to.equal("sales");
+    expect(() => keeperSettings({ ownImpactMarkScope: "some" as never })).to.throw();
+    expect(asked.keeper.ownImpactMarkScope).to.equal(undefined);
+    expect(
+      withOwnImpactMarkFromEnv(base, { REPLAY_OWN_IMPACT_MARK: "1", REPLAY_OWN_IMPACT_MARK_SCOPE: "sales" }).keeper
+        .ownImpactMarkScope,
+    ).to.equal("sales");
+    expect(() =>
+      withOwnImpactMarkFromEnv(base, { REPLAY_OWN_IMPACT_MARK: "1", REPLAY_OWN_IMPACT_MARK_SCOPE: "takeovers" }),
+    ).to.throw(/must be all or sales/);
   });
 });
