@@ -13,6 +13,13 @@ import { readFileSync } from "node:fs";
 import { isAddress, parseUnits } from "ethers";
 import { z } from "zod";
 
+/**
+ * What the experimental own-impact mark may delay (ownImpactMark.ts): `all` (bs13) or `sales` (bs14: only a
+ * liquidation that sells, never an account the backstop vault would take over).
+ */
+export const MARK_SCOPES = ["all", "sales"] as const;
+export type MarkScope = (typeof MARK_SCOPES)[number];
+
 const KEY_REQUIRED = "is required: the keeper's key (set KEEPER_PRIVATE_KEY rather than a flag)";
 
 /** Invalid configuration; `problems` holds one operator-readable line per field. */
@@ -90,6 +97,19 @@ export const keeperSettingsSchema = z.object({
   breakerPokeGasBound: booleanLike.default(false),
   breakerPokeWhenDue: booleanLike.default(false),
   settleGasBudget: booleanLike.default(false),
+  /**
+   * EXPERIMENTAL (issue 12, bs13): send an account for liquidation only if it is below maintenance at the
+   * oracle and at the own-impact mark too (the oracle with the protocol's own decaying forced flow over its
+   * depth taken out: ownImpactMark.ts). Off by default.
+   */
+  ownImpactMark: booleanLike.default(false),
+  /** WAD fraction: the mark's cap on |estimated own impact|; unset: impactBudget x lateMultiplier (the backstop's) */
+  ownImpactMarkCap: decimalAmount(18, "a fraction of the price").optional(),
+  /**
+   * EXPERIMENTAL (bs14): what the mark may delay: `all` (bs13) or `sales`, only a tranche or backstop close of
+   * an account the backstop vault declines; an account the vault would take over is sent whatever the mark says
+   */
+  ownImpactMarkScope: z.enum(MARK_SCOPES, { error: `must be one of ${MARK_SCOPES.join(", ")}` }).default("all"),
   claimRewards: booleanLike.default(true),
   /** WAD (collateral tokens scaled to 18 decimals, as the vault books rewards) */
   claimThreshold: decimalAmount(18, "collateral tokens").default(parseUnits("100", 18)),
@@ -256,6 +276,20 @@ export const FIELDS: Record<ConfigKey, FieldMeta> = {
   settleGasBudget: toggle(
     "settleGasBudget",
     "simulate a settleOrders batch with one eth_call at a per-order gas budget instead of eth_estimateGas (more ether held)",
+  ),
+  ownImpactMark: toggle(
+    "ownImpactMark",
+    "experimental: liquidate only accounts below maintenance at the oracle and at the mark with the protocol's own estimated impact taken out",
+  ),
+  ownImpactMarkCap: valued(
+    "ownImpactMarkCap",
+    "fraction",
+    "experimental: cap of the own-impact mark's estimate, e.g. 0.006 (default impactBudget x lateMultiplier)",
+  ),
+  ownImpactMarkScope: valued(
+    "ownImpactMarkScope",
+    "scope",
+    "experimental: what the own-impact mark may delay: all (default) or sales (never an account the backstop vault would take over)",
   ),
   claimRewards: toggle("claimRewards", "do not claim keeper rewards", true),
   claimThreshold: valued(

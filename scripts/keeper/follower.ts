@@ -64,6 +64,13 @@ export type FollowerOptions = {
    */
   onForced?: (blockNumber: number) => void;
   /**
+   * a forced trade of the protocol in `blockNumber`: a liquidation leg (`TrancheLiquidated`, the trader's
+   * `sizeDelta` at its fill price) or a sale of the backstop vault's unwind (`BackstopUnwound`, the vault's
+   * `sizeDelta` at the oracle price); a negative `sizeDelta` is a sale. What the replay's impact model counts
+   * (the keeper's experimental own-impact mark reads it: ownImpactMark.ts)
+   */
+  onForcedTrade?: (marketId: number, sizeDelta: bigint, price: bigint, blockNumber: number) => void;
+  /**
    * Another reader's events, fetched in the same request (one eth_getLogs where there were two): the
    * logs of `address` whose first topic is one of `topics` go to `take` with the range they cover, the
    * follower applying only its own. The settler's order events (settler.ts) come this way.
@@ -191,6 +198,7 @@ export class EventFollower {
           realisedPnl: a.realisedPnl,
           penalty: a.penalty,
         });
+        this.o.onForcedTrade?.(Number(a.marketId), a.sizeDelta as bigint, a.fillPrice as bigint, log.blockNumber);
         break;
       case "MarginDeposited":
         book.marginDeposited(a.accountId, a.amount);
@@ -214,6 +222,10 @@ export class EventFollower {
         this.o.onForced?.(log.blockNumber);
         break;
       case "BackstopUnwound":
+        this.o.onForcedTrade?.(Number(a.marketId), a.sizeDelta as bigint, a.price as bigint, log.blockNumber);
+        this.markTouchedStale(log.transactionHash);
+        this.o.onForced?.(log.blockNumber);
+        break;
       case "BackstopLoss":
         this.markTouchedStale(log.transactionHash);
         this.o.onForced?.(log.blockNumber);

@@ -27,7 +27,8 @@ import type { Logger } from "./logger.js";
 import { KeeperMetrics } from "./metrics.js";
 import { type PokeReport, Pokers } from "./pokers.js";
 import { type RpcStats, isTransportError } from "./rpc.js";
-import { scanAccounts } from "./scanner.js";
+import { OwnImpactMark, type MarkSettings, keptAtMark, keptAtMarkForSales, vaultWouldTake } from "./ownImpactMark.js";
+import { type ScanResult, scanAccounts } from "./scanner.js";
 import type { HealthReport } from "./server.js";
 import { type Refusal, TxManager } from "./txManager.js";
 
@@ -62,6 +63,12 @@ export type TickReport = {
   accountsTracked: number;
   accountsWithPositions: number;
   liquidatable: number;
+  /** with the experimental own-impact mark (`ownImpactMark`): accounts below maintenance at the oracle but
+   * not at the mark, left out of this pass's liquidations (counted in `liquidatable`) */
+  markSkipped?: number;
+  /** with the mark's scope `sales`: accounts below maintenance at the oracle but not at the mark that were sent
+   * all the same because the backstop vault would take them over (a takeover sells nothing) */
+  markTakeovers?: bigint[];
   /** the five worst accounts (health WAD) */
   worst: { accountId: bigint; health: bigint; backstop: boolean }[];
   liquidation?: LiquidationReport;
@@ -103,6 +110,8 @@ export class Keeper {
   private flagger: Flagger | undefined;
   private deleverager: Deleverager | undefined;
   private settler: Settler | undefined;
+  /** the experimental own-impact mark's flow book (`ownImpactMark`; rebuilt with the book) */
+  private mark: OwnImpactMark | undefined;
 
   private ticking = false;
   private lastScannedBlock = -1;
@@ -377,6 +386,8 @@ export class Keeper {
       // from the deployment on: a checkpoint holds no orders, and an order lives at most a day
       startBlock: d.startBlock,
     });
+    const mark = settings.ownImpactMark ? new OwnImpactMark() : undefined;
+    this.mark = mark;
     this.follower = new EventFollower({
       provider: this.o.provider,
       addresses: {
@@ -394,6 +405,7 @@ export class Keeper {
         this.pokers?.settled(blockNumber);
       },
       onForced: (blockNumber) => this.pokers?.settled(blockNumber),
+      ...(mark ? { onForcedTrade: mark.trade.bind(mark) } : {}),
       // the settler's order events in the same request
       also: {
         address: this.settler.address,
@@ -535,11 +547,12 @@ export class Keeper {
     });
     const scanStarted = performance.now();
     const scan = scanAccounts(book, view);
+    if (this.mark) report.markSkipped = await this.applyMark(this.mark, scan, view, head, report);
     report.readMs = scanStarted - readStarted;
     report.scanMs = performance.now() - scanStarted;
     this.metrics.scanSeconds.observe(report.scanMs / 1000);
     report.accountsWithPositions = scan.withPositions;
-    report.liquidatable = scan.liquidatable.length;
+    report.liquidatable = scan.liquidatable.length + (report.markSkipped ?? 0);
     report.worst = scan.liquidatable
       .slice(0, 5)
       .map((a) => ({ accountId: a.accountId, health: a.health, backstop: a.backstop }));
@@ -588,6 +601,68 @@ export class Keeper {
     if (follow && Date.now() - this.lastCheckpointAt >= every) this.writeCheckpoint(head.hash ?? undefined);
     report.tickMs = performance.now() - started;
     return report;
+  }
+
+  /**
+   * The experimental own-impact mark (`ownImpactMark`): folds the followed forced trades in at their blocks'
+   * timestamps and leaves out of `scan.liquidatable` every account that is not below maintenance at the mark
+   * too. Returns how many it left out. Without a readable backstop config (no module, a zero half-life) it
+   * leaves out nothing.
+   */
+  private async applyMark(
+    mark: OwnImpactMark,
+    scan: ScanResult,
+    view: ChainView,
+    head: Block,
+    report: TickReport,
+  ): Promise<number> {
+    const s = await this.markSettings(head.number);
+    if (!s) return 0;
+    await mark.settle(s.halfLife, async (n) => {
+      if (n === head.number) return BigInt(head.timestamp);
+      const b = await this.o.provider.getBlock(n);
+      if (!b) throw new Error(`the node returned no block ${n}`);
+      return BigInt(b.timestamp);
+    });
+    if (scan.liquidatable.length === 0) return 0;
+    const marked = mark.markedSnapshot(view.engine, s);
+    const book = this.book!;
+    const snapshotOf = (id: bigint) => {
+      const account = book.get(id);
+      return account && book.snapshotOf(account);
+    };
+    let kept: typeof scan.liquidatable;
+    if (this.o.config.ownImpactMarkScope === "sales") {
+      const keeper = await this.o.signer.getAddress();
+      const r = await keptAtMarkForSales(scan.liquidatable, marked, snapshotOf, (id) =>
+        vaultWouldTake(this.contracts.backstop, id, keeper, view.blockNumber),
+      );
+      kept = r.kept;
+      report.markTakeovers = r.taken;
+    } else kept = keptAtMark(scan.liquidatable, marked, snapshotOf);
+    const skipped = scan.liquidatable.length - kept.length;
+    if (skipped) {
+      mark.skipped += skipped;
+      this.log.info({ block: head.number, skipped, kept: kept.length }, "own-impact mark: accounts left for now");
+    }
+    scan.liquidatable = kept;
+    return skipped;
+  }
+
+  /** The mark's half-life and cap, from the backstop's config (read each pass: governance may change it). */
+  private async markSettings(blockTag: number): Promise<MarkSettings | undefined> {
+    const backstop = this.contracts.backstop;
+    if (!backstop) return undefined;
+    try {
+      const c = await backstop.backstopConfig({ blockTag });
+      const halfLife = BigInt(c.flowHalfLife);
+      if (halfLife === 0n) return undefined;
+      const cap = this.o.config.ownImpactMarkCap ?? (c.impactBudget * c.lateMultiplier) / 10n ** 18n;
+      return { halfLife, cap };
+    } catch (e) {
+      if (isTransportError(e)) throw e;
+      return undefined;
+    }
   }
 
   /**

@@ -148,6 +148,12 @@ const KeeperSchema = z
   .object({
     /** accounts per liquidateBatch of the keeper service (the contract takes at most 100) */
     batchSize: z.number().int().min(1).max(100),
+    /** EXPERIMENTAL (bs13): the keeper's own-impact mark (scripts/keeper/ownImpactMark.ts); off by default */
+    ownImpactMark: z.boolean(),
+    /** its cap on |estimated own impact| (a fraction); unset: the backstop's impactBudget x lateMultiplier */
+    ownImpactMarkCap: Dec,
+    /** EXPERIMENTAL (bs14): what the mark may delay: all (bs13) or sales (never a takeover); unset: all */
+    ownImpactMarkScope: z.enum(["all", "sales"]),
   })
   .partial()
   .strict();
@@ -214,7 +220,7 @@ export type ResolvedParams = {
   funds: { insuranceToNotional: number; lpToNotional: number };
   /** the backstop vault: off unless a preset enables it; `config` overrides its defaults (backstop.ts) */
   backstop: { enabled: boolean; capitalToNotional: number; config: Record<string, Dec | number> };
-  keeper: { batchSize: number };
+  keeper: { batchSize: number; ownImpactMark?: boolean; ownImpactMarkCap?: Dec; ownImpactMarkScope?: "all" | "sales" };
   replay: { maxTickSeconds: number; windowSeconds: number };
   population: PopulationOverrides;
 };
@@ -284,7 +290,39 @@ function presetFile(name: string): URL {
 
 /** A named preset from scripts/replay/presets/. */
 export function loadPreset(name: string): ResolvedParams {
-  return resolve(presetFile(name), name);
+  const p = resolve(presetFile(name), name);
+  return name === "protected" ? withOwnImpactMarkFromEnv(p) : p;
+}
+
+/** Environment variable that turns the keeper's experimental own-impact mark on for the `protected` preset. */
+export const OWN_IMPACT_MARK_ENV = "REPLAY_OWN_IMPACT_MARK";
+/** Environment variable giving that mark's cap (a fraction, e.g. 0.003), only with OWN_IMPACT_MARK_ENV. */
+export const OWN_IMPACT_MARK_CAP_ENV = "REPLAY_OWN_IMPACT_MARK_CAP";
+/** Environment variable giving that mark's scope (all or sales: bs14), only with OWN_IMPACT_MARK_ENV. */
+export const OWN_IMPACT_MARK_SCOPE_ENV = "REPLAY_OWN_IMPACT_MARK_SCOPE";
+
+/**
+ * `protected` with the keeper's own-impact mark on when REPLAY_OWN_IMPACT_MARK=1 (and its cap from
+ * REPLAY_OWN_IMPACT_MARK_CAP, its scope from REPLAY_OWN_IMPACT_MARK_SCOPE): how the sweep and the outcome test
+ * measure it (docs/experiments.md, bs13 and bs14).
+ * Unset, nothing changes.
+ */
+export function withOwnImpactMarkFromEnv(p: ResolvedParams, env: NodeJS.ProcessEnv = process.env): ResolvedParams {
+  const on = env[OWN_IMPACT_MARK_ENV];
+  if (on === undefined || on === "" || on === "0") return p;
+  if (on !== "1") throw new Error(`${OWN_IMPACT_MARK_ENV} must be 1 or 0 (got "${on}")`);
+  const cap = env[OWN_IMPACT_MARK_CAP_ENV];
+  const scope = env[OWN_IMPACT_MARK_SCOPE_ENV] as "all" | "sales" | "" | undefined;
+  if (scope && scope !== "all" && scope !== "sales") {
+    throw new Error(`${OWN_IMPACT_MARK_SCOPE_ENV} must be all or sales (got "${scope}")`);
+  }
+  return withOverrides(p, {
+    keeper: {
+      ownImpactMark: true,
+      ...(cap ? { ownImpactMarkCap: cap } : {}),
+      ...(scope ? { ownImpactMarkScope: scope } : {}),
+    },
+  });
 }
 
 /** A parameter file anywhere (its `extends` names a preset; without it, it applies to the defaults). */

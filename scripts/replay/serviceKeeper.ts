@@ -60,6 +60,7 @@ import {
   Network,
   type TransactionRequest,
   Wallet,
+  formatEther,
   getAddress,
   getBigInt,
   hexlify,
@@ -96,6 +97,8 @@ export type KeeperContext = {
   hint?: () => Promise<bigint[]>;
   /** the preset's keeper.batchSize: accounts per liquidateBatch */
   batchSize: number;
+  /** the preset's experimental own-impact mark (keeper.ownImpactMark, keeper.ownImpactMarkCap); off when absent */
+  ownImpactMark?: { cap?: string; scope?: "all" | "sales" };
 };
 
 /** Keeper passes per replay tick at most (see the header); reaching it is counted (`passLimitHits`). */
@@ -105,8 +108,18 @@ export const MAX_PASSES = 4;
 export const LOG_ENV = "REPLAY_KEEPER_LOG";
 
 /** The keeper's settings for a replay: the schema's defaults, and what is said in the header. */
-export function replayKeeperSettings(batchSize: number): KeeperSettings {
+export function replayKeeperSettings(
+  batchSize: number,
+  ownImpactMark?: { cap?: string; scope?: "all" | "sales" },
+): KeeperSettings {
   return keeperSettings({
+    ...(ownImpactMark
+      ? {
+          ownImpactMark: true,
+          ...(ownImpactMark.cap !== undefined ? { ownImpactMarkCap: ownImpactMark.cap } : {}),
+          ...(ownImpactMark.scope !== undefined ? { ownImpactMarkScope: ownImpactMark.scope } : {}),
+        }
+      : {}),
     maxBatch: batchSize,
     maxPendingTxs: 64,
     previewLimit: 10_000,
@@ -323,6 +336,15 @@ type Counts = {
   flags: number;
   /** keeper transactions that reverted */
   revertedTxs: number;
+  /** with the experimental own-impact mark: accounts below maintenance at the oracle left out at a pass
+   * because they were not at the mark (an account left out at several passes counts at each) */
+  markSkipped: number;
+  /** with the mark's scope `sales`: accounts below maintenance at the oracle but not at the mark sent all the
+   * same because the vault would take them over (counted at each pass) */
+  markTakeovers: number;
+  /** of those, accounts a mined batch then tranched or closed (LiquidationSettled): the vault declined them at
+   * their turn in the batch, after an earlier account of it (the probe saw the chain before the batch) */
+  markTakeoversDeclined: number;
 };
 
 /** The keeper service as the replay runs it: one `tick()` per replay tick; counters and notes for the run. */
@@ -352,7 +374,12 @@ export class ServiceKeeper {
     claims: 0,
     flags: 0,
     revertedTxs: 0,
+    markSkipped: 0,
+    markTakeovers: 0,
+    markTakeoversDeclined: 0,
   };
+  /** the accounts of the last pass sent only because the vault would take them over (the mark's scope sales) */
+  private judgedTaken = new Set<bigint>();
   /** LiquidationFailed reasons: reason -> "account@time" */
   private readonly failures = new Map<string, string[]>();
   private readonly self: string;
@@ -369,7 +396,7 @@ export class ServiceKeeper {
       throw new Error(`replay keeper: the key is for ${signer.address}, not the keeper address ${ctx.keeper}`);
     }
     this.self = ctx.keeper.toLowerCase();
-    this.settings = replayKeeperSettings(ctx.batchSize);
+    this.settings = replayKeeperSettings(ctx.batchSize, ctx.ownImpactMark);
     this.keeper = new Keeper({
       provider,
       signer,
@@ -440,7 +467,19 @@ export class ServiceKeeper {
   }
 
   notes(): string[] {
-    return [...this.failures].map(([reason, at]) => revertNote(reason, at));
+    const notes = [...this.failures].map(([reason, at]) => revertNote(reason, at));
+    if (this.settings.ownImpactMark) {
+      const cap = this.settings.ownImpactMarkCap;
+      notes.push(
+        `own-impact mark on (experimental; scope ${this.settings.ownImpactMarkScope}; cap ${cap === undefined ? "impactBudget x lateMultiplier" : formatEther(cap)}): ` +
+          `${this.counts.markSkipped} accounts left at a pass, below maintenance at the oracle but not at the mark` +
+          (this.settings.ownImpactMarkScope === "sales"
+            ? `; ${this.counts.markTakeovers} sent though not below at the mark, the vault taking them over ` +
+              `(${this.counts.markTakeoversDeclined} of them then tranched or closed in the batch)`
+            : ""),
+      );
+    }
+    return notes;
   }
 
   private async readVolatilityMoves(): Promise<boolean> {
@@ -453,6 +492,9 @@ export class ServiceKeeper {
     const c = this.counts;
     c.passes++;
     if (r.fresh) c.scans++;
+    c.markSkipped += r.markSkipped ?? 0;
+    c.markTakeovers += r.markTakeovers?.length ?? 0;
+    this.judgedTaken = new Set(r.markTakeovers ?? []);
     let changed = false;
     c.previews += r.liquidation?.previewed ?? 0;
     c.contradicted += r.liquidation?.notLiquidatable ?? 0;
@@ -486,6 +528,7 @@ export class ServiceKeeper {
       const ev = this.iface.parseLog(log as unknown as EthersLog)!;
       if (topic === this.topics.settled) {
         if ((ev.args.keeper as string).toLowerCase() === this.self) settled++;
+        if (this.judgedTaken.has(ev.args.accountId as bigint)) this.counts.markTakeoversDeclined++;
       } else if (topic === this.topics.skipped) {
         this.counts.skipped++;
       } else {

@@ -157,6 +157,14 @@ async function startKeeper(
       return ids;
     },
     batchSize: params.keeper.batchSize,
+    ...(params.keeper.ownImpactMark
+      ? {
+          ownImpactMark: {
+            ...(params.keeper.ownImpactMarkCap !== undefined ? { cap: String(params.keeper.ownImpactMarkCap) } : {}),
+            ...(params.keeper.ownImpactMarkScope !== undefined ? { scope: params.keeper.ownImpactMarkScope } : {}),
+          },
+        }
+      : {}),
   });
 }
 
