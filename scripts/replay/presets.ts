@@ -291,7 +291,22 @@ function presetFile(name: string): URL {
 /** A named preset from scripts/replay/presets/. */
 export function loadPreset(name: string): ResolvedParams {
   const p = resolve(presetFile(name), name);
-  return name === "protected" ? withOwnImpactMarkFromEnv(p) : p;
+  return name === "protected" ? withFlowHalfLifeFromEnv(withOwnImpactMarkFromEnv(p)) : p;
+}
+
+/** Environment variable setting the backstop's `flowHalfLife` (seconds) of the `protected` preset (bs15's rule A). */
+export const FLOW_HALF_LIFE_ENV = "REPLAY_FLOW_HALF_LIFE";
+
+/**
+ * `protected` with the backstop's `flowHalfLife` from REPLAY_FLOW_HALF_LIFE (whole seconds, e.g. 1200): how the
+ * sweep and the outcome test measure a slower forced-flow measure beside the own-impact mark (docs/experiments.md,
+ * bs15). Unset or empty, nothing changes.
+ */
+export function withFlowHalfLifeFromEnv(p: ResolvedParams, env: NodeJS.ProcessEnv = process.env): ResolvedParams {
+  const v = env[FLOW_HALF_LIFE_ENV];
+  if (v === undefined || v === "") return p;
+  if (!/^[1-9][0-9]*$/.test(v)) throw new Error(`${FLOW_HALF_LIFE_ENV} must be a whole number of seconds (got "${v}")`);
+  return withOverrides(p, { backstop: { flowHalfLife: Number(v) } });
 }
 
 /** Environment variable that turns the keeper's experimental own-impact mark on for the `protected` preset. */
