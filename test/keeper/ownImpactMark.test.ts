@@ -26,7 +26,7 @@ import {
 import { maintenanceSummary } from "../../scripts/keeper/scanner.js";
 import { type EngineSnapshot, type MarketSnapshot, isLiquidatable } from "../../scripts/lib/math/engine.js";
 import { WAD } from "../../scripts/lib/math/fixedPoint.js";
-import { loadPreset, withOwnImpactMarkFromEnv } from "../../scripts/replay/presets.js";
+import { loadPreset, withFlowHalfLifeFromEnv, withOwnImpactMarkFromEnv } from "../../scripts/replay/presets.js";
 import { replayKeeperSettings } from "../../scripts/replay/serviceKeeper.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { ILiquidationEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidationEngine__factory.js";
@@ -308,5 +308,16 @@ describe("keeper own-impact mark (experimental)", () => {
     expect(() =>
       withOwnImpactMarkFromEnv(base, { REPLAY_OWN_IMPACT_MARK: "1", REPLAY_OWN_IMPACT_MARK_SCOPE: "takeovers" }),
     ).to.throw(/must be all or sales/);
+  });
+
+  it("the replay's REPLAY_FLOW_HALF_LIFE (bs15's measurement switch) sets protected's flowHalfLife only when asked", () => {
+    const base = loadPreset("protected");
+    expect(withFlowHalfLifeFromEnv(base, {})).to.deep.equal(base);
+    expect(withFlowHalfLifeFromEnv(base, { REPLAY_FLOW_HALF_LIFE: "" })).to.deep.equal(base);
+    const slow = withFlowHalfLifeFromEnv(base, { REPLAY_FLOW_HALF_LIFE: "1200" });
+    expect(slow.backstop.config.flowHalfLife).to.equal(1200);
+    expect(base.backstop.config.flowHalfLife, "protected leaves the 600 s default unset").to.equal(undefined);
+    for (const bad of ["0", "12.5", "-600", "1e3", "soon"])
+      expect(() => withFlowHalfLifeFromEnv(base, { REPLAY_FLOW_HALF_LIFE: bad }), bad).to.throw(/whole number/);
   });
 });
