@@ -20,6 +20,7 @@ import {
   units,
 } from "../helpers/fixture.js";
 import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
+import { moveLongToHalfHealth } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -289,10 +290,7 @@ describe("Gas scenarios", function () {
     const long = await openAccount(w, w.alice, 40_000n * USDC);
     await w.engine.connect(w.alice).modifyPosition(long, ETH, units(200), MAX_PRICE);
     // the price at which the long's health is 1/2: past the 2/3 backstop, not bankrupt
-    const v = await w.engine.positionView(long, ETH);
-    const num = (v.size * v.breakEvenPrice) / WAD - (await w.vault.marginOf(long));
-    const den = v.size - ((v.size / 2n) * v.maintenanceMarginRatio) / WAD;
-    await setPriceWad(w, ETH, ((num * WAD) / den / 10n ** 10n) * 10n ** 10n);
+    await moveLongToHalfHealth(w, long, ETH);
     await w.liquidationEngine.connect(signers[8]).liquidate(long);
     expect((await w.engine.position(vaultAccount, ETH)).size).to.equal(units(200));
     // $400 lower: the vault's 200 ETH lose about $80k on $1M, past its 5% trigger

@@ -1,14 +1,15 @@
 /**
  * The liquidation tests' shared set-up (test/liquidation and the keeper's liquidation and ADL jobs in
  * test/keeper): the block tag of the next block, the keeper book's scale, an account opened with its
- * legs, a change of the liquidation configuration, a price walk, a stale BTC feed, the engine's ADL
- * score, and the keeper's read of the chain.
+ * legs, a change of the liquidation configuration, a price walk, a long moved to health 1/2, a stale BTC
+ * feed, the engine's ADL score, and the keeper's read of the chain.
  */
 import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { Time } from "@nomicfoundation/hardhat-network-helpers/types";
 import { expect } from "chai";
 import type { Result, Typed } from "ethers";
 
+import { WAD } from "../../deploy/params.js";
 import { AccountBook } from "../../scripts/keeper/book.js";
 import { readChainView } from "../../scripts/keeper/chainView.js";
 import { type ProtocolContracts, rereadAccounts } from "../../scripts/keeper/contracts.js";
@@ -73,6 +74,17 @@ export async function moveUntil(
     if (await done()) return price;
   }
   throw new Error("price walk did not reach the wanted state");
+}
+
+/**
+ * Sets `marketId`'s price to where the long `accountId` (its one position there) is at health 1/2: past the
+ * 2/3 backstop, not bankrupt. The price is rounded down to the feed's 8 decimals.
+ */
+export async function moveLongToHalfHealth(w: World, accountId: bigint, marketId: number): Promise<void> {
+  const v = await w.engine.positionView(accountId, marketId);
+  const num = (v.size * v.breakEvenPrice) / WAD - (await w.vault.marginOf(accountId));
+  const den = v.size - ((v.size / 2n) * v.maintenanceMarginRatio) / WAD;
+  await setPriceWad(w, marketId, ((num * WAD) / den / 10n ** 10n) * 10n ** 10n);
 }
 
 /**

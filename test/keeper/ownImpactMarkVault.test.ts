@@ -11,8 +11,8 @@ import { WAD } from "../../deploy/params.js";
 import { vaultWouldTake } from "../../scripts/keeper/ownImpactMark.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
 import { BACKSTOP_TEST_CONFIG, type BackstopConfig, attachBackstopVault } from "../helpers/backstop.js";
-import { ETH, deployWorld, setPriceWad } from "../helpers/fixture.js";
-import { openPosition } from "../helpers/liquidation.js";
+import { ETH, deployWorld } from "../helpers/fixture.js";
+import { moveLongToHalfHealth, openPosition } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture } = networkHelpers;
@@ -24,11 +24,7 @@ async function worldWith(config: BackstopConfig) {
   const { vaultAccount } = await attachBackstopVault(ethers, w, config, 1_000_000n);
   const bob = await openPosition(w, w.bob, 60_000n, [[ETH, -100n * WAD]]);
   const alice = await openPosition(w, w.alice, 40_000n, [[ETH, 200n * WAD]]);
-  const v = await w.engine.positionView(alice, ETH);
-  const margin = await w.vault.marginOf(alice);
-  const num = (v.size * v.breakEvenPrice) / WAD - margin;
-  const den = v.size - ((v.size / 2n) * v.maintenanceMarginRatio) / WAD;
-  await setPriceWad(w, ETH, ((num * WAD) / den / 10n ** 10n) * 10n ** 10n);
+  await moveLongToHalfHealth(w, alice, ETH);
   const backstop = IBackstopEngine__factory.connect(w.engine.target as string, ethers.provider);
   return { w, vaultAccount, alice, bob, backstop };
 }

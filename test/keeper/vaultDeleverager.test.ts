@@ -21,7 +21,15 @@ import type { ProtocolContracts } from "../../scripts/keeper/contracts.js";
 import type { ProtocolLens } from "../../types/ethers-contracts/contracts/lens/ProtocolLens.js";
 import { ETH, MAX_PRICE, USDC, deployWorld, setPriceWad, type World } from "../helpers/fixture.js";
 import { BACKSTOP_TEST_CONFIG, attachBackstopVault, calmRound } from "../helpers/backstop.js";
-import { SCALE, adlScore, keeperContracts, openPosition, readKeeperBook, snapshotLeg } from "../helpers/liquidation.js";
+import {
+  SCALE,
+  adlScore,
+  keeperContracts,
+  moveLongToHalfHealth,
+  openPosition,
+  readKeeperBook,
+  snapshotLeg,
+} from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -51,11 +59,7 @@ async function world(): Promise<VWorld> {
   const sameSide = await openPosition(w, w.carol, 20_000n, [[ETH, 10n * WAD]]);
   const alice = await openPosition(w, w.alice, 40_000n, [[ETH, 200n * WAD]]);
   // the price at which Alice's health is 1/2: past the 2/3 backstop, not bankrupt
-  const v = await w.engine.positionView(alice, ETH);
-  const margin = await w.vault.marginOf(alice);
-  const num = (v.size * v.breakEvenPrice) / WAD - margin;
-  const den = v.size - ((v.size / 2n) * v.maintenanceMarginRatio) / WAD;
-  await setPriceWad(w, ETH, ((num * WAD) / den / 10n ** 10n) * 10n ** 10n);
+  await moveLongToHalfHealth(w, alice, ETH);
   await w.liquidationEngine.connect(w.stranger).liquidate(alice);
   expect((await w.engine.position(vaultAccount, ETH)).size).to.equal(200n * WAD);
   return { ...w, bv, vaultAccount, small, big, sameSide };
