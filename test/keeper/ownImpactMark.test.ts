@@ -4,14 +4,12 @@
  * follower's forced trades it reads, and that nothing turns it on unless asked.
  */
 import { expect } from "chai";
-import type { Log } from "ethers";
+import type { Interface } from "ethers";
 
 import { DEFAULT_RISK } from "../../deploy/params.js";
-import { AccountBook } from "../../scripts/keeper/book.js";
 import { accrued } from "../../scripts/keeper/chainView.js";
 import { keeperSettings } from "../../scripts/keeper/config.js";
-import { EventFollower } from "../../scripts/keeper/follower.js";
-import { silentLogger } from "../../scripts/keeper/logger.js";
+import { FOLLOWER_ADDR, FOLLOWER_OWNER, encodeLog, followerOver } from "../helpers/followerLogs.js";
 import {
   OwnImpactMark,
   addFlow,
@@ -215,22 +213,11 @@ describe("keeper own-impact mark (experimental)", () => {
     const engineIface = PerpEngine__factory.createInterface();
     const liquidationIface = ILiquidationEngine__factory.createInterface();
     const backstopIface = IBackstopEngine__factory.createInterface();
-    const addr = {
-      engine: "0x00000000000000000000000000000000000000e1",
-      vault: "0x00000000000000000000000000000000000000e2",
-      liquidationEngine: "0x00000000000000000000000000000000000000e3",
-    };
-    const owner = "0x00000000000000000000000000000000000000a1";
-    const enc = (
-      address: string,
-      iface: typeof engineIface | typeof liquidationIface | typeof backstopIface,
-      name: string,
-      args: unknown[],
-      blockNumber: number,
-    ) => {
-      const { data, topics } = iface.encodeEventLog(iface.getEvent(name as never)!, args);
-      return { address, data, topics, blockNumber, transactionHash: `0x${blockNumber.toString(16).padStart(64, "0")}` };
-    };
+    const addr = FOLLOWER_ADDR;
+    const owner = FOLLOWER_OWNER;
+    // a transaction hash per block: the follower reads each log's
+    const enc = (address: string, iface: Interface, name: string, args: unknown[], blockNumber: number) =>
+      encodeLog(address, iface, name, args, blockNumber, `0x${blockNumber.toString(16).padStart(64, "0")}`);
     const logs = [
       enc(addr.engine, engineIface, "AccountCreated", [2n, owner], 10),
       enc(addr.engine, engineIface, "PositionModified", [2n, 1n, 2n * WAD, 2n * WAD, 30_000n * WAD, 0n, 0n, 0n], 11),
@@ -250,15 +237,9 @@ describe("keeper own-impact mark (experimental)", () => {
         [1n, owner, -3n * WAD, 28_500n * WAD, 85_500n * WAD, -4_500n * WAD, false],
         13,
       ),
-    ] as unknown as Log[];
+    ];
     const seen: [number, bigint, bigint, number][] = [];
-    const follower = new EventFollower({
-      provider: { getLogs: async () => logs },
-      addresses: addr,
-      book: new AccountBook(10n ** 12n),
-      startBlock: 1,
-      rangeBlocks: 100,
-      logger: silentLogger(),
+    const follower = followerOver(logs, {
       onForcedTrade: (m, size, price, block) => seen.push([m, size, price, block]),
     });
     await follower.advance(20);

@@ -24,6 +24,7 @@ import { EventFollower } from "../../scripts/keeper/follower.js";
 import { ORDERS_ABI, ORDER_TOPICS, Settler } from "../../scripts/keeper/settler.js";
 import type { ProtocolContracts } from "../../scripts/keeper/contracts.js";
 import { silentLogger } from "../../scripts/keeper/logger.js";
+import { FOLLOWER_ADDR, FOLLOWER_OWNER, encodeLog, followerOver } from "../helpers/followerLogs.js";
 import { Flagger, RENEW_AFTER_SECONDS } from "../../scripts/keeper/flagger.js";
 import { Liquidator } from "../../scripts/keeper/liquidator.js";
 import { KeeperMetrics } from "../../scripts/keeper/metrics.js";
@@ -141,25 +142,10 @@ describe("keeper configuration", () => {
 const engineIface = PerpEngine__factory.createInterface();
 const vaultIface = Vault__factory.createInterface();
 const liquidationIface = ILiquidationEngine__factory.createInterface();
-const ADDR = {
-  engine: "0x00000000000000000000000000000000000000e1",
-  vault: "0x00000000000000000000000000000000000000e2",
-  liquidationEngine: "0x00000000000000000000000000000000000000e3",
-  breaker: "0x00000000000000000000000000000000000000e4",
-};
-const OWNER = "0x00000000000000000000000000000000000000a1";
-
-function log(
-  address: string,
-  iface: typeof engineIface | typeof vaultIface | typeof liquidationIface,
-  name: string,
-  args: unknown[],
-  blockNumber: number,
-): Log {
-  const fragment = iface.getEvent(name as never)!;
-  const { data, topics } = iface.encodeEventLog(fragment, args);
-  return { address, data, topics, blockNumber } as unknown as Log;
-}
+const ADDR = FOLLOWER_ADDR;
+const OWNER = FOLLOWER_OWNER;
+const log = (address: string, iface: Interface, name: string, args: unknown[], blockNumber: number): Log =>
+  encodeLog(address, iface, name, args, blockNumber);
 
 const fee1 = WAD;
 const fee2 = WAD / 2n;
@@ -363,36 +349,15 @@ describe("keeper account book and event follower", () => {
   it("reports positions moved by force (takeover, unwind, backstop loss, auto-deleveraging) to the breaker pokes, with their block", async () => {
     const backstopIface = IBackstopEngine__factory.createInterface();
     const adlIface = IAutoDeleveraging__factory.createInterface();
-    const encode = (
-      iface: typeof backstopIface | typeof adlIface,
-      name: string,
-      args: unknown[],
-      blockNumber: number,
-    ) => {
-      const { data, topics } = iface.encodeEventLog(iface.getEvent(name as never)!, args);
-      return {
-        address: ADDR.liquidationEngine,
-        data,
-        topics,
-        blockNumber,
-        transactionHash: `0x${blockNumber}`,
-      } as unknown as Log;
-    };
+    const encode = (iface: Interface, name: string, args: unknown[], blockNumber: number) =>
+      encodeLog(ADDR.liquidationEngine, iface, name, args, blockNumber, `0x${blockNumber}`);
     const logs = [
       encode(backstopIface, "BackstopUnwound", [0n, OWNER, -WAD, 2000n * WAD, 2000n * WAD, -WAD, false], 20),
       encode(adlIface, "AutoDeleveraged", [0n, 1n, -WAD, 2000n * WAD, WAD, WAD], 21),
       encode(backstopIface, "BackstopLoss", [0n, WAD, 0n], 22),
     ];
     const forced: number[] = [];
-    const follower = new EventFollower({
-      provider: { getLogs: async () => logs },
-      addresses: ADDR,
-      book: new AccountBook(10n ** 12n),
-      startBlock: 1,
-      rangeBlocks: 100,
-      logger: silentLogger(),
-      onForced: (blockNumber) => forced.push(blockNumber),
-    });
+    const follower = followerOver(logs, { onForced: (blockNumber) => forced.push(blockNumber) });
     await follower.advance(30);
     expect(forced).to.deep.equal([20, 21, 22]);
   });
