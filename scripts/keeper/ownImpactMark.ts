@@ -22,9 +22,6 @@ import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/int
 import { isTransportError } from "./rpc.js";
 import { maintenanceSummary } from "./scanner.js";
 
-/** ln 2 in WAD, rounded down */
-export const LN2_WAD = 693_147_180_559_945_309n;
-
 /** Working precision of the decay's series: 36 decimals. */
 const HI = 10n ** 36n;
 const LN2_HI = 693_147_180_559_945_309_417_232_121_458_176_568n; // ln 2 x 1e36, rounded down
@@ -176,13 +173,6 @@ export function keptAtMark<T extends { accountId: bigint }>(
     return !account || liquidatableAtMark(marked, account);
   });
 }
-
-/**
- * What the mark may delay (bs14). `all`: every liquidation of an account above maintenance at the mark (bs13).
- * `sales`: only one that sells into the market, a tranche or a backstop close of an account the backstop
- * vault declines; an account the vault would take over (a takeover sells nothing) is sent as without the mark.
- */
-export { MARK_SCOPES, type MarkScope } from "./config.js";
 
 /** Whether the backstop vault would take the account over (in part or whole) if it were liquidated now. */
 export type TakeoverProbe = (accountId: bigint) => Promise<boolean>;
