@@ -169,6 +169,8 @@ export type SystemAddresses = {
     backstop: string;
     /** absent in records written before two-step orders existed */
     orders?: string;
+    /** absent in records written before the own-impact mark existed */
+    ownImpact?: string;
     autoDeleveraging: string;
   };
   breaker?: string;
@@ -199,6 +201,7 @@ export const DEPLOY_STEP = {
   autoDeleveraging: "deploy:module:autoDeleveraging",
   backstopModule: "deploy:module:backstop",
   orderModule: "deploy:module:orders",
+  ownImpactModule: "deploy:module:ownImpact",
   liquidationConfigurator: "deploy:module:liquidationConfigurator",
   liquidationModule: "deploy:module:liquidationEngine",
   marketAdmin: "deploy:module:marketAdmin",
@@ -238,6 +241,7 @@ export function addressesFromSteps(steps: Record<string, string>, plan: SystemPl
       liquidationConfigurator: steps[DEPLOY_STEP.liquidationConfigurator] ?? "",
       backstop: steps[DEPLOY_STEP.backstopModule] ?? "",
       orders: steps[DEPLOY_STEP.orderModule] ?? "",
+      ownImpact: steps[DEPLOY_STEP.ownImpactModule] ?? "",
       autoDeleveraging: steps[DEPLOY_STEP.autoDeleveraging] ?? "",
     },
     breaker: steps[DEPLOY_STEP.breaker],
@@ -276,10 +280,16 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
   const oracle = await steps.deploy(DEPLOY_STEP.oracle, "OracleAdapter", [me, me]);
   const vault = await steps.deploy(DEPLOY_STEP.vault, "Vault", [usdc, me, me]);
   // The engine's modules first: the engine is built with their addresses. Liquidations fall through
-  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> OrderModule -> AutoDeleveraging,
-  // so each is built with the next (orders after the backstop: a liquidation never pays their hop).
+  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> OrderModule -> OwnImpactModule ->
+  // AutoDeleveraging, so each is built with the next (orders after the backstop: a liquidation's takeover never
+  // pays their hop; the own-impact mark's check does, and deleveraging pays the mark's).
   const autoDeleveraging = await steps.deploy(DEPLOY_STEP.autoDeleveraging, "AutoDeleveraging", [vault, oracle]);
-  const orderModule = await steps.deploy(DEPLOY_STEP.orderModule, "OrderModule", [vault, oracle, autoDeleveraging]);
+  const ownImpactModule = await steps.deploy(DEPLOY_STEP.ownImpactModule, "OwnImpactModule", [
+    vault,
+    oracle,
+    autoDeleveraging,
+  ]);
+  const orderModule = await steps.deploy(DEPLOY_STEP.orderModule, "OrderModule", [vault, oracle, ownImpactModule]);
   const backstopModule = await steps.deploy(DEPLOY_STEP.backstopModule, "BackstopModule", [vault, oracle, orderModule]);
   const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
     vault,
@@ -429,6 +439,7 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
     liquidationConfigurator,
     backstop: backstopModule,
     orders: orderModule,
+    ownImpact: ownImpactModule,
     autoDeleveraging,
   };
   return {

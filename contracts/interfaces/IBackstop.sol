@@ -151,11 +151,6 @@ interface IBackstop is IBackstopTypes {
     ///         `BackstopUnwound` (and `BackstopLossUnwind` while in drawdown). Permissionless. Returns the
     ///         notional sold.
     function unwind(uint256 marketId) external returns (uint256 notional);
-
-    /// @notice What unwind(marketId) would sell now (notional, WAD), and the budget and its use.
-    function unwindRoom(
-        uint256 marketId
-    ) external view returns (uint256 sellable, uint256 usedWad, uint256 budgetWad, bool late);
 }
 
 /// @title IBackstopFlow
@@ -164,6 +159,16 @@ interface IBackstop is IBackstopTypes {
 interface IBackstopFlow {
     /// @notice The forced-flow measure of `marketId`, decayed to now (WAD quote notional).
     function forcedFlow(uint256 marketId) external view returns (uint256);
+}
+
+/// @title IBackstopRoom
+/// @notice The unwind's room, at the engine's address (served by OwnImpactModule, on the same storage:
+///         BackstopModule had no room for the view).
+interface IBackstopRoom {
+    /// @notice What unwind(marketId) would sell now (notional, WAD), and the budget and its use.
+    function unwindRoom(
+        uint256 marketId
+    ) external view returns (uint256 sellable, uint256 usedWad, uint256 budgetWad, bool late);
 }
 
 /// @title IBackstopConfigurator
@@ -182,4 +187,4 @@ interface IBackstopConfigurator is IBackstopTypes {
 
 /// @title IBackstopEngine
 /// @notice Everything about the backstop that callers reach at the engine's address.
-interface IBackstopEngine is IBackstop, IBackstopConfigurator, IBackstopFlow {}
+interface IBackstopEngine is IBackstop, IBackstopConfigurator, IBackstopFlow, IBackstopRoom {}

@@ -44,7 +44,8 @@ interface ILiquidator {
         Healthy,
         CoolingDown,
         NoCapacity,
-        SnapshotFailed
+        SnapshotFailed,
+        HeldAtMark
     }
 
     /// @notice Why an account cannot be liquidated now, with what the error reports.
@@ -57,6 +58,9 @@ interface ILiquidator {
     }
 
     error AccountHealthy(uint256 accountId, int256 equity, uint256 maintenanceMargin);
+    /// @notice The own-impact mark (IOwnImpactMark) holds the account: the backstop vault declined it and it is
+    ///         below maintenance at the oracle but not at the marks, where its equity and maintenance are these.
+    error LiquidationHeldAtMark(uint256 accountId, int256 equityAtMark, uint256 maintenanceAtMark);
     error NoPositions(uint256 accountId);
     error TrancheCoolingDown(uint256 accountId, uint256 readyAt);
     error LiquidationCapacityExhausted(uint256 accountId, uint256 marketId, uint256 windowEndsAt);

@@ -5,10 +5,12 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 
 import {IBackstopTypes} from "../interfaces/IBackstop.sol";
 import {FixedPoint} from "./FixedPoint.sol";
+import {WAD} from "./Constants.sol";
 
 /// @title ForcedFlow
-/// @notice The decaying measure of the protocol's own forced flow in a market (IBackstopTypes.Flow), read by
-///         the unwind (BackstopModule) and the `forcedFlow` view (AutoDeleveraging).
+/// @notice The decaying measures of the protocol's own forced flow in a market: the unwind's (IBackstopTypes.Flow,
+///         read by the unwind in BackstopModule and the `forcedFlow` view in AutoDeleveraging) and the own-impact
+///         mark's signed one (IOwnImpactMark.OwnFlow, OwnImpactModule).
 library ForcedFlow {
     using FixedPoint for uint256;
 
@@ -18,8 +20,18 @@ library ForcedFlow {
     ///      budget: a larger measure sells less).
     function decayed(IBackstopTypes.Flow memory f, uint256 halfLife) internal view returns (uint256) {
         if (f.amount == 0 || halfLife == 0) return f.amount;
-        uint256 dt = block.timestamp - f.at;
-        int256 factor = FixedPointMathLib.expWad(-((int256(dt) * LN2_WAD) / int256(halfLife)));
-        return uint256(f.amount).mulWadUp(uint256(factor));
+        return uint256(f.amount).mulWadUp(factor(block.timestamp - f.at, halfLife));
+    }
+
+    /// @dev A signed measure (the own-impact mark's, IOwnImpactMark.OwnFlow) decayed from `at` to now, rounded
+    ///      toward zero (the mark's correction is the smaller one).
+    function decayedSigned(int256 amount, uint256 at, uint256 halfLife) internal view returns (int256) {
+        if (amount == 0 || halfLife == 0) return amount;
+        return (amount * int256(factor(block.timestamp - at, halfLife))) / int256(WAD);
+    }
+
+    /// @dev 2^(-dt / halfLife), WAD (solady's expWad; 0 once it underflows).
+    function factor(uint256 dt, uint256 halfLife) internal pure returns (uint256) {
+        return uint256(FixedPointMathLib.expWad(-((int256(dt) * LN2_WAD) / int256(halfLife))));
     }
 }

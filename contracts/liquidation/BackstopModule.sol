@@ -360,7 +360,8 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         notional = _sell(vaultId, marketId, size, closeAbs, late);
     }
 
-    /// @dev Sells `closeAbs` of the vault's position at the oracle price and adds it to the forced flow.
+    /// @dev Sells `closeAbs` of the vault's position at the oracle price and adds it to the forced flow (the unwind's
+    ///      room measure and the own-impact mark's signed one).
     function _sell(
         uint256 vaultId,
         uint256 marketId,
@@ -371,80 +372,15 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         int256 delta = size > 0 ? -int256(closeAbs) : int256(closeAbs);
         (int256 realised, uint256 shortfall, uint256 price) = _reduce(vaultId, marketId, delta, 0);
         notional = PerpMath.notional(delta, price);
+        uint256 halfLife = _backstopConfig.flowHalfLife;
         Flow storage f = _forcedFlow[marketId];
-        f.amount = (ForcedFlow.decayed(f, _backstopConfig.flowHalfLife) + notional).toUint128();
+        f.amount = (ForcedFlow.decayed(f, halfLife) + notional).toUint128();
         f.at = uint40(block.timestamp);
+        // the own-impact mark's signed measure (OwnImpactModule): a sale of a long inventory is negative
+        _addOwnFlow(marketId, delta < 0 ? -int256(notional) : int256(notional), halfLife);
         if (closeAbs == FixedPoint.abs(size)) (f.inventorySince, f.edgeAt) = (0, 0);
         if (shortfall != 0) IAutoDeleveraging(address(this)).backstopLoss(marketId, size > 0, shortfall);
         emit BackstopUnwound(marketId, msg.sender, delta, price, notional, realised, late);
     }
 
-    /// @inheritdoc IBackstop
-    function unwindRoom(
-        uint256 marketId
-    ) external view returns (uint256 sellable, uint256 usedWad, uint256 budgetWad, bool late) {
-        BackstopState memory b = _backstop;
-        if (b.vault == address(0)) return (0, 0, 0, false);
-        int256 size = _positions[b.accountId][marketId].size;
-        if (size == 0) return (0, 0, 0, false);
-        uint256 closeAbs;
-        (closeAbs, usedWad, budgetWad, late) = _room(marketId, size, _lossDrawdown(b, _backstopConfig));
-        (uint256 price, ) = _priceOf(_configs[marketId].feedId);
-        sellable = closeAbs.mulWadDown(price);
-    }
-
-    /// @dev The size the unwind may sell now: the budget (a share of the market's depth, times
-    ///      lateMultiplier once the inventory is older than maxHold, raised by the loss ramp at the vault's
-    ///      `drawdown`) less the decayed forced flow and what tranches used of the market's capacity window;
-    ///      all of it at maxDrawdown (but see _edge).
-    function _room(
-        uint256 marketId,
-        int256 size,
-        uint256 drawdown
-    ) internal view returns (uint256 closeAbs, uint256 used, uint256 budget, bool late) {
-        BackstopConfig memory c = _backstopConfig;
-        IPerpEngine.MarketConfig storage cfg = _listedConfig(marketId);
-        (uint256 price, ) = _priceOf(cfg.feedId);
-        Flow memory f = _forcedFlow[marketId];
-        budget = uint256(cfg.skewScale).mulWadDown(price).mulWadDown(c.impactBudget);
-        late = f.inventorySince != 0 && block.timestamp >= uint256(f.inventorySince) + c.maxHold;
-        if (late) budget = budget.mulWadDown(c.lateMultiplier);
-        used = ForcedFlow.decayed(f, c.flowHalfLife);
-        uint32 window = uint32(LiquidationParams.capacityWindow(_liqConfigWord));
-        ILiquidationConfigurator.Window memory w = _capacityWindow(marketId);
-        if (block.timestamp < uint256(w.start) + window) used += w.used;
-        // the loss ramp (at its cap from maxDrawdown on), then the loss budget's edge: at maxDrawdown what is
-        // left is sold, whatever the impact budget says (_edge)
-        uint256 abs = FixedPoint.abs(size);
-        if (!late) budget = _ramped(budget, drawdown.min(c.maxDrawdown - 1), c.maxDrawdown, c.lateMultiplier);
-        closeAbs = used >= budget ? 0 : (budget - used).mulDivDown(WAD, price).min(abs);
-        if (drawdown < c.maxDrawdown) return (closeAbs, used, budget, late);
-        uint256 edge = _edge(marketId, size, f.edgeAt, c.adlDrawdown);
-        if (edge <= closeAbs) return (closeAbs, used, budget, late);
-        return (edge, used, used + edge.mulWadUp(price), late);
-    }
-
-    /// @dev What the loss budget's edge sells at once: all of it; with deleveraging on, until one tranche
-    ///      cooldown after the first unwind at the edge, only the inventory beyond the other side's open
-    ///      interest. What an opposite position can take is left to deleverageBackstop, which closes it at the
-    ///      oracle with no sale: a sale at the edge lands in the move that brought the vault there, and is the
-    ///      cascade's next step. What no deleveraging took is sold at once after the cooldown.
-    function _edge(uint256 marketId, int256 size, uint40 edgeAt, uint64 adlDrawdown) internal view returns (uint256) {
-        uint256 abs = FixedPoint.abs(size);
-        if (
-            adlDrawdown == 0 ||
-            (edgeAt != 0 && block.timestamp > uint256(edgeAt) + LiquidationParams.cooldown(_liqConfigWord))
-        ) return abs;
-        IPerpEngine.MarketState storage st = _states[marketId];
-        return abs - abs.min(size > 0 ? st.shortOpenInterest : st.longOpenInterest);
-    }
-
-    /// @dev The loss ramp: the budget times (maxDrawdown / (maxDrawdown - drawdown))^2, at most times `cap`
-    ///      (lateMultiplier: the late unwind's bound on standing impact). The sooner the vault's loss uses up
-    ///      its budget, the sooner its inventory goes; `drawdown` < maxDrawdown here.
-    function _ramped(uint256 budget, uint256 drawdown, uint256 maxDd, uint256 cap) internal pure returns (uint256) {
-        if (drawdown == 0) return budget;
-        uint256 left = maxDd - drawdown;
-        return budget.mulDivDown(maxDd, left).mulDivDown(maxDd, left).min(budget.mulWadDown(cap));
-    }
 }

@@ -8,6 +8,7 @@ import {LibBit} from "solady/utils/LibBit.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {ILiquidationConfigurator} from "../interfaces/ILiquidationConfigurator.sol";
 import {IBackstop} from "../interfaces/IBackstop.sol";
+import {IOwnImpactMark} from "../interfaces/IOwnImpactMark.sol";
 import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
@@ -70,6 +71,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         uint256 taken = _takeover(plan, ctx, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
+            _atMark(plan, false);
             _execute(plan, ctx, msg.sender);
             taken = plan.trancheNotional;
         }
@@ -103,7 +105,10 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             _cacheMarkets(_accounts[accountId].markets)
         );
         if (_takeover(plan, ctx, keeper) != 0) return Status.Ok;
-        if (refusal.status == Status.Ok) _execute(plan, ctx, keeper);
+        if (refusal.status == Status.Ok) {
+            if (_atMark(plan, true)) return Status.HeldAtMark;
+            _execute(plan, ctx, keeper);
+        }
         return refusal.status;
     }
 
@@ -511,6 +516,49 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
             if call(gas(), address(), 0, p, 68, p, 32) {
                 if eq(returndatasize(), 32) {
                     taken := mload(p)
+                }
+            }
+        }
+    }
+
+    /// @dev The own-impact mark's check of an account the vault declined, and the record of its legs
+    ///      (OwnImpactModule.ownImpactCheck, a self-call with the legs as market id and signed notional, a sell
+    ///      negative). Held: true when `soft` (a batch: the status) and the module refused with
+    ///      LiquidationHeldAtMark; any other revert, and that one in `liquidate`, is this call's.
+    function _atMark(Plan memory plan, bool soft) internal returns (bool held) {
+        bytes4 selector = IOwnImpactMark.ownImpactCheck.selector;
+        bytes4 heldAtMark = LiquidationHeldAtMark.selector;
+        Leg[] memory legs = plan.legs;
+        uint256 accountId = plan.accountId;
+        int256 equity = plan.equity;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), accountId)
+            mstore(add(p, 36), equity)
+            mstore(add(p, 68), 96)
+            let n := mload(legs)
+            mstore(add(p, 100), add(n, n))
+            let q := add(p, 132)
+            for {
+                let i := 0
+            } lt(i, n) {
+                i := add(i, 1)
+            } {
+                let leg := mload(add(add(legs, 32), mul(i, 32)))
+                let notional := mload(add(leg, 96))
+                if slt(mload(add(leg, 32)), 0) {
+                    notional := sub(0, notional)
+                }
+                mstore(q, mload(leg))
+                mstore(add(q, 32), notional)
+                q := add(q, 64)
+            }
+            if iszero(call(gas(), address(), 0, p, sub(q, p), 0, 0)) {
+                returndatacopy(p, 0, returndatasize())
+                held := and(soft, eq(and(mload(p), shl(224, 0xffffffff)), heldAtMark))
+                if iszero(held) {
+                    revert(p, returndatasize())
                 }
             }
         }

@@ -16,11 +16,13 @@ import {IAutoDeleveraging} from "../interfaces/IAutoDeleveraging.sol";
 import {IBackstop} from "../interfaces/IBackstop.sol";
 import {IBackstopVault} from "../interfaces/IBackstopVault.sol";
 import {IOrders} from "../interfaces/IOrders.sol";
+import {IOwnImpactMark} from "../interfaces/IOwnImpactMark.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {PerpMath} from "../libraries/PerpMath.sol";
 import {RiskModel, RiskParams} from "../libraries/RiskModel.sol";
 import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {RiskWord} from "../libraries/RiskWord.sol";
+import {ForcedFlow} from "../libraries/ForcedFlow.sol";
 import {WAD} from "../libraries/Constants.sol";
 
 /// @title PerpEngineBase
@@ -90,6 +92,11 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ order storage (OrderModule)
     IOrders.OrderConfig internal _orderConfig;
     mapping(uint256 accountId => IOrders.Order) internal _orders;
+
+    // ------------------------------------------------------------------ own-impact mark storage (OwnImpactModule)
+    /// @dev The signed, decaying measure of the protocol's own forced trades per market (_addOwnFlow).
+    mapping(uint256 marketId => IOwnImpactMark.OwnFlow) internal _ownFlow;
+    bool internal _ownImpactMarkOn;
 
     /// @dev Values of one market already read this call, reused by the margin check.
     struct MarketCache {
@@ -205,6 +212,14 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             }
         }
         return held;
+    }
+
+    /// @dev Overwrites the open cache's price of a feed it holds (OwnImpactModule: the marks, then the prices back).
+    function _setCachedPrice(bytes32 feedId, uint256 price) internal {
+        bytes32 slot = _priceSlot(feedId);
+        assembly ("memory-safe") {
+            tstore(slot, price)
+        }
     }
 
     function _closePriceCache() internal {
@@ -387,6 +402,18 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
             sstore(add(st.slot, 1), word)
         }
         emit IPerpEngine.MarketAccrued(marketId, index, rate, term);
+    }
+
+    /// @dev Adds a forced trade of `notional` (signed: a sell negative) to the market's own-impact measure, the
+    ///      measure decayed to now first (toward zero); nothing without a half-life (no backstop config). Saturates
+    ///      at int128's range instead of reverting: the measure never blocks a liquidation or an unwind.
+    function _addOwnFlow(uint256 marketId, int256 notional, uint256 halfLife) internal {
+        if (halfLife == 0) return;
+        IOwnImpactMark.OwnFlow storage f = _ownFlow[marketId];
+        int256 amount = ForcedFlow.decayedSigned(f.amount, f.at, halfLife) + notional;
+        if (amount > type(int128).max) amount = type(int128).max;
+        else if (amount < type(int128).min) amount = type(int128).min;
+        (f.amount, f.at) = (int128(amount), uint40(block.timestamp));
     }
 
     // ------------------------------------------------------------------ writes shared by trades and reductions
@@ -835,6 +862,64 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
         if (peak == 0 || block.timestamp >= uint256(b.peakAt) + c.drawdownWindow) return 0;
         uint256 price = IBackstopVault(b.vault).sharePrice();
         return price >= peak ? 0 : WAD - price.mulDivUp(WAD, peak);
+    }
+
+    // ------------------------------------------------------------------ the unwind's room (BackstopModule.unwind,
+    //                                                                    OwnImpactModule.unwindRoom)
+
+    /// @dev The size the unwind may sell now: the budget (a share of the market's depth, times
+    ///      lateMultiplier once the inventory is older than maxHold, raised by the loss ramp at the vault's
+    ///      `drawdown`) less the decayed forced flow and what tranches used of the market's capacity window;
+    ///      all of it at maxDrawdown (but see _edge).
+    function _room(
+        uint256 marketId,
+        int256 size,
+        uint256 drawdown
+    ) internal view returns (uint256 closeAbs, uint256 used, uint256 budget, bool late) {
+        IBackstop.BackstopConfig memory c = _backstopConfig;
+        IPerpEngine.MarketConfig storage cfg = _listedConfig(marketId);
+        (uint256 price, ) = _priceOf(cfg.feedId);
+        IBackstop.Flow memory f = _forcedFlow[marketId];
+        budget = uint256(cfg.skewScale).mulWadDown(price).mulWadDown(c.impactBudget);
+        late = f.inventorySince != 0 && block.timestamp >= uint256(f.inventorySince) + c.maxHold;
+        if (late) budget = budget.mulWadDown(c.lateMultiplier);
+        used = ForcedFlow.decayed(f, c.flowHalfLife);
+        uint32 window = uint32(LiquidationParams.capacityWindow(_liqConfigWord));
+        ILiquidationConfigurator.Window memory w = _capacityWindow(marketId);
+        if (block.timestamp < uint256(w.start) + window) used += w.used;
+        // the loss ramp (at its cap from maxDrawdown on), then the loss budget's edge: at maxDrawdown what is
+        // left is sold, whatever the impact budget says (_edge)
+        uint256 abs = FixedPoint.abs(size);
+        if (!late) budget = _ramped(budget, drawdown.min(c.maxDrawdown - 1), c.maxDrawdown, c.lateMultiplier);
+        closeAbs = used >= budget ? 0 : (budget - used).mulDivDown(WAD, price).min(abs);
+        if (drawdown < c.maxDrawdown) return (closeAbs, used, budget, late);
+        uint256 edge = _edge(marketId, size, f.edgeAt, c.adlDrawdown);
+        if (edge <= closeAbs) return (closeAbs, used, budget, late);
+        return (edge, used, used + edge.mulWadUp(price), late);
+    }
+
+    /// @dev What the loss budget's edge sells at once: all of it; with deleveraging on, until one tranche
+    ///      cooldown after the first unwind at the edge, only the inventory beyond the other side's open
+    ///      interest. What an opposite position can take is left to deleverageBackstop, which closes it at the
+    ///      oracle with no sale: a sale at the edge lands in the move that brought the vault there, and is the
+    ///      cascade's next step. What no deleveraging took is sold at once after the cooldown.
+    function _edge(uint256 marketId, int256 size, uint40 edgeAt, uint64 adlDrawdown) internal view returns (uint256) {
+        uint256 abs = FixedPoint.abs(size);
+        if (
+            adlDrawdown == 0 ||
+            (edgeAt != 0 && block.timestamp > uint256(edgeAt) + LiquidationParams.cooldown(_liqConfigWord))
+        ) return abs;
+        IPerpEngine.MarketState storage st = _states[marketId];
+        return abs - abs.min(size > 0 ? st.shortOpenInterest : st.longOpenInterest);
+    }
+
+    /// @dev The loss ramp: the budget times (maxDrawdown / (maxDrawdown - drawdown))^2, at most times `cap`
+    ///      (lateMultiplier: the late unwind's bound on standing impact). The sooner the vault's loss uses up
+    ///      its budget, the sooner its inventory goes; `drawdown` < maxDrawdown here.
+    function _ramped(uint256 budget, uint256 drawdown, uint256 maxDd, uint256 cap) internal pure returns (uint256) {
+        if (drawdown == 0) return budget;
+        uint256 left = maxDd - drawdown;
+        return budget.mulDivDown(maxDd, left).mulDivDown(maxDd, left).min(budget.mulWadDown(cap));
     }
 
     /// @dev The keeper-reward configuration, decoded (LiquidationParams: one word).

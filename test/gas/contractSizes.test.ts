@@ -25,6 +25,7 @@ describe("Contract sizes", function () {
       "LiquidationConfigurator",
       "BackstopModule",
       "OrderModule",
+      "OwnImpactModule",
       "BackstopVault",
       "AutoDeleveraging",
       "LiquidationAutomation",

@@ -32,7 +32,8 @@ async function reentrantWorld() {
   const vault = (await ethers.deployContract("Vault", [token, admin.address, governor.address])) as unknown as Vault;
   // the engine's modules, each built with the next one it passes unknown calls to
   const adl = await ethers.deployContract("AutoDeleveraging", [vault, oracle]);
-  const backstop = await ethers.deployContract("BackstopModule", [vault, oracle, adl]);
+  const ownImpact = await ethers.deployContract("OwnImpactModule", [vault, oracle, adl]);
+  const backstop = await ethers.deployContract("BackstopModule", [vault, oracle, ownImpact]);
   const configurator = await ethers.deployContract("LiquidationConfigurator", [vault, oracle, backstop]);
   const liquidationModule = await ethers.deployContract("LiquidationEngine", [vault, oracle, configurator]);
   const marketAdmin = await ethers.deployContract("MarketAdmin", [vault, oracle]);

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {AutoDeleveraging} from "../../contracts/liquidation/AutoDeleveraging.sol";
+import {OwnImpactModule} from "../../contracts/liquidation/OwnImpactModule.sol";
 import {BackstopModule} from "../../contracts/liquidation/BackstopModule.sol";
 import {BackstopVault} from "../../contracts/backstop/BackstopVault.sol";
 import {IBackstopEngine, IBackstopTypes} from "../../contracts/interfaces/IBackstop.sol";
@@ -26,7 +27,13 @@ contract BackstopInvariantTest is ProtocolFixture {
     IBackstopEngine internal bs;
 
     function _afterConfigurator() internal override returns (address) {
-        return address(new BackstopModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))));
+        return address(
+            new BackstopModule(
+                vault,
+                oracle,
+                address(new OwnImpactModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))))
+            )
+        );
     }
 
     /// @dev The insurance fund's capital at the start: large enough here that a takeover's bad debt is always

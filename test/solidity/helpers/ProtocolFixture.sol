@@ -9,6 +9,7 @@ import {PerpEngine} from "../../../contracts/market/PerpEngine.sol";
 import {MarketAdmin} from "../../../contracts/market/MarketAdmin.sol";
 import {LiquidationConfigurator} from "../../../contracts/liquidation/LiquidationConfigurator.sol";
 import {AutoDeleveraging} from "../../../contracts/liquidation/AutoDeleveraging.sol";
+import {OwnImpactModule} from "../../../contracts/liquidation/OwnImpactModule.sol";
 import {Vault} from "../../../contracts/vault/Vault.sol";
 import {ILiquidationEngine} from "../../../contracts/interfaces/ILiquidationEngine.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
@@ -92,10 +93,10 @@ abstract contract ProtocolFixture is Test {
         vm.stopPrank();
     }
 
-    /// @dev The module after LiquidationConfigurator in the engine's fall-through order: auto-deleveraging
-    ///      here; a suite that needs the backstop puts BackstopModule in front of it (deploy/protocol.ts).
+    /// @dev The module after LiquidationConfigurator in the engine's fall-through order: the own-impact mark's,
+    ///      then auto-deleveraging here; a suite that needs the backstop puts BackstopModule in front of it (deploy/protocol.ts).
     function _afterConfigurator() internal virtual returns (address) {
-        return address(new AutoDeleveraging(vault, oracle));
+        return address(new OwnImpactModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))));
     }
 
     /// @dev The insurance fund and the liquidation engine (a module reached at the engine's address),
