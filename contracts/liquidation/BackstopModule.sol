@@ -382,5 +382,4 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         if (shortfall != 0) IAutoDeleveraging(address(this)).backstopLoss(marketId, size > 0, shortfall);
         emit BackstopUnwound(marketId, msg.sender, delta, price, notional, realised, late);
     }
-
 }

@@ -27,13 +27,14 @@ contract BackstopInvariantTest is ProtocolFixture {
     IBackstopEngine internal bs;
 
     function _afterConfigurator() internal override returns (address) {
-        return address(
-            new BackstopModule(
-                vault,
-                oracle,
-                address(new OwnImpactModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))))
-            )
-        );
+        return
+            address(
+                new BackstopModule(
+                    vault,
+                    oracle,
+                    address(new OwnImpactModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))))
+                )
+            );
     }
 
     /// @dev The insurance fund's capital at the start: large enough here that a takeover's bad debt is always
