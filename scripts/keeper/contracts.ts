@@ -9,7 +9,9 @@ import type { Deployment } from "../../deploy/deployment.js";
 import type { AccountBook } from "./book.js";
 import type { CircuitBreaker } from "../../types/ethers-contracts/contracts/breaker/CircuitBreaker.js";
 import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
+import type { IOwnImpactMark } from "../../types/ethers-contracts/contracts/interfaces/IOwnImpactMark.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import { IOwnImpactMark__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IOwnImpactMark__factory.js";
 import type { ILiquidationEngine } from "../../types/ethers-contracts/contracts/interfaces/ILiquidationEngine.js";
 import type { OracleAdapter } from "../../types/ethers-contracts/contracts/oracle/OracleAdapter.js";
 import type { PerpEngine } from "../../types/ethers-contracts/contracts/market/PerpEngine.js";
@@ -36,6 +38,8 @@ export type ProtocolContracts = {
   liquidationEngine: ILiquidationEngine;
   /** the backstop's takeover, unwind and state, served at the engine's address (BackstopModule) */
   backstop?: IBackstopEngine;
+  /** the own-impact mark's switch, measure and mark, served at the engine's address (OwnImpactModule) */
+  ownImpact?: IOwnImpactMark;
   oracle: OracleAdapter;
   breaker?: CircuitBreaker;
   /** the read-only lens a scan is read through in one call (chainView.ts); absent: one call per view */
@@ -56,6 +60,7 @@ export function bindContracts(d: Deployment, runner: ContractRunner): ProtocolCo
     vault: Vault__factory.connect(c.vault, runner),
     liquidationEngine: ILiquidationEngine__factory.connect(c.liquidationEngine, runner),
     backstop: IBackstopEngine__factory.connect(c.engine, runner),
+    ownImpact: IOwnImpactMark__factory.connect(c.engine, runner),
     oracle: OracleAdapter__factory.connect(c.oracle, runner),
     breaker: c.breaker ? CircuitBreaker__factory.connect(c.breaker, runner) : undefined,
     lens: c.lens ? ProtocolLens__factory.connect(c.lens, runner) : undefined,

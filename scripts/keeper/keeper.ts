@@ -24,10 +24,20 @@ import { ORDER_TOPICS, Settler } from "./settler.js";
 import { EventFollower, type FollowReport } from "./follower.js";
 import { type LiquidationReport, Liquidator, type MinedLiquidation } from "./liquidator.js";
 import type { Logger } from "./logger.js";
+import type { MarketStateSnapshot } from "../lib/math/engine.js";
 import { KeeperMetrics } from "./metrics.js";
 import { type PokeReport, Pokers } from "./pokers.js";
 import { type RpcStats, isTransportError } from "./rpc.js";
-import { OwnImpactMark, type MarkSettings, keptAtMark, keptAtMarkForSales, vaultWouldTake } from "./ownImpactMark.js";
+import {
+  OwnImpactMark,
+  type MarkSettings,
+  chainMarkCap,
+  heldAtChainMark,
+  keptAtMark,
+  keptAtMarkForSales,
+  markedByChainFlows,
+  vaultWouldTake,
+} from "./ownImpactMark.js";
 import { type ScanResult, scanAccounts } from "./scanner.js";
 import type { HealthReport } from "./server.js";
 import { type Refusal, TxManager } from "./txManager.js";
@@ -69,6 +79,10 @@ export type TickReport = {
   /** with the mark's scope `sales`: accounts below maintenance at the oracle but not at the mark that were sent
    * all the same because the backstop vault would take them over (a takeover sells nothing) */
   markTakeovers?: bigint[];
+  /** with the chain's own-impact mark switched on (OwnImpactModule): accounts below maintenance at the oracle that
+   * the chain would hold (the vault declines them and they are not below maintenance at the marks), left out of
+   * this pass's liquidations (counted in `liquidatable`) */
+  heldAtMark?: number;
   /** the five worst accounts (health WAD) */
   worst: { accountId: bigint; health: bigint; backstop: boolean }[];
   liquidation?: LiquidationReport;
@@ -547,12 +561,14 @@ export class Keeper {
     });
     const scanStarted = performance.now();
     const scan = scanAccounts(book, view);
+    const held = await this.applyChainMark(scan, view, report);
+    if (held !== undefined) report.heldAtMark = held;
     if (this.mark) report.markSkipped = await this.applyMark(this.mark, scan, view, head, report);
     report.readMs = scanStarted - readStarted;
     report.scanMs = performance.now() - scanStarted;
     this.metrics.scanSeconds.observe(report.scanMs / 1000);
     report.accountsWithPositions = scan.withPositions;
-    report.liquidatable = scan.liquidatable.length + (report.markSkipped ?? 0);
+    report.liquidatable = scan.liquidatable.length + (report.markSkipped ?? 0) + (report.heldAtMark ?? 0);
     report.worst = scan.liquidatable
       .slice(0, 5)
       .map((a) => ({ accountId: a.accountId, health: a.health, backstop: a.backstop }));
@@ -647,6 +663,56 @@ export class Keeper {
     }
     scan.liquidatable = kept;
     return skipped;
+  }
+
+  /**
+   * The chain's own-impact mark (OwnImpactModule), when its switch is on at the scanned block: leaves out of
+   * `scan.liquidatable` every account the chain would hold, so that the scanner does not count as liquidatable
+   * what the chain refuses. An account not below maintenance at the marks (the chain's measure read from its view
+   * at the block, the mark and the health mirror as the chain computes them) is asked of the vault first (the
+   * engine's own takeover as an eth_call, `vaultWouldTake`): one the vault would take is sent, the others are
+   * held. Undefined when the switch is off or unreadable (a deployment without the module).
+   */
+  private async applyChainMark(scan: ScanResult, view: ChainView, report: TickReport): Promise<number | undefined> {
+    const mark = this.contracts.ownImpact;
+    const backstop = this.contracts.backstop;
+    if (!mark || !backstop || scan.liquidatable.length === 0) return undefined;
+    const blockTag = view.blockNumber;
+    let cap: bigint;
+    try {
+      if (!(await mark.ownImpactMarkOn({ blockTag }))) return undefined;
+      const c = await backstop.backstopConfig({ blockTag });
+      cap = chainMarkCap(c.impactBudget, c.lateMultiplier);
+    } catch (e) {
+      if (isTransportError(e)) throw e;
+      return undefined;
+    }
+    const ids = [...view.engine.markets.keys()];
+    const flows = new Map<number, bigint>();
+    const read = await Promise.all(ids.map((m) => mark.ownFlow(m, { blockTag })));
+    ids.forEach((m, i) => flows.set(m, read[i]));
+    const stored = new Map<number, MarketStateSnapshot>();
+    const moved = ids.filter((m) => read[ids.indexOf(m)] !== 0n);
+    const states = await Promise.all(moved.map((m) => this.contracts.engine.marketState(m, { blockTag })));
+    moved.forEach((m, i) => stored.set(m, states[i]));
+    const marked = markedByChainFlows(view.engine, flows, cap, stored);
+    const book = this.book!;
+    const keeper = await this.o.signer.getAddress();
+    const verdicts = await Promise.all(
+      scan.liquidatable.map(async (a) => {
+        const entry = book.get(a.accountId);
+        const account = entry && book.snapshotOf(entry);
+        if (!account || !heldAtChainMark(view.engine, marked, account)) return "send";
+        return (await vaultWouldTake(backstop, a.accountId, keeper, blockTag)) ? "taken" : "held";
+      }),
+    );
+    const taken = scan.liquidatable.filter((_, i) => verdicts[i] === "taken").map((a) => a.accountId);
+    if (taken.length) report.markTakeovers = [...(report.markTakeovers ?? []), ...taken];
+    const kept = scan.liquidatable.filter((_, i) => verdicts[i] !== "held");
+    const held = scan.liquidatable.length - kept.length;
+    if (held) this.log.info({ block: blockTag, held, kept: kept.length }, "own-impact mark (chain): accounts held");
+    scan.liquidatable = kept;
+    return held;
   }
 
   /** The mark's half-life and cap, from the backstop's config (read each pass: governance may change it). */

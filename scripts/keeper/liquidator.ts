@@ -80,7 +80,7 @@ export type LiquidationReport = {
 
 export type MinedLiquidation = { hash: string; liquidated: bigint[]; skipped: bigint[]; rewardWad: bigint };
 
-const STATUS = ["Ok", "NoPositions", "Healthy", "CoolingDown", "NoCapacity", "SnapshotFailed"];
+const STATUS = ["Ok", "NoPositions", "Healthy", "CoolingDown", "NoCapacity", "SnapshotFailed", "HeldAtMark"];
 
 export class Liquidator {
   /** accountId -> timestamp from which its next tranche may go (0: no tranche yet) */

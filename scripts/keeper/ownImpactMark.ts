@@ -15,9 +15,21 @@
  *
  * Rounding makes the correction the smaller one: the decay factor and the estimate toward zero, the mark
  * toward the oracle. Everything is bigint WAD.
+ *
+ * The rule is now also the chain's (mk17, OwnImpactModule: the sales-only scope decided at the account's turn,
+ * binding every liquidator). The keeper follows the chain whenever its switch is on (`markedByChainFlows`,
+ * `heldAtChainMark`: the chain's measure read from its `ownFlow` view, no decay or event follower mirrored); this
+ * emulation stays an experimental option for measuring other scopes and caps.
  */
 import { WAD, abs, mulWadDown } from "../lib/math/fixedPoint.js";
-import { type AccountSnapshot, type EngineSnapshot, type MarketSnapshot, isLiquidatable } from "../lib/math/engine.js";
+import {
+  type AccountSnapshot,
+  type EngineSnapshot,
+  type MarketSnapshot,
+  type MarketStateSnapshot,
+  isLiquidatable,
+} from "../lib/math/engine.js";
+import { accrued } from "./chainView.js";
 import type { IBackstopEngine } from "../../types/ethers-contracts/contracts/interfaces/IBackstop.sol/IBackstopEngine.js";
 import { isTransportError } from "./rpc.js";
 import { maintenanceSummary } from "./scanner.js";
@@ -225,4 +237,59 @@ export async function vaultWouldTake(
     if (isTransportError(e)) throw e;
     return false;
   }
+}
+
+// ================================================================== the chain's rule (OwnImpactModule, mk17)
+
+/** OwnImpactModule.MAX_MARK_SHIFT: the largest |estimate| whatever the backstop's parameters (WAD). */
+export const MAX_MARK_SHIFT = WAD / 2n;
+
+/** The chain's cap on |estimate|: impactBudget x lateMultiplier (WAD, rounded down), at most MAX_MARK_SHIFT. */
+export function chainMarkCap(impactBudget: bigint, lateMultiplier: bigint): bigint {
+  const cap = (impactBudget * lateMultiplier) / WAD;
+  return cap > MAX_MARK_SHIFT ? MAX_MARK_SHIFT : cap;
+}
+
+/**
+ * The engine snapshot with every market's price replaced by the chain's mark: `flows` is the chain's measure per
+ * market (the `ownFlow` view at the snapshot's block: decayed by the chain, so no decay is mirrored here), the
+ * estimate and the mark as OwnImpactModule._mark computes them (ownImpact, markPrice: the same rounding).
+ * `stored`: each market's stored state (`engine.marketState` at the block), from which a marked market's pending
+ * accrual is computed at its mark, as the chain does (without it, at the oracle: off by the funding of the
+ * seconds since the market's last accrual on the difference of the prices).
+ */
+export function markedByChainFlows(
+  engine: EngineSnapshot,
+  flows: ReadonlyMap<number, bigint>,
+  cap: bigint,
+  stored?: ReadonlyMap<number, MarketStateSnapshot>,
+): EngineSnapshot {
+  const markets = new Map<number, MarketSnapshot>();
+  for (const [id, m] of engine.markets) {
+    const impact = ownImpact(flows.get(id) ?? 0n, m.config.skewScale, m.price, cap);
+    if (impact === 0n) {
+      markets.set(id, m);
+      continue;
+    }
+    const price = markPrice(m.price, impact);
+    // The chain values the account with the market's pending accrual at the mark (its price cache holds the
+    // marks), from the stored state: the chain view's snapshot has it accrued at the oracle price already.
+    const state = stored?.get(id);
+    markets.set(id, state ? accrued({ ...m, price, state }, engine.timestamp) : { ...m, price });
+  }
+  return { ...engine, markets };
+}
+
+/**
+ * Whether the chain's mark holds an account below maintenance at the oracle (the engine's `_atMark` after the
+ * vault declined): its equity at the oracle above zero (the explicit guard), every market priced, and not below
+ * maintenance at the marks. An account the mirror cannot value is not held (as liquidatableAtMark).
+ */
+export function heldAtChainMark(engine: EngineSnapshot, marked: EngineSnapshot, account: AccountSnapshot): boolean {
+  try {
+    if (maintenanceSummary(engine, account).equity <= 0n) return false;
+  } catch {
+    return false;
+  }
+  return !liquidatableAtMark(marked, account);
 }
