@@ -9,6 +9,7 @@ import { Interface } from "ethers";
 
 import { WAD } from "../lib/math/index.js";
 import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import { IOwnImpactMark__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IOwnImpactMark__factory.js";
 import { BackstopVault__factory } from "../../types/ethers-contracts/factories/contracts/backstop/BackstopVault.sol/BackstopVault__factory.js";
 import type { BackstopVault } from "../../types/ethers-contracts/contracts/backstop/BackstopVault.sol/BackstopVault.js";
 import type { Chain } from "./chain.js";
@@ -102,6 +103,10 @@ export async function setUpBackstop(
     "setBackstopConfig",
   );
   await must(roles.governor, bs.setBackstopVault.populateTransaction(vault, accountId), "setBackstopVault");
+  if (params.backstop.ownImpactMark) {
+    const mark = IOwnImpactMark__factory.connect(engine, chainRunner(chain));
+    await must(roles.governor, mark.setOwnImpactMark.populateTransaction(true), "setOwnImpactMark");
+  }
   const wantedTotal = plan.markets.reduce((a, m) => a + m.wanted, 0n);
   const milli = BigInt(Math.round(params.backstop.capitalToNotional * 1e6));
   const amount = ((wantedTotal * milli) / 1_000_000n / SCALE / USDC_UNIT) * USDC_UNIT;

@@ -140,6 +140,9 @@ const BackstopSchema = z
     maxHold: Int,
     lateMultiplier: Dec,
     adlDrawdown: Dec,
+    /** the chain's own-impact mark (OwnImpactModule, mk17): a declined account above maintenance at the marks is
+     * held; off unless set */
+    ownImpactMark: z.boolean(),
   })
   .partial()
   .strict();
@@ -219,7 +222,13 @@ export type ResolvedParams = {
   };
   funds: { insuranceToNotional: number; lpToNotional: number };
   /** the backstop vault: off unless a preset enables it; `config` overrides its defaults (backstop.ts) */
-  backstop: { enabled: boolean; capitalToNotional: number; config: Record<string, Dec | number> };
+  backstop: {
+    enabled: boolean;
+    capitalToNotional: number;
+    /** the chain's own-impact mark switched on (OwnImpactModule.setOwnImpactMark) */
+    ownImpactMark: boolean;
+    config: Record<string, Dec | number>;
+  };
   keeper: { batchSize: number; ownImpactMark?: boolean; ownImpactMarkCap?: Dec; ownImpactMarkScope?: "all" | "sales" };
   replay: { maxTickSeconds: number; windowSeconds: number };
   population: PopulationOverrides;
@@ -246,7 +255,7 @@ function defaults(): ResolvedParams {
       maxFeedbackTicks: 2,
     },
     funds: { insuranceToNotional: 0.05, lpToNotional: 1 },
-    backstop: { enabled: false, capitalToNotional: 0.2, config: {} },
+    backstop: { enabled: false, capitalToNotional: 0.2, ownImpactMark: false, config: {} },
     keeper: { batchSize: 100 },
     replay: { maxTickSeconds: 300, windowSeconds: 300 },
     population: {},
@@ -291,7 +300,22 @@ function presetFile(name: string): URL {
 /** A named preset from scripts/replay/presets/. */
 export function loadPreset(name: string): ResolvedParams {
   const p = resolve(presetFile(name), name);
-  return name === "protected" ? withFlowHalfLifeFromEnv(withOwnImpactMarkFromEnv(p)) : p;
+  return name === "protected" ? withChainMarkFromEnv(withFlowHalfLifeFromEnv(withOwnImpactMarkFromEnv(p))) : p;
+}
+
+/** Environment variable turning the chain's own-impact mark (OwnImpactModule) on (1) or off (0) for `protected`. */
+export const CHAIN_MARK_ENV = "REPLAY_CHAIN_MARK";
+
+/**
+ * `protected` with the chain's own-impact mark switched on (REPLAY_CHAIN_MARK=1) or off (=0) whatever the preset
+ * says: how the sweep and the outcome test measure with and without it (docs/experiments.md, mk17). Unset or
+ * empty, the preset's setting.
+ */
+export function withChainMarkFromEnv(p: ResolvedParams, env: NodeJS.ProcessEnv = process.env): ResolvedParams {
+  const v = env[CHAIN_MARK_ENV];
+  if (v === undefined || v === "") return p;
+  if (v !== "1" && v !== "0") throw new Error(`${CHAIN_MARK_ENV} must be 1 or 0 (got "${v}")`);
+  return withOverrides(p, { backstop: { ownImpactMark: v === "1" } });
 }
 
 /** Environment variable setting the backstop's `flowHalfLife` (seconds) of the `protected` preset (bs15's rule A). */
@@ -381,10 +405,11 @@ function apply(base: ResolvedParams, p: ParamsFile, label: string): ResolvedPara
   }
   out.funds = { ...out.funds, ...p.funds };
   if (p.backstop) {
-    const { enabled, capitalToNotional, ...config } = p.backstop;
+    const { enabled, capitalToNotional, ownImpactMark, ...config } = p.backstop;
     out.backstop = {
       enabled: enabled ?? out.backstop.enabled,
       capitalToNotional: capitalToNotional ?? out.backstop.capitalToNotional,
+      ownImpactMark: ownImpactMark ?? out.backstop.ownImpactMark,
       config: { ...out.backstop.config, ...config },
     };
   }

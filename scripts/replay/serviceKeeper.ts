@@ -345,6 +345,9 @@ type Counts = {
   /** of those, accounts a mined batch then tranched or closed (LiquidationSettled): the vault declined them at
    * their turn in the batch, after an earlier account of it (the probe saw the chain before the batch) */
   markTakeoversDeclined: number;
+  /** with the chain's own-impact mark on: accounts the keeper left at a pass because the chain would hold them
+   * (below maintenance at the oracle, not at the marks, the vault declining; counted at each pass) */
+  heldAtMark: number;
 };
 
 /** The keeper service as the replay runs it: one `tick()` per replay tick; counters and notes for the run. */
@@ -377,6 +380,7 @@ export class ServiceKeeper {
     markSkipped: 0,
     markTakeovers: 0,
     markTakeoversDeclined: 0,
+    heldAtMark: 0,
   };
   /** the accounts of the last pass sent only because the vault would take them over (the mark's scope sales) */
   private judgedTaken = new Set<bigint>();
@@ -479,6 +483,13 @@ export class ServiceKeeper {
             : ""),
       );
     }
+    if (this.counts.heldAtMark > 0 || (!this.settings.ownImpactMark && this.counts.markTakeovers > 0)) {
+      notes.push(
+        `own-impact mark on chain: ${this.counts.heldAtMark} accounts held at a pass (below maintenance at the ` +
+          `oracle, not at the marks, the vault declining); ${this.counts.markTakeovers} not below at the marks sent ` +
+          `as the vault's takeovers (${this.counts.markTakeoversDeclined} of them then tranched or closed in the batch)`,
+      );
+    }
     return notes;
   }
 
@@ -493,6 +504,7 @@ export class ServiceKeeper {
     c.passes++;
     if (r.fresh) c.scans++;
     c.markSkipped += r.markSkipped ?? 0;
+    c.heldAtMark += r.heldAtMark ?? 0;
     c.markTakeovers += r.markTakeovers?.length ?? 0;
     this.judgedTaken = new Set(r.markTakeovers ?? []);
     let changed = false;

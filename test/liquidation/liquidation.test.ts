@@ -39,7 +39,15 @@ const ETH_FEED = encodeBytes32String("ETH/USD");
 const abi = AbiCoder.defaultAbiCoder();
 
 /** LiquidationEngine.Status */
-const Status = { Ok: 0n, NoPositions: 1n, Healthy: 2n, CoolingDown: 3n, NoCapacity: 4n, SnapshotFailed: 5n, HeldAtMark: 6n };
+const Status = {
+  Ok: 0n,
+  NoPositions: 1n,
+  Healthy: 2n,
+  CoolingDown: 3n,
+  NoCapacity: 4n,
+  SnapshotFailed: 5n,
+  HeldAtMark: 6n,
+};
 
 type Plan = ILiquidator.PlanStructOutput;
 
