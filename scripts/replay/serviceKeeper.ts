@@ -348,6 +348,9 @@ type Counts = {
   /** with the chain's own-impact mark on: accounts the keeper left at a pass because the chain would hold them
    * (below maintenance at the oracle, not at the marks, the vault declining; counted at each pass) */
   heldAtMark: number;
+  /** accounts a mined batch skipped with Status.HeldAtMark: held by the chain at their turn (the accounts before
+   * them in the batch moved the measure, or the vault declined what the keeper judged it would take) */
+  heldInBatch: number;
 };
 
 /** The keeper service as the replay runs it: one `tick()` per replay tick; counters and notes for the run. */
@@ -381,6 +384,7 @@ export class ServiceKeeper {
     markTakeovers: 0,
     markTakeoversDeclined: 0,
     heldAtMark: 0,
+    heldInBatch: 0,
   };
   /** the accounts of the last pass sent only because the vault would take them over (the mark's scope sales) */
   private judgedTaken = new Set<bigint>();
@@ -483,11 +487,13 @@ export class ServiceKeeper {
             : ""),
       );
     }
-    if (this.counts.heldAtMark > 0 || (!this.settings.ownImpactMark && this.counts.markTakeovers > 0)) {
+    const chainMark = this.counts.heldAtMark + this.counts.heldInBatch > 0;
+    if (chainMark || (!this.settings.ownImpactMark && this.counts.markTakeovers > 0)) {
       notes.push(
         `own-impact mark on chain: ${this.counts.heldAtMark} accounts held at a pass (below maintenance at the ` +
           `oracle, not at the marks, the vault declining); ${this.counts.markTakeovers} not below at the marks sent ` +
-          `as the vault's takeovers (${this.counts.markTakeoversDeclined} of them then tranched or closed in the batch)`,
+          `as the vault's takeovers (${this.counts.markTakeoversDeclined} of them then tranched or closed in the batch); ` +
+          `${this.counts.heldInBatch} held by the chain at their turn in a batch (HeldAtMark)`,
       );
     }
     return notes;
@@ -543,6 +549,8 @@ export class ServiceKeeper {
         if (this.judgedTaken.has(ev.args.accountId as bigint)) this.counts.markTakeoversDeclined++;
       } else if (topic === this.topics.skipped) {
         this.counts.skipped++;
+        // ILiquidator.Status.HeldAtMark: the chain held it at its turn in the batch
+        if (BigInt(ev.args.status as bigint) === 6n) this.counts.heldInBatch++;
       } else {
         this.counts.failedLiquidations++;
         const reason = ev.args.reason as string;
