@@ -280,16 +280,16 @@ export async function deploySystem(ethers: HardhatEthers, plan: SystemPlan, step
   const oracle = await steps.deploy(DEPLOY_STEP.oracle, "OracleAdapter", [me, me]);
   const vault = await steps.deploy(DEPLOY_STEP.vault, "Vault", [usdc, me, me]);
   // The engine's modules first: the engine is built with their addresses. Liquidations fall through
-  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> OrderModule -> OwnImpactModule ->
-  // AutoDeleveraging, so each is built with the next (orders after the backstop: a liquidation's takeover never
-  // pays their hop; the own-impact mark's check does, and deleveraging pays the mark's).
-  const autoDeleveraging = await steps.deploy(DEPLOY_STEP.autoDeleveraging, "AutoDeleveraging", [vault, oracle]);
-  const ownImpactModule = await steps.deploy(DEPLOY_STEP.ownImpactModule, "OwnImpactModule", [
+  // LiquidationEngine -> LiquidationConfigurator -> BackstopModule -> OrderModule -> AutoDeleveraging ->
+  // OwnImpactModule, so each is built with the next (orders after the backstop: a liquidation never pays their
+  // hop; the own-impact mark last: with it off no call pays its hop).
+  const ownImpactModule = await steps.deploy(DEPLOY_STEP.ownImpactModule, "OwnImpactModule", [vault, oracle]);
+  const autoDeleveraging = await steps.deploy(DEPLOY_STEP.autoDeleveraging, "AutoDeleveraging", [
     vault,
     oracle,
-    autoDeleveraging,
+    ownImpactModule,
   ]);
-  const orderModule = await steps.deploy(DEPLOY_STEP.orderModule, "OrderModule", [vault, oracle, ownImpactModule]);
+  const orderModule = await steps.deploy(DEPLOY_STEP.orderModule, "OrderModule", [vault, oracle, autoDeleveraging]);
   const backstopModule = await steps.deploy(DEPLOY_STEP.backstopModule, "BackstopModule", [vault, oracle, orderModule]);
   const liquidationConfigurator = await steps.deploy(DEPLOY_STEP.liquidationConfigurator, "LiquidationConfigurator", [
     vault,

@@ -20,12 +20,14 @@ interface IOwnImpactMark {
     event OwnImpactMarkSet(bool on);
 
     /// @notice The liquidation engine's check of a declined account and the record of its legs (self-call
-    ///         only): with the switch on and `equity` (at the oracle) above zero, reverts with
+    ///         only; the engine calls it only with the switch on): with `equity` (at the oracle) above zero, reverts with
     ///         LiquidationHeldAtMark when the account is not below maintenance at the marks; else adds each
     ///         leg's signed notional (`legs`: market id and signed notional, two words a leg) to the measure.
     function ownImpactCheck(uint256 accountId, int256 equity, uint256[] calldata legs) external;
 
-    /// @notice Turns the hold on or off (the measure is kept either way). Governor.
+    /// @notice Turns the mark on or off: the hold and the measure (kept only while on: with it off a liquidation
+    ///         and an unwind pay nothing for it; switched on, the measure starts from what it held). A flag of the
+    ///         liquidation configuration word (LiquidationParams.OWN_IMPACT_MARK). Governor.
     function setOwnImpactMark(bool on) external;
 
     function ownImpactMarkOn() external view returns (bool);

@@ -16,7 +16,7 @@ import {LiquidationMath} from "./LiquidationMath.sol";
 ///      shareOfNotional, escalationPerSecond, maxMultiplier in 32 bits each (bits 160, 192, 224).
 ///      The liquidation word: trancheFraction, healthBuffer, backstopRatio, penaltyRate,
 ///      capacityDepthFactor, capBypassRatio in 32 bits each (bits 0 to 191), cooldown in 16 (bit 192),
-///      capacityWindow in 32 (bit 208), the BACKSTOP_SET flag in bit 255. Every bound fits its width:
+///      capacityWindow in 32 (bit 208), the OWN_IMPACT_MARK flag in bit 254, the BACKSTOP_SET flag in bit 255. Every bound fits its width:
 ///      40 bits of units hold 1.09e6 WAD (the amounts are bounded by 10,000e18), 32 bits hold 4,294 WAD
 ///      (the largest share bound is 18e18).
 library LiquidationParams {
@@ -28,6 +28,11 @@ library LiquidationParams {
     ///         setBackstopVault sets it, once; setConfig keeps it), so a tranche that has none skips the
     ///         backstop state's cold slot.
     uint256 internal constant BACKSTOP_SET = 1 << 255;
+    /// @notice Bit 254: the own-impact mark is on (OwnImpactModule.setOwnImpactMark; setConfig keeps it), so a
+    ///         tranche with it off pays nothing for it (no self-call, no measure written).
+    uint256 internal constant OWN_IMPACT_MARK = 1 << 254;
+    /// @notice The flags setConfig keeps.
+    uint256 internal constant FLAGS = BACKSTOP_SET | OWN_IMPACT_MARK;
 
     /// @dev Reverts ParameterNotInUnits unless `value` is a whole number of UNIT.
     function checkUnit(bytes32 name, uint256 value) internal pure {

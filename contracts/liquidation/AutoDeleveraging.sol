@@ -42,7 +42,18 @@ contract AutoDeleveraging is IAutoDeleveraging, IBackstopFlow, PerpEngineBase {
     ///      of the value and margin figures the cap is computed from, in the candidate's favour.
     uint256 internal constant FLOOR_SLACK = 16;
 
-    constructor(IVault vault_, IOracleAdapter oracle_) PerpEngineBase(vault_, oracle_) {}
+    /// @notice The module that serves what this one does not (the own-impact mark, last in the chain).
+    address public immutable next;
+
+    constructor(IVault vault_, IOracleAdapter oracle_, address next_) PerpEngineBase(vault_, oracle_) {
+        if (next_.code.length == 0) revert IPerpEngine.ZeroAddress();
+        next = next_;
+    }
+
+    /// @dev The own-impact mark lives in the next module, on the same storage.
+    fallback() external {
+        _delegate(next);
+    }
 
     /// @inheritdoc IAutoDeleveraging
     function setAdlConfig(AdlConfig calldata a) external onlyRole(Roles.GOVERNOR) {

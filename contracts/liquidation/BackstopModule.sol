@@ -376,8 +376,11 @@ contract BackstopModule is IBackstop, PerpEngineBase {
         Flow storage f = _forcedFlow[marketId];
         f.amount = (ForcedFlow.decayed(f, halfLife) + notional).toUint128();
         f.at = uint40(block.timestamp);
-        // the own-impact mark's signed measure (OwnImpactModule): a sale of a long inventory is negative
-        _addOwnFlow(marketId, delta < 0 ? -int256(notional) : int256(notional), halfLife);
+        // the own-impact mark's signed measure (OwnImpactModule), while the mark is on: a sale of a long inventory is
+        // negative (the configuration word is warm: _room read it)
+        if (_liqConfigWord & LiquidationParams.OWN_IMPACT_MARK != 0) {
+            _addOwnFlow(marketId, delta < 0 ? -int256(notional) : int256(notional), halfLife);
+        }
         if (closeAbs == FixedPoint.abs(size)) (f.inventorySince, f.edgeAt) = (0, 0);
         if (shortfall != 0) IAutoDeleveraging(address(this)).backstopLoss(marketId, size > 0, shortfall);
         emit BackstopUnwound(marketId, msg.sender, delta, price, notional, realised, late);

@@ -216,7 +216,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         LiquidationParams.checkUnit("capacityDepthFactor", c.capacityDepthFactor);
         LiquidationParams.checkUnit("dustNotional", c.dustNotional);
         LiquidationParams.checkUnit("capBypassRatio", c.capBypassRatio);
-        _liqConfigWord = LiquidationParams.encodeConfig(c) | (_liqConfigWord & LiquidationParams.BACKSTOP_SET);
+        _liqConfigWord = LiquidationParams.encodeConfig(c) | (_liqConfigWord & LiquidationParams.FLAGS);
         _rewardConfigWord = LiquidationParams.encodeReward(_rewardParams(), c.dustNotional);
         emit ConfigSet(c);
     }

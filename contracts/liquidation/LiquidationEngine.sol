@@ -71,7 +71,7 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         uint256 taken = _takeover(plan, ctx, msg.sender);
         if (taken == 0) {
             if (refusal.status != Status.Ok) _revertFor(plan, refusal);
-            _atMark(plan, false);
+            if (ctx.configWord & LiquidationParams.OWN_IMPACT_MARK != 0) _atMark(plan, false);
             _execute(plan, ctx, msg.sender);
             taken = plan.trancheNotional;
         }
@@ -106,7 +106,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         );
         if (_takeover(plan, ctx, keeper) != 0) return Status.Ok;
         if (refusal.status == Status.Ok) {
-            if (_atMark(plan, true)) return Status.HeldAtMark;
+            if (ctx.configWord & LiquidationParams.OWN_IMPACT_MARK != 0 && _atMark(plan, true))
+                return Status.HeldAtMark;
             _execute(plan, ctx, keeper);
         }
         return refusal.status;
@@ -521,7 +522,8 @@ contract LiquidationEngine is ILiquidator, PerpEngineBase {
         }
     }
 
-    /// @dev The own-impact mark's check of an account the vault declined, and the record of its legs
+    /// @dev With the mark on (the configuration word's flag), the own-impact mark's check of an account the vault
+    ///      declined, and the record of its legs
     ///      (OwnImpactModule.ownImpactCheck, a self-call with the legs as market id and signed notional, a sell
     ///      negative). Held: true when `soft` (a batch: the status) and the module refused with
     ///      LiquidationHeldAtMark; any other revert, and that one in `liquidate`, is this call's.

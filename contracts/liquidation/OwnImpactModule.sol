@@ -12,6 +12,7 @@ import {IOracleAdapter} from "../interfaces/IOracleAdapter.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {ForcedFlow} from "../libraries/ForcedFlow.sol";
 import {Roles} from "../libraries/Roles.sol";
+import {LiquidationParams} from "../libraries/LiquidationParams.sol";
 import {WAD} from "../libraries/Constants.sol";
 import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 
@@ -20,8 +21,8 @@ import {PerpEngineBase} from "../market/PerpEngineBase.sol";
 ///         trades per market, the mark it gives, and the check the liquidation engine makes of an account the
 ///         backstop vault declined, before its tranche or backstop close. It also serves the unwind's
 ///         `unwindRoom` view (IBackstopRoom), moved here from BackstopModule for room.
-/// @dev A module of PerpEngine, after OrderModule in the fall-through order (unknown calls go on to
-///      auto-deleveraging). The liquidation engine reaches `ownImpactCheck` through a self-call; the check
+/// @dev A module of PerpEngine, the last in the fall-through order (after auto-deleveraging: with the mark off no
+///      other call pays its hop). The liquidation engine reaches `ownImpactCheck` through a self-call; the check
 ///      values the account with the engine's own summary (PerpEngineBase._summary) over the call's price cache
 ///      holding the marks, then puts the oracle prices back. The unwind's sales are added to the measure by
 ///      BackstopModule (_sell), the legs here, both through PerpEngineBase._addOwnFlow.
@@ -32,28 +33,20 @@ contract OwnImpactModule is IOwnImpactMark, IBackstopRoom, PerpEngineBase {
     ///         At the defaults the cap `impactBudget x lateMultiplier` (0.6%) is far below it.
     uint256 public constant MAX_MARK_SHIFT = 0.5e18;
 
-    /// @notice The module that serves what this one does not (auto-deleveraging).
-    address public immutable next;
-
-    constructor(IVault vault_, IOracleAdapter oracle_, address next_) PerpEngineBase(vault_, oracle_) {
-        if (next_.code.length == 0) revert IPerpEngine.ZeroAddress();
-        next = next_;
-    }
-
-    /// @dev Auto-deleveraging lives in the next module, on the same storage.
-    fallback() external {
-        _delegate(next);
-    }
+    constructor(IVault vault_, IOracleAdapter oracle_) PerpEngineBase(vault_, oracle_) {}
 
     /// @inheritdoc IOwnImpactMark
     function setOwnImpactMark(bool on) external onlyRole(Roles.GOVERNOR) {
-        _ownImpactMarkOn = on;
+        _liqConfigWord =
+            on
+                ? _liqConfigWord | LiquidationParams.OWN_IMPACT_MARK
+                : _liqConfigWord & ~LiquidationParams.OWN_IMPACT_MARK;
         emit OwnImpactMarkSet(on);
     }
 
     /// @inheritdoc IOwnImpactMark
     function ownImpactMarkOn() external view returns (bool) {
-        return _ownImpactMarkOn;
+        return _liqConfigWord & LiquidationParams.OWN_IMPACT_MARK != 0;
     }
 
     /// @inheritdoc IOwnImpactMark
@@ -86,9 +79,15 @@ contract OwnImpactModule is IOwnImpactMark, IBackstopRoom, PerpEngineBase {
     /// @inheritdoc IOwnImpactMark
     function ownImpactCheck(uint256 accountId, int256 equity, uint256[] calldata legs) external {
         if (msg.sender != address(this)) revert ILiquidator.NotSelf(msg.sender);
-        IBackstopTypes.BackstopConfig memory c = _backstopConfig;
+        // The three fields the mark reads share one slot of the backstop config: read alone, not the whole struct.
+        IBackstopTypes.BackstopConfig memory c;
+        (c.impactBudget, c.flowHalfLife, c.lateMultiplier) = (
+            _backstopConfig.impactBudget,
+            _backstopConfig.flowHalfLife,
+            _backstopConfig.lateMultiplier
+        );
         // Never an account at or below zero equity at the oracle, whatever the parameters.
-        if (_ownImpactMarkOn && equity > 0) _holdAtMark(accountId, c);
+        if (equity > 0) _holdAtMark(accountId, c);
         for (uint256 i; i + 1 < legs.length; i += 2) _addOwnFlow(legs[i], int256(legs[i + 1]), c.flowHalfLife);
     }
 

@@ -96,7 +96,6 @@ abstract contract PerpEngineBase is AccessControl, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ own-impact mark storage (OwnImpactModule)
     /// @dev The signed, decaying measure of the protocol's own forced trades per market (_addOwnFlow).
     mapping(uint256 marketId => IOwnImpactMark.OwnFlow) internal _ownFlow;
-    bool internal _ownImpactMarkOn;
 
     /// @dev Values of one market already read this call, reused by the margin check.
     struct MarketCache {

@@ -20,6 +20,8 @@ import {
   units,
 } from "../helpers/fixture.js";
 import { BACKSTOP_TEST_CONFIG, attachBackstopVault } from "../helpers/backstop.js";
+import { IBackstopEngine__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IBackstop.sol/IBackstopEngine__factory.js";
+import { IOwnImpactMark__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IOwnImpactMark__factory.js";
 import { moveLongToHalfHealth } from "../helpers/liquidation.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -268,6 +270,48 @@ describe("Gas scenarios", function () {
     };
     check("tranche in its own transaction", tranche, LIQUIDATION_TARGET.tranche);
     check("per tranche in a batch of 50", perTranche, LIQUIDATION_TARGET.perTrancheInBatch);
+  });
+
+  it("measures liquidations with the own-impact mark on (OwnImpactModule: the check and the measure's write per leg)", async function () {
+    const w = await deployWorld(ethers, { breaker: false });
+    const keeper = (await ethers.getSigners())[8];
+    const owners = [w.alice, w.bob, w.carol];
+    // the backstop's config (no vault: every takeover declines) gives the measure its half-life; the mark on
+    await IBackstopEngine__factory.connect(w.engine.target as string, w.governor).setBackstopConfig(
+      BACKSTOP_TEST_CONFIG,
+    );
+    const mark = IOwnImpactMark__factory.connect(w.engine.target as string, w.governor);
+    await mark.setOwnImpactMark(true);
+    const ids: bigint[] = [];
+    for (let i = 0; i < 53; ++i) {
+      const id = await openAccount(w, owners[i % 3], 1_050n * USDC);
+      await w.engine.connect(owners[i % 3]).modifyPosition(id, ETH, units(15), MAX_PRICE);
+      ids.push(id);
+    }
+    const [warm, alone, backstop, ...batch] = ids;
+    let price = 2_000n;
+    while (!(await w.engine.isLiquidatable(warm))) await setPrice(w, ETH, (price -= 2n));
+    await measure(
+      "liquidate: first tranche ever, own-impact mark on",
+      w.liquidationEngine.connect(keeper).liquidate(warm),
+    );
+    expect(await mark.ownFlow(ETH)).to.be.lessThan(0n, "the first tranche's sale in the measure");
+    await networkHelpers.time.increase(1);
+    await measure("liquidate: a tranche, own-impact mark on", w.liquidationEngine.connect(keeper).liquidate(alone));
+    const rc = await (
+      await w.liquidationEngine.connect(keeper).liquidateBatch(batch, { gasLimit: 16_000_000n })
+    ).wait();
+    const settled = rc!.logs.filter(
+      (l) => l.topics[0] === w.liquidationEngine.interface.getEvent("LiquidationSettled").topicHash,
+    );
+    // the measure (at most a few hundred thousand dollars against a $2bn depth) holds none of these accounts
+    expect(settled.length).to.equal(batch.length);
+    figures["liquidateBatch: per tranche in a batch of 50, own-impact mark on"] = rc!.gasUsed / BigInt(batch.length);
+    while (!(await w.liquidationEngine.previewLiquidation(backstop)).backstop) await setPrice(w, ETH, (price -= 2n));
+    await measure(
+      "liquidate: backstop full close, own-impact mark on",
+      w.liquidationEngine.connect(keeper).liquidate(backstop),
+    );
   });
 
   it("measures deleverageBackstop: the vault's inventory closed against one candidate, and against five", async function () {

@@ -31,9 +31,9 @@ async function reentrantWorld() {
   const oracle = await ethers.deployContract("OracleAdapter", [admin.address, governor.address]);
   const vault = (await ethers.deployContract("Vault", [token, admin.address, governor.address])) as unknown as Vault;
   // the engine's modules, each built with the next one it passes unknown calls to
-  const adl = await ethers.deployContract("AutoDeleveraging", [vault, oracle]);
-  const ownImpact = await ethers.deployContract("OwnImpactModule", [vault, oracle, adl]);
-  const backstop = await ethers.deployContract("BackstopModule", [vault, oracle, ownImpact]);
+  const ownImpact = await ethers.deployContract("OwnImpactModule", [vault, oracle]);
+  const adl = await ethers.deployContract("AutoDeleveraging", [vault, oracle, ownImpact]);
+  const backstop = await ethers.deployContract("BackstopModule", [vault, oracle, adl]);
   const configurator = await ethers.deployContract("LiquidationConfigurator", [vault, oracle, backstop]);
   const liquidationModule = await ethers.deployContract("LiquidationEngine", [vault, oracle, configurator]);
   const marketAdmin = await ethers.deployContract("MarketAdmin", [vault, oracle]);

@@ -32,7 +32,7 @@ contract BackstopInvariantTest is ProtocolFixture {
                 new BackstopModule(
                     vault,
                     oracle,
-                    address(new OwnImpactModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))))
+                    address(new AutoDeleveraging(vault, oracle, address(new OwnImpactModule(vault, oracle))))
                 )
             );
     }

@@ -6,6 +6,7 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 import {ILiquidator} from "../../contracts/interfaces/ILiquidator.sol";
+import {ILiquidationConfigurator} from "../../contracts/interfaces/ILiquidationConfigurator.sol";
 import {IOwnImpactMark} from "../../contracts/interfaces/IOwnImpactMark.sol";
 import {IBackstopTypes, IBackstopConfigurator} from "../../contracts/interfaces/IBackstop.sol";
 import {IPerpEngine} from "../../contracts/interfaces/IPerpEngine.sol";
@@ -43,6 +44,7 @@ contract OwnImpactMarkTest is ProtocolFixture {
     /// @notice A long's legs sell: the measure falls by exactly their notional; a short's legs buy and add theirs;
     ///         a trade of the account's own adds nothing.
     function test_measureSignAndAccumulation() public {
+        _setSwitch(true);
         uint256 s = _open(ETH, 1_000e18, 110_000, true);
         uint256 t = _open(ETH, -500e18, 60_000, false);
         assertEq(mark.ownFlow(ETH), 0, "trades are not forced flow");
@@ -62,6 +64,7 @@ contract OwnImpactMarkTest is ProtocolFixture {
     /// @notice The measure decays with flowHalfLife, rounded toward zero: one half-life halves it (to the
     ///         decay factor's wei), a new leg adds to the decayed figure.
     function test_measureDecays() public {
+        _setSwitch(true);
         uint256 s = _open(ETH, 1_000e18, 110_000, true);
         _setPrice(ETH, 1_900e18);
         liquidationEngine.liquidate(s);
@@ -81,6 +84,7 @@ contract OwnImpactMarkTest is ProtocolFixture {
     /// @notice The view's mark: the oracle over (1 + estimate), the estimate the measure over skewScale x price
     ///         toward zero, capped at impactBudget x lateMultiplier, the mark rounded toward the price.
     function test_markViewAndCap() public {
+        _setSwitch(true);
         _pushSales(1_000e18);
         int256 flow = mark.ownFlow(ETH);
         (uint256 m, uint256 price) = mark.ownImpactMark(ETH);
@@ -102,8 +106,8 @@ contract OwnImpactMarkTest is ProtocolFixture {
     ///         its equity and maintenance at the mark, and nothing changes; a batch skips it with HeldAtMark.
     function test_holdRevertsWithNoStateChangeAndBatchSkips() public {
         uint256 b = _open(ETH, 100e18, 25_000, true);
-        _pushSales(1_000e18);
         _setSwitch(true);
+        _pushSales(1_000e18);
         _stepDownUntilLiquidatable(b, ETH);
         IPerpEngine.AccountSummary memory atOracle = engine.accountSummary(b);
         int256 flow = mark.ownFlow(ETH);
@@ -130,17 +134,18 @@ contract OwnImpactMarkTest is ProtocolFixture {
         assertEq(engine.positionView(b, ETH).size, size, "the position unchanged by the batch");
         assertEq(mark.ownFlow(ETH), flow, "the measure unchanged by the batch");
 
-        // the same account with the switch off is liquidated
+        // the same account with the switch off is liquidated, and nothing is added to the measure
         _setSwitch(false);
         liquidationEngine.liquidate(b);
         assertTrue(engine.positionView(b, ETH).size < size, "tranched with the switch off");
+        assertEq(mark.ownFlow(ETH), flow, "no measure kept with the switch off");
     }
 
     /// @notice A short is never held by sales (the mark above the price only lowers its equity).
     function test_shortNotHeldBySales() public {
         uint256 b = _open(ETH, -100e18, 25_000, false);
-        _pushSales(1_000e18);
         _setSwitch(true);
+        _pushSales(1_000e18);
         _stepUpUntilLiquidatable(b, ETH);
         int256 size = engine.positionView(b, ETH).size;
         liquidationEngine.liquidate(b);
@@ -150,8 +155,8 @@ contract OwnImpactMarkTest is ProtocolFixture {
     /// @notice The hold ends when the measure decays: the same account, the same price, later.
     function test_holdEndsWhenMeasureDecays() public {
         uint256 b = _open(ETH, 100e18, 25_000, true);
-        _pushSales(1_000e18);
         _setSwitch(true);
+        _pushSales(1_000e18);
         _stepDownUntilLiquidatable(b, ETH);
         vm.expectPartialRevert(ILiquidator.LiquidationHeldAtMark.selector);
         liquidationEngine.liquidate(b);
@@ -179,6 +184,15 @@ contract OwnImpactMarkTest is ProtocolFixture {
         emit IOwnImpactMark.OwnImpactMarkSet(true);
         _setSwitch(true);
         assertTrue(mark.ownImpactMarkOn(), "on");
+        // a flag of the liquidation configuration word: a new configuration keeps it
+        (bool ok, bytes memory ret) = address(engine).staticcall(abi.encodeWithSignature("config()"));
+        require(ok, "config()");
+        ILiquidationConfigurator.Config memory c = abi.decode(ret, (ILiquidationConfigurator.Config));
+        vm.prank(governor);
+        ILiquidationConfigurator(address(engine)).setConfig(c);
+        assertTrue(mark.ownImpactMarkOn(), "kept by setConfig");
+        _setSwitch(false);
+        assertFalse(mark.ownImpactMarkOn(), "off");
     }
 
     /// @notice The check is a self-call only.
@@ -193,8 +207,8 @@ contract OwnImpactMarkTest is ProtocolFixture {
     function test_zeroEquityNeverHeldWhateverTheParameters() public {
         _setBackstopConfig(0.1e18, 18e18);
         uint256 b = _open(ETH, 100e18, 25_000, true);
-        for (uint256 i; i < 4; ++i) _pushSales(10_000e18);
         _setSwitch(true);
+        for (uint256 i; i < 4; ++i) _pushSales(10_000e18);
         // the long's equity at or below zero at the oracle: a 12.5% fall on 8x
         _setPrice(ETH, (_price(ETH) * 875) / 1000);
         IPerpEngine.AccountSummary memory s = engine.accountSummary(b);
@@ -214,11 +228,11 @@ contract OwnImpactMarkTest is ProtocolFixture {
     ///         always liquidated; one within the reach is held, until the measure decays.
     function testFuzz_adversaryCannotHoldBeyondTheCap(uint256 sacrificeSeed, uint256 rounds, uint256 gapSeed) public {
         uint256 b = _open(ETH, 100e18, 25_000, true);
+        _setSwitch(true);
         rounds = bound(rounds, 1, 4);
         for (uint256 i; i < rounds; ++i) _pushSales(bound(sacrificeSeed >> (i * 16), 500e18, 5_000e18));
         (uint256 m, uint256 price) = mark.ownImpactMark(ETH);
         assertLe(m, (price * WAD) / (WAD - 0.006e18), "the mark within the cap's reach");
-        _setSwitch(true);
         // the price at which b's shortfall below maintenance is `gap` of its notional beyond the cap's reach
         uint256 gap = bound(gapSeed, 0.001e18, 0.05e18);
         _stepDownUntilLiquidatable(b, ETH);
@@ -263,12 +277,12 @@ contract OwnImpactMarkTest is ProtocolFixture {
         mark.setOwnImpactMark(on);
     }
 
-    /// @dev A sacrificial long of `size` ETH at 20x, taken down 4.5% and liquidated until closed (the price put
-    ///      back): the measure falls by what its legs sold.
+    /// @dev A sacrificial long of `size` ETH at 20x, taken down 5.2% (past zero equity, so the mark never holds it)
+    ///      and liquidated until closed (the price put back): with the mark on, the measure falls by what it sold.
     function _pushSales(uint256 size) internal {
         uint256 price = _price(ETH);
         uint256 s = _open(ETH, int256(size), (size * price) / WAD / 20 / 1e18 + 1_000, true);
-        _setPrice(ETH, (price * 955) / 1000);
+        _setPrice(ETH, (price * 948) / 1000);
         for (uint256 i; i < 10 && engine.positionView(s, ETH).size != 0; ++i) {
             try liquidationEngine.liquidate(s) {} catch {
                 break;

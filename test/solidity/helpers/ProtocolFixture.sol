@@ -93,10 +93,10 @@ abstract contract ProtocolFixture is Test {
         vm.stopPrank();
     }
 
-    /// @dev The module after LiquidationConfigurator in the engine's fall-through order: the own-impact mark's,
-    ///      then auto-deleveraging here; a suite that needs the backstop puts BackstopModule in front of it (deploy/protocol.ts).
+    /// @dev The module after LiquidationConfigurator in the engine's fall-through order: auto-deleveraging, then
+    ///      the own-impact mark's, here; a suite that needs the backstop puts BackstopModule in front of it (deploy/protocol.ts).
     function _afterConfigurator() internal virtual returns (address) {
-        return address(new OwnImpactModule(vault, oracle, address(new AutoDeleveraging(vault, oracle))));
+        return address(new AutoDeleveraging(vault, oracle, address(new OwnImpactModule(vault, oracle))));
     }
 
     /// @dev The insurance fund and the liquidation engine (a module reached at the engine's address),
