@@ -20,9 +20,10 @@ interface IOwnImpactMark {
     event OwnImpactMarkSet(bool on);
 
     /// @notice The liquidation engine's check of a declined account and the record of its legs (self-call
-    ///         only; the engine calls it only with the switch on): with `equity` (at the oracle) above zero, reverts with
-    ///         LiquidationHeldAtMark when the account is not below maintenance at the marks; else adds each
-    ///         leg's signed notional (`legs`: market id and signed notional, two words a leg) to the measure.
+    ///         only; the engine calls it only with the switch on): with `equity` (at the oracle) above zero,
+    ///         reverts with LiquidationHeldAtMark when the account is not below maintenance at the marks; else
+    ///         adds each leg's signed notional (`legs`: market id and signed notional, two words a leg) to the
+    ///         measure.
     function ownImpactCheck(uint256 accountId, int256 equity, uint256[] calldata legs) external;
 
     /// @notice Turns the mark on or off: the hold and the measure (kept only while on: with it off a liquidation

@@ -16,9 +16,9 @@ import {LiquidationMath} from "./LiquidationMath.sol";
 ///      shareOfNotional, escalationPerSecond, maxMultiplier in 32 bits each (bits 160, 192, 224).
 ///      The liquidation word: trancheFraction, healthBuffer, backstopRatio, penaltyRate,
 ///      capacityDepthFactor, capBypassRatio in 32 bits each (bits 0 to 191), cooldown in 16 (bit 192),
-///      capacityWindow in 32 (bit 208), the OWN_IMPACT_MARK flag in bit 254, the BACKSTOP_SET flag in bit 255. Every bound fits its width:
-///      40 bits of units hold 1.09e6 WAD (the amounts are bounded by 10,000e18), 32 bits hold 4,294 WAD
-///      (the largest share bound is 18e18).
+///      capacityWindow in 32 (bit 208), the OWN_IMPACT_MARK flag in bit 254, the BACKSTOP_SET flag in bit 255.
+///      Every bound fits its width: 40 bits of units hold 1.09e6 WAD (the amounts are bounded by 10,000e18),
+///      32 bits hold 4,294 WAD (the largest share bound is 18e18).
 library LiquidationParams {
     /// @notice The storage unit of every WAD field: 1e-6 of a WAD.
     uint256 internal constant UNIT = 1e12;
