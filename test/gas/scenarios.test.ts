@@ -96,6 +96,27 @@ const LIQUIDATION_BUDGET = { tranche: 149_600n, perTrancheInBatch: 65_500n, back
 // 453,649: 202,500 and 455,000.
 const DELEVERAGE_BUDGET = { one: 202_500n, five: 455_000n };
 
+type World = Awaited<ReturnType<typeof deployWorld>>;
+
+/** ETH's price (whole dollars) when the liquidation book below is opened. */
+const LIQUIDATION_BOOK_START = 2_000n;
+
+/**
+ * The liquidation scenarios' book: 53 accounts of 1,050 USDC and 15 ETH long at about 2,000 each (owners in turn):
+ * one to warm the fresh slots, one for a tranche alone, one for a backstop close, and a batch of 50.
+ */
+async function openLiquidationBook(w: World) {
+  const owners = [w.alice, w.bob, w.carol];
+  const ids: bigint[] = [];
+  for (let i = 0; i < 53; ++i) {
+    const id = await openAccount(w, owners[i % 3], 1_050n * USDC);
+    await w.engine.connect(owners[i % 3]).modifyPosition(id, ETH, units(15), MAX_PRICE);
+    ids.push(id);
+  }
+  const [warm, alone, backstop, ...batch] = ids;
+  return { warm, alone, backstop, batch };
+}
+
 describe("Gas scenarios", function () {
   const pending: string[] = [];
   const figures: Record<string, bigint> = {};
@@ -222,17 +243,10 @@ describe("Gas scenarios", function () {
   it("measures liquidations: a tranche alone, a batch of 50, a backstop close", async function () {
     const w = await deployWorld(ethers, { breaker: false });
     const keeper = (await ethers.getSigners())[8];
-    const owners = [w.alice, w.bob, w.carol];
-    // 1,050 USDC and 15 ETH at about 2,000 each; the price then walks down to the first level at which
-    // the first account can be liquidated (one tranche), and later to a backstop without bad debt
-    const ids: bigint[] = [];
-    for (let i = 0; i < 53; ++i) {
-      const id = await openAccount(w, owners[i % 3], 1_050n * USDC);
-      await w.engine.connect(owners[i % 3]).modifyPosition(id, ETH, units(15), MAX_PRICE);
-      ids.push(id);
-    }
-    const [warm, alone, backstop, ...batch] = ids;
-    let price = 2_000n;
+    // the price walks down to the first level at which the first account can be liquidated (one tranche), and
+    // later to a backstop without bad debt
+    const { warm, alone, backstop, batch } = await openLiquidationBook(w);
+    let price = LIQUIDATION_BOOK_START;
     while (!(await w.engine.isLiquidatable(warm))) await setPrice(w, ETH, (price -= 2n));
     // The first tranche of all pays for fresh slots (the market's capacity window, the keeper's and the
     // insurance fund's ledgers in the vault); in a cascade every later tranche finds them in use.
@@ -275,21 +289,14 @@ describe("Gas scenarios", function () {
   it("measures liquidations with the own-impact mark on (OwnImpactModule: the check and the measure's write per leg)", async function () {
     const w = await deployWorld(ethers, { breaker: false });
     const keeper = (await ethers.getSigners())[8];
-    const owners = [w.alice, w.bob, w.carol];
     // the backstop's config (no vault: every takeover declines) gives the measure its half-life; the mark on
     await IBackstopEngine__factory.connect(w.engine.target as string, w.governor).setBackstopConfig(
       BACKSTOP_TEST_CONFIG,
     );
     const mark = IOwnImpactMark__factory.connect(w.engine.target as string, w.governor);
     await mark.setOwnImpactMark(true);
-    const ids: bigint[] = [];
-    for (let i = 0; i < 53; ++i) {
-      const id = await openAccount(w, owners[i % 3], 1_050n * USDC);
-      await w.engine.connect(owners[i % 3]).modifyPosition(id, ETH, units(15), MAX_PRICE);
-      ids.push(id);
-    }
-    const [warm, alone, backstop, ...batch] = ids;
-    let price = 2_000n;
+    const { warm, alone, backstop, batch } = await openLiquidationBook(w);
+    let price = LIQUIDATION_BOOK_START;
     while (!(await w.engine.isLiquidatable(warm))) await setPrice(w, ETH, (price -= 2n));
     await measure(
       "liquidate: first tranche ever, own-impact mark on",

@@ -58,23 +58,8 @@ contract BackstopInvariantTest is ProtocolFixture {
         bv = new BackstopVault(usdc, engine, admin, governor);
         bs = IBackstopEngine(address(engine));
         vm.startPrank(governor);
-        bs.setBackstopConfig(
-            IBackstopTypes.BackstopConfig({
-                feeRate: 0.01e18,
-                accountShare: 0.5e18,
-                marketShare: 2e18,
-                refSigma: 0.8e18,
-                depthShare: 0.2e18,
-                totalShare: 3e18,
-                maxDrawdown: 0.15e18,
-                drawdownWindow: 8 hours,
-                impactBudget: 0.0001e18,
-                flowHalfLife: 600,
-                maxHold: 1 hours,
-                lateMultiplier: 4e18,
-                adlDrawdown: 0.01e18 // deleverageBackstop past a 1% drawdown (reached in many runs), below the breaker's 15%
-            })
-        );
+        // deleverageBackstop past a 1% drawdown (reached in many runs), below the breaker's 15%
+        bs.setBackstopConfig(_backstopTestConfig(0.0001e18, 4e18, 0.01e18));
         bs.setBackstopVault(address(bv), bv.accountId());
         vm.stopPrank();
         vm.startPrank(lp);

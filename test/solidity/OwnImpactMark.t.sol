@@ -8,7 +8,7 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {ILiquidator} from "../../contracts/interfaces/ILiquidator.sol";
 import {ILiquidationConfigurator} from "../../contracts/interfaces/ILiquidationConfigurator.sol";
 import {IOwnImpactMark} from "../../contracts/interfaces/IOwnImpactMark.sol";
-import {IBackstopTypes, IBackstopConfigurator} from "../../contracts/interfaces/IBackstop.sol";
+import {IBackstopConfigurator} from "../../contracts/interfaces/IBackstop.sol";
 import {IPerpEngine} from "../../contracts/interfaces/IPerpEngine.sol";
 import {ProtocolFixture} from "./helpers/ProtocolFixture.sol";
 import {WAD} from "../../contracts/libraries/Constants.sol";
@@ -253,23 +253,7 @@ contract OwnImpactMarkTest is ProtocolFixture {
 
     function _setBackstopConfig(uint64 impactBudget, uint64 lateMultiplier) internal {
         vm.prank(governor);
-        IBackstopConfigurator(address(engine)).setBackstopConfig(
-            IBackstopTypes.BackstopConfig({
-                feeRate: 0.01e18,
-                accountShare: 0.5e18,
-                marketShare: 2e18,
-                refSigma: 0.8e18,
-                depthShare: 0.2e18,
-                totalShare: 3e18,
-                maxDrawdown: 0.15e18,
-                drawdownWindow: 8 hours,
-                impactBudget: impactBudget,
-                flowHalfLife: 600,
-                maxHold: 1 hours,
-                lateMultiplier: lateMultiplier,
-                adlDrawdown: 0
-            })
-        );
+        IBackstopConfigurator(address(engine)).setBackstopConfig(_backstopTestConfig(impactBudget, lateMultiplier, 0));
     }
 
     function _setSwitch(bool on) internal {

@@ -13,6 +13,7 @@ import {OwnImpactModule} from "../../../contracts/liquidation/OwnImpactModule.so
 import {Vault} from "../../../contracts/vault/Vault.sol";
 import {ILiquidationEngine} from "../../../contracts/interfaces/ILiquidationEngine.sol";
 import {IPerpEngine} from "../../../contracts/interfaces/IPerpEngine.sol";
+import {IBackstopTypes} from "../../../contracts/interfaces/IBackstop.sol";
 import {RiskParams} from "../../../contracts/libraries/RiskModel.sol";
 import {Roles} from "../../../contracts/libraries/Roles.sol";
 import {MockAggregator} from "../../../contracts/mocks/MockAggregator.sol";
@@ -149,6 +150,31 @@ abstract contract ProtocolFixture is Test {
                 mmrRampPerSecond: uint64(WAD / 100 / 3600),
                 baseFee: 0.0005e18,
                 kFee: 0.5e18
+            });
+    }
+
+    /// @dev The Solidity tests' backstop configuration (the mocha tests' BACKSTOP_TEST_CONFIG but for the three
+    ///      fields a test chooses): the unwind's impact budget and late multiplier, and the deleveraging trigger.
+    function _backstopTestConfig(
+        uint64 impactBudget,
+        uint64 lateMultiplier,
+        uint64 adlDrawdown
+    ) internal pure returns (IBackstopTypes.BackstopConfig memory) {
+        return
+            IBackstopTypes.BackstopConfig({
+                feeRate: 0.01e18,
+                accountShare: 0.5e18,
+                marketShare: 2e18,
+                refSigma: 0.8e18,
+                depthShare: 0.2e18,
+                totalShare: 3e18,
+                maxDrawdown: 0.15e18,
+                drawdownWindow: 8 hours,
+                impactBudget: impactBudget,
+                flowHalfLife: 600,
+                maxHold: 1 hours,
+                lateMultiplier: lateMultiplier,
+                adlDrawdown: adlDrawdown
             });
     }
 
