@@ -688,11 +688,10 @@ export class Keeper {
       return undefined;
     }
     const ids = [...view.engine.markets.keys()];
-    const flows = new Map<number, bigint>();
     const read = await Promise.all(ids.map((m) => mark.ownFlow(m, { blockTag })));
-    ids.forEach((m, i) => flows.set(m, read[i]));
+    const flows = new Map(ids.map((m, i) => [m, read[i]] as const));
     const stored = new Map<number, MarketStateSnapshot>();
-    const moved = ids.filter((m) => read[ids.indexOf(m)] !== 0n);
+    const moved = ids.filter((_, i) => read[i] !== 0n);
     const states = await Promise.all(moved.map((m) => this.contracts.engine.marketState(m, { blockTag })));
     moved.forEach((m, i) => stored.set(m, states[i]));
     const marked = markedByChainFlows(view.engine, flows, cap, stored);
