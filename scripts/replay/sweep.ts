@@ -8,6 +8,10 @@
  *       [--seeds 20200312,1,2] [--variants default,depth0.5,depth2,hl300,hl1200]
  *       [--data real,stylised] [--events all] [--accounts 60] [--fresh] [--code]
  *       [--report [--fingerprint <code>]]
+ *   nice -n 10 npm run sweep -- --paths docs/paths/oos/*.csv [--symbol BTC] [--seeds ...] [--variants ...]
+ *
+ * With `--paths` the grid is your own price paths instead of the crash catalogue: each file is an event of its
+ * own (data set "path"), graded on the same targets (scripts/replay/sweepGrid.ts builds the grid).
  *
  * Each run (seed x variant x data set x event x preset) goes to a replay worker process
  * (scripts/replay/worker.ts, the one the replay CLI forks), `--workers` at a time, in the grid's
@@ -32,29 +36,10 @@ import { join, resolve } from "node:path";
 
 import { Command, InvalidArgumentError } from "commander";
 
-import { listEvents, pathsFor } from "./sources.js";
-import { loadPreset, withOverrides } from "./presets.js";
 import { workerPool } from "./pool.js";
-import type { RunJob } from "./worker.js";
-import {
-  type DataSet,
-  type RunKey,
-  type RunSummary,
-  VARIANTS,
-  cellsOf,
-  keyOf,
-  markdownTable,
-  summarise,
-  tally,
-} from "./sweepTable.js";
+import { type Job, gridJobs } from "./sweepGrid.js";
+import { type RunSummary, VARIANTS, cellsOf, keyOf, markdownTable, summarise, tally } from "./sweepTable.js";
 
-const PRESETS = ["baseline", "protected"] as const;
-
-const list = (v: string) =>
-  v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
@@ -68,6 +53,11 @@ const program = new Command()
   .option("--variants <list>", `impact variants (${Object.keys(VARIANTS).join(", ")})`, Object.keys(VARIANTS).join(","))
   .option("--data <list>", "data sets: real (CRASH_DATA_DIR), stylised", "real,stylised")
   .option("--events <list>", 'event ids, or "all"', "all")
+  .option(
+    "--paths <files...>",
+    'your own price paths (timestamp,price CSV), each file an event of its own (data set "path"; --data and --events are then unused)',
+  )
+  .option("--symbol <name>", "with --paths: the market symbol of every file (its market settings apply)", "BTC")
   .option("--accounts <n>", "traders per run (the outcome test's setting)", positive("--accounts"), 60)
   .option("--workers <n>", "runs at a time, each in its own worker process", positive("--workers"), 2)
   .option("--data-dir <dir>", "crash data directory (default: CRASH_DATA_DIR)")
@@ -83,6 +73,8 @@ type Options = {
   variants: string;
   data: string;
   events: string;
+  paths?: string[];
+  symbol: string;
   accounts: number;
   workers: number;
   dataDir?: string;
@@ -94,47 +86,6 @@ type Options = {
   fingerprint?: string;
 };
 
-type Job = { key: RunKey; job: RunJob };
-
-/** The grid's runs in order: seed, variant, data set, event, then baseline and protected. */
-function gridJobs(o: Options): Job[] {
-  const seeds = list(o.seeds).map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`bad seed ${s}`);
-    return n;
-  });
-  const variants = list(o.variants);
-  for (const v of variants) if (!(v in VARIANTS)) throw new Error(`unknown variant ${v}`);
-  const data = list(o.data) as DataSet[];
-  for (const d of data) if (d !== "real" && d !== "stylised") throw new Error(`unknown data set ${d}`);
-  const events = o.events === "all" ? listEvents() : list(o.events);
-  // the paths of each data set and event, read once (an unknown id or missing data fails here)
-  const paths = new Map(
-    data.flatMap((d) =>
-      events.map((e) => [`${d}|${e}`, pathsFor(e, { dataDir: o.dataDir, stylised: d === "stylised" })] as const),
-    ),
-  );
-  const base = Object.fromEntries(PRESETS.map((p) => [p, loadPreset(p)]));
-  const jobs: Job[] = [];
-  for (const seed of seeds)
-    for (const variant of variants)
-      for (const d of data)
-        for (const event of events)
-          for (const preset of PRESETS) {
-            const impact = VARIANTS[variant];
-            const params = withOverrides(base[preset], {
-              population: { accounts: o.accounts, seed },
-              ...(Object.keys(impact).length ? { impact } : {}),
-            });
-            const ev = paths.get(`${d}|${event}`)!;
-            jobs.push({
-              key: { seed, variant, data: d, event, preset },
-              job: { event, title: ev.title, paths: ev.paths, params },
-            });
-          }
-  return jobs;
-}
-
 /**
  * What a run's outcome depends on, as git sees it: the committed trees of the contracts, the deployment,
  * the keeper, the shared math and the replay (but the sweep's own files), and any uncommitted change to
@@ -144,12 +95,12 @@ function fingerprint(): string {
   const git = (...args: string[]) =>
     execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   const paths = ["contracts", "deploy", "scripts/keeper", "scripts/lib", "scripts/replay", "hardhat.config.ts"];
-  const sweep = /(^|\/)sweep(Table)?\.ts$/;
+  const sweep = /(^|\/)sweep(Table|Grid)?\.ts$/;
   try {
     const tree = git("ls-tree", "-r", "HEAD", "--", ...paths)
       .split("\n")
       .filter((l) => l && !sweep.test(l));
-    const own = [":(exclude)scripts/replay/sweep.ts", ":(exclude)scripts/replay/sweepTable.ts"];
+    const own = ["sweep", "sweepTable", "sweepGrid"].map((f) => `:(exclude)scripts/replay/${f}.ts`);
     const dirty = git("diff", "HEAD", "--", ...paths, ...own);
     return createHash("sha256").update(tree.join("\n")).update(dirty).digest("hex").slice(0, 16);
   } catch {

@@ -26,7 +26,8 @@ export const VARIANTS: Record<string, { depthToMarket?: number; halfLifeSeconds?
   hl1200: { halfLifeSeconds: 1200 },
 };
 
-export type DataSet = "real" | "stylised";
+/** The real series, the stylised scenarios, or the user's own price paths (`npm run sweep -- --paths`). */
+export type DataSet = "real" | "stylised" | "path";
 
 /** Which run of the grid. */
 export type RunKey = { seed: number; variant: string; data: DataSet; event: string; preset: string };

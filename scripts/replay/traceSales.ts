@@ -5,7 +5,8 @@
  * step of the largest extra drop each kind's share of the standing impact there: each trade's notional over
  * the impact model's depth, decayed to the peak with the model's half-life (the model is linear, so the shares
  * add up to the displacement, but for its cap). With REPLAY_TRACE_DECLINES=<file> the run also writes which cap
- * declined each account the engine then liquidated.
+ * declined each account the engine then liquidated. TRACE_PATH=<file.csv> replays that price path (one BTC market,
+ * as `cli.ts --path <file> --symbol BTC`) instead of <event>.
  *
  *   CRASH_DATA_DIR=... npx tsx scripts/replay/traceSales.ts <event> <seed> <variant> <out.json> [stylised]
  */
@@ -16,7 +17,7 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { runReplay } from "./engine.js";
 import { loadPreset, withOverrides } from "./presets.js";
 import type { ReplayStep } from "./result.js";
-import { pathsFor } from "./sources.js";
+import { pathsFor, userPaths } from "./sources.js";
 import { VARIANTS } from "./sweepTable.js";
 import { ILiquidator__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/ILiquidator__factory.js";
 import { IAutoDeleveraging__factory } from "../../types/ethers-contracts/factories/contracts/interfaces/IAutoDeleveraging__factory.js";
@@ -49,7 +50,9 @@ async function main() {
     population: { accounts: Number(process.env.TRACE_ACCOUNTS ?? 60), seed: Number(seed) },
     ...(Object.keys(impact).length ? { impact } : {}),
   });
-  const ev = pathsFor(event, { stylised: mode === "stylised" });
+  const ev = process.env.TRACE_PATH
+    ? userPaths([process.env.TRACE_PATH], ["BTC"])
+    : pathsFor(event, { stylised: mode === "stylised" });
   const trades: Trade[] = [];
   const rows: Row[] = [];
   let last: number | undefined;

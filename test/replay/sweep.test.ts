@@ -3,6 +3,10 @@
  * and population) is held against issue 12's four targets, the vault's worst loss against its budget, and
  * the table's marks. Pure: no chain.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 import { expect } from "chai";
 
 import { compare, targetsMet } from "../../scripts/replay/metrics.js";
@@ -16,6 +20,7 @@ import {
   tally,
   vaultSummary,
 } from "../../scripts/replay/sweepTable.js";
+import { gridJobs, pathEventId } from "../../scripts/replay/sweepGrid.js";
 
 const WAD = 10n ** 18n;
 const pct = (x: number) => ((BigInt(Math.round(x * 100)) * WAD) / 10_000n).toString();
@@ -169,6 +174,61 @@ describe("Replay sweep: grading a cell", function () {
       extraDropAtMostThird: 0,
       fewerWipeouts: 1,
       ok: 0,
+    });
+  });
+
+  describe("the grid over your own price paths (--paths)", function () {
+    let dir: string;
+    before(function () {
+      dir = mkdtempSync(join(tmpdir(), "sweep-paths-"));
+      const csv = (prices: number[]) =>
+        ["timestamp,price", ...prices.map((p, k) => `${1735689600 + 60 * k},${p.toFixed(2)}`)].join("\n") + "\n";
+      writeFileSync(join(dir, "gap-a.csv"), csv([60000, 60000, 54000, 55000]));
+      writeFileSync(join(dir, "slide-b.csv"), csv([60000, 59000, 58000, 57000, 56000]));
+    });
+    after(function () {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("makes each file an event of the data set path, over seeds and variants, baseline before protected", function () {
+      const files = [join(dir, "gap-a.csv"), join(dir, "slide-b.csv")];
+      const jobs = gridJobs({
+        seeds: "7,8",
+        variants: "default,depth2",
+        data: "real", // unused with paths
+        events: "all",
+        accounts: 12,
+        paths: files,
+        symbol: "ETH",
+      });
+      expect(jobs).to.have.length(2 * 2 * 2 * 2);
+      expect(jobs.slice(0, 4).map((j) => keyOf(j.key))).to.deep.equal([
+        "7|default|path|gap-a|baseline",
+        "7|default|path|gap-a|protected",
+        "7|default|path|slide-b|baseline",
+        "7|default|path|slide-b|protected",
+      ]);
+      const gap = jobs[1].job;
+      expect(gap.paths).to.have.length(1);
+      expect(gap.paths[0].symbol).to.equal("ETH");
+      expect(gap.paths[0].points.map((p) => p.priceWad)).to.deep.equal(
+        [60000n, 60000n, 54000n, 55000n].map((p) => p * WAD),
+      );
+      expect(gap.params.population.accounts).to.equal(12);
+      expect(gap.params.population.seed).to.equal(7);
+      const depth2 = jobs.find((j) => j.key.variant === "depth2" && j.key.preset === "protected")!;
+      expect(depth2.job.params.impact.depthToMarket).to.equal(2);
+      expect(jobs[0].job.params.backstop.enabled).to.equal(false);
+      expect(gap.params.backstop.enabled).to.equal(true);
+    });
+
+    it("refuses two files of the same name, a missing file and an unknown variant", function () {
+      const a = join(dir, "gap-a.csv");
+      expect(pathEventId(join("elsewhere", "gap-a.CSV"))).to.equal("gap-a");
+      const opts = { seeds: "1", variants: "default", data: "real", events: "all", accounts: 12 };
+      expect(() => gridJobs({ ...opts, paths: [a, a] })).to.throw(/two path files are named gap-a/);
+      expect(() => gridJobs({ ...opts, paths: [join(dir, "missing.csv")] })).to.throw();
+      expect(() => gridJobs({ ...opts, variants: "depth3", paths: [a] })).to.throw(/unknown variant depth3/);
     });
   });
 });
