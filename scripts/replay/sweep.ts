@@ -11,7 +11,8 @@
  *   nice -n 10 npm run sweep -- --paths docs/paths/oos/*.csv [--symbol BTC] [--seeds ...] [--variants ...]
  *
  * With `--paths` the grid is your own price paths instead of the crash catalogue: each file is an event of its
- * own (data set "path"), graded on the same targets (scripts/replay/sweepGrid.ts builds the grid).
+ * own (data set "path"), graded on the same targets (scripts/replay/sweepGrid.ts builds the grid); the files'
+ * contents are part of the fingerprint, so a file edited since is run again.
  *
  * Each run (seed x variant x data set x event x preset) goes to a replay worker process
  * (scripts/replay/worker.ts, the one the replay CLI forks), `--workers` at a time, in the grid's
@@ -37,7 +38,7 @@ import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 
 import { workerPool } from "./pool.js";
-import { type Job, gridJobs } from "./sweepGrid.js";
+import { type Job, gridFingerprint, gridJobs } from "./sweepGrid.js";
 import { type RunSummary, VARIANTS, cellsOf, keyOf, markdownTable, summarise, tally } from "./sweepTable.js";
 
 const positive = (name: string) => (v: string) => {
@@ -126,7 +127,7 @@ async function main(): Promise<number> {
   program.parse();
   const o = program.opts<Options>();
   if (o.code) {
-    console.log(fingerprint());
+    console.log(gridFingerprint(fingerprint(), o.paths));
     return 0;
   }
   const jobs = gridJobs(o);
@@ -134,7 +135,7 @@ async function main(): Promise<number> {
   const runsFile = join(o.out, "sweep-runs.jsonl");
   if (o.fresh) rmSync(runsFile, { force: true });
   if (o.fingerprint !== undefined && !o.report) throw new Error("--fingerprint goes with --report");
-  const code = o.fingerprint ?? fingerprint();
+  const code = o.fingerprint ?? gridFingerprint(fingerprint(), o.paths);
   const done = loadDone(runsFile, o.accounts, code);
   const todo = o.report ? [] : jobs.filter((j) => !done.has(keyOf(j.key)));
   const order = new Map(jobs.map((j, k) => [keyOf(j.key), k]));

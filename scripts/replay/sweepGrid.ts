@@ -5,6 +5,8 @@
  * file is then an event of its own (its name without `.csv`), one market whose symbol is `symbol` (the market
  * settings of that symbol apply, as with `npm run replay -- --path <file> --symbol <name>`).
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
 import { loadPreset, withOverrides } from "./presets.js";
@@ -37,6 +39,18 @@ const list = (v: string) =>
 
 /** A path file's event id in the grid: its name without the `.csv`. */
 export const pathEventId = (file: string) => basename(file).replace(/\.csv$/i, "");
+
+/**
+ * The code fingerprint a grid of your own paths records its runs under: the code's, with every path file's name and
+ * contents folded in, so that a run of a file since edited is run again (a run is keyed by the file's name alone).
+ * Without paths: the code's, unchanged.
+ */
+export function gridFingerprint(code: string, paths?: readonly string[]): string {
+  if (!paths?.length) return code;
+  const h = createHash("sha256").update(code);
+  for (const file of paths) h.update(`\0${pathEventId(file)}\0`).update(readFileSync(file));
+  return h.digest("hex").slice(0, 16);
+}
 
 /** The grid's runs in order: seed, variant, data set, event, then baseline and protected. */
 export function gridJobs(o: GridOptions): Job[] {

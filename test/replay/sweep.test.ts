@@ -20,7 +20,7 @@ import {
   tally,
   vaultSummary,
 } from "../../scripts/replay/sweepTable.js";
-import { gridJobs, pathEventId } from "../../scripts/replay/sweepGrid.js";
+import { gridFingerprint, gridJobs, pathEventId } from "../../scripts/replay/sweepGrid.js";
 
 const WAD = 10n ** 18n;
 const pct = (x: number) => ((BigInt(Math.round(x * 100)) * WAD) / 10_000n).toString();
@@ -220,6 +220,19 @@ describe("Replay sweep: grading a cell", function () {
       expect(depth2.job.params.impact.depthToMarket).to.equal(2);
       expect(jobs[0].job.params.backstop.enabled).to.equal(false);
       expect(gap.params.backstop.enabled).to.equal(true);
+    });
+
+    it("records runs of your own paths under a fingerprint that changes when a file's contents change", function () {
+      const file = join(dir, "edited.csv");
+      writeFileSync(file, "timestamp,price\n1735689600,60000.00\n1735689660,59000.00\n");
+      const before = gridFingerprint("abc", [file]);
+      expect(before).to.match(/^[0-9a-f]{16}$/);
+      expect(gridFingerprint("abc", [file])).to.equal(before);
+      expect(gridFingerprint("abd", [file])).to.not.equal(before); // the code's part
+      writeFileSync(file, "timestamp,price\n1735689600,60000.00\n1735689660,58000.00\n");
+      expect(gridFingerprint("abc", [file])).to.not.equal(before);
+      expect(gridFingerprint("abc")).to.equal("abc"); // the catalogue's grid: the code's own
+      expect(gridFingerprint("abc", [])).to.equal("abc");
     });
 
     it("refuses two files of the same name, a missing file and an unknown variant", function () {
