@@ -29,6 +29,10 @@ interface IBackstopTypes is IBoundedParameters {
         // ADL keeper may close the vault's inventory against the most profitable opposite positions at the
         // oracle price (IAutoDeleveraging.deleverageBackstop), with no sale into the market
         uint64 adlDrawdown;
+        // <= maxDrawdown (0: the vault pays none): the vault's account pays a takeover's bad debt the insurance
+        // fund cannot cover while its share price stays less than this far below the breaker's peak
+        // (IAutoDeleveraging.backstopBadDebt); the rest of the budget carries its inventory
+        uint64 badDebtDrawdown;
     }
 
     /// @notice The vault, its engine account and the drawdown breaker's state.

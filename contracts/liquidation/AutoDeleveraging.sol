@@ -198,8 +198,9 @@ contract AutoDeleveraging is IAutoDeleveraging, IBackstopFlow, PerpEngineBase {
         uint256 rest = shortfall - covered;
         (, uint256 unpaid, ) = vault.settle(b.accountId, -int256(rest), 0);
         IBackstopTypes.BackstopConfig memory c = _backstopConfig;
-        uint256 bound = c.adlDrawdown != 0 ? c.adlDrawdown : c.maxDrawdown;
-        if (unpaid != 0 || _lossDrawdown(b, c) >= bound) revert IBackstopTypes.TakeoverUncovered(shortfall, covered);
+        if (unpaid != 0 || _lossDrawdown(b, c) >= c.badDebtDrawdown) {
+            revert IBackstopTypes.TakeoverUncovered(shortfall, covered);
+        }
         emit IBackstopTypes.BackstopBadDebtPaid(accountId, rest);
     }
 

@@ -369,6 +369,7 @@ contract LiquidationConfigurator is ILiquidationConfigurator, IBackstopConfigura
         Bounds.check("maxHold", c.maxHold, MIN_MAX_HOLD, MAX_MAX_HOLD);
         Bounds.check("lateMultiplier", c.lateMultiplier, WAD, MAX_LATE_MULTIPLIER);
         Bounds.check("adlDrawdown", c.adlDrawdown, 0, c.maxDrawdown);
+        Bounds.check("badDebtDrawdown", c.badDebtDrawdown, 0, c.maxDrawdown);
         _backstopConfig = c;
         emit BackstopConfigSet(c);
     }

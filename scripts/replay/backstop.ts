@@ -40,6 +40,7 @@ export const BACKSTOP_DEFAULTS = {
   maxHold: 2 * 3600,
   lateMultiplier: "2",
   adlDrawdown: "0.05",
+  badDebtDrawdown: "0.05",
 } as const;
 
 export const BACKSTOP_INT_FIELDS = ["drawdownWindow", "flowHalfLife", "maxHold"] as const;

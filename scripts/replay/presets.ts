@@ -140,6 +140,7 @@ const BackstopSchema = z
     maxHold: Int,
     lateMultiplier: Dec,
     adlDrawdown: Dec,
+    badDebtDrawdown: Dec,
     /** the chain's own-impact mark (OwnImpactModule, mk17): a declined account above maintenance at the marks is
      * held; off unless set */
     ownImpactMark: z.boolean(),

@@ -498,13 +498,15 @@ describe("Backstop vault: takeover", function () {
     expect((await w.engine.position(a, ETH)).size).to.equal(0n);
   });
 
-  it("leaves bad debt past its deleveraging trigger (maxDrawdown when off) to the backstop close, which queues it for auto-deleveraging", async function () {
-    // Alice's bad debt $1,000 an ETH below her bankruptcy (about $100k) against the $1M vault's 7.5% maxDrawdown
-    // with deleveraging off; $600 (about $60k, 6% with the mark haircut) against its 5% trigger with it on,
-    // within maxDrawdown: the part of the budget past the trigger carries the inventory, it pays no bad debt
+  it("leaves bad debt past badDebtDrawdown (0: any) to the backstop close, which queues it for auto-deleveraging", async function () {
+    // Alice's bad debt $1,000 an ETH below her bankruptcy (about $100k) against the $1M vault's 7.5% bound; $600
+    // (about $60k, 6% with the mark haircut) against a 5% bound, within maxDrawdown: the part of the budget past
+    // the bound carries the inventory, it pays no bad debt; and any bad debt with the bound at 0
     for (const [config, below] of [
       [CONFIG, 1_000n],
-      [{ ...CONFIG, adlDrawdown: WAD / 20n }, 600n],
+      [{ ...CONFIG, adlDrawdown: WAD / 20n, badDebtDrawdown: WAD / 20n }, 600n],
+      [{ ...CONFIG, adlDrawdown: WAD / 50n, badDebtDrawdown: WAD / 20n }, 600n],
+      [{ ...CONFIG, badDebtDrawdown: 0n }, 100n],
     ] as const) {
       // the control: the same account, price and config with the default $100k fund is taken over (no cap
       // declines it; the vault pays at most a small rest), so below it is the bad debt that is refused
@@ -520,10 +522,9 @@ describe("Backstop vault: takeover", function () {
       const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
       await setPriceWad(w, ETH, (await priceForHealth(w, a, 0n)) - below * WAD);
       const debt = -(await w.engine.liquidationSnapshot(a)).summary.equity;
-      const bound = config.adlDrawdown !== 0n ? config.adlDrawdown : config.maxDrawdown;
-      expect(debt).to.be.greaterThan((1_000_000n * WAD * bound) / WAD);
-      // with the trigger on, the debt and the haircut on the inventory (about $2.4k) stay within maxDrawdown
-      if (config.adlDrawdown !== 0n) expect(debt).to.be.lessThan(70_000n * WAD);
+      expect(debt).to.be.greaterThan((1_000_000n * WAD * config.badDebtDrawdown) / WAD);
+      // below maxDrawdown, the debt and the haircut on the inventory (about $2.4k) stay within it
+      if (config.badDebtDrawdown < CONFIG.maxDrawdown) expect(debt).to.be.lessThan(70_000n * WAD);
       const margin = await w.vault.marginOf(w.vaultAccount);
       const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
       expect(events(w, rc, "AccountTakenOver")).to.have.length(0);
@@ -533,6 +534,37 @@ describe("Backstop vault: takeover", function () {
       expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.be.greaterThan(0n);
       expect(await w.vault.marginOf(w.vaultAccount)).to.equal(margin);
       expect((await w.engine.position(w.vaultAccount, ETH)).size).to.equal(0n);
+    }
+  });
+
+  it("pays bad debt past its deleveraging trigger up to badDebtDrawdown, its own bound", async function () {
+    // about $30k of bad debt (3% of the $1M vault, 3.2% with the mark haircut): past a 2% trigger, within a 5%
+    // bound the vault pays it; with the bound at the trigger it is refused (the control)
+    for (const [badDebtDrawdown, paid] of [
+      [WAD / 20n, true],
+      [WAD / 50n, false],
+    ] as const) {
+      const w = await worldWith({ insurance: 0n });
+      await w.bs.setBackstopConfig({ ...CONFIG, adlDrawdown: WAD / 50n, badDebtDrawdown });
+      const a = await positionAccount(w, w.alice, 20_000n, 100n * WAD);
+      await setPriceWad(w, ETH, (await priceForHealth(w, a, 0n)) - 300n * WAD);
+      const debt = -(await w.engine.liquidationSnapshot(a)).summary.equity;
+      expect(debt).to.be.within(25_000n * WAD, 35_000n * WAD);
+      const margin = await w.vault.marginOf(w.vaultAccount);
+      const rc = await receipt(w.liquidationEngine.connect(w.keeper).liquidate(a));
+      expect(events(w, rc, "AccountTakenOver")).to.have.length(paid ? 1 : 0);
+      const byVault = events(w, rc, "BackstopBadDebtPaid");
+      expect(byVault).to.have.length(paid ? 1 : 0);
+      if (paid) {
+        expect(await w.vault.marginOf(w.vaultAccount)).to.equal(margin - (byVault[0].args.amountWad as bigint));
+        expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.equal(0n);
+        expect(await w.liquidationEngine.badDebtPending()).to.equal(0n);
+        // past the trigger: the keeper may pass the inventory on (the excess is all of it)
+        expect(await w.liquidationEngine.backstopExcess(ETH)).to.equal(100n * WAD);
+      } else {
+        expect(await w.vault.marginOf(w.vaultAccount)).to.equal(margin);
+        expect(await w.liquidationEngine.pendingDeficit(ETH, true)).to.be.greaterThan(0n);
+      }
     }
   });
 
@@ -818,7 +850,7 @@ describe("Backstop vault: the loss ramp (the unwind's budget grows with the vaul
 });
 
 describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", function () {
-  const ADL = { ...CONFIG, adlDrawdown: WAD / 20n }; // 5%, below the breaker's 7.5%
+  const ADL = { ...CONFIG, adlDrawdown: WAD / 20n, badDebtDrawdown: WAD / 20n }; // 5%, below the breaker's 7.5%
 
   /** Bob short 100 ETH (the counterpart), Carol long 10 ETH; Alice's 200 ETH long taken over by the vault. */
   async function withCounterpart() {
@@ -1152,19 +1184,25 @@ describe("Backstop vault: deleveraging past its trigger (deleverageBackstop)", f
     expect(await w.liquidationEngine.badDebtIncurred()).to.equal(0n);
   });
 
-  it("bounds adlDrawdown at maxDrawdown (ParameterOutOfBounds), governor only", async function () {
+  it("bounds adlDrawdown and badDebtDrawdown each at maxDrawdown (ParameterOutOfBounds), apart, governor only", async function () {
     const w = await loadFixture(world);
-    await expect(w.bs.setBackstopConfig({ ...CONFIG, adlDrawdown: CONFIG.maxDrawdown + 1n }))
-      .to.be.revertedWithCustomError(w.bs, "ParameterOutOfBounds")
-      .withArgs(encodeBytes32String("adlDrawdown"), CONFIG.maxDrawdown + 1n, 0n, CONFIG.maxDrawdown);
-    await expect(
-      w.bs.connect(w.stranger).setBackstopConfig({ ...CONFIG, adlDrawdown: WAD / 20n }),
-    ).to.be.revertedWithCustomError(w.liquidationEngine, "AccessControlUnauthorizedAccount");
-    await expect(w.bs.setBackstopConfig({ ...CONFIG, adlDrawdown: CONFIG.maxDrawdown })).to.emit(
-      w.bs,
-      "BackstopConfigSet",
-    );
-    expect((await w.bs.backstopConfig()).adlDrawdown).to.equal(CONFIG.maxDrawdown);
+    for (const field of ["adlDrawdown", "badDebtDrawdown"] as const) {
+      const before = await w.bs.backstopConfig();
+      await expect(w.bs.setBackstopConfig({ ...CONFIG, [field]: CONFIG.maxDrawdown + 1n }))
+        .to.be.revertedWithCustomError(w.bs, "ParameterOutOfBounds")
+        .withArgs(encodeBytes32String(field), CONFIG.maxDrawdown + 1n, 0n, CONFIG.maxDrawdown);
+      await expect(
+        w.bs.connect(w.stranger).setBackstopConfig({ ...CONFIG, [field]: WAD / 20n }),
+      ).to.be.revertedWithCustomError(w.liquidationEngine, "AccessControlUnauthorizedAccount");
+      expect(await w.bs.backstopConfig()).to.deep.equal(before);
+      // at maxDrawdown, 0, and above or below the other field: each is bounded on its own
+      for (const value of [CONFIG.maxDrawdown, 0n, WAD / 20n]) {
+        const other = field === "adlDrawdown" ? "badDebtDrawdown" : "adlDrawdown";
+        const c = { ...CONFIG, [other]: WAD / 50n, [field]: value };
+        await expect(w.bs.setBackstopConfig(c)).to.emit(w.bs, "BackstopConfigSet");
+        expect((await w.bs.backstopConfig())[field]).to.equal(value);
+      }
+    }
   });
 });
 

@@ -42,6 +42,7 @@ const CONFIG = {
   accountShare: WAD / 2n, // $200k of the vault's $400k
   depthShare: WAD / 100n, // 1% of $20M: $200k in THIN
   adlDrawdown: WAD / 20n, // 5%
+  badDebtDrawdown: WAD / 20n, // the vault pays bad debt up to its trigger
   // 0.4% of $20M: the unwind cap (budget x (1 + ln2 x maxHold / flowHalfLife), $413k) above the depth cap,
   // which is the one these tests are about
   impactBudget: WAD / 250n,

@@ -327,7 +327,7 @@ describe("Gas scenarios", function () {
     const { vaultAccount } = await attachBackstopVault(
       ethers,
       w,
-      { ...BACKSTOP_TEST_CONFIG, adlDrawdown: WAD / 20n },
+      { ...BACKSTOP_TEST_CONFIG, adlDrawdown: WAD / 20n, badDebtDrawdown: WAD / 20n },
       1_000_000n,
     );
     // five shorts of 20 ETH with different margins (so different scores), then a 200 ETH long at 10x

@@ -23,6 +23,7 @@ export const BACKSTOP_TEST_CONFIG = {
   maxHold: 3600,
   lateMultiplier: 4n * WAD,
   adlDrawdown: 0n, // off but where a test turns it on
+  badDebtDrawdown: (75n * WAD) / 1000n, // the vault pays bad debt up to its whole budget but where a test bounds it
 } satisfies BackstopConfig;
 
 export type Backstop = { bv: BackstopVault; bs: IBackstopEngine; vaultAccount: bigint };

@@ -37,7 +37,7 @@ const { loadFixture, time } = networkHelpers;
 const GWEI = 10n ** 9n;
 const ADL_DRAWDOWN = WAD / 20n; // 5%, below the breaker's 7.5%
 
-const CONFIG = { ...BACKSTOP_TEST_CONFIG, adlDrawdown: ADL_DRAWDOWN };
+const CONFIG = { ...BACKSTOP_TEST_CONFIG, adlDrawdown: ADL_DRAWDOWN, badDebtDrawdown: ADL_DRAWDOWN };
 
 type VWorld = World & {
   bv: BackstopVault;

@@ -43,6 +43,13 @@ contract BackstopInvariantTest is ProtocolFixture {
         return 1_000_000 * USDC;
     }
 
+    /// @dev The backstop's configuration: deleveraging past a 1% drawdown (reached in many runs), below the
+    ///      breaker's 15%, and the vault paying bad debt up to that trigger; the thin-fund suite below pays it
+    ///      up to 5%, its own bound past the trigger.
+    function _backstopConfig() internal pure virtual returns (IBackstopTypes.BackstopConfig memory) {
+        return _backstopTestConfig(0.0001e18, 4e18, 0.01e18);
+    }
+
     function setUp() public {
         _deployProtocol();
         _deployLiquidation();
@@ -58,8 +65,7 @@ contract BackstopInvariantTest is ProtocolFixture {
         bv = new BackstopVault(usdc, engine, admin, governor);
         bs = IBackstopEngine(address(engine));
         vm.startPrank(governor);
-        // deleverageBackstop past a 1% drawdown (reached in many runs), below the breaker's 15%
-        bs.setBackstopConfig(_backstopTestConfig(0.0001e18, 4e18, 0.01e18));
+        bs.setBackstopConfig(_backstopConfig());
         bs.setBackstopVault(address(bv), bv.accountId());
         vm.stopPrank();
         vm.startPrank(lp);
@@ -106,6 +112,12 @@ contract BackstopInvariantTest is ProtocolFixture {
     /// @notice The vault's account is above maintenance right after every takeover.
     function invariant_vaultAboveMaintenanceAfterTakeover() public view {
         assertEq(handler.ghost_vaultUnderMaintenance(), 0, handler.lastViolation());
+    }
+
+    /// @notice The vault pays a takeover's bad debt only while its share price stays less than badDebtDrawdown
+    ///         below the drawdown breaker's peak: past that the rest carries its inventory.
+    function invariant_badDebtPaidWithinItsBound() public view {
+        assertEq(handler.ghost_badDebtPastBound(), 0, handler.lastViolation());
     }
 
     /// @notice No takeover passes the account, market or total cap (recomputed from the views).
@@ -217,6 +229,7 @@ contract BackstopInvariantTest is ProtocolFixture {
         handler.unwind(0, 2);
         invariant_takeoverConservesOpenInterestAndSkew();
         invariant_vaultAboveMaintenanceAfterTakeover();
+        invariant_badDebtPaidWithinItsBound();
         invariant_takeoverCapsRespected();
         invariant_badDebtLedgerBalances();
         invariant_vaultLossBeyondMarginIsBooked();
@@ -250,6 +263,7 @@ contract BackstopInvariantTest is ProtocolFixture {
         invariant_takeoverCapsRespected();
         invariant_noTakeoverRoundTripProfit();
         invariant_vaultAboveMaintenanceAfterTakeover();
+        invariant_badDebtPaidWithinItsBound();
     }
 
     /// @notice A takeover declined by a cap checked after the legs moved (here the market cap, its equity share
@@ -345,11 +359,36 @@ contract BackstopInvariantTest is ProtocolFixture {
 
 /// @notice The same properties with an insurance fund of $1,000: a gap's bad debt soon exhausts it, so takeovers
 ///         of accounts below zero go through the vault's payment of what the fund cannot cover (within its loss
-///         budget below its deleveraging trigger) or, past that bound, to the backstop close and its deficit.
+///         budget above badDebtDrawdown, here 5%, past its 1% deleveraging trigger) or, past that bound, to the
+///         backstop close and its deficit.
 ///         Every property above must hold there too: the ledger balances, the vault's loss beyond margin is
 ///         booked, the vault is above maintenance after every takeover, the caps hold.
 contract BackstopInvariantThinFundTest is BackstopInvariantTest {
     function _insuranceSeed() internal pure override returns (uint256) {
         return 1_000 * USDC;
+    }
+
+    function _backstopConfig() internal pure override returns (IBackstopTypes.BackstopConfig memory c) {
+        c = _backstopTestConfig(0.0001e18, 4e18, 0.01e18);
+        c.badDebtDrawdown = 0.05e18;
+    }
+
+    /// @notice A gap takes a $1M ETH long at 25x about $60k below zero: the $1,000 fund covers little, and the
+    ///         vault pays the rest (3% of its $2M) past its 1% deleveraging trigger, within its 5% bound.
+    function test_vaultPaysBadDebtPastItsTriggerWithinItsBound() public {
+        handler.open(0, 0, 1_000_000, 25, true);
+        handler.open(1, 0, 100_000, 10, false); // a short, so the long's takeover leaves skew to check
+        handler.movePrice(0, 1_000); // ETH -10%
+        handler.liquidate(0);
+        assertEq(handler.ghost_takeovers(), 1, "the long was taken over");
+        assertEq(handler.ghost_badDebtPaid(), 1, "the vault paid the bad debt the fund could not");
+        IBackstopTypes.BackstopState memory st = bs.backstopState();
+        uint256 drawdown = 1e18 - (bv.sharePrice() * 1e18) / st.peakSharePrice;
+        assertGt(drawdown, 0.01e18, "past the deleveraging trigger");
+        assertEq(liquidationEngine.badDebtPending(), 0, "nothing left for auto-deleveraging");
+        invariant_badDebtPaidWithinItsBound();
+        invariant_badDebtLedgerBalances();
+        invariant_vaultAboveMaintenanceAfterTakeover();
+        invariant_takeoverCapsRespected();
     }
 }

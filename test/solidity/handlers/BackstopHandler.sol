@@ -75,6 +75,11 @@ contract BackstopHandler is CommonBase, StdUtils {
     uint256 public ghost_oiBroken;
     /// @notice The vault's account below maintenance right after a takeover.
     uint256 public ghost_vaultUnderMaintenance;
+    /// @notice A takeover in which the vault paid bad debt the fund could not cover and ended it at or past
+    ///         badDebtDrawdown below the drawdown breaker's peak.
+    uint256 public ghost_badDebtPastBound;
+    /// @notice Takeovers in which the vault paid bad debt (coverage).
+    uint256 public ghost_badDebtPaid;
     /// @notice A takeover past a cap (account, market or total), recomputed from the views.
     uint256 public ghost_capBroken;
     /// @notice An unwind sold more than the budget's room, or left the forced flow above the budget.
@@ -346,16 +351,20 @@ contract BackstopHandler is CommonBase, StdUtils {
         }
         Vm.Log[] memory logs = vm.getRecordedLogs();
         bool takenOver;
+        bool paidBadDebt;
         uint256 notional;
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter == address(engine) && logs[i].topics[0] == IBackstopTypes.AccountTakenOver.selector) {
+            if (logs[i].emitter != address(engine)) continue;
+            if (logs[i].topics[0] == IBackstopTypes.AccountTakenOver.selector) {
                 takenOver = true;
                 (notional, , , , ) = abi.decode(logs[i].data, (uint256, uint256, uint256, uint256, uint256));
             }
+            if (logs[i].topics[0] == IBackstopTypes.BackstopBadDebtPaid.selector) paidBadDebt = true;
         }
         if (!takenOver || !_legsMoved(id, b)) return;
         ++ghost_takeovers;
         if (caller == ownerOf[id]) ++ghost_selfTakeovers;
+        if (paidBadDebt) _checkBadDebtBound(c);
         _checkOpenInterest(id, b);
         _checkVaultAfter(b, c, notional);
         _checkRoundTrip(id, b);
@@ -438,6 +447,27 @@ contract BackstopHandler is CommonBase, StdUtils {
                     vm.toString(netted)
                 );
             }
+        }
+    }
+
+    /// @dev After a takeover in which the vault paid bad debt: its share price less than badDebtDrawdown below the
+    ///      drawdown breaker's peak (the fee it earned after paying only raises it, so the bound checked at the
+    ///      payment holds here too).
+    function _checkBadDebtBound(IBackstopTypes.BackstopConfig memory c) internal {
+        ++ghost_badDebtPaid;
+        IBackstopTypes.BackstopState memory st = bs.backstopState();
+        uint256 price = bv.sharePrice();
+        // as the engine measures it: no drawdown once the breaker's window has passed
+        bool live = st.peakSharePrice != 0 && block.timestamp < uint256(st.peakAt) + c.drawdownWindow;
+        uint256 drawdown = !live || price >= st.peakSharePrice ? 0 : WAD - (price * WAD) / st.peakSharePrice;
+        if (drawdown >= c.badDebtDrawdown) {
+            ++ghost_badDebtPastBound;
+            lastViolation = string.concat(
+                "the vault paid bad debt past its bound: drawdown ",
+                vm.toString(drawdown),
+                ", bound ",
+                vm.toString(c.badDebtDrawdown)
+            );
         }
     }
 

@@ -174,7 +174,9 @@ abstract contract ProtocolFixture is Test {
                 flowHalfLife: 600,
                 maxHold: 1 hours,
                 lateMultiplier: lateMultiplier,
-                adlDrawdown: adlDrawdown
+                adlDrawdown: adlDrawdown,
+                // the vault pays bad debt up to its deleveraging trigger (its whole budget with deleveraging off)
+                badDebtDrawdown: adlDrawdown != 0 ? adlDrawdown : 0.15e18
             });
     }
 
