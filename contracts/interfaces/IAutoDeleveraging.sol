@@ -105,9 +105,9 @@ interface IAutoDeleveraging is IBoundedParameters {
 
     /// @notice The bad debt of a takeover the insurance fund could not cover (`shortfall` less `covered`, WAD),
     ///         paid by the backstop vault's account: the vault is the layer of loss capital after the fund, before
-    ///         the profitable opposite side. Within the part of its loss budget above `badDebtDrawdown` only (0:
-    ///         it pays none): the rest carries its inventory, and spent on bad debt it would bring on the edge's
-    ///         sale. Reverts TakeoverUncovered (the
+    ///         the profitable opposite side. Only while its conservative share price stays less than
+    ///         `badDebtDrawdown` below the drawdown breaker's peak (0: it pays none): the budget past that carries
+    ///         its inventory, and spent on bad debt it would bring on the edge's sale. Reverts TakeoverUncovered (the
     ///         takeover reverts with it, and the account goes to the backstop close, which queues the rest for
     ///         auto-deleveraging) where the vault's margin cannot pay it or its conservative share price ends that
     ///         far below the breaker's peak; else BackstopBadDebtPaid. The takeover's self-call only (NotSelf).
