@@ -358,9 +358,9 @@ contract BackstopInvariantTest is ProtocolFixture {
 }
 
 /// @notice The same properties with an insurance fund of $1,000: a gap's bad debt soon exhausts it, so takeovers
-///         of accounts below zero go through the vault's payment of what the fund cannot cover (within its loss
-///         budget above badDebtDrawdown, here 5%, past its 1% deleveraging trigger) or, past that bound, to the
-///         backstop close and its deficit.
+///         of accounts below zero go through the vault's payment of what the fund cannot cover (while its share
+///         price stays less than badDebtDrawdown, here 5%, below the breaker's peak, past its 1% deleveraging
+///         trigger) or, past that bound, to the backstop close and its deficit.
 ///         Every property above must hold there too: the ledger balances, the vault's loss beyond margin is
 ///         booked, the vault is above maintenance after every takeover, the caps hold.
 contract BackstopInvariantThinFundTest is BackstopInvariantTest {
@@ -369,12 +369,12 @@ contract BackstopInvariantThinFundTest is BackstopInvariantTest {
     }
 
     function _backstopConfig() internal pure override returns (IBackstopTypes.BackstopConfig memory c) {
-        c = _backstopTestConfig(0.0001e18, 4e18, 0.01e18);
+        c = super._backstopConfig();
         c.badDebtDrawdown = 0.05e18;
     }
 
     /// @notice A gap takes a $1M ETH long at 25x about $60k below zero: the $1,000 fund covers little, and the
-    ///         vault pays the rest (3% of its $2M) past its 1% deleveraging trigger, within its 5% bound.
+    ///         vault pays the rest (about 3% of its $2M) past its 1% deleveraging trigger, within its 5% bound.
     function test_vaultPaysBadDebtPastItsTriggerWithinItsBound() public {
         handler.open(0, 0, 1_000_000, 25, true);
         handler.open(1, 0, 100_000, 10, false); // a short, so the long's takeover leaves skew to check
