@@ -39,7 +39,9 @@ export const BACKSTOP_DEFAULTS = {
   flowHalfLife: 600,
   maxHold: 2 * 3600,
   lateMultiplier: "2",
-  adlDrawdown: "0.05",
+  // deleveraging from 2% of drawdown, the vault's payment of bad debt bounded apart at 5% (docs/architecture.md,
+  // "Deleveraging past a trigger"; the rule before, 5% both: docs/params/adl5.json)
+  adlDrawdown: "0.02",
   badDebtDrawdown: "0.05",
 } as const;
 
