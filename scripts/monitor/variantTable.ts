@@ -127,7 +127,7 @@ export function variantFigures(
   };
 }
 
-type Row = {
+export type ReportRow = {
   event: string;
   source?: string;
   population?: { accounts: number; seed: number };
@@ -135,7 +135,7 @@ type Row = {
 };
 
 /** A report row's recorded inputs (null read back as Infinity), freshness as calmTrace.ts reads it. */
-export function recordedInputs(row: Row): RuleInputs[] {
+export function recordedInputs(row: ReportRow): RuleInputs[] {
   const recorded = (row.result.inputs ?? []).map(
     (x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v === null ? Infinity : v])) as RuleInputs,
   );
@@ -163,7 +163,7 @@ function main(): void {
     "|" + " --- |".repeat(6),
   ];
   for (const file of files) {
-    const report = JSON.parse(readFileSync(file, "utf8")) as { rows: Row[] };
+    const report = JSON.parse(readFileSync(file, "utf8")) as { rows: ReportRow[] };
     for (const row of report.rows) {
       if (only && row.event !== only) continue;
       const { waveStart } = row.result;
