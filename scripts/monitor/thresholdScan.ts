@@ -8,10 +8,8 @@
  *
  *   npx tsx scripts/monitor/thresholdScan.ts <report.json>[:<event>] [...] [--scales 1,1.5,2,3,4]
  */
-import { readFileSync } from "node:fs";
-
 import { DEFAULT_ESCALATION, DEFAULT_RULES, type Rules } from "./rules.js";
-import { type ReportRow, recordedInputs, variantFigures } from "./variantTable.js";
+import { recordedReplays, variantFigures } from "./variantTable.js";
 
 /** The thresholds the scan scales: every probability threshold of the rules. */
 export const SCALED_THRESHOLDS = [
@@ -50,17 +48,11 @@ function main(): void {
   ];
   for (const arg of files) {
     const [file, only] = arg.split(":");
-    const report = JSON.parse(readFileSync(file, "utf8")) as { rows: ReportRow[] };
-    for (const row of report.rows) {
-      if (only && row.event !== only) continue;
-      const { waveStart } = row.result;
-      if (!row.result.inputs || waveStart === undefined) continue;
-      const inputs = recordedInputs(row);
+    for (const { who, inputs, waveStart } of recordedReplays(file, only)) {
       const cells = scales.map((k) => {
         const f = variantFigures(inputs, waveStart, scaledRules(k), DEFAULT_ESCALATION);
         return `${min(f.lead1)} / ${min(f.lead2)}, ${pct(f.calmShare)}, ${f.calmShare === undefined ? "-" : f.calmRaises}`;
       });
-      const who = `${row.event} (${row.source ?? "?"}, ${row.population?.accounts ?? "?"}/${row.population?.seed ?? "?"})`;
       lines.push(`| ${who} | ${cells.join(" | ")} |`);
     }
   }

@@ -144,6 +144,23 @@ export function recordedInputs(row: ReportRow): RuleInputs[] {
   return recorded.map((x, i) => ({ ...x, fresh: !(i > 0 && price.get(x.t) === price.get(recorded[i - 1].t)) }));
 }
 
+/** A recorded replay of a report: its name for a table, its rules' inputs and its first wave. */
+export type RecordedReplay = { who: string; inputs: RuleInputs[]; waveStart: number };
+
+/** The replays of a report file (of one event when `only` is given) that recorded their inputs and found a wave. */
+export function recordedReplays(file: string, only?: string): RecordedReplay[] {
+  const report = JSON.parse(readFileSync(file, "utf8")) as { rows: ReportRow[] };
+  const out: RecordedReplay[] = [];
+  for (const row of report.rows) {
+    if (only && row.event !== only) continue;
+    const { waveStart } = row.result;
+    if (!row.result.inputs || waveStart === undefined) continue;
+    const who = `${row.event} (${row.source ?? "?"}, ${row.population?.accounts ?? "?"}/${row.population?.seed ?? "?"})`;
+    out.push({ who, inputs: recordedInputs(row), waveStart });
+  }
+  return out;
+}
+
 function main(): void {
   const files = process.argv
     .slice(2)
@@ -163,13 +180,7 @@ function main(): void {
     "|" + " --- |".repeat(6),
   ];
   for (const file of files) {
-    const report = JSON.parse(readFileSync(file, "utf8")) as { rows: ReportRow[] };
-    for (const row of report.rows) {
-      if (only && row.event !== only) continue;
-      const { waveStart } = row.result;
-      if (!row.result.inputs || waveStart === undefined) continue;
-      const inputs = recordedInputs(row);
-      const who = `${row.event} (${row.source ?? "?"}, ${row.population?.accounts ?? "?"}/${row.population?.seed ?? "?"})`;
+    for (const { who, inputs, waveStart } of recordedReplays(file, only)) {
       for (const c of CANDIDATES) {
         if (sets && !sets.includes(c.name)) continue;
         const f = variantFigures(inputs, waveStart, c.rules, c.escalation, c.gate);
