@@ -52,21 +52,32 @@ export const rulesSchema = z
 export type Rules = z.output<typeof rulesSchema>;
 export const DEFAULT_RULES: Rules = rulesSchema.parse({});
 
+/** Every probability threshold of the rules (what `scaledRules` scales; the options are not thresholds). */
+export const PROBABILITY_THRESHOLDS = [
+  "level1P1h",
+  "level1P24h",
+  "level2P15m",
+  "level2P1h",
+  "level3P15m",
+  "level1WaveP1h",
+  "level2WaveP15m",
+] as const;
+
+/** `base` with every probability threshold times `k`, capped at 1 (the options left as they are). */
+export function scaledRules(k: number, base: Rules = DEFAULT_RULES): Rules {
+  if (!(k > 0) || !Number.isFinite(k)) throw new Error(`scale ${k}: a positive number`);
+  const r: Rules = { ...base };
+  for (const key of PROBABILITY_THRESHOLDS) r[key] = Math.min(1, base[key] * k);
+  return r;
+}
+
 /**
  * The thresholds for probabilities of reaching the shock within the horizon (stats.ts `ProbabilityModel`
  * `reach`): each of DEFAULT_RULES' doubled, so that a level stays at the distance-to-cascade where the
  * end-of-horizon rules put it on a diffusion (reflection: reaching is twice being past at the end;
  * docs/experiments.md, "Risk monitor", "The probability of reaching").
  */
-export const REACH_RULES: Rules = rulesSchema.parse({
-  level1P1h: 2 * DEFAULT_RULES.level1P1h,
-  level1P24h: 2 * DEFAULT_RULES.level1P24h,
-  level2P15m: 2 * DEFAULT_RULES.level2P15m,
-  level2P1h: 2 * DEFAULT_RULES.level2P1h,
-  level3P15m: 2 * DEFAULT_RULES.level3P15m,
-  level1WaveP1h: 2 * DEFAULT_RULES.level1WaveP1h,
-  level2WaveP15m: 2 * DEFAULT_RULES.level2WaveP15m,
-});
+export const REACH_RULES: Rules = rulesSchema.parse(scaledRules(2));
 
 export type LevelDecision = {
   level: number;

@@ -1,34 +1,15 @@
 /**
  * The default rules' probability thresholds scaled together, on the recorded forecasts of backtest reports
  * (no replay; docs/experiments.md, "Risk monitor", "The thresholds scaled together"): for each scale k every
- * threshold of DEFAULT_RULES is multiplied by k (at most 1), the gate and escalation stay the defaults, and
+ * threshold of DEFAULT_RULES is multiplied by k (at most 1; rules.ts `scaledRules`), the gate and escalation stay the defaults, and
  * per replay the leads of level >= 1 and level 2, the calm share at level >= 1 and the level-2 entries in calm
  * are printed. It shows what a less (or more) sensitive monitor would give on the same forecasts: the
  * trade between calm alarms and warnings, not a setting.
  *
  *   npx tsx scripts/monitor/thresholdScan.ts <report.json>[:<event>] [...] [--scales 1,1.5,2,3,4]
  */
-import { DEFAULT_ESCALATION, DEFAULT_RULES, type Rules } from "./rules.js";
+import { DEFAULT_ESCALATION, scaledRules } from "./rules.js";
 import { recordedReplays, variantFigures } from "./variantTable.js";
-
-/** The thresholds the scan scales: every probability threshold of the rules. */
-export const SCALED_THRESHOLDS = [
-  "level1P1h",
-  "level1P24h",
-  "level2P15m",
-  "level2P1h",
-  "level3P15m",
-  "level1WaveP1h",
-  "level2WaveP15m",
-] as const;
-
-/** DEFAULT_RULES with every probability threshold times `k`, capped at 1. */
-export function scaledRules(k: number): Rules {
-  if (!(k > 0) || !Number.isFinite(k)) throw new Error(`scale ${k}: a positive number`);
-  const r: Rules = { ...DEFAULT_RULES };
-  for (const key of SCALED_THRESHOLDS) r[key] = Math.min(1, DEFAULT_RULES[key] * k);
-  return r;
-}
 
 function main(): void {
   const args = process.argv.slice(2);

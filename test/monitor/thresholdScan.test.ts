@@ -5,20 +5,29 @@
  */
 import { expect } from "chai";
 
-import { DEFAULT_ESCALATION, DEFAULT_RULES, rulesSchema } from "../../scripts/monitor/rules.js";
-import { SCALED_THRESHOLDS, scaledRules } from "../../scripts/monitor/thresholdScan.js";
+import {
+  DEFAULT_ESCALATION,
+  DEFAULT_RULES,
+  PROBABILITY_THRESHOLDS,
+  REACH_RULES,
+  rulesSchema,
+  scaledRules,
+} from "../../scripts/monitor/rules.js";
 import { variantFigures } from "../../scripts/monitor/variantTable.js";
 import { ruleInputs } from "../helpers/monitor.js";
 
-describe("Risk monitor: the thresholds scaled together", function () {
+describe("Risk monitor: the thresholds scaled together (rules.ts scaledRules)", function () {
   it("x1 is the default rules; x2 doubles every probability threshold; none passes 1; the rules stay valid", function () {
     expect(scaledRules(1)).to.deep.equal(DEFAULT_RULES);
     const two = scaledRules(2);
-    for (const key of SCALED_THRESHOLDS) expect(two[key]).to.equal(2 * DEFAULT_RULES[key]);
+    for (const key of PROBABILITY_THRESHOLDS) expect(two[key]).to.equal(2 * DEFAULT_RULES[key]);
+    // the reach model's rules are the default thresholds doubled (the thirteenth round), the options as the defaults'
+    for (const key of PROBABILITY_THRESHOLDS) expect(REACH_RULES[key]).to.equal(2 * DEFAULT_RULES[key]);
+    expect(REACH_RULES.waveMustFeedItself).to.equal(DEFAULT_RULES.waveMustFeedItself);
     // the options that are not thresholds are left alone
     expect(two.waveMustFeedItself).to.equal(DEFAULT_RULES.waveMustFeedItself);
     const big = scaledRules(1_000);
-    for (const key of SCALED_THRESHOLDS) expect(big[key]).to.equal(1);
+    for (const key of PROBABILITY_THRESHOLDS) expect(big[key]).to.equal(1);
     // the schema's orderings (level2P1h >= level1P1h, level3P15m >= level2P15m) survive any common scale
     for (const k of [0.5, 1, 1.5, 3, 50, 1_000]) expect(() => rulesSchema.parse(scaledRules(k))).not.to.throw();
     expect(() => scaledRules(0)).to.throw(/positive/);
