@@ -63,6 +63,7 @@ import {
   RULE_VARIANTS,
 } from "./rules.js";
 import { type ForecastSettings, DEFAULT_FORECAST_SETTINGS } from "./forecast.js";
+import { RUNAWAY_TESTS, type RunawayTest } from "./cascade.js";
 import { PROBABILITY_MODELS, type ProbabilityModel } from "./stats.js";
 import { toJson } from "./service.js";
 
@@ -89,6 +90,7 @@ const BACKTEST_VALUE_FLAGS = [
   "probability",
   "replays",
   "rules",
+  "runaway",
   "seed",
   "until",
 ] as const;
@@ -144,6 +146,8 @@ The risk monitor's rules replayed inside the crash replays: lead times, false al
   --rules default|reach        the rules' thresholds (reach: each doubled, rules.ts REACH_RULES)
   --historic-demean            the historic part on the history's shocks less their mean (forecast.ts
                                historicDemean; replays, --calm, --loeo)
+  --runaway divergence|amplification   what the cascade calls a runaway (cascade.ts RunawayTest; default
+                               divergence; replays, --calm, --loeo)
   --out <file>                 where the JSON report goes
   --help                       this text
 
@@ -188,10 +192,14 @@ function calmTable(): void {
 function settingsArg(): ForecastSettings {
   const m = arg("probability") ?? "end";
   if (!PROBABILITY_MODELS.includes(m as ProbabilityModel)) throw new Error(`--probability ${m}: end or reach`);
+  const runaway = arg("runaway");
+  if (runaway !== undefined && !RUNAWAY_TESTS.includes(runaway as RunawayTest))
+    throw new Error(`--runaway ${runaway}: ${RUNAWAY_TESTS.join(" or ")}`);
   return {
     ...DEFAULT_FORECAST_SETTINGS,
     probabilityModel: m as ProbabilityModel,
     ...(process.argv.includes("--historic-demean") ? { historicDemean: true } : {}),
+    ...(runaway !== undefined ? { runaway: runaway as RunawayTest } : {}),
   };
 }
 

@@ -33,7 +33,24 @@ export type CascadeOptions = {
   insuranceWad: bigint;
   /** the least extra move (WAD) that counts as a runaway when it also matches the shock (default 1%) */
   runawayMinExtraWad?: bigint;
+  /** what counts as a runaway (`RunawayTest`); absent: "divergence" */
+  runaway?: RunawayTest;
 };
+
+/**
+ * What the cascade calls a runaway. "divergence" (the default): only the loop reaching the impact cap (or
+ * the move's ceiling), the fixed point's own failure; a cluster whose sales double the shock is a
+ * liquidation wave, reported by `waves`, `extra` and `maxBranching` (and by the forecast's wave and
+ * `waveAmplifies`), not a runaway. "amplification" (the default before the eighteenth round,
+ * docs/experiments.md): also the book's own sales adding at least the shock again, by `runawayMinExtraWad`,
+ * and feeding themselves, which a local cluster can satisfy for shocks in a window below its extra only.
+ * Under "divergence" criticality grows with the shock (the cap and the bad debt grow with the fixed point),
+ * so the grid and bisection of `criticalShock` find the smallest critical shock to 1 bp; under
+ * "amplification" a runaway window narrower than the grid's step can be stepped over
+ * (test/monitor/runaway.test.ts shows both).
+ */
+export type RunawayTest = "amplification" | "divergence";
+export const RUNAWAY_TESTS: readonly RunawayTest[] = ["amplification", "divergence"];
 
 export type CascadeResult = {
   direction: Direction;
@@ -54,9 +71,9 @@ export type CascadeResult = {
   /** negative equity of the accounts bankrupt at the final prices, WAD */
   badDebt: bigint;
   /**
-   * a market's displacement hit the impact cap, or the book's own sales at least doubled the shock
-   * (extra >= shock) by at least `runawayMinExtraWad`, with the liquidations the sales set off at
-   * least as large as those the shock set off
+   * a market's displacement hit the impact cap (or the move its ceiling); under the "amplification" test
+   * also: the book's own sales at least doubled the shock (extra >= shock) by at least
+   * `runawayMinExtraWad`, with the liquidations the sales set off at least as large as those the shock set off
    */
   runaway: boolean;
   /** runaway, or bad debt beyond the insurance fund */
@@ -132,13 +149,17 @@ export function cascade(
   const badDebt = badDebtAt(table, x);
   const extra = x - shock;
   // A wave larger than the one before is common early on (liquidation prices cluster) and need not
-  // run away. A runaway is the loop itself: the book's own sales add at least the shock again, by a
-  // visible amount, AND most of what is sold was set off by earlier sales rather than by the shock
-  // (the liquidations the shock did not trigger itself are at least those it did: a mean of at least
-  // one offspring per parent, a self-exciting process's criticality). One wave the shock sets off,
-  // however large its impact, is a liquidation wave, not a feedback loop.
+  // run away. By default a runaway is the loop that does not stop short of the impact cap. The
+  // "amplification" test also counts the book's own sales adding at least the shock again, by a visible
+  // amount, when most of what is sold was set off by earlier sales rather than by the shock (a mean of
+  // at least one offspring per parent, a self-exciting process's criticality). One wave the shock sets
+  // off, however large its impact, is a liquidation wave under both.
   const runaway =
-    capped || (extra >= shock && extra >= (opts.runawayMinExtraWad ?? WAD / 100n) && selfExciting(waves, liquidated));
+    capped ||
+    (opts.runaway === "amplification" &&
+      extra >= shock &&
+      extra >= (opts.runawayMinExtraWad ?? WAD / 100n) &&
+      selfExciting(waves, liquidated));
   return {
     direction: table.direction,
     shock,

@@ -188,7 +188,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       logger,
       breaker,
       dryRun: config.dryRun,
-      settings: { ...DEFAULT_FORECAST_SETTINGS, depthBps: config.depthBps, probabilityModel: config.probabilityModel },
+      settings: {
+        ...DEFAULT_FORECAST_SETTINGS,
+        depthBps: config.depthBps,
+        probabilityModel: config.probabilityModel,
+        runaway: config.runaway,
+      },
       rules: {
         level1P1h: config.level1P1h,
         level1P24h: config.level1P24h,

@@ -58,6 +58,10 @@ export const monitorConfigSchema = z
     heartbeat: integer(1, 86_400).default(3_600),
     /** what the rules' probabilities are of (stats.ts ProbabilityModel): past the shock at the horizon's end, or reaching it */
     probabilityModel: z.enum(["end", "reach"], { error: "must be end or reach" }).default("end"),
+    /** what the cascade calls a runaway (cascade.ts RunawayTest) */
+    runaway: z
+      .enum(["divergence", "amplification"], { error: "must be divergence or amplification" })
+      .default("divergence"),
     level1P1h: probability.default(0.01),
     level1P24h: probability.default(0.1),
     level2P15m: probability.default(0.01),
@@ -186,6 +190,11 @@ export const FIELDS: Record<Key, FieldMeta> = {
     "probabilityModel",
     "end|reach",
     "what the rules' probabilities are of: the price past the shock at the horizon's end (default end), or reaching it at some time within the horizon (reach; measured, not adopted with these thresholds); the probability of reaching is reported either way",
+  ),
+  runaway: valued(
+    "runaway",
+    "divergence|amplification",
+    "what the cascade calls a runaway, and so what the critical shock is: the loop running to the impact cap (default divergence), or also a cluster whose own sales add at least the shock again (amplification; the default before the eighteenth round, measured in docs/experiments.md)",
   ),
   level1P1h: valued("level1P1h", "p", "level 1 when P(critical within 1 h) >= p (default 0.01)"),
   level1P24h: valued("level1P24h", "p", "level 1 when P(critical within 24 h) >= p (default 0.1)"),

@@ -13,6 +13,7 @@ import {
   cascade,
   cascadeCurve,
   criticalShock,
+  type RunawayTest,
   firstShock,
   selfExciting,
 } from "./cascade.js";
@@ -76,6 +77,8 @@ export type ForecastSettings = {
    * absent or false: as recorded (docs/experiments.md, "Why the USDC depeg's calm alarms")
    */
   historicDemean?: boolean;
+  /** what the cascade calls a runaway (cascade.ts `RunawayTest`); absent: "divergence" */
+  runaway?: RunawayTest;
 };
 
 export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
@@ -90,6 +93,7 @@ export const DEFAULT_FORECAST_SETTINGS: ForecastSettings = {
   waveBps: 100,
   waveMinAccounts: 3,
   depegBps: [500, 1_200],
+  runaway: "divergence",
 };
 
 /** The book when the collateral is worth (1 - depeg) of par, in the markets' quote currency. */
@@ -249,7 +253,11 @@ export function forecast(
     stepBps: settings.ladderStepBps,
     maxBps: settings.ladderMaxBps,
   });
-  const opts: CascadeOptions = { maxImpactWad: settings.maxImpactWad, insuranceWad: state.insuranceWad };
+  const opts: CascadeOptions = {
+    maxImpactWad: settings.maxImpactWad,
+    insuranceWad: state.insuranceWad,
+    ...(settings.runaway ? { runaway: settings.runaway } : {}),
+  };
   const curveOpts = { ...opts, maxShockBps: settings.maxShockBps, stepBps: settings.shockStepBps };
   const markets = cascadeMarkets(state, settings.depthBps);
   const sigmaMax = Math.max(0, ...state.markets.map((m) => Number(m.snapshot.sigma) / 1e18));

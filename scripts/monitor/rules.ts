@@ -290,16 +290,22 @@ export class LevelTracker {
 export type ChangeGateSettings = {
   /** the history the distance is compared with reaches this far back (default 24 h, the longest horizon) */
   windowSeconds: number;
-  /** ... and ends this long ago (default 1 h, the horizon the distance is measured at) */
+  /**
+   * ... and ends this long ago (default 15 min, the evidence window: a level needs the distance at a new
+   * low against everything from 24 h to 15 min before, so the deterioration is still going on)
+   */
   lagSeconds: number;
 };
 
-export const DEFAULT_CHANGE_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 3_600 };
+/**
+ * The gate's history ends at the evidence window (15 min), the eleventh round's candidate, adopted with the
+ * divergence runaway in the eighteenth round (docs/experiments.md, "The critical shock without the local
+ * cluster"); before it, the history ended 1 h back (`HOUR_LAG_GATE`).
+ */
+export const DEFAULT_CHANGE_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 900 };
 
-/** The eleventh round's measured candidate: the gate's history ends at the evidence window (15 min) instead of
- *  the hour, so a level needs the distance still falling within it (docs/experiments.md, "False alarms:
- *  an alarm that needs a falling distance"). */
-export const EVIDENCE_LAG_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 900 };
+/** The gate before the eighteenth round: its history ended 1 h back (a backtest variant). */
+export const HOUR_LAG_GATE: ChangeGateSettings = { windowSeconds: 86_400, lagSeconds: 3_600 };
 
 /** The gate the monitor applies unless told otherwise (null: none): on, since it kept every measured lead
  *  (docs/experiments.md, "False alarms: the change gate"). */
@@ -796,9 +802,9 @@ export const RULE_VARIANTS: readonly {
     escalation: TREND_ESCALATION,
   },
   {
-    name: "gate lag 15 min+escalation",
+    name: "gate lag 1 h+escalation",
     rules: { ...DEFAULT_RULES, waveMustFeedItself: false },
-    gate: EVIDENCE_LAG_GATE,
+    gate: HOUR_LAG_GATE,
     persistence: null,
     escalation: DEFAULT_ESCALATION,
   },

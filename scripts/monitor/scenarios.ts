@@ -26,7 +26,7 @@
  */
 import { WAD } from "../lib/math/fixedPoint.js";
 import type { PricePath } from "../replay/types.js";
-import { type CascadeMarket, badDebtAt, cascade } from "./cascade.js";
+import { type CascadeMarket, type RunawayTest, badDebtAt, cascade } from "./cascade.js";
 import { type MonitorState, depegged } from "./exposure.js";
 import { cascadeMarkets } from "./forecast.js";
 import { type Direction, type ThresholdTable, thresholdTables } from "./ladder.js";
@@ -67,7 +67,7 @@ export type ScenarioResult = {
   critical: boolean;
 };
 
-export type LabOptions = { maxImpactWad?: bigint };
+export type LabOptions = { maxImpactWad?: bigint; runaway?: RunawayTest };
 
 const bps = (x: number) => (BigInt(x) * WAD) / 10_000n;
 
@@ -101,7 +101,11 @@ export function runScenarios(
       markets.set(key, ms);
     }
     const table = t.tables[sc.direction];
-    const r = cascade(table, ms, sc.shock, { insuranceWad: t.state.insuranceWad, maxImpactWad: o.maxImpactWad });
+    const r = cascade(table, ms, sc.shock, {
+      insuranceWad: t.state.insuranceWad,
+      maxImpactWad: o.maxImpactWad,
+      runaway: o.runaway,
+    });
     let closing = r.total + sc.lag;
     if (closing > ceiling(sc.direction)) closing = ceiling(sc.direction);
     const badDebt = sc.lag === 0n ? r.badDebt : badDebtAt(table, closing);

@@ -278,7 +278,10 @@ export class MonitorService extends EventEmitter {
     if (!this.state || !this.o.scenarios?.length) return undefined;
     if (this.labRun?.block === this.state.blockNumber) return this.labRun;
     const started = performance.now();
-    const results = runScenarios(this.state, this.o.scenarios, { maxImpactWad: this.settings.maxImpactWad });
+    const results = runScenarios(this.state, this.o.scenarios, {
+      maxImpactWad: this.settings.maxImpactWad,
+      runaway: this.settings.runaway,
+    });
     this.labRun = {
       block: this.state.blockNumber,
       source: this.o.scenarioSource ?? "given",
@@ -303,7 +306,11 @@ export class MonitorService extends EventEmitter {
         timestamp: this.state.timestamp,
         tables: this.tables,
         cascadeMarkets: cascadeMarkets(this.state, this.settings.depthBps),
-        cascadeOptions: { maxImpactWad: this.settings.maxImpactWad, insuranceWad: this.state.insuranceWad },
+        cascadeOptions: {
+          maxImpactWad: this.settings.maxImpactWad,
+          insuranceWad: this.state.insuranceWad,
+          runaway: this.settings.runaway,
+        },
         scale: this.o.source.scale,
         liquidationMargin: this.state.liquidationMargin,
       },

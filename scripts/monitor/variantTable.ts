@@ -20,7 +20,7 @@ import {
   DEFAULT_RULES,
   DWELL_ESCALATION,
   REACH_RULES,
-  EVIDENCE_LAG_GATE,
+  HOUR_LAG_GATE,
   TREND_ESCALATION,
   type ChangeGateSettings,
   type EscalationSettings,
@@ -46,24 +46,18 @@ export const CANDIDATES: readonly {
     rules: { ...DEFAULT_RULES, level2CriticalBeyondWave: true },
     escalation: DEFAULT_ESCALATION,
   },
-  { name: "gate lag 15 min", rules: DEFAULT_RULES, escalation: DEFAULT_ESCALATION, gate: EVIDENCE_LAG_GATE },
+  { name: "gate lag 1 h", rules: DEFAULT_RULES, escalation: DEFAULT_ESCALATION, gate: HOUR_LAG_GATE },
   {
     name: "gate lag 30 min",
     rules: DEFAULT_RULES,
     escalation: DEFAULT_ESCALATION,
-    gate: { ...EVIDENCE_LAG_GATE, lagSeconds: 1_800 },
+    gate: { ...HOUR_LAG_GATE, lagSeconds: 1_800 },
   },
   { name: "falling distance 15 min", rules: DEFAULT_RULES, escalation: TREND_ESCALATION },
   {
     name: "falling distance 30 min",
     rules: DEFAULT_RULES,
     escalation: { ...TREND_ESCALATION, trendSeconds: 1_800 },
-  },
-  {
-    name: "both (gate lag 15 min + falling distance 15 min)",
-    rules: DEFAULT_RULES,
-    escalation: TREND_ESCALATION,
-    gate: EVIDENCE_LAG_GATE,
   },
   // the thirteenth round's, for inputs recomputed under the reach model (modelCandidate.ts): there "default"
   // is today's thresholds read as probabilities of reaching

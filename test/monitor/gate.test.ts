@@ -31,18 +31,22 @@ describe("Risk monitor: the change gate", function () {
   it("a standing risk is gated once there is history; a new low of the distance opens it; critical now is never gated", function () {
     const gate = new ChangeGate(DEFAULT_CHANGE_GATE);
     const level = (x: RuleInputs) => levelFromInputs(gate.filter(x), DEFAULT_RULES).level;
-    // the first hour: no forecast older than the lag, nothing gated (no history is no evidence of calm)
-    for (let t = 0; t < 3_600; t += 600) expect(level(risky(t, 1.5)), `t=${t}`).to.equal(2);
-    // the same distance every 10 minutes for hours: the book's standing level, gated
-    for (let t = 3_600; t <= 6 * 3_600; t += 600) expect(level(risky(t, 1.5)), `t=${t}`).to.equal(0);
+    // forecasts six to the lag (15 minutes by default: every 150 s)
+    const lag = DEFAULT_CHANGE_GATE.lagSeconds;
+    const step = lag / 6;
+    // the first lag: no forecast older than it, nothing gated (no history is no evidence of calm)
+    for (let t = 0; t < lag; t += step) expect(level(risky(t, 1.5)), `t=${t}`).to.equal(2);
+    // the same distance for hours: the book's standing level, gated
+    const T = 6 * 3_600;
+    for (let t = lag; t <= T; t += step) expect(level(risky(t, 1.5)), `t=${t}`).to.equal(0);
     // equal to the reference's low is not below it
-    expect(level(risky(6 * 3_600 + 600, 1.5))).to.equal(0);
+    expect(level(risky(T + step, 1.5))).to.equal(0);
     // the distance falls: open, and it stays open while the distance stays below the window's low
-    expect(level(risky(6 * 3_600 + 1_200, 1.2))).to.equal(2);
-    expect(level(risky(6 * 3_600 + 1_800, 1.3))).to.equal(2);
-    expect(level(risky(6 * 3_600 + 2_400, 1.3))).to.equal(2);
+    expect(level(risky(T + 2 * step, 1.2))).to.equal(2);
+    expect(level(risky(T + 3 * step, 1.3))).to.equal(2);
+    expect(level(risky(T + 4 * step, 1.3))).to.equal(2);
     // once the lower distance has stood for the lag it is the standing level again
-    expect(level(risky(6 * 3_600 + 1_200 + 3_600, 1.3))).to.equal(0);
+    expect(level(risky(T + 2 * step + lag, 1.3))).to.equal(0);
     // the book past its critical shock now: at once, whatever the history
     const now = levelFromInputs(gate.filter(risky(8 * 3_600, 1.5, true)), DEFAULT_RULES);
     expect(now.level).to.equal(3);
@@ -94,9 +98,9 @@ describe("Risk monitor: the change gate", function () {
     const p = levelSeries(inputs, plainV.rules, plainV).map((d) => d.level);
     const g = levelSeries(inputs, gateV.rules, gateV).map((d) => d.level);
     g.forEach((l, i) => expect(l, `bar ${i}`).to.be.at.most(p[i]));
-    // the first hour is not gated
+    // the first lag is not gated
     inputs.forEach((x, i) => {
-      if (x.t - inputs[0].t < 3_600) expect(g[i]).to.equal(p[i]);
+      if (x.t - inputs[0].t < DEFAULT_CHANGE_GATE.lagSeconds) expect(g[i]).to.equal(p[i]);
     });
     // the deterioration: level >= 1 and level 2 before the fall's first bar
     const firstAt = (level: number) => firstIn(g, level);
@@ -150,7 +154,7 @@ describe("Risk monitor service: the change gate by default", function () {
   // thresholds any probability above 0 meets: the plain rules want a level whenever a wave or a critical shock exists
   const eager = { ...DEFAULT_RULES, level1P1h: 1e-12, level1P24h: 1e-12, level1WaveP1h: 1e-12 };
 
-  it("a standing risk keeps its level without the gate and is gated after the first hour with it (the default)", async function () {
+  it("a standing risk keeps its level without the gate and is gated after the gate's lag with it (the default)", async function () {
     const run = async (gate: null | undefined) => {
       const service = new MonitorService({
         source: new StandingSource(),
@@ -175,10 +179,13 @@ describe("Risk monitor service: the change gate by default", function () {
       plain.every((l) => l >= 1),
       `plain: ${plain}`,
     ).to.equal(true);
-    // the first hour (forecasts at 0..60 min) is not gated; from then on the same distance is not a new low
-    expect(gated.slice(0, 6)).to.deep.equal(plain.slice(0, 6));
+    // the forecasts before one of them is the lag old (15 minutes: those at 0 and 10 min) are not gated; from
+    // then on the same distance is not a new low
+    const open = Math.ceil(DEFAULT_CHANGE_GATE.lagSeconds / 600);
+    expect(open).to.equal(2);
+    expect(gated.slice(0, open)).to.deep.equal(plain.slice(0, open));
     expect(
-      gated.slice(7).every((l) => l === 0),
+      gated.slice(open).every((l) => l === 0),
       `gated: ${gated}`,
     ).to.equal(true);
   });

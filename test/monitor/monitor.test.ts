@@ -235,8 +235,8 @@ describe("Risk monitor: the cascade", function () {
     const { state } = await readState(ctx);
     const { tables } = buildLadder(state);
     const opts = { insuranceWad: state.insuranceWad };
-    // a depth of the order of the book itself (the protocol assumes far more): its own sales move the price
-    const thin = state.markets.map((m) => ({ id: m.id, price: m.snapshot.price, depthWad: 50_000n * WAD }));
+    // a depth below the book's own notional (the protocol assumes far more): its own sales move the price, to the cap
+    const thin = state.markets.map((m) => ({ id: m.id, price: m.snapshot.price, depthWad: 5_000n * WAD }));
     let previous = 0n;
     for (const r of cascadeCurve(tables.down, thin, { ...opts, stepBps: 100 })) {
       expect(r.total >= r.shock && r.total >= previous).to.equal(true);
@@ -254,6 +254,8 @@ describe("Risk monitor: the cascade", function () {
     const cDeep = criticalShock(tables.down, deep, cascadeCurve(tables.down, deep, opts), opts);
     const cThin = criticalShock(tables.down, thin, cascadeCurve(tables.down, thin, opts), opts);
     expect(cThin === undefined, "a book this thin is critical somewhere").to.equal(false);
+    // critical by the loop itself: its sales run the displacement to the impact cap (a runaway by divergence)
+    expect(cascade(tables.down, thin, cThin!, opts).runaway).to.equal(true);
     expect(cDeep === undefined || cThin! <= cDeep).to.equal(true);
     // with no insurance, the first shock that leaves bad debt is critical
     const noFund = { insuranceWad: 0n };

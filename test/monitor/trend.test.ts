@@ -2,7 +2,8 @@
  * The eleventh round's candidates (rules.ts; docs/experiments.md, "False alarms: an alarm that needs a falling distance"):
  * the alarm that needs a falling distance (Escalation `trendSeconds`: the level in effect stays above 0 only
  * while the distance to trouble is below that of the fresh forecast `trendSeconds` before) and the change
- * gate whose history ends at the evidence window (EVIDENCE_LAG_GATE: a new low against 24 h to 15 min ago).
+ * gate whose history ends at the evidence window (a new low against 24 h to 15 min ago; the default gate since the
+ * eighteenth round, HOUR_LAG_GATE the one before it).
  */
 import { expect } from "chai";
 
@@ -12,8 +13,8 @@ import {
   DEFAULT_CHANGE_GATE,
   DEFAULT_ESCALATION,
   DEFAULT_RULES,
-  EVIDENCE_LAG_GATE,
   EVIDENCE_SECONDS,
+  HOUR_LAG_GATE,
   Escalation,
   TREND_ESCALATION,
   levelSeries,
@@ -96,8 +97,9 @@ describe("Risk monitor: the alarm needs a falling distance (eleventh round)", fu
       return ruleInputs(t0 + i * 60, alarm ? { wave1h: 0.2, waveDistance1h: dist } : {});
     });
     const waveStart = t0 + 240 * 60;
-    const before = variantFigures(xs, waveStart, DEFAULT_RULES, DEFAULT_ESCALATION);
-    const after = variantFigures(xs, waveStart, DEFAULT_RULES, TREND_ESCALATION);
+    // against the gate as it was when the round measured it (its history ending 1 h back)
+    const before = variantFigures(xs, waveStart, DEFAULT_RULES, DEFAULT_ESCALATION, HOUR_LAG_GATE);
+    const after = variantFigures(xs, waveStart, DEFAULT_RULES, TREND_ESCALATION, HOUR_LAG_GATE);
     expect(before.calmSeconds).to.equal(180 * 60);
     // the default: level 1 from the alarm's second forecast (the fast path) to its end, 59 minutes
     expect(Math.abs(before.calmShare! * 180 - 59)).to.be.below(1e-9);
@@ -108,18 +110,23 @@ describe("Risk monitor: the alarm needs a falling distance (eleventh round)", fu
     expect(Math.abs(after.calmShare! * 180 - 23)).to.be.below(1e-9);
     expect(after.lead1).to.equal(before.lead1);
     const levels = levelSeries(xs, DEFAULT_RULES, {
-      gate: DEFAULT_CHANGE_GATE,
+      gate: HOUR_LAG_GATE,
       persistence: null,
       escalation: TREND_ESCALATION,
     });
     expect(levels.filter((d) => d.level >= 1).length).to.equal(23);
+    // today's default gate, its history ending 15 minutes back, cuts the alarm where the falling distance does:
+    // from k = 24 the distance (1.334) is not below the lowest one 15 minutes or more before (1.32 at k = 9)
+    const now = variantFigures(xs, waveStart, DEFAULT_RULES, DEFAULT_ESCALATION);
+    expect(Math.abs(now.calmShare! * 180 - 23)).to.be.below(1e-9);
+    expect(now.lead1).to.equal(before.lead1);
   });
 });
 
-describe("Risk monitor: the change gate's history ending at the evidence window (eleventh round)", function () {
+describe("Risk monitor: the change gate's history ending at the evidence window (eleventh round, the default since the eighteenth)", function () {
   it("a distance below the hour-old history but not below the last 15-60 minutes' is gated only with the short lag", function () {
-    const hour = new ChangeGate(DEFAULT_CHANGE_GATE);
-    const quarter = new ChangeGate(EVIDENCE_LAG_GATE);
+    const hour = new ChangeGate(HOUR_LAG_GATE);
+    const quarter = new ChangeGate(DEFAULT_CHANGE_GATE);
     // 2 h of history at distance 2, then 20 minutes at 1.2, then 1.3 (above the 20 minutes' low, below 2)
     const xs = [
       ...Array.from({ length: 120 }, (_, i) => ruleInputs(i * 60, { wave1h: 0.2, waveDistance1h: 2 })),
@@ -132,10 +139,8 @@ describe("Risk monitor: the change gate's history ending at the evidence window 
     const next = ruleInputs(140 * 60, { wave1h: 0.2, waveDistance1h: 1.3 });
     expect(hour.filter(next).wave1h).to.equal(0.2);
     expect(quarter.filter(next).wave1h).to.equal(0);
-    expect(EVIDENCE_LAG_GATE).to.deep.equal({
-      windowSeconds: DEFAULT_CHANGE_GATE.windowSeconds,
-      lagSeconds: EVIDENCE_SECONDS,
-    });
-    expect(ruleVariant("gate lag 15 min+escalation").gate).to.deep.equal(EVIDENCE_LAG_GATE);
+    expect(DEFAULT_CHANGE_GATE).to.deep.equal({ windowSeconds: 86_400, lagSeconds: EVIDENCE_SECONDS });
+    expect(HOUR_LAG_GATE).to.deep.equal({ windowSeconds: 86_400, lagSeconds: 3_600 });
+    expect(ruleVariant("gate lag 1 h+escalation").gate).to.deep.equal(HOUR_LAG_GATE);
   });
 });
