@@ -17,6 +17,8 @@ import {
   criticalShock,
 } from "../../scripts/monitor/cascade.js";
 import type { ThresholdTable } from "../../scripts/monitor/ladder.js";
+import { resolveMonitorConfig } from "../../scripts/monitor/config.js";
+import { DEFAULT_FORECAST_SETTINGS } from "../../scripts/monitor/forecast.js";
 
 const BP = WAD / 10_000n;
 const PRICE = 100n * WAD;
@@ -143,5 +145,18 @@ describe("Risk monitor: what counts as a runaway (amplification or divergence)",
     }
     // the draw must exercise both outcomes
     expect(critical).to.be.within(5, 35);
+  });
+
+  it("is a forecast setting and a service setting, divergence by default; anything else is refused", function () {
+    expect(DEFAULT_FORECAST_SETTINGS.runaway).to.equal("divergence");
+    const rpcUrl = "http://127.0.0.1:9350";
+    expect(resolveMonitorConfig({ flags: { rpcUrl }, env: {} }).runaway).to.equal("divergence");
+    expect(resolveMonitorConfig({ flags: { rpcUrl, runaway: "amplification" }, env: {} }).runaway).to.equal(
+      "amplification",
+    );
+    expect(resolveMonitorConfig({ flags: { rpcUrl }, env: { MONITOR_RUNAWAY: "amplification" } }).runaway).to.equal(
+      "amplification",
+    );
+    expect(() => resolveMonitorConfig({ flags: { rpcUrl, runaway: "cap" }, env: {} })).to.throw(/runaway/);
   });
 });
