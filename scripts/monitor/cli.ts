@@ -268,6 +268,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           provider: fork.provider,
           deployment: c.deployment,
           scenario,
+          runaway: config.runaway,
           log: (line) => logger.info(line),
         });
         process.stdout.write(`${scenario.title}\n\n${exactTable(r)}\n\n(${r.seconds.toFixed(1)} s)\n`);

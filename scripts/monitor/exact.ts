@@ -29,6 +29,7 @@ import { ImpactModel } from "../replay/impact.js";
 import { ServiceKeeper } from "../replay/serviceKeeper.js";
 import { ILiquidationEngine__factory, PerpEngine__factory } from "../../types/ethers-contracts/index.js";
 import { ChainSource } from "./chain.js";
+import type { RunawayTest } from "./cascade.js";
 import { cascadeMarkets } from "./forecast.js";
 import { kOfMove } from "./ladder.js";
 import { type Scenario, type ScenarioResult, runScenarios } from "./scenarios.js";
@@ -87,6 +88,8 @@ export type ExactOptions = {
   /** impact half-life, seconds (default 600, the replay's) */
   halfLifeSeconds?: number;
   maxImpactWad?: bigint;
+  /** what the fast lab beside it calls a runaway (cascade.ts RunawayTest; default divergence) */
+  runaway?: RunawayTest;
   log?: (line: string) => void;
 };
 
@@ -102,7 +105,7 @@ export async function runExact(o: ExactOptions): Promise<ExactResult> {
   const dt = o.stepSeconds ?? 60;
   const source = new ChainSource({ provider: ethers.provider, deployment: o.deployment, historyRounds: 0 });
   const state0 = await source.read();
-  const fast = runScenarios(state0, [sc], { maxImpactWad: o.maxImpactWad })[0];
+  const fast = runScenarios(state0, [sc], { maxImpactWad: o.maxImpactWad, runaway: o.runaway })[0];
   const depths = cascadeMarkets(state0, sc.depthBps);
   const impact = new ImpactModel(depths, o.halfLifeSeconds ?? 600, o.maxImpactWad ?? (9n * WAD) / 10n);
   const index = new Map(state0.markets.map((m, i) => [m.id, i]));
