@@ -256,7 +256,7 @@ export function forecast(
   const opts: CascadeOptions = {
     maxImpactWad: settings.maxImpactWad,
     insuranceWad: state.insuranceWad,
-    ...(settings.runaway ? { runaway: settings.runaway } : {}),
+    runaway: settings.runaway,
   };
   const curveOpts = { ...opts, maxShockBps: settings.maxShockBps, stepBps: settings.shockStepBps };
   const markets = cascadeMarkets(state, settings.depthBps);
